@@ -1,0 +1,13 @@
+"""pytest-mlcheck: checks that fail, and name the cause, when a model runs but does not learn.
+
+Importing this package imports no ML framework.
+"""
+
+from __future__ import annotations
+
+from pytest_mlcheck.errors import CheckFailed, MlcheckUsageError
+from pytest_mlcheck.fixture import MLCheck
+from pytest_mlcheck.report import CheckResult
+
+__version__ = "0.1.0"
+__all__ = ["CheckFailed", "CheckResult", "MLCheck", "MlcheckUsageError", "__version__"]

@@ -1,0 +1,25 @@
+"""Framework adapters. A framework is touched only when it is already in ``sys.modules``."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+from pytest_mlcheck.errors import usage
+
+if TYPE_CHECKING:
+    from pytest_mlcheck.backends.base import Backend
+
+
+def is_torch_model(obj: object) -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(obj, torch.nn.Module)
+
+
+def backend_for(model: object, *, argument: str = "model") -> Backend:
+    """Return the adapter for ``model``; a usage error when no framework claims it."""
+    if is_torch_model(model):
+        from pytest_mlcheck.backends.torch_backend import TorchBackend
+
+        return TorchBackend()
+    raise usage(argument, "a torch.nn.Module", model, fix="Pass the model object itself, not its class or output")

@@ -1,0 +1,288 @@
+"""PyTorch adapter: trains a deep copy of the user's module inside ``torch.random.fork_rng``."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from pytest_mlcheck.backends.outputs import select_output
+from pytest_mlcheck.backends.rng import seeded_python_and_numpy
+from pytest_mlcheck.errors import MlcheckUsageError, UserCodeError, usage
+
+DEFAULT_LR = 1e-3
+
+
+def resolve_device(device: str) -> torch.device:
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise MlcheckUsageError(
+                f"device: {device!r} was asked for (--mlcheck-gpu, --mlcheck-device or device=) but torch "
+                "sees no CUDA device; run without --mlcheck-gpu, or on a machine with CUDA"
+            )
+        index = int(device.split(":")[1]) if ":" in device else torch.cuda.current_device()
+        if index >= torch.cuda.device_count():
+            raise MlcheckUsageError(
+                f"device: {device!r} does not exist; torch sees {torch.cuda.device_count()} CUDA device(s), "
+                f"cuda:0..cuda:{torch.cuda.device_count() - 1}"
+            )
+        return torch.device("cuda", index)
+    return torch.device("cpu")
+
+
+def _float_dtype(model: torch.nn.Module) -> torch.dtype:
+    for p in model.parameters():
+        if p.is_floating_point():
+            return p.dtype
+    return torch.get_default_dtype()
+
+
+class TorchSession:
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        *,
+        device: str,
+        seed: int,
+        loss_fn: Callable | None,
+        optimizer: Any,
+        train_step: Callable | None,
+        output: Any,
+    ):
+        if loss_fn is None and train_step is None:
+            raise usage(
+                "loss_fn",
+                "a callable (outputs, targets) -> scalar loss for a torch model",
+                fix="Pass e.g. loss_fn=torch.nn.CrossEntropyLoss(), or train_step= with your own step",
+            )
+        if loss_fn is not None and not callable(loss_fn):
+            raise usage("loss_fn", "a callable (outputs, targets) -> scalar loss", loss_fn)
+        if train_step is not None and not callable(train_step):
+            raise usage("train_step", "a callable (model, optimizer, loss_fn, x, y) -> loss", train_step)
+        self.torch_device = resolve_device(device)
+        self.device = str(self.torch_device)
+        self.loss_fn = loss_fn
+        self.user_step = train_step
+        self.output = output
+        self.optimizer_notes: list[str] = []
+        self._stack = contextlib.ExitStack()
+        cuda_devices = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() or self.torch_device.type == "cuda" else []
+        self._stack.enter_context(torch.random.fork_rng(devices=cuda_devices))
+        self._stack.enter_context(seeded_python_and_numpy(seed))
+        try:
+            torch.manual_seed(seed)
+            try:
+                self.model = copy.deepcopy(model)
+            except Exception as exc:
+                raise usage("model", "a module that copy.deepcopy can copy", model,
+                            fix=f"copying it raised {type(exc).__name__}: {exc}") from None
+            self.model.to(self.torch_device).train()
+            self._copy_of = {id(o): c for o, c in zip(model.parameters(), self.model.parameters())}
+            self.optimizer = self._build_optimizer(optimizer, model)
+        except BaseException:
+            self._stack.close()
+            raise
+
+    # -- optimizer ------------------------------------------------------------------------
+    def _build_optimizer(self, spec: Any, original: torch.nn.Module) -> torch.optim.Optimizer:
+        params = list(self.model.parameters())
+        if spec is None:
+            self.optimizer_notes.append(
+                f"no optimizer given: used Adam(lr={DEFAULT_LR}); the learning rate was not tested"
+            )
+            return torch.optim.Adam(params, lr=DEFAULT_LR)
+        if isinstance(spec, torch.optim.Optimizer):
+            return self._clone_optimizer(spec)
+        if isinstance(spec, type):
+            if not issubclass(spec, torch.optim.Optimizer):
+                raise usage("optimizer", "a torch.optim.Optimizer class, instance, or factory params -> optimizer",
+                            spec)
+            return spec(params)
+        if callable(spec):
+            opt = spec(params)
+            if not isinstance(opt, torch.optim.Optimizer):
+                raise usage("optimizer", "a factory that returns a torch.optim.Optimizer", opt,
+                            fix="Write it as optimizer=lambda params: torch.optim.Adam(params, lr=1e-3)")
+            mine = {id(p) for p in params}
+            if any(id(p) not in mine for g in opt.param_groups for p in g["params"]):
+                raise usage("optimizer", "a factory that builds the optimizer over the parameters it is given",
+                            fix="It used other parameters (the original model's?): write "
+                                "lambda params: torch.optim.Adam(params, ...)")
+            return opt
+        raise usage("optimizer", "a torch.optim.Optimizer class, instance, or factory params -> optimizer", spec)
+
+    def _clone_optimizer(self, opt: torch.optim.Optimizer) -> torch.optim.Optimizer:
+        """Same class, hyper-parameters and param groups, over the copy's parameters; fresh state."""
+        groups = []
+        for group in opt.param_groups:
+            mapped = []
+            for p in group["params"]:
+                if id(p) not in self._copy_of:
+                    raise usage("optimizer", "an optimizer over this model's parameters",
+                                fix="It holds parameters that are not the model's: build it from "
+                                    "model.parameters() of the model you pass")
+                mapped.append(self._copy_of[id(p)])
+            groups.append({**{k: v for k, v in group.items() if k != "params"}, "params": mapped})
+        try:
+            return type(opt)(groups, **opt.defaults)
+        except TypeError:
+            return type(opt)(groups)
+
+    def uncovered_parameters(self) -> list[str]:
+        covered = {id(p) for g in self.optimizer.param_groups for p in g["params"]}
+        return [n for n, p in self.model.named_parameters() if p.requires_grad and id(p) not in covered]
+
+    def trainable_count(self) -> int:
+        return sum(1 for p in self.model.parameters() if p.requires_grad)
+
+    def parameter_values(self) -> dict[str, np.ndarray]:
+        return {n: p.detach().cpu().numpy().copy() for n, p in self.model.named_parameters() if p.requires_grad}
+
+    def scale_lr(self, factor: float) -> None:
+        for group in self.optimizer.param_groups:
+            group["lr"] = group["lr"] * factor
+
+    def learning_rates(self) -> list[float]:
+        return [float(g["lr"]) for g in self.optimizer.param_groups]
+
+    # -- data -----------------------------------------------------------------------------
+    def _tensor(self, value: Any, *, is_input: bool) -> Any:
+        if isinstance(value, torch.Tensor):
+            return value.to(self.torch_device)
+        if isinstance(value, (tuple, list)) and is_input:
+            return type(value)(self._tensor(v, is_input=True) for v in value)
+        if isinstance(value, dict) and is_input:
+            return {k: self._tensor(v, is_input=True) for k, v in value.items()}
+        array = np.asarray(value)
+        if array.dtype == object:
+            raise usage("batch", "numeric arrays or tensors", value)
+        tensor = torch.as_tensor(array)
+        if tensor.is_floating_point():
+            tensor = tensor.to(_float_dtype(self.model))
+        elif not is_input and tensor.dtype in (torch.int32, torch.int16, torch.int8, torch.uint8):
+            tensor = tensor.long()
+        return tensor.to(self.torch_device)
+
+    def prepare(self, x: Any, y: Any) -> tuple[Any, Any]:
+        return self._tensor(x, is_input=True), self._tensor(y, is_input=False)
+
+    def labels(self, batch: tuple[Any, Any]) -> np.ndarray:
+        return batch[1].detach().cpu().numpy()
+
+    def inputs(self, batch: tuple[Any, Any]) -> np.ndarray | None:
+        x = batch[0]
+        return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else None
+
+    # -- steps ----------------------------------------------------------------------------
+    def _forward(self, x: Any) -> Any:
+        try:
+            if isinstance(x, dict):
+                raw = self.model(**x)
+            elif isinstance(x, (tuple, list)):
+                raw = self.model(*x)
+            else:
+                raw = self.model(x)
+        except Exception as exc:
+            raise UserCodeError("the model's forward pass", exc) from exc
+        return select_output(raw, self.output, is_tensor=lambda v: isinstance(v, torch.Tensor))
+
+    def train_step(self, batch: tuple[Any, Any]) -> float:
+        x, y = batch
+        if self.user_step is not None:
+            try:
+                loss = self.user_step(self.model, self.optimizer, self.loss_fn, x, y)
+            except MlcheckUsageError:
+                raise
+            except Exception as exc:
+                raise UserCodeError("train_step", exc) from exc
+            return _loss_value(loss, "train_step")
+        self.optimizer.zero_grad(set_to_none=True)
+        out = self._forward(x)
+        try:
+            loss = self.loss_fn(out, y)
+        except Exception as exc:
+            raise UserCodeError("loss_fn", exc) from exc
+        value = _loss_value(loss, "loss_fn")
+        if not (isinstance(loss, torch.Tensor) and loss.requires_grad):
+            raise UserCodeError("loss_fn", RuntimeError(
+                "the loss does not require grad: the graph from the parameters to the loss is cut "
+                "(a detach, .item(), .numpy() or an integer op in forward or the loss)"))
+        try:
+            loss.backward()
+        except Exception as exc:
+            raise UserCodeError("backward", exc) from exc
+        self.optimizer.step()
+        return value
+
+    def loss(self, batch: tuple[Any, Any]) -> float:
+        """The loss on ``batch`` in train mode without an update (NaN when there is no loss_fn)."""
+        if self.loss_fn is None:
+            return float("nan")
+        with torch.no_grad():
+            out = self._forward(batch[0])
+            try:
+                return _loss_value(self.loss_fn(out, batch[1]), "loss_fn")
+            except UserCodeError:
+                raise
+            except MlcheckUsageError:
+                raise
+            except Exception as exc:
+                raise UserCodeError("loss_fn", exc) from exc
+
+    def loss_of(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> float:
+        """The user's loss for given outputs on this batch's targets (NaN if it cannot say)."""
+        if self.loss_fn is None:
+            return float("nan")
+        try:
+            with torch.no_grad():
+                out = torch.as_tensor(outputs, dtype=_float_dtype(self.model), device=self.torch_device)
+                return _loss_value(self.loss_fn(out, batch[1]), "loss_fn")
+        except Exception:
+            return float("nan")
+
+    def predict(self, batch: tuple[Any, Any]) -> np.ndarray:
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.no_grad():
+                out = self._forward(batch[0])
+        finally:
+            self.model.train(was_training)
+        return out.detach().float().cpu().numpy()
+
+    def clear_gradients(self) -> None:
+        for p in self.model.parameters():
+            p.grad = None
+
+    def gradient_norm(self) -> float:
+        total = 0.0
+        for p in self.model.parameters():
+            if p.grad is not None:
+                total += float(p.grad.detach().double().pow(2).sum())
+        return total ** 0.5
+
+    def close(self) -> None:
+        self.model = None  # type: ignore[assignment]
+        self.optimizer = None  # type: ignore[assignment]
+        self._stack.close()
+
+
+def _loss_value(loss: Any, source: str) -> float:
+    if isinstance(loss, torch.Tensor):
+        if loss.numel() != 1:
+            raise usage(source, "a scalar loss", loss,
+                        fix="Reduce it to one number (reduction='mean', or .mean()) before returning it")
+        return float(loss.detach().float().cpu().item())
+    if isinstance(loss, (float, int, np.floating, np.integer)) and not isinstance(loss, bool):
+        return float(loss)
+    raise usage(source, "a scalar loss (a one-element tensor or a float)", loss)
+
+
+class TorchBackend:
+    name = "torch"
+
+    def open(self, model: Any, **kwargs: Any) -> TorchSession:
+        return TorchSession(model, **kwargs)

@@ -1,0 +1,1 @@
+"""One module per check; framework-neutral logic over a backend session."""

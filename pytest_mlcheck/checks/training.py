@@ -1,0 +1,115 @@
+"""The training loop both training checks run, and the probes run when it fails."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from pytest_mlcheck import diagnosis
+from pytest_mlcheck.checks.common import CheckRun, TrainSpec, open_session
+from pytest_mlcheck.errors import UserCodeError
+from pytest_mlcheck.settings import PROBE_TARGET, Settings
+
+Cause = tuple[str, str]
+
+
+def train_loop(
+    session: Any,
+    batches: list[Any],
+    steps: int,
+    run: CheckRun | None,
+    done: Callable[[list[float], int], bool] | None = None,
+) -> tuple[list[float], bool, str]:
+    """Train up to ``steps`` steps cycling over ``batches``; stop when ``done`` holds.
+
+    Returns the losses, whether ``done`` held, and why it stopped ('done', 'nonfinite', 'time', 'steps').
+    """
+    losses: list[float] = []
+    for step in range(steps):
+        loss = session.train_step(batches[step % len(batches)])
+        losses.append(loss)
+        if not np.isfinite(loss):
+            return losses, False, "nonfinite"
+        if done is not None and done(losses, step):
+            return losses, True, "done"
+        if run is not None and run.out_of_time():
+            return losses, False, "time"
+    return losses, False, "steps"
+
+
+def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[Any, Any]], steps: int,
+             run: CheckRun) -> Callable[[float], tuple[bool, float]]:
+    """A probe: train a fresh copy at the learning rate times ``factor``; it succeeds when the loss
+    reaches PROBE_TARGET of its start while staying finite (stops there)."""
+
+    def retry(factor: float) -> tuple[bool, float]:
+        probe = open_session(model, settings, spec)
+        try:
+            batches = [probe.prepare(*raw) for raw in raws]
+            probe.scale_lr(factor)
+            losses, ok, _ = train_loop(probe, batches, steps, run, lambda ls, _: ls[-1] <= PROBE_TARGET * ls[0])
+            return ok, losses[-1]
+        except Exception:
+            return False, float("nan")
+        finally:
+            probe.close()
+
+    return retry
+
+
+def failure_causes(
+    *,
+    model: Any,
+    settings: Settings,
+    spec: TrainSpec,
+    session: Any,
+    raw_batches: list[tuple[Any, Any]],
+    losses: list[float],
+    initial_outputs: np.ndarray | None,
+    task: str,
+    retry: Callable[[float], tuple[bool, float]] | None,
+) -> list[Cause]:
+    """Run the probes, decisive evidence first; the lr retries only when nothing decisive fired."""
+    first = session.prepare(*raw_batches[0])
+    x = session.inputs(first)
+
+    def fresh() -> Any:
+        return open_session(model, settings, spec)
+
+    causes: list[Cause] = []
+    causes += diagnosis.inputs_not_finite(x)
+    if spec.train_step is not None:
+        causes += diagnosis.missing_zero_grad(fresh, lambda s: s.prepare(*raw_batches[0]))
+    if initial_outputs is not None:
+        causes += diagnosis.output_activation(initial_outputs, task)
+        if task == "classification" and not causes:
+            y = session.labels(first)
+            width = initial_outputs.shape[1]
+            perfect = np.full((len(y), width), -5.0, dtype=np.float32)
+            perfect[np.arange(len(y)), y] = 5.0
+            causes += diagnosis.loss_rewards_classes(
+                session.loss_of(perfect, first), session.loss_of(np.zeros_like(perfect), first))
+    causes += diagnosis.uncovered(session.uncovered_parameters())
+    if not causes:
+        causes += diagnosis.learning_rate(losses, retry)
+    causes += diagnosis.input_scale(x)
+    return causes
+
+
+def error_causes(err: UserCodeError, session: Any, raw_batch: tuple[Any, Any]) -> list[Cause]:
+    """Causes for an exception the user's code raised during a check."""
+    try:
+        x = session.inputs(session.prepare(*raw_batch))
+    except Exception:
+        x = None
+    causes: list[Cause] = []
+    if x is not None and np.issubdtype(x.dtype, np.integer) and err.stage == "the model's forward pass":
+        causes.append(("input_dtype", f"x is {x.dtype} but the model computes in floating point; "
+                                      "convert and scale it (x.float() / 255)"))
+    elif err.stage == "the model's forward pass":
+        shape = getattr(x, "shape", None)
+        causes.append(("input_shape", f"the batch (x of shape {shape}) does not fit the model: {err.exc}"))
+    if "does not require grad" in str(err.exc) or "grad_fn" in str(err.exc):
+        causes.append(("no_gradient", "the loss has no path back to the parameters (detached, .item() or numpy)"))
+    return causes

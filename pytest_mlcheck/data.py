@@ -1,0 +1,87 @@
+"""Framework-neutral reading of batches: (x, y) pairs, loaders and iterables of pairs."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pytest_mlcheck.errors import describe, usage
+
+
+def _array_like(value: Any) -> bool:
+    if hasattr(value, "shape"):
+        return True
+    if isinstance(value, Mapping):
+        return bool(value) and all(_array_like(v) for v in value.values())
+    if isinstance(value, (tuple, list)):
+        return bool(value) and all(_array_like(v) for v in value)
+    return False
+
+
+def is_pair(value: Any) -> bool:
+    """An (x, y) batch: a 2-sequence whose target is an array or tensor."""
+    return (
+        isinstance(value, (tuple, list))
+        and len(value) == 2
+        and hasattr(value[1], "shape")
+        and _array_like(value[0])
+    )
+
+
+def _check_pair(pair: Any, argument: str) -> tuple[Any, Any]:
+    if not is_pair(pair):
+        raise usage(argument, "(x, y) pairs of arrays or tensors", pair,
+                    fix="Yield batches as (inputs, targets); for dict batches pass (batch['x'], batch['y'])")
+    x, y = pair
+    n_x = _length(x)
+    n_y = _length(y)
+    if n_x == 0 or n_y == 0:
+        raise usage(argument, "a batch with at least one sample", pair)
+    return x, y
+
+
+def _length(value: Any) -> int | None:
+    if hasattr(value, "shape"):
+        shape = tuple(value.shape)
+        return int(shape[0]) if shape else None
+    if isinstance(value, Mapping):
+        return _length(next(iter(value.values())))
+    if isinstance(value, (tuple, list)):
+        return _length(value[0])
+    return None
+
+
+def one_batch(batch: Any, argument: str = "batch") -> tuple[Any, Any]:
+    """One (x, y) pair: the pair itself, or the first batch of a loader or iterable (consumed)."""
+    if is_pair(batch):
+        return _check_pair(batch, argument)
+    if isinstance(batch, (str, bytes)) or not isinstance(batch, Iterable):
+        raise usage(argument, "an (x, y) pair, or a DataLoader or iterable of (x, y) pairs", batch)
+    for first in batch:
+        return _check_pair(first, argument)
+    raise usage(argument, "at least one (x, y) batch", batch,
+                fix="It yielded nothing (an empty list, a zero-batch loader or an exhausted generator)")
+
+
+def batches_upto(batches: Any, limit: int, argument: str = "batches") -> list[tuple[Any, Any]]:
+    """Up to ``limit`` (x, y) pairs from a single pair, a list, a loader or an iterable."""
+    if is_pair(batches):
+        return [_check_pair(batches, argument)]
+    if isinstance(batches, (str, bytes)) or not isinstance(batches, Iterable):
+        raise usage(argument, "an iterable of (x, y) pairs (a list, DataLoader or generator)", batches)
+    taken = [_check_pair(b, argument) for b in itertools.islice(batches, limit)]
+    if not taken:
+        raise usage(argument, "at least one (x, y) batch", batches,
+                    fix="It yielded nothing (an empty list, a zero-batch loader or an exhausted generator)")
+    return taken
+
+
+def sample_count(x: Any) -> int:
+    n = _length(x)
+    if n is None:
+        raise usage("batch", "inputs with a batch dimension", x)
+    return n
+
+
+__all__ = ["one_batch", "batches_upto", "is_pair", "sample_count", "describe"]

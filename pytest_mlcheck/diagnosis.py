@@ -1,0 +1,130 @@
+"""Probes that explain a failed training check. Each cause is listed only because a probe fired,
+and is found from values (outputs, gradients, retries), never from class names."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from pytest_mlcheck.report import fmt
+
+Cause = tuple[str, str]
+
+# A gradient norm this many times the first one after an identical second step means the
+# user's step adds to the previous gradients instead of replacing them (ideal: 2.0 vs 1.0).
+ACCUMULATION_RATIO = 1.5
+# A loss peak this many times its start counts as divergence.
+SPIKE = 1.5
+
+
+def input_scale(x: np.ndarray | None) -> list[Cause]:
+    """Inputs fed raw: an integer dtype above 0..1, or a mean magnitude far from unit scale."""
+    if x is None or x.size == 0 or not np.issubdtype(x.dtype, np.number):
+        return []
+    lo, hi = float(np.min(x)), float(np.max(x))
+    if np.issubdtype(x.dtype, np.integer) and hi > 1:
+        return [("inputs_not_normalized", f"x is {x.dtype} in {lo:g}..{hi:g}; scale it to about [0, 1] or standardise it")]
+    finite = x[np.isfinite(x)] if np.issubdtype(x.dtype, np.floating) else x
+    if finite.size and float(np.mean(np.abs(finite))) > 3.0:
+        return [("inputs_not_normalized",
+                 f"x spans {fmt(lo)}..{fmt(hi)} with mean |x| {fmt(float(np.mean(np.abs(finite))))}; "
+                 "scale it to about [0, 1] or standardise it")]
+    return []
+
+
+def inputs_not_finite(x: np.ndarray | None) -> list[Cause]:
+    if x is None or not np.issubdtype(x.dtype, np.floating):
+        return []
+    bad = ~np.isfinite(x)
+    if bad.any():
+        first = int(np.argwhere(bad.reshape(len(x), -1).any(axis=1))[0][0])
+        return [("inputs_not_finite", f"{int(bad.sum())} non-finite input value(s), first in sample {first}")]
+    return []
+
+
+def output_activation(out: np.ndarray, task: str) -> list[Cause]:
+    """Class outputs that are already probabilities, or logits that cannot go negative."""
+    if task != "classification" or out.ndim != 2 or out.shape[1] < 2 or not np.isfinite(out).all():
+        return []
+    sums = out.sum(axis=1)
+    if out.min() >= 0 and np.allclose(sums, 1.0, atol=1e-3):
+        return [("loss_mismatch",
+                 f"outputs already sum to 1 per row (min {fmt(float(out.min()))}) before the loss: "
+                 "probabilities fed to a loss that applies its own softmax; return logits")]
+    if out.min() >= 0:
+        return [("output_activation",
+                 f"every output is ≥ 0 (min {fmt(float(out.min()))}): an activation such as ReLU on the logits")]
+    return []
+
+
+def missing_zero_grad(fresh_session: Callable[[], Any], batch_of: Callable[[Any], Any]) -> list[Cause]:
+    """Call the user's step twice at lr 0 on one batch: gradients that double were never zeroed."""
+    session = fresh_session()
+    try:
+        batch = batch_of(session)
+        session.scale_lr(0.0)
+        session.clear_gradients()
+        session.train_step(batch)
+        first = session.gradient_norm()
+        session.train_step(batch)
+        second = session.gradient_norm()
+    except Exception:
+        return []
+    finally:
+        session.close()
+    if first > 0 and second / first > ACCUMULATION_RATIO:
+        return [("missing_zero_grad",
+                 f"two identical steps at lr 0 grew the gradient norm {fmt(first)} → {fmt(second)} "
+                 f"(×{second / first:.2f}): the step never zeroes the previous gradients")]
+    return []
+
+
+def learning_rate(
+    losses: list[float], retry: Callable[[float], tuple[bool, float]] | None
+) -> list[Cause]:
+    """Diverged (non-finite, a spike, or no lower than the start): does a smaller lr succeed?
+    Stalled (never half the start): does a larger one? Each retry trains a fresh copy."""
+    if retry is None or not losses:
+        return []
+    start = losses[0]
+    finite = [v for v in losses if np.isfinite(v)]
+    where = next((i for i, v in enumerate(losses) if not np.isfinite(v)), None)
+    diverged = where is not None or max(finite) > SPIKE * start or finite[-1] >= start
+    if diverged:
+        for factor, name in ((0.1, "lr/10"), (0.01, "lr/100"), (0.001, "lr/1000")):
+            ok, end = retry(factor)
+            if ok:
+                what = (f"loss {fmt(start)} → nan at step {where + 1}" if where is not None else
+                        f"loss {fmt(start)} → peak {fmt(max(finite))} → {fmt(losses[-1])}")
+                return [("lr_too_high", f"{what}; a retry at {name} succeeded (loss {fmt(end)})")]
+        return []
+    best = min(finite)
+    if best > 0.5 * start:
+        for factor, name in ((10.0, "lr×10"), (100.0, "lr×100"), (1000.0, "lr×1000"), (1e4, "lr×10000")):
+            ok, end = retry(factor)
+            if ok:
+                return [("lr_too_low",
+                         f"loss only {fmt(start)} → {fmt(best)}; a retry at {name} succeeded (loss {fmt(end)})")]
+    return []
+
+
+def loss_rewards_classes(perfect: float, uninformative: float) -> list[Cause]:
+    """The loss of confident, correct class logits should be far below that of all-zero logits."""
+    if not (np.isfinite(perfect) and np.isfinite(uninformative)):
+        return []
+    if perfect >= 0.5 * uninformative:
+        return [("loss_mismatch",
+                 f"the loss scores confident correct class logits at {fmt(perfect)}, no better than "
+                 f"uninformative zeros ({fmt(uninformative)}): it does not reward predicting the class "
+                 "(a regression loss on class ids?); use cross-entropy on logits")]
+    return []
+
+
+def uncovered(names: list[str]) -> list[Cause]:
+    if not names:
+        return []
+    shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+    return [("params_not_updated",
+             f"{len(names)} trainable parameter(s) are not in the optimizer and never change: {shown}; "
+             "add them, or freeze them on purpose with requires_grad_(False)")]

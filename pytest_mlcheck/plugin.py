@@ -1,0 +1,98 @@
+"""pytest hooks only: options, ini keys, the marker, the fixture and the terminal summary."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, Callable
+
+import pytest
+
+from pytest_mlcheck.errors import MlcheckUsageError
+from pytest_mlcheck.fixture import MLCheck, Recorder
+from pytest_mlcheck.settings import (
+    DEFAULT_MAX_SECONDS, DEFAULT_SEED, Settings, parse_device, parse_seconds, parse_seed,
+)
+
+SETTINGS_KEY = pytest.StashKey[Settings]()
+RECORDER_KEY = pytest.StashKey[Recorder]()
+
+MARKER = (
+    "mlcheck(seed=None, device=None, gpu=None, max_seconds=None): settings for the mlcheck "
+    "checks in this test; they override the command line and the ini file"
+)
+
+
+def _argtype(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    def convert(value: str) -> Any:
+        try:
+            return parse(value)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = parse.__name__.replace("parse_", "")
+    return convert
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("mlcheck", "training-sanity checks (pytest-mlcheck)")
+    group.addoption("--mlcheck-gpu", action="store_true", dest="mlcheck_gpu", default=None,
+                    help="run checks on CUDA; a check fails with a usage error when there is none. "
+                         "Default: off (CPU).")
+    group.addoption("--mlcheck-device", action="store", dest="mlcheck_device", default=None,
+                    type=_argtype(parse_device), metavar="DEVICE",
+                    help="device for checks: cpu, cuda or cuda:N. Default: cpu.")
+    group.addoption("--mlcheck-seed", action="store", dest="mlcheck_seed", default=None,
+                    type=_argtype(parse_seed), metavar="SEED",
+                    help=f"seed for every check's RNGs (the user's global RNGs are restored). Default: {DEFAULT_SEED}.")
+    group.addoption("--mlcheck-max-seconds", action="store", dest="mlcheck_max_seconds", default=None,
+                    type=_argtype(parse_seconds), metavar="SECONDS",
+                    help=f"time cap per check, checked between steps. Default: {DEFAULT_MAX_SECONDS:g}.")
+    parser.addini("mlcheck_gpu", "run mlcheck checks on CUDA (true/false). Default: false.", default=None)
+    parser.addini("mlcheck_device", "device for mlcheck checks: cpu, cuda or cuda:N. Default: cpu.", default=None)
+    parser.addini("mlcheck_seed", f"seed for mlcheck checks. Default: {DEFAULT_SEED}.", default=None)
+    parser.addini("mlcheck_max_seconds", f"time cap per mlcheck check. Default: {DEFAULT_MAX_SECONDS:g}.",
+                  default=None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER)
+    ini = {key: config.getini(f"mlcheck_{key}") for key in ("gpu", "device", "seed", "max_seconds")}
+    ini = {k: v for k, v in ini.items() if v not in (None, "")}
+    cli = {key: config.getoption(f"mlcheck_{key}") for key in ("gpu", "device", "seed", "max_seconds")}
+    try:
+        settings = Settings().merged(ini, source="ini").merged(cli, source="command line")
+    except MlcheckUsageError as exc:
+        raise pytest.UsageError(f"pytest-mlcheck: {exc}") from None
+    config.stash[SETTINGS_KEY] = settings
+    config.stash[RECORDER_KEY] = Recorder()
+
+
+@pytest.fixture
+def mlcheck(request: pytest.FixtureRequest) -> MLCheck:
+    """Training-sanity checks for torch models: ``mlcheck.overfit_one_batch(...)`` and friends."""
+    settings = request.config.stash[SETTINGS_KEY]
+    marker = request.node.get_closest_marker("mlcheck")
+    if marker is not None:
+        if marker.args:
+            raise MlcheckUsageError(
+                "@pytest.mark.mlcheck takes keyword arguments only, e.g. @pytest.mark.mlcheck(seed=1)"
+            )
+        settings = settings.merged(marker.kwargs, source="@pytest.mark.mlcheck")
+    return MLCheck(settings, request.config.stash[RECORDER_KEY], request.node.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    recorder = config.stash.get(RECORDER_KEY, None)
+    if not recorder or not recorder.results:
+        return
+    results = recorder.results
+    failed = [r for _, r in results if not r.passed]
+    seconds = sum(r.seconds for _, r in results)
+    terminalreporter.section("mlcheck")
+    terminalreporter.write_line(
+        f"{len(results)} check(s): {len(results) - len(failed)} passed, {len(failed)} failed, "
+        f"{seconds:.1f}s in checks, device {config.stash[SETTINGS_KEY].device}, seed {config.stash[SETTINGS_KEY].seed}"
+    )
+    for nodeid, result in results:
+        if not result.passed or config.option.verbose > 0:
+            terminalreporter.write_line(f"  {nodeid}: {result.summary()}")

@@ -1,0 +1,89 @@
+"""Results of a check and the text of a failure."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Sequence
+
+_BARS = "▁▂▃▄▅▆▇█"
+
+
+@dataclasses.dataclass
+class CheckResult:
+    """The figures behind a verdict. Returned by a passing check, attached to a failing one."""
+
+    check: str
+    passed: bool = False
+    steps: int = 0
+    start_loss: float = math.nan
+    end_loss: float = math.nan
+    losses: list[float] = dataclasses.field(default_factory=list)
+    seconds: float = 0.0
+    device: str = "cpu"
+    seed: int = 0
+    figures: dict[str, Any] = dataclasses.field(default_factory=dict)
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line: the check, the verdict and its main figures."""
+        verdict = "passed" if self.passed else "failed"
+        parts = [f"{self.check} {verdict}"]
+        if self.steps:
+            parts.append(f"{self.steps} steps")
+        if self.losses:
+            parts.append(f"loss {fmt(self.start_loss)} → {fmt(self.end_loss)}")
+        parts.append(f"{self.seconds:.2f}s on {self.device}, seed {self.seed}")
+        return ", ".join(parts)
+
+
+def fmt(value: float) -> str:
+    """A loss or figure in at most four significant digits."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "nan"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
+        return f"{value:.3g}"
+    return f"{value:.4g}"
+
+
+def sparkline(values: Sequence[float], width: int = 40) -> str:
+    """A one-line curve; non-finite values show as '×'. Long curves are sampled to ``width``."""
+    if not values:
+        return ""
+    if len(values) > width:
+        idx = [round(i * (len(values) - 1) / (width - 1)) for i in range(width)]
+        values = [values[i] for i in idx]
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return "×" * len(values)
+    lo, hi = min(finite), max(finite)
+    span = hi - lo or 1.0
+    out = []
+    for v in values:
+        if not math.isfinite(v):
+            out.append("×")
+        else:
+            out.append(_BARS[min(len(_BARS) - 1, int((v - lo) / span * (len(_BARS) - 1) + 0.5))])
+    return "".join(out)
+
+
+def failure_message(result: CheckResult, headline: str, causes: Sequence[tuple[str, str]] = ()) -> str:
+    """The text of a CheckFailed: headline, figures, curve, seed and causes with evidence."""
+    lines = [f"mlcheck.{result.check}: {headline}"]
+    if result.losses:
+        finite = [v for v in result.losses if math.isfinite(v)]
+        best = fmt(min(finite)) if finite else "nan"
+        lines.append(
+            f"  loss {fmt(result.start_loss)} → {fmt(result.end_loss)} (best {best}) over {result.steps} steps"
+        )
+        lines.append(f"  curve {sparkline(result.losses)}")
+    for key, value in result.figures.items():
+        lines.append(f"  {key}: {fmt(value) if isinstance(value, float) else value}")
+    for note in result.notes:
+        lines.append(f"  note: {note}")
+    for cause, evidence in causes:
+        lines.append(f"  cause {cause}: {evidence}")
+    lines.append(f"  {result.seconds:.2f}s on {result.device}, seed {result.seed} (rerun with --mlcheck-seed={result.seed})")
+    return "\n".join(lines)

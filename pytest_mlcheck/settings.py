@@ -1,0 +1,116 @@
+"""Settings of a check, merged from ini < command line < marker < call argument."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any, Callable, Mapping
+
+from pytest_mlcheck.errors import MlcheckUsageError
+
+_DEVICE_RE = re.compile(r"^(cpu|cuda|cuda:\d+|gpu|gpu:\d+)$")
+
+
+def parse_device(value: str) -> str:
+    """Accept 'cpu', 'cuda', 'cuda:N' (and 'gpu', 'gpu:N' as aliases of cuda)."""
+    text = str(value).strip().lower()
+    if not _DEVICE_RE.match(text):
+        raise ValueError(
+            f"device {value!r} is not one of 'cpu', 'cuda' or 'cuda:N' (N a device index); "
+            "for example --mlcheck-device=cuda:0"
+        )
+    return text.replace("gpu", "cuda")
+
+
+def parse_seed(value: Any) -> int:
+    try:
+        seed = int(str(value).strip())
+    except ValueError:
+        raise ValueError(f"seed {value!r} is not an integer; pass a whole number such as --mlcheck-seed=0") from None
+    if not 0 <= seed < 2**32:
+        raise ValueError(f"seed {seed} is outside 0..2**32-1; pass a non-negative 32-bit integer")
+    return seed
+
+
+def parse_seconds(value: Any) -> float:
+    try:
+        seconds = float(str(value).strip())
+    except ValueError:
+        raise ValueError(f"max seconds {value!r} is not a number; pass seconds such as 120") from None
+    if not seconds > 0:
+        raise ValueError(f"max seconds must be positive, got {seconds}; pass seconds such as 120")
+    return seconds
+
+
+def parse_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"{value!r} is not a boolean; use true or false")
+
+
+# key -> parser; the keys shared by ini, marker and call arguments.
+PARSERS: dict[str, Callable[[Any], Any]] = {
+    "gpu": parse_bool,
+    "device": parse_device,
+    "seed": parse_seed,
+    "max_seconds": parse_seconds,
+}
+
+DEFAULT_SEED = 0
+DEFAULT_MAX_SECONDS = 120.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """What a check runs with. ``device`` is 'cpu', 'cuda' or 'cuda:N'."""
+
+    device: str = "cpu"
+    seed: int = DEFAULT_SEED
+    max_seconds: float = DEFAULT_MAX_SECONDS
+
+    def merged(self, layer: Mapping[str, Any], *, source: str) -> Settings:
+        """Return these settings overridden by one layer (raw values, validated here)."""
+        values = resolve_layer(layer, source=source)
+        return dataclasses.replace(self, **values) if values else self
+
+
+def resolve_layer(layer: Mapping[str, Any], *, source: str) -> dict[str, Any]:
+    """Validate one layer's raw values; fold ``gpu`` into ``device``. Errors name the source."""
+    unknown = sorted(set(layer) - set(PARSERS))
+    if unknown:
+        raise MlcheckUsageError(
+            f"{source}: unknown key(s) {', '.join(unknown)}; the keys are {', '.join(sorted(PARSERS))}"
+        )
+    parsed: dict[str, Any] = {}
+    for key, raw in layer.items():
+        if raw is None:
+            continue
+        try:
+            parsed[key] = PARSERS[key](raw)
+        except ValueError as exc:
+            raise MlcheckUsageError(f"{source}: {key}: {exc}") from None
+    gpu = parsed.pop("gpu", None)
+    if gpu:
+        device = parsed.get("device")
+        if device is not None and not device.startswith("cuda"):
+            raise MlcheckUsageError(
+                f"{source}: gpu=true contradicts device={device!r}; give one of them "
+                "(gpu=true means device 'cuda')"
+            )
+        parsed.setdefault("device", "cuda")
+    elif gpu is False and parsed.get("device", "cpu").startswith("cuda"):
+        raise MlcheckUsageError(f"{source}: gpu=false contradicts device={parsed['device']!r}; give one of them")
+    return parsed
+
+
+# Budgets and thresholds, chosen from benchmarks/sweep_defaults.py (figures in the README).
+OVERFIT_MAX_STEPS = 400
+OVERFIT_LOSS_RATIO = 0.1  # pass when the loss falls to at most this fraction of its start
+DECREASE_STEPS = 100
+DECREASE_MIN_DROP = 0.1  # the last quarter's median at least this fraction below the loss at init
+PROBE_TARGET = 0.5  # a learning-rate retry succeeds when its loss reaches this fraction of its start

@@ -1,0 +1,40 @@
+"""Every broken training case fails overfit_one_batch and names its cause; every twin passes."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_mlcheck import CheckFailed
+from torch_corpus import digits_batch, digits_batches, training_cases
+
+CASES = training_cases()
+# loss_decreases sees divergence, stalls and untrained parameters; a loss that still falls (MSE on
+# class ids, a softmax before cross-entropy) is overfit_one_batch's to catch.
+DECREASE_CATCHES = {"lr_too_high", "lr_too_low", "missing_zero_grad", "params_not_updated"}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_overfit_one_batch_fails_every_broken_case_and_passes_every_twin(mlcheck, case):
+    if case.broken:
+        with pytest.raises(CheckFailed) as info:
+            mlcheck.overfit_one_batch(batch=digits_batch(32), **case.build())
+        assert info.value.causes, str(info.value)
+        if case.cause:
+            assert info.value.causes[0] == case.cause, str(info.value)
+    else:
+        result = mlcheck.overfit_one_batch(batch=digits_batch(32), **case.build())
+        assert result.passed and result.end_loss <= 0.1 * result.start_loss
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_loss_decreases_fails_divergence_stalls_and_untrained_parameters(mlcheck, case):
+    kwargs = case.build()
+    if not case.broken:
+        result = mlcheck.loss_decreases(batches=digits_batches(10), **kwargs)
+        assert result.passed and result.steps == 100
+    elif case.cause in DECREASE_CATCHES:
+        with pytest.raises(CheckFailed) as info:
+            mlcheck.loss_decreases(batches=digits_batches(10), **kwargs)
+        assert info.value.causes[:1] == [case.cause], str(info.value)
+    else:
+        pytest.skip(f"{case.name}: the loss still falls; overfit_one_batch catches it")
