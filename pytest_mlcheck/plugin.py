@@ -59,10 +59,16 @@ def pytest_configure(config: pytest.Config) -> None:
     ini = {key: config.getini(f"mlcheck_{key}") for key in ("gpu", "device", "seed", "max_seconds")}
     ini = {k: v for k, v in ini.items() if v not in (None, "")}
     cli = {key: config.getoption(f"mlcheck_{key}") for key in ("gpu", "device", "seed", "max_seconds")}
+    ini_names = {key: f"mlcheck_{key}" for key in ini}
+    cli_names = {key: "--mlcheck-" + key.replace("_", "-") for key in cli}
     try:
-        settings = Settings().merged(ini, source="ini").merged(cli, source="command line")
+        settings = Settings().merged(ini, source="ini", names=ini_names).merged(
+            cli, source="command line", names=cli_names)
     except MlcheckUsageError as exc:
-        raise pytest.UsageError(f"pytest-mlcheck: {exc}") from None
+        if config.option.help:  # let --help show how to fix it
+            settings = Settings()
+        else:
+            raise pytest.UsageError(f"pytest-mlcheck: {exc}") from None
     config.stash[SETTINGS_KEY] = settings
     config.stash[RECORDER_KEY] = Recorder()
 
@@ -71,8 +77,8 @@ def pytest_configure(config: pytest.Config) -> None:
 def mlcheck(request: pytest.FixtureRequest) -> MLCheck:
     """Training-sanity checks for torch models: ``mlcheck.overfit_one_batch(...)`` and friends."""
     settings = request.config.stash[SETTINGS_KEY]
-    marker = request.node.get_closest_marker("mlcheck")
-    if marker is not None:
+    # Markers merge from the farthest (module, class) to the closest (the function).
+    for marker in reversed(list(request.node.iter_markers("mlcheck"))):
         if marker.args:
             raise MlcheckUsageError(
                 "@pytest.mark.mlcheck takes keyword arguments only, e.g. @pytest.mark.mlcheck(seed=1)"

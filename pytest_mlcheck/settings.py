@@ -16,8 +16,7 @@ def parse_device(value: str) -> str:
     text = str(value).strip().lower()
     if not _DEVICE_RE.match(text):
         raise ValueError(
-            f"device {value!r} is not one of 'cpu', 'cuda' or 'cuda:N' (N a device index); "
-            "for example --mlcheck-device=cuda:0"
+            f"{value!r} is not one of 'cpu', 'cuda' or 'cuda:N' (N a device index), for example cuda:0"
         )
     return text.replace("gpu", "cuda")
 
@@ -26,9 +25,9 @@ def parse_seed(value: Any) -> int:
     try:
         seed = int(str(value).strip())
     except ValueError:
-        raise ValueError(f"seed {value!r} is not an integer; pass a whole number such as --mlcheck-seed=0") from None
+        raise ValueError(f"{value!r} is not an integer; pass a whole number such as 0") from None
     if not 0 <= seed < 2**32:
-        raise ValueError(f"seed {seed} is outside 0..2**32-1; pass a non-negative 32-bit integer")
+        raise ValueError(f"{seed} is outside 0..2**32-1; pass a non-negative 32-bit integer such as 0")
     return seed
 
 
@@ -36,9 +35,9 @@ def parse_seconds(value: Any) -> float:
     try:
         seconds = float(str(value).strip())
     except ValueError:
-        raise ValueError(f"max seconds {value!r} is not a number; pass seconds such as 120") from None
+        raise ValueError(f"{value!r} is not a number; pass seconds such as 120") from None
     if not seconds > 0:
-        raise ValueError(f"max seconds must be positive, got {seconds}; pass seconds such as 120")
+        raise ValueError(f"{seconds:g} is not positive; pass seconds such as 120")
     return seconds
 
 
@@ -73,14 +72,23 @@ class Settings:
     seed: int = DEFAULT_SEED
     max_seconds: float = DEFAULT_MAX_SECONDS
 
-    def merged(self, layer: Mapping[str, Any], *, source: str) -> Settings:
-        """Return these settings overridden by one layer (raw values, validated here)."""
-        values = resolve_layer(layer, source=source)
+    def merged(self, layer: Mapping[str, Any], *, source: str, names: Mapping[str, str] | None = None) -> Settings:
+        """Return these settings overridden by one layer of raw values (validated here).
+
+        ``gpu=true`` means CUDA: it keeps a CUDA device index chosen by a lower layer and
+        otherwise picks 'cuda'; ``gpu=false`` means the CPU unless the layer names a device."""
+        names = names or {}
+        values = resolve_layer(layer, source=source, names=names)
+        gpu = values.pop("gpu", None)
+        if gpu is True and "device" not in values:
+            values["device"] = self.device if self.device.startswith("cuda") else "cuda"
+        elif gpu is False and "device" not in values:
+            values["device"] = "cpu"
         return dataclasses.replace(self, **values) if values else self
 
 
-def resolve_layer(layer: Mapping[str, Any], *, source: str) -> dict[str, Any]:
-    """Validate one layer's raw values; fold ``gpu`` into ``device``. Errors name the source."""
+def resolve_layer(layer: Mapping[str, Any], *, source: str, names: Mapping[str, str]) -> dict[str, Any]:
+    """Validate one layer's raw values; errors name the key as that source spells it."""
     unknown = sorted(set(layer) - set(PARSERS))
     if unknown:
         raise MlcheckUsageError(
@@ -93,18 +101,17 @@ def resolve_layer(layer: Mapping[str, Any], *, source: str) -> dict[str, Any]:
         try:
             parsed[key] = PARSERS[key](raw)
         except ValueError as exc:
-            raise MlcheckUsageError(f"{source}: {key}: {exc}") from None
-    gpu = parsed.pop("gpu", None)
-    if gpu:
-        device = parsed.get("device")
-        if device is not None and not device.startswith("cuda"):
-            raise MlcheckUsageError(
-                f"{source}: gpu=true contradicts device={device!r}; give one of them "
-                "(gpu=true means device 'cuda')"
-            )
-        parsed.setdefault("device", "cuda")
-    elif gpu is False and parsed.get("device", "cpu").startswith("cuda"):
-        raise MlcheckUsageError(f"{source}: gpu=false contradicts device={parsed['device']!r}; give one of them")
+            raise MlcheckUsageError(f"{source}: {names.get(key, key)}: {exc}") from None
+    device = parsed.get("device")
+    if parsed.get("gpu") is True and device is not None and not device.startswith("cuda"):
+        raise MlcheckUsageError(
+            f"{source}: {names.get('gpu', 'gpu=true')} contradicts {names.get('device', 'device')}={device!r}; "
+            "give one of them (gpu means a CUDA device)"
+        )
+    if parsed.get("gpu") is False and device is not None and device.startswith("cuda"):
+        raise MlcheckUsageError(
+            f"{source}: gpu=false contradicts {names.get('device', 'device')}={device!r}; give one of them"
+        )
     return parsed
 
 

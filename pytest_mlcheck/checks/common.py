@@ -110,6 +110,18 @@ def infer_task(y: np.ndarray, out: np.ndarray, task: str | None) -> str:
     return "classification"
 
 
+def length_problem(raws: list[tuple[Any, Any]]) -> list[tuple[str, str]]:
+    """x and y of one batch must hold the same number of samples."""
+    from pytest_mlcheck.data import sample_count
+
+    for i, (x, y) in enumerate(raws):
+        nx, ny = sample_count(x), sample_count(y)
+        if nx != ny:
+            where = "the batch" if len(raws) == 1 else f"batch {i}"
+            return [("xy_length_mismatch", f"{where} has {nx} inputs but {ny} targets")]
+    return []
+
+
 def label_problem(y: np.ndarray, out: np.ndarray) -> list[tuple[str, str]]:
     """Causes that make classification impossible before any training: labels outside the head."""
     width = out.shape[1] if out.ndim == 2 else 1

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from pytest_mlcheck.checks.common import CheckRun, TrainSpec, check_steps, infer_task, open_session, user_code_fails
+from pytest_mlcheck.checks.common import length_problem, CheckRun, TrainSpec, check_steps, infer_task, open_session, user_code_fails
 from pytest_mlcheck.checks.training import error_causes, failure_causes, lr_retry, train_loop
 from pytest_mlcheck.data import batches_upto
 from pytest_mlcheck.errors import MlcheckUsageError
@@ -51,6 +51,9 @@ def loss_decreases(
         prepared = [session.prepare(*raw) for raw in raws]
         run.result.figures["batches"] = len(prepared)
         run.result.notes.extend(session.optimizer_notes)
+        mismatch = length_problem(raws)
+        if mismatch:
+            raise run.fail("x and y hold different numbers of samples", mismatch)
         with user_code_fails(run, lambda err: error_causes(err, session, raws[0])):
             if session.trainable_count() == 0:
                 raise run.fail("the model has no trainable parameters",

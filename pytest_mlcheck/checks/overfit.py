@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from pytest_mlcheck.checks.common import (
+    length_problem,
     CheckRun, TrainSpec, check_steps, infer_task, label_problem, open_session, predictions_right,
     user_code_fails,
 )
@@ -33,6 +34,9 @@ def overfit_one_batch(
     try:
         raw = one_batch(batch)
         prepared = session.prepare(*raw)
+        mismatch = length_problem([raw])
+        if mismatch:
+            raise run.fail("x and y hold different numbers of samples", mismatch)
         with user_code_fails(run, lambda err: error_causes(err, session, raw)):
             y = session.labels(prepared)
             out0 = session.predict(prepared)

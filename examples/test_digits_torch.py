@@ -1,0 +1,45 @@
+"""How a project tests that its digits CNN can learn: run with `pytest examples/`."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from pytest_mlcheck import CheckFailed
+from digits_torch import DigitsCNN, loss_fn, make_optimizer, train_loader, train_step
+
+
+@pytest.fixture
+def model() -> DigitsCNN:
+    torch.manual_seed(0)
+    return DigitsCNN()
+
+
+def test_the_cnn_memorises_one_batch(mlcheck, model):
+    result = mlcheck.overfit_one_batch(model, train_loader(), loss_fn=loss_fn, optimizer=make_optimizer)
+    assert result.end_loss < result.start_loss
+
+
+def test_our_own_training_step_can_memorise_one_batch(mlcheck, model):
+    optimizer = make_optimizer(model.parameters())
+    mlcheck.overfit_one_batch(model, train_loader(), loss_fn=loss_fn, optimizer=optimizer, train_step=train_step)
+
+
+def test_the_loss_falls_over_real_batches(mlcheck, model):
+    mlcheck.loss_decreases(model, train_loader(), loss_fn=loss_fn, optimizer=make_optimizer)
+
+
+@pytest.mark.mlcheck(seed=7)
+def test_verdicts_hold_on_another_seed(mlcheck, model):
+    mlcheck.loss_decreases(model, train_loader(), loss_fn=loss_fn, optimizer=make_optimizer)
+
+
+@pytest.mark.xfail(raises=CheckFailed, strict=True,
+                   reason="shows a failure: a softmax in forward before cross-entropy (loss_mismatch)")
+def test_what_a_failure_looks_like_softmax_before_cross_entropy(mlcheck, model):
+    class SoftmaxCNN(DigitsCNN):
+        def forward(self, x):
+            return super().forward(x).softmax(dim=1)
+
+    torch.manual_seed(0)
+    mlcheck.overfit_one_batch(SoftmaxCNN(), train_loader(), loss_fn=loss_fn, optimizer=make_optimizer)

@@ -1,0 +1,121 @@
+"""Misuse of the API is a usage error naming the argument; a defect in the user's model or data is
+a failed check naming its cause — never a raw framework exception."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from pytest_mlcheck import CheckFailed, MlcheckUsageError
+from torch_corpus import DigitsCNN, digits_batch
+
+CE = nn.CrossEntropyLoss()
+
+
+def _exhausted():
+    gen = iter([digits_batch(8)])
+    next(gen)
+    return gen
+
+
+def _empty_loader():
+    return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(*digits_batch(4)), batch_size=8, drop_last=True)
+
+
+USAGE = [
+    ("model is a class", "model", lambda m: m.overfit_one_batch(DigitsCNN, digits_batch(8), loss_fn=CE)),
+    ("model is an array", "model", lambda m: m.loss_decreases(torch.zeros(3), [digits_batch(8)], loss_fn=CE)),
+    ("no loss for a torch model", "loss_fn", lambda m: m.overfit_one_batch(DigitsCNN(), digits_batch(8))),
+    ("loss is not callable", "loss_fn", lambda m: m.overfit_one_batch(DigitsCNN(), digits_batch(8), loss_fn="ce")),
+    ("loss returns a vector", "loss_fn",
+     lambda m: m.overfit_one_batch(DigitsCNN(), digits_batch(8), loss_fn=nn.CrossEntropyLoss(reduction="none"))),
+    ("loss returns a string", "loss_fn",
+     lambda m: m.overfit_one_batch(DigitsCNN(), digits_batch(8), loss_fn=lambda o, y: "low")),
+    ("optimizer is a string", "optimizer",
+     lambda m: m.overfit_one_batch(DigitsCNN(), digits_batch(8), loss_fn=CE, optimizer="adam")),
+    ("optimizer class is not an optimizer", "optimizer",
+     lambda m: m.overfit_one_batch(DigitsCNN(), digits_batch(8), loss_fn=CE, optimizer=dict)),
+    ("optimizer factory returns something else", "optimizer",
+     lambda m: m.overfit_one_batch(DigitsCNN(), digits_batch(8), loss_fn=CE, optimizer=lambda p: None)),
+    ("optimizer over another model", "optimizer",
+     lambda m: m.overfit_one_batch(DigitsCNN(), digits_batch(8), loss_fn=CE,
+                                   optimizer=torch.optim.SGD(DigitsCNN().parameters(), lr=0.1))),
+    ("train_step is not callable", "train_step",
+     lambda m: m.overfit_one_batch(DigitsCNN(), digits_batch(8), loss_fn=CE, train_step=3)),
+    ("train_step returns nothing", "train_step",
+     lambda m: m.overfit_one_batch(DigitsCNN(), digits_batch(8), loss_fn=CE, train_step=lambda *a: None)),
+    ("batch is a number", "batch", lambda m: m.overfit_one_batch(DigitsCNN(), 3, loss_fn=CE)),
+    ("batch is an empty list", "batch", lambda m: m.overfit_one_batch(DigitsCNN(), [], loss_fn=CE)),
+    ("batch holds a dict", "batch",
+     lambda m: m.overfit_one_batch(DigitsCNN(), [{"x": 1}], loss_fn=CE)),
+    ("batches is an empty list", "batches", lambda m: m.loss_decreases(DigitsCNN(), [], loss_fn=CE)),
+    ("batches is a zero-batch loader", "batches", lambda m: m.loss_decreases(DigitsCNN(), _empty_loader(), loss_fn=CE)),
+    ("batches is an exhausted generator", "batches", lambda m: m.loss_decreases(DigitsCNN(), _exhausted(), loss_fn=CE)),
+    ("steps is zero", "steps", lambda m: m.overfit_one_batch(DigitsCNN(), digits_batch(8), loss_fn=CE, steps=0)),
+    ("steps is a float", "steps", lambda m: m.loss_decreases(DigitsCNN(), [digits_batch(8)], loss_fn=CE, steps=2.5)),
+    ("too few steps for a trend", "steps",
+     lambda m: m.loss_decreases(DigitsCNN(), [digits_batch(8)], loss_fn=CE, steps=3)),
+    ("unknown task", "task", lambda m: m.overfit_one_batch(DigitsCNN(), digits_batch(8), loss_fn=CE, task="cls")),
+    ("loss ratio above one", "loss_ratio",
+     lambda m: m.overfit_one_batch(DigitsCNN(), digits_batch(8), loss_fn=CE, loss_ratio=2)),
+    ("min drop of zero", "min_drop", lambda m: m.loss_decreases(DigitsCNN(), [digits_batch(8)], loss_fn=CE, min_drop=0)),
+    ("tuple output without output=", "output",
+     lambda m: m.overfit_one_batch(nn.LSTM(8, 4, batch_first=True), (torch.zeros(4, 3, 8), torch.zeros(4, 3, 4)),
+                                   loss_fn=nn.MSELoss())),
+    ("output= index out of range", "output",
+     lambda m: m.overfit_one_batch(nn.LSTM(8, 4, batch_first=True), (torch.zeros(4, 3, 8), torch.zeros(4, 3, 4)),
+                                   loss_fn=nn.MSELoss(), output=5)),
+    ("device name unknown", "device",
+     lambda m: m.overfit_one_batch(DigitsCNN(), digits_batch(8), loss_fn=CE, device="tpu")),
+    ("cuda asked for on a machine without it", "device",
+     lambda m: m.overfit_one_batch(DigitsCNN(), digits_batch(8), loss_fn=CE, device="cuda")),
+    ("seed negative", "seed", lambda m: m.overfit_one_batch(DigitsCNN(), digits_batch(8), loss_fn=CE, seed=-1)),
+    ("max seconds zero", "max_seconds",
+     lambda m: m.overfit_one_batch(DigitsCNN(), digits_batch(8), loss_fn=CE, max_seconds=0)),
+]
+
+
+@pytest.mark.parametrize("name,argument,call", USAGE, ids=[u[0] for u in USAGE])
+def test_misuse_is_a_usage_error_that_names_the_argument(mlcheck, name, argument, call):
+    if argument == "device" and "cuda" in name and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(MlcheckUsageError) as info:
+        call(mlcheck)
+    assert argument in str(info.value)
+    assert isinstance(info.value, TypeError) and isinstance(info.value, ValueError)
+
+
+def _nan_batch():
+    x, y = digits_batch(16)
+    x[3, 0, 2, 2] = float("nan")
+    return x, y
+
+
+DEFECTS = [
+    ("labels beyond the head", "head_width",
+     lambda m: m.overfit_one_batch(DigitsCNN(num_classes=5), digits_batch(32), loss_fn=CE)),
+    ("negative labels", "labels_invalid",
+     lambda m: m.overfit_one_batch(DigitsCNN(), (digits_batch(8)[0], -torch.ones(8, dtype=torch.long)), loss_fn=CE)),
+    ("NaN in a batch", "inputs_not_finite", lambda m: m.overfit_one_batch(DigitsCNN(), _nan_batch(), loss_fn=CE)),
+    ("a batch that does not fit the model", "input_shape",
+     lambda m: m.overfit_one_batch(DigitsCNN(), (torch.zeros(8, 3), torch.zeros(8, dtype=torch.long)), loss_fn=CE)),
+    ("uint8 images fed to a float model", "input_dtype",
+     lambda m: m.overfit_one_batch(DigitsCNN(), ((digits_batch(8)[0] * 255).byte(), digits_batch(8)[1]), loss_fn=CE)),
+    ("x and y of different lengths", "xy_length_mismatch",
+     lambda m: m.loss_decreases(DigitsCNN(), [(digits_batch(8)[0], digits_batch(6)[1])], loss_fn=CE)),
+    ("a loss detached through a float", "no_gradient",
+     lambda m: m.overfit_one_batch(DigitsCNN(), digits_batch(8),
+                                   loss_fn=lambda o, y: torch.tensor(float(CE(o.detach(), y))))),
+    ("nothing trainable", "params_not_updated",
+     lambda m: m.overfit_one_batch(DigitsCNN().requires_grad_(False), digits_batch(8), loss_fn=CE)),
+]
+
+
+@pytest.mark.parametrize("name,cause,call", DEFECTS, ids=[d[0] for d in DEFECTS])
+def test_a_user_defect_is_a_failed_check_with_its_cause(mlcheck, name, cause, call):
+    with pytest.raises(CheckFailed) as info:
+        call(mlcheck)
+    assert info.value.causes[0] == cause, str(info.value)
+    assert f"cause {cause}:" in str(info.value)
+    assert info.value.result is not None and not info.value.result.passed
