@@ -29,6 +29,33 @@ def preprocess(images: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(images.astype(np.float32) / 16.0).unsqueeze(1)
 
 
+CLASS_NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+ENCODE = {name: i for i, name in enumerate(CLASS_NAMES)}  # used when building training targets
+
+
+def decode(code: int) -> str:
+    """What the serving code returns for a predicted class id."""
+    return CLASS_NAMES[code]
+
+
+def train_transform(image: np.ndarray) -> torch.Tensor:
+    """One raw 8x8 image (0..16) as the training loader prepares it."""
+    return preprocess(image[None])[0]
+
+
+def eval_transform(image: np.ndarray) -> torch.Tensor:
+    """The serving path, written separately (as it usually is)."""
+    return torch.as_tensor(image, dtype=torch.float32).div(16.0).reshape(1, 8, 8)
+
+
+def raw_images(n: int = 16) -> list[np.ndarray]:
+    return list(load_digits().images[:n])
+
+
+def held_out_images(n: int = 200) -> torch.Tensor:
+    return preprocess(load_digits().images[-n:])
+
+
 def train_loader(batch_size: int = 32, *, limit: int = 640) -> DataLoader:
     data = load_digits()
     x = preprocess(data.images[:limit])

@@ -6,7 +6,10 @@ import pytest
 import torch
 
 from pytest_mlcheck import CheckFailed
-from digits_torch import DigitsCNN, loss_fn, make_optimizer, train_loader, train_step
+from digits_torch import (
+    CLASS_NAMES, ENCODE, DigitsCNN, decode, eval_transform, held_out_images, loss_fn, make_optimizer, raw_images,
+    train_loader, train_step, train_transform,
+)
 
 
 @pytest.fixture
@@ -34,6 +37,23 @@ def test_verdicts_hold_on_another_seed(mlcheck, model):
     mlcheck.loss_decreases(model, train_loader(), loss_fn=loss_fn, optimizer=make_optimizer)
 
 
+def test_the_head_returns_logits_for_ten_classes(mlcheck, model):
+    mlcheck.output_range(model, held_out_images(), kind="logits", num_classes=10)
+
+
+def test_after_brief_training_predictions_spread_over_classes(mlcheck, model):
+    mlcheck.not_constant_predictions(model, held_out_images(), train_on=train_loader(), loss_fn=loss_fn,
+                                     optimizer=make_optimizer)
+
+
+def test_training_and_serving_preprocess_images_alike(mlcheck):
+    mlcheck.preprocessing_parity(train_transform, eval_transform, raw_images())
+
+
+def test_class_names_survive_training_encoding_and_serving_decoding(mlcheck, model):
+    mlcheck.label_roundtrip(ENCODE, decode, CLASS_NAMES, model=model, inputs=held_out_images(8))
+
+
 @pytest.mark.xfail(raises=CheckFailed, strict=True,
                    reason="shows a failure: a softmax in forward before cross-entropy (loss_mismatch)")
 def test_what_a_failure_looks_like_softmax_before_cross_entropy(mlcheck, model):
@@ -43,3 +63,10 @@ def test_what_a_failure_looks_like_softmax_before_cross_entropy(mlcheck, model):
 
     torch.manual_seed(0)
     mlcheck.overfit_one_batch(SoftmaxCNN(), train_loader(), loss_fn=loss_fn, optimizer=make_optimizer)
+
+
+@pytest.mark.xfail(raises=CheckFailed, strict=True,
+                   reason="shows a failure: serving forgets the /16 scaling (preprocessing_mismatch)")
+def test_what_a_failure_looks_like_serving_without_scaling(mlcheck):
+    mlcheck.preprocessing_parity(train_transform, lambda im: torch.as_tensor(im, dtype=torch.float32)[None],
+                                 raw_images())

@@ -85,3 +85,30 @@ def sample_count(x: Any) -> int:
 
 
 __all__ = ["one_batch", "batches_upto", "is_pair", "sample_count", "describe"]
+
+
+def input_batches(inputs: Any, argument: str = "inputs", max_samples: int = 4096) -> list[Any]:
+    """Model inputs as a list of x batches: one array or tensor, an (x, y) pair (x is used), or a
+    loader / iterable of either, read until ``max_samples`` samples."""
+    if hasattr(inputs, "shape"):
+        if not inputs.shape or inputs.shape[0] == 0:
+            raise usage(argument, "a batch of at least one sample", inputs)
+        return [inputs]
+    if is_pair(inputs):
+        return [_check_pair(inputs, argument)[0]]
+    if isinstance(inputs, (str, bytes, Mapping)) or not isinstance(inputs, Iterable):
+        raise usage(argument, "an array or tensor of samples, an (x, y) pair, or a loader of batches", inputs)
+    taken: list[Any] = []
+    total = 0
+    for item in inputs:
+        x = _check_pair(item, argument)[0] if is_pair(item) else item
+        if not hasattr(x, "shape") or not x.shape:
+            raise usage(argument, "batches of arrays or tensors (or (x, y) pairs)", item)
+        taken.append(x)
+        total += int(x.shape[0])
+        if total >= max_samples:
+            break
+    if not total:
+        raise usage(argument, "at least one sample", inputs,
+                    fix="It yielded nothing (an empty list, a zero-batch loader or an exhausted generator)")
+    return taken

@@ -98,3 +98,97 @@ class MLCheck:
         spec = TrainSpec(loss_fn=loss_fn, optimizer=optimizer, train_step=train_step, output=output)
         return self._record(lambda: loss_decreases(
             model, batches, spec=spec, settings=settings, steps=steps, min_drop=min_drop))
+
+    def output_range(
+        self,
+        model: Any,
+        inputs: Any,
+        *,
+        kind: str | None = None,
+        low: float | None = None,
+        high: float | None = None,
+        num_classes: int | None = None,
+        output: Any = None,
+        seed: int | None = None,
+        device: str | None = None,
+        max_seconds: float | None = None,
+    ) -> CheckResult:
+        """Eval-mode outputs on ``inputs`` are finite and fit ``kind``: "logits" (not already
+        probabilities, not all ≥ 0), "probabilities" (each in [0, 1], rows summing to 1) or
+        "sigmoid" (each in [0, 1]); and/or lie within ``low``/``high``; and/or the head has
+        ``num_classes`` outputs. The message names the worst sample and value."""
+        from pytest_mlcheck.checks.output_range import output_range
+
+        settings = self._settings({"seed": seed, "device": device, "max_seconds": max_seconds})
+        return self._record(lambda: output_range(
+            model, inputs, settings=settings, kind=kind, low=low, high=high, num_classes=num_classes,
+            output=output))
+
+    def not_constant_predictions(
+        self,
+        model: Any,
+        inputs: Any,
+        *,
+        train_on: Any = None,
+        loss_fn: Callable | None = None,
+        optimizer: Any = None,
+        train_step: Callable | None = None,
+        output: Any = None,
+        steps: int | None = None,
+        max_share: float | None = None,
+        seed: int | None = None,
+        device: str | None = None,
+        max_seconds: float | None = None,
+    ) -> CheckResult:
+        """Distinct ``inputs`` do not all get one class (no class above ``max_share`` of the
+        predictions) or, for one-output models, one value. With ``train_on`` a copy is first
+        trained ``steps`` steps on those batches, since collapse to the majority class shows
+        after training."""
+        from pytest_mlcheck.checks.not_constant import not_constant_predictions
+
+        settings = self._settings({"seed": seed, "device": device, "max_seconds": max_seconds})
+        spec = TrainSpec(loss_fn=loss_fn, optimizer=optimizer, train_step=train_step, output=output)
+        return self._record(lambda: not_constant_predictions(
+            model, inputs, settings=settings, spec=spec, train_on=train_on, steps=steps, max_share=max_share))
+
+    def preprocessing_parity(
+        self,
+        train_pipeline: Callable,
+        eval_pipeline: Callable,
+        raw_samples: Any,
+        *,
+        atol: float | None = None,
+        rtol: float | None = None,
+        seed: int | None = None,
+    ) -> CheckResult:
+        """Each raw sample through both pipelines gives the same shape, dtype and values (within
+        ``atol``/``rtol``). Global RNGs are seeded the same for both calls on a sample and
+        restored after; compare the deterministic parts of pipelines with random augmentation."""
+        from pytest_mlcheck.checks.parity import preprocessing_parity
+
+        settings = self._settings({"seed": seed})
+        return self._record(lambda: preprocessing_parity(
+            train_pipeline, eval_pipeline, raw_samples, settings=settings, atol=atol, rtol=rtol))
+
+    def label_roundtrip(
+        self,
+        encode: Any,
+        decode: Any,
+        labels: Any,
+        *,
+        num_classes: int | None = None,
+        model: Any = None,
+        inputs: Any = None,
+        output: Any = None,
+        seed: int | None = None,
+        device: str | None = None,
+    ) -> CheckResult:
+        """Every label survives ``decode(encode(label))``; codes are distinct and contiguous
+        0..C-1 (within 0..num_classes-1 when given); with ``model`` and ``inputs`` the head's
+        width is C. ``encode``/``decode`` are callables or dicts (``decode`` may be a list)."""
+        from pytest_mlcheck.checks.label_roundtrip import label_roundtrip
+
+        settings = self._settings({"seed": seed, "device": device})
+        return self._record(lambda: label_roundtrip(
+            encode, decode, labels, settings=settings, num_classes=num_classes, model=model, inputs=inputs,
+            output=output))

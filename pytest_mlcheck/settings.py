@@ -121,3 +121,9 @@ OVERFIT_LOSS_RATIO = 0.1  # pass when the loss falls to at most this fraction of
 DECREASE_STEPS = 100
 DECREASE_MIN_DROP = 0.1  # the last quarter's median at least this fraction below the loss at init
 PROBE_TARGET = 0.5  # a learning-rate retry succeeds when its loss reaches this fraction of its start
+TRAIN_ON_STEPS = 100  # not_constant_predictions(train_on=...) trains a copy this long first
+COLLAPSE_MAX_SHARE = 0.9  # one class may take at most this share of the predictions
+COLLAPSE_MIN_SAMPLES = 10  # distinct inputs needed to judge the spread of predictions
+REGRESSION_MIN_SPREAD = 1e-3  # std / (mean |output| + std) below this is a constant output
+PARITY_ATOL = 1e-5  # preprocessing_parity: float32 pipelines doing the same ops agree far closer
+PARITY_RTOL = 1e-5

@@ -147,3 +147,99 @@ def training_cases() -> list[Case]:
         Case("mlp, F.cross_entropy as a plain function", False,
              lambda: dict(model=digits_mlp(), loss_fn=F.cross_entropy, optimizer=_adam(1e-3))),
     ]
+
+
+# --- Foundation II: outputs, collapse, preprocessing and label mappings ------------------------
+
+def held_out(n: int = 200) -> torch.Tensor:
+    """Distinct digits the training batches never contain (offset 1000)."""
+    return digits_batch(n, offset=1000)[0]
+
+
+def imbalanced_batches(majority_share: float = 0.98) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Batches in which class 0 makes up ``majority_share`` of the labels (collapse bait)."""
+    x, y = digits_batch(1500)
+    zeros = torch.nonzero(y == 0).flatten()
+    others = torch.nonzero(y != 0).flatten()
+    n_other = max(1, round(len(zeros) * (1 - majority_share) / majority_share))
+    idx = torch.cat([zeros, others[:n_other]])
+    idx = idx[torch.randperm(len(idx), generator=torch.Generator().manual_seed(0))]
+    return [(x[idx][i:i + 32], y[idx][i:i + 32]) for i in range(0, len(idx), 32)]
+
+
+class DeadReLUNet(nn.Module):
+    """A hidden layer whose bias of -100 kills every ReLU: the input never reaches the head."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hidden = nn.Linear(64, 32)
+        self.head = nn.Linear(32, 10)
+        with torch.no_grad():
+            self.hidden.bias.fill_(-100.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(F.relu(self.hidden(x.flatten(1))))
+
+
+class InputIgnoringNet(nn.Module):
+    """Multiplies the input by zero (a masking bug): the same output for every input."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = digits_mlp()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x * 0)
+
+
+class FrozenBackboneNet(nn.Module):
+    """A look-alike that is correct: a frozen feature extractor under a trainable head."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.backbone = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.Flatten())
+        self.backbone.requires_grad_(False)
+        self.head = nn.Linear(16 * 64, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(x))
+
+
+class EmbeddingBagNet(nn.Module):
+    """A correct look-alike: integer token inputs through an embedding (integers are right here)."""
+
+    def __init__(self, vocab: int = 17) -> None:
+        super().__init__()
+        self.embed = nn.EmbeddingBag(vocab, 16)
+        self.head = nn.Linear(16, 10)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.head(self.embed(tokens))
+
+
+def digit_tokens(n: int = 200, offset: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Digits as integer tokens: pixel intensities 0..16, 64 per image."""
+    images, labels = digits()
+    return (torch.from_numpy(images[offset:offset + n].reshape(n, 64).astype(np.int64)),
+            torch.from_numpy(labels[offset:offset + n]))
+
+
+def multilabel_batch(n: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+    """Digits with two labels each: 'is even' and 'is greater than 4' (multi-label 0/1 floats)."""
+    x, y = digits_batch(n)
+    return x, torch.stack([(y % 2 == 0), (y > 4)], dim=1).float()
+
+
+def raw_images(n: int = 6) -> list[np.ndarray]:
+    """Raw 8x8 RGB uint8 images made from digits (a colour tint per channel)."""
+    images, _ = digits()
+    out = []
+    for i in range(n):
+        gray = images[i, 0] * 255.0 / 16.0
+        out.append(np.stack([gray, gray * 0.7, 255 - gray], axis=-1).round().astype(np.uint8))
+    return out
+
+
+def to_chw(image: np.ndarray) -> torch.Tensor:
+    """The training pipeline: uint8 HWC → float [0, 1] CHW."""
+    return torch.from_numpy(image.astype(np.float32) / 255.0).permute(2, 0, 1)

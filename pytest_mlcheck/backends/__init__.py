@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from pytest_mlcheck.errors import usage
 
@@ -23,3 +25,17 @@ def backend_for(model: object, *, argument: str = "model") -> Backend:
 
         return TorchBackend()
     raise usage(argument, "a torch.nn.Module", model, fix="Pass the model object itself, not its class or output")
+
+
+def as_numpy(value: Any) -> np.ndarray:
+    """Any framework's tensor, a numpy array, a scalar or a nested list, as a numpy array."""
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(value, torch.Tensor):
+        value = value.detach()
+        if value.dtype == torch.bfloat16:
+            value = value.float()
+        return value.cpu().numpy()
+    tf = sys.modules.get("tensorflow")
+    if tf is not None and isinstance(value, (tf.Tensor, tf.Variable)):
+        return value.numpy()
+    return np.asarray(value)

@@ -51,8 +51,9 @@ class TorchSession:
         optimizer: Any,
         train_step: Callable | None,
         output: Any,
+        inference: bool = False,
     ):
-        if loss_fn is None and train_step is None:
+        if loss_fn is None and train_step is None and not inference:
             raise usage(
                 "loss_fn",
                 "a callable (outputs, targets) -> scalar loss for a torch model",
@@ -81,7 +82,7 @@ class TorchSession:
                             fix=f"copying it raised {type(exc).__name__}: {exc}") from None
             self.model.to(self.torch_device).train()
             self._copy_of = {id(o): c for o, c in zip(model.parameters(), self.model.parameters())}
-            self.optimizer = self._build_optimizer(optimizer, model)
+            self.optimizer = None if inference else self._build_optimizer(optimizer, model)
         except BaseException:
             self._stack.close()
             raise
@@ -166,8 +167,8 @@ class TorchSession:
             tensor = tensor.long()
         return tensor.to(self.torch_device)
 
-    def prepare(self, x: Any, y: Any) -> tuple[Any, Any]:
-        return self._tensor(x, is_input=True), self._tensor(y, is_input=False)
+    def prepare(self, x: Any, y: Any = None) -> tuple[Any, Any]:
+        return self._tensor(x, is_input=True), None if y is None else self._tensor(y, is_input=False)
 
     def labels(self, batch: tuple[Any, Any]) -> np.ndarray:
         return batch[1].detach().cpu().numpy()

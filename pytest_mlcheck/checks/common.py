@@ -62,7 +62,8 @@ class CheckRun:
         return self.result
 
 
-def open_session(model: Any, settings: Settings, spec: TrainSpec) -> Any:
+def open_session(model: Any, settings: Settings, spec: TrainSpec, *, inference: bool = False) -> Any:
+    """A copy of ``model`` on the settings' device; ``inference`` needs no loss or optimizer."""
     backend = backend_for(model)
     return backend.open(
         model,
@@ -72,6 +73,7 @@ def open_session(model: Any, settings: Settings, spec: TrainSpec) -> Any:
         optimizer=spec.optimizer,
         train_step=spec.train_step,
         output=spec.output,
+        inference=inference,
     )
 
 

@@ -1,0 +1,133 @@
+"""label_roundtrip: every label survives decode(encode(label)); codes are 0..C-1; C fits the head."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Callable
+
+import numpy as np
+
+from pytest_mlcheck.backends import as_numpy
+from pytest_mlcheck.checks.common import CheckRun
+from pytest_mlcheck.checks.output_range import predict_all
+from pytest_mlcheck.errors import MlcheckUsageError, describe, usage
+from pytest_mlcheck.report import CheckResult
+from pytest_mlcheck.settings import Settings
+
+
+def _as_function(mapping: Any, name: str) -> Callable[[Any], Any]:
+    if isinstance(mapping, Mapping):
+        return lambda key: mapping[key]
+    if isinstance(mapping, Sequence) and not isinstance(mapping, (str, bytes)):
+        return lambda code: mapping[code]
+    if callable(mapping):
+        return mapping
+    raise usage(name, "a callable, a dict, or (for decode) a list indexed by code", mapping)
+
+
+def _plain(value: Any) -> Any:
+    """numpy and framework scalars as Python values, so 3, np.int64(3) and tensor(3) compare equal."""
+    if hasattr(value, "shape") and not isinstance(value, np.ndarray) and getattr(value, "shape", None) == ():
+        value = as_numpy(value)
+    if isinstance(value, np.ndarray) and value.shape == ():
+        value = value.item()
+    if isinstance(value, np.generic):
+        value = value.item()
+    return value
+
+
+def label_roundtrip(
+    encode: Any,
+    decode: Any,
+    labels: Any,
+    *,
+    settings: Settings,
+    num_classes: int | None = None,
+    model: Any = None,
+    inputs: Any = None,
+    output: Any = None,
+) -> CheckResult:
+    enc = _as_function(encode, "encode")
+    dec = _as_function(decode, "decode")
+    if isinstance(labels, (str, bytes)) or not isinstance(labels, Iterable) and not hasattr(labels, "shape"):
+        raise usage("labels", "a list or array of labels", labels)
+    values = [_plain(v) for v in (as_numpy(labels).tolist() if hasattr(labels, "shape") else list(labels))]
+    if not values:
+        raise usage("labels", "at least one label", labels)
+    if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1):
+        raise MlcheckUsageError(f"num_classes: expected a positive whole number, got {num_classes!r}")
+    if (model is None) != (inputs is None):
+        raise MlcheckUsageError("model/inputs: pass both (to read the head's width) or neither")
+    run = CheckRun("label_roundtrip", settings)
+    distinct = list(dict.fromkeys(values))
+    codes: dict[Any, int] = {}
+    for label in distinct:
+        try:
+            raw_code = _plain(enc(label))
+        except (KeyError, IndexError) as exc:
+            raise run.fail(f"encode has no code for label {label!r}",
+                           [("label_mapping_mismatch", f"{label!r} is missing from the encoder ({exc!r})")])
+        if isinstance(raw_code, bool) or not isinstance(raw_code, (int, float)) or float(raw_code) != int(raw_code):
+            raise run.fail(f"encode({label!r}) gave {raw_code!r}, not an integer class code",
+                           [("labels_invalid", f"codes must be whole numbers 0..C-1, got {describe(raw_code)}")])
+        code = int(raw_code)
+        try:
+            back = _plain(dec(code))
+        except (KeyError, IndexError) as exc:
+            raise run.fail(f"decode has no label for code {code} (from {label!r})",
+                           [("label_mapping_mismatch", f"code {code} is missing from the decoder ({exc!r})")])
+        if back != label:
+            raise run.fail(f"label {label!r} → code {code} → {back!r}: it does not survive the round trip",
+                           [("label_mapping_mismatch", _drift(label, code, back, enc, dec, distinct))])
+        codes[label] = code
+    used = sorted(set(codes.values()))
+    run.result.figures["labels"] = len(distinct)
+    run.result.figures["codes"] = f"{used[0]}..{used[-1]}"
+    width = None
+    if model is not None:
+        out, _ = predict_all(run, model, inputs, settings, output)
+        width = out.reshape(len(out), -1).shape[1]
+        run.result.figures["head width"] = width
+    classes = num_classes if num_classes is not None else len(used)
+    if num_classes is None and used != list(range(len(used))):
+        raise run.fail(f"codes are {_span(used)}, expected contiguous 0..{len(used) - 1}",
+                       [("label_mapping_mismatch", _gap_story(used, len(used)))])
+    if used[0] < 0 or used[-1] >= classes:
+        raise run.fail(f"codes span {_span(used)}, outside 0..{classes - 1}",
+                       [("label_mapping_mismatch", _gap_story(used, classes))])
+    if width is not None and width != classes:
+        source = f"num_classes={num_classes}" if num_classes is not None else f"{classes} distinct labels"
+        raise run.fail(f"the head has {width} outputs for {source}",
+                       [("head_width", f"{width} outputs per sample, {classes} classes")])
+    return run.passed()
+
+
+def _span(codes: list[int]) -> str:
+    return f"{codes[0]}..{codes[-1]}" if len(codes) > 1 else str(codes[0])
+
+
+def _gap_story(used: list[int], count: int) -> str:
+    if used and used[0] == 1 and used[-1] == count:
+        return f"codes run 1..{count}: off by one (classes are numbered from 0)"
+    missing = sorted(set(range(count)) - set(used))
+    return f"codes {_span(used)} for {count} classes; missing {missing[:5]}"
+
+
+def _drift(label: Any, code: int, back: Any, enc: Callable, dec: Callable, distinct: list[Any]) -> str:
+    """Name the relation when decode uses another mapping: a shared code, a shift, another order."""
+    try:
+        other = _plain(enc(back)) if back in distinct else None
+    except Exception:
+        other = None
+    if other == code:
+        return f"encode gives {label!r} and {back!r} the same code {code}"
+    for shift in (1, -1):
+        try:
+            if _plain(dec(code + shift)) == label:
+                return f"decode({code + shift}) is {label!r}: the two mappings are off by one (shifted by {shift:+d})"
+        except Exception:
+            pass
+    if isinstance(other, int):
+        return (f"encode gives {label!r} code {code}, but decode maps code {code} to {back!r} "
+                f"(which encode gives code {other}): the two mappings order the labels differently")
+    return f"decode({code}) is {back!r}, not {label!r}"

@@ -1,0 +1,111 @@
+"""not_constant_predictions: distinct inputs must not all get the same class (or the same value)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from pytest_mlcheck.checks.common import CheckRun, TrainSpec, check_steps, open_session, user_code_fails
+from pytest_mlcheck.checks.training import error_causes, train_loop
+from pytest_mlcheck.data import batches_upto, input_batches
+from pytest_mlcheck.errors import MlcheckUsageError
+from pytest_mlcheck.report import CheckResult, fmt
+from pytest_mlcheck.settings import COLLAPSE_MAX_SHARE, COLLAPSE_MIN_SAMPLES, REGRESSION_MIN_SPREAD, TRAIN_ON_STEPS, Settings
+
+
+def distinct_rows(batches: list[np.ndarray]) -> int:
+    rows = np.concatenate([b.reshape(len(b), -1) for b in batches], axis=0)
+    return len({r.tobytes() for r in np.ascontiguousarray(rows)})
+
+
+def not_constant_predictions(
+    model: Any,
+    inputs: Any,
+    *,
+    settings: Settings,
+    spec: TrainSpec,
+    train_on: Any = None,
+    steps: int | None = None,
+    max_share: float | None = None,
+) -> CheckResult:
+    n_steps = check_steps(steps) or TRAIN_ON_STEPS
+    share_cap = COLLAPSE_MAX_SHARE if max_share is None else _check_share(max_share)
+    run = CheckRun("not_constant_predictions", settings)
+    session = open_session(model, settings, spec, inference=train_on is None)
+    try:
+        batches = input_batches(inputs)
+        prepared = [session.prepare(x) for x in batches]
+        arrays = [session.inputs(p) for p in prepared]
+        if all(a is not None for a in arrays):
+            distinct = distinct_rows(arrays)
+            if distinct < COLLAPSE_MIN_SAMPLES:
+                raise MlcheckUsageError(
+                    f"inputs: expected at least {COLLAPSE_MIN_SAMPLES} distinct samples to judge a spread of "
+                    f"predictions, got {distinct}; pass more varied inputs (e.g. a held-out batch)")
+        causes_extra: list[tuple[str, str]] = []
+        with user_code_fails(run, lambda err: error_causes(err, session, (batches[0], None))):
+            if train_on is not None:
+                raws = batches_upto(train_on, n_steps, argument="train_on")
+                train = [session.prepare(*raw) for raw in raws]
+                run.result.notes.extend(session.optimizer_notes)
+                losses, _, why = train_loop(session, train, n_steps, run)
+                run.record_losses(losses)
+                labels = np.concatenate([session.labels(b).reshape(-1) for b in train])
+                causes_extra = _imbalance(labels)
+                if why == "nonfinite":
+                    raise run.fail(f"the loss became non-finite at step {len(losses)} while training on train_on")
+            out = np.concatenate([session.predict(p) for p in prepared], axis=0)
+        flat = out.reshape(len(out), -1).astype(np.float64)
+        run.result.figures["samples"] = len(flat)
+        if not np.isfinite(flat).all():
+            raise run.fail("non-finite outputs", [("outputs_not_finite", f"{int((~np.isfinite(flat)).sum())} values")])
+        identical = bool(np.all(flat == flat[0]))
+        if flat.shape[1] >= 2:
+            _classes(run, flat, share_cap, identical, causes_extra)
+        else:
+            _spread(run, flat, identical, causes_extra)
+        return run.passed()
+    finally:
+        session.close()
+
+
+def _classes(run: CheckRun, flat: np.ndarray, cap: float, identical: bool, extra: list) -> None:
+    preds = flat.argmax(axis=1)
+    values, counts = np.unique(preds, return_counts=True)
+    top = int(np.argmax(counts))
+    share = counts[top] / len(preds)
+    run.result.figures["predicted classes"] = len(values)
+    run.result.figures["largest class share"] = f"{share:.0%} (class {int(values[top])}; at most {cap:.0%} allowed)"
+    if share > cap:
+        evidence = (f"every input gives the same output vector: nothing of the input reaches the head"
+                    if identical else f"class {int(values[top])} takes {share:.0%} of {len(preds)} distinct inputs")
+        raise run.fail(f"{share:.0%} of the predictions are class {int(values[top])}",
+                       [("class_collapse", evidence)] + extra)
+
+
+def _spread(run: CheckRun, flat: np.ndarray, identical: bool, extra: list) -> None:
+    std = flat.std(axis=0)
+    scale = np.abs(flat).mean(axis=0) + std + 1e-12
+    rel = float((std / scale).max())
+    run.result.figures["relative spread"] = f"{fmt(rel)} (at least {fmt(REGRESSION_MIN_SPREAD)} needed)"
+    if rel < REGRESSION_MIN_SPREAD:
+        evidence = ("every input gives the same output: nothing of the input reaches the head" if identical
+                    else f"outputs vary by {fmt(rel)} of their scale across distinct inputs")
+        raise run.fail(f"the outputs are constant across {len(flat)} distinct inputs", [("class_collapse", evidence)] + extra)
+
+
+def _imbalance(labels: np.ndarray) -> list[tuple[str, str]]:
+    if labels.size == 0 or not np.issubdtype(labels.dtype, np.integer):
+        return []
+    values, counts = np.unique(labels, return_counts=True)
+    share = counts.max() / labels.size
+    if share >= 0.5 and len(values) > 1 or len(values) == 1:
+        return [("labels_imbalanced", f"class {int(values[np.argmax(counts)])} is {share:.0%} of the training labels")]
+    return []
+
+
+def _check_share(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        raise MlcheckUsageError(f"max_share: expected a fraction between 0 and 1 (exclusive), got {value!r}")
+    return float(value)

@@ -1,0 +1,132 @@
+"""output_range: finite outputs that fit the kind the loss expects (logits, probabilities, sigmoid)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from pytest_mlcheck.checks.common import CheckRun, TrainSpec, open_session, user_code_fails
+from pytest_mlcheck.checks.training import error_causes
+from pytest_mlcheck.data import input_batches
+from pytest_mlcheck.errors import MlcheckUsageError
+from pytest_mlcheck.report import CheckResult, fmt
+from pytest_mlcheck.settings import Settings
+
+KINDS = ("logits", "probabilities", "sigmoid")
+# Rows of probabilities must sum to 1 within this (float32 softmax rounding is ~1e-6 per row).
+SUM_ATOL = 1e-3
+
+
+def predict_all(run: CheckRun, model: Any, inputs: Any, settings: Settings, output: Any) -> tuple[np.ndarray, Any]:
+    """Eval-mode outputs of a copy over every input batch, as one numpy array (samples first)."""
+    session = open_session(model, settings, TrainSpec(output=output), inference=True)
+    try:
+        batches = input_batches(inputs)
+        outs = []
+        with user_code_fails(run, lambda err: error_causes(err, session, (batches[0], None))):
+            for x in batches:
+                outs.append(session.predict(session.prepare(x)))
+        return np.concatenate(outs, axis=0), batches
+    finally:
+        session.close()
+
+
+def output_range(
+    model: Any,
+    inputs: Any,
+    *,
+    settings: Settings,
+    kind: str | None = None,
+    low: float | None = None,
+    high: float | None = None,
+    num_classes: int | None = None,
+    output: Any = None,
+) -> CheckResult:
+    if kind is not None and kind not in KINDS:
+        raise MlcheckUsageError(f"kind: expected one of {', '.join(map(repr, KINDS))} or None, got {kind!r}")
+    if kind is None and low is None and high is None and num_classes is None:
+        raise MlcheckUsageError("kind: give kind= ('logits', 'probabilities' or 'sigmoid'), or low=/high= bounds")
+    for name, value in (("low", low), ("high", high)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise MlcheckUsageError(f"{name}: expected a number, got {value!r}")
+    if low is not None and high is not None and low > high:
+        raise MlcheckUsageError(f"low/high: low={low} is above high={high}; swap them")
+    if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1):
+        raise MlcheckUsageError(f"num_classes: expected a positive whole number, got {num_classes!r}")
+    run = CheckRun("output_range", settings)
+    out, _ = predict_all(run, model, inputs, settings, output)
+    flat = out.reshape(len(out), -1).astype(np.float64)
+    run.result.figures["samples"] = len(out)
+    run.result.figures["output shape"] = tuple(out.shape)
+    finite = np.isfinite(flat)
+    if flat.size:
+        run.result.figures["range"] = f"{fmt(float(np.nanmin(np.where(finite, flat, np.nan))))}..{fmt(float(np.nanmax(np.where(finite, flat, np.nan))))}" if finite.any() else "no finite value"
+    if not finite.all():
+        i = int(np.argwhere(~finite.all(axis=1))[0][0])
+        j = int(np.argwhere(~finite[i])[0][0])
+        raise run.fail(f"{int((~finite).sum())} non-finite output value(s); first in sample {i}: {flat[i, j]}",
+                       [("outputs_not_finite", f"sample {i}, output {j} is {flat[i, j]}")])
+    width = flat.shape[1]
+    if num_classes is not None and width != num_classes:
+        raise run.fail(f"the head has {width} output(s) per sample, expected num_classes={num_classes}",
+                       [("head_width", f"{width} outputs per sample for {num_classes} classes")])
+    if kind == "probabilities":
+        _probabilities(run, flat)
+    elif kind == "sigmoid":
+        _bounded(run, flat, 0.0, 1.0, "sigmoid outputs must lie in [0, 1]")
+        if width == 1 and len(flat) > 1 and np.all(flat == 1.0):
+            raise run.fail("every output is exactly 1.0",
+                           [("output_activation", "a softmax over one unit is always 1; use a sigmoid")])
+    elif kind == "logits":
+        _logits(run, flat)
+    if low is not None or high is not None:
+        lo = -np.inf if low is None else float(low)
+        hi = np.inf if high is None else float(high)
+        _bounded(run, flat, lo, hi, f"outputs must lie in [{fmt(lo)}, {fmt(hi)}]")
+    return run.passed()
+
+
+def _worst(flat: np.ndarray, excess: np.ndarray) -> tuple[int, int]:
+    i, j = np.unravel_index(int(np.argmax(excess)), excess.shape)
+    return int(i), int(j)
+
+
+def _bounded(run: CheckRun, flat: np.ndarray, lo: float, hi: float, rule: str) -> None:
+    excess = np.maximum(lo - flat, flat - hi)
+    if (excess > 0).any():
+        i, j = _worst(flat, excess)
+        bad = int((excess > 0).sum())
+        causes = []
+        if lo == 0.0 and hi == 1.0:
+            causes.append(("output_activation", f"values outside [0, 1] (worst {fmt(flat[i, j])}): the last "
+                                                "layer has no sigmoid, or returns logits"))
+        raise run.fail(f"{rule}; {bad} value(s) outside, worst sample {i}, output {j}: {fmt(flat[i, j])}", causes)
+
+
+def _probabilities(run: CheckRun, flat: np.ndarray) -> None:
+    if flat.shape[1] == 1:
+        raise run.fail("probabilities over classes need ≥ 2 outputs per sample; got 1",
+                       [("head_width", "one output per sample; a single-unit binary head is kind='sigmoid'")])
+    _bounded(run, flat, 0.0, 1.0, "probabilities must lie in [0, 1]")
+    sums = flat.sum(axis=1)
+    off = np.abs(sums - 1.0)
+    if (off > SUM_ATOL).any():
+        i = int(np.argmax(off))
+        evidence = f"row {i} sums to {fmt(float(sums[i]))}"
+        if np.all(flat >= 0) and np.all(flat <= 1):
+            evidence += ": each value in [0, 1] but rows do not sum to 1 (a sigmoid where a softmax belongs?)"
+        raise run.fail(f"rows must sum to 1; worst sample {i} sums to {fmt(float(sums[i]))}",
+                       [("output_activation", evidence)])
+    sharp = np.sort(flat, axis=1)[:, -1]
+    run.result.figures["max probability"] = f"{fmt(float(sharp.min()))}..{fmt(float(sharp.max()))}"
+
+
+def _logits(run: CheckRun, flat: np.ndarray) -> None:
+    if flat.shape[1] >= 2 and np.all(flat >= 0) and np.allclose(flat.sum(axis=1), 1.0, atol=SUM_ATOL):
+        raise run.fail("the outputs are probabilities (rows in [0, 1] summing to 1), not logits",
+                       [("output_activation", "a softmax is applied in the model; a logits loss applies its own"),
+                        ("loss_mismatch", "probabilities fed to a loss that expects logits train poorly")])
+    if len(flat) > 1 and flat.shape[1] >= 2 and np.all(flat >= 0):
+        raise run.fail(f"every logit is ≥ 0 (min {fmt(float(flat.min()))}); logits are unbounded reals",
+                       [("output_activation", "an activation such as ReLU or sigmoid on the last layer")])

@@ -1,0 +1,72 @@
+"""not_constant_predictions: collapse to one class or one value fails; a trained twin passes."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from pytest_mlcheck import CheckFailed, MlcheckUsageError
+from torch_corpus import (
+    DeadReLUNet, DigitsCNN, EmbeddingBagNet, FrozenBackboneNet, InputIgnoringNet, digit_tokens, digits_batches,
+    digits_mlp, held_out, imbalanced_batches,
+)
+
+CE = nn.CrossEntropyLoss()
+
+
+def adam(params):
+    return torch.optim.Adam(params, lr=1e-3)
+
+
+def test_training_on_98_percent_one_class_collapses_a_cnn(mlcheck):
+    with pytest.raises(CheckFailed) as info:
+        mlcheck.not_constant_predictions(DigitsCNN(), held_out(), train_on=imbalanced_batches(), loss_fn=CE,
+                                         optimizer=adam)
+    assert info.value.causes == ["class_collapse", "labels_imbalanced"], str(info.value)
+
+
+def test_training_on_98_percent_one_class_collapses_an_mlp_with_a_plain_loss_function(mlcheck):
+    with pytest.raises(CheckFailed) as info:
+        mlcheck.not_constant_predictions(digits_mlp(), held_out(), train_on=imbalanced_batches(),
+                                         loss_fn=nn.functional.cross_entropy, optimizer=adam)
+    assert info.value.causes[0] == "class_collapse"
+
+
+@pytest.mark.parametrize("build", [DigitsCNN, digits_mlp, FrozenBackboneNet], ids=["cnn", "mlp", "frozen backbone"])
+def test_the_balanced_twin_spreads_its_predictions(mlcheck, build):
+    torch.manual_seed(0)
+    result = mlcheck.not_constant_predictions(build(), held_out(), train_on=digits_batches(10), loss_fn=CE,
+                                              optimizer=adam)
+    assert result.figures["predicted classes"] >= 8
+
+
+@pytest.mark.parametrize("build", [DeadReLUNet, InputIgnoringNet], ids=["dead ReLUs", "input multiplied by 0"])
+def test_a_net_whose_input_never_reaches_the_head_gives_one_output(mlcheck, build):
+    with pytest.raises(CheckFailed) as info:
+        mlcheck.not_constant_predictions(build(), held_out())
+    assert info.value.causes == ["class_collapse"]
+    assert "same output" in str(info.value)
+
+
+def test_embeddings_on_integer_inputs_pass_after_training(mlcheck):
+    tokens, labels = digit_tokens(320)
+    train = [(tokens[i:i + 32], labels[i:i + 32]) for i in range(0, 320, 32)]
+    mlcheck.not_constant_predictions(EmbeddingBagNet(), digit_tokens(200, offset=1000)[0], train_on=train,
+                                     loss_fn=CE, optimizer=lambda p: torch.optim.Adam(p, lr=1e-2))
+
+
+def test_a_regression_head_with_constant_output_fails_and_a_varying_one_passes(mlcheck):
+    constant = nn.Sequential(nn.Flatten(), nn.Linear(64, 8), nn.ReLU(), nn.Linear(8, 1))
+    with torch.no_grad():
+        constant[1].bias.fill_(-50.0)
+    with pytest.raises(CheckFailed) as info:
+        mlcheck.not_constant_predictions(constant, held_out())
+    assert info.value.causes == ["class_collapse"]
+    torch.manual_seed(0)
+    assert mlcheck.not_constant_predictions(nn.Sequential(nn.Flatten(), nn.Linear(64, 1)), held_out()).passed
+
+
+def test_too_few_distinct_inputs_is_a_usage_error(mlcheck):
+    with pytest.raises(MlcheckUsageError, match="inputs: expected at least 10 distinct"):
+        mlcheck.not_constant_predictions(DigitsCNN(), held_out(1).repeat(30, 1, 1, 1))

@@ -1,0 +1,95 @@
+"""output_range: outputs that do not fit the kind the loss expects fail with the worst value."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from pytest_mlcheck import CheckFailed, MlcheckUsageError
+from torch_corpus import DigitsCNN, digits_mlp, held_out
+
+
+class SoftmaxInForward(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = digits_mlp()
+
+    def forward(self, x):
+        return F.softmax(self.net(x), dim=-1)
+
+
+class SigmoidInForward(nn.Module):
+    def __init__(self, width: int = 1) -> None:
+        super().__init__()
+        self.net = digits_mlp(width)
+
+    def forward(self, x):
+        return torch.sigmoid(self.net(x))
+
+
+BROKEN = [
+    ("softmax layer, checked as logits", lambda: digits_mlp(final=nn.Softmax(dim=1)), dict(kind="logits"),
+     "output_activation"),
+    ("softmax in forward, checked as logits", SoftmaxInForward, dict(kind="logits"), "output_activation"),
+    ("ReLU layer on the logits", lambda: digits_mlp(final=nn.ReLU()), dict(kind="logits"), "output_activation"),
+    ("ReLU in forward on the logits", lambda: DigitsCNN(relu_head=True), dict(kind="logits"), "output_activation"),
+    ("sigmoid where probabilities belong", lambda: SigmoidInForward(10), dict(kind="probabilities"),
+     "output_activation"),
+    ("logits where probabilities belong", DigitsCNN, dict(kind="probabilities"), "output_activation"),
+    ("softmax over one unit", lambda: digits_mlp(1, final=nn.Softmax(dim=1)), dict(kind="sigmoid"),
+     "output_activation"),
+    ("logits where a sigmoid belongs", lambda: digits_mlp(1), dict(kind="sigmoid"), "output_activation"),
+    ("a head of 5 for 10 classes", lambda: DigitsCNN(5), dict(kind="logits", num_classes=10), "head_width"),
+    ("outputs beyond the bounds", lambda: digits_mlp(1, final=nn.ReLU()), dict(low=-1.0, high=1e-6), None),
+]
+
+CORRECT = [
+    ("CNN logits", DigitsCNN, dict(kind="logits", num_classes=10)),
+    ("softmax layer, checked as probabilities", lambda: digits_mlp(final=nn.Softmax(dim=1)),
+     dict(kind="probabilities")),
+    ("sigmoid in forward, one unit", SigmoidInForward, dict(kind="sigmoid")),
+    ("multi-label sigmoid over 2 units", lambda: SigmoidInForward(2), dict(kind="sigmoid", low=0, high=1)),
+    ("BatchNorm in eval mode", lambda: nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.BatchNorm1d(32),
+                                                     nn.ReLU(), nn.Linear(32, 10)), dict(kind="logits")),
+]
+
+
+@pytest.mark.parametrize("name,build,kwargs,cause", BROKEN, ids=[b[0] for b in BROKEN])
+def test_outputs_that_do_not_fit_their_kind_fail_with_the_worst_sample(mlcheck, name, build, kwargs, cause):
+    torch.manual_seed(0)
+    with pytest.raises(CheckFailed) as info:
+        mlcheck.output_range(build(), held_out(), **kwargs)
+    if cause:
+        assert info.value.causes[0] == cause, str(info.value)
+    assert "sample" in str(info.value) or "outputs" in str(info.value)
+
+
+@pytest.mark.parametrize("name,build,kwargs", CORRECT, ids=[c[0] for c in CORRECT])
+def test_outputs_that_fit_their_kind_pass(mlcheck, name, build, kwargs):
+    torch.manual_seed(0)
+    result = mlcheck.output_range(build(), held_out(), **kwargs)
+    assert result.passed and result.figures["samples"] == 200
+
+
+def test_a_nan_output_is_reported_with_its_sample(mlcheck):
+    x = held_out(20)
+    x[7, 0, 0, 0] = float("nan")
+    with pytest.raises(CheckFailed) as info:
+        mlcheck.output_range(DigitsCNN(), x, kind="logits")
+    assert info.value.causes == ["outputs_not_finite"]
+    assert "sample 7" in str(info.value)
+
+
+def test_a_loader_of_pairs_is_read_for_its_inputs(mlcheck):
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(held_out(64), torch.zeros(64)), batch_size=16)
+    assert mlcheck.output_range(DigitsCNN(), loader, kind="logits").figures["samples"] == 64
+
+
+@pytest.mark.parametrize("kwargs,argument", [
+    (dict(), "kind"), (dict(kind="softmax"), "kind"), (dict(low=2, high=1), "low"), (dict(num_classes=0), "num_classes"),
+])
+def test_misuse_of_output_range_names_the_argument(mlcheck, kwargs, argument):
+    with pytest.raises(MlcheckUsageError, match=argument):
+        mlcheck.output_range(DigitsCNN(), held_out(8), **kwargs)
