@@ -109,6 +109,24 @@ def learning_rate(
     return []
 
 
+def loss_expects_probabilities(outputs: np.ndarray, loss_at: float, loss_shifted: float) -> list[Cause]:
+    """A softmax cross-entropy on logits ignores a constant added to every logit of a row; a loss
+    that expects probabilities (e.g. Keras's default from_logits=False) does not."""
+    if outputs.ndim != 2 or outputs.shape[1] < 2 or not np.isfinite(outputs).all():
+        return []
+    probabilities = outputs.min() >= 0 and np.allclose(outputs.sum(axis=1), 1.0, atol=1e-3)
+    with np.errstate(over="ignore"):
+        log_probabilities = outputs.max() <= 0 and np.allclose(np.log(np.exp(outputs).sum(axis=1)), 0.0, atol=1e-3)
+    if probabilities or log_probabilities or not np.isfinite(loss_at):
+        return []
+    if not np.isfinite(loss_shifted) or abs(loss_shifted - loss_at) > 1e-3 * max(1.0, abs(loss_at)):
+        return [("loss_mismatch",
+                 f"the model outputs logits (min {fmt(float(outputs.min()))}, rows do not sum to 1) but the loss "
+                 f"changes when every logit moves by +3 ({fmt(loss_at)} → {fmt(loss_shifted)}), which a "
+                 "cross-entropy on logits never does: it expects probabilities; use from_logits=True or a softmax")]
+    return []
+
+
 def loss_rewards_classes(perfect: float, uninformative: float) -> list[Cause]:
     """The loss of confident, correct class logits should be far below that of all-zero logits."""
     if not (np.isfinite(perfect) and np.isfinite(uninformative)):

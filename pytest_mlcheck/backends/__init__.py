@@ -18,13 +18,29 @@ def is_torch_model(obj: object) -> bool:
     return torch is not None and isinstance(obj, torch.nn.Module)
 
 
+def is_keras_model(obj: object) -> bool:
+    keras = sys.modules.get("keras")
+    return keras is not None and isinstance(obj, keras.Model)
+
+
 def backend_for(model: object, *, argument: str = "model") -> Backend:
     """Return the adapter for ``model``; a usage error when no framework claims it."""
+    if is_keras_model(model):  # first: on the torch backend a keras.Model is also an nn.Module
+        import keras
+
+        if keras.backend.backend() != "tensorflow":
+            raise usage(argument, "a Keras model on the TensorFlow backend", model,
+                        fix=f"KERAS_BACKEND is {keras.backend.backend()!r}; Keras models are checked on "
+                            "KERAS_BACKEND=tensorflow (the default)")
+        from pytest_mlcheck.backends.keras_backend import KerasBackend
+
+        return KerasBackend()
     if is_torch_model(model):
         from pytest_mlcheck.backends.torch_backend import TorchBackend
 
         return TorchBackend()
-    raise usage(argument, "a torch.nn.Module", model, fix="Pass the model object itself, not its class or output")
+    raise usage(argument, "a torch.nn.Module or a keras.Model", model,
+                fix="Pass the model object itself, not its class or output")
 
 
 def as_numpy(value: Any) -> np.ndarray:

@@ -90,6 +90,10 @@ def failure_causes(
             perfect[np.arange(len(y)), y] = 5.0
             causes += diagnosis.loss_rewards_classes(
                 session.loss_of(perfect, first), session.loss_of(np.zeros_like(perfect), first))
+            if not causes:
+                causes += diagnosis.loss_expects_probabilities(
+                    initial_outputs, session.loss_of(initial_outputs, first),
+                    session.loss_of(initial_outputs + 3.0, first))
     causes += diagnosis.uncovered(session.uncovered_parameters())
     if not causes:
         causes += diagnosis.learning_rate(losses, retry)

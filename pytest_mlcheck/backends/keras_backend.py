@@ -1,0 +1,277 @@
+"""Keras 3 adapter (TensorFlow backend): trains the user's model in place between a snapshot of
+every variable and its restore, so Sequential, Functional and subclassed models work alike."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from pytest_mlcheck.backends.outputs import select_output
+from pytest_mlcheck.backends.rng import seeded_python_and_numpy
+from pytest_mlcheck.errors import MlcheckUsageError, UserCodeError, usage
+
+DEFAULT_LR = 1e-3
+_OPEN: dict[int, tuple[int, list[tuple[Any, np.ndarray]]]] = {}  # model id -> (open sessions, snapshot)
+
+
+def resolve_device(device: str) -> str:
+    if device == "cpu":
+        return "/CPU:0"
+    gpus = tf.config.list_logical_devices("GPU")
+    index = int(device.split(":")[1]) if ":" in device else 0
+    if index >= len(gpus):
+        raise MlcheckUsageError(
+            f"device: {device!r} was asked for (--mlcheck-gpu, --mlcheck-device or device=) but TensorFlow "
+            f"sees {len(gpus)} GPU(s); run without --mlcheck-gpu, or on a machine where TensorFlow has a GPU"
+        )
+    return f"/GPU:{index}"
+
+
+@contextlib.contextmanager
+def tf_global_generators() -> Any:
+    """Restore TensorFlow's global generator and Keras's global seed generator after the block."""
+    from keras.src.random.seed_generator import global_seed_generator
+
+    tf_gen = tf.random.get_global_generator()
+    tf_state = tf_gen.state.numpy().copy()
+    keras_gen = global_seed_generator()
+    keras_state = keras_gen.state.numpy().copy()
+    try:
+        yield
+    finally:
+        tf_gen.reset(tf_state)
+        keras_gen.state.assign(keras_state)
+
+
+def _loss_value(loss: Any, source: str) -> float:
+    if isinstance(loss, (tf.Tensor, tf.Variable, np.ndarray)) or hasattr(loss, "numpy"):
+        array = np.asarray(loss)
+        if array.size != 1:
+            raise usage(source, "a scalar loss", loss, fix="Reduce it to one number (a mean) before returning it")
+        return float(array.reshape(()))
+    if isinstance(loss, (float, int, np.floating, np.integer)) and not isinstance(loss, bool):
+        return float(loss)
+    raise usage(source, "a scalar loss (a one-element tensor or a float)", loss)
+
+
+class KerasSession:
+    def __init__(
+        self,
+        model: keras.Model,
+        *,
+        device: str,
+        seed: int,
+        loss_fn: Callable | None,
+        optimizer: Any,
+        train_step: Callable | None,
+        output: Any,
+        inference: bool = False,
+    ):
+        compiled_loss = getattr(model, "loss", None) if getattr(model, "compiled", False) else None
+        if loss_fn is None and train_step is None and compiled_loss is None and not inference:
+            raise usage("loss_fn", "a loss for an uncompiled Keras model: a callable (y_true, y_pred) -> scalar",
+                        fix="Compile the model with a loss, or pass e.g. "
+                            "loss_fn=keras.losses.SparseCategoricalCrossentropy(from_logits=True)")
+        if loss_fn is not None and not callable(loss_fn):
+            raise usage("loss_fn", "a callable (y_true, y_pred) -> scalar loss", loss_fn)
+        if train_step is not None and not callable(train_step):
+            raise usage("train_step", "a callable (model, optimizer, loss_fn, x, y) -> loss", train_step)
+        self.tf_device = resolve_device(device)
+        self.device = device
+        self.model = model
+        self.loss_fn = loss_fn
+        self.uses_compiled_loss = loss_fn is None and compiled_loss is not None
+        self.user_step = train_step
+        self.output = output
+        self._compiled_step: Callable | None = None
+        self.optimizer_notes: list[str] = []
+        self._stack = contextlib.ExitStack()
+        self._stack.enter_context(seeded_python_and_numpy(seed))
+        self._stack.enter_context(tf_global_generators())
+        # Probes open sessions while the check's own is still open: each starts from the weights
+        # the user had (the outermost snapshot), and the outermost close restores them for good.
+        outer = _OPEN.get(id(model))
+        self._snapshot = outer[1] if outer else [(v, np.array(v.numpy(), copy=True)) for v in model.variables]
+        _OPEN[id(model)] = (outer[0] + 1 if outer else 1, self._snapshot)
+        self._restore()
+        self._stack.callback(self._release)
+        self._stack.enter_context(tf.device(self.tf_device))
+        try:
+            for i, v in enumerate(model.variables):
+                if v.path.endswith("seed_generator_state"):
+                    v.assign(np.array([seed + i, 0], dtype=v.dtype))
+            self.optimizer = None if inference else self._build_optimizer(optimizer, model)
+        except BaseException:
+            self._stack.close()
+            raise
+
+    def _restore(self) -> None:
+        for variable, value in self._snapshot:
+            variable.assign(value)
+
+    def _release(self) -> None:
+        self._restore()
+        count, snapshot = _OPEN[id(self.model)]
+        if count > 1:
+            _OPEN[id(self.model)] = (count - 1, snapshot)
+        else:
+            del _OPEN[id(self.model)]
+
+    # -- optimizer ------------------------------------------------------------------------
+    def _build_optimizer(self, spec: Any, model: keras.Model) -> Any:
+        if spec is None:
+            compiled = getattr(model, "optimizer", None) if getattr(model, "compiled", False) else None
+            if compiled is not None:
+                return type(compiled).from_config(compiled.get_config())
+            self.optimizer_notes.append(f"no optimizer given: used Adam(lr={DEFAULT_LR}); the learning rate was not tested")
+            return keras.optimizers.Adam(learning_rate=DEFAULT_LR)
+        if isinstance(spec, keras.optimizers.Optimizer):
+            return type(spec).from_config(spec.get_config())
+        if isinstance(spec, type):
+            if not issubclass(spec, keras.optimizers.Optimizer):
+                raise usage("optimizer", "a keras.optimizers.Optimizer class, instance, or factory params -> optimizer",
+                            spec)
+            return spec()
+        if callable(spec):
+            opt = spec(list(model.trainable_variables))
+            if not isinstance(opt, keras.optimizers.Optimizer):
+                raise usage("optimizer", "a factory that returns a keras.optimizers.Optimizer", opt,
+                            fix="Write it as optimizer=lambda params: keras.optimizers.Adam(1e-3)")
+            return opt
+        raise usage("optimizer", "a keras.optimizers.Optimizer class, instance, or factory params -> optimizer", spec)
+
+    def uncovered_parameters(self) -> list[str]:
+        return []  # a Keras optimizer updates every trainable variable it is given
+
+    def trainable_count(self) -> int:
+        return len(self.model.trainable_variables)
+
+    def scale_lr(self, factor: float) -> None:
+        if isinstance(self.optimizer._learning_rate, keras.optimizers.schedules.LearningRateSchedule):
+            return  # a schedule is the user's design; the probe leaves it alone
+        self.optimizer.learning_rate = float(np.asarray(self.optimizer.learning_rate)) * factor
+
+    # -- data -----------------------------------------------------------------------------
+    def _tensor(self, value: Any, *, is_input: bool) -> Any:
+        if isinstance(value, dict) and is_input:
+            return {k: self._tensor(v, is_input=True) for k, v in value.items()}
+        if isinstance(value, (tuple, list)) and is_input:
+            return [self._tensor(v, is_input=True) for v in value]
+        tensor = tf.convert_to_tensor(value)
+        if tensor.dtype.is_floating and tensor.dtype != keras.config.floatx():
+            tensor = tf.cast(tensor, keras.config.floatx())
+        return tensor
+
+    def prepare(self, x: Any, y: Any = None) -> tuple[Any, Any]:
+        with tf.device(self.tf_device):
+            return self._tensor(x, is_input=True), None if y is None else self._tensor(y, is_input=False)
+
+    def labels(self, batch: tuple[Any, Any]) -> np.ndarray:
+        return np.asarray(batch[1])
+
+    def inputs(self, batch: tuple[Any, Any]) -> np.ndarray | None:
+        x = batch[0]
+        return np.asarray(x) if isinstance(x, tf.Tensor) else None
+
+    # -- steps ----------------------------------------------------------------------------
+    def _forward(self, x: Any, training: bool) -> Any:
+        try:
+            raw = self.model(x, training=training)
+        except Exception as exc:
+            raise UserCodeError("the model's forward pass", exc) from exc
+        return select_output(raw, self.output, is_tensor=lambda v: isinstance(v, tf.Tensor) or hasattr(v, "shape"))
+
+    def _loss(self, x: Any, y: Any, out: Any, training: bool) -> Any:
+        try:
+            if self.uses_compiled_loss:
+                return self.model.compute_loss(x=x, y=y, y_pred=out, training=training)
+            loss = self.loss_fn(y, out)
+            if training and self.model.losses:
+                loss = loss + tf.add_n(self.model.losses)
+            return loss
+        except MlcheckUsageError:
+            raise
+        except Exception as exc:
+            raise UserCodeError("loss_fn", exc) from exc
+
+    def train_step(self, batch: tuple[Any, Any]) -> float:
+        x, y = batch
+        if self.user_step is not None:
+            try:
+                loss = self.user_step(self.model, self.optimizer, self.loss_fn, x, y)
+            except MlcheckUsageError:
+                raise
+            except Exception as exc:
+                raise UserCodeError("train_step", exc) from exc
+            return _loss_value(loss, "train_step")
+        with tf.device(self.tf_device):
+            if self._compiled_step is None:
+                # The first step runs eagerly so that errors in the user's code read plainly; the
+                # rest run as one traced graph (several times faster on small models).
+                loss = self._step(x, y)
+                self._compiled_step = tf.function(self._step, reduce_retracing=True)
+            else:
+                loss = self._compiled_step(x, y)
+        return _loss_value(loss, "loss_fn")
+
+    def _step(self, x: Any, y: Any) -> Any:
+        variables = self.model.trainable_variables
+        with tf.GradientTape() as tape:
+            out = self._forward(x, training=True)
+            loss = self._loss(x, y, out, training=True)
+        if not hasattr(loss, "shape"):
+            _loss_value(loss, "loss_fn")  # a usage error unless it is a number; a number has no gradient
+        elif loss.shape.num_elements() not in (1, None):
+            raise usage("loss_fn", "a scalar loss", loss, fix="Reduce it to one number (a mean) before returning it")
+        grads = tape.gradient(loss, variables)
+        if all(g is None for g in grads):
+            raise UserCodeError("loss_fn", RuntimeError(
+                "the loss does not require grad: no gradient reaches any trainable variable "
+                "(a numpy round trip, a stop_gradient or an integer op in the model or the loss)"))
+        pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
+        try:
+            self.optimizer.apply_gradients(pairs)
+        except Exception as exc:
+            raise UserCodeError("the optimizer step", exc) from exc
+        return loss
+
+    def loss(self, batch: tuple[Any, Any]) -> float:
+        if self.loss_fn is None and not self.uses_compiled_loss:
+            return float("nan")
+        with tf.device(self.tf_device):
+            out = self._forward(batch[0], training=False)
+            return _loss_value(self._loss(batch[0], batch[1], out, training=False), "loss_fn")
+
+    def loss_of(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> float:
+        if self.loss_fn is None and not self.uses_compiled_loss:
+            return float("nan")
+        try:
+            out = tf.convert_to_tensor(outputs, dtype=keras.config.floatx())
+            return _loss_value(self._loss(batch[0], batch[1], out, training=False), "loss_fn")
+        except Exception:
+            return float("nan")
+
+    def predict(self, batch: tuple[Any, Any]) -> np.ndarray:
+        with tf.device(self.tf_device):
+            out = self._forward(batch[0], training=False)
+        return np.asarray(out, dtype=np.float32)
+
+    def clear_gradients(self) -> None:
+        pass  # Keras steps compute gradients afresh; there is nothing to accumulate
+
+    def gradient_norm(self) -> float:
+        return 0.0
+
+    def close(self) -> None:
+        self._stack.close()
+
+
+class KerasBackend:
+    name = "keras"
+
+    def open(self, model: Any, **kwargs: Any) -> KerasSession:
+        return KerasSession(model, **kwargs)
