@@ -60,7 +60,7 @@ def not_constant_predictions(
         run.result.figures["samples"] = len(flat)
         if not np.isfinite(flat).all():
             raise run.fail("non-finite outputs", [("outputs_not_finite", f"{int((~np.isfinite(flat)).sum())} values")])
-        identical = bool(np.all(flat == flat[0]))
+        identical = bool(np.allclose(flat, flat[0], rtol=1e-6, atol=1e-7))
         if flat.shape[1] >= 2:
             _classes(run, flat, share_cap, identical, causes_extra)
         else:

@@ -75,8 +75,8 @@ def output_range(
         _probabilities(run, flat)
     elif kind == "sigmoid":
         _bounded(run, flat, 0.0, 1.0, "sigmoid outputs must lie in [0, 1]")
-        if width == 1 and len(flat) > 1 and np.all(flat == 1.0):
-            raise run.fail("every output is exactly 1.0",
+        if width == 1 and len(flat) > 1 and np.allclose(flat, 1.0, rtol=0, atol=1e-6):
+            raise run.fail("every output is 1.0",
                            [("output_activation", "a softmax over one unit is always 1; use a sigmoid")])
     elif kind == "logits":
         _logits(run, flat)

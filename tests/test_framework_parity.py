@@ -1,0 +1,143 @@
+"""The same bug gets the same verdict and the same first cause in PyTorch and in Keras."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import keras_corpus as K
+import torch_corpus as T
+from pytest_mlcheck import CheckFailed
+
+
+def _torch_case(name: str) -> dict:
+    return next(c for c in T.training_cases() if c.name == name).build()
+
+
+def _keras_case(name: str) -> dict:
+    return next(c for c in K.training_cases() if c.name == name).build()
+
+
+def _imbalanced_keras() -> list[tuple[np.ndarray, np.ndarray]]:
+    return [(x.permute(0, 2, 3, 1).numpy(), y.numpy()) for x, y in T.imbalanced_batches()]
+
+
+# kind -> (check, torch kwargs builder, keras kwargs builder, expected first cause or None for a pass)
+TRAINING = {
+    "correct CNN": ("cnn, Adam 1e-3", "cnn, Adam 1e-3", None),
+    "correct MLP with momentum SGD": ("mlp, SGD 0.1 momentum", "mlp, SGD 0.1 momentum", None),
+    "a plain loss function": ("mlp, F.cross_entropy as a plain function", "mlp, a plain loss function", None),
+    "learning rate 10 (Adam)": ("cnn, lr 10 (Adam)", "cnn, lr 10 (Adam)", "lr_too_high"),
+    "learning rate 10 (SGD)": ("mlp, lr 10 (SGD)", "mlp, lr 10 (SGD)", "lr_too_high"),
+    "learning rate 1e-7": ("cnn, lr 1e-7 (Adam)", "cnn, lr 1e-7 (Adam)", "lr_too_low"),
+    "MSE between logits and class ids": ("cnn, MSE between logits and class ids",
+                                         "cnn, MSE between logits and class ids", "loss_mismatch"),
+    "output and loss disagree on logits vs probabilities": (
+        "cnn, softmax in forward before CrossEntropyLoss", "cnn, logits into the default from_logits=False loss",
+        "loss_mismatch"),
+}
+
+
+@pytest.mark.parametrize("framework", ["torch", "keras"])
+@pytest.mark.parametrize("kind", list(TRAINING))
+def test_overfit_one_batch_gives_the_same_verdict_in_both_frameworks(mlcheck, kind, framework):
+    torch_name, keras_name, cause = TRAINING[kind]
+    if framework == "torch":
+        kwargs, batch = _torch_case(torch_name), T.digits_batch(32)
+    else:
+        kwargs, batch = _keras_case(keras_name), K.digits_arrays(32)
+    if cause is None:
+        assert mlcheck.overfit_one_batch(batch=batch, **kwargs).passed
+    else:
+        with pytest.raises(CheckFailed) as info:
+            mlcheck.overfit_one_batch(batch=batch, **kwargs)
+        assert info.value.causes[:1] == [cause], str(info.value)
+
+
+def _keras_mlp(final: str | None = None, width: int = 10) -> keras.Model:
+    return K.mlp(width, final=keras.layers.Activation(final) if final else None)
+
+
+OUTPUTS = {
+    "logits checked as logits": (lambda: T.DigitsCNN(), lambda: K.cnn(), dict(kind="logits", num_classes=10), None),
+    "softmax checked as logits": (lambda: T.digits_mlp(final=nn.Softmax(dim=1)), lambda: _keras_mlp("softmax"),
+                                  dict(kind="logits"), "output_activation"),
+    "ReLU on the logits": (lambda: T.digits_mlp(final=nn.ReLU()), lambda: K.cnn(activation="relu"),
+                           dict(kind="logits"), "output_activation"),
+    "sigmoid where probabilities belong": (lambda: T.digits_mlp(final=nn.Sigmoid()), lambda: _keras_mlp("sigmoid"),
+                                           dict(kind="probabilities"), "output_activation"),
+    "softmax over one unit": (lambda: T.digits_mlp(1, final=nn.Softmax(dim=1)), lambda: _keras_mlp("softmax", 1),
+                              dict(kind="sigmoid"), "output_activation"),
+    "head narrower than the classes": (lambda: T.DigitsCNN(5), lambda: K.cnn(5), dict(kind="logits", num_classes=10),
+                                       "head_width"),
+}
+
+
+@pytest.mark.parametrize("framework", ["torch", "keras"])
+@pytest.mark.parametrize("kind", list(OUTPUTS))
+def test_output_range_gives_the_same_verdict_in_both_frameworks(mlcheck, kind, framework):
+    build_torch, build_keras, kwargs, cause = OUTPUTS[kind]
+    torch.manual_seed(0)
+    model, x = (build_torch(), T.held_out()) if framework == "torch" else \
+        (build_keras(), T.held_out().permute(0, 2, 3, 1).numpy())
+    if cause is None:
+        assert mlcheck.output_range(model, x, **kwargs).passed
+    else:
+        with pytest.raises(CheckFailed) as info:
+            mlcheck.output_range(model, x, **kwargs)
+        assert info.value.causes[0] == cause, str(info.value)
+
+
+@pytest.mark.parametrize("framework", ["torch", "keras"])
+@pytest.mark.parametrize("imbalanced", [False, True], ids=["balanced", "98% one class"])
+def test_collapse_after_imbalanced_training_is_caught_in_both_frameworks(mlcheck, framework, imbalanced):
+    torch.manual_seed(0)
+    if framework == "torch":
+        model, loss, opt = T.DigitsCNN(), nn.CrossEntropyLoss(), (lambda p: torch.optim.Adam(p, lr=1e-3))
+        train = T.imbalanced_batches() if imbalanced else T.digits_batches(10)
+        x = T.held_out()
+    else:
+        model, loss, opt = K.cnn(), K.sparse_ce(), keras.optimizers.Adam(1e-3)
+        train = _imbalanced_keras() if imbalanced else K.digits_array_batches(10)
+        x = T.held_out().permute(0, 2, 3, 1).numpy()
+    if imbalanced:
+        with pytest.raises(CheckFailed) as info:
+            mlcheck.not_constant_predictions(model, x, train_on=train, loss_fn=loss, optimizer=opt)
+        assert info.value.causes[0] == "class_collapse"
+    else:
+        mlcheck.not_constant_predictions(model, x, train_on=train, loss_fn=loss, optimizer=opt)
+
+
+@pytest.mark.parametrize("framework", ["torch", "keras"])
+def test_label_mapping_against_the_head_gives_the_same_verdict_in_both_frameworks(mlcheck, framework):
+    names = ["cat", "dog", "bird", "fish"]
+    encode = {n: i for i, n in enumerate(names)}
+    model_4, model_10 = (T.DigitsCNN(4), T.DigitsCNN()) if framework == "torch" else (K.cnn(4), K.cnn())
+    x = T.held_out(8) if framework == "torch" else T.held_out(8).permute(0, 2, 3, 1).numpy()
+    assert mlcheck.label_roundtrip(encode, names, names, model=model_4, inputs=x).passed
+    with pytest.raises(CheckFailed) as info:
+        mlcheck.label_roundtrip(encode, names, names, model=model_10, inputs=x)
+    assert info.value.causes == ["head_width"]
+
+
+def test_preprocessing_parity_compares_tensorflow_pipelines_element_by_element(mlcheck):
+    import tensorflow as tf
+
+    def train(im):
+        return tf.cast(im, tf.float32) / 255.0
+
+    mlcheck.preprocessing_parity(train, lambda im: tf.image.convert_image_dtype(im, tf.float32), T.raw_images())
+    with pytest.raises(CheckFailed, match="channel order reversed"):
+        mlcheck.preprocessing_parity(train, lambda im: train(im[..., ::-1]), T.raw_images())
+    with pytest.raises(CheckFailed, match="sizes differ"):
+        mlcheck.preprocessing_parity(train, lambda im: tf.image.resize(train(im), (6, 6)), T.raw_images())
+
+
+def test_a_rescaling_layer_makes_uint8_input_correct_in_keras(mlcheck):
+    x, y = K.digits_arrays(32, scale="uint8")
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Rescaling(1 / 255.0), *K.cnn().layers])
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=K.sparse_ce())
+    mlcheck.overfit_one_batch(model, (x.astype(np.uint8), y))
