@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 if TYPE_CHECKING:
     from pytest_mlcheck.report import CheckResult
@@ -31,6 +31,16 @@ class UserCodeError(Exception):
         super().__init__(f"{stage} raised {type(exc).__name__}: {exc}")
         self.stage = stage
         self.exc = exc
+
+
+def call_user(stage: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call the user's code; its exceptions become UserCodeError (a failed check), ours pass."""
+    try:
+        return fn(*args, **kwargs)
+    except (MlcheckUsageError, UserCodeError):
+        raise
+    except Exception as exc:
+        raise UserCodeError(stage, exc) from exc
 
 
 def usage(argument: str, expected: str, got: object = None, *, fix: str = "") -> MlcheckUsageError:

@@ -52,3 +52,71 @@ def test_importing_the_package_and_the_plugin_imports_no_ml_framework(pytester: 
     result = pytester.run(sys.executable, "-c", code)
     assert result.ret == 0, result.errlines
     assert result.outlines == ["loaded: []"]
+
+
+def _record_frameworks_at_exit(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        f"""
+        import json
+        import sys
+
+        def pytest_unconfigure(config):
+            # After the terminal summary: the last plugin hook of the run.
+            (config.rootpath / "frameworks.json").write_text(json.dumps({LOADED}))
+        """
+    )
+
+
+def _frameworks_loaded(pytester: pytest.Pytester) -> set[str]:
+    return {m.split(".")[0] for m in json.loads((pytester.path / "frameworks.json").read_text())}
+
+
+def test_a_torch_project_that_runs_a_torch_check_never_imports_tensorflow_or_keras(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    _record_frameworks_at_exit(pytester)
+    pytester.makepyfile(
+        """
+        import torch
+        from torch import nn
+
+        def test_a_linear_model_fits_one_batch(mlcheck):
+            torch.manual_seed(0)
+            x = torch.randn(16, 4)
+            y = x[:, :3].argmax(dim=1)  # a linear rule, so one batch can be fitted
+            result = mlcheck.overfit_one_batch(nn.Linear(4, 3), (x, y), loss_fn=nn.CrossEntropyLoss(),
+                                               optimizer=lambda p: torch.optim.Adam(p, lr=0.1))
+            assert result.passed and result.steps > 1
+        """
+    )
+    result = pytester.runpytest_subprocess("-v")
+    result.assert_outcomes(passed=1)
+    assert _frameworks_loaded(pytester) == {"torch"}
+
+
+def test_a_keras_project_that_runs_a_keras_check_never_imports_torch(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
+    _record_frameworks_at_exit(pytester)
+    pytester.makepyfile(
+        """
+        import keras
+        import numpy as np
+
+        def test_a_dense_model_fits_one_batch(mlcheck):
+            x = np.random.default_rng(0).normal(size=(16, 4)).astype("float32")
+            y = x[:, :3].argmax(axis=1)  # a linear rule, so one batch can be fitted
+            model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+            model.compile(optimizer=keras.optimizers.Adam(0.1),
+                          loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+            result = mlcheck.overfit_one_batch(model, (x, y))
+            assert result.passed and result.steps > 1
+        """
+    )
+    result = pytester.runpytest_subprocess("-v")
+    result.assert_outcomes(passed=1)
+    assert _frameworks_loaded(pytester) == {"keras", "tensorflow"}

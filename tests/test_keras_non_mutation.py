@@ -5,7 +5,7 @@ variable and its restore, so these tests are what stands between a check and a c
 from __future__ import annotations
 
 import random
-from typing import Callable
+from typing import Callable, Iterator
 
 import keras
 import numpy as np
@@ -108,18 +108,29 @@ def assert_same(before: dict, after: dict) -> None:
         assert np.array_equal(value, other), name
 
 
+@pytest.fixture
+def seeded_globals() -> Iterator[None]:
+    """Known states for the four global generators, given back as they were after the test."""
+    tf_gen, keras_gen = tf.random.get_global_generator(), global_seed_generator()
+    saved = random.getstate(), np.random.get_state(), tf_gen.state.numpy().copy(), keras_gen.state.numpy().copy()
+    random.seed(1)
+    np.random.seed(2)
+    tf_gen.reset_from_seed(3)
+    keras_gen.state.assign(np.array([4, 0], dtype=keras_gen.state.dtype))
+    yield
+    random.setstate(saved[0])
+    np.random.set_state(saved[1])
+    tf_gen.reset(saved[2])
+    keras_gen.state.assign(saved[3])
+
+
 @pytest.fixture(params=list(BUILDERS))
-def user_model(request) -> keras.Model:
-    """A compiled model whose Adam optimizer has state (one epoch of fit), with the globals seeded."""
-    keras.utils.set_random_seed(7)
+def user_model(request, seeded_globals) -> keras.Model:
+    """A compiled model whose Adam optimizer has state (one epoch of fit)."""
     model = BUILDERS[request.param]()
     model.compile(optimizer=keras.optimizers.Adam(1e-2), loss=sparse_ce())
     model.fit(*digits_arrays(64), batch_size=32, epochs=1, verbose=0)
     assert int(model.optimizer.iterations.numpy()) == 2 and model.optimizer.variables
-    random.seed(1)
-    np.random.seed(2)
-    tf.random.get_global_generator().reset_from_seed(3)
-    global_seed_generator().state.assign(np.array([4, 0], dtype=global_seed_generator().state.dtype))
     return model
 
 
@@ -156,7 +167,7 @@ def draws() -> tuple:
     )
 
 
-def test_the_next_draw_of_every_global_generator_is_the_same_after_a_check(mlcheck):
+def test_the_next_draw_of_every_global_generator_is_the_same_after_a_check(mlcheck, seeded_globals):
     model = sequential_model()
     tf_gen, keras_gen = tf.random.get_global_generator(), global_seed_generator()
     states = random.getstate(), np.random.get_state(), tf_gen.state.numpy().copy(), keras_gen.state.numpy().copy()
@@ -169,20 +180,33 @@ def test_the_next_draw_of_every_global_generator_is_the_same_after_a_check(mlche
     assert draws() == expected
 
 
-def test_the_same_seed_gives_the_same_figures_and_another_seed_other_ones(mlcheck):
-    # The weights are the user's, so a seed can only change the Dropout masks (the session reseeds
-    # every seed generator of the model from it); the model has Dropout, and no GlobalNoise layer,
-    # whose draws come from global generators the seed does not set.
-    init = keras.initializers.GlorotUniform(seed=0)
-    model = keras.Sequential([
-        keras.Input((8, 8, 1)), layers.Flatten(), layers.Dense(32, activation="relu", kernel_initializer=init),
-        layers.Dropout(0.3, seed=1), layers.Dense(10, kernel_initializer=init),
-    ])
+def test_the_same_seed_gives_the_same_figures_and_another_seed_other_ones(mlcheck, seeded_globals):
+    # The weights are the user's, so a seed can only change the random draws of training: the
+    # Dropout masks (the model's own seed generator) and GlobalNoise's draws from TensorFlow's and
+    # Keras's global generators. The seed must set all of them, whatever state the user left.
+    model = sequential_model()
 
     def run(seed: int) -> list[float]:
         return mlcheck.loss_decreases(model, digits_array_batches(4), loss_fn=sparse_ce(),
-                                      optimizer=keras.optimizers.Adam, steps=12, seed=seed, min_drop=0.01).losses
+                                      optimizer=keras.optimizers.Adam(1e-2), steps=12, seed=seed, min_drop=0.01).losses
 
     first = run(5)
     assert run(5) == first
+    draws()  # the user draws from every global generator between two checks
+    assert run(5) == first
     assert run(6) != first
+
+
+def test_a_model_never_built_is_built_once_and_left_at_its_initial_weights(mlcheck):
+    from keras_corpus import SubclassedCNN, digits_arrays, sparse_ce
+
+    model = SubclassedCNN()
+    assert not model.variables
+    first = mlcheck.overfit_one_batch(model, digits_arrays(32), loss_fn=sparse_ce(),
+                                      optimizer=keras.optimizers.Adam(1e-3))
+    built = [np.array(v.numpy(), copy=True) for v in model.variables]
+    assert built, "the check builds the model"
+    second = mlcheck.overfit_one_batch(model, digits_arrays(32), loss_fn=sparse_ce(),
+                                       optimizer=keras.optimizers.Adam(1e-3))
+    assert first.losses == second.losses
+    assert all(np.array_equal(a, v.numpy()) for a, v in zip(built, model.variables))

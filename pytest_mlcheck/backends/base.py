@@ -16,8 +16,8 @@ class Session(Protocol):
     device: str
     optimizer_notes: list[str]
 
-    def prepare(self, x: Any, y: Any) -> Any:
-        """Convert one (x, y) batch for this model and device; returns an opaque handle."""
+    def prepare(self, x: Any, y: Any = None) -> Any:
+        """Convert one (x, y) batch (y may be None) for this model and device; an opaque handle."""
 
     def labels(self, batch: Any) -> np.ndarray:
         """The batch's targets as numpy."""
@@ -30,6 +30,18 @@ class Session(Protocol):
 
     def predict(self, batch: Any) -> np.ndarray:
         """The selected output in eval mode, without gradients."""
+
+    def loss(self, batch: Any) -> float:
+        """The loss on the batch without an update (NaN when there is no loss to compute)."""
+
+    def loss_of(self, outputs: np.ndarray, batch: Any) -> float:
+        """The user's loss for given outputs on the batch's targets (NaN if it cannot say)."""
+
+    def clear_gradients(self) -> None:
+        """Drop accumulated gradients (a no-op where steps never accumulate)."""
+
+    def gradient_norm(self) -> float:
+        """The global norm of the accumulated gradients (0 where there are none)."""
 
     def uncovered_parameters(self) -> list[str]:
         """Names of trainable parameters the optimizer does not update."""
@@ -57,5 +69,7 @@ class Backend(Protocol):
         optimizer: Any,
         train_step: Callable | None,
         output: Any,
+        inference: bool = False,
     ) -> Session:
-        """Copy the model to ``device``, build its optimizer, seed every RNG inside a guard."""
+        """Copy (or snapshot) the model on ``device``, build its optimizer unless ``inference``,
+        and seed every RNG inside a guard that restores them on ``close``."""

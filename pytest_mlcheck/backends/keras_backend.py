@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from pytest_mlcheck.backends.outputs import select_output
 from pytest_mlcheck.backends.rng import seeded_python_and_numpy
-from pytest_mlcheck.errors import MlcheckUsageError, UserCodeError, usage
+from pytest_mlcheck.errors import MlcheckUsageError, UserCodeError, call_user, usage
 
 DEFAULT_LR = 1e-3
 _OPEN: dict[int, tuple[int, list[tuple[Any, np.ndarray]]]] = {}  # model id -> (open sessions, snapshot)
@@ -32,8 +32,9 @@ def resolve_device(device: str) -> str:
 
 
 @contextlib.contextmanager
-def tf_global_generators() -> Any:
-    """Restore TensorFlow's global generator and Keras's global seed generator after the block."""
+def tf_global_generators(seed: int) -> Any:
+    """Seed TensorFlow's global generator and Keras's global seed generator (used by unseeded
+    random ops) for the block, and restore their states after it."""
     from keras.src.random.seed_generator import global_seed_generator
 
     tf_gen = tf.random.get_global_generator()
@@ -41,6 +42,8 @@ def tf_global_generators() -> Any:
     keras_gen = global_seed_generator()
     keras_state = keras_gen.state.numpy().copy()
     try:
+        tf_gen.reset_from_seed(seed)
+        keras_gen.state.assign(np.array([seed, 0], dtype=keras_gen.state.dtype))
         yield
     finally:
         tf_gen.reset(tf_state)
@@ -91,7 +94,7 @@ class KerasSession:
         self.optimizer_notes: list[str] = []
         self._stack = contextlib.ExitStack()
         self._stack.enter_context(seeded_python_and_numpy(seed))
-        self._stack.enter_context(tf_global_generators())
+        self._stack.enter_context(tf_global_generators(seed))
         # Probes open sessions while the check's own is still open: each starts from the weights
         # the user had (the outermost snapshot), and the outermost close restores them for good.
         outer = _OPEN.get(id(model))
@@ -168,7 +171,18 @@ class KerasSession:
 
     def prepare(self, x: Any, y: Any = None) -> tuple[Any, Any]:
         with tf.device(self.tf_device):
-            return self._tensor(x, is_input=True), None if y is None else self._tensor(y, is_input=False)
+            batch = self._tensor(x, is_input=True), None if y is None else self._tensor(y, is_input=False)
+        if not self.model.built or len(self.model.variables) != len(self._snapshot):
+            self._build_on(batch[0])
+        return batch
+
+    def _build_on(self, x: Any) -> None:
+        """A model never called has no weights yet: build it with one inference call, then add the
+        new variables, as initialised, to the snapshot that every close restores."""
+        with tf.device(self.tf_device):
+            call_user("the model's forward pass", self.model, x, training=False)
+        known = {id(v) for v, _ in self._snapshot}
+        self._snapshot.extend((v, np.array(v.numpy(), copy=True)) for v in self.model.variables if id(v) not in known)
 
     def labels(self, batch: tuple[Any, Any]) -> np.ndarray:
         return np.asarray(batch[1])
@@ -201,12 +215,7 @@ class KerasSession:
     def train_step(self, batch: tuple[Any, Any]) -> float:
         x, y = batch
         if self.user_step is not None:
-            try:
-                loss = self.user_step(self.model, self.optimizer, self.loss_fn, x, y)
-            except MlcheckUsageError:
-                raise
-            except Exception as exc:
-                raise UserCodeError("train_step", exc) from exc
+            loss = call_user("train_step", self.user_step, self.model, self.optimizer, self.loss_fn, x, y)
             return _loss_value(loss, "train_step")
         with tf.device(self.tf_device):
             if self._compiled_step is None:

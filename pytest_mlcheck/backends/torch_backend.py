@@ -11,7 +11,7 @@ import torch
 
 from pytest_mlcheck.backends.outputs import select_output
 from pytest_mlcheck.backends.rng import seeded_python_and_numpy
-from pytest_mlcheck.errors import MlcheckUsageError, UserCodeError, usage
+from pytest_mlcheck.errors import MlcheckUsageError, UserCodeError, call_user, usage
 
 DEFAULT_LR = 1e-3
 
@@ -193,12 +193,7 @@ class TorchSession:
     def train_step(self, batch: tuple[Any, Any]) -> float:
         x, y = batch
         if self.user_step is not None:
-            try:
-                loss = self.user_step(self.model, self.optimizer, self.loss_fn, x, y)
-            except MlcheckUsageError:
-                raise
-            except Exception as exc:
-                raise UserCodeError("train_step", exc) from exc
+            loss = call_user("train_step", self.user_step, self.model, self.optimizer, self.loss_fn, x, y)
             return _loss_value(loss, "train_step")
         self.optimizer.zero_grad(set_to_none=True)
         out = self._forward(x)
