@@ -141,3 +141,31 @@ def test_a_rescaling_layer_makes_uint8_input_correct_in_keras(mlcheck):
     model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Rescaling(1 / 255.0), *K.cnn().layers])
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=K.sparse_ce())
     mlcheck.overfit_one_batch(model, (x.astype(np.uint8), y))
+
+
+def _frozen_torch() -> nn.Module:
+    return T.DigitsCNN().requires_grad_(False)
+
+
+def _frozen_keras() -> keras.Model:
+    model = K.cnn()
+    model.trainable = False
+    return model
+
+
+@pytest.mark.parametrize("framework", ["torch", "keras"])
+def test_a_model_with_nothing_trainable_fails_in_both_frameworks(mlcheck, framework):
+    if framework == "torch":
+        model, batch, loss = _frozen_torch(), T.digits_batch(32), nn.CrossEntropyLoss()
+    else:
+        model, batch, loss = _frozen_keras(), K.digits_arrays(32), K.sparse_ce()
+    with pytest.raises(CheckFailed) as info:
+        mlcheck.overfit_one_batch(model, batch, loss_fn=loss)
+    assert info.value.causes == ["params_not_updated"]
+
+
+def test_dense_1_with_a_softmax_activation_is_caught_as_always_one(mlcheck):
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(1, activation="softmax")])
+    with pytest.raises(CheckFailed) as info:
+        mlcheck.output_range(model, K.digits_arrays(64)[0], kind="sigmoid")
+    assert info.value.causes == ["output_activation"]

@@ -38,3 +38,25 @@ def test_loss_decreases_fails_divergence_stalls_and_untrained_parameters(mlcheck
         assert info.value.causes[:1] == [case.cause], str(info.value)
     else:
         pytest.skip(f"{case.name}: the loss still falls; overfit_one_batch catches it")
+
+
+def test_a_multi_label_sigmoid_head_with_bce_is_a_correct_look_alike(mlcheck):
+    import torch
+    from torch import nn
+
+    from torch_corpus import digits_mlp, multilabel_batch
+
+    result = mlcheck.overfit_one_batch(digits_mlp(2), multilabel_batch(), loss_fn=nn.BCEWithLogitsLoss(),
+                                       optimizer=lambda p: torch.optim.Adam(p, lr=1e-2))
+    assert result.figures["task"] == "regression" and result.passed
+
+
+def test_embeddings_on_integer_inputs_are_a_correct_look_alike(mlcheck):
+    import torch
+    from torch import nn
+
+    from torch_corpus import EmbeddingBagNet, digit_tokens
+
+    result = mlcheck.overfit_one_batch(EmbeddingBagNet(), digit_tokens(32), loss_fn=nn.CrossEntropyLoss(),
+                                       optimizer=lambda p: torch.optim.Adam(p, lr=1e-2))
+    assert result.passed and result.figures["task"] == "classification"
