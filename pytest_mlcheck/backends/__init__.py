@@ -43,6 +43,19 @@ def backend_for(model: object, *, argument: str = "model") -> Backend:
                 fix="Pass the model object itself, not its class or output")
 
 
+def scalar_loss(loss: Any, source: str) -> float:
+    """A loss returned by the user's code as a float; a usage error unless it is one number."""
+    if hasattr(loss, "shape"):
+        array = as_numpy(loss)
+        if array.size != 1:
+            raise usage(source, "a scalar loss", loss,
+                        fix="Reduce it to one number (a mean, e.g. reduction='mean') before returning it")
+        return float(array.reshape(()))
+    if isinstance(loss, (float, int, np.floating, np.integer)) and not isinstance(loss, bool):
+        return float(loss)
+    raise usage(source, "a scalar loss (a one-element tensor or a float)", loss)
+
+
 def as_numpy(value: Any) -> np.ndarray:
     """Any framework's tensor, a numpy array, a scalar or a nested list, as a numpy array."""
     torch = sys.modules.get("torch")

@@ -10,6 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from pytest_mlcheck.backends import scalar_loss
 from pytest_mlcheck.backends.outputs import select_output
 from pytest_mlcheck.backends.rng import seeded_python_and_numpy
 from pytest_mlcheck.errors import MlcheckUsageError, UserCodeError, call_user, usage
@@ -48,17 +49,6 @@ def tf_global_generators(seed: int) -> Any:
     finally:
         tf_gen.reset(tf_state)
         keras_gen.state.assign(keras_state)
-
-
-def _loss_value(loss: Any, source: str) -> float:
-    if isinstance(loss, (tf.Tensor, tf.Variable, np.ndarray)) or hasattr(loss, "numpy"):
-        array = np.asarray(loss)
-        if array.size != 1:
-            raise usage(source, "a scalar loss", loss, fix="Reduce it to one number (a mean) before returning it")
-        return float(array.reshape(()))
-    if isinstance(loss, (float, int, np.floating, np.integer)) and not isinstance(loss, bool):
-        return float(loss)
-    raise usage(source, "a scalar loss (a one-element tensor or a float)", loss)
 
 
 class KerasSession:
@@ -193,30 +183,25 @@ class KerasSession:
 
     # -- steps ----------------------------------------------------------------------------
     def _forward(self, x: Any, training: bool) -> Any:
-        try:
-            raw = self.model(x, training=training)
-        except Exception as exc:
-            raise UserCodeError("the model's forward pass", exc) from exc
-        return select_output(raw, self.output, is_tensor=lambda v: isinstance(v, tf.Tensor) or hasattr(v, "shape"))
+        raw = call_user("the model's forward pass", self.model, x, training=training)
+        return select_output(raw, self.output, is_tensor=lambda v: hasattr(v, "shape"))
 
     def _loss(self, x: Any, y: Any, out: Any, training: bool) -> Any:
-        try:
-            if self.uses_compiled_loss:
-                return self.model.compute_loss(x=x, y=y, y_pred=out, training=training)
-            loss = self.loss_fn(y, out)
-            if training and self.model.losses:
-                loss = loss + tf.add_n(self.model.losses)
-            return loss
-        except MlcheckUsageError:
-            raise
-        except Exception as exc:
-            raise UserCodeError("loss_fn", exc) from exc
+        return call_user("loss_fn", self._user_loss, x, y, out, training)
+
+    def _user_loss(self, x: Any, y: Any, out: Any, training: bool) -> Any:
+        if self.uses_compiled_loss:
+            return self.model.compute_loss(x=x, y=y, y_pred=out, training=training)
+        loss = self.loss_fn(y, out)
+        if training and self.model.losses:
+            loss = loss + tf.add_n(self.model.losses)
+        return loss
 
     def train_step(self, batch: tuple[Any, Any]) -> float:
         x, y = batch
         if self.user_step is not None:
             loss = call_user("train_step", self.user_step, self.model, self.optimizer, self.loss_fn, x, y)
-            return _loss_value(loss, "train_step")
+            return scalar_loss(loss, "train_step")
         with tf.device(self.tf_device):
             if self._compiled_step is None:
                 # The first step runs eagerly so that errors in the user's code read plainly; the
@@ -225,7 +210,7 @@ class KerasSession:
                 self._compiled_step = tf.function(self._step, reduce_retracing=True)
             else:
                 loss = self._compiled_step(x, y)
-        return _loss_value(loss, "loss_fn")
+        return scalar_loss(loss, "loss_fn")
 
     def _step(self, x: Any, y: Any) -> Any:
         variables = self.model.trainable_variables
@@ -233,7 +218,7 @@ class KerasSession:
             out = self._forward(x, training=True)
             loss = self._loss(x, y, out, training=True)
         if not hasattr(loss, "shape"):
-            _loss_value(loss, "loss_fn")  # a usage error unless it is a number; a number has no gradient
+            scalar_loss(loss, "loss_fn")  # a usage error unless it is a number; a number has no gradient
         elif loss.shape.num_elements() not in (1, None):
             raise usage("loss_fn", "a scalar loss", loss, fix="Reduce it to one number (a mean) before returning it")
         grads = tape.gradient(loss, variables)
@@ -242,10 +227,7 @@ class KerasSession:
                 "the loss does not require grad: no gradient reaches any trainable variable "
                 "(a numpy round trip, a stop_gradient or an integer op in the model or the loss)"))
         pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
-        try:
-            self.optimizer.apply_gradients(pairs)
-        except Exception as exc:
-            raise UserCodeError("the optimizer step", exc) from exc
+        call_user("the optimizer step", self.optimizer.apply_gradients, pairs)
         return loss
 
     def loss(self, batch: tuple[Any, Any]) -> float:
@@ -253,14 +235,14 @@ class KerasSession:
             return float("nan")
         with tf.device(self.tf_device):
             out = self._forward(batch[0], training=False)
-            return _loss_value(self._loss(batch[0], batch[1], out, training=False), "loss_fn")
+            return scalar_loss(self._loss(batch[0], batch[1], out, training=False), "loss_fn")
 
     def loss_of(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> float:
         if self.loss_fn is None and not self.uses_compiled_loss:
             return float("nan")
         try:
             out = tf.convert_to_tensor(outputs, dtype=keras.config.floatx())
-            return _loss_value(self._loss(batch[0], batch[1], out, training=False), "loss_fn")
+            return scalar_loss(self._loss(batch[0], batch[1], out, training=False), "loss_fn")
         except Exception:
             return float("nan")
 

@@ -9,6 +9,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from pytest_mlcheck.backends import scalar_loss
 from pytest_mlcheck.backends.outputs import select_output
 from pytest_mlcheck.backends.rng import seeded_python_and_numpy
 from pytest_mlcheck.errors import MlcheckUsageError, UserCodeError, call_user, usage
@@ -179,37 +180,29 @@ class TorchSession:
 
     # -- steps ----------------------------------------------------------------------------
     def _forward(self, x: Any) -> Any:
-        try:
-            if isinstance(x, dict):
-                raw = self.model(**x)
-            elif isinstance(x, (tuple, list)):
-                raw = self.model(*x)
-            else:
-                raw = self.model(x)
-        except Exception as exc:
-            raise UserCodeError("the model's forward pass", exc) from exc
+        args: tuple = (x,)
+        kwargs: dict = {}
+        if isinstance(x, dict):
+            args, kwargs = (), x
+        elif isinstance(x, (tuple, list)):
+            args = tuple(x)
+        raw = call_user("the model's forward pass", self.model, *args, **kwargs)
         return select_output(raw, self.output, is_tensor=lambda v: isinstance(v, torch.Tensor))
 
     def train_step(self, batch: tuple[Any, Any]) -> float:
         x, y = batch
         if self.user_step is not None:
             loss = call_user("train_step", self.user_step, self.model, self.optimizer, self.loss_fn, x, y)
-            return _loss_value(loss, "train_step")
+            return scalar_loss(loss, "train_step")
         self.optimizer.zero_grad(set_to_none=True)
         out = self._forward(x)
-        try:
-            loss = self.loss_fn(out, y)
-        except Exception as exc:
-            raise UserCodeError("loss_fn", exc) from exc
-        value = _loss_value(loss, "loss_fn")
+        loss = call_user("loss_fn", self.loss_fn, out, y)
+        value = scalar_loss(loss, "loss_fn")
         if not (isinstance(loss, torch.Tensor) and loss.requires_grad):
             raise UserCodeError("loss_fn", RuntimeError(
                 "the loss does not require grad: the graph from the parameters to the loss is cut "
                 "(a detach, .item(), .numpy() or an integer op in forward or the loss)"))
-        try:
-            loss.backward()
-        except Exception as exc:
-            raise UserCodeError("backward", exc) from exc
+        call_user("backward", loss.backward)
         self.optimizer.step()
         return value
 
@@ -219,14 +212,7 @@ class TorchSession:
             return float("nan")
         with torch.no_grad():
             out = self._forward(batch[0])
-            try:
-                return _loss_value(self.loss_fn(out, batch[1]), "loss_fn")
-            except UserCodeError:
-                raise
-            except MlcheckUsageError:
-                raise
-            except Exception as exc:
-                raise UserCodeError("loss_fn", exc) from exc
+            return scalar_loss(call_user("loss_fn", self.loss_fn, out, batch[1]), "loss_fn")
 
     def loss_of(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> float:
         """The user's loss for given outputs on this batch's targets (NaN if it cannot say)."""
@@ -235,7 +221,7 @@ class TorchSession:
         try:
             with torch.no_grad():
                 out = torch.as_tensor(outputs, dtype=_float_dtype(self.model), device=self.torch_device)
-                return _loss_value(self.loss_fn(out, batch[1]), "loss_fn")
+                return scalar_loss(self.loss_fn(out, batch[1]), "loss_fn")
         except Exception:
             return float("nan")
 
@@ -264,17 +250,6 @@ class TorchSession:
         self.model = None  # type: ignore[assignment]
         self.optimizer = None  # type: ignore[assignment]
         self._stack.close()
-
-
-def _loss_value(loss: Any, source: str) -> float:
-    if isinstance(loss, torch.Tensor):
-        if loss.numel() != 1:
-            raise usage(source, "a scalar loss", loss,
-                        fix="Reduce it to one number (reduction='mean', or .mean()) before returning it")
-        return float(loss.detach().float().cpu().item())
-    if isinstance(loss, (float, int, np.floating, np.integer)) and not isinstance(loss, bool):
-        return float(loss)
-    raise usage(source, "a scalar loss (a one-element tensor or a float)", loss)
 
 
 class TorchBackend:

@@ -78,7 +78,7 @@ def _classes(run: CheckRun, flat: np.ndarray, cap: float, identical: bool, extra
     run.result.figures["predicted classes"] = len(values)
     run.result.figures["largest class share"] = f"{share:.0%} (class {int(values[top])}; at most {cap:.0%} allowed)"
     if share > cap:
-        evidence = (f"every input gives the same output vector: nothing of the input reaches the head"
+        evidence = ("every input gives the same output vector: nothing of the input reaches the head"
                     if identical else f"class {int(values[top])} takes {share:.0%} of {len(preds)} distinct inputs")
         raise run.fail(f"{share:.0%} of the predictions are class {int(values[top])}",
                        [("class_collapse", evidence)] + extra)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from pytest_mlcheck.checks.common import (
     length_problem,
     CheckRun, TrainSpec, check_steps, infer_task, label_problem, open_session, predictions_right,

@@ -13,7 +13,7 @@ import numpy as np
 from pytest_mlcheck.backends import as_numpy
 from pytest_mlcheck.backends.rng import seeded_python_and_numpy
 from pytest_mlcheck.checks.common import CheckRun
-from pytest_mlcheck.errors import MlcheckUsageError, UserCodeError, describe, usage
+from pytest_mlcheck.errors import MlcheckUsageError, UserCodeError, call_user, usage
 from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.settings import PARITY_ATOL, PARITY_RTOL, Settings
 
@@ -32,12 +32,7 @@ def seeded_everything(seed: int) -> Iterator[None]:
 
 def _apply(pipeline: Callable, sample: Any, seed: int, name: str) -> np.ndarray:
     with seeded_everything(seed):
-        try:
-            out = pipeline(sample)
-        except MlcheckUsageError:
-            raise
-        except Exception as exc:
-            raise UserCodeError(name, exc) from exc
+        out = call_user(name, pipeline, sample)
     try:
         return as_numpy(out)
     except Exception:
