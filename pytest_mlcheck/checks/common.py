@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from pytest_mlcheck.backends import backend_for
+from pytest_mlcheck.data import sample_count
 from pytest_mlcheck.errors import CheckFailed, MlcheckUsageError, UserCodeError
 from pytest_mlcheck.report import CheckResult, failure_message
 from pytest_mlcheck.settings import Settings
@@ -95,6 +96,20 @@ def check_steps(steps: Any, argument: str = "steps") -> int | None:
     return int(steps)
 
 
+def check_fraction(value: Any, argument: str) -> float:
+    """A threshold strictly between 0 and 1, or a usage error naming the argument."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        raise MlcheckUsageError(f"{argument}: expected a fraction between 0 and 1 (exclusive), got {value!r}")
+    return float(value)
+
+
+def check_count(value: Any, argument: str) -> int | None:
+    """None, or a positive whole number (a class count), else a usage error naming the argument."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1):
+        raise MlcheckUsageError(f"{argument}: expected a positive whole number, got {value!r}")
+    return None if value is None else int(value)
+
+
 def infer_task(y: np.ndarray, out: np.ndarray, task: str | None) -> str:
     """classification (C-wide head, integer ids), binary (one unit, 0/1 targets) or regression."""
     if task is not None:
@@ -114,8 +129,6 @@ def infer_task(y: np.ndarray, out: np.ndarray, task: str | None) -> str:
 
 def length_problem(raws: list[tuple[Any, Any]]) -> list[tuple[str, str]]:
     """x and y of one batch must hold the same number of samples."""
-    from pytest_mlcheck.data import sample_count
-
     for i, (x, y) in enumerate(raws):
         nx, ny = sample_count(x), sample_count(y)
         if nx != ny:

@@ -8,7 +8,7 @@ from typing import Any, Callable
 import numpy as np
 
 from pytest_mlcheck.backends import as_numpy
-from pytest_mlcheck.checks.common import CheckRun
+from pytest_mlcheck.checks.common import CheckRun, check_count
 from pytest_mlcheck.checks.output_range import predict_all
 from pytest_mlcheck.errors import MlcheckUsageError, describe, usage
 from pytest_mlcheck.report import CheckResult
@@ -54,8 +54,7 @@ def label_roundtrip(
     values = [_plain(v) for v in (as_numpy(labels).tolist() if hasattr(labels, "shape") else list(labels))]
     if not values:
         raise usage("labels", "at least one label", labels)
-    if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1):
-        raise MlcheckUsageError(f"num_classes: expected a positive whole number, got {num_classes!r}")
+    num_classes = check_count(num_classes, "num_classes")
     if (model is None) != (inputs is None):
         raise MlcheckUsageError("model/inputs: pass both (to read the head's width) or neither")
     run = CheckRun("label_roundtrip", settings)
@@ -85,7 +84,7 @@ def label_roundtrip(
     run.result.figures["codes"] = f"{used[0]}..{used[-1]}"
     width = None
     if model is not None:
-        out, _ = predict_all(run, model, inputs, settings, output)
+        out = predict_all(run, model, inputs, settings, output)
         width = out.reshape(len(out), -1).shape[1]
         run.result.figures["head width"] = width
     classes = num_classes if num_classes is not None else len(used)

@@ -6,7 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from pytest_mlcheck.checks.common import length_problem, CheckRun, TrainSpec, check_steps, infer_task, open_session, user_code_fails
+from pytest_mlcheck.checks.common import (
+    CheckRun, TrainSpec, check_fraction, check_steps, infer_task, length_problem, open_session, user_code_fails,
+)
 from pytest_mlcheck.checks.training import error_causes, failure_causes, lr_retry, train_loop
 from pytest_mlcheck.data import batches_upto
 from pytest_mlcheck.errors import MlcheckUsageError
@@ -43,17 +45,17 @@ def loss_decreases(
     n_steps = check_steps(steps) or DECREASE_STEPS
     if n_steps < 8:
         raise MlcheckUsageError(f"steps: loss_decreases needs at least 8 steps to see a trend, got {n_steps}")
-    threshold = DECREASE_MIN_DROP if min_drop is None else _check_drop(min_drop)
+    threshold = DECREASE_MIN_DROP if min_drop is None else check_fraction(min_drop, "min_drop")
     run = CheckRun("loss_decreases", settings)
     session = open_session(model, settings, spec)
     try:
         raws = batches_upto(batches, n_steps)
-        prepared = [session.prepare(*raw) for raw in raws]
-        run.result.figures["batches"] = len(prepared)
-        run.result.notes.extend(session.optimizer_notes)
         mismatch = length_problem(raws)
         if mismatch:
             raise run.fail("x and y hold different numbers of samples", mismatch)
+        prepared = [session.prepare(*raw) for raw in raws]
+        run.result.figures["batches"] = len(prepared)
+        run.result.notes.extend(session.optimizer_notes)
         with user_code_fails(run, lambda err: error_causes(err, session, raws[0])):
             if session.trainable_count() == 0:
                 raise run.fail("the model has no trainable parameters",
@@ -75,7 +77,7 @@ def loss_decreases(
                     return run.passed()
 
             causes = failure_causes(
-                model=model, settings=settings, spec=spec, session=session, raw_batches=raws,
+                model=model, settings=settings, spec=spec, session=session, raw_batch=raws[0], first=prepared[0],
                 losses=losses, initial_outputs=out0, task=kind,
                 retry=lr_retry(model, settings, spec, raws, n_steps, run),
             )
@@ -95,8 +97,3 @@ def _headline(why: str, losses: list[float], threshold: float, run: CheckRun, un
     return (f"the loss did not fall by {threshold:.0%} over {len(losses)} steps "
             f"(init {fmt(first)} → last-quarter median {fmt(last)}, {drop:+.1%})")
 
-
-def _check_drop(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
-        raise MlcheckUsageError(f"min_drop: expected a fraction between 0 and 1 (exclusive), got {value!r}")
-    return float(value)

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from pytest_mlcheck.checks.common import CheckRun, TrainSpec, check_steps, open_session, user_code_fails
+from pytest_mlcheck.checks.common import CheckRun, TrainSpec, check_fraction, check_steps, open_session, user_code_fails
 from pytest_mlcheck.checks.training import error_causes, train_loop
 from pytest_mlcheck.data import batches_upto, input_batches
 from pytest_mlcheck.errors import MlcheckUsageError
@@ -30,7 +30,7 @@ def not_constant_predictions(
     max_share: float | None = None,
 ) -> CheckResult:
     n_steps = check_steps(steps) or TRAIN_ON_STEPS
-    share_cap = COLLAPSE_MAX_SHARE if max_share is None else _check_share(max_share)
+    share_cap = COLLAPSE_MAX_SHARE if max_share is None else check_fraction(max_share, "max_share")
     run = CheckRun("not_constant_predictions", settings)
     session = open_session(model, settings, spec, inference=train_on is None)
     try:
@@ -100,12 +100,7 @@ def _imbalance(labels: np.ndarray) -> list[tuple[str, str]]:
         return []
     values, counts = np.unique(labels, return_counts=True)
     share = counts.max() / labels.size
-    if share >= 0.5 and len(values) > 1 or len(values) == 1:
+    if share >= 0.5:
         return [("labels_imbalanced", f"class {int(values[np.argmax(counts)])} is {share:.0%} of the training labels")]
     return []
 
-
-def _check_share(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
-        raise MlcheckUsageError(f"max_share: expected a fraction between 0 and 1 (exclusive), got {value!r}")
-    return float(value)

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from pytest_mlcheck.checks.common import CheckRun, TrainSpec, open_session, user_code_fails
+from pytest_mlcheck.checks.common import CheckRun, TrainSpec, check_count, open_session, user_code_fails
 from pytest_mlcheck.checks.training import error_causes
 from pytest_mlcheck.data import input_batches
 from pytest_mlcheck.errors import MlcheckUsageError
@@ -18,7 +18,7 @@ KINDS = ("logits", "probabilities", "sigmoid")
 SUM_ATOL = 1e-3
 
 
-def predict_all(run: CheckRun, model: Any, inputs: Any, settings: Settings, output: Any) -> tuple[np.ndarray, Any]:
+def predict_all(run: CheckRun, model: Any, inputs: Any, settings: Settings, output: Any) -> np.ndarray:
     """Eval-mode outputs of a copy over every input batch, as one numpy array (samples first)."""
     session = open_session(model, settings, TrainSpec(output=output), inference=True)
     try:
@@ -27,7 +27,7 @@ def predict_all(run: CheckRun, model: Any, inputs: Any, settings: Settings, outp
         with user_code_fails(run, lambda err: error_causes(err, session, (batches[0], None))):
             for x in batches:
                 outs.append(session.predict(session.prepare(x)))
-        return np.concatenate(outs, axis=0), batches
+        return np.concatenate(outs, axis=0)
     finally:
         session.close()
 
@@ -52,16 +52,17 @@ def output_range(
             raise MlcheckUsageError(f"{name}: expected a number, got {value!r}")
     if low is not None and high is not None and low > high:
         raise MlcheckUsageError(f"low/high: low={low} is above high={high}; swap them")
-    if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1):
-        raise MlcheckUsageError(f"num_classes: expected a positive whole number, got {num_classes!r}")
+    num_classes = check_count(num_classes, "num_classes")
     run = CheckRun("output_range", settings)
-    out, _ = predict_all(run, model, inputs, settings, output)
+    out = predict_all(run, model, inputs, settings, output)
     flat = out.reshape(len(out), -1).astype(np.float64)
     run.result.figures["samples"] = len(out)
     run.result.figures["output shape"] = tuple(out.shape)
     finite = np.isfinite(flat)
     if flat.size:
-        run.result.figures["range"] = f"{fmt(float(np.nanmin(np.where(finite, flat, np.nan))))}..{fmt(float(np.nanmax(np.where(finite, flat, np.nan))))}" if finite.any() else "no finite value"
+        shown = flat[finite]
+        run.result.figures["range"] = f"{fmt(float(shown.min()))}..{fmt(float(shown.max()))}" if shown.size \
+            else "no finite value"
     if not finite.all():
         i = int(np.argwhere(~finite.all(axis=1))[0][0])
         j = int(np.argwhere(~finite[i])[0][0])
@@ -87,7 +88,7 @@ def output_range(
     return run.passed()
 
 
-def _worst(flat: np.ndarray, excess: np.ndarray) -> tuple[int, int]:
+def _worst(excess: np.ndarray) -> tuple[int, int]:
     i, j = np.unravel_index(int(np.argmax(excess)), excess.shape)
     return int(i), int(j)
 
@@ -95,7 +96,7 @@ def _worst(flat: np.ndarray, excess: np.ndarray) -> tuple[int, int]:
 def _bounded(run: CheckRun, flat: np.ndarray, lo: float, hi: float, rule: str) -> None:
     excess = np.maximum(lo - flat, flat - hi)
     if (excess > 0).any():
-        i, j = _worst(flat, excess)
+        i, j = _worst(excess)
         bad = int((excess > 0).sum())
         causes = []
         if lo == 0.0 and hi == 1.0:

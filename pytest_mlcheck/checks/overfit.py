@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pytest_mlcheck.checks.common import (
-    length_problem,
-    CheckRun, TrainSpec, check_steps, infer_task, label_problem, open_session, predictions_right,
+    CheckRun, TrainSpec, check_fraction, check_steps, length_problem, infer_task, label_problem, open_session, predictions_right,
     user_code_fails,
 )
 from pytest_mlcheck.checks.training import error_causes, failure_causes, lr_retry, train_loop
@@ -26,15 +25,15 @@ def overfit_one_batch(
     loss_ratio: float | None = None,
 ) -> CheckResult:
     max_steps = check_steps(steps) or OVERFIT_MAX_STEPS
-    ratio = OVERFIT_LOSS_RATIO if loss_ratio is None else _check_ratio(loss_ratio)
+    ratio = OVERFIT_LOSS_RATIO if loss_ratio is None else check_fraction(loss_ratio, "loss_ratio")
     run = CheckRun("overfit_one_batch", settings)
     session = open_session(model, settings, spec)
     try:
         raw = one_batch(batch)
-        prepared = session.prepare(*raw)
         mismatch = length_problem([raw])
         if mismatch:
             raise run.fail("x and y hold different numbers of samples", mismatch)
+        prepared = session.prepare(*raw)
         with user_code_fails(run, lambda err: error_causes(err, session, raw)):
             y = session.labels(prepared)
             out0 = session.predict(prepared)
@@ -74,7 +73,7 @@ def overfit_one_batch(
             )
 
             causes = failure_causes(
-                model=model, settings=settings, spec=spec, session=session, raw_batches=[raw],
+                model=model, settings=settings, spec=spec, session=session, raw_batch=raw, first=prepared,
                 losses=losses, initial_outputs=out0, task=kind,
                 retry=lr_retry(model, settings, spec, [raw], max_steps, run),
             )
@@ -93,10 +92,3 @@ def _headline(ok: bool, why: str, losses: list[float], max_steps: int, run: Chec
         return f"stopped at the time cap ({run.settings.max_seconds:g}s) after {len(losses)} steps without fitting one batch of {n}"
     return f"could not fit one batch of {n} samples in {max_steps} steps (loss {fmt(losses[0])} → {fmt(losses[-1])})"
 
-
-def _check_ratio(value: Any) -> float:
-    from pytest_mlcheck.errors import MlcheckUsageError
-
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
-        raise MlcheckUsageError(f"loss_ratio: expected a number between 0 and 1 (exclusive), got {value!r}")
-    return float(value)

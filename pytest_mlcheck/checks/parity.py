@@ -53,7 +53,7 @@ def preprocessing_parity(
             raise usage(name, "a callable raw sample -> array or tensor", fn)
     if isinstance(raw_samples, (str, bytes)) or not isinstance(raw_samples, Iterable):
         raise usage("raw_samples", "a list or iterable of raw samples", raw_samples)
-    samples = list(raw_samples) if not hasattr(raw_samples, "shape") else list(raw_samples)
+    samples = list(raw_samples)
     if not samples:
         raise usage("raw_samples", "at least one raw sample", raw_samples,
                     fix="It yielded nothing (an empty list or an exhausted generator)")

@@ -64,14 +64,14 @@ def failure_causes(
     settings: Settings,
     spec: TrainSpec,
     session: Any,
-    raw_batches: list[tuple[Any, Any]],
+    raw_batch: tuple[Any, Any],
+    first: Any,
     losses: list[float],
     initial_outputs: np.ndarray | None,
     task: str,
     retry: Callable[[float], tuple[bool, float]] | None,
 ) -> list[Cause]:
     """Run the probes, decisive evidence first; the lr retries only when nothing decisive fired."""
-    first = session.prepare(*raw_batches[0])
     x = session.inputs(first)
 
     def fresh() -> Any:
@@ -80,7 +80,7 @@ def failure_causes(
     causes: list[Cause] = []
     causes += diagnosis.inputs_not_finite(x)
     if spec.train_step is not None:
-        causes += diagnosis.missing_zero_grad(fresh, lambda s: s.prepare(*raw_batches[0]))
+        causes += diagnosis.missing_zero_grad(fresh, lambda s: s.prepare(*raw_batch))
     if initial_outputs is not None:
         causes += diagnosis.output_activation(initial_outputs, task)
         if task == "classification" and not causes:
