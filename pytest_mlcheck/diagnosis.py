@@ -83,29 +83,30 @@ def missing_zero_grad(fresh_session: Callable[[], Any], batch_of: Callable[[Any]
 def learning_rate(
     losses: list[float], retry: Callable[[float], tuple[bool, float]] | None
 ) -> list[Cause]:
-    """Diverged (non-finite, a spike, or no lower than the start): does a smaller lr succeed?
-    Stalled (never half the start): does a larger one? Each retry trains a fresh copy."""
+    """Diverged (non-finite, or a spike): does a smaller lr succeed? Stalled (never half the
+    start): does a larger one — and if not, and the loss ended no lower than it began, a smaller
+    one? A flat curve over several batches ends above or below its start by noise alone, so that
+    alone does not decide the direction. Each retry trains a fresh copy."""
     if retry is None or not losses:
         return []
     start = losses[0]
     finite = [v for v in losses if np.isfinite(v)]
     where = next((i for i, v in enumerate(losses) if not np.isfinite(v)), None)
-    diverged = where is not None or max(finite) > SPIKE * start or finite[-1] >= start
-    if diverged:
+    spiked = where is not None or max(finite) > SPIKE * start
+    stalled = not spiked and min(finite) > 0.5 * start
+    if stalled:
+        for factor, name in ((10.0, "lr×10"), (100.0, "lr×100"), (1000.0, "lr×1000"), (1e4, "lr×10000")):
+            ok, end = retry(factor)
+            if ok:
+                return [("lr_too_low",
+                         f"loss only {fmt(start)} → {fmt(min(finite))}; a retry at {name} succeeded (loss {fmt(end)})")]
+    if spiked or finite[-1] >= start:
         for factor, name in ((0.1, "lr/10"), (0.01, "lr/100"), (0.001, "lr/1000")):
             ok, end = retry(factor)
             if ok:
                 what = (f"loss {fmt(start)} → nan at step {where + 1}" if where is not None else
                         f"loss {fmt(start)} → peak {fmt(max(finite))} → {fmt(losses[-1])}")
                 return [("lr_too_high", f"{what}; a retry at {name} succeeded (loss {fmt(end)})")]
-        return []
-    best = min(finite)
-    if best > 0.5 * start:
-        for factor, name in ((10.0, "lr×10"), (100.0, "lr×100"), (1000.0, "lr×1000"), (1e4, "lr×10000")):
-            ok, end = retry(factor)
-            if ok:
-                return [("lr_too_low",
-                         f"loss only {fmt(start)} → {fmt(best)}; a retry at {name} succeeded (loss {fmt(end)})")]
     return []
 
 
