@@ -1,28 +1,35 @@
-"""Every broken training case fails overfit_one_batch and names its cause; every twin passes."""
+"""Every broken training case fails overfit_one_batch and names its cause; every twin passes, in
+both frameworks, on the default seed (and on nine more with `-m slow`)."""
 
 from __future__ import annotations
 
 import pytest
 
+import keras_corpus
+import torch_corpus
 from pytest_mlcheck import CheckFailed
 from torch_corpus import digits_batch, digits_batches, training_cases
 
 CASES = training_cases()
+BOTH = [("torch", c) for c in CASES] + [("keras", c) for c in keras_corpus.training_cases()]
+BATCH = {"torch": lambda: torch_corpus.digits_batch(32), "keras": lambda: keras_corpus.digits_arrays(32)}
+SEEDS = [0] + [pytest.param(seed, marks=pytest.mark.slow) for seed in range(1, 10)]
 # loss_decreases sees divergence, stalls and untrained parameters; a loss that still falls (MSE on
 # class ids, a softmax before cross-entropy) is overfit_one_batch's to catch.
 DECREASE_CATCHES = {"lr_too_high", "lr_too_low", "missing_zero_grad", "params_not_updated"}
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_overfit_one_batch_fails_every_broken_case_and_passes_every_twin(mlcheck, case):
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("framework,case", BOTH, ids=[f"{fw}: {c.name}" for fw, c in BOTH])
+def test_overfit_one_batch_fails_every_broken_case_and_passes_every_twin(mlcheck, framework, case, seed):
     if case.broken:
         with pytest.raises(CheckFailed) as info:
-            mlcheck.overfit_one_batch(batch=digits_batch(32), **case.build())
+            mlcheck.overfit_one_batch(batch=BATCH[framework](), seed=seed, **case.build())
         assert info.value.causes, str(info.value)
         if case.cause:
             assert info.value.causes[0] == case.cause, str(info.value)
     else:
-        result = mlcheck.overfit_one_batch(batch=digits_batch(32), **case.build())
+        result = mlcheck.overfit_one_batch(batch=BATCH[framework](), seed=seed, **case.build())
         assert result.passed and result.end_loss <= 0.1 * result.start_loss
 
 
