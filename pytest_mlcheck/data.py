@@ -87,9 +87,9 @@ def sample_count(x: Any) -> int:
 __all__ = ["one_batch", "batches_upto", "is_pair", "sample_count", "describe"]
 
 
-def input_batches(inputs: Any, argument: str = "inputs", max_samples: int = 4096) -> list[Any]:
+def input_batches(inputs: Any, argument: str = "inputs", max_samples: int | None = 4096) -> list[Any]:
     """Model inputs as a list of x batches: one array or tensor, an (x, y) pair (x is used), or a
-    loader / iterable of either, read until ``max_samples`` samples."""
+    loader / iterable of either, read until ``max_samples`` samples (None: all of them)."""
     if hasattr(inputs, "shape"):
         if not inputs.shape or inputs.shape[0] == 0:
             raise usage(argument, "a batch of at least one sample", inputs)
@@ -106,7 +106,7 @@ def input_batches(inputs: Any, argument: str = "inputs", max_samples: int = 4096
             raise usage(argument, "batches of arrays or tensors (or (x, y) pairs)", item)
         taken.append(x)
         total += int(x.shape[0])
-        if total >= max_samples:
+        if max_samples is not None and total >= max_samples:
             break
     if not total:
         raise usage(argument, "at least one sample", inputs,

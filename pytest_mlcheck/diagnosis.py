@@ -8,6 +8,7 @@ from typing import Any, Callable
 import numpy as np
 
 from pytest_mlcheck.report import fmt
+from pytest_mlcheck.settings import INPUT_MAX_SCALE, INPUT_MIN_PEAK
 
 Cause = tuple[str, str]
 
@@ -19,17 +20,36 @@ SPIKE = 1.5
 
 
 def input_scale(x: np.ndarray | None) -> list[Cause]:
-    """Inputs fed raw: an integer dtype above 0..1, or a mean magnitude far from unit scale."""
-    if x is None or x.size == 0 or not np.issubdtype(x.dtype, np.number):
+    """Inputs fed raw (an integer dtype above 0..1, far from unit scale, or scaled twice)."""
+    if x is None or x.size == 0:
         return []
+    return [c for c in scale_causes(x, "x") if c[0] == "inputs_not_normalized"]
+
+
+def scale_causes(x: np.ndarray, where: str) -> list[Cause]:
+    """Why ``x`` is not at unit scale: an integer dtype above 0..1, non-finite values, a mean
+    magnitude or spread above INPUT_MAX_SCALE, or a peak below INPUT_MIN_PEAK (scaled twice)."""
+    if x.dtype == np.bool_:
+        return []
+    if not np.issubdtype(x.dtype, np.number):
+        return [("input_dtype", f"{where} has dtype {x.dtype}; convert it to float32")]
     lo, hi = float(np.min(x)), float(np.max(x))
-    if np.issubdtype(x.dtype, np.integer) and hi > 1:
-        return [("inputs_not_normalized", f"x is {x.dtype} in {lo:g}..{hi:g}; scale it to about [0, 1] or standardise it")]
-    finite = x[np.isfinite(x)] if np.issubdtype(x.dtype, np.floating) else x
-    if finite.size and float(np.mean(np.abs(finite))) > 3.0:
-        return [("inputs_not_normalized",
-                 f"x spans {fmt(lo)}..{fmt(hi)} with mean |x| {fmt(float(np.mean(np.abs(finite))))}; "
-                 "scale it to about [0, 1] or standardise it")]
+    if np.issubdtype(x.dtype, np.integer):
+        if hi <= 1 and lo >= -1:
+            return []
+        return [("inputs_not_normalized", f"{where} is {x.dtype} in {lo:g}..{hi:g}: convert to float and scale "
+                                          f"to about [0, 1] (x / {hi:g}) or standardise it"),
+                ("input_dtype", f"{where} is {x.dtype}, not floating point")]
+    bad = ~np.isfinite(x)
+    if bad.any():
+        return [("inputs_not_finite", f"{where} holds {int(bad.sum())} non-finite value(s)")]
+    magnitude, spread, peak = float(np.mean(np.abs(x))), float(np.std(x)), float(np.max(np.abs(x)))
+    if magnitude > INPUT_MAX_SCALE or spread > INPUT_MAX_SCALE:
+        return [("inputs_not_normalized", f"{where} spans {fmt(lo)}..{fmt(hi)} (mean |x| {fmt(magnitude)}, std "
+                                          f"{fmt(spread)}): scale it to about [0, 1] (x / {fmt(hi)}) or standardise it")]
+    if 0 < peak < INPUT_MIN_PEAK:
+        return [("inputs_not_normalized", f"{where} never exceeds {fmt(peak)} in magnitude: scaled twice? "
+                                          "(x / 255 / 255); inputs should reach about 1")]
     return []
 
 

@@ -192,3 +192,127 @@ class MLCheck:
         return self._record(lambda: label_roundtrip(
             encode, decode, labels, settings=settings, num_classes=num_classes, model=model, inputs=inputs,
             output=output))
+
+    # -- recipe checks ----------------------------------------------------------------------
+    def init_loss(
+        self,
+        model: Any,
+        batch: Any,
+        *,
+        loss_fn: Callable | None = None,
+        expected: float | None = None,
+        num_classes: int | None = None,
+        output: Any = None,
+        tolerance: float | None = None,
+        seed: int | None = None,
+        device: str | None = None,
+        max_seconds: float | None = None,
+    ) -> CheckResult:
+        """The untrained model's loss on ``batch`` (eval mode) is within a factor ``1 + tolerance``
+        of ``expected``: by default what the same loss gives an uninformative prediction on the
+        same targets (zero logits, uniform probabilities, or 0.5 for sigmoid outputs), which is
+        ln C for plain softmax cross-entropy and right for class weights or label smoothing too."""
+        from pytest_mlcheck.checks.init_loss import init_loss
+
+        settings = self._settings({"seed": seed, "device": device, "max_seconds": max_seconds})
+        spec = TrainSpec(loss_fn=loss_fn, output=output)
+        return self._record(lambda: init_loss(
+            model, batch, spec=spec, settings=settings, expected=expected, num_classes=num_classes,
+            tolerance=tolerance))
+
+    def gradients_flow(
+        self,
+        model: Any,
+        batch: Any,
+        *,
+        loss_fn: Callable | None = None,
+        optimizer: Any = None,
+        train_step: Callable | None = None,
+        output: Any = None,
+        seed: int | None = None,
+        device: str | None = None,
+        max_seconds: float | None = None,
+    ) -> CheckResult:
+        """After one training step on a copy, every trainable parameter got a finite, non-zero
+        gradient and changed, and the optimizer covers it; frozen parameters stayed put. The
+        message lists per-layer gradient norms and names dead, vanishing or exploding layers."""
+        from pytest_mlcheck.checks.gradients_flow import gradients_flow
+
+        settings = self._settings({"seed": seed, "device": device, "max_seconds": max_seconds})
+        spec = TrainSpec(loss_fn=loss_fn, optimizer=optimizer, train_step=train_step, output=output)
+        return self._record(lambda: gradients_flow(model, batch, spec=spec, settings=settings))
+
+    def batch_independence(
+        self,
+        model: Any,
+        inputs: Any,
+        *,
+        output: Any = None,
+        seed: int | None = None,
+        device: str | None = None,
+        max_seconds: float | None = None,
+    ) -> CheckResult:
+        """In eval mode, output i does not depend on input j ≠ i: changing one sample leaves the
+        others' outputs unchanged (forward), and the gradient of output i reaches no other sample
+        (backward, for float inputs)."""
+        from pytest_mlcheck.checks.batch_independence import batch_independence
+
+        settings = self._settings({"seed": seed, "device": device, "max_seconds": max_seconds})
+        return self._record(lambda: batch_independence(model, inputs, settings=settings, output=output))
+
+    def inputs_normalized(
+        self,
+        inputs: Any,
+        *,
+        model: Any = None,
+        seed: int | None = None,
+        device: str | None = None,
+    ) -> CheckResult:
+        """Inputs are floating point at about unit scale (no uint8, no 0–255 or 0–16 ranges, no
+        values squashed near zero). With ``model`` it judges what reaches the model's first layer
+        holding a weight matrix or kernel, so a model that rescales inside passes, and integer
+        ids into an embedding pass."""
+        from pytest_mlcheck.checks.inputs_normalized import inputs_normalized
+
+        settings = self._settings({"seed": seed, "device": device})
+        return self._record(lambda: inputs_normalized(inputs, model=model, settings=settings))
+
+    def input_independent_baseline(
+        self,
+        model: Any,
+        batch: Any,
+        *,
+        loss_fn: Callable | None = None,
+        optimizer: Any = None,
+        train_step: Callable | None = None,
+        steps: int | None = None,
+        output: Any = None,
+        margin: float | None = None,
+        seed: int | None = None,
+        device: str | None = None,
+        max_seconds: float | None = None,
+    ) -> CheckResult:
+        """Split ``batch`` into a training half and a held-out half; train one copy on the real
+        inputs and another on zeroed inputs; on the held-out half the real-input copy must beat
+        the zero-input one by ``margin`` (accuracy for class targets, relative loss otherwise)."""
+        from pytest_mlcheck.checks.baseline import input_independent_baseline
+
+        settings = self._settings({"seed": seed, "device": device, "max_seconds": max_seconds})
+        spec = TrainSpec(loss_fn=loss_fn, optimizer=optimizer, train_step=train_step, output=output)
+        return self._record(lambda: input_independent_baseline(
+            model, batch, spec=spec, settings=settings, steps=steps, margin=margin))
+
+    def no_split_leakage(
+        self,
+        train: Any,
+        test: Any,
+        *,
+        max_overlap: float = 0.0,
+        atol: float | None = None,
+    ) -> CheckResult:
+        """No test sample's inputs also occur in ``train`` (exact content match, or within
+        ``atol`` element-wise when given); at most ``max_overlap`` of the test samples may."""
+        from pytest_mlcheck.checks.leakage import no_split_leakage
+
+        return self._record(lambda: no_split_leakage(
+            train, test, settings=self.settings, max_overlap=max_overlap, atol=atol))

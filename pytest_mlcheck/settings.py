@@ -127,3 +127,16 @@ COLLAPSE_MIN_SAMPLES = 10  # distinct inputs needed to judge the spread of predi
 REGRESSION_MIN_SPREAD = 1e-3  # std / (mean |output| + std) below this is a constant output
 PARITY_ATOL = 1e-5  # preprocessing_parity: float32 pipelines doing the same ops agree far closer
 PARITY_RTOL = 1e-5
+INIT_LOSS_TOLERANCE = 0.25  # init_loss passes within ×(1 + this) of expected either way; correct corpus models: ≤ ×1.06
+# gradients_flow, on |grad|/|weight| of each weight matrix or kernel. Correct corpus models: at most
+# 0.61, and the smallest layer ≥ 0.016 of the largest; a 12-layer sigmoid MLP 8e-12, std-1 init 3e3.
+EXPLODING_SCALE = 10.0
+VANISHING_RATIO = 1e-4
+INDEPENDENCE_RTOL = 1e-4  # batch_independence: changes below this × the largest |output| are rounding
+# inputs_normalized: images in [0, 1] have mean |x| and std ≤ 0.5, standardised data ~1; raw
+# 0–16 digits 4.9 / 6.0, 0–255 pixels ~80 / ~100; twice-scaled images peak at 1/255.
+INPUT_MAX_SCALE = 3.0
+INPUT_MIN_PEAK = 0.05
+BASELINE_STEPS = 100  # input_independent_baseline trains each copy this long on its half
+BASELINE_MIN_SAMPLES = 64  # half trains, half is held out
+BASELINE_MARGIN = 0.25  # accuracy points the real-input copy must gain (digits, 32 held out: correct ≥ 0.62, shuffled ≤ 0.094)

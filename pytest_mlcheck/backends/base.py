@@ -49,6 +49,24 @@ class Session(Protocol):
     def trainable_count(self) -> int:
         """Number of trainable parameter tensors."""
 
+    def parameter_values(self) -> dict[str, np.ndarray]:
+        """Each trainable parameter's current value, by name."""
+
+    def frozen_values(self) -> dict[str, np.ndarray]:
+        """Each frozen weight's current value, by name (state such as moving statistics excluded)."""
+
+    def gradients(self, batch: Any) -> dict[str, np.ndarray | None]:
+        """Gradients of the loss on the batch per trainable parameter, without an update."""
+
+    def step_gradients(self) -> dict[str, np.ndarray | None]:
+        """The gradients the user's own step left behind ({} where they are not visible)."""
+
+    def input_gradient(self, batch: Any, index: int) -> np.ndarray | None:
+        """d(sum of output ``index``)/d(inputs) in eval mode; None for non-float inputs."""
+
+    def first_layer_input(self, batch: Any) -> tuple[np.ndarray, bool] | None:
+        """What reaches the first layer with a weight matrix or kernel, and whether it is a lookup."""
+
     def scale_lr(self, factor: float) -> None:
         """Multiply the optimizer's learning rates (used by probes on a fresh session)."""
 

@@ -143,6 +143,20 @@ class KerasSession:
     def trainable_count(self) -> int:
         return len(self.model.trainable_variables)
 
+    def parameter_values(self) -> dict[str, np.ndarray]:
+        return {v.path: np.array(v.numpy(), copy=True) for v in self.model.trainable_variables}
+
+    def frozen_values(self) -> dict[str, np.ndarray]:
+        """Weights meant to train (a layer's trainable weights) that are frozen now; moving
+        statistics and other state variables are not weights and may change."""
+        live = {id(v) for v in self.model.trainable_variables}
+        frozen = {}
+        for layer in self.model._flatten_layers(include_self=True):
+            for v in getattr(layer, "_trainable_variables", []):
+                if id(v) not in live:
+                    frozen[v.path] = np.array(v.numpy(), copy=True)
+        return frozen
+
     def scale_lr(self, factor: float) -> None:
         if isinstance(self.optimizer._learning_rate, keras.optimizers.schedules.LearningRateSchedule):
             return  # a schedule is the user's design; the probe leaves it alone
@@ -250,6 +264,75 @@ class KerasSession:
         with tf.device(self.tf_device):
             out = self._forward(batch[0], training=False)
         return np.asarray(out, dtype=np.float32)
+
+    def gradients(self, batch: tuple[Any, Any]) -> dict[str, np.ndarray | None]:
+        """Gradients of the loss on ``batch`` for each trainable variable, without an update."""
+        x, y = batch
+        variables = self.model.trainable_variables
+        with tf.device(self.tf_device):
+            with tf.GradientTape() as tape:
+                out = self._forward(x, training=True)
+                loss = self._loss(x, y, out, training=True)
+            scalar_loss(loss, "loss_fn")
+            grads = tape.gradient(loss, variables) if hasattr(loss, "shape") else [None] * len(variables)
+        return {v.path: None if g is None else np.asarray(tf.convert_to_tensor(g), dtype=np.float32)
+                for v, g in zip(variables, grads)}
+
+    def step_gradients(self) -> dict[str, np.ndarray | None]:
+        return {}  # a user's own Keras step keeps its gradients to itself
+
+    def input_gradient(self, batch: tuple[Any, Any], index: int) -> np.ndarray | None:
+        x = batch[0]
+        if not isinstance(x, tf.Tensor) or not x.dtype.is_floating:
+            return None
+        with tf.device(self.tf_device):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                out = self._forward(x, training=False)
+                target = tf.reduce_sum(out[index])
+            grad = tape.gradient(target, x)
+        return np.zeros(tuple(x.shape), np.float32) if grad is None else np.asarray(grad, dtype=np.float32)
+
+    def first_layer_input(self, batch: tuple[Any, Any]) -> tuple[np.ndarray, bool] | None:
+        """What reaches the first layer holding a weight matrix or kernel (a weight of 2+
+        dimensions: dense, conv, embedding) in an inference call, and whether that layer is a
+        lookup; None if none runs. Each such layer's ``call`` is wrapped for the one call."""
+        seen: list[Any] = []
+        wrapped = []
+        for layer in self.model._flatten_layers(include_self=False):
+            own = list(getattr(layer, "_trainable_variables", [])) + list(getattr(layer, "_non_trainable_variables", []))
+            if any(len(v.shape) >= 2 for v in own) and not list(layer._flatten_layers(include_self=False)):
+                wrapped.append(layer)
+        for layer in wrapped:
+            def call(*args: Any, __original: Any = layer.call, **kwargs: Any) -> Any:
+                if not seen and args and hasattr(args[0], "shape"):
+                    seen.append((np.asarray(args[0]), __original))
+                return __original(*args, **kwargs)
+
+            layer.call = call
+        try:
+            self.predict(batch)
+        finally:
+            for layer in wrapped:
+                del layer.call
+        if not seen:
+            return None
+        value, call = seen[0]
+        return value, self._is_lookup(value, call)
+
+    def _is_lookup(self, value: np.ndarray, call: Callable) -> bool:
+        """Integer ids, or whole numbers that the layer reads as ids: a lookup ignores a shift by
+        0.25 that any weighted sum would show."""
+        if np.issubdtype(value.dtype, np.integer):
+            return True
+        if not np.issubdtype(value.dtype, np.floating) or not np.all(value == np.round(value)) or value.min() < 0:
+            return False
+        try:
+            with tf.device(self.tf_device):
+                a, b = np.asarray(call(value)), np.asarray(call(value + 0.25))
+        except Exception:
+            return False
+        return a.shape == b.shape and bool(np.array_equal(a, b))
 
     def clear_gradients(self) -> None:
         pass  # Keras steps compute gradients afresh; there is nothing to accumulate

@@ -143,6 +143,9 @@ class TorchSession:
     def parameter_values(self) -> dict[str, np.ndarray]:
         return {n: p.detach().cpu().numpy().copy() for n, p in self.model.named_parameters() if p.requires_grad}
 
+    def frozen_values(self) -> dict[str, np.ndarray]:
+        return {n: p.detach().cpu().numpy().copy() for n, p in self.model.named_parameters() if not p.requires_grad}
+
     def scale_lr(self, factor: float) -> None:
         for group in self.optimizer.param_groups:
             group["lr"] = group["lr"] * factor
@@ -234,6 +237,61 @@ class TorchSession:
         finally:
             self.model.train(was_training)
         return out.detach().float().cpu().numpy()
+
+    def gradients(self, batch: tuple[Any, Any]) -> dict[str, np.ndarray | None]:
+        """Gradients of the loss on ``batch`` for each trainable parameter, without an update."""
+        x, y = batch
+        self.model.zero_grad(set_to_none=True)
+        out = self._forward(x)
+        loss = call_user("loss_fn", self.loss_fn, out, y)
+        scalar_loss(loss, "loss_fn")
+        if isinstance(loss, torch.Tensor) and loss.requires_grad:
+            call_user("backward", loss.backward)
+        grads = self.step_gradients()
+        self.model.zero_grad(set_to_none=True)
+        return grads
+
+    def step_gradients(self) -> dict[str, np.ndarray | None]:
+        """The gradients the last step left on each trainable parameter (None where there is none)."""
+        return {n: None if p.grad is None else p.grad.detach().float().cpu().numpy().copy()
+                for n, p in self.model.named_parameters() if p.requires_grad}
+
+    def input_gradient(self, batch: tuple[Any, Any], index: int) -> np.ndarray | None:
+        """d(sum of output ``index``)/d(inputs) in eval mode; None for non-float or structured inputs."""
+        x = batch[0]
+        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+            return None
+        watched = x.detach().clone().requires_grad_(True)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.enable_grad():
+                out = self._forward(watched)
+                if not out.requires_grad:
+                    return None
+                (grad,) = torch.autograd.grad(out[index].sum(), watched, allow_unused=True)
+        finally:
+            self.model.train(was_training)
+        return np.zeros(tuple(x.shape), np.float32) if grad is None else grad.detach().float().cpu().numpy()
+
+    def first_layer_input(self, batch: tuple[Any, Any]) -> tuple[np.ndarray, bool] | None:
+        """What reaches the first module holding a weight matrix or kernel (a parameter of 2+
+        dimensions: linear, conv, embedding) in eval mode, and whether it is a lookup (torch
+        lookups take integer ids); None if no such module runs."""
+        seen: list[Any] = []
+
+        def record(module: torch.nn.Module, args: tuple) -> None:
+            if not seen and args and isinstance(args[0], torch.Tensor):
+                seen.append(args[0].detach().cpu().numpy().copy())
+
+        hooks = [m.register_forward_pre_hook(record) for m in self.model.modules()
+                 if any(p.ndim >= 2 for p in m.parameters(recurse=False))]
+        try:
+            self.predict(batch)
+        finally:
+            for hook in hooks:
+                hook.remove()
+        return (seen[0], bool(np.issubdtype(seen[0].dtype, np.integer))) if seen else None
 
     def clear_gradients(self) -> None:
         for p in self.model.parameters():

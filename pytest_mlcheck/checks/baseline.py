@@ -1,0 +1,100 @@
+"""input_independent_baseline: a model trained on the real inputs beats one trained on zeros,
+on samples neither saw."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from pytest_mlcheck import diagnosis
+from pytest_mlcheck.backends import as_numpy
+from pytest_mlcheck.checks.common import (
+    CheckRun, TrainSpec, check_fraction, check_steps, infer_task, length_problem, open_session, predictions_right,
+    user_code_fails,
+)
+from pytest_mlcheck.checks.training import error_causes, train_loop
+from pytest_mlcheck.data import one_batch
+from pytest_mlcheck.errors import usage
+from pytest_mlcheck.report import CheckResult, fmt
+from pytest_mlcheck.settings import BASELINE_MARGIN, BASELINE_MIN_SAMPLES, BASELINE_STEPS, Settings
+
+
+def _score(session: Any, prepared: Any, task: str) -> float:
+    """Held-out accuracy for class targets, held-out loss otherwise."""
+    out = session.predict(prepared)
+    if task == "regression":
+        return session.loss_of(out, prepared)
+    return float(predictions_right(session.labels(prepared), out, task).mean())
+
+
+def _train_and_score(model: Any, settings: Settings, spec: TrainSpec, train: tuple, held: tuple, steps: int,
+                     run: CheckRun, task: str | None) -> tuple[list[float], float, str]:
+    session = open_session(model, settings, spec)
+    try:
+        with user_code_fails(run, lambda err: error_causes(err, session, train)):
+            fit = session.prepare(*train)
+            test = session.prepare(*held)
+            if task is None:
+                task = infer_task(session.labels(fit), session.predict(fit), None)
+            losses, _, why = train_loop(session, [fit], steps, run)
+            if why == "nonfinite":
+                return losses, float("nan"), task
+            return losses, _score(session, test, task), task
+    finally:
+        session.close()
+
+
+def input_independent_baseline(
+    model: Any,
+    batch: Any,
+    *,
+    spec: TrainSpec,
+    settings: Settings,
+    steps: int | None = None,
+    margin: float | None = None,
+) -> CheckResult:
+    n_steps = check_steps(steps) or BASELINE_STEPS
+    needed = BASELINE_MARGIN if margin is None else check_fraction(margin, "margin")
+    run = CheckRun("input_independent_baseline", settings)
+    raw = one_batch(batch)
+    mismatch = length_problem([raw])
+    if mismatch:
+        raise run.fail("x and y hold different numbers of samples", mismatch)
+    if not hasattr(raw[0], "shape"):
+        raise usage("batch", "(x, y) with x one array or tensor", raw[0],
+                    fix="Structured (dict or tuple) inputs are not supported by this check")
+    x, y = as_numpy(raw[0]), as_numpy(raw[1])
+    if len(x) < BASELINE_MIN_SAMPLES:
+        raise usage("batch", f"at least {BASELINE_MIN_SAMPLES} samples (half are held out to judge generalisation)",
+                    raw[0], fix="Pass a bigger batch, e.g. 128 samples of real training data")
+    order = np.random.default_rng(settings.seed).permutation(len(x))
+    fit, held = order[: len(x) // 2], order[len(x) // 2:]
+    real_losses, real, task = _train_and_score(model, settings, spec, (x[fit], y[fit]), (x[held], y[held]),
+                                               n_steps, run, None)
+    zero_losses, zero, _ = _train_and_score(model, settings, spec, (np.zeros_like(x[fit]), y[fit]),
+                                            (np.zeros_like(x[held]), y[held]), n_steps, run, task)
+    run.record_losses(real_losses)
+    metric = "loss" if task == "regression" else "accuracy"
+    run.result.figures["samples"] = f"{len(fit)} trained on, {len(held)} held out"
+    run.result.figures[f"held-out {metric}, real inputs"] = real
+    run.result.figures[f"held-out {metric}, zeroed inputs"] = zero
+    if not np.isfinite(real_losses[-1]):
+        raise run.fail("the loss became non-finite while training on the real inputs",
+                       diagnosis.inputs_not_finite(x) + diagnosis.input_scale(x))
+    if task == "regression":
+        run.result.figures["criterion"] = f"real-input loss ≤ {1 - needed:g} × zeroed-input loss"
+        ok = bool(np.isfinite(zero) and real <= (1 - needed) * zero)
+        gap = f"{fmt(real)} vs {fmt(zero)}"
+    else:
+        run.result.figures["criterion"] = f"real-input accuracy ≥ zeroed-input accuracy + {needed:g}"
+        ok = real >= zero + needed
+        gap = f"{real:.0%} vs {zero:.0%}"
+    if ok:
+        return run.passed()
+    causes = [("no_input_signal",
+               f"on held-out samples the model trained on real inputs scores {gap} for one trained on zeros: "
+               "the targets do not follow from the inputs (labels shuffled apart from their inputs, misaligned "
+               "files, or inputs the model cannot read)")]
+    causes += diagnosis.input_scale(x)
+    raise run.fail(f"real inputs do not beat zeroed inputs on held-out samples ({metric} {gap})", causes)

@@ -1,0 +1,146 @@
+"""gradients_flow: one step reaches and changes every trainable parameter, and no frozen one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from pytest_mlcheck.checks.common import CheckRun, TrainSpec, length_problem, open_session, user_code_fails
+from pytest_mlcheck import diagnosis
+from pytest_mlcheck.checks.training import error_causes
+from pytest_mlcheck.data import one_batch
+from pytest_mlcheck.report import CheckResult, fmt
+from pytest_mlcheck.settings import EXPLODING_SCALE, VANISHING_RATIO, Settings
+
+Cause = tuple[str, str]
+
+
+def _layer(name: str) -> str:
+    for sep in ("/", "."):
+        if sep in name:
+            return name.rsplit(sep, 1)[0]
+    return name
+
+
+def _names(names: list[str], limit: int = 4) -> str:
+    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def layer_norms(grads: dict[str, np.ndarray | None]) -> dict[str, float]:
+    """The global gradient norm of each layer (parameters grouped by their name's prefix)."""
+    squares: dict[str, float] = {}
+    for name, g in grads.items():
+        value = float("nan") if g is None else float(np.sum(np.square(g.astype(np.float64))))
+        squares[_layer(name)] = squares.get(_layer(name), 0.0) + value
+    return {layer: s ** 0.5 for layer, s in squares.items()}
+
+
+def relative_scale(grads: dict[str, np.ndarray | None], values: dict[str, np.ndarray]) -> dict[str, float]:
+    """|gradient| / |weight| for each weight matrix or kernel (2+ dimensions) with a gradient:
+    biases and norm scales are left out, as a bias right before a normalisation gets ~0 by design."""
+    scales = {}
+    for name, g in grads.items():
+        w = values.get(name)
+        if g is None or w is None or w.ndim < 2 or not np.isfinite(g).all():
+            continue
+        scales[name] = float(np.linalg.norm(g)) / (float(np.linalg.norm(w)) + 1e-12)
+    return scales
+
+
+def gradient_causes(grads: dict[str, np.ndarray | None], values: dict[str, np.ndarray]) -> list[Cause]:
+    """What the gradients alone say: missing, non-finite, zero, or far out of scale with the rest."""
+    missing = [n for n, g in grads.items() if g is None]
+    nonfinite = [n for n, g in grads.items() if g is not None and not np.isfinite(g).all()]
+    zero = [n for n, g in grads.items() if g is not None and np.isfinite(g).all() and not np.any(g)]
+    causes: list[Cause] = []
+    if missing:
+        causes.append(("no_gradient", f"{len(missing)} trainable parameter(s) get no gradient from the loss "
+                                      f"(unused, or cut by a detach / numpy round trip): {_names(missing)}"))
+    if nonfinite:
+        causes.append(("exploding_gradients", f"non-finite gradients in {_names(nonfinite)}"))
+    if zero:
+        causes.append(("dead_units", f"the gradient is exactly 0 for {_names(zero)}: the units after them never "
+                                     "activate (dead ReLUs, saturated activations) or their output is unused"))
+    scales = relative_scale(grads, values)
+    if scales:
+        top = max(scales.values())
+        high = [n for n, v in scales.items() if v > EXPLODING_SCALE]
+        low = [n for n, v in scales.items() if v < top * VANISHING_RATIO]
+        if high:
+            causes.append(("exploding_gradients",
+                           f"|grad| is over ×{EXPLODING_SCALE:g} |weight| in {_names(high)} (up to "
+                           f"×{fmt(max(scales[n] for n in high))}): one plain SGD step at lr 0.1 would overshoot "
+                           "the weights"))
+        if low:
+            causes.append(("vanishing_gradients",
+                           f"|grad|/|weight| in {_names(low)} is under {VANISHING_RATIO:g} of the largest layer's "
+                           f"({fmt(min(scales[n] for n in low))} vs {fmt(top)}): those layers barely learn"))
+    return causes
+
+
+def gradients_flow(model: Any, batch: Any, *, spec: TrainSpec, settings: Settings) -> CheckResult:
+    run = CheckRun("gradients_flow", settings)
+    session = open_session(model, settings, spec)
+    try:
+        raw = one_batch(batch)
+        mismatch = length_problem([raw])
+        if mismatch:
+            raise run.fail("x and y hold different numbers of samples", mismatch)
+        prepared = session.prepare(*raw)
+        with user_code_fails(run, lambda err: error_causes(err, session, raw)):
+            if session.trainable_count() == 0:
+                raise run.fail("the model has no trainable parameters",
+                               [("params_not_updated", "every parameter is frozen (requires_grad=False / trainable=False)")])
+            before = session.parameter_values()
+            frozen_before = session.frozen_values()
+            grads = session.gradients(prepared) if spec.train_step is None else None
+            loss = session.train_step(prepared)
+            if grads is None:
+                grads = session.step_gradients()
+            after = session.parameter_values()
+            frozen_after = session.frozen_values()
+        run.record_losses([loss])
+        uncovered = session.uncovered_parameters()
+        # a parameter with no gradient, or a zero one, is reported as such, not again as unchanged
+        silent = {n for n, g in (grads or {}).items() if g is None or not np.any(g)}
+        unchanged = [n for n in before if n not in uncovered and n not in silent and np.array_equal(before[n], after[n])]
+        moved_frozen = [n for n in frozen_before if not np.array_equal(frozen_before[n], frozen_after[n])]
+        norms = layer_norms(grads) if grads else {}
+        run.result.figures["trainable tensors"] = len(before)
+        if frozen_before:
+            run.result.figures["frozen tensors"] = len(frozen_before)
+        if norms:
+            run.result.figures["gradient norm per layer"] = "; ".join(f"{k} {fmt(v)}" for k, v in list(norms.items())[:12]) + (
+                f"; … {len(norms) - 12} more" if len(norms) > 12 else "")
+        else:
+            run.result.notes.append("the gradients of a user's own Keras train_step are not visible: "
+                                    "judged by which parameters changed")
+        causes: list[Cause] = []
+        if uncovered:
+            causes.append(("params_not_updated", f"{len(uncovered)} trainable parameter(s) are not in the optimizer "
+                                                 f"and never change: {_names(uncovered)}; add them, or freeze them "
+                                                 "on purpose (requires_grad_(False) / trainable=False)"))
+        found = gradient_causes(grads, before) if grads else []
+        if any(c == "exploding_gradients" for c, _ in found):
+            causes += diagnosis.input_scale(session.inputs(prepared))
+        causes += found
+        if unchanged and not any(c == "params_not_updated" for c, _ in causes):
+            causes.append(("params_not_updated", f"{len(unchanged)} trainable parameter(s) did not change in a "
+                                                 f"step: {_names(unchanged)}"))
+        if moved_frozen:
+            causes.append(("frozen_params_changed", f"{len(moved_frozen)} frozen parameter(s) changed in a step: "
+                                                    f"{_names(moved_frozen)}"))
+        if not causes:
+            return run.passed()
+        headline = {
+            "params_not_updated": "some trainable parameters were not updated by a training step",
+            "no_gradient": "some trainable parameters get no gradient",
+            "exploding_gradients": "the gradients explode",
+            "dead_units": "some parameters get an all-zero gradient",
+            "vanishing_gradients": "the gradients vanish in some layers",
+            "frozen_params_changed": "frozen parameters changed in a training step",
+        }[causes[0][0]]
+        raise run.fail(headline, causes)
+    finally:
+        session.close()

@@ -1,0 +1,98 @@
+"""init_loss: the loss at initialisation is near what an uninformative prediction scores."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from pytest_mlcheck import diagnosis
+from pytest_mlcheck.checks.common import (
+    CheckRun, TrainSpec, check_count, infer_task, label_problem, length_problem, open_session, user_code_fails,
+)
+from pytest_mlcheck.checks.training import error_causes
+from pytest_mlcheck.data import one_batch
+from pytest_mlcheck.errors import MlcheckUsageError
+from pytest_mlcheck.report import CheckResult, fmt
+from pytest_mlcheck.settings import INIT_LOSS_TOLERANCE, Settings
+
+
+def uninformative(outputs: np.ndarray) -> tuple[np.ndarray, str]:
+    """The prediction that knows nothing, in the form the model outputs: uniform probabilities
+    for rows that sum to 1, 0.5 for outputs in [0, 1], zero logits (or zeros) otherwise."""
+    flat = outputs.reshape(len(outputs), -1)
+    finite = np.isfinite(flat).all()
+    if finite and flat.shape[1] >= 2 and flat.min() >= 0 and np.allclose(flat.sum(axis=1), 1.0, atol=1e-3):
+        return np.full_like(outputs, 1.0 / flat.shape[1]), "uniform probabilities"
+    if finite and flat.min() >= 0 and flat.max() <= 1 and flat.std() > 0:
+        return np.full_like(outputs, 0.5), "0.5 everywhere"
+    return np.zeros_like(outputs), "all-zero outputs (uninformative logits)"
+
+
+def init_loss(
+    model: Any,
+    batch: Any,
+    *,
+    spec: TrainSpec,
+    settings: Settings,
+    expected: float | None = None,
+    num_classes: int | None = None,
+    tolerance: float | None = None,
+) -> CheckResult:
+    if expected is not None and (isinstance(expected, bool) or not isinstance(expected, (int, float))
+                                 or not math.isfinite(expected) or expected <= 0):
+        raise MlcheckUsageError(f"expected: expected a positive finite loss value (e.g. math.log(10)), got {expected!r}")
+    if tolerance is not None and (isinstance(tolerance, bool) or not isinstance(tolerance, (int, float))
+                                  or not tolerance > 0):
+        raise MlcheckUsageError(f"tolerance: expected a positive number (the allowed factor is 1 + tolerance), got {tolerance!r}")
+    num_classes = check_count(num_classes, "num_classes")
+    tol = INIT_LOSS_TOLERANCE if tolerance is None else float(tolerance)
+    run = CheckRun("init_loss", settings)
+    session = open_session(model, settings, spec, inference=True)
+    try:
+        raw = one_batch(batch)
+        mismatch = length_problem([raw])
+        if mismatch:
+            raise run.fail("x and y hold different numbers of samples", mismatch)
+        prepared = session.prepare(*raw)
+        with user_code_fails(run, lambda err: error_causes(err, session, raw)):
+            outputs = session.predict(prepared)
+            y = session.labels(prepared)
+            task = infer_task(y, outputs, None)
+            if num_classes is not None and outputs.ndim == 2 and outputs.shape[1] != num_classes:
+                raise run.fail("the head does not have one output per class", [(
+                    "head_width", f"the model has {outputs.shape[1]} outputs for num_classes={num_classes}")])
+            if task == "classification":
+                problems = label_problem(y, outputs)
+                if problems:
+                    raise run.fail("the labels cannot be predicted by this head", problems)
+            observed = session.loss_of(outputs, prepared)
+            if math.isnan(observed) and session.loss_fn is None and not getattr(session, "uses_compiled_loss", False):
+                raise MlcheckUsageError("loss_fn: init_loss needs the loss to evaluate; pass loss_fn= "
+                                        "(or compile the Keras model with a loss)")
+            baseline, what = uninformative(outputs)
+            reference = float(expected) if expected is not None else session.loss_of(baseline, prepared)
+        run.result.figures["samples"] = int(len(y))
+        run.result.figures["loss at init"] = observed
+        run.result.figures["expected"] = (
+            f"{fmt(reference)} (given)" if expected is not None else f"{fmt(reference)} (the loss of {what})")
+        run.result.figures["allowed"] = f"within ×{1 + tol:g} of expected"
+        if not math.isfinite(reference) or reference <= 0:
+            raise MlcheckUsageError(
+                f"expected: the loss of {what} is {fmt(reference)}, which cannot serve as a reference; "
+                "pass expected= with the loss an untrained model should have")
+        if math.isfinite(observed) and observed > 0 and abs(math.log(observed / reference)) <= math.log1p(tol):
+            run.result.start_loss = observed
+            return run.passed()
+        causes = diagnosis.inputs_not_finite(session.inputs(prepared))
+        causes += diagnosis.input_scale(session.inputs(prepared))
+        ratio = observed / reference if math.isfinite(observed) else float("inf")
+        causes.append(("init_loss_off", f"the loss at init is {fmt(observed)}, ×{ratio:.3g} the expected {fmt(reference)}: "
+                                        + ("the outputs start far from uninformative (too large: inputs or the "
+                                           "head's initial weights out of scale)" if ratio > 1 else
+                                           "lower than an uninformative prediction can score (a loss that "
+                                           "ignores targets, or labels leaking into the inputs)")))
+        raise run.fail(f"the loss at init is {fmt(observed)}, expected about {fmt(reference)}", causes)
+    finally:
+        session.close()

@@ -1,0 +1,121 @@
+"""init_loss: the untrained loss is near what an uninformative prediction scores, in both frameworks."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+import keras_corpus as kc
+import recipe_corpus as rc
+import torch_corpus as tc
+from keras_corpus import keras, layers
+from pytest_mlcheck import CheckFailed, MlcheckUsageError
+
+CE = nn.CrossEntropyLoss
+
+BROKEN = [
+    ("torch cnn fed 0-255 pixels", lambda: dict(model=tc.DigitsCNN(), batch=tc.digits_batch(64, scale="uint8"),
+                                                loss_fn=CE()), "inputs_not_normalized"),
+    ("torch mlp fed 0-255 pixels", lambda: dict(model=tc.digits_mlp(), batch=tc.digits_batch(64, scale="uint8"),
+                                                loss_fn=CE()), "inputs_not_normalized"),
+    ("torch head re-initialised with nn.init.normal_", lambda: dict(
+        model=rc.mlp_big_head(), batch=tc.digits_batch(64), loss_fn=CE()), "init_loss_off"),
+    ("torch every weight drawn with std 1", lambda: dict(
+        model=rc.normal_init(tc.digits_mlp()), batch=tc.digits_batch(64), loss_fn=CE()), "init_loss_off"),
+    ("keras cnn fed 0-255 pixels", lambda: dict(model=kc.cnn(), batch=kc.digits_arrays(64, scale="uint8"),
+                                                loss_fn=kc.sparse_ce()), "inputs_not_normalized"),
+    ("keras mlp fed 0-255 pixels", lambda: dict(model=kc.mlp(), batch=kc.digits_arrays(64, scale="uint8"),
+                                                loss_fn=kc.sparse_ce()), "inputs_not_normalized"),
+    ("keras head initialised with RandomNormal(stddev=1)", lambda: dict(
+        model=rc.k_mlp(head_std=1.0), batch=kc.digits_arrays(64), loss_fn=kc.sparse_ce()), "init_loss_off"),
+    ("keras every kernel drawn with std 1", lambda: dict(
+        model=rc.k_mlp(kernel="normal"), batch=kc.digits_arrays(64), loss_fn=kc.sparse_ce()), "init_loss_off"),
+]
+
+CORRECT = [
+    ("torch cnn", lambda: dict(model=tc.DigitsCNN(), batch=tc.digits_batch(64), loss_fn=CE())),
+    ("torch mlp, class weights", lambda: dict(model=tc.digits_mlp(), batch=tc.digits_batch(64),
+                                              loss_fn=CE(weight=torch.linspace(0.2, 3.0, 10)))),
+    ("torch mlp, label smoothing 0.2", lambda: dict(model=tc.digits_mlp(), batch=tc.digits_batch(64),
+                                                    loss_fn=CE(label_smoothing=0.2))),
+    ("torch multi-label BCE with pos_weight", lambda: dict(
+        model=tc.digits_mlp(2), batch=tc.multilabel_batch(64),
+        loss_fn=nn.BCEWithLogitsLoss(pos_weight=torch.tensor([3.0, 0.5])))),
+    ("torch softmax outputs into NLL of their log", lambda: dict(
+        model=tc.digits_mlp(final=nn.Softmax(dim=1)), batch=tc.digits_batch(64),
+        loss_fn=lambda p, y: nn.functional.nll_loss(torch.log(p), y))),
+    ("torch frozen backbone", lambda: dict(model=tc.FrozenBackboneNet(), batch=tc.digits_batch(64), loss_fn=CE())),
+    ("torch BatchNorm", lambda: dict(model=rc.mlp_bn(), batch=tc.digits_batch(64), loss_fn=CE())),
+    ("torch embeddings on integer tokens", lambda: dict(model=tc.EmbeddingBagNet(), batch=tc.digit_tokens(64),
+                                                        loss_fn=CE())),
+    ("torch 0-255 pixels divided by 255 in forward", lambda: dict(
+        model=rc.ScalesInside(), batch=tc.digits_batch(64, scale="uint8"), loss_fn=CE())),
+    ("keras cnn, compiled loss", lambda: dict(model=kc.compiled(kc.cnn(), "adam", kc.sparse_ce()),
+                                              batch=kc.digits_arrays(64))),
+    ("keras softmax head with from_logits=False", lambda: dict(
+        model=kc.cnn(activation="softmax"), batch=kc.digits_arrays(64),
+        loss_fn=keras.losses.SparseCategoricalCrossentropy())),
+    ("keras label smoothing 0.2 on one-hot targets", lambda: dict(
+        model=kc.mlp(), batch=(kc.digits_arrays(64)[0], keras.utils.to_categorical(kc.digits_arrays(64)[1], 10)),
+        loss_fn=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.2))),
+    ("keras Rescaling(1/255) on 0-255 pixels", lambda: dict(
+        model=rc.k_mlp(rescale=1 / 255), batch=kc.digits_arrays(64, scale="uint8"), loss_fn=kc.sparse_ce())),
+    ("keras frozen first layer", lambda: dict(model=rc.k_frozen_first(), batch=kc.digits_arrays(64),
+                                              loss_fn=kc.sparse_ce())),
+    ("keras BatchNorm", lambda: dict(model=rc.k_bn(), batch=kc.digits_arrays(64), loss_fn=kc.sparse_ce())),
+    ("keras subclassed", lambda: dict(model=kc._sub()(), batch=kc.digits_arrays(64), loss_fn=kc.sparse_ce())),
+]
+
+
+@pytest.mark.parametrize("name,build,cause", BROKEN, ids=[b[0] for b in BROKEN])
+def test_an_init_loss_far_from_uninformative_fails_and_names_its_cause(mlcheck, name, build, cause):
+    kw = build()
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.init_loss(kw.pop("model"), kw.pop("batch"), **kw)
+    assert failed.value.causes[0] == cause, str(failed.value)
+    assert "init_loss_off" in failed.value.causes
+    assert "loss at init" in str(failed.value)
+
+
+@pytest.mark.parametrize("name,build", CORRECT, ids=[c[0] for c in CORRECT])
+def test_a_correct_model_starts_near_the_uninformative_loss(mlcheck, name, build):
+    torch.manual_seed(0)
+    kw = build()
+    result = mlcheck.init_loss(kw.pop("model"), kw.pop("batch"), **kw)
+    assert result.passed
+    assert math.isfinite(result.figures["loss at init"])
+
+
+def test_the_default_expectation_is_ln_c_for_plain_cross_entropy(mlcheck):
+    result = mlcheck.init_loss(tc.digits_mlp(), tc.digits_batch(64), loss_fn=CE())
+    assert result.figures["expected"].startswith(f"{math.log(10):.4g}")
+
+
+def test_expected_overrides_the_reference_both_ways(mlcheck):
+    model, batch = tc.digits_mlp(), tc.digits_batch(64)
+    assert mlcheck.init_loss(model, batch, loss_fn=CE(), expected=math.log(10)).passed
+    with pytest.raises(CheckFailed, match=r"expected about 0\.5"):
+        mlcheck.init_loss(model, batch, loss_fn=CE(), expected=0.5)
+
+
+def test_a_head_narrower_than_num_classes_is_named(mlcheck):
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.init_loss(tc.digits_mlp(5), tc.digits_batch(64) , loss_fn=CE(), num_classes=10)
+    assert failed.value.causes == ["head_width"]
+
+
+@pytest.mark.parametrize("kwargs,argument", [
+    (dict(expected=-1.0), "expected"), (dict(expected="2.3"), "expected"), (dict(tolerance=0), "tolerance"),
+    (dict(num_classes=0), "num_classes"),
+])
+def test_bad_arguments_are_usage_errors_naming_them(mlcheck, kwargs, argument):
+    with pytest.raises(MlcheckUsageError, match=f"^{argument}:"):
+        mlcheck.init_loss(tc.digits_mlp(), tc.digits_batch(64), loss_fn=CE(), **kwargs)
+
+
+def test_a_torch_model_without_a_loss_is_a_usage_error(mlcheck):
+    with pytest.raises(MlcheckUsageError, match="^loss_fn:"):
+        mlcheck.init_loss(tc.digits_mlp(), tc.digits_batch(64))
