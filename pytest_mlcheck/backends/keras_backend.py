@@ -295,7 +295,7 @@ class KerasSession:
 
     def first_layer_input(self, batch: tuple[Any, Any]) -> tuple[np.ndarray, bool] | None:
         """What reaches the first layer holding a weight matrix or kernel (a weight of 2+
-        dimensions: dense, conv, embedding) in an inference call, and whether that layer is a
+        dimensions: dense, conv, embedding) in a training call, and whether that layer is a
         lookup; None if none runs. Each such layer's ``call`` is wrapped for the one call."""
         seen: list[Any] = []
         wrapped = []
@@ -310,8 +310,9 @@ class KerasSession:
                 return __original(*args, **kwargs)
 
             layer.call = call
-        try:
-            self.predict(batch)
+        try:  # a training call: an input BatchNormalization normalises by the batch, as in training
+            with tf.device(self.tf_device):
+                self._forward(batch[0], training=True)
         finally:
             for layer in wrapped:
                 del layer.call

@@ -276,7 +276,7 @@ class TorchSession:
 
     def first_layer_input(self, batch: tuple[Any, Any]) -> tuple[np.ndarray, bool] | None:
         """What reaches the first module holding a weight matrix or kernel (a parameter of 2+
-        dimensions: linear, conv, embedding) in eval mode, and whether it is a lookup (torch
+        dimensions: linear, conv, embedding) in train mode, and whether it is a lookup (torch
         lookups take integer ids); None if no such module runs."""
         seen: list[Any] = []
 
@@ -287,7 +287,8 @@ class TorchSession:
         hooks = [m.register_forward_pre_hook(record) for m in self.model.modules()
                  if any(p.ndim >= 2 for p in m.parameters(recurse=False))]
         try:
-            self.predict(batch)
+            with torch.no_grad():  # train mode: an input BatchNorm normalises by the batch, as in training
+                self._forward(batch[0])
         finally:
             for hook in hooks:
                 hook.remove()

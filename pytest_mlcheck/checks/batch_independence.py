@@ -45,7 +45,8 @@ def batch_independence(model: Any, inputs: Any, *, settings: Settings, output: A
         if n < 2:
             raise usage("inputs", "a batch of at least 2 samples (one sample cannot influence another)", first)
         rng = np.random.default_rng(settings.seed)
-        findings: list[str] = []
+        forward: list[str] = []
+        backward: list[str] = []
         with user_code_fails(run, lambda err: error_causes(err, session, (x, None))):
             base = session.predict(session.prepare(x))
             if len(base) != n:
@@ -66,11 +67,11 @@ def batch_independence(model: Any, inputs: Any, *, settings: Settings, output: A
                 worst = max(worst, float(delta.max()))
                 moved = others[delta > tol]
                 if len(moved):
-                    findings.append(f"changing sample {j} changed the outputs of {len(moved)} other sample(s) "
+                    forward.append(f"changing sample {j} changed the outputs of {len(moved)} other sample(s) "
                                     f"(first {int(moved[0])}, by up to {fmt(float(delta.max()))})")
             run.result.figures["forward"] = f"largest change in another sample's output {fmt(worst)} (allowed {fmt(tol)})"
             prepared = session.prepare(x)
-            for i in sorted({0, n - 1}):
+            for i in sorted({0, n // 2, n - 1}):
                 grad = session.input_gradient(prepared, i)
                 if grad is None:
                     run.result.notes.append("inputs are not floating point: judged by the forward probe only")
@@ -80,13 +81,16 @@ def batch_independence(model: Any, inputs: Any, *, settings: Settings, output: A
                 leak = float(np.delete(g, i, axis=0).max())
                 if leak > INDEPENDENCE_RTOL * own or (own == 0 and leak > 0):
                     other = int(np.argmax(np.delete(g, i, axis=0).max(axis=1)))
-                    findings.append(f"the gradient of output {i} reaches other samples (max {fmt(leak)} vs "
+                    backward.append(f"the gradient of output {i} reaches other samples (max {fmt(leak)} vs "
                                     f"{fmt(own)} on its own input, e.g. sample {other + (other >= i)})")
         run.result.figures["samples"] = n
-        if not findings:
+        if not forward and not backward:
             return run.passed()
+        shown = forward[:1] + backward[:1]
+        more = len(forward) + len(backward) - len(shown)
         raise run.fail("outputs depend on other samples of the batch",
-                       [("batch_mixing", "; ".join(findings) + ": a reshape/view or a reduction over the batch "
-                                                               "dimension (e.g. view(-1, n) on (n, c), or a mean over dim 0)")])
+                       [("batch_mixing", "; ".join(shown) + (f" (and {more} more)" if more else "")
+                         + ": a reshape/view or a reduction over the batch dimension (e.g. view(-1, n) on (n, c), "
+                           "or a mean over dim 0)")])
     finally:
         session.close()

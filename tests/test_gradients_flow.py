@@ -1,0 +1,120 @@
+"""gradients_flow: one step reaches and changes every trainable parameter, in both frameworks."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import keras_corpus as kc
+import recipe_corpus as rc
+import torch_corpus as tc
+from keras_corpus import keras
+from pytest_mlcheck import CheckFailed
+
+CE = nn.CrossEntropyLoss
+
+
+def _adam(lr: float = 1e-3):
+    return lambda params: torch.optim.Adam(params, lr=lr)
+
+
+BROKEN = [
+    ("torch head left out of the optimizer", lambda: tc._cnn_head_left_out(), "params_not_updated"),
+    ("torch learning rate 0", lambda: dict(model=tc.digits_mlp(), loss_fn=CE(), optimizer=_adam(0.0)),
+     "params_not_updated"),
+    ("torch dead ReLUs (bias -100)", lambda: dict(model=tc.DeadReLUNet(), loss_fn=CE()), "dead_units"),
+    ("torch features sent through numpy", lambda: dict(model=rc.NumpyRoundTrip(), loss_fn=CE()), "no_gradient"),
+    ("torch a layer never called in forward", lambda: dict(model=rc.UnusedLayer(), loss_fn=CE()), "no_gradient"),
+    ("torch 12 sigmoid layers", lambda: dict(model=rc.deep_mlp(nn.Sigmoid), loss_fn=CE()), "vanishing_gradients"),
+    ("torch 20 ReLU layers, default init", lambda: dict(model=rc.deep_mlp(nn.ReLU, 20), loss_fn=CE()),
+     "vanishing_gradients"),
+    ("torch 6 ReLU layers drawn with std 1", lambda: dict(model=rc.normal_init(rc.deep_mlp(nn.ReLU, 6)),
+                                                          loss_fn=CE()), "exploding_gradients"),
+    ("keras learning rate 0", lambda: dict(model=rc.k_mlp(), loss_fn=kc.sparse_ce(),
+                                           optimizer=keras.optimizers.Adam(0.0)), "params_not_updated"),
+    ("keras dead ReLUs (bias -100)", lambda: dict(model=rc.k_mlp(bias=-100.0), loss_fn=kc.sparse_ce()),
+     "dead_units"),
+    ("keras stop_gradient in call", lambda: dict(model=rc.KStopGradient(), loss_fn=kc.sparse_ce()), "no_gradient"),
+    ("keras a layer never called in call", lambda: dict(model=rc.KUnusedLayer(), loss_fn=kc.sparse_ce()),
+     "no_gradient"),
+    ("keras 12 sigmoid layers", lambda: dict(model=rc.k_mlp(depth=12, activation="sigmoid"),
+                                             loss_fn=kc.sparse_ce()), "vanishing_gradients"),
+    ("keras 6 ReLU layers drawn with std 1", lambda: dict(model=rc.k_mlp(depth=6, kernel="normal"),
+                                                          loss_fn=kc.sparse_ce()), "exploding_gradients"),
+]
+
+CORRECT = [
+    ("torch cnn", lambda: dict(model=tc.DigitsCNN(), loss_fn=CE())),
+    ("torch cnn, own step with zero_grad", lambda: dict(model=tc.DigitsCNN(), loss_fn=CE(), train_step=tc.good_step,
+                                                        optimizer=_adam())),
+    ("torch backbone frozen on purpose", lambda: dict(model=tc.FrozenBackboneNet(), loss_fn=CE())),
+    ("torch backbone frozen, optimizer over the head only", tc._cnn_frozen_backbone),
+    ("torch conv bias before BatchNorm", lambda: dict(model=rc.conv_bn(), loss_fn=CE())),
+    ("torch 12 tanh layers", lambda: dict(model=rc.deep_mlp(nn.Tanh), loss_fn=CE())),
+    ("torch embeddings on integer tokens", lambda: dict(model=tc.EmbeddingBagNet(), loss_fn=CE(),
+                                                        batch=tc.digit_tokens(64))),
+    ("keras cnn, compiled", lambda: dict(model=kc.compiled(kc.cnn(), keras.optimizers.Adam(1e-3), kc.sparse_ce()))),
+    ("keras first layer frozen on purpose", lambda: dict(model=rc.k_frozen_first(), loss_fn=kc.sparse_ce())),
+    ("keras conv before BatchNorm", lambda: dict(model=rc.k_bn(), loss_fn=kc.sparse_ce())),
+    ("keras subclassed", lambda: dict(model=kc._sub()(), loss_fn=kc.sparse_ce())),
+]
+
+
+def _batch(name: str):
+    return kc.digits_arrays(64) if name.startswith("keras") else tc.digits_batch(64)
+
+
+@pytest.mark.parametrize("name,build,cause", BROKEN, ids=[b[0] for b in BROKEN])
+def test_a_parameter_the_step_does_not_reach_fails_and_names_its_cause(mlcheck, name, build, cause):
+    torch.manual_seed(0)
+    kw = build()
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.gradients_flow(kw.pop("model"), kw.pop("batch", _batch(name)), **kw)
+    assert failed.value.causes[0] == cause, str(failed.value)
+
+
+@pytest.mark.parametrize("name,build", CORRECT, ids=[c[0] for c in CORRECT])
+def test_a_correct_model_gets_every_trainable_parameter_updated(mlcheck, name, build):
+    torch.manual_seed(0)
+    kw = build()
+    result = mlcheck.gradients_flow(kw.pop("model"), kw.pop("batch", _batch(name)), **kw)
+    assert result.passed
+    assert result.figures["trainable tensors"] > 0
+
+
+def test_the_failure_lists_per_layer_gradient_norms(mlcheck):
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.gradients_flow(tc.DeadReLUNet(), tc.digits_batch(64), loss_fn=CE())
+    text = str(failed.value)
+    assert "gradient norm per layer: hidden 0; head" in text
+    assert "hidden.weight" in text
+
+
+def test_frozen_parameters_are_counted_not_reported(mlcheck):
+    result = mlcheck.gradients_flow(tc.FrozenBackboneNet(), tc.digits_batch(64), loss_fn=CE())
+    assert result.figures["frozen tensors"] == 2
+    assert "backbone" not in result.figures["gradient norm per layer"]
+
+
+def test_a_step_that_moves_a_frozen_parameter_fails(mlcheck):
+    def step(model, optimizer, loss_fn, x, y):
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        optimizer.step()
+        with torch.no_grad():
+            model.backbone[0].weight.mul_(0.5)  # "fine-tunes" the frozen layer behind the optimizer's back
+        return loss
+
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.gradients_flow(tc.FrozenBackboneNet(), tc.digits_batch(64), loss_fn=CE(), train_step=step,
+                               optimizer=_adam())
+    assert failed.value.causes == ["frozen_params_changed"]
+
+
+def test_a_model_with_nothing_trainable_fails(mlcheck):
+    model = tc.digits_mlp().requires_grad_(False)
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.gradients_flow(model, tc.digits_batch(64), loss_fn=CE())
+    assert failed.value.causes == ["params_not_updated"]

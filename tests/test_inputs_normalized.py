@@ -1,0 +1,90 @@
+"""inputs_normalized: inputs reach the model as floats at about unit scale, in both frameworks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import torch
+
+import keras_corpus as kc
+import recipe_corpus as rc
+import torch_corpus as tc
+from pytest_mlcheck import CheckFailed, MlcheckUsageError
+
+_raw = tc.digits()[0][:64]
+
+BROKEN = [
+    ("raw 0-16 digits as float32", lambda: dict(inputs=tc.digits_batch(64, scale="raw")), "inputs_not_normalized"),
+    ("0-255 pixels as float32", lambda: dict(inputs=tc.digits_batch(64, scale="uint8")[0]), "inputs_not_normalized"),
+    ("uint8 numpy pixels", lambda: dict(inputs=np.round(_raw * 255 / 16).astype(np.uint8)), "inputs_not_normalized"),
+    ("uint8 torch tensor", lambda: dict(inputs=torch.from_numpy(np.round(_raw * 255 / 16).astype(np.uint8))),
+     "inputs_not_normalized"),
+    ("uint8 tf tensor", lambda: dict(inputs=tf.constant(np.round(_raw * 255 / 16).astype(np.uint8))),
+     "inputs_not_normalized"),
+    ("pixels divided by 255 twice", lambda: dict(inputs=tc.digits_batch(64, scale="uint8")[0] / 255 / 255),
+     "inputs_not_normalized"),
+    ("a NaN in the batch", lambda: dict(inputs=np.where(np.eye(64, 64, dtype=bool)[:, :1, None, None].repeat(8, 2)
+                                                        .repeat(8, 3), np.nan, _raw / 16)), "inputs_not_finite"),
+    ("torch model fed 0-255 pixels", lambda: dict(inputs=tc.digits_batch(64, scale="uint8"), model=tc.DigitsCNN()),
+     "inputs_not_normalized"),
+    ("keras model fed 0-255 pixels", lambda: dict(inputs=kc.digits_arrays(64, scale="uint8"), model=kc.cnn()),
+     "inputs_not_normalized"),
+    ("keras model fed uint8 pixels", lambda: dict(
+        inputs=np.round(kc.digits_arrays(64, scale="uint8")[0]).astype(np.uint8), model=rc.k_mlp()),
+     "inputs_not_normalized"),
+]
+
+CORRECT = [
+    ("digits scaled to [0, 1]", lambda: dict(inputs=tc.digits_batch(64))),
+    ("standardised features", lambda: dict(inputs=(_raw - _raw.mean()) / _raw.std())),
+    ("boolean masks", lambda: dict(inputs=_raw > 8)),
+    ("a DataLoader of (x, y) batches", lambda: dict(
+        inputs=torch.utils.data.DataLoader(torch.utils.data.TensorDataset(*tc.digits_batch(64)), batch_size=16))),
+    ("a tf.data.Dataset", lambda: dict(inputs=tf.data.Dataset.from_tensor_slices(kc.digits_arrays(64)).batch(16))),
+    ("torch model dividing 0-255 pixels by 255 in forward", lambda: dict(
+        inputs=tc.digits_batch(64, scale="uint8"), model=rc.ScalesInside())),
+    ("torch embeddings on integer tokens", lambda: dict(inputs=tc.digit_tokens(64), model=tc.EmbeddingBagNet())),
+    ("torch BatchNorm first, then a linear layer", lambda: dict(
+        inputs=tc.digits_batch(64, scale="raw"),
+        model=torch.nn.Sequential(torch.nn.Flatten(), torch.nn.BatchNorm1d(64), torch.nn.Linear(64, 10)))),
+    ("keras Rescaling(1/255) on 0-255 pixels", lambda: dict(
+        inputs=kc.digits_arrays(64, scale="uint8"), model=rc.k_mlp(rescale=1 / 255))),
+    ("keras Embedding on int32 tokens", lambda: dict(inputs=rc.k_tokens(64), model=rc.k_embedding(False))),
+    ("keras Embedding on tokens held as float32", lambda: dict(inputs=rc.k_tokens(64, dtype="float32"),
+                                                              model=rc.k_embedding(True))),
+]
+
+
+@pytest.mark.parametrize("name,build,cause", BROKEN, ids=[b[0] for b in BROKEN])
+def test_inputs_far_from_unit_scale_fail_with_their_figures(mlcheck, name, build, cause):
+    kw = build()
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.inputs_normalized(kw.pop("inputs"), **kw)
+    assert failed.value.causes[0] == cause, str(failed.value)
+    assert " in " in str(failed.value) or "non-finite" in str(failed.value)
+
+
+@pytest.mark.parametrize("name,build", CORRECT, ids=[c[0] for c in CORRECT])
+def test_inputs_at_unit_scale_or_rescaled_inside_the_model_pass(mlcheck, name, build):
+    torch.manual_seed(0)
+    kw = build()
+    assert mlcheck.inputs_normalized(kw.pop("inputs"), **kw).passed
+
+
+def test_uint8_pixels_also_name_the_dtype(mlcheck):
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.inputs_normalized(np.round(_raw * 255 / 16).astype(np.uint8))
+    assert failed.value.causes == ["inputs_not_normalized", "input_dtype"]
+    assert "uint8 in 0..255" in str(failed.value)
+
+
+def test_with_a_model_the_figures_describe_what_reaches_its_first_weighted_layer(mlcheck):
+    result = mlcheck.inputs_normalized(kc.digits_arrays(64, scale="uint8"), model=rc.k_mlp(rescale=1 / 255))
+    assert "float32 in 0..1" in result.figures["what reaches the model's first weighted layer"]
+
+
+@pytest.mark.parametrize("inputs", [[], "pixels", {"x": np.zeros((4, 2))}], ids=["empty list", "a string", "a dict"])
+def test_inputs_that_are_not_samples_are_usage_errors(mlcheck, inputs):
+    with pytest.raises(MlcheckUsageError, match="^inputs:"):
+        mlcheck.inputs_normalized(inputs)
