@@ -210,3 +210,23 @@ def test_a_model_never_built_is_built_once_and_left_at_its_initial_weights(mlche
                                        optimizer=keras.optimizers.Adam(1e-3))
     assert first.losses == second.losses
     assert all(np.array_equal(a, v.numpy()) for a, v in zip(built, model.variables))
+
+
+RECIPE_CALLS = {
+    "init_loss": lambda m, model: m.init_loss(model, digits_arrays(64)),
+    "gradients_flow": lambda m, model: m.gradients_flow(model, digits_arrays(64)),
+    "batch_independence": lambda m, model: m.batch_independence(model, digits_arrays(16)[0]),
+    "inputs_normalized": lambda m, model: m.inputs_normalized(digits_arrays(64, scale="raw"), model=model),
+    "input_independent_baseline": lambda m, model: m.input_independent_baseline(model, digits_arrays(64), steps=20),
+}
+
+
+@pytest.mark.parametrize("check", list(RECIPE_CALLS))
+def test_a_recipe_check_changes_nothing_of_the_user(mlcheck, user_model, check):
+    before = snapshot(user_model)
+    try:
+        RECIPE_CALLS[check](mlcheck, user_model)
+    except CheckFailed:
+        pass  # passing or failing, nothing may change
+    assert_same(before, snapshot(user_model))
+    assert not any("call" in vars(layer) for layer in user_model._flatten_layers()), "a wrapped call was left behind"

@@ -111,3 +111,27 @@ def test_the_same_seed_gives_the_same_figures_and_another_seed_other_ones(mlchec
 
     assert run(5) == run(5)
     assert run(5) != run(6)
+
+
+RECIPE_CALLS = {
+    "init_loss": lambda m, model, opt: m.init_loss(model, digits_batch(64), loss_fn=nn.CrossEntropyLoss()),
+    "gradients_flow": lambda m, model, opt: m.gradients_flow(model, digits_batch(64), loss_fn=nn.CrossEntropyLoss(),
+                                                             optimizer=opt),
+    "batch_independence": lambda m, model, opt: m.batch_independence(model, digits_batch(16)[0]),
+    "inputs_normalized": lambda m, model, opt: m.inputs_normalized(digits_batch(64, scale="raw"), model=model),
+    "input_independent_baseline": lambda m, model, opt: m.input_independent_baseline(
+        model, digits_batch(64), loss_fn=nn.CrossEntropyLoss(), optimizer=opt, steps=20),
+}
+
+
+@pytest.mark.parametrize("check", list(RECIPE_CALLS))
+def test_a_recipe_check_changes_nothing_of_the_user(mlcheck, user_setup, check):
+    model, optimizer = user_setup
+    before = snapshot(model, optimizer)
+    hooks = [len(m._forward_pre_hooks) for m in model.modules()]
+    try:
+        RECIPE_CALLS[check](mlcheck, model, optimizer)
+    except CheckFailed:
+        pass  # passing or failing, nothing may change
+    assert_same(before, snapshot(model, optimizer))
+    assert [len(m._forward_pre_hooks) for m in model.modules()] == hooks
