@@ -54,6 +54,36 @@ def test_class_names_survive_training_encoding_and_serving_decoding(mlcheck, mod
     mlcheck.label_roundtrip(ENCODE, decode, CLASS_NAMES, model=model, inputs=held_out_images(8))
 
 
+def test_the_untrained_loss_is_ln_10(mlcheck, model):
+    mlcheck.init_loss(model, train_loader(64), loss_fn=loss_fn)
+
+
+def test_one_step_reaches_every_layer(mlcheck, model):
+    mlcheck.gradients_flow(model, train_loader(), loss_fn=loss_fn, optimizer=make_optimizer)
+
+
+def test_no_sample_sees_another(mlcheck, model):
+    mlcheck.batch_independence(model, held_out_images(16))
+
+
+def test_the_images_reach_the_model_scaled(mlcheck, model):
+    mlcheck.inputs_normalized(train_loader(), model=model)
+
+
+def test_the_labels_follow_from_the_images(mlcheck, model):
+    mlcheck.input_independent_baseline(model, train_loader(128), loss_fn=loss_fn, optimizer=make_optimizer)
+
+
+def test_no_held_out_image_is_also_a_training_image(mlcheck):
+    mlcheck.no_split_leakage(train_loader(), held_out_images())
+
+
+@pytest.mark.xfail(raises=CheckFailed, strict=True,
+                   reason="shows a failure: 0-255 pixels fed to the model (inputs_not_normalized)")
+def test_what_a_failure_looks_like_unscaled_pixels(mlcheck, model):
+    mlcheck.inputs_normalized(held_out_images() * 255, model=model)
+
+
 @pytest.mark.xfail(raises=CheckFailed, strict=True,
                    reason="shows a failure: a softmax in forward before cross-entropy (loss_mismatch)")
 def test_what_a_failure_looks_like_softmax_before_cross_entropy(mlcheck, model):
