@@ -11,7 +11,7 @@ from torch import nn
 import keras_corpus as kc
 import recipe_corpus as rc
 import torch_corpus as tc
-from keras_corpus import keras, layers
+from keras_corpus import keras
 from pytest_mlcheck import CheckFailed, MlcheckUsageError
 
 CE = nn.CrossEntropyLoss

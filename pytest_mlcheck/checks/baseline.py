@@ -10,11 +10,10 @@ import numpy as np
 from pytest_mlcheck import diagnosis
 from pytest_mlcheck.backends import as_numpy
 from pytest_mlcheck.checks.common import (
-    CheckRun, TrainSpec, check_fraction, check_steps, infer_task, length_problem, open_session, predictions_right,
+    CheckRun, TrainSpec, check_fraction, check_steps, infer_task, checked_batch, open_session, predictions_right,
     user_code_fails,
 )
 from pytest_mlcheck.checks.training import error_causes, train_loop
-from pytest_mlcheck.data import one_batch
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.settings import BASELINE_MARGIN, BASELINE_MIN_SAMPLES, BASELINE_STEPS, Settings
@@ -74,10 +73,7 @@ def input_independent_baseline(
     n_steps = check_steps(steps) or BASELINE_STEPS
     needed = BASELINE_MARGIN if margin is None else check_fraction(margin, "margin")
     run = CheckRun("input_independent_baseline", settings)
-    raw = one_batch(batch)
-    mismatch = length_problem([raw])
-    if mismatch:
-        raise run.fail("x and y hold different numbers of samples", mismatch)
+    raw = checked_batch(run, batch)
     if not hasattr(raw[0], "shape"):
         raise usage("batch", "(x, y) with x one array or tensor", raw[0],
                     fix="Structured (dict or tuple) inputs are not supported by this check")

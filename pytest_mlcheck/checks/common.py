@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from pytest_mlcheck.backends import backend_for
-from pytest_mlcheck.data import sample_count
+from pytest_mlcheck.data import one_batch, sample_count
 from pytest_mlcheck.errors import CheckFailed, MlcheckUsageError, UserCodeError
 from pytest_mlcheck.report import CheckResult, failure_message
 from pytest_mlcheck.settings import Settings
@@ -135,6 +135,15 @@ def length_problem(raws: list[tuple[Any, Any]]) -> list[tuple[str, str]]:
             where = "the batch" if len(raws) == 1 else f"batch {i}"
             return [("xy_length_mismatch", f"{where} has {nx} inputs but {ny} targets")]
     return []
+
+
+def checked_batch(run: CheckRun, batch: Any) -> tuple[Any, Any]:
+    """One (x, y) pair from ``batch``; a failed check when x and y differ in length."""
+    raw = one_batch(batch)
+    mismatch = length_problem([raw])
+    if mismatch:
+        raise run.fail("x and y hold different numbers of samples", mismatch)
+    return raw
 
 
 def label_problem(y: np.ndarray, out: np.ndarray) -> list[tuple[str, str]]:

@@ -6,10 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from pytest_mlcheck.checks.common import CheckRun, TrainSpec, length_problem, open_session, user_code_fails
+from pytest_mlcheck.checks.common import CheckRun, TrainSpec, checked_batch, open_session, user_code_fails
 from pytest_mlcheck import diagnosis
 from pytest_mlcheck.checks.training import error_causes
-from pytest_mlcheck.data import one_batch
 from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.settings import EXPLODING_SCALE, VANISHING_RATIO, Settings
 
@@ -83,10 +82,7 @@ def gradients_flow(model: Any, batch: Any, *, spec: TrainSpec, settings: Setting
     run = CheckRun("gradients_flow", settings)
     session = open_session(model, settings, spec)
     try:
-        raw = one_batch(batch)
-        mismatch = length_problem([raw])
-        if mismatch:
-            raise run.fail("x and y hold different numbers of samples", mismatch)
+        raw = checked_batch(run, batch)
         prepared = session.prepare(*raw)
         with user_code_fails(run, lambda err: error_causes(err, session, raw)):
             if session.trainable_count() == 0:

@@ -9,10 +9,9 @@ import numpy as np
 
 from pytest_mlcheck import diagnosis
 from pytest_mlcheck.checks.common import (
-    CheckRun, TrainSpec, check_count, infer_task, label_problem, length_problem, open_session, user_code_fails,
+    CheckRun, TrainSpec, check_count, infer_task, label_problem, checked_batch, open_session, user_code_fails,
 )
 from pytest_mlcheck.checks.training import error_causes
-from pytest_mlcheck.data import one_batch
 from pytest_mlcheck.errors import MlcheckUsageError
 from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.settings import INIT_LOSS_TOLERANCE, Settings
@@ -51,10 +50,7 @@ def init_loss(
     run = CheckRun("init_loss", settings)
     session = open_session(model, settings, spec, inference=True)
     try:
-        raw = one_batch(batch)
-        mismatch = length_problem([raw])
-        if mismatch:
-            raise run.fail("x and y hold different numbers of samples", mismatch)
+        raw = checked_batch(run, batch)
         prepared = session.prepare(*raw)
         with user_code_fails(run, lambda err: error_causes(err, session, raw)):
             outputs = session.predict(prepared)

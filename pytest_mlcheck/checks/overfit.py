@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from pytest_mlcheck.checks.common import (
-    CheckRun, TrainSpec, check_fraction, check_steps, length_problem, infer_task, label_problem, open_session, predictions_right,
+    CheckRun, TrainSpec, check_fraction, check_steps, checked_batch, infer_task, label_problem, open_session, predictions_right,
     user_code_fails,
 )
 from pytest_mlcheck.checks.training import error_causes, failure_causes, lr_retry, train_loop
-from pytest_mlcheck.data import one_batch
 from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.settings import OVERFIT_LOSS_RATIO, OVERFIT_MAX_STEPS, Settings
 
@@ -29,10 +28,7 @@ def overfit_one_batch(
     run = CheckRun("overfit_one_batch", settings)
     session = open_session(model, settings, spec)
     try:
-        raw = one_batch(batch)
-        mismatch = length_problem([raw])
-        if mismatch:
-            raise run.fail("x and y hold different numbers of samples", mismatch)
+        raw = checked_batch(run, batch)
         prepared = session.prepare(*raw)
         with user_code_fails(run, lambda err: error_causes(err, session, raw)):
             y = session.labels(prepared)
