@@ -38,6 +38,15 @@ class MLCheck:
         layer = {k: v for k, v in overrides.items() if v is not None}
         return self.settings.merged(layer, source="call argument") if layer else self.settings
 
+    def _each(self, check: str, value: Any, settings: Settings, one: Callable[[Any], CheckResult],
+              judgeable: Callable[[Any], bool] | None = None, argument: str = "inputs") -> CheckResult:
+        """``one(value)``; or, when ``value`` is a Hypothesis strategy, ``one`` on each example drawn."""
+        from pytest_mlcheck.checks.properties import for_all, is_strategy
+
+        if not is_strategy(value):
+            return one(value)
+        return for_all(check, value, settings, one, judgeable=judgeable, argument=argument)
+
     def _record(self, run: Callable[[], CheckResult]) -> CheckResult:
         try:
             result = run()
@@ -112,6 +121,7 @@ class MLCheck:
         seed: int | None = None,
         device: str | None = None,
         max_seconds: float | None = None,
+        examples: int | None = None,
     ) -> CheckResult:
         """Eval-mode outputs on ``inputs`` are finite and fit ``kind``: "logits" (not already
         probabilities, not all ≥ 0), "probabilities" (each in [0, 1], rows summing to 1) or
@@ -119,10 +129,9 @@ class MLCheck:
         ``num_classes`` outputs. The message names the worst sample and value."""
         from pytest_mlcheck.checks.output_range import output_range
 
-        settings = self._settings({"seed": seed, "device": device, "max_seconds": max_seconds})
-        return self._record(lambda: output_range(
-            model, inputs, settings=settings, kind=kind, low=low, high=high, num_classes=num_classes,
-            output=output))
+        settings = self._settings({"seed": seed, "device": device, "max_seconds": max_seconds, "examples": examples})
+        return self._record(lambda: self._each("output_range", inputs, settings, lambda x: output_range(
+            model, x, settings=settings, kind=kind, low=low, high=high, num_classes=num_classes, output=output)))
 
     def not_constant_predictions(
         self,
@@ -139,17 +148,19 @@ class MLCheck:
         seed: int | None = None,
         device: str | None = None,
         max_seconds: float | None = None,
+        examples: int | None = None,
     ) -> CheckResult:
         """Distinct ``inputs`` do not all get one class (no class above ``max_share`` of the
         predictions) or, for one-output models, one value. With ``train_on`` a copy is first
         trained ``steps`` steps on those batches, since collapse to the majority class shows
         after training."""
-        from pytest_mlcheck.checks.not_constant import not_constant_predictions
+        from pytest_mlcheck.checks.not_constant import enough_distinct, not_constant_predictions
 
-        settings = self._settings({"seed": seed, "device": device, "max_seconds": max_seconds})
+        settings = self._settings({"seed": seed, "device": device, "max_seconds": max_seconds, "examples": examples})
         spec = TrainSpec(loss_fn=loss_fn, optimizer=optimizer, train_step=train_step, output=output)
-        return self._record(lambda: not_constant_predictions(
-            model, inputs, settings=settings, spec=spec, train_on=train_on, steps=steps, max_share=max_share))
+        return self._record(lambda: self._each("not_constant_predictions", inputs, settings, lambda x: (
+            not_constant_predictions(model, x, settings=settings, spec=spec, train_on=train_on, steps=steps,
+                                     max_share=max_share)), judgeable=enough_distinct))
 
     def preprocessing_parity(
         self,
@@ -160,15 +171,18 @@ class MLCheck:
         atol: float | None = None,
         rtol: float | None = None,
         seed: int | None = None,
+        max_seconds: float | None = None,
+        examples: int | None = None,
     ) -> CheckResult:
         """Each raw sample through both pipelines gives the same shape, dtype and values (within
         ``atol``/``rtol``). Global RNGs are seeded the same for both calls on a sample and
         restored after; compare the deterministic parts of pipelines with random augmentation."""
         from pytest_mlcheck.checks.parity import preprocessing_parity
 
-        settings = self._settings({"seed": seed})
-        return self._record(lambda: preprocessing_parity(
-            train_pipeline, eval_pipeline, raw_samples, settings=settings, atol=atol, rtol=rtol))
+        settings = self._settings({"seed": seed, "max_seconds": max_seconds, "examples": examples})
+        return self._record(lambda: self._each("preprocessing_parity", raw_samples, settings, lambda raw: (
+            preprocessing_parity(train_pipeline, eval_pipeline, raw, settings=settings, atol=atol, rtol=rtol)),
+            argument="raw_samples"))
 
     def label_roundtrip(
         self,
@@ -182,16 +196,18 @@ class MLCheck:
         output: Any = None,
         seed: int | None = None,
         device: str | None = None,
+        max_seconds: float | None = None,
+        examples: int | None = None,
     ) -> CheckResult:
         """Every label survives ``decode(encode(label))``; codes are distinct and contiguous
         0..C-1 (within 0..num_classes-1 when given); with ``model`` and ``inputs`` the head's
         width is C. ``encode``/``decode`` are callables or dicts (``decode`` may be a list)."""
         from pytest_mlcheck.checks.label_roundtrip import label_roundtrip
 
-        settings = self._settings({"seed": seed, "device": device})
-        return self._record(lambda: label_roundtrip(
-            encode, decode, labels, settings=settings, num_classes=num_classes, model=model, inputs=inputs,
-            output=output))
+        settings = self._settings({"seed": seed, "device": device, "max_seconds": max_seconds, "examples": examples})
+        return self._record(lambda: self._each("label_roundtrip", labels, settings, lambda drawn: label_roundtrip(
+            encode, decode, drawn, settings=settings, num_classes=num_classes, model=model, inputs=inputs,
+            output=output), argument="labels"))
 
     # -- recipe checks ----------------------------------------------------------------------
     def init_loss(
@@ -251,14 +267,16 @@ class MLCheck:
         seed: int | None = None,
         device: str | None = None,
         max_seconds: float | None = None,
+        examples: int | None = None,
     ) -> CheckResult:
         """In eval mode, output i does not depend on input j ≠ i: changing one sample leaves the
         others' outputs unchanged (forward), and the gradient of output i reaches no other sample
         (backward, for float inputs)."""
-        from pytest_mlcheck.checks.batch_independence import batch_independence
+        from pytest_mlcheck.checks.batch_independence import batch_independence, judgeable
 
-        settings = self._settings({"seed": seed, "device": device, "max_seconds": max_seconds})
-        return self._record(lambda: batch_independence(model, inputs, settings=settings, output=output))
+        settings = self._settings({"seed": seed, "device": device, "max_seconds": max_seconds, "examples": examples})
+        return self._record(lambda: self._each("batch_independence", inputs, settings, lambda x: batch_independence(
+            model, x, settings=settings, output=output), judgeable=judgeable))
 
     def inputs_normalized(
         self,

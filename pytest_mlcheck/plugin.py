@@ -10,14 +10,17 @@ import pytest
 from pytest_mlcheck.errors import MlcheckUsageError
 from pytest_mlcheck.fixture import MLCheck, Recorder
 from pytest_mlcheck.settings import (
-    DEFAULT_MAX_SECONDS, DEFAULT_SEED, Settings, parse_device, parse_seconds, parse_seed,
+    DEFAULT_EXAMPLES, DEFAULT_MAX_SECONDS, DEFAULT_SEED, Settings, parse_device, parse_examples, parse_seconds,
+    parse_seed,
 )
+
+KEYS = ("gpu", "device", "seed", "max_seconds", "examples")
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
 RECORDER_KEY = pytest.StashKey[Recorder]()
 
 MARKER = (
-    "mlcheck(seed=None, device=None, gpu=None, max_seconds=None): settings for the mlcheck "
+    "mlcheck(seed=None, device=None, gpu=None, max_seconds=None, examples=None): settings for the mlcheck "
     "checks in this test; they override the command line and the ini file"
 )
 
@@ -47,18 +50,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--mlcheck-max-seconds", action="store", dest="mlcheck_max_seconds", default=None,
                     type=_argtype(parse_seconds), metavar="SECONDS",
                     help=f"time cap per check, checked between steps. Default: {DEFAULT_MAX_SECONDS:g}.")
+    group.addoption("--mlcheck-examples", action="store", dest="mlcheck_examples", default=None,
+                    type=_argtype(parse_examples), metavar="N",
+                    help=f"Hypothesis examples a check draws when given a strategy. Default: {DEFAULT_EXAMPLES}.")
     parser.addini("mlcheck_gpu", "run mlcheck checks on CUDA (true/false). Default: false.", default=None)
     parser.addini("mlcheck_device", "device for mlcheck checks: cpu, cuda or cuda:N. Default: cpu.", default=None)
     parser.addini("mlcheck_seed", f"seed for mlcheck checks. Default: {DEFAULT_SEED}.", default=None)
     parser.addini("mlcheck_max_seconds", f"time cap per mlcheck check. Default: {DEFAULT_MAX_SECONDS:g}.",
                   default=None)
+    parser.addini("mlcheck_examples", f"Hypothesis examples per mlcheck check given a strategy. "
+                                      f"Default: {DEFAULT_EXAMPLES}.", default=None)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER)
-    ini = {key: config.getini(f"mlcheck_{key}") for key in ("gpu", "device", "seed", "max_seconds")}
+    ini = {key: config.getini(f"mlcheck_{key}") for key in KEYS}
     ini = {k: v for k, v in ini.items() if v not in (None, "")}
-    cli = {key: config.getoption(f"mlcheck_{key}") for key in ("gpu", "device", "seed", "max_seconds")}
+    cli = {key: config.getoption(f"mlcheck_{key}") for key in KEYS}
     ini_names = {key: f"mlcheck_{key}" for key in ini}
     cli_names = {key: "--mlcheck-" + key.replace("_", "-") for key in cli}
     try:

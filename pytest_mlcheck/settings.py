@@ -41,6 +41,16 @@ def parse_seconds(value: Any) -> float:
     return seconds
 
 
+def parse_examples(value: Any) -> int:
+    try:
+        count = int(str(value).strip())
+    except ValueError:
+        raise ValueError(f"{value!r} is not a whole number; pass a count of examples such as 50") from None
+    if count < 1:
+        raise ValueError(f"{count} is not positive; pass a count of examples such as 50")
+    return count
+
+
 def parse_bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -58,10 +68,12 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "device": parse_device,
     "seed": parse_seed,
     "max_seconds": parse_seconds,
+    "examples": parse_examples,
 }
 
 DEFAULT_SEED = 0
 DEFAULT_MAX_SECONDS = 120.0
+DEFAULT_EXAMPLES = 50
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,6 +83,7 @@ class Settings:
     device: str = "cpu"
     seed: int = DEFAULT_SEED
     max_seconds: float = DEFAULT_MAX_SECONDS
+    examples: int = DEFAULT_EXAMPLES  # Hypothesis examples drawn when a check is given a strategy
 
     def merged(self, layer: Mapping[str, Any], *, source: str, names: Mapping[str, str] | None = None) -> Settings:
         """Return these settings overridden by one layer of raw values (validated here).

@@ -11,6 +11,7 @@ OPTIONS = {
     "--mlcheck-device": "cpu.",
     "--mlcheck-seed": "0.",
     "--mlcheck-max-seconds": "120.",
+    "--mlcheck-examples": "50.",
 }
 GROUP_TITLE = "training-sanity checks (pytest-mlcheck):"
 
@@ -49,7 +50,8 @@ def test_each_option_help_ends_with_its_default(help_lines: list[str], name: str
     assert text.endswith(f"Default: {OPTIONS[name]}"), text
 
 
-@pytest.mark.parametrize("key", ["mlcheck_gpu", "mlcheck_device", "mlcheck_seed", "mlcheck_max_seconds"])
+@pytest.mark.parametrize("key", ["mlcheck_gpu", "mlcheck_device", "mlcheck_seed", "mlcheck_max_seconds",
+                                 "mlcheck_examples"])
 def test_each_ini_key_is_listed_with_its_default(help_lines: list[str], key: str) -> None:
     text = " ".join(" ".join(help_lines).split())
     match = re.search(re.escape(key) + r" \(string\): (.*?)(?= \w+ \(\w+\):| Environment variables:)", text)
@@ -61,5 +63,6 @@ def test_markers_lists_the_mlcheck_marker_with_its_keys(pytester: pytest.Pyteste
     result = pytester.runpytest("--markers")
     assert result.ret == 0
     result.stdout.fnmatch_lines(
-        ["@pytest.mark.mlcheck(seed=None, device=None, gpu=None, max_seconds=None): *override the command line*"]
+        ["@pytest.mark.mlcheck(seed=None, device=None, gpu=None, max_seconds=None, examples=None): "
+         "*override the command line*"]
     )

@@ -10,7 +10,7 @@ FAST = ("-p", "no:hypothesispytest")
 SHOW_SETTINGS = """
 def test_show(mlcheck):
     s = mlcheck.settings
-    print(f"[device={s.device} seed={s.seed} max_seconds={s.max_seconds:g}]")
+    print(f"[device={s.device} seed={s.seed} max_seconds={s.max_seconds:g} examples={s.examples}]")
 """
 
 
@@ -21,6 +21,8 @@ def test_show(mlcheck):
         ("--mlcheck-seed=abc", ["--mlcheck-seed", "'abc' is not an integer", "pass a whole number"]),
         ("--mlcheck-seed=-1", ["--mlcheck-seed", "-1 is outside", "pass a non-negative 32-bit integer"]),
         ("--mlcheck-max-seconds=0", ["--mlcheck-max-seconds", "is not positive", "pass seconds such as 120"]),
+        ("--mlcheck-examples=0", ["--mlcheck-examples", "0 is not positive", "a count of examples such as 50"]),
+        ("--mlcheck-examples=many", ["--mlcheck-examples", "'many' is not a whole number"]),
     ],
 )
 def test_a_bad_command_line_value_is_a_usage_error_that_says_how_to_fix_it(
@@ -57,16 +59,17 @@ def test_gpu_together_with_a_cpu_device_on_the_command_line_is_a_usage_error(pyt
 
 def test_good_values_are_normalised_before_a_check_sees_them(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(SHOW_SETTINGS)
-    result = pytester.runpytest(*FAST, "-s", "--mlcheck-device=GPU:1", "--mlcheck-seed= 7 ", "--mlcheck-max-seconds=2.5")
+    result = pytester.runpytest(*FAST, "-s", "--mlcheck-device=GPU:1", "--mlcheck-seed= 7 ", "--mlcheck-max-seconds=2.5",
+                                "--mlcheck-examples=12")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*[[]device=cuda:1 seed=7 max_seconds=2.5[]]*"])
+    result.stdout.fnmatch_lines(["*[[]device=cuda:1 seed=7 max_seconds=2.5 examples=12[]]*"])
 
 
 def test_gpu_alone_selects_the_default_cuda_device(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(SHOW_SETTINGS)
     result = pytester.runpytest(*FAST, "-s", "--mlcheck-gpu")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*[[]device=cuda seed=0 max_seconds=120[]]*"])
+    result.stdout.fnmatch_lines(["*[[]device=cuda seed=0 max_seconds=120 examples=50[]]*"])
 
 
 def test_gpu_without_cuda_fails_the_first_check_but_not_a_test_that_never_checks(

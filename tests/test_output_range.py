@@ -73,13 +73,40 @@ def test_outputs_that_fit_their_kind_pass(mlcheck, name, build, kwargs):
     assert result.passed and result.figures["samples"] == 200
 
 
-def test_a_nan_output_is_reported_with_its_sample(mlcheck):
+class NanOnBlank(nn.Module):
+    """Divides by each image's norm: finite inputs, but NaN for an all-zero image."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = digits_mlp()
+
+    def forward(self, x):
+        return self.net(x / x.flatten(1).norm(dim=1).view(-1, 1, 1, 1))
+
+
+def test_a_nan_output_for_finite_inputs_is_reported_with_its_sample(mlcheck):
     x = held_out(20)
-    x[7, 0, 0, 0] = float("nan")
+    x[7] = 0.0
     with pytest.raises(CheckFailed) as info:
-        mlcheck.output_range(DigitsCNN(), x, kind="logits")
+        mlcheck.output_range(NanOnBlank(), x, kind="logits")
     assert info.value.causes == ["outputs_not_finite"]
-    assert "sample 7" in str(info.value)
+    assert "sample 7" in str(info.value) and "its inputs are finite" in str(info.value)
+
+
+def test_samples_with_nan_inputs_are_reported_not_judged(mlcheck):
+    x = held_out(20)
+    x[3, 0, 0, 0] = float("nan")
+    x[5, 0, 1, 1] = float("inf")
+    result = mlcheck.output_range(DigitsCNN(), x, kind="logits")
+    assert result.figures["non-finite inputs"].startswith("2 sample(s)")
+
+
+def test_a_problem_after_a_skipped_sample_names_its_place_in_the_inputs(mlcheck):
+    x = held_out(20)
+    x[0, 0, 0, 0] = float("nan")
+    x[9] = 0.0
+    with pytest.raises(CheckFailed, match="first in sample 9"):
+        mlcheck.output_range(NanOnBlank(), x, kind="logits")
 
 
 def test_a_loader_of_pairs_is_read_for_its_inputs(mlcheck):

@@ -124,7 +124,7 @@ def test_a_bad_call_argument_is_a_usage_error_naming_its_source(pytester: pytest
 @pytest.mark.parametrize(
     ("marker", "message"),
     [
-        ("seed=1, sed=1", "*@pytest.mark.mlcheck: unknown key(s) sed; the keys are device, gpu, max_seconds, seed*"),
+        ("seed=1, sed=1", "*@pytest.mark.mlcheck: unknown key(s) sed; the keys are device, examples, gpu, max_seconds, seed*"),
         ("1", "*@pytest.mark.mlcheck takes keyword arguments only, e.g. @pytest.mark.mlcheck(seed=1)*"),
         ('gpu=True, device="cpu"', "*@pytest.mark.mlcheck: gpu=true contradicts device='cpu'; give one of them*"),
         ('seed="x"', "*@pytest.mark.mlcheck: seed: 'x' is not an integer*"),

@@ -17,6 +17,11 @@ from pytest_mlcheck.settings import INDEPENDENCE_RTOL, Settings
 MAX_SAMPLES = 16  # enough to see mixing; each probed sample costs a forward pass
 
 
+def judgeable(inputs: Any) -> bool:
+    """A batch of one sample cannot show one sample influencing another."""
+    return hasattr(inputs, "shape") and len(inputs.shape) > 0 and int(inputs.shape[0]) >= 2
+
+
 def _perturbed(x: np.ndarray, j: int, rng: np.random.Generator) -> np.ndarray | None:
     """``x`` with sample ``j`` changed: noise for floats, another distinct sample for integers."""
     changed = x.copy()

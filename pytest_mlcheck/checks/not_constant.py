@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from pytest_mlcheck.backends import as_numpy
 from pytest_mlcheck.checks.common import CheckRun, TrainSpec, check_fraction, check_steps, open_session, user_code_fails
 from pytest_mlcheck.checks.training import error_causes, train_loop
 from pytest_mlcheck.data import batches_upto, input_batches
@@ -17,6 +18,13 @@ from pytest_mlcheck.settings import COLLAPSE_MAX_SHARE, COLLAPSE_MIN_SAMPLES, RE
 def distinct_rows(batches: list[np.ndarray]) -> int:
     rows = np.concatenate([b.reshape(len(b), -1) for b in batches], axis=0)
     return len({r.tobytes() for r in np.ascontiguousarray(rows)})
+
+
+def enough_distinct(inputs: Any) -> bool:
+    """A drawn batch holds enough distinct samples to judge the spread of predictions."""
+    if not hasattr(inputs, "shape") or len(inputs.shape) == 0:
+        return False
+    return distinct_rows([as_numpy(inputs)]) >= COLLAPSE_MIN_SAMPLES
 
 
 def not_constant_predictions(

@@ -20,14 +20,28 @@ SUM_ATOL = 1e-3
 
 def predict_all(run: CheckRun, model: Any, inputs: Any, settings: Settings, output: Any) -> np.ndarray:
     """Eval-mode outputs of a copy over every input batch, as one numpy array (samples first)."""
+    return predict_with_inputs(run, model, inputs, settings, output)[0]
+
+
+def predict_with_inputs(run: CheckRun, model: Any, inputs: Any, settings: Settings,
+                        output: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Eval-mode outputs over every input batch, and per sample whether its inputs are all finite
+    (True for inputs that are not one float array)."""
     session = open_session(model, settings, TrainSpec(output=output), inference=True)
     try:
         batches = input_batches(inputs)
-        outs = []
+        outs, finite = [], []
         with user_code_fails(run, lambda err: error_causes(err, session, (batches[0], None))):
             for x in batches:
-                outs.append(session.predict(session.prepare(x)))
-        return np.concatenate(outs, axis=0)
+                prepared = session.prepare(x)
+                outs.append(session.predict(prepared))
+                array = session.inputs((prepared[0], None))
+                rows = len(outs[-1])
+                if array is not None and np.issubdtype(array.dtype, np.floating) and len(array) == rows:
+                    finite.append(np.isfinite(array.reshape(rows, -1)).all(axis=1))
+                else:
+                    finite.append(np.ones(rows, dtype=bool))
+        return np.concatenate(outs, axis=0), np.concatenate(finite)
     finally:
         session.close()
 
@@ -54,9 +68,17 @@ def output_range(
         raise MlcheckUsageError(f"low/high: low={low} is above high={high}; swap them")
     num_classes = check_count(num_classes, "num_classes")
     run = CheckRun("output_range", settings)
-    out = predict_all(run, model, inputs, settings, output)
-    flat = out.reshape(len(out), -1).astype(np.float64)
+    out, finite_inputs = predict_with_inputs(run, model, inputs, settings, output)
     run.result.figures["samples"] = len(out)
+    if not finite_inputs.all():
+        # Outputs are judged for finite inputs only: NaN or inf in, NaN out is no defect of the model.
+        skipped = int((~finite_inputs).sum())
+        run.result.figures["non-finite inputs"] = f"{skipped} sample(s) with NaN or inf inputs, not judged"
+        if not finite_inputs.any():
+            run.result.notes.append("every sample has non-finite inputs: nothing to judge")
+            return run.passed()
+    ids = np.flatnonzero(finite_inputs)  # messages name samples by their place in the inputs
+    flat = out[finite_inputs].reshape(len(ids), -1).astype(np.float64)
     run.result.figures["output shape"] = tuple(out.shape)
     finite = np.isfinite(flat)
     if flat.size:
@@ -66,25 +88,26 @@ def output_range(
     if not finite.all():
         i = int(np.argwhere(~finite.all(axis=1))[0][0])
         j = int(np.argwhere(~finite[i])[0][0])
-        raise run.fail(f"{int((~finite).sum())} non-finite output value(s); first in sample {i}: {flat[i, j]}",
-                       [("outputs_not_finite", f"sample {i}, output {j} is {flat[i, j]}")])
+        raise run.fail(f"{int((~finite).sum())} non-finite output value(s) for finite inputs; first in sample "
+                       f"{ids[i]}: {flat[i, j]}",
+                       [("outputs_not_finite", f"sample {ids[i]}, output {j} is {flat[i, j]} though its inputs are finite")])
     width = flat.shape[1]
     if num_classes is not None and width != num_classes:
         raise run.fail(f"the head has {width} output(s) per sample, expected num_classes={num_classes}",
                        [("head_width", f"{width} outputs per sample for {num_classes} classes")])
     if kind == "probabilities":
-        _probabilities(run, flat)
+        _probabilities(run, flat, ids)
     elif kind == "sigmoid":
-        _bounded(run, flat, 0.0, 1.0, "sigmoid outputs must lie in [0, 1]")
+        _bounded(run, flat, ids, 0.0, 1.0, "sigmoid outputs must lie in [0, 1]")
         if width == 1 and len(flat) > 1 and np.allclose(flat, 1.0, rtol=0, atol=1e-6):
             raise run.fail("every output is 1.0",
                            [("output_activation", "a softmax over one unit is always 1; use a sigmoid")])
     elif kind == "logits":
-        _logits(run, flat)
+        _logits(run, flat, ids)
     if low is not None or high is not None:
         lo = -np.inf if low is None else float(low)
         hi = np.inf if high is None else float(high)
-        _bounded(run, flat, lo, hi, f"outputs must lie in [{fmt(lo)}, {fmt(hi)}]")
+        _bounded(run, flat, ids, lo, hi, f"outputs must lie in [{fmt(lo)}, {fmt(hi)}]")
     return run.passed()
 
 
@@ -93,7 +116,7 @@ def _worst(excess: np.ndarray) -> tuple[int, int]:
     return int(i), int(j)
 
 
-def _bounded(run: CheckRun, flat: np.ndarray, lo: float, hi: float, rule: str) -> None:
+def _bounded(run: CheckRun, flat: np.ndarray, ids: np.ndarray, lo: float, hi: float, rule: str) -> None:
     excess = np.maximum(lo - flat, flat - hi)
     if (excess > 0).any():
         i, j = _worst(excess)
@@ -102,32 +125,34 @@ def _bounded(run: CheckRun, flat: np.ndarray, lo: float, hi: float, rule: str) -
         if lo == 0.0 and hi == 1.0:
             causes.append(("output_activation", f"values outside [0, 1] (worst {fmt(flat[i, j])}): the last "
                                                 "layer has no sigmoid, or returns logits"))
-        raise run.fail(f"{rule}; {bad} value(s) outside, worst sample {i}, output {j}: {fmt(flat[i, j])}", causes)
+        raise run.fail(f"{rule}; {bad} value(s) outside, worst sample {ids[i]}, output {j}: {fmt(flat[i, j])}", causes)
 
 
-def _probabilities(run: CheckRun, flat: np.ndarray) -> None:
+def _probabilities(run: CheckRun, flat: np.ndarray, ids: np.ndarray) -> None:
     if flat.shape[1] == 1:
         raise run.fail("probabilities over classes need ≥ 2 outputs per sample; got 1",
                        [("head_width", "one output per sample; a single-unit binary head is kind='sigmoid'")])
-    _bounded(run, flat, 0.0, 1.0, "probabilities must lie in [0, 1]")
+    _bounded(run, flat, ids, 0.0, 1.0, "probabilities must lie in [0, 1]")
     sums = flat.sum(axis=1)
     off = np.abs(sums - 1.0)
     if (off > SUM_ATOL).any():
         i = int(np.argmax(off))
-        evidence = f"row {i} sums to {fmt(float(sums[i]))}"
+        evidence = f"row {ids[i]} sums to {fmt(float(sums[i]))}"
         if np.all(flat >= 0) and np.all(flat <= 1):
             evidence += ": each value in [0, 1] but rows do not sum to 1 (a sigmoid where a softmax belongs?)"
-        raise run.fail(f"rows must sum to 1; worst sample {i} sums to {fmt(float(sums[i]))}",
+        raise run.fail(f"rows must sum to 1; worst sample {ids[i]} sums to {fmt(float(sums[i]))}",
                        [("output_activation", evidence)])
     sharp = np.sort(flat, axis=1)[:, -1]
     run.result.figures["max probability"] = f"{fmt(float(sharp.min()))}..{fmt(float(sharp.max()))}"
 
 
-def _logits(run: CheckRun, flat: np.ndarray) -> None:
+def _logits(run: CheckRun, flat: np.ndarray, ids: np.ndarray) -> None:
     if flat.shape[1] >= 2 and np.all(flat >= 0) and np.allclose(flat.sum(axis=1), 1.0, atol=SUM_ATOL):
         raise run.fail("the outputs are probabilities (rows in [0, 1] summing to 1), not logits",
                        [("output_activation", "a softmax is applied in the model; a logits loss applies its own"),
                         ("loss_mismatch", "probabilities fed to a loss that expects logits train poorly")])
-    if len(flat) > 1 and flat.shape[1] >= 2 and np.all(flat >= 0):
+    # judged across distinct output rows only: one input (or a batch of identical ones) may
+    # happen to get non-negative logits from a correct head
+    if len(np.unique(flat, axis=0)) > 1 and flat.shape[1] >= 2 and np.all(flat >= 0):
         raise run.fail(f"every logit is ≥ 0 (min {fmt(float(flat.min()))}); logits are unbounded reals",
                        [("output_activation", "an activation such as ReLU or sigmoid on the last layer")])
