@@ -215,3 +215,9 @@ def test_preprocessing_parity_takes_a_strategy_and_finds_the_overflowing_pixel(m
 def test_keras_checks_take_strategies_too(mlcheck):
     result = mlcheck.batch_independence(kc.cnn(), digit_images("unit_float", "tf"), examples=10)
     assert result.passed
+
+
+@pytest.mark.mlcheck(examples=6)
+def test_the_marker_sets_the_example_budget(mlcheck):
+    result = mlcheck.output_range(tc.digits_mlp(), digit_images("unit_float", "torch"), kind="logits")
+    assert result.figures["examples drawn"] == 6
