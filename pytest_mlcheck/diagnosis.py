@@ -130,6 +130,29 @@ def learning_rate(
     return []
 
 
+def regularization(losses: list[float], decay: float, noisy: Callable[[], bool],
+                   retry: Callable[..., tuple[bool, float]]) -> list[Cause]:
+    """A stalled loss that fits once regularization is off: a retry without weight decay (when
+    the optimizer has any), or in eval mode when the training-mode forward pass is random
+    (dropout); a model without either costs nothing here. A noisy curve may spike (dropout at
+    0.99 scales the kept units by 100), so spikes do not rule it out."""
+    finite = [v for v in losses if np.isfinite(v)]
+    if not finite:
+        return []
+    if decay > 0:
+        ok, end = retry(1.0, no_decay=True)
+        if ok:
+            return [("over_regularized", f"weight decay {decay:g}: the loss stays at {fmt(min(finite))}; a retry "
+                                         f"without weight decay fits (loss {fmt(end)})")]
+    if noisy():
+        ok, end = retry(1.0, quiet=True)
+        if ok:
+            return [("over_regularized", f"the training-mode forward pass is random (dropout): the loss stays at "
+                                         f"{fmt(min(finite))}; a retry with it off fits (loss {fmt(end)}); is a "
+                                         "dropout rate meant as a keep probability?")]
+    return []
+
+
 def loss_expects_probabilities(outputs: np.ndarray, loss_at: float, loss_shifted: float) -> list[Cause]:
     """A softmax cross-entropy on logits ignores a constant added to every logit of a row; a loss
     that expects probabilities (e.g. Keras's default from_logits=False) does not."""

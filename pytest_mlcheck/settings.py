@@ -134,6 +134,7 @@ OVERFIT_LOSS_RATIO = 0.1  # pass when the loss falls to at most this fraction of
 DECREASE_STEPS = 100
 DECREASE_MIN_DROP = 0.1  # the last quarter's median at least this fraction below the loss at init
 PROBE_TARGET = 0.5  # a learning-rate retry succeeds when its loss reaches this fraction of its start
+PROBE_MAX_STEPS = 150  # a retry's step budget (correct models reach PROBE_TARGET within ~40 steps)
 TRAIN_ON_STEPS = 100  # not_constant_predictions(train_on=...) trains a copy this long first
 COLLAPSE_MAX_SHARE = 0.9  # one class may take at most this share of the predictions
 COLLAPSE_MIN_SAMPLES = 10  # distinct inputs needed to judge the spread of predictions

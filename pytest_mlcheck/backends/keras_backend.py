@@ -81,6 +81,7 @@ class KerasSession:
         self.user_step = train_step
         self.output = output
         self._compiled_step: Callable | None = None
+        self._training = True  # what the built-in step passes as training=
         self.optimizer_notes: list[str] = []
         self._stack = contextlib.ExitStack()
         self._stack.enter_context(seeded_python_and_numpy(seed))
@@ -136,6 +137,22 @@ class KerasSession:
                             fix="Write it as optimizer=lambda params: keras.optimizers.Adam(1e-3)")
             return opt
         raise usage("optimizer", "a keras.optimizers.Optimizer class, instance, or factory params -> optimizer", spec)
+
+    def weight_decay(self) -> float:
+        return float(getattr(self.optimizer, "weight_decay", None) or 0.0)
+
+    def drop_weight_decay(self) -> None:
+        self.optimizer.weight_decay = None
+
+    def stochastic_training(self, batch: tuple[Any, Any]) -> bool:
+        """Whether two training-mode forward passes on one batch differ (dropout and the like)."""
+        with tf.device(self.tf_device):
+            first, second = self._forward(batch[0], training=True), self._forward(batch[0], training=True)
+        return not np.array_equal(np.asarray(first), np.asarray(second))
+
+    def train_without_noise(self) -> None:
+        """Train with training=False from now on: dropout and other training-mode noise off (a probe)."""
+        self._training = False
 
     def uncovered_parameters(self) -> list[str]:
         return []  # a Keras optimizer updates every trainable variable it is given
@@ -229,8 +246,8 @@ class KerasSession:
     def _step(self, x: Any, y: Any) -> Any:
         variables = self.model.trainable_variables
         with tf.GradientTape() as tape:
-            out = self._forward(x, training=True)
-            loss = self._loss(x, y, out, training=True)
+            out = self._forward(x, training=self._training)
+            loss = self._loss(x, y, out, training=self._training)
         if not hasattr(loss, "shape"):
             scalar_loss(loss, "loss_fn")  # a usage error unless it is a number; a number has no gradient
         elif loss.shape.num_elements() not in (1, None):

@@ -150,6 +150,24 @@ class TorchSession:
         for group in self.optimizer.param_groups:
             group["lr"] = group["lr"] * factor
 
+    def weight_decay(self) -> float:
+        return max((float(g.get("weight_decay", 0.0) or 0.0) for g in self.optimizer.param_groups), default=0.0)
+
+    def drop_weight_decay(self) -> None:
+        for group in self.optimizer.param_groups:
+            if "weight_decay" in group:
+                group["weight_decay"] = 0.0
+
+    def stochastic_training(self, batch: tuple[Any, Any]) -> bool:
+        """Whether two train-mode forward passes on one batch differ (dropout and the like)."""
+        with torch.no_grad():
+            first, second = self._forward(batch[0]), self._forward(batch[0])
+        return not torch.equal(first, second)
+
+    def train_without_noise(self) -> None:
+        """Train in eval mode from now on: dropout and other train-mode noise off (a probe)."""
+        self.model.eval()
+
     def learning_rates(self) -> list[float]:
         return [float(g["lr"]) for g in self.optimizer.param_groups]
 

@@ -9,7 +9,7 @@ import numpy as np
 from pytest_mlcheck import diagnosis
 from pytest_mlcheck.checks.common import CheckRun, TrainSpec, open_session
 from pytest_mlcheck.errors import UserCodeError
-from pytest_mlcheck.settings import PROBE_TARGET, Settings
+from pytest_mlcheck.settings import PROBE_MAX_STEPS, PROBE_TARGET, Settings
 
 Cause = tuple[str, str]
 
@@ -39,16 +39,23 @@ def train_loop(
 
 
 def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[Any, Any]], steps: int,
-             run: CheckRun) -> Callable[[float], tuple[bool, float]]:
-    """A probe: train a fresh copy at the learning rate times ``factor``; it succeeds when the loss
-    reaches PROBE_TARGET of its start while staying finite (stops there)."""
+             run: CheckRun) -> Callable[..., tuple[bool, float]]:
+    """A probe: train a fresh copy with the learning rate times ``factor`` (and, with
+    ``quiet``, train-mode noise off; with ``no_decay``, weight decay off) for at most
+    PROBE_MAX_STEPS; it succeeds when the loss reaches PROBE_TARGET of its start while staying
+    finite (stops there)."""
 
-    def retry(factor: float) -> tuple[bool, float]:
+    def retry(factor: float = 1.0, *, quiet: bool = False, no_decay: bool = False) -> tuple[bool, float]:
         probe = open_session(model, settings, spec)
         try:
             batches = [probe.prepare(*raw) for raw in raws]
             probe.scale_lr(factor)
-            losses, ok, _ = train_loop(probe, batches, steps, run, lambda ls, _: ls[-1] <= PROBE_TARGET * ls[0])
+            if quiet:
+                probe.train_without_noise()
+            if no_decay:
+                probe.drop_weight_decay()
+            losses, ok, _ = train_loop(probe, batches, min(steps, PROBE_MAX_STEPS), run,
+                                       lambda ls, _: ls[-1] <= PROBE_TARGET * ls[0])
             return ok, losses[-1]
         except Exception:
             return False, float("nan")
@@ -69,7 +76,7 @@ def failure_causes(
     losses: list[float],
     initial_outputs: np.ndarray | None,
     task: str,
-    retry: Callable[[float], tuple[bool, float]] | None,
+    retry: Callable[..., tuple[bool, float]] | None,
 ) -> list[Cause]:
     """Run the probes, decisive evidence first; the lr retries only when nothing decisive fired."""
     x = session.inputs(first)
@@ -95,10 +102,24 @@ def failure_causes(
                     initial_outputs, session.loss_of(initial_outputs, first),
                     session.loss_of(initial_outputs + 3.0, first))
     causes += diagnosis.uncovered(session.uncovered_parameters())
+    if not causes and retry is not None:
+        causes += diagnosis.regularization(losses, session.weight_decay(),
+                                           lambda: _noisy(fresh, raw_batch), retry)
     if not causes:
         causes += diagnosis.learning_rate(losses, retry)
     causes += diagnosis.input_scale(x)
     return causes
+
+
+def _noisy(fresh: Callable[[], Any], raw_batch: tuple[Any, Any]) -> bool:
+    """Whether the model's training-mode forward pass is random (dropout and the like)."""
+    session = fresh()
+    try:
+        return session.stochastic_training(session.prepare(*raw_batch))
+    except Exception:
+        return False
+    finally:
+        session.close()
 
 
 def error_causes(err: UserCodeError, session: Any, raw_batch: tuple[Any, Any]) -> list[Cause]:

@@ -1,0 +1,41 @@
+"""Every broken case of the diagnosis corpus fails with its expected cause first, and every twin and
+look-alike passes, in both frameworks. Cases whose first cause is still wrong are strict xfails
+with the reason, and benchmarks/diagnosis_table.py shows them."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from diagnosis_corpus import Diag, all_cases
+from pytest_mlcheck import CheckFailed
+
+CASES = all_cases()
+
+
+def _param(case: Diag):
+    marks = [pytest.mark.xfail(strict=True, reason=case.xfail)] if case.xfail else []
+    return pytest.param(case, id=case.id, marks=marks)
+
+
+@pytest.mark.parametrize("case", [_param(c) for c in CASES if c.broken])
+def test_a_broken_case_fails_and_names_its_cause_first(mlcheck, case):
+    torch.manual_seed(0)
+    with pytest.raises(CheckFailed) as failed:
+        case.run(mlcheck)
+    assert failed.value.causes, f"no cause named:\n{failed.value}"
+    assert failed.value.causes[0] == case.cause, str(failed.value)
+
+
+@pytest.mark.parametrize("case", [_param(c) for c in CASES if not c.broken])
+def test_a_twin_or_look_alike_passes(mlcheck, case):
+    torch.manual_seed(0)
+    case.run(mlcheck)
+
+
+def test_each_framework_covers_at_least_twenty_bug_kinds_each_with_a_passing_twin():
+    for framework in ("torch", "keras"):
+        cases = [c for c in CASES if c.framework == framework]
+        broken = {c.kind for c in cases if c.broken}
+        assert len(broken) >= 20, (framework, sorted(broken))
+        assert broken <= {c.kind for c in cases if not c.broken}, (framework, "kinds without a twin")
