@@ -73,6 +73,14 @@ def main() -> None:
     for fw, kinds, n, caught, right, n_ok, alarms, slowest in rows:
         print(f"| {fw} | {kinds} | {n} | {caught} ({caught / n:.0%}) | {right} ({right / n:.0%}) | {n_ok} | {alarms} | "
               f"{slowest:.1f}s |")
+    for framework in ("torch", "keras"):
+        kinds = sorted({c.kind for c in cases if c.framework == framework and c.broken})
+        if kinds:
+            print(f"\n{framework} bug kinds: {', '.join(kinds)}")
+    xfails = [c for c in cases if c.xfail]
+    if xfails:
+        print("\nListed as strict xfails (first cause still wrong):")
+        print("\n".join(f"  {c.id}: {c.xfail}" for c in xfails))
     if lines:
         print("\nCases not right (expected vs got):" if not args.cases else "\nEvery case:")
         print("\n".join(lines))

@@ -183,6 +183,17 @@ def loss_rewards_classes(perfect: float, uninformative: float) -> list[Cause]:
     return []
 
 
+def silent_layers(inputs: list[tuple[str, np.ndarray]]) -> list[Cause]:
+    """Behind a constant output: a weighted layer after the first whose input is 0 for every
+    sample, while the layers before it got a non-zero input (the units feeding it never fire)."""
+    for (_, before), (name, value) in zip(inputs, inputs[1:]):
+        if np.issubdtype(value.dtype, np.floating) and value.size and not np.any(value) and np.any(before):
+            return [("dead_units", f"the input of layer {name} is 0 for every sample: the units feeding it never "
+                                   "activate (ReLUs on pre-activations that are all negative: a large negative bias "
+                                   "or a learning rate that killed them)")]
+    return []
+
+
 def uncovered(names: list[str]) -> list[Cause]:
     if not names:
         return []

@@ -219,8 +219,7 @@ def torch_cases() -> list[Diag]:
         # dead / vanishing / exploding
         Diag(T, "dead_units", "hidden bias -100 kills every ReLU", _flow(tc.DeadReLUNet), True, "dead_units"),
         Diag(T, "dead_units", "dead ReLUs, predictions on held-out digits",
-             lambda m: m.not_constant_predictions(tc.DeadReLUNet(), tc.held_out()), True, "dead_units",
-             xfail="names class_collapse (the symptom): no probe looks for dead units behind a constant output"),
+             lambda m: m.not_constant_predictions(tc.DeadReLUNet(), tc.held_out()), True, "dead_units"),
         Diag(T, "dead_units", "twin: hidden bias 0", _flow(lambda: _zero_bias(tc.DeadReLUNet())), False),
         Diag(T, "vanishing_gradients", "12 sigmoid layers", _flow(lambda: rc.deep_mlp(nn.Sigmoid)), True,
              "vanishing_gradients"),
@@ -324,6 +323,12 @@ def torch_cases() -> list[Diag]:
         Diag(T, "outputs_not_finite", "a log of negative logits in forward",
              lambda m: m.output_range(nn.Sequential(tc.digits_mlp(), _Log()), tc.held_out(64), kind="logits"), True,
              "outputs_not_finite"),
+        Diag(T, "outputs_not_finite", "each image divided by its sum, one image blank",
+             lambda m: m.output_range(nn.Sequential(_PerImageSum(), tc.digits_mlp()), _with_blank(), kind="logits"),
+             True, "outputs_not_finite"),
+        Diag(T, "outputs_not_finite", "twin: divided by its sum plus 1e-6",
+             lambda m: m.output_range(nn.Sequential(_PerImageSum(1e-6), tc.digits_mlp()), _with_blank(),
+                                      kind="logits"), False),
         Diag(T, "outputs_not_finite", "twin: log of softplus",
              lambda m: m.output_range(nn.Sequential(tc.digits_mlp(), nn.Softplus(), _Log()), tc.held_out(64),
                                       kind="logits"), False),
@@ -335,6 +340,21 @@ def _zero_bias(model: nn.Module) -> nn.Module:
     with torch.no_grad():
         model.hidden.bias.zero_()
     return model
+
+
+class _PerImageSum(nn.Module):
+    def __init__(self, eps: float = 0.0) -> None:
+        super().__init__()
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x / (x.sum(dim=(1, 2, 3), keepdim=True) + self.eps)
+
+
+def _with_blank() -> torch.Tensor:
+    x = tc.held_out(64).clone()
+    x[10] = 0.0
+    return x
 
 
 class _Log(nn.Module):

@@ -290,9 +290,25 @@ def keras_cases() -> list[Diag]:
         # outputs_not_finite
         Diag(K, "outputs_not_finite", "a log of the logits", lambda m: m.output_range(
             log_head(False), kc.digits_arrays(64)[0], kind="logits"), True, "outputs_not_finite"),
+        Diag(K, "outputs_not_finite", "each image divided by its sum, one image blank",
+             lambda m: m.output_range(per_image_sum(0.0), _blank(), kind="logits"), True, "outputs_not_finite"),
+        Diag(K, "outputs_not_finite", "twin: divided by its sum plus 1e-6",
+             lambda m: m.output_range(per_image_sum(1e-6), _blank(), kind="logits"), False),
         Diag(K, "outputs_not_finite", "twin: a log of softplus(logits)", lambda m: m.output_range(
             log_head(True), kc.digits_arrays(64)[0], kind="logits"), False),
     ]
+
+
+def per_image_sum(eps: float) -> keras.Model:
+    inputs = keras.Input((8, 8, 1))
+    scaled = inputs / (keras.ops.sum(inputs, axis=(1, 2, 3), keepdims=True) + eps)
+    return keras.Model(inputs, kc.mlp()(scaled))
+
+
+def _blank() -> np.ndarray:
+    x = kc.digits_arrays(64, offset=1000)[0].copy()
+    x[10] = 0.0
+    return x
 
 
 def _built(build: Callable[[], keras.Model]) -> keras.Model:

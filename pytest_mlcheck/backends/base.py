@@ -64,6 +64,9 @@ class Session(Protocol):
     def input_gradient(self, batch: Any, index: int) -> np.ndarray | None:
         """d(sum of output ``index``)/d(inputs) in eval mode; None for non-float inputs."""
 
+    def weighted_layer_inputs(self, batch: Any, *, training: bool) -> list[tuple[str, np.ndarray]]:
+        """What reaches each layer with a weight matrix or kernel, in call order."""
+
     def first_layer_input(self, batch: Any) -> tuple[np.ndarray, bool] | None:
         """What reaches the first layer with a weight matrix or kernel, and whether it is a lookup."""
 

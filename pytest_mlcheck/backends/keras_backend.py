@@ -310,32 +310,41 @@ class KerasSession:
             grad = tape.gradient(target, x)
         return np.zeros(tuple(x.shape), np.float32) if grad is None else np.asarray(grad, dtype=np.float32)
 
-    def first_layer_input(self, batch: tuple[Any, Any]) -> tuple[np.ndarray, bool] | None:
-        """What reaches the first layer holding a weight matrix or kernel (a weight of 2+
-        dimensions: dense, conv, embedding) in a training call, and whether that layer is a
-        lookup; None if none runs. Each such layer's ``call`` is wrapped for the one call."""
-        seen: list[Any] = []
+    def _weighted_calls(self, batch: tuple[Any, Any], training: bool) -> list[tuple[str, np.ndarray, Callable]]:
+        """Each leaf layer holding a weight matrix or kernel (a weight of 2+ dimensions: dense,
+        conv, embedding), with what reached it and its original ``call``, in call order. Each such
+        layer's ``call`` is wrapped for the one call and restored after."""
+        seen: list[tuple[str, np.ndarray, Callable]] = []
         wrapped = []
         for layer in self.model._flatten_layers(include_self=False):
             own = list(getattr(layer, "_trainable_variables", [])) + list(getattr(layer, "_non_trainable_variables", []))
             if any(len(v.shape) >= 2 for v in own) and not list(layer._flatten_layers(include_self=False)):
                 wrapped.append(layer)
         for layer in wrapped:
-            def call(*args: Any, __original: Any = layer.call, **kwargs: Any) -> Any:
-                if not seen and args and hasattr(args[0], "shape"):
-                    seen.append((np.asarray(args[0]), __original))
+            def call(*args: Any, __original: Any = layer.call, __name: str = layer.name, **kwargs: Any) -> Any:
+                if args and hasattr(args[0], "shape"):
+                    seen.append((__name, np.asarray(args[0]), __original))
                 return __original(*args, **kwargs)
 
             layer.call = call
-        try:  # a training call: an input BatchNormalization normalises by the batch, as in training
+        try:
             with tf.device(self.tf_device):
-                self._forward(batch[0], training=True)
+                self._forward(batch[0], training=training)
         finally:
             for layer in wrapped:
                 del layer.call
+        return seen
+
+    def weighted_layer_inputs(self, batch: tuple[Any, Any], *, training: bool) -> list[tuple[str, np.ndarray]]:
+        return [(name, value) for name, value, _ in self._weighted_calls(batch, training)]
+
+    def first_layer_input(self, batch: tuple[Any, Any]) -> tuple[np.ndarray, bool] | None:
+        """What reaches the first weighted layer in a training call (an input BatchNormalization
+        normalises by the batch, as in training), and whether that layer is a lookup."""
+        seen = self._weighted_calls(batch, training=True)
         if not seen:
             return None
-        value, call = seen[0]
+        _, value, call = seen[0]
         return value, self._is_lookup(value, call)
 
     def _is_lookup(self, value: np.ndarray, call: Callable) -> bool:

@@ -292,25 +292,35 @@ class TorchSession:
             self.model.train(was_training)
         return np.zeros(tuple(x.shape), np.float32) if grad is None else grad.detach().float().cpu().numpy()
 
-    def first_layer_input(self, batch: tuple[Any, Any]) -> tuple[np.ndarray, bool] | None:
-        """What reaches the first module holding a weight matrix or kernel (a parameter of 2+
-        dimensions: linear, conv, embedding) in train mode, and whether it is a lookup (torch
-        lookups take integer ids); None if no such module runs."""
-        seen: list[Any] = []
+    def weighted_layer_inputs(self, batch: tuple[Any, Any], *, training: bool) -> list[tuple[str, np.ndarray]]:
+        """What reaches each module holding a weight matrix or kernel (a parameter of 2+
+        dimensions: linear, conv, embedding), in call order, in train or eval mode."""
+        seen: list[tuple[str, np.ndarray]] = []
 
-        def record(module: torch.nn.Module, args: tuple) -> None:
-            if not seen and args and isinstance(args[0], torch.Tensor):
-                seen.append(args[0].detach().cpu().numpy().copy())
+        def recorder(name: str) -> Callable:
+            def record(module: torch.nn.Module, args: tuple) -> None:
+                if args and isinstance(args[0], torch.Tensor):
+                    seen.append((name, args[0].detach().cpu().numpy().copy()))
+            return record
 
-        hooks = [m.register_forward_pre_hook(record) for m in self.model.modules()
+        hooks = [m.register_forward_pre_hook(recorder(n)) for n, m in self.model.named_modules()
                  if any(p.ndim >= 2 for p in m.parameters(recurse=False))]
+        was_training = self.model.training
+        self.model.train(training)
         try:
-            with torch.no_grad():  # train mode: an input BatchNorm normalises by the batch, as in training
+            with torch.no_grad():
                 self._forward(batch[0])
         finally:
+            self.model.train(was_training)
             for hook in hooks:
                 hook.remove()
-        return (seen[0], bool(np.issubdtype(seen[0].dtype, np.integer))) if seen else None
+        return seen
+
+    def first_layer_input(self, batch: tuple[Any, Any]) -> tuple[np.ndarray, bool] | None:
+        """What reaches the first weighted module in train mode (an input BatchNorm normalises by
+        the batch, as in training), and whether it is a lookup (torch lookups take integer ids)."""
+        seen = self.weighted_layer_inputs(batch, training=True)
+        return (seen[0][1], bool(np.issubdtype(seen[0][1].dtype, np.integer))) if seen else None
 
     def clear_gradients(self) -> None:
         for p in self.model.parameters():

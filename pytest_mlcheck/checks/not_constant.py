@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from pytest_mlcheck import diagnosis
 from pytest_mlcheck.backends import as_numpy
 from pytest_mlcheck.checks.common import CheckRun, TrainSpec, check_fraction, check_steps, open_session, user_code_fails
 from pytest_mlcheck.checks.training import error_causes, train_loop
@@ -64,7 +65,10 @@ def not_constant_predictions(
                 if why == "nonfinite":
                     raise run.fail(f"the loss became non-finite at step {len(losses)} while training on train_on")
             out = np.concatenate([session.predict(p) for p in prepared], axis=0)
-        flat = out.reshape(len(out), -1).astype(np.float64)
+            flat = out.reshape(len(out), -1).astype(np.float64)
+            if np.isfinite(flat).all() and np.allclose(flat, flat[0], rtol=1e-6, atol=1e-7):
+                causes_extra = diagnosis.silent_layers(session.weighted_layer_inputs(prepared[0], training=False)) \
+                    + causes_extra
         run.result.figures["samples"] = len(flat)
         if not np.isfinite(flat).all():
             raise run.fail("non-finite outputs", [("outputs_not_finite", f"{int((~np.isfinite(flat)).sum())} values")])
@@ -88,8 +92,7 @@ def _classes(run: CheckRun, flat: np.ndarray, cap: float, identical: bool, extra
     if share > cap:
         evidence = ("every input gives the same output vector: nothing of the input reaches the head"
                     if identical else f"class {int(values[top])} takes {share:.0%} of {len(preds)} distinct inputs")
-        raise run.fail(f"{share:.0%} of the predictions are class {int(values[top])}",
-                       [("class_collapse", evidence)] + extra)
+        raise run.fail(f"{share:.0%} of the predictions are class {int(values[top])}", _ranked(evidence, extra))
 
 
 def _spread(run: CheckRun, flat: np.ndarray, identical: bool, extra: list) -> None:
@@ -100,7 +103,13 @@ def _spread(run: CheckRun, flat: np.ndarray, identical: bool, extra: list) -> No
     if rel < REGRESSION_MIN_SPREAD:
         evidence = ("every input gives the same output: nothing of the input reaches the head" if identical
                     else f"outputs vary by {fmt(rel)} of their scale across distinct inputs")
-        raise run.fail(f"the outputs are constant across {len(flat)} distinct inputs", [("class_collapse", evidence)] + extra)
+        raise run.fail(f"the outputs are constant across {len(flat)} distinct inputs", _ranked(evidence, extra))
+
+
+def _ranked(evidence: str, extra: list) -> list[tuple[str, str]]:
+    """Dead units explain a collapse; the collapse itself comes next, then the rest."""
+    dead = [c for c in extra if c[0] == "dead_units"]
+    return dead + [("class_collapse", evidence)] + [c for c in extra if c[0] != "dead_units"]
 
 
 def _imbalance(labels: np.ndarray) -> list[tuple[str, str]]:
