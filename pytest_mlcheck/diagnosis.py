@@ -78,6 +78,23 @@ def output_activation(out: np.ndarray, task: str) -> list[Cause]:
     return []
 
 
+def softmax_twice(out: np.ndarray | None) -> list[Cause]:
+    """After training, rows that sum to 1 yet never spread wider than e between their largest and
+    smallest entry: a softmax over values already in [0, 1], i.e. a softmax applied twice."""
+    if out is None or out.ndim != 2 or out.shape[1] < 2 or not np.isfinite(out).all() or out.min() <= 0:
+        return []
+    if not np.allclose(out.sum(axis=1), 1.0, atol=1e-3):
+        return []
+    spread = float((out.max(axis=1) / out.min(axis=1)).max())
+    if spread <= np.e * 1.001:
+        ceiling = np.e / (np.e + out.shape[1] - 1)
+        return [("output_activation",
+                 f"after training no row's largest probability exceeds its smallest by more than ×{spread:.3f} "
+                 f"(≤ e): a softmax over values already in [0, 1] (softmax applied twice) caps every probability "
+                 f"at {ceiling:.2f}; remove one softmax")]
+    return []
+
+
 def missing_zero_grad(fresh_session: Callable[[], Any], batch_of: Callable[[Any], Any]) -> list[Cause]:
     """Call the user's step twice at lr 0 on one batch: gradients that double were never zeroed."""
     session = fresh_session()

@@ -165,6 +165,12 @@ def torch_cases() -> list[Diag]:
         Diag(T, "output_activation", "softmax over one unit, checked as sigmoid",
              lambda m: m.output_range(tc.digits_mlp(1, final=nn.Softmax(dim=1)), tc.held_out(64), kind="sigmoid"),
              True, "output_activation"),
+        Diag(T, "output_activation", "softmax applied twice before NLL of the log",
+             _fit(lambda: tc.digits_mlp(final=nn.Sequential(nn.Softmax(dim=1), nn.Softmax(dim=1))),
+                  loss=lambda p, y: F.nll_loss(torch.log(p), y)), True, "output_activation"),
+        Diag(T, "output_activation", "twin: one softmax before NLL of the log",
+             _fit(lambda: tc.digits_mlp(final=nn.Softmax(dim=1)), loss=lambda p, y: F.nll_loss(torch.log(p), y)),
+             False),
         Diag(T, "output_activation", "twin: plain logits, checked as logits",
              lambda m: m.output_range(tc.DigitsCNN(), tc.held_out(64), kind="logits"), False),
         # head_width
@@ -280,6 +286,9 @@ def torch_cases() -> list[Diag]:
         Diag(T, "class_collapse", "trained on 98% one class",
              lambda m: m.not_constant_predictions(tc.DigitsCNN(), tc.held_out(), train_on=tc.imbalanced_batches(),
                                                   loss_fn=CE(), optimizer=_adam()), True, "class_collapse"),
+        Diag(T, "class_collapse", "trained on a loader of one class only",
+             lambda m: m.not_constant_predictions(tc.DigitsCNN(), tc.held_out(), train_on=_one_class(),
+                                                  loss_fn=CE(), optimizer=_adam()), True, "class_collapse"),
         Diag(T, "class_collapse", "input multiplied by zero", lambda m: m.not_constant_predictions(
             tc.InputIgnoringNet(), tc.held_out()), True, "class_collapse"),
         Diag(T, "class_collapse", "twin: trained on balanced batches",
@@ -334,6 +343,12 @@ def torch_cases() -> list[Diag]:
                                       kind="logits"), False),
     ]
     return cases
+
+
+def _one_class() -> list[tuple]:
+    x, y = tc.digits_batch(600)
+    keep = y == 3
+    return [(x[keep][i:i + 16], y[keep][i:i + 16]) for i in range(0, int(keep.sum()), 16)]
 
 
 def _zero_bias(model: nn.Module) -> nn.Module:

@@ -134,6 +134,11 @@ def keras_cases() -> list[Diag]:
         Diag(K, "output_activation", "softmax over one unit, checked as sigmoid",
              lambda m: m.output_range(kc.mlp(1, final=layers.Softmax()), kc.digits_arrays(64)[0], kind="sigmoid"),
              True, "output_activation"),
+        Diag(K, "output_activation", "Dense(softmax) then a Softmax layer, from_logits=False",
+             _fit(lambda: keras.Sequential([kc.cnn(activation="softmax"), layers.Softmax()]),
+                  loss=keras.losses.SparseCategoricalCrossentropy()), True, "output_activation"),
+        Diag(K, "output_activation", "twin: Dense(softmax), from_logits=False",
+             _fit(lambda: kc.cnn(activation="softmax"), loss=keras.losses.SparseCategoricalCrossentropy()), False),
         Diag(K, "output_activation", "twin: sigmoid over one unit",
              lambda m: m.output_range(kc.mlp(1, final=layers.Activation("sigmoid")), kc.digits_arrays(64)[0],
                                       kind="sigmoid"), False),
@@ -239,6 +244,10 @@ def keras_cases() -> list[Diag]:
              lambda m: m.not_constant_predictions(kc.cnn(), kc.digits_arrays(200, offset=1000)[0],
                                                   train_on=imbalanced(), loss_fn=SCE(), optimizer=adam(1e-3)),
              True, "class_collapse"),
+        Diag(K, "class_collapse", "trained on batches of one class only",
+             lambda m: m.not_constant_predictions(kc.cnn(), kc.digits_arrays(200, offset=1000)[0],
+                                                  train_on=_one_class(), loss_fn=SCE(), optimizer=adam(1e-3)),
+             True, "class_collapse"),
         Diag(K, "class_collapse", "input multiplied by zero",
              lambda m: m.not_constant_predictions(_built(InputTimesZero), kc.digits_arrays(200, offset=1000)[0]),
              True, "class_collapse"),
@@ -309,6 +318,12 @@ def _blank() -> np.ndarray:
     x = kc.digits_arrays(64, offset=1000)[0].copy()
     x[10] = 0.0
     return x
+
+
+def _one_class() -> list[tuple[np.ndarray, np.ndarray]]:
+    x, y = kc.digits_arrays(600)
+    keep = y == 3
+    return [(x[keep][i:i + 16], y[keep][i:i + 16]) for i in range(0, int(keep.sum()), 16)]
 
 
 def _built(build: Callable[[], keras.Model]) -> keras.Model:

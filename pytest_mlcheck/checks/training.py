@@ -89,7 +89,11 @@ def failure_causes(
     if spec.train_step is not None:
         causes += diagnosis.missing_zero_grad(fresh, lambda s: s.prepare(*raw_batch))
     if initial_outputs is not None:
-        causes += diagnosis.output_activation(initial_outputs, task)
+        found = diagnosis.output_activation(initial_outputs, task)
+        if found and found[0][0] == "loss_mismatch" and not _shift_invariant(session, initial_outputs.shape[1], first):
+            # probabilities into a loss that expects them: no mismatch, unless they were squashed twice
+            found = diagnosis.softmax_twice(_final_outputs(session, first))
+        causes += found
         if task == "classification" and not causes:
             y = session.labels(first)
             width = initial_outputs.shape[1]
@@ -109,6 +113,26 @@ def failure_causes(
         causes += diagnosis.learning_rate(losses, retry)
     causes += diagnosis.input_scale(x)
     return causes
+
+
+def _shift_invariant(session: Any, width: int, batch: Any) -> bool:
+    """A cross-entropy on logits ignores a constant added to every output of a row; a loss on
+    probabilities does not. Tried on confident, correct probabilities, which a shift would
+    flatten (near-uniform outputs would hide the difference)."""
+    y = session.labels(batch).reshape(-1).astype(np.int64)
+    if y.min() < 0 or y.max() >= width:
+        return True
+    confident = np.full((len(y), width), 0.1 / (width - 1), dtype=np.float32)
+    confident[np.arange(len(y)), y] = 0.9
+    at, shifted = session.loss_of(confident, batch), session.loss_of(confident + 3.0, batch)
+    return bool(np.isfinite(at) and np.isfinite(shifted) and abs(shifted - at) <= 1e-3 * max(1.0, abs(at)))
+
+
+def _final_outputs(session: Any, batch: Any) -> np.ndarray | None:
+    try:
+        return session.predict(batch)
+    except Exception:
+        return None
 
 
 def _noisy(fresh: Callable[[], Any], raw_batch: tuple[Any, Any]) -> bool:
