@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from pytest_mlcheck import CheckFailed, MlcheckUsageError
-from torch_corpus import DigitsCNN, digits_batch
+from torch_corpus import DigitsCNN, digits_batch, held_out, raw_images, to_chw
 
 CE = nn.CrossEntropyLoss()
 
@@ -73,6 +73,49 @@ USAGE = [
     ("seed negative", "seed", lambda m: m.overfit_one_batch(DigitsCNN(), digits_batch(8), loss_fn=CE, seed=-1)),
     ("max seconds zero", "max_seconds",
      lambda m: m.overfit_one_batch(DigitsCNN(), digits_batch(8), loss_fn=CE, max_seconds=0)),
+    ("examples zero", "examples",
+     lambda m: m.output_range(DigitsCNN(), held_out(8), kind="logits", examples=0)),
+    ("a model on the meta device (no weights)", "model",
+     lambda m: m.overfit_one_batch(DigitsCNN().to("meta"), digits_batch(8), loss_fn=CE)),
+    ("gpu and a cpu device in one marker", "gpu",
+     lambda m: m.settings.merged({"gpu": True, "device": "cpu"}, source="@pytest.mark.mlcheck")),
+    ("an unknown marker key", "unknown key",
+     lambda m: m.settings.merged({"sed": 1}, source="@pytest.mark.mlcheck")),
+    # output_range, not_constant_predictions
+    ("output_range with an unknown kind", "kind", lambda m: m.output_range(DigitsCNN(), held_out(8), kind="probs")),
+    ("output_range with low above high", "low/high",
+     lambda m: m.output_range(DigitsCNN(), held_out(8), low=1.0, high=0.0)),
+    ("output_range on an empty list of inputs", "inputs", lambda m: m.output_range(DigitsCNN(), [], kind="logits")),
+    ("not_constant_predictions with max_share 1.5", "max_share",
+     lambda m: m.not_constant_predictions(DigitsCNN(), held_out(), max_share=1.5)),
+    ("not_constant_predictions on 3 copies of one image", "inputs",
+     lambda m: m.not_constant_predictions(DigitsCNN(), held_out(1).repeat(3, 1, 1, 1))),
+    # preprocessing_parity, label_roundtrip
+    ("a pipeline that is not callable", "eval_pipeline",
+     lambda m: m.preprocessing_parity(to_chw, "resize", raw_images())),
+    ("no raw samples", "raw_samples", lambda m: m.preprocessing_parity(to_chw, to_chw, [])),
+    ("a negative atol", "atol", lambda m: m.preprocessing_parity(to_chw, to_chw, raw_images(), atol=-1)),
+    ("an encoder that is a number", "encode", lambda m: m.label_roundtrip(3, ["a"], ["a"])),
+    ("a model for label_roundtrip without inputs", "model/inputs",
+     lambda m: m.label_roundtrip({"a": 0}, ["a"], ["a"], model=DigitsCNN())),
+    # recipe checks
+    ("init_loss with a negative expected loss", "expected",
+     lambda m: m.init_loss(DigitsCNN(), digits_batch(8), loss_fn=CE, expected=-2.3)),
+    ("gradients_flow with a loss that is not callable", "loss_fn",
+     lambda m: m.gradients_flow(DigitsCNN(), digits_batch(8), loss_fn=0.5)),
+    ("batch_independence on one sample", "inputs", lambda m: m.batch_independence(DigitsCNN(), held_out(1))),
+    ("inputs_normalized on a string", "inputs", lambda m: m.inputs_normalized("pixels.npy")),
+    ("input_independent_baseline on 16 samples", "batch",
+     lambda m: m.input_independent_baseline(DigitsCNN(), digits_batch(16), loss_fn=CE)),
+    ("input_independent_baseline with margin 0", "margin",
+     lambda m: m.input_independent_baseline(DigitsCNN(), digits_batch(64), loss_fn=CE, margin=0)),
+    ("no_split_leakage with max_overlap 1", "max_overlap",
+     lambda m: m.no_split_leakage(held_out(8), held_out(8), max_overlap=1.0)),
+    ("no_split_leakage with an empty train split", "train", lambda m: m.no_split_leakage([], held_out(8))),
+    ("no_split_leakage on samples of two sizes", "test",
+     lambda m: m.no_split_leakage(held_out(8), torch.zeros(4, 3))),
+    ("a strategy built with an unknown image kind", "kind",
+     lambda m: __import__("pytest_mlcheck.strategies", fromlist=["x"]).image_batches(kind="rgb")),
 ]
 
 
@@ -109,7 +152,28 @@ DEFECTS = [
                                    loss_fn=lambda o, y: torch.tensor(float(CE(o.detach(), y))))),
     ("nothing trainable", "params_not_updated",
      lambda m: m.overfit_one_batch(DigitsCNN().requires_grad_(False), digits_batch(8), loss_fn=CE)),
+    ("a device hard-coded in forward", "device_mismatch",
+     lambda m: m.overfit_one_batch(HardCodedDevice(), digits_batch(8), loss_fn=CE)),
+    ("labels beyond the head, init loss", "head_width",
+     lambda m: m.init_loss(DigitsCNN(num_classes=5), digits_batch(32), loss_fn=CE)),
+    ("a batch that does not fit, one step", "input_shape",
+     lambda m: m.gradients_flow(DigitsCNN(), (torch.zeros(8, 3), torch.zeros(8, dtype=torch.long)), loss_fn=CE)),
+    ("x and y of different lengths, baseline", "xy_length_mismatch",
+     lambda m: m.input_independent_baseline(DigitsCNN(), (digits_batch(64)[0], digits_batch(60)[1]), loss_fn=CE)),
+    ("a pipeline that raises on a sample", "preprocessing_mismatch",
+     lambda m: m.preprocessing_parity(to_chw, lambda im: 1 / 0, raw_images())),
 ]
+
+
+class HardCodedDevice(nn.Module):
+    """Adds a tensor created on a fixed device (the meta device stands in for a hard-coded .cuda())."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = DigitsCNN()
+
+    def forward(self, x):
+        return self.net(x) + torch.zeros(1, device="meta")
 
 
 @pytest.mark.parametrize("name,cause,call", DEFECTS, ids=[d[0] for d in DEFECTS])

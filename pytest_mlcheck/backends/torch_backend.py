@@ -81,7 +81,12 @@ class TorchSession:
             except Exception as exc:
                 raise usage("model", "a module that copy.deepcopy can copy", model,
                             fix=f"copying it raised {type(exc).__name__}: {exc}") from None
-            self.model.to(self.torch_device).train()
+            try:
+                self.model.to(self.torch_device).train()
+            except (NotImplementedError, RuntimeError) as exc:
+                raise usage("model", f"a model whose parameters can move to {self.device}", model,
+                            fix=f"moving it raised {type(exc).__name__}: {str(exc).splitlines()[0]} (parameters "
+                                "on the meta device hold no data: materialise and load them first)") from None
             self._copy_of = {id(o): c for o, c in zip(model.parameters(), self.model.parameters())}
             self.optimizer = None if inference else self._build_optimizer(optimizer, model)
         except BaseException:

@@ -47,6 +47,10 @@ def batch_independence(model: Any, inputs: Any, *, settings: Settings, output: A
                         fix="Pass the model's input tensor; structured (dict or tuple) inputs are not supported here")
         x = as_numpy(first)[:MAX_SAMPLES]
         n = len(x)
+        # samples with NaN or inf inputs are neither changed nor compared: reported, not judged
+        valid = np.isfinite(x.reshape(n, -1)).all(axis=1) if np.issubdtype(x.dtype, np.floating) else np.ones(n, bool)
+        if not valid.all():
+            run.result.figures["non-finite inputs"] = f"{int((~valid).sum())} sample(s) with NaN or inf inputs, not judged"
         if n < 2:
             raise usage("inputs", "a batch of at least 2 samples (one sample cannot influence another)", first)
         rng = np.random.default_rng(settings.seed)
@@ -59,16 +63,24 @@ def batch_independence(model: Any, inputs: Any, *, settings: Settings, output: A
                                [("batch_mixing", f"outputs of shape {base.shape} for inputs of shape {x.shape}: "
                                                  "the batch dimension is reshaped or reduced away")])
             flat = base.reshape(n, -1).astype(np.float64)
-            tol = INDEPENDENCE_RTOL * (float(np.max(np.abs(flat[np.isfinite(flat)]), initial=0.0)) + 1e-6)
+            judged = flat[valid]
+            tol = INDEPENDENCE_RTOL * (float(np.max(np.abs(judged[np.isfinite(judged)]), initial=0.0)) + 1e-6)
             worst = 0.0
-            for j in sorted({0, n // 2, n - 1}):
+            picks = np.flatnonzero(valid)
+            probes = sorted({int(picks[0]), int(picks[len(picks) // 2]), int(picks[-1])}) if len(picks) else []
+            for j in probes:
                 changed = _perturbed(x, j, rng)
                 if changed is None:
                     continue
                 out = session.predict(session.prepare(changed)).reshape(n, -1).astype(np.float64)
-                others = np.delete(np.arange(n), j)
-                delta = np.abs(out[others] - flat[others])
-                delta = np.where(np.isnan(delta), np.inf, delta).max(axis=1)
+                others = np.array([i for i in np.flatnonzero(valid) if i != j], dtype=int)
+                if not len(others):
+                    continue
+                before, after = flat[others], out[others]
+                delta = np.abs(after - before)
+                # NaN before and after is no change (a sample with NaN inputs); NaN appearing is one
+                delta = np.where(np.isnan(before) & np.isnan(after), 0.0, np.where(np.isnan(delta), np.inf, delta))
+                delta = delta.max(axis=1)
                 worst = max(worst, float(delta.max()))
                 moved = others[delta > tol]
                 if len(moved):
@@ -76,18 +88,21 @@ def batch_independence(model: Any, inputs: Any, *, settings: Settings, output: A
                                     f"(first {int(moved[0])}, by up to {fmt(float(delta.max()))})")
             run.result.figures["forward"] = f"largest change in another sample's output {fmt(worst)} (allowed {fmt(tol)})"
             prepared = session.prepare(x)
-            for i in sorted({0, n // 2, n - 1}):
+            for i in probes:
                 grad = session.input_gradient(prepared, i)
                 if grad is None:
                     run.result.notes.append("inputs are not floating point: judged by the forward probe only")
                     break
-                g = np.abs(grad.reshape(n, -1).astype(np.float64))
+                g = np.nan_to_num(np.abs(grad.reshape(n, -1).astype(np.float64)), nan=0.0, posinf=0.0)
                 own = float(g[i].max())
-                leak = float(np.delete(g, i, axis=0).max())
+                rest = [k for k in np.flatnonzero(valid) if k != i]
+                if not rest:
+                    continue
+                per_sample = g[rest].max(axis=1)
+                leak = float(per_sample.max())
                 if leak > INDEPENDENCE_RTOL * own or (own == 0 and leak > 0):
-                    other = int(np.argmax(np.delete(g, i, axis=0).max(axis=1)))
                     backward.append(f"the gradient of output {i} reaches other samples (max {fmt(leak)} vs "
-                                    f"{fmt(own)} on its own input, e.g. sample {other + (other >= i)})")
+                                    f"{fmt(own)} on its own input, e.g. sample {rest[int(np.argmax(per_sample))]})")
         run.result.figures["samples"] = n
         if not forward and not backward:
             return run.passed()

@@ -118,7 +118,8 @@ def gradients_flow(model: Any, batch: Any, *, spec: TrainSpec, settings: Setting
                                                  f"and never change: {_names(uncovered)}; add them, or freeze them "
                                                  "on purpose (requires_grad_(False) / trainable=False)"))
         found = gradient_causes(grads, before) if grads else []
-        if any(c == "exploding_gradients" for c, _ in found):
+        if any(c == "exploding_gradients" for c, _ in found) or not np.isfinite(loss):
+            causes += diagnosis.inputs_not_finite(session.inputs(prepared))
             causes += diagnosis.input_scale(session.inputs(prepared))
         causes += found
         if unchanged and not any(c == "params_not_updated" for c, _ in causes):
@@ -136,7 +137,9 @@ def gradients_flow(model: Any, batch: Any, *, spec: TrainSpec, settings: Setting
             "dead_units": "some parameters get an all-zero gradient",
             "vanishing_gradients": "the gradients vanish in some layers",
             "frozen_params_changed": "frozen parameters changed in a training step",
-        }[causes[0][0]]
+            "inputs_not_finite": "the gradients are not finite: the batch holds NaN or inf",
+            "inputs_not_normalized": "the gradients explode on inputs far from unit scale",
+        }.get(causes[0][0], "one training step does not reach every parameter")
         raise run.fail(headline, causes)
     finally:
         session.close()

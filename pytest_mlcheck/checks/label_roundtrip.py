@@ -58,6 +58,10 @@ def label_roundtrip(
     if (model is None) != (inputs is None):
         raise MlcheckUsageError("model/inputs: pass both (to read the head's width) or neither")
     run = CheckRun("label_roundtrip", settings)
+    missing = [i for i, v in enumerate(values) if isinstance(v, float) and v != v]
+    if missing:
+        raise run.fail(f"{len(missing)} label(s) are NaN (first at position {missing[0]})",
+                       [("labels_invalid", "NaN is no label: a missing value in the label column")])
     distinct = list(dict.fromkeys(values))
     codes: dict[Any, int] = {}
     for label in distinct:

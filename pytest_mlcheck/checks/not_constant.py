@@ -21,6 +21,15 @@ def distinct_rows(batches: list[np.ndarray]) -> int:
     return len({r.tobytes() for r in np.ascontiguousarray(rows)})
 
 
+def _finite_rows(arrays: list[np.ndarray | None], n: int) -> np.ndarray:
+    """Per sample, whether its inputs are all finite (True where the inputs are not float arrays)."""
+    if any(a is None for a in arrays) or sum(len(a) for a in arrays) != n:
+        return np.ones(n, dtype=bool)
+    rows = [np.isfinite(a.reshape(len(a), -1)).all(axis=1) if np.issubdtype(a.dtype, np.floating)
+            else np.ones(len(a), dtype=bool) for a in arrays]
+    return np.concatenate(rows)
+
+
 def enough_distinct(inputs: Any) -> bool:
     """A drawn batch holds enough distinct samples to judge the spread of predictions."""
     if not hasattr(inputs, "shape") or len(inputs.shape) == 0:
@@ -66,12 +75,21 @@ def not_constant_predictions(
                     raise run.fail(f"the loss became non-finite at step {len(losses)} while training on train_on")
             out = np.concatenate([session.predict(p) for p in prepared], axis=0)
             flat = out.reshape(len(out), -1).astype(np.float64)
-            if np.isfinite(flat).all() and np.allclose(flat, flat[0], rtol=1e-6, atol=1e-7):
+            finite_in = _finite_rows(arrays, len(flat))
+            if not finite_in.all():
+                # samples whose inputs hold NaN or inf are reported, not judged
+                run.result.figures["non-finite inputs"] = f"{int((~finite_in).sum())} sample(s), not judged"
+                flat = flat[finite_in]
+            if len(flat) and np.isfinite(flat).all() and np.allclose(flat, flat[0], rtol=1e-6, atol=1e-7):
                 causes_extra = diagnosis.silent_layers(session.weighted_layer_inputs(prepared[0], training=False)) \
                     + causes_extra
         run.result.figures["samples"] = len(flat)
         if not np.isfinite(flat).all():
-            raise run.fail("non-finite outputs", [("outputs_not_finite", f"{int((~np.isfinite(flat)).sum())} values")])
+            raise run.fail("non-finite outputs for finite inputs",
+                           [("outputs_not_finite", f"{int((~np.isfinite(flat)).sum())} values")])
+        if len(flat) < COLLAPSE_MIN_SAMPLES:
+            raise MlcheckUsageError(f"inputs: expected at least {COLLAPSE_MIN_SAMPLES} samples with finite inputs, "
+                                    f"got {len(flat)}; pass more samples without NaN or inf")
         identical = bool(np.allclose(flat, flat[0], rtol=1e-6, atol=1e-7))
         if flat.shape[1] >= 2:
             _classes(run, flat, share_cap, identical, causes_extra)

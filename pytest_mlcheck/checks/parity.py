@@ -68,7 +68,9 @@ def preprocessing_parity(
             a = _apply(train_pipeline, sample, settings.seed + i, "train_pipeline")
             b = _apply(eval_pipeline, sample, settings.seed + i, "eval_pipeline")
         except UserCodeError as err:
-            raise run.fail(f"on sample {i}, {err}") from err.exc
+            raise run.fail(f"on sample {i}, {err}", [("preprocessing_mismatch", f"{err.stage} cannot process sample "
+                                                                             f"{i}: {type(err.exc).__name__}: {err.exc}")]
+                           ) from err.exc
         if a.shape != b.shape:
             raise run.fail(f"sample {i}: train gives shape {a.shape}, eval gives {b.shape}",
                            [("preprocessing_mismatch", _shape_story(a, b))])

@@ -153,7 +153,12 @@ def error_causes(err: UserCodeError, session: Any, raw_batch: tuple[Any, Any]) -
     except Exception:
         x = None
     causes: list[Cause] = []
-    if x is not None and np.issubdtype(x.dtype, np.integer) and err.stage == "the model's forward pass":
+    text = str(err.exc)
+    if "device" in text and ("expected" in text.lower() or "same device" in text):
+        causes.append(("device_mismatch", f"tensors on different devices meet in {err.stage}: {text.splitlines()[0]} "
+                                          "(a device hard-coded in forward or the loss, e.g. .cuda() or "
+                                          "device='cuda'; use x.device)"))
+    elif x is not None and np.issubdtype(x.dtype, np.integer) and err.stage == "the model's forward pass":
         causes.append(("input_dtype", f"x is {x.dtype} but the model computes in floating point; "
                                       "convert and scale it (x.float() / 255)"))
     elif err.stage == "the model's forward pass":
