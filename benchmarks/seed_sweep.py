@@ -36,6 +36,14 @@ from pytest_mlcheck import CheckFailed, MLCheck  # noqa: E402
 from pytest_mlcheck.settings import Settings  # noqa: E402
 
 
+def commit_of_tree() -> str:
+    """The commit the sweep runs on, marked '+dirty' when the working tree differs from it."""
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True,
+                           cwd=ROOT).stdout.strip()
+    return head + ("+dirty" if dirty else "")
+
+
 def run_one(case, seed: int) -> dict:
     torch.manual_seed(seed)
     start = time.perf_counter()
@@ -97,6 +105,7 @@ def main() -> None:
             if line.strip():
                 r = json.loads(line)
                 done.add((r["case"], r["seed"]))
+    commit = commit_of_tree()
     if not args.report:
         with log.open("a") as sink:
             for i, case in enumerate(cases):
@@ -105,16 +114,15 @@ def main() -> None:
                 for seed in range(args.seeds):
                     if (case.id, seed) in done:
                         continue
-                    sink.write(json.dumps(run_one(case, seed)) + "\n")
+                    sink.write(json.dumps({**run_one(case, seed), "commit": commit}) + "\n")
                     sink.flush()
     records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()] if log.exists() else []
     records = [r for r in records if r["seed"] < args.seeds]
     summary = summarise(records, cases, args.seeds)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=ROOT).stdout.strip()
-    summary = {"commit": commit, "seeds": args.seeds, **summary}
+    commits = sorted({r.get("commit", "?") for r in records})
+    summary = {"commit": ", ".join(commits), "seeds": args.seeds, **summary}
     pathlib.Path(args.out).write_text(json.dumps(summary, indent=1) + "\n")
-    print(f"seed sweep on {commit}, seeds 0..{args.seeds - 1}")
+    print(f"seed sweep on {summary['commit']}, seeds 0..{args.seeds - 1}")
     print("| framework | broken runs | caught | first cause right | twin and look-alike runs | false alarms | crashes |")
     print("|---|---|---|---|---|---|---|")
     for fw, t in summary["totals"].items():
