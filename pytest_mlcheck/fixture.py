@@ -327,10 +327,13 @@ class MLCheck:
         *,
         max_overlap: float = 0.0,
         atol: float | None = None,
+        max_seconds: float | None = None,
     ) -> CheckResult:
         """No test sample's inputs also occur in ``train`` (exact content match, or within
-        ``atol`` element-wise when given); at most ``max_overlap`` of the test samples may."""
+        ``atol`` element-wise when given, compared pairwise under the time cap); at most
+        ``max_overlap`` of the test samples may."""
         from pytest_mlcheck.checks.leakage import no_split_leakage
 
+        settings = self._settings({"max_seconds": max_seconds})
         return self._record(lambda: no_split_leakage(
-            train, test, settings=self.settings, max_overlap=max_overlap, atol=atol))
+            train, test, settings=settings, max_overlap=max_overlap, atol=atol))

@@ -54,6 +54,8 @@ def _train_and_score(model: Any, settings: Settings, spec: TrainSpec, train: tup
                 task = infer_task(session.labels(fit), session.predict(fit), None)
             constant = _constant_score(session, fit, test, task)
             losses, _, why = train_loop(session, [fit], steps, run)
+            if why == "time":
+                raise run.time_up(f"after {len(losses)} of {steps} training steps")
             if why == "nonfinite":
                 return losses, float("nan"), task, constant
             return losses, _score(session, test, task), task, constant

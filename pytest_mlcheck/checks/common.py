@@ -43,6 +43,11 @@ class CheckRun:
     def out_of_time(self) -> bool:
         return self.elapsed() > self.settings.max_seconds
 
+    def time_up(self, what: str) -> CheckFailed:
+        """The failure for a check stopped at its time cap (checked between steps; no signals)."""
+        return self.fail(f"stopped at the time cap ({self.settings.max_seconds:g}s) {what}; raise max_seconds "
+                         "(--mlcheck-max-seconds, the marker or the call) or give a smaller model or batch")
+
     def record_losses(self, losses: Sequence[float]) -> None:
         self.result.losses = list(losses)
         self.result.steps = len(losses)

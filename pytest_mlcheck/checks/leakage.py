@@ -44,10 +44,12 @@ def _exact(train: np.ndarray, test: np.ndarray) -> list[tuple[int, int]]:
     return [(j, first_seen[d]) for j, d in ((j, _digest(row)) for j, row in enumerate(test)) if d in first_seen]
 
 
-def _near(train: np.ndarray, test: np.ndarray, atol: float) -> list[tuple[int, int]]:
+def _near(train: np.ndarray, test: np.ndarray, atol: float, run: CheckRun) -> list[tuple[int, int]]:
     a = train.astype(np.float64)
     pairs = []
     for start in range(0, len(test), NEAR_CHUNK):
+        if run.out_of_time():
+            raise run.time_up(f"after comparing {start} of {len(test)} test samples pairwise")
         chunk = test[start:start + NEAR_CHUNK].astype(np.float64)
         # max |difference| over features, for every (test row, train row) pair of the chunk
         dist = np.abs(chunk[:, None, :] - a[None, :, :]).max(axis=2) if len(a) * len(chunk) * a.shape[1] <= 5e7 else None
@@ -73,7 +75,7 @@ def no_split_leakage(train: Any, test: Any, *, settings: Settings, max_overlap: 
     a, b = _samples(train, "train"), _samples(test, "test")
     if a.shape[1] != b.shape[1]:
         raise usage("test", f"samples of the same size as train's ({a.shape[1]} values each)", fix=f"got {b.shape[1]}")
-    pairs = _exact(a, b) if not atol else _near(a, b, float(atol))
+    pairs = _exact(a, b) if not atol else _near(a, b, float(atol), run)
     fraction = len(pairs) / len(b)
     run.result.figures["samples"] = f"{len(a)} train, {len(b)} test"
     run.result.figures["match"] = "exact content" if not atol else f"every value within {atol:g}"

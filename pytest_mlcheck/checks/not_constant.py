@@ -73,6 +73,8 @@ def not_constant_predictions(
                 causes_extra = _imbalance(labels)
                 if why == "nonfinite":
                     raise run.fail(f"the loss became non-finite at step {len(losses)} while training on train_on")
+                if why == "time":
+                    raise run.time_up(f"after {len(losses)} of {n_steps} training steps on train_on")
             out = np.concatenate([session.predict(p) for p in prepared], axis=0)
             flat = out.reshape(len(out), -1).astype(np.float64)
             finite_in = _finite_rows(arrays, len(flat))

@@ -64,6 +64,8 @@ def preprocessing_parity(
     run.result.figures["tolerance"] = f"atol {fmt(a_tol)}, rtol {fmt(r_tol)}"
     worst = 0.0
     for i, sample in enumerate(samples):
+        if run.out_of_time():
+            raise run.time_up(f"after {i} of {len(samples)} samples")
         try:
             a = _apply(train_pipeline, sample, settings.seed + i, "train_pipeline")
             b = _apply(eval_pipeline, sample, settings.seed + i, "eval_pipeline")

@@ -1,0 +1,63 @@
+"""The per-check time cap: checked between steps (no signals, so it works beside pytest-timeout), a
+check that reaches it fails with a message that says so and how to raise it, instead of hanging CI."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import torch_corpus as tc
+from pytest_mlcheck import CheckFailed
+
+CE = nn.CrossEntropyLoss
+
+
+class Slow(nn.Module):
+    """A digits MLP whose every forward pass takes 20 ms (a stand-in for a big model)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = tc.digits_mlp()
+
+    def forward(self, x):
+        time.sleep(0.02)
+        return self.net(x)
+
+
+def _slow_pipeline(image):
+    time.sleep(0.05)
+    return torch.from_numpy(image.astype(np.float32))
+
+
+CALLS = [
+    ("overfit_one_batch", lambda m: m.overfit_one_batch(Slow(), tc.digits_batch(32), loss_fn=CE(), steps=400,
+                                                        max_seconds=0.5)),
+    ("loss_decreases", lambda m: m.loss_decreases(Slow(), tc.digits_batches(4), loss_fn=CE(), steps=400,
+                                                  max_seconds=0.5)),
+    ("not_constant_predictions", lambda m: m.not_constant_predictions(
+        Slow(), tc.held_out(), train_on=tc.digits_batches(4), loss_fn=CE(), steps=400, max_seconds=0.5)),
+    ("input_independent_baseline", lambda m: m.input_independent_baseline(
+        Slow(), tc.digits_batch(64), loss_fn=CE(), steps=400, max_seconds=0.5)),
+    ("preprocessing_parity", lambda m: m.preprocessing_parity(_slow_pipeline, _slow_pipeline,
+                                                              tc.raw_images(6) * 10, max_seconds=0.5)),
+    ("no_split_leakage", lambda m: m.no_split_leakage(np.random.default_rng(0).random((4000, 64)),
+                                                      np.random.default_rng(1).random((4000, 64)), atol=1e-9,
+                                                      max_seconds=0.05)),
+]
+
+
+@pytest.mark.parametrize("name,call", CALLS, ids=[c[0] for c in CALLS])
+def test_a_check_that_reaches_its_time_cap_fails_saying_so(mlcheck, name, call):
+    with pytest.raises(CheckFailed, match=r"stopped at the time cap \(0\.\d+s\)") as failed:
+        call(mlcheck)
+    text = str(failed.value)
+    done = re.search(r"after (?:comparing )?(\d+) of (\d+)", text)
+    if done:  # it stopped part-way through its work
+        assert int(done.group(1)) < int(done.group(2)), text
+    else:
+        assert 0 < failed.value.result.steps < 400, text
