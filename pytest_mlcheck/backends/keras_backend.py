@@ -4,6 +4,7 @@ every variable and its restore, so Sequential, Functional and subclassed models 
 from __future__ import annotations
 
 import contextlib
+import weakref
 from typing import Any, Callable
 
 import keras
@@ -17,6 +18,53 @@ from pytest_mlcheck.errors import MlcheckUsageError, UserCodeError, call_user, u
 
 DEFAULT_LR = 1e-3
 _OPEN: dict[int, tuple[int, list[tuple[Any, np.ndarray]]]] = {}  # model id -> (open sessions, snapshot)
+# Tracing a new tf.function and building a new optimizer for every check cost ~7 MiB each that
+# TensorFlow never gives back; a step traced once per model and configuration is reused instead.
+_TRACED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {key: _Traced}
+_TRACED_PER_MODEL = 16
+
+
+class _Traced:
+    """A traced training step with the optimizer it updates, and that optimizer's state as built,
+    restored before each reuse so every check starts from a fresh optimizer. It holds the session
+    using it weakly (a retrace for a new batch shape runs that session's step), so a cached step
+    never keeps the user's model alive."""
+
+    def __init__(self, optimizer: Any) -> None:
+        self.optimizer = optimizer
+        self.initial = [(v, np.array(v.numpy(), copy=True)) for v in optimizer.variables]
+        self.session: Callable[[], Any] = lambda: None
+        self.function = tf.function(self._step, reduce_retracing=True)
+
+    def _step(self, x: Any, y: Any) -> Any:
+        return self.session()._step(x, y)
+
+    def adopt(self, session: Any) -> None:
+        """Start a session from the optimizer state as built."""
+        for variable, value in self.initial:
+            variable.assign(value)
+        self.session = weakref.ref(session)
+
+    def adopt_after_first_step(self, session: Any) -> None:
+        """The session that built it goes on from its eager first step."""
+        self.session = weakref.ref(session)
+
+
+def _config_key(obj: Any) -> Any:
+    """A hashable description of a loss or optimizer: class and config for Keras objects (a new
+    object with the same settings traces the same graph), the object itself otherwise."""
+    get_config = getattr(obj, "get_config", None)
+    if callable(get_config):
+        try:
+            config = {k: v for k, v in get_config().items() if k != "name"}  # names are made unique
+            return type(obj), repr(sorted(config.items()))
+        except Exception:
+            pass
+    try:
+        hash(obj)
+        return obj
+    except TypeError:
+        return id(obj)
 
 
 def resolve_device(device: str) -> str:
@@ -98,7 +146,13 @@ class KerasSession:
             for i, v in enumerate(model.variables):
                 if v.path.endswith("seed_generator_state"):
                     v.assign(np.array([seed + i, 0], dtype=v.dtype))
-            self.optimizer = None if inference else self._build_optimizer(optimizer, model)
+            self._opt: Any = None
+            self._lr_factor = 1.0
+            self._no_decay = False
+            self._make_opt: Callable[[], Any] | None = None
+            self._opt_key: Any = None
+            if not inference:
+                self._make_opt, self._opt_key = self._optimizer_maker(optimizer, model)
         except BaseException:
             self._stack.close()
             raise
@@ -116,33 +170,51 @@ class KerasSession:
             del _OPEN[id(self.model)]
 
     # -- optimizer ------------------------------------------------------------------------
-    def _build_optimizer(self, spec: Any, model: keras.Model) -> Any:
+    def _optimizer_maker(self, spec: Any, model: keras.Model) -> tuple[Callable[[], Any], Any]:
+        """How to build this session's optimizer, and a key for its configuration. The optimizer
+        is built only when needed: a step traced earlier for the same configuration brings its own."""
         if spec is None:
             compiled = getattr(model, "optimizer", None) if getattr(model, "compiled", False) else None
             if compiled is not None:
-                return type(compiled).from_config(compiled.get_config())
+                return (lambda: type(compiled).from_config(compiled.get_config())), _config_key(compiled)
             self.optimizer_notes.append(f"no optimizer given: used Adam(lr={DEFAULT_LR}); the learning rate was not tested")
-            return keras.optimizers.Adam(learning_rate=DEFAULT_LR)
+            return (lambda: keras.optimizers.Adam(learning_rate=DEFAULT_LR)), ("default", DEFAULT_LR)
         if isinstance(spec, keras.optimizers.Optimizer):
-            return type(spec).from_config(spec.get_config())
+            return (lambda: type(spec).from_config(spec.get_config())), _config_key(spec)
         if isinstance(spec, type):
             if not issubclass(spec, keras.optimizers.Optimizer):
                 raise usage("optimizer", "a keras.optimizers.Optimizer class, instance, or factory params -> optimizer",
                             spec)
-            return spec()
+            return spec, ("class", spec)
         if callable(spec):
             opt = spec(list(model.trainable_variables))
             if not isinstance(opt, keras.optimizers.Optimizer):
                 raise usage("optimizer", "a factory that returns a keras.optimizers.Optimizer", opt,
                             fix="Write it as optimizer=lambda params: keras.optimizers.Adam(1e-3)")
-            return opt
+            return (lambda: opt), _config_key(opt)
         raise usage("optimizer", "a keras.optimizers.Optimizer class, instance, or factory params -> optimizer", spec)
+
+    @property
+    def optimizer(self) -> Any:
+        if self._opt is None and self._make_opt is not None:
+            self._opt = self._make_opt()
+            if self._lr_factor != 1.0:
+                self._scale(self._opt, self._lr_factor)
+            if self._no_decay:
+                self._opt.weight_decay = None
+        return self._opt
+
+    @optimizer.setter
+    def optimizer(self, value: Any) -> None:
+        self._opt = value
 
     def weight_decay(self) -> float:
         return float(getattr(self.optimizer, "weight_decay", None) or 0.0)
 
     def drop_weight_decay(self) -> None:
-        self.optimizer.weight_decay = None
+        self._no_decay = True
+        if self._opt is not None:
+            self._opt.weight_decay = None
 
     def stochastic_training(self, batch: tuple[Any, Any]) -> bool:
         """Whether two training-mode forward passes on one batch differ (dropout and the like)."""
@@ -175,9 +247,15 @@ class KerasSession:
         return frozen
 
     def scale_lr(self, factor: float) -> None:
-        if isinstance(self.optimizer._learning_rate, keras.optimizers.schedules.LearningRateSchedule):
+        self._lr_factor *= factor
+        if self._opt is not None:
+            self._scale(self._opt, factor)
+
+    @staticmethod
+    def _scale(opt: Any, factor: float) -> None:
+        if isinstance(opt._learning_rate, keras.optimizers.schedules.LearningRateSchedule):
             return  # a schedule is the user's design; the probe leaves it alone
-        self.optimizer.learning_rate = float(np.asarray(self.optimizer.learning_rate)) * factor
+        opt.learning_rate = float(np.asarray(opt.learning_rate)) * factor
 
     # -- data -----------------------------------------------------------------------------
     def _tensor(self, value: Any, *, is_input: bool) -> Any:
@@ -235,13 +313,37 @@ class KerasSession:
             return scalar_loss(loss, "train_step")
         with tf.device(self.tf_device):
             if self._compiled_step is None:
-                # The first step runs eagerly so that errors in the user's code read plainly; the
-                # rest run as one traced graph (several times faster on small models).
+                traced = self._traced()
+                if traced is not None:
+                    traced.adopt(self)
+                    self.optimizer = traced.optimizer
+                    self._compiled_step = traced.function
+            if self._compiled_step is None:
+                # The first step of a configuration runs eagerly so that errors in the user's code
+                # read plainly; the rest run as one traced graph, kept for later checks.
+                self.optimizer.build(self.model.trainable_variables)
+                traced = _Traced(self.optimizer)
                 loss = self._step(x, y)
-                self._compiled_step = tf.function(self._step, reduce_retracing=True)
+                traced.adopt_after_first_step(self)
+                self._keep(traced)
+                self._compiled_step = traced.function
             else:
                 loss = self._compiled_step(x, y)
         return scalar_loss(loss, "loss_fn")
+
+    def _key(self) -> tuple:
+        loss = ("compiled", id(getattr(self.model, "loss", None))) if self.uses_compiled_loss else _config_key(self.loss_fn)
+        return (self.tf_device, self._opt_key, self._lr_factor, self._no_decay, loss, _config_key(self.output),
+                self._training)
+
+    def _traced(self) -> _Traced | None:
+        return _TRACED.get(self.model, {}).get(self._key())
+
+    def _keep(self, traced: _Traced) -> None:
+        kept = _TRACED.setdefault(self.model, {})
+        kept[self._key()] = traced
+        while len(kept) > _TRACED_PER_MODEL:
+            kept.pop(next(iter(kept)))
 
     def _step(self, x: Any, y: Any) -> Any:
         variables = self.model.trainable_variables
