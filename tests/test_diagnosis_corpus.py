@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from diagnosis_corpus import Diag, all_cases
-from pytest_mlcheck import CheckFailed
+from pytest_mlcheck import CheckFailed, MLCheck
+from pytest_mlcheck.settings import Settings
 
 CASES = all_cases()
 
@@ -39,3 +40,19 @@ def test_each_framework_covers_at_least_twenty_bug_kinds_each_with_a_passing_twi
         broken = {c.kind for c in cases if c.broken}
         assert len(broken) >= 20, (framework, sorted(broken))
         assert broken <= {c.kind for c in cases if not c.broken}, (framework, "kinds without a twin")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(1, 20))
+@pytest.mark.parametrize("case", [_param(c) for c in CASES])
+def test_every_case_keeps_its_verdict_on_seeds_1_to_19(case, seed):
+    """The seed sweep behind `-m slow` (benchmarks/seed_sweep.py runs the same, resumably, and
+    writes the figures): the seed sets the check's seed and, for torch, the model's initial weights."""
+    torch.manual_seed(seed)
+    check = MLCheck(Settings(seed=seed))
+    if not case.broken:
+        case.run(check)
+        return
+    with pytest.raises(CheckFailed) as failed:
+        case.run(check)
+    assert failed.value.causes[:1] == [case.cause], str(failed.value)
