@@ -151,6 +151,13 @@ def checked_batch(run: CheckRun, batch: Any) -> tuple[Any, Any]:
     return raw
 
 
+def require_trainable(run: CheckRun, session: Any) -> None:
+    """A failed check when nothing in the model can train."""
+    if session.trainable_count() == 0:
+        raise run.fail("the model has no trainable parameters",
+                       [("params_not_updated", "every parameter is frozen (requires_grad=False / trainable=False)")])
+
+
 def label_problem(y: np.ndarray, out: np.ndarray) -> list[tuple[str, str]]:
     """Causes that make classification impossible before any training: labels outside the head."""
     width = out.shape[1] if out.ndim == 2 else 1

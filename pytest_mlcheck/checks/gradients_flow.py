@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from pytest_mlcheck.checks.common import CheckRun, TrainSpec, checked_batch, open_session, user_code_fails
+from pytest_mlcheck.checks.common import CheckRun, require_trainable, TrainSpec, checked_batch, open_session, user_code_fails
 from pytest_mlcheck import diagnosis
 from pytest_mlcheck.checks.training import error_causes
 from pytest_mlcheck.report import CheckResult, fmt
@@ -85,9 +85,7 @@ def gradients_flow(model: Any, batch: Any, *, spec: TrainSpec, settings: Setting
         raw = checked_batch(run, batch)
         prepared = session.prepare(*raw)
         with user_code_fails(run, lambda err: error_causes(err, session, raw)):
-            if session.trainable_count() == 0:
-                raise run.fail("the model has no trainable parameters",
-                               [("params_not_updated", "every parameter is frozen (requires_grad=False / trainable=False)")])
+            require_trainable(run, session)
             before = session.parameter_values()
             frozen_before = session.frozen_values()
             grads = session.gradients(prepared) if spec.train_step is None else None

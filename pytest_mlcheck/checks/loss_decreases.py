@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from pytest_mlcheck.checks.common import (
-    CheckRun, TrainSpec, check_fraction, check_steps, infer_task, length_problem, open_session, user_code_fails,
+    CheckRun, require_trainable, TrainSpec, check_fraction, check_steps, infer_task, length_problem, open_session, user_code_fails,
 )
 from pytest_mlcheck.checks.training import error_causes, failure_causes, lr_retry, train_loop
 from pytest_mlcheck.data import batches_upto
@@ -57,9 +57,7 @@ def loss_decreases(
         run.result.figures["batches"] = len(prepared)
         run.result.notes.extend(session.optimizer_notes)
         with user_code_fails(run, lambda err: error_causes(err, session, raws[0])):
-            if session.trainable_count() == 0:
-                raise run.fail("the model has no trainable parameters",
-                               [("params_not_updated", "every parameter has requires_grad=False")])
+            require_trainable(run, session)
             out0 = session.predict(prepared[0])
             kind = infer_task(session.labels(prepared[0]), out0, None)
             baseline = _initial_loss(session, prepared)

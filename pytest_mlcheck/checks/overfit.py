@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pytest_mlcheck.checks.common import (
-    CheckRun, TrainSpec, check_fraction, check_steps, checked_batch, infer_task, label_problem, open_session, predictions_right,
+    CheckRun, require_trainable, TrainSpec, check_fraction, check_steps, checked_batch, infer_task, label_problem, open_session, predictions_right,
     user_code_fails,
 )
 from pytest_mlcheck.checks.training import error_causes, failure_causes, lr_retry, train_loop
@@ -40,9 +40,7 @@ def overfit_one_batch(
                 problems = label_problem(y, out0)
                 if problems:
                     raise run.fail("the labels cannot be predicted by this head", problems)
-            if session.trainable_count() == 0:
-                raise run.fail("the model has no trainable parameters",
-                               [("params_not_updated", "every parameter has requires_grad=False")])
+            require_trainable(run, session)
             run.result.notes.extend(session.optimizer_notes)
 
             def criterion(s: Any, p: Any) -> Any:
