@@ -117,7 +117,8 @@ def main() -> None:
                     sink.write(json.dumps({**run_one(case, seed), "commit": commit}) + "\n")
                     sink.flush()
     records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()] if log.exists() else []
-    records = [r for r in records if r["seed"] < args.seeds]
+    # one record per (case, seed): the latest, should shards ever have overlapped
+    records = list({(r["case"], r["seed"]): r for r in records if r["seed"] < args.seeds}.values())
     summary = summarise(records, cases, args.seeds)
     commits = sorted({r.get("commit", "?") for r in records})
     summary = {"commit": ", ".join(commits), "seeds": args.seeds, **summary}
