@@ -29,6 +29,8 @@ class Diag:
     broken: bool
     cause: str | None = None
     xfail: str | None = None  # why causes[0] is still wrong (listed in the table)
+    missed_seeds: tuple[int, ...] = ()  # seeds of the 20-seed sweep on which the verdict is wrong
+    missed_why: str = ""
 
     @property
     def id(self) -> str:
@@ -241,7 +243,9 @@ def torch_cases() -> list[Diag]:
              _flow(lambda: rc.deep_mlp(nn.ReLU, 6)), False),
         # init_loss_off
         Diag(T, "init_loss_off", "head re-initialised with nn.init.normal_",
-             lambda m: m.init_loss(rc.mlp_big_head(), tc.digits_batch(64), loss_fn=CE()), True, "init_loss_off"),
+             lambda m: m.init_loss(rc.mlp_big_head(), tc.digits_batch(64), loss_fn=CE()), True, "init_loss_off",
+             missed_seeds=(8, 9), missed_why="on these inits the std-1 head meets small hidden activations: the "
+             "init loss is within ×1.25 of ln 10 (×1.00–×1.25 on 5 of 40 inits measured)"),
         Diag(T, "init_loss_off", "every weight drawn with std 1",
              lambda m: m.init_loss(rc.normal_init(tc.digits_mlp()), tc.digits_batch(64), loss_fn=CE()), True,
              "init_loss_off"),
