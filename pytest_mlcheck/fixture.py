@@ -25,8 +25,8 @@ class MLCheck:
     on a copy of the model, returns a :class:`CheckResult` when it passes and raises
     :class:`CheckFailed` (an ``AssertionError``) naming likely causes when it fails.
 
-    ``seed=``, ``device=`` and ``max_seconds=`` on any call override the marker, the command
-    line and the ini file, in that order.
+    ``seed=``, ``device=``, ``max_seconds=`` and ``examples=``, on the methods that take them,
+    override the marker, the command line and the ini file, in that order.
     """
 
     def __init__(self, settings: Settings | None = None, recorder: Recorder | None = None, nodeid: str = ""):

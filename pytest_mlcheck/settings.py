@@ -148,7 +148,7 @@ EXPLODING_SCALE = 10.0
 VANISHING_RATIO = 1e-4
 INDEPENDENCE_RTOL = 1e-4  # batch_independence: changes below this × the largest |output| are rounding
 # inputs_normalized: images in [0, 1] have mean |x| and std ≤ 0.5, standardised data ~1; raw
-# 0–16 digits 4.9 / 6.0, 0–255 pixels ~80 / ~100; twice-scaled images peak at 1/255.
+# 0–16 digits 4.8 / 6.0, 0–255 pixels ~80 / ~100; twice-scaled images peak at 1/255.
 INPUT_MAX_SCALE = 3.0
 INPUT_MIN_PEAK = 0.05
 BASELINE_STEPS = 100  # input_independent_baseline trains each copy this long on its half

@@ -43,7 +43,7 @@ def init_loss(
                                  or not math.isfinite(expected) or expected <= 0):
         raise MlcheckUsageError(f"expected: expected a positive finite loss value (e.g. math.log(10)), got {expected!r}")
     if tolerance is not None and (isinstance(tolerance, bool) or not isinstance(tolerance, (int, float))
-                                  or not tolerance > 0):
+                                  or not 0 < tolerance < math.inf):
         raise MlcheckUsageError(f"tolerance: expected a positive number (the allowed factor is 1 + tolerance), got {tolerance!r}")
     num_classes = check_count(num_classes, "num_classes")
     tol = INIT_LOSS_TOLERANCE if tolerance is None else float(tolerance)

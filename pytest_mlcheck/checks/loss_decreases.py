@@ -74,6 +74,8 @@ def loss_decreases(
                 if drop >= threshold and not uncovered:
                     return run.passed()
 
+            if why == "time":  # no probes past the cap: they would only run into it again
+                raise run.time_up(f"after {len(losses)} of {n_steps} steps")
             causes = failure_causes(
                 model=model, settings=settings, spec=spec, session=session, raw_batch=raws[0], first=prepared[0],
                 losses=losses, initial_outputs=out0, task=kind,
@@ -87,8 +89,6 @@ def loss_decreases(
 def _headline(why: str, losses: list[float], threshold: float, run: CheckRun, uncovered: list[str]) -> str:
     if why == "nonfinite":
         return f"the loss became non-finite at step {len(losses)}"
-    if why == "time":
-        return f"stopped at the time cap ({run.settings.max_seconds:g}s) after {len(losses)} steps"
     first, last, drop = trend(losses, run.result.figures.get("loss at init", losses[0]))
     if drop >= threshold and uncovered:
         return f"the loss fell, but {len(uncovered)} trainable parameter(s) were never trained"

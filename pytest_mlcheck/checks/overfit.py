@@ -58,6 +58,8 @@ def overfit_one_batch(
             if ok and not uncovered:
                 run.result.figures["loss ratio"] = losses[-1] / losses[0] if losses[0] else 0.0
                 return run.passed()
+            if why == "time":  # no probes past the cap: they would only run into it again
+                raise run.time_up(f"after {len(losses)} of {max_steps} steps without fitting one batch of {len(y)}")
             outputs = session.predict(prepared) if why != "nonfinite" else None
             if kind != "regression" and outputs is not None:
                 right = predictions_right(y, outputs, kind)
@@ -82,7 +84,5 @@ def _headline(ok: bool, why: str, losses: list[float], max_steps: int, run: Chec
         return f"the loss fell, but {len(uncovered)} trainable parameter(s) were never trained"
     if why == "nonfinite":
         return f"the loss became non-finite at step {len(losses)} while fitting one batch of {n}"
-    if why == "time":
-        return f"stopped at the time cap ({run.settings.max_seconds:g}s) after {len(losses)} steps without fitting one batch of {n}"
     return f"could not fit one batch of {n} samples in {max_steps} steps (loss {fmt(losses[0])} → {fmt(losses[-1])})"
 
