@@ -12,6 +12,9 @@ interrupted sweep resumes. The summary, with the commit it was taken on, goes to
 benchmarks/seed_sweep.json. For torch cases the seed sets both the check's seed and torch's global
 generator before the model is built (so the initial weights vary too); the Keras corpus builds its
 models with fixed initializer seeds, so only the check's seed varies there.
+
+Checks import their modules lazily, so do not edit the package while a sweep runs: run it from a
+clean clone (with PYTHONPATH pointing at that clone when the venv holds an editable install).
 """
 
 from __future__ import annotations
