@@ -170,6 +170,18 @@ def regularization(losses: list[float], decay: float, noisy: Callable[[], bool],
     return []
 
 
+def ignores_shift(loss_at: float, loss_shifted: float) -> bool:
+    """Whether a loss stayed put when a constant was added to every output of a row, as a
+    cross-entropy on logits always does (and a loss on probabilities does not)."""
+    return bool(np.isfinite(loss_at) and np.isfinite(loss_shifted)
+                and abs(loss_shifted - loss_at) <= 1e-3 * max(1.0, abs(loss_at)))
+
+
+def listed(names: list[str], limit: int = 4) -> str:
+    """The first few names, and how many more."""
+    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
 def loss_expects_probabilities(outputs: np.ndarray, loss_at: float, loss_shifted: float) -> list[Cause]:
     """A softmax cross-entropy on logits ignores a constant added to every logit of a row; a loss
     that expects probabilities (e.g. Keras's default from_logits=False) does not."""
@@ -180,7 +192,7 @@ def loss_expects_probabilities(outputs: np.ndarray, loss_at: float, loss_shifted
         log_probabilities = outputs.max() <= 0 and np.allclose(np.log(np.exp(outputs).sum(axis=1)), 0.0, atol=1e-3)
     if probabilities or log_probabilities or not np.isfinite(loss_at):
         return []
-    if not np.isfinite(loss_shifted) or abs(loss_shifted - loss_at) > 1e-3 * max(1.0, abs(loss_at)):
+    if not ignores_shift(loss_at, loss_shifted):
         return [("loss_mismatch",
                  f"the model outputs logits (min {fmt(float(outputs.min()))}, rows do not sum to 1) but the loss "
                  f"changes when every logit moves by +3 ({fmt(loss_at)} → {fmt(loss_shifted)}), which a "
@@ -214,7 +226,6 @@ def silent_layers(inputs: list[tuple[str, np.ndarray]]) -> list[Cause]:
 def uncovered(names: list[str]) -> list[Cause]:
     if not names:
         return []
-    shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
     return [("params_not_updated",
-             f"{len(names)} trainable parameter(s) are not in the optimizer and never change: {shown}; "
+             f"{len(names)} trainable parameter(s) are not in the optimizer and never change: {listed(names)}; "
              "add them, or freeze them on purpose with requires_grad_(False)")]

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from pytest_mlcheck.backends import as_numpy
-from pytest_mlcheck.checks.common import CheckRun, TrainSpec, open_session, user_code_fails
+from pytest_mlcheck.checks.common import CheckRun, TrainSpec, finite_samples, open_session, user_code_fails
 from pytest_mlcheck.checks.training import error_causes
 from pytest_mlcheck.data import input_batches
 from pytest_mlcheck.errors import usage
@@ -48,7 +48,7 @@ def batch_independence(model: Any, inputs: Any, *, settings: Settings, output: A
         x = as_numpy(first)[:MAX_SAMPLES]
         n = len(x)
         # samples with NaN or inf inputs are neither changed nor compared: reported, not judged
-        valid = np.isfinite(x.reshape(n, -1)).all(axis=1) if np.issubdtype(x.dtype, np.floating) else np.ones(n, bool)
+        valid = finite_samples(x, n)
         if not valid.all():
             run.result.figures["non-finite inputs"] = f"{int((~valid).sum())} sample(s) with NaN or inf inputs, not judged"
         if n < 2:

@@ -151,6 +151,14 @@ def checked_batch(run: CheckRun, batch: Any) -> tuple[Any, Any]:
     return raw
 
 
+def finite_samples(x: np.ndarray | None, n: int) -> np.ndarray:
+    """Per sample, whether all its inputs are finite; True throughout when ``x`` is not one float
+    array of ``n`` samples (integers and structured inputs cannot hold NaN)."""
+    if x is None or len(x) != n or not np.issubdtype(x.dtype, np.floating):
+        return np.ones(n, dtype=bool)
+    return np.isfinite(x.reshape(n, -1)).all(axis=1)
+
+
 def require_trainable(run: CheckRun, session: Any) -> None:
     """A failed check when nothing in the model can train."""
     if session.trainable_count() == 0:

@@ -22,10 +22,6 @@ def _layer(name: str) -> str:
     return name
 
 
-def _names(names: list[str], limit: int = 4) -> str:
-    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
-
-
 def layer_norms(grads: dict[str, np.ndarray | None]) -> dict[str, float]:
     """The global gradient norm of each layer (parameters grouped by their name's prefix)."""
     squares: dict[str, float] = {}
@@ -55,11 +51,11 @@ def gradient_causes(grads: dict[str, np.ndarray | None], values: dict[str, np.nd
     causes: list[Cause] = []
     if missing:
         causes.append(("no_gradient", f"{len(missing)} trainable parameter(s) get no gradient from the loss "
-                                      f"(unused, or cut by a detach / numpy round trip): {_names(missing)}"))
+                                      f"(unused, or cut by a detach / numpy round trip): {diagnosis.listed(missing)}"))
     if nonfinite:
-        causes.append(("exploding_gradients", f"non-finite gradients in {_names(nonfinite)}"))
+        causes.append(("exploding_gradients", f"non-finite gradients in {diagnosis.listed(nonfinite)}"))
     if zero:
-        causes.append(("dead_units", f"the gradient is exactly 0 for {_names(zero)}: the units after them never "
+        causes.append(("dead_units", f"the gradient is exactly 0 for {diagnosis.listed(zero)}: the units after them never "
                                      "activate (dead ReLUs, saturated activations) or their output is unused"))
     scales = relative_scale(grads, values)
     if scales:
@@ -68,12 +64,12 @@ def gradient_causes(grads: dict[str, np.ndarray | None], values: dict[str, np.nd
         low = [n for n, v in scales.items() if v < top * VANISHING_RATIO]
         if high:
             causes.append(("exploding_gradients",
-                           f"|grad| is over ×{EXPLODING_SCALE:g} |weight| in {_names(high)} (up to "
+                           f"|grad| is over ×{EXPLODING_SCALE:g} |weight| in {diagnosis.listed(high)} (up to "
                            f"×{fmt(max(scales[n] for n in high))}): one plain SGD step at lr 0.1 would overshoot "
                            "the weights"))
         if low:
             causes.append(("vanishing_gradients",
-                           f"|grad|/|weight| in {_names(low)} is under {VANISHING_RATIO:g} of the largest layer's "
+                           f"|grad|/|weight| in {diagnosis.listed(low)} is under {VANISHING_RATIO:g} of the largest layer's "
                            f"({fmt(min(scales[n] for n in low))} vs {fmt(top)}): those layers barely learn"))
     return causes
 
@@ -110,11 +106,7 @@ def gradients_flow(model: Any, batch: Any, *, spec: TrainSpec, settings: Setting
         else:
             run.result.notes.append("the gradients of a user's own Keras train_step are not visible: "
                                     "judged by which parameters changed")
-        causes: list[Cause] = []
-        if uncovered:
-            causes.append(("params_not_updated", f"{len(uncovered)} trainable parameter(s) are not in the optimizer "
-                                                 f"and never change: {_names(uncovered)}; add them, or freeze them "
-                                                 "on purpose (requires_grad_(False) / trainable=False)"))
+        causes: list[Cause] = diagnosis.uncovered(uncovered)
         found = gradient_causes(grads, before) if grads else []
         if any(c == "exploding_gradients" for c, _ in found) or not np.isfinite(loss):
             causes += diagnosis.inputs_not_finite(session.inputs(prepared))
@@ -122,10 +114,10 @@ def gradients_flow(model: Any, batch: Any, *, spec: TrainSpec, settings: Setting
         causes += found
         if unchanged and not any(c == "params_not_updated" for c, _ in causes):
             causes.append(("params_not_updated", f"{len(unchanged)} trainable parameter(s) did not change in a "
-                                                 f"step: {_names(unchanged)}"))
+                                                 f"step: {diagnosis.listed(unchanged)}"))
         if moved_frozen:
             causes.append(("frozen_params_changed", f"{len(moved_frozen)} frozen parameter(s) changed in a step: "
-                                                    f"{_names(moved_frozen)}"))
+                                                    f"{diagnosis.listed(moved_frozen)}"))
         if not causes:
             return run.passed()
         headline = {

@@ -8,7 +8,9 @@ import numpy as np
 
 from pytest_mlcheck import diagnosis
 from pytest_mlcheck.backends import as_numpy
-from pytest_mlcheck.checks.common import CheckRun, TrainSpec, check_fraction, check_steps, open_session, user_code_fails
+from pytest_mlcheck.checks.common import (
+    CheckRun, TrainSpec, check_fraction, check_steps, finite_samples, open_session, user_code_fails,
+)
 from pytest_mlcheck.checks.training import error_causes, train_loop
 from pytest_mlcheck.data import batches_upto, input_batches
 from pytest_mlcheck.errors import MlcheckUsageError
@@ -19,15 +21,6 @@ from pytest_mlcheck.settings import COLLAPSE_MAX_SHARE, COLLAPSE_MIN_SAMPLES, RE
 def distinct_rows(batches: list[np.ndarray]) -> int:
     rows = np.concatenate([b.reshape(len(b), -1) for b in batches], axis=0)
     return len({r.tobytes() for r in np.ascontiguousarray(rows)})
-
-
-def _finite_rows(arrays: list[np.ndarray | None], n: int) -> np.ndarray:
-    """Per sample, whether its inputs are all finite (True where the inputs are not float arrays)."""
-    if any(a is None for a in arrays) or sum(len(a) for a in arrays) != n:
-        return np.ones(n, dtype=bool)
-    rows = [np.isfinite(a.reshape(len(a), -1)).all(axis=1) if np.issubdtype(a.dtype, np.floating)
-            else np.ones(len(a), dtype=bool) for a in arrays]
-    return np.concatenate(rows)
 
 
 def enough_distinct(inputs: Any) -> bool:
@@ -75,24 +68,24 @@ def not_constant_predictions(
                     raise run.fail(f"the loss became non-finite at step {len(losses)} while training on train_on")
                 if why == "time":
                     raise run.time_up(f"after {len(losses)} of {n_steps} training steps on train_on")
-            out = np.concatenate([session.predict(p) for p in prepared], axis=0)
-            flat = out.reshape(len(out), -1).astype(np.float64)
-            finite_in = _finite_rows(arrays, len(flat))
+            outs = [session.predict(p) for p in prepared]
+            flat = np.concatenate(outs, axis=0).reshape(sum(len(o) for o in outs), -1).astype(np.float64)
+            finite_in = np.concatenate([finite_samples(a, len(o)) for a, o in zip(arrays, outs)])
             if not finite_in.all():
                 # samples whose inputs hold NaN or inf are reported, not judged
                 run.result.figures["non-finite inputs"] = f"{int((~finite_in).sum())} sample(s), not judged"
                 flat = flat[finite_in]
-            if len(flat) and np.isfinite(flat).all() and np.allclose(flat, flat[0], rtol=1e-6, atol=1e-7):
+            run.result.figures["samples"] = len(flat)
+            if not np.isfinite(flat).all():
+                raise run.fail("non-finite outputs for finite inputs",
+                               [("outputs_not_finite", f"{int((~np.isfinite(flat)).sum())} values")])
+            if len(flat) < COLLAPSE_MIN_SAMPLES:
+                raise MlcheckUsageError(f"inputs: expected at least {COLLAPSE_MIN_SAMPLES} samples with finite "
+                                        f"inputs, got {len(flat)}; pass more samples without NaN or inf")
+            identical = bool(np.allclose(flat, flat[0], rtol=1e-6, atol=1e-7))
+            if identical:  # the input stops somewhere: look for a layer that never gets anything
                 causes_extra = diagnosis.silent_layers(session.weighted_layer_inputs(prepared[0], training=False)) \
                     + causes_extra
-        run.result.figures["samples"] = len(flat)
-        if not np.isfinite(flat).all():
-            raise run.fail("non-finite outputs for finite inputs",
-                           [("outputs_not_finite", f"{int((~np.isfinite(flat)).sum())} values")])
-        if len(flat) < COLLAPSE_MIN_SAMPLES:
-            raise MlcheckUsageError(f"inputs: expected at least {COLLAPSE_MIN_SAMPLES} samples with finite inputs, "
-                                    f"got {len(flat)}; pass more samples without NaN or inf")
-        identical = bool(np.allclose(flat, flat[0], rtol=1e-6, atol=1e-7))
         if flat.shape[1] >= 2:
             _classes(run, flat, share_cap, identical, causes_extra)
         else:

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from pytest_mlcheck.checks.common import CheckRun, TrainSpec, check_count, open_session, user_code_fails
+from pytest_mlcheck.checks.common import CheckRun, TrainSpec, check_count, finite_samples, open_session, user_code_fails
 from pytest_mlcheck.checks.training import error_causes
 from pytest_mlcheck.data import input_batches
 from pytest_mlcheck.errors import MlcheckUsageError
@@ -35,12 +35,7 @@ def predict_with_inputs(run: CheckRun, model: Any, inputs: Any, settings: Settin
             for x in batches:
                 prepared = session.prepare(x)
                 outs.append(session.predict(prepared))
-                array = session.inputs((prepared[0], None))
-                rows = len(outs[-1])
-                if array is not None and np.issubdtype(array.dtype, np.floating) and len(array) == rows:
-                    finite.append(np.isfinite(array.reshape(rows, -1)).all(axis=1))
-                else:
-                    finite.append(np.ones(rows, dtype=bool))
+                finite.append(finite_samples(session.inputs((prepared[0], None)), len(outs[-1])))
         return np.concatenate(outs, axis=0), np.concatenate(finite)
     finally:
         session.close()
