@@ -6,7 +6,7 @@ import itertools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pytest_mlcheck.errors import describe, usage
+from pytest_mlcheck.errors import usage
 
 
 def _array_like(value: Any) -> bool:
@@ -82,9 +82,6 @@ def sample_count(x: Any) -> int:
     if n is None:
         raise usage("batch", "inputs with a batch dimension", x)
     return n
-
-
-__all__ = ["one_batch", "batches_upto", "is_pair", "sample_count", "describe"]
 
 
 def input_batches(inputs: Any, argument: str = "inputs", max_samples: int | None = 4096) -> list[Any]:

@@ -7,78 +7,72 @@ from typing import Any, Callable
 
 import numpy as np
 
+from pytest_mlcheck import causes as C
+from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.report import fmt
-from pytest_mlcheck.settings import INPUT_MAX_SCALE, INPUT_MIN_PEAK
-
-Cause = tuple[str, str]
-
-# A gradient norm this many times the first one after an identical second step means the
-# user's step adds to the previous gradients instead of replacing them (ideal: 2.0 vs 1.0).
-ACCUMULATION_RATIO = 1.5
-# A loss peak this many times its start counts as divergence.
-SPIKE = 1.5
+from pytest_mlcheck.thresholds import ACCUMULATION_RATIO, INPUT_MAX_SCALE, INPUT_MIN_PEAK, SPIKE
 
 
-def input_scale(x: np.ndarray | None) -> list[Cause]:
+def input_scale(x: np.ndarray | None) -> list[Evidence]:
     """Inputs fed raw (an integer dtype above 0..1, far from unit scale, or scaled twice)."""
     if x is None or x.size == 0:
         return []
-    return [c for c in scale_causes(x, "x") if c[0] == "inputs_not_normalized"]
+    return [c for c in scale_causes(x, "x") if c[0] == C.INPUTS_NOT_NORMALIZED]
 
 
-def scale_causes(x: np.ndarray, where: str) -> list[Cause]:
+def scale_causes(x: np.ndarray, where: str) -> list[Evidence]:
     """Why ``x`` is not at unit scale: an integer dtype above 0..1, non-finite values, a mean
     magnitude or spread above INPUT_MAX_SCALE, or a peak below INPUT_MIN_PEAK (scaled twice)."""
     if x.dtype == np.bool_:
         return []
     if not np.issubdtype(x.dtype, np.number):
-        return [("input_dtype", f"{where} has dtype {x.dtype}; convert it to float32")]
+        return [(C.INPUT_DTYPE, f"{where} has dtype {x.dtype}; convert it to float32")]
     lo, hi = float(np.min(x)), float(np.max(x))
     if np.issubdtype(x.dtype, np.integer):
         if hi <= 1 and lo >= -1:
             return []
-        return [("inputs_not_normalized", f"{where} is {x.dtype} in {lo:g}..{hi:g}: convert to float and scale "
+        return [(C.INPUTS_NOT_NORMALIZED, f"{where} is {x.dtype} in {lo:g}..{hi:g}: convert to float and scale "
                                           f"to about [0, 1] (x / {hi:g}) or standardise it"),
-                ("input_dtype", f"{where} is {x.dtype}, not floating point")]
+                (C.INPUT_DTYPE, f"{where} is {x.dtype}, not floating point")]
     bad = ~np.isfinite(x)
     if bad.any():
-        return [("inputs_not_finite", f"{where} holds {int(bad.sum())} non-finite value(s)")]
+        return [(C.INPUTS_NOT_FINITE, f"{where} holds {int(bad.sum())} non-finite value(s)")]
     magnitude, spread, peak = float(np.mean(np.abs(x))), float(np.std(x)), float(np.max(np.abs(x)))
     if magnitude > INPUT_MAX_SCALE or spread > INPUT_MAX_SCALE:
-        return [("inputs_not_normalized", f"{where} spans {fmt(lo)}..{fmt(hi)} (mean |x| {fmt(magnitude)}, std "
+        return [(C.INPUTS_NOT_NORMALIZED, f"{where} spans {fmt(lo)}..{fmt(hi)} (mean |x| {fmt(magnitude)}, std "
                                           f"{fmt(spread)}): scale it to about [0, 1] (x / {fmt(hi)}) or standardise it")]
     if 0 < peak < INPUT_MIN_PEAK:
-        return [("inputs_not_normalized", f"{where} never exceeds {fmt(peak)} in magnitude: scaled twice? "
+        return [(C.INPUTS_NOT_NORMALIZED, f"{where} never exceeds {fmt(peak)} in magnitude: scaled twice? "
                                           "(x / 255 / 255); inputs should reach about 1")]
     return []
 
 
-def inputs_not_finite(x: np.ndarray | None) -> list[Cause]:
+def inputs_not_finite(x: np.ndarray | None) -> list[Evidence]:
     if x is None or not np.issubdtype(x.dtype, np.floating):
         return []
     bad = ~np.isfinite(x)
     if bad.any():
         first = int(np.argwhere(bad.reshape(len(x), -1).any(axis=1))[0][0])
-        return [("inputs_not_finite", f"{int(bad.sum())} non-finite input value(s), first in sample {first}")]
+        return [(C.INPUTS_NOT_FINITE, f"{int(bad.sum())} non-finite input value(s), first in sample {first}")]
     return []
 
 
-def output_activation(out: np.ndarray, task: str) -> list[Cause]:
+def output_activation(out: np.ndarray, task: str) -> list[Evidence]:
     """Class outputs that are already probabilities, or logits that cannot go negative."""
     if task != "classification" or out.ndim != 2 or out.shape[1] < 2 or not np.isfinite(out).all():
         return []
     sums = out.sum(axis=1)
     if out.min() >= 0 and np.allclose(sums, 1.0, atol=1e-3):
-        return [("loss_mismatch",
+        return [(C.LOSS_MISMATCH,
                  f"outputs already sum to 1 per row (min {fmt(float(out.min()))}) before the loss: "
                  "probabilities fed to a loss that applies its own softmax; return logits")]
     if out.min() >= 0:
-        return [("output_activation",
+        return [(C.OUTPUT_ACTIVATION,
                  f"every output is ≥ 0 (min {fmt(float(out.min()))}): an activation such as ReLU on the logits")]
     return []
 
 
-def softmax_twice(out: np.ndarray | None) -> list[Cause]:
+def softmax_twice(out: np.ndarray | None) -> list[Evidence]:
     """After training, rows that sum to 1 yet never spread wider than e between their largest and
     smallest entry: a softmax over values already in [0, 1], i.e. a softmax applied twice."""
     if out is None or out.ndim != 2 or out.shape[1] < 2 or not np.isfinite(out).all() or out.min() <= 0:
@@ -88,14 +82,14 @@ def softmax_twice(out: np.ndarray | None) -> list[Cause]:
     spread = float((out.max(axis=1) / out.min(axis=1)).max())
     if spread <= np.e * 1.001:
         ceiling = np.e / (np.e + out.shape[1] - 1)
-        return [("output_activation",
+        return [(C.OUTPUT_ACTIVATION,
                  f"after training no row's largest probability exceeds its smallest by more than ×{spread:.3f} "
                  f"(≤ e): a softmax over values already in [0, 1] (softmax applied twice) caps every probability "
                  f"at {ceiling:.2f}; remove one softmax")]
     return []
 
 
-def missing_zero_grad(fresh_session: Callable[[], Any], batch_of: Callable[[Any], Any]) -> list[Cause]:
+def missing_zero_grad(fresh_session: Callable[[], Any], batch_of: Callable[[Any], Any]) -> list[Evidence]:
     """Call the user's step twice at lr 0 on one batch: gradients that double were never zeroed."""
     session = fresh_session()
     try:
@@ -111,7 +105,7 @@ def missing_zero_grad(fresh_session: Callable[[], Any], batch_of: Callable[[Any]
     finally:
         session.close()
     if first > 0 and second / first > ACCUMULATION_RATIO:
-        return [("missing_zero_grad",
+        return [(C.MISSING_ZERO_GRAD,
                  f"two identical steps at lr 0 grew the gradient norm {fmt(first)} → {fmt(second)} "
                  f"(×{second / first:.2f}): the step never zeroes the previous gradients")]
     return []
@@ -119,7 +113,7 @@ def missing_zero_grad(fresh_session: Callable[[], Any], batch_of: Callable[[Any]
 
 def learning_rate(
     losses: list[float], retry: Callable[[float], tuple[bool, float]] | None
-) -> list[Cause]:
+) -> list[Evidence]:
     """Diverged (non-finite, or a spike): does a smaller lr succeed? Stalled (never half the
     start): does a larger one — and if not, and the loss ended no lower than it began, a smaller
     one? A flat curve over several batches ends above or below its start by noise alone, so that
@@ -135,7 +129,7 @@ def learning_rate(
         for factor, name in ((10.0, "lr×10"), (100.0, "lr×100"), (1000.0, "lr×1000"), (1e4, "lr×10000")):
             ok, end = retry(factor)
             if ok:
-                return [("lr_too_low",
+                return [(C.LR_TOO_LOW,
                          f"loss only {fmt(start)} → {fmt(min(finite))}; a retry at {name} succeeded (loss {fmt(end)})")]
     if spiked or finite[-1] >= start:
         for factor, name in ((0.1, "lr/10"), (0.01, "lr/100"), (0.001, "lr/1000")):
@@ -143,12 +137,12 @@ def learning_rate(
             if ok:
                 what = (f"loss {fmt(start)} → nan at step {where + 1}" if where is not None else
                         f"loss {fmt(start)} → peak {fmt(max(finite))} → {fmt(losses[-1])}")
-                return [("lr_too_high", f"{what}; a retry at {name} succeeded (loss {fmt(end)})")]
+                return [(C.LR_TOO_HIGH, f"{what}; a retry at {name} succeeded (loss {fmt(end)})")]
     return []
 
 
 def regularization(losses: list[float], decay: float, noisy: Callable[[], bool],
-                   retry: Callable[..., tuple[bool, float]]) -> list[Cause]:
+                   retry: Callable[..., tuple[bool, float]]) -> list[Evidence]:
     """A stalled loss that fits once regularization is off: a retry without weight decay (when
     the optimizer has any), or in eval mode when the training-mode forward pass is random
     (dropout); a model without either costs nothing here. A noisy curve may spike (dropout at
@@ -159,12 +153,12 @@ def regularization(losses: list[float], decay: float, noisy: Callable[[], bool],
     if decay > 0:
         ok, end = retry(1.0, no_decay=True)
         if ok:
-            return [("over_regularized", f"weight decay {decay:g}: the loss stays at {fmt(min(finite))}; a retry "
+            return [(C.OVER_REGULARIZED, f"weight decay {decay:g}: the loss stays at {fmt(min(finite))}; a retry "
                                          f"without weight decay fits (loss {fmt(end)})")]
     if noisy():
         ok, end = retry(1.0, quiet=True)
         if ok:
-            return [("over_regularized", f"the training-mode forward pass is random (dropout): the loss stays at "
+            return [(C.OVER_REGULARIZED, f"the training-mode forward pass is random (dropout): the loss stays at "
                                          f"{fmt(min(finite))}; a retry with it off fits (loss {fmt(end)}); is a "
                                          "dropout rate meant as a keep probability?")]
     return []
@@ -182,7 +176,7 @@ def listed(names: list[str], limit: int = 4) -> str:
     return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
-def loss_expects_probabilities(outputs: np.ndarray, loss_at: float, loss_shifted: float) -> list[Cause]:
+def loss_expects_probabilities(outputs: np.ndarray, loss_at: float, loss_shifted: float) -> list[Evidence]:
     """A softmax cross-entropy on logits ignores a constant added to every logit of a row; a loss
     that expects probabilities (e.g. Keras's default from_logits=False) does not."""
     if outputs.ndim != 2 or outputs.shape[1] < 2 or not np.isfinite(outputs).all():
@@ -193,39 +187,39 @@ def loss_expects_probabilities(outputs: np.ndarray, loss_at: float, loss_shifted
     if probabilities or log_probabilities or not np.isfinite(loss_at):
         return []
     if not ignores_shift(loss_at, loss_shifted):
-        return [("loss_mismatch",
+        return [(C.LOSS_MISMATCH,
                  f"the model outputs logits (min {fmt(float(outputs.min()))}, rows do not sum to 1) but the loss "
                  f"changes when every logit moves by +3 ({fmt(loss_at)} → {fmt(loss_shifted)}), which a "
                  "cross-entropy on logits never does: it expects probabilities; use from_logits=True or a softmax")]
     return []
 
 
-def loss_rewards_classes(perfect: float, uninformative: float) -> list[Cause]:
+def loss_rewards_classes(perfect: float, uninformative: float) -> list[Evidence]:
     """The loss of confident, correct class logits should be far below that of all-zero logits."""
     if not (np.isfinite(perfect) and np.isfinite(uninformative)):
         return []
     if perfect >= 0.5 * uninformative:
-        return [("loss_mismatch",
+        return [(C.LOSS_MISMATCH,
                  f"the loss scores confident correct class logits at {fmt(perfect)}, no better than "
                  f"uninformative zeros ({fmt(uninformative)}): it does not reward predicting the class "
                  "(a regression loss on class ids?); use cross-entropy on logits")]
     return []
 
 
-def silent_layers(inputs: list[tuple[str, np.ndarray]]) -> list[Cause]:
+def silent_layers(inputs: list[tuple[str, np.ndarray]]) -> list[Evidence]:
     """Behind a constant output: a weighted layer after the first whose input is 0 for every
     sample, while the layers before it got a non-zero input (the units feeding it never fire)."""
     for (_, before), (name, value) in zip(inputs, inputs[1:]):
         if np.issubdtype(value.dtype, np.floating) and value.size and not np.any(value) and np.any(before):
-            return [("dead_units", f"the input of layer {name} is 0 for every sample: the units feeding it never "
+            return [(C.DEAD_UNITS, f"the input of layer {name} is 0 for every sample: the units feeding it never "
                                    "activate (ReLUs on pre-activations that are all negative: a large negative bias "
                                    "or a learning rate that killed them)")]
     return []
 
 
-def uncovered(names: list[str]) -> list[Cause]:
+def uncovered(names: list[str]) -> list[Evidence]:
     if not names:
         return []
-    return [("params_not_updated",
+    return [(C.PARAMS_NOT_UPDATED,
              f"{len(names)} trainable parameter(s) are not in the optimizer and never change: {listed(names)}; "
              "add them, or freeze them on purpose with requires_grad_(False)")]

@@ -55,6 +55,8 @@ def usage(argument: str, expected: str, got: object = None, *, fix: str = "") ->
 
 def describe(obj: object) -> str:
     """A short description of an object for error messages (type plus shape when it has one)."""
+    if obj is None or isinstance(obj, (bool, int, float)) or (isinstance(obj, str) and len(obj) <= 40):
+        return repr(obj)
     shape = getattr(obj, "shape", None)
     name = type(obj).__module__.split(".")[0] + "." + type(obj).__qualname__
     if name.startswith("builtins."):

@@ -1,4 +1,5 @@
-"""pytest hooks only: options, ini keys, the marker, the fixture and the terminal summary."""
+"""pytest hooks only: options, ini keys, the marker and the fixture; run-wide state and the
+terminal summary live in :class:`~pytest_mlcheck.session.MlcheckSession`."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Any, Callable
 import pytest
 
 from pytest_mlcheck.errors import MlcheckUsageError
-from pytest_mlcheck.fixture import MLCheck, Recorder
+from pytest_mlcheck.fixture import MLCheck
+from pytest_mlcheck.session import MlcheckSession
 from pytest_mlcheck.settings import (
     DEFAULT_EXAMPLES, DEFAULT_MAX_SECONDS, DEFAULT_SEED, Settings, parse_device, parse_examples, parse_seconds,
     parse_seed,
@@ -16,8 +18,7 @@ from pytest_mlcheck.settings import (
 
 KEYS = ("gpu", "device", "seed", "max_seconds", "examples")
 
-SETTINGS_KEY = pytest.StashKey[Settings]()
-RECORDER_KEY = pytest.StashKey[Recorder]()
+SESSION_KEY = pytest.StashKey[MlcheckSession]()
 
 MARKER = (
     "mlcheck(seed=None, device=None, gpu=None, max_seconds=None, examples=None): settings for the mlcheck "
@@ -77,14 +78,22 @@ def pytest_configure(config: pytest.Config) -> None:
             settings = Settings()
         else:
             raise pytest.UsageError(f"pytest-mlcheck: {exc}") from None
-    config.stash[SETTINGS_KEY] = settings
-    config.stash[RECORDER_KEY] = Recorder()
+    session = MlcheckSession(config, settings)
+    config.stash[SESSION_KEY] = session
+    config.pluginmanager.register(session, "mlcheck-session")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = config.stash.get(SESSION_KEY, None)
+    if session is not None:
+        config.pluginmanager.unregister(session)
 
 
 @pytest.fixture
 def mlcheck(request: pytest.FixtureRequest) -> MLCheck:
-    """Training-sanity checks for torch models: ``mlcheck.overfit_one_batch(...)`` and friends."""
-    settings = request.config.stash[SETTINGS_KEY]
+    """Training-sanity checks for torch and Keras models: ``mlcheck.overfit_one_batch(...)`` and friends."""
+    session = request.config.stash[SESSION_KEY]
+    settings = session.settings
     # Markers merge from the farthest (module, class) to the closest (the function).
     for marker in reversed(list(request.node.iter_markers("mlcheck"))):
         if marker.args:
@@ -92,21 +101,5 @@ def mlcheck(request: pytest.FixtureRequest) -> MLCheck:
                 "@pytest.mark.mlcheck takes keyword arguments only, e.g. @pytest.mark.mlcheck(seed=1)"
             )
         settings = settings.merged(marker.kwargs, source="@pytest.mark.mlcheck")
-    return MLCheck(settings, request.config.stash[RECORDER_KEY], request.node.nodeid)
+    return MLCheck(settings, session.recorder(request.node.nodeid))
 
-
-def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    recorder = config.stash.get(RECORDER_KEY, None)
-    if not recorder or not recorder.results:
-        return
-    results = recorder.results
-    failed = [r for _, r in results if not r.passed]
-    seconds = sum(r.seconds for _, r in results)
-    terminalreporter.section("mlcheck")
-    terminalreporter.write_line(
-        f"{len(results)} check(s): {len(results) - len(failed)} passed, {len(failed)} failed, "
-        f"{seconds:.1f}s in checks, device {config.stash[SETTINGS_KEY].device}, seed {config.stash[SETTINGS_KEY].seed}"
-    )
-    for nodeid, result in results:
-        if not result.passed or config.option.verbose > 0:
-            terminalreporter.write_line(f"  {nodeid}: {result.summary()}")

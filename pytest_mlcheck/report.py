@@ -6,6 +6,8 @@ import dataclasses
 import math
 from typing import Any, Sequence
 
+from pytest_mlcheck.causes import CAUSES
+
 _BARS = "▁▂▃▄▅▆▇█"
 
 
@@ -22,8 +24,11 @@ class CheckResult:
     seconds: float = 0.0
     device: str = "cpu"
     seed: int = 0
-    figures: dict[str, Any] = dataclasses.field(default_factory=dict)
+    framework: str | None = None  # "torch" or "keras" once a model was touched
+    figures: dict[str, Any] = dataclasses.field(default_factory=dict)  # machine-readable: numbers, strings, dicts
     notes: list[str] = dataclasses.field(default_factory=list)
+    # How the message shows a figure, where plain "key: value" would read badly ("" hides it)
+    shown: dict[str, str] = dataclasses.field(default_factory=dict, repr=False)
 
     def summary(self) -> str:
         """One line: the check, the verdict and its main figures."""
@@ -46,6 +51,20 @@ def fmt(value: float) -> str:
     if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
         return f"{value:.3g}"
     return f"{value:.4g}"
+
+
+def render(value: Any, limit: int = 12) -> str:
+    """A figure as the message shows it: numbers in four significant digits, mappings as
+    ``key value; ...`` (the first ``limit``)."""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        return fmt(value)
+    if isinstance(value, dict):
+        items = [f"{k} {render(v)}" for k, v in list(value.items())[:limit]]
+        more = len(value) - limit
+        return "; ".join(items) + (f"; … {more} more" if more > 0 else "")
+    return str(value)
 
 
 def sparkline(values: Sequence[float], width: int = 40) -> str:
@@ -80,10 +99,15 @@ def failure_message(result: CheckResult, headline: str, causes: Sequence[tuple[s
         )
         lines.append(f"  curve {sparkline(result.losses)}")
     for key, value in result.figures.items():
-        lines.append(f"  {key}: {fmt(value) if isinstance(value, float) else value}")
+        line = result.shown.get(key, f"{key.replace('_', ' ')}: {render(value)}")
+        if line:
+            lines.append(f"  {line}")
     for note in result.notes:
         lines.append(f"  note: {note}")
     for cause, evidence in causes:
         lines.append(f"  cause {cause}: {evidence}")
+        known = CAUSES.get(cause)
+        if known is not None:
+            lines.append(f"    fix: {known.fix(result.framework)}")
     lines.append(f"  {result.seconds:.2f}s on {result.device}, seed {result.seed} (rerun with --mlcheck-seed={result.seed})")
     return "\n".join(lines)

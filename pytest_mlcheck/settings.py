@@ -127,30 +127,3 @@ def resolve_layer(layer: Mapping[str, Any], *, source: str, names: Mapping[str, 
         )
     return parsed
 
-
-# Budgets and thresholds, chosen from benchmarks/sweep_defaults.py (figures in the README).
-OVERFIT_MAX_STEPS = 400
-OVERFIT_LOSS_RATIO = 0.1  # pass when the loss falls to at most this fraction of its start
-DECREASE_STEPS = 100
-DECREASE_MIN_DROP = 0.1  # the last quarter's median at least this fraction below the loss at init
-PROBE_TARGET = 0.5  # a learning-rate retry succeeds when its loss reaches this fraction of its start
-PROBE_MAX_STEPS = 150  # a retry's step budget (correct models reach PROBE_TARGET within ~40 steps)
-TRAIN_ON_STEPS = 100  # not_constant_predictions(train_on=...) trains a copy this long first
-COLLAPSE_MAX_SHARE = 0.9  # one class may take at most this share of the predictions
-COLLAPSE_MIN_SAMPLES = 10  # distinct inputs needed to judge the spread of predictions
-REGRESSION_MIN_SPREAD = 1e-3  # std / (mean |output| + std) below this is a constant output
-PARITY_ATOL = 1e-5  # preprocessing_parity: float32 pipelines doing the same ops agree far closer
-PARITY_RTOL = 1e-5
-INIT_LOSS_TOLERANCE = 0.25  # init_loss passes within ×(1 + this) of expected either way; correct corpus models: ≤ ×1.06
-# gradients_flow, on |grad|/|weight| of each weight matrix or kernel. Correct corpus models: at most
-# 0.61, and the smallest layer ≥ 0.016 of the largest; a 12-layer sigmoid MLP 8e-12, std-1 init 3e3.
-EXPLODING_SCALE = 10.0
-VANISHING_RATIO = 1e-4
-INDEPENDENCE_RTOL = 1e-4  # batch_independence: changes below this × the largest |output| are rounding
-# inputs_normalized: images in [0, 1] have mean |x| and std ≤ 0.5, standardised data ~1; raw
-# 0–16 digits 4.8 / 6.0, 0–255 pixels ~80 / ~100; twice-scaled images peak at 1/255.
-INPUT_MAX_SCALE = 3.0
-INPUT_MIN_PEAK = 0.05
-BASELINE_STEPS = 100  # input_independent_baseline trains each copy this long on its half
-BASELINE_MIN_SAMPLES = 64  # half trains, half is held out
-BASELINE_MARGIN = 0.25  # accuracy points the real-input copy must gain (digits, 32 held out: correct ≥ 0.62, shuffled ≤ 0.094)

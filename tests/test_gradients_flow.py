@@ -80,7 +80,7 @@ def test_a_correct_model_gets_every_trainable_parameter_updated(mlcheck, name, b
     kw = build()
     result = mlcheck.gradients_flow(kw.pop("model"), kw.pop("batch", _batch(name)), **kw)
     assert result.passed
-    assert result.figures["trainable tensors"] > 0
+    assert result.figures["trainable_tensors"] > 0
 
 
 def test_the_failure_lists_per_layer_gradient_norms(mlcheck):
@@ -93,8 +93,8 @@ def test_the_failure_lists_per_layer_gradient_norms(mlcheck):
 
 def test_frozen_parameters_are_counted_not_reported(mlcheck):
     result = mlcheck.gradients_flow(tc.FrozenBackboneNet(), tc.digits_batch(64), loss_fn=CE())
-    assert result.figures["frozen tensors"] == 2
-    assert "backbone" not in result.figures["gradient norm per layer"]
+    assert result.figures["frozen_tensors"] == 2
+    assert not any("backbone" in layer for layer in result.figures["gradient_norm_per_layer"])
 
 
 def test_a_step_that_moves_a_frozen_parameter_fails(mlcheck):

@@ -46,7 +46,7 @@ def test_a_run_whose_tests_never_call_a_check_imports_no_ml_framework(pytester: 
 
 def test_importing_the_package_and_the_plugin_imports_no_ml_framework(pytester: pytest.Pytester) -> None:
     code = (
-        "import sys, pytest_mlcheck, pytest_mlcheck.plugin, pytest_mlcheck.checks.overfit, "
+        "import sys, pytest_mlcheck, pytest_mlcheck.plugin, pytest_mlcheck.checks.overfit_one_batch, "
         f"pytest_mlcheck.checks.loss_decreases; print('loaded:', {LOADED})"
     )
     result = pytester.run(sys.executable, "-c", code)

@@ -81,7 +81,8 @@ def test_uint8_pixels_also_name_the_dtype(mlcheck):
 
 def test_with_a_model_the_figures_describe_what_reaches_its_first_weighted_layer(mlcheck):
     result = mlcheck.inputs_normalized(kc.digits_arrays(64, scale="uint8"), model=rc.k_mlp(rescale=1 / 255))
-    assert "float32 in 0..1" in result.figures["what reaches the model's first weighted layer"]
+    seen = result.figures["first_layer_input"]
+    assert seen["dtype"] == "float32" and seen["min"] >= 0 and seen["max"] <= 1
 
 
 @pytest.mark.parametrize("inputs", [[], "pixels", {"x": np.zeros((4, 2))}], ids=["empty list", "a string", "a dict"])

@@ -38,7 +38,7 @@ def test_the_balanced_twin_spreads_its_predictions(mlcheck, build):
     torch.manual_seed(0)
     result = mlcheck.not_constant_predictions(build(), held_out(), train_on=digits_batches(10), loss_fn=CE,
                                               optimizer=adam)
-    assert result.figures["predicted classes"] >= 8
+    assert result.figures["predicted_classes"] >= 8
 
 
 @pytest.mark.parametrize("build,causes", [(DeadReLUNet, ["dead_units", "class_collapse"]),

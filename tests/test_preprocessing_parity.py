@@ -44,7 +44,7 @@ def test_a_pipeline_that_differs_fails_and_says_how(mlcheck, name, eval_pipeline
 @pytest.mark.parametrize("eval_pipeline", [eval_same, eval_numpy_same], ids=["torch ops", "numpy ops"])
 def test_the_same_preprocessing_spelled_differently_passes(mlcheck, eval_pipeline):
     result = mlcheck.preprocessing_parity(to_chw, eval_pipeline, raw_images())
-    assert result.figures["max abs difference"] <= 1e-6
+    assert result.figures["max_abs_difference"] <= 1e-6
 
 
 def test_statistics_alone_would_pass_a_channel_swap_but_the_check_does_not(mlcheck):

@@ -101,7 +101,7 @@ def test_a_model_broken_only_on_an_edge_case_is_caught_and_the_example_shrunk(ml
 def test_the_fixed_twin_passes_every_example(mlcheck, name, build, kind, framework):
     torch.manual_seed(0)
     result = mlcheck.output_range(build(), digit_images(kind, framework), kind="logits", examples=40)
-    assert result.figures["examples drawn"] == 40
+    assert result.figures["examples_drawn"] == 40
 
 
 def test_the_same_seed_draws_the_same_examples_and_shrinks_to_the_same_one():
@@ -118,7 +118,7 @@ def test_the_same_seed_draws_the_same_examples_and_shrinks_to_the_same_one():
 def test_the_example_budget_is_a_setting():
     result = MLCheck(Settings(examples=7)).output_range(tc.digits_mlp(), digit_images("unit_float", "torch"),
                                                        kind="logits")
-    assert result.figures["examples drawn"] == 7
+    assert result.figures["examples_drawn"] == 7
 
 
 def test_a_run_stays_inside_the_time_cap(mlcheck):
@@ -131,7 +131,7 @@ def test_a_run_stays_inside_the_time_cap(mlcheck):
     result = mlcheck.output_range(Slow(), digit_images("unit_float", "torch"), kind="logits", examples=1000,
                                   max_seconds=0.5)
     assert time.perf_counter() - start < 5.0
-    assert result.figures["examples drawn"] < 40
+    assert result.figures["examples_drawn"] < 40
     assert any("time cap" in note for note in result.notes)
 
 
@@ -165,7 +165,7 @@ def test_batch_independence_takes_a_strategy_and_skips_batches_of_one(mlcheck):
 
     torch.manual_seed(0)
     result = mlcheck.batch_independence(tc.DigitsCNN(), digit_images("unit_float", "torch"), examples=20)
-    assert "examples skipped" in result.figures
+    assert "examples_skipped" in result.figures
     with pytest.raises(CheckFailed) as failed:
         mlcheck.batch_independence(BatchMixingNet("center"), digit_images("unit_float", "torch"), examples=20)
     assert failed.value.causes == ["batch_mixing"]
@@ -220,4 +220,4 @@ def test_keras_checks_take_strategies_too(mlcheck):
 @pytest.mark.mlcheck(examples=6)
 def test_the_marker_sets_the_example_budget(mlcheck):
     result = mlcheck.output_range(tc.digits_mlp(), digit_images("unit_float", "torch"), kind="logits")
-    assert result.figures["examples drawn"] == 6
+    assert result.figures["examples_drawn"] == 6

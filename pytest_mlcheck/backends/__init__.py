@@ -23,6 +23,13 @@ def is_keras_model(obj: object) -> bool:
     return keras is not None and isinstance(obj, keras.Model)
 
 
+def framework_of(model: object) -> str | None:
+    """'keras' or 'torch' for a model either framework claims (None otherwise): which fix text to show."""
+    if is_keras_model(model):
+        return "keras"
+    return "torch" if is_torch_model(model) else None
+
+
 def backend_for(model: object, *, argument: str = "model") -> Backend:
     """Return the adapter for ``model``; a usage error when no framework claims it."""
     if is_keras_model(model):  # first: on the torch backend a keras.Model is also an nn.Module

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
+from pytest_mlcheck import causes as C
 from pytest_mlcheck import diagnosis
-from pytest_mlcheck.checks.common import (
-    CheckRun, TrainSpec, check_count, infer_task, label_problem, checked_batch, open_session, user_code_fails,
-)
-from pytest_mlcheck.checks.training import error_causes
-from pytest_mlcheck.errors import MlcheckUsageError
+from pytest_mlcheck.checks.common import check_count, checked_batch, infer_task, label_problem
+from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
+from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import CheckResult, fmt
-from pytest_mlcheck.settings import INIT_LOSS_TOLERANCE, Settings
+from pytest_mlcheck.thresholds import INIT_LOSS_TOLERANCE
 
 
 def uninformative(outputs: np.ndarray) -> tuple[np.ndarray, str]:
@@ -29,66 +28,71 @@ def uninformative(outputs: np.ndarray) -> tuple[np.ndarray, str]:
     return np.zeros_like(outputs), "all-zero outputs (uninformative logits)"
 
 
+@check()
 def init_loss(
+    run: CheckRun,
     model: Any,
     batch: Any,
     *,
-    spec: TrainSpec,
-    settings: Settings,
+    loss_fn: Callable | None = None,
+    output: Any = None,
     expected: float | None = None,
     num_classes: int | None = None,
     tolerance: float | None = None,
+    seed: int | None = None,
+    device: str | None = None,
+    max_seconds: float | None = None,
 ) -> CheckResult:
+    """The untrained model's loss on ``batch`` (eval mode) is within a factor ``1 + tolerance``
+    of ``expected``: by default what the same loss gives an uninformative prediction on the
+    same targets (zero logits, uniform probabilities, or 0.5 for sigmoid outputs), which is
+    ln C for plain softmax cross-entropy and right for class weights or label smoothing too."""
     if expected is not None and (isinstance(expected, bool) or not isinstance(expected, (int, float))
                                  or not math.isfinite(expected) or expected <= 0):
-        raise MlcheckUsageError(f"expected: expected a positive finite loss value (e.g. math.log(10)), got {expected!r}")
+        raise usage("expected", "a positive finite loss value (e.g. math.log(10))", expected)
     if tolerance is not None and (isinstance(tolerance, bool) or not isinstance(tolerance, (int, float))
                                   or not 0 < tolerance < math.inf):
-        raise MlcheckUsageError(f"tolerance: expected a positive number (the allowed factor is 1 + tolerance), got {tolerance!r}")
+        raise usage("tolerance", "a positive number (the allowed factor is 1 + tolerance)", tolerance)
     num_classes = check_count(num_classes, "num_classes")
     tol = INIT_LOSS_TOLERANCE if tolerance is None else float(tolerance)
-    run = CheckRun("init_loss", settings)
-    session = open_session(model, settings, spec, inference=True)
-    try:
-        raw = checked_batch(run, batch)
+    raw = checked_batch(run, batch)
+    with run.session(model, TrainSpec(loss_fn=loss_fn, output=output), inference=True, explain=raw) as session:
         prepared = session.prepare(*raw)
-        with user_code_fails(run, lambda err: error_causes(err, session, raw)):
-            outputs = session.predict(prepared)
-            y = session.labels(prepared)
-            task = infer_task(y, outputs, None)
-            if num_classes is not None and outputs.ndim == 2 and outputs.shape[1] != num_classes:
-                raise run.fail("the head does not have one output per class", [(
-                    "head_width", f"the model has {outputs.shape[1]} outputs for num_classes={num_classes}")])
-            if task == "classification":
-                problems = label_problem(y, outputs)
-                if problems:
-                    raise run.fail("the labels cannot be predicted by this head", problems)
-            observed = session.loss_of(outputs, prepared)
-            if math.isnan(observed) and session.loss_fn is None and not getattr(session, "uses_compiled_loss", False):
-                raise MlcheckUsageError("loss_fn: init_loss needs the loss to evaluate; pass loss_fn= "
-                                        "(or compile the Keras model with a loss)")
-            baseline, what = uninformative(outputs)
-            reference = float(expected) if expected is not None else session.loss_of(baseline, prepared)
+        outputs = session.predict(prepared)
+        y = session.labels(prepared)
+        task = infer_task(y, outputs, None)
+        if num_classes is not None and outputs.ndim == 2 and outputs.shape[1] != num_classes:
+            raise run.fail("the head does not have one output per class", [(
+                C.HEAD_WIDTH, f"the model has {outputs.shape[1]} outputs for num_classes={num_classes}")])
+        if task == "classification":
+            problems = label_problem(y, outputs)
+            if problems:
+                raise run.fail("the labels cannot be predicted by this head", problems)
+        observed = session.loss_of(outputs, prepared)
+        if math.isnan(observed) and session.loss_fn is None and not getattr(session, "uses_compiled_loss", False):
+            raise usage("loss_fn", "the loss to evaluate for init_loss",
+                        fix="Pass loss_fn= (or compile the Keras model with a loss)")
+        baseline, what = uninformative(outputs)
+        reference = float(expected) if expected is not None else session.loss_of(baseline, prepared)
         run.result.figures["samples"] = int(len(y))
-        run.result.figures["loss at init"] = observed
-        run.result.figures["expected"] = (
-            f"{fmt(reference)} (given)" if expected is not None else f"{fmt(reference)} (the loss of {what})")
-        run.result.figures["allowed"] = f"within ×{1 + tol:g} of expected"
+        run.result.figures["loss_at_init"] = observed
+        source = "given" if expected is not None else f"the loss of {what}"
+        run.figure("expected", reference, f"expected: {fmt(reference)} ({source})")
+        run.figure("expected_from", source, "")
+        run.figure("allowed_factor", 1 + tol, f"allowed: within ×{1 + tol:g} of expected")
         if not math.isfinite(reference) or reference <= 0:
-            raise MlcheckUsageError(
-                f"expected: the loss of {what} is {fmt(reference)}, which cannot serve as a reference; "
-                "pass expected= with the loss an untrained model should have")
+            raise usage("expected", "a reference loss", fix=f"the loss of {what} is {fmt(reference)}, which cannot "
+                                                             "serve as one; pass expected= with the loss an untrained "
+                                                             "model should have")
         if math.isfinite(observed) and observed > 0 and abs(math.log(observed / reference)) <= math.log1p(tol):
             run.result.start_loss = observed
             return run.passed()
         causes = diagnosis.inputs_not_finite(session.inputs(prepared))
         causes += diagnosis.input_scale(session.inputs(prepared))
         ratio = observed / reference if math.isfinite(observed) else float("inf")
-        causes.append(("init_loss_off", f"the loss at init is {fmt(observed)}, ×{ratio:.3g} the expected {fmt(reference)}: "
+        causes.append((C.INIT_LOSS_OFF, f"the loss at init is {fmt(observed)}, ×{ratio:.3g} the expected {fmt(reference)}: "
                                         + ("the outputs start far from uninformative (too large: inputs or the "
                                            "head's initial weights out of scale)" if ratio > 1 else
                                            "lower than an uninformative prediction can score (a loss that "
                                            "ignores targets, or labels leaking into the inputs)")))
         raise run.fail(f"the loss at init is {fmt(observed)}, expected about {fmt(reference)}", causes)
-    finally:
-        session.close()

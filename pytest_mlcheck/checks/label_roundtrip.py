@@ -8,11 +8,12 @@ from typing import Any, Callable
 import numpy as np
 
 from pytest_mlcheck.backends import as_numpy
-from pytest_mlcheck.checks.common import CheckRun, check_count
+from pytest_mlcheck import causes as C
+from pytest_mlcheck.checks.common import check_count
 from pytest_mlcheck.checks.output_range import predict_all
-from pytest_mlcheck.errors import MlcheckUsageError, describe, usage
+from pytest_mlcheck.checks.runner import CheckRun, check
+from pytest_mlcheck.errors import describe, usage
 from pytest_mlcheck.report import CheckResult
-from pytest_mlcheck.settings import Settings
 
 
 def _as_function(mapping: Any, name: str) -> Callable[[Any], Any]:
@@ -36,17 +37,26 @@ def _plain(value: Any) -> Any:
     return value
 
 
+@check(strategy="labels")
 def label_roundtrip(
+    run: CheckRun,
     encode: Any,
     decode: Any,
     labels: Any,
     *,
-    settings: Settings,
     num_classes: int | None = None,
     model: Any = None,
     inputs: Any = None,
     output: Any = None,
+    seed: int | None = None,
+    device: str | None = None,
+    max_seconds: float | None = None,
+    examples: int | None = None,
 ) -> CheckResult:
+    """Every label survives ``decode(encode(label))``; codes are distinct and contiguous
+    0..C-1 (within 0..num_classes-1 when given); with ``model`` and ``inputs`` the head's
+    width is C. ``encode``/``decode`` are callables or dicts (``decode`` may be a list).
+    ``labels`` may be a Hypothesis strategy drawing lists of labels."""
     enc = _as_function(encode, "encode")
     dec = _as_function(decode, "decode")
     if isinstance(labels, (str, bytes)) or not isinstance(labels, Iterable) and not hasattr(labels, "shape"):
@@ -56,12 +66,12 @@ def label_roundtrip(
         raise usage("labels", "at least one label", labels)
     num_classes = check_count(num_classes, "num_classes")
     if (model is None) != (inputs is None):
-        raise MlcheckUsageError("model/inputs: pass both (to read the head's width) or neither")
-    run = CheckRun("label_roundtrip", settings)
+        raise usage("model/inputs", "both (to read the head's width) or neither",
+                    fix="Pass inputs= with model=, or drop model=")
     missing = [i for i, v in enumerate(values) if isinstance(v, float) and v != v]
     if missing:
         raise run.fail(f"{len(missing)} label(s) are NaN (first at position {missing[0]})",
-                       [("labels_invalid", "NaN is no label: a missing value in the label column")])
+                       [(C.LABELS_INVALID, "NaN is no label: a missing value in the label column")])
     distinct = list(dict.fromkeys(values))
     codes: dict[Any, int] = {}
     for label in distinct:
@@ -69,39 +79,40 @@ def label_roundtrip(
             raw_code = _plain(enc(label))
         except (KeyError, IndexError) as exc:
             raise run.fail(f"encode has no code for label {label!r}",
-                           [("label_mapping_mismatch", f"{label!r} is missing from the encoder ({exc!r})")])
+                           [(C.LABEL_MAPPING_MISMATCH, f"{label!r} is missing from the encoder ({exc!r})")])
         if isinstance(raw_code, bool) or not isinstance(raw_code, (int, float)) or float(raw_code) != int(raw_code):
             raise run.fail(f"encode({label!r}) gave {raw_code!r}, not an integer class code",
-                           [("labels_invalid", f"codes must be whole numbers 0..C-1, got {describe(raw_code)}")])
+                           [(C.LABELS_INVALID, f"codes must be whole numbers 0..C-1, got {describe(raw_code)}")])
         code = int(raw_code)
         try:
             back = _plain(dec(code))
         except (KeyError, IndexError) as exc:
             raise run.fail(f"decode has no label for code {code} (from {label!r})",
-                           [("label_mapping_mismatch", f"code {code} is missing from the decoder ({exc!r})")])
+                           [(C.LABEL_MAPPING_MISMATCH, f"code {code} is missing from the decoder ({exc!r})")])
         if back != label:
             raise run.fail(f"label {label!r} → code {code} → {back!r}: it does not survive the round trip",
-                           [("label_mapping_mismatch", _drift(label, code, back, enc, dec, distinct))])
+                           [(C.LABEL_MAPPING_MISMATCH, _drift(label, code, back, enc, dec, distinct))])
         codes[label] = code
     used = sorted(set(codes.values()))
     run.result.figures["labels"] = len(distinct)
-    run.result.figures["codes"] = f"{used[0]}..{used[-1]}"
+    run.figure("first_code", used[0], f"codes: {used[0]}..{used[-1]}")
+    run.figure("last_code", used[-1], "")
     width = None
     if model is not None:
-        out = predict_all(run, model, inputs, settings, output)
+        out = predict_all(run, model, inputs, output)
         width = out.reshape(len(out), -1).shape[1]
-        run.result.figures["head width"] = width
+        run.result.figures["head_width"] = width
     classes = num_classes if num_classes is not None else len(used)
     if num_classes is None and used != list(range(len(used))):
         raise run.fail(f"codes are {_span(used)}, expected contiguous 0..{len(used) - 1}",
-                       [("label_mapping_mismatch", _gap_story(used, len(used)))])
+                       [(C.LABEL_MAPPING_MISMATCH, _gap_story(used, len(used)))])
     if used[0] < 0 or used[-1] >= classes:
         raise run.fail(f"codes span {_span(used)}, outside 0..{classes - 1}",
-                       [("label_mapping_mismatch", _gap_story(used, classes))])
+                       [(C.LABEL_MAPPING_MISMATCH, _gap_story(used, classes))])
     if width is not None and width != classes:
         source = f"num_classes={num_classes}" if num_classes is not None else f"{classes} distinct labels"
         raise run.fail(f"the head has {width} outputs for {source}",
-                       [("head_width", f"{width} outputs per sample, {classes} classes")])
+                       [(C.HEAD_WIDTH, f"{width} outputs per sample, {classes} classes")])
     return run.passed()
 
 

@@ -2,101 +2,106 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
-from pytest_mlcheck.checks.common import CheckRun, TrainSpec, check_count, finite_samples, open_session, user_code_fails
-from pytest_mlcheck.checks.training import error_causes
+from pytest_mlcheck import causes as C
+from pytest_mlcheck.checks.common import check_count, finite_samples
+from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.data import input_batches
-from pytest_mlcheck.errors import MlcheckUsageError
+from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import CheckResult, fmt
-from pytest_mlcheck.settings import Settings
+from pytest_mlcheck.thresholds import SUM_ATOL
 
 KINDS = ("logits", "probabilities", "sigmoid")
-# Rows of probabilities must sum to 1 within this (float32 softmax rounding is ~1e-6 per row).
-SUM_ATOL = 1e-3
 
 
-def predict_all(run: CheckRun, model: Any, inputs: Any, settings: Settings, output: Any) -> np.ndarray:
+def predict_all(run: CheckRun, model: Any, inputs: Any, output: Any) -> np.ndarray:
     """Eval-mode outputs of a copy over every input batch, as one numpy array (samples first)."""
-    return predict_with_inputs(run, model, inputs, settings, output)[0]
+    return predict_with_inputs(run, model, inputs, output)[0]
 
 
-def predict_with_inputs(run: CheckRun, model: Any, inputs: Any, settings: Settings,
-                        output: Any) -> tuple[np.ndarray, np.ndarray]:
+def predict_with_inputs(run: CheckRun, model: Any, inputs: Any, output: Any) -> tuple[np.ndarray, np.ndarray]:
     """Eval-mode outputs over every input batch, and per sample whether its inputs are all finite
     (True for inputs that are not one float array)."""
-    session = open_session(model, settings, TrainSpec(output=output), inference=True)
-    try:
-        batches = input_batches(inputs)
-        outs, finite = [], []
-        with user_code_fails(run, lambda err: error_causes(err, session, (batches[0], None))):
-            for x in batches:
-                prepared = session.prepare(x)
-                outs.append(session.predict(prepared))
-                finite.append(finite_samples(session.inputs((prepared[0], None)), len(outs[-1])))
-        return np.concatenate(outs, axis=0), np.concatenate(finite)
-    finally:
-        session.close()
+    batches = input_batches(inputs)
+    outs, finite = [], []
+    with run.session(model, TrainSpec(output=output), inference=True, explain=(batches[0], None)) as session:
+        for x in batches:
+            prepared = session.prepare(x)
+            outs.append(session.predict(prepared))
+            finite.append(finite_samples(session.inputs((prepared[0], None)), len(outs[-1])))
+    return np.concatenate(outs, axis=0), np.concatenate(finite)
 
 
+@check(strategy="inputs")
 def output_range(
+    run: CheckRun,
     model: Any,
     inputs: Any,
     *,
-    settings: Settings,
-    kind: str | None = None,
+    output: Any = None,
+    kind: Literal["logits", "probabilities", "sigmoid"] | None = None,
     low: float | None = None,
     high: float | None = None,
     num_classes: int | None = None,
-    output: Any = None,
+    seed: int | None = None,
+    device: str | None = None,
+    max_seconds: float | None = None,
+    examples: int | None = None,
 ) -> CheckResult:
+    """Eval-mode outputs on ``inputs`` are finite and fit ``kind``: "logits" (not already
+    probabilities, not all ≥ 0), "probabilities" (each in [0, 1], rows summing to 1) or
+    "sigmoid" (each in [0, 1]); and/or lie within ``low``/``high``; and/or the head has
+    ``num_classes`` outputs. The message names the worst sample and value. ``inputs`` may be a
+    Hypothesis strategy: the check then runs on each drawn batch."""
     if kind is not None and kind not in KINDS:
-        raise MlcheckUsageError(f"kind: expected one of {', '.join(map(repr, KINDS))} or None, got {kind!r}")
+        raise usage("kind", f"one of {', '.join(map(repr, KINDS))} or None", kind)
     if kind is None and low is None and high is None and num_classes is None:
-        raise MlcheckUsageError("kind: give kind= ('logits', 'probabilities' or 'sigmoid'), or low=/high= bounds")
+        raise usage("kind", "kind= ('logits', 'probabilities' or 'sigmoid'), or low=/high= bounds, or num_classes=",
+                    fix="Say what the outputs should be")
     for name, value in (("low", low), ("high", high)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise MlcheckUsageError(f"{name}: expected a number, got {value!r}")
+            raise usage(name, "a number", value)
     if low is not None and high is not None and low > high:
-        raise MlcheckUsageError(f"low/high: low={low} is above high={high}; swap them")
+        raise usage("low/high", "low ≤ high", fix=f"low={low} is above high={high}; swap them")
     num_classes = check_count(num_classes, "num_classes")
-    run = CheckRun("output_range", settings)
-    out, finite_inputs = predict_with_inputs(run, model, inputs, settings, output)
+    out, finite_inputs = predict_with_inputs(run, model, inputs, output)
     run.result.figures["samples"] = len(out)
     if not finite_inputs.all():
         # Outputs are judged for finite inputs only: NaN or inf in, NaN out is no defect of the model.
         skipped = int((~finite_inputs).sum())
-        run.result.figures["non-finite inputs"] = f"{skipped} sample(s) with NaN or inf inputs, not judged"
+        run.figure("non_finite_inputs", skipped, f"non-finite inputs: {skipped} sample(s) with NaN or inf inputs, "
+                                                 "not judged")
         if not finite_inputs.any():
             run.result.notes.append("every sample has non-finite inputs: nothing to judge")
             return run.passed()
     ids = np.flatnonzero(finite_inputs)  # messages name samples by their place in the inputs
     flat = out[finite_inputs].reshape(len(ids), -1).astype(np.float64)
-    run.result.figures["output shape"] = tuple(out.shape)
+    run.result.figures["output_shape"] = tuple(out.shape)
     finite = np.isfinite(flat)
-    if flat.size:
+    if flat.size and finite.any():
         shown = flat[finite]
-        run.result.figures["range"] = f"{fmt(float(shown.min()))}..{fmt(float(shown.max()))}" if shown.size \
-            else "no finite value"
+        run.figure("output_min", float(shown.min()), f"range: {fmt(float(shown.min()))}..{fmt(float(shown.max()))}")
+        run.figure("output_max", float(shown.max()), "")
     if not finite.all():
         i = int(np.argwhere(~finite.all(axis=1))[0][0])
         j = int(np.argwhere(~finite[i])[0][0])
         raise run.fail(f"{int((~finite).sum())} non-finite output value(s) for finite inputs; first in sample "
                        f"{ids[i]}: {flat[i, j]}",
-                       [("outputs_not_finite", f"sample {ids[i]}, output {j} is {flat[i, j]} though its inputs are finite")])
+                       [(C.OUTPUTS_NOT_FINITE, f"sample {ids[i]}, output {j} is {flat[i, j]} though its inputs are finite")])
     width = flat.shape[1]
     if num_classes is not None and width != num_classes:
         raise run.fail(f"the head has {width} output(s) per sample, expected num_classes={num_classes}",
-                       [("head_width", f"{width} outputs per sample for {num_classes} classes")])
+                       [(C.HEAD_WIDTH, f"{width} outputs per sample for {num_classes} classes")])
     if kind == "probabilities":
         _probabilities(run, flat, ids)
     elif kind == "sigmoid":
         _bounded(run, flat, ids, 0.0, 1.0, "sigmoid outputs must lie in [0, 1]")
         if width == 1 and len(flat) > 1 and np.allclose(flat, 1.0, rtol=0, atol=1e-6):
             raise run.fail("every output is 1.0",
-                           [("output_activation", "a softmax over one unit is always 1; use a sigmoid")])
+                           [(C.OUTPUT_ACTIVATION, "a softmax over one unit is always 1; use a sigmoid")])
     elif kind == "logits":
         _logits(run, flat, ids)
     if low is not None or high is not None:
@@ -118,7 +123,7 @@ def _bounded(run: CheckRun, flat: np.ndarray, ids: np.ndarray, lo: float, hi: fl
         bad = int((excess > 0).sum())
         causes = []
         if lo == 0.0 and hi == 1.0:
-            causes.append(("output_activation", f"values outside [0, 1] (worst {fmt(flat[i, j])}): the last "
+            causes.append((C.OUTPUT_ACTIVATION, f"values outside [0, 1] (worst {fmt(flat[i, j])}): the last "
                                                 "layer has no sigmoid, or returns logits"))
         raise run.fail(f"{rule}; {bad} value(s) outside, worst sample {ids[i]}, output {j}: {fmt(flat[i, j])}", causes)
 
@@ -126,7 +131,7 @@ def _bounded(run: CheckRun, flat: np.ndarray, ids: np.ndarray, lo: float, hi: fl
 def _probabilities(run: CheckRun, flat: np.ndarray, ids: np.ndarray) -> None:
     if flat.shape[1] == 1:
         raise run.fail("probabilities over classes need ≥ 2 outputs per sample; got 1",
-                       [("head_width", "one output per sample; a single-unit binary head is kind='sigmoid'")])
+                       [(C.HEAD_WIDTH, "one output per sample; a single-unit binary head is kind='sigmoid'")])
     _bounded(run, flat, ids, 0.0, 1.0, "probabilities must lie in [0, 1]")
     sums = flat.sum(axis=1)
     off = np.abs(sums - 1.0)
@@ -136,18 +141,20 @@ def _probabilities(run: CheckRun, flat: np.ndarray, ids: np.ndarray) -> None:
         if np.all(flat >= 0) and np.all(flat <= 1):
             evidence += ": each value in [0, 1] but rows do not sum to 1 (a sigmoid where a softmax belongs?)"
         raise run.fail(f"rows must sum to 1; worst sample {ids[i]} sums to {fmt(float(sums[i]))}",
-                       [("output_activation", evidence)])
+                       [(C.OUTPUT_ACTIVATION, evidence)])
     sharp = np.sort(flat, axis=1)[:, -1]
-    run.result.figures["max probability"] = f"{fmt(float(sharp.min()))}..{fmt(float(sharp.max()))}"
+    run.figure("max_probability_min", float(sharp.min()),
+               f"max probability: {fmt(float(sharp.min()))}..{fmt(float(sharp.max()))}")
+    run.figure("max_probability_max", float(sharp.max()), "")
 
 
 def _logits(run: CheckRun, flat: np.ndarray, ids: np.ndarray) -> None:
     if flat.shape[1] >= 2 and np.all(flat >= 0) and np.allclose(flat.sum(axis=1), 1.0, atol=SUM_ATOL):
         raise run.fail("the outputs are probabilities (rows in [0, 1] summing to 1), not logits",
-                       [("output_activation", "a softmax is applied in the model; a logits loss applies its own"),
-                        ("loss_mismatch", "probabilities fed to a loss that expects logits train poorly")])
+                       [(C.OUTPUT_ACTIVATION, "a softmax is applied in the model; a logits loss applies its own"),
+                        (C.LOSS_MISMATCH, "probabilities fed to a loss that expects logits train poorly")])
     # judged across distinct output rows only: one input (or a batch of identical ones) may
     # happen to get non-negative logits from a correct head
     if len(np.unique(flat, axis=0)) > 1 and flat.shape[1] >= 2 and np.all(flat >= 0):
         raise run.fail(f"every logit is ≥ 0 (min {fmt(float(flat.min()))}); logits are unbounded reals",
-                       [("output_activation", "an activation such as ReLU or sigmoid on the last layer")])
+                       [(C.OUTPUT_ACTIVATION, "an activation such as ReLU or sigmoid on the last layer")])

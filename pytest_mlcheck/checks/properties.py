@@ -11,7 +11,7 @@ from typing import Any, Callable
 import numpy as np
 
 from pytest_mlcheck.backends import as_numpy
-from pytest_mlcheck.checks.common import CheckRun
+from pytest_mlcheck.checks.runner import CheckRun
 from pytest_mlcheck.errors import CheckFailed, usage
 from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.settings import Settings
@@ -123,9 +123,10 @@ def for_all(check: str, strategy: Any, settings: Settings, one: Callable[[Any], 
         raise _shrunk(failed, state["example"], f"shrunk by Hypothesis after {state['drawn']} examples "
                                                 f"(seed {settings.seed})") from None
     result = run.passed()
-    result.figures["examples drawn"] = state["drawn"]
+    result.figures["examples_drawn"] = state["drawn"]
     if state["skipped"]:
-        result.figures["examples skipped"] = f"{state['skipped']} (too few samples to judge)"
+        result.figures["examples_skipped"] = state["skipped"]
+        result.notes.append(f"{state['skipped']} drawn example(s) skipped: too few samples to judge")
     if run.out_of_time():
         result.notes.append(f"stopped drawing at the time cap ({settings.max_seconds:g}s)")
     return result

@@ -6,12 +6,14 @@ from typing import Any, Callable
 
 import numpy as np
 
+from pytest_mlcheck import causes as C
 from pytest_mlcheck import diagnosis
-from pytest_mlcheck.checks.common import CheckRun, TrainSpec, open_session
+from pytest_mlcheck.causes import Evidence
+from pytest_mlcheck.checks.common import open_session
+from pytest_mlcheck.checks.runner import CheckRun, TrainSpec
 from pytest_mlcheck.errors import UserCodeError
-from pytest_mlcheck.settings import PROBE_MAX_STEPS, PROBE_TARGET, Settings
-
-Cause = tuple[str, str]
+from pytest_mlcheck.settings import Settings
+from pytest_mlcheck.thresholds import PROBE_MAX_STEPS, PROBE_TARGET
 
 
 def train_loop(
@@ -77,20 +79,20 @@ def failure_causes(
     initial_outputs: np.ndarray | None,
     task: str,
     retry: Callable[..., tuple[bool, float]] | None,
-) -> list[Cause]:
+) -> list[Evidence]:
     """Run the probes, decisive evidence first; the lr retries only when nothing decisive fired."""
     x = session.inputs(first)
 
     def fresh() -> Any:
         return open_session(model, settings, spec)
 
-    causes: list[Cause] = []
+    causes: list[Evidence] = []
     causes += diagnosis.inputs_not_finite(x)
     if spec.train_step is not None:
         causes += diagnosis.missing_zero_grad(fresh, lambda s: s.prepare(*raw_batch))
     if initial_outputs is not None:
         found = diagnosis.output_activation(initial_outputs, task)
-        if found and found[0][0] == "loss_mismatch" and not _shift_invariant(session, initial_outputs.shape[1], first):
+        if found and found[0][0] == C.LOSS_MISMATCH and not _shift_invariant(session, initial_outputs.shape[1], first):
             # probabilities into a loss that expects them: no mismatch, unless they were squashed twice
             found = diagnosis.softmax_twice(_final_outputs(session, first))
         causes += found
@@ -145,24 +147,22 @@ def _noisy(fresh: Callable[[], Any], raw_batch: tuple[Any, Any]) -> bool:
         session.close()
 
 
-def error_causes(err: UserCodeError, session: Any, raw_batch: tuple[Any, Any]) -> list[Cause]:
+def error_causes(err: UserCodeError, session: Any, raw_batch: tuple[Any, Any]) -> list[Evidence]:
     """Causes for an exception the user's code raised during a check."""
     try:
         x = session.inputs(session.prepare(*raw_batch))
     except Exception:
         x = None
-    causes: list[Cause] = []
+    causes: list[Evidence] = []
     text = str(err.exc)
     if "device" in text and ("expected" in text.lower() or "same device" in text):
-        causes.append(("device_mismatch", f"tensors on different devices meet in {err.stage}: {text.splitlines()[0]} "
-                                          "(a device hard-coded in forward or the loss, e.g. .cuda() or "
-                                          "device='cuda'; use x.device)"))
+        causes.append((C.DEVICE_MISMATCH, f"tensors on different devices meet in {err.stage}: "
+                                          f"{text.splitlines()[0]} (a device hard-coded in the model or the loss)"))
     elif x is not None and np.issubdtype(x.dtype, np.integer) and err.stage == "the model's forward pass":
-        causes.append(("input_dtype", f"x is {x.dtype} but the model computes in floating point; "
-                                      "convert and scale it (x.float() / 255)"))
+        causes.append((C.INPUT_DTYPE, f"x is {x.dtype} but the model computes in floating point"))
     elif err.stage == "the model's forward pass":
         shape = getattr(x, "shape", None)
-        causes.append(("input_shape", f"the batch (x of shape {shape}) does not fit the model: {err.exc}"))
+        causes.append((C.INPUT_SHAPE, f"the batch (x of shape {shape}) does not fit the model: {err.exc}"))
     if "does not require grad" in str(err.exc) or "grad_fn" in str(err.exc):
-        causes.append(("no_gradient", "the loss has no path back to the parameters (detached, .item() or numpy)"))
+        causes.append((C.NO_GRADIENT, "the loss has no path back to the parameters (detached, .item() or numpy)"))
     return causes

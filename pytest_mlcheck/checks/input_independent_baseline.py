@@ -3,20 +3,19 @@ on samples neither saw."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
+from pytest_mlcheck import causes as C
 from pytest_mlcheck import diagnosis
 from pytest_mlcheck.backends import as_numpy
-from pytest_mlcheck.checks.common import (
-    CheckRun, TrainSpec, check_fraction, check_steps, infer_task, checked_batch, open_session, predictions_right,
-    user_code_fails,
-)
-from pytest_mlcheck.checks.training import error_causes, train_loop
+from pytest_mlcheck.checks.common import check_fraction, check_steps, checked_batch, infer_task, predictions_right
+from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
+from pytest_mlcheck.checks.training import train_loop
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import CheckResult, fmt
-from pytest_mlcheck.settings import BASELINE_MARGIN, BASELINE_MIN_SAMPLES, BASELINE_STEPS, Settings
+from pytest_mlcheck.thresholds import BASELINE_MARGIN, BASELINE_MIN_SAMPLES, BASELINE_STEPS
 
 
 def _score(session: Any, prepared: Any, task: str) -> float:
@@ -42,39 +41,45 @@ def _constant_score(session: Any, fit: Any, test: Any, task: str) -> float:
     return float(np.mean((y_test > 0.5) == (share > 0.5)))
 
 
-def _train_and_score(model: Any, settings: Settings, spec: TrainSpec, train: tuple, held: tuple, steps: int,
+def _train_and_score(model: Any, spec: TrainSpec, train: tuple, held: tuple, steps: int,
                      run: CheckRun, task: str | None) -> tuple[list[float], float, str, float]:
     """Train a copy on ``train``; its held-out score, the task, and the best constant guess's score."""
-    session = open_session(model, settings, spec)
-    try:
-        with user_code_fails(run, lambda err: error_causes(err, session, train)):
-            fit = session.prepare(*train)
-            test = session.prepare(*held)
-            if task is None:
-                task = infer_task(session.labels(fit), session.predict(fit), None)
-            constant = _constant_score(session, fit, test, task)
-            losses, _, why = train_loop(session, [fit], steps, run)
-            if why == "time":
-                raise run.time_up(f"after {len(losses)} of {steps} training steps")
-            if why == "nonfinite":
-                return losses, float("nan"), task, constant
-            return losses, _score(session, test, task), task, constant
-    finally:
-        session.close()
+    with run.session(model, spec, explain=train) as session:
+        fit = session.prepare(*train)
+        test = session.prepare(*held)
+        if task is None:
+            task = infer_task(session.labels(fit), session.predict(fit), None)
+        constant = _constant_score(session, fit, test, task)
+        losses, _, why = train_loop(session, [fit], steps, run)
+        if why == "time":
+            raise run.time_up(f"after {len(losses)} of {steps} training steps")
+        if why == "nonfinite":
+            return losses, float("nan"), task, constant
+        return losses, _score(session, test, task), task, constant
 
 
+@check()
 def input_independent_baseline(
+    run: CheckRun,
     model: Any,
     batch: Any,
     *,
-    spec: TrainSpec,
-    settings: Settings,
+    loss_fn: Callable | None = None,
+    optimizer: Any = None,
+    train_step: Callable | None = None,
+    output: Any = None,
     steps: int | None = None,
     margin: float | None = None,
+    seed: int | None = None,
+    device: str | None = None,
+    max_seconds: float | None = None,
 ) -> CheckResult:
+    """Split ``batch`` into a training half and a held-out half; train one copy on the real
+    inputs and another on zeroed inputs; on the held-out half the real-input copy must beat
+    the zero-input one by ``margin`` (accuracy for class targets, relative loss otherwise)."""
     n_steps = check_steps(steps) or BASELINE_STEPS
     needed = BASELINE_MARGIN if margin is None else check_fraction(margin, "margin")
-    run = CheckRun("input_independent_baseline", settings)
+    spec = TrainSpec(loss_fn=loss_fn, optimizer=optimizer, train_step=train_step, output=output)
     raw = checked_batch(run, batch)
     if not hasattr(raw[0], "shape"):
         raise usage("batch", "(x, y) with x one array or tensor", raw[0],
@@ -83,19 +88,21 @@ def input_independent_baseline(
     if len(x) < BASELINE_MIN_SAMPLES:
         raise usage("batch", f"at least {BASELINE_MIN_SAMPLES} samples (half are held out to judge generalisation)",
                     raw[0], fix="Pass a bigger batch, e.g. 128 samples of real training data")
-    order = np.random.default_rng(settings.seed).permutation(len(x))
+    order = np.random.default_rng(run.settings.seed).permutation(len(x))
     fit, held = order[: len(x) // 2], order[len(x) // 2:]
-    real_losses, real, task, constant = _train_and_score(model, settings, spec, (x[fit], y[fit]),
+    real_losses, real, task, constant = _train_and_score(model, spec, (x[fit], y[fit]),
                                                          (x[held], y[held]), n_steps, run, None)
-    _, zero, _, _ = _train_and_score(model, settings, spec, (np.zeros_like(x[fit]), y[fit]),
+    _, zero, _, _ = _train_and_score(model, spec, (np.zeros_like(x[fit]), y[fit]),
                                      (np.zeros_like(x[held]), y[held]), n_steps, run, task)
     run.record_losses(real_losses)
     metric = "loss" if task == "regression" else "accuracy"
-    run.result.figures["samples"] = f"{len(fit)} trained on, {len(held)} held out"
-    run.result.figures[f"held-out {metric}, real inputs"] = real
-    run.result.figures[f"held-out {metric}, zeroed inputs"] = zero
     label = "the mean target" if task == "regression" else "the majority class"
-    run.result.figures[f"held-out {metric}, {label}"] = constant
+    run.figure("trained_on", len(fit), f"samples: {len(fit)} trained on, {len(held)} held out")
+    run.figure("held_out", len(held), "")
+    run.figure("metric", metric, "")
+    run.figure("real_inputs", real, f"held-out {metric}, real inputs: {fmt(real)}")
+    run.figure("zeroed_inputs", zero, f"held-out {metric}, zeroed inputs: {fmt(zero)}")
+    run.figure("constant_guess", constant, f"held-out {metric}, {label}: {fmt(constant)}")
     # the baseline is the better input-independent score: the zero-input copy may not have
     # finished learning the constant in its few steps
     candidates = [v for v in (zero, constant) if np.isfinite(v)]
@@ -104,16 +111,16 @@ def input_independent_baseline(
         raise run.fail("the loss became non-finite while training on the real inputs",
                        diagnosis.inputs_not_finite(x) + diagnosis.input_scale(x))
     if task == "regression":
-        run.result.figures["criterion"] = f"real-input loss ≤ {1 - needed:g} × the best input-independent loss"
+        run.figure("margin", needed, f"criterion: real-input loss ≤ {1 - needed:g} × the best input-independent loss")
         ok = bool(np.isfinite(zero) and real <= (1 - needed) * zero)
         gap = f"{fmt(real)} vs {fmt(zero)}"
     else:
-        run.result.figures["criterion"] = f"real-input accuracy ≥ the best input-independent accuracy + {needed:g}"
+        run.figure("margin", needed, f"criterion: real-input accuracy ≥ the best input-independent accuracy + {needed:g}")
         ok = real >= zero + needed
         gap = f"{real:.0%} vs {zero:.0%}"
     if ok:
         return run.passed()
-    causes = [("no_input_signal",
+    causes = [(C.NO_INPUT_SIGNAL,
                f"on held-out samples the model trained on real inputs scores {gap} for the best input-independent "
                "predictor (a copy trained on zeros, or a constant guess): "
                "the targets do not follow from the inputs (labels shuffled apart from their inputs, misaligned "

@@ -12,10 +12,11 @@ import numpy as np
 
 from pytest_mlcheck.backends import as_numpy
 from pytest_mlcheck.backends.rng import seeded_python_and_numpy
-from pytest_mlcheck.checks.common import CheckRun
-from pytest_mlcheck.errors import MlcheckUsageError, UserCodeError, call_user, usage
+from pytest_mlcheck import causes as C
+from pytest_mlcheck.checks.runner import CheckRun, check
+from pytest_mlcheck.errors import UserCodeError, call_user, usage
 from pytest_mlcheck.report import CheckResult, fmt
-from pytest_mlcheck.settings import PARITY_ATOL, PARITY_RTOL, Settings
+from pytest_mlcheck.thresholds import PARITY_ATOL, PARITY_RTOL
 
 
 @contextlib.contextmanager
@@ -39,15 +40,24 @@ def _apply(pipeline: Callable, sample: Any, seed: int, name: str) -> np.ndarray:
         raise usage(name, "a pipeline that returns an array or tensor", out) from None
 
 
+@check(strategy="raw_samples")
 def preprocessing_parity(
+    run: CheckRun,
     train_pipeline: Callable,
     eval_pipeline: Callable,
     raw_samples: Any,
     *,
-    settings: Settings,
     atol: float | None = None,
     rtol: float | None = None,
+    seed: int | None = None,
+    max_seconds: float | None = None,
+    examples: int | None = None,
 ) -> CheckResult:
+    """Each raw sample through both pipelines gives the same shape, dtype and values (within
+    ``atol``/``rtol``). Global RNGs are seeded the same for both calls on a sample and
+    restored after; compare the deterministic parts of pipelines with random augmentation.
+    ``raw_samples`` may be a Hypothesis strategy drawing lists of samples."""
+    settings = run.settings
     for name, fn in (("train_pipeline", train_pipeline), ("eval_pipeline", eval_pipeline)):
         if not callable(fn):
             raise usage(name, "a callable raw sample -> array or tensor", fn)
@@ -59,9 +69,9 @@ def preprocessing_parity(
                     fix="It yielded nothing (an empty list or an exhausted generator)")
     a_tol = PARITY_ATOL if atol is None else _tol(atol, "atol")
     r_tol = PARITY_RTOL if rtol is None else _tol(rtol, "rtol")
-    run = CheckRun("preprocessing_parity", settings)
     run.result.figures["samples"] = len(samples)
-    run.result.figures["tolerance"] = f"atol {fmt(a_tol)}, rtol {fmt(r_tol)}"
+    run.figure("atol", a_tol, f"tolerance: atol {fmt(a_tol)}, rtol {fmt(r_tol)}")
+    run.figure("rtol", r_tol, "")
     worst = 0.0
     for i, sample in enumerate(samples):
         if run.out_of_time():
@@ -70,19 +80,19 @@ def preprocessing_parity(
             a = _apply(train_pipeline, sample, settings.seed + i, "train_pipeline")
             b = _apply(eval_pipeline, sample, settings.seed + i, "eval_pipeline")
         except UserCodeError as err:
-            raise run.fail(f"on sample {i}, {err}", [("preprocessing_mismatch", f"{err.stage} cannot process sample "
+            raise run.fail(f"on sample {i}, {err}", [(C.PREPROCESSING_MISMATCH, f"{err.stage} cannot process sample "
                                                                              f"{i}: {type(err.exc).__name__}: {err.exc}")]
                            ) from err.exc
         if a.shape != b.shape:
             raise run.fail(f"sample {i}: train gives shape {a.shape}, eval gives {b.shape}",
-                           [("preprocessing_mismatch", _shape_story(a, b))])
+                           [(C.PREPROCESSING_MISMATCH, _shape_story(a, b))])
         if a.dtype != b.dtype:
             raise run.fail(f"sample {i}: train gives {a.dtype}, eval gives {b.dtype}",
-                           [("input_dtype", f"train {a.dtype} in {_span(a)}, eval {b.dtype} in {_span(b)}")])
+                           [(C.INPUT_DTYPE, f"train {a.dtype} in {_span(a)}, eval {b.dtype} in {_span(b)}")])
         fa, fb = a.astype(np.float64), b.astype(np.float64)
         if not np.array_equal(np.isnan(fa), np.isnan(fb)):
             raise run.fail(f"sample {i}: NaN in one pipeline's output only",
-                           [("preprocessing_mismatch", "NaN positions differ")])
+                           [(C.PREPROCESSING_MISMATCH, "NaN positions differ")])
         ok = np.isclose(fa, fb, atol=a_tol, rtol=r_tol, equal_nan=True)
         diff = np.where(np.isnan(fa) & np.isnan(fb), 0.0, np.abs(fa - fb))
         worst = max(worst, float(diff.max()) if diff.size else 0.0)
@@ -91,15 +101,15 @@ def preprocessing_parity(
             raise run.fail(
                 f"sample {i}: {int((~ok).sum())} of {ok.size} values differ; worst at {tuple(int(k) for k in j)}: "
                 f"train {fmt(float(fa[j]))}, eval {fmt(float(fb[j]))}",
-                [("preprocessing_mismatch", explain(fa, fb))],
+                [(C.PREPROCESSING_MISMATCH, explain(fa, fb))],
             )
-    run.result.figures["max abs difference"] = worst
+    run.result.figures["max_abs_difference"] = worst
     return run.passed()
 
 
 def _tol(value: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise MlcheckUsageError(f"{name}: expected a non-negative number, got {value!r}")
+        raise usage(name, "a non-negative number", value)
     return float(value)
 
 

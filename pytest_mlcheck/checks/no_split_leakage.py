@@ -8,14 +8,13 @@ from typing import Any
 
 import numpy as np
 
+from pytest_mlcheck import causes as C
 from pytest_mlcheck.backends import as_numpy
-from pytest_mlcheck.checks.common import CheckRun
+from pytest_mlcheck.checks.runner import CheckRun, check
 from pytest_mlcheck.data import input_batches
-from pytest_mlcheck.errors import MlcheckUsageError, usage
+from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import CheckResult
-from pytest_mlcheck.settings import Settings
-
-NEAR_CHUNK = 256  # test rows compared at once against the whole training split (bounded memory)
+from pytest_mlcheck.thresholds import NEAR_CHUNK
 
 
 def _samples(split: Any, argument: str) -> np.ndarray:
@@ -62,27 +61,39 @@ def _near(train: np.ndarray, test: np.ndarray, atol: float, run: CheckRun) -> li
     return pairs
 
 
-def no_split_leakage(train: Any, test: Any, *, settings: Settings, max_overlap: float = 0.0,
-                     atol: float | None = None) -> CheckResult:
+@check()
+def no_split_leakage(
+    run: CheckRun,
+    train: Any,
+    test: Any,
+    *,
+    max_overlap: float = 0.0,
+    atol: float | None = None,
+    max_seconds: float | None = None,
+) -> CheckResult:
+    """No test sample's inputs also occur in ``train`` (exact content match, or within
+    ``atol`` element-wise when given, compared pairwise under the time cap); at most
+    ``max_overlap`` of the test samples may."""
     if isinstance(max_overlap, bool) or not isinstance(max_overlap, (int, float)) or not 0 <= max_overlap < 1:
-        raise MlcheckUsageError(f"max_overlap: expected a fraction in [0, 1) of test samples allowed in train, "
-                                f"got {max_overlap!r}")
+        raise usage("max_overlap", "a fraction in [0, 1) of test samples allowed in train", max_overlap)
     if atol is not None and (isinstance(atol, bool) or not isinstance(atol, (int, float)) or not atol >= 0
                              or not math.isfinite(atol)):
-        raise MlcheckUsageError(f"atol: expected a non-negative number (the largest element-wise difference of "
-                                f"a near-duplicate), got {atol!r}")
-    run = CheckRun("no_split_leakage", settings)
+        raise usage("atol", "a non-negative number (the largest element-wise difference of a near-duplicate)", atol)
     a, b = _samples(train, "train"), _samples(test, "test")
     if a.shape[1] != b.shape[1]:
         raise usage("test", f"samples of the same size as train's ({a.shape[1]} values each)", fix=f"got {b.shape[1]}")
     pairs = _exact(a, b) if not atol else _near(a, b, float(atol), run)
     fraction = len(pairs) / len(b)
-    run.result.figures["samples"] = f"{len(a)} train, {len(b)} test"
-    run.result.figures["match"] = "exact content" if not atol else f"every value within {atol:g}"
-    run.result.figures["overlap"] = f"{len(pairs)} of {len(b)} test samples ({fraction:.2%}), allowed {max_overlap:.2%}"
+    run.figure("train_samples", len(a), f"samples: {len(a)} train, {len(b)} test")
+    run.figure("test_samples", len(b), "")
+    run.figure("match", "exact content" if not atol else f"every value within {atol:g}")
+    run.figure("overlap", len(pairs), f"overlap: {len(pairs)} of {len(b)} test samples ({fraction:.2%}), "
+                                      f"allowed {max_overlap:.2%}")
+    run.figure("overlap_fraction", fraction, "")
+    run.figure("max_overlap", float(max_overlap), "")
     if fraction <= max_overlap:
         return run.passed()
     shown = ", ".join(f"test[{j}] = train[{i}]" for j, i in pairs[:5]) + (" …" if len(pairs) > 5 else "")
     raise run.fail(f"{fraction:.2%} of the test samples also occur in the training split",
-                   [("split_leakage", f"{len(pairs)} duplicated sample(s): {shown}; split before augmenting or "
+                   [(C.SPLIT_LEAKAGE, f"{len(pairs)} duplicated sample(s): {shown}; split before augmenting or "
                                       "deduplicate, so the test score measures unseen data")])

@@ -1,0 +1,151 @@
+"""not_constant_predictions: distinct inputs must not all get the same class (or the same value)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from pytest_mlcheck import causes as C
+from pytest_mlcheck import diagnosis
+from pytest_mlcheck.backends import as_numpy
+from pytest_mlcheck.causes import Evidence
+from pytest_mlcheck.checks.common import check_fraction, check_steps, finite_samples
+from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
+from pytest_mlcheck.checks.training import train_loop
+from pytest_mlcheck.data import batches_upto, input_batches
+from pytest_mlcheck.errors import usage
+from pytest_mlcheck.report import CheckResult, fmt
+from pytest_mlcheck.thresholds import (
+    COLLAPSE_MAX_SHARE, COLLAPSE_MIN_SAMPLES, IMBALANCE_SHARE, REGRESSION_MIN_SPREAD, TRAIN_ON_STEPS,
+)
+
+
+def distinct_rows(batches: list[np.ndarray]) -> int:
+    rows = np.concatenate([b.reshape(len(b), -1) for b in batches], axis=0)
+    return len({r.tobytes() for r in np.ascontiguousarray(rows)})
+
+
+def enough_distinct(inputs: Any) -> bool:
+    """A drawn batch holds enough distinct samples to judge the spread of predictions."""
+    if not hasattr(inputs, "shape") or len(inputs.shape) == 0:
+        return False
+    return distinct_rows([as_numpy(inputs)]) >= COLLAPSE_MIN_SAMPLES
+
+
+@check(strategy="inputs", judgeable=enough_distinct)
+def not_constant_predictions(
+    run: CheckRun,
+    model: Any,
+    inputs: Any,
+    *,
+    train_on: Any = None,
+    loss_fn: Callable | None = None,
+    optimizer: Any = None,
+    train_step: Callable | None = None,
+    output: Any = None,
+    steps: int | None = None,
+    max_share: float | None = None,
+    seed: int | None = None,
+    device: str | None = None,
+    max_seconds: float | None = None,
+    examples: int | None = None,
+) -> CheckResult:
+    """Distinct ``inputs`` do not all get one class (no class above ``max_share`` of the
+    predictions) or, for one-output models, one value. With ``train_on`` a copy is first
+    trained ``steps`` steps on those batches, since collapse to the majority class shows
+    after training. ``inputs`` may be a Hypothesis strategy."""
+    n_steps = check_steps(steps) or TRAIN_ON_STEPS
+    share_cap = COLLAPSE_MAX_SHARE if max_share is None else check_fraction(max_share, "max_share")
+    spec = TrainSpec(loss_fn=loss_fn, optimizer=optimizer, train_step=train_step, output=output)
+    batches = input_batches(inputs)
+    with run.session(model, spec, inference=train_on is None, explain=(batches[0], None)) as session:
+        prepared = [session.prepare(x) for x in batches]
+        arrays = [session.inputs(p) for p in prepared]
+        if all(a is not None for a in arrays):
+            distinct = distinct_rows(arrays)
+            if distinct < COLLAPSE_MIN_SAMPLES:
+                raise usage("inputs", f"at least {COLLAPSE_MIN_SAMPLES} distinct samples to judge a spread of "
+                                      "predictions", fix=f"got {distinct}; pass more varied inputs (e.g. a held-out batch)")
+        causes_extra: list[Evidence] = []
+        if train_on is not None:
+            raws = batches_upto(train_on, n_steps, argument="train_on")
+            train = [session.prepare(*raw) for raw in raws]
+            run.result.notes.extend(session.optimizer_notes)
+            losses, _, why = train_loop(session, train, n_steps, run)
+            run.record_losses(losses)
+            labels = np.concatenate([session.labels(b).reshape(-1) for b in train])
+            causes_extra = _imbalance(labels)
+            if why == "nonfinite":
+                raise run.fail(f"the loss became non-finite at step {len(losses)} while training on train_on")
+            if why == "time":
+                raise run.time_up(f"after {len(losses)} of {n_steps} training steps on train_on")
+        outs = [session.predict(p) for p in prepared]
+        flat = np.concatenate(outs, axis=0).reshape(sum(len(o) for o in outs), -1).astype(np.float64)
+        finite_in = np.concatenate([finite_samples(a, len(o)) for a, o in zip(arrays, outs)])
+        if not finite_in.all():
+            # samples whose inputs hold NaN or inf are reported, not judged
+            skipped = int((~finite_in).sum())
+            run.figure("non_finite_inputs", skipped, f"non-finite inputs: {skipped} sample(s), not judged")
+            flat = flat[finite_in]
+        run.result.figures["samples"] = len(flat)
+        if not np.isfinite(flat).all():
+            raise run.fail("non-finite outputs for finite inputs",
+                           [(C.OUTPUTS_NOT_FINITE, f"{int((~np.isfinite(flat)).sum())} values")])
+        if len(flat) < COLLAPSE_MIN_SAMPLES:
+            raise usage("inputs", f"at least {COLLAPSE_MIN_SAMPLES} samples with finite inputs",
+                        fix=f"got {len(flat)}; pass more samples without NaN or inf")
+        identical = bool(np.allclose(flat, flat[0], rtol=1e-6, atol=1e-7))
+        if identical:  # the input stops somewhere: look for a layer that never gets anything
+            causes_extra = diagnosis.silent_layers(session.weighted_layer_inputs(prepared[0], training=False)) \
+                + causes_extra
+        if flat.shape[1] >= 2:
+            _classes(run, flat, share_cap, identical, causes_extra)
+        else:
+            _spread(run, flat, identical, causes_extra)
+        return run.passed()
+
+
+def _classes(run: CheckRun, flat: np.ndarray, cap: float, identical: bool, extra: list) -> None:
+    preds = flat.argmax(axis=1)
+    values, counts = np.unique(preds, return_counts=True)
+    top = int(np.argmax(counts))
+    share = counts[top] / len(preds)
+    run.figure("predicted_classes", len(values))
+    run.figure("largest_class", int(values[top]), "")
+    run.figure("largest_class_share", float(share),
+               f"largest class share: {share:.0%} (class {int(values[top])}; at most {cap:.0%} allowed)")
+    run.figure("max_share", cap, "")
+    if share > cap:
+        evidence = ("every input gives the same output vector: nothing of the input reaches the head"
+                    if identical else f"class {int(values[top])} takes {share:.0%} of {len(preds)} distinct inputs")
+        raise run.fail(f"{share:.0%} of the predictions are class {int(values[top])}", _ranked(evidence, extra))
+
+
+def _spread(run: CheckRun, flat: np.ndarray, identical: bool, extra: list) -> None:
+    std = flat.std(axis=0)
+    scale = np.abs(flat).mean(axis=0) + std + 1e-12
+    rel = float((std / scale).max())
+    run.figure("relative_spread", rel, f"relative spread: {fmt(rel)} (at least {fmt(REGRESSION_MIN_SPREAD)} needed)")
+    run.figure("min_spread", REGRESSION_MIN_SPREAD, "")
+    if rel < REGRESSION_MIN_SPREAD:
+        evidence = ("every input gives the same output: nothing of the input reaches the head" if identical
+                    else f"outputs vary by {fmt(rel)} of their scale across distinct inputs")
+        raise run.fail(f"the outputs are constant across {len(flat)} distinct inputs", _ranked(evidence, extra))
+
+
+def _ranked(evidence: str, extra: list) -> list[Evidence]:
+    """Dead units explain a collapse; the collapse itself comes next, then the rest."""
+    dead = [c for c in extra if c[0] == C.DEAD_UNITS]
+    return dead + [(C.CLASS_COLLAPSE, evidence)] + [c for c in extra if c[0] != C.DEAD_UNITS]
+
+
+def _imbalance(labels: np.ndarray) -> list[Evidence]:
+    if labels.size == 0 or not np.issubdtype(labels.dtype, np.integer):
+        return []
+    values, counts = np.unique(labels, return_counts=True)
+    share = counts.max() / labels.size
+    if share >= IMBALANCE_SHARE:
+        return [(C.LABELS_IMBALANCED, f"class {int(values[np.argmax(counts)])} is {share:.0%} of the training labels")]
+    return []
+

@@ -1,0 +1,63 @@
+"""Every budget and threshold a verdict depends on, one block per check, each with the figures it
+was chosen from (benchmarks/sweep_defaults.py, benchmarks/seed_sweep.py; the README has the tables).
+A call argument overrides the ones it names (``steps=``, ``min_drop=``, ``max_share=``, ...)."""
+
+from __future__ import annotations
+
+# -- overfit_one_batch ---------------------------------------------------------------------------
+OVERFIT_MAX_STEPS = 400
+OVERFIT_MIN_DROP = 0.9  # pass once the loss fell by this fraction of its start (and, for classes, all right)
+
+# -- loss_decreases ------------------------------------------------------------------------------
+DECREASE_STEPS = 100
+DECREASE_MIN_STEPS = 8  # fewer steps show no trend
+DECREASE_MIN_DROP = 0.1  # the last quarter's median at least this fraction below the loss at init
+
+# -- probes of the training checks (diagnosis) ---------------------------------------------------
+PROBE_TARGET = 0.5  # a learning-rate retry succeeds when its loss reaches this fraction of its start
+PROBE_MAX_STEPS = 150  # a retry's step budget (correct models reach PROBE_TARGET within ~40 steps)
+# A gradient norm this many times the first one after an identical second step means the user's
+# step adds to the previous gradients instead of replacing them (ideal: 2.0 vs 1.0).
+ACCUMULATION_RATIO = 1.5
+SPIKE = 1.5  # a loss peak this many times its start counts as divergence
+
+# -- not_constant_predictions --------------------------------------------------------------------
+TRAIN_ON_STEPS = 100  # with train_on=, a copy trains this long first
+COLLAPSE_MAX_SHARE = 0.9  # one class may take at most this share of the predictions
+COLLAPSE_MIN_SAMPLES = 10  # distinct inputs needed to judge the spread of predictions
+REGRESSION_MIN_SPREAD = 1e-3  # std / (mean |output| + std) below this is a constant output
+IMBALANCE_SHARE = 0.5  # training labels this much one class are named as imbalanced
+
+# -- output_range --------------------------------------------------------------------------------
+SUM_ATOL = 1e-3  # rows of probabilities sum to 1 within this (float32 softmax rounding is ~1e-6)
+
+# -- preprocessing_parity ------------------------------------------------------------------------
+PARITY_ATOL = 1e-5  # float32 pipelines doing the same ops agree far closer
+PARITY_RTOL = 1e-5
+
+# -- init_loss -----------------------------------------------------------------------------------
+INIT_LOSS_TOLERANCE = 0.25  # pass within ×(1 + this) of expected either way; correct corpus models: ≤ ×1.06
+
+# -- gradients_flow: |grad|/|weight| of each weight matrix or kernel ------------------------------
+# Correct corpus models: at most 0.61, and the smallest layer ≥ 0.016 of the largest; a 12-layer
+# sigmoid MLP 8e-12, std-1 init 3e3.
+EXPLODING_SCALE = 10.0
+VANISHING_RATIO = 1e-4
+
+# -- batch_independence --------------------------------------------------------------------------
+INDEPENDENCE_RTOL = 1e-4  # changes below this × the largest |output| are rounding
+INDEPENDENCE_MAX_SAMPLES = 16  # enough to see mixing; each probed sample costs a forward pass
+
+# -- inputs_normalized (also the input-scale probe of the other checks) ----------------------------
+# Images in [0, 1] have mean |x| and std ≤ 0.5, standardised data ~1; raw 0–16 digits 4.8 / 6.0,
+# 0–255 pixels ~80 / ~100; twice-scaled images peak at 1/255.
+INPUT_MAX_SCALE = 3.0
+INPUT_MIN_PEAK = 0.05
+
+# -- input_independent_baseline ------------------------------------------------------------------
+BASELINE_STEPS = 100  # each copy trains this long on its half
+BASELINE_MIN_SAMPLES = 64  # half trains, half is held out
+BASELINE_MARGIN = 0.25  # accuracy points the real-input copy must gain (digits, 32 held out: correct ≥ 0.62, shuffled ≤ 0.094)
+
+# -- no_split_leakage ----------------------------------------------------------------------------
+NEAR_CHUNK = 256  # test rows compared at once against the whole training split (bounded memory)
