@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import reprlib
 from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+import numpy as np
 
 if TYPE_CHECKING:
     from pytest_mlcheck.report import CheckResult
@@ -43,19 +46,30 @@ def call_user(stage: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> 
         raise UserCodeError(stage, exc) from exc
 
 
-def usage(argument: str, expected: str, got: object = None, *, fix: str = "") -> MlcheckUsageError:
-    """Build a usage error that names the argument, what was expected and what came instead."""
+_NOTHING: Any = object()
+
+
+def usage(argument: str, expected: str, got: object = _NOTHING, *, fix: str = "") -> MlcheckUsageError:
+    """The one builder of usage errors: "argument: expected ..., got ...; how to fix the call"."""
     text = f"{argument}: expected {expected}"
-    if got is not None:
+    if got is not _NOTHING:
         text += f", got {describe(got)}"
     if fix:
-        text += f". {fix}"
+        text += "; " + (fix[0].lower() + fix[1:] if fix[:1].isupper() and fix[1:2].islower() else fix)
     return MlcheckUsageError(text)
 
 
+_short = reprlib.Repr()
+_short.maxstring = 40
+_short.maxother = 40
+
+
 def describe(obj: object) -> str:
-    """A short description of an object for error messages (type plus shape when it has one)."""
-    if obj is None or isinstance(obj, (bool, int, float)) or (isinstance(obj, str) and len(obj) <= 40):
+    """A short description of an object for error messages: small values as written, anything
+    else by its type (plus shape or length)."""
+    if obj is None or isinstance(obj, (bool, int, float, str, np.generic)):
+        return _short.repr(obj)
+    if isinstance(obj, tuple) and len(obj) <= 8 and all(isinstance(v, (bool, int, float, str)) for v in obj):
         return repr(obj)
     shape = getattr(obj, "shape", None)
     name = type(obj).__module__.split(".")[0] + "." + type(obj).__qualname__

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 import re
-import reprlib
 from typing import Any, Callable
 
 import numpy as np
@@ -33,7 +32,7 @@ except ImportError as exc:  # hypothesis is an optional dependency of the plugin
         "pytest_mlcheck.strategies needs hypothesis: pip install 'pytest-mlcheck[hypothesis]'"
     ) from exc
 
-from pytest_mlcheck.errors import MlcheckUsageError
+from pytest_mlcheck.errors import MlcheckUsageError, usage
 
 __all__ = [
     "arrays",
@@ -51,16 +50,13 @@ LABEL_KINDS = ("valid", "single_class", "missing_classes", "unseen", "strings", 
 # numpy dtypes torch.from_numpy accepts on every supported torch version (uint16/32/64 came late).
 TORCH_DTYPES = ("bool", "uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64")
 
-_repr = reprlib.Repr()
-_repr.maxstring = 40
-_repr.maxother = 40
 
 
 # --- argument checks -----------------------------------------------------------------------------
 
 def _usage(argument: str, expected: str, got: object, example: str) -> MlcheckUsageError:
-    """The usage error: which argument, what it must be, what came, and a call that works."""
-    return MlcheckUsageError(f"{argument}: expected {expected}, got {_repr.repr(got)}; pass e.g. {example}")
+    """The usage error, with a call that works."""
+    return usage(argument, expected, got, fix=f"pass e.g. {example}")
 
 
 def _is_int(value: object) -> bool:

@@ -285,7 +285,7 @@ def test_a_bad_argument_raises_a_usage_error_naming_it_when_the_strategy_is_buil
         call()
     message = str(info.value)
     assert message.startswith(f"{argument}: expected "), message
-    assert "; pass e.g. " in message, message  # says how to fix the call
+    assert "; pass e.g. " in message, message  # says how to fix the call (the one usage() format)
     assert isinstance(info.value, TypeError) and isinstance(info.value, ValueError)
 
 

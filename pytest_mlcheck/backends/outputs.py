@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Callable
 
-from pytest_mlcheck.errors import MlcheckUsageError, describe
+from pytest_mlcheck.errors import describe, usage
 
 
 def select_output(raw: Any, output: Any, *, is_tensor: Callable[[Any], bool]) -> Any:
@@ -14,10 +14,8 @@ def select_output(raw: Any, output: Any, *, is_tensor: Callable[[Any], bool]) ->
             return raw
         keys = list(raw.keys()) if isinstance(raw, Mapping) else None
         hint = f"a key such as output={keys[0]!r}" if keys else "an index such as output=0"
-        raise MlcheckUsageError(
-            f"output: the model returned {describe(raw)}, not one tensor; pass output= to pick the tensor "
-            f"to check ({hint}, or a callable)"
-        )
+        raise usage("output", "a selector when the model returns more than one tensor", fix=(
+            f"the model returned {describe(raw)}; pass output= to pick the tensor to check ({hint}, or a callable)"))
     try:
         if callable(output):
             chosen = output(raw)
@@ -26,13 +24,10 @@ def select_output(raw: Any, output: Any, *, is_tensor: Callable[[Any], bool]) ->
         elif isinstance(output, str):
             chosen = raw[output] if isinstance(raw, Mapping) else getattr(raw, output)
         else:
-            raise MlcheckUsageError(
-                f"output: expected a key, an index or a callable, got {describe(output)}"
-            )
+            raise usage("output", "a key, an index or a callable", output)
     except (KeyError, IndexError, AttributeError, TypeError) as exc:
-        raise MlcheckUsageError(
-            f"output: {output!r} does not select a tensor from the model's output ({describe(raw)}): {exc}"
-        ) from None
+        raise usage("output", f"a selector of a tensor in the model's output ({describe(raw)})", output,
+                    fix=f"selecting it raised {type(exc).__name__}: {exc}") from None
     if not is_tensor(chosen):
-        raise MlcheckUsageError(f"output: {output!r} selected {describe(chosen)}, not a tensor")
+        raise usage("output", "a selector of a tensor", output, fix=f"it selected {describe(chosen)}")
     return chosen
