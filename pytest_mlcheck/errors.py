@@ -23,6 +23,11 @@ class CheckFailed(AssertionError):
         self.result = result
 
 
+class CheckIncomplete(CheckFailed):
+    """The check reached its time cap (``max_seconds``, a hang guard) before it could judge the
+    model: no verdict on the model, no causes; the message says how far it got."""
+
+
 class MlcheckUsageError(TypeError, ValueError):
     """A misuse of the mlcheck API: the message names the argument and what was expected."""
 

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 import torch_corpus as tc
-from pytest_mlcheck import CheckFailed
+from pytest_mlcheck import CheckFailed, CheckIncomplete
 
 CE = nn.CrossEntropyLoss
 
@@ -55,9 +55,33 @@ CALLS = [
 def test_a_check_that_reaches_its_time_cap_fails_saying_so(mlcheck, name, call):
     with pytest.raises(CheckFailed, match=r"stopped at the time cap \(0\.\d+s\)") as failed:
         call(mlcheck)
+    assert isinstance(failed.value, CheckIncomplete) and failed.value.causes == []  # no verdict, no cause
     text = str(failed.value)
     done = re.search(r"after (?:comparing )?(\d+) of (\d+)", text)
     if done:  # it stopped part-way through its work
         assert int(done.group(1)) < int(done.group(2)), text
     else:
         assert 0 < failed.value.result.steps < 400, text
+
+
+class SlowStalled(nn.Module):
+    """A digits MLP that cannot learn (its output ignores the weights' updates: lr 0 below) and
+    takes 10 ms a forward pass, so its failure runs the learning-rate probes into the cap."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = tc.digits_mlp()
+
+    def forward(self, x):
+        time.sleep(0.01)
+        return self.net(x)
+
+
+def test_probes_share_the_cap_and_reaching_it_there_names_no_cause(mlcheck):
+    start = time.perf_counter()
+    with pytest.raises(CheckIncomplete, match="while probing the cause") as stopped:
+        mlcheck.overfit_one_batch(SlowStalled(), tc.digits_batch(32), loss_fn=CE(), steps=40, max_seconds=1.0,
+                                  optimizer=lambda p: torch.optim.SGD(p, lr=1e-9))
+    elapsed = time.perf_counter() - start
+    assert stopped.value.causes == []  # a probe cut short would have named another cause, or none
+    assert elapsed < 1.1 * 1.0 + 0.5, elapsed  # within ~10%, plus one step and the copies

@@ -14,7 +14,7 @@ from pytest_mlcheck.checks.runner import CheckRun, check
 from pytest_mlcheck.data import input_batches
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import CheckResult
-from pytest_mlcheck.thresholds import NEAR_CHUNK
+from pytest_mlcheck.thresholds import NEAR_CHUNK_ELEMENTS
 
 
 def _samples(split: Any, argument: str) -> np.ndarray:
@@ -45,15 +45,15 @@ def _exact(train: np.ndarray, test: np.ndarray) -> list[tuple[int, int]]:
 
 def _near(train: np.ndarray, test: np.ndarray, atol: float, run: CheckRun) -> list[tuple[int, int]]:
     a = train.astype(np.float64)
+    # test rows compared at once: bounded memory, and a time check every few milliseconds of work
+    rows = max(1, int(NEAR_CHUNK_ELEMENTS // max(1, a.size)))
     pairs = []
-    for start in range(0, len(test), NEAR_CHUNK):
+    for start in range(0, len(test), rows):
         if run.out_of_time():
             raise run.time_up(f"after comparing {start} of {len(test)} test samples pairwise")
-        chunk = test[start:start + NEAR_CHUNK].astype(np.float64)
+        chunk = test[start:start + rows].astype(np.float64)
         # max |difference| over features, for every (test row, train row) pair of the chunk
-        dist = np.abs(chunk[:, None, :] - a[None, :, :]).max(axis=2) if len(a) * len(chunk) * a.shape[1] <= 5e7 else None
-        if dist is None:
-            dist = np.stack([np.abs(a - row).max(axis=1) for row in chunk])
+        dist = np.abs(chunk[:, None, :] - a[None, :, :]).max(axis=2)
         for k, row in enumerate(dist):
             hit = np.flatnonzero(row <= atol)
             if hit.size:

@@ -60,6 +60,11 @@ def _shrunk(failed: CheckFailed, example: Any, note: str) -> CheckFailed:
     return CheckFailed(message, causes=failed.causes, result=result)
 
 
+class _TimeUp(BaseException):
+    """Stops a Hypothesis search at the time cap (a BaseException: Hypothesis neither shrinks nor
+    retries it)."""
+
+
 def for_all(check: str, strategy: Any, settings: Settings, one: Callable[[Any], CheckResult], *,
             judgeable: Callable[[Any], bool] | None = None, argument: str = "inputs") -> CheckResult:
     """Run ``one`` on examples drawn from ``strategy``; raise the shrunk failure, or pass.
@@ -87,10 +92,10 @@ def for_all(check: str, strategy: Any, settings: Settings, one: Callable[[Any], 
     state: dict[str, Any] = {"drawn": 0, "skipped": 0, "example": None, "failed": False}
 
     def prop(example: Any) -> None:
-        # Past the time cap, the remaining draws pass untested; once a failure is found it is
-        # always replayed, so shrinking and Hypothesis's final replay agree.
+        # Past the time cap the search stops at once (the check then did not finish); once a
+        # failure is found it is always replayed, so shrinking and Hypothesis's final replay agree.
         if run.out_of_time() and not state["failed"]:
-            return
+            raise _TimeUp
         if judgeable is not None and not judgeable(example):
             state["skipped"] += 1
             hypothesis.reject()
@@ -115,6 +120,9 @@ def for_all(check: str, strategy: Any, settings: Settings, one: Callable[[Any], 
     test = hypothesis.seed(settings.seed)(config(hypothesis.given(strategy)(prop)))
     try:
         test()
+    except _TimeUp:  # fewer examples on a slower machine would be another verdict: none instead
+        run.result.figures["examples_drawn"] = state["drawn"]
+        raise run.time_up(f"after {state['drawn']} of {settings.examples} examples") from None
     except hypothesis.errors.Unsatisfiable:
         raise usage(argument, f"a strategy that draws examples {check} can judge", strategy,
                     fix=f"none of its examples could be judged ({state['skipped']} skipped: too few samples, "
@@ -127,6 +135,4 @@ def for_all(check: str, strategy: Any, settings: Settings, one: Callable[[Any], 
     if state["skipped"]:
         result.figures["examples_skipped"] = state["skipped"]
         result.notes.append(f"{state['skipped']} drawn example(s) skipped: too few samples to judge")
-    if run.out_of_time():
-        result.notes.append(f"stopped drawing at the time cap ({settings.max_seconds:g}s)")
     return result

@@ -13,7 +13,7 @@ import inspect
 import time
 from typing import TYPE_CHECKING, Any, Callable, Concatenate, Generic, Iterator, ParamSpec, Sequence
 
-from pytest_mlcheck.errors import CheckFailed, UserCodeError
+from pytest_mlcheck.errors import CheckFailed, CheckIncomplete, UserCodeError
 from pytest_mlcheck.report import CheckResult, failure_message
 from pytest_mlcheck.settings import Settings
 
@@ -51,10 +51,15 @@ class CheckRun:
     def out_of_time(self) -> bool:
         return self.elapsed() > self.settings.max_seconds
 
-    def time_up(self, what: str) -> CheckFailed:
-        """The failure for a check stopped at its time cap (checked between steps; no signals)."""
-        return self.fail(f"stopped at the time cap ({self.settings.max_seconds:g}s) {what}; raise max_seconds "
-                         "(--mlcheck-max-seconds, the marker or the call) or give a smaller model or batch")
+    def time_up(self, what: str) -> CheckIncomplete:
+        """The check did not finish: stopped at its time cap (checked between steps and probe
+        steps; no signals). No verdict on the model, so no causes."""
+        self.result.passed = False
+        self.result.seconds = self.elapsed()
+        headline = (f"did not finish: stopped at the time cap ({self.settings.max_seconds:g}s) {what}; no verdict "
+                    "on the model. Raise max_seconds (--mlcheck-max-seconds, the marker or the call) or give a "
+                    "smaller model or batch")
+        return CheckIncomplete(failure_message(self.result, headline), result=self.result)
 
     def figure(self, key: str, value: Any, shown: str | None = None) -> None:
         """Record a figure; ``shown`` is the line the message prints instead of "key: value"."""

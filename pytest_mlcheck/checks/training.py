@@ -56,13 +56,15 @@ def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[A
                 probe.train_without_noise()
             if no_decay:
                 probe.drop_weight_decay()
-            losses, ok, _ = train_loop(probe, batches, min(steps, PROBE_MAX_STEPS), run,
-                                       lambda ls, _: ls[-1] <= PROBE_TARGET * ls[0])
-            return ok, losses[-1]
+            losses, ok, why = train_loop(probe, batches, min(steps, PROBE_MAX_STEPS), run,
+                                         lambda ls, _: ls[-1] <= PROBE_TARGET * ls[0])
         except Exception:
             return False, float("nan")
         finally:
             probe.close()
+        if why == "time":  # a probe cut short would name a different cause, or none: no verdict instead
+            raise run.time_up(f"while probing the cause (a retry at lr×{factor:g} after {len(losses)} steps)")
+        return ok, losses[-1]
 
     return retry
 
