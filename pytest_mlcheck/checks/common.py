@@ -6,7 +6,7 @@ import contextlib
 import dataclasses
 import math
 import time
-from typing import Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -15,6 +15,9 @@ from pytest_mlcheck.data import one_batch, sample_count
 from pytest_mlcheck.errors import CheckFailed, MlcheckUsageError, UserCodeError
 from pytest_mlcheck.report import CheckResult, failure_message
 from pytest_mlcheck.settings import Settings
+
+if TYPE_CHECKING:
+    from pytest_mlcheck.backends.base import Session
 
 TASKS = ("classification", "binary", "regression")
 
@@ -68,8 +71,10 @@ class CheckRun:
         return self.result
 
 
-def open_session(model: Any, settings: Settings, spec: TrainSpec, *, inference: bool = False) -> Any:
-    """A copy of ``model`` on the settings' device; ``inference`` needs no loss or optimizer."""
+def open_session(model: Any, settings: Settings, spec: TrainSpec, *, inference: bool = False,
+                 within: Session | None = None) -> Session:
+    """A copy of ``model`` on the settings' device; ``inference`` needs no loss or optimizer.
+    ``within``: the check's own session, when this one is a probe opened inside it."""
     backend = backend_for(model)
     return backend.open(
         model,
@@ -80,6 +85,7 @@ def open_session(model: Any, settings: Settings, spec: TrainSpec, *, inference: 
         train_step=spec.train_step,
         output=spec.output,
         inference=inference,
+        within=within,
     )
 
 

@@ -87,7 +87,7 @@ def gradients_flow(model: Any, batch: Any, *, spec: TrainSpec, settings: Setting
             grads = session.gradients(prepared) if spec.train_step is None else None
             loss = session.train_step(prepared)
             if grads is None:
-                grads = session.step_gradients()
+                grads = diagnosis.step_gradients(session, run.result.notes)
             after = session.parameter_values()
             frozen_after = session.frozen_values()
         run.record_losses([loss])
@@ -103,9 +103,6 @@ def gradients_flow(model: Any, batch: Any, *, spec: TrainSpec, settings: Setting
         if norms:
             run.result.figures["gradient norm per layer"] = "; ".join(f"{k} {fmt(v)}" for k, v in list(norms.items())[:12]) + (
                 f"; … {len(norms) - 12} more" if len(norms) > 12 else "")
-        else:
-            run.result.notes.append("the gradients of a user's own Keras train_step are not visible: "
-                                    "judged by which parameters changed")
         causes: list[Cause] = diagnosis.uncovered(uncovered)
         found = gradient_causes(grads, before) if grads else []
         if any(c == "exploding_gradients" for c, _ in found) or not np.isfinite(loss):

@@ -39,14 +39,14 @@ def train_loop(
 
 
 def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[Any, Any]], steps: int,
-             run: CheckRun) -> Callable[..., tuple[bool, float]]:
+             run: CheckRun, *, within: Any) -> Callable[..., tuple[bool, float]]:
     """A probe: train a fresh copy with the learning rate times ``factor`` (and, with
     ``quiet``, train-mode noise off; with ``no_decay``, weight decay off) for at most
     PROBE_MAX_STEPS; it succeeds when the loss reaches PROBE_TARGET of its start while staying
     finite (stops there)."""
 
     def retry(factor: float = 1.0, *, quiet: bool = False, no_decay: bool = False) -> tuple[bool, float]:
-        probe = open_session(model, settings, spec)
+        probe = open_session(model, settings, spec, within=within)
         try:
             batches = [probe.prepare(*raw) for raw in raws]
             probe.scale_lr(factor)
@@ -77,17 +77,18 @@ def failure_causes(
     initial_outputs: np.ndarray | None,
     task: str,
     retry: Callable[..., tuple[bool, float]] | None,
+    notes: list[str],
 ) -> list[Cause]:
     """Run the probes, decisive evidence first; the lr retries only when nothing decisive fired."""
     x = session.inputs(first)
 
     def fresh() -> Any:
-        return open_session(model, settings, spec)
+        return open_session(model, settings, spec, within=session)
 
     causes: list[Cause] = []
     causes += diagnosis.inputs_not_finite(x)
     if spec.train_step is not None:
-        causes += diagnosis.missing_zero_grad(fresh, lambda s: s.prepare(*raw_batch))
+        causes += diagnosis.missing_zero_grad(fresh, lambda s: s.prepare(*raw_batch), notes)
     if initial_outputs is not None:
         found = diagnosis.output_activation(initial_outputs, task)
         if found and found[0][0] == "loss_mismatch" and not _shift_invariant(session, initial_outputs.shape[1], first):
