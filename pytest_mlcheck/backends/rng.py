@@ -69,17 +69,18 @@ class GlobalRngs:
             torch.default_generator.manual_seed(seed)  # not torch.manual_seed: it queues a CUDA seed for later
             if self._cuda is not None:
                 torch.cuda.manual_seed_all(seed)
+        # A stand-in is seeded even when the user has a generator: a step traced while it stood in
+        # still draws from it.
         if self._tf is not None:
-            ops = _tf_ops()
             if self._tf[0] is None:
-                ops.global_generator = self._stand_in_tf(seed)
-            ops.global_generator.reset_from_seed(seed)
+                _tf_ops().global_generator = self._stand_in_tf(seed)
+            for generator in {id(g): g for g in (self._tf[0], _STAND_IN.get("tf")) if g is not None}.values():
+                generator.reset_from_seed(seed)
         if self._keras is not None:
-            state = _keras_state()
             if self._keras[0] is None:
-                state.set_global_attribute(_KERAS_SLOT, self._stand_in_keras(seed))
-            generator = state.get_global_attribute(_KERAS_SLOT)
-            generator.state.assign(np.array([seed, 0], dtype=generator.state.dtype))
+                _keras_state().set_global_attribute(_KERAS_SLOT, self._stand_in_keras(seed))
+            for generator in {id(g): g for g in (self._keras[0], _STAND_IN.get("keras")) if g is not None}.values():
+                generator.state.assign(np.array([seed, 0], dtype=generator.state.dtype))
 
     @staticmethod
     def _stand_in_tf(seed: int) -> Any:
