@@ -18,13 +18,14 @@ import tensorflow as tf
 
 from pytest_mlcheck.backends import scalar_loss
 from pytest_mlcheck.backends.base import Session
-from pytest_mlcheck.backends.interrupts import DeferredSignals, critical, finish, user_boundary
+from pytest_mlcheck.backends.interrupts import critical, user_boundary
 from pytest_mlcheck.backends.outputs import select_output
-from pytest_mlcheck.backends.rng import GlobalRngs
+from pytest_mlcheck.backends.rng import Guard
 from pytest_mlcheck.errors import MlcheckUsageError, NotSupported, UserCodeError, call_user, usage
 
 DEFAULT_LR = 1e-3
-_INVISIBLE = "a user's own Keras train_step computes its gradients inside its own GradientTape, where a check cannot see them"
+_INVISIBLE = ("a user's own Keras train_step computes its gradients inside its own GradientTape, "
+              "where a check cannot see them")
 # Tracing a new tf.function and building a new optimizer for every check cost ~7 MiB each that
 # TensorFlow never gives back; a step traced once per model and configuration is reused instead.
 _TRACED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {key: _Traced}
@@ -195,9 +196,7 @@ class KerasSession:
             if not inference:
                 self._make_opt, self._opt_key = self._optimizer_maker(optimizer, model)
         self._parent = within
-        self._closed = False
-        self._signals = DeferredSignals()
-        self._rngs: GlobalRngs | None = None
+        self._guard = Guard()
         self._found: Snapshot = []  # what this session found, restored when it closes
         self._begin(seed)  # last: nothing after it may fail before the caller holds the session
 
@@ -206,14 +205,12 @@ class KerasSession:
         """Capture every global generator and every variable the model reaches, then seed the
         generators (and the model's own seed generators) and, in a probe, load the user's weights.
         Anything that stops it undoes all of it."""
-        self._signals.install()
         try:
-            self._rngs = GlobalRngs()
             self._found = _values(reachable_variables(self.model))
             self._model_variables = len(self.model.variables)
             # where every session of this check starts: the weights the user had
             self._start: Snapshot = self._parent._start if self._parent is not None else self._found
-            self._rngs.seed(seed)
+            self._guard.begin(seed)
             if self._parent is not None:
                 _assign(self._start)
             for i, v in enumerate(self.model.variables):
@@ -227,14 +224,7 @@ class KerasSession:
     def close(self) -> None:
         """Put back every variable as this session found it, and every global generator; complete
         (and idempotent) whatever interrupts it."""
-        if self._closed:
-            return
-        try:
-            finish(lambda: _assign(self._found), *([self._rngs.restore] if self._rngs is not None else []),
-                   self._signals.uninstall)
-            self._closed = True
-        finally:
-            self._signals.flush()  # an interrupt held back meanwhile is raised now, all restored
+        self._guard.end(lambda: _assign(self._found))
 
     @critical
     def _remember_new(self) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import random
 import sys
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -122,28 +122,52 @@ class GlobalRngs:
                 generator.state.assign(state)
 
 
+class Guard:
+    """What a session (or a seeded block) holds from its start to its end: the signals held back
+    in its critical sections and the global generators it seeded."""
+
+    def __init__(self) -> None:
+        self._signals = DeferredSignals()
+        self._rngs: GlobalRngs | None = None
+        self.ended = False
+
+    @critical
+    def begin(self, seed: int, *, cuda: bool = False) -> None:
+        """Capture every global generator, then seed them (called from a critical section that
+        ends the guard if anything stops it)."""
+        self._signals.install()
+        self._rngs = GlobalRngs(cuda=cuda)
+        self._rngs.seed(seed)
+
+    @critical
+    def end(self, *restores: Callable[[], None]) -> None:
+        """Run ``restores`` and restore every generator, to completion whatever interrupts them
+        (idempotent); then raise an interrupt held back meanwhile."""
+        if self.ended:
+            return
+        try:
+            finish(*restores, *([self._rngs.restore] if self._rngs is not None else []), self._signals.uninstall)
+            self.ended = True
+        finally:
+            self._signals.flush()
+
+
 class seeded_globals:  # noqa: N801 - used like a function: ``with seeded_globals(seed):``
     """Seed every global generator for the block and restore each afterwards, whatever interrupts it."""
 
     def __init__(self, seed: int, *, cuda: bool = False) -> None:
         self._seed = seed
         self._cuda = cuda
-        self._signals = DeferredSignals()
-        self._rngs: GlobalRngs | None = None
+        self._guard = Guard()
 
     @critical
     def __enter__(self) -> None:
-        self._signals.install()
         try:
-            self._rngs = GlobalRngs(cuda=self._cuda)
-            self._rngs.seed(self._seed)
+            self._guard.begin(self._seed, cuda=self._cuda)
         except BaseException:
-            self.__exit__()
+            self._guard.end()
             raise
 
     @critical
     def __exit__(self, *exc: object) -> None:
-        try:
-            finish(*([self._rngs.restore] if self._rngs is not None else []), self._signals.uninstall)
-        finally:
-            self._signals.flush()  # an interrupt held back during the restore is raised now
+        self._guard.end()

@@ -10,9 +10,9 @@ import torch
 
 from pytest_mlcheck.backends import scalar_loss
 from pytest_mlcheck.backends.base import Session
-from pytest_mlcheck.backends.interrupts import DeferredSignals, critical, finish, user_boundary
+from pytest_mlcheck.backends.interrupts import critical, user_boundary
 from pytest_mlcheck.backends.outputs import select_output
-from pytest_mlcheck.backends.rng import GlobalRngs
+from pytest_mlcheck.backends.rng import Guard
 from pytest_mlcheck.errors import MlcheckUsageError, UserCodeError, call_user, usage
 
 DEFAULT_LR = 1e-3
@@ -71,9 +71,7 @@ class TorchSession:
         self.user_step = train_step
         self.output = output
         self.optimizer_notes: list[str] = []
-        self._closed = False
-        self._signals = DeferredSignals()
-        self._rngs: GlobalRngs | None = None
+        self._guard = Guard()
         # The copy is trained, never the user's module: only the global generators need a guard.
         # The copy and the optimizer are built before any generator is seeded (copying draws nothing).
         try:
@@ -94,10 +92,8 @@ class TorchSession:
     @critical
     def _begin(self, seed: int) -> None:
         """Capture every global generator, then seed them; undone in full if anything stops it."""
-        self._signals.install()
         try:
-            self._rngs = GlobalRngs(cuda=self.torch_device.type == "cuda")
-            self._rngs.seed(seed)
+            self._guard.begin(seed, cuda=self.torch_device.type == "cuda")
         except BaseException:
             self.close()
             raise
@@ -357,13 +353,7 @@ class TorchSession:
         """Drop the copy and restore every global generator (idempotent)."""
         self.model = None  # type: ignore[assignment]
         self.optimizer = None  # type: ignore[assignment]
-        if self._closed:
-            return
-        try:
-            finish(*([self._rngs.restore] if self._rngs is not None else []), self._signals.uninstall)
-            self._closed = True
-        finally:
-            self._signals.flush()  # an interrupt held back meanwhile is raised now, all restored
+        self._guard.end()
 
 
 user_boundary(TorchSession.__init__)  # it runs the user's deepcopy and optimizer factory
