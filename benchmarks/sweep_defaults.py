@@ -19,7 +19,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from pytest_mlcheck import CheckFailed, MLCheck  # noqa: E402
-from pytest_mlcheck.checks.common import TrainSpec  # noqa: E402
+from pytest_mlcheck.checks.runner import TrainSpec  # noqa: E402
 from pytest_mlcheck.checks.loss_decreases import trend, _initial_loss  # noqa: E402
 from pytest_mlcheck.checks.common import open_session  # noqa: E402
 from pytest_mlcheck.checks.training import train_loop  # noqa: E402

@@ -9,6 +9,7 @@ import numpy as np
 
 from pytest_mlcheck import causes as C
 from pytest_mlcheck.causes import Evidence
+from pytest_mlcheck.errors import NotSupported
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import ACCUMULATION_RATIO, INPUT_MAX_SCALE, INPUT_MIN_PEAK, SPIKE
 
@@ -89,8 +90,10 @@ def softmax_twice(out: np.ndarray | None) -> list[Evidence]:
     return []
 
 
-def missing_zero_grad(fresh_session: Callable[[], Any], batch_of: Callable[[Any], Any]) -> list[Evidence]:
-    """Call the user's step twice at lr 0 on one batch: gradients that double were never zeroed."""
+def missing_zero_grad(fresh_session: Callable[[], Any], batch_of: Callable[[Any], Any],
+                      notes: list[str]) -> list[Evidence]:
+    """Call the user's step twice at lr 0 on one batch: gradients that double were never zeroed.
+    Where the framework cannot show the step's gradients, a note says the probe did not run."""
     session = fresh_session()
     try:
         batch = batch_of(session)
@@ -100,6 +103,9 @@ def missing_zero_grad(fresh_session: Callable[[], Any], batch_of: Callable[[Any]
         first = session.gradient_norm()
         session.train_step(batch)
         second = session.gradient_norm()
+    except NotSupported as exc:
+        notes.append(f"missing_zero_grad probe not run: {exc}")
+        return []
     except Exception:
         return []
     finally:
@@ -109,6 +115,15 @@ def missing_zero_grad(fresh_session: Callable[[], Any], batch_of: Callable[[Any]
                  f"two identical steps at lr 0 grew the gradient norm {fmt(first)} → {fmt(second)} "
                  f"(×{second / first:.2f}): the step never zeroes the previous gradients")]
     return []
+
+
+def step_gradients(session: Any, notes: list[str]) -> dict[str, np.ndarray | None]:
+    """The gradients the user's own step left behind; {} and a note where they are not visible."""
+    try:
+        return session.step_gradients()
+    except NotSupported as exc:
+        notes.append(f"gradient probes not run, judged by which parameters changed: {exc}")
+        return {}
 
 
 def learning_rate(

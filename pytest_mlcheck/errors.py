@@ -32,6 +32,16 @@ class MlcheckUsageError(TypeError, ValueError):
     """A misuse of the mlcheck API: the message names the argument and what was expected."""
 
 
+class NotSupported(Exception):
+    """A capability this framework's adapter cannot offer (not a misuse, not a defect): the message
+    says what is not supported and why. Probes that need it note that they did not run."""
+
+    def __init__(self, what: str, why: str):
+        super().__init__(f"{what} is not supported: {why}")
+        self.what = what
+        self.why = why
+
+
 class UserCodeError(Exception):
     """The user's model, loss or step raised inside a check; the check turns it into a failure."""
 

@@ -10,11 +10,13 @@ import numpy as np
 class Session(Protocol):
     """A training copy of the user's model on a device, inside a guard of every RNG it could touch.
 
-    Numbers come back as floats and numpy arrays; tensors stay inside the adapter.
+    Numbers come back as floats and numpy arrays; tensors stay inside the adapter. A capability the
+    framework cannot offer raises ``NotSupported`` (never a made-up 0, {} or []); probes note it.
     """
 
     device: str
     optimizer_notes: list[str]
+    loss_fn: Callable | None  # the user's loss as given (None: a compiled Keras loss, or train_step only)
 
     def prepare(self, x: Any, y: Any = None) -> Any:
         """Convert one (x, y) batch (y may be None) for this model and device; an opaque handle."""
@@ -31,17 +33,21 @@ class Session(Protocol):
     def predict(self, batch: Any) -> np.ndarray:
         """The selected output in eval mode, without gradients."""
 
-    def loss(self, batch: Any) -> float:
-        """The loss on the batch without an update (NaN when there is no loss to compute)."""
+    def has_loss(self) -> bool:
+        """Whether a loss can be computed: the user's ``loss_fn`` or a compiled Keras loss."""
+
+    def loss(self, batch: Any, *, training: bool) -> float:
+        """The loss on the batch without an update, in training or inference mode (NaN when there is
+        no loss to compute)."""
 
     def loss_of(self, outputs: np.ndarray, batch: Any) -> float:
         """The user's loss for given outputs on the batch's targets (NaN if it cannot say)."""
 
     def clear_gradients(self) -> None:
-        """Drop accumulated gradients (a no-op where steps never accumulate)."""
+        """Drop accumulated gradients. NotSupported where the step's gradients are not visible."""
 
     def gradient_norm(self) -> float:
-        """The global norm of the accumulated gradients (0 where there are none)."""
+        """The global norm of the accumulated gradients. NotSupported where they are not visible."""
 
     def uncovered_parameters(self) -> list[str]:
         """Names of trainable parameters the optimizer does not update."""
@@ -59,7 +65,7 @@ class Session(Protocol):
         """Gradients of the loss on the batch per trainable parameter, without an update."""
 
     def step_gradients(self) -> dict[str, np.ndarray | None]:
-        """The gradients the user's own step left behind ({} where they are not visible)."""
+        """The gradients the user's own step left behind. NotSupported where they are not visible."""
 
     def input_gradient(self, batch: Any, index: int) -> np.ndarray | None:
         """d(sum of output ``index``)/d(inputs) in eval mode; None for non-float inputs."""
@@ -73,13 +79,24 @@ class Session(Protocol):
     def scale_lr(self, factor: float) -> None:
         """Multiply the optimizer's learning rates (used by probes on a fresh session)."""
 
+    def weight_decay(self) -> float:
+        """The optimizer's weight decay (the largest over its groups; 0 when it has none)."""
+
+    def drop_weight_decay(self) -> None:
+        """Train without weight decay from now on (a probe)."""
+
+    def stochastic_training(self, batch: Any) -> bool:
+        """Whether two training-mode forward passes on one batch differ (dropout and the like)."""
+
+    def train_without_noise(self) -> None:
+        """Train with dropout and other training-mode noise off from now on (a probe)."""
+
     def close(self) -> None:
-        """Release the copy and restore every RNG."""
+        """Release the copy (or restore the model) and restore every global generator. Idempotent,
+        and complete even when interrupted: an interrupt that arrives meanwhile is raised after it."""
 
 
 class Backend(Protocol):
-    name: str
-
     def open(
         self,
         model: Any,
@@ -91,6 +108,9 @@ class Backend(Protocol):
         train_step: Callable | None,
         output: Any,
         inference: bool = False,
+        within: Session | None = None,
     ) -> Session:
         """Copy (or snapshot) the model on ``device``, build its optimizer unless ``inference``,
-        and seed every RNG inside a guard that restores them on ``close``."""
+        and seed every RNG inside a guard that restores them on ``close``. ``within``: the session
+        of the same check that this probe session is opened inside; the probe starts from the
+        model as the user had it (a Keras model is trained in place)."""

@@ -1,9 +1,14 @@
 """Keras 3 adapter (TensorFlow backend): trains the user's model in place between a snapshot of
-every variable and its restore, so Sequential, Functional and subclassed models work alike."""
+every variable it reaches and its restore, so Sequential, Functional and subclassed models work alike.
+
+The snapshot and the restore are critical sections (``interrupts``): an exception or a signal at any
+point leaves every variable as snapshotted. A session holds all it needs; nothing about a model is
+kept between checks except traced steps (``_TRACED``), which hold only the check's own optimizer and
+never run unless a check calls them. A probe session is opened ``within`` the check's session and
+starts from the weights the user had; each session restores, when it closes, what it found."""
 
 from __future__ import annotations
 
-import contextlib
 import weakref
 from typing import Any, Callable
 
@@ -12,12 +17,15 @@ import numpy as np
 import tensorflow as tf
 
 from pytest_mlcheck.backends import scalar_loss
+from pytest_mlcheck.backends.base import Session
+from pytest_mlcheck.backends.interrupts import critical, user_boundary
 from pytest_mlcheck.backends.outputs import select_output
-from pytest_mlcheck.backends.rng import seeded_python_and_numpy
-from pytest_mlcheck.errors import MlcheckUsageError, UserCodeError, call_user, usage
+from pytest_mlcheck.backends.rng import Guard
+from pytest_mlcheck.errors import MlcheckUsageError, NotSupported, UserCodeError, call_user, usage
 
 DEFAULT_LR = 1e-3
-_OPEN: dict[int, tuple[int, list[tuple[Any, np.ndarray]]]] = {}  # model id -> (open sessions, snapshot)
+_INVISIBLE = ("a user's own Keras train_step computes its gradients inside its own GradientTape, "
+              "where a check cannot see them")
 # Tracing a new tf.function and building a new optimizer for every check cost ~7 MiB each that
 # TensorFlow never gives back; a step traced once per model and configuration is reused instead.
 _TRACED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {key: _Traced}
@@ -80,23 +88,70 @@ def resolve_device(device: str) -> str:
     return f"/GPU:{index}"
 
 
-@contextlib.contextmanager
-def tf_global_generators(seed: int) -> Any:
-    """Seed TensorFlow's global generator and Keras's global seed generator (used by unseeded
-    random ops) for the block, and restore their states after it."""
-    from keras.src.random.seed_generator import global_seed_generator
+Snapshot = list[tuple[Any, np.ndarray]]
 
-    tf_gen = tf.random.get_global_generator()
-    tf_state = tf_gen.state.numpy().copy()
-    keras_gen = global_seed_generator()
-    keras_state = keras_gen.state.numpy().copy()
-    try:
-        tf_gen.reset_from_seed(seed)
-        keras_gen.state.assign(np.array([seed, 0], dtype=keras_gen.state.dtype))
-        yield
-    finally:
-        tf_gen.reset(tf_state)
-        keras_gen.state.assign(keras_state)
+
+def reachable_variables(model: keras.Model) -> list[Any]:
+    """Every variable a check can change: the model's Keras variables (weights, moving statistics,
+    seed generator states), its compiled metrics' variables, and variables Keras does not track,
+    held in a layer's attributes (a raw ``tf.Variable``, a ``tf.Module``'s, a Keras variable or
+    ``SeedGenerator`` in a plain attribute), each once."""
+    found: list[Any] = []
+    seen: set[int] = set()
+
+    def add(variable: Any) -> None:
+        backing = getattr(variable, "_value", None)  # the tf.Variable behind a Keras variable
+        if id(variable) in seen or (backing is not None and id(backing) in seen):
+            return
+        seen.add(id(variable))
+        if backing is not None:
+            seen.add(id(backing))
+        found.append(variable)
+
+    def visit(value: Any, depth: int) -> None:
+        if isinstance(value, (tf.Variable, keras.Variable)):
+            add(value)
+        elif isinstance(value, keras.random.SeedGenerator):
+            add(value.state)
+        elif isinstance(value, keras.layers.Layer):
+            return  # walked in its own right
+        elif isinstance(value, tf.Module):
+            for variable in value.variables:
+                add(variable)
+        elif depth < 4 and isinstance(value, (list, tuple, set, frozenset)):
+            for item in value:
+                visit(item, depth + 1)
+        elif depth < 4 and isinstance(value, dict):
+            for item in value.values():
+                visit(item, depth + 1)
+
+    for variable in list(model.variables) + list(getattr(model, "metrics_variables", [])):
+        add(variable)
+    for layer in model._flatten_layers(include_self=True):
+        for value in list(vars(layer).values()):
+            visit(value, 0)
+    return found
+
+
+def _values(variables: list[Any]) -> Snapshot:
+    return [(v, np.array(v.numpy(), copy=True)) for v in variables]
+
+
+@critical
+def _assign(snapshot: Snapshot) -> None:
+    for variable, value in snapshot:
+        variable.assign(value)
+
+
+def _user_error_in(exc: Exception) -> Exception:
+    """The UserCodeError (or usage error) that tracing a step wrapped in a StagingError, if any:
+    the user's code raising while a step is traced fails the check like it does in an eager step."""
+    seen: Exception | BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, (UserCodeError, MlcheckUsageError)):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return exc
 
 
 class KerasSession:
@@ -111,6 +166,7 @@ class KerasSession:
         train_step: Callable | None,
         output: Any,
         inference: bool = False,
+        within: KerasSession | None = None,
     ):
         compiled_loss = getattr(model, "loss", None) if getattr(model, "compiled", False) else None
         if loss_fn is None and train_step is None and compiled_loss is None and not inference:
@@ -125,49 +181,64 @@ class KerasSession:
         self.device = device
         self.model = model
         self.loss_fn = loss_fn
-        self.uses_compiled_loss = loss_fn is None and compiled_loss is not None
+        self._uses_compiled_loss = loss_fn is None and compiled_loss is not None
         self.user_step = train_step
         self.output = output
         self._compiled_step: Callable | None = None
         self._training = True  # what the built-in step passes as training=
         self.optimizer_notes: list[str] = []
-        self._stack = contextlib.ExitStack()
-        self._stack.enter_context(seeded_python_and_numpy(seed))
-        self._stack.enter_context(tf_global_generators(seed))
-        # Probes open sessions while the check's own is still open: each starts from the weights
-        # the user had (the outermost snapshot), and the outermost close restores them for good.
-        outer = _OPEN.get(id(model))
-        self._snapshot = outer[1] if outer else [(v, np.array(v.numpy(), copy=True)) for v in model.variables]
-        _OPEN[id(model)] = (outer[0] + 1 if outer else 1, self._snapshot)
-        self._restore()
-        self._stack.callback(self._release)
-        self._stack.enter_context(tf.device(self.tf_device))
-        try:
-            for i, v in enumerate(model.variables):
-                if v.path.endswith("seed_generator_state"):
-                    v.assign(np.array([seed + i, 0], dtype=v.dtype))
-            self._opt: Any = None
-            self._lr_factor = 1.0
-            self._no_decay = False
-            self._make_opt: Callable[[], Any] | None = None
-            self._opt_key: Any = None
+        self._opt: Any = None
+        self._lr_factor = 1.0
+        self._no_decay = False
+        self._make_opt: Callable[[], Any] | None = None
+        self._opt_key: Any = None
+        with tf.device(self.tf_device):  # the user's factory runs before anything of theirs changes
             if not inference:
                 self._make_opt, self._opt_key = self._optimizer_maker(optimizer, model)
+        self._parent = within
+        self._guard = Guard()
+        self._found: Snapshot = []  # what this session found, restored when it closes
+        self._begin(seed)  # last: nothing after it may fail before the caller holds the session
+
+    @critical
+    def _begin(self, seed: int) -> None:
+        """Capture every global generator and every variable the model reaches, then seed the
+        generators (and the model's own seed generators) and, in a probe, load the user's weights.
+        Anything that stops it undoes all of it."""
+        try:
+            self._found = _values(reachable_variables(self.model))
+            self._model_variables = len(self.model.variables)
+            # where every session of this check starts: the weights the user had
+            self._start: Snapshot = self._parent._start if self._parent is not None else self._found
+            self._guard.begin(seed)
+            if self._parent is not None:
+                _assign(self._start)
+            for i, v in enumerate(self.model.variables):
+                if v.path.endswith("seed_generator_state"):
+                    v.assign(np.array([seed + i, 0], dtype=v.dtype))
         except BaseException:
-            self._stack.close()
+            self.close()
             raise
 
-    def _restore(self) -> None:
-        for variable, value in self._snapshot:
-            variable.assign(value)
+    @critical
+    def close(self) -> None:
+        """Put back every variable as this session found it, and every global generator; complete
+        (and idempotent) whatever interrupts it."""
+        self._guard.end(lambda: _assign(self._found))
 
-    def _release(self) -> None:
-        self._restore()
-        count, snapshot = _OPEN[id(self.model)]
-        if count > 1:
-            _OPEN[id(self.model)] = (count - 1, snapshot)
-        else:
-            del _OPEN[id(self.model)]
+    @critical
+    def _remember_new(self) -> None:
+        """Variables created by building the model, as initialised, join every snapshot of the check."""
+        session: KerasSession | None = self
+        known = {id(v) for v, _ in self._found}
+        new = _values([v for v in reachable_variables(self.model) if id(v) not in known])
+        snapshots = [self._start]
+        while session is not None:
+            snapshots.append(session._found)
+            session = session._parent
+        for snapshot in {id(s): s for s in snapshots}.values():
+            snapshot.extend(new)
+        self._model_variables = len(self.model.variables)
 
     # -- optimizer ------------------------------------------------------------------------
     def _optimizer_maker(self, spec: Any, model: keras.Model) -> tuple[Callable[[], Any], Any]:
@@ -271,17 +342,16 @@ class KerasSession:
     def prepare(self, x: Any, y: Any = None) -> tuple[Any, Any]:
         with tf.device(self.tf_device):
             batch = self._tensor(x, is_input=True), None if y is None else self._tensor(y, is_input=False)
-        if not self.model.built or len(self.model.variables) != len(self._snapshot):
+        if not self.model.built or len(self.model.variables) != self._model_variables:
             self._build_on(batch[0])
         return batch
 
     def _build_on(self, x: Any) -> None:
         """A model never called has no weights yet: build it with one inference call, then add the
-        new variables, as initialised, to the snapshot that every close restores."""
+        new variables, as initialised, to the snapshots that the closes restore."""
         with tf.device(self.tf_device):
             call_user("the model's forward pass", self.model, x, training=False)
-        known = {id(v) for v, _ in self._snapshot}
-        self._snapshot.extend((v, np.array(v.numpy(), copy=True)) for v in self.model.variables if id(v) not in known)
+            self._remember_new()  # at once: no instruction between the build and this call
 
     def labels(self, batch: tuple[Any, Any]) -> np.ndarray:
         return np.asarray(batch[1])
@@ -299,7 +369,7 @@ class KerasSession:
         return call_user("loss_fn", self._user_loss, x, y, out, training)
 
     def _user_loss(self, x: Any, y: Any, out: Any, training: bool) -> Any:
-        if self.uses_compiled_loss:
+        if self._uses_compiled_loss:
             return self.model.compute_loss(x=x, y=y, y_pred=out, training=training)
         loss = self.loss_fn(y, out)
         if training and self.model.losses:
@@ -309,7 +379,8 @@ class KerasSession:
     def train_step(self, batch: tuple[Any, Any]) -> float:
         x, y = batch
         if self.user_step is not None:
-            loss = call_user("train_step", self.user_step, self.model, self.optimizer, self.loss_fn, x, y)
+            with tf.device(self.tf_device):
+                loss = call_user("train_step", self.user_step, self.model, self.optimizer, self.loss_fn, x, y)
             return scalar_loss(loss, "train_step")
         with tf.device(self.tf_device):
             if self._compiled_step is None:
@@ -328,11 +399,14 @@ class KerasSession:
                 self._keep(traced)
                 self._compiled_step = traced.function
             else:
-                loss = self._compiled_step(x, y)
+                try:
+                    loss = self._compiled_step(x, y)
+                except Exception as exc:
+                    raise _user_error_in(exc) from None
         return scalar_loss(loss, "loss_fn")
 
     def _key(self) -> tuple:
-        loss = ("compiled", id(getattr(self.model, "loss", None))) if self.uses_compiled_loss else _config_key(self.loss_fn)
+        loss = ("compiled", id(getattr(self.model, "loss", None))) if self._uses_compiled_loss else _config_key(self.loss_fn)
         return (self.tf_device, self._opt_key, self._lr_factor, self._no_decay, loss, _config_key(self.output),
                 self._training)
 
@@ -363,19 +437,23 @@ class KerasSession:
         call_user("the optimizer step", self.optimizer.apply_gradients, pairs)
         return loss
 
-    def loss(self, batch: tuple[Any, Any]) -> float:
-        if self.loss_fn is None and not self.uses_compiled_loss:
+    def has_loss(self) -> bool:
+        return self.loss_fn is not None or self._uses_compiled_loss
+
+    def loss(self, batch: tuple[Any, Any], *, training: bool) -> float:
+        if not self.has_loss():
             return float("nan")
         with tf.device(self.tf_device):
-            out = self._forward(batch[0], training=False)
-            return scalar_loss(self._loss(batch[0], batch[1], out, training=False), "loss_fn")
+            out = self._forward(batch[0], training=training)
+            return scalar_loss(self._loss(batch[0], batch[1], out, training=training), "loss_fn")
 
     def loss_of(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> float:
-        if self.loss_fn is None and not self.uses_compiled_loss:
+        if not self.has_loss():
             return float("nan")
         try:
-            out = tf.convert_to_tensor(outputs, dtype=keras.config.floatx())
-            return scalar_loss(self._loss(batch[0], batch[1], out, training=False), "loss_fn")
+            with tf.device(self.tf_device):
+                out = tf.convert_to_tensor(outputs, dtype=keras.config.floatx())
+                return scalar_loss(self._loss(batch[0], batch[1], out, training=False), "loss_fn")
         except Exception:
             return float("nan")
 
@@ -398,7 +476,7 @@ class KerasSession:
                 for v, g in zip(variables, grads)}
 
     def step_gradients(self) -> dict[str, np.ndarray | None]:
-        return {}  # a user's own Keras step keeps its gradients to itself
+        raise NotSupported("reading the gradients of a train_step= step", _INVISIBLE)
 
     def input_gradient(self, batch: tuple[Any, Any], index: int) -> np.ndarray | None:
         x = batch[0]
@@ -464,17 +542,18 @@ class KerasSession:
         return a.shape == b.shape and bool(np.array_equal(a, b))
 
     def clear_gradients(self) -> None:
-        pass  # Keras steps compute gradients afresh; there is nothing to accumulate
+        raise NotSupported("clearing the gradients of a train_step= step", _INVISIBLE)
 
     def gradient_norm(self) -> float:
-        return 0.0
+        raise NotSupported("measuring the gradients of a train_step= step", _INVISIBLE)
 
-    def close(self) -> None:
-        self._stack.close()
+
+user_boundary(KerasSession.__init__)  # it runs the user's optimizer factory
 
 
 class KerasBackend:
-    name = "keras"
-
-    def open(self, model: Any, **kwargs: Any) -> KerasSession:
-        return KerasSession(model, **kwargs)
+    @critical  # the return from the constructor, before the caller holds the session, is not interruptible
+    def open(self, model: Any, *, within: Session | None = None, **kwargs: Any) -> Session:
+        if within is not None and not (isinstance(within, KerasSession) and within.model is model):
+            raise TypeError("within: expected the open session of the same Keras model")  # a bug in a check
+        return KerasSession(model, within=within, **kwargs)

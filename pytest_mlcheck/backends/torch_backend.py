@@ -1,8 +1,7 @@
-"""PyTorch adapter: trains a deep copy of the user's module inside ``torch.random.fork_rng``."""
+"""PyTorch adapter: trains a deep copy of the user's module, inside the guard of every global generator."""
 
 from __future__ import annotations
 
-import contextlib
 import copy
 from typing import Any, Callable
 
@@ -10,8 +9,10 @@ import numpy as np
 import torch
 
 from pytest_mlcheck.backends import scalar_loss
+from pytest_mlcheck.backends.base import Session
+from pytest_mlcheck.backends.interrupts import critical, user_boundary
 from pytest_mlcheck.backends.outputs import select_output
-from pytest_mlcheck.backends.rng import seeded_python_and_numpy
+from pytest_mlcheck.backends.rng import Guard
 from pytest_mlcheck.errors import MlcheckUsageError, UserCodeError, call_user, usage
 
 DEFAULT_LR = 1e-3
@@ -70,27 +71,31 @@ class TorchSession:
         self.user_step = train_step
         self.output = output
         self.optimizer_notes: list[str] = []
-        self._stack = contextlib.ExitStack()
-        cuda_devices = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() or self.torch_device.type == "cuda" else []
-        self._stack.enter_context(torch.random.fork_rng(devices=cuda_devices))
-        self._stack.enter_context(seeded_python_and_numpy(seed))
+        self._guard = Guard()
+        # The copy is trained, never the user's module: only the global generators need a guard.
+        # The copy and the optimizer are built before any generator is seeded (copying draws nothing).
         try:
-            torch.manual_seed(seed)
-            try:
-                self.model = copy.deepcopy(model)
-            except Exception as exc:
-                raise usage("model", "a module that copy.deepcopy can copy", model,
-                            fix=f"copying it raised {type(exc).__name__}: {exc}") from None
-            try:
-                self.model.to(self.torch_device).train()
-            except (NotImplementedError, RuntimeError) as exc:
-                raise usage("model", f"a model whose parameters can move to {self.device}", model,
-                            fix=f"moving it raised {type(exc).__name__}: {str(exc).splitlines()[0]} (parameters "
-                                "on the meta device hold no data: materialise and load them first)") from None
-            self._copy_of = {id(o): c for o, c in zip(model.parameters(), self.model.parameters())}
-            self.optimizer = None if inference else self._build_optimizer(optimizer, model)
+            self.model = copy.deepcopy(model)
+        except Exception as exc:
+            raise usage("model", "a module that copy.deepcopy can copy", model,
+                        fix=f"copying it raised {type(exc).__name__}: {exc}") from None
+        try:
+            self.model.to(self.torch_device).train()
+        except (NotImplementedError, RuntimeError) as exc:
+            raise usage("model", f"a model whose parameters can move to {self.device}", model,
+                        fix=f"moving it raised {type(exc).__name__}: {str(exc).splitlines()[0]} (parameters "
+                            "on the meta device hold no data: materialise and load them first)") from None
+        self._copy_of = {id(o): c for o, c in zip(model.parameters(), self.model.parameters())}
+        self.optimizer = None if inference else self._build_optimizer(optimizer, model)
+        self._begin(seed)  # last: nothing after it may fail before the caller holds the session
+
+    @critical
+    def _begin(self, seed: int) -> None:
+        """Capture every global generator, then seed them; undone in full if anything stops it."""
+        try:
+            self._guard.begin(seed, cuda=self.torch_device.type == "cuda")
         except BaseException:
-            self._stack.close()
+            self.close()
             raise
 
     # -- optimizer ------------------------------------------------------------------------
@@ -173,9 +178,6 @@ class TorchSession:
         """Train in eval mode from now on: dropout and other train-mode noise off (a probe)."""
         self.model.eval()
 
-    def learning_rates(self) -> list[float]:
-        return [float(g["lr"]) for g in self.optimizer.param_groups]
-
     # -- data -----------------------------------------------------------------------------
     def _tensor(self, value: Any, *, is_input: bool) -> Any:
         if isinstance(value, torch.Tensor):
@@ -232,13 +234,21 @@ class TorchSession:
         self.optimizer.step()
         return value
 
-    def loss(self, batch: tuple[Any, Any]) -> float:
-        """The loss on ``batch`` in train mode without an update (NaN when there is no loss_fn)."""
+    def has_loss(self) -> bool:
+        return self.loss_fn is not None
+
+    def loss(self, batch: tuple[Any, Any], *, training: bool) -> float:
+        """The loss on ``batch`` in train or eval mode, without an update (NaN when there is no loss_fn)."""
         if self.loss_fn is None:
             return float("nan")
-        with torch.no_grad():
-            out = self._forward(batch[0])
-            return scalar_loss(call_user("loss_fn", self.loss_fn, out, batch[1]), "loss_fn")
+        was_training = self.model.training
+        self.model.train(training)
+        try:
+            with torch.no_grad():
+                out = self._forward(batch[0])
+                return scalar_loss(call_user("loss_fn", self.loss_fn, out, batch[1]), "loss_fn")
+        finally:
+            self.model.train(was_training)
 
     def loss_of(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> float:
         """The user's loss for given outputs on this batch's targets (NaN if it cannot say)."""
@@ -338,14 +348,18 @@ class TorchSession:
                 total += float(p.grad.detach().double().pow(2).sum())
         return total ** 0.5
 
+    @critical
     def close(self) -> None:
+        """Drop the copy and restore every global generator (idempotent)."""
         self.model = None  # type: ignore[assignment]
         self.optimizer = None  # type: ignore[assignment]
-        self._stack.close()
+        self._guard.end()
+
+
+user_boundary(TorchSession.__init__)  # it runs the user's deepcopy and optimizer factory
 
 
 class TorchBackend:
-    name = "torch"
-
-    def open(self, model: Any, **kwargs: Any) -> TorchSession:
-        return TorchSession(model, **kwargs)
+    @critical  # the return from the constructor, before the caller holds the session, is not interruptible
+    def open(self, model: Any, *, within: Session | None = None, **kwargs: Any) -> Session:
+        return TorchSession(model, **kwargs)  # a trained copy needs nothing from an enclosing session

@@ -20,8 +20,11 @@ if TYPE_CHECKING:
 TASKS = ("classification", "binary", "regression")
 
 
-def open_session(model: Any, settings: Settings, spec: TrainSpec, *, inference: bool = False) -> Session:
-    """A copy of ``model`` on the settings' device; ``inference`` needs no loss or optimizer."""
+def open_session(model: Any, settings: Settings, spec: TrainSpec, *, inference: bool = False,
+                 within: Session | None = None) -> Session:
+    """A copy of ``model`` on the settings' device; ``inference`` needs no loss or optimizer.
+    ``within``: the check's own session, when this one is a probe opened inside it (it starts
+    from the user's weights and gives the check's back when it closes)."""
     backend = backend_for(model)
     return backend.open(
         model,
@@ -32,6 +35,7 @@ def open_session(model: Any, settings: Settings, spec: TrainSpec, *, inference: 
         train_step=spec.train_step,
         output=spec.output,
         inference=inference,
+        within=within,
     )
 
 

@@ -101,7 +101,7 @@ def gradients_flow(
         grads = session.gradients(prepared) if train_step is None else None
         loss = session.train_step(prepared)
         if grads is None:
-            grads = session.step_gradients()
+            grads = diagnosis.step_gradients(session, run.result.notes)
         after = session.parameter_values()
         frozen_after = session.frozen_values()
         run.record_losses([loss])
@@ -116,9 +116,6 @@ def gradients_flow(
             run.result.figures["frozen_tensors"] = len(frozen_before)
         if norms:
             run.result.figures["gradient_norm_per_layer"] = norms
-        else:
-            run.result.notes.append("the gradients of a user's own Keras train_step are not visible: "
-                                    "judged by which parameters changed")
         causes: list[Evidence] = diagnosis.uncovered(uncovered)
         found = gradient_causes(grads, before) if grads else []
         if any(c == C.EXPLODING_GRADIENTS for c, _ in found) or not np.isfinite(loss):

@@ -69,7 +69,7 @@ def init_loss(
             if problems:
                 raise run.fail("the labels cannot be predicted by this head", problems)
         observed = session.loss_of(outputs, prepared)
-        if math.isnan(observed) and session.loss_fn is None and not getattr(session, "uses_compiled_loss", False):
+        if math.isnan(observed) and not session.has_loss():
             raise usage("loss_fn", "the loss to evaluate for init_loss",
                         fix="Pass loss_fn= (or compile the Keras model with a loss)")
         baseline, what = uninformative(outputs)

@@ -28,7 +28,7 @@ def trend(losses: list[float], baseline: float) -> tuple[float, float, float]:
 
 def _initial_loss(session: Any, prepared: list[Any]) -> float:
     """Mean loss of the untrained copy over up to five batches, in train mode, without updates."""
-    values = [session.loss(b) for b in prepared[:5]]
+    values = [session.loss(b, training=True) for b in prepared[:5]]
     return float(np.mean(values))
 
 
@@ -87,7 +87,7 @@ def loss_decreases(
         causes = failure_causes(
             model=model, settings=settings, spec=spec, session=session, raw_batch=raws[0], first=prepared[0],
             losses=losses, initial_outputs=out0, task=kind,
-            retry=lr_retry(model, settings, spec, raws, n_steps, run),
+            retry=lr_retry(model, settings, spec, raws, n_steps, run, within=session), notes=run.result.notes,
         )
         raise run.fail(_headline(why, losses, threshold, run, uncovered), causes)
 

@@ -79,7 +79,7 @@ def overfit_one_batch(
         causes = failure_causes(
             model=model, settings=settings, spec=spec, session=session, raw_batch=raw, first=prepared,
             losses=losses, initial_outputs=out0, task=kind,
-            retry=lr_retry(model, settings, spec, [raw], max_steps, run),
+            retry=lr_retry(model, settings, spec, [raw], max_steps, run, within=session), notes=run.result.notes,
         )
         raise run.fail(_headline(ok, why, losses, max_steps, run, uncovered), causes)
 

@@ -3,15 +3,13 @@ element by element (shape, dtype, values); statistics only explain a difference.
 
 from __future__ import annotations
 
-import contextlib
-import sys
 from collections.abc import Iterable
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 
 from pytest_mlcheck.backends import as_numpy
-from pytest_mlcheck.backends.rng import seeded_python_and_numpy
+from pytest_mlcheck.backends.rng import seeded_globals
 from pytest_mlcheck import causes as C
 from pytest_mlcheck.checks.runner import CheckRun, check
 from pytest_mlcheck.errors import UserCodeError, call_user, usage
@@ -19,20 +17,8 @@ from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.thresholds import PARITY_ATOL, PARITY_RTOL
 
 
-@contextlib.contextmanager
-def seeded_everything(seed: int) -> Iterator[None]:
-    """Seed every global generator a pipeline may draw from, and restore each afterwards."""
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(seeded_python_and_numpy(seed))
-        torch = sys.modules.get("torch")
-        if torch is not None:
-            stack.enter_context(torch.random.fork_rng(devices=[]))
-            torch.manual_seed(seed)
-        yield
-
-
 def _apply(pipeline: Callable, sample: Any, seed: int, name: str) -> np.ndarray:
-    with seeded_everything(seed):
+    with seeded_globals(seed):
         out = call_user(name, pipeline, sample)
     try:
         return as_numpy(out)

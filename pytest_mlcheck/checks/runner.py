@@ -144,11 +144,11 @@ class Check(Generic[P]):
 
         def one(value: Any = None, *, drawn: bool = False) -> CheckResult:
             __tracebackhide__ = True
-            from pytest_mlcheck.checks.preprocessing_parity import seeded_everything
+            from pytest_mlcheck.backends.rng import seeded_globals
 
             call = dict(arguments, **({self.strategy: value} if drawn else {}))
             # the whole check draws from seeded generators, reading the user's loader included
-            with seeded_everything(settings.seed):
+            with seeded_globals(settings.seed):
                 return self.function(CheckRun(self.name, settings), **call)
 
         if self.strategy is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -14,6 +14,9 @@ from pytest_mlcheck.checks.runner import CheckRun, TrainSpec
 from pytest_mlcheck.errors import UserCodeError
 from pytest_mlcheck.settings import Settings
 from pytest_mlcheck.thresholds import PROBE_MAX_STEPS, PROBE_TARGET
+
+if TYPE_CHECKING:
+    from pytest_mlcheck.backends.base import Session
 
 
 def train_loop(
@@ -41,14 +44,14 @@ def train_loop(
 
 
 def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[Any, Any]], steps: int,
-             run: CheckRun) -> Callable[..., tuple[bool, float]]:
+             run: CheckRun, *, within: Session) -> Callable[..., tuple[bool, float]]:
     """A probe: train a fresh copy with the learning rate times ``factor`` (and, with
     ``quiet``, train-mode noise off; with ``no_decay``, weight decay off) for at most
     PROBE_MAX_STEPS; it succeeds when the loss reaches PROBE_TARGET of its start while staying
     finite (stops there)."""
 
     def retry(factor: float = 1.0, *, quiet: bool = False, no_decay: bool = False) -> tuple[bool, float]:
-        probe = open_session(model, settings, spec)
+        probe = open_session(model, settings, spec, within=within)
         try:
             batches = [probe.prepare(*raw) for raw in raws]
             probe.scale_lr(factor)
@@ -81,17 +84,18 @@ def failure_causes(
     initial_outputs: np.ndarray | None,
     task: str,
     retry: Callable[..., tuple[bool, float]] | None,
+    notes: list[str],
 ) -> list[Evidence]:
     """Run the probes, decisive evidence first; the lr retries only when nothing decisive fired."""
     x = session.inputs(first)
 
     def fresh() -> Any:
-        return open_session(model, settings, spec)
+        return open_session(model, settings, spec, within=session)
 
     causes: list[Evidence] = []
     causes += diagnosis.inputs_not_finite(x)
     if spec.train_step is not None:
-        causes += diagnosis.missing_zero_grad(fresh, lambda s: s.prepare(*raw_batch))
+        causes += diagnosis.missing_zero_grad(fresh, lambda s: s.prepare(*raw_batch), notes)
     if initial_outputs is not None:
         found = diagnosis.output_activation(initial_outputs, task)
         if found and found[0][0] == C.LOSS_MISMATCH and not _shift_invariant(session, initial_outputs.shape[1], first):
