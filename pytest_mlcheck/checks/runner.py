@@ -145,10 +145,11 @@ class Check(Generic[P]):
         def one(value: Any = None, *, drawn: bool = False) -> CheckResult:
             __tracebackhide__ = True
             from pytest_mlcheck.backends.rng import seeded_globals
+            from pytest_mlcheck.backends.threads import thread_budget
 
             call = dict(arguments, **({self.strategy: value} if drawn else {}))
             # the whole check draws from seeded generators, reading the user's loader included
-            with seeded_globals(settings.seed):
+            with seeded_globals(settings.seed), thread_budget(call.get("model")):
                 return self.function(CheckRun(self.name, settings), **call)
 
         if self.strategy is not None:
