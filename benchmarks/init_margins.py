@@ -58,9 +58,10 @@ def _torch_cases(seed: int) -> list[tuple[str, str, Callable[[], dict[str, Any]]
     std_target = lambda t: ((t - t.mean()) / t.std()).astype(np.float32).reshape(-1, 1)  # noqa: E731
     cases = []
     for scale in ("std", "raw"):
+        broken = "pass" if scale == "std" else "fail"  # raw wine and breast cancer features reach ~1700 / ~4000
         cases += [(f"iris {scale}", "pass", tab("iris", scale, 3, nn.CrossEntropyLoss())),
-                  (f"wine {scale}", "pass", tab("wine", scale, 3, nn.CrossEntropyLoss())),
-                  (f"breast cancer {scale}", "pass", tab("breast_cancer", scale, 2, nn.CrossEntropyLoss())),
+                  (f"wine {scale}", broken, tab("wine", scale, 3, nn.CrossEntropyLoss())),
+                  (f"breast cancer {scale}", broken, tab("breast_cancer", scale, 2, nn.CrossEntropyLoss())),
                   (f"diabetes {scale}, std target, MSE", "pass", tab("diabetes", scale, 1, nn.MSELoss(), std_target))]
     cases += [("iris std, focal", "pass", tab("iris", "std", 3, ec._torch_focal)),
               ("digits mlp", "pass", seeded(lambda: dict(model=tc.digits_mlp(), batch=tc.digits_batch(64),
@@ -97,9 +98,10 @@ def _keras_cases(seed: int) -> list[tuple[str, str, Callable[[], dict[str, Any]]
     unit_target = lambda t: ((t - t.min()) / (t.max() - t.min())).astype(np.float32).reshape(-1, 1)  # noqa: E731
     cases = []
     for scale in ("std", "raw"):
+        broken = "pass" if scale == "std" else "fail"
         cases += [(f"iris {scale}", "pass", tab("iris", scale, 3, sce())),
-                  (f"wine {scale}", "pass", tab("wine", scale, 3, sce())),
-                  (f"breast cancer {scale}", "pass", tab("breast_cancer", scale, 2, sce())),
+                  (f"wine {scale}", broken, tab("wine", scale, 3, sce())),
+                  (f"breast cancer {scale}", broken, tab("breast_cancer", scale, 2, sce())),
                   (f"diabetes {scale}, std target, MSE", "pass",
                    tab("diabetes", scale, 1, keras.losses.MeanSquaredError(), std_target))]
     cases += [("diabetes std, [0, 1] target, sigmoid, MSE", "pass",
