@@ -135,16 +135,19 @@ def _fit(framework: str, model, loss, x, y, **kw):
     return check.overfit_one_batch(model, (x, y), loss_fn=loss, optimizer=_keras_adam(), **kw)
 
 
+def _fails_first_with(cause: str, words: str, framework: str, model, loss, x, y) -> None:
+    with pytest.raises(CheckFailed) as failed:
+        _fit(framework, model, loss, x, y)
+    assert failed.value.causes[0] == cause, str(failed.value)
+    assert words in str(failed.value)
+
+
 @pytest.mark.parametrize("name", list(BINARY_LOSSES))
 def test_a_binary_loss_over_single_label_one_hot_is_a_loss_mismatch(name: str) -> None:
     framework, build = BINARY_LOSSES[name]
     model, loss = build()
     x, y = _digits()
-    one_hot = np.eye(3, dtype=np.float32)[y % 3]
-    with pytest.raises(CheckFailed) as failed:
-        _fit(framework, model, loss, x, one_hot)
-    assert failed.value.causes[0] == "loss_mismatch", str(failed.value)
-    assert "exactly one 1" in str(failed.value)
+    _fails_first_with("loss_mismatch", "exactly one 1", framework, model, loss, x, np.eye(3, dtype=np.float32)[y % 3])
 
 
 @pytest.mark.parametrize("name", list(BINARY_LOSSES))
@@ -176,13 +179,18 @@ def _mse_torch():
     return nn.MSELoss()
 
 
+def _mse_keras():
+    import keras
+    return keras.losses.MeanSquaredError()
+
+
 UNREACHABLE = {
     "torch: nn.Tanh head, targets up to 5": ("torch", lambda: (_torch_mlp(1, __import__("torch").nn.Tanh()),
                                                                 _mse_torch()), (-5.0, 5.0)),
     "torch: nn.Softplus head, targets down to -3": ("torch", lambda: (_torch_mlp(1, __import__("torch").nn.Softplus()),
                                                                        _mse_torch()), (-3.0, 3.0)),
-    "keras: Dense(1, 'tanh'), targets up to 5": ("keras", lambda: (_keras_mlp(1, "tanh"), "mse"), (-5.0, 5.0)),
-    "keras: Dense(1, 'relu'), targets down to -3": ("keras", lambda: (_keras_mlp(1, "relu"), "mse"), (-3.0, 3.0)),
+    "keras: Dense(1, 'tanh'), targets up to 5": ("keras", lambda: (_keras_mlp(1, "tanh"), _mse_keras()), (-5.0, 5.0)),
+    "keras: Dense(1, 'relu'), targets down to -3": ("keras", lambda: (_keras_mlp(1, "relu"), _mse_keras()), (-3.0, 3.0)),
 }
 
 
@@ -190,14 +198,7 @@ UNREACHABLE = {
 def test_a_head_that_cannot_reach_the_targets_is_an_output_activation(name: str) -> None:
     framework, build, (low, high) = UNREACHABLE[name]
     model, loss = build()
-    x, t = _values(low, high)
-    if loss == "mse":
-        import keras
-        loss = keras.losses.MeanSquaredError()
-    with pytest.raises(CheckFailed) as failed:
-        _fit(framework, model, loss, x, t)
-    assert failed.value.causes[0] == "output_activation", str(failed.value)
-    assert "cannot reach" in str(failed.value)
+    _fails_first_with("output_activation", "cannot reach", framework, model, loss, *_values(low, high))
 
 
 @pytest.mark.parametrize("name", list(UNREACHABLE))
@@ -205,8 +206,5 @@ def test_the_same_head_with_targets_in_its_range_is_a_correct_look_alike(name: s
     framework, build, _ = UNREACHABLE[name]
     model, loss = build()
     x, t = _values(0.05, 0.95)
-    if loss == "mse":
-        import keras
-        loss = keras.losses.MeanSquaredError()
     result = _fit(framework, model, loss, x, t)
     assert result.passed and result.figures["task"] == "regression"
