@@ -128,12 +128,11 @@ def init_loss(
         causes = diagnosis.inputs_not_finite(session.inputs(prepared))
         causes += diagnosis.input_scale(session.inputs(prepared))
         ratio = observed / reference if math.isfinite(observed) else float("inf")
-        if ratio > 1 and math.isfinite(spread):
-            causes.append((C.INIT_LOSS_OFF, f"the untrained outputs spread {fmt(spread)} {units} from "
-                                            f"uninformative (correct heads measured ≤ {cap:g})"))
+        spread_said = (f"; the outputs spread {fmt(spread)} {units} from uninformative (correct heads "
+                       f"measured ≤ {cap:g})" if ratio > 1 and math.isfinite(spread) else "")
         causes.append((C.INIT_LOSS_OFF, f"the loss at init is {fmt(observed)}, ×{ratio:.3g} the expected {fmt(reference)}: "
                                         + ("the outputs start far from uninformative (too large: inputs or the "
                                            "head's initial weights out of scale)" if ratio > 1 else
                                            "lower than an uninformative prediction can score (a loss that "
-                                           "ignores targets, or labels leaking into the inputs)")))
+                                           "ignores targets, or labels leaking into the inputs)") + spread_said))
         raise run.fail(f"the loss at init is {fmt(observed)}, expected about {fmt(reference)}", causes)
