@@ -12,13 +12,11 @@ from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.data import one_batch, sample_count
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.settings import Settings
+from pytest_mlcheck.targets import Targets, decide
 
 if TYPE_CHECKING:
     from pytest_mlcheck.backends.base import Session
     from pytest_mlcheck.checks.runner import CheckRun, TrainSpec
-
-TASKS = ("classification", "binary", "regression")
-
 
 def open_session(model: Any, settings: Settings, spec: TrainSpec, *, inference: bool = False,
                  within: Session | None = None) -> Session:
@@ -61,21 +59,21 @@ def check_count(value: Any, argument: str) -> int | None:
     return None if value is None else int(value)
 
 
-def infer_task(y: np.ndarray, out: np.ndarray, task: str | None) -> str:
-    """classification (C-wide head, integer ids), binary (one unit, 0/1 targets) or regression."""
-    if task is not None:
-        if task not in TASKS:
-            raise usage("task", f"one of {', '.join(map(repr, TASKS))} or None (inferred)", task)
-        return task
-    integer = np.issubdtype(y.dtype, np.integer) or y.dtype == np.bool_
-    if not integer:
-        return "regression"
-    width = out.shape[1] if out.ndim == 2 else 1
-    if y.ndim == 1 and out.ndim == 2 and width >= 2:
-        return "classification"
-    if set(np.unique(y).tolist()) <= {0, 1} and width == 1:
-        return "binary"
-    return "classification"
+def targets_of(session: Session, raw_x: Any, batch: Any, out: np.ndarray, task: str | None = None) -> Targets:
+    """What the batch's targets are (pytest_mlcheck.targets.decide), the user's loss probed on
+    candidate predictions for these targets, or for other targets of the same shape."""
+    y = session.labels(batch)
+
+    def loss_at(outputs: np.ndarray, targets: Any = None) -> float:
+        if targets is None:
+            return session.loss_of(outputs, batch)
+        try:
+            other = session.prepare(raw_x, np.asarray(targets).reshape(y.shape).astype(y.dtype))
+        except Exception:
+            return float("nan")
+        return session.loss_of(outputs, other)
+
+    return decide(y, out, loss_at, task)
 
 
 def length_problem(raws: list[tuple[Any, Any]]) -> list[Evidence]:
@@ -110,27 +108,3 @@ def require_trainable(run: CheckRun, session: Session) -> None:
     if session.trainable_count() == 0:
         raise run.fail("the model has no trainable parameters",
                        [(C.PARAMS_NOT_UPDATED, "every parameter is frozen (requires_grad=False / trainable=False)")])
-
-
-def label_problem(y: np.ndarray, out: np.ndarray) -> list[Evidence]:
-    """Causes that make classification impossible before any training: labels outside the head."""
-    width = out.shape[1] if out.ndim == 2 else 1
-    lo, hi = int(y.min()), int(y.max())
-    causes: list[Evidence] = []
-    if y.ndim != 1:
-        causes.append((C.LABELS_INVALID, f"class-id targets should be one per sample, got shape {y.shape}"))
-    if hi >= width:
-        causes.append((C.HEAD_WIDTH, f"labels reach {hi} but the head has {width} output(s) (classes 0..{width - 1})"))
-    if lo < 0 or hi >= width:
-        causes.append((C.LABELS_INVALID, f"labels span {lo}..{hi}, outside the head's 0..{width - 1}"))
-    return causes
-
-
-def predictions_right(y: np.ndarray, out: np.ndarray, task: str) -> np.ndarray:
-    """Per-sample correctness for classification tasks."""
-    if task == "classification":
-        return out.reshape(len(out), -1).argmax(axis=1) == y.reshape(-1)
-    flat = out.reshape(-1)
-    threshold = 0.5 if flat.min() >= 0 and flat.max() <= 1 else 0.0
-    return (flat > threshold) == (y.reshape(-1) > 0.5)
-

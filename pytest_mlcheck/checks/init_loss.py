@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 import numpy as np
 
 from pytest_mlcheck import causes as C
 from pytest_mlcheck import diagnosis
-from pytest_mlcheck.checks.common import check_count, checked_batch, infer_task, label_problem
+from pytest_mlcheck.checks.common import check_count, checked_batch, targets_of
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import CheckResult, fmt
-from pytest_mlcheck.thresholds import INIT_LOSS_TOLERANCE
+from pytest_mlcheck.thresholds import INIT_LOSS_TOLERANCE, INIT_OUTPUT_SPREAD, INIT_VALUE_SPREAD
 
 
 def uninformative(outputs: np.ndarray) -> tuple[np.ndarray, str]:
@@ -28,6 +28,28 @@ def uninformative(outputs: np.ndarray) -> tuple[np.ndarray, str]:
     return np.zeros_like(outputs), "all-zero outputs (uninformative logits)"
 
 
+def output_spread(outputs: np.ndarray, what: str, y: np.ndarray, classes: bool) -> float:
+    """How far the outputs spread from uninformative: for class targets or outputs in [0, 1], the
+    rms of the logits about each row's mean (log-probabilities for softmax rows, logit(p) for
+    outputs in [0, 1]); for value targets, the rms of the outputs over the rms of the targets."""
+    flat = outputs.reshape(len(outputs), -1).astype(np.float64)
+    if not np.isfinite(flat).all():
+        return float("inf")
+    if what == "uniform probabilities":
+        z = np.log(np.clip(flat, 1e-12, None))
+    elif what == "0.5 everywhere":
+        p = np.clip(flat, 1e-12, 1 - 1e-12)
+        z = np.log(p) - np.log1p(-p)
+    elif not classes:
+        scale = float(np.sqrt(np.mean(np.square(np.asarray(y, dtype=np.float64)))))
+        return float(np.sqrt(np.mean(np.square(flat)))) / scale if scale > 0 else float("inf")
+    else:
+        z = flat
+    if z.shape[1] >= 2 and what != "0.5 everywhere":
+        z = z - z.mean(axis=1, keepdims=True)
+    return float(np.sqrt(np.mean(np.square(z))))
+
+
 @check()
 def init_loss(
     run: CheckRun,
@@ -38,15 +60,21 @@ def init_loss(
     output: Any = None,
     expected: float | None = None,
     num_classes: int | None = None,
+    task: Literal["classification", "binary", "multilabel", "regression"] | None = None,
     tolerance: float | None = None,
     seed: int | None = None,
     device: str | None = None,
     max_seconds: float | None = None,
 ) -> CheckResult:
-    """The untrained model's loss on ``batch`` (eval mode) is within a factor ``1 + tolerance``
-    of ``expected``: by default what the same loss gives an uninformative prediction on the
-    same targets (zero logits, uniform probabilities, or 0.5 for sigmoid outputs), which is
-    ln C for plain softmax cross-entropy and right for class weights or label smoothing too."""
+    """The untrained model's loss on ``batch`` (eval mode) is near ``expected``: by default what
+    the same loss gives an uninformative prediction on the same targets (zero logits, uniform
+    probabilities, or 0.5 for sigmoid outputs), which is ln C for plain softmax cross-entropy and
+    right for class weights or label smoothing too. It passes within a factor ``1 + tolerance``
+    of it either way, or (without ``expected=``) when the outputs themselves start near
+    uninformative: logits spread at most INIT_OUTPUT_SPREAD about each row's mean (class targets,
+    outputs in [0, 1]), or value outputs at most INIT_VALUE_SPREAD × the targets' rms; so a loss
+    that amplifies a small spread (focal) or a chance correlation of a fresh head passes.
+    ``task`` overrides what the targets are taken to be."""
     if expected is not None and (isinstance(expected, bool) or not isinstance(expected, (int, float))
                                  or not math.isfinite(expected) or expected <= 0):
         raise usage("expected", "a positive finite loss value (e.g. math.log(10))", expected)
@@ -60,14 +88,14 @@ def init_loss(
         prepared = session.prepare(*raw)
         outputs = session.predict(prepared)
         y = session.labels(prepared)
-        task = infer_task(y, outputs, None)
-        if num_classes is not None and outputs.ndim == 2 and outputs.shape[1] != num_classes:
+        width = outputs.reshape(len(outputs), -1).shape[1]
+        if num_classes is not None and width != num_classes and not (num_classes == 2 and width == 1):
             raise run.fail("the head does not have one output per class", [(
-                C.HEAD_WIDTH, f"the model has {outputs.shape[1]} outputs for num_classes={num_classes}")])
-        if task == "classification":
-            problems = label_problem(y, outputs)
-            if problems:
-                raise run.fail("the labels cannot be predicted by this head", problems)
+                C.HEAD_WIDTH, f"the model has {width} outputs for num_classes={num_classes}")])
+        targets = targets_of(session, raw[0], prepared, outputs, task)
+        targets.record(run)
+        if targets.problems:
+            raise run.fail("the targets cannot be learned with this head and loss", targets.problems)
         observed = session.loss_of(outputs, prepared)
         if math.isnan(observed) and not session.has_loss():
             raise usage("loss_fn", "the loss to evaluate for init_loss",
@@ -79,20 +107,32 @@ def init_loss(
         source = "given" if expected is not None else f"the loss of {what}"
         run.figure("expected", reference, f"expected: {fmt(reference)} ({source})")
         run.figure("expected_from", source, "")
-        run.figure("allowed_factor", 1 + tol, f"allowed: within ×{1 + tol:g} of expected")
         if not math.isfinite(reference) or reference <= 0:
             raise usage("expected", "a reference loss", fix=f"the loss of {what} is {fmt(reference)}, which cannot "
                                                              "serve as one; pass expected= with the loss an untrained "
                                                              "model should have")
-        if math.isfinite(observed) and observed > 0 and abs(math.log(observed / reference)) <= math.log1p(tol):
+        classes = targets.classes or what != "all-zero outputs (uninformative logits)"
+        spread = output_spread(outputs, what, y, classes)
+        cap = INIT_OUTPUT_SPREAD if classes else INIT_VALUE_SPREAD
+        units = "logit units" if classes else "× the targets' rms"
+        run.figure("output_spread", spread, f"output spread at init: {fmt(spread)} {units} (near uninformative "
+                                            f"up to {cap:g})")
+        run.figure("allowed_factor", 1 + tol, f"allowed: within ×{1 + tol:g} of expected, or outputs spread at "
+                                              f"most {cap:g} {units}" if expected is None else
+                   f"allowed: within ×{1 + tol:g} of expected")
+        within = math.isfinite(observed) and observed > 0 and abs(math.log(observed / reference)) <= math.log1p(tol)
+        near = expected is None and math.isfinite(observed) and spread <= cap
+        if within or near:
             run.result.start_loss = observed
             return run.passed()
         causes = diagnosis.inputs_not_finite(session.inputs(prepared))
         causes += diagnosis.input_scale(session.inputs(prepared))
         ratio = observed / reference if math.isfinite(observed) else float("inf")
+        spread_said = (f"; the outputs spread {fmt(spread)} {units} from uninformative (correct heads "
+                       f"measured ≤ {cap:g})" if ratio > 1 and math.isfinite(spread) else "")
         causes.append((C.INIT_LOSS_OFF, f"the loss at init is {fmt(observed)}, ×{ratio:.3g} the expected {fmt(reference)}: "
                                         + ("the outputs start far from uninformative (too large: inputs or the "
                                            "head's initial weights out of scale)" if ratio > 1 else
                                            "lower than an uninformative prediction can score (a loss that "
-                                           "ignores targets, or labels leaking into the inputs)")))
+                                           "ignores targets, or labels leaking into the inputs)") + spread_said))
         raise run.fail(f"the loss at init is {fmt(observed)}, expected about {fmt(reference)}", causes)

@@ -3,59 +3,67 @@ on samples neither saw."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 import numpy as np
 
 from pytest_mlcheck import causes as C
 from pytest_mlcheck import diagnosis
 from pytest_mlcheck.backends import as_numpy
-from pytest_mlcheck.checks.common import check_fraction, check_steps, checked_batch, infer_task, predictions_right
+from pytest_mlcheck.checks.common import check_fraction, check_steps, checked_batch, targets_of
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.checks.training import train_loop
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import CheckResult, fmt
+from pytest_mlcheck.targets import Targets, check_task
 from pytest_mlcheck.thresholds import BASELINE_MARGIN, BASELINE_MIN_SAMPLES, BASELINE_STEPS
 
 
-def _score(session: Any, prepared: Any, task: str) -> float:
+def _by_loss(task: str) -> bool:
+    """Regression and multi-label targets are scored by the held-out loss, classes by accuracy."""
+    return task in ("regression", "multilabel")
+
+
+def _score(session: Any, prepared: Any, targets: Targets) -> float:
     """Held-out accuracy for class targets, held-out loss otherwise."""
     out = session.predict(prepared)
-    if task == "regression":
+    if _by_loss(targets.task):
         return session.loss_of(out, prepared)
-    return float(predictions_right(session.labels(prepared), out, task).mean())
+    return float(targets.right(out).mean())
 
 
-def _constant_score(session: Any, fit: Any, test: Any, task: str) -> float:
+def _constant_score(session: Any, fit: Any, test: Any, fitted: Targets, held: Targets) -> float:
     """The best input-independent guess learned from the training half, scored on the held-out
     half: the majority class, or the mean target under the user's loss."""
-    y_fit, y_test = session.labels(fit), session.labels(test)
+    y_fit = session.labels(fit)
     out = session.predict(test)
-    if task == "regression":
+    if _by_loss(fitted.task):
         guess = np.broadcast_to(y_fit.mean(axis=0, keepdims=True), out.shape).astype(np.float32)
         return session.loss_of(np.ascontiguousarray(guess), test)
-    if task == "classification":
-        majority = np.bincount(y_fit.reshape(-1).astype(np.int64)).argmax()
-        return float(np.mean(y_test.reshape(-1) == majority))
-    share = float(np.mean(y_fit > 0.5))
-    return float(np.mean((y_test > 0.5) == (share > 0.5)))
+    majority = np.bincount(fitted.ids.reshape(-1).astype(np.int64)).argmax()
+    return float(np.mean(held.ids.reshape(-1) == majority))
 
 
 def _train_and_score(model: Any, spec: TrainSpec, train: tuple, held: tuple, steps: int,
-                     run: CheckRun, task: str | None) -> tuple[list[float], float, str, float]:
+                     run: CheckRun, task: str | None, first: bool) -> tuple[list[float], float, str, float]:
     """Train a copy on ``train``; its held-out score, the task, and the best constant guess's score."""
     with run.session(model, spec, explain=train) as session:
         fit = session.prepare(*train)
         test = session.prepare(*held)
-        if task is None:
-            task = infer_task(session.labels(fit), session.predict(fit), None)
-        constant = _constant_score(session, fit, test, task)
+        fitted = targets_of(session, train[0], fit, session.predict(fit), task)
+        if first:
+            fitted.record(run)
+            if fitted.problems:
+                raise run.fail("the targets cannot be learned with this head and loss", fitted.problems)
+        held_targets = targets_of(session, held[0], test, session.predict(test), fitted.task)
+        held_targets.form = fitted.form
+        constant = _constant_score(session, fit, test, fitted, held_targets)
         losses, _, why = train_loop(session, [fit], steps, run)
         if why == "time":
             raise run.time_up(f"after {len(losses)} of {steps} training steps")
         if why == "nonfinite":
-            return losses, float("nan"), task, constant
-        return losses, _score(session, test, task), task, constant
+            return losses, float("nan"), fitted.task, constant
+        return losses, _score(session, test, held_targets), fitted.task, constant
 
 
 @check()
@@ -68,6 +76,7 @@ def input_independent_baseline(
     optimizer: Any = None,
     train_step: Callable | None = None,
     output: Any = None,
+    task: Literal["classification", "binary", "multilabel", "regression"] | None = None,
     steps: int | None = None,
     margin: float | None = None,
     seed: int | None = None,
@@ -76,8 +85,10 @@ def input_independent_baseline(
 ) -> CheckResult:
     """Split ``batch`` into a training half and a held-out half; train one copy on the real
     inputs and another on zeroed inputs; on the held-out half the real-input copy must beat
-    the zero-input one by ``margin`` (accuracy for class targets, relative loss otherwise)."""
+    the zero-input one by ``margin`` (accuracy for class targets, relative loss for regression and
+    multi-label targets). ``task`` overrides what the targets are taken to be."""
     n_steps = check_steps(steps) or BASELINE_STEPS
+    check_task(task)
     needed = BASELINE_MARGIN if margin is None else check_fraction(margin, "margin")
     spec = TrainSpec(loss_fn=loss_fn, optimizer=optimizer, train_step=train_step, output=output)
     raw = checked_batch(run, batch)
@@ -91,12 +102,12 @@ def input_independent_baseline(
     order = np.random.default_rng(run.settings.seed).permutation(len(x))
     fit, held = order[: len(x) // 2], order[len(x) // 2:]
     real_losses, real, task, constant = _train_and_score(model, spec, (x[fit], y[fit]),
-                                                         (x[held], y[held]), n_steps, run, None)
+                                                         (x[held], y[held]), n_steps, run, task, True)
     _, zero, _, _ = _train_and_score(model, spec, (np.zeros_like(x[fit]), y[fit]),
-                                     (np.zeros_like(x[held]), y[held]), n_steps, run, task)
+                                     (np.zeros_like(x[held]), y[held]), n_steps, run, task, False)
     run.record_losses(real_losses)
-    metric = "loss" if task == "regression" else "accuracy"
-    label = "the mean target" if task == "regression" else "the majority class"
+    metric = "loss" if _by_loss(task) else "accuracy"
+    label = "the mean target" if _by_loss(task) else "the majority class"
     run.figure("trained_on", len(fit), f"samples: {len(fit)} trained on, {len(held)} held out")
     run.figure("held_out", len(held), "")
     run.figure("metric", metric, "")
@@ -106,11 +117,11 @@ def input_independent_baseline(
     # the baseline is the better input-independent score: the zero-input copy may not have
     # finished learning the constant in its few steps
     candidates = [v for v in (zero, constant) if np.isfinite(v)]
-    zero = (min(candidates) if task == "regression" else max(candidates)) if candidates else float("nan")
+    zero = (min(candidates) if _by_loss(task) else max(candidates)) if candidates else float("nan")
     if not np.isfinite(real_losses[-1]):
         raise run.fail("the loss became non-finite while training on the real inputs",
                        diagnosis.inputs_not_finite(x) + diagnosis.input_scale(x))
-    if task == "regression":
+    if _by_loss(task):
         run.figure("margin", needed, f"criterion: real-input loss ≤ {1 - needed:g} × the best input-independent loss")
         ok = bool(np.isfinite(zero) and real <= (1 - needed) * zero)
         gap = f"{fmt(real)} vs {fmt(zero)}"

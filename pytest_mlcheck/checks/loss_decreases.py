@@ -2,28 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 import numpy as np
 
-from pytest_mlcheck.checks.common import check_fraction, check_steps, infer_task, length_problem, require_trainable
+from pytest_mlcheck.checks.common import check_fraction, check_steps, length_problem, require_trainable, targets_of
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
-from pytest_mlcheck.checks.training import failure_causes, lr_retry, train_loop
+from pytest_mlcheck.checks.training import effective_floor, failure_causes, lr_retry, progress, train_loop
 from pytest_mlcheck.data import batches_upto
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.thresholds import DECREASE_MIN_DROP, DECREASE_MIN_STEPS, DECREASE_STEPS
 
 
-def trend(losses: list[float], baseline: float) -> tuple[float, float, float]:
-    """The loss at initialisation, the median of the curve's last quarter, and the relative drop.
+def trend(losses: list[float], baseline: float, floor: float = float("nan")) -> tuple[float, float, float]:
+    """The loss at initialisation, the median of the curve's last quarter, and the drop as a
+    fraction of the way from the baseline to the loss's floor (0 when no floor is known).
 
     The baseline is the untrained model's loss, not the curve's first quarter: a learning rate
     that blows the loss up in the first steps must not count its recovery as progress."""
     window = max(3, len(losses) // 4)
     last = float(np.median(losses[-window:]))
-    drop = (baseline - last) / abs(baseline) if baseline else 0.0
-    return baseline, last, drop
+    if not np.isfinite(floor) and baseline < 0:
+        return baseline, last, (baseline - last) / abs(baseline)
+    return baseline, last, progress(baseline, last, floor) if baseline else 0.0
 
 
 def _initial_loss(session: Any, prepared: list[Any]) -> float:
@@ -42,6 +44,7 @@ def loss_decreases(
     optimizer: Any = None,
     train_step: Callable | None = None,
     output: Any = None,
+    task: Literal["classification", "binary", "multilabel", "regression"] | None = None,
     steps: int | None = None,
     min_drop: float | None = None,
     seed: int | None = None,
@@ -49,7 +52,9 @@ def loss_decreases(
     max_seconds: float | None = None,
 ) -> CheckResult:
     """Train a copy for ``steps`` steps over the batches (cycled); the median loss of the last
-    quarter must be at least ``min_drop`` below the untrained model's loss, and every loss finite."""
+    quarter must have come at least ``min_drop`` of the way from the untrained model's loss to the
+    loss's floor (its value on perfect predictions of these batches), and every loss is finite.
+    ``task`` overrides what the targets are taken to be."""
     n_steps = check_steps(steps) or DECREASE_STEPS
     if n_steps < DECREASE_MIN_STEPS:
         raise usage("steps", f"at least {DECREASE_MIN_STEPS} steps for loss_decreases to see a trend", n_steps)
@@ -66,7 +71,13 @@ def loss_decreases(
         run.result.notes.extend(session.optimizer_notes)
         require_trainable(run, session)
         out0 = session.predict(prepared[0])
-        kind = infer_task(session.labels(prepared[0]), out0, None)
+        targets = targets_of(session, raws[0][0], prepared[0], out0, task)
+        targets.record(run)
+        if targets.problems:
+            raise run.fail("the targets cannot be learned with this head and loss", targets.problems)
+        floors = [targets.floor] + [targets_of(session, raw[0], b, session.predict(b), targets.task).floor
+                                    for raw, b in zip(raws[1:5], prepared[1:5])]
+        floor = float(np.mean(floors))
         baseline = _initial_loss(session, prepared)
         losses, _, why = train_loop(session, prepared, n_steps, run)
         run.record_losses(losses)
@@ -74,10 +85,12 @@ def loss_decreases(
         if not np.isfinite(baseline):
             baseline = losses[0]
         run.result.figures["loss_at_init"] = baseline
+        run.figure("loss_floor", floor, f"floor: {fmt(effective_floor(baseline, floor))} (the loss of perfect "
+                                        "predictions of these batches)")
         if why == "steps":
-            first, last, drop = trend(losses, baseline)
+            first, last, drop = trend(losses, baseline, floor)
             run.result.figures["last_quarter_median"] = last
-            run.figure("drop", drop, f"drop: {drop:.1%} (needed ≥ {threshold:.0%})")
+            run.figure("drop", drop, f"drop: {drop:.1%} of the way from init to floor (needed ≥ {threshold:.0%})")
             run.figure("min_drop", threshold, "")
             if drop >= threshold and not uncovered:
                 return run.passed()
@@ -86,7 +99,7 @@ def loss_decreases(
             raise run.time_up(f"after {len(losses)} of {n_steps} steps")
         causes = failure_causes(
             model=model, settings=settings, spec=spec, session=session, raw_batch=raws[0], first=prepared[0],
-            losses=losses, initial_outputs=out0, task=kind,
+            losses=losses, initial_outputs=out0, targets=targets,
             retry=lr_retry(model, settings, spec, raws, n_steps, run, within=session), notes=run.result.notes,
         )
         raise run.fail(_headline(why, losses, threshold, run, uncovered), causes)
@@ -95,9 +108,11 @@ def loss_decreases(
 def _headline(why: str, losses: list[float], threshold: float, run: CheckRun, uncovered: list[str]) -> str:
     if why == "nonfinite":
         return f"the loss became non-finite at step {len(losses)}"
-    first, last, drop = trend(losses, run.result.figures.get("loss_at_init", losses[0]))
+    first, last, drop = trend(losses, run.result.figures.get("loss_at_init", losses[0]),
+                              run.result.figures.get("loss_floor", float("nan")))
     if drop >= threshold and uncovered:
         return f"the loss fell, but {len(uncovered)} trainable parameter(s) were never trained"
-    return (f"the loss did not fall by {threshold:.0%} over {len(losses)} steps "
-            f"(init {fmt(first)} → last-quarter median {fmt(last)}, {drop:+.1%})")
+    return (f"the loss did not come {threshold:.0%} of the way to its floor over {len(losses)} steps "
+            f"(init {fmt(first)} → last-quarter median {fmt(last)}, floor "
+            f"{fmt(effective_floor(first, run.result.figures.get('loss_floor', float('nan'))))}, {drop:+.1%})")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 import numpy as np
 
@@ -10,12 +10,13 @@ from pytest_mlcheck import causes as C
 from pytest_mlcheck import diagnosis
 from pytest_mlcheck.backends import as_numpy
 from pytest_mlcheck.causes import Evidence
-from pytest_mlcheck.checks.common import check_fraction, check_steps, finite_samples
+from pytest_mlcheck.checks.common import check_fraction, check_steps, finite_samples, targets_of
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.checks.training import train_loop
 from pytest_mlcheck.data import batches_upto, input_batches
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import CheckResult, fmt
+from pytest_mlcheck.targets import Targets, check_task, output_form
 from pytest_mlcheck.thresholds import (
     COLLAPSE_MAX_SHARE, COLLAPSE_MIN_SAMPLES, IMBALANCE_SHARE, REGRESSION_MIN_SPREAD, TRAIN_ON_STEPS,
 )
@@ -44,6 +45,7 @@ def not_constant_predictions(
     optimizer: Any = None,
     train_step: Callable | None = None,
     output: Any = None,
+    task: Literal["classification", "binary", "multilabel", "regression"] | None = None,
     steps: int | None = None,
     max_share: float | None = None,
     seed: int | None = None,
@@ -54,8 +56,11 @@ def not_constant_predictions(
     """Distinct ``inputs`` do not all get one class (no class above ``max_share`` of the
     predictions) or, for one-output models, one value. With ``train_on`` a copy is first
     trained ``steps`` steps on those batches, since collapse to the majority class shows
-    after training. ``inputs`` may be a Hypothesis strategy."""
+    after training. A one-output binary head is judged on the classes it gives (threshold 0 for
+    logits, 0.5 for probabilities) when the ``train_on`` targets are 0/1 or ``task="binary"``.
+    ``inputs`` may be a Hypothesis strategy."""
     n_steps = check_steps(steps) or TRAIN_ON_STEPS
+    check_task(task)
     share_cap = COLLAPSE_MAX_SHARE if max_share is None else check_fraction(max_share, "max_share")
     spec = TrainSpec(loss_fn=loss_fn, optimizer=optimizer, train_step=train_step, output=output)
     batches = input_batches(inputs)
@@ -68,14 +73,19 @@ def not_constant_predictions(
                 raise usage("inputs", f"at least {COLLAPSE_MIN_SAMPLES} distinct samples to judge a spread of "
                                       "predictions", fix=f"got {distinct}; pass more varied inputs (e.g. a held-out batch)")
         causes_extra: list[Evidence] = []
+        targets: Targets | None = None
         if train_on is not None:
             raws = batches_upto(train_on, n_steps, argument="train_on")
             train = [session.prepare(*raw) for raw in raws]
             run.result.notes.extend(session.optimizer_notes)
+            targets = targets_of(session, raws[0][0], train[0], session.predict(train[0]), task)
+            targets.record(run)
             losses, _, why = train_loop(session, train, n_steps, run)
             run.record_losses(losses)
-            labels = np.concatenate([session.labels(b).reshape(-1) for b in train])
-            causes_extra = _imbalance(labels)
+            if targets.task in ("classification", "binary"):
+                labels = np.concatenate([targets_of(session, raw[0], b, session.predict(b), targets.task).ids
+                                         for raw, b in zip(raws, train)])
+                causes_extra = _imbalance(labels)
             if why == "nonfinite":
                 raise run.fail(f"the loss became non-finite at step {len(losses)} while training on train_on")
             if why == "time":
@@ -99,15 +109,19 @@ def not_constant_predictions(
         if identical:  # the input stops somewhere: look for a layer that never gets anything
             causes_extra = diagnosis.silent_layers(session.weighted_layer_inputs(prepared[0], training=False)) \
                 + causes_extra
-        if flat.shape[1] >= 2:
-            _classes(run, flat, share_cap, identical, causes_extra)
+        binary = (targets.task == "binary") if targets is not None else task == "binary"
+        if flat.shape[1] >= 2 and (targets is None or targets.task != "multilabel") and task != "multilabel":
+            _classes(run, flat.argmax(axis=1), share_cap, identical, causes_extra)
+        elif flat.shape[1] == 1 and binary:
+            cut = 0.5 if (targets.form if targets is not None else output_form(flat)) == "probabilities" else 0.0
+            run.figure("threshold", cut, f"classes: output > {cut:g} is class 1")
+            _classes(run, (flat[:, 0] > cut).astype(np.int64), share_cap, identical, causes_extra)
         else:
             _spread(run, flat, identical, causes_extra)
         return run.passed()
 
 
-def _classes(run: CheckRun, flat: np.ndarray, cap: float, identical: bool, extra: list) -> None:
-    preds = flat.argmax(axis=1)
+def _classes(run: CheckRun, preds: np.ndarray, cap: float, identical: bool, extra: list) -> None:
     values, counts = np.unique(preds, return_counts=True)
     top = int(np.argmax(counts))
     share = counts[top] / len(preds)

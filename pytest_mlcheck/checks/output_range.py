@@ -54,8 +54,9 @@ def output_range(
     """Eval-mode outputs on ``inputs`` are finite and fit ``kind``: "logits" (not already
     probabilities, not all ≥ 0), "probabilities" (each in [0, 1], rows summing to 1) or
     "sigmoid" (each in [0, 1]); and/or lie within ``low``/``high``; and/or the head has
-    ``num_classes`` outputs. The message names the worst sample and value. ``inputs`` may be a
-    Hypothesis strategy: the check then runs on each drawn batch."""
+    ``num_classes`` outputs (one output, a binary head, is accepted for ``num_classes=2``). The
+    message names the worst sample and value. ``inputs`` may be a Hypothesis strategy: the check
+    then runs on each drawn batch."""
     if kind is not None and kind not in KINDS:
         raise usage("kind", f"one of {', '.join(map(repr, KINDS))} or None", kind)
     if kind is None and low is None and high is None and num_classes is None:
@@ -92,7 +93,9 @@ def output_range(
                        f"{ids[i]}: {flat[i, j]}",
                        [(C.OUTPUTS_NOT_FINITE, f"sample {ids[i]}, output {j} is {flat[i, j]} though its inputs are finite")])
     width = flat.shape[1]
-    if num_classes is not None and width != num_classes:
+    if num_classes is not None and width == 1 and num_classes == 2:
+        run.figure("binary_head", True, "head: one output for two classes (a binary logit or probability)")
+    elif num_classes is not None and width != num_classes:
         raise run.fail(f"the head has {width} output(s) per sample, expected num_classes={num_classes}",
                        [(C.HEAD_WIDTH, f"{width} outputs per sample for {num_classes} classes")])
     if kind == "probabilities":

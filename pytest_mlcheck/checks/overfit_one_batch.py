@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Callable, Literal
 
-from pytest_mlcheck.checks.common import (
-    check_fraction, check_steps, checked_batch, infer_task, label_problem, predictions_right, require_trainable,
-)
+from pytest_mlcheck.checks.common import check_fraction, check_steps, checked_batch, require_trainable, targets_of
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
-from pytest_mlcheck.checks.training import failure_causes, lr_retry, train_loop
+from pytest_mlcheck.checks.training import effective_floor, failure_causes, lr_retry, progress, train_loop
 from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.thresholds import OVERFIT_MAX_STEPS, OVERFIT_MIN_DROP
 
@@ -23,16 +21,18 @@ def overfit_one_batch(
     optimizer: Any = None,
     train_step: Callable | None = None,
     output: Any = None,
-    task: Literal["classification", "binary", "regression"] | None = None,
+    task: Literal["classification", "binary", "multilabel", "regression"] | None = None,
     steps: int | None = None,
     min_drop: float | None = None,
     seed: int | None = None,
     device: str | None = None,
     max_seconds: float | None = None,
 ) -> CheckResult:
-    """Train a copy on one batch until it memorises it: for classification every sample is
-    predicted right **and** the loss fell by ``min_drop`` of its start (default 0.9); otherwise
-    the loss criterion alone. Stops at the first step the criterion holds, or after ``steps``."""
+    """Train a copy on one batch until it memorises it: the loss came ``min_drop`` (default 0.9)
+    of the way from its start to its floor (the loss of a perfect prediction of this batch) **and**,
+    for class targets, every sample is predicted right; for regression the loss criterion alone.
+    Stops at the first step the criterion holds, or after ``steps``. ``task`` ("classification",
+    "binary", "multilabel" or "regression") overrides what the targets are taken to be."""
     max_steps = check_steps(steps) or OVERFIT_MAX_STEPS
     drop = OVERFIT_MIN_DROP if min_drop is None else check_fraction(min_drop, "min_drop")
     settings = run.settings
@@ -40,55 +40,66 @@ def overfit_one_batch(
     raw = checked_batch(run, batch)
     with run.session(model, spec, explain=raw) as session:
         prepared = session.prepare(*raw)
-        y = session.labels(prepared)
         out0 = session.predict(prepared)
-        kind = infer_task(y, out0, task)
-        run.result.figures["samples"] = int(len(y))
-        run.result.figures["task"] = kind
-        if kind == "classification":
-            problems = label_problem(y, out0)
-            if problems:
-                raise run.fail("the labels cannot be predicted by this head", problems)
+        targets = targets_of(session, raw[0], prepared, out0, task)
+        kind = targets.task
+        run.result.figures["samples"] = int(len(out0))
+        targets.record(run)
+        if targets.problems:
+            raise run.fail("the targets cannot be learned with this head and loss", targets.problems)
         require_trainable(run, session)
         run.result.notes.extend(session.optimizer_notes)
 
         def criterion(s: Any, p: Any) -> Any:
             def done(losses: list[float], step: int) -> bool:
-                if losses[-1] > (1 - drop) * losses[0]:
+                if progress(losses[0], losses[-1], targets.floor) < drop:
                     return False
                 if kind == "regression":
                     return True
-                return bool(predictions_right(y, s.predict(p), kind).all())
+                return bool(targets.right(s.predict(p)).all())
             return done
 
         losses, ok, why = train_loop(session, [prepared], max_steps, run, criterion(session, prepared))
         run.record_losses(losses)
         uncovered = session.uncovered_parameters()
+        _loss_figures(run, losses, targets.floor, drop)
         if ok and not uncovered:
-            run.result.figures["loss_ratio"] = losses[-1] / losses[0] if losses[0] else 0.0
             return run.passed()
         if why == "time":  # no probes past the cap: they would only run into it again
-            raise run.time_up(f"after {len(losses)} of {max_steps} steps without fitting one batch of {len(y)}")
+            raise run.time_up(f"after {len(losses)} of {max_steps} steps without fitting one batch of {len(out0)}")
         outputs = session.predict(prepared) if why != "nonfinite" else None
         if kind != "regression" and outputs is not None:
-            right = predictions_right(y, outputs, kind)
+            right = targets.right(outputs)
             run.figure("accuracy", float(right.mean()), f"accuracy: {int(right.sum())}/{len(right)} predicted right")
-        run.figure("min_drop", drop, "criterion: " + f"loss ≤ {1 - drop:g} × start"
+        run.figure("min_drop", drop, "criterion: " + f"the loss falls {drop:.0%} of the way from start to floor"
                    + ("" if kind == "regression" else " and every sample right"))
 
         causes = failure_causes(
             model=model, settings=settings, spec=spec, session=session, raw_batch=raw, first=prepared,
-            losses=losses, initial_outputs=out0, task=kind,
+            losses=losses, initial_outputs=out0, targets=targets,
             retry=lr_retry(model, settings, spec, [raw], max_steps, run, within=session), notes=run.result.notes,
         )
         raise run.fail(_headline(ok, why, losses, max_steps, run, uncovered), causes)
 
 
+def _loss_figures(run: CheckRun, losses: list[float], floor: float, drop: float) -> None:
+    """Start, floor and end of the loss, and how far it came (figures and one message line)."""
+    start, end = losses[0], losses[-1]
+    low = effective_floor(start, floor)
+    came = progress(start, end, floor)
+    run.figure("loss_floor", floor, f"loss: start {fmt(start)} → end {fmt(end)}, floor {fmt(low)} "
+                                    f"({came:.0%} of the way; the loss of a perfect prediction of this batch)")
+    run.figure("progress", came, "")
+    run.figure("loss_ratio", end / start if start else 0.0, "")
+
+
 def _headline(ok: bool, why: str, losses: list[float], max_steps: int, run: CheckRun, uncovered: list[str]) -> str:
     n = run.result.figures.get("samples")
+    floor = run.result.figures.get("loss_floor")
     if ok and uncovered:
         return f"the loss fell, but {len(uncovered)} trainable parameter(s) were never trained"
     if why == "nonfinite":
         return f"the loss became non-finite at step {len(losses)} while fitting one batch of {n}"
-    return f"could not fit one batch of {n} samples in {max_steps} steps (loss {fmt(losses[0])} → {fmt(losses[-1])})"
+    return (f"could not fit one batch of {n} samples in {max_steps} steps (loss {fmt(losses[0])} → {fmt(losses[-1])}, "
+            f"floor {fmt(effective_floor(losses[0], floor if floor is not None else float('nan')))})")
 

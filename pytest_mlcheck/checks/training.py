@@ -13,6 +13,7 @@ from pytest_mlcheck.checks.common import open_session
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec
 from pytest_mlcheck.errors import UserCodeError
 from pytest_mlcheck.settings import Settings
+from pytest_mlcheck.targets import Targets, head_cannot_reach
 from pytest_mlcheck.thresholds import PROBE_MAX_STEPS, PROBE_TARGET
 
 if TYPE_CHECKING:
@@ -41,6 +42,23 @@ def train_loop(
         if run is not None and run.out_of_time():
             return losses, False, "time"
     return losses, False, "steps"
+
+
+def effective_floor(start: float, floor: float) -> float:
+    """The floor progress is measured against: the loss's own floor when it was found below the
+    start, else 0 (a loss with no known floor) or the start itself (a start already at the floor)."""
+    if not np.isfinite(floor):
+        return 0.0 if start > 0 else start - abs(start)
+    return min(floor, start)
+
+
+def progress(start: float, now: float, floor: float) -> float:
+    """How far the loss came from ``start`` toward its ``floor``: 0 not at all, 1 all the way."""
+    low = effective_floor(start, floor)
+    gap = start - low
+    if gap <= 0:
+        return 1.0 if now <= start else 0.0
+    return (start - now) / gap
 
 
 def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[Any, Any]], steps: int,
@@ -82,7 +100,7 @@ def failure_causes(
     first: Any,
     losses: list[float],
     initial_outputs: np.ndarray | None,
-    task: str,
+    targets: Targets,
     retry: Callable[..., tuple[bool, float]] | None,
     notes: list[str],
 ) -> list[Evidence]:
@@ -92,21 +110,26 @@ def failure_causes(
     def fresh() -> Any:
         return open_session(model, settings, spec, within=session)
 
+    task = targets.task
     causes: list[Evidence] = []
     causes += diagnosis.inputs_not_finite(x)
+    if task == "regression" and initial_outputs is not None:
+        causes += head_cannot_reach(session.labels(first), [initial_outputs, _final_outputs(session, first)])
     if spec.train_step is not None:
         causes += diagnosis.missing_zero_grad(fresh, lambda s: s.prepare(*raw_batch), notes)
     if initial_outputs is not None:
         found = diagnosis.output_activation(initial_outputs, task)
-        if found and found[0][0] == C.LOSS_MISMATCH and not _shift_invariant(session, initial_outputs.shape[1], first):
+        if found and found[0][0] == C.LOSS_MISMATCH and not _shift_invariant(session, targets, first):
             # probabilities into a loss that expects them: no mismatch, unless they were squashed twice
             found = diagnosis.softmax_twice(_final_outputs(session, first))
         causes += found
-        if task == "classification" and not causes:
-            y = session.labels(first)
-            width = initial_outputs.shape[1]
+        width = initial_outputs.reshape(len(initial_outputs), -1).shape[1]
+        if task == "classification" and not causes and targets.ids is not None and width >= 2 \
+                and targets.ids.max() < width:
+            y = targets.ids
             perfect = np.full((len(y), width), -5.0, dtype=np.float32)
             perfect[np.arange(len(y)), y] = 5.0
+            perfect = perfect.reshape(initial_outputs.shape)
             causes += diagnosis.loss_rewards_classes(
                 session.loss_of(perfect, first), session.loss_of(np.zeros_like(perfect), first))
             if not causes:
@@ -123,12 +146,15 @@ def failure_causes(
     return causes
 
 
-def _shift_invariant(session: Any, width: int, batch: Any) -> bool:
+def _shift_invariant(session: Any, targets: Targets, batch: Any) -> bool:
     """A cross-entropy on logits ignores a constant added to every output of a row; a loss on
     probabilities does not. Tried on confident, correct probabilities, which a shift would
     flatten (near-uniform outputs would hide the difference)."""
-    y = session.labels(batch).reshape(-1).astype(np.int64)
-    if y.min() < 0 or y.max() >= width:
+    width = targets.width
+    if targets.task != "classification" or targets.ids is None:
+        return True
+    y = targets.ids
+    if width < 2 or y.min() < 0 or y.max() >= width:
         return True
     confident = np.full((len(y), width), 0.1 / (width - 1), dtype=np.float32)
     confident[np.arange(len(y)), y] = 0.9

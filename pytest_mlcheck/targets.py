@@ -1,0 +1,355 @@
+"""What the targets are: the one place that decides it, from the targets, the model's outputs and
+the user's loss together (the loss is probed on candidate predictions; dtype alone decides
+nothing). Every check that trains or scores asks :func:`decide`, records what it decided, and
+judges progress against :attr:`Targets.floor`, the lowest value the loss reaches on the batch."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Optional
+
+import numpy as np
+
+from pytest_mlcheck import causes as C
+from pytest_mlcheck.causes import Evidence
+from pytest_mlcheck.errors import usage
+from pytest_mlcheck.report import fmt
+
+TASKS = ("classification", "binary", "multilabel", "regression")
+
+# ``loss_at(outputs, targets=None)``: the user's loss for these outputs on the batch's targets (or
+# on other targets of the same shape); NaN when it cannot say.
+LossAt = Callable[..., float]
+
+_SCALES = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 7.5, 10.0, 15.0, 25.0)  # logit confidence
+_SPREADS = (1e-7, 1e-4, 1e-3, 1e-2, 0.05, 0.1, 0.2, 0.3)  # probability mass off the target
+
+
+@dataclasses.dataclass
+class Targets:
+    """What the checks know about the targets of one batch."""
+
+    task: str  # one of TASKS
+    encoding: str  # how they are written, for people: "class ids (N, 1)", "one-hot", ...
+    ids: Optional[np.ndarray]  # per sample class (classification/binary) or (N, K) 0/1 (multilabel)
+    width: int  # outputs per sample
+    form: str  # how the loss reads the outputs: "logits", "probabilities" or "values"
+    floor: float  # the lowest loss found on this batch (NaN when the loss cannot say)
+    problems: list[Evidence]  # targets the loss or the head cannot take
+
+    @property
+    def classes(self) -> bool:
+        return self.task in ("classification", "binary", "multilabel")
+
+    def record(self, run: object) -> None:
+        """State the decision in the result's figures."""
+        run.figure("targets", self.encoding, f"targets: {self.encoding} ({self.task}, "  # type: ignore[attr-defined]
+                   f"{self.width} output(s) read as {self.form})")
+        run.figure("task", self.task, "")  # type: ignore[attr-defined]
+
+    def right(self, out: np.ndarray) -> np.ndarray:
+        """Per sample, whether the outputs give the target's class(es)."""
+        flat = out.reshape(len(out), -1)
+        if self.task != "multilabel" and flat.shape[1] >= 2:
+            return flat.argmax(axis=1) == self.ids
+        cut = 0.5 if self.form == "probabilities" else 0.0
+        got = flat > cut
+        want = self.ids.reshape(len(flat), -1).astype(bool)
+        return (got == want).all(axis=1)
+
+    def predicted(self, out: np.ndarray) -> np.ndarray:
+        """The classes the outputs give (binary: 0/1 by the head's threshold)."""
+        flat = out.reshape(len(out), -1)
+        if flat.shape[1] >= 2:
+            return flat.argmax(axis=1)
+        return (flat[:, 0] > (0.5 if self.form == "probabilities" else 0.0)).astype(np.int64)
+
+
+def check_task(task: object) -> Optional[str]:
+    if task is not None and task not in TASKS:
+        raise usage("task", f"one of {', '.join(map(repr, TASKS))} or None (inferred)", task)
+    return task  # type: ignore[return-value]
+
+
+def _finite(value: float) -> bool:
+    return bool(np.isfinite(value))
+
+
+def _in_unit(a: np.ndarray) -> bool:
+    return bool(np.isfinite(a).all() and a.min() >= 0 and a.max() <= 1)
+
+
+def output_form(out: np.ndarray) -> str:
+    """What the output values can be: probabilities only when every value lies in [0, 1]."""
+    return "probabilities" if _in_unit(out) else "logits"
+
+
+def _class_candidates(onehot: np.ndarray, form: str, shape: tuple) -> list[np.ndarray]:
+    """Confident, correct predictions of the classes in ``onehot`` (N, K), in the model's form."""
+    out: list[np.ndarray] = []
+    k = onehot.shape[1]
+    if form == "logits":
+        out += [s * (2 * onehot - 1) for s in _SCALES]
+    else:
+        single = k >= 2 and np.allclose(onehot.sum(axis=1), 1)
+        for d in _SPREADS:
+            out.append((1 - d) * onehot + (d / k if single else d * (1 - onehot)))
+    return [np.ascontiguousarray(c.reshape(shape), dtype=np.float32) for c in out]
+
+
+def _soft_candidates(y2: np.ndarray, form: str, shape: tuple) -> list[np.ndarray]:
+    width = int(np.prod(shape[1:])) if len(shape) > 1 else 1
+    """The targets themselves as the prediction (soft labels, regression)."""
+    if form == "probabilities":
+        cands = [y2]
+    else:
+        cands = [y2]
+        if _in_unit(y2):
+            p = np.clip(y2, 1e-6, 1 - 1e-6)
+            rows = y2.shape[1] >= 2 and np.allclose(y2.sum(axis=1), 1, atol=1e-3)
+            cands.append(np.log(p) if rows else np.log(p) - np.log1p(-p))
+    if y2.shape[1] not in (1, width):
+        return []
+    return [np.ascontiguousarray(np.broadcast_to(c, (len(c), width)).reshape(shape), dtype=np.float32)
+            for c in cands]
+
+
+def _min_loss(loss_at: LossAt, candidates: list[np.ndarray]) -> float:
+    values = [loss_at(c) for c in candidates]
+    finite = [v for v in values if _finite(v)]
+    return float(min(finite)) if finite else float("nan")
+
+
+def _onehot(ids: np.ndarray, width: int) -> np.ndarray:
+    return np.eye(width, dtype=np.float32)[ids]
+
+
+def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] = None) -> Targets:
+    """Decide the task and the target encoding of one batch, its loss floor, and any problem."""
+    check_task(task)
+    n = len(y)
+    out2 = out.reshape(n, -1)
+    width = out2.shape[1]
+    shape = tuple(out.shape)
+    yf = np.asarray(y, dtype=np.float64)
+    y2 = yf.reshape(n, -1)
+    k = y2.shape[1]
+    finite = bool(np.isfinite(y2).all())
+    whole = finite and bool(np.all(y2 == np.round(y2)))
+    integer = np.issubdtype(y.dtype, np.integer) or y.dtype == np.bool_
+    binary_values = finite and bool(np.isin(y2, (0.0, 1.0)).all())
+    column = k == 1
+    id_shape = "(N,)" if y.ndim == 1 else "(N, 1)" if column else str(y.shape)
+    form = output_form(out2)
+    problems: list[Evidence] = []
+
+    if task is None:
+        if column and whole and width >= 2:
+            task = "classification"
+        elif column and binary_values and width == 1:
+            task = "binary"
+        elif column and whole and width == 1 and y2.min() >= 0 and len(np.unique(y2)) >= 3:
+            task = _ids_into_one_output(y2, integer, out2, loss_at, problems)
+        elif not column and k == width and finite and y2.min() >= 0 and np.allclose(y2.sum(axis=1), 1, atol=1e-3):
+            task = "classification"
+        elif not column and k == width and binary_values:
+            task = "multilabel"
+        else:
+            task = "regression"
+
+    ids: Optional[np.ndarray] = None
+    floor = float("nan")
+    if task == "classification":
+        if column:
+            if not whole:
+                problems.append((C.LABELS_INVALID, f"class-id targets must be whole numbers, got values such as "
+                                                   f"{fmt(float(y2[~(y2 == np.round(y2))][0]))}"))
+                ids = None
+            else:
+                ids = y2[:, 0].astype(np.int64)
+            encoding = f"class ids {id_shape}" + ("" if integer else ", whole-number floats")
+        else:
+            ids = y2.argmax(axis=1)
+            encoding = "one-hot" if binary_values else "smoothed one-hot (class probabilities)"
+        if ids is not None:
+            lo, hi = int(ids.min()), int(ids.max())
+            if hi >= width and not problems:
+                problems.append((C.HEAD_WIDTH, f"labels reach {hi} but the head has {width} output(s) "
+                                               f"(classes 0..{width - 1})"))
+            if (lo < 0 or hi >= width) and not any(p[0] == C.LOSS_MISMATCH for p in problems):
+                problems.append((C.LABELS_INVALID, f"labels span {lo}..{hi}, outside the head's 0..{width - 1}"))
+        if ids is not None and ids.min() >= 0 and ids.max() < width and width >= 2:
+            form = _form(loss_at, _onehot(ids, width), form, shape)
+            cands = _class_candidates(_onehot(ids, width), form, shape)
+            if not column:
+                cands += _soft_candidates(y2, form, shape)
+            floor = _min_loss(loss_at, cands)
+            if not column and binary_values:
+                problems += _binary_loss_over_one_hot(loss_at, _onehot(ids, width), form, shape)
+    elif task in ("binary", "multilabel"):
+        ids = (y2 > 0.5).astype(np.int64)
+        if task == "binary":
+            ids = ids[:, 0] if ids.shape[1] == 1 else ids.argmax(axis=1)
+            encoding = f"binary 0/1 {id_shape}, {width} output(s)"
+        else:
+            encoding = "multi-hot" + ("" if integer else " (float)")
+        if not binary_values and not problems:
+            problems += _outside_binary(y2, loss_at, shape)
+        target = ids.reshape(n, -1).astype(np.float32)
+        if task == "binary" and width >= 2:
+            target = _onehot(ids, width)
+        if target.shape[1] == width:
+            form = _form(loss_at, target, form, shape)
+            floor = _min_loss(loss_at, _class_candidates(target, form, shape) + _soft_candidates(y2, form, shape)
+                              if target.shape == y2.shape else _class_candidates(target, form, shape))
+    else:
+        encoding = "values" + (f" {y2.shape[1]} per sample" if k > 1 else "")
+        form = "values"
+        if finite and (k == width or k == 1):
+            floor = _min_loss(loss_at, _soft_candidates(y2, output_form(out2), shape))
+        if width == 1 and k == 1 and not binary_values and not problems:
+            problems += _outside_binary(y2, loss_at, shape, only_if_negative=True)
+    return Targets(task, encoding, ids, width, form, floor, problems)
+
+
+def _form(loss_at: LossAt, target: np.ndarray, values_say: str, shape: tuple) -> str:
+    """Logits or probabilities. Outputs outside [0, 1] are logits. Inside, the loss decides: a
+    categorical loss on logits ignores a constant added to every output of a row; an elementwise
+    loss on probabilities refuses values outside [0, 1] or clips them (same value clipped or not),
+    while one on logits scores a confident logit better than the probability it stands for."""
+    if values_say == "logits":
+        return "logits"
+    single = target.shape[1] >= 2 and np.allclose(target.sum(axis=1), 1)
+
+    def at(a: np.ndarray) -> float:
+        return loss_at(np.ascontiguousarray(a.reshape(shape), dtype=np.float32))
+
+    if single:
+        p = 0.9 * target + 0.1 / target.shape[1]
+        return "logits" if _same(at(p), at(p + 3.0)) else "probabilities"
+    p = 0.9 * target + 0.1 * (1 - target)
+    logits = np.log(p) - np.log1p(-p)
+    lp, ll = at(p), at(logits)
+    if not _finite(ll) or _same(ll, at(np.clip(logits, 1e-7, 1 - 1e-7))):
+        return "probabilities"
+    return "logits" if ll < lp - 1e-6 else "probabilities"
+
+
+def _same(a: float, b: float) -> bool:
+    return _finite(a) and _finite(b) and abs(a - b) <= 1e-3 * max(1.0, abs(a))
+
+
+def _ids_into_one_output(y2: np.ndarray, integer: bool, out2: np.ndarray, loss_at: LossAt,
+                         problems: list[Evidence]) -> str:
+    """Whole-number targets 0..K-1 (K ≥ 3) into one output: integer class ids scored by a loss that is
+    lowest when the output equals the id are a regression on class ids; whole-number floats a
+    regression loss takes are regression targets (counts, ratings)."""
+    values = np.unique(y2)
+    at_targets = loss_at(np.ascontiguousarray(y2.reshape(out2.shape), dtype=np.float32))
+    shifted = loss_at(np.ascontiguousarray((y2 + 1).reshape(out2.shape), dtype=np.float32))
+    regression_loss = _finite(at_targets) and _finite(shifted) and at_targets < shifted and at_targets <= 1e-6
+    ids_like = integer and values[0] == 0 and np.array_equal(values, np.arange(len(values)))
+    if regression_loss and ids_like:
+        problems.append((C.LOSS_MISMATCH, f"integer class ids 0..{len(values) - 1} into one output, with a loss that "
+                                          "is lowest when the output equals the id: a regression on class ids "
+                                          "(class 3 is not 'between' 2 and 4); give the head one output per class and "
+                                          "use cross-entropy, or pass task='regression' if the ids are quantities"))
+        return "regression"
+    if regression_loss:
+        return "regression"
+    found = _outside_binary(y2, loss_at, tuple(out2.shape))
+    if found:
+        problems += found
+        return "binary"
+    return "classification" if ids_like else "regression"
+
+
+def _outside_binary(y2: np.ndarray, loss_at: LossAt, shape: tuple, only_if_negative: bool = False) -> list[Evidence]:
+    """Targets outside {0, 1} into a binary cross-entropy: it is unbounded below for a target of 2
+    (the loss goes negative on a confident prediction) or refuses them (NaN, an error)."""
+    lo, hi = float(y2.min()), float(y2.max())
+    if lo >= 0 and hi <= 1:
+        return []
+    confident = [np.full(shape, v, dtype=np.float32) for v in (25.0, -25.0, 1 - 1e-6, 1e-6)]
+    values = [loss_at(c) for c in confident]
+    worst = min((v for v in values if _finite(v)), default=float("nan"))
+    said = f"targets span {fmt(lo)}..{fmt(hi)}"
+    if _finite(worst) and worst < -1e-3:
+        return [(C.LABELS_INVALID, f"{said} but the loss is a binary cross-entropy: on a confident prediction it "
+                                   f"goes to {fmt(worst)} (a target above 1 makes it unbounded below); more than two "
+                                   "classes need one output per class and a categorical loss"),
+                (C.LOSS_MISMATCH, "a binary loss on class ids with more than two values")]
+    if only_if_negative:
+        return []
+    if all(not _finite(v) for v in values) and _finite(loss_at(np.full(shape, 0.5, np.float32), (y2 > 0.5))):
+        return [(C.LABELS_INVALID, f"{said}; the loss accepts 0/1 targets but fails on these: more than two "
+                                   "classes need one output per class and a categorical loss")]
+    return []
+
+
+def _binary_loss_over_one_hot(loss_at: LossAt, onehot: np.ndarray, form: str, shape: tuple) -> list[Evidence]:
+    """Every target row holds exactly one 1 (single-label classes), yet the loss treats each output
+    on its own: a categorical cross-entropy depends only on the true class's share (it ignores a
+    constant added to every logit of a row, or probability mass moved between the wrong classes);
+    a binary cross-entropy does not."""
+    k = onehot.shape[1]
+    if k < 2 or not np.all(onehot.sum(axis=1) == 1):
+        return []
+    def at(a: np.ndarray) -> float:
+        return loss_at(np.ascontiguousarray(a.reshape(shape), dtype=np.float32))
+
+    if form == "logits":
+        a = 3.0 * (2 * onehot - 1)
+        la, lb = at(a), at(a + 3.0)
+        if not (_finite(la) and _finite(lb)) or _same(la, lb):
+            return []
+        how = f"adding 3 to every logit of a row changes it ({fmt(la)} → {fmt(lb)})"
+    else:
+        # separable in each output, and worse when a wrong class's probability rises: each output
+        # scored on its own (a categorical loss ignores the wrong classes or renormalises the row)
+        if k < 3:
+            return []
+        rows = np.arange(len(onehot))
+        wrong = np.argsort(onehot, axis=1, kind="stable")[:, :2]  # two wrong classes per row
+        base = 0.6 * onehot + 0.1 * (1 - onehot)
+        first, second, both = base.copy(), base.copy(), base.copy()
+        first[rows, wrong[:, 0]] += 0.2
+        second[rows, wrong[:, 1]] += 0.2
+        both[rows, wrong[:, 0]] += 0.2
+        both[rows, wrong[:, 1]] += 0.2
+        l0, l1, l2, l12 = at(base), at(first), at(second), at(both)
+        if not all(_finite(v) for v in (l0, l1, l2, l12)):
+            return []
+        d1, d2, d12 = l1 - l0, l2 - l0, l12 - l0
+        if not (d1 > 1e-4 * max(1.0, abs(l0)) and abs(d12 - d1 - d2) <= 1e-3 * (abs(d1) + abs(d2))):
+            return []
+        how = (f"raising a wrong class's probability raises it ({fmt(l0)} → {fmt(l1)}), and two such changes add "
+               "up exactly")
+    return [(C.LOSS_MISMATCH, f"every target row holds exactly one 1 (single-label classes), but the loss scores each "
+                              f"output on its own: {how}, which a categorical "
+                              "cross-entropy never does; use CrossEntropyLoss / categorical_crossentropy (or pass "
+                              "task='multilabel' if samples may hold several labels)")]
+
+
+def head_cannot_reach(targets: np.ndarray, outputs: list[np.ndarray]) -> list[Evidence]:
+    """Value targets outside the range the head's outputs stay pinned to (≥ 0 after a ReLU, [0, 1]
+    after a sigmoid, [-1, 1] after a tanh), before and after training."""
+    seen = [o for o in outputs if o is not None and o.size and np.isfinite(o).all()]
+    if not seen or not np.isfinite(targets).all():
+        return []
+    lo = min(float(o.min()) for o in seen)
+    hi = max(float(o.max()) for o in seen)
+    t = targets.reshape(-1)
+    for low, high, what in ((0.0, 1.0, "[0, 1] (a sigmoid on the last layer)"),
+                            (-1.0, 1.0, "[-1, 1] (a tanh on the last layer)"),
+                            (0.0, np.inf, "≥ 0 (a ReLU on the last layer)")):
+        if lo >= low and hi <= high:
+            outside = (t < low) | (t > high)
+            share = float(outside.mean())
+            if share >= 0.05:
+                return [(C.OUTPUT_ACTIVATION,
+                         f"the outputs stay in {what} before and after training (seen {fmt(lo)}..{fmt(hi)}) while "
+                         f"{share:.0%} of the targets lie outside (targets {fmt(float(t.min()))}..{fmt(float(t.max()))}):"
+                         " the head cannot reach them; drop the activation or rescale the targets")]
+            return []
+    return []

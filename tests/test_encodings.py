@@ -1,0 +1,210 @@
+"""Target encodings (issue 13): every case of the held-out corpus (tests/encodings_corpus.py) x its
+checks gives the expected verdict and, for a failure, a first cause among the accepted ones; plus
+twins for the value-based probes of pytest_mlcheck/targets.py in both frameworks."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+
+from benchmarks.encodings_table import _call
+from encodings_corpus import CASES, EncodingCase
+from pytest_mlcheck import CheckFailed, MLCheck
+from pytest_mlcheck.settings import Settings
+
+
+@functools.lru_cache(maxsize=None)
+def _built(name: str, seed: int) -> dict:
+    """One build per case: the checks never change the user's model, so its checks share it."""
+    case = next(c for c in CASES if c.name == name)
+    return case.build(seed)
+
+
+PAIRS = [(case, check) for case in CASES for check in case.checks]
+
+# Wrong verdicts left open (see the report of issue 13): gradients_flow judges |grad|/|weight| against
+# one plain SGD step, so an MSE on raw 25..346 targets (trained well by Adam) reads as exploding.
+KNOWN = {("diabetes std features, raw target 25..346", "gradients_flow")}
+
+
+def _param(case: EncodingCase, check: str):
+    known = any(case.name.startswith(name) and check == k for name, k in KNOWN)
+    marks = [pytest.mark.xfail(strict=True, reason="gradients_flow: raw regression targets read as exploding")] \
+        if known else []
+    return pytest.param(case, check, marks=marks, id=f"{case.framework}: {case.name} / {check}")
+
+
+@pytest.mark.parametrize("case,check", [_param(c, k) for c, k in PAIRS])
+def test_the_corpus_verdict_and_first_cause(case: EncodingCase, check: str) -> None:
+    mlcheck = MLCheck(Settings(seed=0, max_seconds=60))
+    built = _built(case.name, 0)
+    if case.expect == "pass":
+        result = _call(mlcheck, check, built)
+        assert result.passed
+        return
+    with pytest.raises(CheckFailed) as failed:
+        _call(mlcheck, check, built)
+    assert failed.value.causes and failed.value.causes[0] in case.accepted_causes, str(failed.value)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(1, 10))
+def test_the_corpus_holds_over_seeds(seed: int) -> None:
+    """The multi-seed sweep: no false alarm and no miss on nine more seeds."""
+    wrong = []
+    for case, check in PAIRS:
+        mlcheck = MLCheck(Settings(seed=seed, max_seconds=60))
+        try:
+            _call(mlcheck, check, case.build(seed))
+            got = "pass"
+        except CheckFailed:
+            got = "fail"
+        if got != case.expect and not any(case.name.startswith(n) and check == k for n, k in KNOWN):
+            wrong.append(f"{case.framework}: {case.name} / {check}: {got}")
+    assert not wrong, "\n".join(wrong)
+
+
+# ------------------------------------------------------------------- twins of the new probes
+
+def _digits(n: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    from encodings_corpus import _features
+    x, y = _features("digits", "digits")
+    idx = np.random.default_rng(0).permutation(len(x))[:n]
+    return x[idx], y[idx]
+
+
+def _multi_hot(y: np.ndarray) -> np.ndarray:
+    """Three labels per digit (even, above 4, a multiple of 3): rows hold zero to three 1s."""
+    return np.stack([y % 2 == 0, y > 4, y % 3 == 0], axis=1).astype(np.float32)
+
+
+def _torch_mlp(out: int, final=None):
+    import torch
+    from torch import nn
+    torch.manual_seed(0)
+    layers = [nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, out)] + ([final] if final is not None else [])
+    return nn.Sequential(*layers)
+
+
+def _keras_mlp(out: int, activation=None):
+    import keras
+    init = keras.initializers.GlorotUniform
+    return keras.Sequential([keras.Input((64,)), keras.layers.Dense(64, activation="relu", kernel_initializer=init(1)),
+                             keras.layers.Dense(out, activation=activation, kernel_initializer=init(2))])
+
+
+def _torch_adam(p):
+    import torch
+    return torch.optim.Adam(p, lr=1e-2)
+
+
+def _keras_adam():
+    import keras
+    return keras.optimizers.Adam(1e-2)
+
+
+def _torch_bce_fn(out, y):
+    import torch.nn.functional as F
+    return F.binary_cross_entropy(out.sigmoid(), y)
+
+
+def _keras_bce_fn(y_true, y_pred):
+    import keras
+    ops = keras.ops
+    return -ops.mean(y_true * ops.log_sigmoid(y_pred) + (1.0 - y_true) * ops.log_sigmoid(-y_pred))
+
+
+BINARY_LOSSES = {
+    "torch: sigmoid then F.binary_cross_entropy, a plain function": ("torch", lambda: (_torch_mlp(3), _torch_bce_fn)),
+    "torch: F.binary_cross_entropy_with_logits as a lambda": ("torch", lambda: (
+        _torch_mlp(3), lambda o, y: __import__("torch").nn.functional.binary_cross_entropy_with_logits(o, y))),
+    "keras: log-sigmoid BCE written with keras.ops": ("keras", lambda: (_keras_mlp(3), _keras_bce_fn)),
+    "keras: Dense(3, sigmoid) + BinaryCrossentropy()": ("keras", lambda: (
+        _keras_mlp(3, "sigmoid"), __import__("keras").losses.BinaryCrossentropy())),
+}
+
+
+def _fit(framework: str, model, loss, x, y, **kw):
+    check = MLCheck(Settings(seed=0, max_seconds=60))
+    if framework == "torch":
+        import torch
+        return check.overfit_one_batch(model, (torch.from_numpy(x), torch.from_numpy(y)), loss_fn=loss,
+                                       optimizer=_torch_adam, **kw)
+    return check.overfit_one_batch(model, (x, y), loss_fn=loss, optimizer=_keras_adam(), **kw)
+
+
+def _fails_first_with(cause: str, words: str, framework: str, model, loss, x, y) -> None:
+    with pytest.raises(CheckFailed) as failed:
+        _fit(framework, model, loss, x, y)
+    assert failed.value.causes[0] == cause, str(failed.value)
+    assert words in str(failed.value)
+
+
+@pytest.mark.parametrize("name", list(BINARY_LOSSES))
+def test_a_binary_loss_over_single_label_one_hot_is_a_loss_mismatch(name: str) -> None:
+    framework, build = BINARY_LOSSES[name]
+    model, loss = build()
+    x, y = _digits()
+    _fails_first_with("loss_mismatch", "exactly one 1", framework, model, loss, x, np.eye(3, dtype=np.float32)[y % 3])
+
+
+@pytest.mark.parametrize("name", list(BINARY_LOSSES))
+def test_the_same_binary_loss_over_multi_hot_rows_is_a_correct_look_alike(name: str) -> None:
+    framework, build = BINARY_LOSSES[name]
+    model, loss = build()
+    x, y = _digits()
+    result = _fit(framework, model, loss, x, _multi_hot(y))
+    assert result.passed and result.figures["task"] == "multilabel"
+    assert result.figures["loss_floor"] < result.start_loss
+
+
+@pytest.mark.parametrize("framework", ["torch", "keras"])
+def test_task_multilabel_overrides_the_one_hot_reading(framework: str) -> None:
+    model, loss = (_torch_mlp(3), _torch_bce_fn) if framework == "torch" else (_keras_mlp(3), _keras_bce_fn)
+    x, y = _digits()
+    result = _fit(framework, model, loss, x, np.eye(3, dtype=np.float32)[y % 3], task="multilabel")
+    assert result.passed and result.figures["task"] == "multilabel"
+
+
+def _values(low: float, high: float) -> tuple[np.ndarray, np.ndarray]:
+    x, y = _digits()
+    t = (y.astype(np.float32) + np.random.default_rng(1).uniform(0, 1, len(y)).astype(np.float32)) / 10.0
+    return x, (low + (high - low) * t).reshape(-1, 1).astype(np.float32)
+
+
+def _mse_torch():
+    from torch import nn
+    return nn.MSELoss()
+
+
+def _mse_keras():
+    import keras
+    return keras.losses.MeanSquaredError()
+
+
+UNREACHABLE = {
+    "torch: nn.Tanh head, targets up to 5": ("torch", lambda: (_torch_mlp(1, __import__("torch").nn.Tanh()),
+                                                                _mse_torch()), (-5.0, 5.0)),
+    "torch: nn.Softplus head, targets down to -3": ("torch", lambda: (_torch_mlp(1, __import__("torch").nn.Softplus()),
+                                                                       _mse_torch()), (-3.0, 3.0)),
+    "keras: Dense(1, 'tanh'), targets up to 5": ("keras", lambda: (_keras_mlp(1, "tanh"), _mse_keras()), (-5.0, 5.0)),
+    "keras: Dense(1, 'relu'), targets down to -3": ("keras", lambda: (_keras_mlp(1, "relu"), _mse_keras()), (-3.0, 3.0)),
+}
+
+
+@pytest.mark.parametrize("name", list(UNREACHABLE))
+def test_a_head_that_cannot_reach_the_targets_is_an_output_activation(name: str) -> None:
+    framework, build, (low, high) = UNREACHABLE[name]
+    model, loss = build()
+    _fails_first_with("output_activation", "cannot reach", framework, model, loss, *_values(low, high))
+
+
+@pytest.mark.parametrize("name", list(UNREACHABLE))
+def test_the_same_head_with_targets_in_its_range_is_a_correct_look_alike(name: str) -> None:
+    framework, build, _ = UNREACHABLE[name]
+    model, loss = build()
+    x, t = _values(0.05, 0.95)
+    result = _fit(framework, model, loss, x, t)
+    assert result.passed and result.figures["task"] == "regression"
