@@ -11,7 +11,7 @@ from pytest_mlcheck import causes as C
 from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.errors import NotSupported
 from pytest_mlcheck.report import fmt
-from pytest_mlcheck.thresholds import ACCUMULATION_RATIO, INPUT_MAX_SCALE, INPUT_MIN_PEAK, SPIKE
+from pytest_mlcheck.thresholds import ACCUMULATION_RATIO, INPUT_MAX_SCALE, INPUT_MIN_PEAK, PROBE_MAX_STEPS, SPIKE
 
 
 def input_scale(x: np.ndarray | None) -> list[Evidence]:
@@ -127,12 +127,13 @@ def step_gradients(session: Any, notes: list[str]) -> dict[str, np.ndarray | Non
 
 
 def learning_rate(
-    losses: list[float], retry: Callable[[float], tuple[bool, float]] | None
+    losses: list[float], retry: Callable[[float], tuple[bool, float]] | None, *, slow: bool = False
 ) -> list[Evidence]:
     """Diverged (non-finite, or a spike): does a smaller lr succeed? Stalled (never half the
-    start): does a larger one — and if not, and the loss ended no lower than it began, a smaller
-    one? A flat curve over several batches ends above or below its start by noise alone, so that
-    alone does not decide the direction. Each retry trains a fresh copy."""
+    start), or ``slow`` (still falling steadily when the run ended): does a larger one — and if
+    not, and the loss ended no lower than it began, a smaller one? A flat curve over several
+    batches ends above or below its start by noise alone, so that alone does not decide the
+    direction. Each retry trains a fresh copy."""
     if retry is None or not losses:
         return []
     start = losses[0]
@@ -140,12 +141,15 @@ def learning_rate(
     where = next((i for i, v in enumerate(losses) if not np.isfinite(v)), None)
     spiked = where is not None or max(finite) > SPIKE * start
     stalled = not spiked and min(finite) > 0.5 * start
-    if stalled:
+    if stalled or (slow and not spiked):
         for factor, name in ((10.0, "lr×10"), (100.0, "lr×100"), (1000.0, "lr×1000"), (1e4, "lr×10000")):
             ok, end = retry(factor)
             if ok:
-                return [(C.LR_TOO_LOW,
-                         f"loss only {fmt(start)} → {fmt(min(finite))}; a retry at {name} succeeded (loss {fmt(end)})")]
+                what = (f"loss only {fmt(start)} → {fmt(min(finite))}" if stalled else
+                        f"the loss was still falling slowly after {len(losses)} steps ({fmt(start)} → "
+                        f"{fmt(losses[-1])})")
+                return [(C.LR_TOO_LOW, f"{what}; a retry at {name} halved it within {PROBE_MAX_STEPS} steps "
+                                       f"(loss {fmt(end)})")]
     if spiked or finite[-1] >= start:
         for factor, name in ((0.1, "lr/10"), (0.01, "lr/100"), (0.001, "lr/1000")):
             ok, end = retry(factor)

@@ -8,6 +8,9 @@ from __future__ import annotations
 OVERFIT_MAX_STEPS = 400
 OVERFIT_MIN_DROP = 0.9  # pass once the loss fell by this fraction of its start (and, for classes, all right)
 
+OVERFIT_EXTEND = 4  # a loss still falling steadily at the budget may train on, up to this × the budget
+EXTEND_MIN_GAIN = 0.05  # "still falling": the last quarter came ≥ this of the way from start to floor
+
 # -- loss_decreases ------------------------------------------------------------------------------
 DECREASE_STEPS = 100
 DECREASE_MIN_STEPS = 8  # fewer steps show no trend

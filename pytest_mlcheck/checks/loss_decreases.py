@@ -8,7 +8,9 @@ import numpy as np
 
 from pytest_mlcheck.checks.common import check_fraction, check_steps, length_problem, require_trainable, targets_of
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
-from pytest_mlcheck.checks.training import effective_floor, failure_causes, lr_retry, progress, train_loop
+from pytest_mlcheck.checks.training import (
+    ProbeLog, effective_floor, failure_causes, lr_retry, progress, train_loop,
+)
 from pytest_mlcheck.data import batches_upto
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import CheckResult, fmt
@@ -97,10 +99,12 @@ def loss_decreases(
 
         if why == "time":  # no probes past the cap: they would only run into it again
             raise run.time_up(f"after {len(losses)} of {n_steps} steps")
+        log = ProbeLog()
         causes = failure_causes(
             model=model, settings=settings, spec=spec, session=session, raw_batch=raws[0], first=prepared[0],
             losses=losses, initial_outputs=out0, targets=targets,
-            retry=lr_retry(model, settings, spec, raws, n_steps, run, within=session), notes=run.result.notes,
+            retry=lr_retry(model, settings, spec, raws, n_steps, run, within=session, log=log),
+            notes=run.result.notes, log=log, batches=prepared,
         )
         raise run.fail(_headline(why, losses, threshold, run, uncovered), causes)
 

@@ -6,9 +6,11 @@ from typing import Any, Callable, Literal
 
 from pytest_mlcheck.checks.common import check_fraction, check_steps, checked_batch, require_trainable, targets_of
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
-from pytest_mlcheck.checks.training import effective_floor, failure_causes, lr_retry, progress, train_loop
+from pytest_mlcheck.checks.training import (
+    ProbeLog, effective_floor, failure_causes, lr_retry, progress, still_falling, train_loop,
+)
 from pytest_mlcheck.report import CheckResult, fmt
-from pytest_mlcheck.thresholds import OVERFIT_MAX_STEPS, OVERFIT_MIN_DROP
+from pytest_mlcheck.thresholds import OVERFIT_EXTEND, OVERFIT_MAX_STEPS, OVERFIT_MIN_DROP
 
 
 @check()
@@ -59,8 +61,20 @@ def overfit_one_batch(
                 return bool(targets.right(s.predict(p)).all())
             return done
 
-        losses, ok, why = train_loop(session, [prepared], max_steps, run, criterion(session, prepared))
+        done = criterion(session, prepared)
+        losses, ok, why = train_loop(session, [prepared], max_steps, run, done)
+        # slow but correct is no defect: a loss still falling steadily at the budget trains on
+        while why == "steps" and len(losses) < OVERFIT_EXTEND * max_steps and still_falling(losses, targets.floor):
+            more, ok, why = train_loop(session, [prepared], max_steps, run,
+                                       lambda ls, step, before=losses: done(before + ls, step))
+            losses = losses + more
         run.record_losses(losses)
+        if len(losses) > max_steps:
+            run.result.notes.append(
+                f"the loss was still falling at the budget of {max_steps} steps, so training went on "
+                f"(up to {OVERFIT_EXTEND}× the budget): " + (f"it fitted at step {len(losses)}; pass "
+                                                            f"steps={len(losses)} to say so" if ok else
+                                                            f"it stopped at step {len(losses)}"))
         uncovered = session.uncovered_parameters()
         _loss_figures(run, losses, targets.floor, drop)
         if ok and not uncovered:
@@ -74,11 +88,16 @@ def overfit_one_batch(
         run.figure("min_drop", drop, "criterion: " + f"the loss falls {drop:.0%} of the way from start to floor"
                    + ("" if kind == "regression" else " and every sample right"))
 
+        log = ProbeLog()
         causes = failure_causes(
             model=model, settings=settings, spec=spec, session=session, raw_batch=raw, first=prepared,
             losses=losses, initial_outputs=out0, targets=targets,
-            retry=lr_retry(model, settings, spec, [raw], max_steps, run, within=session), notes=run.result.notes,
+            retry=lr_retry(model, settings, spec, [raw], max_steps, run, within=session, log=log),
+            notes=run.result.notes, log=log,
         )
+        if why == "steps" and still_falling(losses, targets.floor):
+            run.result.notes.append(f"the loss was still falling steadily at step {len(losses)} "
+                                    f"({OVERFIT_EXTEND}× the budget): a larger steps= or learning rate may fit")
         raise run.fail(_headline(ok, why, losses, max_steps, run, uncovered), causes)
 
 
@@ -100,6 +119,6 @@ def _headline(ok: bool, why: str, losses: list[float], max_steps: int, run: Chec
         return f"the loss fell, but {len(uncovered)} trainable parameter(s) were never trained"
     if why == "nonfinite":
         return f"the loss became non-finite at step {len(losses)} while fitting one batch of {n}"
-    return (f"could not fit one batch of {n} samples in {max_steps} steps (loss {fmt(losses[0])} → {fmt(losses[-1])}, "
+    return (f"could not fit one batch of {n} samples in {len(losses)} steps (loss {fmt(losses[0])} → {fmt(losses[-1])}, "
             f"floor {fmt(effective_floor(losses[0], floor if floor is not None else float('nan')))})")
 

@@ -14,7 +14,8 @@ from pytest_mlcheck.checks.runner import CheckRun, TrainSpec
 from pytest_mlcheck.errors import UserCodeError
 from pytest_mlcheck.settings import Settings
 from pytest_mlcheck.targets import Targets, head_cannot_reach
-from pytest_mlcheck.thresholds import PROBE_MAX_STEPS, PROBE_TARGET
+from pytest_mlcheck.report import fmt
+from pytest_mlcheck.thresholds import EXTEND_MIN_GAIN, PROBE_MAX_STEPS, PROBE_TARGET
 
 if TYPE_CHECKING:
     from pytest_mlcheck.backends.base import Session
@@ -61,14 +62,45 @@ def progress(start: float, now: float, floor: float) -> float:
     return (start - now) / gap
 
 
+def still_falling(losses: list[float], floor: float) -> bool:
+    """Whether a finite curve was still coming down steadily at its end: over its last quarter it
+    came at least EXTEND_MIN_GAIN of the way from start to floor, and its last tenth sits below
+    the tenth before it."""
+    if len(losses) < 20 or not np.isfinite(losses).all():
+        return False
+    start, tenth = losses[0], max(2, len(losses) // 10)
+    gained = progress(start, losses[-1], floor) - progress(start, losses[-(len(losses) // 4)], floor)
+    return bool(gained >= EXTEND_MIN_GAIN
+                and np.median(losses[-tenth:]) < np.median(losses[-2 * tenth:-tenth]))
+
+
+class ProbeLog:
+    """What each probe of a failed training check ran and saw, for a failure no probe explains."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def add(self, line: str) -> None:
+        self.lines.append(line)
+
+
 def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[Any, Any]], steps: int,
-             run: CheckRun, *, within: Session) -> Callable[..., tuple[bool, float]]:
+             run: CheckRun, *, within: Session, log: ProbeLog | None = None) -> Callable[..., tuple[bool, float]]:
     """A probe: train a fresh copy with the learning rate times ``factor`` (and, with
     ``quiet``, train-mode noise off; with ``no_decay``, weight decay off) for at most
     PROBE_MAX_STEPS; it succeeds when the loss reaches PROBE_TARGET of its start while staying
-    finite (stops there)."""
+    finite (stops there). Each attempt is written to ``log``."""
 
     def retry(factor: float = 1.0, *, quiet: bool = False, no_decay: bool = False) -> tuple[bool, float]:
+        what = f"lr×{factor:g}" + (", training-mode noise off" if quiet else "") + (
+            ", no weight decay" if no_decay else "")
+        ok, end, start, n = _attempt(factor, quiet=quiet, no_decay=no_decay)
+        if log is not None:
+            log.add(f"a retry at {what}: loss {fmt(start)} → {fmt(end)} in {n} steps "
+                    + ("(halved: succeeded)" if ok else "(did not halve)"))
+        return ok, end
+
+    def _attempt(factor: float, *, quiet: bool, no_decay: bool) -> tuple[bool, float, float, int]:
         probe = open_session(model, settings, spec, within=within)
         try:
             batches = [probe.prepare(*raw) for raw in raws]
@@ -80,12 +112,12 @@ def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[A
             losses, ok, why = train_loop(probe, batches, min(steps, PROBE_MAX_STEPS), run,
                                          lambda ls, _: ls[-1] <= PROBE_TARGET * ls[0])
         except Exception:
-            return False, float("nan")
+            return False, float("nan"), float("nan"), 0
         finally:
             probe.close()
         if why == "time":  # a probe cut short would name a different cause, or none: no verdict instead
             raise run.time_up(f"while probing the cause (a retry at lr×{factor:g} after {len(losses)} steps)")
-        return ok, losses[-1]
+        return ok, losses[-1], losses[0], len(losses)
 
     return retry
 
@@ -103,9 +135,14 @@ def failure_causes(
     targets: Targets,
     retry: Callable[..., tuple[bool, float]] | None,
     notes: list[str],
+    log: ProbeLog | None = None,
+    batches: list[Any] | None = None,
 ) -> list[Evidence]:
-    """Run the probes, decisive evidence first; the lr retries only when nothing decisive fired."""
+    """Run the probes, decisive evidence first: values that prove a defect (inputs, outputs, the
+    loss on chosen outputs, where a non-finite loss first appears) before retries that only
+    suggest one (learning rate, regularisation), which run only when nothing decisive fired."""
     x = session.inputs(first)
+    log = log if log is not None else ProbeLog()
 
     def fresh() -> Any:
         return open_session(model, settings, spec, within=session)
@@ -113,6 +150,8 @@ def failure_causes(
     task = targets.task
     causes: list[Evidence] = []
     causes += diagnosis.inputs_not_finite(x)
+    if losses and not np.isfinite(losses[-1]) and not causes:
+        causes += trace_nonfinite(fresh, batches or [first], len(losses), targets, log)
     if task == "regression" and initial_outputs is not None:
         causes += head_cannot_reach(session.labels(first), [initial_outputs, _final_outputs(session, first)])
     if spec.train_step is not None:
@@ -141,9 +180,69 @@ def failure_causes(
         causes += diagnosis.regularization(losses, session.weight_decay(),
                                            lambda: _noisy(fresh, raw_batch), retry)
     if not causes:
-        causes += diagnosis.learning_rate(losses, retry)
+        causes += diagnosis.learning_rate(losses, retry, slow=still_falling(losses, targets.floor))
     causes += diagnosis.input_scale(x)
+    if not causes:
+        log.add(f"the outputs at initialisation ({_described(initial_outputs)}) showed no wrong activation "
+                "and the loss rewarded the right classes" if task == "classification" else
+                f"the outputs at initialisation: {_described(initial_outputs)}")
+        notes.append("no probe named a cause; probes run: " + "; ".join(log.lines) + ". Try next: "
+                     "output_range(kind=...) and init_loss on the model, gradients_flow on the batch, or more "
+                     "steps= if the loss was still falling")
     return causes
+
+
+def trace_nonfinite(fresh: Callable[[], Any], batches: list[Any], step: int, targets: Targets,
+                    log: ProbeLog) -> list[Evidence]:
+    """Where a loss that turned non-finite at ``step`` first broke: replay a fresh copy to the
+    step before, then look at the outputs, the loss of those outputs and the gradients. A loss
+    that is not finite for finite outputs, or a forward pass that is not finite from the start,
+    proves a defect; outputs that overflow only after updates point at the updates."""
+    session = fresh()
+    try:
+        for i in range(step - 1):
+            session.train_step(batches[i % len(batches)])
+        batch = batches[(step - 1) % len(batches)]
+        outputs = session.predict(batch)
+        if not np.isfinite(outputs).all():
+            log.add(f"replayed to step {step}: the outputs are not finite there")
+            if step == 1:
+                return [(C.OUTPUTS_NOT_FINITE, "the forward pass of the untrained model gives NaN or inf for "
+                                               "finite inputs")]
+            return []  # weights grown by the updates: the learning-rate probes say more
+        value = session.loss_of(outputs, batch)
+        if not np.isfinite(value):
+            log.add(f"replayed to step {step}: finite outputs, non-finite loss")
+            flat = outputs.reshape(len(outputs), -1)
+            if flat.shape[1] >= 2 and flat.min() >= 0 and (flat.sum(axis=1) == 0).any():
+                row = int(np.flatnonzero(flat.sum(axis=1) == 0)[0])
+                return [(C.OUTPUT_ACTIVATION, f"at step {step} sample {row}'s outputs are all 0 and the loss of "
+                                              f"these finite outputs is {fmt(value)}: a loss on probabilities "
+                                              "divides by a row sum or takes log 0; outputs held ≥ 0 by an "
+                                              "activation such as ReLU cannot be class probabilities")]
+            return [(C.LOSS_MISMATCH, f"at step {step} the outputs are finite ({_described(outputs)}) but the "
+                                      f"loss of them is {fmt(value)}: the loss cannot take what the model outputs "
+                                      "(a log of 0 or of a negative value, a division by 0)")]
+        grads = session.gradients(batch)
+        bad = [n for n, g in grads.items() if g is not None and not np.isfinite(g).all()]
+        if bad:
+            log.add(f"replayed to step {step}: finite loss, non-finite gradients")
+            return [(C.EXPLODING_GRADIENTS, f"at step {step} the loss is finite ({fmt(value)}) but the gradients of "
+                                            f"{diagnosis.listed(bad)} are not")]
+        log.add(f"replayed to step {step}: outputs, loss and gradients finite in eval mode")
+    except Exception as exc:
+        log.add(f"the non-finite trace stopped: {type(exc).__name__}")
+    finally:
+        session.close()
+    return []
+
+
+def _described(outputs: np.ndarray | None) -> str:
+    if outputs is None or not np.size(outputs):
+        return "none"
+    finite = outputs[np.isfinite(outputs)]
+    span = f"{fmt(float(finite.min()))}..{fmt(float(finite.max()))}" if finite.size else "no finite value"
+    return f"shape {tuple(outputs.shape)}, values {span}"
 
 
 def _shift_invariant(session: Any, targets: Targets, batch: Any) -> bool:

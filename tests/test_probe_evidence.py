@@ -1,0 +1,100 @@
+"""Failures explained by decisive evidence first (issue: real faulty programs): a non-finite loss is
+traced to where it first breaks, a slow but correct run trains on instead of failing, and a failure
+no probe explains says what the probes ran and saw."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import torch_corpus as tc
+from pytest_mlcheck import CheckFailed, MLCheck
+
+CE = nn.CrossEntropyLoss
+
+
+def _sgd(lr: float):
+    return lambda p: torch.optim.SGD(p, lr=lr)
+
+
+def test_slow_but_correct_training_goes_on_past_the_budget_and_passes():
+    torch.manual_seed(0)
+    result = MLCheck().overfit_one_batch(tc.digits_mlp(), tc.digits_batch(32), loss_fn=CE(), optimizer=_sgd(0.02))
+    assert result.passed and 400 < result.steps <= 1600
+    assert any(f"pass steps={result.steps}" in note for note in result.notes)
+
+
+def test_a_run_still_falling_at_four_times_the_budget_fails_saying_what_would_pass():
+    torch.manual_seed(0)
+    with pytest.raises(CheckFailed) as failed:
+        MLCheck().overfit_one_batch(tc.digits_mlp(), tc.digits_batch(32), loss_fn=CE(), optimizer=_sgd(0.01))
+    assert failed.value.causes[0] == "lr_too_low"
+    assert failed.value.result.steps == 1600
+    assert "still falling slowly after 1600 steps" in str(failed.value)
+    assert "a larger steps= or learning rate may fit" in str(failed.value)
+
+
+def test_a_stalled_run_is_not_extended():
+    torch.manual_seed(0)
+    with pytest.raises(CheckFailed) as failed:
+        MLCheck().overfit_one_batch(tc.digits_mlp(), tc.digits_batch(32), loss_fn=CE(), optimizer=_sgd(1e-5))
+    assert failed.value.result.steps == 400 and failed.value.causes[0] == "lr_too_low"
+
+
+def test_a_loss_that_is_not_finite_for_finite_outputs_is_traced_to_the_loss():
+    """A log-scale regression loss on a head that can output negative values: NaN at step 1."""
+    x = torch.randn(32, 4, generator=torch.Generator().manual_seed(0))
+    y = x.abs().sum(1, keepdim=True) + 1.0
+
+    def log_mse(out, target):
+        return ((torch.log(out) - torch.log(target)) ** 2).mean()
+
+    torch.manual_seed(0)
+    with pytest.raises(CheckFailed) as failed:
+        MLCheck().overfit_one_batch(nn.Linear(4, 1), (x, y), loss_fn=log_mse)
+    assert failed.value.causes[0] == "loss_mismatch", str(failed.value)
+    assert "the outputs are finite" in str(failed.value)
+
+
+def test_a_relu_head_into_a_loss_on_probabilities_is_traced_to_the_activation():
+    """Class probabilities formed by dividing by the row sum: a ReLU row of zeros gives 0/0."""
+
+    def probability_nll(out, target):
+        p = out / out.sum(dim=1, keepdim=True)
+        return -torch.log(p[torch.arange(len(target)), target]).mean()
+
+    model = nn.Sequential(nn.Linear(64, 10), nn.ReLU())
+    with torch.no_grad():
+        model[0].bias.fill_(-0.3)  # most outputs start at 0: a zero row comes soon
+    x, y = tc.digits_batch(32)
+    with pytest.raises(CheckFailed) as failed:
+        MLCheck().overfit_one_batch(model, (x.flatten(1), y), loss_fn=probability_nll, optimizer=_sgd(0.5))
+    assert failed.value.causes[0] == "output_activation", str(failed.value)
+
+
+def test_sgd_diverging_on_a_std_1_init_names_a_cause():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0, 1, generator=torch.Generator().manual_seed(1))
+    with pytest.raises(CheckFailed) as failed:
+        MLCheck().overfit_one_batch(model, tc.digits_batch(32), loss_fn=CE(), optimizer=_sgd(3.0))
+    assert failed.value.causes, str(failed.value)
+    assert failed.value.causes[0] in {"lr_too_high", "exploding_gradients", "init_loss_off"}, str(failed.value)
+
+
+def test_a_failure_no_probe_explains_says_what_the_probes_ran_and_saw():
+    """XOR is not linearly separable: a linear model cannot fit it at any learning rate."""
+    x = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]).repeat(8, 1)
+    y = torch.tensor([0, 1, 1, 0]).repeat(8)
+    torch.manual_seed(0)
+    with pytest.raises(CheckFailed) as failed:
+        MLCheck().overfit_one_batch(nn.Linear(2, 2), (x, y), loss_fn=CE(),
+                                    optimizer=lambda p: torch.optim.Adam(p, lr=0.01))
+    text = str(failed.value)
+    if failed.value.causes:
+        pytest.fail(f"a cause was named for a capacity limit: {text}")
+    assert "no probe named a cause; probes run:" in text and "a retry at lr×10" in text and "Try next" in text
+    assert np.isfinite(failed.value.result.end_loss)
