@@ -86,6 +86,22 @@ def test_no_torch_check_changes_anything_of_the_user(check, training, frozen, lr
     assert tn.draws() == expected
 
 
+def _seed_keras_globals(seeds: tuple[int, int, int, int]) -> tuple:
+    """Seed the four global generators from ``seeds``; the next draws they will give (left undrawn)."""
+    tf_gen, keras_gen = tf.random.get_global_generator(), global_seed_generator()
+    random.seed(seeds[0])
+    np.random.seed(seeds[1])
+    tf_gen.reset_from_seed(seeds[2])
+    keras_gen.state.assign(np.array([seeds[3] % 2**31, 0], dtype=keras_gen.state.dtype))
+    states = random.getstate(), np.random.get_state(), tf_gen.state.numpy().copy(), keras_gen.state.numpy().copy()
+    expected = kn.draws()
+    random.setstate(states[0])
+    np.random.set_state(states[1])
+    tf_gen.reset(states[2])
+    keras_gen.state.assign(states[3])
+    return expected
+
+
 def _keras_checks():
     x, y = digits_arrays(64)
     return {
@@ -109,18 +125,8 @@ def test_no_keras_check_changes_anything_of_the_user(check, builder, lr, seeds):
     model = kn.BUILDERS[builder]()
     model.compile(optimizer=keras.optimizers.Adam(lr), loss=sparse_ce())
     model.fit(*digits_arrays(64), batch_size=32, epochs=1, verbose=0)
-    tf_gen, keras_gen = tf.random.get_global_generator(), global_seed_generator()
-    random.seed(seeds[0])
-    np.random.seed(seeds[1])
-    tf_gen.reset_from_seed(seeds[2])
-    keras_gen.state.assign(np.array([seeds[3] % 2**31, 0], dtype=keras_gen.state.dtype))
+    expected = _seed_keras_globals(seeds)
     before = kn.snapshot(model)
-    states = random.getstate(), np.random.get_state(), tf_gen.state.numpy().copy(), keras_gen.state.numpy().copy()
-    expected = kn.draws()
-    random.setstate(states[0])
-    np.random.set_state(states[1])
-    tf_gen.reset(states[2])
-    keras_gen.state.assign(states[3])
     try:
         _keras_checks()[check](MLCheck(Settings(seed=seeds[0] % 1000)), model)
     except CheckFailed:
@@ -204,18 +210,8 @@ def test_no_keras_check_changes_a_raw_variable_an_own_step_or_a_mixed_precision_
     policy = keras.mixed_precision.global_policy().name
     model = _keras_kind(kind)
     user_opt = model.optimizer
-    tf_gen, keras_gen = tf.random.get_global_generator(), global_seed_generator()
-    random.seed(seeds[0])
-    np.random.seed(seeds[1])
-    tf_gen.reset_from_seed(seeds[2])
-    keras_gen.state.assign(np.array([seeds[3] % 2**31, 0], dtype=keras_gen.state.dtype))
+    expected = _seed_keras_globals(seeds)
     before, raw = kn.snapshot(model), _raw_variables(model)
-    states = random.getstate(), np.random.get_state(), tf_gen.state.numpy().copy(), keras_gen.state.numpy().copy()
-    expected = kn.draws()
-    random.setstate(states[0])
-    np.random.set_state(states[1])
-    tf_gen.reset(states[2])
-    keras_gen.state.assign(states[3])
     try:
         _keras_checks()[check](MLCheck(Settings(seed=seeds[0] % 1000)), model)
     except CheckFailed:

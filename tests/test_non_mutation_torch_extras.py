@@ -90,14 +90,26 @@ def test_an_optimizer_over_the_model_and_the_loss_is_accepted(mlcheck, as_instan
     tn.assert_same(before, tn.snapshot(model, optimizer))
 
 
-def test_the_loss_parameter_trains_on_the_copy(mlcheck):
-    # a temperature frozen at a tiny scale cannot fit; the copy's trains, as it would in the user's loop
+def test_the_loss_parameter_trains_on_the_copy_not_on_the_users(mlcheck):
     model, loss = model_and_loss()
-    with torch.no_grad():
-        loss.log_temperature.fill_(-6.0)
-    spec = lambda params: torch.optim.Adam(params, lr=5e-2)  # noqa: E731
-    assert mlcheck.overfit_one_batch(model, digits_batch(32), loss_fn=loss, optimizer=spec).passed
-    assert float(loss.log_temperature) == -6.0
+    seen: list[tuple] = []
+
+    def step(m, opt, loss_fn, x, y):
+        opt.zero_grad()
+        value = loss_fn(m(x), y)
+        value.backward()
+        opt.step()
+        seen.append((loss_fn, float(loss_fn.log_temperature)))
+        return value
+
+    try:
+        mlcheck.overfit_one_batch(model, digits_batch(32), loss_fn=loss, steps=40, train_step=step,
+                                  optimizer=lambda params: torch.optim.Adam(params, lr=5e-2))
+    except CheckFailed:
+        pass
+    assert seen and all(fn is not loss for fn, _ in seen)  # the step is given the loss's copy
+    assert seen[-1][1] != 0.0  # whose temperature trained: the factory was given its parameter
+    assert float(loss.log_temperature) == 0.0 and loss.log_temperature.grad is None
 
 
 def test_a_parameter_shared_by_the_model_and_the_loss_stays_shared(mlcheck):
