@@ -4,6 +4,7 @@ terminal summary live in :class:`~pytest_mlcheck.session.MlcheckSession`."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any, Callable
 
 import pytest
@@ -54,6 +55,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--mlcheck-examples", action="store", dest="mlcheck_examples", default=None,
                     type=_argtype(parse_examples), metavar="N",
                     help=f"Hypothesis examples a check draws when given a strategy. Default: {DEFAULT_EXAMPLES}.")
+    group.addoption("--mlcheck-report", action="store", dest="mlcheck_report", default=None, metavar="DIR",
+                    help="write mlcheck.json, a loss curve per training check (with matplotlib) and index.html "
+                         "of every check to DIR. Default: no files.")
+    parser.addini("mlcheck_report", "directory for the mlcheck report files. Default: no files.", default=None)
     parser.addini("mlcheck_gpu", "run mlcheck checks on CUDA (true/false). Default: false.", default=None)
     parser.addini("mlcheck_device", "device for mlcheck checks: cpu, cuda or cuda:N. Default: cpu.", default=None)
     parser.addini("mlcheck_seed", f"seed for mlcheck checks. Default: {DEFAULT_SEED}.", default=None)
@@ -78,7 +83,8 @@ def pytest_configure(config: pytest.Config) -> None:
             settings = Settings()
         else:
             raise pytest.UsageError(f"pytest-mlcheck: {exc}") from None
-    session = MlcheckSession(config, settings)
+    report = config.getoption("mlcheck_report") or config.getini("mlcheck_report") or None
+    session = MlcheckSession(config, settings, Path(report).resolve() if report else None)
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(session, "mlcheck-session")
 
@@ -101,5 +107,5 @@ def mlcheck(request: pytest.FixtureRequest) -> MLCheck:
                 "@pytest.mark.mlcheck takes keyword arguments only, e.g. @pytest.mark.mlcheck(seed=1)"
             )
         settings = settings.merged(marker.kwargs, source="@pytest.mark.mlcheck")
-    return MLCheck(settings, session.recorder(request.node.nodeid))
+    return MLCheck(settings, session.recorder(request.node))
 

@@ -27,19 +27,44 @@ class CheckResult:
     framework: str | None = None  # "torch" or "keras" once a model was touched
     figures: dict[str, Any] = dataclasses.field(default_factory=dict)  # machine-readable: numbers, strings, dicts
     notes: list[str] = dataclasses.field(default_factory=list)
+    causes: list[str] = dataclasses.field(default_factory=list)  # of a failure, most likely first
+    headline: str = ""  # of a failure
+    finished: bool = True  # False: stopped at the time cap, no verdict on the model
     # How the message shows a figure, where plain "key: value" would read badly ("" hides it)
     shown: dict[str, str] = dataclasses.field(default_factory=dict, repr=False)
 
+    @property
+    def verdict(self) -> str:
+        return "passed" if self.passed else "failed" if self.finished else "did not finish"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything but the message layout, as JSON-ready values (non-finite floats as None)."""
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "shown"}
+        data["verdict"] = self.verdict
+        return plain(data)
+
     def summary(self) -> str:
         """One line: the check, the verdict and its main figures."""
-        verdict = "passed" if self.passed else "failed"
-        parts = [f"{self.check} {verdict}"]
+        parts = [f"{self.check} {self.verdict}"]
         if self.steps:
             parts.append(f"{self.steps} steps")
         if self.losses:
             parts.append(f"loss {fmt(self.start_loss)} → {fmt(self.end_loss)}")
         parts.append(f"{self.seconds:.2f}s on {self.device}, seed {self.seed}")
         return ", ".join(parts)
+
+
+def plain(value: Any) -> Any:
+    """``value`` with numpy scalars and arrays, tuples and non-finite floats made JSON-ready."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+        return plain(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def fmt(value: float) -> str:

@@ -61,3 +61,8 @@ BASELINE_MARGIN = 0.25  # accuracy points the real-input copy must gain (digits,
 
 # -- no_split_leakage ----------------------------------------------------------------------------
 NEAR_CHUNK_ELEMENTS = 2e6  # differences computed at once with atol= (~16 MB; a few ms between time checks)
+
+# -- every check: torch threads (backends/threads.py) ----------------------------------------------
+# One intra-op thread per this many parameters (and never above the cores available): on this
+# shared 2-core machine 200 steps of the digits CNN took 0.26–0.46 s on one thread, 3.9–5.1 s on two.
+THREAD_PARAMETERS = 4_000_000

@@ -12,6 +12,7 @@ OPTIONS = {
     "--mlcheck-seed": "0.",
     "--mlcheck-max-seconds": "120.",
     "--mlcheck-examples": "50.",
+    "--mlcheck-report": "no files.",
 }
 GROUP_TITLE = "training-sanity checks (pytest-mlcheck):"
 
@@ -51,7 +52,7 @@ def test_each_option_help_ends_with_its_default(help_lines: list[str], name: str
 
 
 @pytest.mark.parametrize("key", ["mlcheck_gpu", "mlcheck_device", "mlcheck_seed", "mlcheck_max_seconds",
-                                 "mlcheck_examples"])
+                                 "mlcheck_examples", "mlcheck_report"])
 def test_each_ini_key_is_listed_with_its_default(help_lines: list[str], key: str) -> None:
     text = " ".join(" ".join(help_lines).split())
     match = re.search(re.escape(key) + r" \(string\): (.*?)(?= \w+ \(\w+\):| Environment variables:)", text)

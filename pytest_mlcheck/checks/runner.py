@@ -13,7 +13,7 @@ import inspect
 import time
 from typing import TYPE_CHECKING, Any, Callable, Concatenate, Generic, Iterator, ParamSpec, Sequence
 
-from pytest_mlcheck.errors import CheckFailed, CheckIncomplete, UserCodeError
+from pytest_mlcheck.errors import CheckFailed, CheckIncomplete, MlcheckUsageError, UserCodeError
 from pytest_mlcheck.report import CheckResult, failure_message
 from pytest_mlcheck.settings import Settings
 
@@ -55,8 +55,9 @@ class CheckRun:
         """The check did not finish: stopped at its time cap (checked between steps and probe
         steps; no signals). No verdict on the model, so no causes."""
         self.result.passed = False
+        self.result.finished = False
         self.result.seconds = self.elapsed()
-        headline = (f"did not finish: stopped at the time cap ({self.settings.max_seconds:g}s) {what}; no verdict "
+        self.result.headline = headline = (f"did not finish: stopped at the time cap ({self.settings.max_seconds:g}s) {what}; no verdict "
                     "on the model. Raise max_seconds (--mlcheck-max-seconds, the marker or the call) or give a "
                     "smaller model or batch")
         return CheckIncomplete(failure_message(self.result, headline), result=self.result)
@@ -78,6 +79,8 @@ class CheckRun:
         self.result.passed = False
         self.result.seconds = self.elapsed()
         causes = list(causes)[:3]
+        self.result.causes = [c for c, _ in causes]
+        self.result.headline = headline
         message = failure_message(self.result, headline, causes)
         return CheckFailed(message, causes=[c for c, _ in causes], result=self.result)
 
@@ -134,6 +137,14 @@ class Check(Generic[P]):
     def __call__(self, settings: Settings, defaults: dict[str, Any], args: tuple, kwargs: dict[str, Any]) -> CheckResult:
         """Run the check for one call of the fixture's method."""
         __tracebackhide__ = True
+        try:
+            return self._run(settings, defaults, args, kwargs)
+        except (CheckFailed, MlcheckUsageError) as exc:
+            # the traceback starts here, where every frame is hidden, so pytest points at the
+            # user's line; an exception from the user's own code stays chained as the cause
+            raise exc.with_traceback(None)
+
+    def _run(self, settings: Settings, defaults: dict[str, Any], args: tuple, kwargs: dict[str, Any]) -> CheckResult:
         bound = self.signature.bind(*args, **kwargs)
         arguments = bound.arguments
         for key, value in defaults.items():
@@ -143,12 +154,12 @@ class Check(Generic[P]):
         settings = settings.merged(layer, source="call argument") if layer else settings
 
         def one(value: Any = None, *, drawn: bool = False) -> CheckResult:
-            __tracebackhide__ = True
             from pytest_mlcheck.backends.rng import seeded_globals
+            from pytest_mlcheck.backends.threads import thread_budget
 
             call = dict(arguments, **({self.strategy: value} if drawn else {}))
             # the whole check draws from seeded generators, reading the user's loader included
-            with seeded_globals(settings.seed):
+            with seeded_globals(settings.seed), thread_budget(call.get("model")):
                 return self.function(CheckRun(self.name, settings), **call)
 
         if self.strategy is not None:
