@@ -1,6 +1,11 @@
 """Keras 3 adapter (TensorFlow backend): trains the user's model in place between a snapshot of
 every variable it reaches and its restore, so Sequential, Functional and subclassed models work alike.
 
+A model whose class overrides ``train_step`` is trained through its override; during a training step
+``model.optimizer`` is the check's own optimizer (the user's compiled one is put back by the restore,
+and its variables are in the snapshot too). Under the ``mixed_float16`` policy the check's optimizer
+is wrapped in a ``LossScaleOptimizer``, as ``compile()`` does for ``fit()``.
+
 The snapshot and the restore are critical sections (``interrupts``): an exception or a signal at any
 point leaves every variable as snapshotted. A session holds all it needs; nothing about a model is
 kept between checks except traced steps (``_TRACED``), which hold only the check's own optimizer and
@@ -30,6 +35,22 @@ _INVISIBLE = ("a user's own Keras train_step computes its gradients inside its o
 # TensorFlow never gives back; a step traced once per model and configuration is reused instead.
 _TRACED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {key: _Traced}
 _TRACED_PER_MODEL = 16
+_ABSENT = object()  # a model with no ``optimizer`` attribute (never compiled)
+_UNSEEN = object()  # a session stopped before it looked at ``model.optimizer``: nothing to put back
+_LOSS_SCALE = 2.0**15  # LossScaleOptimizer's initial scale: fp16 gradients of a probe do not underflow
+
+
+def own_train_step(model: keras.Model) -> Callable | None:
+    """The model's ``train_step`` when its class (not Keras) defines it, else None."""
+    for cls in type(model).__mro__:
+        if "train_step" in vars(cls):
+            return None if cls.__module__.startswith("keras.") else model.train_step
+    return None
+
+
+def _inner(opt: Any) -> Any:
+    """The optimizer that holds the hyper-parameters (inside a LossScaleOptimizer)."""
+    return getattr(opt, "inner_optimizer", opt)
 
 
 class _Traced:
@@ -169,7 +190,10 @@ class KerasSession:
         within: KerasSession | None = None,
     ):
         compiled_loss = getattr(model, "loss", None) if getattr(model, "compiled", False) else None
-        if loss_fn is None and train_step is None and compiled_loss is None and not inference:
+        # the model's own train_step, used when no train_step= is given: it computes its own loss
+        self._override = None if train_step is not None or inference else own_train_step(model)
+        if loss_fn is None and train_step is None and self._override is None and compiled_loss is None \
+                and not inference:
             raise usage("loss_fn", "a loss for an uncompiled Keras model: a callable (y_true, y_pred) -> scalar",
                         fix="Compile the model with a loss, or pass e.g. "
                             "loss_fn=keras.losses.SparseCategoricalCrossentropy(from_logits=True)")
@@ -192,6 +216,9 @@ class KerasSession:
         self._no_decay = False
         self._make_opt: Callable[[], Any] | None = None
         self._opt_key: Any = None
+        # fit() scales the loss under mixed_float16 (compile() wraps the optimizer): so does the check
+        self._mixed = getattr(getattr(model, "dtype_policy", None), "name", None) == "mixed_float16"
+        self._user_opt: Any = _UNSEEN  # model.optimizer as this session found it, put back by close
         with tf.device(self.tf_device):  # the user's factory runs before anything of theirs changes
             if not inference:
                 self._make_opt, self._opt_key = self._optimizer_maker(optimizer, model)
@@ -206,8 +233,12 @@ class KerasSession:
         generators (and the model's own seed generators) and, in a probe, load the user's weights.
         Anything that stops it undoes all of it."""
         try:
-            self._found = _values(reachable_variables(self.model))
+            self._user_opt = getattr(self.model, "optimizer", _ABSENT)
+            # the compiled optimizer is not the model's, but a train_step= may reach it: snapshot it too
+            held = getattr(self._user_opt, "variables", None) if self._user_opt is not _ABSENT else None
+            self._found = _values(reachable_variables(self.model) + list(held or []))
             self._model_variables = len(self.model.variables)
+            self._metric_variables = len(self.model.metrics_variables)
             # where every session of this check starts: the weights the user had
             self._start: Snapshot = self._parent._start if self._parent is not None else self._found
             self._guard.begin(seed)
@@ -224,7 +255,24 @@ class KerasSession:
     def close(self) -> None:
         """Put back every variable as this session found it, and every global generator; complete
         (and idempotent) whatever interrupts it."""
-        self._guard.end(lambda: _assign(self._found))
+        self._guard.end(self._put_back_optimizer, lambda: _assign(self._found))
+
+    @critical
+    def _put_back_optimizer(self) -> None:
+        """``model.optimizer`` as this session found it (idempotent)."""
+        if self._user_opt is _UNSEEN or getattr(self.model, "optimizer", _ABSENT) is self._user_opt:
+            return
+        if self._user_opt is _ABSENT:
+            delattr(self.model, "optimizer")
+        else:
+            self.model.optimizer = self._user_opt
+
+    @critical
+    def _lend_optimizer(self) -> None:
+        """``model.optimizer`` is the check's optimizer while a step the model's code runs: its
+        override or a train_step= that calls ``model.train_step``. Never the user's compiled one."""
+        if getattr(self.model, "optimizer", _ABSENT) is not self.optimizer:
+            self.model.optimizer = self.optimizer
 
     @critical
     def _remember_new(self) -> None:
@@ -239,6 +287,22 @@ class KerasSession:
         for snapshot in {id(s): s for s in snapshots}.values():
             snapshot.extend(new)
         self._model_variables = len(self.model.variables)
+        self._metric_variables = len(self.model.metrics_variables)
+
+    def _reset_metrics(self) -> None:
+        """Before a step of the model's own code: each step is its own "epoch", so the logs' running
+        means (the loss tracker) are this batch's figures. The snapshot restores every metric."""
+        for metric in self.model.metrics:
+            metric.reset_state()
+
+    @critical
+    def _remember_new_metrics(self) -> None:
+        """A model's own step may build its compiled metrics (they hold no variables before the first
+        update): reset, they join the snapshots as a fresh build leaves them."""
+        if len(self.model.metrics_variables) != self._metric_variables:
+            for metric in self.model.metrics:
+                metric.reset_state()  # every metric is restored from the snapshot when the session closes
+            self._remember_new()
 
     # -- optimizer ------------------------------------------------------------------------
     def _optimizer_maker(self, spec: Any, model: keras.Model) -> tuple[Callable[[], Any], Any]:
@@ -269,10 +333,12 @@ class KerasSession:
     def optimizer(self) -> Any:
         if self._opt is None and self._make_opt is not None:
             self._opt = self._make_opt()
+            if self._mixed and not isinstance(self._opt, keras.optimizers.LossScaleOptimizer):
+                self._opt = keras.optimizers.LossScaleOptimizer(self._opt)
             if self._lr_factor != 1.0:
                 self._scale(self._opt, self._lr_factor)
             if self._no_decay:
-                self._opt.weight_decay = None
+                _inner(self._opt).weight_decay = None
         return self._opt
 
     @optimizer.setter
@@ -280,12 +346,12 @@ class KerasSession:
         self._opt = value
 
     def weight_decay(self) -> float:
-        return float(getattr(self.optimizer, "weight_decay", None) or 0.0)
+        return float(getattr(_inner(self.optimizer), "weight_decay", None) or 0.0)
 
     def drop_weight_decay(self) -> None:
         self._no_decay = True
         if self._opt is not None:
-            self._opt.weight_decay = None
+            _inner(self._opt).weight_decay = None
 
     def stochastic_training(self, batch: tuple[Any, Any]) -> bool:
         """Whether two training-mode forward passes on one batch differ (dropout and the like)."""
@@ -324,6 +390,7 @@ class KerasSession:
 
     @staticmethod
     def _scale(opt: Any, factor: float) -> None:
+        opt = _inner(opt)
         if isinstance(opt._learning_rate, keras.optimizers.schedules.LearningRateSchedule):
             return  # a schedule is the user's design; the probe leaves it alone
         opt.learning_rate = float(np.asarray(opt.learning_rate)) * factor
@@ -363,7 +430,10 @@ class KerasSession:
     # -- steps ----------------------------------------------------------------------------
     def _forward(self, x: Any, training: bool) -> Any:
         raw = call_user("the model's forward pass", self.model, x, training=training)
-        return select_output(raw, self.output, is_tensor=lambda v: hasattr(v, "shape"))
+        out = select_output(raw, self.output, is_tensor=lambda v: hasattr(v, "shape"))
+        if isinstance(out, tf.Tensor) and out.dtype in (tf.float16, tf.bfloat16):
+            out = tf.cast(out, tf.float32)  # mixed precision: losses, reports and probes in float32
+        return out
 
     def _loss(self, x: Any, y: Any, out: Any, training: bool) -> Any:
         return call_user("loss_fn", self._user_loss, x, y, out, training)
@@ -380,7 +450,13 @@ class KerasSession:
         x, y = batch
         if self.user_step is not None:
             with tf.device(self.tf_device):
+                if self.optimizer is not None:
+                    self._lend_optimizer()  # a step calling model.train_step steps the check's optimizer
+                self._reset_metrics()
                 loss = call_user("train_step", self.user_step, self.model, self.optimizer, self.loss_fn, x, y)
+            self._remember_new_metrics()
+            if isinstance(loss, dict) and "loss" in loss:
+                loss = loss["loss"]  # the logs of a model.train_step call
             return scalar_loss(loss, "train_step")
         with tf.device(self.tf_device):
             if self._compiled_step is None:
@@ -389,12 +465,16 @@ class KerasSession:
                     traced.adopt(self)
                     self.optimizer = traced.optimizer
                     self._compiled_step = traced.function
+            if self._override is not None:
+                self._lend_optimizer()
+                self._reset_metrics()
             if self._compiled_step is None:
                 # The first step of a configuration runs eagerly so that errors in the user's code
                 # read plainly; the rest run as one traced graph, kept for later checks.
                 self.optimizer.build(self.model.trainable_variables)
                 traced = _Traced(self.optimizer)
                 loss = self._step(x, y)
+                self._remember_new_metrics()
                 traced.adopt_after_first_step(self)
                 self._keep(traced)
                 self._compiled_step = traced.function
@@ -403,12 +483,12 @@ class KerasSession:
                     loss = self._compiled_step(x, y)
                 except Exception as exc:
                     raise _user_error_in(exc) from None
-        return scalar_loss(loss, "loss_fn")
+        return scalar_loss(loss, "model.train_step" if self._override is not None else "loss_fn")
 
     def _key(self) -> tuple:
         loss = ("compiled", id(getattr(self.model, "loss", None))) if self._uses_compiled_loss else _config_key(self.loss_fn)
         return (self.tf_device, self._opt_key, self._lr_factor, self._no_decay, loss, _config_key(self.output),
-                self._training)
+                self._training, self._override is not None, self._mixed)
 
     def _traced(self) -> _Traced | None:
         return _TRACED.get(self.model, {}).get(self._key())
@@ -420,21 +500,35 @@ class KerasSession:
             kept.pop(next(iter(kept)))
 
     def _step(self, x: Any, y: Any) -> Any:
+        if self._override is not None:
+            return self._own_step(x, y)
         variables = self.model.trainable_variables
         with tf.GradientTape() as tape:
             out = self._forward(x, training=self._training)
             loss = self._loss(x, y, out, training=self._training)
+            scaled = self.optimizer.scale_loss(loss) if hasattr(loss, "shape") else loss  # as fit() does
         if not hasattr(loss, "shape"):
             scalar_loss(loss, "loss_fn")  # a usage error unless it is a number; a number has no gradient
         elif loss.shape.num_elements() not in (1, None):
             raise usage("loss_fn", "a scalar loss", loss, fix="Reduce it to one number (a mean) before returning it")
-        grads = tape.gradient(loss, variables)
+        grads = tape.gradient(scaled, variables)
         if all(g is None for g in grads):
             raise UserCodeError("loss_fn", RuntimeError(
                 "the loss does not require grad: no gradient reaches any trainable variable "
                 "(a numpy round trip, a stop_gradient or an integer op in the model or the loss)"))
         pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
         call_user("the optimizer step", self.optimizer.apply_gradients, pairs)
+        return loss
+
+    def _own_step(self, x: Any, y: Any) -> Any:
+        """One step through the model's ``train_step`` override (``model.optimizer`` is the check's);
+        the loss is its logs' "loss"."""
+        logs = call_user("the model's train_step", self._override, (x, y))
+        loss = logs.get("loss") if isinstance(logs, dict) else None
+        if loss is None:
+            raise usage("model", "a train_step override that returns its logs with a \"loss\" entry", logs,
+                        fix='Return e.g. {"loss": loss} or {m.name: m.result() for m in self.metrics} after '
+                            "updating the loss tracker; or pass train_step= with your own step")
         return loss
 
     def has_loss(self) -> bool:
@@ -467,12 +561,14 @@ class KerasSession:
         x, y = batch
         variables = self.model.trainable_variables
         with tf.device(self.tf_device):
+            scale = _LOSS_SCALE if self._mixed else 1.0
             with tf.GradientTape() as tape:
                 out = self._forward(x, training=True)
                 loss = self._loss(x, y, out, training=True)
+                scaled = loss * scale if hasattr(loss, "shape") and self._mixed else loss
             scalar_loss(loss, "loss_fn")
-            grads = tape.gradient(loss, variables) if hasattr(loss, "shape") else [None] * len(variables)
-        return {v.path: None if g is None else np.asarray(tf.convert_to_tensor(g), dtype=np.float32)
+            grads = tape.gradient(scaled, variables) if hasattr(loss, "shape") else [None] * len(variables)
+        return {v.path: None if g is None else np.asarray(tf.convert_to_tensor(g), dtype=np.float32) / scale
                 for v, g in zip(variables, grads)}
 
     def step_gradients(self) -> dict[str, np.ndarray | None]:

@@ -1,8 +1,15 @@
-"""PyTorch adapter: trains a deep copy of the user's module, inside the guard of every global generator."""
+"""PyTorch adapter: trains a deep copy of the user's module, inside the guard of every global generator.
+
+The model and a loss module are copied together (one memo: a parameter they share stays shared), so a
+loss's own parameters (a learnable temperature) train on the copy too. Hooks registered on the model
+are copied with it; a hook that is a plain function or closure would be shared by ``deepcopy``, so its
+closure is copied in the same memo: what it records or changes lands on copies, not the user's objects.
+"""
 
 from __future__ import annotations
 
 import copy
+import types
 from typing import Any, Callable
 
 import numpy as np
@@ -33,6 +40,39 @@ def resolve_device(device: str) -> torch.device:
             )
         return torch.device("cuda", index)
     return torch.device("cpu")
+
+
+_HOOKS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
+
+
+def _copy_hook(hook: Any, memo: dict) -> Any:
+    """A hook function whose closure cells are deep copies (in ``memo``); the hook itself when it has
+    no closure or a cell cannot be copied. Its globals stay shared: out of reach of any copy."""
+    if not isinstance(hook, types.FunctionType) or not hook.__closure__:
+        return hook
+    try:
+        cells = tuple(types.CellType(copy.deepcopy(cell.cell_contents, memo)) for cell in hook.__closure__)
+    except Exception:  # an empty cell or an object deepcopy cannot copy (a lock, a file): left shared
+        return hook
+    copied = types.FunctionType(hook.__code__, hook.__globals__, hook.__name__, hook.__defaults__, cells)
+    copied.__kwdefaults__ = copy.copy(hook.__kwdefaults__)
+    copied.__dict__.update(hook.__dict__)
+    return copied
+
+
+def copy_with_hooks(model: torch.nn.Module, loss_fn: Any) -> tuple[torch.nn.Module, Any]:
+    """Deep copies of the model and (when it is a module) the loss, in one memo, with every hook's
+    closure copied in that memo too."""
+    memo: dict = {}
+    loss_is_module = isinstance(loss_fn, torch.nn.Module)
+    model_copy, loss_copy = copy.deepcopy((model, loss_fn if loss_is_module else None), memo)
+    for module in list(model_copy.modules()) + (list(loss_copy.modules()) if loss_is_module else []):
+        for name in _HOOKS:
+            hooks = getattr(module, name, None)
+            if hooks:
+                for key, hook in list(hooks.items()):
+                    hooks[key] = _copy_hook(hook, memo)
+    return model_copy, loss_copy if loss_is_module else loss_fn
 
 
 def _float_dtype(model: torch.nn.Module) -> torch.dtype:
@@ -67,7 +107,6 @@ class TorchSession:
             raise usage("train_step", "a callable (model, optimizer, loss_fn, x, y) -> loss", train_step)
         self.torch_device = resolve_device(device)
         self.device = str(self.torch_device)
-        self.loss_fn = loss_fn
         self.user_step = train_step
         self.output = output
         self.optimizer_notes: list[str] = []
@@ -75,17 +114,22 @@ class TorchSession:
         # The copy is trained, never the user's module: only the global generators need a guard.
         # The copy and the optimizer are built before any generator is seeded (copying draws nothing).
         try:
-            self.model = copy.deepcopy(model)
+            self.model, self.loss_fn = copy_with_hooks(model, loss_fn)
         except Exception as exc:
-            raise usage("model", "a module that copy.deepcopy can copy", model,
+            raise usage("model", "a module (and loss module) that copy.deepcopy can copy", model,
                         fix=f"copying it raised {type(exc).__name__}: {exc}") from None
         try:
             self.model.to(self.torch_device).train()
+            if isinstance(self.loss_fn, torch.nn.Module):
+                self.loss_fn.to(self.torch_device)
         except (NotImplementedError, RuntimeError) as exc:
             raise usage("model", f"a model whose parameters can move to {self.device}", model,
                         fix=f"moving it raised {type(exc).__name__}: {str(exc).splitlines()[0]} (parameters "
                             "on the meta device hold no data: materialise and load them first)") from None
+        self._loss_params = self._own_loss_parameters()
         self._copy_of = {id(o): c for o, c in zip(model.parameters(), self.model.parameters())}
+        if isinstance(loss_fn, torch.nn.Module):  # the user's loss parameters map to the loss copy's
+            self._copy_of.update({id(o): c for o, c in zip(loss_fn.parameters(), self.loss_fn.parameters())})
         self.optimizer = None if inference else self._build_optimizer(optimizer, model)
         self._begin(seed)  # last: nothing after it may fail before the caller holds the session
 
@@ -98,9 +142,17 @@ class TorchSession:
             self.close()
             raise
 
+    def _own_loss_parameters(self) -> list[torch.nn.Parameter]:
+        """The loss copy's parameters that are not the model's (a learnable temperature)."""
+        if not isinstance(self.loss_fn, torch.nn.Module):
+            return []
+        mine = {id(p) for p in self.model.parameters()}
+        return [p for p in self.loss_fn.parameters() if id(p) not in mine]
+
     # -- optimizer ------------------------------------------------------------------------
     def _build_optimizer(self, spec: Any, original: torch.nn.Module) -> torch.optim.Optimizer:
-        params = list(self.model.parameters())
+        # a loss's own parameters train with the model's, as in the user's loop over both
+        params = list(self.model.parameters()) + self._loss_params
         if spec is None:
             self.optimizer_notes.append(
                 f"no optimizer given: used Adam(lr={DEFAULT_LR}); the learning rate was not tested"
@@ -282,6 +334,8 @@ class TorchSession:
             call_user("backward", loss.backward)
         grads = self.step_gradients()
         self.model.zero_grad(set_to_none=True)
+        for p in self._loss_params:
+            p.grad = None
         return grads
 
     def step_gradients(self) -> dict[str, np.ndarray | None]:
@@ -338,7 +392,7 @@ class TorchSession:
         return (seen[0][1], bool(np.issubdtype(seen[0][1].dtype, np.integer))) if seen else None
 
     def clear_gradients(self) -> None:
-        for p in self.model.parameters():
+        for p in list(self.model.parameters()) + self._loss_params:
             p.grad = None
 
     def gradient_norm(self) -> float:
@@ -352,6 +406,7 @@ class TorchSession:
     def close(self) -> None:
         """Drop the copy and restore every global generator (idempotent)."""
         self.model = None  # type: ignore[assignment]
+        self.loss_fn = None
         self.optimizer = None  # type: ignore[assignment]
         self._guard.end()
 
