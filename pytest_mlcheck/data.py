@@ -52,8 +52,15 @@ def _length(value: Any) -> int | None:
     return None
 
 
+def _not_a_mapping(value: Any, argument: str) -> None:
+    if isinstance(value, Mapping):
+        raise usage(argument, "an (x, y) pair, or a loader or iterable of (x, y) pairs",
+                    fix=f"got a dict with keys {sorted(map(str, value))[:6]}; pass (batch['x'], batch['y'])")
+
+
 def one_batch(batch: Any, argument: str = "batch") -> tuple[Any, Any]:
     """One (x, y) pair: the pair itself, or the first batch of a loader or iterable (consumed)."""
+    _not_a_mapping(batch, argument)
     if is_pair(batch):
         return _check_pair(batch, argument)
     if isinstance(batch, (str, bytes)) or not isinstance(batch, Iterable):
@@ -66,6 +73,7 @@ def one_batch(batch: Any, argument: str = "batch") -> tuple[Any, Any]:
 
 def batches_upto(batches: Any, limit: int, argument: str = "batches") -> list[tuple[Any, Any]]:
     """Up to ``limit`` (x, y) pairs from a single pair, a list, a loader or an iterable."""
+    _not_a_mapping(batches, argument)
     if is_pair(batches):
         return [_check_pair(batches, argument)]
     if isinstance(batches, (str, bytes)) or not isinstance(batches, Iterable):

@@ -68,10 +68,14 @@ def as_numpy(value: Any) -> np.ndarray:
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(value, torch.Tensor):
         value = value.detach()
-        if value.dtype == torch.bfloat16:
+        if value.layout != torch.strided:  # sparse: densified for reading
+            value = value.to_dense()
+        if value.dtype == torch.bfloat16:  # numpy has no bfloat16: float32 for reading only
             value = value.float()
         return value.cpu().numpy()
     tf = sys.modules.get("tensorflow")
+    if tf is not None and isinstance(value, tf.SparseTensor):
+        return tf.sparse.to_dense(value).numpy()
     if tf is not None and isinstance(value, (tf.Tensor, tf.Variable)):
         return value.numpy()
     return np.asarray(value)

@@ -9,6 +9,16 @@ from pytest_mlcheck.errors import describe, usage
 
 
 def select_output(raw: Any, output: Any, *, is_tensor: Callable[[Any], bool]) -> Any:
+    """The tensor ``output`` selects from the model's output ``raw``; it must have a batch dimension."""
+    chosen = _chosen(raw, output, is_tensor)
+    if len(getattr(chosen, "shape", ())) == 0:
+        raise usage("output" if output is not None else "model", "outputs with a batch dimension (one row per sample)",
+                    fix="the model returned one number for the whole batch (a sum or mean over it?); return "
+                        "per-sample outputs, or pick them with output=")
+    return chosen
+
+
+def _chosen(raw: Any, output: Any, is_tensor: Callable[[Any], bool]) -> Any:
     if output is None:
         if is_tensor(raw):
             return raw

@@ -46,7 +46,8 @@ def thread_budget(model: Any = None) -> Iterator[int | None]:
     before = torch.get_num_threads()
     limit = min(before, available_cores())
     if isinstance(model, torch.nn.Module):
-        limit = min(limit, useful_threads(sum(p.numel() for p in model.parameters())))
+        sized = [p for p in model.parameters() if not isinstance(p, torch.nn.parameter.UninitializedParameter)]
+        limit = min(limit, useful_threads(sum(p.numel() for p in sized)))
     if limit != before:
         torch.set_num_threads(limit)
     try:

@@ -15,7 +15,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from pytest_mlcheck.backends import scalar_loss
+from pytest_mlcheck.backends import as_numpy, scalar_loss
 from pytest_mlcheck.backends.base import Session
 from pytest_mlcheck.backends.interrupts import critical, user_boundary
 from pytest_mlcheck.backends.outputs import select_output
@@ -126,6 +126,10 @@ class TorchSession:
             raise usage("model", f"a model whose parameters can move to {self.device}", model,
                         fix=f"moving it raised {type(exc).__name__}: {str(exc).splitlines()[0]} (parameters "
                             "on the meta device hold no data: materialise and load them first)") from None
+        if any(isinstance(p, torch.nn.parameter.UninitializedParameter) for p in self.model.parameters()):
+            raise usage("model", "a model whose parameters are initialised", model,
+                        fix="it holds lazy modules (LazyLinear, LazyConv2d, ...) never called: call it once on a "
+                            "batch (model(x)) before the check")
         self._loss_params = self._own_loss_parameters()
         self._copy_of = {id(o): c for o, c in zip(model.parameters(), self.model.parameters())}
         if isinstance(loss_fn, torch.nn.Module):  # the user's loss parameters map to the loss copy's
@@ -203,10 +207,10 @@ class TorchSession:
         return sum(1 for p in self.model.parameters() if p.requires_grad)
 
     def parameter_values(self) -> dict[str, np.ndarray]:
-        return {n: p.detach().cpu().numpy().copy() for n, p in self.model.named_parameters() if p.requires_grad}
+        return {n: as_numpy(p).copy() for n, p in self.model.named_parameters() if p.requires_grad}
 
     def frozen_values(self) -> dict[str, np.ndarray]:
-        return {n: p.detach().cpu().numpy().copy() for n, p in self.model.named_parameters() if not p.requires_grad}
+        return {n: as_numpy(p).copy() for n, p in self.model.named_parameters() if not p.requires_grad}
 
     def scale_lr(self, factor: float) -> None:
         for group in self.optimizer.param_groups:
@@ -241,6 +245,8 @@ class TorchSession:
         array = np.asarray(value)
         if array.dtype == object:
             raise usage("batch", "numeric arrays or tensors", value)
+        if not array.flags.writeable:  # torch warns on read-only arrays (an error under -W error)
+            array = array.copy()
         tensor = torch.as_tensor(array)
         if tensor.is_floating_point():
             tensor = tensor.to(_float_dtype(self.model))
@@ -252,11 +258,11 @@ class TorchSession:
         return self._tensor(x, is_input=True), None if y is None else self._tensor(y, is_input=False)
 
     def labels(self, batch: tuple[Any, Any]) -> np.ndarray:
-        return batch[1].detach().cpu().numpy()
+        return as_numpy(batch[1])
 
     def inputs(self, batch: tuple[Any, Any]) -> np.ndarray | None:
         x = batch[0]
-        return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else None
+        return as_numpy(x) if isinstance(x, torch.Tensor) else None
 
     # -- steps ----------------------------------------------------------------------------
     def _forward(self, x: Any) -> Any:
@@ -369,7 +375,7 @@ class TorchSession:
         def recorder(name: str) -> Callable:
             def record(module: torch.nn.Module, args: tuple) -> None:
                 if args and isinstance(args[0], torch.Tensor):
-                    seen.append((name, args[0].detach().cpu().numpy().copy()))
+                    seen.append((name, as_numpy(args[0]).copy()))
             return record
 
         hooks = [m.register_forward_pre_hook(recorder(n)) for n, m in self.model.named_modules()

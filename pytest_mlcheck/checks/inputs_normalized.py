@@ -74,4 +74,7 @@ def inputs_normalized(
     causes = scale_causes(x, said)
     if not causes:
         return run.passed()
+    if model is None and np.issubdtype(x.dtype, np.integer):
+        run.result.notes.append("integer inputs: if they are ids for an embedding or another lookup, pass model= so "
+                                "the check judges what reaches the model's first weighted layer")
     raise run.fail(f"{said} is not normalised", causes)

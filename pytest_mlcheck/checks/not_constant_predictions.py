@@ -23,8 +23,8 @@ from pytest_mlcheck.thresholds import (
 
 
 def distinct_rows(batches: list[np.ndarray]) -> int:
-    rows = np.concatenate([b.reshape(len(b), -1) for b in batches], axis=0)
-    return len({r.tobytes() for r in np.ascontiguousarray(rows)})
+    """Distinct samples across the batches (which may differ in shape: sequences of other lengths)."""
+    return len({(r.shape, r.tobytes()) for b in batches for r in np.ascontiguousarray(b.reshape(len(b), -1))})
 
 
 def enough_distinct(inputs: Any) -> bool:

@@ -237,6 +237,13 @@ def trace_nonfinite(fresh: Callable[[], Any], batches: list[Any], step: int, tar
     return []
 
 
+def _dtype_clash(text: str) -> bool:
+    """The framework's words for two floating-point types meeting in one op."""
+    lowered = text.lower()
+    return any(words in lowered for words in ("should be the same", "same dtype", "expected scalar type",
+                                              "expected both inputs to have same dtype", "cannot compute"))         and "cuda" not in lowered  # torch names a device clash between CPU and CUDA tensors alike
+
+
 def _described(outputs: np.ndarray | None) -> str:
     if outputs is None or not np.size(outputs):
         return "none"
@@ -291,6 +298,9 @@ def error_causes(err: UserCodeError, session: Any, raw_batch: tuple[Any, Any]) -
                                           f"{text.splitlines()[0]} (a device hard-coded in the model or the loss)"))
     elif x is not None and np.issubdtype(x.dtype, np.integer) and err.stage == "the model's forward pass":
         causes.append((C.INPUT_DTYPE, f"x is {x.dtype} but the model computes in floating point"))
+    elif err.stage == "the model's forward pass" and _dtype_clash(text):
+        causes.append((C.INPUT_DTYPE, f"x ({getattr(x, 'dtype', 'its dtype')}) and the model's weights differ in "
+                                      f"floating-point type: {text.splitlines()[0]}"))
     elif err.stage == "the model's forward pass":
         shape = getattr(x, "shape", None)
         causes.append((C.INPUT_SHAPE, f"the batch (x of shape {shape}) does not fit the model: {err.exc}"))
