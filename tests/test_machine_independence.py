@@ -132,3 +132,15 @@ def test_a_model_gets_one_thread_per_four_million_parameters_up_to_the_free_core
     finally:
         torch.set_num_threads(before)
     assert set(seen) == {2}
+
+
+@pytest.mark.parametrize("worker,count,expected", [(None, 4, 0), ("gw0", 4, 0), ("gw5", 4, 1), ("gw3", 1, 0),
+                                                   ("master", 4, 0), ("gw2", 0, 0)])
+def test_xdist_workers_spread_over_the_gpus(monkeypatch, worker, count, expected):
+    from pytest_mlcheck.backends import worker_device_index
+
+    if worker is None:
+        monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    else:
+        monkeypatch.setenv("PYTEST_XDIST_WORKER", worker)
+    assert worker_device_index(count, 0) == expected

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,15 @@ def is_torch_model(obj: object) -> bool:
 def is_keras_model(obj: object) -> bool:
     keras = sys.modules.get("keras")
     return keras is not None and isinstance(obj, keras.Model)
+
+
+def worker_device_index(count: int, default: int) -> int:
+    """The GPU of a plain ``cuda`` device: under pytest-xdist worker ``gwN`` takes GPU N mod
+    ``count``, so workers spread over the devices; otherwise ``default``."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if count > 0 and worker.startswith("gw") and worker[2:].isdigit():
+        return int(worker[2:]) % count
+    return default
 
 
 def framework_of(model: object) -> str | None:

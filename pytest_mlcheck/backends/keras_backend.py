@@ -21,7 +21,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from pytest_mlcheck.backends import scalar_loss
+from pytest_mlcheck.backends import scalar_loss, worker_device_index
 from pytest_mlcheck.backends.base import Session
 from pytest_mlcheck.backends.interrupts import critical, user_boundary
 from pytest_mlcheck.backends.outputs import select_output
@@ -100,7 +100,7 @@ def resolve_device(device: str) -> str:
     if device == "cpu":
         return "/CPU:0"
     gpus = tf.config.list_logical_devices("GPU")
-    index = int(device.split(":")[1]) if ":" in device else 0
+    index = int(device.split(":")[1]) if ":" in device else worker_device_index(len(gpus), 0)
     if index >= len(gpus):
         raise MlcheckUsageError(
             f"device: {device!r} was asked for (--mlcheck-gpu, --mlcheck-device or device=) but TensorFlow "

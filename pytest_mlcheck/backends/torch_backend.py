@@ -15,7 +15,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from pytest_mlcheck.backends import as_numpy, scalar_loss
+from pytest_mlcheck.backends import as_numpy, scalar_loss, worker_device_index
 from pytest_mlcheck.backends.base import Session
 from pytest_mlcheck.backends.interrupts import critical, user_boundary
 from pytest_mlcheck.backends.outputs import select_output
@@ -32,7 +32,8 @@ def resolve_device(device: str) -> torch.device:
                 f"device: {device!r} was asked for (--mlcheck-gpu, --mlcheck-device or device=) but torch "
                 "sees no CUDA device; run without --mlcheck-gpu, or on a machine with CUDA"
             )
-        index = int(device.split(":")[1]) if ":" in device else torch.cuda.current_device()
+        index = (int(device.split(":")[1]) if ":" in device else
+                 worker_device_index(torch.cuda.device_count(), torch.cuda.current_device()))
         if index >= torch.cuda.device_count():
             raise MlcheckUsageError(
                 f"device: {device!r} does not exist; torch sees {torch.cuda.device_count()} CUDA device(s), "
