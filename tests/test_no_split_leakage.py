@@ -91,3 +91,59 @@ def test_bad_arguments_are_usage_errors_naming_them(mlcheck, kwargs, argument):
 def test_splits_that_cannot_be_compared_are_usage_errors(mlcheck, train, test, argument):
     with pytest.raises(MlcheckUsageError, match=f"^{argument}:"):
         mlcheck.no_split_leakage(train, test)
+
+
+TEXTS = [f"review number {i}: the plot was {'good' if i % 2 else 'slow'}" for i in range(200)]
+
+
+def test_texts_copied_across_splits_are_caught_in_every_container(mlcheck):
+    import pandas as pd
+
+    train, test = TEXTS[:150], TEXTS[100:]  # 50 texts in both
+    spellings = [
+        (train, test),
+        (np.array(train), np.array(test)),
+        ((train, np.zeros(150)), (test, np.zeros(100))),
+        (pd.DataFrame({"text": train, "label": 0}), pd.DataFrame({"text": test, "label": 0})),
+        (tf.data.Dataset.from_tensor_slices(train).batch(32), tf.data.Dataset.from_tensor_slices(test).batch(32)),
+        ([t.encode() for t in train], (t.encode() for t in test)),
+    ]
+    for a, b in spellings:
+        with pytest.raises(CheckFailed) as failed:
+            mlcheck.no_split_leakage(a, b)
+        assert failed.value.result.figures["overlap"] == 50, type(a)
+        assert failed.value.causes == ["split_leakage"]
+    assert mlcheck.no_split_leakage(TEXTS[:100], TEXTS[100:]).passed
+
+
+def test_tokenised_dicts_are_compared_by_content(mlcheck):
+    def tokens(text):
+        return {"input_ids": [len(w) for w in text.split()], "attention_mask": [1] * len(text.split())}
+
+    train = [tokens(t) for t in TEXTS[:20]]
+    test = [tokens(t) for t in TEXTS[19:25]] + [{"attention_mask": train[3]["attention_mask"],
+                                                  "input_ids": train[3]["input_ids"]}]  # key order does not matter
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.no_split_leakage(train, test)
+    assert failed.value.result.figures["overlap"] >= 2
+
+
+def test_case_and_whitespace_are_folded_only_when_asked(mlcheck):
+    train = ["The plot was good.", "Slow  start"]
+    test = ["the plot was good.", "slow start\n"]
+    assert mlcheck.no_split_leakage(train, test).passed
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.no_split_leakage(train, test, ignore_case=True, ignore_whitespace=True)
+    assert failed.value.result.figures["overlap"] == 2
+    assert "ignoring case and whitespace" in str(failed.value)
+    with pytest.raises(MlcheckUsageError, match=r"^ignore_case: expected True or False"):
+        mlcheck.no_split_leakage(train, test, ignore_case="yes")
+    with pytest.raises(MlcheckUsageError, match=r"^atol: expected None for records"):
+        mlcheck.no_split_leakage(train, test, atol=0.1)
+    with pytest.raises(MlcheckUsageError, match=r"^test: expected samples of the same kind in both splits"):
+        mlcheck.no_split_leakage(train, np.zeros((2, 3)))
+
+
+def test_a_numeric_generator_is_read_once(mlcheck):
+    gen = ((X[i:i + 50], Y[i:i + 50]) for i in range(200, 400, 50))
+    assert mlcheck.no_split_leakage((X[:200], Y[:200]), gen).passed
