@@ -134,5 +134,6 @@ def failure_message(result: CheckResult, headline: str, causes: Sequence[tuple[s
         known = CAUSES.get(cause)
         if known is not None:
             lines.append(f"    fix: {known.fix(result.framework)}")
-    lines.append(f"  {result.seconds:.2f}s on {result.device}, seed {result.seed} (rerun with --mlcheck-seed={result.seed})")
+    lines.append(f"  {result.seconds:.2f}s on {result.device}, seed {result.seed} (rerun with --mlcheck-seed={result.seed}; "
+                 "it seeds the check's own draws: seed your model's construction too to get the same figures)")
     return "\n".join(lines)

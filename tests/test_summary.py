@@ -72,7 +72,8 @@ def test_a_failing_check_prints_its_figures_and_the_cause(project: pytest.Pytest
             "E *CheckFailed: mlcheck.overfit_one_batch: could not fit one batch of 16 samples in 20 steps*",
             "E *accuracy: */16 predicted right",
             "E *cause loss_mismatch: outputs already sum to 1 per row*",
-            "E *s on cpu, seed 7 (rerun with --mlcheck-seed=7)",
+            "E *s on cpu, seed 7 (rerun with --mlcheck-seed=7; it seeds the check's own draws: seed your model's "
+            "construction too to get the same figures)",
         ]
     )
     # With -v the passing checks are listed in the section too, with the seed in force.
