@@ -56,7 +56,9 @@ def test_the_training_corpus_gets_the_same_verdicts_and_causes_on_a_busy_cpu() -
     assert busy == quiet
 
 
-def test_inside_a_check_torch_uses_at_most_the_available_cores_and_the_users_setting_returns():
+def _threads_seen_in_a_check(user_threads: int) -> list[int]:
+    """torch's thread count inside each forward pass of a check run while the user has set
+    ``user_threads``; the user's setting must be back afterwards."""
     seen: list[int] = []
 
     class Probe(nn.Module):
@@ -70,34 +72,21 @@ def test_inside_a_check_torch_uses_at_most_the_available_cores_and_the_users_set
 
     before = torch.get_num_threads()
     try:
-        torch.set_num_threads(available_cores() + 3)
+        torch.set_num_threads(user_threads)
         MLCheck().output_range(Probe(), tc.held_out(16), kind="logits")
-        assert torch.get_num_threads() == available_cores() + 3  # the user's setting is back
+        assert torch.get_num_threads() == user_threads  # the user's setting is back
     finally:
         torch.set_num_threads(before)
-    assert seen and max(seen) <= available_cores()
+    assert seen
+    return seen
+
+
+def test_inside_a_check_torch_uses_at_most_the_available_cores_and_the_users_setting_returns():
+    assert max(_threads_seen_in_a_check(available_cores() + 3)) <= available_cores()
 
 
 def test_fewer_threads_set_by_the_user_are_kept():
-    seen: list[int] = []
-
-    class Probe(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = tc.digits_mlp()
-
-        def forward(self, x):
-            seen.append(torch.get_num_threads())
-            return self.net(x)
-
-    before = torch.get_num_threads()
-    try:
-        torch.set_num_threads(1)
-        MLCheck().output_range(Probe(), tc.held_out(16), kind="logits")
-        assert torch.get_num_threads() == 1
-    finally:
-        torch.set_num_threads(before)
-    assert set(seen) == {1}
+    assert set(_threads_seen_in_a_check(1)) == {1}
 
 
 @pytest.mark.parametrize("workers,expected", [(None, 8), ("1", 8), ("3", 2), ("16", 1), ("junk", 8)])

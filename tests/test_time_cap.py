@@ -20,12 +20,13 @@ CE = nn.CrossEntropyLoss
 class Slow(nn.Module):
     """A digits MLP whose every forward pass takes 20 ms (a stand-in for a big model)."""
 
-    def __init__(self) -> None:
+    def __init__(self, seconds: float = 0.02) -> None:
         super().__init__()
         self.net = tc.digits_mlp()
+        self.seconds = seconds
 
     def forward(self, x):
-        time.sleep(0.02)
+        time.sleep(self.seconds)
         return self.net(x)
 
 
@@ -64,23 +65,11 @@ def test_a_check_that_reaches_its_time_cap_fails_saying_so(mlcheck, name, call):
         assert 0 < failed.value.result.steps < 400, text
 
 
-class SlowStalled(nn.Module):
-    """A digits MLP that cannot learn (its output ignores the weights' updates: lr 0 below) and
-    takes 10 ms a forward pass, so its failure runs the learning-rate probes into the cap."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.net = tc.digits_mlp()
-
-    def forward(self, x):
-        time.sleep(0.01)
-        return self.net(x)
-
-
 def test_probes_share_the_cap_and_reaching_it_there_names_no_cause(mlcheck):
     start = time.perf_counter()
     with pytest.raises(CheckIncomplete, match="while probing the cause") as stopped:
-        mlcheck.overfit_one_batch(SlowStalled(), tc.digits_batch(32), loss_fn=CE(), steps=40, max_seconds=1.0,
+        # 10 ms a step, and SGD at 1e-9 cannot learn: the failure runs the lr probes into the cap
+        mlcheck.overfit_one_batch(Slow(0.01), tc.digits_batch(32), loss_fn=CE(), steps=40, max_seconds=1.0,
                                   optimizer=lambda p: torch.optim.SGD(p, lr=1e-9))
     elapsed = time.perf_counter() - start
     assert stopped.value.causes == []  # a probe cut short would have named another cause, or none
