@@ -91,6 +91,11 @@ class Session(Protocol):
     def train_without_noise(self) -> None:
         """Train with dropout and other training-mode noise off from now on (a probe)."""
 
+    def recalibrate(self, batch: Any) -> bool:
+        """Set the running statistics of every batch-normalisation layer of the copy to this
+        batch's (so eval mode normalises as training did, however small the layer's momentum);
+        False when the model has none. Training is not affected: it normalises by the batch."""
+
     def close(self) -> None:
         """Release the copy (or restore the model) and restore every global generator. Idempotent,
         and complete even when interrupted: an interrupt that arrives meanwhile is raised after it."""

@@ -363,6 +363,22 @@ class KerasSession:
         """Train with training=False from now on: dropout and other training-mode noise off (a probe)."""
         self._training = False
 
+    def recalibrate(self, batch: tuple[Any, Any]) -> bool:
+        norms = [layer for layer in self.model._flatten_layers(include_self=False)
+                 if isinstance(layer, keras.layers.BatchNormalization)]
+        if not norms:
+            return False
+        momenta = [layer.momentum for layer in norms]
+        try:
+            for layer in norms:  # momentum 0: one training pass sets the moving statistics to the batch's
+                layer.momentum = 0.0
+            with tf.device(self.tf_device):
+                self._forward(batch[0], training=True)
+        finally:
+            for layer, momentum in zip(norms, momenta):
+                layer.momentum = momentum
+        return True
+
     def uncovered_parameters(self) -> list[str]:
         return []  # a Keras optimizer updates every trainable variable it is given
 

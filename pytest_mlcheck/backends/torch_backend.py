@@ -235,6 +235,26 @@ class TorchSession:
         """Train in eval mode from now on: dropout and other train-mode noise off (a probe)."""
         self.model.eval()
 
+    def recalibrate(self, batch: tuple[Any, Any]) -> bool:
+        norms = [m for m in self.model.modules()
+                 if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+        if not norms:
+            return False
+        momenta = [m.momentum for m in norms]
+        was_training = self.model.training
+        try:
+            for m in norms:  # momentum None with fresh statistics: one pass sets them to the batch's
+                m.reset_running_stats()
+                m.momentum = None
+            self.model.train()
+            with torch.no_grad():
+                self._forward(batch[0])
+        finally:
+            for m, momentum in zip(norms, momenta):
+                m.momentum = momentum
+            self.model.train(was_training)
+        return True
+
     # -- data -----------------------------------------------------------------------------
     def _tensor(self, value: Any, *, is_input: bool) -> Any:
         if isinstance(value, torch.Tensor):

@@ -63,6 +63,7 @@ def _train_and_score(model: Any, spec: TrainSpec, train: tuple, held: tuple, ste
             raise run.time_up(f"after {len(losses)} of {steps} training steps")
         if why == "nonfinite":
             return losses, float("nan"), fitted.task, constant
+        session.recalibrate(fit)  # normalisation statistics of the half it trained on
         return losses, _score(session, test, held_targets), fitted.task, constant
 
 

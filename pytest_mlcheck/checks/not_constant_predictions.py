@@ -90,6 +90,7 @@ def not_constant_predictions(
                 raise run.fail(f"the loss became non-finite at step {len(losses)} while training on train_on")
             if why == "time":
                 raise run.time_up(f"after {len(losses)} of {n_steps} training steps on train_on")
+            session.recalibrate(train[0])  # normalisation statistics of the data it trained on
         outs = [session.predict(p) for p in prepared]
         flat = np.concatenate(outs, axis=0).reshape(sum(len(o) for o in outs), -1).astype(np.float64)
         finite_in = np.concatenate([finite_samples(a, len(o)) for a, o in zip(arrays, outs)])

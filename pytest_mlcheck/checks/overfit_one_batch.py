@@ -58,6 +58,7 @@ def overfit_one_batch(
                     return False
                 if kind == "regression":
                     return True
+                s.recalibrate(p)  # eval mode then normalises as training did (see README)
                 return bool(targets.right(s.predict(p)).all())
             return done
 
@@ -81,6 +82,8 @@ def overfit_one_batch(
             return run.passed()
         if why == "time":  # no probes past the cap: they would only run into it again
             raise run.time_up(f"after {len(losses)} of {max_steps} steps without fitting one batch of {len(out0)}")
+        if why != "nonfinite":
+            session.recalibrate(prepared)
         outputs = session.predict(prepared) if why != "nonfinite" else None
         if kind != "regression" and outputs is not None:
             right = targets.right(outputs)
