@@ -28,33 +28,7 @@ from pytest_mlcheck import CheckFailed, MLCheck  # noqa: E402
 from pytest_mlcheck.errors import CheckIncomplete  # noqa: E402
 from pytest_mlcheck.settings import Settings  # noqa: E402
 
-CHECKS = ["overfit_one_batch", "loss_decreases", "init_loss", "gradients_flow", "output_range",
-          "not_constant_predictions", "batch_independence", "inputs_normalized", "input_independent_baseline"]
-# a decoder's targets are per token: class-share and held-out accuracy judgements do not apply
-NOT_FOR_LM = {"not_constant_predictions", "input_independent_baseline"}
-
-
-def calls(member: zoo.Member, seed: int) -> dict[str, Callable[[MLCheck, Any], Any]]:
-    """One call per check, each on a freshly built model."""
-    n = member.batch
-    batch = member.data(n, seed, 0)
-    batches = [member.data(n, seed, i * n) for i in range(4)]
-    held = member.data(64, seed, 4 * n)[0]
-    kw = member.kwargs
-    out = {k: v for k, v in kw().items() if k == "output"}
-    no_opt = lambda: {k: v for k, v in kw().items() if k != "optimizer"}  # noqa: E731
-    return {
-        "overfit_one_batch": lambda m, model: m.overfit_one_batch(model, batch, **kw()),
-        "loss_decreases": lambda m, model: m.loss_decreases(model, batches, **kw()),
-        "init_loss": lambda m, model: m.init_loss(model, batch, **no_opt()),
-        "gradients_flow": lambda m, model: m.gradients_flow(model, batch, **kw()),
-        "output_range": lambda m, model: m.output_range(model, batch[0], kind=member.kind, **out),
-        "not_constant_predictions": lambda m, model: m.not_constant_predictions(model, held, train_on=batches, **kw()),
-        "batch_independence": lambda m, model: m.batch_independence(model, batch[0], **out),
-        "inputs_normalized": lambda m, model: m.inputs_normalized(batch[0], model=model),
-        "input_independent_baseline": lambda m, model: m.input_independent_baseline(
-            model, member.data(max(64, n), seed, 8 * n), **kw()),
-    }
+CHECKS, NOT_FOR_LM, calls = zoo.CHECKS, zoo.NOT_FOR_LM, zoo.check_calls
 
 
 FIGURES = ("steps", "max_relative_gradient", "input_end_ratio", "settle_steps", "max_radial_gradient", "zero_gradients_settled", "drop", "ratio", "accuracy", "margin", "gain", "max_share", "worst_relative_scale",

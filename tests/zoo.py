@@ -469,3 +469,34 @@ def available(member: Member) -> bool:
     except ImportError:
         return False
     return True
+
+
+# --- the checks each member goes through (tests/test_zoo.py, benchmarks/zoo_table.py) -------------
+
+CHECKS = ["overfit_one_batch", "loss_decreases", "init_loss", "gradients_flow", "output_range",
+          "not_constant_predictions", "batch_independence", "inputs_normalized", "input_independent_baseline"]
+# a decoder's targets are per token: class-share and held-out accuracy judgements do not apply
+NOT_FOR_LM = {"not_constant_predictions", "input_independent_baseline"}
+
+
+def check_calls(member: Member, seed: int) -> dict[str, Callable[[Any, Any], Any]]:
+    """``check -> (mlcheck, model) -> result``: one call per check, on the member's own data
+    (one batch; four batches to train on; 64 held-out samples; 64 more for the baseline)."""
+    n = member.batch
+    batch = member.data(n, seed, 0)
+    batches = [member.data(n, seed, i * n) for i in range(4)]
+    held = member.data(64, seed, 4 * n)[0]
+    kw = member.kwargs
+    out = {k: v for k, v in kw().items() if k == "output"}
+    return {
+        "overfit_one_batch": lambda m, model: m.overfit_one_batch(model, batch, **kw()),
+        "loss_decreases": lambda m, model: m.loss_decreases(model, batches, **kw()),
+        "init_loss": lambda m, model: m.init_loss(model, batch, **kw()),
+        "gradients_flow": lambda m, model: m.gradients_flow(model, batch, **kw()),
+        "output_range": lambda m, model: m.output_range(model, batch[0], kind=member.kind, **out),
+        "not_constant_predictions": lambda m, model: m.not_constant_predictions(model, held, train_on=batches, **kw()),
+        "batch_independence": lambda m, model: m.batch_independence(model, batch[0], **out),
+        "inputs_normalized": lambda m, model: m.inputs_normalized(batch[0], model=model),
+        "input_independent_baseline": lambda m, model: m.input_independent_baseline(
+            model, member.data(max(64, n), seed, 8 * n), **kw()),
+    }
