@@ -14,17 +14,65 @@ from __future__ import annotations
 import pytest
 
 import zoo
-from pytest_mlcheck import CheckFailed
+from pytest_mlcheck import CheckFailed, MlcheckUsageError
 
-# (member, check) -> why it fails today (seed 0, measured with benchmarks/zoo_table.py)
-KNOWN_FAILURES: dict[tuple[str, str], str] = {}
+_BN = ("issue 14 item 3: BatchNorm momentum {m} ({fw} default) — the copy fits in training mode, but {what} "
+       "is judged in eval mode on running statistics that still lag the weights")
+_OVERFIT = "accuracy after 400 steps"
+_COLLAPSE = "the share of the largest class after 100 steps (class_collapse)"
+_BASELINE = "held-out accuracy after 100 steps (no_input_signal)"
+_NO_OUTPUT = ("issue 14: inputs_normalized(model=) takes no output= and a Hugging Face model returns a ModelOutput: "
+              "a usage error the user cannot avoid")
+_PER_TOKEN = ("issue 14: a decoder's per-token targets (N, T) are read as one class id per sample "
+              "(labels_invalid / head_width); target encodings are being reworked apart from this branch")
+_TIME_CAP = ("issue 14 item 4: 23.6 M parameters at 32×32 on 2 shared CPU cores reach the 120 s time cap "
+             "(CheckIncomplete) before a verdict")
 
-# checks every CI-sized member must pass (cheap: one step or a few forward passes)
-RECIPE = ["gradients_flow", "output_range", "batch_independence", "init_loss"]
-# the training checks cost seconds per member: CI runs them on these members, the rest are slow
-TRAINING = ["overfit_one_batch", "loss_decreases", "not_constant_predictions", "input_independent_baseline",
-            "inputs_normalized"]
-TRAINED_IN_CI: set[str] = set()
+# (member, check) -> (why it fails today, the exception it fails with, strict). Measured with
+# benchmarks/zoo_table.py on seed 0 (README, "The zoo"). Time-cap failures depend on the machine's
+# speed, so they are not strict.
+KNOWN_FAILURES: dict[tuple[str, str], tuple[str, type[BaseException], bool]] = {
+    **{(name, "overfit_one_batch"): (_BN.format(m=0.01, fw="torchvision MobileNetV3", what=_OVERFIT), CheckFailed, True)
+       for name in ("mobilenet_v3_small", "mobilenet_v3_small full width")},
+    **{(name, "not_constant_predictions"): (_BN.format(m=0.01, fw="torchvision MobileNetV3", what=_COLLAPSE),
+                                            CheckFailed, True)
+       for name in ("mobilenet_v3_small", "mobilenet_v3_small full width")},
+    **{(name, "input_independent_baseline"): (_BN.format(m=0.01, fw="torchvision MobileNetV3", what=_BASELINE),
+                                              CheckFailed, True)
+       for name in ("mobilenet_v3_small", "mobilenet_v3_small full width")},
+    ("keras MobileNetV2", "overfit_one_batch"): (
+        _BN.format(m=0.999, fw="Keras", what=_OVERFIT) + "; the probes then blame a softmax applied twice",
+        CheckFailed, True),
+    ("keras MobileNetV2", "not_constant_predictions"): (_BN.format(m=0.999, fw="Keras", what=_COLLAPSE), CheckFailed,
+                                                        True),
+    ("keras MobileNetV2", "input_independent_baseline"): (_BN.format(m=0.999, fw="Keras", what=_BASELINE), CheckFailed,
+                                                          True),
+    ("vit tiny", "input_independent_baseline"): (
+        "issue 14 item 3: the 0.25 accuracy margin after 100 steps on 64 samples is more than a small ViT gains "
+        "(it does learn: overfit_one_batch and loss_decreases pass)", CheckFailed, True),
+    ("packed bi-lstm", "input_independent_baseline"): (
+        "issue 14 item 3: zeroed inputs are all padding, pack_padded_sequence raises inside the model, and the "
+        "check reports input_dtype", CheckFailed, True),
+    ("bert tiny", "inputs_normalized"): (_NO_OUTPUT, MlcheckUsageError, True),
+    ("gpt2 tiny", "inputs_normalized"): (_NO_OUTPUT, MlcheckUsageError, True),
+    ("gpt2 tiny", "overfit_one_batch"): (_PER_TOKEN, CheckFailed, True),
+    ("gpt2 tiny", "init_loss"): (_PER_TOKEN, CheckFailed, True),
+    ("keras text (TextVectorization)", "input_independent_baseline"): (
+        "issue 14 item 3: the check zeroes an array of strings; TensorFlow raises a raw ValueError (Unsupported "
+        "object type int) instead of a verdict", ValueError, True),
+    ("keras tabular (Normalization)", "input_independent_baseline"): (
+        "issue 14 item 3: the 0.25 accuracy margin after 100 steps on 32 training samples is more than this "
+        "3-class tabular model gains (0.53 vs 0.41), and inputs_not_normalized is named though a Normalization "
+        "layer scales the raw features inside the model", CheckFailed, True),
+    **{("keras ResNet50V2", check): (_TIME_CAP, CheckFailed, False)
+       for check in ("overfit_one_batch", "loss_decreases", "not_constant_predictions", "input_independent_baseline")},
+}
+
+# every CI-sized member runs the cheap checks (one step or a few forward passes) in CI; the training
+# checks cost seconds to minutes per member: CI runs them on these members, the rest are slow
+TRAINING = ["overfit_one_batch", "loss_decreases", "not_constant_predictions", "input_independent_baseline"]
+TRAINED_IN_CI = {"resnet18 zero-init residual", "packed bi-lstm", "bert tiny", "gpt2 tiny",
+                 "keras text (TextVectorization)", "keras tabular (Normalization)"}
 
 
 def _params() -> list:
@@ -36,9 +84,10 @@ def _params() -> list:
             marks = []
             if member.slow or (check in TRAINING and member.name not in TRAINED_IN_CI):
                 marks.append(pytest.mark.slow)
-            reason = KNOWN_FAILURES.get((member.name, check))
-            if reason:
-                marks.append(pytest.mark.xfail(strict=True, raises=(CheckFailed, Exception), reason=reason))
+            known = KNOWN_FAILURES.get((member.name, check))
+            if known:
+                reason, raises, strict = known
+                marks.append(pytest.mark.xfail(strict=strict, raises=raises, reason=reason))
             params.append(pytest.param(member, check, marks=marks, id=f"{member.name}-{check}"))
     return params
 
