@@ -5,6 +5,7 @@ false alarm. Writes benchmarks/zoo_table.json (or --out).
     python benchmarks/zoo_table.py                    # CI-sized members, seed 0
     python benchmarks/zoo_table.py --slow             # the larger members too
     python benchmarks/zoo_table.py --only resnet18 --checks gradients_flow
+    python benchmarks/zoo_table.py --render a.json b.json --write   # merge runs (later wins), print markdown
 """
 
 from __future__ import annotations
@@ -64,14 +65,54 @@ def run_one(member: zoo.Member, check: str, seed: int, call: Callable) -> dict[s
             "figures": key_figures(result), "message": message}
 
 
+SHORT = {"overfit_one_batch": "overfit", "loss_decreases": "loss ↓", "init_loss": "init loss",
+         "gradients_flow": "gradients", "output_range": "output range", "not_constant_predictions": "not constant",
+         "batch_independence": "batch indep.", "inputs_normalized": "inputs norm.",
+         "input_independent_baseline": "baseline"}
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    """Members × checks, each cell the verdict and its first cause (the README's zoo table)."""
+    members = list(dict.fromkeys((r["member"], r["framework"]) for r in rows))
+    cells = {(r["member"], r["check"]): r for r in rows}
+    lines = ["| member | framework | " + " | ".join(SHORT[c] for c in CHECKS) + " |",
+             "|---|---|" + "---|" * len(CHECKS)]
+    for member, framework in members:
+        out = []
+        for check in CHECKS:
+            r = cells.get((member, check))
+            if r is None:
+                out.append("n/a")
+            elif r["verdict"] == "pass":
+                out.append("pass")
+            else:
+                out.append(f"**{r['verdict'].lower()}**" + (f" `{r['causes'][0]}`" if r["causes"] else ""))
+        lines.append(f"| {member} | {framework} | " + " | ".join(out) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--render", nargs="*", help="print the markdown table of these JSON outputs (later files "
+                                                    "override earlier ones per member and check) and exit")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--slow", action="store_true", help="include the larger members")
     parser.add_argument("--only", nargs="*", help="member names (substring match)")
     parser.add_argument("--checks", nargs="*", default=CHECKS)
+    parser.add_argument("--write", action="store_true", help="with --render: write the merged rows to --out")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "zoo_table.json"))
     args = parser.parse_args()
+    if args.render:
+        merged: dict[tuple[str, str], dict[str, Any]] = {}
+        for path in args.render:
+            for r in json.loads(pathlib.Path(path).read_text())["rows"]:
+                merged[(r["member"], r["check"])] = r
+        order = {m.name: i for i, m in enumerate(zoo.members())}
+        rows = sorted(merged.values(), key=lambda r: order.get(r["member"], len(order)) * 100 + CHECKS.index(r["check"]))
+        print(markdown(rows))
+        if args.write:  # the merged rows become the table of record
+            pathlib.Path(args.out).write_text(json.dumps({"seed": rows[0]["seed"], "rows": rows}, indent=1) + "\n")
+        return
     rows = []
     for member in zoo.members():
         if (member.slow and not args.slow) or not zoo.available(member):

@@ -47,6 +47,14 @@ KNOWN_FAILURES: dict[tuple[str, str], tuple[str, type[BaseException], bool]] = {
                                                         True),
     ("keras MobileNetV2", "input_independent_baseline"): (_BN.format(m=0.999, fw="Keras", what=_BASELINE), CheckFailed,
                                                           True),
+    ("keras EfficientNetB0", "overfit_one_batch"): (
+        _BN.format(m=0.99, fw="Keras", what=_OVERFIT) + " (or the 120 s time cap first on a slow machine)",
+        CheckFailed, True),
+    ("keras EfficientNetB0", "not_constant_predictions"): (_BN.format(m=0.99, fw="Keras", what=_COLLAPSE),
+                                                           CheckFailed, True),
+    ("keras EfficientNetB0", "input_independent_baseline"): (
+        _BN.format(m=0.99, fw="Keras", what=_BASELINE) + "; inputs_not_normalized is named though the model "
+        "rescales its 0–255 pixels inside", CheckFailed, True),
     ("vit tiny", "input_independent_baseline"): (
         "issue 14 item 3: the 0.25 accuracy margin after 100 steps on 64 samples is more than a small ViT gains "
         "(it does learn: overfit_one_batch and loss_decreases pass)", CheckFailed, True),
