@@ -63,29 +63,37 @@ def radial_scale(grads: dict[str, np.ndarray | None], values: dict[str, np.ndarr
     return out
 
 
-def gradient_flags(grads: dict[str, np.ndarray | None], values: dict[str, np.ndarray]) -> dict[str, list[str]]:
+def gradient_flags(grads: dict[str, np.ndarray | None], values: dict[str, np.ndarray]
+                   ) -> tuple[dict[str, list[str]], dict[str, float], dict[str, float]]:
     """The parameters each gradient cause points at, from one set of gradients (``values`` are the
-    weights they were taken at). Keys: 'missing', 'nonfinite', 'zero', 'exploding', 'vanishing'.
+    weights they were taken at), with the relative and radial scales judged. Flag keys: 'missing',
+    'nonfinite', 'zero', 'exploding', 'vanishing'.
 
     Exploding: the radial relative gradient (radial_scale) over EXPLODING_SCALE. Vanishing is
-    judged across depth, in parameter order (input end first): the leading weight tensors whose
-    relative gradient is under VANISHING_RATIO of the best-fed tensor's, i.e. the gradient does
-    not reach the input end. A small gradient in the middle of a network whose input end still
-    learns (attention query/key at init, behind a residual stream) is not vanishing."""
+    judged across depth, in parameter order (input end first): the leading weight tensors with a
+    non-zero gradient under VANISHING_RATIO of the best-fed tensor's relative gradient, i.e. the
+    gradient does not reach the input end (an all-zero gradient is judged as dead, with settling).
+    A small gradient in the middle of a network whose input end still learns (attention query/key
+    at init, behind a residual stream) is not vanishing."""
+    zero = [n for n, g in grads.items() if g is not None and np.isfinite(g).all() and not np.any(g)]
+    scales, radial = relative_scale(grads, values), radial_scale(grads, values)
     flags: dict[str, list[str]] = {
         "missing": [n for n, g in grads.items() if g is None],
         "nonfinite": [n for n, g in grads.items() if g is not None and not np.isfinite(g).all()],
-        "zero": [n for n, g in grads.items() if g is not None and np.isfinite(g).all() and not np.any(g)],
-        "exploding": [n for n, v in radial_scale(grads, values).items() if v > EXPLODING_SCALE],
-        "vanishing": []}
-    scales = relative_scale(grads, values)
-    if scales:
-        top = max(scales.values())
-        for name, v in scales.items():  # dicts keep parameter order
-            if v >= top * VANISHING_RATIO:
-                break
-            flags["vanishing"].append(name)
-    return flags
+        "zero": zero, "exploding": [n for n, v in radial.items() if v > EXPLODING_SCALE], "vanishing": []}
+    live = {n: v for n, v in scales.items() if n not in zero}  # dicts keep parameter order
+    top = max(live.values(), default=0.0)
+    for name, v in live.items():
+        if v >= top * VANISHING_RATIO:
+            break
+        flags["vanishing"].append(name)
+    return flags, live, radial
+
+
+def input_end_ratio(live: dict[str, float]) -> float:
+    """The input-end tensor's relative gradient over the best-fed tensor's (the vanishing figure)."""
+    top = max(live.values(), default=0.0)
+    return next(iter(live.values())) / top if top > 0 else 0.0
 
 
 # a deliberate initialisation (a residual block's last BatchNorm scale at 0) zeroes the gradient of
@@ -195,12 +203,11 @@ def _judged(run: CheckRun, session: Any, prepared: Any, train_step: Callable | N
     first step is re-checked after SETTLE_STEPS more steps on the batch and stands only where it is
     still zero: behind a scale initialised to 0 on purpose the gradient arrives once the scale has
     moved; dead ReLUs stay dead."""
-    scales, radial = relative_scale(grads, before), radial_scale(grads, before)
-    flags = gradient_flags(grads, before)
-    if scales:
-        top = max(scales.values())
+    flags, scales, radial = gradient_flags(grads, before)
+    if radial:
         run.result.figures["max_radial_gradient"] = max(radial.values())
-        run.result.figures["input_end_ratio"] = next(iter(scales.values())) / top if top > 0 else 0.0
+    if scales:
+        run.result.figures["input_end_ratio"] = input_end_ratio(scales)
     if not any(flags[k] for k in SETTLING):
         return gradient_causes(flags, scales, radial)
     for _ in range(SETTLE_STEPS):
@@ -208,7 +215,7 @@ def _judged(run: CheckRun, session: Any, prepared: Any, train_step: Callable | N
     later = session.gradients(prepared) if train_step is None else diagnosis.step_gradients(session, run.result.notes)
     if not later:
         return gradient_causes(flags, scales, radial)
-    settled = gradient_flags(later, session.parameter_values())
+    settled, _, _ = gradient_flags(later, session.parameter_values())
     run.result.figures["settle_steps"] = SETTLE_STEPS
     run.result.figures["zero_gradients_settled"] = sum(n not in settled["zero"] for n in flags["zero"])
     for key in SETTLING:
