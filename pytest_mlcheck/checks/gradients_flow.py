@@ -12,7 +12,7 @@ from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.checks.common import checked_batch, require_trainable
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.report import CheckResult, fmt
-from pytest_mlcheck.thresholds import EXPLODING_SCALE, VANISHING_RATIO
+from pytest_mlcheck.thresholds import EXPLODING_SCALE, SETTLE_STEPS, VANISHING_RATIO
 
 
 def _layer(name: str) -> str:
@@ -31,46 +31,100 @@ def layer_norms(grads: dict[str, np.ndarray | None]) -> dict[str, float]:
     return {layer: s ** 0.5 for layer, s in squares.items()}
 
 
+def _judged_weights(grads: dict[str, np.ndarray | None], values: dict[str, np.ndarray]) -> dict[str, tuple[np.ndarray, np.ndarray, float]]:
+    """(gradient, weight, scale) of each weight matrix or kernel (2+ dimensions) with a finite
+    gradient. The scale is the larger of the tensor's own norm and the norm it would have at the
+    network's median weight RMS: a tensor started at or near zero on purpose (a ViT class token
+    drawn with std 1e-6) has no scale of its own yet, and judged on its own it would "explode" by
+    ×1e4. Biases and norm scales are left out: a bias right before a normalisation gets ~0 by design."""
+    weights = {n: values[n].astype(np.float64) for n, g in grads.items()
+               if g is not None and n in values and values[n].ndim >= 2 and np.isfinite(g).all()}
+    if not weights:
+        return {}
+    typical = float(np.median([np.sqrt(np.mean(np.square(w))) for w in weights.values()]))
+    return {n: (grads[n].astype(np.float64), w, max(float(np.linalg.norm(w)), typical * float(np.sqrt(w.size))))
+            for n, w in weights.items()}
+
+
 def relative_scale(grads: dict[str, np.ndarray | None], values: dict[str, np.ndarray]) -> dict[str, float]:
-    """|gradient| / |weight| for each weight matrix or kernel (2+ dimensions) with a gradient:
-    biases and norm scales are left out, as a bias right before a normalisation gets ~0 by design."""
-    scales = {}
-    for name, g in grads.items():
-        w = values.get(name)
-        if g is None or w is None or w.ndim < 2 or not np.isfinite(g).all():
-            continue
-        scales[name] = float(np.linalg.norm(g)) / (float(np.linalg.norm(w)) + 1e-12)
-    return scales
+    """|gradient| / scale of each weight tensor, in parameter order (see _judged_weights)."""
+    return {n: float(np.linalg.norm(g)) / (s + 1e-12) for n, (g, w, s) in _judged_weights(grads, values).items()}
 
 
-def gradient_causes(grads: dict[str, np.ndarray | None], values: dict[str, np.ndarray]) -> list[Evidence]:
-    """What the gradients alone say: missing, non-finite, zero, or far out of scale with the rest."""
-    missing = [n for n, g in grads.items() if g is None]
-    nonfinite = [n for n, g in grads.items() if g is not None and not np.isfinite(g).all()]
+def radial_scale(grads: dict[str, np.ndarray | None], values: dict[str, np.ndarray]) -> dict[str, float]:
+    """|<gradient, weight / |weight|>| / scale: the part of the gradient that changes the weight's
+    own norm. Behind a normalisation (BatchNorm, LayerNorm) the loss does not depend on a weight's
+    scale, so its gradient is orthogonal to it (<g, w> = 0 up to rounding): a large gradient there
+    only grows the weight, which damps the next steps (Arora et al. 2018), and is no explosion."""
+    out = {}
+    for n, (g, w, s) in _judged_weights(grads, values).items():
+        norm = float(np.linalg.norm(w))
+        out[n] = abs(float(np.sum(g * w))) / (norm + 1e-30) / (s + 1e-12) if norm > 0 else 0.0
+    return out
+
+
+def gradient_flags(grads: dict[str, np.ndarray | None], values: dict[str, np.ndarray]
+                   ) -> tuple[dict[str, list[str]], dict[str, float], dict[str, float]]:
+    """The parameters each gradient cause points at, from one set of gradients (``values`` are the
+    weights they were taken at), with the relative and radial scales judged. Flag keys: 'missing',
+    'nonfinite', 'zero', 'exploding', 'vanishing'.
+
+    Exploding: the radial relative gradient (radial_scale) over EXPLODING_SCALE. Vanishing is
+    judged across depth, in parameter order (input end first): the leading weight tensors with a
+    non-zero gradient under VANISHING_RATIO of the best-fed tensor's relative gradient, i.e. the
+    gradient does not reach the input end (an all-zero gradient is judged as dead, with settling).
+    A small gradient in the middle of a network whose input end still learns (attention query/key
+    at init, behind a residual stream) is not vanishing."""
     zero = [n for n, g in grads.items() if g is not None and np.isfinite(g).all() and not np.any(g)]
+    scales, radial = relative_scale(grads, values), radial_scale(grads, values)
+    flags: dict[str, list[str]] = {
+        "missing": [n for n, g in grads.items() if g is None],
+        "nonfinite": [n for n, g in grads.items() if g is not None and not np.isfinite(g).all()],
+        "zero": zero, "exploding": [n for n, v in radial.items() if v > EXPLODING_SCALE], "vanishing": []}
+    live = {n: v for n, v in scales.items() if n not in zero}  # dicts keep parameter order
+    top = max(live.values(), default=0.0)
+    for name, v in live.items():
+        if v >= top * VANISHING_RATIO:
+            break
+        flags["vanishing"].append(name)
+    return flags, live, radial
+
+
+def input_end_ratio(live: dict[str, float]) -> float:
+    """The input-end tensor's relative gradient over the best-fed tensor's (the vanishing figure)."""
+    top = max(live.values(), default=0.0)
+    return next(iter(live.values())) / top if top > 0 else 0.0
+
+
+# a deliberate initialisation (a residual block's last BatchNorm scale at 0) zeroes the gradient of
+# the layers before it on the first step only: the next steps move the scale and clear the flag
+SETTLING = ("zero",)
+
+
+def gradient_causes(flags: dict[str, list[str]], scales: dict[str, float], radial: dict[str, float],
+                    settled: int = 0) -> list[Evidence]:
+    """Evidence for the flags that stood (``scales``, ``radial``: the first step's figures)."""
     causes: list[Evidence] = []
-    if missing:
-        causes.append((C.NO_GRADIENT, f"{len(missing)} trainable parameter(s) get no gradient from the loss "
-                                      f"(unused, or cut by a detach / numpy round trip): {diagnosis.listed(missing)}"))
-    if nonfinite:
-        causes.append((C.EXPLODING_GRADIENTS, f"non-finite gradients in {diagnosis.listed(nonfinite)}"))
-    if zero:
-        causes.append((C.DEAD_UNITS, f"the gradient is exactly 0 for {diagnosis.listed(zero)}: the units after them never "
-                                     "activate (dead ReLUs, saturated activations) or their output is unused"))
-    scales = relative_scale(grads, values)
-    if scales:
-        top = max(scales.values())
-        high = [n for n, v in scales.items() if v > EXPLODING_SCALE]
-        low = [n for n, v in scales.items() if v < top * VANISHING_RATIO]
-        if high:
-            causes.append((C.EXPLODING_GRADIENTS,
-                           f"|grad| is over ×{EXPLODING_SCALE:g} |weight| in {diagnosis.listed(high)} (up to "
-                           f"×{fmt(max(scales[n] for n in high))}): one plain SGD step at lr 0.1 would overshoot "
-                           "the weights"))
-        if low:
-            causes.append((C.VANISHING_GRADIENTS,
-                           f"|grad|/|weight| in {diagnosis.listed(low)} is under {VANISHING_RATIO:g} of the largest layer's "
-                           f"({fmt(min(scales[n] for n in low))} vs {fmt(top)}): those layers barely learn"))
+    still = f" (still after {settled} more steps)" if settled else ""
+    if flags["missing"]:
+        causes.append((C.NO_GRADIENT, f"{len(flags['missing'])} trainable parameter(s) get no gradient from the loss "
+                                      f"(unused, or cut by a detach / numpy round trip): {diagnosis.listed(flags['missing'])}"))
+    if flags["nonfinite"]:
+        causes.append((C.EXPLODING_GRADIENTS, f"non-finite gradients in {diagnosis.listed(flags['nonfinite'])}"))
+    if flags["zero"]:
+        causes.append((C.DEAD_UNITS, f"the gradient is exactly 0 for {diagnosis.listed(flags['zero'])}{still}: the units "
+                                     "after them never activate (dead ReLUs, saturated activations) or their output is unused"))
+    high, low = flags["exploding"], flags["vanishing"]
+    if high:
+        causes.append((C.EXPLODING_GRADIENTS,
+                       f"the gradient along the weights is over ×{EXPLODING_SCALE:g} |weight| in "
+                       f"{diagnosis.listed(high)} (up to ×{fmt(max(radial.get(n, 0.0) for n in high))}): one plain "
+                       "SGD step at lr 0.1 would overshoot the weights' own scale"))
+    if low and scales:
+        causes.append((C.VANISHING_GRADIENTS,
+                       f"|grad|/|weight| from the input end up to {low[-1]} ({len(low)} weight tensor(s)) is under "
+                       f"{VANISHING_RATIO:g} of the largest layer's ({fmt(min(scales.get(n, 0.0) for n in low))} vs "
+                       f"{fmt(max(scales.values()))}): the gradient does not reach the first layers"))
     return causes
 
 
@@ -117,7 +171,7 @@ def gradients_flow(
         if norms:
             run.result.figures["gradient_norm_per_layer"] = norms
         causes: list[Evidence] = diagnosis.uncovered(uncovered)
-        found = gradient_causes(grads, before) if grads else []
+        found = _judged(run, session, prepared, train_step, grads, before) if grads else []
         if any(c == C.EXPLODING_GRADIENTS for c, _ in found) or not np.isfinite(loss):
             causes += diagnosis.inputs_not_finite(session.inputs(prepared))
             causes += diagnosis.input_scale(session.inputs(prepared))
@@ -141,3 +195,29 @@ def gradients_flow(
             C.INPUTS_NOT_NORMALIZED: "the gradients explode on inputs far from unit scale",
         }.get(causes[0][0], "one training step does not reach every parameter")
         raise run.fail(headline, causes)
+
+
+def _judged(run: CheckRun, session: Any, prepared: Any, train_step: Callable | None,
+            grads: dict[str, np.ndarray | None], before: dict[str, np.ndarray]) -> list[Evidence]:
+    """Gradient causes that stand, with the figures they were judged on. An all-zero gradient on the
+    first step is re-checked after SETTLE_STEPS more steps on the batch and stands only where it is
+    still zero: behind a scale initialised to 0 on purpose the gradient arrives once the scale has
+    moved; dead ReLUs stay dead."""
+    flags, scales, radial = gradient_flags(grads, before)
+    if radial:
+        run.result.figures["max_radial_gradient"] = max(radial.values())
+    if scales:
+        run.result.figures["input_end_ratio"] = input_end_ratio(scales)
+    if not any(flags[k] for k in SETTLING):
+        return gradient_causes(flags, scales, radial)
+    for _ in range(SETTLE_STEPS):
+        session.train_step(prepared)
+    later = session.gradients(prepared) if train_step is None else diagnosis.step_gradients(session, run.result.notes)
+    if not later:
+        return gradient_causes(flags, scales, radial)
+    settled, _, _ = gradient_flags(later, session.parameter_values())
+    run.result.figures["settle_steps"] = SETTLE_STEPS
+    run.result.figures["zero_gradients_settled"] = sum(n not in settled["zero"] for n in flags["zero"])
+    for key in SETTLING:
+        flags[key] = [n for n in flags[key] if n in settled[key]]
+    return gradient_causes(flags, scales, radial, SETTLE_STEPS)

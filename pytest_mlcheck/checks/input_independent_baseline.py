@@ -67,6 +67,13 @@ def _train_and_score(model: Any, spec: TrainSpec, train: tuple, held: tuple, ste
         return losses, _score(session, test, held_targets), fitted.task, constant
 
 
+def _blank(x: np.ndarray) -> np.ndarray:
+    """Inputs that carry nothing: zeros, or empty texts for string inputs."""
+    if x.dtype.kind in "USO":
+        return np.full(x.shape, "" if x.dtype.kind != "S" else b"", dtype=x.dtype)
+    return np.zeros_like(x)
+
+
 @check()
 def input_independent_baseline(
     run: CheckRun,
@@ -104,8 +111,8 @@ def input_independent_baseline(
     fit, held = order[: len(x) // 2], order[len(x) // 2:]
     real_losses, real, task, constant = _train_and_score(model, spec, (x[fit], y[fit]),
                                                          (x[held], y[held]), n_steps, run, task, True)
-    _, zero, _, _ = _train_and_score(model, spec, (np.zeros_like(x[fit]), y[fit]),
-                                     (np.zeros_like(x[held]), y[held]), n_steps, run, task, False)
+    _, zero, _, _ = _train_and_score(model, spec, (_blank(x[fit]), y[fit]),
+                                     (_blank(x[held]), y[held]), n_steps, run, task, False)
     run.record_losses(real_losses)
     metric = "loss" if _by_loss(task) else "accuracy"
     label = "the mean target" if _by_loss(task) else "the majority class"

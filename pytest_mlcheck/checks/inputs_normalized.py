@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from pytest_mlcheck.backends import as_numpy
-from pytest_mlcheck.checks.runner import CheckRun, check
+from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.data import input_batches
 from pytest_mlcheck.diagnosis import scale_causes
 from pytest_mlcheck.errors import usage
@@ -39,13 +39,15 @@ def inputs_normalized(
     inputs: Any,
     *,
     model: Any = None,
+    output: Any = None,
     seed: int | None = None,
     device: str | None = None,
 ) -> CheckResult:
     """Inputs are floating point at about unit scale (no uint8, no 0–255 or 0–16 ranges, no
     values squashed near zero). With ``model`` it judges what reaches the model's first layer
     holding a weight matrix or kernel, so a model that rescales inside passes, and integer
-    ids into an embedding pass."""
+    ids into an embedding pass. ``output=`` selects the output of a model that returns a tuple, dict
+    or ``ModelOutput`` (only what reaches its first layer is judged)."""
     batches = input_batches(inputs)
     for b in batches:
         if not hasattr(b, "shape"):
@@ -54,7 +56,7 @@ def inputs_normalized(
         x = np.concatenate([as_numpy(b).reshape(len(b), -1) for b in batches], axis=0)
         where = "input"
     else:
-        with run.session(model, inference=True, explain=(batches[0], None)) as session:
+        with run.session(model, TrainSpec(output=output), inference=True, explain=(batches[0], None)) as session:
             seen = session.first_layer_input(session.prepare(batches[0]))
         if seen is None:
             x = as_numpy(batches[0])
