@@ -1,0 +1,17 @@
+"""Real faulty deep-learning programs, each with its fix, ported from public bug collections and
+GitHub issue reports (see each module's docstring for its source and fault label).
+
+Every module defines ``LABEL`` (a cause id, alternatives joined by '|', or ``other:<label>``),
+``SOURCE``, ``FRAMEWORKS``, ``CHECKS`` (``[(check, kwargs)]`` or a dict of them per framework) and
+``buggy(framework)`` / ``fixed(framework)``, which return a dict with ``model`` and what the checks
+take: ``batch``, ``batches``, ``inputs``, ``loss_fn``, ``optimizer``, ``train_step``.
+``benchmarks/real_programs_table.py`` runs them. Importing this package imports no ML framework.
+"""
+
+from __future__ import annotations
+
+PROGRAMS: tuple[str, ...] = (
+    "autotrainer_improper_activation",
+    "autotrainer_gradient_vanish",
+    "autotrainer_oscillating_loss",
+)
