@@ -14,4 +14,12 @@ PROGRAMS: tuple[str, ...] = (
     "autotrainer_improper_activation",
     "autotrainer_gradient_vanish",
     "autotrainer_oscillating_loss",
+    "har_softmax_before_ce",
+    "rnn_lstm_batch_first",
+    "layers_in_python_list",
+    "sigmoid_before_bce_with_logits",
+    "dropout_rate_as_keep_prob",
+    "regression_head_squeezed",
+    "court_heatmap_no_zero_grad",
+    "logreg_manual_cross_entropy",
 )
