@@ -22,4 +22,10 @@ PROGRAMS: tuple[str, ...] = (
     "regression_head_squeezed",
     "court_heatmap_no_zero_grad",
     "logreg_manual_cross_entropy",
+    "facial_keypoints_adam_lr",
+    "super_resolution_bce_low_lr",
+    "softmax_on_one_unit",
+    "unet_grayscale_masks",
+    "reinforce_loss_item",
+    "xray_unnormalized_pixels",
 )
