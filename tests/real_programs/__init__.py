@@ -28,4 +28,8 @@ PROGRAMS: tuple[str, ...] = (
     "unet_grayscale_masks",
     "reinforce_loss_item",
     "xray_unnormalized_pixels",
+    "cges_softmax_then_logits_loss",
+    "sigmoid_head_categorical_ce",
+    "linear_regression_sgd_nan",
+    "lstm_unscaled_targets",
 )
