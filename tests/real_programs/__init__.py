@@ -32,4 +32,6 @@ PROGRAMS: tuple[str, ...] = (
     "sigmoid_head_categorical_ce",
     "linear_regression_sgd_nan",
     "lstm_unscaled_targets",
+    "mnist_mlp_unnormalized",
+    "new_head_not_in_optimizer",
 )
