@@ -109,6 +109,8 @@ def evaluate(name: str, framework: str, seed: int) -> dict[str, Any]:
     row["first_cause"] = failed[0]["causes"][0] if failed and failed[0]["causes"] else None
     row["first_cause_match"] = bool(failed) and row["first_cause"] is not None and label_matches(mod.LABEL, row["first_cause"])
     row["first_named_cause"] = first["causes"][0] if first else None
+    row["first_named_match"] = row["first_named_cause"] is not None and label_matches(mod.LABEL, row["first_named_cause"])
+    row["silent_first_failure"] = bool(failed) and not failed[0]["causes"]
     row["anywhere_match"] = any(label_matches(mod.LABEL, c) for r in failed for c in r["causes"])
     row["fixed_pass"] = all(r["verdict"] == "pass" for r in row["fixed"])
     row["crashes"] = sum(r["verdict"] in ("crash", "usage_error") for r in buggy + row["fixed"])
@@ -138,7 +140,8 @@ def main() -> None:
             rows.append(row)
             mark = ("C" if row["caught"] else "-") + ("F" if row["first_cause_match"] else "-") + \
                    ("A" if row["anywhere_match"] else "-") + ("P" if row["fixed_pass"] else "-")
-            print(f"{mark} {name}/{fw} label={row['label']} first={row['first_cause']}", flush=True)
+            print(f"{mark} {name}/{fw} label={row['label']} first={row['first_cause']} first_named={row['first_named_cause']}",
+                  flush=True)
             print(f"    buggy: {fmt(row['buggy'])}")
             print(f"    fixed: {fmt(row['fixed'])}", flush=True)
             if args.verbose:
@@ -149,19 +152,21 @@ def main() -> None:
     n = len(rows)
     if not n:
         return
-    tot = {k: sum(bool(r[k]) for r in rows) for k in ("caught", "first_cause_match", "anywhere_match", "fixed_pass")}
+    keys = ("caught", "first_cause_match", "first_named_match", "anywhere_match", "silent_first_failure", "fixed_pass")
+    tot = {k: sum(bool(r[k]) for r in rows) for k in keys}
     tot["crashes"] = sum(r["crashes"] for r in rows)
-    print("\n| framework | programs | caught | first cause matches | matching cause anywhere | fixed versions pass | crashes |")
-    print("|---|---|---|---|---|---|---|")
+    print("\nC caught, F first cause matches, A a matching cause anywhere, P fixed version passes every check")
+    print("\n| framework | entries | caught | first cause matches | first named cause matches | matching cause anywhere "
+          "| first failing check names no cause | fixed versions pass | crashes |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for fw in ("torch", "keras", None):
         sub = [r for r in rows if fw in (None, r["framework"])]
         if not sub:
             continue
         k = len(sub)
-        c = {key: sum(bool(r[key]) for r in sub) for key in tot if key != "crashes"}
-        print(f"| {fw or 'total'} | {k} | {c['caught']} ({c['caught'] / k:.0%}) | {c['first_cause_match']} "
-              f"({c['first_cause_match'] / k:.0%}) | {c['anywhere_match']} ({c['anywhere_match'] / k:.0%}) | "
-              f"{c['fixed_pass']} ({c['fixed_pass'] / k:.0%}) | {sum(r['crashes'] for r in sub)} |")
+        c = {key: sum(bool(r[key]) for r in sub) for key in keys}
+        cells = " | ".join(f"{c[key]} ({c[key] / k:.0%})" for key in keys)
+        print(f"| {fw or 'total'} | {k} | {cells} | {sum(r['crashes'] for r in sub)} |")
     pathlib.Path(args.out).write_text(json.dumps({"seed": args.seed, "totals": tot, "entries": n, "rows": rows}, indent=1))
 
 

@@ -7,8 +7,10 @@ mnist_model.py (commit 065deec4: conv 5x5x32 ReLU, 2x2 max-pool, conv 5x5x64 ReL
 dropout keep_prob, fc 10; weights truncated_normal(stddev=0.1), biases 0.1) and main.py (commit
 0f073f79: GradientDescentOptimizer, base_lr 0.05, batches of 100, keep_prob 0.5 in training).
 Data: MNIST stand-in flattened to 784 in [0, 1], one-hot labels.
-Fault label: loss_mismatch. Keras port: Dense(10, softmax) compiled with
-CategoricalCrossentropy(from_logits=True); torch twin: F.softmax before CrossEntropyLoss.
+Fault label: loss_mismatch. Keras port: Dense(10, softmax) compiled with the program's own loss line,
+``tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(logits=y_conv, labels=y_))`` (Keras 3's own
+``CategoricalCrossentropy(from_logits=True)`` would quietly take the pre-softmax logits and train
+correctly, which hides the bug); torch twin: F.softmax before CrossEntropyLoss.
 """
 
 from __future__ import annotations
@@ -41,7 +43,12 @@ def _build(framework: str, softmax: bool) -> dict[str, Any]:
             layers.MaxPooling2D(2, padding="same"), layers.Flatten(),
             layers.Dense(1024, activation="relu", kernel_initializer=w, bias_initializer=b), layers.Dropout(0.5),
             layers.Dense(10, activation="softmax" if softmax else None, kernel_initializer=w, bias_initializer=b)])
-        model.compile(loss=keras.losses.CategoricalCrossentropy(from_logits=True),
+        import tensorflow as tf
+
+        def ff_loss(y_, y_conv):  # program line (main.py)
+            return tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(logits=y_conv, labels=y_))
+
+        model.compile(loss=ff_loss,
                       optimizer=keras.optimizers.SGD(learning_rate=0.05))
         return {"model": model, "batch": (x[:100], yh[:100]), "batches": _data.batches(x, yh, 100)}
     import torch

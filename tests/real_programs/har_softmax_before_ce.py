@@ -7,8 +7,10 @@ CrossEntropyLoss, samples viewed as (-1, 9, 1, 128)); reported in issue #10 of t
 ("you should input just raw outputs, but instead you input vector in softmax layer"), confirmed.
 Data: UCI-HAR stand-in (9 body-signal channels x 128 steps in about [-1, 1], 6 classes).
 Fault label: loss_mismatch (probabilities into a loss that applies its own softmax).
-Keras twin: the same layers channels-last, a softmax output compiled with
-SparseCategoricalCrossentropy(from_logits=True) — the Keras spelling of the same fault.
+Keras twin: the same layers channels-last, a softmax output trained with
+``tf.nn.sparse_softmax_cross_entropy_with_logits`` — the TensorFlow spelling of the same fault (Keras 3's
+``SparseCategoricalCrossentropy(from_logits=True)`` would quietly use the pre-softmax logits, so the
+fault would not exist there).
 Fix: return the last Linear's output (torch) / no softmax on the head (Keras).
 """
 
@@ -67,7 +69,13 @@ def _build(framework: str, softmax: bool) -> dict[str, Any]:
         layers.Conv2D(64, (1, 9), activation="relu"), layers.MaxPooling2D((1, 2), strides=2),
         layers.Flatten(), layers.Dense(1000, activation="relu"), layers.Dense(500, activation="relu"),
         layers.Dense(6, activation="softmax" if softmax else None)])
-    model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    import tensorflow as tf
+
+    def criterion(target, output):
+        return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.cast(tf.reshape(target, [-1]), tf.int32),
+                                                                               logits=output))
+
+    model.compile(loss=criterion,
                   optimizer=keras.optimizers.SGD(learning_rate=0.01, momentum=0.9))
     xk = x.transpose(0, 2, 3, 1).copy()
     return {"model": model, "batch": (xk[:64], y[:64]), "batches": _data.batches(xk, y, 64)}

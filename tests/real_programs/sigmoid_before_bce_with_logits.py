@@ -8,8 +8,9 @@ BCEWithLogits (double sigmoid)", confirmed by the author): TransformerBinaryClas
 criterion is ``torch.mean(F.binary_cross_entropy_with_logits(logits, labels, reduction='none'))``.
 The transformer body is reduced to a 2-layer MLP over pooled features (the report is about the head
 and the loss); Adam(1e-3); data: scikit-learn's breast-cancer features, standardised (binary).
-Fault label: loss_mismatch. Keras twin: Dense(1, sigmoid) compiled with
-BinaryCrossentropy(from_logits=True). Fix: drop the sigmoid from the head.
+Fault label: loss_mismatch (output_activation accepted). Keras twin: Dense(1, sigmoid) trained with
+``tf.nn.sigmoid_cross_entropy_with_logits`` (Keras 3's BinaryCrossentropy(from_logits=True) would
+quietly use the pre-sigmoid logits and train correctly). Fix: drop the sigmoid from the head.
 """
 
 from __future__ import annotations
@@ -60,7 +61,12 @@ def _build(framework: str, sigmoid: bool) -> dict[str, Any]:
 
     model = keras.Sequential([keras.Input((30,)), layers.Dense(64, activation="relu"), layers.Dense(64, activation="relu"),
                               layers.Dense(1, activation="sigmoid" if sigmoid else None)])
-    model.compile(loss=keras.losses.BinaryCrossentropy(from_logits=True), optimizer=keras.optimizers.Adam(1e-3))
+    import tensorflow as tf
+
+    def criterion(labels, logits):
+        return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.reshape(labels, [-1, 1]), logits=logits))
+
+    model.compile(loss=criterion, optimizer=keras.optimizers.Adam(1e-3))
     return {"model": model, "batch": (x[:64], y[:64]), "batches": [(x[i:i + 64], y[i:i + 64]) for i in range(0, 256, 64)]}
 
 

@@ -8,7 +8,7 @@ Program lines (networks/large.py): Conv2D(256, 9x9, same) ReLU, Conv2D(128, 3x3,
 Conv2D(3, 5x5, same) sigmoid; buggy ``Adam(lr=0.0001)`` + 'binary_crossentropy', fixed
 ``Adam(lr=0.001)`` + 'mse'; batch 64. Images: load_images halves then re-expands each image
 (NEAREST) as input, the original as target, both / 255. Image size is the program's ``--size``
-option: 32x32 here instead of the default 128x128 (CPU budget); 16 stand-in images (smooth
+option: 32x32 here instead of the default 128x128 (CPU budget); 8 stand-in images (smooth
 random colour fields).
 Fault label: lr_too_low (the BCE loss is valid for targets in [0, 1]; what the fix changed that
 matters in a short run is the 10x learning rate). Torch twin: the same three convs, BCELoss/MSELoss.
@@ -24,7 +24,7 @@ FRAMEWORKS = ("keras", "torch")
 CHECKS = [("overfit_one_batch", {}), ("loss_decreases", {})]
 
 
-def images(n: int = 16, size: int = 32, seed: int = 0) -> tuple[Any, Any]:
+def images(n: int = 8, size: int = 32, seed: int = 0) -> tuple[Any, Any]:
     """Inputs (half-resolution, re-expanded) and targets, (n, size, size, 3) in [0, 1]."""
     import numpy as np
 
