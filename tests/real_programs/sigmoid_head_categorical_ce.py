@@ -5,7 +5,10 @@ Source: github.com/keras-team/keras issue #9939 ("good accuracy but bad predicti
 input_shape=(14,)), Dropout(0.5), Dense(14, relu), Dropout(0.5), Dense(14, relu), Dense(5, sigmoid);
 SGD(lr=0.01, decay=1e-6, momentum=0.001, nesterov=True); 'categorical_crossentropy'; fit's default
 batch 32. The 14 features are not given: a seeded 5-class make_classification with 14 standardised
-features stands in; one-hot labels. Keras 3 port: decay dropped.
+features stands in; one-hot labels. Keras 3 port: decay dropped, and the loss is Keras 2's
+'categorical_crossentropy' written out (outputs divided by their row sum, clipped, -sum(y log p)):
+Keras 3's own loss takes the pre-sigmoid logits of a sigmoid layer (``_keras_logits``) and trains
+exactly like a softmax head, which would remove the fault (measured: identical loss curves).
 Fault label: output_activation (sigmoid where a softmax belongs). Fix: softmax head.
 Keras only (the torch spelling of a categorical loss takes logits, so the fault reads differently).
 """
@@ -33,8 +36,15 @@ def _build(head: str) -> dict[str, Any]:
     model = keras.Sequential([keras.Input((14,)), Dense(14, activation="relu"), Dropout(0.5),
                               Dense(14, activation="relu"), Dropout(0.5), Dense(14, activation="relu"),
                               Dense(5, activation=head)])
+    from keras import ops
+
+    def categorical_crossentropy(target, output):  # Keras 2.x backend semantics (from_logits=False)
+        output = output / ops.sum(output, axis=-1, keepdims=True)
+        output = ops.clip(output, 1e-7, 1 - 1e-7)
+        return -ops.sum(target * ops.log(output), axis=-1)
+
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.01, momentum=0.001, nesterov=True),
-                  loss="categorical_crossentropy")
+                  loss=categorical_crossentropy)
     return {"model": model, "batch": (x[:32], yh[:32]), "batches": _data.batches(x, yh, 32)}
 
 
