@@ -1,0 +1,174 @@
+"""Run the real-program corpus (tests/real_programs/) through its own checks: per program and
+framework, whether the buggy version is caught, whether the first cause (and any cause) matches
+the labelled fault, and what the fixed version gets. Writes benchmarks/real_programs_table.json.
+
+Usage: python benchmarks/real_programs_table.py [--only NAME[,NAME]] [--framework torch|keras] [--seed N] [-v]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import pathlib
+import sys
+import time
+import traceback
+from typing import Any
+
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pytest_mlcheck import CheckFailed, CheckIncomplete, MLCheck, MlcheckUsageError, Settings  # noqa: E402
+from tests.real_programs import PROGRAMS  # noqa: E402
+
+
+def _seed() -> None:
+    """Seed what the builders draw from, so model inits are the same on every run."""
+    import random
+
+    import numpy as np
+
+    random.seed(0)
+    np.random.seed(0)
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(0)
+    if "keras" in sys.modules:
+        sys.modules["keras"].utils.set_random_seed(0)
+
+
+def run_check(m: MLCheck, check: str, kw: dict[str, Any], b: dict[str, Any]) -> None:
+    """Call one check with the arguments it takes from the builder's dict."""
+    train = {k: b[k] for k in ("loss_fn", "optimizer", "train_step") if b.get(k) is not None}
+    model, batch = b["model"], b.get("batch")
+    inputs = b.get("inputs", batch[0] if batch is not None else None)
+    if check == "overfit_one_batch":
+        m.overfit_one_batch(model, batch, **train, **kw)
+    elif check == "loss_decreases":
+        m.loss_decreases(model, b.get("batches") or [batch], **train, **kw)
+    elif check == "gradients_flow":
+        m.gradients_flow(model, batch, **train, **kw)
+    elif check == "init_loss":
+        m.init_loss(model, batch, **({"loss_fn": b["loss_fn"]} if b.get("loss_fn") is not None else {}), **kw)
+    elif check == "output_range":
+        m.output_range(model, inputs, **kw)
+    elif check == "inputs_normalized":
+        m.inputs_normalized(inputs, model=model, **kw)
+    elif check == "batch_independence":
+        m.batch_independence(model, inputs, **kw)
+    elif check == "not_constant_predictions":
+        m.not_constant_predictions(model, inputs, train_on=b.get("batches") or [batch], **train, **kw)
+    else:
+        raise ValueError(f"unknown check {check!r}")
+
+
+def verdict(m: MLCheck, build: Any, framework: str, check: str, kw: dict[str, Any]) -> dict[str, Any]:
+    """One check on a freshly built program version."""
+    _seed()
+    start = time.perf_counter()
+    out: dict[str, Any] = {"check": check, "kwargs": {k: repr(v) for k, v in kw.items()}}
+    try:
+        b = build(framework)
+        run_check(m, check, kw, b)
+        out.update(verdict="pass", causes=[])
+    except CheckIncomplete as exc:
+        out.update(verdict="incomplete", causes=list(exc.causes), message=str(exc))
+    except CheckFailed as exc:
+        out.update(verdict="fail", causes=list(exc.causes), message=str(exc))
+    except MlcheckUsageError as exc:
+        out.update(verdict="usage_error", causes=[], message=str(exc))
+    except Exception as exc:  # noqa: BLE001 - any other exception is a crash of the check or the port
+        out.update(verdict="crash", causes=[], message="".join(traceback.format_exception(exc))[-3000:])
+    out["seconds"] = round(time.perf_counter() - start, 2)
+    return out
+
+
+def checks_for(mod: Any, framework: str) -> list[tuple[str, dict[str, Any]]]:
+    checks = mod.CHECKS
+    return list(checks[framework] if isinstance(checks, dict) else checks)
+
+
+def label_matches(label: str, cause: str) -> bool:
+    """A label may list alternatives with '|': lr_too_high|exploding_gradients."""
+    return cause in label.split("|")
+
+
+def evaluate(name: str, framework: str, seed: int) -> dict[str, Any]:
+    mod = importlib.import_module(f"tests.real_programs.{name}")
+    m = MLCheck(Settings(seed=seed))
+    row: dict[str, Any] = {"program": name, "framework": framework, "label": mod.LABEL, "source": mod.SOURCE}
+    for version, build in (("buggy", mod.buggy), ("fixed", mod.fixed)):
+        row[version] = [verdict(m, build, framework, c, dict(kw)) for c, kw in checks_for(mod, framework)]
+    buggy = row["buggy"]
+    failed = [r for r in buggy if r["verdict"] in ("fail", "incomplete")]
+    row["caught"] = bool(failed)
+    first = next((r for r in failed if r["causes"]), None)
+    row["first_cause"] = failed[0]["causes"][0] if failed and failed[0]["causes"] else None
+    row["first_cause_match"] = bool(failed) and row["first_cause"] is not None and label_matches(mod.LABEL, row["first_cause"])
+    row["first_named_cause"] = first["causes"][0] if first else None
+    row["first_named_match"] = row["first_named_cause"] is not None and label_matches(mod.LABEL, row["first_named_cause"])
+    row["silent_first_failure"] = bool(failed) and not failed[0]["causes"]
+    row["anywhere_match"] = any(label_matches(mod.LABEL, c) for r in failed for c in r["causes"])
+    row["fixed_pass"] = all(r["verdict"] == "pass" for r in row["fixed"])
+    row["crashes"] = sum(r["verdict"] in ("crash", "usage_error") for r in buggy + row["fixed"])
+    return row
+
+
+def fmt(rs: list[dict[str, Any]]) -> str:
+    return "; ".join(f"{r['check']}={r['verdict']}" + (f"[{','.join(r['causes'])}]" if r["causes"] else "") for r in rs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--only", help="comma-separated program names")
+    parser.add_argument("--framework", choices=("torch", "keras"))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("-v", "--verbose", action="store_true", help="print every failure message")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "real_programs_table.json"))
+    args = parser.parse_args()
+    names = args.only.split(",") if args.only else list(PROGRAMS)
+    rows = []
+    for name in names:
+        mod = importlib.import_module(f"tests.real_programs.{name}")
+        for fw in mod.FRAMEWORKS:
+            if args.framework and fw != args.framework:
+                continue
+            row = evaluate(name, fw, args.seed)
+            rows.append(row)
+            mark = ("C" if row["caught"] else "-") + ("F" if row["first_cause_match"] else "-") + \
+                   ("A" if row["anywhere_match"] else "-") + ("P" if row["fixed_pass"] else "-")
+            print(f"{mark} {name}/{fw} label={row['label']} first={row['first_cause']} first_named={row['first_named_cause']}",
+                  flush=True)
+            print(f"    buggy: {fmt(row['buggy'])}")
+            print(f"    fixed: {fmt(row['fixed'])}", flush=True)
+            if args.verbose:
+                for version in ("buggy", "fixed"):
+                    for r in row[version]:
+                        if r["verdict"] != "pass":
+                            print(f"    --- {version} {r['check']}:\n" + "\n".join("      " + s for s in r["message"].splitlines()))
+    n = len(rows)
+    if not n:
+        return
+    keys = ("caught", "first_cause_match", "first_named_match", "anywhere_match", "silent_first_failure", "fixed_pass")
+    tot = {k: sum(bool(r[k]) for r in rows) for k in keys}
+    tot["crashes"] = sum(r["crashes"] for r in rows)
+    print("\nC caught, F first cause matches, A a matching cause anywhere, P fixed version passes every check")
+    print("\n| framework | entries | caught | first cause matches | first named cause matches | matching cause anywhere "
+          "| first failing check names no cause | fixed versions pass | crashes |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for fw in ("torch", "keras", None):
+        sub = [r for r in rows if fw in (None, r["framework"])]
+        if not sub:
+            continue
+        k = len(sub)
+        c = {key: sum(bool(r[key]) for r in sub) for key in keys}
+        cells = " | ".join(f"{c[key]} ({c[key] / k:.0%})" for key in keys)
+        print(f"| {fw or 'total'} | {k} | {cells} | {sum(r['crashes'] for r in sub)} |")
+    pathlib.Path(args.out).write_text(json.dumps({"seed": args.seed, "totals": tot, "entries": n, "rows": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
