@@ -113,5 +113,10 @@ BATCH_MIXING = _cause("batch_mixing", "a sample's output depends on other sample
                       keras="keep the batch axis first in Reshape/Permute; never reduce over axis 0")
 NO_INPUT_SIGNAL = _cause("no_input_signal", "the model does no better with the real inputs than with zeros",
                          fix="check that inputs and labels stay aligned (shuffled together, same file order)")
+TARGET_SHAPE = _cause("target_shape", "outputs and targets differ in shape, so the loss broadcasts one against the other",
+                      torch="make the head's output the targets' shape (out.squeeze(-1) or y.unsqueeze(-1)); "
+                            "MSELoss warns about it",
+                      keras="make the last layer's output the targets' shape (a (N,) target for a Dense(1) head "
+                            "needs y[:, None] with some losses)")
 SPLIT_LEAKAGE = _cause("split_leakage", "the same samples occur in the training and test splits",
                        fix="deduplicate, and split before augmenting")

@@ -59,7 +59,12 @@ def inputs_not_finite(x: np.ndarray | None) -> list[Evidence]:
 
 
 def output_activation(out: np.ndarray, task: str) -> list[Evidence]:
-    """Class outputs that are already probabilities, or logits that cannot go negative."""
+    """Class outputs that are already probabilities, or logits that cannot go negative; a single
+    output that is 1 for every sample (a softmax over one unit)."""
+    flat = out.reshape(len(out), -1) if out.ndim else out
+    if flat.ndim == 2 and flat.shape[1] == 1 and len(flat) > 1 and np.allclose(flat, 1.0, rtol=0, atol=1e-6):
+        return [(C.OUTPUT_ACTIVATION, f"every one of the {len(flat)} outputs is exactly 1: a softmax over one unit "
+                                      "is always 1; use a sigmoid (or two units with a softmax)")]
     if task != "classification" or out.ndim != 2 or out.shape[1] < 2 or not np.isfinite(out).all():
         return []
     sums = out.sum(axis=1)

@@ -209,7 +209,21 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
             floor = _min_loss(loss_at, _soft_candidates(y2, output_form(out2), shape))
         if width == 1 and k == 1 and not binary_values and not problems:
             problems += _outside_binary(y2, loss_at, shape, only_if_negative=True)
+        if finite and tuple(y.shape) != shape and y.size == out.size and not problems:
+            problems += _broadcast(y2, loss_at, shape, floor, tuple(y.shape))
     return Targets(task, encoding, ids, width, form, floor, problems)
+
+
+def _broadcast(y2: np.ndarray, loss_at: LossAt, shape: tuple, floor: float, y_shape: tuple) -> list[Evidence]:
+    """Value targets of another shape than the outputs ((N,) against (N, 1)): an elementwise loss
+    then compares every output with every target, and a perfect prediction scores no better than
+    the mean predicted everywhere (a loss that lines them up itself scores it about 0)."""
+    mean = loss_at(np.full(shape, float(y2.mean()), dtype=np.float32))
+    if not (_finite(floor) and _finite(mean)) or floor < 0.5 * mean:
+        return []
+    return [(C.TARGET_SHAPE, f"outputs of shape {shape} against targets of shape {y_shape}: a perfect prediction "
+                             f"scores {fmt(floor)}, no better than the targets' mean predicted everywhere "
+                             f"({fmt(mean)}): the loss compares every output with every target (broadcasting)")]
 
 
 def _form(loss_at: LossAt, target: np.ndarray, values_say: str, shape: tuple) -> str:

@@ -98,3 +98,49 @@ def test_a_failure_no_probe_explains_says_what_the_probes_ran_and_saw():
         pytest.fail(f"a cause was named for a capacity limit: {text}")
     assert "no probe named a cause; probes run:" in text and "a retry at lr×10" in text and "Try next" in text
     assert np.isfinite(failed.value.result.end_loss)
+
+
+def _binary(n: int = 64):
+    x = torch.randn(n, 8, generator=torch.Generator().manual_seed(0))
+    return x, (x[:, 0] + x[:, 1] > 0).float().unsqueeze(1)
+
+
+def test_a_softmax_over_one_unit_is_named_from_its_outputs(mlcheck):
+    torch.manual_seed(0)
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.overfit_one_batch(nn.Sequential(nn.Linear(8, 1), nn.Softmax(dim=1)), _binary(),
+                                  loss_fn=nn.BCELoss())
+    assert failed.value.causes[0] == "output_activation", str(failed.value)
+    assert "softmax over one unit" in str(failed.value)
+
+
+def test_a_sigmoid_before_a_logits_loss_is_named_from_its_outputs(mlcheck):
+    torch.manual_seed(0)
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.overfit_one_batch(nn.Sequential(nn.Linear(8, 1), nn.Sigmoid()), _binary(),
+                                  loss_fn=nn.BCEWithLogitsLoss())
+    assert failed.value.causes[0] == "output_activation", str(failed.value)
+    torch.manual_seed(0)  # the twin: the logit itself into the same loss fits
+    assert mlcheck.overfit_one_batch(nn.Linear(8, 1), _binary(), loss_fn=nn.BCEWithLogitsLoss(),
+                                     optimizer=lambda p: torch.optim.Adam(p, lr=0.05)).passed
+
+
+class Squeezed(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 1)
+
+    def forward(self, x):
+        return self.fc(x).squeeze(-1)  # (N,)
+
+
+def test_outputs_broadcast_against_targets_of_another_shape_are_named(mlcheck):
+    x = torch.randn(32, 4, generator=torch.Generator().manual_seed(0))
+    y = x @ torch.tensor([1.0, -2.0, 0.5, 3.0])
+    torch.manual_seed(0)
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.overfit_one_batch(Squeezed(), (x, y.unsqueeze(1)), loss_fn=nn.MSELoss())  # (N,) vs (N, 1)
+    assert failed.value.causes[0] == "target_shape", str(failed.value)
+    torch.manual_seed(0)  # the twin: targets of the outputs' shape fit
+    assert mlcheck.overfit_one_batch(Squeezed(), (x, y), loss_fn=nn.MSELoss(),
+                                     optimizer=lambda p: torch.optim.Adam(p, lr=0.05)).passed

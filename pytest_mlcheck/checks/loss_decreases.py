@@ -80,7 +80,9 @@ def loss_decreases(
         floors = [targets.floor] + [targets_of(session, raw[0], b, session.predict(b), targets.task).floor
                                     for raw, b in zip(raws[1:5], prepared[1:5])]
         floor = float(np.mean(floors))
-        baseline = _initial_loss(session, prepared)
+        # the user's own step may change the outputs before its loss (a sigmoid, a scale): its first
+        # loss, taken before the first update, is then the untrained model's
+        baseline = _initial_loss(session, prepared) if train_step is None else float("nan")
         losses, _, why = train_loop(session, prepared, n_steps, run)
         run.record_losses(losses)
         uncovered = session.uncovered_parameters()

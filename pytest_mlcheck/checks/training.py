@@ -154,6 +154,8 @@ def failure_causes(
         causes += trace_nonfinite(fresh, batches or [first], len(losses), targets, log)
     if task == "regression" and initial_outputs is not None:
         causes += head_cannot_reach(session.labels(first), [initial_outputs, _final_outputs(session, first)])
+    if task == "binary" and targets.form == "logits" and initial_outputs is not None:
+        causes += _squashed_logits(initial_outputs, _final_outputs(session, first))
     if spec.train_step is not None:
         causes += diagnosis.missing_zero_grad(fresh, lambda s: s.prepare(*raw_batch), notes)
     if initial_outputs is not None:
@@ -190,6 +192,18 @@ def failure_causes(
                      "output_range(kind=...) and init_loss on the model, gradients_flow on the batch, or more "
                      "steps= if the loss was still falling")
     return causes
+
+
+def _squashed_logits(initial: np.ndarray, final: np.ndarray | None) -> list[Evidence]:
+    """A one-output head read as a logit (threshold 0) whose outputs never leave (0, 1), before or
+    after training: every sample is predicted positive and the loss cannot fall to its floor."""
+    outs = [o for o in (initial, final) if o is not None and np.isfinite(o).all()]
+    if len(outs) < 2 or not all(o.min() >= 0 and o.max() <= 1 for o in outs):
+        return []
+    return [(C.OUTPUT_ACTIVATION, f"the single output stays in [0, 1] before and after training "
+                                  f"({fmt(float(outs[-1].min()))}..{fmt(float(outs[-1].max()))}) while the loss reads "
+                                  "it as a logit: a sigmoid before a loss that applies its own "
+                                  "(BCEWithLogitsLoss, from_logits=True)")]
 
 
 def trace_nonfinite(fresh: Callable[[], Any], batches: list[Any], step: int, targets: Targets,
