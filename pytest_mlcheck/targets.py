@@ -184,7 +184,10 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
             if not column:
                 cands += _soft_candidates(y2, form, shape)
             floor = _min_loss(loss_at, cands)
-            if not column and binary_values:
+            # a softmax head couples its outputs: a binary loss on its rows still trains it as one
+            # categorical choice (unusual, not the independent-outputs defect)
+            softmax_rows = _in_unit(out2) and bool(np.allclose(out2.sum(axis=1), 1.0, atol=1e-3))
+            if not column and binary_values and not softmax_rows:
                 problems += _binary_loss_over_one_hot(loss_at, _onehot(ids, width), form, shape)
     elif task in ("binary", "multilabel"):
         ids = (y2 > 0.5).astype(np.int64)

@@ -144,3 +144,25 @@ def test_outputs_broadcast_against_targets_of_another_shape_are_named(mlcheck):
     torch.manual_seed(0)  # the twin: targets of the outputs' shape fit
     assert mlcheck.overfit_one_batch(Squeezed(), (x, y), loss_fn=nn.MSELoss(),
                                      optimizer=lambda p: torch.optim.Adam(p, lr=0.05)).passed
+
+
+def _bce(out, target):
+    return -torch.mean(target * torch.log(out.clamp(min=1e-7)) + (1 - target) * torch.log((1 - out).clamp(min=1e-7)))
+
+
+@pytest.mark.parametrize("head,fails", [(nn.Softmax(dim=1), False), (nn.Sigmoid(), True)], ids=["softmax", "sigmoid"])
+def test_a_binary_loss_over_one_hot_rows_is_a_mismatch_only_for_independent_outputs(mlcheck, head, fails):
+    """Defects4ml 003's softmax regression on a hand-written binary cross-entropy is a correct
+    look-alike (the softmax couples the outputs); the same loss on independent sigmoids is the bug."""
+    x, y = tc.digits_batch(32)
+    onehot = torch.nn.functional.one_hot(y, 10).float()
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 10), head)
+    call = lambda: mlcheck.overfit_one_batch(model, (x, onehot), loss_fn=_bce,  # noqa: E731
+                                             optimizer=lambda p: torch.optim.Adam(p, lr=0.01))
+    if fails:
+        with pytest.raises(CheckFailed) as failed:
+            call()
+        assert failed.value.causes[0] == "loss_mismatch"
+    else:
+        assert call().passed
