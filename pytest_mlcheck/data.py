@@ -52,33 +52,47 @@ def _length(value: Any) -> int | None:
     return None
 
 
+LABELS = "labels"  # a dict batch (Hugging Face's convention) carries its targets under this key
+
+
+def _as_pair(batch: Any) -> Any:
+    """A dict batch with ``labels`` as (the other entries, the labels); any other batch unchanged."""
+    if isinstance(batch, Mapping) and LABELS in batch:
+        return {k: v for k, v in batch.items() if k != LABELS}, batch[LABELS]
+    return batch
+
+
 def _not_a_mapping(value: Any, argument: str) -> None:
     if isinstance(value, Mapping):
         raise usage(argument, "an (x, y) pair, or a loader or iterable of (x, y) pairs",
-                    fix=f"got a dict with keys {sorted(map(str, value))[:6]}; pass (batch['x'], batch['y'])")
+                    fix=f"got a dict with keys {sorted(map(str, value))[:6]}; pass (batch['x'], batch['y']), or "
+                        f"put the targets under '{LABELS}'")
 
 
 def one_batch(batch: Any, argument: str = "batch") -> tuple[Any, Any]:
-    """One (x, y) pair: the pair itself, or the first batch of a loader or iterable (consumed)."""
+    """One (x, y) pair: the pair itself (or a dict with ``labels``), or the first batch of a loader
+    or iterable (consumed)."""
+    batch = _as_pair(batch)
     _not_a_mapping(batch, argument)
     if is_pair(batch):
         return _check_pair(batch, argument)
     if isinstance(batch, (str, bytes)) or not isinstance(batch, Iterable):
         raise usage(argument, "an (x, y) pair, or a DataLoader or iterable of (x, y) pairs", batch)
     for first in batch:
-        return _check_pair(first, argument)
+        return _check_pair(_as_pair(first), argument)
     raise usage(argument, "at least one (x, y) batch", batch,
                 fix="It yielded nothing (an empty list, a zero-batch loader or an exhausted generator)")
 
 
 def batches_upto(batches: Any, limit: int, argument: str = "batches") -> list[tuple[Any, Any]]:
     """Up to ``limit`` (x, y) pairs from a single pair, a list, a loader or an iterable."""
+    batches = _as_pair(batches)
     _not_a_mapping(batches, argument)
     if is_pair(batches):
         return [_check_pair(batches, argument)]
     if isinstance(batches, (str, bytes)) or not isinstance(batches, Iterable):
         raise usage(argument, "an iterable of (x, y) pairs (a list, DataLoader or generator)", batches)
-    taken = [_check_pair(b, argument) for b in itertools.islice(batches, limit)]
+    taken = [_check_pair(_as_pair(b), argument) for b in itertools.islice(batches, limit)]
     if not taken:
         raise usage(argument, "at least one (x, y) batch", batches,
                     fix="It yielded nothing (an empty list, a zero-batch loader or an exhausted generator)")
@@ -99,9 +113,14 @@ def input_batches(inputs: Any, argument: str = "inputs", max_samples: int | None
         if not inputs.shape or inputs.shape[0] == 0:
             raise usage(argument, "a batch of at least one sample", inputs)
         return [inputs]
+    if isinstance(inputs, Mapping):  # one batch of named inputs (input_ids, attention_mask, ...)
+        x = {k: v for k, v in inputs.items() if k != LABELS}
+        if not x or not _length(x):
+            raise usage(argument, "named inputs with at least one sample", inputs)
+        return [x]
     if is_pair(inputs):
         return [_check_pair(inputs, argument)[0]]
-    if isinstance(inputs, (str, bytes, Mapping)) or not isinstance(inputs, Iterable):
+    if isinstance(inputs, (str, bytes)) or not isinstance(inputs, Iterable):
         raise usage(argument, "an array or tensor of samples, an (x, y) pair, or a loader of batches", inputs)
     taken: list[Any] = []
     total = 0

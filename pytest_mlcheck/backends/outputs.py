@@ -22,6 +22,8 @@ def _chosen(raw: Any, output: Any, is_tensor: Callable[[Any], bool]) -> Any:
     if output is None:
         if is_tensor(raw):
             return raw
+        if isinstance(raw, Mapping) and is_tensor(raw.get("logits")):  # a Hugging Face ModelOutput
+            return raw["logits"]
         keys = list(raw.keys()) if isinstance(raw, Mapping) else None
         hint = f"a key such as output={keys[0]!r}" if keys else "an index such as output=0"
         raise usage("output", "a selector when the model returns more than one tensor", fix=(

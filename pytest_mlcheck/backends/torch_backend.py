@@ -9,7 +9,9 @@ closure is copied in the same memo: what it records or changes lands on copies, 
 from __future__ import annotations
 
 import copy
+import inspect
 import types
+from collections.abc import Mapping
 from typing import Any, Callable
 
 import numpy as np
@@ -76,6 +78,14 @@ def copy_with_hooks(model: torch.nn.Module, loss_fn: Any) -> tuple[torch.nn.Modu
     return model_copy, loss_copy if loss_is_module else loss_fn
 
 
+def _takes_labels(model: torch.nn.Module) -> bool:
+    """Whether the model's forward computes a loss itself from ``labels=`` (Hugging Face models)."""
+    try:
+        return "labels" in inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def _float_dtype(model: torch.nn.Module) -> torch.dtype:
     for p in model.parameters():
         if p.is_floating_point():
@@ -96,7 +106,9 @@ class TorchSession:
         output: Any,
         inference: bool = False,
     ):
-        if loss_fn is None and train_step is None and not inference:
+        # a model that computes its own loss from labels= (Hugging Face) trains on it without loss_fn
+        self._own_loss = loss_fn is None and train_step is None and not inference and _takes_labels(model)
+        if loss_fn is None and train_step is None and not inference and not self._own_loss:
             raise usage(
                 "loss_fn",
                 "a callable (outputs, targets) -> scalar loss for a torch model",
@@ -286,15 +298,29 @@ class TorchSession:
         return as_numpy(x) if isinstance(x, torch.Tensor) else None
 
     # -- steps ----------------------------------------------------------------------------
-    def _forward(self, x: Any) -> Any:
+    def _raw_forward(self, x: Any, **extra: Any) -> Any:
         args: tuple = (x,)
         kwargs: dict = {}
-        if isinstance(x, dict):
-            args, kwargs = (), x
+        if isinstance(x, Mapping):
+            args, kwargs = (), dict(x)
         elif isinstance(x, (tuple, list)):
             args = tuple(x)
-        raw = call_user("the model's forward pass", self.model, *args, **kwargs)
-        return select_output(raw, self.output, is_tensor=lambda v: isinstance(v, torch.Tensor))
+        return call_user("the model's forward pass", self.model, *args, **kwargs, **extra)
+
+    def _forward(self, x: Any) -> Any:
+        return select_output(self._raw_forward(x), self.output, is_tensor=lambda v: isinstance(v, torch.Tensor))
+
+    def _loss_tensor(self, x: Any, y: Any) -> Any:
+        """The loss of one batch: the user's loss_fn on the selected output, or the loss the model
+        computes itself from ``labels=``."""
+        if not self._own_loss:
+            return call_user("loss_fn", self.loss_fn, self._forward(x), y)
+        raw = self._raw_forward(x, labels=y)
+        loss = raw.get("loss") if isinstance(raw, Mapping) else getattr(raw, "loss", None)
+        if loss is None:
+            raise usage("loss_fn", "a loss: the model computed none from labels=",
+                        fix="pass loss_fn=, or give the model labels it computes a loss from")
+        return loss
 
     def train_step(self, batch: tuple[Any, Any]) -> float:
         x, y = batch
@@ -302,8 +328,7 @@ class TorchSession:
             loss = call_user("train_step", self.user_step, self.model, self.optimizer, self.loss_fn, x, y)
             return scalar_loss(loss, "train_step")
         self.optimizer.zero_grad(set_to_none=True)
-        out = self._forward(x)
-        loss = call_user("loss_fn", self.loss_fn, out, y)
+        loss = self._loss_tensor(x, y)
         value = scalar_loss(loss, "loss_fn")
         if not (isinstance(loss, torch.Tensor) and loss.requires_grad):
             raise UserCodeError("loss_fn", RuntimeError(
@@ -318,14 +343,13 @@ class TorchSession:
 
     def loss(self, batch: tuple[Any, Any], *, training: bool) -> float:
         """The loss on ``batch`` in train or eval mode, without an update (NaN when there is no loss_fn)."""
-        if self.loss_fn is None:
+        if self.loss_fn is None and not self._own_loss:
             return float("nan")
         was_training = self.model.training
         self.model.train(training)
         try:
             with torch.no_grad():
-                out = self._forward(batch[0])
-                return scalar_loss(call_user("loss_fn", self.loss_fn, out, batch[1]), "loss_fn")
+                return scalar_loss(self._loss_tensor(batch[0], batch[1]), "loss_fn")
         finally:
             self.model.train(was_training)
 
@@ -354,8 +378,7 @@ class TorchSession:
         """Gradients of the loss on ``batch`` for each trainable parameter, without an update."""
         x, y = batch
         self.model.zero_grad(set_to_none=True)
-        out = self._forward(x)
-        loss = call_user("loss_fn", self.loss_fn, out, y)
+        loss = self._loss_tensor(x, y)
         scalar_loss(loss, "loss_fn")
         if isinstance(loss, torch.Tensor) and loss.requires_grad:
             call_user("backward", loss.backward)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -50,8 +51,9 @@ def inputs_normalized(
     or ``ModelOutput`` (only what reaches its first layer is judged)."""
     batches = input_batches(inputs)
     for b in batches:
-        if not hasattr(b, "shape"):
-            raise usage("inputs", "arrays or tensors of samples (or (x, y) pairs of them)", b)
+        if not hasattr(b, "shape") and not (model is not None and isinstance(b, Mapping)):
+            raise usage("inputs", "arrays or tensors of samples (or (x, y) pairs of them)", b,
+                        fix="named inputs (a dict such as a tokenizer's output) are judged with model=")
     if model is None:
         x = np.concatenate([as_numpy(b).reshape(len(b), -1) for b in batches], axis=0)
         where = "input"
