@@ -42,6 +42,11 @@ class NotSupported(Exception):
         self.why = why
 
 
+class DeviceUnavailable(MlcheckUsageError):
+    """The device asked for (``--mlcheck-gpu``, ``--mlcheck-device``, ``device=``) does not exist
+    here: the run stops after the first check that finds it (one clear error, not one per test)."""
+
+
 class UserCodeError(Exception):
     """The user's model, loss or step raised inside a check; the check turns it into a failure."""
 

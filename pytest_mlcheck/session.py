@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 import pytest
 
+from pytest_mlcheck.errors import DeviceUnavailable
 from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.settings import Settings
 
@@ -82,6 +83,13 @@ class MlcheckSession:
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         output = getattr(node, "workeroutput", None) or {}
         self.records.extend(json.loads(output.get(WORKER_KEY, "[]")))
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> Any:
+        yield
+        if call.excinfo is not None and call.excinfo.errisinstance(DeviceUnavailable) and not item.session.shouldstop:
+            # the device is missing for every test alike: one clear error for the run, not one per test
+            item.session.shouldstop = f"pytest-mlcheck: {call.excinfo.value}"
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if getattr(report, "wasxfail", None) is not None:

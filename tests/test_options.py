@@ -102,7 +102,37 @@ def test_gpu_without_cuda_fails_the_first_check_but_not_a_test_that_never_checks
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*MlcheckUsageError: device: 'cuda' was asked for*torch sees no CUDA device; run without --mlcheck-gpu*",
+            "*DeviceUnavailable: device: 'cuda' was asked for*torch sees no CUDA device; run without --mlcheck-gpu*",
             "FAILED *::test_that_checks*",
         ]
     )
+
+
+def test_gpu_without_cuda_stops_the_run_after_the_first_check_with_one_clear_error(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    pytester.makepyfile(
+        """
+        import torch
+        from torch import nn
+
+        def check(mlcheck):
+            batch = (torch.randn(16, 4), torch.randint(0, 3, (16,)))
+            mlcheck.overfit_one_batch(nn.Linear(4, 3), batch, loss_fn=nn.CrossEntropyLoss())
+
+        def test_first(mlcheck):
+            check(mlcheck)
+
+        def test_second(mlcheck):
+            check(mlcheck)
+
+        def test_third(mlcheck):
+            check(mlcheck)
+        """
+    )
+    result = pytester.runpytest_subprocess(*FAST, "--mlcheck-gpu")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*Interrupted: pytest-mlcheck: device: 'cuda' was asked for*no CUDA device*"])
+    assert result.stdout.str().count("DeviceUnavailable") <= 2  # one failure, not one per test

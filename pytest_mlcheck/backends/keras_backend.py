@@ -26,7 +26,7 @@ from pytest_mlcheck.backends.base import Session
 from pytest_mlcheck.backends.interrupts import critical, user_boundary
 from pytest_mlcheck.backends.outputs import select_output
 from pytest_mlcheck.backends.rng import Guard
-from pytest_mlcheck.errors import MlcheckUsageError, NotSupported, UserCodeError, call_user, usage
+from pytest_mlcheck.errors import DeviceUnavailable, MlcheckUsageError, NotSupported, UserCodeError, call_user, usage
 
 DEFAULT_LR = 1e-3
 _INVISIBLE = ("a user's own Keras train_step computes its gradients inside its own GradientTape, "
@@ -102,7 +102,7 @@ def resolve_device(device: str) -> str:
     gpus = tf.config.list_logical_devices("GPU")
     index = int(device.split(":")[1]) if ":" in device else worker_device_index(len(gpus), 0)
     if index >= len(gpus):
-        raise MlcheckUsageError(
+        raise DeviceUnavailable(
             f"device: {device!r} was asked for (--mlcheck-gpu, --mlcheck-device or device=) but TensorFlow "
             f"sees {len(gpus)} GPU(s); run without --mlcheck-gpu, or on a machine where TensorFlow has a GPU"
         )

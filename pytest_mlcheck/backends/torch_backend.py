@@ -22,7 +22,7 @@ from pytest_mlcheck.backends.base import Session
 from pytest_mlcheck.backends.interrupts import critical, user_boundary
 from pytest_mlcheck.backends.outputs import select_output
 from pytest_mlcheck.backends.rng import Guard
-from pytest_mlcheck.errors import MlcheckUsageError, UserCodeError, call_user, usage
+from pytest_mlcheck.errors import DeviceUnavailable, UserCodeError, call_user, usage
 
 DEFAULT_LR = 1e-3
 
@@ -30,14 +30,14 @@ DEFAULT_LR = 1e-3
 def resolve_device(device: str) -> torch.device:
     if device.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise MlcheckUsageError(
+            raise DeviceUnavailable(
                 f"device: {device!r} was asked for (--mlcheck-gpu, --mlcheck-device or device=) but torch "
                 "sees no CUDA device; run without --mlcheck-gpu, or on a machine with CUDA"
             )
         index = (int(device.split(":")[1]) if ":" in device else
                  worker_device_index(torch.cuda.device_count(), torch.cuda.current_device()))
         if index >= torch.cuda.device_count():
-            raise MlcheckUsageError(
+            raise DeviceUnavailable(
                 f"device: {device!r} does not exist; torch sees {torch.cuda.device_count()} CUDA device(s), "
                 f"cuda:0..cuda:{torch.cuda.device_count() - 1}"
             )
