@@ -17,7 +17,7 @@ from pytest_mlcheck.checks.not_constant_predictions import not_constant_predicti
 from pytest_mlcheck.checks.output_range import output_range as _output_range
 from pytest_mlcheck.checks.overfit_one_batch import overfit_one_batch as _overfit_one_batch
 from pytest_mlcheck.checks.preprocessing_parity import preprocessing_parity as _preprocessing_parity
-from pytest_mlcheck.checks.runner import SETTING_KEYWORDS, Runs, bind
+from pytest_mlcheck.checks.runner import SETTING_KEYWORDS, bind
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import CheckResult
 from pytest_mlcheck.settings import Settings
@@ -26,7 +26,7 @@ from pytest_mlcheck.settings import Settings
 SHARED_ARGUMENTS = ("loss_fn", "optimizer", "train_step", "output")
 
 
-class MLCheck(Runs):
+class MLCheck:
     """Training-sanity checks for a model. Each method runs real, short training or inference
     on a copy of the model, returns a :class:`CheckResult` when it passes and raises
     :class:`CheckFailed` (an ``AssertionError``) naming likely causes when it fails.
