@@ -24,16 +24,8 @@ def _built(name: str, seed: int) -> dict:
 
 PAIRS = [(case, check) for case in CASES for check in case.checks]
 
-# Wrong verdicts left open (see the report of issue 13): gradients_flow judges |grad|/|weight| against
-# one plain SGD step, so an MSE on raw 25..346 targets (trained well by Adam) reads as exploding.
-KNOWN = {("diabetes std features, raw target 25..346", "gradients_flow")}
-
-
 def _param(case: EncodingCase, check: str):
-    known = any(case.name.startswith(name) and check == k for name, k in KNOWN)
-    marks = [pytest.mark.xfail(strict=True, reason="gradients_flow: raw regression targets read as exploding")] \
-        if known else []
-    return pytest.param(case, check, marks=marks, id=f"{case.framework}: {case.name} / {check}")
+    return pytest.param(case, check, id=f"{case.framework}: {case.name} / {check}")
 
 
 @pytest.mark.parametrize("case,check", [_param(c, k) for c, k in PAIRS])
