@@ -127,6 +127,12 @@ def test_the_new_ports_keep_the_documented_faults() -> None:
     out = np.exp(_out(log_softmax_over_batch.fixed("torch")))
     assert np.allclose(out.sum(1), 1, atol=1e-4)
 
+    # pytorch #16045: (n,) targets against (n, 1) predictions, reshaped in the fix
+    from tests.real_programs import mse_target_broadcast
+
+    assert mse_target_broadcast.buggy("torch")["batch"][1].shape == (100,)
+    assert mse_target_broadcast.fixed("torch")["batch"][1].shape == (100, 1)
+
     # aihwkit #446: the buggy step accumulates gradients, the fixed one does not
     import torch
 

@@ -39,4 +39,5 @@ PROGRAMS: tuple[str, ...] = (
     "bolts_logreg_softmax_then_ce",
     "log_softmax_over_batch",
     "aihwkit_example_no_zero_grad",
+    "mse_target_broadcast",
 )
