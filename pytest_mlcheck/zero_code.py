@@ -15,6 +15,7 @@ import pytest
 
 from pytest_mlcheck.errors import CheckFailed, MlcheckUsageError, usage
 from pytest_mlcheck.model_spec import ImportedWithError, InputSpec, SpecNotFound, build, resolve, where
+from pytest_mlcheck.settings import Settings
 
 BATCH = 8  # samples in the synthesised batch: enough for batch_independence, quick to memorise
 CHECKS = ("output_range", "batch_independence", "init_loss", "gradients_flow", "overfit_one_batch")
@@ -87,19 +88,20 @@ class ModelSpec(pytest.Collector):
     def collect(self) -> list[pytest.Item]:
         return [ModelCheck.from_parent(self, name=name) for name in CHECKS]
 
-    def prepared(self, seed: int) -> Prepared:
+    def prepared(self, settings: Settings) -> Prepared:
         if self._prepared is None:
             try:
-                self._prepared = self._prepare(seed)
+                self._prepared = self._prepare(settings)
             except (ZeroCodeError, MlcheckUsageError) as exc:
                 self._prepared = exc
         if isinstance(self._prepared, BaseException):
             raise self._prepared
         return self._prepared
 
-    def _prepare(self, seed: int) -> Prepared:
+    def _prepare(self, settings: Settings) -> Prepared:
         from pytest_mlcheck.backends.rng import seeded_globals
 
+        seed = settings.seed
         if isinstance(self.target, ImportedWithError):
             raise ZeroCodeError(f"importing the module of {self.spec} raised {self.target}{where(self.target.exc)}")
         try:
@@ -117,7 +119,7 @@ class ModelSpec(pytest.Collector):
         inputs, source = self._inputs(model)
         rng = np.random.default_rng(seed)
         x = inputs.sample(BATCH, rng)
-        outputs = self._forward(model, x, inputs, source, seed)
+        outputs = self._forward(model, x, inputs, source, settings)
         if outputs.ndim != 2 or outputs.shape[1] < 2:
             return Prepared(model, x, None, None, None,
                             f"the model's output has shape {tuple(outputs.shape)}, not (samples, classes) with at "
@@ -146,13 +148,13 @@ class ModelSpec(pytest.Collector):
                             "--mlcheck-inputs int:30522,128")
         return inferred
 
-    def _forward(self, model: Any, x: np.ndarray, inputs: InputSpec, source: str, seed: int) -> np.ndarray:
+    def _forward(self, model: Any, x: np.ndarray, inputs: InputSpec, source: str, settings: Settings) -> np.ndarray:
+        """One eval-mode forward pass on a copy: the output width, and the model runs on this input."""
         from pytest_mlcheck.checks.common import open_session
         from pytest_mlcheck.checks.runner import TrainSpec
         from pytest_mlcheck.errors import UserCodeError
-        from pytest_mlcheck.settings import Settings
 
-        session = open_session(model, Settings(seed=seed), TrainSpec(), inference=True)
+        session = open_session(model, settings, TrainSpec(), inference=True)
         try:
             return np.asarray(session.predict(session.prepare(x)))
         except UserCodeError as err:
@@ -172,7 +174,7 @@ class ModelCheck(pytest.Item):
         from pytest_mlcheck.plugin import SESSION_KEY
 
         session = self.config.stash[SESSION_KEY]
-        prepared = self.parent.prepared(session.settings.seed)
+        prepared = self.parent.prepared(session.settings)
         if self.name in LABELLED and prepared.skip is not None:
             pytest.skip(prepared.skip)
         mlcheck = MLCheck(session.settings, session.recorder(self))
