@@ -46,7 +46,8 @@ def pair_inputs(models: list[str], inputs: list[InputSpec]) -> list[tuple[str, I
                                 "--mlcheck-inputs 3,32,32")
     if len(inputs) > 1 and len(inputs) != len(models):
         raise pytest.UsageError(f"pytest-mlcheck: --mlcheck-inputs: expected once (for every model) or once per "
-                                f"--mlcheck-model ({len(models)}), got {len(inputs)}; give them in the order of the models")
+                                f"--mlcheck-model ({len(models)}), got {len(inputs)}; give them in the order of "
+                                "the models")
     pairs = [(m, inputs[0] if len(inputs) == 1 else inputs[i] if inputs else None) for i, m in enumerate(models)]
     return list(dict.fromkeys(pairs))  # the same model and inputs twice: one set of items
 
