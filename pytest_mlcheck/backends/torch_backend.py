@@ -21,7 +21,7 @@ from pytest_mlcheck.backends import as_numpy, scalar_loss, worker_device_index
 from pytest_mlcheck.backends.base import Session
 from pytest_mlcheck.backends.interrupts import critical, user_boundary
 from pytest_mlcheck.backends.lightning import (
-    STEP, Configured, lightning_base, lightning_batch, loss_of_outputs, manual_error, manual_optimization, overrides,
+    STEP, Configured, NoLoss, lightning_base, lightning_batch, loss_of_outputs, manual_error, manual_optimization, overrides,
     silence_logging, training_loss,
 )
 from pytest_mlcheck.backends.outputs import select_output
@@ -417,6 +417,8 @@ class TorchSession:
                     return float("nan")
                 self.sources["loss_from"] = LOSS_SOURCE
                 return scalar_loss(loss, "training_step")
+        except NoLoss:  # no loss at all is the defect itself, not a loss this probe cannot compute
+            raise
         except Exception:
             return float("nan")
 
