@@ -280,9 +280,20 @@ def test_configure_optimizers_that_needs_a_trainer_is_a_usage_error(mlcheck) -> 
             total = self.trainer.estimated_stepping_batches
             return [optimizer], [torch.optim.lr_scheduler.OneCycleLR(optimizer, 0.1, total_steps=total)]
 
-    with pytest.raises(MlcheckUsageError, match=r"configure_optimizers: expected a configure_optimizers\(\) that runs "
+    with pytest.raises(MlcheckUsageError, match=r"model: expected a LightningModule whose configure_optimizers\(\) runs "
                                                 r"without a Trainer.*not attached to a `Trainer`.*pass optimizer="):
         mlcheck.overfit_one_batch(built(NeedsTrainer), BATCH)
+
+
+def test_configure_optimizers_returning_no_optimizer_is_a_usage_error(mlcheck) -> None:
+    class ReturnsNothing(DigitsMLP):
+        def configure_optimizers(self) -> Any:
+            return None
+
+    with pytest.raises(MlcheckUsageError, match=r"model: expected a LightningModule whose configure_optimizers\(\) "
+                                                r"returns an optimizer, .*got None.*or pass optimizer="):
+        mlcheck.gradients_flow(built(ReturnsNothing), BATCH)
+    assert mlcheck.gradients_flow(built(ReturnsNothing), BATCH, optimizer=adam).passed
 
 
 def test_a_pytorch_lightning_module_is_accepted_too(mlcheck) -> None:

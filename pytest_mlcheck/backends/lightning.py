@@ -20,7 +20,6 @@ from pytest_mlcheck.errors import UserCodeError, call_user, usage
 
 LIGHTNING_PACKAGES = ("lightning.pytorch", "pytorch_lightning")
 STEP = "the LightningModule's training_step"
-CONFIGURE = "the LightningModule's configure_optimizers"
 
 
 def lightning_base(model: object) -> type | None:
@@ -138,20 +137,25 @@ class Schedule:
 
 _SHAPES = ("an optimizer, a list of optimizers, ([optimizers], [schedulers]), or a dict "
            "{'optimizer': ..., 'lr_scheduler': ...}")
+_WHOSE = "a LightningModule whose configure_optimizers() returns "  # usage errors name the model
 
 
 def _schedule(config: Any) -> Schedule:
     if isinstance(config, Mapping):
         if "scheduler" not in config:
-            raise usage("configure_optimizers", "an lr_scheduler dict with a 'scheduler' entry", config)
+            raise usage("model", _WHOSE + "lr_scheduler dicts with a 'scheduler' entry", config)
         interval = config.get("interval", "epoch")
         frequency = config.get("frequency", 1)
         if interval not in ("step", "epoch"):
-            raise usage("configure_optimizers", "an lr_scheduler interval of 'step' or 'epoch'", interval)
+            raise usage("model", _WHOSE + "an lr_scheduler interval of 'step' or 'epoch'", interval)
         if isinstance(frequency, bool) or not isinstance(frequency, int) or frequency < 1:
-            raise usage("configure_optimizers", "an lr_scheduler frequency that is a positive whole number", frequency)
-        return Schedule(config["scheduler"], interval, frequency)
-    return Schedule(config)
+            raise usage("model", _WHOSE + "an lr_scheduler frequency that is a positive whole number", frequency)
+        schedule = Schedule(config["scheduler"], interval, frequency)
+    else:
+        schedule = Schedule(config)
+    if not callable(getattr(schedule.scheduler, "step", None)):
+        raise usage("model", _WHOSE + "learning-rate schedulers (torch.optim.lr_scheduler)", schedule.scheduler)
+    return schedule
 
 
 def _parts(result: Any) -> tuple[Any, list[Any], int]:
@@ -161,18 +165,18 @@ def _parts(result: Any) -> tuple[Any, list[Any], int]:
         return result, [], 1
     if isinstance(result, Mapping):
         if "optimizer" not in result:
-            raise usage("configure_optimizers", "a dict with an 'optimizer' entry", result, fix=f"return {_SHAPES}")
+            raise usage("model", _WHOSE + "a dict with an 'optimizer' entry", result, fix=f"return {_SHAPES}")
         scheduler = result.get("lr_scheduler")
         return result["optimizer"], [] if scheduler is None else [scheduler], 1
     if isinstance(result, (list, tuple)) and result:
         if len(result) == 2 and all(isinstance(part, (list, tuple)) for part in result):
             optimizers, schedulers = result
             if not optimizers:
-                raise usage("configure_optimizers", "at least one optimizer", result)
+                raise usage("model", _WHOSE + "at least one optimizer", result)
             return optimizers[0], list(schedulers), len(optimizers)
         first, configs, _ = _parts(result[0])  # several optimizers (or optimizer dicts): the first trains
         return first, configs, len(result)
-    raise usage("configure_optimizers", f"a return value that is {_SHAPES}", result,
+    raise usage("model", _WHOSE + _SHAPES, result,
                 fix="return the optimizer from configure_optimizers, or pass optimizer= to the check")
 
 
@@ -183,15 +187,16 @@ class Configured:
         try:
             result = module.configure_optimizers()
         except Exception as exc:  # most often it reads self.trainer, which a check has not got
-            raise usage("configure_optimizers", "a configure_optimizers() that runs without a Trainer",
-                        fix=f"calling it on the copy raised {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}; "
-                            "pass optimizer= (e.g. optimizer=lambda params: torch.optim.Adam(params, lr=1e-3))") from None
+            said = (str(exc).splitlines() or [""])[0]
+            raise usage("model", "a LightningModule whose configure_optimizers() runs without a Trainer",
+                        fix=f"calling it on the copy raised {type(exc).__name__}: {said}; pass optimizer= "
+                            "(e.g. optimizer=lambda params: torch.optim.Adam(params, lr=1e-3))") from None
         optimizer, configs, self.count = _parts(result)
         if not isinstance(optimizer, torch.optim.Optimizer):
-            raise usage("configure_optimizers", "a torch.optim.Optimizer as the (first) optimizer", optimizer)
+            raise usage("model", _WHOSE + "a torch.optim.Optimizer (first, when there are several)", optimizer)
         mine = {id(p) for p in module.parameters()}
         if any(id(p) not in mine for g in optimizer.param_groups for p in g["params"]):
-            raise usage("configure_optimizers", "an optimizer over the module's own parameters (self.parameters())",
+            raise usage("model", _WHOSE + "an optimizer over the module's own parameters (self.parameters())",
                         fix="it holds parameters that are not the module's: build it from self.parameters() "
                             "inside configure_optimizers, not from another model or a global")
         # schedulers of the other optimizers (a GAN's second one) do not concern the first
@@ -213,8 +218,6 @@ class Configured:
             scheduler = schedule.scheduler
             if hasattr(scheduler, "base_lrs"):
                 scheduler.base_lrs = [lr * factor for lr in scheduler.base_lrs]
-            if hasattr(scheduler, "min_lrs"):  # ReduceLROnPlateau's floor
-                scheduler.min_lrs = [lr * factor for lr in scheduler.min_lrs]
         for group in self.optimizer.param_groups:
             for key in ("initial_lr", "max_lr", "min_lr"):  # OneCycleLR's and the warm-up schedulers'
                 if isinstance(group.get(key), (int, float)):
@@ -222,7 +225,8 @@ class Configured:
 
     def describe(self) -> str:
         groups = self.optimizer.param_groups
-        lr = groups[0].get("lr") if groups else None
+        # the rate as configured: a scheduler may already have moved "lr" (a warm-up starts lower)
+        lr = groups[0].get("initial_lr", groups[0].get("lr")) if groups else None
         text = f"{type(self.optimizer).__name__}" + (f"(lr={lr:g})" if isinstance(lr, (int, float)) else "")
         if self.count > 1:
             text += f", the first of {self.count} optimizers"
