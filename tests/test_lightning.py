@@ -259,6 +259,20 @@ def test_explicit_loss_fn_and_optimizer_override_the_modules_own(mlcheck) -> Non
     # an explicit optimizer alone: the loss still comes from training_step
     result = mlcheck.overfit_one_batch(built(DigitsMLP, lr=50.0), BATCH, optimizer=adam)
     assert "loss_from" in result.figures and "optimizer_from" not in result.figures
+    # an explicit train_step: it replaces training_step and is handed configure_optimizers' optimizer
+    seen: list[torch.optim.Optimizer] = []
+
+    def step(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: Any, x: Any, y: Any) -> torch.Tensor:
+        seen.append(optimizer)
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    result = mlcheck.gradients_flow(built(Broken), BATCH, train_step=step)
+    assert "loss_from" not in result.figures and isinstance(seen[0], torch.optim.Adam)
+    assert seen[0].param_groups[0]["lr"] == 50.0
 
 
 def test_manual_optimization_is_a_usage_error(mlcheck) -> None:
