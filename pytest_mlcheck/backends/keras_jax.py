@@ -3,10 +3,10 @@
 JAX has no tape: a loss and its gradients come from ``jax.value_and_grad`` over the model's forward
 pass and the loss inside a ``keras.StatelessScope`` that maps each trainable variable to a traced
 value, as Keras's own JAX trainer does; what the pass updates (moving statistics, seed generators)
-comes back from the scope and is assigned after. The first training step of a session runs eagerly
-(errors in the user's code read plainly, and a loss that no gradient reaches is caught); the rest
-run as one ``jax.jit`` step through ``optimizer.stateless_apply``, rebuilt when a probe changes
-what the trace captured (training mode, weight decay).
+comes back from the scope and is assigned after. Training steps run as one ``jax.jit`` step through
+``optimizer.stateless_apply``, kept per model and configuration between checks (a probe that changes
+what the trace captured, training mode or weight decay, gets its own); before the first, the
+gradient's jaxpr is read to fail a loss that no gradient reaches, as the other adapters do.
 
 JAX returns a zero gradient for a variable the loss never reaches, where TensorFlow returns None:
 which variables the gradient truly depends on is read from the gradient's jaxpr, so both say None.
@@ -158,12 +158,9 @@ class KerasJaxSession(KerasSessionBase):
         if self._jitted is None:
             self._jitted = self._cached()
             if self._jitted is None:
-                if not self.optimizer.built:
-                    self.optimizer.build(self.model.trainable_variables)
-                loss = super()._step(x, y)  # eager: plain errors, and the no-gradient check
+                self._check_gradient_flows(x, y)
                 self._jitted = _Jitted(self)
                 self._keep(self._jitted)
-                return loss
         variables, state = self.model.trainable_variables, self.model.non_trainable_variables
         if not self.optimizer.built:
             self.optimizer.build(variables)
@@ -176,6 +173,14 @@ class KerasJaxSession(KerasSessionBase):
         for variable, value in zip(opt_vars, opt_values):
             variable.assign(value)
         return loss
+
+    def _check_gradient_flows(self, x: Any, y: Any) -> None:
+        """A failed check when no gradient reaches any trainable variable, read from the jaxpr of
+        the gradient (traced, not run: nothing changes)."""
+        variables = self.model.trainable_variables
+        fn = self._traced_loss(x, y, self._training, self.model.non_trainable_variables, [])
+        used = _used_inputs(lambda v: jax.grad(lambda w: fn(w)[0])(v), [v.value for v in variables])
+        self._pairs(None, [None if used is not None and not u else 0 for u in used or variables], variables)
 
     def _key(self) -> tuple:
         loss = ("compiled", id(getattr(self.model, "loss", None))) if self._uses_compiled_loss \
