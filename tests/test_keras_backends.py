@@ -32,7 +32,11 @@ SLICE = [
 ]
 BACKENDS = ["jax", "torch"]
 # Cases whose verdict on a backend differs from TensorFlow's, with why (listed in the README).
-DIFFERS: dict[tuple[str, str], str] = {}
+DIFFERS: dict[tuple[str, str], str] = {
+    ("torch", "keras: look-alike: Dense(softmax) before from_logits=True (Keras undoes it)"):
+        "Keras on torch does not undo a softmax before from_logits=True: the model trains on a softmax of a "
+        "softmax, and loss_mismatch is a true finding there",
+}
 
 
 def run_on(backend: str, ids: list[str]) -> dict[str, Any]:
