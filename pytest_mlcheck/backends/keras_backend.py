@@ -33,8 +33,12 @@ _INVISIBLE = ("a user's own Keras train_step computes its gradients inside its o
               "where a check cannot see them")
 # Tracing a new tf.function and building a new optimizer for every check cost ~7 MiB each that
 # TensorFlow never gives back; a step traced once per model and configuration is reused instead.
+# A kept step holds its optimizer's state (Adam: twice the model): only small ones are kept, within
+# one budget for all models, oldest dropped first; a larger model's step is traced anew per check.
 _TRACED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {key: _Traced}
 _TRACED_PER_MODEL = 16
+_TRACED_BYTES = 64 * 2**20
+_KEPT: list[tuple[weakref.ref, Any, int]] = []  # (model, key, optimizer bytes), oldest first
 _ABSENT = object()  # a model with no ``optimizer`` attribute (never compiled)
 _UNSEEN = object()  # a session stopped before it looked at ``model.optimizer``: nothing to put back
 _LOSS_SCALE = 2.0**15  # LossScaleOptimizer's initial scale: fp16 gradients of a probe do not underflow
@@ -61,7 +65,10 @@ class _Traced:
 
     def __init__(self, optimizer: Any) -> None:
         self.optimizer = optimizer
-        self.initial = [(v, np.array(v.numpy(), copy=True)) for v in optimizer.variables]
+        # as built, an optimizer's slots are filled with one value (zeros, Adagrad's 0.1): kept as
+        # that value, not as a copy of each slot (which would double the state a kept step holds)
+        self.initial = [(v, _compact(v)) for v in optimizer.variables]
+        self.bytes = sum(int(np.prod(v.shape)) * np.dtype(v.dtype).itemsize for v in optimizer.variables)
         self.session: Callable[[], Any] = lambda: None
         self.function = tf.function(self._step, reduce_retracing=True)
 
@@ -71,12 +78,21 @@ class _Traced:
     def adopt(self, session: Any) -> None:
         """Start a session from the optimizer state as built."""
         for variable, value in self.initial:
-            variable.assign(value)
+            variable.assign(tf.fill(variable.shape, tf.constant(value, variable.dtype))
+                            if np.ndim(value) == 0 and len(variable.shape) else value)
         self.session = weakref.ref(session)
 
     def adopt_after_first_step(self, session: Any) -> None:
         """The session that built it goes on from its eager first step."""
         self.session = weakref.ref(session)
+
+
+def _compact(variable: Any) -> Any:
+    """A variable's value: one scalar when every element holds it, else a copy."""
+    value = np.asarray(variable.numpy())
+    if value.size and np.all(value == value.flat[0]):
+        return value.flat[0].copy()
+    return np.array(value, copy=True)
 
 
 def _config_key(obj: Any) -> Any:
@@ -154,6 +170,52 @@ def reachable_variables(model: keras.Model) -> list[Any]:
     return found
 
 
+class _CopyOnWrite:
+    """While an inference session is open, the model's weights are saved on the first write only:
+    every write through Keras (``assign``, ``assign_add``, ``assign_sub``) goes through the backend
+    variable's ``_direct_assign``, which is wrapped for as long as any such session is open. An
+    inference call writes no weight, so nothing is copied (a probe writing moving statistics is
+    covered by the session's eager snapshot, which holds every other variable)."""
+
+    sessions: list[Any] = []
+    original: Any = None
+
+    @classmethod
+    def watchable(cls, variable: Any) -> bool:
+        from keras.src.backend import Variable as BackendVariable
+
+        return type(variable)._direct_assign is (cls.original or BackendVariable._direct_assign)
+
+    @classmethod
+    @critical
+    def enter(cls, session: Any) -> None:
+        from keras.src.backend import Variable as BackendVariable
+
+        if cls.original is None:
+            cls.original = BackendVariable._direct_assign
+
+            def _direct_assign(variable: Any, value: Any) -> None:
+                for watcher in list(cls.sessions):
+                    watcher._save(variable)
+                cls.original(variable, value)
+
+            BackendVariable._direct_assign = _direct_assign
+        if session not in cls.sessions:
+            cls.sessions.append(session)
+
+    @classmethod
+    @critical
+    def leave(cls, session: Any) -> None:
+        """Idempotent: the wrapper goes when the last session leaves."""
+        from keras.src.backend import Variable as BackendVariable
+
+        if session in cls.sessions:
+            cls.sessions.remove(session)
+        if not cls.sessions and cls.original is not None:
+            BackendVariable._direct_assign = cls.original
+            cls.original = None
+
+
 def _values(variables: list[Any]) -> Snapshot:
     return [(v, np.array(v.numpy(), copy=True)) for v in variables]
 
@@ -225,6 +287,8 @@ class KerasSession:
         self._parent = within
         self._guard = Guard()
         self._found: Snapshot = []  # what this session found, restored when it closes
+        self._inference = inference
+        self._watched: dict[int, Any] = {}  # weights saved into _found on their first write only
         self._begin(seed)  # last: nothing after it may fail before the caller holds the session
 
     @critical
@@ -236,7 +300,14 @@ class KerasSession:
             self._user_opt = getattr(self.model, "optimizer", _ABSENT)
             # the compiled optimizer is not the model's, but a train_step= may reach it: snapshot it too
             held = getattr(self._user_opt, "variables", None) if self._user_opt is not _ABSENT else None
-            self._found = _values(reachable_variables(self.model) + list(held or []))
+            reachable = reachable_variables(self.model) + list(held or [])
+            if self._inference and self._parent is None:
+                # inference writes no weight: the weights are saved on a write only (_CopyOnWrite)
+                weights = {id(v) for v in self.model.trainable_variables if _CopyOnWrite.watchable(v)}
+                self._watched = {id(v): v for v in reachable if id(v) in weights}
+                reachable = [v for v in reachable if id(v) not in weights]
+                _CopyOnWrite.enter(self)
+            self._found = _values(reachable)
             self._model_variables = len(self.model.variables)
             self._metric_variables = len(self.model.metrics_variables)
             # where every session of this check starts: the weights the user had
@@ -255,7 +326,15 @@ class KerasSession:
     def close(self) -> None:
         """Put back every variable as this session found it, and every global generator; complete
         (and idempotent) whatever interrupts it."""
-        self._guard.end(self._put_back_optimizer, lambda: _assign(self._found))
+        self._guard.end(self._put_back_optimizer, lambda: _CopyOnWrite.leave(self), lambda: _assign(self._found))
+        self._watched = {}
+
+    @critical
+    def _save(self, variable: Any) -> None:
+        """Before the first write into a watched weight: its value joins the snapshot."""
+        if self._watched.pop(id(variable), None) is not None:
+            with tf.init_scope():  # a write traced inside the user's tf.function: read eagerly
+                self._found.append((variable, np.array(variable.numpy(), copy=True)))
 
     @critical
     def _put_back_optimizer(self) -> None:
@@ -278,7 +357,7 @@ class KerasSession:
     def _remember_new(self) -> None:
         """Variables created by building the model, as initialised, join every snapshot of the check."""
         session: KerasSession | None = self
-        known = {id(v) for v, _ in self._found}
+        known = {id(v) for v, _ in self._found} | set(self._watched)
         new = _values([v for v in reachable_variables(self.model) if id(v) not in known])
         snapshots = [self._start]
         while session is not None:
@@ -510,10 +589,24 @@ class KerasSession:
         return _TRACED.get(self.model, {}).get(self._key())
 
     def _keep(self, traced: _Traced) -> None:
+        """Keep the step for later checks when its optimizer's state fits the budget of all kept
+        steps (the oldest go first); a larger one lives as long as this session."""
+        if traced.bytes > _TRACED_BYTES:
+            return
         kept = _TRACED.setdefault(self.model, {})
         kept[self._key()] = traced
         while len(kept) > _TRACED_PER_MODEL:
             kept.pop(next(iter(kept)))
+        model, key = self.model, self._key()
+        live = [(ref, k, size) for ref, k, size in _KEPT
+                if ref() is not None and k in _TRACED.get(ref(), {}) and not (ref() is model and k == key)]
+        live.append((weakref.ref(model), key, traced.bytes))
+        total = sum(size for _, _, size in live)
+        while total > _TRACED_BYTES:
+            ref, key, size = live.pop(0)
+            _TRACED[ref()].pop(key, None)
+            total -= size
+        _KEPT[:] = live
 
     def _step(self, x: Any, y: Any) -> Any:
         if self._override is not None:
