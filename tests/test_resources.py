@@ -4,8 +4,10 @@ state (no keras.backend.clear_session()), and never keep the user's model alive.
 from __future__ import annotations
 
 import gc
+import os
 import weakref
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -96,3 +98,178 @@ def test_torch_cuda_memory_is_given_back_when_a_gpu_is_there():
     MLCheck().overfit_one_batch(tc.DigitsCNN(), tc.digits_batch(32), loss_fn=nn.CrossEntropyLoss(), device="cuda")
     torch.cuda.synchronize()
     assert torch.cuda.memory_allocated() == before
+
+
+# -- memory proportional to the model ---------------------------------------------------------
+
+def _wide_mlp() -> nn.Module:
+    """About 4.2M parameters (16 MiB): copying it would show far above the allocator's noise."""
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(64, 2000), nn.BatchNorm1d(2000), nn.ReLU(), nn.Linear(2000, 2000), nn.ReLU(),
+                         nn.Dropout(0.1), nn.Linear(2000, 10))
+
+
+def _model_bytes(model: nn.Module) -> int:
+    return sum(p.numel() * p.element_size() for p in model.parameters())
+
+
+def _map_large_blocks() -> bool:
+    """Tell glibc (from import on) to map every block over 64 KiB on its own, so a freed tensor
+    leaves resident memory at once and a new one adds to it (none reuses a freed heap chunk)."""
+    import ctypes
+
+    try:
+        return bool(ctypes.CDLL(None).mallopt(-3, 64 * 1024))  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        return False
+
+
+MAPPED = _map_large_blocks()
+
+
+def _peak_during(call) -> tuple[float, float]:
+    """Resident bytes a call adds at its peak, and keeps after it returns."""
+    if not MAPPED or not os.path.exists("/proc/self/clear_refs"):
+        pytest.skip("not Linux with glibc: resident memory would not show what is alive")
+    gc.collect()
+    before = _resident_mib()
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")  # the peak resident size starts again from the current one
+    call()
+    with open("/proc/self/status") as status:
+        peak = next(int(line.split()[1]) / 1024 for line in status if line.startswith("VmHWM:"))
+    gc.collect()
+    return (peak - before) * 2**20, (_resident_mib() - before) * 2**20
+
+
+def _copies(monkeypatch) -> list:
+    from pytest_mlcheck.backends import torch_backend
+
+    copied: list = []
+    real = torch_backend.copy_with_hooks
+    monkeypatch.setattr(torch_backend, "copy_with_hooks", lambda *a: copied.append(a) or real(*a))
+    return copied
+
+
+@pytest.mark.parametrize("check", ["output_range", "inputs_normalized", "batch_independence", "init_loss"])
+def test_a_torch_inference_check_runs_the_users_module_without_a_copy(mlcheck, monkeypatch, check):
+    model = _wide_mlp().eval()
+    x, y = torch.randn(32, 64), torch.arange(32) % 10
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    modes = [m.training for m in model.modules()]
+    copied = _copies(monkeypatch)
+    calls = {"output_range": lambda: mlcheck.output_range(model, x, kind="logits"),
+             "inputs_normalized": lambda: mlcheck.inputs_normalized(x, model=model),  # a training-mode pass
+             "batch_independence": lambda: mlcheck.batch_independence(model, x[:8]),
+             "init_loss": lambda: mlcheck.init_loss(model, (x, y), loss_fn=nn.CrossEntropyLoss())}
+    calls[check]()  # warm-up: the first call imports and builds what every later one reuses
+    peak, kept = _peak_during(calls[check])
+    assert not copied
+    assert peak < 0.5 * _model_bytes(model)  # a copy alone would be 1.0x
+    assert kept < 0.05 * _model_bytes(model)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # BatchNorm statistics too
+    assert [m.training for m in model.modules()] == modes
+
+
+def test_a_torch_training_check_copies_once_and_keeps_nothing(mlcheck, monkeypatch):
+    # the twin: training needs its copy (the user's weights never change, even if interrupted)
+    model = _wide_mlp()
+    copied = _copies(monkeypatch)
+    batch = torch.randn(32, 64), torch.arange(32) % 10
+
+    def fit() -> None:
+        try:
+            mlcheck.overfit_one_batch(model, batch, loss_fn=nn.CrossEntropyLoss(), optimizer=torch.optim.Adam,
+                                      steps=200)
+        except CheckFailed:
+            pytest.fail("a fit that fails runs probes, each with its own copy: not what is measured here")
+
+    fit()  # warm-up: what the first call builds is kept for every later one
+    copied.clear()
+    peak, kept = _peak_during(fit)
+    assert len(copied) == 1
+    size = _model_bytes(model)
+    assert peak > size  # the copy was measured (the check's peak against the user's loop: benchmarks/memory_table.py)
+    assert kept < 0.05 * size
+
+
+def test_a_forward_that_writes_into_the_users_module_is_undone(mlcheck, monkeypatch):
+    class Writes(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lookup = nn.Embedding(50, 8, max_norm=0.5)  # renormalises the rows it reads, in place
+            self.head = nn.Linear(32, 4)
+            self.calls = 0
+
+        def forward(self, ids):
+            self.calls += 1
+            self.head.weight.data.mul_(2.0)  # behind autograd's back
+            self.head.bias.data = torch.zeros(4)  # a new storage
+            return self.head(self.lookup(ids).flatten(1))
+
+    model = Writes()
+    with torch.no_grad():
+        model.lookup.weight.mul_(10.0)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    bias = model.head.bias
+    copied = _copies(monkeypatch)
+    mlcheck.output_range(model, torch.randint(0, 50, (16, 4)), low=-1e9)
+    assert not copied  # run on the module itself ...
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # ... and put back
+    assert model.calls == 0 and model.head.bias is bias
+
+
+def test_a_keras_inference_check_copies_no_weight_and_keeps_nothing(mlcheck):
+    import keras
+    import numpy as np
+
+    from pytest_mlcheck.backends import keras_backend
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(1400), keras.layers.BatchNormalization(),
+                              keras.layers.Dense(1400), keras.layers.Dense(10)])
+    x = np.random.default_rng(0).normal(size=(32, 64)).astype("float32")
+    before = [np.array(v.numpy()) for v in model.variables]
+    saved: list = []
+    real = keras_backend._values
+    original = keras_backend._values
+    keras_backend._values = lambda variables: saved.extend(variables) or real(variables)
+    try:
+        mlcheck.output_range(model, x, kind="logits")
+        mlcheck.inputs_normalized(x, model=model)  # a training-mode pass: moving statistics change
+    finally:
+        keras_backend._values = original
+    weights = {id(v) for v in model.trainable_variables}
+    assert not [v for v in saved if id(v) in weights]  # only the small state variables were copied
+    assert saved  # the moving statistics were
+    assert all(np.array_equal(a, v.numpy()) for a, v in zip(before, model.variables))
+    assert keras_backend._CopyOnWrite.original is None and not keras_backend._CopyOnWrite.sessions
+
+
+def _fit(check: MLCheck, model) -> None:
+    try:
+        check.overfit_one_batch(model, kc.digits_arrays(32), loss_fn=kc.sparse_ce(), steps=3)
+    except CheckFailed:
+        pass
+
+
+def test_a_kept_keras_step_holds_its_optimizer_as_built_in_scalars_not_copies(mlcheck):
+    from pytest_mlcheck.backends import keras_backend
+
+    model = kc.mlp()
+    _fit(mlcheck, model)
+    traced = list(keras_backend._TRACED[model].values())[-1]
+    assert traced.bytes > 0 and traced.bytes <= keras_backend._TRACED_BYTES
+    assert all(np.ndim(value) == 0 for _, value in traced.initial)  # Adam's zeros, its iteration, its rate
+
+
+def test_a_keras_step_over_the_budget_is_not_kept_after_its_check(mlcheck, monkeypatch):
+    from pytest_mlcheck.backends import keras_backend
+
+    monkeypatch.setattr(keras_backend, "_TRACED_BYTES", 10_000)  # below this MLP's Adam state (~38 KB)
+    model = kc.mlp()
+    _fit(mlcheck, model)
+    assert not keras_backend._TRACED.get(model)
+    runs = [MLCheck().loss_decreases(model, kc.digits_array_batches(4), loss_fn=kc.sparse_ce(), steps=8,
+                                     min_drop=0.01).losses for _ in range(2)]
+    assert runs[0] == runs[1]  # traced anew, the same figures
