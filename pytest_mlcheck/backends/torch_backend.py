@@ -8,6 +8,7 @@ closure is copied in the same memo: what it records or changes lands on copies, 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
 import types
@@ -25,8 +26,10 @@ from pytest_mlcheck.backends.lightning import (
     silence_logging, training_loss,
 )
 from pytest_mlcheck.backends.outputs import select_output
+from pytest_mlcheck.backends import torch_inplace
 from pytest_mlcheck.backends.rng import Guard
-from pytest_mlcheck.errors import DeviceUnavailable, UserCodeError, call_user, usage
+from pytest_mlcheck.backends.torch_inplace import InPlace
+from pytest_mlcheck.errors import DeviceUnavailable, NotSupported, UserCodeError, call_user, usage
 
 DEFAULT_LR = 1e-3
 LOSS_SOURCE = "the LightningModule's training_step(batch, batch_idx)"
@@ -140,6 +143,14 @@ class TorchSession:
         self._configured: Configured | None = None  # configure_optimizers' optimizer and schedulers
         self._steps = 0  # training steps taken: training_step's batch_idx
         self._guard = Guard()
+        self._inplace: InPlace | None = None
+        if inference and torch_inplace.usable(model, loss_fn, self.torch_device):
+            # Inference needs no copy: the user's module itself runs, and what a forward pass could
+            # change is put back when the session closes (torch_inplace).
+            self.model, self.loss_fn, self._loss_params = model, loss_fn, []
+            self.optimizer = None
+            self._begin(seed, inplace=True)
+            return
         # The copy is trained, never the user's module: only the global generators need a guard.
         # The copy and the optimizer are built before any generator is seeded (copying draws nothing).
         try:
@@ -173,9 +184,14 @@ class TorchSession:
         self._begin(seed)  # last: nothing after it may fail before the caller holds the session
 
     @critical
-    def _begin(self, seed: int) -> None:
-        """Capture every global generator, then seed them; undone in full if anything stops it."""
+    def _begin(self, seed: int, *, inplace: bool = False) -> None:
+        """Capture every global generator, then seed them (and, on the user's module itself, capture
+        what a forward pass could change and put it in training mode, as a copy starts); undone in
+        full if anything stops it."""
         try:
+            if inplace:
+                self._inplace = InPlace(self.model, self.loss_fn)
+                self.model.train()
             self._guard.begin(seed, cuda=self.torch_device.type == "cuda")
         except BaseException:
             self.close()
@@ -284,7 +300,8 @@ class TorchSession:
         was_training = self.model.training
         try:
             for m in norms:  # momentum None with fresh statistics: one pass sets them to the batch's
-                m.reset_running_stats()
+                with self._writes():
+                    m.reset_running_stats()
                 m.momentum = None
             self.model.train()
             with torch.no_grad():
@@ -333,7 +350,8 @@ class TorchSession:
             args, kwargs = (), dict(x)
         elif isinstance(x, (tuple, list)):
             args = tuple(x)
-        return call_user("the model's forward pass", self.model, *args, **kwargs, **extra)
+        with self._writes():
+            return call_user("the model's forward pass", self.model, *args, **kwargs, **extra)
 
     def _forward(self, x: Any) -> Any:
         return select_output(self._raw_forward(x), self.output, is_tensor=lambda v: isinstance(v, torch.Tensor))
@@ -344,7 +362,9 @@ class TorchSession:
         if self._step_loss:
             return training_loss(self.model, lightning_batch(x, y), self._steps)
         if not self._own_loss:
-            return call_user("loss_fn", self.loss_fn, self._forward(x), y)
+            out = self._forward(x)
+            with self._writes():
+                return call_user("loss_fn", self.loss_fn, out, y)
         raw = self._raw_forward(x, labels=y)
         loss = raw.get("loss") if isinstance(raw, Mapping) else getattr(raw, "loss", None)
         if loss is None:
@@ -353,6 +373,7 @@ class TorchSession:
         return loss
 
     def train_step(self, batch: tuple[Any, Any]) -> float:
+        self._own_gradients("a training step")
         x, y = batch
         if self.user_step is not None:
             loss = call_user("train_step", self.user_step, self.model, self.optimizer, self.loss_fn, x, y)
@@ -402,7 +423,8 @@ class TorchSession:
         try:
             with torch.no_grad():
                 out = torch.as_tensor(outputs, dtype=_float_dtype(self.model), device=self.torch_device)
-                return scalar_loss(self.loss_fn(out, batch[1]), "loss_fn")
+                with self._writes():
+                    return scalar_loss(self.loss_fn(out, batch[1]), "loss_fn")
         except Exception:
             return float("nan")
 
@@ -434,6 +456,7 @@ class TorchSession:
 
     def gradients(self, batch: tuple[Any, Any]) -> dict[str, np.ndarray | None]:
         """Gradients of the loss on ``batch`` for each trainable parameter, without an update."""
+        self._own_gradients("gradients of the parameters")
         x, y = batch
         self.model.zero_grad(set_to_none=True)
         loss = self._loss_tensor(x, y)
@@ -500,6 +523,7 @@ class TorchSession:
         return (seen[0][1], bool(np.issubdtype(seen[0][1].dtype, np.integer))) if seen else None
 
     def clear_gradients(self) -> None:
+        self._own_gradients("clearing the gradients")
         for p in list(self.model.parameters()) + self._loss_params:
             p.grad = None
 
@@ -512,12 +536,27 @@ class TorchSession:
 
     @critical
     def close(self) -> None:
-        """Drop the copy and restore every global generator (idempotent)."""
+        """Drop the copy (or put the user's module back as found) and restore every global
+        generator (idempotent). Nothing of the model is kept: no copy, optimizer state or gradient."""
+        inplace = self._inplace
+        self._guard.end(*([inplace.restore] if inplace is not None else []))
         self.model = None  # type: ignore[assignment]
         self.loss_fn = None
         self.optimizer = None  # type: ignore[assignment]
         self._configured = None
-        self._guard.end()
+        self._copy_of = {}
+        self._loss_params = []
+        self._inplace = None
+
+    def _writes(self) -> Any:
+        """Where the user's code may write into the module: watched on the user's module itself."""
+        return self._inplace.mode if self._inplace is not None else contextlib.nullcontext()
+
+    def _own_gradients(self, what: str) -> None:
+        """Gradients land on the parameters: never on the user's module (an inference session)."""
+        if self._inplace is not None:
+            raise NotSupported(what, "an inference session runs the user's module itself, whose gradients "
+                                     "are the user's")
 
 
 user_boundary(TorchSession.__init__)  # it runs the user's deepcopy and optimizer factory
