@@ -144,7 +144,9 @@ class TorchSession:
         self._steps = 0  # training steps taken: training_step's batch_idx
         self._guard = Guard()
         self._inplace: InPlace | None = None
-        if inference and torch_inplace.usable(model, loss_fn, self.torch_device):
+        # a LightningModule's loss runs its training_step with forward swapped and self.log silenced:
+        # that changes the module, so it gets a copy
+        if inference and self._lightning is None and torch_inplace.usable(model, loss_fn, self.torch_device):
             # Inference needs no copy: the user's module itself runs, and what a forward pass could
             # change is put back when the session closes (torch_inplace).
             self.model, self.loss_fn, self._loss_params = model, loss_fn, []
