@@ -43,9 +43,6 @@ KNOWN_FAILURES: dict[tuple[str, str], tuple[str, type[BaseException], bool]] = {
     ("vit tiny", "input_independent_baseline"): (
         "issue 14 item 3: the 0.25 accuracy margin after 100 steps on 64 samples is more than a small ViT gains "
         "(it does learn: overfit_one_batch and loss_decreases pass)", CheckFailed, True),
-    ("packed bi-lstm", "input_independent_baseline"): (
-        "issue 14 item 3: zeroed inputs are all padding, pack_padded_sequence raises inside the model, and the "
-        "check reports input_dtype", CheckFailed, True),
     ("keras tabular (Normalization)", "input_independent_baseline"): (
         "issue 14 item 3: the 0.25 accuracy margin after 100 steps on 32 training samples is more than this "
         "3-class tabular model gains (0.53 vs 0.41), and inputs_not_normalized is named though a Normalization "
