@@ -240,10 +240,13 @@ def test_a_keras_inference_check_copies_no_weight_and_keeps_nothing(mlcheck, mon
     x = np.random.default_rng(0).normal(size=(32, 64)).astype("float32")
     before = [np.array(v.numpy()) for v in model.variables]
     saved = _keras_snapshots(monkeypatch)
+    written: list = []
+    real_save = keras_common.KerasSessionBase._save
+    monkeypatch.setattr(keras_common.KerasSessionBase, "_save", lambda s, v: written.append(v) or real_save(s, v))
     mlcheck.output_range(model, x, kind="logits")
     mlcheck.inputs_normalized(x, model=model)  # a training-mode pass: moving statistics change
     weights = {id(v) for v in model.trainable_variables}
-    assert not [v for v in saved if id(v) in weights]  # only the small state variables were copied
+    assert not [v for v in saved + written if id(v) in weights]  # only the small state variables were copied
     assert saved  # the moving statistics were
     assert all(np.array_equal(a, v.numpy()) for a, v in zip(before, model.variables))
     assert keras_common._CopyOnWrite.original is None and not keras_common._CopyOnWrite.sessions
@@ -324,3 +327,32 @@ def test_kept_keras_steps_share_one_budget_and_the_oldest_goes_first(mlcheck, mo
     monkeypatch.setattr(keras_backend, "_TRACED_BYTES", size + size // 2)  # room for one MLP's step, not two
     _fit(mlcheck, second)
     assert not keras_backend._TRACED.get(first) and keras_backend._TRACED.get(second)
+
+
+def test_a_weight_a_tf_function_traced_before_the_check_writes_is_put_back(mlcheck):
+    import keras
+    import tensorflow as tf
+
+    from pytest_mlcheck.backends import keras_common
+
+    class Bumps(keras.layers.Layer):
+        """Writes its kernel in a tf.function: once traced, a call runs the graph, with no Python."""
+
+        def build(self, shape):
+            self.kernel = self.add_weight(shape=(shape[-1], 10), initializer="glorot_uniform")
+            self.bump = tf.function(lambda: self.kernel.assign_add(tf.ones(self.kernel.shape)))
+
+        def call(self, x):
+            self.bump()
+            return keras.ops.matmul(x, self.kernel)
+
+        def compute_output_spec(self, x):  # built without running call
+            return keras.KerasTensor((*x.shape[:-1], 10), dtype=x.dtype)
+
+    model = keras.Sequential([keras.Input((16,)), Bumps()])
+    x = np.ones((4, 16), "float32")
+    model(x)  # the user's own call traces the tf.function
+    before = [np.array(v.numpy()) for v in model.variables]
+    mlcheck.output_range(model, x, kind="logits")
+    assert all(np.array_equal(a, v.numpy()) for a, v in zip(before, model.variables))
+    assert not keras_common._CopyOnWrite.wrapped and tf.function(lambda: 1)() == 1  # unwrapped, and still works

@@ -23,6 +23,7 @@ from pytest_mlcheck.backends.interrupts import critical
 from pytest_mlcheck.backends.keras_common import (  # noqa: F401 - re-exported for tests and checks
     DEFAULT_LR,
     KerasSessionBase,
+    _CopyOnWrite,
     _config_key,
     _user_error_in,
     own_train_step,
@@ -38,6 +39,10 @@ _TRACED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {ke
 _TRACED_PER_MODEL = 16
 _TRACED_BYTES = 64 * 2**20
 _KEPT: list[tuple[weakref.ref, Any, int]] = []  # (model, key, optimizer bytes), oldest first
+# A tf.function traced before an inference check writes a weight in its graph, where no Python runs:
+# while such a check is open, calling one first saves every weight the check has not saved yet.
+_CopyOnWrite.before_calls(type(tf.function(lambda: None)), "__call__")
+_CopyOnWrite.before_calls(type(tf.function(lambda: None).get_concrete_function()), "__call__")
 _LOSS_SCALE = 2.0**15  # LossScaleOptimizer's initial scale: fp16 gradients of a probe do not underflow
 
 

@@ -115,10 +115,21 @@ class _CopyOnWrite:
     backend variable's ``_direct_assign``, which is wrapped for as long as any such session is open.
     An inference call writes no weight, so nothing is copied; a weight of a class that overrides
     ``_direct_assign`` is not watched but copied up front, with every state variable (moving
-    statistics, seed generators) and every raw backend variable, which a write may reach directly."""
+    statistics, seed generators) and every raw backend variable, which a write may reach directly.
+
+    A backend whose compiled functions write variables without running Python (a ``tf.function``
+    traced before the check) registers their call (``before_calls``): while a session is open, such
+    a call first saves every watched weight, as the snapshot did before."""
 
     sessions: list[Any] = []
     original: Any = None
+    calls: list[tuple[type, str]] = []  # (class, method): each call saves every watched weight first
+    wrapped: list[tuple[type, str, Any]] = []  # what is wrapped now, with the original
+
+    @classmethod
+    def before_calls(cls, owner: type, name: str) -> None:
+        if (owner, name) not in cls.calls:
+            cls.calls.append((owner, name))
 
     @classmethod
     def watchable(cls, variable: Any) -> bool:
@@ -140,6 +151,8 @@ class _CopyOnWrite:
                 cls.original(variable, value)
 
             BackendVariable._direct_assign = _direct_assign
+            for owner, name in cls.calls:
+                cls._wrap(owner, name)
         if session not in cls.sessions:
             cls.sessions.append(session)
 
@@ -152,8 +165,27 @@ class _CopyOnWrite:
         if session in cls.sessions:
             cls.sessions.remove(session)
         if not cls.sessions and cls.original is not None:
+            while cls.wrapped:
+                owner, name, own = cls.wrapped[-1]
+                if own is None:
+                    delattr(owner, name)  # it was inherited
+                else:
+                    setattr(owner, name, own)
+                cls.wrapped.pop()
             BackendVariable._direct_assign = cls.original
             cls.original = None
+
+    @classmethod
+    def _wrap(cls, owner: type, name: str) -> None:
+        own, method = vars(owner).get(name), getattr(owner, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            for watcher in list(cls.sessions):
+                watcher._save_all()
+            return method(*args, **kwargs)
+
+        cls.wrapped.append((owner, name, own))
+        setattr(owner, name, call)
 
 
 def _values(variables: list[Any]) -> Snapshot:
@@ -274,6 +306,12 @@ class KerasSessionBase:
         self._guard.end(self._put_back_optimizer, lambda: _CopyOnWrite.leave(self), lambda: _assign(self._found),
                         self._restore_backend_state)
         self._watched = {}
+
+    @critical
+    def _save_all(self) -> None:
+        """Before a compiled function of the backend runs: every watched weight joins the snapshot."""
+        for variable in list(self._watched.values()):
+            self._save(variable)
 
     @critical
     def _save(self, variable: Any) -> None:
