@@ -135,7 +135,9 @@ class _CopyOnWrite:
     def watchable(cls, variable: Any) -> bool:
         from keras.src.backend import Variable as BackendVariable
 
-        return type(variable)._direct_assign is (cls.original or BackendVariable._direct_assign)
+        # the wrapper while one is installed (another session open), else the original: either way a
+        # class that overrides it differs
+        return type(variable)._direct_assign is BackendVariable._direct_assign
 
     @classmethod
     @critical
@@ -316,9 +318,11 @@ class KerasSessionBase:
     @critical
     def _save(self, variable: Any) -> None:
         """Before the first write into a watched weight: its value joins the snapshot."""
-        if self._watched.pop(id(variable), None) is not None:
+        if id(variable) in self._watched:
             with self._eager():  # a write traced inside the user's compiled function: read eagerly
-                self._found.append((variable, np.array(variable.numpy(), copy=True)))
+                value = np.array(variable.numpy(), copy=True)
+            self._found.append((variable, value))
+            del self._watched[id(variable)]  # last: a failed read leaves it watched (and unwritten)
 
     # -- what a backend adds ----------------------------------------------------------------
     def _resolve_device(self, device: str) -> None:
