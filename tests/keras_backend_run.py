@@ -77,6 +77,49 @@ def non_mutation() -> dict[str, Any]:
     return {"verdicts": [first, second, third], "changed": unchanged(before, state_of(model))}
 
 
+class Drifts(keras.layers.Layer):
+    """Writes its own kernel on every call (a bug an inference check must not leave behind)."""
+
+    writes = 0
+
+    def build(self, shape: Any) -> None:
+        self.kernel = self.add_weight(shape=(shape[-1], 10), initializer="glorot_uniform")
+
+    def call(self, x: Any) -> Any:
+        self.kernel.assign_add(keras.ops.ones(self.kernel.shape))
+        Drifts.writes += 1
+        return keras.ops.matmul(x, self.kernel)
+
+    def compute_output_spec(self, x: Any) -> Any:  # built without running call (no symbolic write)
+        return keras.KerasTensor((*x.shape[:-1], 10), dtype=x.dtype)
+
+
+def inference() -> dict[str, Any]:
+    """Inference checks copy no weight up front (the one a forward pass writes is saved at its
+    write) and leave the model as it was: a BatchNormalization model and one that writes a weight."""
+    from pytest_mlcheck.backends import keras_common
+
+    copied: list[Any] = []
+    real = keras_common._values
+    keras_common._values = lambda variables: copied.extend(variables) or real(variables)
+    changed, weights, verdicts = [], set(), []
+    try:
+        x = kc.digits_arrays(32)[0]
+        normed = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(32),
+                                   keras.layers.BatchNormalization(), keras.layers.Dense(10)])
+        drifts = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(16), Drifts()])
+        for model, run in ((normed, lambda m: m.inputs_normalized(x, model=normed)),
+                           (drifts, lambda m: m.output_range(drifts, x, kind="logits"))):
+            before = [np.array(v.numpy(), copy=True) for v in model.variables]
+            verdicts.append(verdict(run))
+            weights |= {id(v) for v in model.trainable_variables}
+            changed += [v.path for a, v in zip(before, model.variables) if not np.array_equal(a, v.numpy())]
+    finally:
+        keras_common._values = real
+    return {"verdicts": verdicts, "writes": Drifts.writes, "changed": changed, "weights_copied": sum(id(v) in weights for v in copied), "copied": len(copied),
+            "left_wrapped": keras_common._CopyOnWrite.original is not None}
+
+
 class OwnStep(keras.Sequential):
     """A model class with its own train_step (its body never runs where it is refused)."""
 
@@ -113,7 +156,8 @@ def refused() -> dict[str, str]:
 def main(ids: list[str]) -> None:
     cases = {c.id: c for c in keras_cases()}
     report = {"backend": keras.backend.backend(), "cases": {i: verdict(cases[i].run) for i in ids},
-              "non_mutation": non_mutation(), "refused": refused()}
+              "non_mutation": non_mutation(), "inference": inference(),
+              "refused": refused()}
     print("MLCHECK-REPORT " + json.dumps(report))
 
 

@@ -82,6 +82,13 @@ def test_checks_leave_the_weights_optimizer_grads_and_generators_as_they_were(re
     assert outcome["changed"] == [], outcome
 
 
+def test_inference_checks_copy_no_weight_and_put_back_a_weight_the_forward_writes(report):
+    outcome = report["inference"]
+    assert all("error" not in v for v in outcome["verdicts"]) and outcome["writes"] > 0, outcome
+    assert outcome["changed"] == [] and not outcome["left_wrapped"], outcome
+    assert outcome["weights_copied"] == 0 and outcome["copied"] > 0, outcome  # the moving statistics only
+
+
 def test_what_an_adapter_cannot_check_is_a_usage_error_that_names_the_backend(report):
     backend, refused = report["backend"], report["refused"]
     assert f"KERAS_BACKEND={backend}" in refused["mixed_float16"], refused

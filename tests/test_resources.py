@@ -7,6 +7,7 @@ import gc
 import os
 import weakref
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -216,3 +217,142 @@ def test_a_forward_that_writes_into_the_users_module_is_undone(mlcheck, monkeypa
     assert not copied  # run on the module itself ...
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # ... and put back
     assert model.calls == 0 and model.head.bias is bias
+
+
+def _keras_snapshots(monkeypatch) -> list:
+    """Every variable a Keras session copies up front (its snapshot), recorded."""
+    from pytest_mlcheck.backends import keras_common
+
+    saved: list = []
+    real = keras_common._values
+    monkeypatch.setattr(keras_common, "_values", lambda variables: saved.extend(variables) or real(variables))
+    return saved
+
+
+def test_a_keras_inference_check_copies_no_weight_and_keeps_nothing(mlcheck, monkeypatch):
+    import keras
+
+    from pytest_mlcheck.backends import keras_common
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(1400), keras.layers.BatchNormalization(),
+                              keras.layers.Dense(1400), keras.layers.Dense(10)])
+    x = np.random.default_rng(0).normal(size=(32, 64)).astype("float32")
+    before = [np.array(v.numpy()) for v in model.variables]
+    saved = _keras_snapshots(monkeypatch)
+    written: list = []
+    real_save = keras_common.KerasSessionBase._save
+    monkeypatch.setattr(keras_common.KerasSessionBase, "_save", lambda s, v: written.append(v) or real_save(s, v))
+    mlcheck.output_range(model, x, kind="logits")
+    mlcheck.inputs_normalized(x, model=model)  # a training-mode pass: moving statistics change
+    weights = {id(v) for v in model.trainable_variables}
+    assert not [v for v in saved + written if id(v) in weights]  # only the small state variables were copied
+    assert saved  # the moving statistics were
+    assert all(np.array_equal(a, v.numpy()) for a, v in zip(before, model.variables))
+    assert keras_common._CopyOnWrite.original is None and not keras_common._CopyOnWrite.sessions
+
+
+def test_a_weight_a_keras_forward_writes_is_saved_on_that_write_and_put_back(mlcheck, monkeypatch):
+    import keras
+
+    from pytest_mlcheck.backends import keras_common
+
+    class Drifts(keras.layers.Layer):
+        """Writes its own kernel on every call (a bug an inference check must not leave behind)."""
+
+        def build(self, shape):
+            self.kernel = self.add_weight(shape=(shape[-1], 10), initializer="glorot_uniform")
+
+        def call(self, x):
+            self.kernel.assign_add(keras.ops.ones(self.kernel.shape))
+            return keras.ops.matmul(x, self.kernel)
+
+        def compute_output_spec(self, x):  # built without running call (no symbolic write)
+            return keras.KerasTensor((*x.shape[:-1], 10), dtype=x.dtype)
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((16,)), keras.layers.Dense(16), Drifts()])
+    before = [np.array(v.numpy()) for v in model.variables]
+    copied = _keras_snapshots(monkeypatch)
+    saves: list = []
+    real_save = keras_common.KerasSessionBase._save
+
+    def save(session, variable) -> None:
+        if id(variable) in session._watched:
+            saves.append(variable)
+        real_save(session, variable)
+
+    monkeypatch.setattr(keras_common.KerasSessionBase, "_save", save)
+    mlcheck.output_range(model, np.random.default_rng(0).normal(size=(8, 16)).astype("float32"), kind="logits")
+    assert not copied  # nothing up front: the model holds weights only ...
+    assert [id(v) for v in saves] == [id(model.layers[1].kernel)]  # ... the written one saved once, at its write
+    assert all(np.array_equal(a, v.numpy()) for a, v in zip(before, model.variables))  # and put back
+
+
+def _fit(check: MLCheck, model) -> None:
+    try:
+        check.overfit_one_batch(model, kc.digits_arrays(32), loss_fn=kc.sparse_ce(), steps=3)
+    except CheckFailed:
+        pass
+
+
+def test_a_kept_keras_step_holds_its_optimizer_as_built_in_scalars_not_copies(mlcheck):
+    from pytest_mlcheck.backends import keras_backend
+
+    model = kc.mlp()
+    _fit(mlcheck, model)
+    traced = list(keras_backend._TRACED[model].values())[-1]
+    assert traced.bytes > 0 and traced.bytes <= keras_backend._TRACED_BYTES
+    assert all(np.ndim(value) == 0 for _, value in traced.initial)  # Adam's zeros, its iteration, its rate
+
+
+def test_a_keras_step_over_the_budget_is_not_kept_after_its_check(mlcheck, monkeypatch):
+    from pytest_mlcheck.backends import keras_backend
+
+    monkeypatch.setattr(keras_backend, "_TRACED_BYTES", 10_000)  # below this MLP's Adam state (~38 KB)
+    model = kc.mlp()
+    _fit(mlcheck, model)
+    assert not keras_backend._TRACED.get(model)
+    runs = [MLCheck().loss_decreases(model, kc.digits_array_batches(4), loss_fn=kc.sparse_ce(), steps=8,
+                                     min_drop=0.01).losses for _ in range(2)]
+    assert runs[0] == runs[1]  # traced anew, the same figures
+
+
+def test_kept_keras_steps_share_one_budget_and_the_oldest_goes_first(mlcheck, monkeypatch):
+    from pytest_mlcheck.backends import keras_backend
+
+    first, second = kc.mlp(), kc.mlp()
+    _fit(mlcheck, first)
+    size = list(keras_backend._TRACED[first].values())[-1].bytes
+    monkeypatch.setattr(keras_backend, "_TRACED_BYTES", size + size // 2)  # room for one MLP's step, not two
+    _fit(mlcheck, second)
+    assert not keras_backend._TRACED.get(first) and keras_backend._TRACED.get(second)
+
+
+def test_a_weight_a_tf_function_traced_before_the_check_writes_is_put_back(mlcheck):
+    import keras
+    import tensorflow as tf
+
+    from pytest_mlcheck.backends import keras_common
+
+    class Bumps(keras.layers.Layer):
+        """Writes its kernel in a tf.function: once traced, a call runs the graph, with no Python."""
+
+        def build(self, shape):
+            self.kernel = self.add_weight(shape=(shape[-1], 10), initializer="glorot_uniform")
+            self.bump = tf.function(lambda: self.kernel.assign_add(tf.ones(self.kernel.shape)))
+
+        def call(self, x):
+            self.bump()
+            return keras.ops.matmul(x, self.kernel)
+
+        def compute_output_spec(self, x):  # built without running call
+            return keras.KerasTensor((*x.shape[:-1], 10), dtype=x.dtype)
+
+    model = keras.Sequential([keras.Input((16,)), Bumps()])
+    x = np.ones((4, 16), "float32")
+    model(x)  # the user's own call traces the tf.function
+    before = [np.array(v.numpy()) for v in model.variables]
+    mlcheck.output_range(model, x, kind="logits")
+    assert all(np.array_equal(a, v.numpy()) for a, v in zip(before, model.variables))
+    assert not keras_common._CopyOnWrite.wrapped and tf.function(lambda: 1)() == 1  # unwrapped, and still works

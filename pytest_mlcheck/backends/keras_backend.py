@@ -23,6 +23,7 @@ from pytest_mlcheck.backends.interrupts import critical
 from pytest_mlcheck.backends.keras_common import (  # noqa: F401 - re-exported for tests and checks
     DEFAULT_LR,
     KerasSessionBase,
+    _CopyOnWrite,
     _config_key,
     _user_error_in,
     own_train_step,
@@ -32,8 +33,16 @@ from pytest_mlcheck.errors import DeviceUnavailable, call_user
 
 # Tracing a new tf.function and building a new optimizer for every check cost ~7 MiB each that
 # TensorFlow never gives back; a step traced once per model and configuration is reused instead.
+# A kept step holds its optimizer's state (Adam: twice the model): only small ones are kept, within
+# one budget for all models, oldest dropped first; a larger model's step is traced anew per check.
 _TRACED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {key: _Traced}
 _TRACED_PER_MODEL = 16
+_TRACED_BYTES = 64 * 2**20
+_KEPT: list[tuple[weakref.ref, Any, int]] = []  # (model, key, optimizer bytes), oldest first
+# A tf.function traced before an inference check writes a weight in its graph, where no Python runs:
+# while such a check is open, calling one first saves every weight the check has not saved yet.
+_CopyOnWrite.before_calls(type(tf.function(lambda: None)), "__call__")
+_CopyOnWrite.before_calls(type(tf.function(lambda: None).get_concrete_function()), "__call__")
 _LOSS_SCALE = 2.0**15  # LossScaleOptimizer's initial scale: fp16 gradients of a probe do not underflow
 
 
@@ -45,7 +54,10 @@ class _Traced:
 
     def __init__(self, optimizer: Any) -> None:
         self.optimizer = optimizer
-        self.initial = [(v, np.array(v.numpy(), copy=True)) for v in optimizer.variables]
+        # as built, an optimizer's slots are filled with one value (zeros, Adagrad's 0.1): kept as
+        # that value, not as a copy of each slot (which would double the state a kept step holds)
+        self.initial = [(v, _compact(v)) for v in optimizer.variables]
+        self.bytes = sum(int(np.prod(v.shape)) * np.dtype(v.dtype).itemsize for v in optimizer.variables)
         self.session: Callable[[], Any] = lambda: None
         self.function = tf.function(self._step, reduce_retracing=True)
 
@@ -55,12 +67,21 @@ class _Traced:
     def adopt(self, session: Any) -> None:
         """Start a session from the optimizer state as built."""
         for variable, value in self.initial:
-            variable.assign(value)
+            variable.assign(tf.fill(variable.shape, tf.constant(value, variable.dtype))
+                            if np.ndim(value) == 0 and len(variable.shape) else value)
         self.session = weakref.ref(session)
 
     def adopt_after_first_step(self, session: Any) -> None:
         """The session that built it goes on from its eager first step."""
         self.session = weakref.ref(session)
+
+
+def _compact(variable: Any) -> Any:
+    """A variable's value: one scalar when every element holds it, else a copy."""
+    value = np.asarray(variable.numpy())
+    if value.size and np.all(value == value.flat[0]):
+        return value.flat[0].copy()
+    return np.array(value, copy=True)
 
 
 def resolve_device(device: str) -> str:
@@ -94,6 +115,9 @@ class KerasSession(KerasSessionBase):
 
     def _place(self) -> ContextManager[Any]:
         return tf.device(self.tf_device)
+
+    def _eager(self) -> ContextManager[Any]:
+        return tf.init_scope()  # a weight written inside the user's tf.function is read outside its graph
 
     def _reachable(self) -> list[Any]:
         return reachable_variables(self.model, foreign=_tf_held)
@@ -158,10 +182,29 @@ class KerasSession(KerasSessionBase):
         return _TRACED.get(self.model, {}).get(self._key())
 
     def _keep(self, traced: _Traced) -> None:
-        kept = _TRACED.setdefault(self.model, {})
-        kept[self._key()] = traced
+        """Keep the step for later checks when its optimizer's state fits the budget of all kept
+        steps (the oldest go first); a larger one lives as long as this session."""
+        if traced.bytes > _TRACED_BYTES:
+            return
+        model, key = self.model, self._key()
+        kept = _TRACED.setdefault(model, {})
+        kept[key] = traced
         while len(kept) > _TRACED_PER_MODEL:
             kept.pop(next(iter(kept)))
+        live = []
+        for ref, k, size in _KEPT:  # still kept (not dropped by its model's limit, model alive), not this one
+            owner = ref()
+            if owner is not None and k in _TRACED.get(owner, {}) and not (owner is model and k == key):
+                live.append((ref, k, size))
+        live.append((weakref.ref(model), key, traced.bytes))
+        total = sum(size for _, _, size in live)
+        while total > _TRACED_BYTES:
+            ref, k, size = live.pop(0)
+            owner = ref()
+            if owner is not None:
+                _TRACED.get(owner, {}).pop(k, None)
+            total -= size
+        _KEPT[:] = live
 
     def _step(self, x: Any, y: Any) -> Any:
         if self._override is not None:

@@ -108,6 +108,88 @@ def reachable_variables(model: keras.Model, *, foreign: Callable[[Any], list[Any
     return found
 
 
+class _CopyOnWrite:
+    """While an inference session is open, the model's weights are saved on their first write only:
+    on every Keras backend (TensorFlow, JAX, torch) a write through Keras (``assign``,
+    ``assign_add``, ``assign_sub``, and the updates a ``StatelessScope`` hands back) ends in the
+    backend variable's ``_direct_assign``, which is wrapped for as long as any such session is open.
+    An inference call writes no weight, so nothing is copied; a weight of a class that overrides
+    ``_direct_assign`` is not watched but copied up front, with every state variable (moving
+    statistics, seed generators) and every raw backend variable, which a write may reach directly.
+
+    A backend whose compiled functions write variables without running Python (a ``tf.function``
+    traced before the check) registers their call (``before_calls``): while a session is open, such
+    a call first saves every watched weight, as the snapshot did before."""
+
+    sessions: list[Any] = []
+    original: Any = None
+    calls: list[tuple[type, str]] = []  # (class, method): each call saves every watched weight first
+    wrapped: list[tuple[type, str, Any]] = []  # what is wrapped now, with the original
+
+    @classmethod
+    def before_calls(cls, owner: type, name: str) -> None:
+        if (owner, name) not in cls.calls:
+            cls.calls.append((owner, name))
+
+    @classmethod
+    def watchable(cls, variable: Any) -> bool:
+        from keras.src.backend import Variable as BackendVariable
+
+        # the wrapper while one is installed (another session open), else the original: either way a
+        # class that overrides it differs
+        return type(variable)._direct_assign is BackendVariable._direct_assign
+
+    @classmethod
+    @critical
+    def enter(cls, session: Any) -> None:
+        from keras.src.backend import Variable as BackendVariable
+
+        if cls.original is None:
+            cls.original = BackendVariable._direct_assign
+
+            def _direct_assign(variable: Any, value: Any) -> None:
+                for watcher in list(cls.sessions):
+                    watcher._save(variable)
+                cls.original(variable, value)
+
+            BackendVariable._direct_assign = _direct_assign
+            for owner, name in cls.calls:
+                cls._wrap(owner, name)
+        if session not in cls.sessions:
+            cls.sessions.append(session)
+
+    @classmethod
+    @critical
+    def leave(cls, session: Any) -> None:
+        """Idempotent: the wrapper goes when the last session leaves."""
+        from keras.src.backend import Variable as BackendVariable
+
+        if session in cls.sessions:
+            cls.sessions.remove(session)
+        if not cls.sessions and cls.original is not None:
+            while cls.wrapped:
+                owner, name, own = cls.wrapped[-1]
+                if own is None:
+                    delattr(owner, name)  # it was inherited
+                else:
+                    setattr(owner, name, own)
+                cls.wrapped.pop()
+            BackendVariable._direct_assign = cls.original
+            cls.original = None
+
+    @classmethod
+    def _wrap(cls, owner: type, name: str) -> None:
+        own, method = vars(owner).get(name), getattr(owner, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            for watcher in list(cls.sessions):
+                watcher._save_all()
+            return method(*args, **kwargs)
+
+        cls.wrapped.append((owner, name, own))
+        setattr(owner, name, call)
+
+
 def _values(variables: list[Any]) -> Snapshot:
     return [(v, np.array(v.numpy(), copy=True)) for v in variables]
 
@@ -183,6 +265,8 @@ class KerasSessionBase:
         self._parent = within
         self._guard = Guard()
         self._found: Snapshot = []  # what this session found, restored when it closes
+        self._inference = inference
+        self._watched: dict[int, Any] = {}  # weights saved into _found on their first write only
         self._begin(seed)  # last: nothing after it may fail before the caller holds the session
 
     @critical
@@ -194,7 +278,14 @@ class KerasSessionBase:
             self._user_opt = getattr(self.model, "optimizer", _ABSENT)
             # the compiled optimizer is not the model's, but a train_step= may reach it: snapshot it too
             held = getattr(self._user_opt, "variables", None) if self._user_opt is not _ABSENT else None
-            self._found = _values(self._reachable() + list(held or []))
+            reachable = self._reachable() + list(held or [])
+            if self._inference and self._parent is None:
+                # inference writes no weight: the weights are saved on a write only (_CopyOnWrite)
+                weights = {id(v) for v in self.model.trainable_variables if _CopyOnWrite.watchable(v)}
+                self._watched = {id(v): v for v in reachable if id(v) in weights}
+                reachable = [v for v in reachable if id(v) not in weights]
+                _CopyOnWrite.enter(self)
+            self._found = _values(reachable)
             self._capture_backend_state()
             self._model_variables = len(self.model.variables)
             self._metric_variables = len(self.model.metrics_variables)
@@ -214,7 +305,24 @@ class KerasSessionBase:
     def close(self) -> None:
         """Put back every variable as this session found it, and every global generator; complete
         (and idempotent) whatever interrupts it."""
-        self._guard.end(self._put_back_optimizer, lambda: _assign(self._found), self._restore_backend_state)
+        self._guard.end(self._put_back_optimizer, lambda: _CopyOnWrite.leave(self), lambda: _assign(self._found),
+                        self._restore_backend_state)
+        self._watched = {}
+
+    @critical
+    def _save_all(self) -> None:
+        """Before a compiled function of the backend runs: every watched weight joins the snapshot."""
+        for variable in list(self._watched.values()):
+            self._save(variable)
+
+    @critical
+    def _save(self, variable: Any) -> None:
+        """Before the first write into a watched weight: its value joins the snapshot."""
+        if id(variable) in self._watched:
+            with self._eager():  # a write traced inside the user's compiled function: read eagerly
+                value = np.array(variable.numpy(), copy=True)
+            self._found.append((variable, value))
+            del self._watched[id(variable)]  # last: a failed read leaves it watched (and unwritten)
 
     # -- what a backend adds ----------------------------------------------------------------
     def _resolve_device(self, device: str) -> None:
@@ -223,6 +331,10 @@ class KerasSessionBase:
 
     def _place(self) -> ContextManager[Any]:
         """A scope that runs ops on this session's device."""
+        return contextlib.nullcontext()
+
+    def _eager(self) -> ContextManager[Any]:
+        """A scope where a variable's value can be read while a function of the user's is traced."""
         return contextlib.nullcontext()
 
     def _refuse_unsupported(self) -> None:
@@ -274,7 +386,7 @@ class KerasSessionBase:
     def _remember_new(self) -> None:
         """Variables created by building the model, as initialised, join every snapshot of the check."""
         session: KerasSessionBase | None = self
-        known = {id(v) for v, _ in self._found}
+        known = {id(v) for v, _ in self._found} | set(self._watched)
         new = _values([v for v in self._reachable() if id(v) not in known])
         snapshots = [self._start]
         while session is not None:
