@@ -11,7 +11,9 @@ from pytest_mlcheck import causes as C
 from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.errors import NotSupported
 from pytest_mlcheck.report import fmt
-from pytest_mlcheck.thresholds import ACCUMULATION_RATIO, INPUT_MAX_SCALE, INPUT_MIN_PEAK, PROBE_MAX_STEPS, SPIKE
+from pytest_mlcheck.thresholds import (
+    ACCUMULATION_RATIO, INPUT_MAX_SCALE, INPUT_MIN_PEAK, PROBE_MAX_STEPS, SPIKE, TARGET_MAX_SCALE,
+)
 
 
 def input_scale(x: np.ndarray | None) -> list[Evidence]:
@@ -46,6 +48,26 @@ def scale_causes(x: np.ndarray, where: str) -> list[Evidence]:
         return [(C.INPUTS_NOT_NORMALIZED, f"{where} never exceeds {fmt(peak)} in magnitude: scaled twice? "
                                           "(x / 255 / 255); inputs should reach about 1")]
     return []
+
+
+def target_scale(y: np.ndarray | None, outputs: np.ndarray | None) -> list[Evidence]:
+    """Value targets whose magnitude dwarfs the untrained model's outputs (rms against the larger
+    of their rms and 1, as a head at a standard init outputs about unit scale): an optimizer moving
+    weights by ~lr a step cannot cover that gap in a check's budget, whatever else is right."""
+    if y is None or outputs is None or not np.issubdtype(y.dtype, np.number) or not y.size \
+            or not np.isfinite(y).all() or not np.isfinite(outputs).all():
+        return []
+    y = y.astype(np.float64)
+    target_rms = float(np.sqrt(np.mean(y ** 2)))
+    output_rms = float(np.sqrt(np.mean(outputs.astype(np.float64) ** 2)))
+    ratio = target_rms / max(output_rms, 1.0)
+    if ratio <= TARGET_MAX_SCALE:
+        return []
+    return [(C.TARGETS_NOT_NORMALIZED,
+             f"the regression targets span {fmt(float(y.min()))}..{fmt(float(y.max()))} (rms {fmt(target_rms)}) "
+             f"while the untrained model's outputs have rms {fmt(output_rms)}: ×{fmt(ratio)} beyond their scale "
+             f"(more than ×{TARGET_MAX_SCALE:g}); standardise the targets ((y - {fmt(float(y.mean()))}) / "
+             f"{fmt(float(y.std()))}) and invert that on the predictions")]
 
 
 def inputs_not_finite(x: np.ndarray | None) -> list[Evidence]:

@@ -350,12 +350,16 @@ def _binary_loss_over_one_hot(loss_at: LossAt, onehot: np.ndarray, form: str, sh
 
 def head_cannot_reach(targets: np.ndarray, outputs: list[np.ndarray]) -> list[Evidence]:
     """Value targets outside the range the head's outputs stay pinned to (≥ 0 after a ReLU, [0, 1]
-    after a sigmoid, [-1, 1] after a tanh), before and after training."""
+    after a sigmoid, [-1, 1] after a tanh), before and after training, with the trained outputs
+    pressed against the bound the outside targets lie beyond (a ReLU's exact zeros, a sigmoid or
+    tanh within 2 % of its range): a linear head that merely has not moved far yet (a low learning
+    rate) keeps its outputs inside by chance and away from the bound."""
     seen = [o for o in outputs if o is not None and o.size and np.isfinite(o).all()]
     if not seen or not np.isfinite(targets).all():
         return []
     lo = min(float(o.min()) for o in seen)
     hi = max(float(o.max()) for o in seen)
+    last = seen[-1]
     t = targets.reshape(-1)
     for low, high, what in ((0.0, 1.0, "[0, 1] (a sigmoid on the last layer)"),
                             (-1.0, 1.0, "[-1, 1] (a tanh on the last layer)"),
@@ -363,10 +367,14 @@ def head_cannot_reach(targets: np.ndarray, outputs: list[np.ndarray]) -> list[Ev
         if lo >= low and hi <= high:
             outside = (t < low) | (t > high)
             share = float(outside.mean())
-            if share >= 0.05:
+            tol = 0.02 * (high - low) if np.isfinite(high) else 1e-6
+            pressed = ((t < low).any() and float(last.min()) <= low + tol) or \
+                      ((t > high).any() and float(last.max()) >= high - tol)
+            if share >= 0.05 and pressed:
                 return [(C.OUTPUT_ACTIVATION,
-                         f"the outputs stay in {what} before and after training (seen {fmt(lo)}..{fmt(hi)}) while "
-                         f"{share:.0%} of the targets lie outside (targets {fmt(float(t.min()))}..{fmt(float(t.max()))}):"
-                         " the head cannot reach them; drop the activation or rescale the targets")]
+                         f"the outputs stay in {what} before and after training (seen {fmt(lo)}..{fmt(hi)}, pressed "
+                         f"against the bound) while {share:.0%} of the targets lie outside (targets "
+                         f"{fmt(float(t.min()))}..{fmt(float(t.max()))}): the head cannot reach them; drop the "
+                         "activation or rescale the targets")]
             return []
     return []

@@ -125,6 +125,27 @@ def _loader_split(a: slice, b: slice) -> tuple:
     return (x[a], y[a]), (x[b], y[b])
 
 
+def regression_arrays(target: str, n: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """sklearn's diabetes: standardised features; targets "raw" (25..346), "std" (standardised) or
+    "dollars" (raw × 1000, the scale of prices or salaries)."""
+    from sklearn.datasets import load_diabetes
+
+    x, y = load_diabetes(return_X_y=True)
+    x = ((x - x.mean(0)) / x.std(0)).astype(np.float32)
+    y = {"raw": y, "std": (y - y.mean()) / y.std(), "dollars": 1000.0 * y}[target]
+    return x[:n], y[:n].astype(np.float32)[:, None]
+
+
+def _regression(target: str, optimizer: Any) -> Callable[[Any], Any]:
+    """overfit_one_batch of a 10-64-1 MLP on 32 diabetes samples with MSELoss."""
+    def run(m: Any) -> Any:
+        x, y = regression_arrays(target)
+        model = nn.Sequential(nn.Linear(10, 64), nn.ReLU(), nn.Linear(64, 1))
+        return m.overfit_one_batch(model, (torch.from_numpy(x), torch.from_numpy(y)), loss_fn=nn.MSELoss(),
+                                   optimizer=optimizer)
+    return run
+
+
 def torch_cases() -> list[Diag]:
     T = "torch"
     raw = lambda: tc.digits_batch(64, scale="raw")  # noqa: E731
@@ -198,6 +219,15 @@ def torch_cases() -> list[Diag]:
         Diag(T, "lr_too_low", "twin: Adam at lr 1e-3, loss over batches",
              lambda m: m.loss_decreases(tc.DigitsCNN(), tc.digits_batches(10), loss_fn=CE(), optimizer=_adam()),
              False),
+        Diag(T, "lr_too_low", "standardised regression targets at SGD lr 1e-6 (not their scale)",
+             _regression("std", _sgd(1e-6)), True, "lr_too_low"),
+        # targets_not_normalized
+        Diag(T, "targets_not_normalized", "regression targets in dollars (diabetes × 1000)",
+             _regression("dollars", _adam()), True, "targets_not_normalized"),
+        Diag(T, "targets_not_normalized", "twin: standardised regression targets", _regression("std", _adam(1e-2)),
+             False),
+        Diag(T, "targets_not_normalized", "look-alike: raw diabetes targets 25..346 that Adam fits",
+             _regression("raw", _adam(3e-2)), False),
         # params_not_updated
         Diag(T, "params_not_updated", "the head left out of the optimizer",
              lambda m: m.overfit_one_batch(batch=tc.digits_batch(32), **tc._cnn_head_left_out()), True,

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 import keras_corpus as kc
 import recipe_corpus as rc
-from diagnosis_corpus import NAMES, TRAIN_CODES, Diag
+from diagnosis_corpus import NAMES, TRAIN_CODES, Diag, regression_arrays
 from keras_corpus import keras, layers
 
 K = "keras"
@@ -28,6 +28,16 @@ def _fit(model_fn: Callable[[], keras.Model], loss: Any = None, optimizer: Any =
         opt = {} if loss is False else {"optimizer": optimizer or keras.optimizers.Adam(1e-3)}
         return m.overfit_one_batch(model_fn(), kc.digits_arrays(32) if batch is None else batch(), **extra, **opt,
                                    **kw)
+    return run
+
+
+def _regression(target: str, optimizer: Callable[[], Any]) -> Callable[[Any], Any]:
+    """overfit_one_batch of a 10-64-1 Dense net on 32 diabetes samples, compiled with 'mse'."""
+    def run(m: Any) -> Any:
+        model = keras.Sequential([keras.Input((10,)), layers.Dense(64, activation="relu", kernel_initializer=_init()),
+                                  layers.Dense(1, kernel_initializer=_init(1))])
+        model.compile(optimizer=optimizer(), loss="mse")
+        return m.overfit_one_batch(model, regression_arrays(target))
     return run
 
 
@@ -163,6 +173,15 @@ def keras_cases() -> list[Diag]:
         Diag(K, "lr_too_low", "twin: Adam at lr 1e-3, loss over batches",
              lambda m: m.loss_decreases(kc.cnn(), kc.digits_array_batches(10), loss_fn=SCE(), optimizer=adam(1e-3)),
              False),
+        Diag(K, "lr_too_low", "standardised regression targets at SGD lr 1e-6 (not their scale)",
+             _regression("std", lambda: sgd(1e-6)), True, "lr_too_low"),
+        # targets_not_normalized
+        Diag(K, "targets_not_normalized", "regression targets in dollars (diabetes × 1000)",
+             _regression("dollars", lambda: adam(1e-3)), True, "targets_not_normalized"),
+        Diag(K, "targets_not_normalized", "twin: standardised regression targets",
+             _regression("std", lambda: adam(1e-2)), False),
+        Diag(K, "targets_not_normalized", "look-alike: raw diabetes targets 25..346 that Adam fits",
+             _regression("raw", lambda: adam(3e-2)), False),
         # params_not_updated
         Diag(K, "params_not_updated", "learning rate 0, one step", _flow(rc.k_mlp, optimizer=adam(0.0)), True,
              "params_not_updated"),

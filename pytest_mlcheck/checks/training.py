@@ -178,6 +178,8 @@ def failure_causes(
                     initial_outputs, session.loss_of(initial_outputs, first),
                     session.loss_of(initial_outputs + 3.0, first))
     causes += diagnosis.uncovered(session.uncovered_parameters())
+    if task == "regression" and not causes:  # a value that explains a stall before any lr retry
+        causes += diagnosis.target_scale(session.labels(first), initial_outputs)
     if not causes and retry is not None:
         causes += diagnosis.regularization(losses, session.weight_decay(),
                                            lambda: _noisy(fresh, raw_batch), retry)
