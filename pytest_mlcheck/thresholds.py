@@ -23,6 +23,9 @@ PROBE_MAX_STEPS = 150  # a retry's step budget (correct models reach PROBE_TARGE
 # step adds to the previous gradients instead of replacing them (ideal: 2.0 vs 1.0).
 ACCUMULATION_RATIO = 1.5
 SPIKE = 1.5  # a loss peak this many times its start counts as divergence
+# A non-finite loss of finite outputs this many times their size at init, finite once they are scaled
+# back: the updates blew them up (keras #3040's SGD regression: x1e17 at step 12), not a loss defect.
+OVERFLOW_GROWTH = 1e3
 
 # -- not_constant_predictions --------------------------------------------------------------------
 TRAIN_ON_STEPS = 100  # with train_on=, a copy trains this long first

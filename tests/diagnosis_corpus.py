@@ -136,6 +136,20 @@ def regression_arrays(target: str, n: int = 32) -> tuple[np.ndarray, np.ndarray]
     return x[:n], y[:n].astype(np.float32)[:, None]
 
 
+def line_arrays(n: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """y = 2x on raw x in 0..199 (keras #3040): MSE overflows float32 once SGD diverges."""
+    x = np.random.default_rng(0).permutation(200)[:n].astype(np.float32)[:, None]
+    return x, 2.0 * x
+
+
+def _line(lr: float) -> Callable[[Any], Any]:
+    def run(m: Any) -> Any:
+        x, y = line_arrays()
+        return m.overfit_one_batch(nn.Linear(1, 1), (torch.from_numpy(x), torch.from_numpy(y)), loss_fn=nn.MSELoss(),
+                                   optimizer=_sgd(lr))
+    return run
+
+
 def _regression(target: str, optimizer: Any) -> Callable[[Any], Any]:
     """overfit_one_batch of a 10-64-1 MLP on 32 diabetes samples with MSELoss."""
     def run(m: Any) -> Any:
@@ -210,6 +224,9 @@ def torch_cases() -> list[Diag]:
         Diag(T, "lr_too_high", "SGD at lr 10, loss over batches",
              lambda m: m.loss_decreases(tc.digits_mlp(), tc.digits_batches(10), loss_fn=CE(), optimizer=_sgd(10.0)),
              True, "lr_too_high"),
+        Diag(T, "lr_too_high", "SGD at lr 1e-3 on y = 2x over raw x (MSE overflows to inf)", _line(1e-3), True,
+             "lr_too_high"),
+        Diag(T, "lr_too_high", "twin: SGD at lr 1e-5 on y = 2x over raw x", _line(1e-5), False),
         Diag(T, "lr_too_high", "twin: SGD at lr 0.1 with momentum", _fit(tc.digits_mlp, optimizer=_sgd(0.1, 0.9)),
              False),
         Diag(T, "lr_too_low", "Adam at lr 1e-7", _fit(tc.DigitsCNN, optimizer=_adam(1e-7)), True, "lr_too_low"),

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 import keras_corpus as kc
 import recipe_corpus as rc
-from diagnosis_corpus import NAMES, TRAIN_CODES, Diag, regression_arrays
+from diagnosis_corpus import NAMES, TRAIN_CODES, Diag, line_arrays, regression_arrays
 from keras_corpus import keras, layers
 
 K = "keras"
@@ -38,6 +38,14 @@ def _regression(target: str, optimizer: Callable[[], Any]) -> Callable[[Any], An
                                   layers.Dense(1, kernel_initializer=_init(1))])
         model.compile(optimizer=optimizer(), loss="mse")
         return m.overfit_one_batch(model, regression_arrays(target))
+    return run
+
+
+def _line(lr: float) -> Callable[[Any], Any]:
+    def run(m: Any) -> Any:
+        model = keras.Sequential([keras.Input((1,)), layers.Dense(1, kernel_initializer=_init())])
+        model.compile(optimizer=keras.optimizers.SGD(lr), loss="mse")
+        return m.overfit_one_batch(model, line_arrays())
     return run
 
 
@@ -163,6 +171,9 @@ def keras_cases() -> list[Diag]:
         Diag(K, "lr_too_high", "Adam at lr 10 (compiled)", _fit(lambda: kc.compiled(kc.cnn(), adam(10.0), SCE()),
                                                                 loss=False), True, "lr_too_high"),
         Diag(K, "lr_too_high", "SGD at lr 10", _fit(kc.mlp, optimizer=sgd(10.0)), True, "lr_too_high"),
+        Diag(K, "lr_too_high", "SGD at lr 1e-3 on y = 2x over raw x (MSE overflows to inf)", _line(1e-3), True,
+             "lr_too_high"),
+        Diag(K, "lr_too_high", "twin: SGD at lr 1e-5 on y = 2x over raw x", _line(1e-5), False),
         Diag(K, "lr_too_high", "twin: SGD at lr 0.1 with momentum", _fit(kc.mlp, optimizer=sgd(0.1, momentum=0.9)),
              False),
         Diag(K, "lr_too_low", "Adam at lr 1e-7 (compiled)", _fit(lambda: kc.compiled(kc.cnn(), adam(1e-7), SCE()),

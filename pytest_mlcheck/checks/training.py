@@ -15,7 +15,7 @@ from pytest_mlcheck.errors import UserCodeError
 from pytest_mlcheck.settings import Settings
 from pytest_mlcheck.targets import Targets, head_cannot_reach
 from pytest_mlcheck.report import fmt
-from pytest_mlcheck.thresholds import EXTEND_MIN_GAIN, PROBE_MAX_STEPS, PROBE_TARGET
+from pytest_mlcheck.thresholds import EXTEND_MIN_GAIN, OVERFLOW_GROWTH, PROBE_MAX_STEPS, PROBE_TARGET
 
 if TYPE_CHECKING:
     from pytest_mlcheck.backends.base import Session
@@ -151,7 +151,7 @@ def failure_causes(
     causes: list[Evidence] = []
     causes += diagnosis.inputs_not_finite(x)
     if losses and not np.isfinite(losses[-1]) and not causes:
-        causes += trace_nonfinite(fresh, batches or [first], len(losses), targets, log)
+        causes += trace_nonfinite(fresh, batches or [first], len(losses), targets, log, notes)
     if task == "regression" and initial_outputs is not None:
         causes += head_cannot_reach(session.labels(first), [initial_outputs, _final_outputs(session, first)])
     if task == "binary" and targets.form == "logits" and initial_outputs is not None:
@@ -208,14 +208,22 @@ def _squashed_logits(initial: np.ndarray, final: np.ndarray | None) -> list[Evid
                                   "(BCEWithLogitsLoss, from_logits=True)")]
 
 
+def _growth(before: np.ndarray, after: np.ndarray) -> float:
+    """How many times larger the largest |output| became (1 when it did not grow)."""
+    top = float(np.max(np.abs(before))) if before.size and np.isfinite(before).all() else 0.0
+    now = float(np.max(np.abs(after))) if after.size else 0.0
+    return now / top if top > 0 else 1.0
+
+
 def trace_nonfinite(fresh: Callable[[], Any], batches: list[Any], step: int, targets: Targets,
-                    log: ProbeLog) -> list[Evidence]:
+                    log: ProbeLog, notes: list[str]) -> list[Evidence]:
     """Where a loss that turned non-finite at ``step`` first broke: replay a fresh copy to the
     step before, then look at the outputs, the loss of those outputs and the gradients. A loss
     that is not finite for finite outputs, or a forward pass that is not finite from the start,
     proves a defect; outputs that overflow only after updates point at the updates."""
     session = fresh()
     try:
+        start_outputs = session.predict(batches[(step - 1) % len(batches)])
         for i in range(step - 1):
             session.train_step(batches[i % len(batches)])
         batch = batches[(step - 1) % len(batches)]
@@ -227,6 +235,15 @@ def trace_nonfinite(fresh: Callable[[], Any], batches: list[Any], step: int, tar
                                                "finite inputs")]
             return []  # weights grown by the updates: the learning-rate probes say more
         value = session.loss_of(outputs, batch)
+        grown = _growth(start_outputs, outputs)
+        if not np.isfinite(value) and step > 1 and grown > OVERFLOW_GROWTH \
+                and np.isfinite(session.loss_of(outputs / grown, batch)):
+            # the loss takes these outputs at their first size: only the magnitude the updates gave them breaks it
+            log.add(f"replayed to step {step}: the outputs grew ×{fmt(grown)} over {step - 1} updates")
+            notes.append(f"the non-finite loss traced: at step {step} the outputs are finite but ×{fmt(grown)} their "
+                         f"size at init ({_described(outputs)}), and the loss of them scaled back is finite: the "
+                         "updates diverged")
+            return []
         if not np.isfinite(value):
             log.add(f"replayed to step {step}: finite outputs, non-finite loss")
             flat = outputs.reshape(len(outputs), -1)
