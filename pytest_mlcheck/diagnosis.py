@@ -269,3 +269,13 @@ def uncovered(names: list[str]) -> list[Evidence]:
     return [(C.PARAMS_NOT_UPDATED,
              f"{len(names)} trainable parameter(s) are not in the optimizer and never change: {listed(names)}; "
              "add them, or freeze them on purpose with requires_grad_(False)")]
+
+
+def unregistered(leaves: list[tuple[str, tuple[int, ...]]]) -> list[Evidence]:
+    if not leaves:
+        return []
+    shown = [f"{name} {shape}" for name, shape in leaves]
+    return [(C.PARAMS_NOT_UPDATED,
+             f"{len(leaves)} tensor(s) that require grad reach the loss but are not parameters of the model, so an "
+             f"optimizer over model.parameters() never updates them: {listed(shown)}; layers in a plain Python "
+             "list instead of nn.ModuleList (or a dict instead of nn.ModuleDict)?")]

@@ -90,6 +90,23 @@ class LogSoftmaxNet(nn.Module):
         return F.log_softmax(self.net(x), dim=1)
 
 
+class ListNet(nn.Module):
+    """Two hidden layers kept in a plain Python list (pytorch/pytorch #715): the module does not
+    register them, so model.parameters() and the optimizer never see their weights."""
+
+    def __init__(self, registered: bool) -> None:
+        super().__init__()
+        hidden = [nn.Sequential(nn.Linear(64, 64), nn.ReLU()), nn.Sequential(nn.Linear(64, 64), nn.ReLU())]
+        self.hidden = nn.ModuleList(hidden) if registered else hidden
+        self.head = nn.Linear(64, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.flatten(1)
+        for layer in self.hidden:
+            x = layer(x)
+        return self.head(x)
+
+
 def _uint8_batch() -> tuple[torch.Tensor, torch.Tensor]:
     x, y = tc.digits_batch(32, scale="uint8")
     return x.to(torch.uint8), y
@@ -253,6 +270,9 @@ def torch_cases() -> list[Diag]:
              "params_not_updated"),
         Diag(T, "params_not_updated", "every parameter frozen",
              _flow(lambda: tc.digits_mlp().requires_grad_(False)), True, "params_not_updated"),
+        Diag(T, "params_not_updated", "hidden layers in a plain Python list", _fit(lambda: ListNet(False)), True,
+             "params_not_updated"),
+        Diag(T, "params_not_updated", "twin: the hidden layers in nn.ModuleList", _fit(lambda: ListNet(True)), False),
         Diag(T, "params_not_updated", "look-alike: backbone frozen on purpose, head trained",
              lambda m: m.overfit_one_batch(batch=tc.digits_batch(32), **tc._cnn_frozen_backbone()), False),
         Diag(T, "params_not_updated", "look-alike: frozen backbone, one step", _flow(tc.FrozenBackboneNet), False),

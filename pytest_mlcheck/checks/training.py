@@ -178,6 +178,8 @@ def failure_causes(
                     initial_outputs, session.loss_of(initial_outputs, first),
                     session.loss_of(initial_outputs + 3.0, first))
     causes += diagnosis.uncovered(session.uncovered_parameters())
+    if not causes:
+        causes += _unregistered(session, first)
     if task == "regression" and not causes:  # a value that explains a stall before any lr retry
         causes += diagnosis.target_scale(session.labels(first), initial_outputs)
     if not causes and retry is not None:
@@ -194,6 +196,13 @@ def failure_causes(
                      "output_range(kind=...) and init_loss on the model, gradients_flow on the batch, or more "
                      "steps= if the loss was still falling")
     return causes
+
+
+def _unregistered(session: Any, batch: Any) -> list[Evidence]:
+    try:
+        return diagnosis.unregistered(session.unregistered_leaves(batch))
+    except Exception:  # the probe is a hint on an already failed check: a loss it cannot replay says nothing
+        return []
 
 
 def _squashed_logits(initial: np.ndarray, final: np.ndarray | None) -> list[Evidence]:
