@@ -6,7 +6,7 @@ judges progress against :attr:`Targets.floor`, the lowest value the loss reaches
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -14,6 +14,7 @@ from pytest_mlcheck import causes as C
 from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import fmt
+from pytest_mlcheck.thresholds import DENSE_MIN_RIGHT
 
 TASKS = ("classification", "binary", "multilabel", "regression")
 
@@ -36,6 +37,7 @@ class Targets:
     form: str  # how the loss reads the outputs: "logits", "probabilities" or "values"
     floor: float  # the lowest loss found on this batch (NaN when the loss cannot say)
     problems: list[Evidence]  # targets the loss or the head cannot take
+    channel_axis: Optional[int] = None  # dense class ids (N, H, W): the outputs' class axis, ids (N, H, W)
 
     @property
     def classes(self) -> bool:
@@ -49,6 +51,9 @@ class Targets:
 
     def right(self, out: np.ndarray) -> np.ndarray:
         """Per sample, whether the outputs give the target's class(es)."""
+        if self.channel_axis is not None:  # (almost) every position of the sample right
+            hits = (np.moveaxis(out, self.channel_axis, -1).argmax(-1) == self.ids).reshape(len(out), -1)
+            return hits.mean(axis=1) >= DENSE_MIN_RIGHT
         flat = out.reshape(len(out), -1)
         if self.task != "multilabel" and flat.shape[1] >= 2:
             return flat.argmax(axis=1) == self.ids
@@ -58,7 +63,9 @@ class Targets:
         return (got == want).all(axis=1)
 
     def predicted(self, out: np.ndarray) -> np.ndarray:
-        """The classes the outputs give (binary: 0/1 by the head's threshold)."""
+        """The classes the outputs give (binary: 0/1 by the head's threshold; per position for dense ids)."""
+        if self.channel_axis is not None:
+            return np.moveaxis(out, self.channel_axis, -1).argmax(-1)
         flat = out.reshape(len(out), -1)
         if flat.shape[1] >= 2:
             return flat.argmax(axis=1)
@@ -124,9 +131,48 @@ def _onehot(ids: np.ndarray, width: int) -> np.ndarray:
     return np.eye(width, dtype=np.float32)[ids]
 
 
+def _dense_axis(y: np.ndarray, out: np.ndarray) -> Optional[int]:
+    """The class axis of outputs that score each position of whole-number targets (N, H, W, ...):
+    (N, C, H, W) as torch lays them out, or (N, H, W, C) as Keras does; None otherwise."""
+    if y.ndim < 2 or out.ndim != y.ndim + 1 or not y.size:
+        return None
+    yf = np.asarray(y, dtype=np.float64)
+    if not (np.isfinite(yf).all() and np.all(yf == np.round(yf))):
+        return None
+    if tuple(out.shape[:1] + out.shape[2:]) == tuple(y.shape) and out.shape[1] >= 2:
+        return 1
+    if tuple(out.shape[:-1]) == tuple(y.shape) and out.shape[-1] >= 2:
+        return out.ndim - 1
+    return None
+
+
+def _decide_dense(y: np.ndarray, out: np.ndarray, loss_at: LossAt, axis: int) -> Targets:
+    """Class ids per position (segmentation masks) against outputs with a class axis: judged as
+    classification of every position, with the loss probed on outputs in the model's layout."""
+    moved = np.moveaxis(out, axis, -1)
+    width = moved.shape[-1]
+    positions = moved.shape[:-1]
+
+    def layout(a: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(np.moveaxis(a.reshape(*positions, width), -1, axis), dtype=np.float32)
+
+    def dense_loss_at(a: np.ndarray, targets: Any = None) -> float:
+        return loss_at(layout(a)) if targets is None else float("nan")
+
+    flat = decide(np.asarray(y).reshape(-1), moved.reshape(-1, width), dense_loss_at, "classification")
+    encoding = f"class ids per position {tuple(y.shape)}" + ("" if np.issubdtype(y.dtype, np.integer) else
+                                                            ", whole-number floats")
+    ids = None if flat.ids is None else flat.ids.reshape(y.shape)
+    return Targets("classification", encoding, ids, width, flat.form, flat.floor, flat.problems, channel_axis=axis)
+
+
 def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] = None) -> Targets:
     """Decide the task and the target encoding of one batch, its loss floor, and any problem."""
     check_task(task)
+    if task in (None, "classification"):
+        axis = _dense_axis(y, out)
+        if axis is not None:
+            return _decide_dense(y, out, loss_at, axis)
     n = len(y)
     out2 = out.reshape(n, -1)
     width = out2.shape[1]
@@ -173,11 +219,23 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
             encoding = "one-hot" if binary_values else "smoothed one-hot (class probabilities)"
         if ids is not None:
             lo, hi = int(ids.min()), int(ids.max())
-            if hi >= width and not problems:
+            values = np.unique(ids)
+            # ids about 0..K-1 (a batch may miss a few), K beyond the head: a head too narrow; values
+            # spread far wider than their number (0 and 255 for a two-class mask): not class indices
+            contiguous = lo >= 0 and hi < 2 * len(values)
+            said = ", ".join(str(v) for v in values[:6]) + (" …" if len(values) > 6 else "")
+            invalid = (C.LABELS_INVALID, f"labels span {lo}..{hi} (values {said}), outside the head's "
+                                         f"0..{width - 1}" + ("" if contiguous else
+                                                              ": not class indices 0..C-1 (raw values such as "
+                                                              "greyscale 0/255 need mapping to 0..C-1)"))
+            if hi >= width and not problems and contiguous:
                 problems.append((C.HEAD_WIDTH, f"labels reach {hi} but the head has {width} output(s) "
                                                f"(classes 0..{width - 1})"))
             if (lo < 0 or hi >= width) and not any(p[0] == C.LOSS_MISMATCH for p in problems):
-                problems.append((C.LABELS_INVALID, f"labels span {lo}..{hi}, outside the head's 0..{width - 1}"))
+                if contiguous:
+                    problems.append(invalid)
+                else:
+                    problems.insert(0, invalid)
         if ids is not None and ids.min() >= 0 and ids.max() < width and width >= 2:
             form = _form(loss_at, _onehot(ids, width), form, shape)
             cands = _class_candidates(_onehot(ids, width), form, shape)

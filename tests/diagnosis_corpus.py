@@ -90,6 +90,34 @@ class LogSoftmaxNet(nn.Module):
         return F.log_softmax(self.net(x), dim=1)
 
 
+def mask_arrays(raw: bool, *, channels_last: bool = False, n: int = 4, size: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Images with a bright disc and its mask: class ids 0/1 per pixel, or (``raw``) the 0/255
+    greyscale values the mask was saved as (Pytorch-UNet #291)."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:size, 0:size]
+    x = rng.uniform(0, 0.5, (n, size, size, 3)).astype(np.float32)
+    masks = np.zeros((n, size, size), dtype=np.int64)
+    for i in range(n):
+        cy, cx, r = rng.integers(5, size - 5), rng.integers(5, size - 5), rng.integers(2, 5)
+        disc = (yy - cy) ** 2 + (xx - cx) ** 2 <= r * r
+        x[i][disc] += 0.5
+        masks[i][disc] = 255 if raw else 1
+    return (x if channels_last else np.ascontiguousarray(x.transpose(0, 3, 1, 2))), masks
+
+
+def _segment(raw: bool, check: str) -> Callable[[Any], Any]:
+    """A 2-class per-pixel head (N, 2, H, W) with CrossEntropyLoss on masks (N, H, W)."""
+    def run(m: Any) -> Any:
+        x, masks = mask_arrays(raw)
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 2, 1))
+        batch = (torch.from_numpy(x), torch.from_numpy(masks))
+        if check == "init_loss":
+            return m.init_loss(model, batch, loss_fn=CE())
+        return m.overfit_one_batch(model, batch, loss_fn=CE(), optimizer=_adam(1e-2))
+    return run
+
+
 class ListNet(nn.Module):
     """Two hidden layers kept in a plain Python list (pytorch/pytorch #715): the module does not
     register them, so model.parameters() and the optimizer never see their weights."""
@@ -325,6 +353,12 @@ def torch_cases() -> list[Diag]:
         Diag(T, "labels_invalid", "an encoder that returns fractions",
              lambda m: m.label_roundtrip({n: i / 4 for i, n in enumerate(NAMES)}, NAMES, NAMES), True,
              "labels_invalid"),
+        Diag(T, "labels_invalid", "segmentation masks of 0/255 for 2 classes", _segment(True, "fit"), True,
+             "labels_invalid"),
+        Diag(T, "labels_invalid", "segmentation masks of 0/255, init loss", _segment(True, "init_loss"), True,
+             "labels_invalid"),
+        Diag(T, "labels_invalid", "twin: segmentation masks of class ids 0/1", _segment(False, "fit"), False),
+        Diag(T, "labels_invalid", "twin: masks of class ids 0/1, init loss", _segment(False, "init_loss"), False),
         Diag(T, "labels_invalid", "twin: class ids 0..9", _fit(tc.DigitsCNN, batch=_labels(0)), False),
         # no_input_signal
         Diag(T, "no_input_signal", "labels shuffled apart from inputs (CNN)",

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 import keras_corpus as kc
 import recipe_corpus as rc
-from diagnosis_corpus import NAMES, TRAIN_CODES, Diag, line_arrays, regression_arrays
+from diagnosis_corpus import NAMES, TRAIN_CODES, Diag, line_arrays, mask_arrays, regression_arrays
 from keras_corpus import keras, layers
 
 K = "keras"
@@ -46,6 +46,19 @@ def _line(lr: float) -> Callable[[Any], Any]:
         model = keras.Sequential([keras.Input((1,)), layers.Dense(1, kernel_initializer=_init())])
         model.compile(optimizer=keras.optimizers.SGD(lr), loss="mse")
         return m.overfit_one_batch(model, line_arrays())
+    return run
+
+
+def _segment(raw: bool, check: str) -> Callable[[Any], Any]:
+    """A 2-class per-pixel head (N, H, W, 2) with sparse categorical CE from logits on masks (N, H, W)."""
+    def run(m: Any) -> Any:
+        model = keras.Sequential([keras.Input((16, 16, 3)),
+                                  layers.Conv2D(8, 3, padding="same", activation="relu", kernel_initializer=_init()),
+                                  layers.Conv2D(2, 1, kernel_initializer=_init(1))])
+        batch = mask_arrays(raw, channels_last=True)
+        if check == "init_loss":
+            return m.init_loss(model, batch, loss_fn=SCE())
+        return m.overfit_one_batch(model, batch, loss_fn=SCE(), optimizer=keras.optimizers.Adam(1e-2))
     return run
 
 
@@ -236,6 +249,12 @@ def keras_cases() -> list[Diag]:
         Diag(K, "labels_invalid", "an encoder that returns fractions, with the model",
              lambda m: m.label_roundtrip({n: i / 4 for i, n in enumerate(NAMES)}, NAMES, NAMES, model=kc.cnn(4),
                                          inputs=kc.digits_arrays(8)[0]), True, "labels_invalid"),
+        Diag(K, "labels_invalid", "segmentation masks of 0/255 for 2 classes", _segment(True, "fit"), True,
+             "labels_invalid"),
+        Diag(K, "labels_invalid", "segmentation masks of 0/255, init loss", _segment(True, "init_loss"), True,
+             "labels_invalid"),
+        Diag(K, "labels_invalid", "twin: segmentation masks of class ids 0/1", _segment(False, "fit"), False),
+        Diag(K, "labels_invalid", "twin: masks of class ids 0/1, init loss", _segment(False, "init_loss"), False),
         Diag(K, "labels_invalid", "twin: class ids 0..9", _fit(kc.cnn, batch=_labels(0)), False),
         # no_input_signal
         Diag(K, "no_input_signal", "labels shuffled apart from inputs (CNN)",

@@ -166,3 +166,20 @@ def test_a_binary_loss_over_one_hot_rows_is_a_mismatch_only_for_independent_outp
         assert failed.value.causes[0] == "loss_mismatch"
     else:
         assert call().passed
+
+
+@pytest.mark.parametrize("broken", [True, False], ids=["a NaN target", "finite targets"])
+def test_a_nan_reference_loss_from_the_targets_is_a_failed_check_not_a_usage_error(mlcheck, broken):
+    """The loss of all-zero outputs is NaN on these targets but finite on all-zero targets: the
+    targets are at fault (labels_invalid), not the call."""
+    x = torch.randn(32, 4, generator=torch.Generator().manual_seed(0))
+    y = x.sum(1, keepdim=True)
+    if broken:
+        y[3, 0] = float("nan")
+    torch.manual_seed(0)
+    if not broken:
+        assert mlcheck.init_loss(nn.Linear(4, 1), (x, y), loss_fn=nn.MSELoss()).passed
+        return
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.init_loss(nn.Linear(4, 1), (x, y), loss_fn=nn.MSELoss())
+    assert failed.value.causes[0] == "labels_invalid", str(failed.value)

@@ -165,7 +165,8 @@ def failure_causes(
             found = diagnosis.softmax_twice(_final_outputs(session, first))
         causes += found
         width = initial_outputs.reshape(len(initial_outputs), -1).shape[1]
-        if task == "classification" and not causes and targets.ids is not None and width >= 2 \
+        if task == "classification" and not causes and targets.ids is not None and targets.channel_axis is None \
+                and width >= 2 \
                 and targets.ids.max() < width:
             y = targets.ids
             perfect = np.full((len(y), width), -5.0, dtype=np.float32)
@@ -299,7 +300,7 @@ def _shift_invariant(session: Any, targets: Targets, batch: Any) -> bool:
     probabilities does not. Tried on confident, correct probabilities, which a shift would
     flatten (near-uniform outputs would hide the difference)."""
     width = targets.width
-    if targets.task != "classification" or targets.ids is None:
+    if targets.task != "classification" or targets.ids is None or targets.channel_axis is not None:
         return True
     y = targets.ids
     if width < 2 or y.min() < 0 or y.max() >= width:
