@@ -245,7 +245,11 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
             # a softmax head couples its outputs: a binary loss on its rows still trains it as one
             # categorical choice (unusual, not the independent-outputs defect)
             softmax_rows = _in_unit(out2) and bool(np.allclose(out2.sum(axis=1), 1.0, atol=1e-3))
-            if not column and binary_values and not softmax_rows:
+            clipped = _clipped_probabilities(out2, loss_at, _onehot(ids, width), shape)
+            if clipped:
+                problems += clipped
+                form = "probabilities"
+            elif not column and binary_values and not softmax_rows:
                 problems += _binary_loss_over_one_hot(loss_at, _onehot(ids, width), form, shape)
     elif task in ("binary", "multilabel"):
         ids = (y2 > 0.5).astype(np.int64)
@@ -360,6 +364,26 @@ def _outside_binary(y2: np.ndarray, loss_at: LossAt, shape: tuple, only_if_negat
         return [(C.LABELS_INVALID, f"{said}; the loss accepts 0/1 targets but fails on these: more than two "
                                    "classes need one output per class and a categorical loss")]
     return []
+
+
+def _clipped_probabilities(out2: np.ndarray, loss_at: LossAt, onehot: np.ndarray, shape: tuple) -> list[Evidence]:
+    """Outputs ≥ 0 with exact zeros, rows not summing to 1, while the loss scores confident
+    probabilities of the targets better than confident logits at any scale: a loss on class
+    probabilities fed a ReLU (or similar) head, which gives some classes probability 0."""
+    if not np.isfinite(out2).all() or out2.min() < 0 or not (out2 == 0).any() or out2.shape[1] < 2 \
+            or np.allclose(out2.sum(axis=1), 1.0, atol=1e-3):
+        return []
+    as_probabilities = _min_loss(loss_at, _class_candidates(onehot, "probabilities", shape))
+    as_logits = _min_loss(loss_at, _class_candidates(onehot, "logits", shape))
+    if not _finite(as_probabilities) or (_finite(as_logits) and as_logits <= as_probabilities):
+        return []
+    zeros = int((out2 == 0).sum())
+    sums = out2.sum(axis=1)
+    return [(C.OUTPUT_ACTIVATION,
+             f"the loss scores class probabilities best (confident probabilities {fmt(as_probabilities)}, confident "
+             f"logits at best {fmt(as_logits)}), but the outputs are ≥ 0 with {zeros} exact zero(s) of "
+             f"{out2.size} and rows summing to {fmt(float(sums.min()))}..{fmt(float(sums.max()))}, not 1: an "
+             "activation such as ReLU on the last layer, where the loss needs a softmax")]
 
 
 def _binary_loss_over_one_hot(loss_at: LossAt, onehot: np.ndarray, form: str, shape: tuple) -> list[Evidence]:

@@ -90,6 +90,13 @@ class LogSoftmaxNet(nn.Module):
         return F.log_softmax(self.net(x), dim=1)
 
 
+def normalised_ce(p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Keras's categorical cross-entropy on probabilities written out: each row divided by its sum,
+    clipped, the log of the true class's share."""
+    p = p / p.sum(dim=1, keepdim=True).clamp_min(1e-7)
+    return -torch.log(p.clamp(1e-7, 1 - 1e-7))[torch.arange(len(y)), y].mean()
+
+
 def mask_arrays(raw: bool, *, channels_last: bool = False, n: int = 4, size: int = 16) -> tuple[np.ndarray, np.ndarray]:
     """Images with a bright disc and its mask: class ids 0/1 per pixel, or (``raw``) the 0/255
     greyscale values the mask was saved as (Pytorch-UNet #291)."""
@@ -244,6 +251,10 @@ def torch_cases() -> list[Diag]:
              _fit(lambda: tc.digits_mlp(final=nn.ReLU())), True, "output_activation"),
         Diag(T, "output_activation", "F.relu on the logits in forward", _fit(lambda: tc.DigitsCNN(relu_head=True)),
              True, "output_activation"),
+        Diag(T, "output_activation", "nn.ReLU head into a loss on row-normalised probabilities",
+             _fit(lambda: tc.digits_mlp(final=nn.ReLU()), loss=normalised_ce), True, "output_activation"),
+        Diag(T, "output_activation", "twin: softmax head into a loss on row-normalised probabilities",
+             _fit(lambda: tc.digits_mlp(final=nn.Softmax(dim=1)), loss=normalised_ce, optimizer=_adam(1e-2)), False),
         Diag(T, "output_activation", "softmax over one unit, checked as sigmoid",
              lambda m: m.output_range(tc.digits_mlp(1, final=nn.Softmax(dim=1)), tc.held_out(64), kind="sigmoid"),
              True, "output_activation"),

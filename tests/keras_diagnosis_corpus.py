@@ -62,6 +62,11 @@ def _segment(raw: bool, check: str) -> Callable[[Any], Any]:
     return run
 
 
+def _one_hot() -> tuple:
+    x, y = kc.digits_arrays(32)
+    return x, np.eye(10, dtype=np.float32)[y]
+
+
 def _flow(model_fn: Callable[[], keras.Model], optimizer: Any = None) -> Callable[[Any], Any]:
     return lambda m: m.gradients_flow(model_fn(), kc.digits_arrays(64), loss_fn=SCE(),
                                       optimizer=optimizer or keras.optimizers.Adam(1e-3))
@@ -162,6 +167,13 @@ def keras_cases() -> list[Diag]:
              "output_activation"),
         Diag(K, "output_activation", "Dense(10, activation='relu') head", _fit(lambda: kc.cnn(activation="relu")),
              True, "output_activation"),
+        Diag(K, "output_activation", "Dense(10, activation='relu') head, categorical_crossentropy on one-hot",
+             _fit(lambda: kc.compiled(kc.mlp(final=layers.ReLU()), keras.optimizers.Adam(1e-3),
+                                      "categorical_crossentropy"), loss=False, batch=_one_hot), True,
+             "output_activation"),
+        Diag(K, "output_activation", "twin: softmax head, categorical_crossentropy on one-hot",
+             _fit(lambda: kc.compiled(kc.mlp(final=layers.Softmax()), keras.optimizers.Adam(1e-2),
+                                      "categorical_crossentropy"), loss=False, batch=_one_hot), False),
         Diag(K, "output_activation", "softmax over one unit, checked as sigmoid",
              lambda m: m.output_range(kc.mlp(1, final=layers.Softmax()), kc.digits_arrays(64)[0], kind="sigmoid"),
              True, "output_activation"),
