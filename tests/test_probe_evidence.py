@@ -183,3 +183,19 @@ def test_a_nan_reference_loss_from_the_targets_is_a_failed_check_not_a_usage_err
     with pytest.raises(CheckFailed) as failed:
         mlcheck.init_loss(nn.Linear(4, 1), (x, y), loss_fn=nn.MSELoss())
     assert failed.value.causes[0] == "labels_invalid", str(failed.value)
+
+
+def test_loss_decreases_trains_a_slow_but_correct_run_on_and_says_what_steps_pass():
+    torch.manual_seed(0)
+    result = MLCheck().loss_decreases(tc.digits_mlp(), tc.digits_batches(10), loss_fn=CE(), optimizer=_sgd(0.02))
+    assert result.passed and 100 < result.steps <= 400
+    assert any(f"pass steps={result.steps}" in note for note in result.notes)
+
+
+def test_loss_decreases_does_not_extend_a_slow_run_whose_step_never_zeroes_its_gradients():
+    """Accumulated gradients still lower the loss, slowly: the decisive probe runs before any extension."""
+    torch.manual_seed(0)
+    with pytest.raises(CheckFailed) as failed:
+        MLCheck().loss_decreases(tc.digits_mlp(), tc.digits_batches(10), loss_fn=CE(), optimizer=_sgd(3e-4),
+                                 train_step=tc.step_without_zero_grad)
+    assert failed.value.causes[0] == "missing_zero_grad" and failed.value.result.steps == 100, str(failed.value)

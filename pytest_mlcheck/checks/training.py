@@ -199,6 +199,19 @@ def failure_causes(
     return causes
 
 
+def defect_proven(model: Any, settings: Settings, spec: TrainSpec, session: Any, raw_batch: tuple[Any, Any],
+                  first: Any) -> bool:
+    """Before a slow run is allowed more steps: the cheap probes whose evidence proves a defect
+    however the curve looks (gradients that accumulate across steps, tensors the optimizer never
+    sees). A step that never zeroes its gradients still lowers the loss, slowly."""
+    if session.uncovered_parameters() or _unregistered(session, first):
+        return True
+    if spec.train_step is None:
+        return False
+    fresh = lambda: open_session(model, settings, spec, within=session)  # noqa: E731
+    return bool(diagnosis.missing_zero_grad(fresh, lambda s: s.prepare(*raw_batch), []))
+
+
 def _unregistered(session: Any, batch: Any) -> list[Evidence]:
     try:
         return diagnosis.unregistered(session.unregistered_leaves(batch))
