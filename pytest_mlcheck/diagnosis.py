@@ -12,7 +12,7 @@ from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.errors import NotSupported
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
-    ACCUMULATION_RATIO, INPUT_MAX_SCALE, INPUT_MIN_PEAK, PROBE_MAX_STEPS, SPIKE, TARGET_MAX_SCALE,
+    ACCUMULATION_RATIO, INPUT_MAX_SCALE, INPUT_MIN_PEAK, PROBE_MAX_STEPS, SOFTMAX_TWICE_PRESSED, SPIKE, TARGET_MAX_SCALE,
 )
 
 
@@ -102,13 +102,16 @@ def output_activation(out: np.ndarray, task: str) -> list[Evidence]:
 
 def softmax_twice(out: np.ndarray | None) -> list[Evidence]:
     """After training, rows that sum to 1 yet never spread wider than e between their largest and
-    smallest entry: a softmax over values already in [0, 1], i.e. a softmax applied twice."""
+    smallest entry, the widest at that cap: a softmax over values already in [0, 1], i.e. a softmax
+    applied twice."""
     if out is None or out.ndim != 2 or out.shape[1] < 2 or not np.isfinite(out).all() or out.min() <= 0:
         return []
     if not np.allclose(out.sum(axis=1), 1.0, atol=1e-3):
         return []
     spread = float((out.max(axis=1) / out.min(axis=1)).max())
-    if spread <= np.e * 1.001:
+    # capped and pressed against the cap: a correct softmax that training barely moved is capped
+    # by nothing yet (Keras #9939's MLP at SGD 0.01: ×2.089; softmax twice: ×2.716 on seeds 0-5)
+    if SOFTMAX_TWICE_PRESSED * np.e <= spread <= np.e * 1.001:
         ceiling = np.e / (np.e + out.shape[1] - 1)
         return [(C.OUTPUT_ACTIVATION,
                  f"after training no row's largest probability exceeds its smallest by more than ×{spread:.3f} "

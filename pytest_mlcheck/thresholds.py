@@ -27,6 +27,10 @@ PROBE_MAX_STEPS = 150  # a retry's step budget (correct models reach PROBE_TARGE
 # step adds to the previous gradients instead of replacing them (ideal: 2.0 vs 1.0).
 ACCUMULATION_RATIO = 1.5
 SPIKE = 1.5  # a loss peak this many times its start counts as divergence
+# Softmax applied twice caps every row's largest/smallest probability at e; training presses the widest
+# row against it (x2.716 of e = 2.718 on seeds 0-5); a correct softmax barely trained (Keras #9939's MLP
+# at SGD 0.01, 100 steps) sat at x2.089. Named only from this fraction of e up.
+SOFTMAX_TWICE_PRESSED = 0.95
 # A non-finite loss of finite outputs this many times their size at init, finite once they are scaled
 # back: the updates blew them up (keras #3040's SGD regression: x1e17 at step 12), not a loss defect.
 OVERFLOW_GROWTH = 1e3

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 import torch_corpus as tc
 from pytest_mlcheck import CheckFailed, MLCheck
@@ -199,3 +200,16 @@ def test_loss_decreases_does_not_extend_a_slow_run_whose_step_never_zeroes_its_g
         MLCheck().loss_decreases(tc.digits_mlp(), tc.digits_batches(10), loss_fn=CE(), optimizer=_sgd(3e-4),
                                  train_step=tc.step_without_zero_grad)
     assert failed.value.causes[0] == "missing_zero_grad" and failed.value.result.steps == 100, str(failed.value)
+
+
+@pytest.mark.parametrize("twice", [True, False], ids=["softmax twice", "one softmax, barely trained"])
+def test_softmax_twice_is_named_only_when_training_presses_the_rows_against_the_cap(mlcheck, twice):
+    """A softmax over probabilities caps a row's largest/smallest ratio at e and training presses
+    it there; one softmax that a tiny learning rate barely moved is capped by nothing yet."""
+    head = nn.Sequential(nn.Softmax(dim=1), nn.Softmax(dim=1)) if twice else nn.Softmax(dim=1)
+    torch.manual_seed(0)
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.overfit_one_batch(tc.digits_mlp(final=head), tc.digits_batch(32),
+                                  loss_fn=lambda p, y: F.nll_loss(torch.log(p), y),
+                                  optimizer=(lambda p: torch.optim.Adam(p, lr=1e-3)) if twice else _sgd(1e-4))
+    assert ("softmax applied twice" in str(failed.value)) == twice, str(failed.value)
