@@ -11,6 +11,7 @@ import pytest
 
 from pytest_mlcheck.errors import MlcheckUsageError
 from pytest_mlcheck.fixture import MLCheck
+from pytest_mlcheck.model_spec import parse_inputs, parse_model_spec
 from pytest_mlcheck.session import MlcheckSession
 from pytest_mlcheck.settings import (
     DEFAULT_EXAMPLES, DEFAULT_MAX_SECONDS, DEFAULT_SEED, Settings, parse_device, parse_examples, parse_seconds,
@@ -58,6 +59,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--mlcheck-report", action="store", dest="mlcheck_report", default=None, metavar="DIR",
                     help="write mlcheck.json, a loss curve per training check (with matplotlib) and index.html "
                          "of every check to DIR. Default: no files.")
+    group.addoption("--mlcheck-model", action="append", dest="mlcheck_model", default=None,
+                    type=_argtype(parse_model_spec), metavar="MODULE:FACTORY",
+                    help="zero-code sanity run: build this model with random weights and run the checks that "
+                         "need no data on a synthesised batch, one test item per check (may be repeated). "
+                         "Default: none.")
+    group.addoption("--mlcheck-inputs", action="append", dest="mlcheck_inputs", default=None,
+                    type=_argtype(parse_inputs), metavar="SHAPE",
+                    help="one sample's input for the zero-code run: 3,32,32 (floats) or int:30522,128 (token "
+                         "ids below 30522, length 128); once for every model or once per model. "
+                         "Default: inferred from the model.")
     parser.addini("mlcheck_report", "directory for the mlcheck report files. Default: no files.", default=None)
     parser.addini("mlcheck_gpu", "run mlcheck checks on CUDA (true/false). Default: false.", default=None)
     parser.addini("mlcheck_device", "device for mlcheck checks: cpu, cuda or cuda:N. Default: cpu.", default=None)
@@ -87,12 +98,21 @@ def pytest_configure(config: pytest.Config) -> None:
     session = MlcheckSession(config, settings, Path(report).resolve() if report else None)
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(session, "mlcheck-session")
+    models = config.getoption("mlcheck_model") or []
+    inputs = config.getoption("mlcheck_inputs") or []
+    if (models or inputs) and not config.option.help:
+        from pytest_mlcheck.zero_code import ZeroCodeRun, pair_inputs
+
+        config.pluginmanager.register(ZeroCodeRun(pair_inputs(models, inputs)), "mlcheck-zero-code")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     session = config.stash.get(SESSION_KEY, None)
     if session is not None:
         config.pluginmanager.unregister(session)
+    zero_code = config.pluginmanager.get_plugin("mlcheck-zero-code")
+    if zero_code is not None:
+        config.pluginmanager.unregister(zero_code)
 
 
 @pytest.fixture

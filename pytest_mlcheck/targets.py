@@ -91,11 +91,24 @@ def output_form(out: np.ndarray) -> str:
     return "probabilities" if _in_unit(out) else "logits"
 
 
-def _class_candidates(onehot: np.ndarray, form: str, shape: tuple) -> list[np.ndarray]:
-    """Confident, correct predictions of the classes in ``onehot`` (N, K), in the model's form."""
+def log_probability_rows(out2: np.ndarray) -> bool:
+    """Whether each row is log-probabilities (a LogSoftmax head): all ≤ 0, each row's logsumexp 0."""
+    if out2.ndim != 2 or out2.shape[1] < 2 or not np.isfinite(out2).all() or out2.max() > 1e-6:
+        return False
+    top = out2.max(axis=1, keepdims=True)
+    lse = top[:, 0] + np.log(np.exp(out2 - top).sum(axis=1))
+    return bool(np.allclose(lse, 0.0, atol=1e-3))
+
+
+def _class_candidates(onehot: np.ndarray, form: str, shape: tuple, log_rows: bool = False) -> list[np.ndarray]:
+    """Confident, correct predictions of the classes in ``onehot`` (N, K), in the model's form
+    (``log_rows``: a log-softmax head, whose outputs a logits loss such as NLLLoss cannot push past
+    log 1 = 0: its floor is reached at log-probabilities, not at unbounded logits)."""
     out: list[np.ndarray] = []
     k = onehot.shape[1]
-    if form == "logits":
+    if form == "logits" and log_rows and k >= 2 and np.allclose(onehot.sum(axis=1), 1):
+        out += [np.log((1 - d) * onehot + d / k) for d in _SPREADS]
+    elif form == "logits":
         out += [s * (2 * onehot - 1) for s in _SCALES]
     else:
         single = k >= 2 and np.allclose(onehot.sum(axis=1), 1)
@@ -238,7 +251,7 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
                     problems.insert(0, invalid)
         if ids is not None and ids.min() >= 0 and ids.max() < width and width >= 2:
             form = _form(loss_at, _onehot(ids, width), form, shape)
-            cands = _class_candidates(_onehot(ids, width), form, shape)
+            cands = _class_candidates(_onehot(ids, width), form, shape, log_probability_rows(out2))
             if not column:
                 cands += _soft_candidates(y2, form, shape)
             floor = _min_loss(loss_at, cands)

@@ -71,6 +71,11 @@ INIT_VALUE_SPREAD = 1.5
 # - all-zero gradients: 32 of 32 cleared within 5 steps behind zero-initialised residual scales;
 #   none cleared for dead ReLUs (bias −100).
 EXPLODING_SCALE = 10.0  # radial relative gradient above this: exploding (×18 / ×4.8 margins)
+# A cross-entropy's gradient per sample w.r.t. the outputs, |softmax − one-hot|, is at most √2: the
+# exploding margins above were measured under that bound. A loss whose error signal per sample is
+# larger (an MSE on raw targets of ~150 gives ~300) scales every gradient by it; that is the target's
+# scale, not a gain of the network, so the radial figure is divided by (signal / √2) where it exceeds 1.
+CROSS_ENTROPY_SIGNAL = 2 ** 0.5
 VANISHING_RATIO = 1e-4  # input-end ratio under this: vanishing (×19 / ×760 margins)
 SETTLE_STEPS = 5  # an all-zero gradient stands only if still zero after this many more steps
 

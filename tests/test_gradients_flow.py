@@ -118,3 +118,55 @@ def test_a_model_with_nothing_trainable_fails(mlcheck):
     with pytest.raises(CheckFailed) as failed:
         mlcheck.gradients_flow(model, tc.digits_batch(64), loss_fn=CE())
     assert failed.value.causes == ["params_not_updated"]
+
+
+def _raw_targets(n: int = 64) -> "torch.Tensor":
+    """Regression targets at a raw scale (mean 150, sd 75, like scikit-learn's diabetes)."""
+    g = torch.Generator().manual_seed(0)
+    return 150.0 + 75.0 * torch.randn(n, 1, generator=g)
+
+
+def _torch_regressor(depth: int, std: float | None) -> nn.Module:
+    torch.manual_seed(0)
+    mods: list[nn.Module] = [nn.Flatten(), nn.Linear(64, 32), nn.ReLU()]
+    for _ in range(depth - 1):
+        mods += [nn.Linear(32, 32), nn.ReLU()]
+    model = nn.Sequential(*mods, nn.Linear(32, 1))
+    return rc.normal_init(model, std) if std is not None else model
+
+
+def _keras_regressor(depth: int, std: float | None) -> keras.Model:
+    init = keras.initializers.RandomNormal(stddev=std, seed=0) if std else keras.initializers.GlorotUniform(seed=0)
+    stack = [keras.Input((8, 8, 1)), keras.layers.Flatten()]
+    stack += [keras.layers.Dense(32, activation="relu", kernel_initializer=init) for _ in range(depth)]
+    return keras.Sequential(stack + [keras.layers.Dense(1, kernel_initializer=init)])
+
+
+@pytest.mark.parametrize("framework", ["torch", "keras"])
+def test_raw_regression_targets_are_a_large_error_not_exploding_gradients(mlcheck, framework):
+    """An MSE on targets of ~150 gives every gradient a ×300 error signal (a cross-entropy's is ≤ √2):
+    the gradients are large because the error is, and Adam's steps do not depend on it."""
+    x, _ = tc.digits_batch(64)
+    y = _raw_targets()
+    if framework == "torch":
+        result = mlcheck.gradients_flow(_torch_regressor(2, None), (x, y), loss_fn=nn.MSELoss(), optimizer=_adam())
+    else:
+        result = mlcheck.gradients_flow(_keras_regressor(2, None), (x.permute(0, 2, 3, 1).numpy(), y.numpy()),
+                                        loss_fn=keras.losses.MeanSquaredError(),
+                                        optimizer=keras.optimizers.Adam(1e-3))
+    assert result.passed
+    assert result.figures["error_signal"] > 100  # the figure the verdict was judged with
+
+
+@pytest.mark.parametrize("framework", ["torch", "keras"])
+def test_a_network_with_a_large_gain_still_explodes_under_the_same_raw_targets(mlcheck, framework):
+    x, _ = tc.digits_batch(64)
+    y = _raw_targets()
+    with pytest.raises(CheckFailed) as failed:
+        if framework == "torch":
+            mlcheck.gradients_flow(_torch_regressor(6, 1.0), (x, y), loss_fn=nn.MSELoss(), optimizer=_adam())
+        else:
+            mlcheck.gradients_flow(_keras_regressor(6, 1.0), (x.permute(0, 2, 3, 1).numpy(), y.numpy()),
+                                   loss_fn=keras.losses.MeanSquaredError(), optimizer=keras.optimizers.Adam(1e-3))
+    assert failed.value.causes[0] == "exploding_gradients", str(failed.value)
+    assert "your loss's is ×" in str(failed.value)

@@ -13,6 +13,8 @@ OPTIONS = {
     "--mlcheck-max-seconds": "120.",
     "--mlcheck-examples": "50.",
     "--mlcheck-report": "no files.",
+    "--mlcheck-model": "none.",
+    "--mlcheck-inputs": "inferred from the model.",
 }
 GROUP_TITLE = "training-sanity checks (pytest-mlcheck):"
 

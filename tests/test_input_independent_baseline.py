@@ -102,3 +102,39 @@ def test_a_batch_below_the_minimum_is_a_usage_error(mlcheck):
 def test_bad_arguments_are_usage_errors_naming_them(mlcheck, kwargs, argument):
     with pytest.raises(MlcheckUsageError, match=f"^{argument}:"):
         mlcheck.input_independent_baseline(tc.DigitsCNN(), _t(), loss_fn=CE(), **kwargs)
+
+
+class _PackedByLength(nn.Module):
+    """Token ids (0 = padding) into an LSTM packed by each row's length: all-zero rows cannot run."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(20, 16, padding_idx=0)
+        self.lstm = nn.LSTM(16, 16, batch_first=True)
+        self.head = nn.Linear(16, 2)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        lengths = (ids != 0).sum(1).cpu()
+        packed = nn.utils.rnn.pack_padded_sequence(self.embed(ids), lengths, batch_first=True, enforce_sorted=False)
+        _, (h, _) = self.lstm(packed)
+        return self.head(h[-1])
+
+
+def _token_batch(aligned: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(0)
+    ids = torch.randint(1, 20, (128, 6), generator=gen)
+    y = (ids[:, 0] >= 10).long()  # the first token decides the class
+    return ids, (y if aligned else y[torch.randperm(128, generator=gen)])
+
+
+@pytest.mark.parametrize("aligned", [True, False], ids=["aligned", "BROKEN labels shuffled"])
+def test_ids_a_model_cannot_run_as_zeros_are_shuffled_across_samples_instead(mlcheck, aligned):
+    torch.manual_seed(0)
+    kw = dict(loss_fn=nn.CrossEntropyLoss(), optimizer=lambda p: torch.optim.Adam(p, lr=1e-2))
+    if aligned:
+        result = mlcheck.input_independent_baseline(_PackedByLength(), _token_batch(True), **kw)
+        assert result.passed and "shuffled across samples" in result.shown["zeroed_inputs"]
+        return
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.input_independent_baseline(_PackedByLength(), _token_batch(False), **kw)
+    assert failed.value.causes[0] == "no_input_signal", str(failed.value)

@@ -92,8 +92,9 @@ def test_a_tf_data_dataset_of_batches_is_read_by_overfit_one_batch(mlcheck):
     assert result.figures["samples"] == 32  # the first batch, not the whole dataset
 
 
-def test_a_keras_model_on_the_torch_backend_is_a_usage_error_that_says_so(pytester, monkeypatch):
-    monkeypatch.setenv("KERAS_BACKEND", "torch")
+def test_a_keras_model_on_the_numpy_backend_is_a_usage_error_that_says_so(pytester, monkeypatch):
+    """The numpy backend has no gradients (JAX, torch: test_keras_backends.py)."""
+    monkeypatch.setenv("KERAS_BACKEND", "numpy")
     monkeypatch.setenv("KERAS_HOME", str(pytester.path / "keras-home"))
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     pytester.makepyfile(
@@ -103,11 +104,11 @@ def test_a_keras_model_on_the_torch_backend_is_a_usage_error_that_says_so(pytest
         import keras
         from pytest_mlcheck import MlcheckUsageError
 
-        def test_torch_backend(mlcheck):
-            assert keras.backend.backend() == "torch"
+        def test_numpy_backend(mlcheck):
+            assert keras.backend.backend() == "numpy"
             model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
             x, y = np.random.rand(16, 4).astype("float32"), np.arange(16) % 3
-            with pytest.raises(MlcheckUsageError, match="KERAS_BACKEND is 'torch'"):
+            with pytest.raises(MlcheckUsageError, match="KERAS_BACKEND is 'numpy'"):
                 mlcheck.overfit_one_batch(model, (x, y), loss_fn=keras.losses.SparseCategoricalCrossentropy())
         """
     )

@@ -4,6 +4,7 @@ state (no keras.backend.clear_session()), and never keep the user's model alive.
 from __future__ import annotations
 
 import gc
+import os
 import weakref
 
 import pytest
@@ -96,3 +97,122 @@ def test_torch_cuda_memory_is_given_back_when_a_gpu_is_there():
     MLCheck().overfit_one_batch(tc.DigitsCNN(), tc.digits_batch(32), loss_fn=nn.CrossEntropyLoss(), device="cuda")
     torch.cuda.synchronize()
     assert torch.cuda.memory_allocated() == before
+
+
+# -- memory proportional to the model ---------------------------------------------------------
+
+def _wide_mlp() -> nn.Module:
+    """About 4.2M parameters (16 MiB): copying it would show far above the allocator's noise."""
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(64, 2000), nn.BatchNorm1d(2000), nn.ReLU(), nn.Linear(2000, 2000), nn.ReLU(),
+                         nn.Dropout(0.1), nn.Linear(2000, 10))
+
+
+def _model_bytes(model: nn.Module) -> int:
+    return sum(p.numel() * p.element_size() for p in model.parameters())
+
+
+def _map_large_blocks() -> bool:
+    """Tell glibc (from import on) to map every block over 64 KiB on its own, so a freed tensor
+    leaves resident memory at once and a new one adds to it (none reuses a freed heap chunk)."""
+    import ctypes
+
+    try:
+        return bool(ctypes.CDLL(None).mallopt(-3, 64 * 1024))  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        return False
+
+
+MAPPED = _map_large_blocks()
+
+
+def _peak_during(call) -> tuple[float, float]:
+    """Resident bytes a call adds at its peak, and keeps after it returns."""
+    if not MAPPED or not os.path.exists("/proc/self/clear_refs"):
+        pytest.skip("not Linux with glibc: resident memory would not show what is alive")
+    gc.collect()
+    before = _resident_mib()
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")  # the peak resident size starts again from the current one
+    call()
+    with open("/proc/self/status") as status:
+        peak = next(int(line.split()[1]) / 1024 for line in status if line.startswith("VmHWM:"))
+    gc.collect()
+    return (peak - before) * 2**20, (_resident_mib() - before) * 2**20
+
+
+def _copies(monkeypatch) -> list:
+    from pytest_mlcheck.backends import torch_backend
+
+    copied: list = []
+    real = torch_backend.copy_with_hooks
+    monkeypatch.setattr(torch_backend, "copy_with_hooks", lambda *a: copied.append(a) or real(*a))
+    return copied
+
+
+@pytest.mark.parametrize("check", ["output_range", "inputs_normalized", "batch_independence", "init_loss"])
+def test_a_torch_inference_check_runs_the_users_module_without_a_copy(mlcheck, monkeypatch, check):
+    model = _wide_mlp().eval()
+    x, y = torch.randn(32, 64), torch.arange(32) % 10
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    modes = [m.training for m in model.modules()]
+    copied = _copies(monkeypatch)
+    calls = {"output_range": lambda: mlcheck.output_range(model, x, kind="logits"),
+             "inputs_normalized": lambda: mlcheck.inputs_normalized(x, model=model),  # a training-mode pass
+             "batch_independence": lambda: mlcheck.batch_independence(model, x[:8]),
+             "init_loss": lambda: mlcheck.init_loss(model, (x, y), loss_fn=nn.CrossEntropyLoss())}
+    calls[check]()  # warm-up: the first call imports and builds what every later one reuses
+    peak, kept = _peak_during(calls[check])
+    assert not copied
+    assert peak < 0.5 * _model_bytes(model)  # a copy alone would be 1.0x
+    assert kept < 0.05 * _model_bytes(model)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # BatchNorm statistics too
+    assert [m.training for m in model.modules()] == modes
+
+
+def test_a_torch_training_check_copies_once_and_keeps_nothing(mlcheck, monkeypatch):
+    # the twin: training needs its copy (the user's weights never change, even if interrupted)
+    model = _wide_mlp()
+    copied = _copies(monkeypatch)
+    batch = torch.randn(32, 64), torch.arange(32) % 10
+
+    def fit() -> None:
+        try:
+            mlcheck.overfit_one_batch(model, batch, loss_fn=nn.CrossEntropyLoss(), optimizer=torch.optim.Adam,
+                                      steps=200)
+        except CheckFailed:
+            pytest.fail("a fit that fails runs probes, each with its own copy: not what is measured here")
+
+    fit()  # warm-up: what the first call builds is kept for every later one
+    copied.clear()
+    peak, kept = _peak_during(fit)
+    assert len(copied) == 1
+    size = _model_bytes(model)
+    assert peak > size  # the copy was measured (the check's peak against the user's loop: benchmarks/memory_table.py)
+    assert kept < 0.05 * size
+
+
+def test_a_forward_that_writes_into_the_users_module_is_undone(mlcheck, monkeypatch):
+    class Writes(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lookup = nn.Embedding(50, 8, max_norm=0.5)  # renormalises the rows it reads, in place
+            self.head = nn.Linear(32, 4)
+            self.calls = 0
+
+        def forward(self, ids):
+            self.calls += 1
+            self.head.weight.data.mul_(2.0)  # behind autograd's back
+            self.head.bias.data = torch.zeros(4)  # a new storage
+            return self.head(self.lookup(ids).flatten(1))
+
+    model = Writes()
+    with torch.no_grad():
+        model.lookup.weight.mul_(10.0)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    bias = model.head.bias
+    copied = _copies(monkeypatch)
+    mlcheck.output_range(model, torch.randint(0, 50, (16, 4)), low=-1e9)
+    assert not copied  # run on the module itself ...
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # ... and put back
+    assert model.calls == 0 and model.head.bias is bias

@@ -327,6 +327,40 @@ def lm_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
 
 
+# --- Lightning ------------------------------------------------------------------------------------
+
+def lightning_cnn() -> nn.Module:
+    """A small CNN as a LightningModule: cross-entropy in training_step (logged), AdamW with a
+    per-step cosine schedule from configure_optimizers; checked with no loss_fn or optimizer."""
+    import lightning.pytorch as pl
+
+    class LitCNN(pl.LightningModule):
+        def __init__(self, lr: float = 2e-3, total_steps: int = 1000):
+            super().__init__()
+            self.save_hyperparameters()
+            self.features = nn.Sequential(
+                nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+                nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.AdaptiveAvgPool2d(4),
+            )
+            self.head = nn.Linear(32 * 4 * 4, NUM_CLASSES)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.head(self.features(x).flatten(1))
+
+        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+            x, y = batch
+            loss = F.cross_entropy(self(x), y)
+            self.log("train_loss", loss, prog_bar=True)
+            return loss
+
+        def configure_optimizers(self) -> Any:
+            optimizer = torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, weight_decay=1e-4)
+            cosine = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=self.hparams.total_steps)
+            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": cosine, "interval": "step"}}
+
+    return LitCNN()
+
+
 # --- Keras ----------------------------------------------------------------------------------------
 
 def _keras() -> Any:
@@ -446,6 +480,7 @@ def members() -> list[Member]:
                needs="transformers", batch=64),
         Member("gpt2 tiny", "torch", _torch(gpt2), lambda n, s, o: next_token(n, seed=s, offset=o),
                lambda: dict(loss_fn=lm_loss, output="logits"), needs="transformers", lm=True),
+        Member("lightning cnn", "torch", _torch(lightning_cnn), _img, dict, needs="lightning"),
         Member("keras MobileNetV2", "keras", _keras_build(k_mobilenet_v2), _img_k,
                lambda: dict(loss_fn=k_sparse_ce(from_logits=False)), kind="probabilities"),
         Member("keras ResNet50V2", "keras", _keras_build(k_resnet50_v2), _img_k,

@@ -45,13 +45,22 @@ def backend_for(model: object, *, argument: str = "model") -> Backend:
     if is_keras_model(model):  # first: on the torch backend a keras.Model is also an nn.Module
         import keras
 
-        if keras.backend.backend() != "tensorflow":
-            raise usage(argument, "a Keras model on the TensorFlow backend", model,
-                        fix=f"KERAS_BACKEND is {keras.backend.backend()!r}; Keras models are checked on "
-                            "KERAS_BACKEND=tensorflow (the default)")
-        from pytest_mlcheck.backends.keras_backend import KerasBackend
+        name = keras.backend.backend()
+        if name == "tensorflow":
+            from pytest_mlcheck.backends.keras_backend import KerasBackend
 
-        return KerasBackend()
+            return KerasBackend()
+        if name == "jax":
+            from pytest_mlcheck.backends.keras_jax import KerasJaxBackend
+
+            return KerasJaxBackend()
+        if name == "torch":
+            from pytest_mlcheck.backends.keras_torch import KerasTorchBackend
+
+            return KerasTorchBackend()
+        raise usage(argument, "a Keras model on the TensorFlow, JAX or torch backend", model,
+                    fix=f"KERAS_BACKEND is {name!r}, which has no gradients to check; set KERAS_BACKEND to "
+                        "tensorflow (the default), jax or torch before Keras is first imported")
     if is_torch_model(model):
         from pytest_mlcheck.backends.torch_backend import TorchBackend
 

@@ -1,21 +1,17 @@
-"""Keras 3 adapter (TensorFlow backend): trains the user's model in place between a snapshot of
-every variable it reaches and its restore, so Sequential, Functional and subclassed models work alike.
+"""Keras 3 adapter, TensorFlow backend (see ``keras_common`` for what every Keras adapter shares).
 
 A model whose class overrides ``train_step`` is trained through its override; during a training step
 ``model.optimizer`` is the check's own optimizer (the user's compiled one is put back by the restore,
 and its variables are in the snapshot too). Under the ``mixed_float16`` policy the check's optimizer
 is wrapped in a ``LossScaleOptimizer``, as ``compile()`` does for ``fit()``.
 
-The snapshot and the restore are critical sections (``interrupts``): an exception or a signal at any
-point leaves every variable as snapshotted. A session holds all it needs; nothing about a model is
-kept between checks except traced steps (``_TRACED``), which hold only the check's own optimizer and
-never run unless a check calls them. A probe session is opened ``within`` the check's session and
-starts from the weights the user had; each session restores, when it closes, what it found."""
+Nothing about a model is kept between checks except traced steps (``_TRACED``), which hold only the
+check's own optimizer and never run unless a check calls them."""
 
 from __future__ import annotations
 
 import weakref
-from typing import Any, Callable
+from typing import Any, Callable, ContextManager
 
 import keras
 import numpy as np
@@ -23,34 +19,22 @@ import tensorflow as tf
 
 from pytest_mlcheck.backends import scalar_loss, worker_device_index
 from pytest_mlcheck.backends.base import Session
-from pytest_mlcheck.backends.interrupts import critical, user_boundary
-from pytest_mlcheck.backends.outputs import select_output
-from pytest_mlcheck.backends.rng import Guard
-from pytest_mlcheck.errors import DeviceUnavailable, MlcheckUsageError, NotSupported, UserCodeError, call_user, usage
+from pytest_mlcheck.backends.interrupts import critical
+from pytest_mlcheck.backends.keras_common import (  # noqa: F401 - re-exported for tests and checks
+    DEFAULT_LR,
+    KerasSessionBase,
+    _config_key,
+    _user_error_in,
+    own_train_step,
+    reachable_variables,
+)
+from pytest_mlcheck.errors import DeviceUnavailable, call_user
 
-DEFAULT_LR = 1e-3
-_INVISIBLE = ("a user's own Keras train_step computes its gradients inside its own GradientTape, "
-              "where a check cannot see them")
 # Tracing a new tf.function and building a new optimizer for every check cost ~7 MiB each that
 # TensorFlow never gives back; a step traced once per model and configuration is reused instead.
 _TRACED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {key: _Traced}
 _TRACED_PER_MODEL = 16
-_ABSENT = object()  # a model with no ``optimizer`` attribute (never compiled)
-_UNSEEN = object()  # a session stopped before it looked at ``model.optimizer``: nothing to put back
 _LOSS_SCALE = 2.0**15  # LossScaleOptimizer's initial scale: fp16 gradients of a probe do not underflow
-
-
-def own_train_step(model: keras.Model) -> Callable | None:
-    """The model's ``train_step`` when its class (not Keras) defines it, else None."""
-    for cls in type(model).__mro__:
-        if "train_step" in vars(cls):
-            return None if cls.__module__.startswith("keras.") else model.train_step
-    return None
-
-
-def _inner(opt: Any) -> Any:
-    """The optimizer that holds the hyper-parameters (inside a LossScaleOptimizer)."""
-    return getattr(opt, "inner_optimizer", opt)
 
 
 class _Traced:
@@ -79,23 +63,6 @@ class _Traced:
         self.session = weakref.ref(session)
 
 
-def _config_key(obj: Any) -> Any:
-    """A hashable description of a loss or optimizer: class and config for Keras objects (a new
-    object with the same settings traces the same graph), the object itself otherwise."""
-    get_config = getattr(obj, "get_config", None)
-    if callable(get_config):
-        try:
-            config = {k: v for k, v in get_config().items() if k != "name"}  # names are made unique
-            return type(obj), repr(sorted(config.items()))
-        except Exception:
-            pass
-    try:
-        hash(obj)
-        return obj
-    except TypeError:
-        return id(obj)
-
-
 def resolve_device(device: str) -> str:
     if device == "cpu":
         return "/CPU:0"
@@ -109,312 +76,38 @@ def resolve_device(device: str) -> str:
     return f"/GPU:{index}"
 
 
-Snapshot = list[tuple[Any, np.ndarray]]
+def _tf_held(value: Any) -> list[Any] | None:
+    """The variables of a raw ``tf.Variable`` or ``tf.Module`` held in a layer's attribute."""
+    if isinstance(value, tf.Variable):
+        return [value]
+    if isinstance(value, tf.Module):
+        return list(value.variables)
+    return None
 
 
-def reachable_variables(model: keras.Model) -> list[Any]:
-    """Every variable a check can change: the model's Keras variables (weights, moving statistics,
-    seed generator states), its compiled metrics' variables, and variables Keras does not track,
-    held in a layer's attributes (a raw ``tf.Variable``, a ``tf.Module``'s, a Keras variable or
-    ``SeedGenerator`` in a plain attribute), each once."""
-    found: list[Any] = []
-    seen: set[int] = set()
+class KerasSession(KerasSessionBase):
+    backend = "tensorflow"
 
-    def add(variable: Any) -> None:
-        backing = getattr(variable, "_value", None)  # the tf.Variable behind a Keras variable
-        if id(variable) in seen or (backing is not None and id(backing) in seen):
-            return
-        seen.add(id(variable))
-        if backing is not None:
-            seen.add(id(backing))
-        found.append(variable)
-
-    def visit(value: Any, depth: int) -> None:
-        if isinstance(value, (tf.Variable, keras.Variable)):
-            add(value)
-        elif isinstance(value, keras.random.SeedGenerator):
-            add(value.state)
-        elif isinstance(value, keras.layers.Layer):
-            return  # walked in its own right
-        elif isinstance(value, tf.Module):
-            for variable in value.variables:
-                add(variable)
-        elif depth < 4 and isinstance(value, (list, tuple, set, frozenset)):
-            for item in value:
-                visit(item, depth + 1)
-        elif depth < 4 and isinstance(value, dict):
-            for item in value.values():
-                visit(item, depth + 1)
-
-    for variable in list(model.variables) + list(getattr(model, "metrics_variables", [])):
-        add(variable)
-    for layer in model._flatten_layers(include_self=True):
-        for value in list(vars(layer).values()):
-            visit(value, 0)
-    return found
-
-
-def _values(variables: list[Any]) -> Snapshot:
-    return [(v, np.array(v.numpy(), copy=True)) for v in variables]
-
-
-@critical
-def _assign(snapshot: Snapshot) -> None:
-    for variable, value in snapshot:
-        variable.assign(value)
-
-
-def _user_error_in(exc: Exception) -> Exception:
-    """The UserCodeError (or usage error) that tracing a step wrapped in a StagingError, if any:
-    the user's code raising while a step is traced fails the check like it does in an eager step."""
-    seen: Exception | BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, (UserCodeError, MlcheckUsageError)):
-            return seen
-        seen = seen.__cause__ or seen.__context__
-    return exc
-
-
-class KerasSession:
-    def __init__(
-        self,
-        model: keras.Model,
-        *,
-        device: str,
-        seed: int,
-        loss_fn: Callable | None,
-        optimizer: Any,
-        train_step: Callable | None,
-        output: Any,
-        inference: bool = False,
-        within: KerasSession | None = None,
-    ):
-        compiled_loss = getattr(model, "loss", None) if getattr(model, "compiled", False) else None
-        # the model's own train_step, used when no train_step= is given: it computes its own loss
-        self._override = None if train_step is not None or inference else own_train_step(model)
-        if loss_fn is None and train_step is None and self._override is None and compiled_loss is None \
-                and not inference:
-            raise usage("loss_fn", "a loss for an uncompiled Keras model: a callable (y_true, y_pred) -> scalar",
-                        fix="Compile the model with a loss, or pass e.g. "
-                            "loss_fn=keras.losses.SparseCategoricalCrossentropy(from_logits=True)")
-        if loss_fn is not None and not callable(loss_fn):
-            raise usage("loss_fn", "a callable (y_true, y_pred) -> scalar loss", loss_fn)
-        if train_step is not None and not callable(train_step):
-            raise usage("train_step", "a callable (model, optimizer, loss_fn, x, y) -> loss", train_step)
+    def _resolve_device(self, device: str) -> None:
         self.tf_device = resolve_device(device)
-        self.device = device
-        self.model = model
-        self.loss_fn = loss_fn
-        self._uses_compiled_loss = loss_fn is None and compiled_loss is not None
-        self.user_step = train_step
-        self.output = output
         self._compiled_step: Callable | None = None
-        self._training = True  # what the built-in step passes as training=
-        self.optimizer_notes: list[str] = []
-        self._opt: Any = None
-        self._lr_factor = 1.0
-        self._no_decay = False
-        self._make_opt: Callable[[], Any] | None = None
-        self._opt_key: Any = None
-        # fit() scales the loss under mixed_float16 (compile() wraps the optimizer): so does the check
-        self._mixed = getattr(getattr(model, "dtype_policy", None), "name", None) == "mixed_float16"
-        self._user_opt: Any = _UNSEEN  # model.optimizer as this session found it, put back by close
-        with tf.device(self.tf_device):  # the user's factory runs before anything of theirs changes
-            if not inference:
-                self._make_opt, self._opt_key = self._optimizer_maker(optimizer, model)
-        self._parent = within
-        self._guard = Guard()
-        self._found: Snapshot = []  # what this session found, restored when it closes
-        self._begin(seed)  # last: nothing after it may fail before the caller holds the session
 
-    @critical
-    def _begin(self, seed: int) -> None:
-        """Capture every global generator and every variable the model reaches, then seed the
-        generators (and the model's own seed generators) and, in a probe, load the user's weights.
-        Anything that stops it undoes all of it."""
-        try:
-            self._user_opt = getattr(self.model, "optimizer", _ABSENT)
-            # the compiled optimizer is not the model's, but a train_step= may reach it: snapshot it too
-            held = getattr(self._user_opt, "variables", None) if self._user_opt is not _ABSENT else None
-            self._found = _values(reachable_variables(self.model) + list(held or []))
-            self._model_variables = len(self.model.variables)
-            self._metric_variables = len(self.model.metrics_variables)
-            # where every session of this check starts: the weights the user had
-            self._start: Snapshot = self._parent._start if self._parent is not None else self._found
-            self._guard.begin(seed)
-            if self._parent is not None:
-                _assign(self._start)
-            for i, v in enumerate(self.model.variables):
-                if v.path.endswith("seed_generator_state"):
-                    v.assign(np.array([seed + i, 0], dtype=v.dtype))
-        except BaseException:
-            self.close()
-            raise
+    def _place(self) -> ContextManager[Any]:
+        return tf.device(self.tf_device)
 
-    @critical
-    def close(self) -> None:
-        """Put back every variable as this session found it, and every global generator; complete
-        (and idempotent) whatever interrupts it."""
-        self._guard.end(self._put_back_optimizer, lambda: _assign(self._found))
+    def _reachable(self) -> list[Any]:
+        return reachable_variables(self.model, foreign=_tf_held)
 
-    @critical
-    def _put_back_optimizer(self) -> None:
-        """``model.optimizer`` as this session found it (idempotent)."""
-        if self._user_opt is _UNSEEN or getattr(self.model, "optimizer", _ABSENT) is self._user_opt:
-            return
-        if self._user_opt is _ABSENT:
-            delattr(self.model, "optimizer")
-        else:
-            self.model.optimizer = self._user_opt
+    def _is_tensor(self, value: Any) -> bool:
+        return isinstance(value, tf.Tensor)
 
-    @critical
-    def _lend_optimizer(self) -> None:
-        """``model.optimizer`` is the check's optimizer while a step the model's code runs: its
-        override or a train_step= that calls ``model.train_step``. Never the user's compiled one."""
-        if getattr(self.model, "optimizer", _ABSENT) is not self.optimizer:
-            self.model.optimizer = self.optimizer
-
-    @critical
-    def _remember_new(self) -> None:
-        """Variables created by building the model, as initialised, join every snapshot of the check."""
-        session: KerasSession | None = self
-        known = {id(v) for v, _ in self._found}
-        new = _values([v for v in reachable_variables(self.model) if id(v) not in known])
-        snapshots = [self._start]
-        while session is not None:
-            snapshots.append(session._found)
-            session = session._parent
-        for snapshot in {id(s): s for s in snapshots}.values():
-            snapshot.extend(new)
-        self._model_variables = len(self.model.variables)
-        self._metric_variables = len(self.model.metrics_variables)
-
-    def _reset_metrics(self) -> None:
-        """Before a step of the model's own code: each step is its own "epoch", so the logs' running
-        means (the loss tracker) are this batch's figures. The snapshot restores every metric."""
-        for metric in self.model.metrics:
-            metric.reset_state()
-
-    @critical
-    def _remember_new_metrics(self) -> None:
-        """A model's own step may build its compiled metrics (they hold no variables before the first
-        update): reset, they join the snapshots as a fresh build leaves them."""
-        if len(self.model.metrics_variables) != self._metric_variables:
-            for metric in self.model.metrics:
-                metric.reset_state()  # every metric is restored from the snapshot when the session closes
-            self._remember_new()
-
-    # -- optimizer ------------------------------------------------------------------------
-    def _optimizer_maker(self, spec: Any, model: keras.Model) -> tuple[Callable[[], Any], Any]:
-        """How to build this session's optimizer, and a key for its configuration. The optimizer
-        is built only when needed: a step traced earlier for the same configuration brings its own."""
-        if spec is None:
-            compiled = getattr(model, "optimizer", None) if getattr(model, "compiled", False) else None
-            if compiled is not None:
-                return (lambda: type(compiled).from_config(compiled.get_config())), _config_key(compiled)
-            self.optimizer_notes.append(f"no optimizer given: used Adam(lr={DEFAULT_LR}); the learning rate was not tested")
-            return (lambda: keras.optimizers.Adam(learning_rate=DEFAULT_LR)), ("default", DEFAULT_LR)
-        if isinstance(spec, keras.optimizers.Optimizer):
-            return (lambda: type(spec).from_config(spec.get_config())), _config_key(spec)
-        if isinstance(spec, type):
-            if not issubclass(spec, keras.optimizers.Optimizer):
-                raise usage("optimizer", "a keras.optimizers.Optimizer class, instance, or factory params -> optimizer",
-                            spec)
-            return spec, ("class", spec)
-        if callable(spec):
-            opt = spec(list(model.trainable_variables))
-            if not isinstance(opt, keras.optimizers.Optimizer):
-                raise usage("optimizer", "a factory that returns a keras.optimizers.Optimizer", opt,
-                            fix="Write it as optimizer=lambda params: keras.optimizers.Adam(1e-3)")
-            return (lambda: opt), _config_key(opt)
-        raise usage("optimizer", "a keras.optimizers.Optimizer class, instance, or factory params -> optimizer", spec)
-
-    @property
-    def optimizer(self) -> Any:
-        if self._opt is None and self._make_opt is not None:
-            self._opt = self._make_opt()
-            if self._mixed and not isinstance(self._opt, keras.optimizers.LossScaleOptimizer):
-                self._opt = keras.optimizers.LossScaleOptimizer(self._opt)
-            if self._lr_factor != 1.0:
-                self._scale(self._opt, self._lr_factor)
-            if self._no_decay:
-                _inner(self._opt).weight_decay = None
-        return self._opt
-
-    @optimizer.setter
-    def optimizer(self, value: Any) -> None:
-        self._opt = value
-
-    def weight_decay(self) -> float:
-        return float(getattr(_inner(self.optimizer), "weight_decay", None) or 0.0)
-
-    def drop_weight_decay(self) -> None:
-        self._no_decay = True
-        if self._opt is not None:
-            _inner(self._opt).weight_decay = None
-
-    def stochastic_training(self, batch: tuple[Any, Any]) -> bool:
-        """Whether two training-mode forward passes on one batch differ (dropout and the like)."""
-        with tf.device(self.tf_device):
-            first, second = self._forward(batch[0], training=True), self._forward(batch[0], training=True)
-        return not np.array_equal(np.asarray(first), np.asarray(second))
-
-    def train_without_noise(self) -> None:
-        """Train with training=False from now on: dropout and other training-mode noise off (a probe)."""
-        self._training = False
-
-    def recalibrate(self, batch: tuple[Any, Any]) -> bool:
-        norms = [layer for layer in self.model._flatten_layers(include_self=False)
-                 if isinstance(layer, keras.layers.BatchNormalization)]
-        if not norms:
-            return False
-        momenta = [layer.momentum for layer in norms]
-        try:
-            for layer in norms:  # momentum 0: one training pass sets the moving statistics to the batch's
-                layer.momentum = 0.0
-            with tf.device(self.tf_device):
-                self._forward(batch[0], training=True)
-        finally:
-            for layer, momentum in zip(norms, momenta):
-                layer.momentum = momentum
-        return True
-
-    def uncovered_parameters(self) -> list[str]:
-        return []  # a Keras optimizer updates every trainable variable it is given
-
-    def unregistered_leaves(self, batch: tuple[Any, Any]) -> list[tuple[str, tuple[int, ...]]]:
-        return []  # Keras tracks layers and variables held in lists and dicts: each is in trainable_variables
-
-    def trainable_count(self) -> int:
-        return len(self.model.trainable_variables)
-
-    def parameter_values(self) -> dict[str, np.ndarray]:
-        return {v.path: np.array(v.numpy(), copy=True) for v in self.model.trainable_variables}
-
-    def frozen_values(self) -> dict[str, np.ndarray]:
-        """Weights meant to train (a layer's trainable weights) that are frozen now; moving
-        statistics and other state variables are not weights and may change."""
-        live = {id(v) for v in self.model.trainable_variables}
-        frozen = {}
-        for layer in self.model._flatten_layers(include_self=True):
-            for v in getattr(layer, "_trainable_variables", []):
-                if id(v) not in live:
-                    frozen[v.path] = np.array(v.numpy(), copy=True)
-        return frozen
-
-    def scale_lr(self, factor: float) -> None:
-        self._lr_factor *= factor
-        if self._opt is not None:
-            self._scale(self._opt, factor)
+    def _np(self, value: Any) -> np.ndarray:
+        return np.asarray(value)
 
     @staticmethod
-    def _scale(opt: Any, factor: float) -> None:
-        opt = _inner(opt)
-        if isinstance(opt._learning_rate, keras.optimizers.schedules.LearningRateSchedule):
-            return  # a schedule is the user's design; the probe leaves it alone
-        opt.learning_rate = float(np.asarray(opt.learning_rate)) * factor
+    def _sum(losses: list[Any]) -> Any:
+        return tf.add_n(losses)
 
-    # -- data -----------------------------------------------------------------------------
     def _tensor(self, value: Any, *, is_input: bool) -> Any:
         if isinstance(value, dict) and is_input:
             return {k: self._tensor(v, is_input=True) for k, v in value.items()}
@@ -425,59 +118,11 @@ class KerasSession:
             tensor = tf.cast(tensor, keras.config.floatx())
         return tensor
 
-    def prepare(self, x: Any, y: Any = None) -> tuple[Any, Any]:
-        with tf.device(self.tf_device):
-            batch = self._tensor(x, is_input=True), None if y is None else self._tensor(y, is_input=False)
-        if not self.model.built or len(self.model.variables) != self._model_variables:
-            self._build_on(batch[0])
-        return batch
-
-    def _build_on(self, x: Any) -> None:
-        """A model never called has no weights yet: build it with one inference call, then add the
-        new variables, as initialised, to the snapshots that the closes restore."""
-        with tf.device(self.tf_device):
-            call_user("the model's forward pass", self.model, x, training=False)
-            self._remember_new()  # at once: no instruction between the build and this call
-
-    def labels(self, batch: tuple[Any, Any]) -> np.ndarray:
-        return np.asarray(batch[1])
-
-    def inputs(self, batch: tuple[Any, Any]) -> np.ndarray | None:
-        x = batch[0]
-        return np.asarray(x) if isinstance(x, tf.Tensor) else None
-
-    # -- steps ----------------------------------------------------------------------------
-    def _forward(self, x: Any, training: bool) -> Any:
-        raw = call_user("the model's forward pass", self.model, x, training=training)
-        out = select_output(raw, self.output, is_tensor=lambda v: hasattr(v, "shape"))
-        if isinstance(out, tf.Tensor) and out.dtype in (tf.float16, tf.bfloat16):
-            out = tf.cast(out, tf.float32)  # mixed precision: losses, reports and probes in float32
-        return out
-
-    def _loss(self, x: Any, y: Any, out: Any, training: bool) -> Any:
-        return call_user("loss_fn", self._user_loss, x, y, out, training)
-
-    def _user_loss(self, x: Any, y: Any, out: Any, training: bool) -> Any:
-        if self._uses_compiled_loss:
-            return self.model.compute_loss(x=x, y=y, y_pred=out, training=training)
-        loss = self.loss_fn(y, out)
-        if training and self.model.losses:
-            loss = loss + tf.add_n(self.model.losses)
-        return loss
-
     def train_step(self, batch: tuple[Any, Any]) -> float:
         x, y = batch
         if self.user_step is not None:
-            with tf.device(self.tf_device):
-                if self.optimizer is not None:
-                    self._lend_optimizer()  # a step calling model.train_step steps the check's optimizer
-                self._reset_metrics()
-                loss = call_user("train_step", self.user_step, self.model, self.optimizer, self.loss_fn, x, y)
-            self._remember_new_metrics()
-            if isinstance(loss, dict) and "loss" in loss:
-                loss = loss["loss"]  # the logs of a model.train_step call
-            return scalar_loss(loss, "train_step")
-        with tf.device(self.tf_device):
+            return self._user_train_step(x, y)
+        with self._place():
             if self._compiled_step is None:
                 traced = self._traced()
                 if traced is not None:
@@ -526,60 +171,16 @@ class KerasSession:
             out = self._forward(x, training=self._training)
             loss = self._loss(x, y, out, training=self._training)
             scaled = self.optimizer.scale_loss(loss) if hasattr(loss, "shape") else loss  # as fit() does
-        if not hasattr(loss, "shape"):
-            scalar_loss(loss, "loss_fn")  # a usage error unless it is a number; a number has no gradient
-        elif loss.shape.num_elements() not in (1, None):
-            raise usage("loss_fn", "a scalar loss", loss, fix="Reduce it to one number (a mean) before returning it")
+        self._scalar(loss)
         grads = tape.gradient(scaled, variables)
-        if all(g is None for g in grads):
-            raise UserCodeError("loss_fn", RuntimeError(
-                "the loss does not require grad: no gradient reaches any trainable variable "
-                "(a numpy round trip, a stop_gradient or an integer op in the model or the loss)"))
-        pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
-        call_user("the optimizer step", self.optimizer.apply_gradients, pairs)
+        call_user("the optimizer step", self.optimizer.apply_gradients, self._pairs(loss, grads, variables))
         return loss
-
-    def _own_step(self, x: Any, y: Any) -> Any:
-        """One step through the model's ``train_step`` override (``model.optimizer`` is the check's);
-        the loss is its logs' "loss"."""
-        logs = call_user("the model's train_step", self._override, (x, y))
-        loss = logs.get("loss") if isinstance(logs, dict) else None
-        if loss is None:
-            raise usage("model", "a train_step override that returns its logs with a \"loss\" entry", logs,
-                        fix='Return e.g. {"loss": loss} or {m.name: m.result() for m in self.metrics} after '
-                            "updating the loss tracker; or pass train_step= with your own step")
-        return loss
-
-    def has_loss(self) -> bool:
-        return self.loss_fn is not None or self._uses_compiled_loss
-
-    def loss(self, batch: tuple[Any, Any], *, training: bool) -> float:
-        if not self.has_loss():
-            return float("nan")
-        with tf.device(self.tf_device):
-            out = self._forward(batch[0], training=training)
-            return scalar_loss(self._loss(batch[0], batch[1], out, training=training), "loss_fn")
-
-    def loss_of(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> float:
-        if not self.has_loss():
-            return float("nan")
-        try:
-            with tf.device(self.tf_device):
-                out = tf.convert_to_tensor(outputs, dtype=keras.config.floatx())
-                return scalar_loss(self._loss(batch[0], batch[1], out, training=False), "loss_fn")
-        except Exception:
-            return float("nan")
-
-    def predict(self, batch: tuple[Any, Any]) -> np.ndarray:
-        with tf.device(self.tf_device):
-            out = self._forward(batch[0], training=False)
-        return np.asarray(out, dtype=np.float32)
 
     def gradients(self, batch: tuple[Any, Any]) -> dict[str, np.ndarray | None]:
         """Gradients of the loss on ``batch`` for each trainable variable, without an update."""
         x, y = batch
         variables = self.model.trainable_variables
-        with tf.device(self.tf_device):
+        with self._place():
             scale = _LOSS_SCALE if self._mixed else 1.0
             with tf.GradientTape() as tape:
                 out = self._forward(x, training=True)
@@ -590,14 +191,11 @@ class KerasSession:
         return {v.path: None if g is None else np.asarray(tf.convert_to_tensor(g), dtype=np.float32) / scale
                 for v, g in zip(variables, grads)}
 
-    def step_gradients(self) -> dict[str, np.ndarray | None]:
-        raise NotSupported("reading the gradients of a train_step= step", _INVISIBLE)
-
     def input_gradient(self, batch: tuple[Any, Any], index: int) -> np.ndarray | None:
         x = batch[0]
         if not isinstance(x, tf.Tensor) or not x.dtype.is_floating:
             return None
-        with tf.device(self.tf_device):
+        with self._place():
             with tf.GradientTape() as tape:
                 tape.watch(x)
                 out = self._forward(x, training=False)
@@ -605,65 +203,6 @@ class KerasSession:
             grad = tape.gradient(target, x)
         return np.zeros(tuple(x.shape), np.float32) if grad is None else np.asarray(grad, dtype=np.float32)
 
-    def _weighted_calls(self, batch: tuple[Any, Any], training: bool) -> list[tuple[str, np.ndarray, Callable]]:
-        """Each leaf layer holding a weight matrix or kernel (a weight of 2+ dimensions: dense,
-        conv, embedding), with what reached it and its original ``call``, in call order. Each such
-        layer's ``call`` is wrapped for the one call and restored after."""
-        seen: list[tuple[str, np.ndarray, Callable]] = []
-        wrapped = []
-        for layer in self.model._flatten_layers(include_self=False):
-            own = list(getattr(layer, "_trainable_variables", [])) + list(getattr(layer, "_non_trainable_variables", []))
-            if any(len(v.shape) >= 2 for v in own) and not list(layer._flatten_layers(include_self=False)):
-                wrapped.append(layer)
-        for layer in wrapped:
-            def call(*args: Any, __original: Any = layer.call, __name: str = layer.name, **kwargs: Any) -> Any:
-                if args and hasattr(args[0], "shape"):
-                    seen.append((__name, np.asarray(args[0]), __original))
-                return __original(*args, **kwargs)
-
-            layer.call = call
-        try:
-            with tf.device(self.tf_device):
-                self._forward(batch[0], training=training)
-        finally:
-            for layer in wrapped:
-                del layer.call
-        return seen
-
-    def weighted_layer_inputs(self, batch: tuple[Any, Any], *, training: bool) -> list[tuple[str, np.ndarray]]:
-        return [(name, value) for name, value, _ in self._weighted_calls(batch, training)]
-
-    def first_layer_input(self, batch: tuple[Any, Any]) -> tuple[np.ndarray, bool] | None:
-        """What reaches the first weighted layer in a training call (an input BatchNormalization
-        normalises by the batch, as in training), and whether that layer is a lookup."""
-        seen = self._weighted_calls(batch, training=True)
-        if not seen:
-            return None
-        _, value, call = seen[0]
-        return value, self._is_lookup(value, call)
-
-    def _is_lookup(self, value: np.ndarray, call: Callable) -> bool:
-        """Integer ids, or whole numbers that the layer reads as ids: a lookup ignores a shift by
-        0.25 that any weighted sum would show."""
-        if np.issubdtype(value.dtype, np.integer):
-            return True
-        if not np.issubdtype(value.dtype, np.floating) or not np.all(value == np.round(value)) or value.min() < 0:
-            return False
-        try:
-            with tf.device(self.tf_device):
-                a, b = np.asarray(call(value)), np.asarray(call(value + 0.25))
-        except Exception:
-            return False
-        return a.shape == b.shape and bool(np.array_equal(a, b))
-
-    def clear_gradients(self) -> None:
-        raise NotSupported("clearing the gradients of a train_step= step", _INVISIBLE)
-
-    def gradient_norm(self) -> float:
-        raise NotSupported("measuring the gradients of a train_step= step", _INVISIBLE)
-
-
-user_boundary(KerasSession.__init__)  # it runs the user's optimizer factory
 
 
 class KerasBackend:

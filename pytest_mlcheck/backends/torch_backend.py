@@ -8,6 +8,7 @@ closure is copied in the same memo: what it records or changes lands on copies, 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
 import types
@@ -20,11 +21,18 @@ import torch
 from pytest_mlcheck.backends import as_numpy, scalar_loss, worker_device_index
 from pytest_mlcheck.backends.base import Session
 from pytest_mlcheck.backends.interrupts import critical, user_boundary
+from pytest_mlcheck.backends.lightning import (
+    STEP, Configured, NoLoss, lightning_base, lightning_batch, loss_of_outputs, manual_error, manual_optimization, overrides,
+    silence_logging, training_loss,
+)
 from pytest_mlcheck.backends.outputs import select_output
+from pytest_mlcheck.backends import torch_inplace
 from pytest_mlcheck.backends.rng import Guard
-from pytest_mlcheck.errors import DeviceUnavailable, UserCodeError, call_user, usage
+from pytest_mlcheck.backends.torch_inplace import InPlace
+from pytest_mlcheck.errors import DeviceUnavailable, NotSupported, UserCodeError, call_user, usage
 
 DEFAULT_LR = 1e-3
+LOSS_SOURCE = "the LightningModule's training_step(batch, batch_idx)"
 
 
 def resolve_device(device: str) -> torch.device:
@@ -106,13 +114,21 @@ class TorchSession:
         output: Any,
         inference: bool = False,
     ):
+        # a LightningModule without loss_fn (and train_step) trains on its own training_step's loss
+        self._lightning = lightning_base(model)
+        self._step_loss = (self._lightning is not None and loss_fn is None and train_step is None
+                           and overrides(model, self._lightning, "training_step"))
+        if self._step_loss and not inference and manual_optimization(model):
+            raise manual_error(model)
         # a model that computes its own loss from labels= (Hugging Face) trains on it without loss_fn
-        self._own_loss = loss_fn is None and train_step is None and not inference and _takes_labels(model)
-        if loss_fn is None and train_step is None and not inference and not self._own_loss:
+        self._own_loss = (loss_fn is None and train_step is None and not inference and not self._step_loss
+                          and _takes_labels(model))
+        if loss_fn is None and train_step is None and not inference and not self._own_loss and not self._step_loss:
             raise usage(
                 "loss_fn",
                 "a callable (outputs, targets) -> scalar loss for a torch model",
-                fix="Pass e.g. loss_fn=torch.nn.CrossEntropyLoss(), or train_step= with your own step",
+                fix="Pass e.g. loss_fn=torch.nn.CrossEntropyLoss(), or train_step= with your own step"
+                    + (" (or give the LightningModule a training_step)" if self._lightning else ""),
             )
         if loss_fn is not None and not callable(loss_fn):
             raise usage("loss_fn", "a callable (outputs, targets) -> scalar loss", loss_fn)
@@ -123,7 +139,20 @@ class TorchSession:
         self.user_step = train_step
         self.output = output
         self.optimizer_notes: list[str] = []
+        self.sources: dict[str, str] = {}  # where the loss and optimizer came from, when not the call
+        self._configured: Configured | None = None  # configure_optimizers' optimizer and schedulers
+        self._steps = 0  # training steps taken: training_step's batch_idx
         self._guard = Guard()
+        self._inplace: InPlace | None = None
+        # a LightningModule's loss runs its training_step with forward swapped and self.log silenced:
+        # that changes the module, so it gets a copy
+        if inference and self._lightning is None and torch_inplace.usable(model, loss_fn, self.torch_device):
+            # Inference needs no copy: the user's module itself runs, and what a forward pass could
+            # change is put back when the session closes (torch_inplace).
+            self.model, self.loss_fn, self._loss_params = model, loss_fn, []
+            self.optimizer = None
+            self._begin(seed, inplace=True)
+            return
         # The copy is trained, never the user's module: only the global generators need a guard.
         # The copy and the optimizer are built before any generator is seeded (copying draws nothing).
         try:
@@ -139,6 +168,8 @@ class TorchSession:
             raise usage("model", f"a model whose parameters can move to {self.device}", model,
                         fix=f"moving it raised {type(exc).__name__}: {str(exc).splitlines()[0]} (parameters "
                             "on the meta device hold no data: materialise and load them first)") from None
+        if self._lightning is not None:
+            silence_logging(self.model)  # self.log without a Trainer warns on every call
         if any(isinstance(p, torch.nn.parameter.UninitializedParameter) for p in self.model.parameters()):
             raise usage("model", "a model whose parameters are initialised", model,
                         fix="it holds lazy modules (LazyLinear, LazyConv2d, ...) never called: call it once on a "
@@ -148,12 +179,21 @@ class TorchSession:
         if isinstance(loss_fn, torch.nn.Module):  # the user's loss parameters map to the loss copy's
             self._copy_of.update({id(o): c for o, c in zip(loss_fn.parameters(), self.loss_fn.parameters())})
         self.optimizer = None if inference else self._build_optimizer(optimizer, model)
+        if self._step_loss and not inference:  # an inference session says so once it computed a loss
+            self.sources["loss_from"] = LOSS_SOURCE
+        if self._configured is not None:
+            self.sources["optimizer_from"] = "the LightningModule's configure_optimizers(): " + self._configured.describe()
         self._begin(seed)  # last: nothing after it may fail before the caller holds the session
 
     @critical
-    def _begin(self, seed: int) -> None:
-        """Capture every global generator, then seed them; undone in full if anything stops it."""
+    def _begin(self, seed: int, *, inplace: bool = False) -> None:
+        """Capture every global generator, then seed them (and, on the user's module itself, capture
+        what a forward pass could change and put it in training mode, as a copy starts); undone in
+        full if anything stops it."""
         try:
+            if inplace:
+                self._inplace = InPlace(self.model, self.loss_fn)
+                self.model.train()
             self._guard.begin(seed, cuda=self.torch_device.type == "cuda")
         except BaseException:
             self.close()
@@ -170,6 +210,10 @@ class TorchSession:
     def _build_optimizer(self, spec: Any, original: torch.nn.Module) -> torch.optim.Optimizer:
         # a loss's own parameters train with the model's, as in the user's loop over both
         params = list(self.model.parameters()) + self._loss_params
+        if spec is None and self._lightning is not None and overrides(original, self._lightning, "configure_optimizers"):
+            # called on the copy, so the optimizer is built over the copy's parameters
+            self._configured = Configured(self.model)
+            return self._configured.optimizer
         if spec is None:
             self.optimizer_notes.append(
                 f"no optimizer given: used Adam(lr={DEFAULT_LR}); the learning rate was not tested"
@@ -252,6 +296,8 @@ class TorchSession:
         return {n: as_numpy(p).copy() for n, p in self.model.named_parameters() if not p.requires_grad}
 
     def scale_lr(self, factor: float) -> None:
+        if self._configured is not None:
+            self._configured.scale(factor)
         for group in self.optimizer.param_groups:
             group["lr"] = group["lr"] * factor
 
@@ -282,7 +328,8 @@ class TorchSession:
         was_training = self.model.training
         try:
             for m in norms:  # momentum None with fresh statistics: one pass sets them to the batch's
-                m.reset_running_stats()
+                with self._writes():
+                    m.reset_running_stats()
                 m.momentum = None
             self.model.train()
             with torch.no_grad():
@@ -331,16 +378,21 @@ class TorchSession:
             args, kwargs = (), dict(x)
         elif isinstance(x, (tuple, list)):
             args = tuple(x)
-        return call_user("the model's forward pass", self.model, *args, **kwargs, **extra)
+        with self._writes():
+            return call_user("the model's forward pass", self.model, *args, **kwargs, **extra)
 
     def _forward(self, x: Any) -> Any:
         return select_output(self._raw_forward(x), self.output, is_tensor=lambda v: isinstance(v, torch.Tensor))
 
     def _loss_tensor(self, x: Any, y: Any) -> Any:
         """The loss of one batch: the user's loss_fn on the selected output, or the loss the model
-        computes itself from ``labels=``."""
+        computes itself from ``labels=``, or a LightningModule's training_step loss."""
+        if self._step_loss:
+            return training_loss(self.model, lightning_batch(x, y), self._steps)
         if not self._own_loss:
-            return call_user("loss_fn", self.loss_fn, self._forward(x), y)
+            out = self._forward(x)
+            with self._writes():
+                return call_user("loss_fn", self.loss_fn, out, y)
         raw = self._raw_forward(x, labels=y)
         loss = raw.get("loss") if isinstance(raw, Mapping) else getattr(raw, "loss", None)
         if loss is None:
@@ -349,27 +401,37 @@ class TorchSession:
         return loss
 
     def train_step(self, batch: tuple[Any, Any]) -> float:
+        self._own_gradients("a training step")
         x, y = batch
         if self.user_step is not None:
             loss = call_user("train_step", self.user_step, self.model, self.optimizer, self.loss_fn, x, y)
+            self._stepped()
             return scalar_loss(loss, "train_step")
+        source = STEP if self._step_loss else "loss_fn"
         self.optimizer.zero_grad(set_to_none=True)
         loss = self._loss_tensor(x, y)
-        value = scalar_loss(loss, "loss_fn")
+        value = scalar_loss(loss, "training_step" if self._step_loss else "loss_fn")
         if not (isinstance(loss, torch.Tensor) and loss.requires_grad):
-            raise UserCodeError("loss_fn", RuntimeError(
+            raise UserCodeError(source, RuntimeError(
                 "the loss does not require grad: the graph from the parameters to the loss is cut "
                 "(a detach, .item(), .numpy() or an integer op in forward or the loss)"))
         call_user("backward", loss.backward)
         self.optimizer.step()
+        self._stepped()
         return value
+
+    def _stepped(self) -> None:
+        """After an optimizer step: count it, and step configure_optimizers' "step" schedulers."""
+        self._steps += 1
+        if self._configured is not None:
+            self._configured.after_step()
 
     def has_loss(self) -> bool:
         return self.loss_fn is not None
 
     def loss(self, batch: tuple[Any, Any], *, training: bool) -> float:
         """The loss on ``batch`` in train or eval mode, without an update (NaN when there is no loss_fn)."""
-        if self.loss_fn is None and not self._own_loss:
+        if self.loss_fn is None and not self._own_loss and not self._step_loss:
             return float("nan")
         was_training = self.model.training
         self.model.train(training)
@@ -380,13 +442,33 @@ class TorchSession:
             self.model.train(was_training)
 
     def loss_of(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> float:
-        """The user's loss for given outputs on this batch's targets (NaN if it cannot say)."""
+        """The user's loss for given outputs on this batch's targets (NaN if it cannot say). A
+        LightningModule's is its training_step run with forward's result replaced by ``outputs``."""
+        if self._step_loss:
+            return self._step_loss_of(outputs, batch)
         if self.loss_fn is None:
             return float("nan")
         try:
             with torch.no_grad():
                 out = torch.as_tensor(outputs, dtype=_float_dtype(self.model), device=self.torch_device)
-                return scalar_loss(self.loss_fn(out, batch[1]), "loss_fn")
+                with self._writes():
+                    return scalar_loss(self.loss_fn(out, batch[1]), "loss_fn")
+        except Exception:
+            return float("nan")
+
+    def _step_loss_of(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> float:
+        if self.output is not None:  # forward returns more than the selected output: cannot stand in
+            return float("nan")
+        try:
+            with torch.no_grad():
+                out = torch.as_tensor(outputs, dtype=_float_dtype(self.model), device=self.torch_device)
+                loss = loss_of_outputs(self.model, out, lightning_batch(*batch), self._steps)
+                if loss is None:
+                    return float("nan")
+                self.sources["loss_from"] = LOSS_SOURCE
+                return scalar_loss(loss, "training_step")
+        except NoLoss:  # no loss at all is the defect itself, not a loss this probe cannot compute
+            raise
         except Exception:
             return float("nan")
 
@@ -402,6 +484,7 @@ class TorchSession:
 
     def gradients(self, batch: tuple[Any, Any]) -> dict[str, np.ndarray | None]:
         """Gradients of the loss on ``batch`` for each trainable parameter, without an update."""
+        self._own_gradients("gradients of the parameters")
         x, y = batch
         self.model.zero_grad(set_to_none=True)
         loss = self._loss_tensor(x, y)
@@ -468,6 +551,7 @@ class TorchSession:
         return (seen[0][1], bool(np.issubdtype(seen[0][1].dtype, np.integer))) if seen else None
 
     def clear_gradients(self) -> None:
+        self._own_gradients("clearing the gradients")
         for p in list(self.model.parameters()) + self._loss_params:
             p.grad = None
 
@@ -480,11 +564,27 @@ class TorchSession:
 
     @critical
     def close(self) -> None:
-        """Drop the copy and restore every global generator (idempotent)."""
+        """Drop the copy (or put the user's module back as found) and restore every global
+        generator (idempotent). Nothing of the model is kept: no copy, optimizer state or gradient."""
+        inplace = self._inplace
+        self._guard.end(*([inplace.restore] if inplace is not None else []))
         self.model = None  # type: ignore[assignment]
         self.loss_fn = None
         self.optimizer = None  # type: ignore[assignment]
-        self._guard.end()
+        self._configured = None
+        self._copy_of = {}
+        self._loss_params = []
+        self._inplace = None
+
+    def _writes(self) -> Any:
+        """Where the user's code may write into the module: watched on the user's module itself."""
+        return self._inplace.mode if self._inplace is not None else contextlib.nullcontext()
+
+    def _own_gradients(self, what: str) -> None:
+        """Gradients land on the parameters: never on the user's module (an inference session)."""
+        if self._inplace is not None:
+            raise NotSupported(what, "an inference session runs the user's module itself, whose gradients "
+                                     "are the user's")
 
 
 user_boundary(TorchSession.__init__)  # it runs the user's deepcopy and optimizer factory

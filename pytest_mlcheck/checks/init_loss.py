@@ -97,6 +97,7 @@ def init_loss(
         if targets.problems:
             raise run.fail("the targets cannot be learned with this head and loss", targets.problems)
         observed = session.loss_of(outputs, prepared)
+        run.record_sources(session)  # a LightningModule's training_step gave the loss
         if math.isnan(observed) and not session.has_loss():
             raise usage("loss_fn", "the loss to evaluate for init_loss",
                         fix="Pass loss_fn= (or compile the Keras model with a loss)")

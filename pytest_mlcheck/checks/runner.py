@@ -68,6 +68,12 @@ class CheckRun:
         if shown is not None:
             self.result.shown[key] = shown
 
+    def record_sources(self, session: Any) -> None:
+        """Say where the session's loss and optimizer came from when not from the call (a
+        LightningModule's training_step and configure_optimizers): figures ``loss_from``, ``optimizer_from``."""
+        for key, text in getattr(session, "sources", {}).items():
+            self.figure(key, text, f"{key.removesuffix('_from')}: from {text}")
+
     def record_losses(self, losses: Sequence[float]) -> None:
         self.result.losses = list(losses)
         self.result.steps = len(losses)
@@ -102,6 +108,7 @@ class CheckRun:
         session = open_session(model, self.settings, spec, inference=inference)
         try:
             self.result.framework = framework_of(model)
+            self.record_sources(session)
             with user_code_fails(self, None if explain is None else lambda err: error_causes(err, session, explain)):
                 yield session
         finally:

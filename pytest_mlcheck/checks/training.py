@@ -347,7 +347,7 @@ def error_causes(err: UserCodeError, session: Any, raw_batch: tuple[Any, Any]) -
         x = session.inputs(session.prepare(*raw_batch))
     except Exception:
         x = None
-    causes: list[Evidence] = []
+    causes: list[Evidence] = list(getattr(err, "evidence", ()))  # what the adapter already knows
     text = str(err.exc)
     if "device" in text and ("expected" in text.lower() or "same device" in text):
         causes.append((C.DEVICE_MISMATCH, f"tensors on different devices meet in {err.stage}: "

@@ -34,4 +34,10 @@ PROGRAMS: tuple[str, ...] = (
     "lstm_unscaled_targets",
     "mnist_mlp_unnormalized",
     "new_head_not_in_optimizer",
+    "autotrainer_loss_issue",
+    "autotrainer_data_issue",
+    "bolts_logreg_softmax_then_ce",
+    "log_softmax_over_batch",
+    "aihwkit_example_no_zero_grad",
+    "mse_target_broadcast",
 )

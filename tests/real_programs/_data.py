@@ -51,6 +51,34 @@ def har_like(n: int = 128, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return x, y.astype("int64")
 
 
+def cifar_like(n: int = 128, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """CIFAR-10-shaped uint8 images (n, 32, 32, 3), 0..255 with channel means near 125 (CIFAR-10: 114..125),
+    labels 0..9: scikit-learn's 8x8 digits blown up 4x4 over a noisy background of random colour,
+    each class with its own tint. Real signal, so a correct classifier can learn them."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    rng = np.random.default_rng(seed)
+    y = d.target[:n]
+    digit = np.kron(d.images[:n], np.ones((4, 4))) / 16.0  # (n, 32, 32) in [0, 1]
+    tint = rng.uniform(0.4, 1.0, (10, 3))
+    bg = rng.uniform(40, 160, (n, 1, 1, 3))
+    imgs = bg + 110 * digit[..., None] * tint[y][:, None, None, :] + rng.normal(0, 20, (n, 32, 32, 3))
+    return np.clip(imgs, 0, 255).astype("uint8"), y.astype("int64")
+
+
+def iris_bolts_train() -> tuple[np.ndarray, np.ndarray]:
+    """Lightning Bolts' SklearnDataModule on scikit-learn's iris (4 raw features in cm, 3 classes):
+    ``sklearn.utils.shuffle(X, y, random_state=1234)``, the first floor(150 * 0.3) = 45 rows held
+    out for validation and test, the other 105 the training split."""
+    from sklearn.datasets import load_iris
+    from sklearn.utils import shuffle
+
+    x, y = load_iris(return_X_y=True)
+    x, y = shuffle(x, y, random_state=1234)
+    return x[45:].astype("float32"), y[45:].astype("int64")
+
+
 def one_hot(y: np.ndarray, c: int) -> np.ndarray:
     """Keras ``to_categorical``."""
     return np.eye(c, dtype="float32")[y]

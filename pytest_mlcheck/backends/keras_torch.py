@@ -1,0 +1,92 @@
+"""Keras 3 adapter, torch backend (see ``keras_common`` for what every Keras adapter shares).
+
+On this backend a Keras variable holds a ``torch.nn.Parameter``: gradients come from
+``torch.autograd.grad`` over the forward pass and the loss (no ``.grad`` is written), and the
+optimizer applies them, every step eager as Keras's own torch trainer runs them. A model class with
+its own ``train_step`` is trained through it (``model.optimizer`` is the check's meanwhile); the
+``.grad`` its ``loss.backward()`` leaves on the user's parameters is put back as it was when the
+session closes, with everything else.
+
+Not supported (a usage error that names the backend): the ``mixed_float16`` policy."""
+
+from __future__ import annotations
+
+from typing import Any, ContextManager
+
+import keras
+import torch
+
+from pytest_mlcheck.backends import worker_device_index
+from pytest_mlcheck.backends.base import Session
+from pytest_mlcheck.backends.interrupts import critical
+from pytest_mlcheck.backends.keras_common import KerasSessionBase
+from pytest_mlcheck.errors import DeviceUnavailable, usage
+
+
+class KerasTorchSession(KerasSessionBase):
+    backend = "torch"
+
+    def _resolve_device(self, device: str) -> None:
+        if device == "cpu":
+            self._device = "cpu"
+            return
+        count = torch.cuda.device_count()
+        index = int(device.split(":")[1]) if ":" in device else worker_device_index(count, 0)
+        if index >= count:
+            raise DeviceUnavailable(
+                f"device: {device!r} was asked for (--mlcheck-gpu, --mlcheck-device or device=) but torch sees "
+                f"{count} CUDA device(s); run without --mlcheck-gpu, or on a machine with a CUDA GPU")
+        self._device = f"cuda:{index}"
+
+    def _place(self) -> ContextManager[Any]:
+        return keras.device(self._device)
+
+    def _refuse_unsupported(self) -> None:
+        if self._mixed:
+            raise usage("model", "a Keras model without the mixed_float16 policy on KERAS_BACKEND=torch", self.model,
+                        fix="mixed precision is checked on KERAS_BACKEND=tensorflow only; check the float32 "
+                            "model here")
+
+    @critical
+    def _capture_backend_state(self) -> None:
+        """The ``.grad`` of every parameter: a model's own step (``loss.backward()``) writes them."""
+        self._grads = [(p, p.grad) for p in self._parameters()]
+
+    @critical
+    def _restore_backend_state(self) -> None:
+        for parameter, grad in getattr(self, "_grads", []):
+            parameter.grad = grad
+
+    def _parameters(self) -> list[torch.Tensor]:
+        return [v.value for v in self.model.variables if isinstance(v.value, torch.nn.Parameter)]
+
+    @critical
+    def _remember_new(self) -> None:
+        super()._remember_new()
+        known = {id(p) for p, _ in self._grads}
+        self._grads.extend((p, p.grad) for p in self._parameters() if id(p) not in known)
+
+    def _loss_and_grads(self, x: Any, y: Any, *, training: bool, scale: bool) -> tuple[Any, list[Any]]:
+        variables = self.model.trainable_variables
+        out = self._forward(x, training=training)
+        loss = self._loss(x, y, out, training=training)
+        self._scalar(loss)
+        if not isinstance(loss, torch.Tensor) or not loss.requires_grad:
+            return loss, [None] * len(variables)
+        grads = torch.autograd.grad(loss.reshape(()), [v.value for v in variables], allow_unused=True)
+        return loss.detach(), list(grads)
+
+    def _input_grad(self, x: Any, index: int) -> Any:
+        watched = x.detach().clone().requires_grad_(True)
+        target = self._forward(watched, training=False)[index].sum()
+        if not target.requires_grad:
+            return None
+        return torch.autograd.grad(target, watched, allow_unused=True)[0]
+
+
+class KerasTorchBackend:
+    @critical  # the return from the constructor, before the caller holds the session, is not interruptible
+    def open(self, model: Any, *, within: Session | None = None, **kwargs: Any) -> Session:
+        if within is not None and not (isinstance(within, KerasTorchSession) and within.model is model):
+            raise TypeError("within: expected the open session of the same Keras model")  # a bug in a check
+        return KerasTorchSession(model, within=within, **kwargs)
