@@ -77,6 +77,12 @@ INPUTS_NOT_NORMALIZED = _cause("inputs_not_normalized", "the inputs are far from
                                torch="convert to float and scale (x.float() / 255) or standardise",
                                keras="scale inside the model (layers.Rescaling(1/255), layers.Normalization) or "
                                      "before it")
+TARGETS_NOT_NORMALIZED = _cause("targets_not_normalized",
+                                "regression targets far larger than anything the untrained model outputs",
+                                torch="standardise the targets (y - mean) / std for training and invert it on the "
+                                      "predictions (or divide by a fixed unit, e.g. thousands)",
+                                keras="standardise the targets before fit ((y - mean) / std) and invert it on the "
+                                      "predictions (or divide by a fixed unit, e.g. thousands)")
 INPUT_DTYPE = _cause("input_dtype", "the inputs have a dtype the model does not compute in",
                      torch="convert the inputs to the model's float dtype (x.float())",
                      keras="cast the inputs to float32 (tf.cast(x, 'float32')) or add a Rescaling layer")

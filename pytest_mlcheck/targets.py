@@ -6,7 +6,7 @@ judges progress against :attr:`Targets.floor`, the lowest value the loss reaches
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -14,6 +14,7 @@ from pytest_mlcheck import causes as C
 from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import fmt
+from pytest_mlcheck.thresholds import DENSE_MIN_RIGHT
 
 TASKS = ("classification", "binary", "multilabel", "regression")
 
@@ -36,6 +37,7 @@ class Targets:
     form: str  # how the loss reads the outputs: "logits", "probabilities" or "values"
     floor: float  # the lowest loss found on this batch (NaN when the loss cannot say)
     problems: list[Evidence]  # targets the loss or the head cannot take
+    channel_axis: Optional[int] = None  # dense class ids (N, H, W): the outputs' class axis, ids (N, H, W)
 
     @property
     def classes(self) -> bool:
@@ -49,6 +51,9 @@ class Targets:
 
     def right(self, out: np.ndarray) -> np.ndarray:
         """Per sample, whether the outputs give the target's class(es)."""
+        if self.channel_axis is not None:  # (almost) every position of the sample right
+            hits = (np.moveaxis(out, self.channel_axis, -1).argmax(-1) == self.ids).reshape(len(out), -1)
+            return hits.mean(axis=1) >= DENSE_MIN_RIGHT
         flat = out.reshape(len(out), -1)
         if self.task != "multilabel" and flat.shape[1] >= 2:
             return flat.argmax(axis=1) == self.ids
@@ -58,7 +63,9 @@ class Targets:
         return (got == want).all(axis=1)
 
     def predicted(self, out: np.ndarray) -> np.ndarray:
-        """The classes the outputs give (binary: 0/1 by the head's threshold)."""
+        """The classes the outputs give (binary: 0/1 by the head's threshold; per position for dense ids)."""
+        if self.channel_axis is not None:
+            return np.moveaxis(out, self.channel_axis, -1).argmax(-1)
         flat = out.reshape(len(out), -1)
         if flat.shape[1] >= 2:
             return flat.argmax(axis=1)
@@ -137,9 +144,48 @@ def _onehot(ids: np.ndarray, width: int) -> np.ndarray:
     return np.eye(width, dtype=np.float32)[ids]
 
 
+def _dense_axis(y: np.ndarray, out: np.ndarray) -> Optional[int]:
+    """The class axis of outputs that score each position of whole-number targets (N, H, W, ...):
+    (N, C, H, W) as torch lays them out, or (N, H, W, C) as Keras does; None otherwise."""
+    if y.ndim < 2 or out.ndim != y.ndim + 1 or not y.size:
+        return None
+    yf = np.asarray(y, dtype=np.float64)
+    if not (np.isfinite(yf).all() and np.all(yf == np.round(yf))):
+        return None
+    if tuple(out.shape[:1] + out.shape[2:]) == tuple(y.shape) and out.shape[1] >= 2:
+        return 1
+    if tuple(out.shape[:-1]) == tuple(y.shape) and out.shape[-1] >= 2:
+        return out.ndim - 1
+    return None
+
+
+def _decide_dense(y: np.ndarray, out: np.ndarray, loss_at: LossAt, axis: int) -> Targets:
+    """Class ids per position (segmentation masks) against outputs with a class axis: judged as
+    classification of every position, with the loss probed on outputs in the model's layout."""
+    moved = np.moveaxis(out, axis, -1)
+    width = moved.shape[-1]
+    positions = moved.shape[:-1]
+
+    def layout(a: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(np.moveaxis(a.reshape(*positions, width), -1, axis), dtype=np.float32)
+
+    def dense_loss_at(a: np.ndarray, targets: Any = None) -> float:
+        return loss_at(layout(a)) if targets is None else float("nan")
+
+    flat = decide(np.asarray(y).reshape(-1), moved.reshape(-1, width), dense_loss_at, "classification")
+    encoding = f"class ids per position {tuple(y.shape)}" + ("" if np.issubdtype(y.dtype, np.integer) else
+                                                            ", whole-number floats")
+    ids = None if flat.ids is None else flat.ids.reshape(y.shape)
+    return Targets("classification", encoding, ids, width, flat.form, flat.floor, flat.problems, channel_axis=axis)
+
+
 def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] = None) -> Targets:
     """Decide the task and the target encoding of one batch, its loss floor, and any problem."""
     check_task(task)
+    if task in (None, "classification"):
+        axis = _dense_axis(y, out)
+        if axis is not None:
+            return _decide_dense(y, out, loss_at, axis)
     n = len(y)
     out2 = out.reshape(n, -1)
     width = out2.shape[1]
@@ -186,11 +232,23 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
             encoding = "one-hot" if binary_values else "smoothed one-hot (class probabilities)"
         if ids is not None:
             lo, hi = int(ids.min()), int(ids.max())
-            if hi >= width and not problems:
+            values = np.unique(ids)
+            # ids about 0..K-1 (a batch may miss a few), K beyond the head: a head too narrow; values
+            # spread far wider than their number (0 and 255 for a two-class mask): not class indices
+            contiguous = lo >= 0 and hi < 2 * len(values)
+            said = ", ".join(str(v) for v in values[:6]) + (" …" if len(values) > 6 else "")
+            invalid = (C.LABELS_INVALID, f"labels span {lo}..{hi} (values {said}), outside the head's "
+                                         f"0..{width - 1}" + ("" if contiguous else
+                                                              ": not class indices 0..C-1 (raw values such as "
+                                                              "greyscale 0/255 need mapping to 0..C-1)"))
+            if hi >= width and not problems and contiguous:
                 problems.append((C.HEAD_WIDTH, f"labels reach {hi} but the head has {width} output(s) "
                                                f"(classes 0..{width - 1})"))
             if (lo < 0 or hi >= width) and not any(p[0] == C.LOSS_MISMATCH for p in problems):
-                problems.append((C.LABELS_INVALID, f"labels span {lo}..{hi}, outside the head's 0..{width - 1}"))
+                if contiguous:
+                    problems.append(invalid)
+                else:
+                    problems.insert(0, invalid)
         if ids is not None and ids.min() >= 0 and ids.max() < width and width >= 2:
             form = _form(loss_at, _onehot(ids, width), form, shape)
             cands = _class_candidates(_onehot(ids, width), form, shape, log_probability_rows(out2))
@@ -200,7 +258,11 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
             # a softmax head couples its outputs: a binary loss on its rows still trains it as one
             # categorical choice (unusual, not the independent-outputs defect)
             softmax_rows = _in_unit(out2) and bool(np.allclose(out2.sum(axis=1), 1.0, atol=1e-3))
-            if not column and binary_values and not softmax_rows:
+            clipped = _clipped_probabilities(out2, loss_at, _onehot(ids, width), shape)
+            if clipped:
+                problems += clipped
+                form = "probabilities"
+            elif not column and binary_values and not softmax_rows:
                 problems += _binary_loss_over_one_hot(loss_at, _onehot(ids, width), form, shape)
     elif task in ("binary", "multilabel"):
         ids = (y2 > 0.5).astype(np.int64)
@@ -317,6 +379,26 @@ def _outside_binary(y2: np.ndarray, loss_at: LossAt, shape: tuple, only_if_negat
     return []
 
 
+def _clipped_probabilities(out2: np.ndarray, loss_at: LossAt, onehot: np.ndarray, shape: tuple) -> list[Evidence]:
+    """Outputs ≥ 0 with exact zeros, rows not summing to 1, while the loss scores confident
+    probabilities of the targets better than confident logits at any scale: a loss on class
+    probabilities fed a ReLU (or similar) head, which gives some classes probability 0."""
+    if not np.isfinite(out2).all() or out2.min() < 0 or not (out2 == 0).any() or out2.shape[1] < 2 \
+            or np.allclose(out2.sum(axis=1), 1.0, atol=1e-3):
+        return []
+    as_probabilities = _min_loss(loss_at, _class_candidates(onehot, "probabilities", shape))
+    as_logits = _min_loss(loss_at, _class_candidates(onehot, "logits", shape))
+    if not _finite(as_probabilities) or (_finite(as_logits) and as_logits <= as_probabilities):
+        return []
+    zeros = int((out2 == 0).sum())
+    sums = out2.sum(axis=1)
+    return [(C.OUTPUT_ACTIVATION,
+             f"the loss scores class probabilities best (confident probabilities {fmt(as_probabilities)}, confident "
+             f"logits at best {fmt(as_logits)}), but the outputs are ≥ 0 with {zeros} exact zero(s) of "
+             f"{out2.size} and rows summing to {fmt(float(sums.min()))}..{fmt(float(sums.max()))}, not 1: an "
+             "activation such as ReLU on the last layer, where the loss needs a softmax")]
+
+
 def _binary_loss_over_one_hot(loss_at: LossAt, onehot: np.ndarray, form: str, shape: tuple) -> list[Evidence]:
     """Every target row holds exactly one 1 (single-label classes), yet the loss treats each output
     on its own: a categorical cross-entropy depends only on the true class's share (it ignores a
@@ -363,12 +445,16 @@ def _binary_loss_over_one_hot(loss_at: LossAt, onehot: np.ndarray, form: str, sh
 
 def head_cannot_reach(targets: np.ndarray, outputs: list[np.ndarray]) -> list[Evidence]:
     """Value targets outside the range the head's outputs stay pinned to (≥ 0 after a ReLU, [0, 1]
-    after a sigmoid, [-1, 1] after a tanh), before and after training."""
+    after a sigmoid, [-1, 1] after a tanh), before and after training, with the trained outputs
+    pressed against the bound the outside targets lie beyond (a ReLU's exact zeros, a sigmoid or
+    tanh within 2 % of its range): a linear head that merely has not moved far yet (a low learning
+    rate) keeps its outputs inside by chance and away from the bound."""
     seen = [o for o in outputs if o is not None and o.size and np.isfinite(o).all()]
     if not seen or not np.isfinite(targets).all():
         return []
     lo = min(float(o.min()) for o in seen)
     hi = max(float(o.max()) for o in seen)
+    last = seen[-1]
     t = targets.reshape(-1)
     for low, high, what in ((0.0, 1.0, "[0, 1] (a sigmoid on the last layer)"),
                             (-1.0, 1.0, "[-1, 1] (a tanh on the last layer)"),
@@ -376,10 +462,14 @@ def head_cannot_reach(targets: np.ndarray, outputs: list[np.ndarray]) -> list[Ev
         if lo >= low and hi <= high:
             outside = (t < low) | (t > high)
             share = float(outside.mean())
-            if share >= 0.05:
+            tol = 0.02 * (high - low) if np.isfinite(high) else 1e-6
+            pressed = ((t < low).any() and float(last.min()) <= low + tol) or \
+                      ((t > high).any() and float(last.max()) >= high - tol)
+            if share >= 0.05 and pressed:
                 return [(C.OUTPUT_ACTIVATION,
-                         f"the outputs stay in {what} before and after training (seen {fmt(lo)}..{fmt(hi)}) while "
-                         f"{share:.0%} of the targets lie outside (targets {fmt(float(t.min()))}..{fmt(float(t.max()))}):"
-                         " the head cannot reach them; drop the activation or rescale the targets")]
+                         f"the outputs stay in {what} before and after training (seen {fmt(lo)}..{fmt(hi)}, pressed "
+                         f"against the bound) while {share:.0%} of the targets lie outside (targets "
+                         f"{fmt(float(t.min()))}..{fmt(float(t.max()))}): the head cannot reach them; drop the "
+                         "activation or rescale the targets")]
             return []
     return []

@@ -8,6 +8,10 @@ from __future__ import annotations
 OVERFIT_MAX_STEPS = 400
 OVERFIT_MIN_DROP = 0.9  # pass once the loss fell by this fraction of its start (and, for classes, all right)
 
+# Dense class ids (segmentation masks): a sample counts as right when this share of its positions is
+# (boundary pixels settle last: Pytorch-UNet #291's fixed net at RMSprop 1e-5 had 99.8-99.9 % of 4x1024
+# pixels right at step 1200, its loss 97.6 % of the way to the floor, and every pixel only at ~1600).
+DENSE_MIN_RIGHT = 0.99
 OVERFIT_EXTEND = 4  # a loss still falling steadily at the budget may train on, up to this × the budget
 EXTEND_MIN_GAIN = 0.05  # "still falling": the last quarter came ≥ this of the way from start to floor
 
@@ -23,6 +27,13 @@ PROBE_MAX_STEPS = 150  # a retry's step budget (correct models reach PROBE_TARGE
 # step adds to the previous gradients instead of replacing them (ideal: 2.0 vs 1.0).
 ACCUMULATION_RATIO = 1.5
 SPIKE = 1.5  # a loss peak this many times its start counts as divergence
+# Softmax applied twice caps every row's largest/smallest probability at e; training presses the widest
+# row against it (x2.716 of e = 2.718 on seeds 0-5); a correct softmax barely trained (Keras #9939's MLP
+# at SGD 0.01, 100 steps) sat at x2.089. Named only from this fraction of e up.
+SOFTMAX_TWICE_PRESSED = 0.95
+# A non-finite loss of finite outputs this many times their size at init, finite once they are scaled
+# back: the updates blew them up (keras #3040's SGD regression: x1e17 at step 12), not a loss defect.
+OVERFLOW_GROWTH = 1e3
 
 # -- not_constant_predictions --------------------------------------------------------------------
 TRAIN_ON_STEPS = 100  # with train_on=, a copy trains this long first
@@ -77,6 +88,13 @@ INDEPENDENCE_MAX_SAMPLES = 16  # enough to see mixing; each probed sample costs 
 # 0–255 pixels ~80 / ~100; twice-scaled images peak at 1/255.
 INPUT_MAX_SCALE = 3.0
 INPUT_MIN_PEAK = 0.05
+
+# -- the target-scale probe of the training checks (regression) ----------------------------------
+# rms of the targets over max(rms of the untrained outputs, 1) (outputs at a standard init are < 1, so
+# in practice the targets' rms). Measured (seed 0, both frameworks): standardised targets <= 1.05,
+# [0, 1] targets 0.48, sklearn diabetes raw targets (25..346) 177 (Adam 3e-2 fits them),
+# keras #4563's LSTM targets (~5e4) 4.9e4: margins x5.7 and x49.
+TARGET_MAX_SCALE = 1000.0
 
 # -- input_independent_baseline ------------------------------------------------------------------
 BASELINE_STEPS = 100  # each copy trains this long on its half

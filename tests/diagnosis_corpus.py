@@ -90,6 +90,58 @@ class LogSoftmaxNet(nn.Module):
         return F.log_softmax(self.net(x), dim=1)
 
 
+def normalised_ce(p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Keras's categorical cross-entropy on probabilities written out: each row divided by its sum,
+    clipped, the log of the true class's share."""
+    p = p / p.sum(dim=1, keepdim=True).clamp_min(1e-7)
+    return -torch.log(p.clamp(1e-7, 1 - 1e-7))[torch.arange(len(y)), y].mean()
+
+
+def mask_arrays(raw: bool, *, channels_last: bool = False, n: int = 4, size: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Images with a bright disc and its mask: class ids 0/1 per pixel, or (``raw``) the 0/255
+    greyscale values the mask was saved as (Pytorch-UNet #291)."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:size, 0:size]
+    x = rng.uniform(0, 0.5, (n, size, size, 3)).astype(np.float32)
+    masks = np.zeros((n, size, size), dtype=np.int64)
+    for i in range(n):
+        cy, cx, r = rng.integers(5, size - 5), rng.integers(5, size - 5), rng.integers(2, 5)
+        disc = (yy - cy) ** 2 + (xx - cx) ** 2 <= r * r
+        x[i][disc] += 0.5
+        masks[i][disc] = 255 if raw else 1
+    return (x if channels_last else np.ascontiguousarray(x.transpose(0, 3, 1, 2))), masks
+
+
+def _segment(raw: bool, check: str) -> Callable[[Any], Any]:
+    """A 2-class per-pixel head (N, 2, H, W) with CrossEntropyLoss on masks (N, H, W)."""
+    def run(m: Any) -> Any:
+        x, masks = mask_arrays(raw)
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 2, 1))
+        batch = (torch.from_numpy(x), torch.from_numpy(masks))
+        if check == "init_loss":
+            return m.init_loss(model, batch, loss_fn=CE())
+        return m.overfit_one_batch(model, batch, loss_fn=CE(), optimizer=_adam(1e-2))
+    return run
+
+
+class ListNet(nn.Module):
+    """Two hidden layers kept in a plain Python list (pytorch/pytorch #715): the module does not
+    register them, so model.parameters() and the optimizer never see their weights."""
+
+    def __init__(self, registered: bool) -> None:
+        super().__init__()
+        hidden = [nn.Sequential(nn.Linear(64, 64), nn.ReLU()), nn.Sequential(nn.Linear(64, 64), nn.ReLU())]
+        self.hidden = nn.ModuleList(hidden) if registered else hidden
+        self.head = nn.Linear(64, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.flatten(1)
+        for layer in self.hidden:
+            x = layer(x)
+        return self.head(x)
+
+
 def _uint8_batch() -> tuple[torch.Tensor, torch.Tensor]:
     x, y = tc.digits_batch(32, scale="uint8")
     return x.to(torch.uint8), y
@@ -123,6 +175,41 @@ TRAIN_CODES = {n: i for i, n in enumerate(NAMES)}
 def _loader_split(a: slice, b: slice) -> tuple:
     x, y = tc.digits_batch(400)
     return (x[a], y[a]), (x[b], y[b])
+
+
+def regression_arrays(target: str, n: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """sklearn's diabetes: standardised features; targets "raw" (25..346), "std" (standardised) or
+    "dollars" (raw × 1000, the scale of prices or salaries)."""
+    from sklearn.datasets import load_diabetes
+
+    x, y = load_diabetes(return_X_y=True)
+    x = ((x - x.mean(0)) / x.std(0)).astype(np.float32)
+    y = {"raw": y, "std": (y - y.mean()) / y.std(), "dollars": 1000.0 * y}[target]
+    return x[:n], y[:n].astype(np.float32)[:, None]
+
+
+def line_arrays(n: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """y = 2x on raw x in 0..199 (keras #3040): MSE overflows float32 once SGD diverges."""
+    x = np.random.default_rng(0).permutation(200)[:n].astype(np.float32)[:, None]
+    return x, 2.0 * x
+
+
+def _line(lr: float) -> Callable[[Any], Any]:
+    def run(m: Any) -> Any:
+        x, y = line_arrays()
+        return m.overfit_one_batch(nn.Linear(1, 1), (torch.from_numpy(x), torch.from_numpy(y)), loss_fn=nn.MSELoss(),
+                                   optimizer=_sgd(lr))
+    return run
+
+
+def _regression(target: str, optimizer: Any) -> Callable[[Any], Any]:
+    """overfit_one_batch of a 10-64-1 MLP on 32 diabetes samples with MSELoss."""
+    def run(m: Any) -> Any:
+        x, y = regression_arrays(target)
+        model = nn.Sequential(nn.Linear(10, 64), nn.ReLU(), nn.Linear(64, 1))
+        return m.overfit_one_batch(model, (torch.from_numpy(x), torch.from_numpy(y)), loss_fn=nn.MSELoss(),
+                                   optimizer=optimizer)
+    return run
 
 
 def torch_cases() -> list[Diag]:
@@ -164,6 +251,10 @@ def torch_cases() -> list[Diag]:
              _fit(lambda: tc.digits_mlp(final=nn.ReLU())), True, "output_activation"),
         Diag(T, "output_activation", "F.relu on the logits in forward", _fit(lambda: tc.DigitsCNN(relu_head=True)),
              True, "output_activation"),
+        Diag(T, "output_activation", "nn.ReLU head into a loss on row-normalised probabilities",
+             _fit(lambda: tc.digits_mlp(final=nn.ReLU()), loss=normalised_ce), True, "output_activation"),
+        Diag(T, "output_activation", "twin: softmax head into a loss on row-normalised probabilities",
+             _fit(lambda: tc.digits_mlp(final=nn.Softmax(dim=1)), loss=normalised_ce, optimizer=_adam(1e-2)), False),
         Diag(T, "output_activation", "softmax over one unit, checked as sigmoid",
              lambda m: m.output_range(tc.digits_mlp(1, final=nn.Softmax(dim=1)), tc.held_out(64), kind="sigmoid"),
              True, "output_activation"),
@@ -189,6 +280,9 @@ def torch_cases() -> list[Diag]:
         Diag(T, "lr_too_high", "SGD at lr 10, loss over batches",
              lambda m: m.loss_decreases(tc.digits_mlp(), tc.digits_batches(10), loss_fn=CE(), optimizer=_sgd(10.0)),
              True, "lr_too_high"),
+        Diag(T, "lr_too_high", "SGD at lr 1e-3 on y = 2x over raw x (MSE overflows to inf)", _line(1e-3), True,
+             "lr_too_high"),
+        Diag(T, "lr_too_high", "twin: SGD at lr 1e-5 on y = 2x over raw x", _line(1e-5), False),
         Diag(T, "lr_too_high", "twin: SGD at lr 0.1 with momentum", _fit(tc.digits_mlp, optimizer=_sgd(0.1, 0.9)),
              False),
         Diag(T, "lr_too_low", "Adam at lr 1e-7", _fit(tc.DigitsCNN, optimizer=_adam(1e-7)), True, "lr_too_low"),
@@ -198,6 +292,15 @@ def torch_cases() -> list[Diag]:
         Diag(T, "lr_too_low", "twin: Adam at lr 1e-3, loss over batches",
              lambda m: m.loss_decreases(tc.DigitsCNN(), tc.digits_batches(10), loss_fn=CE(), optimizer=_adam()),
              False),
+        Diag(T, "lr_too_low", "standardised regression targets at SGD lr 1e-6 (not their scale)",
+             _regression("std", _sgd(1e-6)), True, "lr_too_low"),
+        # targets_not_normalized
+        Diag(T, "targets_not_normalized", "regression targets in dollars (diabetes × 1000)",
+             _regression("dollars", _adam()), True, "targets_not_normalized"),
+        Diag(T, "targets_not_normalized", "twin: standardised regression targets", _regression("std", _adam(1e-2)),
+             False),
+        Diag(T, "targets_not_normalized", "look-alike: raw diabetes targets 25..346 that Adam fits",
+             _regression("raw", _adam(3e-2)), False),
         # params_not_updated
         Diag(T, "params_not_updated", "the head left out of the optimizer",
              lambda m: m.overfit_one_batch(batch=tc.digits_batch(32), **tc._cnn_head_left_out()), True,
@@ -206,6 +309,9 @@ def torch_cases() -> list[Diag]:
              "params_not_updated"),
         Diag(T, "params_not_updated", "every parameter frozen",
              _flow(lambda: tc.digits_mlp().requires_grad_(False)), True, "params_not_updated"),
+        Diag(T, "params_not_updated", "hidden layers in a plain Python list", _fit(lambda: ListNet(False)), True,
+             "params_not_updated"),
+        Diag(T, "params_not_updated", "twin: the hidden layers in nn.ModuleList", _fit(lambda: ListNet(True)), False),
         Diag(T, "params_not_updated", "look-alike: backbone frozen on purpose, head trained",
              lambda m: m.overfit_one_batch(batch=tc.digits_batch(32), **tc._cnn_frozen_backbone()), False),
         Diag(T, "params_not_updated", "look-alike: frozen backbone, one step", _flow(tc.FrozenBackboneNet), False),
@@ -258,6 +364,12 @@ def torch_cases() -> list[Diag]:
         Diag(T, "labels_invalid", "an encoder that returns fractions",
              lambda m: m.label_roundtrip({n: i / 4 for i, n in enumerate(NAMES)}, NAMES, NAMES), True,
              "labels_invalid"),
+        Diag(T, "labels_invalid", "segmentation masks of 0/255 for 2 classes", _segment(True, "fit"), True,
+             "labels_invalid"),
+        Diag(T, "labels_invalid", "segmentation masks of 0/255, init loss", _segment(True, "init_loss"), True,
+             "labels_invalid"),
+        Diag(T, "labels_invalid", "twin: segmentation masks of class ids 0/1", _segment(False, "fit"), False),
+        Diag(T, "labels_invalid", "twin: masks of class ids 0/1, init loss", _segment(False, "init_loss"), False),
         Diag(T, "labels_invalid", "twin: class ids 0..9", _fit(tc.DigitsCNN, batch=_labels(0)), False),
         # no_input_signal
         Diag(T, "no_input_signal", "labels shuffled apart from inputs (CNN)",

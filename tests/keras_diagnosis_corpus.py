@@ -9,7 +9,7 @@ import tensorflow as tf
 
 import keras_corpus as kc
 import recipe_corpus as rc
-from diagnosis_corpus import NAMES, TRAIN_CODES, Diag
+from diagnosis_corpus import NAMES, TRAIN_CODES, Diag, line_arrays, mask_arrays, regression_arrays
 from keras_corpus import keras, layers
 
 K = "keras"
@@ -29,6 +29,42 @@ def _fit(model_fn: Callable[[], keras.Model], loss: Any = None, optimizer: Any =
         return m.overfit_one_batch(model_fn(), kc.digits_arrays(32) if batch is None else batch(), **extra, **opt,
                                    **kw)
     return run
+
+
+def _regression(target: str, optimizer: Callable[[], Any]) -> Callable[[Any], Any]:
+    """overfit_one_batch of a 10-64-1 Dense net on 32 diabetes samples, compiled with 'mse'."""
+    def run(m: Any) -> Any:
+        model = keras.Sequential([keras.Input((10,)), layers.Dense(64, activation="relu", kernel_initializer=_init()),
+                                  layers.Dense(1, kernel_initializer=_init(1))])
+        model.compile(optimizer=optimizer(), loss="mse")
+        return m.overfit_one_batch(model, regression_arrays(target))
+    return run
+
+
+def _line(lr: float) -> Callable[[Any], Any]:
+    def run(m: Any) -> Any:
+        model = keras.Sequential([keras.Input((1,)), layers.Dense(1, kernel_initializer=_init())])
+        model.compile(optimizer=keras.optimizers.SGD(lr), loss="mse")
+        return m.overfit_one_batch(model, line_arrays())
+    return run
+
+
+def _segment(raw: bool, check: str) -> Callable[[Any], Any]:
+    """A 2-class per-pixel head (N, H, W, 2) with sparse categorical CE from logits on masks (N, H, W)."""
+    def run(m: Any) -> Any:
+        model = keras.Sequential([keras.Input((16, 16, 3)),
+                                  layers.Conv2D(8, 3, padding="same", activation="relu", kernel_initializer=_init()),
+                                  layers.Conv2D(2, 1, kernel_initializer=_init(1))])
+        batch = mask_arrays(raw, channels_last=True)
+        if check == "init_loss":
+            return m.init_loss(model, batch, loss_fn=SCE())
+        return m.overfit_one_batch(model, batch, loss_fn=SCE(), optimizer=keras.optimizers.Adam(1e-2))
+    return run
+
+
+def _one_hot() -> tuple:
+    x, y = kc.digits_arrays(32)
+    return x, np.eye(10, dtype=np.float32)[y]
 
 
 def _flow(model_fn: Callable[[], keras.Model], optimizer: Any = None) -> Callable[[Any], Any]:
@@ -131,6 +167,13 @@ def keras_cases() -> list[Diag]:
              "output_activation"),
         Diag(K, "output_activation", "Dense(10, activation='relu') head", _fit(lambda: kc.cnn(activation="relu")),
              True, "output_activation"),
+        Diag(K, "output_activation", "Dense(10, activation='relu') head, categorical_crossentropy on one-hot",
+             _fit(lambda: kc.compiled(kc.mlp(final=layers.ReLU()), keras.optimizers.Adam(1e-3),
+                                      "categorical_crossentropy"), loss=False, batch=_one_hot), True,
+             "output_activation"),
+        Diag(K, "output_activation", "twin: softmax head, categorical_crossentropy on one-hot",
+             _fit(lambda: kc.compiled(kc.mlp(final=layers.Softmax()), keras.optimizers.Adam(1e-2),
+                                      "categorical_crossentropy"), loss=False, batch=_one_hot), False),
         Diag(K, "output_activation", "softmax over one unit, checked as sigmoid",
              lambda m: m.output_range(kc.mlp(1, final=layers.Softmax()), kc.digits_arrays(64)[0], kind="sigmoid"),
              True, "output_activation"),
@@ -153,6 +196,9 @@ def keras_cases() -> list[Diag]:
         Diag(K, "lr_too_high", "Adam at lr 10 (compiled)", _fit(lambda: kc.compiled(kc.cnn(), adam(10.0), SCE()),
                                                                 loss=False), True, "lr_too_high"),
         Diag(K, "lr_too_high", "SGD at lr 10", _fit(kc.mlp, optimizer=sgd(10.0)), True, "lr_too_high"),
+        Diag(K, "lr_too_high", "SGD at lr 1e-3 on y = 2x over raw x (MSE overflows to inf)", _line(1e-3), True,
+             "lr_too_high"),
+        Diag(K, "lr_too_high", "twin: SGD at lr 1e-5 on y = 2x over raw x", _line(1e-5), False),
         Diag(K, "lr_too_high", "twin: SGD at lr 0.1 with momentum", _fit(kc.mlp, optimizer=sgd(0.1, momentum=0.9)),
              False),
         Diag(K, "lr_too_low", "Adam at lr 1e-7 (compiled)", _fit(lambda: kc.compiled(kc.cnn(), adam(1e-7), SCE()),
@@ -163,6 +209,15 @@ def keras_cases() -> list[Diag]:
         Diag(K, "lr_too_low", "twin: Adam at lr 1e-3, loss over batches",
              lambda m: m.loss_decreases(kc.cnn(), kc.digits_array_batches(10), loss_fn=SCE(), optimizer=adam(1e-3)),
              False),
+        Diag(K, "lr_too_low", "standardised regression targets at SGD lr 1e-6 (not their scale)",
+             _regression("std", lambda: sgd(1e-6)), True, "lr_too_low"),
+        # targets_not_normalized
+        Diag(K, "targets_not_normalized", "regression targets in dollars (diabetes × 1000)",
+             _regression("dollars", lambda: adam(1e-3)), True, "targets_not_normalized"),
+        Diag(K, "targets_not_normalized", "twin: standardised regression targets",
+             _regression("std", lambda: adam(1e-2)), False),
+        Diag(K, "targets_not_normalized", "look-alike: raw diabetes targets 25..346 that Adam fits",
+             _regression("raw", lambda: adam(3e-2)), False),
         # params_not_updated
         Diag(K, "params_not_updated", "learning rate 0, one step", _flow(rc.k_mlp, optimizer=adam(0.0)), True,
              "params_not_updated"),
@@ -206,6 +261,12 @@ def keras_cases() -> list[Diag]:
         Diag(K, "labels_invalid", "an encoder that returns fractions, with the model",
              lambda m: m.label_roundtrip({n: i / 4 for i, n in enumerate(NAMES)}, NAMES, NAMES, model=kc.cnn(4),
                                          inputs=kc.digits_arrays(8)[0]), True, "labels_invalid"),
+        Diag(K, "labels_invalid", "segmentation masks of 0/255 for 2 classes", _segment(True, "fit"), True,
+             "labels_invalid"),
+        Diag(K, "labels_invalid", "segmentation masks of 0/255, init loss", _segment(True, "init_loss"), True,
+             "labels_invalid"),
+        Diag(K, "labels_invalid", "twin: segmentation masks of class ids 0/1", _segment(False, "fit"), False),
+        Diag(K, "labels_invalid", "twin: masks of class ids 0/1, init loss", _segment(False, "init_loss"), False),
         Diag(K, "labels_invalid", "twin: class ids 0..9", _fit(kc.cnn, batch=_labels(0)), False),
         # no_input_signal
         Diag(K, "no_input_signal", "labels shuffled apart from inputs (CNN)",

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 import torch_corpus as tc
 from pytest_mlcheck import CheckFailed, MLCheck
@@ -166,3 +167,49 @@ def test_a_binary_loss_over_one_hot_rows_is_a_mismatch_only_for_independent_outp
         assert failed.value.causes[0] == "loss_mismatch"
     else:
         assert call().passed
+
+
+@pytest.mark.parametrize("broken", [True, False], ids=["a NaN target", "finite targets"])
+def test_a_nan_reference_loss_from_the_targets_is_a_failed_check_not_a_usage_error(mlcheck, broken):
+    """The loss of all-zero outputs is NaN on these targets but finite on all-zero targets: the
+    targets are at fault (labels_invalid), not the call."""
+    x = torch.randn(32, 4, generator=torch.Generator().manual_seed(0))
+    y = x.sum(1, keepdim=True)
+    if broken:
+        y[3, 0] = float("nan")
+    torch.manual_seed(0)
+    if not broken:
+        assert mlcheck.init_loss(nn.Linear(4, 1), (x, y), loss_fn=nn.MSELoss()).passed
+        return
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.init_loss(nn.Linear(4, 1), (x, y), loss_fn=nn.MSELoss())
+    assert failed.value.causes[0] == "labels_invalid", str(failed.value)
+
+
+def test_loss_decreases_trains_a_slow_but_correct_run_on_and_says_what_steps_pass():
+    torch.manual_seed(0)
+    result = MLCheck().loss_decreases(tc.digits_mlp(), tc.digits_batches(10), loss_fn=CE(), optimizer=_sgd(0.02))
+    assert result.passed and 100 < result.steps <= 400
+    assert any(f"pass steps={result.steps}" in note for note in result.notes)
+
+
+def test_loss_decreases_does_not_extend_a_slow_run_whose_step_never_zeroes_its_gradients():
+    """Accumulated gradients still lower the loss, slowly: the decisive probe runs before any extension."""
+    torch.manual_seed(0)
+    with pytest.raises(CheckFailed) as failed:
+        MLCheck().loss_decreases(tc.digits_mlp(), tc.digits_batches(10), loss_fn=CE(), optimizer=_sgd(3e-4),
+                                 train_step=tc.step_without_zero_grad)
+    assert failed.value.causes[0] == "missing_zero_grad" and failed.value.result.steps == 100, str(failed.value)
+
+
+@pytest.mark.parametrize("twice", [True, False], ids=["softmax twice", "one softmax, barely trained"])
+def test_softmax_twice_is_named_only_when_training_presses_the_rows_against_the_cap(mlcheck, twice):
+    """A softmax over probabilities caps a row's largest/smallest ratio at e and training presses
+    it there; one softmax that a tiny learning rate barely moved is capped by nothing yet."""
+    head = nn.Sequential(nn.Softmax(dim=1), nn.Softmax(dim=1)) if twice else nn.Softmax(dim=1)
+    torch.manual_seed(0)
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.overfit_one_batch(tc.digits_mlp(final=head), tc.digits_batch(32),
+                                  loss_fn=lambda p, y: F.nll_loss(torch.log(p), y),
+                                  optimizer=(lambda p: torch.optim.Adam(p, lr=1e-3)) if twice else _sgd(1e-4))
+    assert ("softmax applied twice" in str(failed.value)) == twice, str(failed.value)

@@ -52,6 +52,10 @@ class Session(Protocol):
     def uncovered_parameters(self) -> list[str]:
         """Names of trainable parameters the optimizer does not update."""
 
+    def unregistered_leaves(self, batch: Any) -> list[tuple[str, tuple[int, ...]]]:
+        """(name, shape) of tensors that require grad and reach the batch's loss but are not the
+        model's parameters (layers in a plain Python list): no optimizer over them updates them."""
+
     def trainable_count(self) -> int:
         """Number of trainable parameter tensors."""
 

@@ -490,6 +490,9 @@ class KerasSessionBase:
     def uncovered_parameters(self) -> list[str]:
         return []  # a Keras optimizer updates every trainable variable it is given
 
+    def unregistered_leaves(self, batch: tuple[Any, Any]) -> list[tuple[str, tuple[int, ...]]]:
+        return []  # Keras tracks layers and variables held in lists and dicts: each is in trainable_variables
+
     def trainable_count(self) -> int:
         return len(self.model.trainable_variables)
 

@@ -260,6 +260,32 @@ class TorchSession:
         covered = {id(p) for g in self.optimizer.param_groups for p in g["params"]}
         return [n for n, p in self.model.named_parameters() if p.requires_grad and id(p) not in covered]
 
+    def unregistered_leaves(self, batch: tuple[Any, Any]) -> list[tuple[str, tuple[int, ...]]]:
+        """Tensors that require grad and reach the loss (AccumulateGrad leaves of its graph) but are
+        neither the model's parameters, the loss's, nor the batch: layers kept in a plain list or
+        dict, or tensors made with requires_grad=True, which no optimizer over model.parameters()
+        updates. Named by where the model holds them when it does."""
+        known = {id(p) for p in self.model.parameters()} | {id(p) for p in self._loss_params}
+        known |= {id(t) for t in _tensors_in(batch)}
+        with torch.enable_grad():
+            loss = self._loss_tensor(batch[0], batch[1])
+        if not isinstance(loss, torch.Tensor) or loss.grad_fn is None:
+            return []
+        found: dict[int, torch.Tensor] = {}
+        stack, seen = [loss.grad_fn], set()
+        while stack:
+            fn = stack.pop()
+            if fn is None or id(fn) in seen:
+                continue
+            seen.add(id(fn))
+            leaf = getattr(fn, "variable", None)
+            if isinstance(leaf, torch.Tensor) and id(leaf) not in known:
+                found[id(leaf)] = leaf
+            stack.extend(nxt for nxt, _ in fn.next_functions)
+        del loss
+        names = _held_names(self.model)
+        return sorted((names.get(i, "an unnamed tensor"), tuple(t.shape)) for i, t in found.items())
+
     def trainable_count(self) -> int:
         return sum(1 for p in self.model.parameters() if p.requires_grad)
 
@@ -562,6 +588,35 @@ class TorchSession:
 
 
 user_boundary(TorchSession.__init__)  # it runs the user's deepcopy and optimizer factory
+
+
+def _tensors_in(value: Any) -> list[torch.Tensor]:
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, Mapping):
+        value = list(value.values())
+    if isinstance(value, (tuple, list)):
+        return [t for v in value for t in _tensors_in(v)]
+    return []
+
+
+def _held_names(model: torch.nn.Module) -> dict[int, str]:
+    """Where each tensor hides that a module holds in a plain list, tuple or dict attribute (as
+    ``hids[0].0.weight``), by id; registered parameters have their own names already."""
+    names: dict[int, str] = {}
+    for prefix, module in model.named_modules():
+        for attr, value in vars(module).items():
+            if attr.startswith("_") or not isinstance(value, (list, tuple, dict)):
+                continue
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                where = f"{prefix + '.' if prefix else ''}{attr}[{key!r}]"
+                if isinstance(item, torch.nn.Module):
+                    for name, p in item.named_parameters():
+                        names.setdefault(id(p), f"{where}.{name}")
+                elif isinstance(item, torch.Tensor):
+                    names.setdefault(id(item), where)
+    return names
 
 
 class TorchBackend:

@@ -108,6 +108,14 @@ def init_loss(
         source = "given" if expected is not None else f"the loss of {what}"
         run.figure("expected", reference, f"expected: {fmt(reference)} ({source})")
         run.figure("expected_from", source, "")
+        if not math.isfinite(reference) and expected is None:
+            zeros = _loss_on_zero_targets(session, raw[0], y, baseline)
+            if math.isfinite(zeros):  # the loss takes this prediction: the targets are what it cannot take
+                raise run.fail(f"the loss of {what} is {fmt(reference)} on these targets", [(
+                    C.LABELS_INVALID, f"the loss of {what} is {fmt(reference)} on these targets (values "
+                                      f"{fmt(float(np.min(y)))}..{fmt(float(np.max(y)))}) but {fmt(zeros)} on all-zero "
+                                      "targets of the same shape: the targets hold values the loss cannot take "
+                                      "(class ids beyond the head, raw mask values, NaN)")])
         if not math.isfinite(reference) or reference <= 0:
             raise usage("expected", "a reference loss", fix=f"the loss of {what} is {fmt(reference)}, which cannot "
                                                              "serve as one; pass expected= with the loss an untrained "
@@ -137,3 +145,12 @@ def init_loss(
                                            "lower than an uninformative prediction can score (a loss that "
                                            "ignores targets, or labels leaking into the inputs)") + spread_said))
         raise run.fail(f"the loss at init is {fmt(observed)}, expected about {fmt(reference)}", causes)
+
+
+def _loss_on_zero_targets(session: Any, raw_x: Any, y: np.ndarray, outputs: np.ndarray) -> float:
+    """The loss of ``outputs`` against all-zero targets of the batch's shape and dtype (NaN when
+    the targets cannot be rebuilt)."""
+    try:
+        return session.loss_of(outputs, session.prepare(raw_x, np.zeros_like(y)))
+    except Exception:
+        return float("nan")

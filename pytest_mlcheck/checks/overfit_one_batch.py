@@ -7,7 +7,7 @@ from typing import Any, Callable, Literal
 from pytest_mlcheck.checks.common import check_fraction, check_steps, checked_batch, require_trainable, targets_of
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.checks.training import (
-    ProbeLog, effective_floor, failure_causes, lr_retry, progress, still_falling, train_loop,
+    ProbeLog, defect_proven, effective_floor, failure_causes, lr_retry, progress, still_falling, train_loop,
 )
 from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.thresholds import OVERFIT_EXTEND, OVERFIT_MAX_STEPS, OVERFIT_MIN_DROP
@@ -65,7 +65,10 @@ def overfit_one_batch(
         done = criterion(session, prepared)
         losses, ok, why = train_loop(session, [prepared], max_steps, run, done)
         # slow but correct is no defect: a loss still falling steadily at the budget trains on
-        while why == "steps" and len(losses) < OVERFIT_EXTEND * max_steps and still_falling(losses, targets.floor):
+        extend = why == "steps" and still_falling(losses, targets.floor) \
+            and not defect_proven(model, settings, spec, session, raw, prepared)
+        while extend and why == "steps" and len(losses) < OVERFIT_EXTEND * max_steps \
+                and still_falling(losses, targets.floor):
             more, ok, why = train_loop(session, [prepared], max_steps, run,
                                        lambda ls, step, before=losses: done(before + ls, step))
             losses = losses + more

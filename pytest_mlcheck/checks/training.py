@@ -15,7 +15,7 @@ from pytest_mlcheck.errors import UserCodeError
 from pytest_mlcheck.settings import Settings
 from pytest_mlcheck.targets import Targets, head_cannot_reach
 from pytest_mlcheck.report import fmt
-from pytest_mlcheck.thresholds import EXTEND_MIN_GAIN, PROBE_MAX_STEPS, PROBE_TARGET
+from pytest_mlcheck.thresholds import EXTEND_MIN_GAIN, OVERFLOW_GROWTH, PROBE_MAX_STEPS, PROBE_TARGET
 
 if TYPE_CHECKING:
     from pytest_mlcheck.backends.base import Session
@@ -151,7 +151,7 @@ def failure_causes(
     causes: list[Evidence] = []
     causes += diagnosis.inputs_not_finite(x)
     if losses and not np.isfinite(losses[-1]) and not causes:
-        causes += trace_nonfinite(fresh, batches or [first], len(losses), targets, log)
+        causes += trace_nonfinite(fresh, batches or [first], len(losses), targets, log, notes)
     if task == "regression" and initial_outputs is not None:
         causes += head_cannot_reach(session.labels(first), [initial_outputs, _final_outputs(session, first)])
     if task == "binary" and targets.form == "logits" and initial_outputs is not None:
@@ -165,7 +165,8 @@ def failure_causes(
             found = diagnosis.softmax_twice(_final_outputs(session, first))
         causes += found
         width = initial_outputs.reshape(len(initial_outputs), -1).shape[1]
-        if task == "classification" and not causes and targets.ids is not None and width >= 2 \
+        if task == "classification" and not causes and targets.ids is not None and targets.channel_axis is None \
+                and width >= 2 \
                 and targets.ids.max() < width:
             y = targets.ids
             perfect = np.full((len(y), width), -5.0, dtype=np.float32)
@@ -178,6 +179,10 @@ def failure_causes(
                     initial_outputs, session.loss_of(initial_outputs, first),
                     session.loss_of(initial_outputs + 3.0, first))
     causes += diagnosis.uncovered(session.uncovered_parameters())
+    if not causes:
+        causes += _unregistered(session, first)
+    if task == "regression" and not causes:  # a value that explains a stall before any lr retry
+        causes += diagnosis.target_scale(session.labels(first), initial_outputs)
     if not causes and retry is not None:
         causes += diagnosis.regularization(losses, session.weight_decay(),
                                            lambda: _noisy(fresh, raw_batch), retry)
@@ -194,6 +199,26 @@ def failure_causes(
     return causes
 
 
+def defect_proven(model: Any, settings: Settings, spec: TrainSpec, session: Any, raw_batch: tuple[Any, Any],
+                  first: Any) -> bool:
+    """Before a slow run is allowed more steps: the cheap probes whose evidence proves a defect
+    however the curve looks (gradients that accumulate across steps, tensors the optimizer never
+    sees). A step that never zeroes its gradients still lowers the loss, slowly."""
+    if session.uncovered_parameters() or _unregistered(session, first):
+        return True
+    if spec.train_step is None:
+        return False
+    fresh = lambda: open_session(model, settings, spec, within=session)  # noqa: E731
+    return bool(diagnosis.missing_zero_grad(fresh, lambda s: s.prepare(*raw_batch), []))
+
+
+def _unregistered(session: Any, batch: Any) -> list[Evidence]:
+    try:
+        return diagnosis.unregistered(session.unregistered_leaves(batch))
+    except Exception:  # the probe is a hint on an already failed check: a loss it cannot replay says nothing
+        return []
+
+
 def _squashed_logits(initial: np.ndarray, final: np.ndarray | None) -> list[Evidence]:
     """A one-output head read as a logit (threshold 0) whose outputs never leave (0, 1), before or
     after training: every sample is predicted positive and the loss cannot fall to its floor."""
@@ -206,14 +231,22 @@ def _squashed_logits(initial: np.ndarray, final: np.ndarray | None) -> list[Evid
                                   "(BCEWithLogitsLoss, from_logits=True)")]
 
 
+def _growth(before: np.ndarray, after: np.ndarray) -> float:
+    """How many times larger the largest |output| became (1 when it did not grow)."""
+    top = float(np.max(np.abs(before))) if before.size and np.isfinite(before).all() else 0.0
+    now = float(np.max(np.abs(after))) if after.size else 0.0
+    return now / top if top > 0 else 1.0
+
+
 def trace_nonfinite(fresh: Callable[[], Any], batches: list[Any], step: int, targets: Targets,
-                    log: ProbeLog) -> list[Evidence]:
+                    log: ProbeLog, notes: list[str]) -> list[Evidence]:
     """Where a loss that turned non-finite at ``step`` first broke: replay a fresh copy to the
     step before, then look at the outputs, the loss of those outputs and the gradients. A loss
     that is not finite for finite outputs, or a forward pass that is not finite from the start,
     proves a defect; outputs that overflow only after updates point at the updates."""
     session = fresh()
     try:
+        start_outputs = session.predict(batches[(step - 1) % len(batches)])
         for i in range(step - 1):
             session.train_step(batches[i % len(batches)])
         batch = batches[(step - 1) % len(batches)]
@@ -225,6 +258,15 @@ def trace_nonfinite(fresh: Callable[[], Any], batches: list[Any], step: int, tar
                                                "finite inputs")]
             return []  # weights grown by the updates: the learning-rate probes say more
         value = session.loss_of(outputs, batch)
+        grown = _growth(start_outputs, outputs)
+        if not np.isfinite(value) and step > 1 and grown > OVERFLOW_GROWTH \
+                and np.isfinite(session.loss_of(outputs / grown, batch)):
+            # the loss takes these outputs at their first size: only the magnitude the updates gave them breaks it
+            log.add(f"replayed to step {step}: the outputs grew ×{fmt(grown)} over {step - 1} updates")
+            notes.append(f"the non-finite loss traced: at step {step} the outputs are finite but ×{fmt(grown)} their "
+                         f"size at init ({_described(outputs)}), and the loss of them scaled back is finite: the "
+                         "updates diverged")
+            return []
         if not np.isfinite(value):
             log.add(f"replayed to step {step}: finite outputs, non-finite loss")
             flat = outputs.reshape(len(outputs), -1)
@@ -271,7 +313,7 @@ def _shift_invariant(session: Any, targets: Targets, batch: Any) -> bool:
     probabilities does not. Tried on confident, correct probabilities, which a shift would
     flatten (near-uniform outputs would hide the difference)."""
     width = targets.width
-    if targets.task != "classification" or targets.ids is None:
+    if targets.task != "classification" or targets.ids is None or targets.channel_axis is not None:
         return True
     y = targets.ids
     if width < 2 or y.min() < 0 or y.max() >= width:

@@ -8,7 +8,7 @@ Dropout(0.3), Dense(1); loss 'mean_absolute_error'; SGD(lr=0.0008, decay=1e-6, m
 nesterov=True); batch_size 32. MAX_TIMESTEPS / MAX_FEATURES are not given: 20 steps x 8 standardised
 features here; targets a seeded function of the sequence in the 10^4..10^5 range (raw) or
 standardised (fixed). Keras 3 port: decay dropped.
-Fault label: other:targets_not_scaled (no plugin cause names the target scale; lr_too_low is what
+Fault label: targets_not_normalized (lr_too_low is what
 a short run sees). Torch twin: nn.LSTM(batch_first=True) + Dropout + Linear, L1Loss.
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-LABEL = "other:targets_not_scaled"
+LABEL = "targets_not_normalized"
 SOURCE = "github:keras-team/keras issue #4563"
 FRAMEWORKS = ("keras", "torch")
 CHECKS = [("overfit_one_batch", {}), ("loss_decreases", {})]

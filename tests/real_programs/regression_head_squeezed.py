@@ -8,7 +8,7 @@ different to the input size (torch.Size([32]))"; regression on labels 0..16 with
 match", fixed in #230). The DistilBERT encoder is reduced to its pooled 768-d output (seeded features
 from a linear teacher); the head is FARM's FeedForwardBlock([768, 1]) (one Linear); MSELoss;
 AdamW(lr 2e-5 as in FARM's doc_regression example).
-Fault label: other:target_shape_broadcast. Fix: keep the (N, 1) logits. Torch only (Keras losses
+Fault label: target_shape. Fix: keep the (N, 1) logits. Torch only (Keras losses
 align the ranks first).
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-LABEL = "other:target_shape_broadcast"
+LABEL = "target_shape"
 SOURCE = "github:deepset-ai/FARM issue #229 (fixed in #230)"
 FRAMEWORKS = ("torch",)
 CHECKS = [("overfit_one_batch", {}), ("loss_decreases", {})]
