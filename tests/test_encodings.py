@@ -41,6 +41,12 @@ def test_the_corpus_verdict_and_first_cause(case: EncodingCase, check: str) -> N
     assert failed.value.causes and failed.value.causes[0] in case.accepted_causes, str(failed.value)
 
 
+# Known wrong verdicts on some seeds, left open (issue 13): a Keras Glorot MLP on wine features in
+# [0, 10) (not centred) starts with a logit spread of 1.2–2.7 and a loss ×1.8–×3.5 of ln 3 on 4 of
+# seeds 1–5, which init_loss cannot tell from a std-1 head (torch's: spread 1.04–2.22).
+KNOWN = {("keras", "wine raw features divided by a power of ten", "init_loss")}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", range(1, 10))
 def test_the_corpus_holds_over_seeds(seed: int) -> None:
@@ -53,7 +59,8 @@ def test_the_corpus_holds_over_seeds(seed: int) -> None:
             got = "pass"
         except CheckFailed:
             got = "fail"
-        if got != case.expect and not any(case.name.startswith(n) and check == k for n, k in KNOWN):
+        if got != case.expect and not any(case.framework == f and case.name.startswith(n) and check == k
+                                          for f, n, k in KNOWN):
             wrong.append(f"{case.framework}: {case.name} / {check}: {got}")
     assert not wrong, "\n".join(wrong)
 
