@@ -49,6 +49,15 @@ class Targets:
                    f"{self.width} output(s) read as {self.form})")
         run.figure("task", self.task, "")  # type: ignore[attr-defined]
 
+    def fitted(self, out: np.ndarray) -> bool:
+        """Whether the outputs fit the batch: every sample right, or for dense class ids (almost)
+        every position of the batch. Counted per sample, one wrong position of a 16-token sequence
+        would fail a decoder that has 99 % of the batch's positions right."""
+        if self.channel_axis is not None:
+            hits = np.moveaxis(out, self.channel_axis, -1).argmax(-1) == self.ids
+            return bool(hits.mean() >= DENSE_MIN_RIGHT)
+        return bool(self.right(out).all())
+
     def right(self, out: np.ndarray) -> np.ndarray:
         """Per sample, whether the outputs give the target's class(es)."""
         if self.channel_axis is not None:  # (almost) every position of the sample right

@@ -166,7 +166,9 @@ def test_a_torch_inference_check_runs_the_users_module_without_a_copy(mlcheck, m
     peak, kept = _peak_during(calls[check])
     assert not copied
     assert peak < 0.5 * _model_bytes(model)  # a copy alone would be 1.0x
-    assert kept < 0.05 * _model_bytes(model)
+    # a kept copy would be 1.0x; resident size in a long test process also moves with whatever else
+    # the call touches first (measured up to 0.05x in the full suite: pages of code and allocator arenas)
+    assert kept < 0.25 * _model_bytes(model)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # BatchNorm statistics too
     assert [m.training for m in model.modules()] == modes
 
@@ -190,7 +192,7 @@ def test_a_torch_training_check_copies_once_and_keeps_nothing(mlcheck, monkeypat
     assert len(copied) == 1
     size = _model_bytes(model)
     assert peak > size  # the copy was measured (the check's peak against the user's loop: benchmarks/memory_table.py)
-    assert kept < 0.05 * size
+    assert kept < 0.25 * size  # a kept copy would be 1.0x (see above)
 
 
 def test_a_forward_that_writes_into_the_users_module_is_undone(mlcheck, monkeypatch):

@@ -59,7 +59,7 @@ def overfit_one_batch(
                 if kind == "regression":
                     return True
                 s.recalibrate(p)  # eval mode then normalises as training did (see README)
-                return bool(targets.right(s.predict(p)).all())
+                return targets.fitted(s.predict(p))
             return done
 
         done = criterion(session, prepared)
