@@ -29,6 +29,12 @@ PROBE_MAX_STEPS = 150  # a retry's step budget (correct models reach PROBE_TARGE
 # step adds to the previous gradients instead of replacing them (ideal: 2.0 vs 1.0).
 ACCUMULATION_RATIO = 1.5
 SPIKE = 1.5  # a loss peak this many times its start counts as divergence
+# A run that met its criterion but whose loss first rose this many times its distance from the floor
+# at the start diverged and happened to come back: a learning-rate defect, not a pass. Correct runs of
+# the corpora and the zoo peak at ≤ ×4.7 (the digits CNN on its own SGD step, recovering at once;
+# every other ≤ ×1.03); Adam at lr 10 on the zoo's packed BiLSTM peaks at ×36–×41 on seeds 0–2 and
+# still memorises its batch; lr 1.0 there peaks at ×2.0–×3.5 (not named).
+RECOVERED_SPIKE = 10.0
 # Softmax applied twice caps every row's largest/smallest probability at e; training presses the widest
 # row against it (x2.716 of e = 2.718 on seeds 0-5); a correct softmax barely trained (Keras #9939's MLP
 # at SGD 0.01, 100 steps) sat at x2.089. Named only from this fraction of e up.

@@ -113,3 +113,23 @@ def test_a_near_zero_class_token_is_judged_on_the_network_scale(mlcheck) -> None
     result = zoo.check_calls(member, 0)["gradients_flow"](mlcheck, member.build(0))
     assert result.passed
     assert result.figures["max_radial_gradient"] < 1.0
+
+
+@pytest.mark.parametrize("lr,diverges", [(1e-3, False), (10.0, True)], ids=["Adam 1e-3", "BROKEN Adam lr 10"])
+@pytest.mark.parametrize("check", ["overfit_one_batch", "loss_decreases"])
+def test_a_diverging_lr_on_a_recurrent_model_fails_though_it_recovers(mlcheck, check, lr, diverges):
+    """Issue 14 item 5: Adam at lr 10 on the packed BiLSTM still memorises its batch, but its loss first
+    jumps to ×36–×41 its start; a correct run peaks at ≤ ×4.7 (thresholds.RECOVERED_SPIKE)."""
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    model = zoo.PackedBiLSTM()
+    data = zoo._tok(64, 0, 0) if check == "overfit_one_batch" else [zoo._tok(32, 0, 32 * i) for i in range(4)]
+    kw = dict(loss_fn=nn.CrossEntropyLoss(), optimizer=lambda p: torch.optim.Adam(p, lr=lr))
+    if not diverges:
+        assert getattr(mlcheck, check)(model, data, **kw).passed
+        return
+    with pytest.raises(CheckFailed) as failed:
+        getattr(mlcheck, check)(model, data, **kw)
+    assert failed.value.causes == ["lr_too_high"] and "before it came back" in str(failed.value)

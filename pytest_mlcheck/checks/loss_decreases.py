@@ -9,7 +9,7 @@ import numpy as np
 from pytest_mlcheck.checks.common import check_fraction, check_steps, length_problem, require_trainable, targets_of
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.checks.training import (
-    ProbeLog, defect_proven, effective_floor, failure_causes, lr_retry, progress, train_loop,
+    ProbeLog, defect_proven, effective_floor, failure_causes, lr_retry, progress, recovered_spike, train_loop,
 )
 from pytest_mlcheck.data import batches_upto
 from pytest_mlcheck.errors import usage
@@ -124,6 +124,9 @@ def loss_decreases(
                                                           if drop >= threshold else
                                                           f"still short at step {len(losses)}; a larger steps= or "
                                                           "learning rate may get there"))
+            spike = recovered_spike(losses, floor) if drop >= threshold else None
+            if spike is not None:
+                raise run.fail("the loss diverged on the way before it came down", [spike])
             if drop >= threshold and not uncovered:
                 return run.passed()
 

@@ -7,7 +7,8 @@ from typing import Any, Callable, Literal
 from pytest_mlcheck.checks.common import check_fraction, check_steps, checked_batch, require_trainable, targets_of
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.checks.training import (
-    ProbeLog, defect_proven, effective_floor, failure_causes, lr_retry, progress, still_falling, train_loop,
+    ProbeLog, defect_proven, effective_floor, failure_causes, lr_retry, progress, recovered_spike, still_falling,
+    train_loop,
 )
 from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.thresholds import OVERFIT_EXTEND, OVERFIT_MAX_STEPS, OVERFIT_MIN_DROP
@@ -81,6 +82,9 @@ def overfit_one_batch(
                                                             f"it stopped at step {len(losses)}"))
         uncovered = session.uncovered_parameters()
         _loss_figures(run, losses, targets.floor, drop)
+        spike = recovered_spike(losses, targets.floor) if ok else None
+        if spike is not None:
+            raise run.fail("the loss diverged on the way before the batch was fitted", [spike])
         if ok and not uncovered:
             return run.passed()
         if why == "time":  # no probes past the cap: they would only run into it again

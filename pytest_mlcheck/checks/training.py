@@ -15,7 +15,9 @@ from pytest_mlcheck.errors import UserCodeError
 from pytest_mlcheck.settings import Settings
 from pytest_mlcheck.targets import Targets, head_cannot_reach
 from pytest_mlcheck.report import fmt
-from pytest_mlcheck.thresholds import EXTEND_MIN_GAIN, OVERFLOW_GROWTH, PROBE_MAX_STEPS, PROBE_TARGET
+from pytest_mlcheck.thresholds import (
+    EXTEND_MIN_GAIN, OVERFLOW_GROWTH, PROBE_MAX_STEPS, PROBE_TARGET, RECOVERED_SPIKE,
+)
 
 if TYPE_CHECKING:
     from pytest_mlcheck.backends.base import Session
@@ -72,6 +74,25 @@ def still_falling(losses: list[float], floor: float) -> bool:
     gained = progress(start, losses[-1], floor) - progress(start, losses[-(len(losses) // 4)], floor)
     return bool(gained >= EXTEND_MIN_GAIN
                 and np.median(losses[-tenth:]) < np.median(losses[-2 * tenth:-tenth]))
+
+
+def recovered_spike(losses: list[float], floor: float) -> Evidence | None:
+    """Evidence that a run which met its criterion diverged on the way: its loss rose over
+    RECOVERED_SPIKE times its start's distance from the floor before coming back (lr_too_high)."""
+    finite = [v for v in losses if np.isfinite(v)]
+    if len(finite) < 3:
+        return None
+    start, low = losses[0], effective_floor(losses[0], floor)
+    gap = start - low
+    peak_at = int(np.nanargmax(np.asarray(losses, dtype=np.float64)))
+    peak = losses[peak_at]
+    if gap <= 0 or (peak - low) <= RECOVERED_SPIKE * gap:
+        return None
+    return (C.LR_TOO_HIGH,
+            f"the loss rose to ×{fmt((peak - low) / gap)} its start's distance from the floor ({fmt(start)} → "
+            f"{fmt(peak)} at step {peak_at + 1}) before it came back: the updates threw the weights out of "
+            f"their basin, which a correct run does not do (×{RECOVERED_SPIKE:g} at most here); try the learning "
+            "rate ÷ 10")
 
 
 class ProbeLog:
