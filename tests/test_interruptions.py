@@ -213,6 +213,29 @@ def keras_assigns() -> int:
     return calls[0]
 
 
+def arm_in_restore(monkeypatch: pytest.MonkeyPatch, from_end: int, exc: BaseException | Callable[[], None]) -> None:
+    """Make the ``from_end``-th assign before the end of the restore of the check's next session raise
+    ``exc`` (or run it): counted inside ``close`` on its own snapshot, so what earlier checks left (a
+    kept traced step, an interrupted one) cannot move the interrupt out of the restore."""
+    from pytest_mlcheck.backends.keras_common import KerasSessionBase
+
+    state: dict[str, Any] = {"tick": None}
+    original_close, original_assign = KerasSessionBase.close, KerasVariable.assign
+
+    def close(self: Any) -> None:
+        if state["tick"] is None and getattr(self, "_found", None):
+            state["tick"] = call_counter(len(self._found) - from_end + 1, exc)
+        return original_close(self)
+
+    def assign(self: Any, value: Any) -> Any:
+        if state["tick"] is not None:
+            state["tick"]()
+        return original_assign(self, value)
+
+    monkeypatch.setattr(KerasSessionBase, "close", close)
+    monkeypatch.setattr(KerasVariable, "assign", assign)
+
+
 def interrupt_keras(case: str, monkeypatch: pytest.MonkeyPatch, model: keras.Model, assigns: int) -> type:
     """Arm the interrupt ``case``; return the exception the check must raise."""
     kind, _, where = case.partition("@")
@@ -226,17 +249,20 @@ def interrupt_keras(case: str, monkeypatch: pytest.MonkeyPatch, model: keras.Mod
         patch_calls(monkeypatch, keras_backend.KerasSession, "train_step", int(where), KeyboardInterrupt())
         return KeyboardInterrupt
     if kind == "assign-ctrl-c":  # setup, the optimizer's first step, the restore (the last assigns)
-        k = {"first": 1, "second": 2, "middle": assigns // 2, "restore": assigns - 3, "last": assigns}[where]
+        if where in ("restore", "last"):
+            arm_in_restore(monkeypatch, 3 if where == "restore" else 1, KeyboardInterrupt())
+            return KeyboardInterrupt
+        k = {"first": 1, "second": 2, "middle": assigns // 2}[where]
         patch_calls(monkeypatch, KerasVariable, "assign", k, KeyboardInterrupt())
         return KeyboardInterrupt
     if kind == "seed-ctrl-c":  # setup: seeding the global generators
         patch_calls(monkeypatch, np.random, "seed", 1, KeyboardInterrupt())
         return KeyboardInterrupt
     if kind == "restore-sigalrm":  # a real signal, delivered inside the restore
-        patch_calls(monkeypatch, KerasVariable, "assign", assigns - 3, raise_signal(signal.SIGALRM))
+        arm_in_restore(monkeypatch, 3, raise_signal(signal.SIGALRM))
         return Timeout
     if kind == "restore-sigint":
-        patch_calls(monkeypatch, KerasVariable, "assign", assigns - 3, raise_signal(signal.SIGINT))
+        arm_in_restore(monkeypatch, 3, raise_signal(signal.SIGINT))
         return KeyboardInterrupt
     raise AssertionError(case)
 
@@ -265,7 +291,7 @@ def test_a_later_check_never_reverts_training_done_after_an_interrupted_one(mlch
     """Issue 16: an interrupt in the restore left the session registered; the next check, even
     output_range, put back the pre-interrupt weights over what the user had trained since."""
     model = keras_model()
-    patch_calls(monkeypatch, KerasVariable, "assign", keras_assigns - 3, KeyboardInterrupt())
+    arm_in_restore(monkeypatch, 3, KeyboardInterrupt())
     with pytest.raises(KeyboardInterrupt):
         keras_check(mlcheck, model)
     monkeypatch.undo()
