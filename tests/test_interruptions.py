@@ -116,6 +116,15 @@ def alarm() -> Iterator[None]:
     signal.signal(signal.SIGALRM, previous)
 
 
+@pytest.fixture(autouse=True)
+def sigint_raises() -> Iterator[None]:
+    """Ctrl-C raises KeyboardInterrupt, as in a terminal: a process started in the background by a
+    non-interactive shell inherits SIGINT ignored, and raising it would then do nothing."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def raise_signal(signum: int) -> Callable[[], None]:
     return lambda: signal.raise_signal(signum)
 
