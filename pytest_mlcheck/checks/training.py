@@ -76,13 +76,16 @@ def still_falling(losses: list[float], floor: float) -> bool:
                 and np.median(losses[-tenth:]) < np.median(losses[-2 * tenth:-tenth]))
 
 
-def recovered_spike(losses: list[float], floor: float) -> Evidence | None:
+def recovered_spike(losses: list[float], floor: float, start: float | None = None) -> Evidence | None:
     """Evidence that a run which met its criterion diverged on the way: its loss rose over
-    RECOVERED_SPIKE times its start's distance from the floor before coming back (lr_too_high)."""
+    RECOVERED_SPIKE times its start's distance from the floor before coming back (lr_too_high).
+    ``start``: the loss at init over every batch trained on (default: the first step's), so one
+    hard batch among several is not read as a spike."""
     finite = [v for v in losses if np.isfinite(v)]
     if len(finite) < 3:
         return None
-    start, low = losses[0], effective_floor(losses[0], floor)
+    start = losses[0] if start is None or not np.isfinite(start) else start
+    low = effective_floor(start, floor)
     gap = start - low
     peak_at = int(np.nanargmax(np.asarray(losses, dtype=np.float64)))
     peak = losses[peak_at]
