@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pytest_mlcheck.errors import usage
+from pytest_mlcheck.errors import DeviceUnavailable, usage
 
 if TYPE_CHECKING:
     from pytest_mlcheck.backends.base import Backend
@@ -22,6 +22,17 @@ def is_torch_model(obj: object) -> bool:
 def is_keras_model(obj: object) -> bool:
     keras = sys.modules.get("keras")
     return keras is not None and isinstance(obj, keras.Model)
+
+
+def gpu_index(device: str, count: int, sees: str, default: int = 0) -> int:
+    """The index of GPU ``device`` ("cuda", "cuda:N") among the ``count`` that ``sees`` (a framework's
+    name) has, or DeviceUnavailable saying so: the one error every Keras adapter gives."""
+    index = int(device.split(":")[1]) if ":" in device else worker_device_index(count, default)
+    if index >= count:
+        raise DeviceUnavailable(
+            f"device: {device!r} was asked for (--mlcheck-gpu, --mlcheck-device or device=) but {sees} sees "
+            f"{count} GPU(s); run without --mlcheck-gpu, or on a machine where {sees} has a GPU")
+    return index
 
 
 def worker_device_index(count: int, default: int) -> int:

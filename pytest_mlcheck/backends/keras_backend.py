@@ -17,11 +17,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from pytest_mlcheck.backends import scalar_loss, worker_device_index
-from pytest_mlcheck.backends.base import Session
-from pytest_mlcheck.backends.interrupts import critical
+from pytest_mlcheck.backends import gpu_index, scalar_loss
 from pytest_mlcheck.backends.keras_common import (  # noqa: F401 - re-exported for tests and checks
     DEFAULT_LR,
+    KerasBackendBase,
     KerasSessionBase,
     _CopyOnWrite,
     _config_key,
@@ -29,7 +28,7 @@ from pytest_mlcheck.backends.keras_common import (  # noqa: F401 - re-exported f
     own_train_step,
     reachable_variables,
 )
-from pytest_mlcheck.errors import DeviceUnavailable, call_user
+from pytest_mlcheck.errors import call_user
 
 # Tracing a new tf.function and building a new optimizer for every check cost ~7 MiB each that
 # TensorFlow never gives back; a step traced once per model and configuration is reused instead.
@@ -87,14 +86,7 @@ def _compact(variable: Any) -> Any:
 def resolve_device(device: str) -> str:
     if device == "cpu":
         return "/CPU:0"
-    gpus = tf.config.list_logical_devices("GPU")
-    index = int(device.split(":")[1]) if ":" in device else worker_device_index(len(gpus), 0)
-    if index >= len(gpus):
-        raise DeviceUnavailable(
-            f"device: {device!r} was asked for (--mlcheck-gpu, --mlcheck-device or device=) but TensorFlow "
-            f"sees {len(gpus)} GPU(s); run without --mlcheck-gpu, or on a machine where TensorFlow has a GPU"
-        )
-    return f"/GPU:{index}"
+    return f"/GPU:{gpu_index(device, len(tf.config.list_logical_devices('GPU')), 'TensorFlow')}"
 
 
 def _tf_held(value: Any) -> list[Any] | None:
@@ -248,9 +240,5 @@ class KerasSession(KerasSessionBase):
 
 
 
-class KerasBackend:
-    @critical  # the return from the constructor, before the caller holds the session, is not interruptible
-    def open(self, model: Any, *, within: Session | None = None, **kwargs: Any) -> Session:
-        if within is not None and not (isinstance(within, KerasSession) and within.model is model):
-            raise TypeError("within: expected the open session of the same Keras model")  # a bug in a check
-        return KerasSession(model, within=within, **kwargs)
+class KerasBackend(KerasBackendBase):
+    session = KerasSession

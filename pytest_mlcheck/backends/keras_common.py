@@ -20,6 +20,7 @@ import keras
 import numpy as np
 
 from pytest_mlcheck.backends import scalar_loss
+from pytest_mlcheck.backends.base import Session
 from pytest_mlcheck.backends.interrupts import critical, user_boundary
 from pytest_mlcheck.backends.outputs import select_output
 from pytest_mlcheck.backends.rng import Guard
@@ -745,3 +746,15 @@ class KerasSessionBase:
 
 
 user_boundary(KerasSessionBase.__init__)  # it runs the user's optimizer factory
+
+
+class KerasBackendBase:
+    """Opens sessions of one Keras backend's adapter (``session``, set by each backend)."""
+
+    session: type[KerasSessionBase]
+
+    @critical  # the return from the constructor, before the caller holds the session, is not interruptible
+    def open(self, model: Any, *, within: Session | None = None, **kwargs: Any) -> Session:
+        if within is not None and not (isinstance(within, self.session) and within.model is model):
+            raise TypeError("within: expected the open session of the same Keras model")  # a bug in a check
+        return self.session(model, within=within, **kwargs)

@@ -24,11 +24,9 @@ import jax
 import keras
 import numpy as np
 
-from pytest_mlcheck.backends import worker_device_index
-from pytest_mlcheck.backends.base import Session
-from pytest_mlcheck.backends.interrupts import critical
-from pytest_mlcheck.backends.keras_common import KerasSessionBase, _config_key
-from pytest_mlcheck.errors import DeviceUnavailable, usage
+from pytest_mlcheck.backends import gpu_index
+from pytest_mlcheck.backends.keras_common import KerasBackendBase, KerasSessionBase, _config_key
+from pytest_mlcheck.errors import usage
 
 # Jitted steps, kept per model and configuration like the TensorFlow adapter's traced steps.
 _JITTED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {key: _Jitted}
@@ -93,13 +91,7 @@ class KerasJaxSession(KerasSessionBase):
         if device == "cpu":
             self._device = "cpu:0"
             return
-        gpus = [d for d in jax.devices() if d.platform == "gpu"]
-        index = int(device.split(":")[1]) if ":" in device else worker_device_index(len(gpus), 0)
-        if index >= len(gpus):
-            raise DeviceUnavailable(
-                f"device: {device!r} was asked for (--mlcheck-gpu, --mlcheck-device or device=) but JAX sees "
-                f"{len(gpus)} GPU(s); run without --mlcheck-gpu, or on a machine where JAX has a GPU")
-        self._device = f"gpu:{index}"
+        self._device = f"gpu:{gpu_index(device, sum(d.platform == 'gpu' for d in jax.devices()), 'JAX')}"
 
     def _place(self) -> ContextManager[Any]:
         return keras.device(self._device)
@@ -209,9 +201,5 @@ class KerasJaxSession(KerasSessionBase):
         return np.asarray(value)
 
 
-class KerasJaxBackend:
-    @critical  # the return from the constructor, before the caller holds the session, is not interruptible
-    def open(self, model: Any, *, within: Session | None = None, **kwargs: Any) -> Session:
-        if within is not None and not (isinstance(within, KerasJaxSession) and within.model is model):
-            raise TypeError("within: expected the open session of the same Keras model")  # a bug in a check
-        return KerasJaxSession(model, within=within, **kwargs)
+class KerasJaxBackend(KerasBackendBase):
+    session = KerasJaxSession

@@ -16,11 +16,10 @@ from typing import Any, ContextManager
 import keras
 import torch
 
-from pytest_mlcheck.backends import worker_device_index
-from pytest_mlcheck.backends.base import Session
+from pytest_mlcheck.backends import gpu_index
 from pytest_mlcheck.backends.interrupts import critical
-from pytest_mlcheck.backends.keras_common import KerasSessionBase
-from pytest_mlcheck.errors import DeviceUnavailable, usage
+from pytest_mlcheck.backends.keras_common import KerasBackendBase, KerasSessionBase
+from pytest_mlcheck.errors import usage
 
 
 class KerasTorchSession(KerasSessionBase):
@@ -30,13 +29,7 @@ class KerasTorchSession(KerasSessionBase):
         if device == "cpu":
             self._device = "cpu"
             return
-        count = torch.cuda.device_count()
-        index = int(device.split(":")[1]) if ":" in device else worker_device_index(count, 0)
-        if index >= count:
-            raise DeviceUnavailable(
-                f"device: {device!r} was asked for (--mlcheck-gpu, --mlcheck-device or device=) but torch sees "
-                f"{count} CUDA device(s); run without --mlcheck-gpu, or on a machine with a CUDA GPU")
-        self._device = f"cuda:{index}"
+        self._device = f"cuda:{gpu_index(device, torch.cuda.device_count(), 'torch')}"
 
     def _place(self) -> ContextManager[Any]:
         return keras.device(self._device)
@@ -84,9 +77,5 @@ class KerasTorchSession(KerasSessionBase):
         return torch.autograd.grad(target, watched, allow_unused=True)[0]
 
 
-class KerasTorchBackend:
-    @critical  # the return from the constructor, before the caller holds the session, is not interruptible
-    def open(self, model: Any, *, within: Session | None = None, **kwargs: Any) -> Session:
-        if within is not None and not (isinstance(within, KerasTorchSession) and within.model is model):
-            raise TypeError("within: expected the open session of the same Keras model")  # a bug in a check
-        return KerasTorchSession(model, within=within, **kwargs)
+class KerasTorchBackend(KerasBackendBase):
+    session = KerasTorchSession
