@@ -17,8 +17,9 @@ from pytest_mlcheck.thresholds import (
 
 
 def input_scale(x: np.ndarray | None) -> list[Evidence]:
-    """Inputs fed raw (an integer dtype above 0..1, far from unit scale, or scaled twice)."""
-    if x is None or x.size == 0:
+    """Inputs fed raw (an integer dtype above 0..1, far from unit scale, or scaled twice). Integer
+    (N, L) inputs are ids (tokens, categories) an embedding reads, not values to scale."""
+    if x is None or x.size == 0 or (np.issubdtype(x.dtype, np.integer) and x.ndim <= 2):
         return []
     return [c for c in scale_causes(x, "x") if c[0] == C.INPUTS_NOT_NORMALIZED]
 
