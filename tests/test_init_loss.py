@@ -120,3 +120,27 @@ def test_bad_arguments_are_usage_errors_naming_them(mlcheck, kwargs, argument):
 def test_a_torch_model_without_a_loss_is_a_usage_error(mlcheck):
     with pytest.raises(MlcheckUsageError, match="^loss_fn:"):
         mlcheck.init_loss(tc.digits_mlp(), tc.digits_batch(64))
+
+
+@pytest.mark.parametrize("head_std", [None, 1.0], ids=["Glorot head", "BROKEN std-1 head"])
+def test_outputs_spread_by_uncentred_inputs_are_not_blamed_on_the_head(mlcheck, head_std):
+    """Wine features each divided by a power of ten (values in [0, 10), not centred): a Keras Glorot
+    MLP starts with logits spread 2.7 (seed 4), as far as a std-1 head; standardised per feature, the
+    same model starts at 0.59 and passes, while the std-1 head stays spread and fails."""
+    import encodings_corpus as ec
+
+    x, y = ec._features("wine", "decade")
+    model = ec._keras_mlp(4, 13, 3)
+    if head_std is not None:
+        head = model.layers[-1]
+        kernel = keras.random.normal(head.kernel.shape, stddev=head_std, seed=4)
+        head.kernel.assign(kernel)
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    if head_std is None:
+        result = mlcheck.init_loss(model, (x[:64], y[:64]), loss_fn=loss)
+        assert result.figures["output_spread"] > 2.0 and result.figures["output_spread_standardised"] < 1.0
+        return
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.init_loss(model, (x[:64], y[:64]), loss_fn=loss)
+    assert failed.value.causes[0] == "init_loss_off"
+    assert failed.value.result.figures["output_spread_standardised"] > 1.0

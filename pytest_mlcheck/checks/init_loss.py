@@ -9,6 +9,7 @@ import numpy as np
 
 from pytest_mlcheck import causes as C
 from pytest_mlcheck import diagnosis
+from pytest_mlcheck.backends import as_numpy as as_array
 from pytest_mlcheck.checks.common import check_count, checked_batch, targets_of
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.errors import usage
@@ -131,6 +132,8 @@ def init_loss(
                    f"allowed: within ×{1 + tol:g} of expected")
         within = math.isfinite(observed) and observed > 0 and abs(math.log(observed / reference)) <= math.log1p(tol)
         near = expected is None and math.isfinite(observed) and spread <= cap
+        if not (within or near) and expected is None:
+            near = _spread_from_input_offset(run, session, raw, what, y, classes, cap, units)
         if within or near:
             run.result.start_loss = observed
             return run.passed()
@@ -145,6 +148,37 @@ def init_loss(
                                            "lower than an uninformative prediction can score (a loss that "
                                            "ignores targets, or labels leaking into the inputs)") + spread_said))
         raise run.fail(f"the loss at init is {fmt(observed)}, expected about {fmt(reference)}", causes)
+
+
+def _standardised(x: Any) -> np.ndarray | None:
+    """Float inputs standardised per feature over the batch (a constant feature centred only);
+    None for inputs that are not one float array (ids, strings, dicts)."""
+    if not hasattr(x, "shape"):
+        return None
+    a = as_array(x)
+    if not np.issubdtype(a.dtype, np.floating) or len(a) < 2 or not np.isfinite(a).all():
+        return None
+    std = a.std(axis=0)
+    return ((a - a.mean(axis=0)) / np.where(std > 0, std, 1.0)).astype(a.dtype)
+
+
+def _spread_from_input_offset(run: CheckRun, session: Any, raw: tuple[Any, Any], what: str, y: np.ndarray,
+                              classes: bool, cap: float, units: str) -> bool:
+    """Whether a spread above ``cap`` comes from inputs at an acceptable scale but not centred (tabular
+    features in [0, 10)), not from the head: the same model on the batch standardised per feature
+    starts near uninformative. Inputs flagged as un-normalised are never excused."""
+    x = _standardised(raw[0])
+    if x is None or diagnosis.input_scale(as_array(raw[0])):
+        return False
+    try:
+        outputs = session.predict(session.prepare(x, raw[1]))
+    except Exception:  # the model cannot take the standardised copy: no excuse
+        return False
+    spread = output_spread(outputs, what, y, classes)
+    run.figure("output_spread_standardised", spread, f"output spread at init on the batch standardised per "
+               f"feature: {fmt(spread)} {units} (the inputs' offset, not the head, spreads the outputs)"
+               if spread <= cap else None)
+    return bool(spread <= cap)
 
 
 def _loss_on_zero_targets(session: Any, raw_x: Any, y: np.ndarray, outputs: np.ndarray) -> float:

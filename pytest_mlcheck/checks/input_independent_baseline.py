@@ -174,8 +174,8 @@ def input_independent_baseline(
     # time over all stages (Bonferroni); a stage that passes ends the check, the last one decides
     for stage, (n_folds, share) in enumerate(BASELINE_STAGES):
         level = alpha * share
-        # the smallest p of n re-pairings is 1 / (n + 1): enough of them for room below the level
-        repairings = max(BASELINE_MIN_REPAIRINGS, math.ceil(5 / level) - 1)
+        # the smallest p of n re-pairings is 1 / (n + 1): enough of them for two below the level
+        repairings = max(BASELINE_MIN_REPAIRINGS, math.ceil(2 / level) - 1)
         folds = _stage(model, spec, x, y, n_folds, n_steps, run, task, repairings)
         p = _p_value(folds)
         if p <= level:
