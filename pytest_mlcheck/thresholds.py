@@ -24,6 +24,9 @@ DECREASE_MIN_DROP = 0.1  # the last quarter's median at least this fraction belo
 
 # -- probes of the training checks (diagnosis) ---------------------------------------------------
 PROBE_TARGET = 0.5  # a learning-rate retry succeeds when its loss reaches this fraction of its start
+# over_regularized needs a stall: a run whose last tenth ends below this fraction of its start did
+# not stall (GPT-2 tiny, dropout 0.1: 0.05, failing on accuracy); weight decay 10 stalls at 0.44
+STALL_FRACTION = 0.1
 PROBE_MAX_STEPS = 150  # a retry's step budget (correct models reach PROBE_TARGET within ~40 steps)
 # A gradient norm this many times the first one after an identical second step means the user's
 # step adds to the previous gradients instead of replacing them (ideal: 2.0 vs 1.0).

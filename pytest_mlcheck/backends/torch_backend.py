@@ -26,7 +26,7 @@ from pytest_mlcheck.backends.lightning import (
     silence_logging, training_loss,
 )
 from pytest_mlcheck.backends.outputs import select_output
-from pytest_mlcheck.backends import torch_inplace
+from pytest_mlcheck.backends import own_loss, torch_inplace
 from pytest_mlcheck.backends.rng import Guard
 from pytest_mlcheck.backends.torch_inplace import InPlace
 from pytest_mlcheck.errors import DeviceUnavailable, NotSupported, UserCodeError, call_user, usage
@@ -121,8 +121,11 @@ class TorchSession:
         if self._step_loss and not inference and manual_optimization(model):
             raise manual_error(model)
         # a model that computes its own loss from labels= (Hugging Face) trains on it without loss_fn
-        self._own_loss = (loss_fn is None and train_step is None and not inference and not self._step_loss
+        self._own_loss = (loss_fn is None and train_step is None and not self._step_loss
                           and _takes_labels(model))
+        # how the model's own loss pairs outputs with labels (own_loss.py): found on the first labelled batch
+        self._alignment: str | None = None
+        self._label_length: int | None = None  # labels of this length along axis 1 are shifted
         if loss_fn is None and train_step is None and not inference and not self._own_loss and not self._step_loss:
             raise usage(
                 "loss_fn",
@@ -361,10 +364,37 @@ class TorchSession:
         return tensor.to(self.torch_device)
 
     def prepare(self, x: Any, y: Any = None) -> tuple[Any, Any]:
-        return self._tensor(x, is_input=True), None if y is None else self._tensor(y, is_input=False)
+        batch = self._tensor(x, is_input=True), None if y is None else self._tensor(y, is_input=False)
+        if self._own_loss and batch[1] is not None and self._label_length is None:
+            self._find_alignment(*batch)
+        return batch
+
+    def _find_alignment(self, x: Any, y: torch.Tensor) -> None:
+        """Which formula the model's own loss applies (own_loss.py), from one eval-mode forward pass."""
+        self._label_length = int(y.shape[1]) if y.dim() >= 2 else -1
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.no_grad():
+                raw = self._raw_forward(x, labels=y)
+                loss = raw.get("loss") if isinstance(raw, Mapping) else getattr(raw, "loss", None)
+                out = select_output(raw, self.output, is_tensor=lambda v: isinstance(v, torch.Tensor))
+                if isinstance(loss, torch.Tensor) and isinstance(out, torch.Tensor):
+                    self._alignment = own_loss.alignment(loss, out, y)
+        except Exception:  # a forward that fails here fails again, with its causes, where a check runs it
+            self._alignment = None
+        finally:
+            self.model.train(was_training)
+
+    def _aligned(self, y: Any) -> Any:
+        """Labels as the model's own loss pairs them with outputs (shifted for a causal LM)."""
+        if (self._alignment == "next position" and y is not None and getattr(y, "ndim", 0) >= 2
+                and y.shape[1] == self._label_length):
+            return y[:, 1:]
+        return y
 
     def labels(self, batch: tuple[Any, Any]) -> np.ndarray:
-        return as_numpy(batch[1])
+        return as_numpy(self._aligned(batch[1]))
 
     def inputs(self, batch: tuple[Any, Any]) -> np.ndarray | None:
         x = batch[0]
@@ -427,7 +457,7 @@ class TorchSession:
             self._configured.after_step()
 
     def has_loss(self) -> bool:
-        return self.loss_fn is not None
+        return self.loss_fn is not None or (self._own_loss and self._alignment is not None)
 
     def loss(self, batch: tuple[Any, Any], *, training: bool) -> float:
         """The loss on ``batch`` in train or eval mode, without an update (NaN when there is no loss_fn)."""
@@ -446,6 +476,14 @@ class TorchSession:
         LightningModule's is its training_step run with forward's result replaced by ``outputs``."""
         if self._step_loss:
             return self._step_loss_of(outputs, batch)
+        if self.loss_fn is None and self._own_loss and self._alignment is not None:
+            try:
+                with torch.no_grad():
+                    out = torch.as_tensor(outputs, device=self.torch_device)
+                    y = self._aligned(batch[1])
+                    return scalar_loss(own_loss.loss(self._alignment, out, y), "the model's own loss")
+            except Exception:
+                return float("nan")
         if self.loss_fn is None:
             return float("nan")
         try:
@@ -480,6 +518,8 @@ class TorchSession:
                 out = self._forward(batch[0])
         finally:
             self.model.train(was_training)
+        if self._alignment == "next position" and out.dim() >= 2:
+            out = out[:, :-1]  # position t's outputs predict label t + 1
         return out.detach().float().cpu().numpy()
 
     def gradients(self, batch: tuple[Any, Any]) -> dict[str, np.ndarray | None]:

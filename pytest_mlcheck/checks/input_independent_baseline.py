@@ -89,8 +89,8 @@ def _fold(model: Any, spec: TrainSpec, train: tuple, held: tuple, steps: int, ru
         orders = [rng.permutation(len(out)) for _ in range(repairings)]
         statistic, observed, repaired = _statistic(session, out, test, targets, orders)
         right = majority = nan
-        if not _by_loss(fitted.task):
-            right = float(targets.right(out).mean())
+        if not _by_loss(fitted.task):  # per position for dense class ids (a token, a pixel)
+            right = float(np.mean(targets.predicted(out).reshape(-1) == targets.ids.reshape(-1)))
             counts = np.bincount(fitted.ids.reshape(-1).astype(np.int64))
             majority = float(np.mean(targets.ids.reshape(-1) == counts.argmax()))
         return Fold(len(held[0]), statistic, observed, repaired, right, majority, losses, fitted.task)
