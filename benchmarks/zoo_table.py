@@ -6,6 +6,8 @@ false alarm. Writes benchmarks/zoo_table.json (or --out).
     python benchmarks/zoo_table.py --slow             # the larger members too
     python benchmarks/zoo_table.py --only resnet18 --checks gradients_flow
     python benchmarks/zoo_table.py --render a.json b.json --write   # merge runs (later wins), print markdown
+    python benchmarks/zoo_table.py --broken --seed N  # each member's labels shuffled apart from its
+                                                      # inputs: input_independent_baseline must fail
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from pytest_mlcheck.settings import Settings  # noqa: E402
 CHECKS, NOT_FOR_LM, calls = zoo.CHECKS, zoo.NOT_FOR_LM, zoo.check_calls
 
 
-FIGURES = ("steps", "max_relative_gradient", "input_end_ratio", "settle_steps", "max_radial_gradient", "zero_gradients_settled", "drop", "ratio", "accuracy", "margin", "gain", "max_share", "worst_relative_scale",
+FIGURES = ("steps", "p_value", "stages", "max_relative_gradient", "input_end_ratio", "settle_steps", "max_radial_gradient", "zero_gradients_settled", "drop", "ratio", "accuracy", "margin", "gain", "max_share", "worst_relative_scale",
            "min_depth_ratio", "gradient_scale", "largest_class_share")
 
 
@@ -63,6 +65,15 @@ def run_one(member: zoo.Member, check: str, seed: int, call: Callable) -> dict[s
     return {"member": member.name, "framework": member.framework, "check": check, "seed": seed,
             "verdict": verdict, "causes": causes, "seconds": round(time.perf_counter() - start, 2),
             "figures": key_figures(result), "message": message}
+
+
+def shuffled_baseline(member: zoo.Member, seed: int) -> Callable:
+    """The member's baseline call with its labels shuffled apart from its inputs."""
+    import numpy as np
+
+    x, y = member.data(max(64, member.batch), seed, 8 * member.batch)
+    y = y[np.random.default_rng(1000 + seed).permutation(len(y))]
+    return lambda m, model: m.input_independent_baseline(model, (x, y), **member.kwargs())
 
 
 SHORT = {"overfit_one_batch": "overfit", "loss_decreases": "loss ↓", "init_loss": "init loss",
@@ -99,6 +110,8 @@ def main() -> None:
     parser.add_argument("--slow", action="store_true", help="include the larger members")
     parser.add_argument("--only", nargs="*", help="member names (substring match)")
     parser.add_argument("--checks", nargs="*", default=CHECKS)
+    parser.add_argument("--broken", action="store_true", help="input_independent_baseline only, on each member's "
+                                                                 "batch with its labels shuffled (a seeded permutation)")
     parser.add_argument("--write", action="store_true", help="with --render: write the merged rows to --out")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "zoo_table.json"))
     args = parser.parse_args()
@@ -120,7 +133,9 @@ def main() -> None:
         if args.only and not any(o in member.name for o in args.only):
             continue
         todo = calls(member, args.seed)
-        for check in args.checks:
+        if args.broken:
+            todo = {"input_independent_baseline": shuffled_baseline(member, args.seed)}
+        for check in (["input_independent_baseline"] if args.broken else args.checks):
             if member.lm and check in NOT_FOR_LM:
                 continue
             row = run_one(member, check, args.seed, todo[check])
@@ -129,8 +144,12 @@ def main() -> None:
             print(f"{row['member']:<32} {row['framework']:<6} {check:<27} {row['verdict']:<10} "
                   f"{','.join(row['causes']) or '-':<40} {row['seconds']:>7.2f}s {figs} {row['message'][:160]}",
                   flush=True)
-    alarms = [r for r in rows if r["verdict"] != "pass"]
-    print(f"\n{len(alarms)} of {len(rows)} calls on correct models did not pass")
+    if args.broken:
+        missed = [r for r in rows if r["verdict"] == "pass"]
+        print(f"\n{len(missed)} of {len(rows)} calls on shuffled labels passed")
+    else:
+        alarms = [r for r in rows if r["verdict"] != "pass"]
+        print(f"\n{len(alarms)} of {len(rows)} calls on correct models did not pass")
     pathlib.Path(args.out).write_text(json.dumps({"seed": args.seed, "rows": rows}, indent=1) + "\n")
 
 
