@@ -98,9 +98,11 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "seed_sweep.json"))
     parser.add_argument("--framework", choices=("torch", "keras"))
     parser.add_argument("--report", action="store_true", help="only summarise what the log holds")
+    parser.add_argument("--kinds", nargs="*", help="only the cases of these bug kinds (cause ids), twins included: "
+                                                   "re-measure what a change touched, into its own --log/--out")
     args = parser.parse_args()
     index, count = (int(v) for v in args.shard.split("/"))
-    cases = [c for c in all_cases() if args.framework in (None, c.framework)]
+    cases = [c for c in all_cases() if args.framework in (None, c.framework) and (not args.kinds or c.kind in args.kinds)]
     log = pathlib.Path(args.log)
     done = set()
     if log.exists():

@@ -17,8 +17,6 @@ import pytest
 import zoo
 from pytest_mlcheck import CheckFailed
 
-_UNMEASURED = ("issue 14 item 3: failed on BatchNorm statistics lagging the weights before the re-estimation that "
-               "fixed MobileNetV3-small and MobileNetV2; not re-measured since (slow member)")
 _TIME_CAP = ("issue 14 item 4: 23.6 M parameters at 32×32 on 2 shared CPU cores reach the 120 s time cap "
              "(CheckIncomplete) before a verdict")
 
@@ -26,14 +24,6 @@ _TIME_CAP = ("issue 14 item 4: 23.6 M parameters at 32×32 on 2 shared CPU cores
 # benchmarks/zoo_table.py on seed 0 (README, "The zoo"). Time-cap failures depend on the machine's
 # speed, so they are not strict.
 KNOWN_FAILURES: dict[tuple[str, str], tuple[str, type[BaseException], bool]] = {
-    # Fixed by the BatchNorm re-estimation (issue 14 item 3); not re-measured at full width: non-strict.
-    **{("mobilenet_v3_small full width", check): (_UNMEASURED, CheckFailed, False)
-       for check in ("overfit_one_batch", "not_constant_predictions", "input_independent_baseline")},
-    ("keras EfficientNetB0", "overfit_one_batch"): (_UNMEASURED + " (or the 120 s time cap on a slow machine)",
-                                                    CheckFailed, False),
-    ("keras EfficientNetB0", "not_constant_predictions"): (_UNMEASURED, CheckFailed, False),
-    ("keras EfficientNetB0", "input_independent_baseline"): (
-        _UNMEASURED + "; not re-measured since the permutation test replaced the 0.25 margin", CheckFailed, False),
     **{("keras ResNet50V2", check): (_TIME_CAP, CheckFailed, False)
        for check in ("overfit_one_batch", "loss_decreases", "not_constant_predictions", "input_independent_baseline")},
 }
