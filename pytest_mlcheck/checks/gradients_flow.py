@@ -88,8 +88,8 @@ def error_signal(session: Any, prepared: Any) -> float | None:
     return float(np.sqrt(np.mean(squares) * outputs.shape[0]))
 
 
-def gradient_flags(grads: dict[str, np.ndarray | None], values: dict[str, np.ndarray], signal: float | None = None
-                   ) -> tuple[dict[str, list[str]], dict[str, float], dict[str, float]]:
+def gradient_flags(grads: dict[str, np.ndarray | None], values: dict[str, np.ndarray], signal: float | None = None,
+                   radial: dict[str, float] | None = None) -> tuple[dict[str, list[str]], dict[str, float], dict[str, float]]:
     """The parameters each gradient cause points at, from one set of gradients (``values`` are the
     weights they were taken at), with the relative and radial scales judged. Flag keys: 'missing',
     'nonfinite', 'zero', 'exploding', 'vanishing'.
@@ -101,9 +101,11 @@ def gradient_flags(grads: dict[str, np.ndarray | None], values: dict[str, np.nda
     non-zero gradient under VANISHING_RATIO of the best-fed tensor's relative gradient, i.e. the
     gradient does not reach the input end (an all-zero gradient is judged as dead, with settling).
     A small gradient in the middle of a network whose input end still learns (attention query/key
-    at init, behind a residual stream) is not vanishing."""
+    at init, behind a residual stream) is not vanishing. ``radial``: radial_scale(grads, values) when
+    the caller has it already."""
     zero = [n for n, g in grads.items() if g is not None and np.isfinite(g).all() and not np.any(g)]
-    scales, radial = relative_scale(grads, values), radial_scale(grads, values)
+    scales = relative_scale(grads, values)
+    radial = radial_scale(grads, values) if radial is None else radial
     if signal is not None and signal > CROSS_ENTROPY_SIGNAL:  # see thresholds.CROSS_ENTROPY_SIGNAL
         radial = {n: v * CROSS_ENTROPY_SIGNAL / signal for n, v in radial.items()}
     flags: dict[str, list[str]] = {
@@ -185,7 +187,9 @@ def gradients_flow(
         frozen_before = session.frozen_values()
         grads = session.gradients(prepared) if train_step is None else None
         # the error signal is read from the outputs before the step (after a diverging step it is huge)
-        signal = error_signal(session, prepared) if grads and _may_explode(grads, before) else None
+        radial = radial_scale(grads, before) if grads else None
+        may_explode = any(v > EXPLODING_SCALE for v in (radial or {}).values())
+        signal = error_signal(session, prepared) if may_explode else None
         loss = session.train_step(prepared)
         if grads is None:
             grads = diagnosis.step_gradients(session, run.result.notes)
@@ -204,7 +208,8 @@ def gradients_flow(
         if norms:
             run.result.figures["gradient_norm_per_layer"] = norms
         causes: list[Evidence] = diagnosis.uncovered(uncovered)
-        found = _judged(run, session, prepared, train_step, grads, before, signal) if grads else []
+        found = _judged(run, session, prepared, train_step, grads, before, signal,
+                        radial if train_step is None else None) if grads else []
         if any(c == C.EXPLODING_GRADIENTS for c, _ in found) or not np.isfinite(loss):
             causes += diagnosis.inputs_not_finite(session.inputs(prepared))
             causes += diagnosis.input_scale(session.inputs(prepared))
@@ -230,18 +235,14 @@ def gradients_flow(
         raise run.fail(headline, causes)
 
 
-def _may_explode(grads: dict[str, np.ndarray | None], values: dict[str, np.ndarray]) -> bool:
-    return any(v > EXPLODING_SCALE for v in radial_scale(grads, values).values())
-
-
 def _judged(run: CheckRun, session: Any, prepared: Any, train_step: Callable | None,
             grads: dict[str, np.ndarray | None], before: dict[str, np.ndarray],
-            signal: float | None = None) -> list[Evidence]:
+            signal: float | None = None, radial: dict[str, float] | None = None) -> list[Evidence]:
     """Gradient causes that stand, with the figures they were judged on. An all-zero gradient on the
     first step is re-checked after SETTLE_STEPS more steps on the batch and stands only where it is
     still zero: behind a scale initialised to 0 on purpose the gradient arrives once the scale has
     moved; dead ReLUs stay dead."""
-    flags, scales, radial = gradient_flags(grads, before, signal)
+    flags, scales, radial = gradient_flags(grads, before, signal, radial)
     if signal is not None:
         run.result.figures["error_signal"] = signal
     if radial:
