@@ -144,3 +144,26 @@ def test_outputs_spread_by_uncentred_inputs_are_not_blamed_on_the_head(mlcheck, 
         mlcheck.init_loss(model, (x[:64], y[:64]), loss_fn=loss)
     assert failed.value.causes[0] == "init_loss_off"
     assert failed.value.result.figures["output_spread_standardised"] > 1.0
+
+
+@pytest.mark.parametrize("head_std", [None, 1.0], ids=["Glorot one-unit head", "BROKEN std-1 one-unit head"])
+def test_a_one_logit_binary_head_is_judged_as_its_two_logit_pair(mlcheck, head_std):
+    """One logit z is the softmax pair (z/2, −z/2): a Keras Glorot Dense(1) on standardised breast
+    cancer features starts at |z| rms 1.02 (seed 4; Glorot draws a one-unit head wider than a
+    ten-unit one), spread 0.51 as a pair, and passes; a std-1 head stays far above 1.0."""
+    import encodings_corpus as ec
+
+    x, y = ec._features("breast_cancer", "std")
+    model = ec._keras_mlp(4, 30, 1)
+    if head_std is not None:
+        head = model.layers[-1]
+        head.kernel.assign(keras.random.normal(head.kernel.shape, stddev=head_std, seed=4))
+    loss = keras.losses.BinaryCrossentropy(from_logits=True)
+    batch = (x[:64], y[:64].astype("float32")[:, None])
+    if head_std is None:
+        result = mlcheck.init_loss(model, batch, loss_fn=loss)
+        assert 0.4 < result.figures["output_spread"] < 1.0
+        return
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.init_loss(model, batch, loss_fn=loss)
+    assert failed.value.causes[0] == "init_loss_off" and failed.value.result.figures["output_spread"] > 1.5

@@ -31,8 +31,10 @@ def uninformative(outputs: np.ndarray) -> tuple[np.ndarray, str]:
 
 def output_spread(outputs: np.ndarray, what: str, y: np.ndarray, classes: bool) -> float:
     """How far the outputs spread from uninformative: for class targets or outputs in [0, 1], the
-    rms of the logits about each row's mean (log-probabilities for softmax rows, logit(p) for
-    outputs in [0, 1]); for value targets, the rms of the outputs over the rms of the targets."""
+    rms of the logits about each row's mean (log-probabilities for softmax rows); an independent
+    binary logit (one output, or logit(p) of sigmoid outputs) z is the softmax pair (z/2, −z/2),
+    whose spread about its mean is |z|/2, so a one-unit head is judged as the same prediction
+    written with two outputs; for value targets, the rms of the outputs over the rms of the targets."""
     flat = outputs.reshape(len(outputs), -1).astype(np.float64)
     if not np.isfinite(flat).all():
         return float("inf")
@@ -48,6 +50,8 @@ def output_spread(outputs: np.ndarray, what: str, y: np.ndarray, classes: bool) 
         z = flat
     if z.shape[1] >= 2 and what != "0.5 everywhere":
         z = z - z.mean(axis=1, keepdims=True)
+    else:  # independent binary logits: each the pair (z/2, -z/2)
+        z = z / 2.0
     return float(np.sqrt(np.mean(np.square(z))))
 
 
