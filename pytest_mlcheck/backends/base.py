@@ -100,6 +100,11 @@ class Session(Protocol):
         batch's (so eval mode normalises as training did, however small the layer's momentum);
         False when the model has none. Training is not affected: it normalises by the batch."""
 
+    def shed(self) -> None:
+        """Free what only training needed (gradients, optimizer state) once the check trains no more:
+        a failed check's probes open fresh copies beside this one, which would otherwise double the
+        peak. Parameter groups stay (probes read the learning rate and weight decay)."""
+
     def close(self) -> None:
         """Release the copy (or restore the model) and restore every global generator. Idempotent,
         and complete even when interrupted: an interrupt that arrives meanwhile is raised after it."""

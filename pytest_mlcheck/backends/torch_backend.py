@@ -602,6 +602,14 @@ class TorchSession:
                 total += float(p.grad.detach().double().pow(2).sum())
         return total ** 0.5
 
+    def shed(self) -> None:
+        if self._inplace is not None or self.model is None:  # the user's module: nothing of ours on it
+            return
+        for p in [*self.model.parameters(), *self._loss_params]:
+            p.grad = None
+        if self.optimizer is not None:
+            self.optimizer.state.clear()
+
     @critical
     def close(self) -> None:
         """Drop the copy (or put the user's module back as found) and restore every global

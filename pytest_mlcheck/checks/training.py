@@ -165,6 +165,7 @@ def failure_causes(
     """Run the probes, decisive evidence first: values that prove a defect (inputs, outputs, the
     loss on chosen outputs, where a non-finite loss first appears) before retries that only
     suggest one (learning rate, regularisation), which run only when nothing decisive fired."""
+    session.shed()  # the run is over: probes train fresh copies beside this one
     x = session.inputs(first)
     log = log if log is not None else ProbeLog()
 
