@@ -117,7 +117,8 @@ FROZEN_PARAMS_CHANGED = _cause("frozen_params_changed", "parameters meant to be 
 BATCH_MIXING = _cause("batch_mixing", "a sample's output depends on other samples of the batch",
                       torch="reshape with the batch dimension kept first (x.view(x.size(0), -1)); never reduce over dim 0",
                       keras="keep the batch axis first in Reshape/Permute; never reduce over axis 0")
-NO_INPUT_SIGNAL = _cause("no_input_signal", "the model does no better with the real inputs than with zeros",
+NO_INPUT_SIGNAL = _cause("no_input_signal", "on samples it did not train on, the model's predictions fit other "
+                                            "samples' targets as well as their own",
                          fix="check that inputs and labels stay aligned (shuffled together, same file order)")
 TARGET_SHAPE = _cause("target_shape", "outputs and targets differ in shape, so the loss broadcasts one against the other",
                       torch="make the head's output the targets' shape (out.squeeze(-1) or y.unsqueeze(-1)); "
