@@ -302,11 +302,11 @@ class KerasSessionBase:
             self.close()
             raise
 
-    @critical
     def shed(self) -> None:
         """Nothing: the optimizer's variables live in the traced step (kept for later checks within
         its budget, or until close), and TensorFlow frees a variable only with its last reference."""
 
+    @critical
     def close(self) -> None:
         """Put back every variable as this session found it, and every global generator; complete
         (and idempotent) whatever interrupts it."""

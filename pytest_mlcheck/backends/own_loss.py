@@ -28,7 +28,7 @@ def _formulas(out: torch.Tensor, y: torch.Tensor) -> dict[str, Callable[[torch.T
     if not y.is_floating_point() and out.dim() == y.dim() + 1 and out.shape[:-1] == y.shape:
         found["same position"] = _ce
         if out.dim() == 3 and out.shape[1] >= 2:
-            found["next position"] = lambda o, t: _ce(o, t)  # applied to shifted views
+            found["next position"] = _ce  # applied to shifted views
     if out.shape == y.shape or (out.dim() == 2 and out.shape[1] == 1 and y.dim() == 1):
         found["values"] = lambda o, t: F.mse_loss(o.reshape(t.shape).float(), t.float())
         if out.shape == y.shape:

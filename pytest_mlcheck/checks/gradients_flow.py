@@ -208,8 +208,7 @@ def gradients_flow(
         if norms:
             run.result.figures["gradient_norm_per_layer"] = norms
         causes: list[Evidence] = diagnosis.uncovered(uncovered)
-        found = _judged(run, session, prepared, train_step, grads, before, signal,
-                        radial if train_step is None else None) if grads else []
+        found = _judged(run, session, prepared, train_step, grads, before, signal, radial) if grads else []
         if any(c == C.EXPLODING_GRADIENTS for c, _ in found) or not np.isfinite(loss):
             causes += diagnosis.inputs_not_finite(session.inputs(prepared))
             causes += diagnosis.input_scale(session.inputs(prepared))

@@ -9,7 +9,7 @@ import numpy as np
 
 from pytest_mlcheck import causes as C
 from pytest_mlcheck import diagnosis
-from pytest_mlcheck.backends import as_numpy as as_array
+from pytest_mlcheck.backends import as_numpy
 from pytest_mlcheck.checks.common import check_count, checked_batch, targets_of
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.errors import usage
@@ -154,12 +154,9 @@ def init_loss(
         raise run.fail(f"the loss at init is {fmt(observed)}, expected about {fmt(reference)}", causes)
 
 
-def _standardised(x: Any) -> np.ndarray | None:
+def _standardised(a: np.ndarray) -> np.ndarray | None:
     """Float inputs standardised per feature over the batch (a constant feature centred only);
-    None for inputs that are not one float array (ids, strings, dicts)."""
-    if not hasattr(x, "shape"):
-        return None
-    a = as_array(x)
+    None for inputs that are not float (ids, strings)."""
     if not np.issubdtype(a.dtype, np.floating) or len(a) < 2 or not np.isfinite(a).all():
         return None
     std = a.std(axis=0)
@@ -171,8 +168,11 @@ def _spread_from_input_offset(run: CheckRun, session: Any, raw: tuple[Any, Any],
     """Whether a spread above ``cap`` comes from inputs at an acceptable scale but not centred (tabular
     features in [0, 10)), not from the head: the same model on the batch standardised per feature
     starts near uninformative. Inputs flagged as un-normalised are never excused."""
-    x = _standardised(raw[0])
-    if x is None or diagnosis.input_scale(as_array(raw[0])):
+    if not hasattr(raw[0], "shape"):  # dicts, tuples: not one array to standardise
+        return False
+    a = as_numpy(raw[0])
+    x = _standardised(a)
+    if x is None or diagnosis.input_scale(a):
         return False
     try:
         outputs = session.predict(session.prepare(x, raw[1]))

@@ -48,7 +48,7 @@ def _statistic(session: Any, out: np.ndarray, test: Any, targets: Targets,
                orders: list[np.ndarray]) -> tuple[str, float, np.ndarray]:
     """The held-out loss of ``out`` on its own targets, and with its rows re-paired by each order
     (the user's loss: it already says how close an output is to a target, in the model's form).
-    Without a loss that can say: minus the accuracy for classes, the squared error for values."""
+    Without a loss that can say: the error rate (1 − accuracy) for classes, the squared error for values."""
     observed = session.loss_of(out, test)
     if np.isfinite(observed):
         repaired = [session.loss_of(np.ascontiguousarray(out[o]), test) for o in orders]
@@ -108,27 +108,22 @@ def _stage(model: Any, spec: TrainSpec, x: np.ndarray, y: np.ndarray, n_folds: i
     return folds
 
 
-def _repaired(folds: list[Fold]) -> np.ndarray:
-    """The pooled statistic under each re-pairing (each fold re-paired independently)."""
-    return sum(f.repaired * f.size for f in folds) / sum(f.size for f in folds)
-
-
-def _p_value(folds: list[Fold]) -> float:
+def _p_value(observed: float, repaired: np.ndarray) -> float:
     """The share of re-pairings (counting the observed pairing) that fit at least as well, with the
     re-pairings' spread around their mean widened by CROSS_FIT_SPREAD: the copies are cross-fitted
     (each trained on the parts the others are judged on), so under unrelated targets two folds measure
     the same association between their parts twice and the pooled statistic varies twice as much as
     re-pairing each fold on its own shows (measured: tests/test_input_independent_baseline.py)."""
-    observed, repaired = _pooled(folds, "observed"), _repaired(folds)
     if not np.isfinite(observed) or not np.isfinite(repaired).all():
         return 1.0
     widened = repaired.mean() + CROSS_FIT_SPREAD * (repaired - repaired.mean())
     return float((1 + np.sum(widened <= observed)) / (len(repaired) + 1))
 
 
-def _pooled(folds: list[Fold], attribute: str) -> float:
-    """A per-fold figure averaged over all held-out samples."""
-    return float(sum(getattr(f, attribute) * f.size for f in folds) / sum(f.size for f in folds))
+def _pooled(folds: list[Fold], attribute: str) -> Any:
+    """A per-fold figure (a number, or the statistic under each re-pairing) averaged over all
+    held-out samples."""
+    return sum(getattr(f, attribute) * f.size for f in folds) / sum(f.size for f in folds)
 
 
 @check()
@@ -177,7 +172,8 @@ def input_independent_baseline(
         # the smallest p of n re-pairings is 1 / (n + 1): enough of them for two below the level
         repairings = max(BASELINE_MIN_REPAIRINGS, math.ceil(2 / level) - 1)
         folds = _stage(model, spec, x, y, n_folds, n_steps, run, task, repairings)
-        p = _p_value(folds)
+        observed, repaired = float(_pooled(folds, "observed")), _pooled(folds, "repaired")
+        p = _p_value(observed, repaired)
         if p <= level:
             break
     run.record_losses(folds[0].losses)
@@ -185,8 +181,6 @@ def input_independent_baseline(
     if not all(np.isfinite(f.losses[-1]) for f in folds):
         raise run.fail("the loss became non-finite while training on the real inputs",
                        diagnosis.inputs_not_finite(x) + diagnosis.input_scale(x))
-    observed = _pooled(folds, "observed")
-    repaired = _repaired(folds)
     what = folds[-1].statistic
     typical = float(np.median(repaired))
     held_n = sum(f.size for f in folds)
@@ -202,7 +196,7 @@ def input_independent_baseline(
                f"{alpha:g}; the share of re-pairings that fit as well)")
     run.figure("significance", alpha, "")
     if not _by_loss(task):
-        accuracy, majority = _pooled(folds, "right"), _pooled(folds, "majority")
+        accuracy, majority = float(_pooled(folds, "right")), float(_pooled(folds, "majority"))
         run.figure("accuracy", accuracy, f"held-out accuracy: {accuracy:.0%}")
         run.figure("constant_guess", majority, f"held-out accuracy of the majority class: {majority:.0%}")
     effect_ok = True
