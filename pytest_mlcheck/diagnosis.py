@@ -124,15 +124,20 @@ def softmax_twice(out: np.ndarray | None) -> list[Evidence]:
 
 def missing_zero_grad(fresh_session: Callable[[], Any], batch_of: Callable[[Any], Any],
                       notes: list[str]) -> list[Evidence]:
-    """Call the user's step twice at lr 0 on one batch: gradients that double were never zeroed.
-    Where the framework cannot show the step's gradients, a note says the probe did not run."""
+    """Call the user's step twice at lr 0 on one batch: gradients that double across an optimizer
+    step were never zeroed. A step that did not call optimizer.step() accumulates on purpose (a
+    gradient-accumulation loop). Where the framework cannot show the step's gradients, a note says
+    the probe did not run."""
     session = fresh_session()
     try:
         batch = batch_of(session)
         session.scale_lr(0.0)
         session.clear_gradients()
+        before = session.optimizer_steps()
         session.train_step(batch)
         first = session.gradient_norm()
+        if session.optimizer_steps() == before:
+            return []
         session.train_step(batch)
         second = session.gradient_norm()
     except NotSupported as exc:

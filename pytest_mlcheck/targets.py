@@ -43,6 +43,13 @@ class Targets:
     def classes(self) -> bool:
         return self.task in ("classification", "binary", "multilabel")
 
+    @property
+    def headline(self) -> str:
+        """What a failure on :attr:`problems` says first."""
+        if self.problems and self.problems[0][0] == C.LOSS_NOT_FINITE:
+            return "the loss is not finite at the predictions training moves toward"
+        return "the targets cannot be learned with this head and loss"
+
     def record(self, run: object) -> None:
         """State the decision in the result's figures."""
         run.figure("targets", self.encoding, f"targets: {self.encoding} ({self.task}, "  # type: ignore[attr-defined]
@@ -264,6 +271,7 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
             if not column:
                 cands += _soft_candidates(y2, form, shape)
             floor = _min_loss(loss_at, cands)
+            problems += _unsafe_at_target(loss_at, _onehot(ids, width), form, shape, floor, problems)
             # a softmax head couples its outputs: a binary loss on its rows still trains it as one
             # categorical choice (unusual, not the independent-outputs defect)
             softmax_rows = _in_unit(out2) and bool(np.allclose(out2.sum(axis=1), 1.0, atol=1e-3))
@@ -289,6 +297,7 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
             form = _form(loss_at, target, form, shape)
             floor = _min_loss(loss_at, _class_candidates(target, form, shape) + _soft_candidates(y2, form, shape)
                               if target.shape == y2.shape else _class_candidates(target, form, shape))
+            problems += _unsafe_at_target(loss_at, target, form, shape, floor, problems)
     else:
         encoding = "values" + (f" {y2.shape[1]} per sample" if k > 1 else "")
         form = "values"
@@ -299,6 +308,23 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
         if finite and tuple(y.shape) != shape and y.size == out.size and not problems:
             problems += _broadcast(y2, loss_at, shape, floor, tuple(y.shape))
     return Targets(task, encoding, ids, width, form, floor, problems)
+
+
+def _unsafe_at_target(loss_at: LossAt, target: np.ndarray, form: str, shape: tuple, floor: float,
+                      problems: list[Evidence]) -> list[Evidence]:
+    """A loss on probabilities that is finite a hair from the targets but not at them: exact 0 and 1
+    are what a saturating softmax or sigmoid returns in float32 (a logit gap of ~17 gives 1.0, of
+    ~104 gives 0.0), so training toward the targets ends in NaN — a log of 0, or 0 · log 0, in a
+    hand-written loss. The framework losses clip or clamp and are finite there."""
+    if form != "probabilities" or problems or not _finite(floor):
+        return []
+    value = loss_at(np.ascontiguousarray(target.reshape(shape), dtype=np.float32))
+    if _finite(value):
+        return []
+    return [(C.LOSS_NOT_FINITE, f"the loss is {fmt(value)} at the targets themselves (probabilities of exactly 0 "
+                                f"and 1) though {fmt(floor)} a hair away from them: a softmax or sigmoid reaches "
+                                "exact 0 and 1 in float32 as it saturates, so training toward the targets ends in "
+                                "NaN (a log of 0, or 0 · log 0, in the loss)")]
 
 
 def _broadcast(y2: np.ndarray, loss_at: LossAt, shape: tuple, floor: float, y_shape: tuple) -> list[Evidence]:

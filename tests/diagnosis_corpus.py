@@ -97,6 +97,15 @@ def normalised_ce(p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return -torch.log(p.clamp(1e-7, 1 - 1e-7))[torch.arange(len(y)), y].mean()
 
 
+def written_out_ce(clip: bool) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """Cross-entropy written out over every class, -sum(onehot * log p), the tutorial spelling:
+    0 · log 0 = NaN once a wrong class's probability reaches 0 (``clip``: clamped first)."""
+    def loss(p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        p = p.clamp(1e-7, 1.0) if clip else p
+        return -(F.one_hot(y, p.shape[1]) * torch.log(p)).sum(dim=1).mean()
+    return loss
+
+
 def mask_arrays(raw: bool, *, channels_last: bool = False, n: int = 4, size: int = 16) -> tuple[np.ndarray, np.ndarray]:
     """Images with a bright disc and its mask: class ids 0/1 per pixel, or (``raw``) the 0/255
     greyscale values the mask was saved as (Pytorch-UNet #291)."""
@@ -246,6 +255,14 @@ def torch_cases() -> list[Diag]:
              True, "loss_mismatch"),
         Diag(T, "loss_mismatch", "twin: logits into CrossEntropyLoss", _fit(tc.DigitsCNN), False),
         Diag(T, "loss_mismatch", "look-alike: log_softmax before CrossEntropyLoss", _fit(LogSoftmaxNet), False),
+        # loss_not_finite
+        Diag(T, "loss_not_finite", "softmax into -sum(onehot * log p), unclipped",
+             _fit(lambda: tc.digits_mlp(final=nn.Softmax(dim=1)), loss=written_out_ce(False)), True, "loss_not_finite"),
+        Diag(T, "loss_not_finite", "twin: the same loss on clamped probabilities",
+             _fit(lambda: tc.digits_mlp(final=nn.Softmax(dim=1)), loss=written_out_ce(True)), False),
+        Diag(T, "loss_not_finite", "look-alike: softmax into BCELoss on one-hot (torch clamps its log)",
+             _fit(lambda: tc.digits_mlp(final=nn.Softmax(dim=1)), loss=lambda p, y: F.binary_cross_entropy(
+                 p, F.one_hot(y, 10).float())), False),
         # output_activation
         Diag(T, "output_activation", "nn.ReLU layer on the logits",
              _fit(lambda: tc.digits_mlp(final=nn.ReLU())), True, "output_activation"),
@@ -325,6 +342,10 @@ def torch_cases() -> list[Diag]:
              "missing_zero_grad"),
         Diag(T, "missing_zero_grad", "twin: own step with zero_grad",
              _fit(tc.DigitsCNN, optimizer=_sgd(0.05, 0.9), train_step=tc.good_step), False),
+        Diag(T, "missing_zero_grad", "look-alike: gradients accumulated over 2 calls, then step and zero_grad",
+             _fit(tc.DigitsCNN, train_step=tc.accumulating_step(2)), False),
+        Diag(T, "missing_zero_grad", "own step without zero_grad that still fits (Adam)",
+             _fit(tc.digits_mlp, train_step=tc.step_without_zero_grad), True, "missing_zero_grad"),
         # no_gradient
         Diag(T, "no_gradient", "features sent through numpy", _flow(rc.NumpyRoundTrip), True, "no_gradient"),
         Diag(T, "no_gradient", ".detach() on the logits", _fit(DetachedOutput), True, "no_gradient"),

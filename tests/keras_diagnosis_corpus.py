@@ -11,6 +11,7 @@ import keras_corpus as kc
 import recipe_corpus as rc
 from diagnosis_corpus import NAMES, TRAIN_CODES, Diag, line_arrays, mask_arrays, regression_arrays
 from keras_corpus import keras, layers
+from keras import ops
 
 K = "keras"
 SCE = kc.sparse_ce
@@ -18,6 +19,16 @@ SCE = kc.sparse_ce
 
 def _init(seed: int = 0) -> keras.initializers.Initializer:
     return keras.initializers.GlorotUniform(seed=seed)
+
+
+def written_out_ce(clip: bool) -> Callable[[Any, Any], Any]:
+    """Cross-entropy written out over every class, -sum(onehot * log p), on class ids: 0 · log 0 =
+    NaN once a wrong class's probability reaches 0 (``clip``: clipped first)."""
+    def loss(y_true: Any, y_pred: Any) -> Any:
+        p = ops.clip(y_pred, 1e-7, 1.0) if clip else y_pred
+        onehot = ops.one_hot(ops.cast(ops.reshape(y_true, (-1,)), "int32"), ops.shape(y_pred)[-1])
+        return -ops.mean(ops.sum(onehot * ops.log(p), axis=-1))
+    return loss
 
 
 def _fit(model_fn: Callable[[], keras.Model], loss: Any = None, optimizer: Any = None, batch: Any = None,
@@ -162,6 +173,11 @@ def keras_cases() -> list[Diag]:
         Diag(K, "loss_mismatch", "twin: logits into from_logits=True", _fit(kc.cnn), False),
         Diag(K, "loss_mismatch", "look-alike: Dense(softmax) before from_logits=True (Keras undoes it)",
              _fit(lambda: kc.cnn(activation="softmax")), False),
+        # loss_not_finite
+        Diag(K, "loss_not_finite", "softmax head into -sum(onehot * log p), unclipped",
+             _fit(lambda: kc.mlp(final=layers.Softmax()), loss=written_out_ce(False)), True, "loss_not_finite"),
+        Diag(K, "loss_not_finite", "twin: the same loss on clipped probabilities",
+             _fit(lambda: kc.mlp(final=layers.Softmax()), loss=written_out_ce(True)), False),
         # output_activation
         Diag(K, "output_activation", "ReLU layer on the logits", _fit(lambda: kc.mlp(final=layers.ReLU())), True,
              "output_activation"),

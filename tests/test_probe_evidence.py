@@ -55,7 +55,7 @@ def test_a_loss_that_is_not_finite_for_finite_outputs_is_traced_to_the_loss():
     torch.manual_seed(0)
     with pytest.raises(CheckFailed) as failed:
         MLCheck().overfit_one_batch(nn.Linear(4, 1), (x, y), loss_fn=log_mse)
-    assert failed.value.causes[0] == "loss_mismatch", str(failed.value)
+    assert failed.value.causes[0] == "loss_not_finite", str(failed.value)
     assert "the outputs are finite" in str(failed.value)
 
 

@@ -4,6 +4,7 @@ examples and the sweep that chose the defaults."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from functools import lru_cache
 from typing import Any, Callable
 
@@ -84,6 +85,22 @@ def good_step(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: Calla
     loss.backward()
     optimizer.step()
     return loss
+
+
+def accumulating_step(every: int) -> Callable:
+    """A gradient-accumulation step: the optimizer steps (and zeroes) on every ``every``-th call,
+    gradients of the calls between add up on purpose."""
+    calls = itertools.count(1)
+
+    def step(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: Callable,
+             x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        loss = loss_fn(model(x), y)
+        (loss / every).backward()
+        if next(calls) % every == 0:
+            optimizer.step()
+            optimizer.zero_grad()
+        return loss
+    return step
 
 
 @dataclasses.dataclass

@@ -49,6 +49,10 @@ class Session(Protocol):
     def gradient_norm(self) -> float:
         """The global norm of the accumulated gradients. NotSupported where they are not visible."""
 
+    def optimizer_steps(self) -> int:
+        """How many times the optimizer has stepped since this was first asked. NotSupported where
+        the steps are not visible."""
+
     def uncovered_parameters(self) -> list[str]:
         """Names of trainable parameters the optimizer does not update."""
 

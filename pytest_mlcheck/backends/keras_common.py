@@ -748,6 +748,9 @@ class KerasSessionBase:
     def gradient_norm(self) -> float:
         raise NotSupported("measuring the gradients of a train_step= step", _INVISIBLE)
 
+    def optimizer_steps(self) -> int:
+        raise NotSupported("counting the optimizer steps of a train_step= step", _INVISIBLE)
+
 
 user_boundary(KerasSessionBase.__init__)  # it runs the user's optimizer factory
 

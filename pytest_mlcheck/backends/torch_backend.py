@@ -145,6 +145,7 @@ class TorchSession:
         self.sources: dict[str, str] = {}  # where the loss and optimizer came from, when not the call
         self._configured: Configured | None = None  # configure_optimizers' optimizer and schedulers
         self._steps = 0  # training steps taken: training_step's batch_idx
+        self._step_count: list[int] | None = None  # optimizer.step() calls, once optimizer_steps() asked
         self._guard = Guard()
         self._inplace: InPlace | None = None
         # a LightningModule's loss runs its training_step with forward swapped and self.log silenced:
@@ -594,6 +595,12 @@ class TorchSession:
         self._own_gradients("clearing the gradients")
         for p in list(self.model.parameters()) + self._loss_params:
             p.grad = None
+
+    def optimizer_steps(self) -> int:
+        if self._step_count is None:  # a counter the hook holds, not the session: no reference cycle
+            counter = self._step_count = [0]
+            self.optimizer.register_step_post_hook(lambda *_: counter.__setitem__(0, counter[0] + 1))
+        return self._step_count[0]
 
     def gradient_norm(self) -> float:
         total = 0.0

@@ -100,7 +100,7 @@ def init_loss(
         targets = targets_of(session, raw[0], prepared, outputs, task)
         targets.record(run)
         if targets.problems:
-            raise run.fail("the targets cannot be learned with this head and loss", targets.problems)
+            raise run.fail(targets.headline, targets.problems)
         observed = session.loss_of(outputs, prepared)
         run.record_sources(session)  # a LightningModule's training_step gave the loss
         if math.isnan(observed) and not session.has_loss():

@@ -74,7 +74,7 @@ def _fold(model: Any, spec: TrainSpec, train: tuple, held: tuple, steps: int, ru
         if first:
             fitted.record(run)
             if fitted.problems:
-                raise run.fail("the targets cannot be learned with this head and loss", fitted.problems)
+                raise run.fail(fitted.headline, fitted.problems)
         losses, _, why = train_loop(session, [fit], steps, run)
         if why == "time":
             raise run.time_up(f"after {len(losses)} of {steps} training steps of one copy")

@@ -9,7 +9,7 @@ import numpy as np
 from pytest_mlcheck.checks.common import check_fraction, check_steps, length_problem, require_trainable, targets_of
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.checks.training import (
-    ProbeLog, defect_proven, effective_floor, failure_causes, lr_retry, progress, recovered_spike, train_loop,
+    ProbeLog, accumulating_step, defect_proven, effective_floor, failure_causes, lr_retry, progress, recovered_spike, train_loop,
 )
 from pytest_mlcheck.data import batches_upto
 from pytest_mlcheck.errors import usage
@@ -87,7 +87,7 @@ def loss_decreases(
         targets = targets_of(session, raws[0][0], prepared[0], out0, task)
         targets.record(run)
         if targets.problems:
-            raise run.fail("the targets cannot be learned with this head and loss", targets.problems)
+            raise run.fail(targets.headline, targets.problems)
         floors = [targets.floor] + [targets_of(session, raw[0], b, session.predict(b), targets.task).floor
                                     for raw, b in zip(raws[1:5], prepared[1:5])]
         floor = float(np.mean(floors))
@@ -128,7 +128,10 @@ def loss_decreases(
             if spike is not None:
                 raise run.fail("the loss diverged on the way before it came down", [spike])
             if drop >= threshold and not uncovered:
-                return run.passed()
+                accumulating = accumulating_step(model, settings, spec, session, raws[0])
+                if not accumulating:
+                    return run.passed()
+                raise run.fail("the loss fell, but the training step never zeroes its gradients", accumulating)
 
         if why == "time":  # no probes past the cap: they would only run into it again
             raise run.time_up(f"after {len(losses)} of {n_steps} steps")

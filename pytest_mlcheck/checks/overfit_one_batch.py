@@ -7,7 +7,7 @@ from typing import Any, Callable, Literal
 from pytest_mlcheck.checks.common import check_fraction, check_steps, checked_batch, require_trainable, targets_of
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.checks.training import (
-    ProbeLog, defect_proven, effective_floor, failure_causes, lr_retry, progress, recovered_spike, still_falling,
+    ProbeLog, accumulating_step, defect_proven, effective_floor, failure_causes, lr_retry, progress, recovered_spike, still_falling,
     train_loop,
 )
 from pytest_mlcheck.report import CheckResult, fmt
@@ -49,7 +49,7 @@ def overfit_one_batch(
         run.result.figures["samples"] = int(len(out0))
         targets.record(run)
         if targets.problems:
-            raise run.fail("the targets cannot be learned with this head and loss", targets.problems)
+            raise run.fail(targets.headline, targets.problems)
         require_trainable(run, session)
         run.result.notes.extend(session.optimizer_notes)
 
@@ -86,7 +86,10 @@ def overfit_one_batch(
         if spike is not None:
             raise run.fail("the loss diverged on the way before the batch was fitted", [spike])
         if ok and not uncovered:
-            return run.passed()
+            accumulating = accumulating_step(model, settings, spec, session, raw)
+            if not accumulating:
+                return run.passed()
+            raise run.fail("the loss fell, but the training step never zeroes its gradients", accumulating)
         if why == "time":  # no probes past the cap: they would only run into it again
             raise run.time_up(f"after {len(losses)} of {max_steps} steps without fitting one batch of {len(out0)}")
         if why != "nonfinite":

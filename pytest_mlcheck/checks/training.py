@@ -231,10 +231,18 @@ def defect_proven(model: Any, settings: Settings, spec: TrainSpec, session: Any,
     sees). A step that never zeroes its gradients still lowers the loss, slowly."""
     if session.uncovered_parameters() or _unregistered(session, first):
         return True
+    return bool(accumulating_step(model, settings, spec, session, raw_batch))
+
+
+def accumulating_step(model: Any, settings: Settings, spec: TrainSpec, session: Any,
+                      raw_batch: tuple[Any, Any]) -> list[Evidence]:
+    """A passing run's one look at a user's ``train_step``: gradients carried across optimizer
+    steps act as an ever-growing momentum that still fits one batch, then overshoots (the loss falls,
+    then climbs) on longer runs, so a short fit does not clear it. Two steps at lr 0 on a fresh copy."""
     if spec.train_step is None:
-        return False
+        return []
     fresh = lambda: open_session(model, settings, spec, within=session)  # noqa: E731
-    return bool(diagnosis.missing_zero_grad(fresh, lambda s: s.prepare(*raw_batch), []))
+    return diagnosis.missing_zero_grad(fresh, lambda s: s.prepare(*raw_batch), [])
 
 
 def _unregistered(session: Any, batch: Any) -> list[Evidence]:
@@ -301,7 +309,7 @@ def trace_nonfinite(fresh: Callable[[], Any], batches: list[Any], step: int, tar
                                               f"these finite outputs is {fmt(value)}: a loss on probabilities "
                                               "divides by a row sum or takes log 0; outputs held ≥ 0 by an "
                                               "activation such as ReLU cannot be class probabilities")]
-            return [(C.LOSS_MISMATCH, f"at step {step} the outputs are finite ({_described(outputs)}) but the "
+            return [(C.LOSS_NOT_FINITE, f"at step {step} the outputs are finite ({_described(outputs)}) but the "
                                       f"loss of them is {fmt(value)}: the loss cannot take what the model outputs "
                                       "(a log of 0 or of a negative value, a division by 0)")]
         grads = session.gradients(batch)

@@ -8,8 +8,8 @@ github.com/gabrieleangeletti/Deep-Learning-TensorFlow/commit/726b371; program li
 bugs/003/buggy/models/logistic_regression.py (softmax(x W + b), W and b zeros, AdamOptimizer) and
 model.py (the cost), command_line/run_logistic_regression.py (learning_rate 0.01, batch_size 10,
 loss_func cross_entropy). Data: MNIST stand-in flattened to 784, 0..1, one-hot labels.
-Fault label: other:log_of_zero (a numerically unsafe hand-written loss; the nearest plugin causes
-are outputs_not_finite / loss_mismatch). Fix: the upstream clip, log(clip(p, 1e-10, inf)).
+Fault label: loss_not_finite (a numerically unsafe hand-written loss; labelled other:log_of_zero
+until the plugin had a cause for a loss that is not finite at outputs the model can produce). Fix: the upstream clip, log(clip(p, 1e-10, inf)).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 from tests.real_programs import _data
 
-LABEL = "other:log_of_zero"
+LABEL = "loss_not_finite"
 SOURCE = "defects4ml bug 003 = github:gabrieleangeletti/Deep-Learning-TensorFlow@726b371"
 FRAMEWORKS = ("keras", "torch")
 CHECKS = [("overfit_one_batch", {}), ("loss_decreases", {})]
