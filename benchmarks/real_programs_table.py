@@ -127,7 +127,8 @@ def main() -> None:
     parser.add_argument("--framework", choices=("torch", "keras"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("-v", "--verbose", action="store_true", help="print every failure message")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "real_programs_table.json"))
+    parser.add_argument("--out", help="where to write the JSON (default: benchmarks/real_programs_table.json for a "
+                                      "full run; a partial run (--only, --framework) writes nothing unless given)")
     args = parser.parse_args()
     names = args.only.split(",") if args.only else list(PROGRAMS)
     rows = []
@@ -167,7 +168,9 @@ def main() -> None:
         c = {key: sum(bool(r[key]) for r in sub) for key in keys}
         cells = " | ".join(f"{c[key]} ({c[key] / k:.0%})" for key in keys)
         print(f"| {fw or 'total'} | {k} | {cells} | {sum(r['crashes'] for r in sub)} |")
-    pathlib.Path(args.out).write_text(json.dumps({"seed": args.seed, "totals": tot, "entries": n, "rows": rows}, indent=1))
+    out = args.out or (None if args.only or args.framework else ROOT / "benchmarks" / "real_programs_table.json")
+    if out is not None:
+        pathlib.Path(out).write_text(json.dumps({"seed": args.seed, "totals": tot, "entries": n, "rows": rows}, indent=1))
 
 
 if __name__ == "__main__":
