@@ -96,6 +96,27 @@ def test_regression_targets_are_judged_by_held_out_loss(mlcheck):
     assert failed.value.causes[0] == "no_input_signal"
 
 
+def test_a_copy_stops_at_three_times_the_steps_it_took_to_memorise_its_part(mlcheck, monkeypatch):
+    """Classes: each copy trains until every sample of its part is right at step k, then to 3k; the
+    same copy trained all 100 steps gives the same verdict. Values have no per-sample test: 100 steps."""
+    from pytest_mlcheck.checks import input_independent_baseline as module
+
+    result = mlcheck.input_independent_baseline(tc.digits_mlp(), _t(), loss_fn=CE(),
+                                                optimizer=lambda p: torch.optim.Adam(p, lr=1e-2))
+    steps = result.figures["copy_steps"]
+    assert all(s % 3 == 0 and s < 100 for s in steps), steps
+    assert result.figures["p_value"] <= 0.0025
+    monkeypatch.setattr(module, "BASELINE_PAST_FIT", 1000)  # never done before the budget
+    full = mlcheck.input_independent_baseline(tc.digits_mlp(), _t(), loss_fn=CE(),
+                                              optimizer=lambda p: torch.optim.Adam(p, lr=1e-2))
+    assert full.figures["copy_steps"] == [100, 100] and full.passed
+    x, _ = _t()
+    target = x.flatten(1).mean(dim=1, keepdim=True) * 4
+    values = mlcheck.input_independent_baseline(nn.Sequential(nn.Flatten(), nn.Linear(64, 1)), (x, target),
+                                                loss_fn=nn.MSELoss())
+    assert values.figures["copy_steps"] == [100, 100]
+
+
 def test_a_batch_below_the_minimum_is_a_usage_error(mlcheck):
     with pytest.raises(MlcheckUsageError, match="^batch: expected at least 64 samples"):
         mlcheck.input_independent_baseline(tc.DigitsCNN(), _t(32), loss_fn=CE())

@@ -358,3 +358,29 @@ def test_a_weight_a_tf_function_traced_before_the_check_writes_is_put_back(mlche
     mlcheck.output_range(model, x, kind="logits")
     assert all(np.array_equal(a, v.numpy()) for a, v in zip(before, model.variables))
     assert not keras_common._CopyOnWrite.wrapped and tf.function(lambda: 1)() == 1  # unwrapped, and still works
+
+
+def test_a_failed_torch_check_empties_its_copy_before_the_retries_train_fresh_ones(mlcheck, monkeypatch):
+    """The learning-rate retries each train a fresh copy; the failed run's copy is not read again, so
+    its tensors are emptied first (a 200M-parameter model: peak 1.4x -> see benchmarks/memory_table.py)."""
+    from pytest_mlcheck.backends import torch_backend
+
+    opened: list = []
+    seen: list[int] = []  # the failed run's parameter count when each later copy opens
+    init = torch_backend.TorchSession.__init__
+
+    def recording(self, *args, **kwargs):
+        if opened and opened[0].model is not None:
+            seen.append(sum(p.numel() for p in opened[0].model.parameters()))
+        init(self, *args, **kwargs)
+        opened.append(self)
+
+    monkeypatch.setattr(torch_backend.TorchSession, "__init__", recording)
+    model = tc.digits_mlp()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.overfit_one_batch(model, tc.digits_batch(32), loss_fn=nn.CrossEntropyLoss(),
+                                  optimizer=lambda p: torch.optim.SGD(p, lr=1e-5))
+    assert failed.value.causes[0] == "lr_too_low"
+    assert seen and seen[-1] == 0 and seen.count(0) >= 1, seen
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())

@@ -109,6 +109,10 @@ class Session(Protocol):
         a failed check's probes open fresh copies beside this one, which would otherwise double the
         peak. Parameter groups stay (probes read the learning rate and weight decay)."""
 
+    def release(self) -> None:
+        """Free the copy's own tensors before probes that only train fresh copies: nothing but close()
+        may be called afterwards. A no-op where the copy's memory is not ours to free."""
+
     def close(self) -> None:
         """Release the copy (or restore the model) and restore every global generator. Idempotent,
         and complete even when interrupted: an interrupt that arrives meanwhile is raised after it."""

@@ -306,6 +306,9 @@ class KerasSessionBase:
         """Nothing: the optimizer's variables live in the traced step (kept for later checks within
         its budget, or until close), and TensorFlow frees a variable only with its last reference."""
 
+    def release(self) -> None:
+        """Nothing: the variables are the user's model's own (put back at close)."""
+
     @critical
     def close(self) -> None:
         """Put back every variable as this session found it, and every global generator; complete

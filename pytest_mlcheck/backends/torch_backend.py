@@ -617,6 +617,14 @@ class TorchSession:
         if self.optimizer is not None:
             self.optimizer.state.clear()
 
+    def release(self) -> None:
+        if self._inplace is not None or self.model is None:  # the user's module: never emptied
+            return
+        self.shed()
+        # the optimizer and the copy's modules still hold these tensors: empty them in place
+        for t in [*self.model.parameters(), *self.model.buffers(), *self._loss_params]:
+            t.data = torch.empty(0, dtype=t.dtype, device=t.device)
+
     @critical
     def close(self) -> None:
         """Drop the copy (or put the user's module back as found) and restore every global

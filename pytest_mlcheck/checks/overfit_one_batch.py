@@ -7,7 +7,7 @@ from typing import Any, Callable, Literal
 from pytest_mlcheck.checks.common import check_fraction, check_steps, checked_batch, require_trainable, targets_of
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.checks.training import (
-    ProbeLog, accumulating_step, defect_proven, effective_floor, failure_causes, lr_retry, progress, recovered_spike, still_falling,
+    ProbeLog, accumulating_step, defect_proven, fits, effective_floor, failure_causes, lr_retry, progress, recovered_spike, still_falling,
     train_loop,
 )
 from pytest_mlcheck.report import CheckResult, fmt
@@ -53,17 +53,7 @@ def overfit_one_batch(
         require_trainable(run, session)
         run.result.notes.extend(session.optimizer_notes)
 
-        def criterion(s: Any, p: Any) -> Any:
-            def done(losses: list[float], step: int) -> bool:
-                if progress(losses[0], losses[-1], targets.floor) < drop:
-                    return False
-                if kind == "regression":
-                    return True
-                s.recalibrate(p)  # eval mode then normalises as training did (see README)
-                return targets.fitted(s.predict(p))
-            return done
-
-        done = criterion(session, prepared)
+        done = fits(session, prepared, targets, drop)
         losses, ok, why = train_loop(session, [prepared], max_steps, run, done)
         # slow but correct is no defect: a loss still falling steadily at the budget trains on
         extend = why == "steps" and still_falling(losses, targets.floor) \

@@ -47,6 +47,20 @@ def train_loop(
     return losses, False, "steps"
 
 
+def fits(session: Any, prepared: Any, targets: Targets, drop: float) -> Callable[[list[float], int], bool]:
+    """The criterion of having fitted one batch: the loss came ``drop`` of the way to its floor and,
+    for classes, every sample is right in eval mode (normalisation statistics re-estimated on the
+    batch first, as training saw it: see README). Judged only once the loss has come that far."""
+    def done(losses: list[float], step: int) -> bool:
+        if progress(losses[0], losses[-1], targets.floor) < drop:
+            return False
+        if targets.task == "regression":
+            return True
+        session.recalibrate(prepared)
+        return targets.fitted(session.predict(prepared))
+    return done
+
+
 def effective_floor(start: float, floor: float) -> float:
     """The floor progress is measured against: the loss's own floor when it was found below the
     start, else 0 (a loss with no known floor) or the start itself (a start already at the floor)."""
@@ -209,8 +223,9 @@ def failure_causes(
     if task == "regression" and not causes:  # a value that explains a stall before any lr retry
         causes += diagnosis.target_scale(session.labels(first), initial_outputs)
     if not causes and retry is not None:
-        causes += diagnosis.regularization(losses, session.weight_decay(),
-                                           lambda: _noisy(fresh, raw_batch), retry)
+        decay = session.weight_decay()
+        session.release()  # from here only fresh copies train: this one's tensors would double the peak
+        causes += diagnosis.regularization(losses, decay, lambda: _noisy(fresh, raw_batch), retry)
     if not causes:
         causes += diagnosis.learning_rate(losses, retry, slow=still_falling(losses, targets.floor))
     causes += diagnosis.input_scale(x)
