@@ -28,6 +28,7 @@ from pytest_mlcheck.backends.keras_common import (  # noqa: F401 - re-exported f
     own_train_step,
     reachable_variables,
 )
+from pytest_mlcheck.backends.interrupts import critical
 from pytest_mlcheck.errors import call_user
 
 # Tracing a new tf.function and building a new optimizer for every check cost ~7 MiB each that
@@ -164,6 +165,27 @@ class KerasSession(KerasSessionBase):
                 except Exception as exc:
                     raise _user_error_in(exc) from None
         return scalar_loss(loss, "model.train_step" if self._override is not None else "loss_fn")
+
+    @critical
+    def release(self) -> None:
+        """Free this session's optimizer state (Adam: twice the model's weights) unless its traced
+        step is kept for later checks; also at close. TensorFlow 2.21 keeps every traced graph, and
+        what it captured, after its function is gone (tensorflow/tensorflow#124972): a step traced
+        for one check would hold its optimizer's slots for the life of the process (measured: 2× the
+        model's size resident after each Keras check too large to keep). The slots are destroyed
+        explicitly; nothing else uses them. Idempotent."""
+        opt = getattr(self, "_opt", None)  # a session whose construction failed has none
+        traced = self._traced() if opt is not None else None
+        if opt is None or (traced is not None and traced.optimizer is opt):
+            return
+        self._put_back_optimizer()
+        self._compiled_step = None
+        self._opt = None
+        if self._own_state and getattr(opt, "built", False):
+            with self._eager():
+                for variable in opt.variables:  # an empty value in place of each slot's buffer
+                    tf.raw_ops.AssignVariableOp(resource=variable.handle, value=tf.zeros([0], variable.dtype),
+                                                validate_shape=False)
 
     def _key(self) -> tuple:
         loss = ("compiled", id(getattr(self.model, "loss", None))) if self._uses_compiled_loss else _config_key(self.loss_fn)

@@ -256,6 +256,7 @@ class KerasSessionBase:
         self._no_decay = False
         self._make_opt: Callable[[], Any] | None = None
         self._opt_key: Any = None
+        self._own_state = False  # whether this session built its optimizer's state (see optimizer)
         # fit() scales the loss under mixed_float16 (compile() wraps the optimizer): so does the check
         self._mixed = getattr(getattr(model, "dtype_policy", None), "name", None) == "mixed_float16"
         self._refuse_unsupported()
@@ -307,14 +308,15 @@ class KerasSessionBase:
         its budget, or until close), and TensorFlow frees a variable only with its last reference."""
 
     def release(self) -> None:
-        """Nothing: the variables are the user's model's own (put back at close)."""
+        """Nothing by default: the weights are the user's model's own (put back at close); a backend
+        that can free its optimizer's state does so."""
 
     @critical
     def close(self) -> None:
         """Put back every variable as this session found it, and every global generator; complete
         (and idempotent) whatever interrupts it."""
-        self._guard.end(self._put_back_optimizer, lambda: _CopyOnWrite.leave(self), lambda: _assign(self._found),
-                        self._restore_backend_state)
+        self._guard.end(self._put_back_optimizer, self.release, lambda: _CopyOnWrite.leave(self),
+                        lambda: _assign(self._found), self._restore_backend_state)
         self._watched = {}
 
     @critical
@@ -449,6 +451,9 @@ class KerasSessionBase:
     def optimizer(self) -> Any:
         if self._opt is None and self._make_opt is not None:
             self._opt = self._make_opt()
+            # built here, its state is this check's alone (a factory's new optimizer, a clone of the
+            # compiled or given one); one the factory handed over already built is not ours to free
+            self._own_state = not getattr(self._opt, "built", False)
             if self._mixed and not isinstance(self._opt, keras.optimizers.LossScaleOptimizer):
                 self._opt = keras.optimizers.LossScaleOptimizer(self._opt)
             if self._lr_factor != 1.0:
