@@ -108,7 +108,9 @@ def test_the_loss_parameter_trains_on_the_copy_not_on_the_users(mlcheck):
     except CheckFailed:
         pass
     assert seen and all(fn is not loss for fn, _ in seen)  # the step is given the loss's copy
-    assert seen[-1][1] != 0.0  # whose temperature trained: the factory was given its parameter
+    # whose temperature trained (the factory was given its parameter); the last steps may be the
+    # zero_grad look's, at lr 0 on a fresh copy
+    assert any(t != 0.0 for _, t in seen)
     assert float(loss.log_temperature) == 0.0 and loss.log_temperature.grad is None
 
 
