@@ -362,7 +362,7 @@ def test_a_weight_a_tf_function_traced_before_the_check_writes_is_put_back(mlche
 
 def test_a_failed_torch_check_empties_its_copy_before_the_retries_train_fresh_ones(mlcheck, monkeypatch):
     """The learning-rate retries each train a fresh copy; the failed run's copy is not read again, so
-    its tensors are emptied first (a 200M-parameter model: peak 1.4x -> see benchmarks/memory_table.py)."""
+    its tensors are emptied first (a 200M-parameter model: peak 1.4x -> 1.2x, benchmarks/memory_table.py)."""
     from pytest_mlcheck.backends import torch_backend
 
     opened: list = []

@@ -172,8 +172,9 @@ class KerasSession(KerasSessionBase):
         step is kept for later checks; also at close. TensorFlow 2.21 keeps every traced graph, and
         what it captured, after its function is gone (tensorflow/tensorflow#124972): a step traced
         for one check would hold its optimizer's slots for the life of the process (measured: 2× the
-        model's size resident after each Keras check too large to keep). The slots are destroyed
-        explicitly; nothing else uses them. Idempotent."""
+        model's size resident after each Keras check too large to keep). Each slot's buffer is replaced
+        by an empty value (the graph keeps the variable, not its old buffer); nothing else uses them.
+        Idempotent."""
         opt = getattr(self, "_opt", None)  # a session whose construction failed has none
         traced = self._traced() if opt is not None else None
         if opt is None or (traced is not None and traced.optimizer is opt):

@@ -79,7 +79,8 @@ def _fold(model: Any, spec: TrainSpec, train: tuple, held: tuple, steps: int, ru
         # more steps only cost time (a 24M-parameter ResNet memorises 48 samples in a few steps, its
         # 100 take minutes). Values have no such per-sample test (90 % of the way can be the mean):
         # those copies train every step
-        losses, _, why = train_loop(session, [fit], steps, run, _past_fit(session, fit, fitted) if fitted.classes else None)
+        done = _past_fit(session, fit, fitted) if fitted.classes else None
+        losses, _, why = train_loop(session, [fit], steps, run, done)
         if why == "time":
             raise run.time_up(f"after {len(losses)} of {steps} training steps of one copy")
         nan = float("nan")

@@ -9,7 +9,8 @@ import numpy as np
 from pytest_mlcheck.checks.common import check_fraction, check_steps, length_problem, require_trainable, targets_of
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.checks.training import (
-    ProbeLog, accumulating_step, defect_proven, effective_floor, failure_causes, lr_retry, progress, recovered_spike, train_loop,
+    ProbeLog, defect_proven, effective_floor, failure_causes, lr_retry, passed_unless_accumulating, progress,
+    recovered_spike, train_loop,
 )
 from pytest_mlcheck.data import batches_upto
 from pytest_mlcheck.errors import usage
@@ -128,10 +129,7 @@ def loss_decreases(
             if spike is not None:
                 raise run.fail("the loss diverged on the way before it came down", [spike])
             if drop >= threshold and not uncovered:
-                accumulating = accumulating_step(model, settings, spec, session, raws[0])
-                if not accumulating:
-                    return run.passed()
-                raise run.fail("the loss fell, but the training step never zeroes its gradients", accumulating)
+                return passed_unless_accumulating(run, model, settings, spec, session, raws[0])
 
         if why == "time":  # no probes past the cap: they would only run into it again
             raise run.time_up(f"after {len(losses)} of {n_steps} steps")

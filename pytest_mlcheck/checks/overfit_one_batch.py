@@ -7,8 +7,8 @@ from typing import Any, Callable, Literal
 from pytest_mlcheck.checks.common import check_fraction, check_steps, checked_batch, require_trainable, targets_of
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.checks.training import (
-    ProbeLog, accumulating_step, defect_proven, fits, effective_floor, failure_causes, lr_retry, progress, recovered_spike, still_falling,
-    train_loop,
+    ProbeLog, defect_proven, effective_floor, failure_causes, fits, lr_retry, passed_unless_accumulating, progress,
+    recovered_spike, still_falling, train_loop,
 )
 from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.thresholds import OVERFIT_EXTEND, OVERFIT_MAX_STEPS, OVERFIT_MIN_DROP
@@ -76,10 +76,7 @@ def overfit_one_batch(
         if spike is not None:
             raise run.fail("the loss diverged on the way before the batch was fitted", [spike])
         if ok and not uncovered:
-            accumulating = accumulating_step(model, settings, spec, session, raw)
-            if not accumulating:
-                return run.passed()
-            raise run.fail("the loss fell, but the training step never zeroes its gradients", accumulating)
+            return passed_unless_accumulating(run, model, settings, spec, session, raw)
         if why == "time":  # no probes past the cap: they would only run into it again
             raise run.time_up(f"after {len(losses)} of {max_steps} steps without fitting one batch of {len(out0)}")
         if why != "nonfinite":

@@ -260,6 +260,16 @@ def accumulating_step(model: Any, settings: Settings, spec: TrainSpec, session: 
     return diagnosis.missing_zero_grad(fresh, lambda s: s.prepare(*raw_batch), [])
 
 
+def passed_unless_accumulating(run: CheckRun, model: Any, settings: Settings, spec: TrainSpec, session: Any,
+                               raw_batch: tuple[Any, Any]) -> Any:
+    """The end of a training check whose criterion held: passed, unless the user's ``train_step``
+    carries gradients across optimizer steps (:func:`accumulating_step`)."""
+    accumulating = accumulating_step(model, settings, spec, session, raw_batch)
+    if accumulating:
+        raise run.fail("the loss fell, but the training step never zeroes its gradients", accumulating)
+    return run.passed()
+
+
 def _unregistered(session: Any, batch: Any) -> list[Evidence]:
     try:
         return diagnosis.unregistered(session.unregistered_leaves(batch))
@@ -325,8 +335,8 @@ def trace_nonfinite(fresh: Callable[[], Any], batches: list[Any], step: int, tar
                                               "divides by a row sum or takes log 0; outputs held ≥ 0 by an "
                                               "activation such as ReLU cannot be class probabilities")]
             return [(C.LOSS_NOT_FINITE, f"at step {step} the outputs are finite ({_described(outputs)}) but the "
-                                      f"loss of them is {fmt(value)}: the loss cannot take what the model outputs "
-                                      "(a log of 0 or of a negative value, a division by 0)")]
+                                        f"loss of them is {fmt(value)}: the loss cannot take what the model outputs "
+                                        "(a log of 0 or of a negative value, a division by 0)")]
         grads = session.gradients(batch)
         bad = [n for n, g in grads.items() if g is not None and not np.isfinite(g).all()]
         if bad:
