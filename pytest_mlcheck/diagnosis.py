@@ -12,22 +12,37 @@ from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.errors import NotSupported
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
-    ACCUMULATION_RATIO, INPUT_MAX_SCALE, INPUT_MIN_PEAK, PROBE_MAX_STEPS, SOFTMAX_TWICE_PRESSED, SPIKE, STALL_FRACTION,
+    ACCUMULATION_RATIO, INPUT_MAX_SCALE, INPUT_MIN_PEAK, INPUT_RAW_SCALE, PROBE_MAX_STEPS, SOFTMAX_TWICE_PRESSED, SPIKE,
+    STALL_FRACTION,
     TARGET_MAX_SCALE,
 )
 
 
-def input_scale(x: np.ndarray | None) -> list[Evidence]:
-    """Inputs fed raw (an integer dtype above 0..1, far from unit scale, or scaled twice). Integer
-    (N, L) inputs are ids (tokens, categories) an embedding reads, not values to scale."""
+def input_scale(x: np.ndarray | None, *, limit: float = INPUT_MAX_SCALE) -> list[Evidence]:
+    """Inputs fed raw (an integer dtype above 0..1, a mean magnitude or spread above ``limit``, or
+    scaled twice). Integer (N, L) inputs are ids (tokens, categories) an embedding reads, not values
+    to scale."""
     if x is None or x.size == 0 or (np.issubdtype(x.dtype, np.integer) and x.ndim <= 2):
         return []
-    return [c for c in scale_causes(x, "x") if c[0] == C.INPUTS_NOT_NORMALIZED]
+    return [c for c in scale_causes(x, "x", limit=limit) if c[0] == C.INPUTS_NOT_NORMALIZED]
 
 
-def scale_causes(x: np.ndarray, where: str) -> list[Evidence]:
+def raw_inputs(x: np.ndarray | None) -> list[Evidence]:
+    """What a failed training run may blame on the inputs: an integer dtype, twice-scaled values, or
+    a scale of raw counts or pixels (above INPUT_RAW_SCALE), which swamps a standard init."""
+    return input_scale(x, limit=INPUT_RAW_SCALE)
+
+
+def scale_hint(x: np.ndarray | None) -> str | None:
+    """A probe-log line for inputs off unit scale but short of raw-data scale: worth a try, no cause."""
+    found = [] if raw_inputs(x) else input_scale(x)
+    return None if not found else (found[0][1].split(":")[0] + ": off unit scale, though not enough to stop "
+                                   "training by itself (standardising may still speed it up)")
+
+
+def scale_causes(x: np.ndarray, where: str, *, limit: float = INPUT_MAX_SCALE) -> list[Evidence]:
     """Why ``x`` is not at unit scale: an integer dtype above 0..1, non-finite values, a mean
-    magnitude or spread above INPUT_MAX_SCALE, or a peak below INPUT_MIN_PEAK (scaled twice)."""
+    magnitude or spread above ``limit``, or a peak below INPUT_MIN_PEAK (scaled twice)."""
     if x.dtype == np.bool_:
         return []
     if not np.issubdtype(x.dtype, np.number):
@@ -43,7 +58,7 @@ def scale_causes(x: np.ndarray, where: str) -> list[Evidence]:
     if bad.any():
         return [(C.INPUTS_NOT_FINITE, f"{where} holds {int(bad.sum())} non-finite value(s)")]
     magnitude, spread, peak = float(np.mean(np.abs(x))), float(np.std(x)), float(np.max(np.abs(x)))
-    if magnitude > INPUT_MAX_SCALE or spread > INPUT_MAX_SCALE:
+    if magnitude > limit or spread > limit:
         return [(C.INPUTS_NOT_NORMALIZED, f"{where} spans {fmt(lo)}..{fmt(hi)} (mean |x| {fmt(magnitude)}, std "
                                           f"{fmt(spread)}): scale it to about [0, 1] (x / {fmt(hi)}) or standardise it")]
     if 0 < peak < INPUT_MIN_PEAK:

@@ -99,6 +99,12 @@ INDEPENDENCE_MAX_SAMPLES = 16  # enough to see mixing; each probed sample costs 
 # 0–255 pixels ~80 / ~100; twice-scaled images peak at 1/255.
 INPUT_MAX_SCALE = 3.0
 INPUT_MIN_PEAK = 0.05
+# A failed training run blames the inputs' scale only at that of raw counts or pixels (mean |x| or std
+# above this), where it swamps a standard init. Measured on the real-program corpus: raw 0-255 inputs
+# 56-240, a raw regression feature 105; correct programs failing for other reasons sat at 3.2-3.6
+# (AUTOTRAINER's blobs, iris in cm: standardising them did not make them fit). Between the two the
+# failure's note mentions the scale.
+INPUT_RAW_SCALE = 10.0
 
 # -- the target-scale probe of the training checks (regression) ----------------------------------
 # rms of the targets over max(rms of the untrained outputs, 1) (outputs at a standard init are < 1, so

@@ -213,3 +213,46 @@ def test_softmax_twice_is_named_only_when_training_presses_the_rows_against_the_
                                   loss_fn=lambda p, y: F.nll_loss(torch.log(p), y),
                                   optimizer=(lambda p: torch.optim.Adam(p, lr=1e-3)) if twice else _sgd(1e-4))
     assert ("softmax applied twice" in str(failed.value)) == twice, str(failed.value)
+
+
+def test_a_curve_slowing_near_its_goal_is_still_on_course_to_it():
+    from pytest_mlcheck.checks.training import still_falling
+
+    # 84% of the way by step 300, then 3% more over the last quarter: short of EXTEND_MIN_GAIN (5%)
+    losses = list(np.linspace(1.0, 0.16, 300)) + list(np.linspace(0.16, 0.13, 100))
+    assert not still_falling(losses, 0.0)
+    assert still_falling(losses, 0.0, target=0.9, limit=1600)  # 3% more needed, 3% per 100 steps
+    assert not still_falling(losses, 0.0, target=0.9, limit=450)  # 1.5% more at that pace: not there
+    assert not still_falling(losses[:300] + [0.16] * 100, 0.0, target=0.9, limit=1600)  # flat: stalled
+
+
+def test_a_regularised_loss_that_fits_every_sample_and_nears_the_criterion_trains_on():
+    """Lightning Bolts' logistic regression on iris (fixed by #655): L1 in the loss slows the last
+    stretch to the criterion; every sample is right at step 400 and the loss 87% of the way."""
+    from tests.real_programs import bolts_logreg_softmax_then_ce as bolts
+
+    torch.manual_seed(0)
+    b = bolts.fixed("torch")
+    result = MLCheck().overfit_one_batch(b["model"], b["batch"], train_step=b["train_step"], optimizer=b["optimizer"])
+    assert result.passed and 400 < result.steps <= 1600, result
+    assert any(f"pass steps={result.steps}" in note for note in result.notes)
+
+
+def test_inputs_off_unit_scale_but_not_raw_are_noted_not_blamed_for_a_failed_fit():
+    """AUTOTRAINER's blobs (mean |x| 3.2): three overlapping classes a small MLP does not memorise in
+    the budget, standardised or not. The failure says so through its probes, without naming the
+    inputs; 0-255 pixels (mean |x| ~100) are still named."""
+    from tests.real_programs import autotrainer_oscillating_loss as blobs
+
+    torch.manual_seed(0)
+    b = blobs.fixed("torch")
+    with pytest.raises(CheckFailed) as failed:
+        MLCheck().overfit_one_batch(b["model"], b["batch"], loss_fn=b["loss_fn"], optimizer=b["optimizer"])
+    assert "inputs_not_normalized" not in failed.value.causes, str(failed.value)
+    assert "mean |x| 3.215" in str(failed.value) and "off unit scale" in str(failed.value)
+
+    from pytest_mlcheck import diagnosis
+
+    pixels = np.random.default_rng(0).integers(0, 256, (8, 28, 28)).astype("float32")
+    assert [c for c, _ in diagnosis.raw_inputs(pixels)] == ["inputs_not_normalized"]
+    assert not diagnosis.raw_inputs(b["batch"][0].numpy()) and diagnosis.input_scale(b["batch"][0].numpy())

@@ -175,6 +175,7 @@ class KerasSession(KerasSessionBase):
         model's size resident after each Keras check too large to keep). Each slot's buffer is replaced
         by an empty value (the graph keeps the variable, not its old buffer); nothing else uses them.
         Idempotent."""
+        super().release()
         opt = getattr(self, "_opt", None)  # a session whose construction failed has none
         traced = self._traced() if opt is not None else None
         if opt is None or (traced is not None and traced.optimizer is opt):

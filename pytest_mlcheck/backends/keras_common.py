@@ -257,6 +257,7 @@ class KerasSessionBase:
         self._make_opt: Callable[[], Any] | None = None
         self._opt_key: Any = None
         self._own_state = False  # whether this session built its optimizer's state (see optimizer)
+        self._released = False  # release() called: the weights it trained are disposable
         # fit() scales the loss under mixed_float16 (compile() wraps the optimizer): so does the check
         self._mixed = getattr(getattr(model, "dtype_policy", None), "name", None) == "mixed_float16"
         self._refuse_unsupported()
@@ -287,7 +288,14 @@ class KerasSessionBase:
                 self._watched = {id(v): v for v in reachable if id(v) in weights}
                 reachable = [v for v in reachable if id(v) not in weights]
                 _CopyOnWrite.enter(self)
-            self._found = _values(reachable)
+            parent = self._parent
+            if parent is not None and parent._released:
+                # the parent's weights are disposable (only its close follows, which puts back what it
+                # found): put that back at close too, rather than a second copy of the model's weights
+                known = {id(v) for v, _ in parent._found}
+                self._found = list(parent._found) + _values([v for v in reachable if id(v) not in known])
+            else:
+                self._found = _values(reachable)
             self._capture_backend_state()
             self._model_variables = len(self.model.variables)
             self._metric_variables = len(self.model.metrics_variables)
@@ -308,8 +316,10 @@ class KerasSessionBase:
         its budget, or until close), and TensorFlow frees a variable only with its last reference."""
 
     def release(self) -> None:
-        """Nothing by default: the weights are the user's model's own (put back at close); a backend
-        that can free its optimizer's state does so."""
+        """The weights this session trained are disposable from now on (the user's are put back at
+        close): a probe opened within it does not save them again. A backend that can free its
+        optimizer's state also does so."""
+        self._released = True
 
     @critical
     def close(self) -> None:

@@ -211,7 +211,7 @@ def gradients_flow(
         found = _judged(run, session, prepared, train_step, grads, before, signal, radial) if grads else []
         if any(c == C.EXPLODING_GRADIENTS for c, _ in found) or not np.isfinite(loss):
             causes += diagnosis.inputs_not_finite(session.inputs(prepared))
-            causes += diagnosis.input_scale(session.inputs(prepared))
+            causes += diagnosis.raw_inputs(session.inputs(prepared))
         causes += found
         if unchanged and not any(c == C.PARAMS_NOT_UPDATED for c, _ in causes):
             causes.append((C.PARAMS_NOT_UPDATED, f"{len(unchanged)} trainable parameter(s) did not change in a "

@@ -197,7 +197,7 @@ def input_independent_baseline(
     task = folds[0].task
     if not all(np.isfinite(f.losses[-1]) for f in folds):
         raise run.fail("the loss became non-finite while training on the real inputs",
-                       diagnosis.inputs_not_finite(x) + diagnosis.input_scale(x))
+                       diagnosis.inputs_not_finite(x) + diagnosis.raw_inputs(x))
     what = folds[-1].statistic
     typical = float(np.median(repaired))
     held_n = sum(f.size for f in folds)
@@ -238,5 +238,5 @@ def input_independent_baseline(
                f"{fmt(observed)}, and {fmt(typical)} with targets shuffled among them: the targets do "
                "not follow from the inputs (labels shuffled apart from their inputs, misaligned files, or "
                "inputs the model cannot read)")]
-    causes += diagnosis.input_scale(x)
+    causes += diagnosis.raw_inputs(x)
     raise run.fail(headline, causes)

@@ -56,10 +56,11 @@ def overfit_one_batch(
         done = fits(session, prepared, targets, drop)
         losses, ok, why = train_loop(session, [prepared], max_steps, run, done)
         # slow but correct is no defect: a loss still falling steadily at the budget trains on
-        extend = why == "steps" and still_falling(losses, targets.floor) \
+        limit = OVERFIT_EXTEND * max_steps
+        extend = why == "steps" and still_falling(losses, targets.floor, target=drop, limit=limit) \
             and not defect_proven(model, settings, spec, session, raw, prepared)
-        while extend and why == "steps" and len(losses) < OVERFIT_EXTEND * max_steps \
-                and still_falling(losses, targets.floor):
+        while extend and why == "steps" and len(losses) < limit \
+                and still_falling(losses, targets.floor, target=drop, limit=limit):
             more, ok, why = train_loop(session, [prepared], max_steps, run,
                                        lambda ls, step, before=losses: done(before + ls, step))
             losses = losses + more

@@ -78,15 +78,18 @@ def progress(start: float, now: float, floor: float) -> float:
     return (start - now) / gap
 
 
-def still_falling(losses: list[float], floor: float) -> bool:
-    """Whether a finite curve was still coming down steadily at its end: over its last quarter it
-    came at least EXTEND_MIN_GAIN of the way from start to floor, and its last tenth sits below
-    the tenth before it."""
+def still_falling(losses: list[float], floor: float, *, target: float | None = None, limit: int = 0) -> bool:
+    """Whether a finite curve was still coming down steadily at its end: its last tenth sits below
+    the tenth before it, and over its last quarter it came at least EXTEND_MIN_GAIN of the way from
+    start to floor or, given a ``target`` share of the way, at a pace that carried on reaches it
+    within ``limit`` steps (a curve that slows near its goal is still on course to it)."""
     if len(losses) < 20 or not np.isfinite(losses).all():
         return False
-    start, tenth = losses[0], max(2, len(losses) // 10)
-    gained = progress(start, losses[-1], floor) - progress(start, losses[-(len(losses) // 4)], floor)
-    return bool(gained >= EXTEND_MIN_GAIN
+    start, tenth, quarter = losses[0], max(2, len(losses) // 10), len(losses) // 4
+    now = progress(start, losses[-1], floor)
+    gained = now - progress(start, losses[-quarter], floor)
+    on_course = target is not None and gained > 0 and now + gained * (limit - len(losses)) / quarter >= target
+    return bool((gained >= EXTEND_MIN_GAIN or on_course)
                 and np.median(losses[-tenth:]) < np.median(losses[-2 * tenth:-tenth]))
 
 
@@ -228,7 +231,9 @@ def failure_causes(
         causes += diagnosis.regularization(losses, decay, lambda: _noisy(fresh, raw_batch), retry)
     if not causes:
         causes += diagnosis.learning_rate(losses, retry, slow=still_falling(losses, targets.floor))
-    causes += diagnosis.input_scale(x)
+    causes += diagnosis.raw_inputs(x)
+    if not causes and diagnosis.scale_hint(x):
+        log.add(diagnosis.scale_hint(x))
     if not causes:
         log.add(f"the outputs at initialisation ({_described(initial_outputs)}) showed no wrong activation "
                 "and the loss rewarded the right classes" if task == "classification" else
