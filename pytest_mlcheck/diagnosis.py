@@ -137,6 +137,25 @@ def softmax_twice(out: np.ndarray | None) -> list[Evidence]:
     return []
 
 
+def softmax_in_loss(out: np.ndarray | None, fitted: bool, lowest: float, retries: int) -> list[Evidence]:
+    """Probabilities (rows ≥ 0 summing to 1) right for every sample while neither the run nor any
+    learning-rate retry brought the loss below log(1 + (C − 1)/e): the least a cross-entropy that
+    applies its own softmax gives probabilities (a one-hot row softmaxed again). On the probabilities
+    themselves a cross-entropy falls toward 0 as they sharpen, the faster at a larger rate."""
+    if out is None or out.ndim != 2 or out.shape[1] < 2 or not fitted or not retries or not np.isfinite(lowest) \
+            or not np.isfinite(out).all() or out.min() < 0 or not np.allclose(out.sum(axis=1), 1.0, atol=1e-3):
+        return []
+    least = float(np.log1p((out.shape[1] - 1) / np.e))
+    if lowest < least:
+        return []
+    return [(C.LOSS_MISMATCH,
+             f"every sample is predicted right and the outputs are probabilities (each row sums to 1), yet the "
+             f"loss never went below {fmt(lowest)}, over the run and {retries} learning-rate retries: at least "
+             f"log(1 + (C−1)/e) = {fmt(least)} for {out.shape[1]} classes is what a cross-entropy that applies "
+             "its own softmax gives probabilities, so the loss softmaxes them again; give it the logits (no "
+             "softmax before CrossEntropyLoss / F.cross_entropy, from_logits=True on raw outputs)")]
+
+
 def missing_zero_grad(fresh_session: Callable[[], Any], batch_of: Callable[[Any], Any],
                       notes: list[str]) -> list[Evidence]:
     """Call the user's step twice at lr 0 on one batch: gradients that double across an optimizer

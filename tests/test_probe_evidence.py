@@ -256,3 +256,46 @@ def test_inputs_off_unit_scale_but_not_raw_are_noted_not_blamed_for_a_failed_fit
     pixels = np.random.default_rng(0).integers(0, 256, (8, 28, 28)).astype("float32")
     assert [c for c, _ in diagnosis.raw_inputs(pixels)] == ["inputs_not_normalized"]
     assert not diagnosis.raw_inputs(b["batch"][0].numpy()) and diagnosis.input_scale(b["batch"][0].numpy())
+
+
+def _bolts(variant: str, *, l1: float | None = None, nll_on_probabilities: bool = False):
+    from tests.real_programs import bolts_logreg_softmax_then_ce as bolts
+
+    torch.manual_seed(0)
+    b = getattr(bolts, variant)("torch")
+    if l1 is not None:
+        b["model"].l1_strength = l1
+    if nll_on_probabilities:  # a loss on the probabilities themselves: right for a softmax output
+        def step(model, optimizer, loss_fn, x, y):
+            optimizer.zero_grad()
+            loss = F.nll_loss(torch.log(model(x)), y, reduction="sum")
+            loss = (loss + model.l1_strength * sum(p.abs().sum() for p in model.parameters())) / x.size(0)
+            loss.backward()
+            optimizer.step()
+            return loss
+        b["train_step"] = step
+    return b
+
+
+def test_probabilities_into_a_loss_that_softmaxes_them_again_are_named_from_the_loss_floor():
+    """Lightning Bolts #654: softmax output into F.cross_entropy inside a train_step, where the check
+    cannot call the loss on chosen outputs. Every sample ends right, but neither the run nor any lr
+    retry goes below log(1 + 2/e) = 0.551, the least such a loss gives 3-class probabilities."""
+    b = _bolts("buggy")
+    with pytest.raises(CheckFailed) as failed:
+        MLCheck().overfit_one_batch(b["model"], b["batch"], train_step=b["train_step"], optimizer=b["optimizer"])
+    assert failed.value.causes[0] == "loss_mismatch", str(failed.value)
+    assert "log(1 + (C−1)/e) = 0.5514" in str(failed.value)
+
+
+def test_a_heavily_penalised_loss_on_the_probabilities_is_not_read_as_a_second_softmax():
+    """The look-alike: a right loss on the probabilities with L1 ×10 Bolts' strength fails to reach the
+    criterion with every sample right, yet its loss goes below the second softmax's floor."""
+    b = _bolts("fixed", l1=0.1, nll_on_probabilities=True)
+    with pytest.raises(CheckFailed) as failed:
+        MLCheck().overfit_one_batch(b["model"], b["batch"], train_step=b["train_step"], optimizer=b["optimizer"])
+    assert failed.value.result.figures["accuracy"] == 1.0
+    assert "loss_mismatch" not in failed.value.causes, str(failed.value)
+    b = _bolts("fixed", nll_on_probabilities=True)  # at Bolts' own strength it fits
+    assert MLCheck().overfit_one_batch(b["model"], b["batch"], train_step=b["train_step"],
+                                       optimizer=b["optimizer"]).passed

@@ -150,13 +150,23 @@ class KerasSession(KerasSessionBase):
                 self._lend_optimizer()
                 self._reset_metrics()
             if self._compiled_step is None:
-                # The first step of a configuration runs eagerly so that errors in the user's code
-                # read plainly; the rest run as one traced graph, kept for later checks.
+                # Every step runs as one traced graph, kept for later checks. The built-in step is
+                # traced from its first (an eager step's temporaries peaked ~100 MiB above a traced
+                # one's at 50M parameters); a failing first step is replayed eagerly so that an error
+                # in the user's code reads plainly. A model's own train_step runs its first step
+                # eagerly: it may create the metrics it tracks.
                 self.optimizer.build(self.model.trainable_variables)
                 traced = _Traced(self.optimizer)
-                loss = self._step(x, y)
-                self._remember_new_metrics()
                 traced.adopt_after_first_step(self)
+                if self._override is None:
+                    try:
+                        loss = traced.function(x, y)
+                    except Exception as exc:
+                        self._step(x, y)  # raises the user's error plainly; else the traced one stands
+                        raise _user_error_in(exc) from None
+                else:
+                    loss = self._step(x, y)
+                    self._remember_new_metrics()
                 self._keep(traced)
                 self._compiled_step = traced.function
             else:

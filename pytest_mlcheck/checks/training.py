@@ -225,12 +225,21 @@ def failure_causes(
         causes += _unregistered(session, first)
     if task == "regression" and not causes:  # a value that explains a stall before any lr retry
         causes += diagnosis.target_scale(session.labels(first), initial_outputs)
+    ends: list[float] = []  # each retry's last loss
+    if retry is not None:
+        retry = _recorded(retry, ends)
+    # the one look at the failed run's outputs the softmax-in-loss probe needs, before its release
+    probabilities = _final_outputs(session, first) if task == "classification" and targets.form == "probabilities" \
+        and not causes else None
     if not causes and retry is not None:
         decay = session.weight_decay()
         session.release()  # from here only fresh copies train: this one's tensors would double the peak
         causes += diagnosis.regularization(losses, decay, lambda: _noisy(fresh, raw_batch), retry)
     if not causes:
         causes += diagnosis.learning_rate(losses, retry, slow=still_falling(losses, targets.floor))
+    if not causes and probabilities is not None:
+        lowest = float(np.nanmin(np.asarray(losses + ends, dtype=np.float64))) if losses else float("nan")
+        causes += diagnosis.softmax_in_loss(probabilities, targets.fitted(probabilities), lowest, len(ends))
     causes += diagnosis.raw_inputs(x)
     if not causes and diagnosis.scale_hint(x):
         log.add(diagnosis.scale_hint(x))
@@ -384,6 +393,15 @@ def _shift_invariant(session: Any, targets: Targets, batch: Any) -> bool:
     confident = np.full((len(y), width), 0.1 / (width - 1), dtype=np.float32)
     confident[np.arange(len(y)), y] = 0.9
     return diagnosis.ignores_shift(session.loss_of(confident, batch), session.loss_of(confident + 3.0, batch))
+
+
+def _recorded(retry: Callable[..., tuple[bool, float]], ends: list[float]) -> Callable[..., tuple[bool, float]]:
+    """``retry``, appending each attempt's last loss to ``ends``."""
+    def recorded(factor: float = 1.0, **kwargs: Any) -> tuple[bool, float]:
+        ok, end = retry(factor, **kwargs)
+        ends.append(end)
+        return ok, end
+    return recorded
 
 
 def _final_outputs(session: Any, batch: Any) -> np.ndarray | None:
