@@ -446,3 +446,32 @@ def test_a_failed_keras_checks_retries_save_the_weights_once(mlcheck, monkeypatc
     kernels = [v for v in saved if id(v) == id(model.layers[0].kernel)]
     assert len(kernels) == 1, f"the first kernel was copied {len(kernels)} times"
     assert all(np.array_equal(a, v.numpy()) for a, v in zip(before, model.weights))
+
+
+def test_a_keras_built_in_step_is_traced_from_its_first_step_and_errors_still_read_plainly(mlcheck, monkeypatch):
+    """An eager first step's temporaries set a Keras check's peak (50M parameters: 1265 MiB, traced
+    1166; the user's own fit() loop ~970): the built-in step is traced from the start. A loss that
+    raises is replayed eagerly, so the failure names the user's error, not TensorFlow's staging one."""
+    import tensorflow as tf
+    from keras_corpus import keras
+
+    from pytest_mlcheck.backends import keras_backend
+
+    eager: list[bool] = []
+    real = keras_backend.KerasSession._step
+    monkeypatch.setattr(keras_backend.KerasSession, "_step",
+                        lambda self, x, y: eager.append(tf.executing_eagerly()) or real(self, x, y))
+    model = _wide_keras_mlp()
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(32, 64)).astype("float32"), np.arange(32) % 10
+    mlcheck.overfit_one_batch(model, (x, y), loss_fn=kc.sparse_ce(), optimizer=keras.optimizers.Adam(1e-3))
+    assert eager and not any(eager), eager
+
+    def broken_loss(y_true, y_pred):
+        raise ValueError("the user's loss broke")
+
+    eager.clear()
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.overfit_one_batch(model, (x, y), loss_fn=broken_loss, optimizer=keras.optimizers.Adam(1e-3))
+    assert "the user's loss broke" in str(failed.value)
+    assert eager[-1] is True  # the replay
