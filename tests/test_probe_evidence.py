@@ -299,3 +299,16 @@ def test_a_heavily_penalised_loss_on_the_probabilities_is_not_read_as_a_second_s
     b = _bolts("fixed", nll_on_probabilities=True)  # at Bolts' own strength it fits
     assert MLCheck().overfit_one_batch(b["model"], b["batch"], train_step=b["train_step"],
                                        optimizer=b["optimizer"]).passed
+
+
+def test_an_extended_run_that_passes_looks_at_its_step_for_accumulation_once(monkeypatch):
+    """Before the extension the look at a user's train_step ran (a run that never zeroes its gradients
+    is not given more steps); a run that then fits does not take it again (two lr-0 steps on a copy)."""
+    from pytest_mlcheck import diagnosis
+
+    looks: list[int] = []
+    real = diagnosis.missing_zero_grad
+    monkeypatch.setattr(diagnosis, "missing_zero_grad", lambda *a, **k: looks.append(1) or real(*a, **k))
+    b = _bolts("fixed")
+    result = MLCheck().overfit_one_batch(b["model"], b["batch"], train_step=b["train_step"], optimizer=b["optimizer"])
+    assert result.passed and result.steps > 400 and len(looks) == 1, (result.steps, looks)

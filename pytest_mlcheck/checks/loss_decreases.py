@@ -129,7 +129,7 @@ def loss_decreases(
             if spike is not None:
                 raise run.fail("the loss diverged on the way before it came down", [spike])
             if drop >= threshold and not uncovered:
-                return passed_unless_accumulating(run, model, settings, spec, session, raws[0])
+                return passed_unless_accumulating(run, model, settings, spec, session, raws[0], looked=extend)
 
         if why == "time":  # no probes past the cap: they would only run into it again
             raise run.time_up(f"after {len(losses)} of {n_steps} steps")

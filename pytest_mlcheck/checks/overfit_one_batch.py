@@ -77,7 +77,7 @@ def overfit_one_batch(
         if spike is not None:
             raise run.fail("the loss diverged on the way before the batch was fitted", [spike])
         if ok and not uncovered:
-            return passed_unless_accumulating(run, model, settings, spec, session, raw)
+            return passed_unless_accumulating(run, model, settings, spec, session, raw, looked=extend)
         if why == "time":  # no probes past the cap: they would only run into it again
             raise run.time_up(f"after {len(losses)} of {max_steps} steps without fitting one batch of {len(out0)}")
         if why != "nonfinite":
