@@ -13,8 +13,7 @@ from pytest_mlcheck.errors import NotSupported
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
     ACCUMULATION_RATIO, INPUT_MAX_SCALE, INPUT_MIN_PEAK, INPUT_RAW_SCALE, PROBE_MAX_STEPS, SOFTMAX_TWICE_PRESSED, SPIKE,
-    STALL_FRACTION,
-    TARGET_MAX_SCALE,
+    STALL_FRACTION, TARGET_MAX_SCALE,
 )
 
 

@@ -241,8 +241,9 @@ def failure_causes(
         lowest = float(np.nanmin(np.asarray(losses + ends, dtype=np.float64))) if losses else float("nan")
         causes += diagnosis.softmax_in_loss(probabilities, targets.fitted(probabilities), lowest, len(ends))
     causes += diagnosis.raw_inputs(x)
-    if not causes and diagnosis.scale_hint(x):
-        log.add(diagnosis.scale_hint(x))
+    hint = None if causes else diagnosis.scale_hint(x)
+    if hint:
+        log.add(hint)
     if not causes:
         log.add(f"the outputs at initialisation ({_described(initial_outputs)}) showed no wrong activation "
                 "and the loss rewarded the right classes" if task == "classification" else
