@@ -11,9 +11,10 @@ builds the model and its batch, runs one forward pass, then runs its scenario:
 - ``forward``: one eval-mode forward pass without gradients (torch ``no_grad``, Keras ``training=False``);
 - ``output_range``: the check on the same batch (one forward pass).
 
-Figures: ``peak_mib`` is the high-water mark of resident memory during the scenario above what the
-process held before the model was built (so the model itself counts, for the loop and the check
-alike); ``retained_mib`` is resident memory after the scenario returned (and a garbage collection)
+Each scenario runs in ``--repeats`` fresh processes (3): the table gives the median peak and time,
+and every run's peak for the loop and the check. Figures: ``peak_mib`` is the high-water mark of
+resident memory during the scenario above what the process held before the model was built (so the
+model itself counts, for the loop and the check alike); ``retained_mib`` is resident memory after the scenario returned (and a garbage collection)
 minus before it started; ``seconds`` its wall time. Ratios: check peak / bare-loop peak, and
 output_range peak and time / forward pass peak and time.
 
@@ -192,12 +193,23 @@ def child(framework: str, size: str, scenario: str, steps: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def repeated(framework: str, size: str, scenario: str, steps: int, repeats: int) -> dict:
+    """The scenario in ``repeats`` fresh processes: the median peak and time, with every peak kept
+    (a loop's own peak varies by up to ~8% between processes; the median steadies the ratios)."""
+    runs = [child(framework, size, scenario, steps) for _ in range(repeats)]
+    middle = dict(sorted(runs, key=lambda r: r["peak_mib"])[len(runs) // 2])
+    middle["seconds"] = sorted(r["seconds"] for r in runs)[len(runs) // 2]
+    middle["peak_mib_runs"] = [r["peak_mib"] for r in runs]
+    return middle
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", nargs="+", default=list(SIZES))
     parser.add_argument("--frameworks", nargs="+", default=["torch", "keras"])
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--out", default=str(HERE / "memory_table.json"))
+    parser.add_argument("--repeats", type=int, default=3, help="fresh processes per scenario (median taken)")
     parser.add_argument("--child", nargs=4)
     args = parser.parse_args()
     if args.child:
@@ -207,13 +219,15 @@ def main() -> None:
     rows, table = [], []
     for framework in args.frameworks:
         for size in args.sizes:
-            got = {s: child(framework, size, s, args.steps) for s in SCENARIOS}
+            got = {s: repeated(framework, size, s, args.steps, args.repeats) for s in SCENARIOS}
             rows.extend(got.values())
             line = {
                 "framework": framework, "size": size, "params": got["forward"]["params"],
                 "model_mib": got["forward"]["model_mib"],
                 "bare_loop_peak_mib": got["bare_loop"]["peak_mib"],
+                "bare_loop_peak_mib_runs": got["bare_loop"]["peak_mib_runs"],
                 "overfit_peak_mib": got["overfit_one_batch"]["peak_mib"],
+                "overfit_peak_mib_runs": got["overfit_one_batch"]["peak_mib_runs"],
                 "overfit_peak_ratio": round(got["overfit_one_batch"]["peak_mib"] / got["bare_loop"]["peak_mib"], 2),
                 "overfit_retained_mib": got["overfit_one_batch"]["retained_mib"],
                 "overfit_verdict": got["overfit_one_batch"]["verdict"],
@@ -225,7 +239,8 @@ def main() -> None:
             }
             table.append(line)
             print(json.dumps(line), flush=True)
-    Path(args.out).write_text(json.dumps({"steps": args.steps, "batch": BATCH, "table": table, "runs": rows},
+    Path(args.out).write_text(json.dumps({"steps": args.steps, "batch": BATCH, "repeats": args.repeats,
+                                          "table": table, "runs": rows},
                                          indent=1) + "\n")
 
 
