@@ -14,8 +14,8 @@ builds the model and its batch, runs one forward pass, then runs its scenario:
 Each scenario runs in ``--repeats`` fresh processes (3): the table gives the median peak and time,
 and every run's peak for the loop and the check. Figures: ``peak_mib`` is the high-water mark of
 resident memory during the scenario above what the process held before the model was built (so the
-model itself counts, for the loop and the check alike); ``retained_mib`` is resident memory after the scenario returned (and a garbage collection)
-minus before it started; ``seconds`` its wall time. Ratios: check peak / bare-loop peak, and
+model itself counts, for the loop and the check alike); ``retained_mib`` is resident memory after
+the scenario returned (and a garbage collection) minus before it started; ``seconds`` its wall time. Ratios: check peak / bare-loop peak, and
 output_range peak and time / forward pass peak and time.
 
     python benchmarks/memory_table.py                 # all sizes, both frameworks -> memory_table.json

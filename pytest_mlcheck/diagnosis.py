@@ -33,10 +33,17 @@ def raw_inputs(x: np.ndarray | None) -> list[Evidence]:
 
 
 def scale_hint(x: np.ndarray | None) -> str | None:
-    """A probe-log line for inputs off unit scale but short of raw-data scale: worth a try, no cause."""
-    found = [] if raw_inputs(x) else input_scale(x)
-    return None if not found else (found[0][1].split(":")[0] + ": off unit scale, though not enough to stop "
-                                   "training by itself (standardising may still speed it up)")
+    """A probe-log line for inputs off unit scale but short of raw-data scale: worth a try, no cause.
+    (An integer dtype or twice-scaled values are raw inputs at any limit: only the spread is left.)"""
+    if x is None or raw_inputs(x) or not input_scale(x):
+        return None
+    return (_spread(x, "x") + ": off unit scale, though not enough to stop training by itself (standardising "
+            "may still speed it up)")
+
+
+def _spread(x: np.ndarray, where: str) -> str:
+    magnitude, spread = float(np.mean(np.abs(x))), float(np.std(x))
+    return f"{where} spans {fmt(float(np.min(x)))}..{fmt(float(np.max(x)))} (mean |x| {fmt(magnitude)}, std {fmt(spread)})"
 
 
 def scale_causes(x: np.ndarray, where: str, *, limit: float = INPUT_MAX_SCALE) -> list[Evidence]:
@@ -58,8 +65,8 @@ def scale_causes(x: np.ndarray, where: str, *, limit: float = INPUT_MAX_SCALE) -
         return [(C.INPUTS_NOT_FINITE, f"{where} holds {int(bad.sum())} non-finite value(s)")]
     magnitude, spread, peak = float(np.mean(np.abs(x))), float(np.std(x)), float(np.max(np.abs(x)))
     if magnitude > limit or spread > limit:
-        return [(C.INPUTS_NOT_NORMALIZED, f"{where} spans {fmt(lo)}..{fmt(hi)} (mean |x| {fmt(magnitude)}, std "
-                                          f"{fmt(spread)}): scale it to about [0, 1] (x / {fmt(hi)}) or standardise it")]
+        return [(C.INPUTS_NOT_NORMALIZED, f"{_spread(x, where)}: scale it to about [0, 1] (x / {fmt(hi)}) or "
+                                          "standardise it")]
     if 0 < peak < INPUT_MIN_PEAK:
         return [(C.INPUTS_NOT_NORMALIZED, f"{where} never exceeds {fmt(peak)} in magnitude: scaled twice? "
                                           "(x / 255 / 255); inputs should reach about 1")]

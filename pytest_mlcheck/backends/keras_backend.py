@@ -71,19 +71,13 @@ class _Traced:
                             if np.ndim(value) == 0 and len(variable.shape) else value)
         self.session = weakref.ref(session)
 
-    def adopt_after_first_step(self, session: Any) -> None:
-        """The session that built it goes on from its eager first step."""
+    def adopt_as_built(self, session: Any) -> None:
+        """The session that built it: its optimizer's state is as built, nothing to restore."""
         self.session = weakref.ref(session)
 
 
 def _compact(variable: Any) -> Any:
-    """A variable's value: one scalar when every element holds it, else a copy. Told apart by two
-    reductions first: a host copy of each slot to compare would add a slot's size to the peak."""
-    tensor = tf.convert_to_tensor(variable)
-    if tensor.shape.rank and (tensor.dtype.is_floating or tensor.dtype.is_integer) and tf.size(tensor) > 0:
-        low, high = tf.reduce_min(tensor), tf.reduce_max(tensor)
-        if bool(low == high):
-            return np.asarray(low.numpy()).copy()
+    """A variable's value: one scalar when every element holds it, else a copy."""
     value = np.asarray(variable.numpy())
     if value.size and np.all(value == value.flat[0]):
         return value.flat[0].copy()
@@ -163,7 +157,7 @@ class KerasSession(KerasSessionBase):
                 # eagerly: it may create the metrics it tracks.
                 self.optimizer.build(self.model.trainable_variables)
                 traced = _Traced(self.optimizer)
-                traced.adopt_after_first_step(self)
+                traced.adopt_as_built(self)
                 if self._override is None:
                     try:
                         loss = traced.function(x, y)
