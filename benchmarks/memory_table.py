@@ -13,9 +13,14 @@ builds the model and its batch, runs one forward pass, then runs its scenario:
 
 Each scenario runs in ``--repeats`` fresh processes (3): the table gives the median peak and time,
 and every run's peak for the loop and the check. Figures: ``peak_mib`` is the high-water mark of
-resident memory during the scenario above what the process held before the model was built (so the
-model itself counts, for the loop and the check alike); ``retained_mib`` is resident memory after
-the scenario returned (and a garbage collection) minus before it started; ``seconds`` its wall time. Ratios: check peak / bare-loop peak, and
+resident memory during the scenario above what was alive just before it, plus the model's own
+weights (so the model counts, for the loop and the check alike). "Alive" means after a garbage
+collection and ``malloc_trim``: memory freed earlier but still held by the heap would otherwise be
+handed back during the scenario whenever the heap's top is freed, and lower its peak by chance (a change
+to the warm-up's check once moved a Keras 1M loop's peak from 18 MiB to 8, below its own optimizer's
+state, its first trace's ~10 MiB of graph building hidden in reused heap). ``retained_mib`` is what is alive after the scenario returned minus
+before it started; ``seconds`` the wall time of a training scenario, and for the inference scenarios
+the median of 7 warm calls after the measured one. Ratios: check peak / bare-loop peak, and
 output_range peak and time / forward pass peak and time.
 
     python benchmarks/memory_table.py                 # all sizes, both frameworks -> memory_table.json
@@ -25,17 +30,21 @@ output_range peak and time / forward pass peak and time.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import gc
 import json
 import os
 import subprocess
+import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 SIZES = {"1M": 1_000_000, "10M": 10_000_000, "50M": 50_000_000, "200M": 200_000_000}
 SCENARIOS = ("bare_loop", "overfit_one_batch", "forward", "output_range")
 FEATURES, CLASSES, DEPTH, BATCH = 256, 10, 3, 32
+INFERENCE_TIMINGS = 7  # warm calls timed after the measured one (inference scenarios)
 HERE = Path(__file__).resolve().parent
 
 
@@ -55,6 +64,17 @@ def hwm_mib() -> float:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     raise RuntimeError("no VmHWM")
+
+
+def trim() -> None:
+    """Collect garbage and hand every free heap page back to the system (glibc ``malloc_trim``):
+    otherwise memory freed before the scenario, stuck below a live block, is returned during it
+    and lowers its measured peak (measured: ~10 MiB at a 1M model's first trace)."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        pass
 
 
 def reset_peak() -> None:
@@ -83,8 +103,6 @@ def _torch(params: int, scenario: str, steps: int) -> tuple:
     except CheckFailed:
         pass
     del warm
-    gc.collect()
-    start = rss_mib()
     model = build(width(params))
     count = sum(p.numel() for p in model.parameters())
     with torch.no_grad():
@@ -111,7 +129,7 @@ def _torch(params: int, scenario: str, steps: int) -> tuple:
         except CheckFailed:
             return "failed"
 
-    return start, count, run
+    return count, run
 
 
 def _keras(params: int, scenario: str, steps: int) -> tuple:
@@ -136,8 +154,6 @@ def _keras(params: int, scenario: str, steps: int) -> tuple:
     except CheckFailed:
         pass
     del warm
-    gc.collect()
-    start = rss_mib()
     model = build(width(params))
     count = int(model.count_params())
     model(x, training=False)
@@ -166,23 +182,32 @@ def _keras(params: int, scenario: str, steps: int) -> tuple:
         except CheckFailed:
             return "failed"
 
-    return start, count, run
+    return count, run
 
 
 def measure(framework: str, size: str, scenario: str, steps: int) -> dict:
     """One scenario in this process (run by ``main`` in a fresh one)."""
-    start, count, run = (_torch if framework == "torch" else _keras)(SIZES[size], scenario, steps)
-    gc.collect()
+    count, run = (_torch if framework == "torch" else _keras)(SIZES[size], scenario, steps)
+    trim()
     before = rss_mib()
     reset_peak()
     t0 = time.perf_counter()
     verdict = run()
     seconds = time.perf_counter() - t0
     peak = hwm_mib()
-    gc.collect()
+    if scenario in ("forward", "output_range"):  # a millisecond each at 1M: the median of warm calls
+        seconds = statistics.median(_timed(run) for _ in range(INFERENCE_TIMINGS))
+    trim()
+    model = count * 4 / 2**20
     return {"framework": framework, "size": size, "params": count, "scenario": scenario, "verdict": verdict,
-            "model_mib": round(count * 4 / 2**20, 1), "peak_mib": round(peak - start, 1),
-            "retained_mib": round(rss_mib() - before, 1), "seconds": round(seconds, 3)}
+            "model_mib": round(model, 1), "peak_mib": round(peak - before + model, 1),
+            "retained_mib": round(rss_mib() - before, 1), "seconds": round(seconds, 6)}
+
+
+def _timed(run: Callable[[], str]) -> float:
+    t0 = time.perf_counter()
+    run()
+    return time.perf_counter() - t0
 
 
 def child(framework: str, size: str, scenario: str, steps: int) -> dict:
