@@ -193,3 +193,18 @@ def test_a_callable_object_hook_keeps_its_state(mlcheck):
         mlcheck.overfit_one_batch(model, digits_batch(32), loss_fn=nn.CrossEntropyLoss(), steps=5)
     assert counter.calls == 0
     assert copy.deepcopy(counter).calls == 0
+
+
+def test_an_optimizer_over_another_instance_is_a_defect_that_changes_neither_instance(mlcheck):
+    """practical-pytorch #9: the optimizer was built over the first instance of the model, the second
+    is trained. The check fails naming params_not_updated and says why; neither instance changes."""
+    model, loss = model_and_loss()
+    earlier, _ = model_and_loss()
+    optimizer = torch.optim.SGD(earlier.parameters(), lr=0.1)
+    before, before_earlier = tn.snapshot(model, optimizer), tn.snapshot(earlier, optimizer)
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.overfit_one_batch(model, digits_batch(32), loss_fn=loss, optimizer=optimizer)
+    assert failed.value.causes[0] == "params_not_updated", str(failed.value)
+    assert "built over another instance of the model" in str(failed.value)
+    tn.assert_same(before, tn.snapshot(model, optimizer))
+    tn.assert_same(before_earlier, tn.snapshot(earlier, optimizer))

@@ -244,11 +244,17 @@ class TorchSession:
         raise usage("optimizer", "a torch.optim.Optimizer class, instance, or factory params -> optimizer", spec)
 
     def _clone_optimizer(self, opt: torch.optim.Optimizer) -> torch.optim.Optimizer:
-        """Same class, hyper-parameters and param groups, over the copy's parameters; fresh state."""
+        """Same class, hyper-parameters and param groups, over the copy's parameters; fresh state.
+        An optimizer over another instance of the model is the user's defect, not a misuse: see
+        ``_over_another_instance``."""
+        stale = self._over_another_instance(opt)
         groups = []
         for group in opt.param_groups:
             mapped = []
             for p in group["params"]:
+                if stale:  # a placeholder: no gradient ever reaches it, as none reaches the other instance
+                    mapped.append(torch.nn.Parameter(torch.empty(0, dtype=p.dtype, device=self.torch_device)))
+                    continue
                 if id(p) not in self._copy_of:
                     raise usage("optimizer", "an optimizer over this model's parameters",
                                 fix="It holds parameters that are not the model's: build it from "
@@ -259,6 +265,22 @@ class TorchSession:
             return type(opt)(groups, **opt.defaults)
         except TypeError:
             return type(opt)(groups)
+
+    def _over_another_instance(self, opt: torch.optim.Optimizer) -> bool:
+        """Whether the optimizer holds none of the model's parameters but as many of the same shapes,
+        in order: built over another instance of the model (one made before this one), so the user's
+        loop trains a model its optimizer never updates. The check steps placeholders for them, and
+        the model's parameters are reported as never updated (a note says why)."""
+        held = [p for g in opt.param_groups for p in g["params"]]
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        if not held or any(id(p) in self._copy_of for p in held) \
+                or [tuple(p.shape) for p in held] != [tuple(p.shape) for p in trainable]:
+            return False
+        self.optimizer_notes.append(
+            f"the optimizer holds none of this model's parameters but {len(held)} tensor(s) of the same shapes: "
+            "it was built over another instance of the model (one created before this one?), so training "
+            "never updates this one; build the optimizer after the model it trains")
+        return True
 
     def uncovered_parameters(self) -> list[str]:
         covered = {id(p) for g in self.optimizer.param_groups for p in g["params"]}

@@ -40,4 +40,11 @@ PROGRAMS: tuple[str, ...] = (
     "log_softmax_over_batch",
     "aihwkit_example_no_zero_grad",
     "mse_target_broadcast",
+    "greebear_linreg_no_grad_zero",
+    "lstm_sine_cell_state_output",
+    "char_rnn_optimizer_stale_model",
+    "cubic_regression_unscaled",
+    "tabformer_encoder_batch_axis",
+    "vit_example_num_classes",
+    "mnist_example_relu_before_log_softmax",
 )

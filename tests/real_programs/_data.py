@@ -87,3 +87,28 @@ def one_hot(y: np.ndarray, c: int) -> np.ndarray:
 def batches(x: np.ndarray, y: np.ndarray, size: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """The data in order, cut into batches of ``size`` (the program's batch size)."""
     return [(x[i:i + size], y[i:i + size]) for i in range(0, len(x) - size + 1, size)]
+
+
+def sine_waves(n: int = 32, length: int = 100) -> np.ndarray:
+    """pytorch/examples ``time_sequence_prediction/generate_sine_wave.py`` (seed 2, T = 20, each row
+    shifted by a random offset in [-4T, 4T)), float64 in [-1, 1], cut to ``n`` rows of ``length``
+    steps (the example writes 100 rows of 1000)."""
+    rng = np.random.RandomState(2)
+    t_ = 20
+    x = np.empty((100, 1000), "int64")
+    x[:] = np.array(range(1000)) + rng.randint(-4 * t_, 4 * t_, 100).reshape(100, 1)
+    data = np.sin(x / 1.0 / t_).astype("float64")
+    return data[:n, :length]
+
+
+def names_like(n: int = 64, length: int = 6, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """char-rnn-classification's names (``line_to_tensor``: one-hot over the 57 letters
+    ``string.ascii_letters + " .,;'"``, 18 languages), as ``(n, length, 57)`` float32 one-hot rows of
+    ``length`` letters and class ids 0..17: each language draws its letters from its own 8-letter
+    alphabet, so the language follows from the letters."""
+    rng = np.random.default_rng(seed)
+    alphabets = np.stack([rng.choice(52, 8, replace=False) for _ in range(18)])
+    y = np.arange(n) % 18
+    rng.shuffle(y)
+    letters = alphabets[y[:, None], rng.integers(0, 8, (n, length))]
+    return np.eye(57, dtype="float32")[letters], y.astype("int64")
