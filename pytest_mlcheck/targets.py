@@ -14,7 +14,7 @@ from pytest_mlcheck import causes as C
 from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import fmt
-from pytest_mlcheck.thresholds import DENSE_MIN_RIGHT
+from pytest_mlcheck.thresholds import CLIPPED_MIN_ROWS, DENSE_MIN_RIGHT
 
 TASKS = ("classification", "binary", "multilabel", "regression")
 
@@ -48,6 +48,8 @@ class Targets:
         """What a failure on :attr:`problems` says first."""
         if self.problems and self.problems[0][0] == C.LOSS_NOT_FINITE:
             return "the loss is not finite at the predictions training moves toward"
+        if self.problems and self.problems[0][1].startswith(_CLIPPED):
+            return "the outputs are clipped before the softmax"
         return "the targets cannot be learned with this head and loss"
 
     def record(self, run: object) -> None:
@@ -281,6 +283,8 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
                 form = "probabilities"
             elif not column and binary_values and not softmax_rows:
                 problems += _binary_loss_over_one_hot(loss_at, _onehot(ids, width), form, shape)
+            if not problems:
+                problems += _clipped_before_softmax(out2)
     elif task in ("binary", "multilabel"):
         ids = (y2 > 0.5).astype(np.int64)
         if task == "binary":
@@ -432,6 +436,33 @@ def _clipped_probabilities(out2: np.ndarray, loss_at: LossAt, onehot: np.ndarray
              f"logits at best {fmt(as_logits)}), but the outputs are ≥ 0 with {zeros} exact zero(s) of "
              f"{out2.size} and rows summing to {fmt(float(sums.min()))}..{fmt(float(sums.max()))}, not 1: an "
              "activation such as ReLU on the last layer, where the loss needs a softmax")]
+
+
+_CLIPPED = "the logits were clipped (a ReLU or clamp on the last layer) before the softmax"
+
+
+def _clipped_before_softmax(out2: np.ndarray) -> list[Evidence]:
+    """Class outputs of which, in most rows, two or more share exactly the row's lowest value (above 0)
+    though the row is not constant: what a ReLU (or a clamp) on the logits leaves before a softmax or
+    log-softmax, or in raw logits. Unclipped float logits never tie. Exact zeros of probabilities are
+    left alone: a softmax over huge logits underflows to them."""
+    if out2.ndim != 2 or out2.shape[1] < 3 or len(out2) < 2 or out2.dtype.kind != "f" or out2.dtype.itemsize < 4 \
+            or not np.isfinite(out2).all():
+        return []
+    low = out2.min(axis=1, keepdims=True)
+    ties = (out2 == low).sum(axis=1)
+    clipped = (ties >= 2) & (out2.max(axis=1) > low[:, 0])
+    probabilities = out2.min() >= 0 and np.allclose(out2.sum(axis=1), 1.0, atol=1e-3)
+    if probabilities:
+        clipped &= low[:, 0] > 0
+    if clipped.mean() < CLIPPED_MIN_ROWS:
+        return []
+    where = "probabilities" if probabilities else "log-probabilities" if np.allclose(
+        np.log(np.exp(out2.astype(np.float64)).sum(axis=1)), 0.0, atol=1e-3) else "outputs"
+    return [(C.OUTPUT_ACTIVATION,
+             f"{_CLIPPED}: in {int(clipped.sum())} of {len(out2)} rows of {where}, {int(ties[clipped].min())} or "
+             "more classes share exactly the row's lowest value, which unclipped logits never do; no class can be "
+             "scored below the clip. Remove the activation of the last layer")]
 
 
 def _binary_loss_over_one_hot(loss_at: LossAt, onehot: np.ndarray, form: str, shape: tuple) -> list[Evidence]:

@@ -42,6 +42,10 @@ RECOVERED_SPIKE = 10.0
 # row against it (x2.716 of e = 2.718 on seeds 0-5); a correct softmax barely trained (Keras #9939's MLP
 # at SGD 0.01, 100 steps) sat at x2.089. Named only from this fraction of e up.
 SOFTMAX_TWICE_PRESSED = 0.95
+# outputs clipped before the softmax: at least this share of rows tie at their minimum, not constant
+# (a ReLU on 3 zero-centred logits leaves exactly two zeros in 3/8 of the rows, on 10 in ~99%;
+# unclipped float32 logits never tie)
+CLIPPED_MIN_ROWS = 0.25
 # A non-finite loss of finite outputs this many times their size at init, finite once they are scaled
 # back: the updates blew them up (keras #3040's SGD regression: x1e17 at step 12), not a loss defect.
 OVERFLOW_GROWTH = 1e3

@@ -312,3 +312,26 @@ def test_an_extended_run_that_passes_looks_at_its_step_for_accumulation_once(mon
     b = _bolts("fixed")
     result = MLCheck().overfit_one_batch(b["model"], b["batch"], train_step=b["train_step"], optimizer=b["optimizer"])
     assert result.passed and result.steps > 400 and len(looks) == 1, (result.steps, looks)
+
+
+def test_outputs_clipped_before_the_softmax_are_told_from_ties_that_are_not_a_clip():
+    """Ties at a row's minimum are what a ReLU or clamp on the logits leaves (also at 3 classes, where
+    only about half the rows have two zeros); constant rows, probabilities that underflowed to exact
+    zeros (a softmax over huge logits), and half-precision outputs (few distinct values) are not."""
+    from pytest_mlcheck.targets import _clipped_before_softmax
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(64, 10)).astype(np.float32)
+    assert not _clipped_before_softmax(logits)
+    relu = np.maximum(logits, 0)
+    assert [c for c, _ in _clipped_before_softmax(relu)] == ["output_activation"]
+    log_probs = relu - np.log(np.exp(relu).sum(axis=1, keepdims=True))
+    assert "rows of log-probabilities" in _clipped_before_softmax(log_probs)[0][1]
+    three = np.maximum(rng.normal(size=(64, 3)), 0).astype(np.float32)
+    assert _clipped_before_softmax(three)
+    assert not _clipped_before_softmax(np.zeros((64, 10), np.float32))  # dead features into a zero-bias head
+    huge = (logits * 300).astype(np.float64)
+    underflowed = np.exp(huge - huge.max(axis=1, keepdims=True))
+    underflowed = (underflowed / underflowed.sum(axis=1, keepdims=True)).astype(np.float32)
+    assert (underflowed == 0).sum(axis=1).min() >= 2 and not _clipped_before_softmax(underflowed)
+    assert not _clipped_before_softmax(relu.astype(np.float16))
