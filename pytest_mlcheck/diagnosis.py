@@ -12,7 +12,7 @@ from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.errors import NotSupported
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
-    ACCUMULATION_RATIO, INPUT_MAX_SCALE, INPUT_MIN_PEAK, INPUT_RAW_SCALE, PROBE_MAX_STEPS, SOFTMAX_TWICE_PRESSED, SPIKE,
+    ACCUMULATION_RATIO, INDEPENDENCE_RTOL, INPUT_MAX_SCALE, INPUT_MIN_PEAK, INPUT_RAW_SCALE, PROBE_MAX_STEPS, SOFTMAX_TWICE_PRESSED, SPIKE,
     STALL_FRACTION, TARGET_MAX_SCALE,
 )
 
@@ -313,6 +313,34 @@ def silent_layers(inputs: list[tuple[str, np.ndarray]]) -> list[Evidence]:
                                    "activate (ReLUs on pre-activations that are all negative: a large negative bias "
                                    "or a learning rate that killed them)")]
     return []
+
+
+def input_dependence(base: np.ndarray, after: np.ndarray, changed: int) -> list[Evidence]:
+    """Eval-mode outputs of a batch before and after only sample ``changed`` was changed: its own
+    output did not move (the outputs ignore the inputs, so nothing can be fitted), or the other
+    samples' did (each prediction depends on the rest of its batch)."""
+    n = len(base)
+    flat, moved = base.reshape(n, -1).astype(np.float64), after.reshape(n, -1).astype(np.float64)
+    if moved.shape != flat.shape or not np.isfinite(flat).all() or not np.isfinite(moved).all():
+        return []
+    delta = np.abs(moved - flat).max(axis=1)
+    tol = INDEPENDENCE_RTOL * (float(np.abs(flat).max(initial=0.0)) + 1e-6)
+    if delta[changed] <= tol:
+        return [(C.CLASS_COLLAPSE,
+                 f"the outputs ignore the inputs: changing sample {changed}'s input left its eval-mode output "
+                 f"unchanged (by {fmt(float(delta[changed]))}), so no input can be told from another; a layer "
+                 "that stops the input (attention over the wrong axis, e.g. batch-first tensors into "
+                 "nn.MultiheadAttention without batch_first=True; a detached or overwritten activation; units "
+                 "that never activate)")]
+    others = np.array([i for i in range(n) if i != changed], dtype=int)
+    hit = others[delta[others] > tol]
+    if not len(hit):
+        return []
+    return [(C.BATCH_MIXING,
+             f"changing sample {changed} alone changed the eval-mode outputs of {len(hit)} of the other {len(others)} "
+             f"sample(s) (by up to {fmt(float(delta[others].max()))}): each prediction depends on the rest of its "
+             "batch (a reshape or attention across the batch dimension, a batch-first tensor fed to a "
+             "sequence-first layer, a reduction over dim 0); batch_independence shows where")]
 
 
 def uncovered(names: list[str]) -> list[Evidence]:

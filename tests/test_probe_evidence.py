@@ -335,3 +335,31 @@ def test_outputs_clipped_before_the_softmax_are_told_from_ties_that_are_not_a_cl
     underflowed = (underflowed / underflowed.sum(axis=1, keepdims=True)).astype(np.float32)
     assert (underflowed == 0).sum(axis=1).min() >= 2 and not _clipped_before_softmax(underflowed)
     assert not _clipped_before_softmax(relu.astype(np.float16))
+
+
+def test_outputs_that_ignore_the_inputs_or_mix_samples_are_told_apart():
+    from pytest_mlcheck.diagnosis import input_dependence
+
+    base = np.random.default_rng(0).normal(size=(8, 10))
+    own = base.copy()
+    own[0] += 1.0
+    assert not input_dependence(base, own, 0)
+    assert [c for c, _ in input_dependence(base, base.copy(), 0)] == ["class_collapse"]
+    mixed = own.copy()
+    mixed[3] += 0.01
+    assert [c for c, _ in input_dependence(base, mixed, 0)] == ["batch_mixing"]
+
+
+def test_a_failed_run_of_a_model_whose_outputs_ignore_its_inputs_says_so():
+    """pytorch/examples' ViT after its num_classes fix: batch-first tensors into nn.MultiheadAttention
+    without batch_first=True attend across the batch, so the class token read by the head never sees
+    a patch. The failed run's cause comes from the model as given (a diverged run kills every unit
+    too: SGD at lr 10 keeps lr_too_high, in the diagnosis corpus)."""
+    from tests.real_programs import vit_example_num_classes as vit
+
+    torch.manual_seed(0)
+    b = vit.fixed("torch")
+    with pytest.raises(CheckFailed) as failed:
+        MLCheck().loss_decreases(b["model"], b["batches"], loss_fn=b["loss_fn"], optimizer=b["optimizer"])
+    assert failed.value.causes[0] == "class_collapse", str(failed.value)
+    assert "the outputs ignore the inputs" in str(failed.value)

@@ -8,7 +8,7 @@ import numpy as np
 
 from pytest_mlcheck import causes as C
 from pytest_mlcheck.backends import as_numpy
-from pytest_mlcheck.checks.common import finite_samples
+from pytest_mlcheck.checks.common import finite_samples, perturbed
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.data import input_batches
 from pytest_mlcheck.errors import usage
@@ -19,21 +19,6 @@ from pytest_mlcheck.thresholds import INDEPENDENCE_MAX_SAMPLES, INDEPENDENCE_RTO
 def judgeable(inputs: Any) -> bool:
     """A batch of one sample cannot show one sample influencing another."""
     return hasattr(inputs, "shape") and len(inputs.shape) > 0 and int(inputs.shape[0]) >= 2
-
-
-def _perturbed(x: np.ndarray, j: int, rng: np.random.Generator) -> np.ndarray | None:
-    """``x`` with sample ``j`` changed: noise for floats, another distinct sample for integers."""
-    changed = x.copy()
-    if np.issubdtype(x.dtype, np.floating):
-        scale = float(np.std(x[np.isfinite(x)])) if np.isfinite(x).any() else 1.0
-        changed[j] = x[j] + rng.normal(0.0, scale or 1.0, size=x[j].shape).astype(x.dtype)
-        return changed
-    for k in range(1, len(x)):
-        other = x[(j + k) % len(x)]
-        if not np.array_equal(other, x[j]):
-            changed[j] = other
-            return changed
-    return None
 
 
 @check(strategy="inputs", judgeable=judgeable)
@@ -80,7 +65,7 @@ def batch_independence(
         picks = np.flatnonzero(valid)
         probes = sorted({int(picks[0]), int(picks[len(picks) // 2]), int(picks[-1])}) if len(picks) else []
         for j in probes:
-            changed = _perturbed(x, j, rng)
+            changed = perturbed(x, j, rng)
             if changed is None:
                 continue
             out = session.predict(session.prepare(changed)).reshape(n, -1).astype(np.float64)

@@ -108,3 +108,18 @@ def require_trainable(run: CheckRun, session: Session) -> None:
     if session.trainable_count() == 0:
         raise run.fail("the model has no trainable parameters",
                        [(C.PARAMS_NOT_UPDATED, "every parameter is frozen (requires_grad=False / trainable=False)")])
+
+
+def perturbed(x: np.ndarray, j: int, rng: np.random.Generator) -> np.ndarray | None:
+    """``x`` with sample ``j`` changed: noise for floats, another distinct sample for integers."""
+    changed = x.copy()
+    if np.issubdtype(x.dtype, np.floating):
+        scale = float(np.std(x[np.isfinite(x)])) if np.isfinite(x).any() else 1.0
+        changed[j] = x[j] + rng.normal(0.0, scale or 1.0, size=x[j].shape).astype(x.dtype)
+        return changed
+    for k in range(1, len(x)):
+        other = x[(j + k) % len(x)]
+        if not np.array_equal(other, x[j]):
+            changed[j] = other
+            return changed
+    return None

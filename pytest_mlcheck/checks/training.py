@@ -9,7 +9,7 @@ import numpy as np
 from pytest_mlcheck import causes as C
 from pytest_mlcheck import diagnosis
 from pytest_mlcheck.causes import Evidence
-from pytest_mlcheck.checks.common import open_session
+from pytest_mlcheck.checks.common import open_session, perturbed
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec
 from pytest_mlcheck.errors import UserCodeError
 from pytest_mlcheck.settings import Settings
@@ -234,7 +234,11 @@ def failure_causes(
     if not causes and retry is not None:
         decay = session.weight_decay()
         session.release()  # from here only fresh copies train: this one's tensors would double the peak
-        causes += diagnosis.regularization(losses, decay, lambda: _noisy(fresh, raw_batch), retry)
+        causes += _input_dependence(fresh, first, settings.seed, log)
+        if not causes:
+            causes += diagnosis.regularization(losses, decay, lambda: _noisy(fresh, raw_batch), retry)
+    elif not causes:
+        causes += _input_dependence(fresh, first, settings.seed, log)
     if not causes:
         causes += diagnosis.learning_rate(losses, retry, slow=still_falling(losses, targets.floor))
     if not causes and probabilities is not None:
@@ -252,6 +256,29 @@ def failure_causes(
                      "output_range(kind=...) and init_loss on the model, gradients_flow on the batch, or more "
                      "steps= if the loss was still falling")
     return causes
+
+
+def _input_dependence(fresh: Callable[[], Any], first: Any, seed: int, log: ProbeLog) -> list[Evidence]:
+    """Two eval-mode forward passes of the model as given (a failed run may itself have killed every
+    unit): the batch, and the batch with its first sample changed — outputs that ignore the inputs,
+    or that mix samples. Only for one array of inputs (a dict or tuple of inputs is left to
+    ``batch_independence`` and ``not_constant_predictions``)."""
+    session = fresh()
+    try:
+        x = session.inputs(first)
+        if x is None or x.ndim < 1 or len(x) < 2:
+            return []
+        changed = perturbed(x, 0, np.random.default_rng(seed))
+        if changed is None:
+            return []
+        found = diagnosis.input_dependence(session.predict(first), session.predict(session.prepare(changed, None)), 0)
+        if not found:
+            log.add("changing one sample's input moved its own output and no other's")
+        return found
+    except Exception:  # the model refuses the changed batch: no evidence either way
+        return []
+    finally:
+        session.close()
 
 
 def defect_proven(model: Any, settings: Settings, spec: TrainSpec, session: Any, raw_batch: tuple[Any, Any],
