@@ -12,8 +12,8 @@ from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.errors import NotSupported
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
-    ACCUMULATION_RATIO, INDEPENDENCE_RTOL, INPUT_MAX_SCALE, INPUT_MIN_PEAK, INPUT_RAW_SCALE, PROBE_MAX_STEPS, SOFTMAX_TWICE_PRESSED, SPIKE,
-    STALL_FRACTION, TARGET_MAX_SCALE,
+    ACCUMULATION_RATIO, INDEPENDENCE_RTOL, INPUT_MAX_SCALE, INPUT_MIN_PEAK, INPUT_RAW_SCALE, OUTPUT_UNMOVED,
+    PROBE_MAX_STEPS, SOFTMAX_TWICE_PRESSED, SPIKE, STALL_FRACTION, TARGET_MAX_SCALE,
 )
 
 
@@ -315,6 +315,22 @@ def silent_layers(inputs: list[tuple[str, np.ndarray]]) -> list[Evidence]:
     return []
 
 
+def identical_inputs(x: np.ndarray | None) -> list[Evidence]:
+    """Every sample of the batch has the same inputs: nothing can tell one target from another (an
+    integer division that floored every pixel to 0, one column broadcast to all rows)."""
+    if x is None or x.ndim < 1 or len(x) < 2 or not x.size:
+        return []
+    flat = x.reshape(len(x), -1)
+    if not (flat == flat[:1]).all():
+        return []
+    values = np.unique(flat[0])
+    said = f"every value {fmt(float(values[0]))}" if len(values) == 1 else f"{len(values)} distinct values, the same in each"
+    return [(C.NO_INPUT_SIGNAL,
+             f"all {len(x)} samples have identical inputs ({said}): no model can tell their targets apart; "
+             "an integer division or cast that floored them (x // 255 or int x / 255 in Python 2), or one row "
+             "broadcast to the batch")]
+
+
 def input_dependence(base: np.ndarray, after: np.ndarray, changed: int) -> list[Evidence]:
     """Eval-mode outputs of a batch before and after only sample ``changed`` was changed: its own
     output did not move (the outputs ignore the inputs, so nothing can be fitted), or the other
@@ -324,8 +340,11 @@ def input_dependence(base: np.ndarray, after: np.ndarray, changed: int) -> list[
     if moved.shape != flat.shape or not np.isfinite(flat).all() or not np.isfinite(moved).all():
         return []
     delta = np.abs(moved - flat).max(axis=1)
-    tol = INDEPENDENCE_RTOL * (float(np.abs(flat).max(initial=0.0)) + 1e-6)
-    if delta[changed] <= tol:
+    scale = float(np.abs(flat).max(initial=0.0))
+    tol = INDEPENDENCE_RTOL * (scale + 1e-6)
+    # unmoved: within float32 rounding, not merely small (an untrained head on tiny weights moves
+    # its output by 1e-5 of 0.5)
+    if delta[changed] <= OUTPUT_UNMOVED * scale:
         return [(C.CLASS_COLLAPSE,
                  f"the outputs ignore the inputs: changing sample {changed}'s input left its eval-mode output "
                  f"unchanged (by {fmt(float(delta[changed]))}), so no input can be told from another; a layer "

@@ -273,6 +273,7 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
             if not column:
                 cands += _soft_candidates(y2, form, shape)
             floor = _min_loss(loss_at, cands)
+            problems += _ignores_outputs(loss_at, _onehot(ids, width), shape, problems)
             problems += _unsafe_at_target(loss_at, _onehot(ids, width), form, shape, floor, problems)
             # a softmax head couples its outputs: a binary loss on its rows still trains it as one
             # categorical choice (unusual, not the independent-outputs defect)
@@ -301,6 +302,7 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
             form = _form(loss_at, target, form, shape)
             floor = _min_loss(loss_at, _class_candidates(target, form, shape) + _soft_candidates(y2, form, shape)
                               if target.shape == y2.shape else _class_candidates(target, form, shape))
+            problems += _ignores_outputs(loss_at, target, shape, problems)
             problems += _unsafe_at_target(loss_at, target, form, shape, floor, problems)
     else:
         encoding = "values" + (f" {y2.shape[1]} per sample" if k > 1 else "")
@@ -312,6 +314,25 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
         if finite and tuple(y.shape) != shape and y.size == out.size and not problems:
             problems += _broadcast(y2, loss_at, shape, floor, tuple(y.shape))
     return Targets(task, encoding, ids, width, form, floor, problems)
+
+
+def _ignores_outputs(loss_at: LossAt, target: np.ndarray, shape: tuple, problems: list[Evidence]) -> list[Evidence]:
+    """A loss that scores right, wrong, uniform and random outputs alike cannot train them (Keras's
+    categorical cross-entropy over one sigmoid unit normalises that unit's row to 1: always 0)."""
+    if problems:
+        return []
+    right = np.where(target > 0.5, 0.9, 0.1).astype(np.float32)
+    rng = np.random.default_rng(0)
+    candidates = [right, 1 - right, np.full_like(right, 0.5), rng.uniform(0.05, 0.95, right.shape).astype(np.float32)]
+    values = [loss_at(np.ascontiguousarray(c.reshape(shape))) for c in candidates]
+    if not all(_finite(v) for v in values) or max(values) - min(values) > 1e-6 * (abs(values[0]) + 1e-6):
+        return []
+    one = len(shape) < 2 or shape[-1] == 1
+    return [(C.LOSS_MISMATCH, f"the loss is {fmt(values[0])} whatever the outputs (right, wrong, uniform or random "
+                              "ones): it gives them no gradient to learn from; " + (
+                                  "a categorical cross-entropy normalises a single output to probability 1 — one "
+                                  "sigmoid unit needs a binary cross-entropy" if one else
+                                  "the loss does not read the outputs (a constant, or a value detached from them)"))]
 
 
 def _unsafe_at_target(loss_at: LossAt, target: np.ndarray, form: str, shape: tuple, floor: float,

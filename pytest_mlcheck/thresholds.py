@@ -97,6 +97,8 @@ SETTLE_STEPS = 5  # an all-zero gradient stands only if still zero after this ma
 # -- batch_independence --------------------------------------------------------------------------
 INDEPENDENCE_RTOL = 1e-4  # changes below this × the largest |output| are rounding
 INDEPENDENCE_MAX_SAMPLES = 16  # enough to see mixing; each probed sample costs a forward pass
+# a changed input moved its own output by no more than float32 rounding of the outputs: it is ignored
+OUTPUT_UNMOVED = 1e-6
 
 # -- inputs_normalized (also the input-scale probe of the other checks) ----------------------------
 # Images in [0, 1] have mean |x| and std ≤ 0.5, standardised data ~1; raw 0–16 digits 4.8 / 6.0,

@@ -363,3 +363,31 @@ def test_a_failed_run_of_a_model_whose_outputs_ignore_its_inputs_says_so():
         MLCheck().loss_decreases(b["model"], b["batches"], loss_fn=b["loss_fn"], optimizer=b["optimizer"])
     assert failed.value.causes[0] == "class_collapse", str(failed.value)
     assert "the outputs ignore the inputs" in str(failed.value)
+
+
+def test_a_batch_of_identical_inputs_and_a_loss_blind_to_the_outputs_are_named_from_values():
+    """keras #255: pixels floor-divided to 0 (every sample identical) is no_input_signal; keras
+    #14729: categorical cross-entropy over one sigmoid unit is 0 whatever the outputs (loss_mismatch,
+    before the NaN it gives at exactly 0). Their fixes: float pixels, binary cross-entropy."""
+    from pytest_mlcheck import diagnosis
+    from pytest_mlcheck.targets import decide
+
+    zeros = np.zeros((8, 3, 4, 4), np.float32)
+    assert [c for c, _ in diagnosis.identical_inputs(zeros)] == ["no_input_signal"]
+    assert not diagnosis.identical_inputs(np.random.default_rng(0).random((8, 3)))
+    assert not diagnosis.identical_inputs(zeros[:1])
+
+    y = np.arange(8) % 2
+
+    def one_unit_cce(out: np.ndarray) -> float:  # Keras's categorical CE: rows normalised, then -y log p
+        p = out / out.sum(axis=1, keepdims=True)
+        return float(np.mean(-np.sum(y[:, None] * np.log(p), axis=1)))
+
+    def bce(out: np.ndarray) -> float:
+        p = np.clip(out[:, 0], 1e-7, 1 - 1e-7)
+        return float(np.mean(-(y * np.log(p) + (1 - y) * np.log(1 - p))))
+
+    out = np.full((8, 1), 0.5, np.float32)
+    blind = decide(y, out, one_unit_cce, None)
+    assert blind.problems and blind.problems[0][0] == "loss_mismatch", blind.problems
+    assert not decide(y, out, bce, None).problems

@@ -192,6 +192,8 @@ def failure_causes(
     task = targets.task
     causes: list[Evidence] = []
     causes += diagnosis.inputs_not_finite(x)
+    if not causes:
+        causes += diagnosis.identical_inputs(x)
     if losses and not np.isfinite(losses[-1]) and not causes:
         causes += trace_nonfinite(fresh, batches or [first], len(losses), targets, log, notes)
     if task == "regression" and initial_outputs is not None:
@@ -266,8 +268,8 @@ def _input_dependence(fresh: Callable[[], Any], first: Any, seed: int, log: Prob
     session = fresh()
     try:
         x = session.inputs(first)
-        if x is None or x.ndim < 1 or len(x) < 2:
-            return []
+        if x is None or x.ndim < 1 or len(x) < 2 or diagnosis.raw_inputs(x):
+            return []  # raw-scale inputs saturate a head: not an architecture that ignores them
         changed = perturbed(x, 0, np.random.default_rng(seed))
         if changed is None:
             return []

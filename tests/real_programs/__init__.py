@@ -47,4 +47,8 @@ PROGRAMS: tuple[str, ...] = (
     "tabformer_encoder_batch_axis",
     "vit_example_num_classes",
     "mnist_example_relu_before_log_softmax",
+    "autoencoder_uint8_pixels",
+    "breast_cancer_sigmoid_categorical_ce",
+    "int_pixels_floor_divided",
+    "newsgroups_lstm_one_unit_bce",
 )
