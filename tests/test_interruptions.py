@@ -323,9 +323,12 @@ def test_a_timer_signal_at_any_moment_leaves_everything(mlcheck, alarm):
     """Real SIGALRMs at a few moments of a check; whatever they hit, nothing of the user's changes."""
     model = keras_model()
     keras_check(mlcheck, model)  # the step is traced once: later runs are shorter
-    started = time.perf_counter()
-    keras_check(mlcheck, model)
-    seconds = time.perf_counter() - started
+    durations = []
+    for _ in range(2):  # the shorter of two: a run slowed by a busy machine would put the timers past the end
+        started = time.perf_counter()
+        keras_check(mlcheck, model)
+        durations.append(time.perf_counter() - started)
+    seconds = min(durations)
     interrupted = 0
     for fraction in (0.02, 0.2, 0.5, 0.8):
         before = keras_state(model)

@@ -236,11 +236,11 @@ def failure_causes(
     if not causes and retry is not None:
         decay = session.weight_decay()
         session.release()  # from here only fresh copies train: this one's tensors would double the peak
-        causes += _input_dependence(fresh, first, settings.seed, log)
+        causes += _input_dependence(fresh, first, x, settings.seed, log)
         if not causes:
             causes += diagnosis.regularization(losses, decay, lambda: _noisy(fresh, raw_batch), retry)
     elif not causes:
-        causes += _input_dependence(fresh, first, settings.seed, log)
+        causes += _input_dependence(fresh, first, x, settings.seed, log)
     if not causes:
         causes += diagnosis.learning_rate(losses, retry, slow=still_falling(losses, targets.floor))
     if not causes and probabilities is not None:
@@ -260,27 +260,28 @@ def failure_causes(
     return causes
 
 
-def _input_dependence(fresh: Callable[[], Any], first: Any, seed: int, log: ProbeLog) -> list[Evidence]:
+def _input_dependence(fresh: Callable[[], Any], first: Any, x: np.ndarray | None, seed: int,
+                      log: ProbeLog) -> list[Evidence]:
     """Two eval-mode forward passes of the model as given (a failed run may itself have killed every
     unit): the batch, and the batch with its first sample changed — outputs that ignore the inputs,
-    or that mix samples. Only for one array of inputs (a dict or tuple of inputs is left to
-    ``batch_independence`` and ``not_constant_predictions``)."""
+    or that mix samples. Only for one array of inputs ``x`` (a dict or tuple of inputs is left to
+    ``batch_independence`` and ``not_constant_predictions``), and not at raw scale, where a head
+    saturates (not an architecture that ignores them)."""
+    if x is None or x.ndim < 1 or len(x) < 2 or diagnosis.raw_inputs(x):
+        return []
+    changed = perturbed(x, 0, np.random.default_rng(seed))
+    if changed is None:
+        return []
     session = fresh()
     try:
-        x = session.inputs(first)
-        if x is None or x.ndim < 1 or len(x) < 2 or diagnosis.raw_inputs(x):
-            return []  # raw-scale inputs saturate a head: not an architecture that ignores them
-        changed = perturbed(x, 0, np.random.default_rng(seed))
-        if changed is None:
-            return []
         found = diagnosis.input_dependence(session.predict(first), session.predict(session.prepare(changed, None)), 0)
-        if not found:
-            log.add("changing one sample's input moved its own output and no other's")
-        return found
     except Exception:  # the model refuses the changed batch: no evidence either way
         return []
     finally:
         session.close()
+    if not found:
+        log.add("changing one sample's input moved its own output and no other's")
+    return found
 
 
 def defect_proven(model: Any, settings: Settings, spec: TrainSpec, session: Any, raw_batch: tuple[Any, Any],
