@@ -16,10 +16,10 @@ and every run's peak for the loop and the check. Figures: ``peak_mib`` is the hi
 resident memory during the scenario above what was alive just before it, plus the model's own
 weights (so the model counts, for the loop and the check alike). "Alive" means after a garbage
 collection and ``malloc_trim``: memory freed earlier but still held by the heap would otherwise be
-handed back during the scenario whenever the heap's top is freed, and lower its peak by chance (a change
-to the warm-up's check once moved a Keras 1M loop's peak from 18 MiB to 8, below its own optimizer's
-state, its first trace's ~10 MiB of graph building hidden in reused heap). ``retained_mib`` is what is alive after the scenario returned minus
-before it started; ``seconds`` the wall time of a training scenario, and for the inference scenarios
+handed back during the scenario whenever the heap's top is freed, and lower its peak by chance (a
+change to the warm-up's check once moved a Keras 1M loop's peak from 18 MiB to 8, below its own
+optimizer's state, its first trace's ~10 MiB of graph building hidden in reused heap).
+``retained_mib`` is what is alive after the scenario returned minus before it started; ``seconds`` the wall time of a training scenario, and for the inference scenarios
 the median of 7 warm calls after the measured one. Ratios: check peak / bare-loop peak, and
 output_range peak and time / forward pass peak and time.
 

@@ -233,14 +233,14 @@ def failure_causes(
     # the one look at the failed run's outputs the softmax-in-loss probe needs, before its release
     probabilities = _final_outputs(session, first) if task == "classification" and targets.form == "probabilities" \
         and not causes else None
-    if not causes and retry is not None:
-        decay = session.weight_decay()
+    retrying = not causes and retry is not None
+    decay = session.weight_decay() if retrying else 0.0  # read before the release drops the optimizer
+    if retrying:
         session.release()  # from here only fresh copies train: this one's tensors would double the peak
+    if not causes:  # a fresh copy of the model as given (within a released session: no second weight copy)
         causes += _input_dependence(fresh, first, x, settings.seed, log)
-        if not causes:
-            causes += diagnosis.regularization(losses, decay, lambda: _noisy(fresh, raw_batch), retry)
-    elif not causes:
-        causes += _input_dependence(fresh, first, x, settings.seed, log)
+    if not causes and retrying:
+        causes += diagnosis.regularization(losses, decay, lambda: _noisy(fresh, raw_batch), retry)
     if not causes:
         causes += diagnosis.learning_rate(losses, retry, slow=still_falling(losses, targets.floor))
     if not causes and probabilities is not None:
