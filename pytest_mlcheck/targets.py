@@ -14,7 +14,9 @@ from pytest_mlcheck import causes as C
 from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import fmt
-from pytest_mlcheck.thresholds import CLIPPED_MIN_ROWS, DENSE_MIN_RIGHT
+from pytest_mlcheck.thresholds import (
+    CLIPPED_MIN_ROWS, DENSE_MIN_RIGHT, OVERLAP_MAX_SAMPLES, OVERLAP_MIN_DETERMINED, OVERLAP_NEIGHBOURS,
+)
 
 TASKS = ("classification", "binary", "multilabel", "regression")
 
@@ -88,6 +90,36 @@ class Targets:
         if flat.shape[1] >= 2:
             return flat.argmax(axis=1)
         return (flat[:, 0] > (0.5 if self.form == "probabilities" else 0.0)).astype(np.int64)
+
+
+def outvoted(x: Optional[np.ndarray], targets: Targets) -> Optional[np.ndarray]:
+    """Per sample, whether most of its OVERLAP_NEIGHBOURS nearest inputs in the batch (each feature
+    standardised) carry another class: where the batch's classes overlap, a model that fits a smooth
+    boundary gets such a sample wrong and memorises it last. None where neighbourhoods say nothing:
+    not one class per sample, inputs that are not finite floats, a batch too small or too large, or
+    one where fewer than OVERLAP_MIN_DETERMINED of the samples agree with their neighbours."""
+    ids = targets.ids
+    if targets.task not in ("classification", "binary") or targets.channel_axis is not None or ids is None \
+            or x is None or not np.issubdtype(x.dtype, np.floating):
+        return None
+    n = len(x)
+    if ids.size != n or not 2 * OVERLAP_NEIGHBOURS < n <= OVERLAP_MAX_SAMPLES:
+        return None
+    flat = x.reshape(n, -1).astype(np.float64)
+    if not np.isfinite(flat).all():
+        return None
+    spread = flat.std(axis=0)
+    flat = (flat - flat.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
+    sq = (flat ** 2).sum(axis=1)
+    dist = sq[:, None] + sq[None, :] - 2 * flat @ flat.T
+    np.fill_diagonal(dist, np.inf)
+    near = np.argsort(dist, axis=1, kind="stable")[:, :OVERLAP_NEIGHBOURS]
+    labels = ids.reshape(n)
+    agree = (labels[near] == labels[:, None]).sum(axis=1)
+    out = 2 * agree < OVERLAP_NEIGHBOURS
+    if (~out).mean() < OVERLAP_MIN_DETERMINED:
+        return None
+    return out
 
 
 def check_task(task: object) -> Optional[str]:

@@ -7,8 +7,8 @@ from typing import Any, Callable, Literal
 from pytest_mlcheck.checks.common import check_fraction, check_steps, checked_batch, require_trainable, targets_of
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.checks.training import (
-    ProbeLog, defect_proven, effective_floor, failure_causes, fits, lr_retry, passed_unless_accumulating, progress,
-    recovered_spike, still_falling, train_loop,
+    ProbeLog, defect_proven, effective_floor, failure_causes, fits, fitted_where_determined, lr_retry,
+    passed_unless_accumulating, progress, recovered_spike, still_falling, train_loop,
 )
 from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.thresholds import OVERFIT_EXTEND, OVERFIT_MAX_STEPS, OVERFIT_MIN_DROP
@@ -72,6 +72,11 @@ def overfit_one_batch(
                                                             f"steps={len(losses)} to say so" if ok else
                                                             f"it stopped at step {len(losses)}"))
         uncovered = session.uncovered_parameters()
+        overlap = fitted_where_determined(session, raw, prepared, targets, out0, drop) \
+            if why == "steps" and kind != "regression" else None
+        if overlap is not None:
+            run.result.notes.append(overlap[1])
+            ok = overlap[0]
         _loss_figures(run, losses, targets.floor, drop)
         spike = recovered_spike(losses, targets.floor) if ok else None
         if spike is not None:
