@@ -72,8 +72,12 @@ def overfit_one_batch(
                                                             f"steps={len(losses)} to say so" if ok else
                                                             f"it stopped at step {len(losses)}"))
         uncovered = session.uncovered_parameters()
-        overlap = fitted_where_determined(session, raw, prepared, targets, out0, drop) \
-            if why == "steps" and kind != "regression" else None
+        outputs = None
+        if why == "steps":  # eval-mode outputs after the run: the overlap judgement and the message read them
+            session.recalibrate(prepared)
+            outputs = session.predict(prepared)
+        overlap = fitted_where_determined(session, raw, prepared, targets, out0, outputs, drop) \
+            if outputs is not None and kind != "regression" else None
         if overlap is not None:
             run.result.notes.append(overlap[1])
             ok = overlap[0]
@@ -85,9 +89,9 @@ def overfit_one_batch(
             return passed_unless_accumulating(run, model, settings, spec, session, raw, looked=extend)
         if why == "time":  # no probes past the cap: they would only run into it again
             raise run.time_up(f"after {len(losses)} of {max_steps} steps without fitting one batch of {len(out0)}")
-        if why != "nonfinite":
+        if why != "nonfinite" and outputs is None:
             session.recalibrate(prepared)
-        outputs = session.predict(prepared) if why != "nonfinite" else None
+            outputs = session.predict(prepared)
         if kind != "regression" and outputs is not None:
             right = targets.right(outputs)
             run.figure("accuracy", float(right.mean()), f"accuracy: {int(right.sum())}/{len(right)} predicted right")

@@ -8,12 +8,12 @@ import numpy as np
 
 from pytest_mlcheck import causes as C
 from pytest_mlcheck import diagnosis
+from pytest_mlcheck.backends import as_numpy
 from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.checks.common import open_session, perturbed
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec
 from pytest_mlcheck.errors import UserCodeError
 from pytest_mlcheck.settings import Settings
-from pytest_mlcheck.backends import as_numpy
 from pytest_mlcheck.targets import Targets, head_cannot_reach, outvoted
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
@@ -63,11 +63,11 @@ def fits(session: Any, prepared: Any, targets: Targets, drop: float) -> Callable
 
 
 def fitted_where_determined(session: Any, raw: tuple[Any, Any], prepared: Any, targets: Targets,
-                            initial: np.ndarray, drop: float) -> tuple[bool, str] | None:
+                            initial: np.ndarray, final: np.ndarray, drop: float) -> tuple[bool, str] | None:
     """For a batch whose classes overlap (:func:`pytest_mlcheck.targets.outvoted`), the criterion on
-    the samples its neighbourhoods determine: each of them right in eval mode and their loss ``drop``
-    of the way from its value at ``initial`` outputs to the floor. Returns whether it holds and the
-    line that says so, or None where the batch shows no overlap."""
+    the samples its neighbourhoods determine: each of them right at the ``final`` (eval-mode) outputs
+    and their loss ``drop`` of the way from its value at the ``initial`` outputs to the floor. Returns
+    whether it holds and the line that says so, or None where the batch shows no overlap."""
     mask = outvoted(session.inputs(prepared), targets)
     if mask is None or not mask.any():
         return None
@@ -76,10 +76,8 @@ def fitted_where_determined(session: Any, raw: tuple[Any, Any], prepared: Any, t
         sub = session.prepare(as_numpy(raw[0])[keep], as_numpy(raw[1])[keep])
     except Exception:  # inputs that do not slice as one array: no judgement
         return None
-    session.recalibrate(prepared)
-    out = session.predict(prepared)
-    wrong = int((~targets.right(out)[keep]).sum())
-    start, now = session.loss_of(initial[keep], sub), session.loss_of(out[keep], sub)
+    wrong = int((~targets.right(final)[keep]).sum())
+    start, now = session.loss_of(initial[keep], sub), session.loss_of(final[keep], sub)
     came = progress(start, now, targets.floor)
     held = wrong == 0 and bool(np.isfinite(came)) and came >= drop
     line = (f"the classes overlap in this batch: {int(mask.sum())} of {len(mask)} samples are outvoted by their "
