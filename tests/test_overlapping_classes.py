@@ -107,3 +107,18 @@ def test_a_model_that_does_not_fit_the_determined_samples_fails_and_says_so():
                                     optimizer=lambda p: torch.optim.SGD(p, lr=1e-4))
     text = str(failed.value)
     assert "the classes overlap in this batch" in text and "asks no more" not in text
+
+
+def test_the_keras_blob_classifier_passes_the_same_way():
+    """The Keras spelling of the same repair (softmax head, categorical cross-entropy on one-hot
+    targets): fitted where the batch determines its classes, as in torch."""
+    import keras
+
+    from tests.real_programs import autotrainer_oscillating_loss as blobs
+
+    keras.utils.set_random_seed(0)
+    b = blobs.fixed("keras")
+    result = MLCheck().overfit_one_batch(b["model"], b["batch"])
+    assert result.passed
+    note = next(n for n in result.notes if "classes overlap" in n)
+    assert "the check asks no more of an overlapping batch" in note
