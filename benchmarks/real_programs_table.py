@@ -26,12 +26,17 @@ from pytest_mlcheck import CheckFailed, CheckIncomplete, MLCheck, MlcheckUsageEr
 from tests.real_programs import PROGRAMS  # noqa: E402
 
 
-def _seed() -> None:
-    """Seed what the builders draw from, so model inits are the same on every run."""
+def _seed(framework: str) -> None:
+    """Seed what the builders draw from, so model inits are the same on every run. The entry's
+    framework is imported first: a builder imports it itself, and a framework seeded only when
+    already loaded left the first entry of each framework in a process unseeded (its verdict then
+    depended on which entries ran before it, e.g. under --only)."""
+    import importlib
     import random
 
     import numpy as np
 
+    importlib.import_module(framework)
     random.seed(0)
     np.random.seed(0)
     if "torch" in sys.modules:
@@ -67,7 +72,7 @@ def run_check(m: MLCheck, check: str, kw: dict[str, Any], b: dict[str, Any]) -> 
 
 def verdict(m: MLCheck, build: Any, framework: str, check: str, kw: dict[str, Any]) -> dict[str, Any]:
     """One check on a freshly built program version."""
-    _seed()
+    _seed(framework)
     start = time.perf_counter()
     out: dict[str, Any] = {"check": check, "kwargs": {k: repr(v) for k, v in kw.items()}}
     try:
