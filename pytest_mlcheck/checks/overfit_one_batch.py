@@ -7,7 +7,7 @@ from typing import Any, Callable, Literal
 from pytest_mlcheck.checks.common import check_fraction, check_steps, checked_batch, require_trainable, targets_of
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.checks.training import (
-    ProbeLog, defect_proven, effective_floor, failure_causes, fits, fitted_where_determined, lr_retry,
+    EvalWatch, ProbeLog, defect_proven, effective_floor, failure_causes, fits, fitted_where_determined, lr_retry,
     passed_unless_accumulating, progress, recovered_spike, still_falling, train_loop,
 )
 from pytest_mlcheck.report import CheckResult, fmt
@@ -55,15 +55,29 @@ def overfit_one_batch(
 
         done = fits(session, prepared, targets, drop)
         losses, ok, why = train_loop(session, [prepared], max_steps, run, done)
+        # dropout and the like keep the training loss off the floor: such a model is judged in eval mode
+        watch = EvalWatch.of(session, prepared, targets, drop, out0, max(1, max_steps // 40)) \
+            if why == "steps" else None
+        if watch is not None and watch.sample(len(losses)):
+            ok, why = True, "done"
         # slow but correct is no defect: a loss still falling steadily at the budget trains on
         limit = OVERFIT_EXTEND * max_steps
-        extend = why == "steps" and still_falling(losses, targets.floor, target=drop, limit=limit) \
-            and not defect_proven(model, settings, spec, session, raw, prepared)
-        while extend and why == "steps" and len(losses) < limit \
-                and still_falling(losses, targets.floor, target=drop, limit=limit):
+
+        def falling() -> bool:
+            if watch is not None and len(losses) > max_steps:
+                return watch.still_falling(len(losses), limit)
+            return still_falling(losses, targets.floor, target=drop, limit=limit)
+
+        extend = why == "steps" and falling() and not defect_proven(model, settings, spec, session, raw, prepared)
+        while extend and why == "steps" and len(losses) < limit and falling():
+            step_done = lambda ls, step, before=losses: done(before + ls, step)  # noqa: E731
             more, ok, why = train_loop(session, [prepared], max_steps, run,
-                                       lambda ls, step, before=losses: done(before + ls, step))
+                                       step_done if watch is None else watch.done(step_done, len(losses)))
             losses = losses + more
+        if watch is not None and why == "steps" and watch.at[-1] != len(losses) and watch.sample(len(losses)):
+            ok, why = True, "done"
+        if watch is not None:
+            run.result.notes.append(watch.line(watch.at[-1]))
         run.record_losses(losses)
         if len(losses) > max_steps:
             run.result.notes.append(
@@ -105,7 +119,8 @@ def overfit_one_batch(
             retry=lr_retry(model, settings, spec, [raw], max_steps, run, within=session, log=log),
             notes=run.result.notes, log=log,
         )
-        if why == "steps" and still_falling(losses, targets.floor):
+        if why == "steps" and (watch.still_falling(len(losses), len(losses)) if watch is not None and len(losses) > max_steps
+                               else still_falling(losses, targets.floor)):
             run.result.notes.append(f"the loss was still falling steadily at step {len(losses)} "
                                     f"({OVERFIT_EXTEND}× the budget): a larger steps= or learning rate may fit")
         raise run.fail(_headline(ok, why, losses, max_steps, run, uncovered), causes)

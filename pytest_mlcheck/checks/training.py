@@ -62,6 +62,65 @@ def fits(session: Any, prepared: Any, targets: Targets, drop: float) -> Callable
     return done
 
 
+class EvalWatch:
+    """For a model whose training-mode forward pass is random (dropout and the like): that noise
+    keeps its training loss above what the model has fitted, by a margin that does not shrink, so
+    the criterion and the decision to train on are read from the eval-mode loss instead, sampled
+    every ``every`` steps (normalisation statistics re-estimated first, as :func:`fits` does)."""
+
+    def __init__(self, session: Any, prepared: Any, targets: Targets, drop: float, start: float, every: int) -> None:
+        self.session, self.prepared, self.targets, self.drop = session, prepared, targets, drop
+        self.start, self.every = start, every
+        self.points: list[float] = []
+        self.at: list[int] = []  # the step of each point
+
+    @classmethod
+    def of(cls, session: Any, prepared: Any, targets: Targets, drop: float, initial: np.ndarray,
+           every: int) -> EvalWatch | None:
+        """A watch where the training forward pass is random and the eval-mode loss can be read."""
+        try:
+            if not session.stochastic_training(prepared):
+                return None
+            start = session.loss_of(initial, prepared)
+        except Exception:
+            return None
+        return cls(session, prepared, targets, drop, start, every) if np.isfinite(start) else None
+
+    def sample(self, step: int) -> bool:
+        """Read the eval-mode loss after ``step`` steps; whether the criterion holds there."""
+        self.session.recalibrate(self.prepared)
+        outputs = self.session.predict(self.prepared)
+        loss = self.session.loss_of(outputs, self.prepared)
+        self.points.append(loss)
+        self.at.append(step)
+        if not np.isfinite(loss) or progress(self.start, loss, self.targets.floor) < self.drop:
+            return False
+        return self.targets.task == "regression" or bool(self.targets.fitted(outputs))
+
+    def done(self, inner: Callable[[list[float], int], bool], offset: int) -> Callable[[list[float], int], bool]:
+        """``inner`` (the training-loss criterion), or the eval-mode one every ``every`` steps;
+        ``offset``: the steps run before this stretch."""
+        def check(losses: list[float], step: int) -> bool:
+            n = offset + step + 1
+            return inner(losses, step) or (n % self.every == 0 and self.sample(n))
+        return check
+
+    def still_falling(self, steps: int, limit: int) -> bool:
+        """Whether the eval-mode curve sampled since the budget still comes down steadily, after
+        ``steps`` of at most ``limit`` steps."""
+        if not self.points:
+            return False
+        return still_falling([self.start] + self.points, self.targets.floor, target=self.drop,
+                             limit=len(self.points) + 1 + (limit - steps) // self.every)
+
+    def line(self, steps: int) -> str:
+        """The message line: what the eval-mode loss did."""
+        came = progress(self.start, self.points[-1], self.targets.floor)
+        return (f"the model's training-mode forward pass is random (dropout and the like), which keeps the "
+                f"training loss above what the model fits: judged on the eval-mode loss, {fmt(self.start)} → "
+                f"{fmt(self.points[-1])} at step {steps} ({came:.0%} of the way)")
+
+
 def fitted_where_determined(session: Any, raw: tuple[Any, Any], prepared: Any, targets: Targets,
                             initial: np.ndarray, final: np.ndarray, drop: float) -> tuple[bool, str] | None:
     """For a batch whose classes overlap (:func:`pytest_mlcheck.targets.outvoted`), the criterion on

@@ -1,0 +1,74 @@
+"""overfit_one_batch on a model whose training-mode forward pass is random (dropout): the noise
+keeps the training loss above what the model fits, so past the budget the check reads the
+eval-mode loss for its criterion and for the decision to train on. A model that fits in eval mode
+passes at the budget; one that does not still fails and names its cause."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from pytest_mlcheck import CheckFailed, MLCheck
+from pytest_mlcheck.checks.training import EvalWatch
+
+
+def _data(n: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, 8)).astype("float32")
+    y = (np.sin(1.5 * x[:, :1]) + 0.5 * x[:, 1:2] * x[:, 2:3]).astype("float32")
+    return torch.tensor(x), torch.tensor(y)
+
+
+def _net(p: float, seed: int) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(8, 64), nn.ReLU(), nn.Dropout(p), nn.Linear(64, 64), nn.ReLU(), nn.Dropout(p),
+                         nn.Linear(64, 1))
+
+
+def _adam(params):
+    return torch.optim.Adam(params, lr=1e-3)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_dropout_regressor_that_fits_in_eval_mode_passes_at_the_budget(mlcheck: MLCheck, seed: int):
+    # train-mode losses stay ~3x above the eval-mode ones: the training-loss criterion alone
+    # needed 578..712 steps of noise luck here; the eval-mode loss is 91..93% of the way at 400
+    result = mlcheck.overfit_one_batch(_net(0.5, seed), _data(), loss_fn=nn.MSELoss(), optimizer=_adam)
+    line = next(n for n in result.notes if "eval-mode loss" in n)
+    assert "at step 400" in line
+    assert not any("training went on" in n for n in result.notes)
+
+
+def test_without_dropout_no_eval_mode_judgement(mlcheck: MLCheck):
+    result = mlcheck.overfit_one_batch(_net(0.0, 0), _data(), loss_fn=nn.MSELoss(), optimizer=_adam)
+    assert not any("eval-mode loss" in n for n in result.notes)
+
+
+def test_a_dropout_regressor_at_rate_0_7_still_fails_as_over_regularized(mlcheck: MLCheck):
+    with pytest.raises(CheckFailed) as info:
+        mlcheck.overfit_one_batch(_net(0.7, 0), _data(), loss_fn=nn.MSELoss(), optimizer=_adam)
+    text = str(info.value)
+    assert "judged on the eval-mode loss" in text and "at step 400" in text
+    assert info.value.causes[0] == "over_regularized"
+
+
+def test_a_dropout_regressor_at_a_tiny_learning_rate_still_fails(mlcheck: MLCheck):
+    with pytest.raises(CheckFailed) as info:
+        mlcheck.overfit_one_batch(_net(0.5, 0), _data(), loss_fn=nn.MSELoss(),
+                                  optimizer=lambda p: torch.optim.Adam(p, lr=1e-6))
+    assert "eval-mode loss" in str(info.value)
+    assert info.value.causes[:1] == ["lr_too_low"]
+
+
+def test_the_watch_extends_on_the_eval_mode_curve_not_the_noisy_training_one():
+    class Fake:
+        pass
+
+    watch = EvalWatch(Fake(), None, type("T", (), {"floor": 0.0, "task": "regression"})(), 0.9, 1.0, 10)
+    watch.points = list(np.linspace(0.3, 0.18, 40))  # smooth, 82% of the way after 800 steps
+    watch.at = list(range(410, 810, 10))
+    assert watch.still_falling(800, 1600)
+    watch.points = [0.3] * 40  # flat: stop
+    assert not watch.still_falling(800, 1600)
