@@ -51,4 +51,12 @@ PROGRAMS: tuple[str, ...] = (
     "breast_cancer_sigmoid_categorical_ce",
     "int_pixels_floor_divided",
     "newsgroups_lstm_one_unit_bce",
+    "quickstart_relu_on_logits",
+    "titanic_softmax_before_cross_entropy",
+    "housing_regression_mlp_unscaled_inputs",
+    "keras_vae_unscaled_xent_loss",
+    "dbn_cross_entropy_on_linear_outputs",
+    "vae_mnist_standard_scaled_pixels",
+    "pima_mlp_missing_dense_layers",
+    "age_classifier_adam_lr_100",
 )
