@@ -331,6 +331,19 @@ def identical_inputs(x: np.ndarray | None) -> list[Evidence]:
              "broadcast to the batch")]
 
 
+def inference_noise(first: np.ndarray, second: np.ndarray) -> str | None:
+    """Two eval-mode passes over the same batch: the line saying they differ (the model samples at
+    inference, e.g. a VAE's reparameterisation), or None where they agree within float32 rounding."""
+    a, b = first.astype(np.float64), second.astype(np.float64)
+    if a.shape != b.shape or not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return None
+    gap = float(np.abs(a - b).max(initial=0.0))
+    if gap <= OUTPUT_UNMOVED * float(np.abs(a).max(initial=0.0)):
+        return None
+    return (f"two eval-mode passes over the same batch differed by up to {fmt(gap)} (the model samples at "
+            "inference), so changing one sample's input could not show what its outputs depend on")
+
+
 def input_dependence(base: np.ndarray, after: np.ndarray, changed: int) -> list[Evidence]:
     """Eval-mode outputs of a batch before and after only sample ``changed`` was changed: its own
     output did not move (the outputs ignore the inputs, so nothing can be fitted), or the other

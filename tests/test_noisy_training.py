@@ -72,3 +72,24 @@ def test_the_watch_extends_on_the_eval_mode_curve_not_the_noisy_training_one():
     assert watch.still_falling(800, 1600)
     watch.points = [0.3] * 40  # flat: stop
     assert not watch.still_falling(800, 1600)
+
+
+class _Sampling(nn.Module):
+    """A reparameterisation that samples in eval mode too, as a VAE's does."""
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return h + 0.1 * torch.randn_like(h)
+
+
+@pytest.mark.parametrize("sampling", [True, False])
+def test_outputs_sampled_at_inference_are_not_read_as_batch_mixing(mlcheck: MLCheck, sampling: bool):
+    # keras #3373's VAE (both frameworks) failed naming batch_mixing: its sampling layer moved
+    # every output between the two eval-mode passes of the input-dependence probe
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 32), nn.Tanh(), *([_Sampling()] if sampling else []), nn.Linear(32, 1))
+    with pytest.raises(CheckFailed) as info:
+        mlcheck.overfit_one_batch(model, _data(), loss_fn=nn.MSELoss(), optimizer=lambda p: torch.optim.SGD(p, lr=1e-7))
+    text = str(info.value)
+    assert "batch_mixing" not in info.value.causes
+    assert ("two eval-mode passes over the same batch differed" in text) == sampling
+    assert ("moved its own output and no other's" in text) != sampling

@@ -359,7 +359,12 @@ def _input_dependence(fresh: Callable[[], Any], first: Any, x: np.ndarray | None
         return []
     session = fresh()
     try:
-        found = diagnosis.input_dependence(session.predict(first), session.predict(session.prepare(changed, None)), 0)
+        base, again = session.predict(first), session.predict(first)
+        noise = diagnosis.inference_noise(base, again)
+        if noise is not None:  # a sampling layer live in eval mode (a VAE): a changed output proves nothing
+            log.add(noise)
+            return []
+        found = diagnosis.input_dependence(base, session.predict(session.prepare(changed, None)), 0)
     except Exception:  # the model refuses the changed batch: no evidence either way
         return []
     finally:
