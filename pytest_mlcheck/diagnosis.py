@@ -204,13 +204,24 @@ def step_gradients(session: Any, notes: list[str]) -> dict[str, np.ndarray | Non
 
 
 def learning_rate(
-    losses: list[float], retry: Callable[[float], tuple[bool, float]] | None, *, slow: bool = False
+    losses: list[float], retry: Callable[[float], tuple[bool, float]] | None, *, slow: bool = False,
+    fitted: dict[float, int] | None = None,
 ) -> list[Evidence]:
     """Diverged (non-finite, or a spike): does a smaller lr succeed? Stalled (never half the
     start), or ``slow`` (still falling steadily when the run ended): does a larger one — and if
     not, and the loss ended no lower than it began, a smaller one? A flat curve over several
     batches ends above or below its start by noise alone, so that alone does not decide the
-    direction. Each retry trains a fresh copy."""
+    direction. Each retry trains a fresh copy; ``fitted`` (lr factor → steps to fit the batch,
+    negative: not within that many) says what would pass."""
+    fitted = {} if fitted is None else fitted  # filled in as the retries run
+
+    def passes(factor: float, name: str) -> str:
+        n = fitted.get(factor)
+        if n is None:
+            return ""
+        return (f"; at {name} this check passes (fitted at step {n})" if n > 0 else
+                f"; at {name} the batch was still not fitted after {-n} steps")
+
     if retry is None or not losses:
         return []
     start = losses[0]
@@ -226,14 +237,14 @@ def learning_rate(
                         f"the loss was still falling slowly after {len(losses)} steps ({fmt(start)} → "
                         f"{fmt(losses[-1])})")
                 return [(C.LR_TOO_LOW, f"{what}; a retry at {name} halved it within {PROBE_MAX_STEPS} steps "
-                                       f"(loss {fmt(end)})")]
+                                       f"(loss {fmt(end)})" + passes(factor, name))]
     if spiked or finite[-1] >= start:
         for factor, name in ((0.1, "lr/10"), (0.01, "lr/100"), (0.001, "lr/1000")):
             ok, end = retry(factor)
             if ok:
                 what = (f"loss {fmt(start)} → nan at step {where + 1}" if where is not None else
                         f"loss {fmt(start)} → peak {fmt(max(finite))} → {fmt(losses[-1])}")
-                return [(C.LR_TOO_HIGH, f"{what}; a retry at {name} succeeded (loss {fmt(end)})")]
+                return [(C.LR_TOO_HIGH, f"{what}; a retry at {name} succeeded (loss {fmt(end)})" + passes(factor, name))]
     return []
 
 
@@ -252,12 +263,12 @@ def regularization(losses: list[float], decay: float, noisy: Callable[[], bool],
         ok, end = retry(1.0, no_decay=True)
         if ok:
             return [(C.OVER_REGULARIZED, f"weight decay {decay:g}: the loss stays at {fmt(min(finite))}; a retry "
-                                         f"without weight decay fits (loss {fmt(end)})")]
+                                         f"without weight decay halved its loss (to {fmt(end)})")]
     if noisy():
         ok, end = retry(1.0, quiet=True)
         if ok:
             return [(C.OVER_REGULARIZED, f"the training-mode forward pass is random (dropout): the loss stays at "
-                                         f"{fmt(min(finite))}; a retry with it off fits (loss {fmt(end)}); is a "
+                                         f"{fmt(min(finite))}; a retry with it off halved its loss (to {fmt(end)}); is a "
                                          "dropout rate meant as a keep probability?")]
     return []
 

@@ -391,3 +391,33 @@ def test_a_batch_of_identical_inputs_and_a_loss_blind_to_the_outputs_are_named_f
     blind = decide(y, out, one_unit_cce, None)
     assert blind.problems and blind.problems[0][0] == "loss_mismatch", blind.problems
     assert not decide(y, out, bce, None).problems
+
+
+def test_a_too_low_learning_rate_says_at_which_rate_this_check_passes(mlcheck: MLCheck):
+    rng = np.random.default_rng(0)
+    x = torch.tensor(rng.standard_normal((64, 8)).astype("float32"))
+    y = torch.tensor(rng.integers(0, 3, 64))
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 64), nn.ReLU(), nn.Linear(64, 3))
+    with pytest.raises(CheckFailed) as info:
+        mlcheck.overfit_one_batch(model, (x, y), loss_fn=nn.CrossEntropyLoss(), optimizer=_sgd(1e-4))
+    assert info.value.causes[:1] == ["lr_too_low"]
+    line = next(l for l in str(info.value).splitlines() if "cause lr_too_low" in l)
+    assert "at lr×10000 this check passes (fitted at step " in line
+
+
+def test_a_retry_that_halves_the_loss_but_does_not_fit_says_so():
+    from pytest_mlcheck import diagnosis
+
+    fitted: dict[float, int] = {}
+
+    def retry(factor: float) -> tuple[bool, float]:
+        if factor == 10.0:
+            fitted[factor] = -400  # what lr_retry records: trained on to the budget, criterion not met
+            return True, 0.4
+        return False, 1.0
+
+    found = diagnosis.learning_rate([1.0] * 400, retry, fitted=fitted)
+    assert found[0][0] == "lr_too_low"
+    assert found[0][1].endswith("at lr×10 the batch was still not fitted after 400 steps")
+    assert "passes" not in diagnosis.learning_rate([1.0] * 400, retry)[0][1]

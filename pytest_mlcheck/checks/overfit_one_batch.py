@@ -116,7 +116,8 @@ def overfit_one_batch(
         causes = failure_causes(
             model=model, settings=settings, spec=spec, session=session, raw_batch=raw, first=prepared,
             losses=losses, initial_outputs=out0, targets=targets,
-            retry=lr_retry(model, settings, spec, [raw], max_steps, run, within=session, log=log),
+            retry=lr_retry(model, settings, spec, [raw], max_steps, run, within=session, log=log,
+                           fit=(targets, drop)),
             notes=run.result.notes, log=log,
         )
         if why == "steps" and (watch.still_falling(len(losses), len(losses)) if watch is not None and len(losses) > max_steps

@@ -205,17 +205,23 @@ class ProbeLog:
 
     def __init__(self) -> None:
         self.lines: list[str] = []
+        # lr factor → steps a successful retry took to fit the batch by the check's criterion
+        # (negative: not within that many), so a cause can say what would pass
+        self.fitted: dict[float, int] = {}
 
     def add(self, line: str) -> None:
         self.lines.append(line)
 
 
 def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[Any, Any]], steps: int,
-             run: CheckRun, *, within: Session, log: ProbeLog | None = None) -> Callable[..., tuple[bool, float]]:
+             run: CheckRun, *, within: Session, log: ProbeLog | None = None,
+             fit: tuple[Targets, float] | None = None) -> Callable[..., tuple[bool, float]]:
     """A probe: train a fresh copy with the learning rate times ``factor`` (and, with
     ``quiet``, train-mode noise off; with ``no_decay``, weight decay off) for at most
     PROBE_MAX_STEPS; it succeeds when the loss reaches PROBE_TARGET of its start while staying
-    finite (stops there). Each attempt is written to ``log``."""
+    finite (stops there). Each attempt is written to ``log``. Given ``fit`` (the check's targets
+    and ``min_drop``), a successful learning-rate retry trains on to the check's criterion, up to
+    ``steps`` in all, and ``log.fitted`` says whether and when it held."""
 
     def retry(factor: float = 1.0, *, quiet: bool = False, no_decay: bool = False) -> tuple[bool, float]:
         what = f"lr×{factor:g}" + (", training-mode noise off" if quiet else "") + (
@@ -237,6 +243,14 @@ def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[A
                 probe.drop_weight_decay()
             losses, ok, why = train_loop(probe, batches, min(steps, PROBE_MAX_STEPS), run,
                                          lambda ls, _: ls[-1] <= PROBE_TARGET * ls[0])
+            if ok and fit is not None and log is not None and not (quiet or no_decay):
+                done = fits(probe, batches[0], *fit)
+                held = done(losses, len(losses) - 1)
+                if not held:
+                    more, held, why = train_loop(probe, batches, steps - len(losses), run,
+                                                 lambda ls, step, before=losses: done(before + ls, step))
+                    losses = losses + more
+                log.fitted[factor] = len(losses) if held else -len(losses)
         except Exception:
             return False, float("nan"), float("nan"), 0
         finally:
@@ -327,7 +341,7 @@ def failure_causes(
     if not causes and retrying:
         causes += diagnosis.regularization(losses, decay, lambda: _noisy(fresh, raw_batch), retry)
     if not causes:
-        causes += diagnosis.learning_rate(losses, retry, slow=still_falling(losses, targets.floor))
+        causes += diagnosis.learning_rate(losses, retry, slow=still_falling(losses, targets.floor), fitted=log.fitted)
     if not causes and probabilities is not None:
         lowest = float(np.nanmin(np.asarray(losses + ends, dtype=np.float64))) if losses else float("nan")
         causes += diagnosis.softmax_in_loss(probabilities, targets.fitted(probabilities), lowest, len(ends))
