@@ -421,3 +421,19 @@ def test_a_retry_that_halves_the_loss_but_does_not_fit_says_so():
     assert found[0][0] == "lr_too_low"
     assert found[0][1].endswith("at lr×10 the batch was still not fitted after 400 steps")
     assert "passes" not in diagnosis.learning_rate([1.0] * 400, retry)[0][1]
+
+
+def test_a_floor_the_check_could_not_find_is_called_unknown_not_a_perfect_prediction(mlcheck: MLCheck):
+    # keras #3373's VAE: outputs = reconstruction + latent statistics, one column wider than the
+    # targets, under a loss of its own; no perfect prediction can be built, 0 stands in
+    torch.manual_seed(0)
+    x = torch.randn(32, 8)
+    model = nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 9))
+
+    def loss(out, y):
+        return F.mse_loss(out[:, :8], y) + 0.01 * out[:, 8].pow(2).mean()
+
+    with pytest.raises(CheckFailed) as info:
+        mlcheck.overfit_one_batch(model, (x, x.clone()), loss_fn=loss, optimizer=_sgd(1e-6))
+    line = next(l for l in str(info.value).splitlines() if l.strip().startswith("loss: start"))
+    assert "unknown: the loss gave no value for a perfect prediction" in line

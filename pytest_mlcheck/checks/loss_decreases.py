@@ -9,8 +9,8 @@ import numpy as np
 from pytest_mlcheck.checks.common import check_fraction, check_steps, length_problem, require_trainable, targets_of
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.checks.training import (
-    ProbeLog, defect_proven, effective_floor, failure_causes, lr_retry, passed_unless_accumulating, progress,
-    recovered_spike, train_loop,
+    ProbeLog, defect_proven, effective_floor, failure_causes, floor_source, lr_retry, passed_unless_accumulating,
+    progress, recovered_spike, train_loop,
 )
 from pytest_mlcheck.data import batches_upto
 from pytest_mlcheck.errors import usage
@@ -110,8 +110,8 @@ def loss_decreases(
         run.record_losses(losses)
         uncovered = session.uncovered_parameters()
         run.result.figures["loss_at_init"] = baseline
-        run.figure("loss_floor", floor, f"floor: {fmt(effective_floor(baseline, floor))} (the loss of perfect "
-                                        "predictions of these batches)")
+        run.figure("loss_floor", floor, f"floor: {fmt(effective_floor(baseline, floor))} "
+                                        f"({floor_source(floor, 'perfect predictions of these batches')})")
         if why == "steps":
             first, last, drop = trend(losses, baseline, floor)
             run.result.figures["last_quarter_median"] = last

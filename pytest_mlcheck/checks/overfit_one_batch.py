@@ -7,8 +7,8 @@ from typing import Any, Callable, Literal
 from pytest_mlcheck.checks.common import check_fraction, check_steps, checked_batch, require_trainable, targets_of
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.checks.training import (
-    EvalWatch, ProbeLog, defect_proven, effective_floor, failure_causes, fits, fitted_where_determined, lr_retry,
-    passed_unless_accumulating, progress, recovered_spike, still_falling, train_loop,
+    EvalWatch, ProbeLog, defect_proven, effective_floor, failure_causes, fits, fitted_where_determined, floor_source,
+    lr_retry, passed_unless_accumulating, progress, recovered_spike, still_falling, train_loop,
 )
 from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.thresholds import OVERFIT_EXTEND, OVERFIT_MAX_STEPS, OVERFIT_MIN_DROP
@@ -133,7 +133,7 @@ def _loss_figures(run: CheckRun, losses: list[float], floor: float, drop: float)
     low = effective_floor(start, floor)
     came = progress(start, end, floor)
     run.figure("loss_floor", floor, f"loss: start {fmt(start)} → end {fmt(end)}, floor {fmt(low)} "
-                                    f"({came:.0%} of the way; the loss of a perfect prediction of this batch)")
+                                    f"({came:.0%} of the way; {floor_source(floor)})")
     run.figure("progress", came, "")
     run.figure("loss_ratio", end / start if start else 0.0, "")
 

@@ -154,6 +154,14 @@ def effective_floor(start: float, floor: float) -> float:
     return min(floor, start)
 
 
+def floor_source(floor: float, what: str = "a perfect prediction of this batch") -> str:
+    """Where the floor in a message came from: the loss of ``what``, or nowhere (then 0 stands in)."""
+    if np.isfinite(floor):
+        return f"the loss of {what}"
+    return ("unknown: the loss gave no value for a perfect prediction this check could build (outputs it "
+            "cannot line up with the targets, a loss of its own), so progress is measured toward 0")
+
+
 def progress(start: float, now: float, floor: float) -> float:
     """How far the loss came from ``start`` toward its ``floor``: 0 not at all, 1 all the way."""
     low = effective_floor(start, floor)
