@@ -76,15 +76,18 @@ class EvalWatch:
 
     @classmethod
     def of(cls, session: Any, prepared: Any, targets: Targets, drop: float, initial: np.ndarray,
-           every: int) -> EvalWatch | None:
-        """A watch where the training forward pass is random and the eval-mode loss can be read."""
+           first_loss: float, every: int) -> EvalWatch | None:
+        """A watch where the training forward pass is random and the eval-mode loss can be read.
+        Its start: the lower of the eval-mode loss at ``initial`` (outputs before training, whose
+        normalisation statistics were not re-estimated) and the first training loss — the
+        stricter reading, since the watch can only let a run pass that the training loss did not."""
         try:
             if not session.stochastic_training(prepared):
                 return None
-            start = session.loss_of(initial, prepared)
+            starts = [v for v in (session.loss_of(initial, prepared), first_loss) if np.isfinite(v)]
         except Exception:
             return None
-        return cls(session, prepared, targets, drop, start, every) if np.isfinite(start) else None
+        return cls(session, prepared, targets, drop, min(starts), every) if starts else None
 
     def sample(self, step: int) -> bool:
         """Read the eval-mode loss after ``step`` steps; whether the criterion holds there."""
