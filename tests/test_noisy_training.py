@@ -82,7 +82,7 @@ class _Sampling(nn.Module):
 
 
 @pytest.mark.parametrize("sampling", [True, False])
-def test_outputs_sampled_at_inference_are_not_read_as_batch_mixing(mlcheck: MLCheck, sampling: bool):
+def test_outputs_sampled_at_inference_are_not_read_as_batch_mixing_or_dropout(mlcheck: MLCheck, sampling: bool):
     # keras #3373's VAE (both frameworks) failed naming batch_mixing: its sampling layer moved
     # every output between the two eval-mode passes of the input-dependence probe
     torch.manual_seed(0)
@@ -90,6 +90,23 @@ def test_outputs_sampled_at_inference_are_not_read_as_batch_mixing(mlcheck: MLCh
     with pytest.raises(CheckFailed) as info:
         mlcheck.overfit_one_batch(model, _data(), loss_fn=nn.MSELoss(), optimizer=lambda p: torch.optim.SGD(p, lr=1e-7))
     text = str(info.value)
-    assert "batch_mixing" not in info.value.causes
+    # nor as over_regularized: training in eval mode does not take away noise that eval mode has too
+    assert "batch_mixing" not in info.value.causes and "over_regularized" not in info.value.causes
     assert ("two eval-mode passes over the same batch differed" in text) == sampling
     assert ("moved its own output and no other's" in text) != sampling
+
+
+@pytest.mark.parametrize(("layers", "noisy"), [
+    ([nn.Dropout(0.5)], True), ([_Sampling(), nn.Dropout(0.5)], False), ([_Sampling()], False), ([], False)])
+def test_only_noise_that_eval_mode_removes_is_offered_to_the_dropout_retry(layers, noisy):
+    # keras #3373's VAE: the retry "with training-mode noise off" still sampled, halved its loss as
+    # the run itself had, and the cause read over_regularized
+    from pytest_mlcheck.checks.common import open_session
+    from pytest_mlcheck.checks.runner import TrainSpec
+    from pytest_mlcheck.checks.training import _noisy
+    from pytest_mlcheck.settings import Settings
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 32), nn.Tanh(), *layers, nn.Linear(32, 1))
+    spec = TrainSpec(loss_fn=nn.MSELoss(), optimizer=_adam)
+    assert _noisy(lambda: open_session(model, Settings(), spec), _data()) is noisy

@@ -559,10 +559,14 @@ def _final_outputs(session: Any, batch: Any) -> np.ndarray | None:
 
 
 def _noisy(fresh: Callable[[], Any], raw_batch: tuple[Any, Any]) -> bool:
-    """Whether the model's training-mode forward pass is random (dropout and the like)."""
+    """Whether the model's training-mode forward pass is random (dropout and the like) while its
+    eval-mode one is not: only then does training in eval mode take the noise away (a VAE samples
+    in both)."""
     session = fresh()
     try:
-        return session.stochastic_training(session.prepare(*raw_batch))
+        batch = session.prepare(*raw_batch)
+        return session.stochastic_training(batch) \
+            and diagnosis.inference_noise(session.predict(batch), session.predict(batch)) is None
     except Exception:
         return False
     finally:
