@@ -68,7 +68,6 @@ def test_the_watch_extends_on_the_eval_mode_curve_not_the_noisy_training_one():
 
     watch = EvalWatch(Fake(), None, type("T", (), {"floor": 0.0, "task": "regression"})(), 0.9, 1.0, 10)
     watch.points = list(np.linspace(0.3, 0.18, 40))  # smooth, 82% of the way after 800 steps
-    watch.at = list(range(410, 810, 10))
     assert watch.still_falling(800, 1600)
     watch.points = [0.3] * 40  # flat: stop
     assert not watch.still_falling(800, 1600)

@@ -76,10 +76,10 @@ def overfit_one_batch(
             more, ok, why = train_loop(session, [prepared], max_steps, run,
                                        step_done if watch is None else watch.done(step_done, len(losses)))
             losses = losses + more
-        if watch is not None and why == "steps" and watch.at[-1] != len(losses) and watch.sample(len(losses)):
+        if watch is not None and why == "steps" and watch.step != len(losses) and watch.sample(len(losses)):
             ok, why = True, "done"
         if watch is not None:
-            run.result.notes.append(watch.line(watch.at[-1]))
+            run.result.notes.append(watch.line())
         run.record_losses(losses)
         if len(losses) > max_steps:
             run.result.notes.append(
@@ -90,8 +90,10 @@ def overfit_one_batch(
         uncovered = session.uncovered_parameters()
         outputs = None
         if why == "steps":  # eval-mode outputs after the run: the overlap judgement and the message read them
-            session.recalibrate(prepared)
-            outputs = session.predict(prepared)
+            outputs = watch.outputs if watch is not None and watch.step == len(losses) else None  # just read
+            if outputs is None:
+                session.recalibrate(prepared)
+                outputs = session.predict(prepared)
         overlap = fitted_where_determined(session, raw, prepared, targets, out0, outputs, drop) \
             if outputs is not None and kind != "regression" else None
         if overlap is not None:

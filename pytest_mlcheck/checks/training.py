@@ -72,7 +72,8 @@ class EvalWatch:
         self.session, self.prepared, self.targets, self.drop = session, prepared, targets, drop
         self.start, self.every = start, every
         self.points: list[float] = []
-        self.at: list[int] = []  # the step of each point
+        self.step = 0  # the step of the last point, and the eval-mode outputs read there
+        self.outputs: np.ndarray | None = None
 
     @classmethod
     def of(cls, session: Any, prepared: Any, targets: Targets, drop: float, initial: np.ndarray,
@@ -95,7 +96,7 @@ class EvalWatch:
         outputs = self.session.predict(self.prepared)
         loss = self.session.loss_of(outputs, self.prepared)
         self.points.append(loss)
-        self.at.append(step)
+        self.step, self.outputs = step, outputs
         if not np.isfinite(loss) or progress(self.start, loss, self.targets.floor) < self.drop:
             return False
         return self.targets.task == "regression" or bool(self.targets.fitted(outputs))
@@ -116,12 +117,12 @@ class EvalWatch:
         return still_falling([self.start] + self.points, self.targets.floor, target=self.drop,
                              limit=len(self.points) + 1 + (limit - steps) // self.every)
 
-    def line(self, steps: int) -> str:
+    def line(self) -> str:
         """The message line: what the eval-mode loss did."""
         came = progress(self.start, self.points[-1], self.targets.floor)
         return (f"the model's training-mode forward pass is random (dropout and the like), which keeps the "
                 f"training loss above what the model fits: judged on the eval-mode loss, {fmt(self.start)} → "
-                f"{fmt(self.points[-1])} at step {steps} ({came:.0%} of the way)")
+                f"{fmt(self.points[-1])} at step {self.step} ({came:.0%} of the way)")
 
 
 def fitted_where_determined(session: Any, raw: tuple[Any, Any], prepared: Any, targets: Targets,
