@@ -342,6 +342,20 @@ def identical_inputs(x: np.ndarray | None) -> list[Evidence]:
              "broadcast to the batch")]
 
 
+def independence_tolerance(outputs: np.ndarray) -> float:
+    """How far another sample's outputs may move when one sample changes: rounding, relative to
+    the largest finite |output|."""
+    finite = outputs[np.isfinite(outputs)]
+    return INDEPENDENCE_RTOL * (float(np.abs(finite).max(initial=0.0)) + 1e-6)
+
+
+def unmoved(change: float, outputs: np.ndarray) -> bool:
+    """Whether an output changed by ``change`` stayed where it was: within float32 rounding of the
+    largest |output|, not merely small (an untrained head on tiny weights moves its output by 1e-5
+    of 0.5)."""
+    return change <= OUTPUT_UNMOVED * float(np.abs(outputs).max(initial=0.0))
+
+
 def inference_noise(first: np.ndarray, second: np.ndarray) -> str | None:
     """Two eval-mode passes over the same batch: the line saying they differ (the model samples at
     inference, e.g. a VAE's reparameterisation), or None where they agree within float32 rounding."""
@@ -349,7 +363,7 @@ def inference_noise(first: np.ndarray, second: np.ndarray) -> str | None:
     if a.shape != b.shape or not (np.isfinite(a).all() and np.isfinite(b).all()):
         return None
     gap = float(np.abs(a - b).max(initial=0.0))
-    if gap <= OUTPUT_UNMOVED * float(np.abs(a).max(initial=0.0)):
+    if unmoved(gap, a):
         return None
     return (f"two eval-mode passes over the same batch differed by up to {fmt(gap)} (the model samples at "
             "inference), so changing one sample's input could not show what its outputs depend on")
@@ -364,11 +378,8 @@ def input_dependence(base: np.ndarray, after: np.ndarray, changed: int) -> list[
     if moved.shape != flat.shape or not np.isfinite(flat).all() or not np.isfinite(moved).all():
         return []
     delta = np.abs(moved - flat).max(axis=1)
-    scale = float(np.abs(flat).max(initial=0.0))
-    tol = INDEPENDENCE_RTOL * (scale + 1e-6)
-    # unmoved: within float32 rounding, not merely small (an untrained head on tiny weights moves
-    # its output by 1e-5 of 0.5)
-    if delta[changed] <= OUTPUT_UNMOVED * scale:
+    tol = independence_tolerance(flat)
+    if unmoved(float(delta[changed]), flat):
         return [(C.CLASS_COLLAPSE,
                  f"the outputs ignore the inputs: changing sample {changed}'s input left its eval-mode output "
                  f"unchanged (by {fmt(float(delta[changed]))}), so no input can be told from another; a layer "

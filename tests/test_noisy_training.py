@@ -102,10 +102,42 @@ def test_only_noise_that_eval_mode_removes_is_offered_to_the_dropout_retry(layer
     # the run itself had, and the cause read over_regularized
     from pytest_mlcheck.checks.common import open_session
     from pytest_mlcheck.checks.runner import TrainSpec
-    from pytest_mlcheck.checks.training import _noisy
+    from pytest_mlcheck.checks.training import ProbeLog, _noisy
     from pytest_mlcheck.settings import Settings
 
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(8, 32), nn.Tanh(), *layers, nn.Linear(32, 1))
     spec = TrainSpec(loss_fn=nn.MSELoss(), optimizer=_adam)
-    assert _noisy(lambda: open_session(model, Settings(), spec), _data()) is noisy
+    opened: list[object] = []
+
+    def fresh():
+        opened.append(open_session(model, Settings(), spec))
+        return opened[-1]
+
+    assert _noisy(fresh, _data(), ProbeLog()) is noisy
+    # what the input-dependence probe already saw is not looked at again
+    seen = ProbeLog()
+    seen.sampling = True
+    opened.clear()
+    assert _noisy(fresh, _data(), seen) is False and not opened
+
+
+@pytest.mark.parametrize(("layers", "watched"), [([nn.Dropout(0.5)], True), ([_Sampling(), nn.Dropout(0.5)], False)])
+def test_the_eval_mode_watch_opens_only_where_eval_mode_removes_the_noise(layers, watched):
+    # a VAE's eval-mode curve carries its sampling noise too: nothing for the watch to read off
+    from pytest_mlcheck.checks.common import open_session
+    from pytest_mlcheck.checks.runner import TrainSpec
+    from pytest_mlcheck.settings import Settings
+    from pytest_mlcheck.targets import Targets
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 32), nn.Tanh(), *layers, nn.Linear(32, 1))
+    session = open_session(model, Settings(), TrainSpec(loss_fn=nn.MSELoss(), optimizer=_adam))
+    try:
+        batch = session.prepare(*_data())
+        out = session.predict(batch)
+        targets = Targets("regression", "values", None, 1, "values", 0.0, [])
+        watch = EvalWatch.of(session, batch, targets, 0.9, out, session.loss_of(out, batch), 10)
+    finally:
+        session.close()
+    assert (watch is not None) is watched

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from pytest_mlcheck import causes as C
+from pytest_mlcheck import diagnosis
 from pytest_mlcheck.backends import as_numpy
 from pytest_mlcheck.checks.common import finite_samples, perturbed
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
@@ -60,7 +61,7 @@ def batch_independence(
                                              "the batch dimension is reshaped or reduced away")])
         flat = base.reshape(n, -1).astype(np.float64)
         judged = flat[valid]
-        tol = INDEPENDENCE_RTOL * (float(np.max(np.abs(judged[np.isfinite(judged)]), initial=0.0)) + 1e-6)
+        tol = diagnosis.independence_tolerance(judged)
         worst = 0.0
         picks = np.flatnonzero(valid)
         probes = sorted({int(picks[0]), int(picks[len(picks) // 2]), int(picks[-1])}) if len(picks) else []

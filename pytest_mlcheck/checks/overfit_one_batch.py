@@ -65,10 +65,12 @@ def overfit_one_batch(
         # slow but correct is no defect: a loss still falling steadily at the budget trains on
         limit = OVERFIT_EXTEND * max_steps
 
-        def falling() -> bool:
+        def falling(until: int = limit) -> bool:
+            """Still coming down steadily (or on course to the criterion by step ``until``): read on the
+            eval-mode curve once the run is past the budget under a watch, else on the training loss."""
             if watch is not None and len(losses) > max_steps:
-                return watch.still_falling(len(losses), limit)
-            return still_falling(losses, targets.floor, target=drop, limit=limit)
+                return watch.still_falling(len(losses), until)
+            return still_falling(losses, targets.floor, target=drop, limit=until)
 
         extend = why == "steps" and falling() and not defect_proven(model, settings, spec, session, raw, prepared)
         while extend and why == "steps" and len(losses) < limit and falling():
@@ -124,8 +126,7 @@ def overfit_one_batch(
                            fit=(targets, drop)),
             notes=run.result.notes, log=log,
         )
-        if why == "steps" and (watch.still_falling(len(losses), len(losses)) if watch is not None and len(losses) > max_steps
-                               else still_falling(losses, targets.floor)):
+        if why == "steps" and falling(until=len(losses)):
             run.result.notes.append(f"the loss was still falling steadily at step {len(losses)} "
                                     f"({OVERFIT_EXTEND}× the budget): a larger steps= or learning rate may fit")
         raise run.fail(_headline(ok, why, losses, max_steps, run, uncovered), causes)

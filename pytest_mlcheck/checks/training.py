@@ -63,8 +63,8 @@ def fits(session: Any, prepared: Any, targets: Targets, drop: float) -> Callable
 
 
 class EvalWatch:
-    """For a model whose training-mode forward pass is random (dropout and the like): that noise
-    keeps its training loss above what the model has fitted, by a margin that does not shrink, so
+    """For a model whose training-mode forward pass is random (dropout and the like) and whose
+    eval-mode one is not: that noise keeps its training loss above what the model has fitted, by a margin that does not shrink, so
     the criterion and the decision to train on are read from the eval-mode loss instead, sampled
     every ``every`` steps (normalisation statistics re-estimated first, as :func:`fits` does)."""
 
@@ -83,7 +83,8 @@ class EvalWatch:
         normalisation statistics were not re-estimated) and the first training loss — the
         stricter reading, since the watch can only let a run pass that the training loss did not."""
         try:
-            if not session.stochastic_training(prepared):
+            # a model that samples at inference too (a VAE) keeps that noise in eval mode: nothing to watch
+            if not session.stochastic_training(prepared) or samples_at_inference(session, prepared):
                 return None
             starts = [v for v in (session.loss_of(initial, prepared), first_loss) if np.isfinite(v)]
         except Exception:
@@ -212,11 +213,20 @@ def recovered_spike(losses: list[float], floor: float, start: float | None = Non
             "rate ÷ 10")
 
 
+def samples_at_inference(session: Any, batch: Any) -> str | None:
+    """Two eval-mode passes over ``batch``: the line saying they differ (the model samples at
+    inference, e.g. a VAE), or None where they agree."""
+    return diagnosis.inference_noise(session.predict(batch), session.predict(batch))
+
+
 class ProbeLog:
     """What each probe of a failed training check ran and saw, for a failure no probe explains."""
 
     def __init__(self) -> None:
         self.lines: list[str] = []
+        # whether the model as given samples at inference (None: not looked): read once, by the
+        # first probe that needs it
+        self.sampling: bool | None = None
         # lr factor → steps a successful retry took to fit the batch by the check's criterion
         # (negative: not within that many), so a cause can say what would pass
         self.fitted: dict[float, int] = {}
@@ -351,7 +361,7 @@ def failure_causes(
     if not causes:  # a fresh copy of the model as given (within a released session: no second weight copy)
         causes += _input_dependence(fresh, first, x, settings.seed, log)
     if not causes and retrying:
-        causes += diagnosis.regularization(losses, decay, lambda: _noisy(fresh, raw_batch), retry)
+        causes += diagnosis.regularization(losses, decay, lambda: _noisy(fresh, raw_batch, log), retry)
     if not causes:
         causes += diagnosis.learning_rate(losses, retry, slow=still_falling(losses, targets.floor), fitted=log.fitted)
     if not causes and probabilities is not None:
@@ -385,12 +395,12 @@ def _input_dependence(fresh: Callable[[], Any], first: Any, x: np.ndarray | None
         return []
     session = fresh()
     try:
-        base, again = session.predict(first), session.predict(first)
-        noise = diagnosis.inference_noise(base, again)
+        noise = samples_at_inference(session, first)
+        log.sampling = noise is not None
         if noise is not None:  # a sampling layer live in eval mode (a VAE): a changed output proves nothing
             log.add(noise)
             return []
-        found = diagnosis.input_dependence(base, session.predict(session.prepare(changed, None)), 0)
+        found = diagnosis.input_dependence(session.predict(first), session.predict(session.prepare(changed, None)), 0)
     except Exception:  # the model refuses the changed batch: no evidence either way
         return []
     finally:
@@ -559,15 +569,17 @@ def _final_outputs(session: Any, batch: Any) -> np.ndarray | None:
         return None
 
 
-def _noisy(fresh: Callable[[], Any], raw_batch: tuple[Any, Any]) -> bool:
+def _noisy(fresh: Callable[[], Any], raw_batch: tuple[Any, Any], log: ProbeLog) -> bool:
     """Whether the model's training-mode forward pass is random (dropout and the like) while its
     eval-mode one is not: only then does training in eval mode take the noise away (a VAE samples
-    in both)."""
+    in both; ``log.sampling`` says so when an earlier probe looked)."""
+    if log.sampling:
+        return False
     session = fresh()
     try:
         batch = session.prepare(*raw_batch)
         return session.stochastic_training(batch) \
-            and diagnosis.inference_noise(session.predict(batch), session.predict(batch)) is None
+            and (log.sampling is False or samples_at_inference(session, batch) is None)
     except Exception:
         return False
     finally:
