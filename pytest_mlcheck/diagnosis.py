@@ -212,11 +212,13 @@ def learning_rate(
     not, and the loss ended no lower than it began, a smaller one? A flat curve over several
     batches ends above or below its start by noise alone, so that alone does not decide the
     direction. Each retry trains a fresh copy; ``fitted`` (lr factor → steps to fit the batch,
-    negative: not within that many) says what would pass."""
-    fitted = {} if fitted is None else fitted  # filled in as the retries run
+    negative: not within that many; filled in as the retries run) says what would pass. Where it
+    can, a run that came down and levelled off short of the criterion gets one retry at lr×10,
+    named only if that retry meets the check's own criterion: a halving it already had proves
+    nothing."""
 
     def passes(factor: float, name: str) -> str:
-        n = fitted.get(factor)
+        n = (fitted or {}).get(factor)
         if n is None:
             return ""
         return (f"; at {name} this check passes (fitted at step {n})" if n > 0 else
@@ -238,6 +240,13 @@ def learning_rate(
                         f"{fmt(losses[-1])})")
                 return [(C.LR_TOO_LOW, f"{what}; a retry at {name} halved it within {PROBE_MAX_STEPS} steps "
                                        f"(loss {fmt(end)})" + passes(factor, name))]
+    if fitted is not None and not (spiked or stalled or slow):
+        ok, end = retry(10.0)
+        steps = fitted.get(10.0, 0)
+        if ok and steps > 0:
+            return [(C.LR_TOO_LOW, f"the loss came down ({fmt(start)} → {fmt(min(finite))}) but levelled off short "
+                                   f"of the criterion; a retry at lr×10 fitted the batch: at lr×10 this check passes "
+                                   f"(fitted at step {steps})")]
     if spiked or finite[-1] >= start:
         for factor, name in ((0.1, "lr/10"), (0.01, "lr/100"), (0.001, "lr/1000")):
             ok, end = retry(factor)

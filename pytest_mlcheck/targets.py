@@ -98,6 +98,13 @@ def outvoted(x: Optional[np.ndarray], targets: Targets) -> Optional[np.ndarray]:
     boundary gets such a sample wrong and memorises it last. None where neighbourhoods say nothing:
     not one class per sample, inputs that are not finite floats, a batch too small or too large, or
     one where fewer than OVERLAP_MIN_DETERMINED of the samples agree with their neighbours."""
+    agree = neighbours_agreeing(x, targets)
+    return None if agree is None else 2 * agree < OVERLAP_NEIGHBOURS
+
+
+def neighbours_agreeing(x: Optional[np.ndarray], targets: Targets) -> Optional[np.ndarray]:
+    """Per sample, how many of its OVERLAP_NEIGHBOURS nearest inputs share its class; None where
+    neighbourhoods say nothing (see :func:`outvoted`)."""
     ids = targets.ids
     if targets.task not in ("classification", "binary") or targets.channel_axis is not None or ids is None \
             or x is None or not np.issubdtype(x.dtype, np.floating):
@@ -116,10 +123,9 @@ def outvoted(x: Optional[np.ndarray], targets: Targets) -> Optional[np.ndarray]:
     near = np.argsort(dist, axis=1, kind="stable")[:, :OVERLAP_NEIGHBOURS]
     labels = ids.reshape(n)
     agree = (labels[near] == labels[:, None]).sum(axis=1)
-    out = 2 * agree < OVERLAP_NEIGHBOURS
-    if (~out).mean() < OVERLAP_MIN_DETERMINED:
+    if (2 * agree >= OVERLAP_NEIGHBOURS).mean() < OVERLAP_MIN_DETERMINED:
         return None
-    return out
+    return agree
 
 
 def check_task(task: object) -> Optional[str]:

@@ -16,7 +16,12 @@ OVERFIT_MIN_DROP = 0.9  # pass once the loss fell by this fraction of its start 
 DENSE_MIN_RIGHT = 0.99
 # Classes that overlap in the batch: a sample most of whose OVERLAP_NEIGHBOURS nearest inputs (features
 # standardised) carry another class is "outvoted"; a smooth fit gets it wrong and memorises it last.
-# When the other samples are fitted by the usual criterion, the batch counts as fitted. Judged only
+# The criterion then reads the loss of the samples not outvoted, and asks every sample right only
+# among those all of whose nearest inputs share their class: a correct MLP (64x64, Adam 1e-3 and
+# 1e-2) had every one of those right within 25-125 steps on eight batches (blobs, circles, moons,
+# make_classification with flip_y, iris, wine, breast cancer), while the samples merely not outvoted
+# stayed short of all right after 1,600 steps on blobs and circles (183/189, 82/83) and 675 on moons:
+# memorising an outvoted sample flips its bordering neighbours. Judged only
 # when the neighbourhoods say something: at least OVERLAP_MIN_DETERMINED of the batch not outvoted
 # (chance for 3 balanced classes ≈ 0.21, 10 classes ≈ 0.01; 32 samples of 14 standardised features
 # from make_classification: 0.03). Measured on the real programs' correct versions: AUTOTRAINER's blobs

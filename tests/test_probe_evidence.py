@@ -238,18 +238,19 @@ def test_a_regularised_loss_that_fits_every_sample_and_nears_the_criterion_train
     assert any(f"pass steps={result.steps}" in note for note in result.notes)
 
 
-def test_inputs_off_unit_scale_but_not_raw_are_noted_not_blamed_for_a_failed_fit():
+def test_inputs_off_unit_scale_but_not_raw_are_not_blamed_for_a_slow_fit():
     """AUTOTRAINER's blobs (mean |x| 3.3): 256 samples of three overlapping classes that a small MLP at
-    Adam 1e-4 does not fit in the budget, standardised or not. The failure says so through its probes,
-    without naming the inputs; 0-255 pixels (mean |x| ~100) are still named."""
+    Adam 1e-4 does not fit in the budget, standardised or not. The failure names the learning rate
+    its retry fitted the batch at, not the inputs; 0-255 pixels (mean |x| ~100) are still named."""
     from tests.real_programs import autotrainer_improper_activation as blobs
 
     torch.manual_seed(0)
     b = blobs.fixed("torch")
     with pytest.raises(CheckFailed) as failed:
         MLCheck().overfit_one_batch(b["model"], b["batch"], loss_fn=b["loss_fn"], optimizer=b["optimizer"])
-    assert "inputs_not_normalized" not in failed.value.causes, str(failed.value)
-    assert "mean |x| 3.305" in str(failed.value) and "off unit scale" in str(failed.value)
+    assert failed.value.causes == ["lr_too_low"], str(failed.value)
+    assert "levelled off short of the criterion" in str(failed.value)
+    assert "at lr×10 this check passes" in str(failed.value)
 
     from pytest_mlcheck import diagnosis
 
@@ -437,3 +438,21 @@ def test_a_floor_the_check_could_not_find_is_called_unknown_not_a_perfect_predic
         mlcheck.overfit_one_batch(model, (x, x.clone()), loss_fn=loss, optimizer=_sgd(1e-6))
     line = next(l for l in str(info.value).splitlines() if l.strip().startswith("loss: start"))
     assert "unknown: the loss gave no value for a perfect prediction" in line
+
+
+def test_a_fit_that_levels_off_is_blamed_on_the_learning_rate_only_when_lr_x10_fits():
+    """The broken twin of the slow blob fit above: a linear softmax on XOR-placed clusters beside a
+    separable third class halves its loss (the third class) and levels off; at lr×10 it levels off
+    the same way, so no learning-rate story is told, and the note shows the retry that was run."""
+    rng = np.random.default_rng(0)
+    corners = np.array([[1, 1], [-1, -1], [1, -1], [-1, 1], [6, 6]], dtype="float32")
+    which = np.arange(80) % 5
+    x = corners[which] + 0.1 * rng.standard_normal((80, 2)).astype("float32")
+    y = np.array([0, 0, 1, 1, 2])[which]
+    torch.manual_seed(0)
+    with pytest.raises(CheckFailed) as failed:
+        MLCheck().overfit_one_batch(nn.Linear(2, 3), (torch.tensor(x), torch.tensor(y)),
+                                    loss_fn=nn.CrossEntropyLoss(), optimizer=lambda p: torch.optim.Adam(p, lr=1e-2))
+    text = str(failed.value)
+    assert "lr_too_low" not in failed.value.causes, text
+    assert "a retry at lr×10" in text

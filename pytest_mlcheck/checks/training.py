@@ -14,7 +14,7 @@ from pytest_mlcheck.checks.common import open_session, perturbed
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec
 from pytest_mlcheck.errors import UserCodeError
 from pytest_mlcheck.settings import Settings
-from pytest_mlcheck.targets import Targets, head_cannot_reach, outvoted
+from pytest_mlcheck.targets import Targets, head_cannot_reach, neighbours_agreeing
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
     EXTEND_MIN_GAIN, OVERFLOW_GROWTH, OVERLAP_NEIGHBOURS, PROBE_MAX_STEPS, PROBE_TARGET, RECOVERED_SPIKE,
@@ -129,25 +129,33 @@ class EvalWatch:
 def fitted_where_determined(session: Any, raw: tuple[Any, Any], prepared: Any, targets: Targets,
                             initial: np.ndarray, final: np.ndarray, drop: float) -> tuple[bool, str] | None:
     """For a batch whose classes overlap (:func:`pytest_mlcheck.targets.outvoted`), the criterion on
-    the samples its neighbourhoods determine: each of them right at the ``final`` (eval-mode) outputs
-    and their loss ``drop`` of the way from its value at the ``initial`` outputs to the floor. Returns
-    whether it holds and the line that says so, or None where the batch shows no overlap."""
-    mask = outvoted(session.inputs(prepared), targets)
-    if mask is None or not mask.any():
+    the samples their neighbourhoods determine: the loss of those not outvoted ``drop`` of the way
+    from its value at the ``initial`` outputs to the floor, and at the ``final`` (eval-mode)
+    outputs every sample right whose nearest inputs all share its class (one that merely outvotes
+    its neighbours borders another class: a smooth fit may flip it while it memorises the rest).
+    Returns whether it holds and the line that says so, or None where the batch shows no overlap."""
+    agree = neighbours_agreeing(session.inputs(prepared), targets)
+    if agree is None:
+        return None
+    mask = 2 * agree < OVERLAP_NEIGHBOURS
+    if not mask.any():
         return None
     keep = np.flatnonzero(~mask)
     try:
         sub = session.prepare(as_numpy(raw[0])[keep], as_numpy(raw[1])[keep])
     except Exception:  # inputs that do not slice as one array: no judgement
         return None
-    wrong = int((~targets.right(final)[keep]).sum())
+    right = targets.right(final)
+    inner = agree == OVERLAP_NEIGHBOURS
+    wrong = int((~right[inner]).sum())
     start, now = session.loss_of(initial[keep], sub), session.loss_of(final[keep], sub)
     came = progress(start, now, targets.floor)
     held = wrong == 0 and bool(np.isfinite(came)) and came >= drop
     line = (f"the classes overlap in this batch: {int(mask.sum())} of {len(mask)} samples are outvoted by their "
-            f"{OVERLAP_NEIGHBOURS} nearest inputs' classes, which a smooth fit gets wrong and memorises last; "
-            f"on the other {len(keep)}: {len(keep) - wrong} right, loss {fmt(start)} → {fmt(now)} "
-            f"({came:.0%} of the way)")
+            f"{OVERLAP_NEIGHBOURS} nearest inputs' classes, which a smooth fit gets wrong and memorises last; on "
+            f"the other {len(keep)}: {int(right[keep].sum())} right, loss {fmt(start)} → {fmt(now)} ({came:.0%} of "
+            f"the way), and of the {int(inner.sum())} whose nearest inputs all share their class "
+            f"{int(inner.sum()) - wrong} right")
     return held, line + (": the check asks no more of an overlapping batch" if held else "")
 
 
@@ -228,8 +236,9 @@ class ProbeLog:
         # first probe that needs it
         self.sampling: bool | None = None
         # lr factor → steps a successful retry took to fit the batch by the check's criterion
-        # (negative: not within that many), so a cause can say what would pass
-        self.fitted: dict[float, int] = {}
+        # (negative: not within that many), so a cause can say what would pass; None where the
+        # retries do not train on to the criterion
+        self.fitted: dict[float, int] | None = None
 
     def add(self, line: str) -> None:
         self.lines.append(line)
@@ -244,6 +253,8 @@ def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[A
     finite (stops there). Each attempt is written to ``log``. Given ``fit`` (the check's targets
     and ``min_drop``), a successful learning-rate retry trains on to the check's criterion, up to
     ``steps`` in all, and ``log.fitted`` says whether and when it held."""
+    if fit is not None and log is not None and log.fitted is None:
+        log.fitted = {}
 
     def retry(factor: float = 1.0, *, quiet: bool = False, no_decay: bool = False) -> tuple[bool, float]:
         what = f"lr×{factor:g}" + (", training-mode noise off" if quiet else "") + (
@@ -258,6 +269,8 @@ def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[A
         probe = open_session(model, settings, spec, within=within)
         try:
             batches = [probe.prepare(*raw) for raw in raws]
+            fitting = fit is not None and log is not None and log.fitted is not None and not (quiet or no_decay)
+            initial = probe.predict(batches[0]) if fitting else None  # for the overlap judgement at the end
             probe.scale_lr(factor)
             if quiet:
                 probe.train_without_noise()
@@ -265,13 +278,18 @@ def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[A
                 probe.drop_weight_decay()
             losses, ok, why = train_loop(probe, batches, min(steps, PROBE_MAX_STEPS), run,
                                          lambda ls, _: ls[-1] <= PROBE_TARGET * ls[0])
-            if ok and fit is not None and log is not None and not (quiet or no_decay):
+            if ok and fitting:
                 done = fits(probe, batches[0], *fit)
                 held = done(losses, len(losses) - 1)
                 if not held:
                     more, held, why = train_loop(probe, batches, steps - len(losses), run,
                                                  lambda ls, step, before=losses: done(before + ls, step))
                     losses = losses + more
+                if not held and why == "steps":  # judged as the check judges its own run at the end
+                    probe.recalibrate(batches[0])
+                    judged = fitted_where_determined(probe, raws[0], batches[0], fit[0], initial,
+                                                     probe.predict(batches[0]), fit[1])
+                    held = judged is not None and judged[0]
                 log.fitted[factor] = len(losses) if held else -len(losses)
         except Exception:
             return False, float("nan"), float("nan"), 0
