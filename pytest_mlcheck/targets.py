@@ -52,6 +52,8 @@ class Targets:
             return "the loss is not finite at the predictions training moves toward"
         if self.problems and self.problems[0][1].startswith(_CLIPPED):
             return "the outputs are clipped before the softmax"
+        if self.problems and self.problems[0][1].startswith(_TRACED):
+            return "training scores the logits beneath the last activation, not the outputs"
         return "the targets cannot be learned with this head and loss"
 
     def record(self, run: object) -> None:
@@ -314,7 +316,8 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
             problems += _ignores_outputs(loss_at, _onehot(ids, width), shape, problems)
             problems += _unsafe_at_target(loss_at, _onehot(ids, width), form, shape, floor, problems)
             # a softmax head couples its outputs: a binary loss on its rows still trains it as one
-            # categorical choice (unusual, not the independent-outputs defect)
+            # categorical choice (unusual, not the independent-outputs defect) — unless Keras hands
+            # the loss the softmax's logits in its traced step (checks.common.targets_of looks)
             softmax_rows = _in_unit(out2) and bool(np.allclose(out2.sum(axis=1), 1.0, atol=1e-3))
             clipped = _clipped_probabilities(out2, loss_at, _onehot(ids, width), shape)
             if clipped:
@@ -495,6 +498,29 @@ def _clipped_probabilities(out2: np.ndarray, loss_at: LossAt, onehot: np.ndarray
              f"logits at best {fmt(as_logits)}), but the outputs are ≥ 0 with {zeros} exact zero(s) of "
              f"{out2.size} and rows summing to {fmt(float(sums.min()))}..{fmt(float(sums.max()))}, not 1: an "
              "activation such as ReLU on the last layer, where the loss needs a softmax")]
+
+
+_TRACED = "as a traced training step computes it"
+
+
+def logits_read(traced: Optional[float], value: float) -> list[Evidence]:
+    """The loss of the same outputs as a traced step computes it (``traced``; None where the
+    framework cannot differ) and as values: Keras under TensorFlow hands a cross-entropy the
+    logits beneath a softmax or sigmoid output in a traced step and applies the loss's own
+    activation to them, so binary_crossentropy on a softmax head trains each logit as an
+    independent sigmoid and categorical_crossentropy on sigmoid units trains them as one softmax.
+    Matched pairs agree bit for bit (the cross-entropy of a softmax from its logits is the same
+    number); these two differ at init by 0.05-0.5."""
+    if traced is None or not (_finite(traced) and _finite(value)):
+        return []
+    if abs(traced - value) <= 1e-3 * max(abs(value), 1e-3):
+        return []
+    return [(C.LOSS_MISMATCH, f"{_TRACED} (as fit() runs), the loss of these outputs is {fmt(traced)}, not the "
+                              f"{fmt(value)} they score as values: Keras reads the logits beneath the last softmax or "
+                              "sigmoid and applies the loss's own activation to them — binary_crossentropy on a "
+                              "softmax trains each logit as an independent sigmoid, categorical_crossentropy on "
+                              "sigmoid units trains them as one softmax — so training lowers a loss the outputs do "
+                              "not show")]
 
 
 _CLIPPED = "the logits were clipped (a ReLU or clamp on the last layer) before the softmax"

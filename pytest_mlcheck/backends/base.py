@@ -43,6 +43,11 @@ class Session(Protocol):
     def loss_of(self, outputs: np.ndarray, batch: Any) -> float:
         """The user's loss for given outputs on the batch's targets (NaN if it cannot say)."""
 
+    def traced_loss(self, batch: Any) -> float | None:
+        """The loss of the batch's eval-mode outputs as a traced training step computes it, where that
+        can differ from :meth:`loss_of` on the same outputs (Keras under TensorFlow lets a loss read
+        the logits beneath the last softmax or sigmoid there); None where it cannot differ."""
+
     def clear_gradients(self) -> None:
         """Drop accumulated gradients. NotSupported where the step's gradients are not visible."""
 

@@ -245,6 +245,19 @@ class KerasSession(KerasSessionBase):
         call_user("the optimizer step", self.optimizer.apply_gradients, self._pairs(loss, grads, variables))
         return loss
 
+    def traced_loss(self, batch: tuple[Any, Any]) -> float | None:
+        """In a traced step (as fit() runs) a softmax or sigmoid output carries the logits beneath it,
+        and Keras's cross-entropies read those instead of the outputs; eagerly they read the outputs."""
+        if not self.has_loss() or self.user_step is not None or self._override is not None:
+            return None
+        x, y = batch
+        with self._place():
+            traced = tf.function(lambda x, y: self._loss(x, y, self._forward(x, training=False), training=False))
+            try:
+                return scalar_loss(traced(x, y), "loss_fn")
+            except Exception:  # the probe is a look, not a verdict: a loss that will not trace says nothing
+                return None
+
     def gradients(self, batch: tuple[Any, Any]) -> dict[str, np.ndarray | None]:
         """Gradients of the loss on ``batch`` for each trainable variable, without an update."""
         x, y = batch

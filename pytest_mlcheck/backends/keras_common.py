@@ -673,6 +673,9 @@ class KerasSessionBase:
             out = self._forward(batch[0], training=training)
             return scalar_loss(self._loss(batch[0], batch[1], out, training=training), "loss_fn")
 
+    def traced_loss(self, batch: tuple[Any, Any]) -> float | None:
+        return None  # only TensorFlow's traced tensors carry the logits beneath an activation
+
     def loss_of(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> float:
         if not self.has_loss():
             return float("nan")

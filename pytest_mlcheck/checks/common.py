@@ -12,7 +12,7 @@ from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.data import one_batch, sample_count
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.settings import Settings
-from pytest_mlcheck.targets import Targets, decide
+from pytest_mlcheck.targets import Targets, decide, logits_read
 
 if TYPE_CHECKING:
     from pytest_mlcheck.backends.base import Session
@@ -73,7 +73,11 @@ def targets_of(session: Session, raw_x: Any, batch: Any, out: np.ndarray, task: 
             return float("nan")
         return session.loss_of(outputs, other)
 
-    return decide(y, out, loss_at, task)
+    targets = decide(y, out, loss_at, task)
+    if not targets.problems and targets.form == "probabilities":
+        # a look the values cannot give: what a traced training step makes of the same outputs
+        targets.problems += logits_read(session.traced_loss(batch), session.loss_of(out, batch))
+    return targets
 
 
 def length_problem(raws: list[tuple[Any, Any]]) -> list[Evidence]:

@@ -1,0 +1,67 @@
+"""Keras under TensorFlow hands a cross-entropy the logits beneath a softmax or sigmoid output when
+it traces the training step (as fit() does), and applies the loss's own activation to them: on a
+softmax head, binary_crossentropy then trains twenty independent sigmoids on the softmax's logits
+(keras #4994's newsgroups LSTM: the traced loss starts at 0.685 where the outputs score 0.199, and
+falls while the outputs never change). The training checks compare the two readings of the same
+outputs before they train; matched pairs agree bit for bit and pass."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from keras_corpus import digits_arrays
+from pytest_mlcheck import CheckFailed, MLCheck
+from pytest_mlcheck.targets import logits_read
+
+
+def _model(activation: str, loss: object) -> keras.Model:
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(32, activation="relu"),
+                              keras.layers.Dense(10, activation=activation)])
+    model.compile(loss=loss, optimizer=keras.optimizers.Adam(1e-2))
+    return model
+
+
+def _hand_written_bce(y_true, y_pred):
+    p = keras.ops.clip(y_pred, 1e-7, 1 - 1e-7)
+    return -keras.ops.mean(y_true * keras.ops.log(p) + (1 - y_true) * keras.ops.log(1 - p))
+
+
+def _batch(multi_hot: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    x, y = digits_arrays(64)
+    rows = np.eye(10, dtype="float32")[y]
+    if multi_hot:  # a second label per sample: independent labels, what sigmoid units are for
+        rows = np.maximum(rows, np.eye(10, dtype="float32")[(y * 3 + 1) % 10])
+    return x, rows
+
+
+def test_binary_crossentropy_on_a_softmax_head_fails_before_training_and_says_what_training_scores(mlcheck: MLCheck):
+    model = _model("softmax", "binary_crossentropy")
+    for check in (mlcheck.init_loss, mlcheck.overfit_one_batch):
+        with pytest.raises(CheckFailed) as failed:
+            check(model, _batch())
+        text = str(failed.value)
+        assert failed.value.causes == ["loss_mismatch"], text
+        assert "training scores the logits beneath the last activation" in text
+        assert "binary_crossentropy on a softmax trains each logit as an independent sigmoid" in text
+        assert failed.value.result.figures.get("loss_ratio") is None  # failed before any step
+
+
+@pytest.mark.parametrize(("activation", "loss"), [
+    ("softmax", "categorical_crossentropy"),
+    ("softmax", keras.losses.CategoricalCrossentropy()),
+    ("sigmoid", "binary_crossentropy"),  # independent labels: Keras's logits reading is the same loss
+    ("softmax", _hand_written_bce),  # a loss of the outputs' values, traced or not: defects4ml 003's look-alike
+], ids=["softmax-cce", "softmax-cce-object", "sigmoid-bce", "softmax-hand-written-bce"])
+def test_matched_heads_and_losses_read_the_same_either_way(mlcheck: MLCheck, activation: str, loss: object):
+    result = mlcheck.init_loss(_model(activation, loss), _batch(multi_hot=activation == "sigmoid"))
+    assert "training scores the logits" not in " ".join(result.notes)
+    assert not any("traced training step" in n for n in result.notes)
+
+
+def test_the_two_readings_are_compared_with_float32_rounding_to_spare():
+    assert logits_read(0.199, 0.199) == [] and logits_read(None, 0.199) == []
+    assert logits_read(0.19900001, 0.199) == [] and logits_read(float("nan"), 0.199) == []
+    assert [c for c, _ in logits_read(0.6852, 0.199)] == ["loss_mismatch"]
