@@ -186,3 +186,15 @@ def test_a_user_defect_is_a_failed_check_with_its_cause(mlcheck, name, cause, ca
     assert info.value.causes[0] == cause, str(info.value)
     assert f"cause {cause}:" in str(info.value)
     assert info.value.result is not None and not info.value.result.passed
+
+
+@pytest.mark.parametrize("sequence_first", [True, False])
+def test_a_sequence_first_batch_is_named_as_such_beside_the_length_mismatch(mlcheck, sequence_first):
+    # Text-Classification-Models-Pytorch's fastText takes torchtext's (seq_len, batch) token ids
+    tokens = torch.randint(0, 50, (40, 128) if sequence_first else (127, 40))
+    labels = torch.randint(0, 4, (128,))
+    model = nn.Sequential(nn.Embedding(50, 8), nn.Flatten(), nn.Linear(320, 4))
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.init_loss(model, (tokens, labels), loss_fn=nn.CrossEntropyLoss())
+    assert failed.value.causes == ["xy_length_mismatch"]
+    assert ("if it is sequence-first, the checks read dim 0 as the batch" in str(failed.value)) == sequence_first

@@ -86,7 +86,12 @@ def length_problem(raws: list[tuple[Any, Any]]) -> list[Evidence]:
         nx, ny = sample_count(x), sample_count(y)
         if nx != ny:
             where = "the batch" if len(raws) == 1 else f"batch {i}"
-            return [(C.XY_LENGTH_MISMATCH, f"{where} has {nx} inputs but {ny} targets")]
+            shape = tuple(getattr(x, "shape", ()))
+            # a sequence-first tensor (seq_len, batch, ...) holds the samples along dim 1
+            seq_first = (f"; x {shape} holds {ny} along dim 1: if it is sequence-first, the checks read dim 0 as "
+                         "the batch — hand them batch-first inputs and transpose inside the model (or a wrapper)"
+                         if len(shape) >= 2 and shape[1] == ny else "")
+            return [(C.XY_LENGTH_MISMATCH, f"{where} has {nx} inputs but {ny} targets{seq_first}")]
     return []
 
 

@@ -59,4 +59,12 @@ PROGRAMS: tuple[str, ...] = (
     "vae_mnist_standard_scaled_pixels",
     "pima_mlp_missing_dense_layers",
     "age_classifier_adam_lr_100",
+    "cleverhans_cifar10_adam_lr",
+    "handson_ml3_wide_deep_raw_wide_path",
+    "five_video_classification_frozen_top",
+    "d2l_lenet_default_init",
+    "reinforce_cartpole_softmax_dim0",
+    "fasttext_softmax_into_nllloss",
+    "zerotoall_mnist_relu_on_last_layer",
+    "book_convnet_log_softmax_dim0",
 )
