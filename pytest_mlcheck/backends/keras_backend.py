@@ -10,6 +10,7 @@ check's own optimizer and never run unless a check calls them."""
 
 from __future__ import annotations
 
+import logging
 import weakref
 from typing import Any, Callable, ContextManager
 
@@ -251,12 +252,17 @@ class KerasSession(KerasSessionBase):
         if not self.has_loss() or self.user_step is not None or self._override is not None:
             return None
         x, y = batch
-        with self._place():
-            traced = tf.function(lambda x, y: self._loss(x, y, self._forward(x, training=False), training=False))
-            try:
+        logger = logging.getLogger("tensorflow")
+        level = logger.level
+        logger.setLevel(logging.ERROR)  # one new function per check: TensorFlow's retracing warning is ours, not the user's
+        try:
+            with self._place():
+                traced = tf.function(lambda x, y: self._loss(x, y, self._forward(x, training=False), training=False))
                 return scalar_loss(traced(x, y), "loss_fn")
-            except Exception:  # the probe is a look, not a verdict: a loss that will not trace says nothing
-                return None
+        except Exception:  # the probe is a look, not a verdict: a loss that will not trace says nothing
+            return None
+        finally:
+            logger.setLevel(level)
 
     def gradients(self, batch: tuple[Any, Any]) -> dict[str, np.ndarray | None]:
         """Gradients of the loss on ``batch`` for each trainable variable, without an update."""
