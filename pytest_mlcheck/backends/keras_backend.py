@@ -40,6 +40,9 @@ _TRACED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {ke
 _TRACED_PER_MODEL = 16
 _TRACED_BYTES = 64 * 2**20
 _KEPT: list[tuple[weakref.ref, Any, int]] = []  # (model, key, optimizer bytes), oldest first
+# model -> {loss configuration: _TracedLoss}: traced once per model and loss as the step is (a new
+# function per check cost a trace, ~0.2 s, on every Keras check of a probability head)
+_TRACED_LOSS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 # A tf.function traced before an inference check writes a weight in its graph, where no Python runs:
 # while such a check is open, calling one first saves every weight the check has not saved yet.
 _CopyOnWrite.before_calls(type(tf.function(lambda: None)), "__call__")
@@ -75,6 +78,19 @@ class _Traced:
     def adopt_as_built(self, session: Any) -> None:
         """The session that built it: its optimizer's state is as built, nothing to restore."""
         self.session = weakref.ref(session)
+
+
+class _TracedLoss:
+    """The loss of a model's eval-mode outputs as a traced step computes it, holding the session
+    that uses it weakly (as :class:`_Traced` does)."""
+
+    def __init__(self) -> None:
+        self.session: Callable[[], Any] = lambda: None
+        self.function = tf.function(self._loss, reduce_retracing=True)
+
+    def _loss(self, x: Any, y: Any) -> Any:
+        session = self.session()
+        return session._loss(x, y, session._forward(x, training=False), training=False)
 
 
 def _compact(variable: Any) -> Any:
@@ -201,9 +217,12 @@ class KerasSession(KerasSessionBase):
                                                 validate_shape=False)
 
     def _key(self) -> tuple:
-        loss = ("compiled", id(getattr(self.model, "loss", None))) if self._uses_compiled_loss else _config_key(self.loss_fn)
-        return (self.tf_device, self._opt_key, self._lr_factor, self._no_decay, loss, _config_key(self.output),
-                self._training, self._override is not None, self._mixed)
+        return (self.tf_device, self._opt_key, self._lr_factor, self._no_decay, self._loss_key(),
+                _config_key(self.output), self._training, self._override is not None, self._mixed)
+
+    def _loss_key(self) -> Any:
+        return ("compiled", id(getattr(self.model, "loss", None))) if self._uses_compiled_loss \
+            else _config_key(self.loss_fn)
 
     def _traced(self) -> _Traced | None:
         return _TRACED.get(self.model, {}).get(self._key())
@@ -252,13 +271,15 @@ class KerasSession(KerasSessionBase):
         if not self.has_loss() or self.user_step is not None or self._override is not None:
             return None
         x, y = batch
+        key = (self.tf_device, self._loss_key(), _config_key(self.output), self._mixed)
+        traced = _TRACED_LOSS.setdefault(self.model, {}).setdefault(key, _TracedLoss())
+        traced.session = weakref.ref(self)
         logger = logging.getLogger("tensorflow")
         level = logger.level
-        logger.setLevel(logging.ERROR)  # one new function per check: TensorFlow's retracing warning is ours, not the user's
+        logger.setLevel(logging.ERROR)  # a retrace for a new batch shape warns the user about our function
         try:
             with self._place():
-                traced = tf.function(lambda x, y: self._loss(x, y, self._forward(x, training=False), training=False))
-                return scalar_loss(traced(x, y), "loss_fn")
+                return scalar_loss(traced.function(x, y), "loss_fn")
         except Exception:  # the probe is a look, not a verdict: a loss that will not trace says nothing
             return None
         finally:
