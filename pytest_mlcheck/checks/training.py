@@ -64,9 +64,10 @@ def fits(session: Any, prepared: Any, targets: Targets, drop: float) -> Callable
 
 class EvalWatch:
     """For a model whose training-mode forward pass is random (dropout and the like) and whose
-    eval-mode one is not: that noise keeps its training loss above what the model has fitted, by a margin that does not shrink, so
-    the criterion and the decision to train on are read from the eval-mode loss instead, sampled
-    every ``every`` steps (normalisation statistics re-estimated first, as :func:`fits` does)."""
+    eval-mode one is not: that noise keeps its training loss above what the model has fitted, by a
+    margin that does not shrink, so the criterion and the decision to train on are read from the
+    eval-mode loss instead, sampled every ``every`` steps (normalisation statistics re-estimated
+    first, as :func:`fits` does)."""
 
     def __init__(self, session: Any, prepared: Any, targets: Targets, drop: float, start: float, every: int) -> None:
         self.session, self.prepared, self.targets, self.drop = session, prepared, targets, drop
