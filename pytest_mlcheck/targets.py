@@ -503,15 +503,19 @@ def _clipped_probabilities(out2: np.ndarray, loss_at: LossAt, onehot: np.ndarray
 _TRACED = "as a traced training step computes it"
 
 
-def logits_read(traced: Optional[float], value: float) -> list[Evidence]:
-    """The loss of the same outputs as a traced step computes it (``traced``; None where the
+def logits_read(traced: Optional[float], value: float, outputs: np.ndarray) -> list[Evidence]:
+    """The loss of the same ``outputs`` as a traced step computes it (``traced``; None where the
     framework cannot differ) and as values: Keras under TensorFlow hands a cross-entropy the
     logits beneath a softmax or sigmoid output in a traced step and applies the loss's own
     activation to them, so binary_crossentropy on a softmax head trains each logit as an
     independent sigmoid and categorical_crossentropy on sigmoid units trains them as one softmax.
     Matched pairs agree bit for bit (the cross-entropy of a softmax from its logits is the same
-    number); these two differ at init by 0.05-0.5."""
+    number); these two differ at init by 0.05-0.5. Judged only on outputs inside [1e-6, 1 - 1e-6]:
+    beyond, the values are clipped (Keras at 1e-7) where the logits are not, and a matched pair
+    on a saturated head (raw pixels) differs by the clipping alone."""
     if traced is None or not (_finite(traced) and _finite(value)):
+        return []
+    if not (np.isfinite(outputs).all() and outputs.min() >= 1e-6 and outputs.max() <= 1 - 1e-6):
         return []
     if abs(traced - value) <= 1e-3 * max(abs(value), 1e-3):
         return []

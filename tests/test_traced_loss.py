@@ -62,6 +62,26 @@ def test_matched_heads_and_losses_read_the_same_either_way(mlcheck: MLCheck, act
 
 
 def test_the_two_readings_are_compared_with_float32_rounding_to_spare():
-    assert logits_read(0.199, 0.199) == [] and logits_read(None, 0.199) == []
-    assert logits_read(0.19900001, 0.199) == [] and logits_read(float("nan"), 0.199) == []
-    assert [c for c, _ in logits_read(0.6852, 0.199)] == ["loss_mismatch"]
+    uniform = np.full((4, 20), 0.05, dtype="float32")
+    assert logits_read(0.199, 0.199, uniform) == [] and logits_read(None, 0.199, uniform) == []
+    assert logits_read(0.19900001, 0.199, uniform) == [] and logits_read(float("nan"), 0.199, uniform) == []
+    assert [c for c, _ in logits_read(0.6852, 0.199, uniform)] == ["loss_mismatch"]
+    saturated = uniform.copy()
+    saturated[0] = 0.0
+    saturated[0, 3] = 1.0
+    assert logits_read(0.6852, 0.199, saturated) == []  # clipped values: the gap proves nothing
+
+
+def test_a_matched_head_on_raw_pixels_is_not_read_as_a_mismatch(mlcheck: MLCheck):
+    """Keras #6914's MLP on 0-255 pixels (and AUTOTRAINER's unscaled blobs, the Pima MLP on raw
+    features): the softmax saturates, Keras clips the values at 1e-7 and not the logits, so the two
+    readings of a matched softmax + categorical_crossentropy differ by the clipping alone."""
+    x, y = digits_arrays(64, scale="uint8")
+    model = _model("softmax", "categorical_crossentropy")
+    text = ""
+    try:
+        mlcheck.init_loss(model, (x, np.eye(10, dtype="float32")[y]))
+    except CheckFailed as failed:
+        text = str(failed)
+        assert "loss_mismatch" not in failed.causes, text
+    assert "training scores the logits" not in text
