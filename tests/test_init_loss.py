@@ -167,3 +167,23 @@ def test_a_one_logit_binary_head_is_judged_as_its_two_logit_pair(mlcheck, head_s
     with pytest.raises(CheckFailed) as failed:
         mlcheck.init_loss(model, batch, loss_fn=loss)
     assert failed.value.causes[0] == "init_loss_off" and failed.value.result.figures["output_spread"] > 1.5
+
+
+@pytest.mark.parametrize("head", ["log_softmax", "softmax"])
+def test_a_log_softmax_head_before_nll_loss_is_judged_on_uniform_log_probabilities(mlcheck, head):
+    """Text-Classification-Models-Pytorch #9: every model ends in a softmax fed to NLLLoss, which
+    takes log-probabilities (its loss of uniform probabilities is -1/C). The fix, LogSoftmax before
+    NLLLoss, was a usage error: the reference was the loss of all-zero outputs, 0 under NLLLoss."""
+    x, y = tc.digits_batch(32)
+    torch.manual_seed(0)
+    last = nn.LogSoftmax(dim=1) if head == "log_softmax" else nn.Softmax(dim=1)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 10), last)
+    if head == "log_softmax":
+        result = mlcheck.init_loss(model, (x, y), loss_fn=nn.NLLLoss())
+        assert result.figures["expected"] == pytest.approx(math.log(10), rel=1e-4)
+        assert result.figures["expected_from"] == "the loss of uniform log-probabilities"
+        return
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.init_loss(model, (x, y), loss_fn=nn.NLLLoss())
+    assert failed.value.causes == ["loss_mismatch"], str(failed.value)
+    assert "NLLLoss takes log-probabilities" in str(failed.value)

@@ -14,16 +14,20 @@ from pytest_mlcheck.checks.common import check_count, checked_batch, targets_of
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import CheckResult, fmt
+from pytest_mlcheck.targets import log_probability_rows
 from pytest_mlcheck.thresholds import INIT_LOSS_TOLERANCE, INIT_OUTPUT_SPREAD, INIT_VALUE_SPREAD
 
 
 def uninformative(outputs: np.ndarray) -> tuple[np.ndarray, str]:
     """The prediction that knows nothing, in the form the model outputs: uniform probabilities
-    for rows that sum to 1, 0.5 for outputs in [0, 1], zero logits (or zeros) otherwise."""
+    for rows that sum to 1, uniform log-probabilities for rows whose exponentials do, 0.5 for
+    outputs in [0, 1], zero logits (or zeros) otherwise."""
     flat = outputs.reshape(len(outputs), -1)
     finite = np.isfinite(flat).all()
     if finite and flat.shape[1] >= 2 and flat.min() >= 0 and np.allclose(flat.sum(axis=1), 1.0, atol=1e-3):
         return np.full_like(outputs, 1.0 / flat.shape[1]), "uniform probabilities"
+    if log_probability_rows(flat):  # a LogSoftmax head (before NLLLoss): its zeros would be probability 1 each
+        return np.full_like(outputs, -math.log(flat.shape[1])), "uniform log-probabilities"
     if finite and flat.min() >= 0 and flat.max() <= 1 and flat.std() > 0:
         return np.full_like(outputs, 0.5), "0.5 everywhere"
     return np.zeros_like(outputs), "all-zero outputs (uninformative logits)"
@@ -121,6 +125,11 @@ def init_loss(
                                       f"{fmt(float(np.min(y)))}..{fmt(float(np.max(y)))}) but {fmt(zeros)} on all-zero "
                                       "targets of the same shape: the targets hold values the loss cannot take "
                                       "(class ids beyond the head, raw mask values, NaN)")])
+        if what == "uniform probabilities" and targets.classes and reference < 0:
+            raise run.fail(f"the loss of {what} is {fmt(reference)}, below 0", [(
+                C.LOSS_MISMATCH, f"the loss of {what} on these class targets is {fmt(reference)}: a cross-entropy of "
+                                 "probabilities is never negative, so the loss reads them as something else — "
+                                 "NLLLoss takes log-probabilities (log_softmax, not softmax, before it)")])
         if not math.isfinite(reference) or reference <= 0:
             raise usage("expected", "a reference loss", fix=f"the loss of {what} is {fmt(reference)}, which cannot "
                                                              "serve as one; pass expected= with the loss an untrained "
