@@ -101,7 +101,13 @@ def outvoted(x: Optional[np.ndarray], targets: Targets) -> Optional[np.ndarray]:
     not one class per sample, inputs that are not finite floats, a batch too small or too large, or
     one where fewer than OVERLAP_MIN_DETERMINED of the samples agree with their neighbours."""
     agree = neighbours_agreeing(x, targets)
-    return None if agree is None else 2 * agree < OVERLAP_NEIGHBOURS
+    return None if agree is None else outvoted_among(agree)
+
+
+def outvoted_among(agree: np.ndarray) -> np.ndarray:
+    """Per sample, whether fewer than half its OVERLAP_NEIGHBOURS nearest inputs share its class,
+    given how many do (:func:`neighbours_agreeing`)."""
+    return 2 * agree < OVERLAP_NEIGHBOURS
 
 
 def neighbours_agreeing(x: Optional[np.ndarray], targets: Targets) -> Optional[np.ndarray]:
@@ -125,7 +131,7 @@ def neighbours_agreeing(x: Optional[np.ndarray], targets: Targets) -> Optional[n
     near = np.argsort(dist, axis=1, kind="stable")[:, :OVERLAP_NEIGHBOURS]
     labels = ids.reshape(n)
     agree = (labels[near] == labels[:, None]).sum(axis=1)
-    if (2 * agree >= OVERLAP_NEIGHBOURS).mean() < OVERLAP_MIN_DETERMINED:
+    if (~outvoted_among(agree)).mean() < OVERLAP_MIN_DETERMINED:
         return None
     return agree
 
@@ -503,19 +509,24 @@ def _clipped_probabilities(out2: np.ndarray, loss_at: LossAt, onehot: np.ndarray
 _TRACED = "as a traced training step computes it"
 
 
-def logits_read(traced: Optional[float], value: float, outputs: np.ndarray) -> list[Evidence]:
-    """The loss of the same ``outputs`` as a traced step computes it (``traced``; None where the
-    framework cannot differ) and as values: Keras under TensorFlow hands a cross-entropy the
-    logits beneath a softmax or sigmoid output in a traced step and applies the loss's own
-    activation to them, so binary_crossentropy on a softmax head trains each logit as an
+def logits_read(outputs: np.ndarray, traced: Callable[[], Optional[float]], value: Callable[[], float]) -> list[Evidence]:
+    """The loss of the same ``outputs`` as a traced step computes it (``traced()``; None where the
+    framework cannot differ) and as values (``value()``): Keras under TensorFlow hands a
+    cross-entropy the logits beneath a softmax or sigmoid output in a traced step and applies the
+    loss's own activation to them, so binary_crossentropy on a softmax head trains each logit as an
     independent sigmoid and categorical_crossentropy on sigmoid units trains them as one softmax.
     Matched pairs agree bit for bit (the cross-entropy of a softmax from its logits is the same
-    number); these two differ at init by 0.05-0.5. Judged only on outputs inside [1e-6, 1 - 1e-6]:
-    beyond, the values are clipped (Keras at 1e-7) where the logits are not, and a matched pair
-    on a saturated head (raw pixels) differs by the clipping alone."""
-    if traced is None or not (_finite(traced) and _finite(value)):
-        return []
+    number); these two differ at init by 0.05-0.5. Judged only on outputs inside [1e-6, 1 - 1e-6]
+    (looked at first, so saturated outputs cost no trace): beyond, the values are clipped (Keras at
+    1e-7) where the logits are not, and a matched pair on a saturated head (raw pixels) differs by
+    the clipping alone."""
     if not (np.isfinite(outputs).all() and outputs.min() >= 1e-6 and outputs.max() <= 1 - 1e-6):
+        return []
+    traced_loss = traced()
+    if traced_loss is None:
+        return []
+    traced, value = traced_loss, value()
+    if not (_finite(traced) and _finite(value)):
         return []
     if abs(traced - value) <= 1e-3 * max(abs(value), 1e-3):
         return []

@@ -63,13 +63,18 @@ def test_matched_heads_and_losses_read_the_same_either_way(mlcheck: MLCheck, act
 
 def test_the_two_readings_are_compared_with_float32_rounding_to_spare():
     uniform = np.full((4, 20), 0.05, dtype="float32")
-    assert logits_read(0.199, 0.199, uniform) == [] and logits_read(None, 0.199, uniform) == []
-    assert logits_read(0.19900001, 0.199, uniform) == [] and logits_read(float("nan"), 0.199, uniform) == []
-    assert [c for c, _ in logits_read(0.6852, 0.199, uniform)] == ["loss_mismatch"]
+    def read(outputs, traced, value):
+        return logits_read(outputs, lambda: traced, lambda: value)
+
+    assert read(uniform, 0.199, 0.199) == [] and read(uniform, None, 0.199) == []
+    assert read(uniform, 0.19900001, 0.199) == [] and read(uniform, float("nan"), 0.199) == []
+    assert [c for c, _ in read(uniform, 0.6852, 0.199)] == ["loss_mismatch"]
     saturated = uniform.copy()
     saturated[0] = 0.0
     saturated[0, 3] = 1.0
-    assert logits_read(0.6852, 0.199, saturated) == []  # clipped values: the gap proves nothing
+    assert read(saturated, 0.6852, 0.199) == []  # clipped values: the gap proves nothing
+    traced: list[str] = []
+    assert logits_read(saturated, lambda: traced.append("traced") or 0.6852, lambda: 0.199) == [] and not traced
 
 
 def test_a_matched_head_on_raw_pixels_is_not_read_as_a_mismatch(mlcheck: MLCheck):

@@ -76,7 +76,7 @@ def targets_of(session: Session, raw_x: Any, batch: Any, out: np.ndarray, task: 
     targets = decide(y, out, loss_at, task)
     if not targets.problems and targets.form == "probabilities":
         # a look the values cannot give: what a traced training step makes of the same outputs
-        targets.problems += logits_read(session.traced_loss(batch), session.loss_of(out, batch), out)
+        targets.problems += logits_read(out, lambda: session.traced_loss(batch), lambda: session.loss_of(out, batch))
     return targets
 
 

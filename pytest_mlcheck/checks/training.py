@@ -14,7 +14,7 @@ from pytest_mlcheck.checks.common import open_session, perturbed
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec
 from pytest_mlcheck.errors import UserCodeError
 from pytest_mlcheck.settings import Settings
-from pytest_mlcheck.targets import Targets, head_cannot_reach, neighbours_agreeing
+from pytest_mlcheck.targets import Targets, head_cannot_reach, neighbours_agreeing, outvoted_among
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
     EXTEND_MIN_GAIN, OVERFLOW_GROWTH, OVERLAP_NEIGHBOURS, PROBE_MAX_STEPS, PROBE_TARGET, RECOVERED_SPIKE,
@@ -138,7 +138,7 @@ def fitted_where_determined(session: Any, raw: tuple[Any, Any], prepared: Any, t
     agree = neighbours_agreeing(session.inputs(prepared), targets)
     if agree is None:
         return None
-    mask = 2 * agree < OVERLAP_NEIGHBOURS
+    mask = outvoted_among(agree)
     if not mask.any():
         return None
     keep = np.flatnonzero(~mask)
