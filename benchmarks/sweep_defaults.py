@@ -20,23 +20,23 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from pytest_mlcheck import CheckFailed, MLCheck  # noqa: E402
 from pytest_mlcheck.checks.runner import TrainSpec  # noqa: E402
-from pytest_mlcheck.checks.loss_decreases import trend, _initial_loss  # noqa: E402
+from pytest_mlcheck.checks.loss_decreases import trend, _losses_at_init  # noqa: E402
 from pytest_mlcheck.checks.common import open_session  # noqa: E402
 from pytest_mlcheck.checks.training import train_loop  # noqa: E402
 from pytest_mlcheck.settings import Settings  # noqa: E402
 from torch_corpus import digits_batch, digits_batches, training_cases  # noqa: E402
 
 
-def decrease_curve(case_kw: dict, seed: int, steps: int) -> tuple[float, list[float]]:
+def decrease_curve(case_kw: dict, seed: int, steps: int) -> tuple[float, list[float], list[float]]:
     """The raw loss curve loss_decreases sees (no verdict), to read its drop at any budget."""
     spec = TrainSpec(loss_fn=case_kw.get("loss_fn"), optimizer=case_kw.get("optimizer"),
                      train_step=case_kw.get("train_step"))
     session = open_session(case_kw["model"], Settings(seed=seed), spec)
     try:
         prepared = [session.prepare(*b) for b in digits_batches(10)]
-        base = _initial_loss(session, prepared)
+        at_init = _losses_at_init(session, prepared, steps)
         losses, _, _ = train_loop(session, prepared, steps, None)
-        return base, losses
+        return float(np.mean(at_init[:5])), losses, at_init
     finally:
         session.close()
 
@@ -62,11 +62,11 @@ def main() -> None:
                 ratio = min(finite) / e.result.start_loss if finite else float("nan")
                 row["overfit"].append({"pass": False, "steps": e.result.steps, "ratio": ratio})
                 row["causes"].append(e.causes[0] if e.causes else None)
-            base, losses = decrease_curve(case.build(), seed, max(budgets))
+            base, losses, at_init = decrease_curve(case.build(), seed, max(budgets))
             for b in budgets:
                 part = losses[:b]
                 ok = all(np.isfinite(part))
-                row["decrease"][b].append(trend(part, base)[2] if ok else float("-inf"))
+                row["decrease"][b].append(trend(part, base, at_init=at_init)[2] if ok else float("-inf"))
             try:
                 check.loss_decreases(batches=digits_batches(10), **case.build())
                 row["decrease_verdict"].append(True)

@@ -202,6 +202,26 @@ def test_loss_decreases_does_not_extend_a_slow_run_whose_step_never_zeroes_its_g
     assert failed.value.causes[0] == "missing_zero_grad" and failed.value.result.steps == 100, str(failed.value)
 
 
+@pytest.mark.parametrize("lr", [1e-7, 0.05], ids=["learns nothing", "learns"])
+def test_loss_decreases_sets_each_batch_against_its_own_loss_at_init(lr):
+    """One hard batch (targets ×10) among two easy ones: the median of the last quarter is an easy
+    batch's loss, far below the three batches' mean at init, so a run that learned nothing read as a
+    99% drop. Each batch is now set against its own start, weighted as often as it was trained on."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(96, 4, generator=g)
+    y = x @ torch.randn(4, 1, generator=g)
+    batches = [(x[:32], y[:32] * 10), (x[32:64], y[32:64]), (x[64:], y[64:])]
+    torch.manual_seed(0)
+    if lr > 1e-3:
+        result = MLCheck().loss_decreases(nn.Linear(4, 1), batches, loss_fn=nn.MSELoss(), optimizer=_sgd(lr))
+        assert result.passed and result.figures["drop"] > 0.3, result
+        return
+    with pytest.raises(CheckFailed) as failed:
+        MLCheck().loss_decreases(nn.Linear(4, 1), batches, loss_fn=nn.MSELoss(), optimizer=_sgd(lr))
+    assert abs(failed.value.result.figures["drop"]) < 0.01, str(failed.value)
+    assert "each batch's median over the last quarter against its own loss at init" in str(failed.value)
+
+
 @pytest.mark.parametrize("twice", [True, False], ids=["softmax twice", "one softmax, barely trained"])
 def test_softmax_twice_is_named_only_when_training_presses_the_rows_against_the_cap(mlcheck, twice):
     """A softmax over probabilities caps a row's largest/smallest ratio at e and training presses

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Literal, Sequence
 
 import numpy as np
 
@@ -18,9 +18,12 @@ from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.thresholds import DECREASE_MIN_DROP, DECREASE_MIN_STEPS, DECREASE_STEPS, OVERFIT_EXTEND
 
 
-def trend(losses: list[float], baseline: float, floor: float = float("nan")) -> tuple[float, float, float]:
-    """The loss at initialisation, the median of the curve's last quarter, and the drop as a
-    fraction of the way from the baseline to the loss's floor (0 when no floor is known).
+def trend(losses: list[float], baseline: float, floor: float = float("nan"),
+          at_init: Sequence[float] | None = None) -> tuple[float, float, float]:
+    """The loss at initialisation, the median of the curve's last quarter, and the drop over that
+    quarter (:func:`_drop`) as a fraction of the way from init to the loss's floor (0 when no floor
+    is known). ``at_init``: the untrained copy's loss on each batch, indexed by the batch a step
+    trained on (step i trains on batch i mod len), NaN where not measured; default: ``baseline``.
 
     The baseline is the untrained model's loss, not the curve's first quarter: a learning rate
     that blows the loss up in the first steps must not count its recovery as progress."""
@@ -28,24 +31,48 @@ def trend(losses: list[float], baseline: float, floor: float = float("nan")) -> 
     last = float(np.median(losses[-window:]))
     if not np.isfinite(floor) and baseline < 0:
         return baseline, last, (baseline - last) / abs(baseline)
-    return baseline, last, progress(baseline, last, floor) if baseline else 0.0
+    drop = _drop(losses, at_init or [baseline], floor, window)
+    return baseline, last, drop if baseline and drop is not None else 0.0
 
 
-def _on_course(losses: list[float], baseline: float, floor: float, threshold: float, budget: int) -> bool:
-    """Whether a short run short of the threshold is still falling (its last quarter's median
-    below the quarter before) at a pace that reaches the threshold within ``budget`` steps."""
+def _drop(losses: list[float], at_init: Sequence[float], floor: float, window: int) -> float | None:
+    """How far the last ``window`` steps came, each batch's median loss there set against that
+    batch's loss at init, summed over the batches as often as each was trained on: the mean loss
+    over the same mix of batches, so batches of unequal difficulty neither read as a trend (one hard
+    batch among easy ones) nor outvote the loss the optimiser lowers. None: no batch measured."""
+    seen: dict[int, list[float]] = {}
+    for i in range(max(0, len(losses) - window), len(losses)):
+        if np.isfinite(at_init[i % len(at_init)]):
+            seen.setdefault(i % len(at_init), []).append(losses[i])
+    if not seen:
+        return None
+    came = sum(len(v) * (at_init[b] - float(np.median(v))) for b, v in seen.items())
+    gap = sum(len(v) * (at_init[b] - effective_floor(at_init[b], floor)) for b, v in seen.items())
+    if gap <= 0:
+        return 1.0 if came >= 0 else 0.0
+    return came / gap
+
+
+def _on_course(losses: list[float], baseline: float, floor: float, threshold: float, budget: int,
+               at_init: Sequence[float] | None = None) -> bool:
+    """Whether a short run short of the threshold is still falling (its last quarter came further
+    than the quarter before) at a pace that reaches the threshold within ``budget`` steps."""
     if len(losses) < DECREASE_MIN_STEPS or not np.isfinite(losses).all():
         return False
-    _, _, drop = trend(losses, baseline, floor)
+    _, _, drop = trend(losses, baseline, floor, at_init)
     window = max(2, len(losses) // 4)
-    falling = np.median(losses[-window:]) < np.median(losses[-2 * window:-window])
+    now, before = (_drop(part, at_init or [baseline], floor, window) for part in (losses, losses[:-window]))
+    falling = now is not None and before is not None and now > before
     return bool(0 < drop < threshold and falling and drop * budget / len(losses) >= threshold)
 
 
-def _initial_loss(session: Any, prepared: list[Any]) -> float:
-    """Mean loss of the untrained copy over up to five batches, in train mode, without updates."""
-    values = [session.loss(b, training=True) for b in prepared[:5]]
-    return float(np.mean(values))
+def _losses_at_init(session: Any, prepared: list[Any], steps: int) -> list[float]:
+    """The untrained copy's loss, in train mode and without updates, on the first five batches and
+    on each batch the planned run's last quarter trains on (at most a quarter of ``steps``
+    forward passes); NaN for the other batches."""
+    count = len(prepared)
+    wanted = set(range(min(5, count))) | {i % count for i in range(steps - max(3, steps // 4), steps)}
+    return [float(session.loss(b, training=True)) if i in wanted else float("nan") for i, b in enumerate(prepared)]
 
 
 @check()
@@ -94,16 +121,17 @@ def loss_decreases(
         floor = float(np.mean(floors))
         # the user's own step may change the outputs before its loss (a sigmoid, a scale): its first
         # loss, taken before the first update, is then the untrained model's
-        baseline = _initial_loss(session, prepared) if train_step is None else float("nan")
+        at_init = _losses_at_init(session, prepared, n_steps) if train_step is None else None
+        baseline = float(np.mean(at_init[:5])) if at_init else float("nan")
         losses, _, why = train_loop(session, prepared, n_steps, run)
         if not np.isfinite(baseline):
             baseline = losses[0]
         # slow but correct is no defect: a curve on course to the threshold within the extended
         # budget trains on, cycling the batches where it stopped
-        extend = why == "steps" and _on_course(losses, baseline, floor, threshold, OVERFIT_EXTEND * n_steps) \
+        extend = why == "steps" and _on_course(losses, baseline, floor, threshold, OVERFIT_EXTEND * n_steps, at_init) \
             and not defect_proven(model, settings, spec, session, raws[0], prepared[0])
         while extend and why == "steps" and len(losses) < OVERFIT_EXTEND * n_steps \
-                and _on_course(losses, baseline, floor, threshold, OVERFIT_EXTEND * n_steps):
+                and _on_course(losses, baseline, floor, threshold, OVERFIT_EXTEND * n_steps, at_init):
             offset = len(losses) % len(prepared)
             more, _, why = train_loop(session, prepared[offset:] + prepared[:offset], n_steps, run)
             losses = losses + more
@@ -113,9 +141,11 @@ def loss_decreases(
         run.figure("loss_floor", floor, f"floor: {fmt(effective_floor(baseline, floor))} "
                                         f"({floor_source(floor, 'perfect predictions of these batches')})")
         if why == "steps":
-            first, last, drop = trend(losses, baseline, floor)
+            first, last, drop = trend(losses, baseline, floor, at_init)
             run.result.figures["last_quarter_median"] = last
-            run.figure("drop", drop, f"drop: {drop:.1%} of the way from init to floor (needed ≥ {threshold:.0%})")
+            run.figure("drop", drop, f"drop: {drop:.1%} of the way from init to floor (needed ≥ {threshold:.0%})"
+                                     + (", each batch's median over the last quarter against its own loss at init"
+                                        if len(prepared) > 1 and at_init else ""))
             run.figure("min_drop", threshold, "")
             if len(losses) > n_steps:
                 run.result.notes.append(
@@ -146,11 +176,11 @@ def loss_decreases(
 def _headline(why: str, losses: list[float], threshold: float, run: CheckRun, uncovered: list[str]) -> str:
     if why == "nonfinite":
         return f"the loss became non-finite at step {len(losses)}"
-    first, last, drop = trend(losses, run.result.figures.get("loss_at_init", losses[0]),
-                              run.result.figures.get("loss_floor", float("nan")))
+    figures = run.result.figures
+    first, last, drop = figures["loss_at_init"], figures["last_quarter_median"], figures["drop"]
     if drop >= threshold and uncovered:
         return f"the loss fell, but {len(uncovered)} trainable parameter(s) were never trained"
     return (f"the loss did not come {threshold:.0%} of the way to its floor over {len(losses)} steps "
             f"(init {fmt(first)} → last-quarter median {fmt(last)}, floor "
-            f"{fmt(effective_floor(first, run.result.figures.get('loss_floor', float('nan'))))}, {drop:+.1%})")
+            f"{fmt(effective_floor(first, figures['loss_floor']))}, {drop:+.1%})")
 
