@@ -40,6 +40,9 @@ class Targets:
     floor: float  # the lowest loss found on this batch (NaN when the loss cannot say)
     problems: list[Evidence]  # targets the loss or the head cannot take
     channel_axis: Optional[int] = None  # dense class ids (N, H, W): the outputs' class axis, ids (N, H, W)
+    # neighbours(): per batch of inputs, computed once (an N² distance matrix) however many runs ask
+    _agree: list[tuple[np.ndarray, Optional[np.ndarray]]] = dataclasses.field(
+        default_factory=list, repr=False, compare=False)
 
     @property
     def classes(self) -> bool:
@@ -55,6 +58,18 @@ class Targets:
         if self.problems and self.problems[0][1].startswith(_TRACED):
             return "training scores the logits beneath the last activation, not the outputs"
         return "the targets cannot be learned with this head and loss"
+
+    def neighbours(self, x: Optional[np.ndarray]) -> Optional[np.ndarray]:
+        """:func:`neighbours_agreeing` for these targets' batch, given its inputs ``x``, computed
+        once per Targets (the check's run and its learning-rate retry read the same batch)."""
+        if x is None:
+            return None
+        for seen, agree in self._agree:
+            if seen.shape == x.shape and np.array_equal(seen, x):
+                return agree
+        agree = neighbours_agreeing(x, self)
+        self._agree.append((x, agree))
+        return agree
 
     def record(self, run: object) -> None:
         """State the decision in the result's figures."""

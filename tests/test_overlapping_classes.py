@@ -42,6 +42,20 @@ def test_a_duplicate_input_with_another_label_is_outvoted():
     assert mask[-1] and mask.sum() == 1
 
 
+def test_a_batchs_neighbourhoods_are_computed_once_however_many_runs_ask(monkeypatch):
+    """The check's run and its learning-rate retry judge the same batch: one N² distance matrix."""
+    import pytest_mlcheck.targets as T
+
+    calls = []
+    monkeypatch.setattr(T, "neighbours_agreeing", lambda x, t: calls.append(1) or np.full(len(x), 5))
+    x, y = _blobs(96, 1.5)
+    targets = _targets(y)
+    assert (targets.neighbours(x) == 5).all() and (targets.neighbours(x.copy()) == 5).all()
+    assert len(calls) == 1
+    targets.neighbours(x + 1)  # other inputs: computed for them
+    assert len(calls) == 2
+
+
 @pytest.mark.parametrize("why", ["random labels", "few samples per class", "integer inputs", "multilabel",
                                  "too few samples", "a NaN input"])
 def test_no_judgement_where_neighbourhoods_say_nothing(why):

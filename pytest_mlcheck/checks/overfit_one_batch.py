@@ -8,7 +8,7 @@ from pytest_mlcheck.checks.common import check_fraction, check_steps, checked_ba
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.checks.training import (
     EvalWatch, ProbeLog, defect_proven, effective_floor, failure_causes, fits, fitted_where_determined, floor_source,
-    lr_retry, passed_unless_accumulating, progress, recovered_spike, still_falling, train_loop,
+    lr_retry, passed_unless_accumulating, progress, recovered_spike, settled_outputs, still_falling, train_loop,
 )
 from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.thresholds import OVERFIT_EXTEND, OVERFIT_MAX_STEPS, OVERFIT_MIN_DROP
@@ -92,12 +92,10 @@ def overfit_one_batch(
         uncovered = session.uncovered_parameters()
         outputs = None
         if why == "steps":  # eval-mode outputs after the run: the overlap judgement and the message read them
-            outputs = watch.outputs if watch is not None and watch.step == len(losses) else None  # just read
-            if outputs is None:
-                session.recalibrate(prepared)
-                outputs = session.predict(prepared)
+            just_read = watch is not None and watch.step == len(losses)
+            outputs = watch.outputs if just_read else settled_outputs(session, prepared)
         overlap = fitted_where_determined(session, raw, prepared, targets, out0, outputs, drop) \
-            if outputs is not None and kind != "regression" else None
+            if outputs is not None else None
         if overlap is not None:
             run.result.notes.append(overlap[1])
             ok = overlap[0]
@@ -110,8 +108,7 @@ def overfit_one_batch(
         if why == "time":  # no probes past the cap: they would only run into it again
             raise run.time_up(f"after {len(losses)} of {max_steps} steps without fitting one batch of {len(out0)}")
         if why != "nonfinite" and outputs is None:
-            session.recalibrate(prepared)
-            outputs = session.predict(prepared)
+            outputs = settled_outputs(session, prepared)
         if kind != "regression" and outputs is not None:
             right = targets.right(outputs)
             run.figure("accuracy", float(right.mean()), f"accuracy: {int(right.sum())}/{len(right)} predicted right")

@@ -14,7 +14,7 @@ from pytest_mlcheck.checks.common import open_session, perturbed
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec
 from pytest_mlcheck.errors import UserCodeError
 from pytest_mlcheck.settings import Settings
-from pytest_mlcheck.targets import Targets, head_cannot_reach, neighbours_agreeing, outvoted_among
+from pytest_mlcheck.targets import Targets, head_cannot_reach, outvoted_among
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
     EXTEND_MIN_GAIN, OVERFLOW_GROWTH, OVERLAP_NEIGHBOURS, PROBE_MAX_STEPS, PROBE_TARGET, RECOVERED_SPIKE,
@@ -48,6 +48,13 @@ def train_loop(
     return losses, False, "steps"
 
 
+def settled_outputs(session: Any, prepared: Any) -> np.ndarray:
+    """The eval-mode outputs on the batch a run fitted, normalisation statistics re-estimated on it
+    first, as training saw it (see README)."""
+    session.recalibrate(prepared)
+    return session.predict(prepared)
+
+
 def fits(session: Any, prepared: Any, targets: Targets, drop: float) -> Callable[[list[float], int], bool]:
     """The criterion of having fitted one batch: the loss came ``drop`` of the way to its floor and,
     for classes, every sample is right in eval mode (normalisation statistics re-estimated on the
@@ -55,10 +62,7 @@ def fits(session: Any, prepared: Any, targets: Targets, drop: float) -> Callable
     def done(losses: list[float], step: int) -> bool:
         if progress(losses[0], losses[-1], targets.floor) < drop:
             return False
-        if targets.task == "regression":
-            return True
-        session.recalibrate(prepared)
-        return targets.fitted(session.predict(prepared))
+        return targets.task == "regression" or targets.fitted(settled_outputs(session, prepared))
     return done
 
 
@@ -94,8 +98,7 @@ class EvalWatch:
 
     def sample(self, step: int) -> bool:
         """Read the eval-mode loss after ``step`` steps; whether the criterion holds there."""
-        self.session.recalibrate(self.prepared)
-        outputs = self.session.predict(self.prepared)
+        outputs = settled_outputs(self.session, self.prepared)
         loss = self.session.loss_of(outputs, self.prepared)
         self.points.append(loss)
         self.step, self.outputs = step, outputs
@@ -128,14 +131,15 @@ class EvalWatch:
 
 
 def fitted_where_determined(session: Any, raw: tuple[Any, Any], prepared: Any, targets: Targets,
-                            initial: np.ndarray, final: np.ndarray, drop: float) -> tuple[bool, str] | None:
+                            initial: np.ndarray, final: np.ndarray | None, drop: float) -> tuple[bool, str] | None:
     """For a batch whose classes overlap (:func:`pytest_mlcheck.targets.outvoted`), the criterion on
     the samples their neighbourhoods determine: the loss of those not outvoted ``drop`` of the way
     from its value at the ``initial`` outputs to the floor, and at the ``final`` (eval-mode)
     outputs every sample right whose nearest inputs all share its class (one that merely outvotes
     its neighbours borders another class: a smooth fit may flip it while it memorises the rest).
-    Returns whether it holds and the line that says so, or None where the batch shows no overlap."""
-    agree = neighbours_agreeing(session.inputs(prepared), targets)
+    ``final`` None: read them now (:func:`settled_outputs`). Returns whether it holds and the line
+    that says so, or None where the batch shows no overlap (regression, dense ids, no neighbourhoods)."""
+    agree = targets.neighbours(session.inputs(prepared))
     if agree is None:
         return None
     mask = outvoted_among(agree)
@@ -146,7 +150,7 @@ def fitted_where_determined(session: Any, raw: tuple[Any, Any], prepared: Any, t
         sub = session.prepare(as_numpy(raw[0])[keep], as_numpy(raw[1])[keep])
     except Exception:  # inputs that do not slice as one array: no judgement
         return None
-    right = targets.right(final)
+    right = targets.right(settled_outputs(session, prepared) if final is None else final)
     inner = agree == OVERLAP_NEIGHBOURS
     wrong = int((~right[inner]).sum())
     start, now = session.loss_of(initial[keep], sub), session.loss_of(final[keep], sub)
@@ -287,9 +291,7 @@ def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[A
                                                  lambda ls, step, before=losses: done(before + ls, step))
                     losses = losses + more
                 if not held and why == "steps":  # judged as the check judges its own run at the end
-                    probe.recalibrate(batches[0])
-                    judged = fitted_where_determined(probe, raws[0], batches[0], fit[0], initial,
-                                                     probe.predict(batches[0]), fit[1])
+                    judged = fitted_where_determined(probe, raws[0], batches[0], fit[0], initial, None, fit[1])
                     held = judged is not None and judged[0]
                 log.fitted[factor] = len(losses) if held else -len(losses)
         except Exception:
