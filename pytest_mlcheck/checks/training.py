@@ -150,7 +150,8 @@ def fitted_where_determined(session: Any, raw: tuple[Any, Any], prepared: Any, t
         sub = session.prepare(as_numpy(raw[0])[keep], as_numpy(raw[1])[keep])
     except Exception:  # inputs that do not slice as one array: no judgement
         return None
-    right = targets.right(settled_outputs(session, prepared) if final is None else final)
+    final = settled_outputs(session, prepared) if final is None else final
+    right = targets.right(final)
     inner = agree == OVERLAP_NEIGHBOURS
     wrong = int((~right[inner]).sum())
     start, now = session.loss_of(initial[keep], sub), session.loss_of(final[keep], sub)
