@@ -14,7 +14,7 @@ from pytest_mlcheck import diagnosis
 from pytest_mlcheck.backends import as_numpy
 from pytest_mlcheck.checks.common import check_fraction, check_steps, checked_batch, targets_of
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
-from pytest_mlcheck.checks.training import fits, train_loop
+from pytest_mlcheck.checks.training import Fits, train_loop
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.targets import Targets, check_task
@@ -103,7 +103,7 @@ def _fold(model: Any, spec: TrainSpec, train: tuple, held: tuple, steps: int, ru
 
 def _past_fit(session: Any, fit: Any, fitted: Targets) -> Callable[[list[float], int], bool]:
     """Done BASELINE_PAST_FIT times the steps the copy took to memorise its part (see thresholds)."""
-    memorised = fits(session, fit, fitted, OVERFIT_MIN_DROP)
+    memorised = Fits(session, fit, fitted, OVERFIT_MIN_DROP)
     at: list[int] = []
 
     def done(losses: list[float], step: int) -> bool:

@@ -10,7 +10,7 @@ from pytest_mlcheck.checks.common import check_fraction, check_steps, length_pro
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.checks.training import (
     ProbeLog, defect_proven, effective_floor, failure_causes, floor_source, lr_retry, passed_unless_accumulating,
-    progress, recovered_spike, train_loop,
+    recovered_spike, train_loop,
 )
 from pytest_mlcheck.data import batches_upto
 from pytest_mlcheck.errors import usage

@@ -7,7 +7,7 @@ from typing import Any, Callable, Literal
 from pytest_mlcheck.checks.common import check_fraction, check_steps, checked_batch, require_trainable, targets_of
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.checks.training import (
-    EvalWatch, ProbeLog, defect_proven, effective_floor, failure_causes, fits, fitted_where_determined, floor_source,
+    EvalWatch, Fits, ProbeLog, defect_proven, effective_floor, failure_causes, floor_source, judge_every,
     lr_retry, passed_unless_accumulating, progress, recovered_spike, settled_outputs, still_falling, train_loop,
 )
 from pytest_mlcheck.report import CheckResult, fmt
@@ -55,7 +55,7 @@ def overfit_one_batch(
         require_trainable(run, session)
         run.result.notes.extend(session.optimizer_notes)
 
-        done = fits(session, prepared, targets, drop)
+        done = Fits(session, prepared, targets, drop, raw=raw, initial=out0, every=judge_every(max_steps))
         losses, ok, why = train_loop(session, [prepared], max_steps, run, done)
         # dropout and the like keep the training loss off the floor: such a model is judged in eval mode
         watch = EvalWatch.of(session, prepared, targets, drop, out0, losses[0], max(1, max_steps // 40)) \
@@ -94,11 +94,11 @@ def overfit_one_batch(
         if why == "steps":  # eval-mode outputs after the run: the overlap judgement and the message read them
             just_read = watch is not None and watch.step == len(losses)
             outputs = watch.outputs if just_read else settled_outputs(session, prepared)
-        overlap = fitted_where_determined(session, raw, prepared, targets, out0, outputs, drop) \
-            if outputs is not None else None
-        if overlap is not None:
-            run.result.notes.append(overlap[1])
-            ok = overlap[0]
+            held = done.judge(outputs)
+            if held is not None:
+                ok = held
+        if done.line is not None and (why == "steps" or done.by_overlap):
+            run.result.notes.append(done.line)
         _loss_figures(run, losses, targets.floor, drop)
         spike = recovered_spike(losses, targets.floor) if ok else None
         if spike is not None:

@@ -55,15 +55,55 @@ def settled_outputs(session: Any, prepared: Any) -> np.ndarray:
     return session.predict(prepared)
 
 
-def fits(session: Any, prepared: Any, targets: Targets, drop: float) -> Callable[[list[float], int], bool]:
-    """The criterion of having fitted one batch: the loss came ``drop`` of the way to its floor and,
-    for classes, every sample is right in eval mode (normalisation statistics re-estimated on the
-    batch first, as training saw it: see README). Judged only once the loss has come that far."""
-    def done(losses: list[float], step: int) -> bool:
-        if progress(losses[0], losses[-1], targets.floor) < drop:
+def judge_every(budget: int) -> int:
+    """How often a run on a batch whose classes overlap is judged on the samples its neighbourhoods
+    determine: 40 times per budget (one eval-mode pass each)."""
+    return max(1, budget // 40)
+
+
+class Fits:
+    """The criterion of having fitted one batch, called after each step: the loss came ``drop`` of
+    the way to its floor and, for classes, every sample is right in eval mode (normalisation
+    statistics re-estimated on the batch first, as training saw it: see README); judged only once
+    the loss has come that far. Given the batch's ``raw`` pair and the ``initial`` outputs, a batch
+    whose classes overlap is also judged every ``every`` steps on the samples its neighbourhoods
+    determine (:func:`fitted_where_determined`), so a run stops at the first check that holds
+    rather than being judged on them only when its budget is spent. :attr:`line` says what the
+    last such judgement saw."""
+
+    def __init__(self, session: Any, prepared: Any, targets: Targets, drop: float, *,
+                 raw: tuple[Any, Any] | None = None, initial: np.ndarray | None = None, every: int = 0) -> None:
+        self.session, self.prepared, self.targets, self.drop = session, prepared, targets, drop
+        self.raw, self.initial, self.every = raw, initial, every
+        self.line: str | None = None
+        self.by_overlap = False  # the run stopped because the overlap judgement held
+        self.overlap: bool | None = None  # whether the batch's classes overlap (None: not read yet)
+
+    def __call__(self, losses: list[float], step: int) -> bool:
+        if progress(losses[0], losses[-1], self.targets.floor) >= self.drop and (
+                self.targets.task == "regression"
+                or self.targets.fitted(settled_outputs(self.session, self.prepared))):
+            return True
+        if not self.every or len(losses) % self.every:
             return False
-        return targets.task == "regression" or targets.fitted(settled_outputs(session, prepared))
-    return done
+        self.by_overlap = self.judge(None) is True
+        return self.by_overlap
+
+    def judge(self, final: np.ndarray | None) -> bool | None:
+        """The overlap judgement at the ``final`` eval-mode outputs (None: read them now); None
+        where the batch shows no overlap."""
+        if self.overlap is None:  # read the neighbourhoods once: the batch does not change
+            self.overlap = self.raw is not None and self.initial is not None and self.targets.task != "regression" \
+                and self.targets.neighbours(self.session.inputs(self.prepared)) is not None
+        if not self.overlap:
+            return None
+        judged = fitted_where_determined(self.session, self.raw, self.prepared, self.targets, self.initial,
+                                         final, self.drop)
+        if judged is None:
+            self.overlap = False
+            return None
+        self.line = judged[1]
+        return judged[0]
 
 
 class EvalWatch:
@@ -285,15 +325,14 @@ def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[A
             losses, ok, why = train_loop(probe, batches, min(steps, PROBE_MAX_STEPS), run,
                                          lambda ls, _: ls[-1] <= PROBE_TARGET * ls[0])
             if ok and fitting:
-                done = fits(probe, batches[0], *fit)
+                done = Fits(probe, batches[0], *fit, raw=raws[0], initial=initial, every=judge_every(steps))
                 held = done(losses, len(losses) - 1)
                 if not held:
                     more, held, why = train_loop(probe, batches, steps - len(losses), run,
                                                  lambda ls, step, before=losses: done(before + ls, step))
                     losses = losses + more
                 if not held and why == "steps":  # judged as the check judges its own run at the end
-                    judged = fitted_where_determined(probe, raws[0], batches[0], fit[0], initial, None, fit[1])
-                    held = judged is not None and judged[0]
+                    held = done.judge(None) is True
                 log.fitted[factor] = len(losses) if held else -len(losses)
         except Exception:
             return False, float("nan"), float("nan"), 0
