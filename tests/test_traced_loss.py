@@ -90,3 +90,17 @@ def test_a_matched_head_on_raw_pixels_is_not_read_as_a_mismatch(mlcheck: MLCheck
         text = str(failed)
         assert "loss_mismatch" not in failed.causes, text
     assert "training scores the logits" not in text
+
+
+def test_kept_steps_know_a_compiled_loss_by_what_it_is_not_by_its_id():
+    """A recompiled model's new loss object may take a freed object's id(); keyed by id, a kept
+    traced step would then compute the old loss. Keras losses are known by class and settings,
+    other objects are held by the key itself, lists and dicts item by item."""
+    from pytest_mlcheck.backends.keras_common import _config_key
+
+    a, b = keras.losses.CategoricalCrossentropy(), keras.losses.CategoricalCrossentropy()
+    assert _config_key(a) == _config_key(b) != _config_key(keras.losses.MeanSquaredError())
+    assert _config_key(keras.losses.CategoricalCrossentropy(from_logits=True)) != _config_key(a)
+    assert _config_key(_hand_written_bce) is _hand_written_bce  # held: its id cannot pass to another object
+    assert _config_key(["mse", a]) == _config_key(["mse", b]) != _config_key(["mae", a])
+    assert _config_key({"out": "mse"}) == _config_key({"out": "mse"}) != _config_key({"out": "mae"})

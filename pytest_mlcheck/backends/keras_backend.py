@@ -221,7 +221,9 @@ class KerasSession(KerasSessionBase):
                 _config_key(self.output), self._training, self._override is not None, self._mixed)
 
     def _loss_key(self) -> Any:
-        return ("compiled", id(getattr(self.model, "loss", None))) if self._uses_compiled_loss \
+        # the compiled loss by what it is, not by id(): a recompiled model's new loss object may take
+        # a freed object's id, and a kept step would then compute the old loss
+        return ("compiled", _config_key(getattr(self.model, "loss", None))) if self._uses_compiled_loss \
             else _config_key(self.loss_fn)
 
     def _traced(self) -> _Traced | None:

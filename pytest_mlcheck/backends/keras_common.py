@@ -47,8 +47,13 @@ def _inner(opt: Any) -> Any:
 
 
 def _config_key(obj: Any) -> Any:
-    """A hashable description of a loss or optimizer: class and config for Keras objects (a new
-    object with the same settings traces the same graph), the object itself otherwise."""
+    """A hashable description of a loss or optimizer (or a list or dict of them): class and config
+    for Keras objects (a new object with the same settings traces the same graph), the object itself
+    otherwise (held, so its id cannot pass to another object)."""
+    if isinstance(obj, (list, tuple)):  # one loss per output
+        return tuple(_config_key(item) for item in obj)
+    if isinstance(obj, dict):
+        return tuple(sorted((str(k), _config_key(v)) for k, v in obj.items()))
     get_config = getattr(obj, "get_config", None)
     if callable(get_config):
         try:
