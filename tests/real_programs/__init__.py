@@ -67,4 +67,13 @@ PROGRAMS: tuple[str, ...] = (
     "fasttext_softmax_into_nllloss",
     "zerotoall_mnist_relu_on_last_layer",
     "book_convnet_log_softmax_dim0",
+    # fifth held-out batch (ported blind to the probes)
+    "examples_word_lm_nllloss_on_logits",
+    "morvan_regression_lr_dead_relu",
+    "pytorch_beginner_logreg_sigmoid_into_ce",
+    "pytorch_beginner_mlp_softmax_into_ce",
+    "minutes_softmax_hidden_layer",
+    "malconv_softmax_one_unit",
+    "mnist_cnn_adadelta_default_lr",
+    "tfdocs_text_classifier_logits_prob_loss",
 )
