@@ -57,6 +57,8 @@ class Targets:
             return "the outputs are clipped before the softmax"
         if self.problems and self.problems[0][1].startswith(_TRACED):
             return "training scores the logits beneath the last activation, not the outputs"
+        if self.problems and self.problems[0][1].startswith(_UNBOUNDED):
+            return "the loss has no floor: it falls without bound as the outputs grow"
         return "the targets cannot be learned with this head and loss"
 
     def neighbours(self, x: Optional[np.ndarray]) -> Optional[np.ndarray]:
@@ -330,12 +332,15 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
                     problems.insert(0, invalid)
         if ids is not None and ids.min() >= 0 and ids.max() < width and width >= 2:
             form = _form(loss_at, _onehot(ids, width), form, shape)
-            cands = _class_candidates(_onehot(ids, width), form, shape, log_probability_rows(out2))
+            log_rows = log_probability_rows(out2)
+            cands = _class_candidates(_onehot(ids, width), form, shape, log_rows)
             if not column:
                 cands += _soft_candidates(y2, form, shape)
             floor = _min_loss(loss_at, cands)
             problems += _ignores_outputs(loss_at, _onehot(ids, width), shape, problems)
             problems += _unsafe_at_target(loss_at, _onehot(ids, width), form, shape, floor, problems)
+            if out2.max() > 0:  # a head of log-probabilities (≤ 0, over any axis) cannot give the scores
+                problems += _unbounded_below(loss_at, _onehot(ids, width), form, shape, problems)
             # a softmax head couples its outputs: a binary loss on its rows still trains it as one
             # categorical choice (unusual, not the independent-outputs defect) — unless Keras hands
             # the loss the softmax's logits in its traced step (checks.common.targets_of looks)
@@ -395,6 +400,28 @@ def _ignores_outputs(loss_at: LossAt, target: np.ndarray, shape: tuple, problems
                                   "a categorical cross-entropy normalises a single output to probability 1 — one "
                                   "sigmoid unit needs a binary cross-entropy" if one else
                                   "the loss does not read the outputs (a constant, or a value detached from them)"))]
+
+
+_UNBOUNDED = "the loss falls without bound as the target's output grows"
+
+
+def _unbounded_below(loss_at: LossAt, onehot: np.ndarray, form: str, shape: tuple,
+                     problems: list[Evidence]) -> list[Evidence]:
+    """A loss on class targets that keeps falling below 0 as the target's logit grows, on a head
+    whose outputs go above 0 (so it can give such scores): a cross-entropy (or any loss of
+    probabilities) is bounded by 0, so the outputs are read as log-probabilities they are not (NLLLoss on raw scores: the loss is minus the target's score, and
+    training inflates that one score forever instead of learning a distribution)."""
+    if form != "logits" or problems or onehot.shape[1] < 2:
+        return []
+    top = _SCALES[-1]
+    at = [loss_at(np.ascontiguousarray((s * (2 * onehot - 1)).reshape(shape), dtype=np.float32))
+          for s in (top, 2 * top)]
+    if not all(_finite(v) for v in at) or not (at[1] < at[0] < 0) or at[0] - at[1] < 0.5 * top:
+        return []
+    return [(C.LOSS_MISMATCH, f"{_UNBOUNDED} ({fmt(at[0])} when it scores {fmt(top)}, {fmt(at[1])} at "
+                              f"{fmt(2 * top)}): a loss of probabilities has a floor of 0, so it reads these outputs "
+                              "as log-probabilities they are not (NLLLoss on raw scores); apply log_softmax to the "
+                              "outputs, or use a cross-entropy that takes logits (CrossEntropyLoss)")]
 
 
 def _unsafe_at_target(loss_at: LossAt, target: np.ndarray, form: str, shape: tuple, floor: float,

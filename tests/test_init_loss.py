@@ -187,3 +187,49 @@ def test_a_log_softmax_head_before_nll_loss_is_judged_on_uniform_log_probabiliti
         mlcheck.init_loss(model, (x, y), loss_fn=nn.NLLLoss())
     assert failed.value.causes == ["loss_mismatch"], str(failed.value)
     assert "NLLLoss takes log-probabilities" in str(failed.value)
+
+
+class _Tokens(nn.Module):
+    """A per-token classifier: (N, T) token ids → (N, T, C) scores, log-probabilities or raw."""
+
+    def __init__(self, log_softmax: bool) -> None:
+        super().__init__()
+        self.embed, self.head, self.log_softmax = nn.Embedding(50, 16), nn.Linear(16, 50), log_softmax
+
+    def forward(self, x):
+        out = self.head(self.embed(x))
+        return torch.log_softmax(out, dim=-1) if self.log_softmax else out
+
+
+def _nll(out, y):
+    return nn.functional.nll_loss(out.reshape(-1, out.shape[-1]), y.reshape(-1))
+
+
+@pytest.mark.parametrize("log_softmax", [True, False], ids=["log_softmax head", "raw scores"])
+def test_nll_loss_on_raw_scores_has_no_floor_and_fails_before_training(mlcheck, log_softmax):
+    """pytorch/examples #734: the word language model returned raw decoder scores to NLLLoss, which
+    is then minus the target's score — unbounded below; the loss fell to −1302 in 390 steps and the
+    example reported negative losses. A loss of probabilities has a floor of 0. Its fix (log_softmax
+    before NLLLoss, per token) is judged against uniform log-probabilities along the class axis."""
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randint(0, 50, (16, 12), generator=g), torch.randint(0, 50, (16, 12), generator=g)
+    torch.manual_seed(0)
+    model = _Tokens(log_softmax)
+    if log_softmax:
+        result = mlcheck.init_loss(model, (x, y), loss_fn=_nll)
+        assert result.figures["expected"] == pytest.approx(math.log(50), rel=1e-4)
+        assert result.figures["expected_from"] == "the loss of uniform log-probabilities"
+        return
+    for check in (mlcheck.init_loss, mlcheck.overfit_one_batch):
+        with pytest.raises(CheckFailed) as failed:
+            check(model, (x, y), loss_fn=_nll)
+        assert failed.value.causes == ["loss_mismatch"], str(failed.value)
+        assert "falls without bound" in str(failed.value) and failed.value.result.steps == 0
+
+
+def test_a_cross_entropy_on_raw_scores_is_bounded_and_not_read_as_unbounded(mlcheck):
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randint(0, 50, (16, 12), generator=g), torch.randint(0, 50, (16, 12), generator=g)
+    torch.manual_seed(0)
+    ce = lambda out, t: nn.functional.cross_entropy(out.reshape(-1, out.shape[-1]), t.reshape(-1))  # noqa: E731
+    assert mlcheck.init_loss(_Tokens(False), (x, y), loss_fn=ce).passed

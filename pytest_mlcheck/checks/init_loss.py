@@ -18,11 +18,19 @@ from pytest_mlcheck.targets import log_probability_rows
 from pytest_mlcheck.thresholds import INIT_LOSS_TOLERANCE, INIT_OUTPUT_SPREAD, INIT_VALUE_SPREAD
 
 
-def uninformative(outputs: np.ndarray) -> tuple[np.ndarray, str]:
+def _rows(outputs: np.ndarray, axis: int | None) -> np.ndarray:
+    """The outputs as rows of one prediction each: per sample, or per position along a class
+    ``axis`` (dense class ids: a mask, a sequence of tokens)."""
+    if axis is None:
+        return outputs.reshape(len(outputs), -1)
+    return np.moveaxis(outputs, axis, -1).reshape(-1, outputs.shape[axis])
+
+
+def uninformative(outputs: np.ndarray, axis: int | None = None) -> tuple[np.ndarray, str]:
     """The prediction that knows nothing, in the form the model outputs: uniform probabilities
     for rows that sum to 1, uniform log-probabilities for rows whose exponentials do, 0.5 for
-    outputs in [0, 1], zero logits (or zeros) otherwise."""
-    flat = outputs.reshape(len(outputs), -1)
+    outputs in [0, 1], zero logits (or zeros) otherwise; rows per position along a class ``axis``."""
+    flat = _rows(outputs, axis)
     finite = np.isfinite(flat).all()
     if finite and flat.shape[1] >= 2 and flat.min() >= 0 and np.allclose(flat.sum(axis=1), 1.0, atol=1e-3):
         return np.full_like(outputs, 1.0 / flat.shape[1]), "uniform probabilities"
@@ -33,13 +41,14 @@ def uninformative(outputs: np.ndarray) -> tuple[np.ndarray, str]:
     return np.zeros_like(outputs), "all-zero outputs (uninformative logits)"
 
 
-def output_spread(outputs: np.ndarray, what: str, y: np.ndarray, classes: bool) -> float:
+def output_spread(outputs: np.ndarray, what: str, y: np.ndarray, classes: bool, axis: int | None = None) -> float:
     """How far the outputs spread from uninformative: for class targets or outputs in [0, 1], the
     rms of the logits about each row's mean (log-probabilities for softmax rows); an independent
     binary logit (one output, or logit(p) of sigmoid outputs) z is the softmax pair (z/2, −z/2),
     whose spread about its mean is |z|/2, so a one-unit head is judged as the same prediction
-    written with two outputs; for value targets, the rms of the outputs over the rms of the targets."""
-    flat = outputs.reshape(len(outputs), -1).astype(np.float64)
+    written with two outputs; for value targets, the rms of the outputs over the rms of the targets.
+    Rows per position along a class ``axis``."""
+    flat = _rows(outputs, axis).astype(np.float64)
     if not np.isfinite(flat).all():
         return float("inf")
     if what == "uniform probabilities":
@@ -110,7 +119,7 @@ def init_loss(
         if math.isnan(observed) and not session.has_loss():
             raise usage("loss_fn", "the loss to evaluate for init_loss",
                         fix="Pass loss_fn= (or compile the Keras model with a loss)")
-        baseline, what = uninformative(outputs)
+        baseline, what = uninformative(outputs, targets.channel_axis)
         reference = float(expected) if expected is not None else session.loss_of(baseline, prepared)
         run.result.figures["samples"] = int(len(y))
         run.result.figures["loss_at_init"] = observed
@@ -135,7 +144,7 @@ def init_loss(
                                                              "serve as one; pass expected= with the loss an untrained "
                                                              "model should have")
         classes = targets.classes or what != "all-zero outputs (uninformative logits)"
-        spread = output_spread(outputs, what, y, classes)
+        spread = output_spread(outputs, what, y, classes, targets.channel_axis)
         cap = INIT_OUTPUT_SPREAD if classes else INIT_VALUE_SPREAD
         units = "logit units" if classes else "× the targets' rms"
         run.figure("output_spread", spread, f"output spread at init: {fmt(spread)} {units} (near uninformative "
@@ -146,7 +155,7 @@ def init_loss(
         within = math.isfinite(observed) and observed > 0 and abs(math.log(observed / reference)) <= math.log1p(tol)
         near = expected is None and math.isfinite(observed) and spread <= cap
         if not (within or near) and expected is None:
-            near = _spread_from_input_offset(run, session, raw, what, y, classes, cap, units)
+            near = _spread_from_input_offset(run, session, raw, what, y, classes, cap, units, targets.channel_axis)
         if within or near:
             run.result.start_loss = observed
             return run.passed()
@@ -173,7 +182,7 @@ def _standardised(a: np.ndarray) -> np.ndarray | None:
 
 
 def _spread_from_input_offset(run: CheckRun, session: Any, raw: tuple[Any, Any], what: str, y: np.ndarray,
-                              classes: bool, cap: float, units: str) -> bool:
+                              classes: bool, cap: float, units: str, axis: int | None) -> bool:
     """Whether a spread above ``cap`` comes from inputs at an acceptable scale but not centred (tabular
     features in [0, 10)), not from the head: the same model on the batch standardised per feature
     starts near uninformative. Inputs flagged as un-normalised are never excused."""
@@ -187,7 +196,7 @@ def _spread_from_input_offset(run: CheckRun, session: Any, raw: tuple[Any, Any],
         outputs = session.predict(session.prepare(x, raw[1]))
     except Exception:  # the model cannot take the standardised copy: no excuse
         return False
-    spread = output_spread(outputs, what, y, classes)
+    spread = output_spread(outputs, what, y, classes, axis)
     run.figure("output_spread_standardised", spread, f"output spread at init on the batch standardised per "
                f"feature: {fmt(spread)} {units} (the inputs' offset, not the head, spreads the outputs)"
                if spread <= cap else None)
