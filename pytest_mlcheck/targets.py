@@ -50,16 +50,13 @@ class Targets:
 
     @property
     def headline(self) -> str:
-        """What a failure on :attr:`problems` says first."""
+        """What a failure on :attr:`problems` says first: the headline of the first problem's kind
+        (:data:`HEADLINES`, keyed by the opening words each kind's evidence is written with)."""
         if self.problems and self.problems[0][0] == C.LOSS_NOT_FINITE:
             return "the loss is not finite at the predictions training moves toward"
-        if self.problems and self.problems[0][1].startswith(_CLIPPED):
-            return "the outputs are clipped before the softmax"
-        if self.problems and self.problems[0][1].startswith(_TRACED):
-            return "training scores the logits beneath the last activation, not the outputs"
-        if self.problems and self.problems[0][1].startswith(_UNBOUNDED):
-            return "the loss has no floor: it falls without bound as the outputs grow"
-        return "the targets cannot be learned with this head and loss"
+        first = self.problems[0][1] if self.problems else ""
+        return next((line for opening, line in HEADLINES if first.startswith(opening)),
+                    "the targets cannot be learned with this head and loss")
 
     def neighbours(self, x: Optional[np.ndarray]) -> Optional[np.ndarray]:
         """:func:`neighbours_agreeing` for these targets' batch, given its inputs ``x``, computed
@@ -402,6 +399,28 @@ def _ignores_outputs(loss_at: LossAt, target: np.ndarray, shape: tuple, problems
                                   "the loss does not read the outputs (a constant, or a value detached from them)"))]
 
 
+ALWAYS_ONE = "every output of the one-unit head is 1"
+
+
+def always_one(out: np.ndarray, at_zero: Callable[[], Optional[np.ndarray]]) -> list[Evidence]:
+    """A one-unit head whose output is exactly 1 for every sample of the batch and for all-zero
+    inputs too (``at_zero``: the outputs there, lazily; None when the model cannot take them): a
+    softmax over one unit, 1 whatever its logit, so no gradient reaches the model. A sigmoid
+    saturated by raw inputs reads 1 too, but not on zeros."""
+    flat = out.reshape(len(out), -1)
+    def ones(a: np.ndarray) -> bool:  # Keras's float32 softmax of one unit gives 1 - 2⁻²⁴
+        return bool(np.isfinite(a).all() and np.allclose(a, 1.0, rtol=0, atol=1e-6))
+
+    if flat.shape[1] != 1 or len(flat) < 2 or not ones(flat):
+        return []
+    zero = at_zero()
+    if zero is None or not ones(np.asarray(zero, dtype=np.float64)):
+        return []
+    return [(C.OUTPUT_ACTIVATION, f"{ALWAYS_ONE}, for the {len(flat)} samples of the batch and for all-zero inputs: "
+                                  "a softmax over one unit is 1 whatever its logit, so it passes no gradient; use a "
+                                  "sigmoid (or two units with a softmax)")]
+
+
 _UNBOUNDED = "the loss falls without bound as the target's output grows"
 
 
@@ -681,3 +700,12 @@ def head_cannot_reach(targets: np.ndarray, outputs: list[np.ndarray]) -> list[Ev
                          "activation or rescale the targets")]
             return []
     return []
+
+
+# The headline of each kind of target problem whose evidence opens with a fixed phrase.
+HEADLINES: tuple[tuple[str, str], ...] = (
+    (_CLIPPED, "the outputs are clipped before the softmax"),
+    (_TRACED, "training scores the logits beneath the last activation, not the outputs"),
+    (_UNBOUNDED, "the loss has no floor: it falls without bound as the outputs grow"),
+    (ALWAYS_ONE, "the head's single output is 1 whatever the input"),
+)

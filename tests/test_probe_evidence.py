@@ -476,3 +476,26 @@ def test_a_fit_that_levels_off_is_blamed_on_the_learning_rate_only_when_lr_x10_f
     text = str(failed.value)
     assert "lr_too_low" not in failed.value.causes, text
     assert "a retry at lr×10" in text
+
+
+@pytest.mark.parametrize("head", ["softmax", "saturated sigmoid"])
+def test_a_one_unit_head_that_is_1_whatever_the_input_fails_before_training(head):
+    """MalConv-keras: Dense(1, softmax) under binary cross-entropy is 1 for every input, so nothing
+    trains (its torch twin spent the whole time cap before failing). A sigmoid saturated by raw
+    inputs also reads 1 on the batch, but not on all-zero inputs: it is not this defect."""
+    x = torch.randn(32, 4, generator=torch.Generator().manual_seed(0))
+    y = (x[:, :1] > 0).float()
+    torch.manual_seed(0)
+    if head == "softmax":
+        model = nn.Sequential(nn.Linear(4, 1), nn.Softmax(dim=1))
+    else:
+        model = nn.Sequential(nn.Linear(4, 1), nn.Sigmoid())
+        with torch.no_grad():
+            model[0].weight.fill_(0.01)
+        x = x.abs() * 1e4  # raw-scale inputs saturate the sigmoid at exactly 1
+    with pytest.raises(CheckFailed) as failed:
+        MLCheck().overfit_one_batch(model, (x, y), loss_fn=nn.BCELoss())
+    said = "every output of the one-unit head is 1" in str(failed.value)
+    assert said == (head == "softmax"), str(failed.value)
+    if head == "softmax":
+        assert failed.value.causes == ["output_activation"] and failed.value.result.steps == 0

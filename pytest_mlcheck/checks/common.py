@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pytest_mlcheck import causes as C
-from pytest_mlcheck.backends import backend_for
+from pytest_mlcheck.backends import as_numpy, backend_for
 from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.data import one_batch, sample_count
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.settings import Settings
-from pytest_mlcheck.targets import Targets, decide, logits_read
+from pytest_mlcheck.targets import Targets, always_one, decide, logits_read
 
 if TYPE_CHECKING:
     from pytest_mlcheck.backends.base import Session
@@ -74,6 +74,15 @@ def targets_of(session: Session, raw_x: Any, batch: Any, out: np.ndarray, task: 
         return session.loss_of(outputs, other)
 
     targets = decide(y, out, loss_at, task)
+
+    def at_zero() -> np.ndarray | None:
+        try:
+            return session.predict(session.prepare(np.zeros_like(as_numpy(raw_x)), y))
+        except Exception:  # inputs that do not zero as one array (dicts, token lists): no look
+            return None
+
+    if not targets.problems:
+        targets.problems += always_one(out, at_zero)
     if not targets.problems and targets.form == "probabilities":
         # a look the values cannot give: what a traced training step makes of the same outputs
         targets.problems += logits_read(out, lambda: session.traced_loss(batch), lambda: session.loss_of(out, batch))
