@@ -138,9 +138,11 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, help="the checks' time cap (default: the plugin's 120 s); "
                                                           "each row records a raised cap")
     parser.add_argument("--out", help="where to write the JSON (default: benchmarks/real_programs_table.json for a "
-                                      "full run; a partial run (--only, --framework) writes nothing unless given)")
+                                      "full run; a partial run (--only, --framework) writes nothing unless given); "
+                                      "rewritten after each row (marked partial) until the totals are in")
     args = parser.parse_args()
     names = args.only.split(",") if args.only else list(PROGRAMS)
+    out = args.out or (None if args.only or args.framework else ROOT / "benchmarks" / "real_programs_table.json")
     rows = []
     for name in names:
         mod = importlib.import_module(f"tests.real_programs.{name}")
@@ -149,6 +151,8 @@ def main() -> None:
                 continue
             row = evaluate(name, fw, args.seed, args.max_seconds)
             rows.append(row)
+            if out is not None:  # rows so far, so a run cut short keeps what it measured
+                pathlib.Path(out).write_text(json.dumps({"seed": args.seed, "partial": True, "rows": rows}, indent=1))
             mark = ("C" if row["caught"] else "-") + ("F" if row["first_cause_match"] else "-") + \
                    ("A" if row["anywhere_match"] else "-") + ("P" if row["fixed_pass"] else "-")
             print(f"{mark} {name}/{fw} label={row['label']} first={row['first_cause']} first_named={row['first_named_cause']}",
@@ -178,7 +182,6 @@ def main() -> None:
         c = {key: sum(bool(r[key]) for r in sub) for key in keys}
         cells = " | ".join(f"{c[key]} ({c[key] / k:.0%})" for key in keys)
         print(f"| {fw or 'total'} | {k} | {cells} | {sum(r['crashes'] for r in sub)} |")
-    out = args.out or (None if args.only or args.framework else ROOT / "benchmarks" / "real_programs_table.json")
     if out is not None:
         pathlib.Path(out).write_text(json.dumps({"seed": args.seed, "totals": tot, "entries": n, "rows": rows}, indent=1))
 
