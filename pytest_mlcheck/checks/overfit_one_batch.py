@@ -58,7 +58,7 @@ def overfit_one_batch(
         done = Fits(session, prepared, targets, drop, raw=raw, initial=out0, every=judge_every(max_steps))
         losses, ok, why = train_loop(session, [prepared], max_steps, run, done)
         # dropout and the like keep the training loss off the floor: such a model is judged in eval mode
-        watch = EvalWatch.of(session, prepared, targets, drop, out0, losses[0], max(1, max_steps // 40)) \
+        watch = EvalWatch.of(session, prepared, targets, drop, out0, losses[0], judge_every(max_steps)) \
             if why == "steps" else None
         if watch is not None and watch.sample(len(losses)):
             ok, why = True, "done"

@@ -56,8 +56,8 @@ def settled_outputs(session: Any, prepared: Any) -> np.ndarray:
 
 
 def judge_every(budget: int) -> int:
-    """How often a run on a batch whose classes overlap is judged on the samples its neighbourhoods
-    determine: 40 times per budget (one eval-mode pass each)."""
+    """How often a run is read in eval mode beside its training loss (the overlap judgement, the
+    eval-mode watch of a noisy model): 40 times per budget, one eval-mode pass each."""
     return max(1, budget // 40)
 
 
