@@ -408,6 +408,7 @@ def always_one(out: np.ndarray, at_zero: Callable[[], Optional[np.ndarray]]) -> 
     softmax over one unit, 1 whatever its logit, so no gradient reaches the model. A sigmoid
     saturated by raw inputs reads 1 too, but not on zeros."""
     flat = out.reshape(len(out), -1)
+
     def ones(a: np.ndarray) -> bool:  # Keras's float32 softmax of one unit gives 1 - 2⁻²⁴
         return bool(np.isfinite(a).all() and np.allclose(a, 1.0, rtol=0, atol=1e-6))
 
@@ -428,8 +429,9 @@ def _unbounded_below(loss_at: LossAt, onehot: np.ndarray, form: str, shape: tupl
                      problems: list[Evidence]) -> list[Evidence]:
     """A loss on class targets that keeps falling below 0 as the target's logit grows, on a head
     whose outputs go above 0 (so it can give such scores): a cross-entropy (or any loss of
-    probabilities) is bounded by 0, so the outputs are read as log-probabilities they are not (NLLLoss on raw scores: the loss is minus the target's score, and
-    training inflates that one score forever instead of learning a distribution)."""
+    probabilities) is bounded by 0, so the outputs are read as log-probabilities they are not
+    (NLLLoss on raw scores: the loss is minus the target's score, and training inflates that one
+    score forever instead of learning a distribution)."""
     if form != "logits" or problems or onehot.shape[1] < 2:
         return []
     top = _SCALES[-1]

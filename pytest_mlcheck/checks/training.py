@@ -80,13 +80,16 @@ class Fits:
         self.overlap: bool | None = None  # whether the batch's classes overlap (None: not read yet)
 
     def __call__(self, losses: list[float], step: int) -> bool:
-        if progress(losses[0], losses[-1], self.targets.floor) >= self.drop and (
-                self.targets.task == "regression"
-                or self.targets.fitted(settled_outputs(self.session, self.prepared))):
-            return True
+        outputs = None  # read once per step: the overlap judgement reuses them
+        if progress(losses[0], losses[-1], self.targets.floor) >= self.drop:
+            if self.targets.task == "regression":
+                return True
+            outputs = settled_outputs(self.session, self.prepared)
+            if self.targets.fitted(outputs):
+                return True
         if not self.every or len(losses) % self.every:
             return False
-        self.by_overlap = self.judge(None) is True
+        self.by_overlap = self.judge(outputs) is True
         return self.by_overlap
 
     def judge(self, final: np.ndarray | None) -> bool | None:
