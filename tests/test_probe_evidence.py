@@ -499,3 +499,32 @@ def test_a_one_unit_head_that_is_1_whatever_the_input_fails_before_training(head
     assert said == (head == "softmax"), str(failed.value)
     if head == "softmax":
         assert failed.value.causes == ["output_activation"] and failed.value.result.steps == 0
+
+
+def test_a_retry_stopped_by_the_users_code_says_so_in_the_note(mlcheck: MLCheck):
+    """The user's loss refuses large outputs: the main run at a tiny rate never makes them, the
+    faster retries do. The retry stopped is no evidence, and the note says what stopped it."""
+    torch.manual_seed(0)
+    x = torch.randn(32, 4)
+    y = x.sum(1, keepdim=True)
+
+    def bounded_mse(out, target):
+        if out.detach().abs().max() > 1.5:
+            raise ValueError("outputs beyond the calibrated range")
+        return F.mse_loss(out, target)
+
+    with pytest.raises(CheckFailed) as info:
+        mlcheck.overfit_one_batch(nn.Linear(4, 1), (x, y), loss_fn=bounded_mse, optimizer=_sgd(1e-2 * 1e-4))
+    assert "stopped: loss_fn raised ValueError: outputs beyond the calibrated range" in str(info.value)
+
+
+def test_a_defect_of_the_retry_itself_is_not_taken_for_a_failed_retry(mlcheck: MLCheck, monkeypatch):
+    from pytest_mlcheck.backends import torch_backend
+
+    def broken(self, factor):
+        raise RuntimeError("a defect in the probe")
+
+    monkeypatch.setattr(torch_backend.TorchSession, "scale_lr", broken)
+    torch.manual_seed(0)
+    with pytest.raises(RuntimeError, match="a defect in the probe"):
+        mlcheck.overfit_one_batch(tc.digits_mlp(), tc.digits_batch(32), loss_fn=CE(), optimizer=_sgd(1e-5))

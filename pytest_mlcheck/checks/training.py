@@ -12,7 +12,7 @@ from pytest_mlcheck.backends import as_numpy
 from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.checks.common import open_session, perturbed
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec
-from pytest_mlcheck.errors import UserCodeError
+from pytest_mlcheck.errors import NotSupported, UserCodeError
 from pytest_mlcheck.settings import Settings
 from pytest_mlcheck.targets import Targets, head_cannot_reach, outvoted_among
 from pytest_mlcheck.report import fmt
@@ -309,7 +309,7 @@ def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[A
         what = f"lr×{factor:g}" + (", training-mode noise off" if quiet else "") + (
             ", no weight decay" if no_decay else "")
         ok, end, start, n = _attempt(factor, quiet=quiet, no_decay=no_decay)
-        if log is not None:
+        if log is not None and n:  # a retry stopped before its first step says why in its own line
             log.add(f"a retry at {what}: loss {fmt(start)} → {fmt(end)} in {n} steps "
                     + ("(halved: succeeded)" if ok else "(did not halve)"))
         return ok, end
@@ -337,7 +337,11 @@ def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[A
                 if not held and why == "steps":  # judged as the check judges its own run at the end
                     held = done.judge(None) is True
                 log.fitted[factor] = len(losses) if held else -len(losses)
-        except Exception:
+        except (UserCodeError, NotSupported) as exc:
+            # the user's code (or a capability the framework lacks) stopped the retry: no evidence,
+            # said in the note; anything else is a defect of the probe and is not hidden
+            if log is not None:
+                log.add(f"a retry at lr×{factor:g} stopped: {exc}")
             return False, float("nan"), float("nan"), 0
         finally:
             probe.close()
