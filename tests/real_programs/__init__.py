@@ -76,4 +76,11 @@ PROGRAMS: tuple[str, ...] = (
     "malconv_softmax_one_unit",
     "mnist_cnn_adadelta_default_lr",
     "tfdocs_text_classifier_logits_prob_loss",
+    # sixth held-out batch (ported blind to the probes)
+    "nlp_study_attention_softmax_batch_axis",
+    "ikmlab_quadratic_regression_no_zero_grad",
+    "dana_synthetic_softmax_from_logits",
+    "keras_cifar10_cnn_rmsprop_default_lr",
+    "zerotoall_klab04_linreg_sgd_diverges",
+    "tfdocs_multiworker_softmax_from_logits",
 )
