@@ -92,3 +92,38 @@ def test_the_check_leaves_the_inputs_as_they_were(mlcheck):
     before = x.copy()
     mlcheck.batch_independence(kc.cnn(), x)
     assert np.array_equal(x, before)
+
+
+class FloatIdsNet(torch.nn.Module):
+    """Token ids handed over as floats (a program's ``input.float()``) and cast back in forward;
+    ``mix``: each output minus the batch's mean output (the samples mix)."""
+
+    def __init__(self, mix: bool = False) -> None:
+        super().__init__()
+        self.embed = torch.nn.EmbeddingBag(40, 16)
+        self.head = torch.nn.Linear(16, 10)
+        self.mix = mix
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.head(self.embed(x.long()))
+        return out - out.mean(0, keepdim=True) if self.mix else out
+
+
+def float_ids(n: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+    """Digits as ids 20..36 held in a float tensor (mean about 25: raw scale if read as values)."""
+    tokens, labels = tc.digit_tokens(n)
+    return (tokens + 20).float(), labels
+
+
+@pytest.mark.parametrize("mix", [False, True])
+def test_float_ids_are_changed_into_other_ids_not_noise(mlcheck, mix):
+    """Noise on ids held as floats makes no id (an index error in the lookup); whole-number inputs
+    are changed by putting another sample in, so the check judges the model, not a crash."""
+    torch.manual_seed(0)
+    x, _ = float_ids()
+    if not mix:
+        assert mlcheck.batch_independence(FloatIdsNet(), x).passed
+        return
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.batch_independence(FloatIdsNet(mix=True), x)
+    assert failed.value.causes[0] == "batch_mixing"

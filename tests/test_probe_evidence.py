@@ -528,3 +528,19 @@ def test_a_defect_of_the_retry_itself_is_not_taken_for_a_failed_retry(mlcheck: M
     torch.manual_seed(0)
     with pytest.raises(RuntimeError, match="a defect in the probe"):
         mlcheck.overfit_one_batch(tc.digits_mlp(), tc.digits_batch(32), loss_fn=CE(), optimizer=_sgd(1e-5))
+
+
+@pytest.mark.parametrize("mix", [False, True])
+def test_ids_an_embedding_looks_up_are_not_blamed_for_their_scale(mlcheck: MLCheck, mix):
+    """Float ids 20..36 (mean |x| about 25, raw scale were they values) into an embedding, trained
+    at a rate too low to fit: the failure names the learning rate, or the mixing of samples,
+    never the inputs' scale; the input-dependence probe runs on them."""
+    from test_batch_independence import FloatIdsNet, float_ids
+
+    torch.manual_seed(0)
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.overfit_one_batch(FloatIdsNet(mix=mix), float_ids(32), loss_fn=CE(),
+                                  optimizer=lambda p: torch.optim.Adam(p, lr=1e-5))
+    causes = failed.value.causes
+    assert "inputs_not_normalized" not in causes and "off unit scale" not in str(failed.value)
+    assert causes[0] == ("batch_mixing" if mix else "lr_too_low"), str(failed.value)

@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pytest_mlcheck import causes as C
+from pytest_mlcheck import diagnosis
 from pytest_mlcheck.backends import as_numpy, backend_for
 from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.data import one_batch, sample_count
-from pytest_mlcheck.errors import usage
+from pytest_mlcheck.errors import NotSupported, UserCodeError, usage
 from pytest_mlcheck.settings import Settings
 from pytest_mlcheck.targets import Targets, always_one, decide, logits_read
 
@@ -128,10 +129,26 @@ def require_trainable(run: CheckRun, session: Session) -> None:
                        [(C.PARAMS_NOT_UPDATED, "every parameter is frozen (requires_grad=False / trainable=False)")])
 
 
+def scaled_inputs(session: Session, prepared: Any, x: np.ndarray | None) -> np.ndarray | None:
+    """The inputs whose scale a check may blame: ``x``, or None when the model's first weighted
+    layer looks them up (token or category ids, whatever their dtype: their scale means nothing).
+    The model is asked (one training-mode forward pass on ``session``) only when ``x`` is off
+    unit scale."""
+    if x is None or not diagnosis.input_scale(x):
+        return x
+    try:
+        seen = session.first_layer_input(prepared)
+    except (UserCodeError, NotSupported):
+        return x
+    return None if seen is not None and seen[1] else x
+
+
 def perturbed(x: np.ndarray, j: int, rng: np.random.Generator) -> np.ndarray | None:
-    """``x`` with sample ``j`` changed: noise for floats, another distinct sample for integers."""
+    """``x`` with sample ``j`` changed: noise for floats, another distinct sample for whole numbers
+    (integers, or floats that are all whole: ids an embedding may read, where noise is no id)."""
     changed = x.copy()
-    if np.issubdtype(x.dtype, np.floating):
+    finite = x[np.isfinite(x)] if np.issubdtype(x.dtype, np.floating) else x
+    if np.issubdtype(x.dtype, np.floating) and not (finite.size and np.array_equal(finite, np.round(finite))):
         scale = float(np.std(x[np.isfinite(x)])) if np.isfinite(x).any() else 1.0
         changed[j] = x[j] + rng.normal(0.0, scale or 1.0, size=x[j].shape).astype(x.dtype)
         return changed

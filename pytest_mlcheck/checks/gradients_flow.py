@@ -9,7 +9,7 @@ import numpy as np
 from pytest_mlcheck import causes as C
 from pytest_mlcheck import diagnosis
 from pytest_mlcheck.causes import Evidence
-from pytest_mlcheck.checks.common import checked_batch, require_trainable
+from pytest_mlcheck.checks.common import checked_batch, require_trainable, scaled_inputs
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.thresholds import CROSS_ENTROPY_SIGNAL, EXPLODING_SCALE, SETTLE_STEPS, VANISHING_RATIO
@@ -211,7 +211,7 @@ def gradients_flow(
         found = _judged(run, session, prepared, train_step, grads, before, signal, radial) if grads else []
         if any(c == C.EXPLODING_GRADIENTS for c, _ in found) or not np.isfinite(loss):
             causes += diagnosis.inputs_not_finite(session.inputs(prepared))
-            causes += diagnosis.raw_inputs(session.inputs(prepared))
+            causes += diagnosis.raw_inputs(scaled_inputs(session, prepared, session.inputs(prepared)))
         causes += found
         if unchanged and not any(c == C.PARAMS_NOT_UPDATED for c, _ in causes):
             causes.append((C.PARAMS_NOT_UPDATED, f"{len(unchanged)} trainable parameter(s) did not change in a "

@@ -10,7 +10,7 @@ import numpy as np
 from pytest_mlcheck import causes as C
 from pytest_mlcheck import diagnosis
 from pytest_mlcheck.backends import as_numpy
-from pytest_mlcheck.checks.common import check_count, checked_batch, targets_of
+from pytest_mlcheck.checks.common import check_count, checked_batch, scaled_inputs, targets_of
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import CheckResult, fmt
@@ -160,7 +160,7 @@ def init_loss(
             run.result.start_loss = observed
             return run.passed()
         causes = diagnosis.inputs_not_finite(session.inputs(prepared))
-        causes += diagnosis.input_scale(session.inputs(prepared))
+        causes += diagnosis.input_scale(scaled_inputs(session, prepared, session.inputs(prepared)))
         ratio = observed / reference if math.isfinite(observed) else float("inf")
         spread_said = (f"; the outputs spread {fmt(spread)} {units} from uninformative (correct heads "
                        f"measured ≤ {cap:g})" if ratio > 1 and math.isfinite(spread) else "")

@@ -10,7 +10,7 @@ from pytest_mlcheck import causes as C
 from pytest_mlcheck import diagnosis
 from pytest_mlcheck.backends import as_numpy
 from pytest_mlcheck.causes import Evidence
-from pytest_mlcheck.checks.common import open_session, perturbed
+from pytest_mlcheck.checks.common import open_session, perturbed, scaled_inputs
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec
 from pytest_mlcheck.errors import NotSupported, UserCodeError
 from pytest_mlcheck.settings import Settings
@@ -379,6 +379,7 @@ def failure_causes(
         return open_session(model, settings, spec, within=session)
 
     task = targets.task
+    scaled = _scaled(fresh, first, x)  # None for ids the first layer looks up: no scale to blame
     causes: list[Evidence] = []
     causes += diagnosis.inputs_not_finite(x)
     if not causes:
@@ -427,7 +428,7 @@ def failure_causes(
     if retrying:
         session.release()  # from here only fresh copies train: this one's tensors would double the peak
     if not causes:  # a fresh copy of the model as given (within a released session: no second weight copy)
-        causes += _input_dependence(fresh, first, x, settings.seed, log)
+        causes += _input_dependence(fresh, first, x, settings.seed, log, raw=bool(diagnosis.raw_inputs(scaled)))
     if not causes and retrying:
         causes += diagnosis.regularization(losses, decay, lambda: _noisy(fresh, raw_batch, log), retry)
     if not causes:
@@ -435,8 +436,8 @@ def failure_causes(
     if not causes and probabilities is not None:
         lowest = float(np.nanmin(np.asarray(losses + ends, dtype=np.float64))) if losses else float("nan")
         causes += diagnosis.softmax_in_loss(probabilities, targets.fitted(probabilities), lowest, len(ends))
-    causes += diagnosis.raw_inputs(x)
-    hint = None if causes else diagnosis.scale_hint(x)
+    causes += diagnosis.raw_inputs(scaled)
+    hint = None if causes else diagnosis.scale_hint(scaled)
     if hint:
         log.add(hint)
     if not causes:
@@ -449,14 +450,26 @@ def failure_causes(
     return causes
 
 
+def _scaled(fresh: Callable[[], Any], first: Any, x: np.ndarray | None) -> np.ndarray | None:
+    """:func:`scaled_inputs` asked of a fresh copy (its training-mode pass would move the trained
+    copy's normalisation statistics, which later looks read)."""
+    if x is None or not diagnosis.input_scale(x):
+        return x
+    session = fresh()
+    try:
+        return scaled_inputs(session, first, x)
+    finally:
+        session.close()
+
+
 def _input_dependence(fresh: Callable[[], Any], first: Any, x: np.ndarray | None, seed: int,
-                      log: ProbeLog) -> list[Evidence]:
+                      log: ProbeLog, *, raw: bool) -> list[Evidence]:
     """Two eval-mode forward passes of the model as given (a failed run may itself have killed every
     unit): the batch, and the batch with its first sample changed — outputs that ignore the inputs,
     or that mix samples. Only for one array of inputs ``x`` (a dict or tuple of inputs is left to
-    ``batch_independence`` and ``not_constant_predictions``), and not at raw scale, where a head
+    ``batch_independence`` and ``not_constant_predictions``), and not at raw scale (``raw``), where a head
     saturates (not an architecture that ignores them)."""
-    if x is None or x.ndim < 1 or len(x) < 2 or diagnosis.raw_inputs(x):
+    if x is None or x.ndim < 1 or len(x) < 2 or raw:
         return []
     changed = perturbed(x, 0, np.random.default_rng(seed))
     if changed is None:
