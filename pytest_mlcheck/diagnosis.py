@@ -213,9 +213,9 @@ def learning_rate(
     batches ends above or below its start by noise alone, so that alone does not decide the
     direction. Each retry trains a fresh copy; ``fitted`` (lr factor → steps to fit the batch,
     negative: not within that many; filled in as the retries run) says what would pass. Where it
-    can, a run that came down and levelled off short of the criterion gets one retry at lr×10,
-    named only if that retry meets the check's own criterion: a halving it already had proves
-    nothing."""
+    can, a run that came down and levelled off short of the criterion gets a retry at lr×10 (and
+    at lr×100 where lr×10 halved the loss without fitting the batch), named only if a retry meets
+    the check's own criterion: a halving the run already had proves nothing."""
 
     def passes(factor: float, name: str) -> str:
         n = (fitted or {}).get(factor)
@@ -241,12 +241,15 @@ def learning_rate(
                 return [(C.LR_TOO_LOW, f"{what}; a retry at {name} halved it within {PROBE_MAX_STEPS} steps "
                                        f"(loss {fmt(end)})" + passes(factor, name))]
     if fitted is not None and not (spiked or stalled or slow):
-        ok, end = retry(10.0)
-        steps = fitted.get(10.0, 0)
-        if ok and steps > 0:
-            return [(C.LR_TOO_LOW, f"the loss came down ({fmt(start)} → {fmt(min(finite))}) but levelled off short "
-                                   f"of the criterion; a retry at lr×10 fitted the batch: at lr×10 this check passes "
-                                   f"(fitted at step {steps})")]
+        for factor, name in ((10.0, "lr×10"), (100.0, "lr×100")):
+            ok, end = retry(factor)
+            steps = fitted.get(factor, 0)
+            if ok and steps > 0:
+                return [(C.LR_TOO_LOW, f"the loss came down ({fmt(start)} → {fmt(min(finite))}) but levelled off "
+                                       f"short of the criterion; a retry at {name} fitted the batch: at {name} this "
+                                       f"check passes (fitted at step {steps})")]
+            if not ok:  # a larger rate helps only where this one at least halved the loss
+                break
     if spiked or finite[-1] >= start:
         for factor, name in ((0.1, "lr/10"), (0.01, "lr/100"), (0.001, "lr/1000")):
             ok, end = retry(factor)

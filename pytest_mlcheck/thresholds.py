@@ -29,7 +29,12 @@ DENSE_MIN_RIGHT = 0.99
 OVERLAP_NEIGHBOURS = 5
 OVERLAP_MIN_DETERMINED = 0.5
 OVERLAP_MAX_SAMPLES = 2048  # pairwise distances cost N² (32 MiB here)
-OVERFIT_EXTEND = 4  # a loss still falling steadily at the budget may train on, up to this × the budget
+# A loss still falling steadily at the budget may train on, up to this × the budget. Measured on the
+# real-program corpus (benchmarks/real_programs_findings.md): 16× let 11 more fixed versions pass
+# (slow learning rates kept from their programs, fitting at 1,250-5,400 steps of 400) and cost no
+# buggy version its catch or its first cause. The cap is also the horizon of the on-course
+# projection: at 4× AUTOTRAINER's blob repairs, which fit at step 1,540, were judged off course at 400.
+OVERFIT_EXTEND = 16
 EXTEND_MIN_GAIN = 0.05  # "still falling": the last quarter came ≥ this of the way from start to floor
 
 # -- loss_decreases ------------------------------------------------------------------------------

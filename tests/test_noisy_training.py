@@ -46,11 +46,14 @@ def test_without_dropout_no_eval_mode_judgement(mlcheck: MLCheck):
     assert not any("eval-mode loss" in n for n in result.notes)
 
 
-def test_a_dropout_regressor_at_rate_0_7_still_fails_as_over_regularized(mlcheck: MLCheck):
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_dropout_regressor_at_rate_0_9_still_fails_as_over_regularized(mlcheck: MLCheck, seed: int):
+    # at rate 0.7 the eval-mode loss reaches the criterion at step 1,150 on two of these three
+    # inits (the model can memorise its batch: it passes); at 0.9 it does not within 16× the budget
     with pytest.raises(CheckFailed) as info:
-        mlcheck.overfit_one_batch(_net(0.7, 0), _data(), loss_fn=nn.MSELoss(), optimizer=_adam)
+        mlcheck.overfit_one_batch(_net(0.9, seed), _data(), loss_fn=nn.MSELoss(), optimizer=_adam)
     text = str(info.value)
-    assert "judged on the eval-mode loss" in text and "at step 400" in text
+    assert "judged on the eval-mode loss" in text
     assert info.value.causes[0] == "over_regularized"
 
 

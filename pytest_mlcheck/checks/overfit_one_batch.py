@@ -34,7 +34,7 @@ def overfit_one_batch(
     """Train a copy on one batch until it memorises it: the loss came ``min_drop`` (default 0.9)
     of the way from its start to its floor (the loss of a perfect prediction of this batch) **and**,
     for class targets, every sample is predicted right; for regression the loss criterion alone.
-    Stops at the first step the criterion holds, or after ``steps`` (extended up to 4× while the loss
+    Stops at the first step the criterion holds, or after ``steps`` (extended up to 16× while the loss
     still falls steadily; a model whose training forward pass is random, e.g. dropout, is then judged
     on its eval-mode loss). ``task`` ("classification",
     "binary", "multilabel" or "regression") overrides what the targets are taken to be."""
