@@ -546,11 +546,9 @@ def test_ids_an_embedding_looks_up_are_not_blamed_for_their_scale(mlcheck: MLChe
     """Float ids 20..36 (mean |x| about 25, raw scale were they values) into an embedding, trained
     at a rate too low to fit: the failure names the learning rate, or the mixing of samples,
     never the inputs' scale; the input-dependence probe runs on them."""
-    from test_batch_independence import FloatIdsNet, float_ids
-
     torch.manual_seed(0)
     with pytest.raises(CheckFailed) as failed:
-        mlcheck.overfit_one_batch(FloatIdsNet(mix=mix), float_ids(32), loss_fn=CE(),
+        mlcheck.overfit_one_batch(tc.FloatIdsNet(mix=mix), tc.float_ids(32), loss_fn=CE(),
                                   optimizer=lambda p: torch.optim.Adam(p, lr=1e-5))
     causes = failed.value.causes
     assert "inputs_not_normalized" not in causes and "off unit scale" not in str(failed.value)

@@ -241,6 +241,27 @@ def digit_tokens(n: int = 200, offset: int = 0) -> tuple[torch.Tensor, torch.Ten
             torch.from_numpy(labels[offset:offset + n]))
 
 
+class FloatIdsNet(nn.Module):
+    """Token ids handed over as floats (a program's ``input.float()``) and cast back in forward;
+    ``mix``: each output minus the batch's mean output (the samples mix)."""
+
+    def __init__(self, mix: bool = False) -> None:
+        super().__init__()
+        self.embed = nn.EmbeddingBag(40, 16)
+        self.head = nn.Linear(16, 10)
+        self.mix = mix
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.head(self.embed(x.long()))
+        return out - out.mean(0, keepdim=True) if self.mix else out
+
+
+def float_ids(n: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+    """Digits as ids 20..36 held in a float tensor (mean about 25: raw scale if read as values)."""
+    tokens, labels = digit_tokens(n)
+    return (tokens + 20).float(), labels
+
+
 def multilabel_batch(n: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
     """Digits with two labels each: 'is even' and 'is greater than 4' (multi-label 0/1 floats)."""
     x, y = digits_batch(n)

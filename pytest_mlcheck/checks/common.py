@@ -149,7 +149,7 @@ def perturbed(x: np.ndarray, j: int, rng: np.random.Generator) -> np.ndarray | N
     changed = x.copy()
     finite = x[np.isfinite(x)] if np.issubdtype(x.dtype, np.floating) else x
     if np.issubdtype(x.dtype, np.floating) and not (finite.size and np.array_equal(finite, np.round(finite))):
-        scale = float(np.std(x[np.isfinite(x)])) if np.isfinite(x).any() else 1.0
+        scale = float(np.std(finite)) if finite.size else 1.0
         changed[j] = x[j] + rng.normal(0.0, scale or 1.0, size=x[j].shape).astype(x.dtype)
         return changed
     for k in range(1, len(x)):

@@ -210,8 +210,9 @@ def gradients_flow(
         causes: list[Evidence] = diagnosis.uncovered(uncovered)
         found = _judged(run, session, prepared, train_step, grads, before, signal, radial) if grads else []
         if any(c == C.EXPLODING_GRADIENTS for c, _ in found) or not np.isfinite(loss):
-            causes += diagnosis.inputs_not_finite(session.inputs(prepared))
-            causes += diagnosis.raw_inputs(scaled_inputs(session, prepared, session.inputs(prepared)))
+            x = session.inputs(prepared)
+            causes += diagnosis.inputs_not_finite(x)
+            causes += diagnosis.raw_inputs(scaled_inputs(session, prepared, x))
         causes += found
         if unchanged and not any(c == C.PARAMS_NOT_UPDATED for c, _ in causes):
             causes.append((C.PARAMS_NOT_UPDATED, f"{len(unchanged)} trainable parameter(s) did not change in a "

@@ -159,8 +159,9 @@ def init_loss(
         if within or near:
             run.result.start_loss = observed
             return run.passed()
-        causes = diagnosis.inputs_not_finite(session.inputs(prepared))
-        causes += diagnosis.input_scale(scaled_inputs(session, prepared, session.inputs(prepared)))
+        x = session.inputs(prepared)
+        causes = diagnosis.inputs_not_finite(x)
+        causes += diagnosis.input_scale(scaled_inputs(session, prepared, x))
         ratio = observed / reference if math.isfinite(observed) else float("inf")
         spread_said = (f"; the outputs spread {fmt(spread)} {units} from uninformative (correct heads "
                        f"measured ≤ {cap:g})" if ratio > 1 and math.isfinite(spread) else "")
