@@ -46,29 +46,28 @@ def _seed(framework: str) -> None:
         sys.modules["keras"].utils.set_random_seed(0)
 
 
-def run_check(m: MLCheck, check: str, kw: dict[str, Any], b: dict[str, Any]) -> None:
-    """Call one check with the arguments it takes from the builder's dict."""
+def run_check(m: MLCheck, check: str, kw: dict[str, Any], b: dict[str, Any]) -> Any:
+    """Call one check with the arguments it takes from the builder's dict; its result."""
     train = {k: b[k] for k in ("loss_fn", "optimizer", "train_step") if b.get(k) is not None}
     model, batch = b["model"], b.get("batch")
     inputs = b.get("inputs", batch[0] if batch is not None else None)
     if check == "overfit_one_batch":
-        m.overfit_one_batch(model, batch, **train, **kw)
-    elif check == "loss_decreases":
-        m.loss_decreases(model, b.get("batches") or [batch], **train, **kw)
-    elif check == "gradients_flow":
-        m.gradients_flow(model, batch, **train, **kw)
-    elif check == "init_loss":
-        m.init_loss(model, batch, **({"loss_fn": b["loss_fn"]} if b.get("loss_fn") is not None else {}), **kw)
-    elif check == "output_range":
-        m.output_range(model, inputs, **kw)
-    elif check == "inputs_normalized":
-        m.inputs_normalized(inputs, model=model, **kw)
-    elif check == "batch_independence":
-        m.batch_independence(model, inputs, **kw)
-    elif check == "not_constant_predictions":
-        m.not_constant_predictions(model, inputs, train_on=b.get("batches") or [batch], **train, **kw)
-    else:
-        raise ValueError(f"unknown check {check!r}")
+        return m.overfit_one_batch(model, batch, **train, **kw)
+    if check == "loss_decreases":
+        return m.loss_decreases(model, b.get("batches") or [batch], **train, **kw)
+    if check == "gradients_flow":
+        return m.gradients_flow(model, batch, **train, **kw)
+    if check == "init_loss":
+        return m.init_loss(model, batch, **({"loss_fn": b["loss_fn"]} if b.get("loss_fn") is not None else {}), **kw)
+    if check == "output_range":
+        return m.output_range(model, inputs, **kw)
+    if check == "inputs_normalized":
+        return m.inputs_normalized(inputs, model=model, **kw)
+    if check == "batch_independence":
+        return m.batch_independence(model, inputs, **kw)
+    if check == "not_constant_predictions":
+        return m.not_constant_predictions(model, inputs, train_on=b.get("batches") or [batch], **train, **kw)
+    raise ValueError(f"unknown check {check!r}")
 
 
 def verdict(m: MLCheck, build: Any, framework: str, check: str, kw: dict[str, Any]) -> dict[str, Any]:
@@ -78,8 +77,10 @@ def verdict(m: MLCheck, build: Any, framework: str, check: str, kw: dict[str, An
     out: dict[str, Any] = {"check": check, "kwargs": {k: repr(v) for k, v in kw.items()}}
     try:
         b = build(framework)
-        run_check(m, check, kw, b)
+        result = run_check(m, check, kw, b)
         out.update(verdict="pass", causes=[])
+        if getattr(result, "steps", None):
+            out["steps"] = result.steps  # an extended run says how long it trained
     except CheckIncomplete as exc:
         out.update(verdict="incomplete", causes=list(exc.causes), message=str(exc))
     except CheckFailed as exc:

@@ -36,6 +36,12 @@ OVERLAP_MAX_SAMPLES = 2048  # pairwise distances cost N² (32 MiB here)
 # projection: at 4× AUTOTRAINER's blob repairs, which fit at step 1,540, were judged off course at 400.
 OVERFIT_EXTEND = 16
 EXTEND_MIN_GAIN = 0.05  # "still falling": the last quarter came ≥ this of the way from start to floor
+# A run still falling at the budget but off course by its own pace asks a retry at a larger rate
+# (these factors, in turn) how long it needs: lr×F reaching the goal in n steps stands for F·n steps
+# at the user's rate (gradient flow: the course depends on lr × steps), and the run may train up to
+# this margin × F·n steps, within the cap above.
+HORIZON_FACTORS = (10.0, 100.0, 1000.0)
+HORIZON_MARGIN = 2.0
 
 # -- loss_decreases ------------------------------------------------------------------------------
 DECREASE_STEPS = 100

@@ -553,3 +553,66 @@ def test_ids_an_embedding_looks_up_are_not_blamed_for_their_scale(mlcheck: MLChe
     causes = failed.value.causes
     assert "inputs_not_normalized" not in causes and "off unit scale" not in str(failed.value)
     assert causes[0] == ("batch_mixing" if mix else "lr_too_low"), str(failed.value)
+
+
+def _deep_mlp(depth: int) -> nn.Module:
+    """A ReLU MLP of ``depth`` Linear layers at PyTorch's default init: its loss sits on a plateau
+    before it drops, so a short run at a small rate is off course by its own pace."""
+    layers: list[nn.Module] = [nn.Flatten(), nn.Linear(64, 64), nn.ReLU()]
+    for _ in range(depth - 2):
+        layers += [nn.Linear(64, 64), nn.ReLU()]
+    return nn.Sequential(*layers, nn.Linear(64, 10))
+
+
+def test_a_slow_fit_off_course_by_its_own_pace_trains_to_the_horizon_a_faster_retry_measures():
+    """SGD at 0.003: 4 % of the way at step 400, off course for 6,400 by its own pace; lr×100 fits at
+    step 58, which stands for about 5,800 steps at this rate — it fits at step 5,710."""
+    torch.manual_seed(0)
+    result = MLCheck().overfit_one_batch(tc.digits_mlp(), tc.digits_batch(32), loss_fn=CE(), optimizer=_sgd(0.003))
+    note = next(n for n in result.notes if "a fresh copy at lr×" in n)
+    assert result.passed and 1600 < result.steps <= 400 * OVERFIT_EXTEND, result
+    assert "fitted the batch in" in note and f"pass steps={result.steps}" in note
+
+
+def test_a_slow_fit_the_faster_retry_puts_beyond_the_cap_is_not_extended():
+    """SGD at 0.001: lr×100 fits at step 172, about 17,200 steps at this rate (cap 6,400)."""
+    torch.manual_seed(0)
+    with pytest.raises(CheckFailed) as failed:
+        MLCheck().overfit_one_batch(tc.digits_mlp(), tc.digits_batch(32), loss_fn=CE(), optimizer=_sgd(0.001))
+    assert failed.value.result.steps == 400 and failed.value.causes[0] == "lr_too_low", str(failed.value)
+    assert "at lr×100 this check passes (fitted at step" in str(failed.value)
+
+
+def test_loss_decreases_waits_out_a_plateau_for_as_long_as_a_faster_retry_says():
+    """Four default-init layers at SGD 0.02 over ten batches: 0.3 % of the way at step 100; lr×10
+    halves the loss in 85 steps, so the run trains on and comes 10 % of the way by step 600. Three
+    layers at 0.004 need lr×100 to halve it (over 16 steps there: more than the cap at this rate)."""
+    torch.manual_seed(0)
+    result = MLCheck().loss_decreases(_deep_mlp(4), tc.digits_batches(10), loss_fn=CE(), optimizer=_sgd(0.02))
+    assert result.passed and 100 < result.steps <= 1600, result
+    assert any("a fresh copy at lr×10 halved the loss in" in n and f"pass steps={result.steps}" in n
+               for n in result.notes), result.notes
+    torch.manual_seed(0)
+    with pytest.raises(CheckFailed) as failed:
+        MLCheck().loss_decreases(_deep_mlp(3), tc.digits_batches(10), loss_fn=CE(), optimizer=_sgd(0.004))
+    assert failed.value.result.steps == 100 and failed.value.causes[0] == "lr_too_low", str(failed.value)
+
+
+def test_a_run_that_falls_short_of_its_horizon_fails_without_repeating_the_retries(monkeypatch):
+    """The horizon cut to a fifth of what the retry measured: the run stops short, says so, and the
+    diagnosis reuses the retries the horizon ran (each rate tried once)."""
+    import sys
+
+    from pytest_mlcheck.backends.torch_backend import TorchSession
+
+    monkeypatch.setattr(sys.modules["pytest_mlcheck.checks.horizon"], "HORIZON_MARGIN", 0.2)
+    factors: list[float] = []
+    scale = TorchSession.scale_lr
+    monkeypatch.setattr(TorchSession, "scale_lr", lambda self, f: (factors.append(f), scale(self, f))[1])
+    torch.manual_seed(0)
+    with pytest.raises(CheckFailed) as failed:
+        MLCheck().overfit_one_batch(tc.digits_mlp(), tc.digits_batch(32), loss_fn=CE(), optimizer=_sgd(0.003))
+    assert failed.value.causes[0] == "lr_too_low", str(failed.value)
+    assert failed.value.result.steps == 1160  # 0.2 × 100 × 58
+    assert "still short at step 1,160" in str(failed.value)
+    assert sorted(factors) == sorted(set(factors)) and 100.0 in factors, factors

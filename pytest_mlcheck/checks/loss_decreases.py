@@ -10,8 +10,9 @@ from pytest_mlcheck.checks.common import check_fraction, check_steps, length_pro
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.checks.training import (
     ProbeLog, defect_proven, effective_floor, failure_causes, floor_source, lr_retry, passed_unless_accumulating,
-    recovered_spike, train_loop,
+    proven_before_extending, recovered_spike, train_loop,
 )
+from pytest_mlcheck.checks.horizon import horizon
 from pytest_mlcheck.data import batches_upto
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import CheckResult, fmt
@@ -57,13 +58,19 @@ def _on_course(losses: list[float], baseline: float, floor: float, threshold: fl
                at_init: Sequence[float] | None = None) -> bool:
     """Whether a short run short of the threshold is still falling (its last quarter came further
     than the quarter before) at a pace that reaches the threshold within ``budget`` steps."""
-    if len(losses) < DECREASE_MIN_STEPS or not np.isfinite(losses).all():
+    if not _falling(losses, baseline, floor, at_init):
         return False
     _, _, drop = trend(losses, baseline, floor, at_init)
+    return bool(0 < drop < threshold and drop * budget / len(losses) >= threshold)
+
+
+def _falling(losses: list[float], baseline: float, floor: float, at_init: Sequence[float] | None) -> bool:
+    """Whether a finite run's last quarter came further than the quarter before it."""
+    if len(losses) < DECREASE_MIN_STEPS or not np.isfinite(losses).all():
+        return False
     window = max(2, len(losses) // 4)
     now, before = (_drop(part, at_init or [baseline], floor, window) for part in (losses, losses[:-window]))
-    falling = now is not None and before is not None and now > before
-    return bool(0 < drop < threshold and falling and drop * budget / len(losses) >= threshold)
+    return now is not None and before is not None and now > before
 
 
 def _losses_at_init(session: Any, prepared: list[Any], steps: int) -> list[float]:
@@ -128,12 +135,25 @@ def loss_decreases(
             baseline = losses[0]
         # slow but correct is no defect: a curve on course to the threshold within the extended
         # budget trains on, cycling the batches where it stopped
-        extend = why == "steps" and _on_course(losses, baseline, floor, threshold, OVERFIT_EXTEND * n_steps, at_init) \
-            and not defect_proven(model, settings, spec, session, raws[0], prepared[0])
-        while extend and why == "steps" and len(losses) < OVERFIT_EXTEND * n_steps \
-                and _on_course(losses, baseline, floor, threshold, OVERFIT_EXTEND * n_steps, at_init):
+        cap = OVERFIT_EXTEND * n_steps
+        on_course = why == "steps" and _on_course(losses, baseline, floor, threshold, cap, at_init)
+        slow = on_course or (why == "steps" and _falling(losses, baseline, floor, at_init)
+                             and 0 < trend(losses, baseline, floor, at_init)[2] < threshold)
+        proven = slow and defect_proven(model, settings, spec, session, raws[0], prepared[0])
+        extend = on_course and not proven
+        # off course by its own pace (a plateau before the drop): a retry at a larger rate says how long to watch
+        log = ProbeLog()
+        retry = lr_retry(model, settings, spec, raws, n_steps, run, within=session, log=log)
+        reach = horizon(retry, log.halved.get, cap, "halved the loss") if slow and not (on_course or proven) \
+            and not proven_before_extending(model, settings, spec, session, raws[0], prepared[0], losses, out0,
+                                            targets) else None
+        while why == "steps" and ((extend and len(losses) < cap
+                                   and _on_course(losses, baseline, floor, threshold, cap, at_init))
+                                  or (reach is not None and len(losses) < reach.limit
+                                      and trend(losses, baseline, floor, at_init)[2] < threshold)):
             offset = len(losses) % len(prepared)
-            more, _, why = train_loop(session, prepared[offset:] + prepared[:offset], n_steps, run)
+            chunk = n_steps if reach is None else min(n_steps, reach.limit - len(losses))
+            more, _, why = train_loop(session, prepared[offset:] + prepared[:offset], chunk, run)
             losses = losses + more
         run.record_losses(losses)
         uncovered = session.uncovered_parameters()
@@ -147,7 +167,10 @@ def loss_decreases(
                                      + (", each batch's median over the last quarter against its own loss at init"
                                         if len(prepared) > 1 and at_init else ""))
             run.figure("min_drop", threshold, "")
-            if len(losses) > n_steps:
+            if reach is not None:
+                run.result.notes.append(reach.note(n_steps, len(losses), f"it came {threshold:.0%} of the way"
+                                                   if drop >= threshold else None))
+            elif len(losses) > n_steps:
                 run.result.notes.append(
                     f"the loss was still falling at the budget of {n_steps} steps, so training went on (up to "
                     f"{OVERFIT_EXTEND}× the budget): " + (f"it came {threshold:.0%} of the way by step {len(losses)}; "
@@ -163,12 +186,10 @@ def loss_decreases(
 
         if why == "time":  # no probes past the cap: they would only run into it again
             raise run.time_up(f"after {len(losses)} of {n_steps} steps")
-        log = ProbeLog()
         causes = failure_causes(
             model=model, settings=settings, spec=spec, session=session, raw_batch=raws[0], first=prepared[0],
-            losses=losses, initial_outputs=out0, targets=targets,
-            retry=lr_retry(model, settings, spec, raws, n_steps, run, within=session, log=log),
-            notes=run.result.notes, log=log, batches=prepared,
+            losses=losses, initial_outputs=out0, targets=targets, retry=retry, notes=run.result.notes, log=log,
+            batches=prepared,
         )
         raise run.fail(_headline(why, losses, threshold, run, uncovered), causes)
 

@@ -8,8 +8,10 @@ from pytest_mlcheck.checks.common import check_fraction, check_steps, checked_ba
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.checks.training import (
     EvalWatch, Fits, ProbeLog, defect_proven, effective_floor, failure_causes, floor_source, judge_every,
-    lr_retry, passed_unless_accumulating, progress, recovered_spike, settled_outputs, still_falling, train_loop,
+    lr_retry, passed_unless_accumulating, progress, proven_before_extending, recovered_spike, settled_outputs,
+    still_falling, train_loop,
 )
+from pytest_mlcheck.checks.horizon import descending, horizon
 from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.thresholds import OVERFIT_EXTEND, OVERFIT_MAX_STEPS, OVERFIT_MIN_DROP
 
@@ -72,10 +74,22 @@ def overfit_one_batch(
                 return watch.still_falling(len(losses), until)
             return still_falling(losses, targets.floor, target=drop, limit=until)
 
-        extend = why == "steps" and falling() and not defect_proven(model, settings, spec, session, raw, prepared)
-        while extend and why == "steps" and len(losses) < limit and falling():
+        on_course = why == "steps" and falling()
+        slow = on_course or (why == "steps" and watch is None and descending(losses))
+        proven = slow and defect_proven(model, settings, spec, session, raw, prepared)
+        extend = on_course and not proven
+        # off course by its own pace (a plateau before the drop): a retry at a larger rate says how long to watch
+        log = ProbeLog()
+        retry = lr_retry(model, settings, spec, [raw], max_steps, run, within=session, log=log, fit=(targets, drop))
+        reach = horizon(retry, lambda f: (log.fitted or {}).get(f), limit, "fitted the batch") \
+            if slow and not (on_course or proven) \
+            and not proven_before_extending(model, settings, spec, session, raw, prepared, losses, out0, targets) \
+            else None
+        while why == "steps" and ((extend and len(losses) < limit and falling())
+                                  or (reach is not None and len(losses) < reach.limit)):
             step_done = lambda ls, step, before=losses: done(before + ls, step)  # noqa: E731
-            more, ok, why = train_loop(session, [prepared], max_steps, run,
+            chunk = max_steps if reach is None else min(max_steps, reach.limit - len(losses))
+            more, ok, why = train_loop(session, [prepared], chunk, run,
                                        step_done if watch is None else watch.done(step_done, len(losses)))
             losses = losses + more
         if watch is not None and why == "steps" and watch.step != len(losses) and watch.sample(len(losses)):
@@ -83,7 +97,9 @@ def overfit_one_batch(
         if watch is not None:
             run.result.notes.append(watch.line())
         run.record_losses(losses)
-        if len(losses) > max_steps:
+        if reach is not None:
+            run.result.notes.append(reach.note(max_steps, len(losses), "it fitted" if ok else None))
+        elif len(losses) > max_steps:
             run.result.notes.append(
                 f"the loss was still falling at the budget of {max_steps} steps, so training went on "
                 f"(up to {OVERFIT_EXTEND}× the budget): " + (f"it fitted at step {len(losses)}; pass "
@@ -115,13 +131,9 @@ def overfit_one_batch(
         run.figure("min_drop", drop, "criterion: " + f"the loss falls {drop:.0%} of the way from start to floor"
                    + ("" if kind == "regression" else " and every sample right"))
 
-        log = ProbeLog()
         causes = failure_causes(
             model=model, settings=settings, spec=spec, session=session, raw_batch=raw, first=prepared,
-            losses=losses, initial_outputs=out0, targets=targets,
-            retry=lr_retry(model, settings, spec, [raw], max_steps, run, within=session, log=log,
-                           fit=(targets, drop)),
-            notes=run.result.notes, log=log,
+            losses=losses, initial_outputs=out0, targets=targets, retry=retry, notes=run.result.notes, log=log,
         )
         if why == "steps" and falling(until=len(losses)):
             run.result.notes.append(f"the loss was still falling steadily at step {len(losses)} "

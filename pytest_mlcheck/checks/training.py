@@ -288,6 +288,8 @@ class ProbeLog:
         # (negative: not within that many), so a cause can say what would pass; None where the
         # retries do not train on to the criterion
         self.fitted: dict[float, int] | None = None
+        # lr factor → steps a successful plain retry took to halve its loss
+        self.halved: dict[float, int] = {}
 
     def add(self, line: str) -> None:
         self.lines.append(line)
@@ -301,17 +303,22 @@ def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[A
     PROBE_MAX_STEPS; it succeeds when the loss reaches PROBE_TARGET of its start while staying
     finite (stops there). Each attempt is written to ``log``. Given ``fit`` (the check's targets
     and ``min_drop``), a successful learning-rate retry trains on to the check's criterion, up to
-    ``steps`` in all, and ``log.fitted`` says whether and when it held."""
+    ``steps`` in all, and ``log.fitted`` says whether and when it held. Each attempt runs once: asked
+    again (by the extension's horizon, then by the diagnosis), it answers what it saw."""
     if fit is not None and log is not None and log.fitted is None:
         log.fitted = {}
+    seen: dict[tuple[float, bool, bool], tuple[bool, float]] = {}
 
     def retry(factor: float = 1.0, *, quiet: bool = False, no_decay: bool = False) -> tuple[bool, float]:
+        if (factor, quiet, no_decay) in seen:
+            return seen[factor, quiet, no_decay]
         what = f"lr×{factor:g}" + (", training-mode noise off" if quiet else "") + (
             ", no weight decay" if no_decay else "")
         ok, end, start, n = _attempt(factor, quiet=quiet, no_decay=no_decay)
         if log is not None and n:  # a retry stopped before its first step says why in its own line
             log.add(f"a retry at {what}: loss {fmt(start)} → {fmt(end)} in {n} steps "
                     + ("(halved: succeeded)" if ok else "(did not halve)"))
+        seen[factor, quiet, no_decay] = ok, end
         return ok, end
 
     def _attempt(factor: float, *, quiet: bool, no_decay: bool) -> tuple[bool, float, float, int]:
@@ -327,6 +334,8 @@ def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[A
                 probe.drop_weight_decay()
             losses, ok, why = train_loop(probe, batches, min(steps, PROBE_MAX_STEPS), run,
                                          lambda ls, _: ls[-1] <= PROBE_TARGET * ls[0])
+            if ok and log is not None and not (quiet or no_decay):
+                log.halved[factor] = len(losses)
             if ok and fitting:
                 done = Fits(probe, batches[0], *fit, raw=raws[0], initial=initial, every=judge_every(steps))
                 held = done(losses, len(losses) - 1)
@@ -380,6 +389,48 @@ def failure_causes(
 
     task = targets.task
     scaled = _scaled(fresh, first, x)  # None for ids the first layer looks up: no scale to blame
+    causes = _proven(session, fresh, spec, raw_batch, first, x, losses, initial_outputs, targets, notes, log,
+                     batches)
+    ends: list[float] = []  # each retry's last loss
+    if retry is not None:
+        retry = _recorded(retry, ends)
+    # the one look at the failed run's outputs the softmax-in-loss probe needs, before its release
+    probabilities = _final_outputs(session, first) if task == "classification" and targets.form == "probabilities" \
+        and not causes else None
+    retrying = not causes and retry is not None
+    decay = session.weight_decay() if retrying else 0.0  # read before the release drops the optimizer
+    if retrying:
+        session.release()  # from here only fresh copies train: this one's tensors would double the peak
+    if not causes:  # a fresh copy of the model as given (within a released session: no second weight copy)
+        causes += _input_dependence(fresh, first, x, settings.seed, log, raw=bool(diagnosis.raw_inputs(scaled)))
+    if not causes and retrying:
+        causes += diagnosis.regularization(losses, decay, lambda: _noisy(fresh, raw_batch, log), retry)
+    if not causes:
+        causes += diagnosis.learning_rate(losses, retry, slow=still_falling(losses, targets.floor), fitted=log.fitted)
+    if not causes and probabilities is not None:
+        lowest = float(np.nanmin(np.asarray(losses + ends, dtype=np.float64))) if losses else float("nan")
+        causes += diagnosis.softmax_in_loss(probabilities, targets.fitted(probabilities), lowest, len(ends))
+    causes += diagnosis.raw_inputs(scaled)
+    hint = None if causes else diagnosis.scale_hint(scaled)
+    if hint:
+        log.add(hint)
+    if not causes:
+        log.add(f"the outputs at initialisation ({_described(initial_outputs)}) showed no wrong activation "
+                "and the loss rewarded the right classes" if task == "classification" else
+                f"the outputs at initialisation: {_described(initial_outputs)}")
+        notes.append("no probe named a cause; probes run: " + "; ".join(log.lines) + ". Try next: "
+                     "output_range(kind=...) and init_loss on the model, gradients_flow on the batch, or more "
+                     "steps= if the loss was still falling")
+    return causes
+
+
+def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: tuple[Any, Any], first: Any,
+            x: np.ndarray | None, losses: list[float], initial_outputs: np.ndarray | None, targets: Targets,
+            notes: list[str], log: ProbeLog, batches: list[Any] | None) -> list[Evidence]:
+    """The probes whose evidence is a value that proves a defect (inputs, outputs, the loss on
+    chosen outputs, where a non-finite loss first appears, tensors the optimizer never sees), in the
+    order a failure names them. None of them trains the model."""
+    task = targets.task
     causes: list[Evidence] = []
     causes += diagnosis.inputs_not_finite(x)
     if not causes:
@@ -417,36 +468,6 @@ def failure_causes(
         causes += _unregistered(session, first)
     if task == "regression" and not causes:  # a value that explains a stall before any lr retry
         causes += diagnosis.target_scale(session.labels(first), initial_outputs)
-    ends: list[float] = []  # each retry's last loss
-    if retry is not None:
-        retry = _recorded(retry, ends)
-    # the one look at the failed run's outputs the softmax-in-loss probe needs, before its release
-    probabilities = _final_outputs(session, first) if task == "classification" and targets.form == "probabilities" \
-        and not causes else None
-    retrying = not causes and retry is not None
-    decay = session.weight_decay() if retrying else 0.0  # read before the release drops the optimizer
-    if retrying:
-        session.release()  # from here only fresh copies train: this one's tensors would double the peak
-    if not causes:  # a fresh copy of the model as given (within a released session: no second weight copy)
-        causes += _input_dependence(fresh, first, x, settings.seed, log, raw=bool(diagnosis.raw_inputs(scaled)))
-    if not causes and retrying:
-        causes += diagnosis.regularization(losses, decay, lambda: _noisy(fresh, raw_batch, log), retry)
-    if not causes:
-        causes += diagnosis.learning_rate(losses, retry, slow=still_falling(losses, targets.floor), fitted=log.fitted)
-    if not causes and probabilities is not None:
-        lowest = float(np.nanmin(np.asarray(losses + ends, dtype=np.float64))) if losses else float("nan")
-        causes += diagnosis.softmax_in_loss(probabilities, targets.fitted(probabilities), lowest, len(ends))
-    causes += diagnosis.raw_inputs(scaled)
-    hint = None if causes else diagnosis.scale_hint(scaled)
-    if hint:
-        log.add(hint)
-    if not causes:
-        log.add(f"the outputs at initialisation ({_described(initial_outputs)}) showed no wrong activation "
-                "and the loss rewarded the right classes" if task == "classification" else
-                f"the outputs at initialisation: {_described(initial_outputs)}")
-        notes.append("no probe named a cause; probes run: " + "; ".join(log.lines) + ". Try next: "
-                     "output_range(kind=...) and init_loss on the model, gradients_flow on the batch, or more "
-                     "steps= if the loss was still falling")
     return causes
 
 
@@ -500,6 +521,25 @@ def defect_proven(model: Any, settings: Settings, spec: TrainSpec, session: Any,
         return True
     return bool(accumulating_step(model, settings, spec, session, raw_batch))
 
+
+
+def proven_before_extending(model: Any, settings: Settings, spec: TrainSpec, session: Any,
+                            raw_batch: tuple[Any, Any], first: Any, losses: list[float],
+                            initial_outputs: np.ndarray | None, targets: Targets) -> bool:
+    """Before a slow run that is off course is given the steps a faster retry says it needs: whether
+    any probe whose evidence is a value proves a defect — what a failure would name first, inputs at
+    raw scale, outputs that ignore the inputs. A defect that only slows training (probabilities into a
+    loss of logits) must not train its way to a pass; neither trains the run's copy."""
+    if defect_proven(model, settings, spec, session, raw_batch, first):
+        return True
+    x = session.inputs(first)
+    fresh = lambda: open_session(model, settings, spec, within=session)  # noqa: E731
+    scaled = _scaled(fresh, first, x)
+    log = ProbeLog()
+    raw = diagnosis.raw_inputs(scaled)
+    return bool(raw or _proven(session, fresh, spec, raw_batch, first, x, losses, initial_outputs, targets, [], log,
+                               None)
+                or _input_dependence(fresh, first, x, settings.seed, log, raw=False))
 
 def accumulating_step(model: Any, settings: Settings, spec: TrainSpec, session: Any,
                       raw_batch: tuple[Any, Any]) -> list[Evidence]:
