@@ -83,4 +83,10 @@ PROGRAMS: tuple[str, ...] = (
     "keras_cifar10_cnn_rmsprop_default_lr",
     "zerotoall_klab04_linreg_sgd_diverges",
     "tfdocs_multiworker_softmax_from_logits",
+    # seventh held-out batch (ported blind to the probes)
+    "dive_into_dl_minibatch_sgd_target_broadcast",
+    "nyu_dl_seq_classification_wrong_timestep",
+    "packt_tf2_end_to_end_mlp_raw_pixels",
+    "zerotoall_lab10_7_dropout_skips_hidden_layers",
+    "jax_mnist_notebook_step_size_diverges",
 )
