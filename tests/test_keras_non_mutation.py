@@ -230,3 +230,32 @@ def test_a_recipe_check_changes_nothing_of_the_user(mlcheck, user_model, check):
         pass  # passing or failing, nothing may change
     assert_same(before, snapshot(user_model))
     assert not any("call" in vars(layer) for layer in user_model._flatten_layers()), "a wrapped call was left behind"
+
+
+def test_the_probes_a_horizon_runs_leave_the_run_they_interrupt_as_it_was(mlcheck, monkeypatch):
+    """A plateau (small init, dropout) at SGD 0.07: the retries that measure how long the run may go
+    on train fresh copies of the same variables mid-run; the run then continues exactly as it would
+    have without them (weights, optimizer state, dropout draws)."""
+    import sys
+
+    from pytest_mlcheck.checks.horizon import Horizon
+
+    def plateau() -> keras.Model:
+        init = keras.initializers.RandomNormal(stddev=0.05, seed=0)
+        return keras.Sequential([keras.Input((8, 8, 1)), layers.Flatten(),
+                                 *[layers.Dense(64, activation="relu", kernel_initializer=init) for _ in range(3)],
+                                 layers.Dropout(0.1, seed=2), layers.Dense(10, kernel_initializer=init)])
+
+    def run():
+        keras.utils.set_random_seed(0)
+        return mlcheck.loss_decreases(plateau(), digits_array_batches(10), loss_fn=sparse_ce(),
+                                      optimizer=keras.optimizers.SGD(0.07))
+
+    probed = run()
+    note = next(n for n in probed.notes if "a fresh copy at lr×" in n)
+    limit = int(note.split("(up to ")[1].split(" steps")[0].replace(",", ""))
+    module = sys.modules["pytest_mlcheck.checks.loss_decreases"]
+    monkeypatch.setattr(module, "horizon", lambda retry, reached, cap, goal: Horizon(10.0, 1, goal, limit))
+    unprobed = run()
+    assert probed.passed and probed.steps > 100 and probed.steps == unprobed.steps
+    assert np.array_equal(np.asarray(probed.losses), np.asarray(unprobed.losses))

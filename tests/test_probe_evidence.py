@@ -616,3 +616,24 @@ def test_a_run_that_falls_short_of_its_horizon_fails_without_repeating_the_retri
     assert failed.value.result.steps == 1160  # 0.2 × 100 × 58
     assert "still short at step 1,160" in str(failed.value)
     assert sorted(factors) == sorted(set(factors)) and 100.0 in factors, factors
+
+
+def test_the_probes_a_horizon_runs_leave_the_run_they_interrupt_as_it_was(monkeypatch):
+    """SGD with momentum: the retries run mid-run beside the run's copy, which then continues exactly
+    as it would have without them (weights and momentum buffers untouched)."""
+    import sys
+
+    from pytest_mlcheck.checks.horizon import Horizon
+
+    def run():
+        torch.manual_seed(0)
+        return MLCheck().overfit_one_batch(tc.digits_mlp(), tc.digits_batch(32), loss_fn=CE(),
+                                           optimizer=lambda p: torch.optim.SGD(p, lr=0.0015, momentum=0.5))
+
+    probed = run()
+    assert any("a fresh copy at lr×100 fitted the batch" in n for n in probed.notes), probed.notes
+    monkeypatch.setattr(sys.modules["pytest_mlcheck.checks.overfit_one_batch"], "horizon",
+                        lambda retry, reached, cap, goal: Horizon(100.0, 1, goal, 6400))
+    unprobed = run()
+    assert probed.passed and probed.steps > 400 and probed.steps == unprobed.steps
+    assert np.array_equal(np.asarray(probed.losses), np.asarray(unprobed.losses))
