@@ -331,7 +331,7 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
             form = _form(loss_at, _onehot(ids, width), form, shape)
             log_rows = log_probability_rows(out2)
             cands = _class_candidates(_onehot(ids, width), form, shape, log_rows)
-            if not column:
+            if not column and not log_rows:  # the targets as outputs are no log-probabilities
                 cands += _soft_candidates(y2, form, shape)
             floor = _min_loss(loss_at, cands)
             problems += _ignores_outputs(loss_at, _onehot(ids, width), shape, problems)
@@ -340,8 +340,10 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
                 problems += _unbounded_below(loss_at, _onehot(ids, width), form, shape, problems)
             # a softmax head couples its outputs: a binary loss on its rows still trains it as one
             # categorical choice (unusual, not the independent-outputs defect) — unless Keras hands
-            # the loss the softmax's logits in its traced step (checks.common.targets_of looks)
-            softmax_rows = _in_unit(out2) and bool(np.allclose(out2.sum(axis=1), 1.0, atol=1e-3))
+            # the loss the softmax's logits in its traced step (checks.common.targets_of looks); a
+            # log-softmax head couples them too, and its rows shifted by +3 are no log-probabilities,
+            # so the shift test below says nothing of them (-sum(log p * y), JAX's MNIST example)
+            softmax_rows = (_in_unit(out2) and bool(np.allclose(out2.sum(axis=1), 1.0, atol=1e-3))) or log_rows
             clipped = _clipped_probabilities(out2, loss_at, _onehot(ids, width), shape)
             if clipped:
                 problems += clipped

@@ -637,3 +637,15 @@ def test_the_probes_a_horizon_runs_leave_the_run_they_interrupt_as_it_was(monkey
     unprobed = run()
     assert probed.passed and probed.steps > 400 and probed.steps == unprobed.steps
     assert np.array_equal(np.asarray(probed.losses), np.asarray(unprobed.losses))
+
+
+def test_log_probabilities_scored_against_one_hot_rows_are_a_correct_look_alike(mlcheck: MLCheck):
+    """JAX's MNIST example: ``logits - logsumexp(logits)`` scored by ``-sum(log p * y)`` on one-hot
+    rows. Its rows shifted by +3 are no log-probabilities, so the shift does not make its loss one
+    that scores each output on its own; and its floor is 0 (log 1), not the targets read as outputs."""
+    x, y = tc.digits_batch(32)
+    torch.manual_seed(0)
+    model = tc.digits_mlp(final=nn.LogSoftmax(dim=1))
+    result = mlcheck.overfit_one_batch(model, (x, F.one_hot(y, 10).float()),
+                                       loss_fn=lambda out, t: -(out * t).sum(1).mean())
+    assert result.passed and result.figures["loss_floor"] >= 0, result
