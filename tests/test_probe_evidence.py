@@ -565,7 +565,7 @@ def _deep_mlp(depth: int) -> nn.Module:
 
 
 def test_a_slow_fit_off_course_by_its_own_pace_trains_to_the_horizon_a_faster_retry_measures():
-    """SGD at 0.003: 4 % of the way at step 400, off course for 6,400 by its own pace; lr×100 fits at
+    """SGD at 0.003: 6 % of the way at step 400, off course for 6,400 by its own pace; lr×100 fits at
     step 58, which stands for about 5,800 steps at this rate — it fits at step 5,710."""
     torch.manual_seed(0)
     result = MLCheck().overfit_one_batch(tc.digits_mlp(), tc.digits_batch(32), loss_fn=CE(), optimizer=_sgd(0.003))
