@@ -10,8 +10,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
-import numpy as np
-
 from pytest_mlcheck.thresholds import HORIZON_FACTORS, HORIZON_MARGIN
 
 
@@ -42,11 +40,3 @@ def horizon(retry: Callable[[float], tuple[bool, float]], reached: Callable[[flo
             scaled = factor * n
             return Horizon(factor, n, goal, min(cap, int(HORIZON_MARGIN * scaled))) if scaled <= cap else None
     return None
-
-
-def descending(losses: list[float]) -> bool:
-    """A finite curve whose last tenth sits below the tenth before it: still falling, however slowly."""
-    if len(losses) < 20 or not np.isfinite(losses).all():
-        return False
-    tenth = max(2, len(losses) // 10)
-    return bool(np.median(losses[-tenth:]) < np.median(losses[-2 * tenth:-tenth]))

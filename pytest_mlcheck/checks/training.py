@@ -238,14 +238,22 @@ def still_falling(losses: list[float], floor: float, *, target: float | None = N
     the tenth before it, and over its last quarter it came at least EXTEND_MIN_GAIN of the way from
     start to floor or, given a ``target`` share of the way, at a pace that carried on reaches it
     within ``limit`` steps (a curve that slows near its goal is still on course to it)."""
-    if len(losses) < 20 or not np.isfinite(losses).all():
+    if not descending(losses):
         return False
-    start, tenth, quarter = losses[0], max(2, len(losses) // 10), len(losses) // 4
+    start, quarter = losses[0], len(losses) // 4
     now = progress(start, losses[-1], floor)
     gained = now - progress(start, losses[-quarter], floor)
     on_course = target is not None and gained > 0 and now + gained * (limit - len(losses)) / quarter >= target
-    return bool((gained >= EXTEND_MIN_GAIN or on_course)
-                and np.median(losses[-tenth:]) < np.median(losses[-2 * tenth:-tenth]))
+    return bool(gained >= EXTEND_MIN_GAIN or on_course)
+
+
+def descending(losses: list[float]) -> bool:
+    """A finite curve (of at least 20 steps) whose last tenth sits below the tenth before it: still
+    falling, however slowly."""
+    if len(losses) < 20 or not np.isfinite(losses).all():
+        return False
+    tenth = max(2, len(losses) // 10)
+    return bool(np.median(losses[-tenth:]) < np.median(losses[-2 * tenth:-tenth]))
 
 
 def recovered_spike(losses: list[float], floor: float, start: float | None = None) -> Evidence | None:
@@ -522,16 +530,14 @@ def defect_proven(model: Any, settings: Settings, spec: TrainSpec, session: Any,
     return bool(accumulating_step(model, settings, spec, session, raw_batch))
 
 
-
 def proven_before_extending(model: Any, settings: Settings, spec: TrainSpec, session: Any,
                             raw_batch: tuple[Any, Any], first: Any, losses: list[float],
                             initial_outputs: np.ndarray | None, targets: Targets) -> bool:
     """Before a slow run that is off course is given the steps a faster retry says it needs: whether
-    any probe whose evidence is a value proves a defect — what a failure would name first, inputs at
-    raw scale, outputs that ignore the inputs. A defect that only slows training (probabilities into a
-    loss of logits) must not train its way to a pass; neither trains the run's copy."""
-    if defect_proven(model, settings, spec, session, raw_batch, first):
-        return True
+    any probe whose evidence is a value proves a defect — what a failure would name first (which
+    includes :func:`defect_proven`'s looks), inputs at raw scale, outputs that ignore the inputs. A
+    defect that only slows training (probabilities into a loss of logits) must not train its way to a
+    pass; none of them trains the run's copy."""
     x = session.inputs(first)
     fresh = lambda: open_session(model, settings, spec, within=session)  # noqa: E731
     scaled = _scaled(fresh, first, x)
@@ -540,6 +546,7 @@ def proven_before_extending(model: Any, settings: Settings, spec: TrainSpec, ses
     return bool(raw or _proven(session, fresh, spec, raw_batch, first, x, losses, initial_outputs, targets, [], log,
                                None)
                 or _input_dependence(fresh, first, x, settings.seed, log, raw=False))
+
 
 def accumulating_step(model: Any, settings: Settings, spec: TrainSpec, session: Any,
                       raw_batch: tuple[Any, Any]) -> list[Evidence]:
@@ -556,7 +563,8 @@ def passed_unless_accumulating(run: CheckRun, model: Any, settings: Settings, sp
                                raw_batch: tuple[Any, Any], *, looked: bool = False) -> Any:
     """The end of a training check whose criterion held: passed, unless the user's ``train_step``
     carries gradients across optimizer steps (:func:`accumulating_step`). ``looked``: the run was
-    extended, so :func:`defect_proven` already took that look and found nothing."""
+    slow at its budget (extended, or asked for a horizon), so :func:`defect_proven` already took that
+    look and found nothing."""
     accumulating = [] if looked else accumulating_step(model, settings, spec, session, raw_batch)
     if accumulating:
         raise run.fail("the loss fell, but the training step never zeroes its gradients", accumulating)
