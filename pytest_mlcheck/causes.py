@@ -110,7 +110,8 @@ NO_GRADIENT = _cause("no_gradient", "the loss has no gradient path back to some 
 INIT_LOSS_OFF = _cause("init_loss_off", "the loss at initialisation is far from an uninformative prediction's",
                        fix="scale the inputs and keep the head's initial weights small (its outputs near zero)")
 VANISHING_GRADIENTS = _cause("vanishing_gradients", "some layers' gradients are tiny next to their weights",
-                             fix="use ReLU-family activations, normalisation layers or residual connections")
+                             fix="initialise by fan-in (He for ReLU, Glorot for sigmoid and tanh), use ReLU-family "
+                                 "activations, normalisation layers or residual connections")
 EXPLODING_GRADIENTS = _cause("exploding_gradients", "some layers' gradients are huge next to their weights",
                              torch="scale the inputs, use a standard initialisation, clip gradients "
                                    "(torch.nn.utils.clip_grad_norm_)",

@@ -12,8 +12,8 @@ from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.errors import NotSupported
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
-    ACCUMULATION_RATIO, INDEPENDENCE_RTOL, INPUT_MAX_SCALE, INPUT_MIN_PEAK, INPUT_RAW_SCALE, OUTPUT_UNMOVED,
-    PROBE_MAX_STEPS, SOFTMAX_TWICE_PRESSED, SPIKE, STALL_FRACTION, TARGET_MAX_SCALE,
+    ACCUMULATION_RATIO, INDEPENDENCE_RTOL, INIT_FADE, INPUT_MAX_SCALE, INPUT_MIN_PEAK, INPUT_RAW_SCALE, OUTPUT_UNMOVED,
+    PROBE_MAX_STEPS, PROBE_TARGET, SOFTMAX_TWICE_PRESSED, SPIKE, STALL_FRACTION, TARGET_MAX_SCALE,
 )
 
 
@@ -283,6 +283,32 @@ def regularization(losses: list[float], decay: float, noisy: Callable[[], bool],
                                          f"{fmt(min(finite))}; a retry with it off halved its loss (to {fmt(end)}); is a "
                                          "dropout rate meant as a keep probability?")]
     return []
+
+
+def initial_scale(losses: list[float], retry: Callable[..., tuple[bool, float]],
+                  spreads: Callable[[], list[float] | None]) -> list[Evidence]:
+    """A stall the learning rate does not explain, where a fresh copy with every weighted layer
+    rescaled to unit-variance outputs halves the loss at the same rate, and at initialisation the
+    signal's spread across samples fades with depth by more than INIT_FADE: the layers' initial
+    scale, not the rate, holds training back (a deep net at a small default init feeds its
+    head nearly the same vector for every sample). ``spreads``: each weighted layer's spread, in
+    call order, as the rescaled retry measured it before rescaling."""
+    finite = [v for v in losses if np.isfinite(v)]
+    if not finite or len(finite) < len(losses) or min(finite) <= PROBE_TARGET * finite[0]:
+        return []
+    ok, end = retry(1.0, rescaled=True)
+    seen = spreads() if ok else None
+    if not seen or len(seen) < 2 or not all(np.isfinite(v) and v > 0 for v in seen):
+        return []
+    ratio = seen[-1] / seen[0]
+    if ratio > 1 / INIT_FADE:
+        return []
+    per_layer = ratio ** (1 / (len(seen) - 1))
+    what = (f"at initialisation the signal fades with depth: its spread across "
+            f"samples goes from {fmt(seen[0])} at the first weighted layer's output to {fmt(seen[-1])} at the "
+            f"last's (×{fmt(per_layer)} per layer over {len(seen)} layers); a fresh copy with each layer rescaled "
+            f"to unit-variance outputs halved the loss at the same learning rate (to {fmt(end)})")
+    return [(C.VANISHING_GRADIENTS, what)]
 
 
 def ignores_shift(loss_at: float, loss_shifted: float) -> bool:

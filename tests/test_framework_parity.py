@@ -169,3 +169,48 @@ def test_dense_1_with_a_softmax_activation_is_caught_as_always_one(mlcheck):
     with pytest.raises(CheckFailed) as info:
         mlcheck.output_range(model, K.digits_arrays(64)[0], kind="sigmoid")
     assert info.value.causes == ["output_activation"]
+
+
+def _deep_relu(framework: str, *, fan_in_init: bool) -> tuple[object, dict, list]:
+    """Five ReLU layers of 64 on digits at SGD 0.01: at PyTorch's default init (Keras: the same
+    uniform ±1/√fan_in) the signal's spread across samples shrinks about ×0.4 per layer; He init
+    keeps it."""
+    if framework == "torch":
+        torch.manual_seed(0)
+        layers: list[nn.Module] = [nn.Flatten()]
+        for i in range(5):
+            layers += [nn.Linear(64, 10 if i == 4 else 64)] + ([nn.ReLU()] if i < 4 else [])
+        model = nn.Sequential(*layers)
+        if fan_in_init:
+            for m in model.modules():
+                if isinstance(m, nn.Linear):
+                    nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+        return model, dict(loss_fn=nn.CrossEntropyLoss(), optimizer=lambda p: torch.optim.SGD(p, lr=0.01)), \
+            T.digits_batches(10)
+    keras.utils.set_random_seed(0)
+    init = "he_normal" if fan_in_init else keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform")
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten()]
+                             + [keras.layers.Dense(64, activation="relu", kernel_initializer=init) for _ in range(4)]
+                             + [keras.layers.Dense(10, kernel_initializer=init)])
+    model.compile(optimizer=keras.optimizers.SGD(0.01),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model, {}, [K.digits_arrays(32, offset=32 * i) for i in range(10)]
+
+
+@pytest.mark.parametrize("framework", ["torch", "keras"])
+def test_a_deep_net_whose_init_fades_the_signal_is_named_and_its_fan_in_twin_passes(mlcheck, framework):
+    """lr×10 … ×1000 do not halve the loss in 100 steps; a fresh copy with every layer rescaled to
+    unit-variance outputs halves it at the same rate: the init, not the rate. The model as given is
+    untouched by the rescaled copy."""
+    model, train, batches = _deep_relu(framework, fan_in_init=False)
+    before = [np.array(w, copy=True) for w in (model.state_dict().values() if framework == "torch"
+                                               else [v.numpy() for v in model.weights])]
+    with pytest.raises(CheckFailed) as info:
+        mlcheck.loss_decreases(model, batches, **train)
+    text = str(info.value)
+    assert info.value.causes[:1] == ["vanishing_gradients"], text
+    assert "the signal fades with depth" in text and "per layer over 5 layers" in text
+    after = model.state_dict().values() if framework == "torch" else [v.numpy() for v in model.weights]
+    assert all(np.array_equal(a, np.asarray(b)) for a, b in zip(before, after))
+    twin, train, batches = _deep_relu(framework, fan_in_init=True)
+    assert mlcheck.loss_decreases(twin, batches, **train).passed

@@ -86,6 +86,11 @@ class Session(Protocol):
     def weighted_layer_inputs(self, batch: Any, *, training: bool) -> list[tuple[str, np.ndarray]]:
         """What reaches each layer with a weight matrix or kernel, in call order."""
 
+    def rescale_layers(self, batch: Any) -> list[float]:
+        """Scale each layer's weight matrices or kernels (not lookups), in call order, so what the
+        layer outputs on the batch in eval mode has unit standard deviation (a probe on a fresh
+        session); each layer's spread across samples before any scaling, in call order."""
+
     def first_layer_input(self, batch: Any) -> tuple[np.ndarray, bool] | None:
         """What reaches the first layer with a weight matrix or kernel, and whether it is a lookup."""
 

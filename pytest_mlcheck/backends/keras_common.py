@@ -745,6 +745,48 @@ class KerasSessionBase:
     def weighted_layer_inputs(self, batch: tuple[Any, Any], *, training: bool) -> list[tuple[str, np.ndarray]]:
         return [(name, value) for name, value, _ in self._weighted_calls(batch, training)]
 
+    def rescale_layers(self, batch: tuple[Any, Any]) -> list[float]:
+        """Scale each weighted leaf layer's matrices (dense, conv; not lookups), in call order, so
+        what it outputs on the batch in an inference call has unit standard deviation (a probe on a
+        fresh session); each one's between-sample spread before any scaling."""
+        layers = [layer for layer in self.model._flatten_layers(include_self=False)
+                  if not list(layer._flatten_layers(include_self=False))
+                  and not isinstance(layer, keras.layers.Embedding)
+                  and any(len(v.shape) >= 2 for v in getattr(layer, "_trainable_variables", []))]
+        outputs: dict[int, np.ndarray] = {}
+        for layer in layers:
+            def call(*args: Any, __original: Any = layer.call, __key: int = id(layer), **kwargs: Any) -> Any:
+                out = __original(*args, **kwargs)
+                first = out[0] if isinstance(out, (tuple, list)) and out else out
+                if __key not in outputs and hasattr(first, "shape"):
+                    outputs[__key] = self._np(first).astype(np.float64)
+                return out
+
+            layer.call = call
+
+        def outputs_now() -> dict[int, np.ndarray]:
+            outputs.clear()
+            with self._place():
+                self._forward(batch[0], training=False)
+            return dict(outputs)
+
+        try:
+            given = outputs_now()
+            called = list(given)  # a dict keeps insertion order: the call order
+            order = sorted((layer for layer in layers if id(layer) in given), key=lambda layer: called.index(id(layer)))
+            spreads = [float(given[id(layer)].reshape(len(given[id(layer)]), -1).std(0).mean())
+                       if given[id(layer)].ndim else 0.0 for layer in order]
+            for layer in order:
+                std = float(outputs_now()[id(layer)].std())
+                if np.isfinite(std) and std > 0:
+                    for v in layer._trainable_variables:
+                        if len(v.shape) >= 2:
+                            v.assign(v / std)
+        finally:
+            for layer in layers:
+                del layer.call
+        return spreads
+
     def first_layer_input(self, batch: tuple[Any, Any]) -> tuple[np.ndarray, bool] | None:
         """What reaches the first weighted layer in a training call (an input BatchNormalization
         normalises by the batch, as in training), and whether that layer is a lookup."""

@@ -610,6 +610,47 @@ class TorchSession:
                 hook.remove()
         return seen
 
+    def rescale_layers(self, batch: tuple[Any, Any]) -> list[float]:
+        """Scale each weighted module's matrices (linear, conv; not lookups), in call order, so what
+        it outputs on the batch in eval mode has unit standard deviation (layer-sequential unit
+        variance, a probe on a fresh session); each one's between-sample spread before any scaling."""
+        weighted = [m for m in self.model.modules() if not isinstance(m, torch.nn.Embedding)
+                    and any(p.ndim >= 2 for p in m.parameters(recurse=False))]
+        outputs: dict[int, torch.Tensor] = {}
+
+        def record(module: torch.nn.Module, args: tuple, out: Any) -> None:
+            out = out[0] if isinstance(out, (tuple, list)) and out else out
+            if isinstance(out, torch.Tensor) and id(module) not in outputs:
+                outputs[id(module)] = out.detach().float()
+
+        def outputs_now() -> dict[int, torch.Tensor]:
+            outputs.clear()
+            with torch.no_grad():
+                self._forward(batch[0])
+            return dict(outputs)
+
+        hooks = [m.register_forward_hook(record) for m in weighted]
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            given = outputs_now()
+            called = list(given)  # a dict keeps insertion order: the call order
+            order = sorted((m for m in weighted if id(m) in given), key=lambda m: called.index(id(m)))
+            spreads = [float(given[id(m)].reshape(len(given[id(m)]), -1).std(0).mean()) if given[id(m)].ndim
+                       else 0.0 for m in order]
+            for module in order:
+                std = float(outputs_now()[id(module)].std())
+                if np.isfinite(std) and std > 0:
+                    with torch.no_grad(), self._writes():
+                        for p in module.parameters(recurse=False):
+                            if p.ndim >= 2:
+                                p.div_(std)
+        finally:
+            self.model.train(was_training)
+            for hook in hooks:
+                hook.remove()
+        return spreads
+
     def first_layer_input(self, batch: tuple[Any, Any]) -> tuple[np.ndarray, bool] | None:
         """What reaches the first weighted module in train mode (an input BatchNorm normalises by
         the batch, as in training), and whether it is a lookup (torch lookups take integer ids)."""

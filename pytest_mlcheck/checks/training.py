@@ -298,6 +298,9 @@ class ProbeLog:
         self.fitted: dict[float, int] | None = None
         # lr factor → steps a successful plain retry took to halve its loss
         self.halved: dict[float, int] = {}
+        # each weighted layer's spread across samples at initialisation, in call order (None: not
+        # looked), read by the retry whose layers were rescaled to unit-variance outputs
+        self.spreads: list[float] | None = None
 
     def add(self, line: str) -> None:
         self.lines.append(line)
@@ -315,26 +318,34 @@ def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[A
     again (by the extension's horizon, then by the diagnosis), it answers what it saw."""
     if fit is not None and log is not None and log.fitted is None:
         log.fitted = {}
-    seen: dict[tuple[float, bool, bool], tuple[bool, float]] = {}
+    seen: dict[tuple[float, bool, bool, bool], tuple[bool, float]] = {}
 
-    def retry(factor: float = 1.0, *, quiet: bool = False, no_decay: bool = False) -> tuple[bool, float]:
-        if (factor, quiet, no_decay) in seen:
-            return seen[factor, quiet, no_decay]
+    def retry(factor: float = 1.0, *, quiet: bool = False, no_decay: bool = False,
+              rescaled: bool = False) -> tuple[bool, float]:
+        key = (factor, quiet, no_decay, rescaled)
+        if key in seen:
+            return seen[key]
         what = f"lr×{factor:g}" + (", training-mode noise off" if quiet else "") + (
-            ", no weight decay" if no_decay else "")
-        ok, end, start, n = _attempt(factor, quiet=quiet, no_decay=no_decay)
+            ", no weight decay" if no_decay else "") + (
+            ", every weighted layer rescaled to unit-variance outputs" if rescaled else "")
+        ok, end, start, n = _attempt(factor, quiet=quiet, no_decay=no_decay, rescaled=rescaled)
         if log is not None and n:  # a retry stopped before its first step says why in its own line
             log.add(f"a retry at {what}: loss {fmt(start)} → {fmt(end)} in {n} steps "
                     + ("(halved: succeeded)" if ok else "(did not halve)"))
-        seen[factor, quiet, no_decay] = ok, end
+        seen[key] = ok, end
         return ok, end
 
-    def _attempt(factor: float, *, quiet: bool, no_decay: bool) -> tuple[bool, float, float, int]:
+    def _attempt(factor: float, *, quiet: bool, no_decay: bool, rescaled: bool) -> tuple[bool, float, float, int]:
         probe = open_session(model, settings, spec, within=within)
         try:
             batches = [probe.prepare(*raw) for raw in raws]
-            fitting = fit is not None and log is not None and log.fitted is not None and not (quiet or no_decay)
+            plain = not (quiet or no_decay or rescaled)
+            fitting = fit is not None and log is not None and log.fitted is not None and plain
             initial = probe.predict(batches[0]) if fitting else None  # for the overlap judgement at the end
+            if rescaled:
+                spreads = probe.rescale_layers(batches[0])
+                if log is not None:
+                    log.spreads = spreads
             probe.scale_lr(factor)
             if quiet:
                 probe.train_without_noise()
@@ -342,7 +353,7 @@ def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[A
                 probe.drop_weight_decay()
             losses, ok, why = train_loop(probe, batches, min(steps, PROBE_MAX_STEPS), run,
                                          lambda ls, _: ls[-1] <= PROBE_TARGET * ls[0])
-            if ok and log is not None and not (quiet or no_decay):
+            if ok and log is not None and plain:
                 log.halved[factor] = len(losses)
             if ok and fitting:
                 done = Fits(probe, batches[0], *fit, raw=raws[0], initial=initial, every=judge_every(steps))
@@ -415,6 +426,8 @@ def failure_causes(
         causes += diagnosis.regularization(losses, decay, lambda: _noisy(fresh, raw_batch, log), retry)
     if not causes:
         causes += diagnosis.learning_rate(losses, retry, slow=still_falling(losses, targets.floor), fitted=log.fitted)
+    if not causes and retrying and not diagnosis.raw_inputs(scaled):  # raw inputs: their own story, below
+        causes += diagnosis.initial_scale(losses, retry, lambda: log.spreads)
     if not causes and probabilities is not None:
         lowest = float(np.nanmin(np.asarray(losses + ends, dtype=np.float64))) if losses else float("nan")
         causes += diagnosis.softmax_in_loss(probabilities, targets.fitted(probabilities), lowest, len(ends))
