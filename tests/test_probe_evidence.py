@@ -649,3 +649,24 @@ def test_log_probabilities_scored_against_one_hot_rows_are_a_correct_look_alike(
     result = mlcheck.overfit_one_batch(model, (x, F.one_hot(y, 10).float()),
                                        loss_fn=lambda out, t: -(out * t).sum(1).mean())
     assert result.passed and result.figures["loss_floor"] >= 0, result
+
+
+def test_a_regularisation_retry_must_halve_the_runs_best_not_just_its_own_start():
+    """A run that came down to 30 % of its start already halved: a retry without dropout is asked to
+    halve that best (a batch-normalised head can floor a loss the dropout never held up); a run that
+    never got below its start keeps the plain halving."""
+    from pytest_mlcheck import diagnosis
+
+    asked: list[float | None] = []
+
+    def retry(factor: float = 1.0, *, goal: float | None = None, **_: object) -> tuple[bool, float]:
+        asked.append(goal)
+        end = 0.9  # half its own start (2.0 → 0.9), above half the run's best (0.6 → 0.3)
+        return (end <= goal if goal is not None else True), end
+
+    run = [2.0] + [0.6] * 99
+    assert diagnosis.regularization(run, 0.0, lambda: True, retry) == []
+    assert asked == [pytest.approx(0.3)]
+    asked.clear()
+    causes = diagnosis.regularization([2.0] * 100, 1e-2, lambda: False, retry)
+    assert asked == [None] and causes[0][0] == "over_regularized" and "halved it (to 0.9)" in causes[0][1]

@@ -318,28 +318,30 @@ def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[A
     again (by the extension's horizon, then by the diagnosis), it answers what it saw."""
     if fit is not None and log is not None and log.fitted is None:
         log.fitted = {}
-    seen: dict[tuple[float, bool, bool, bool], tuple[bool, float]] = {}
+    seen: dict[tuple[float, bool, bool, bool, float | None], tuple[bool, float]] = {}
 
     def retry(factor: float = 1.0, *, quiet: bool = False, no_decay: bool = False,
-              rescaled: bool = False) -> tuple[bool, float]:
-        key = (factor, quiet, no_decay, rescaled)
+              rescaled: bool = False, goal: float | None = None) -> tuple[bool, float]:
+        key = (factor, quiet, no_decay, rescaled, goal)
         if key in seen:
             return seen[key]
         what = f"lr×{factor:g}" + (", training-mode noise off" if quiet else "") + (
             ", no weight decay" if no_decay else "") + (
             ", every weighted layer rescaled to unit-variance outputs" if rescaled else "")
-        ok, end, start, n = _attempt(factor, quiet=quiet, no_decay=no_decay, rescaled=rescaled)
+        ok, end, start, n = _attempt(factor, quiet=quiet, no_decay=no_decay, rescaled=rescaled, goal=goal)
         if log is not None and n:  # a retry stopped before its first step says why in its own line
-            log.add(f"a retry at {what}: loss {fmt(start)} → {fmt(end)} in {n} steps "
-                    + ("(halved: succeeded)" if ok else "(did not halve)"))
+            verdict = (("halved: succeeded" if ok else "did not halve") if goal is None else
+                       (f"reached {fmt(goal)}: succeeded" if ok else f"did not reach {fmt(goal)}"))
+            log.add(f"a retry at {what}: loss {fmt(start)} → {fmt(end)} in {n} steps ({verdict})")
         seen[key] = ok, end
         return ok, end
 
-    def _attempt(factor: float, *, quiet: bool, no_decay: bool, rescaled: bool) -> tuple[bool, float, float, int]:
+    def _attempt(factor: float, *, quiet: bool, no_decay: bool, rescaled: bool,
+                 goal: float | None) -> tuple[bool, float, float, int]:
         probe = open_session(model, settings, spec, within=within)
         try:
             batches = [probe.prepare(*raw) for raw in raws]
-            plain = not (quiet or no_decay or rescaled)
+            plain = not (quiet or no_decay or rescaled) and goal is None
             fitting = fit is not None and log is not None and log.fitted is not None and plain
             initial = probe.predict(batches[0]) if fitting else None  # for the overlap judgement at the end
             if rescaled:
@@ -352,7 +354,7 @@ def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[A
             if no_decay:
                 probe.drop_weight_decay()
             losses, ok, why = train_loop(probe, batches, min(steps, PROBE_MAX_STEPS), run,
-                                         lambda ls, _: ls[-1] <= PROBE_TARGET * ls[0])
+                                         lambda ls, _: ls[-1] <= (PROBE_TARGET * ls[0] if goal is None else goal))
             if ok and log is not None and plain:
                 log.halved[factor] = len(losses)
             if ok and fitting:
