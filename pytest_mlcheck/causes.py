@@ -56,7 +56,8 @@ OUTPUT_ACTIVATION = _cause("output_activation", "the last layer's activation can
                            keras="end in Dense(C) with from_logits=True, or Dense(C, activation='softmax') with "
                                  "from_logits=False — one softmax, never a ReLU")
 PARAMS_NOT_UPDATED = _cause("params_not_updated", "trainable parameters that training never changes",
-                            torch="pass model.parameters() to the optimizer, or freeze on purpose with requires_grad_(False)",
+                            torch="pass model.parameters() to the optimizer and call loss.backward() before optimizer.step(), or "
+                                  "freeze on purpose with requires_grad_(False)",
                             keras="set layer.trainable = False on purpose, or make sure the step applies every gradient")
 HEAD_WIDTH = _cause("head_width", "the head's width differs from the number of classes",
                     fix="give the last layer one output per class (one unit for a binary sigmoid/logit head)")

@@ -9,7 +9,7 @@ import numpy as np
 
 from pytest_mlcheck import causes as C
 from pytest_mlcheck.causes import Evidence
-from pytest_mlcheck.errors import NotSupported
+from pytest_mlcheck.errors import NotSupported, UserCodeError
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
     ACCUMULATION_RATIO, INDEPENDENCE_RTOL, INIT_FADE, INPUT_MAX_SCALE, INPUT_MIN_PEAK, INPUT_RAW_SCALE, OUTPUT_UNMOVED,
@@ -192,6 +192,30 @@ def missing_zero_grad(fresh_session: Callable[[], Any], batch_of: Callable[[Any]
                  f"two identical steps at lr 0 grew the gradient norm {fmt(first)} → {fmt(second)} "
                  f"(×{second / first:.2f}): the step never zeroes the previous gradients")]
     return []
+
+
+def step_updates_nothing(fresh_session: Callable[[], Any], batch_of: Callable[[Any], Any]) -> list[Evidence]:
+    """One call of the user's step at its own rate on a fresh copy: it called optimizer.step() and
+    no trainable tensor changed, so nothing gave them a gradient (``loss.backward()`` left out or
+    after the step). A step that did not call optimizer.step() accumulates on purpose; where the
+    framework cannot count the steps, nothing is said."""
+    session = fresh_session()
+    try:
+        batch = batch_of(session)
+        before, steps = session.parameter_values(), session.optimizer_steps()
+        session.train_step(batch)
+        if session.optimizer_steps() == steps:
+            return []
+        after = session.parameter_values()
+    except (NotSupported, UserCodeError):  # no count to read, or the step itself failed: no evidence
+        return []
+    finally:
+        session.close()
+    if not before or any(not np.array_equal(value, after.get(name)) for name, value in before.items()):
+        return []
+    return [(C.PARAMS_NOT_UPDATED,
+             f"one call of your train_step called optimizer.step() and changed none of the {len(before)} trainable "
+             "tensor(s): no gradient reached them (is loss.backward() called before optimizer.step()?)")]
 
 
 def step_gradients(session: Any, notes: list[str]) -> dict[str, np.ndarray | None]:

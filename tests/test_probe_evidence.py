@@ -670,3 +670,48 @@ def test_a_regularisation_retry_must_halve_the_runs_best_not_just_its_own_start(
     asked.clear()
     causes = diagnosis.regularization([2.0] * 100, 1e-2, lambda: False, retry)
     assert asked == [None] and causes[0][0] == "over_regularized" and "halved it (to 0.9)" in causes[0][1]
+
+
+def _step(backward: bool):
+    """A user's step; the broken one left ``loss.backward()`` commented out."""
+    def step(model, optimizer, loss_fn, x, y) -> float:
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), y)
+        if backward:
+            loss.backward()
+        optimizer.step()
+        return loss.item()
+    return step
+
+
+def test_a_step_that_never_calls_backward_is_named_and_each_batch_is_its_own_baseline():
+    """optimizer.step() with no gradients changes nothing: each batch's loss stays its loss at init,
+    read through the user's own step at lr 0 on a fresh copy (one batch's loss is no baseline for
+    ten: the first batch's against the others' once read as an 18 % drop)."""
+    torch.manual_seed(0)
+    with pytest.raises(CheckFailed) as failed:
+        MLCheck().loss_decreases(tc.digits_mlp(), tc.digits_batches(10), loss_fn=CE(),
+                                 optimizer=lambda p: torch.optim.Adam(p, lr=1e-3), train_step=_step(False))
+    assert failed.value.causes[:1] == ["params_not_updated"], str(failed.value)
+    assert failed.value.result.figures["drop"] == pytest.approx(0.0, abs=1e-6)
+    assert "changed none of the" in str(failed.value) and "loss.backward()" in str(failed.value)
+    torch.manual_seed(0)
+    with pytest.raises(CheckFailed) as failed:
+        MLCheck().overfit_one_batch(tc.digits_mlp(), tc.digits_batch(32), loss_fn=CE(),
+                                    optimizer=lambda p: torch.optim.Adam(p, lr=1e-3), train_step=_step(False))
+    assert failed.value.causes[:1] == ["params_not_updated"], str(failed.value)
+    torch.manual_seed(0)
+    assert MLCheck().loss_decreases(tc.digits_mlp(), tc.digits_batches(10), loss_fn=CE(),
+                                    optimizer=lambda p: torch.optim.Adam(p, lr=1e-3), train_step=_step(True)).passed
+
+
+def test_outputs_that_do_not_line_up_with_the_targets_say_nothing_of_a_head_bound():
+    """A one-class embedding (ReLU, 4 values per sample) trained to pull toward 0 under a loss of its
+    own that ignores its 64-feature targets: the targets' negatives are no head it cannot reach."""
+    from pytest_mlcheck.targets import head_cannot_reach
+
+    rng = np.random.default_rng(0)
+    targets = rng.normal(size=(32, 64))
+    outputs = np.maximum(rng.normal(size=(32, 4)), 0.0)
+    assert head_cannot_reach(targets, [outputs, outputs * 0.5]) == []
+    assert head_cannot_reach(targets[:, :4], [outputs, np.zeros_like(outputs)])[0][0] == "output_activation"

@@ -6,7 +6,9 @@ from typing import Any, Callable, Literal, Sequence
 
 import numpy as np
 
-from pytest_mlcheck.checks.common import check_fraction, check_steps, length_problem, require_trainable, targets_of
+from pytest_mlcheck.checks.common import (
+    check_fraction, check_steps, length_problem, open_session, require_trainable, targets_of,
+)
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.checks.training import (
     ProbeLog, defect_proven, effective_floor, failure_causes, floor_source, lr_retry, passed_unless_accumulating,
@@ -73,13 +75,25 @@ def _falling(losses: list[float], baseline: float, floor: float, at_init: Sequen
     return now is not None and before is not None and now > before
 
 
-def _losses_at_init(session: Any, prepared: list[Any], steps: int) -> list[float]:
+def _losses_at_init(session: Any, prepared: list[Any], steps: int, fresh: Callable[[], Any] | None = None,
+                    raws: list[tuple[Any, Any]] | None = None) -> list[float]:
     """The untrained copy's loss, in train mode and without updates, on the first five batches and
     on each batch the planned run's last quarter trains on (at most a quarter of ``steps``
-    forward passes); NaN for the other batches."""
+    forward passes); NaN for the other batches. With ``fresh`` (a ``train_step`` of the user's,
+    which may change the outputs before its loss: a sigmoid, a scale), the step's own loss on a fresh
+    copy at lr 0 of each of those ``raws``: one batch's loss is no baseline for many."""
     count = len(prepared)
     wanted = set(range(min(5, count))) | {i % count for i in range(steps - max(3, steps // 4), steps)}
-    return [float(session.loss(b, training=True)) if i in wanted else float("nan") for i, b in enumerate(prepared)]
+    if fresh is None or raws is None:
+        return [float(session.loss(b, training=True)) if i in wanted else float("nan")
+                for i, b in enumerate(prepared)]
+    probe = fresh()
+    try:
+        probe.scale_lr(0.0)
+        return [float(probe.train_step(probe.prepare(*raw))) if i in wanted else float("nan")
+                for i, raw in enumerate(raws)]
+    finally:
+        probe.close()
 
 
 @check()
@@ -126,9 +140,8 @@ def loss_decreases(
         floors = [targets.floor] + [targets_of(session, raw[0], b, session.predict(b), targets.task).floor
                                     for raw, b in zip(raws[1:5], prepared[1:5])]
         floor = float(np.mean(floors))
-        # the user's own step may change the outputs before its loss (a sigmoid, a scale): its first
-        # loss, taken before the first update, is then the untrained model's
-        at_init = _losses_at_init(session, prepared, n_steps) if train_step is None else None
+        at_init = _losses_at_init(session, prepared, n_steps) if train_step is None else _losses_at_init(
+            session, prepared, n_steps, lambda: open_session(model, settings, spec, within=session), raws)
         baseline = float(np.mean(at_init[:5])) if at_init else float("nan")
         losses, _, why = train_loop(session, prepared, n_steps, run)
         if not np.isfinite(baseline):

@@ -464,8 +464,9 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
         causes += head_cannot_reach(session.labels(first), [initial_outputs, _final_outputs(session, first)])
     if task == "binary" and targets.form == "logits" and initial_outputs is not None:
         causes += _squashed_logits(initial_outputs, _final_outputs(session, first))
-    if spec.train_step is not None:
-        causes += diagnosis.missing_zero_grad(fresh, lambda s: s.prepare(*raw_batch), notes)
+    if spec.train_step is not None:  # a step that updates nothing has no gradients to accumulate
+        causes += diagnosis.step_updates_nothing(fresh, lambda s: s.prepare(*raw_batch)) \
+            or diagnosis.missing_zero_grad(fresh, lambda s: s.prepare(*raw_batch), notes)
     if initial_outputs is not None:
         found = diagnosis.output_activation(initial_outputs, task)
         if found and found[0][0] == C.LOSS_MISMATCH and not _shift_invariant(session, targets, first):

@@ -89,4 +89,11 @@ PROGRAMS: tuple[str, ...] = (
     "packt_tf2_end_to_end_mlp_raw_pixels",
     "zerotoall_lab10_7_dropout_skips_hidden_layers",
     "jax_mnist_notebook_step_size_diverges",
+    # eighth held-out batch (ported blind to the probes)
+    "mini_tutorials_mlp_softmax_into_ce",
+    "mini_tutorials_convnet_relu_softmax_into_ce",
+    "exelban_cifar10_double_softmax",
+    "cleverhans_mnist_swapped_crossentropy_args",
+    "pyod_deepsvdd_backward_commented_out",
+    "pyod_vae_logvar_overflow_nan",
 )
