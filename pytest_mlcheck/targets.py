@@ -336,6 +336,7 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
             floor = _min_loss(loss_at, cands)
             problems += _ignores_outputs(loss_at, _onehot(ids, width), shape, problems)
             problems += _unsafe_at_target(loss_at, _onehot(ids, width), form, shape, floor, problems)
+            problems += _linear_in_probabilities(loss_at, _onehot(ids, width), form, shape, problems)
             if out2.max() > 0:  # a head of log-probabilities (≤ 0, over any axis) cannot give the scores
                 problems += _unbounded_below(loss_at, _onehot(ids, width), form, shape, problems)
             # a softmax head couples its outputs: a binary loss on its rows still trains it as one
@@ -422,6 +423,36 @@ def always_one(out: np.ndarray, at_zero: Callable[[], Optional[np.ndarray]]) -> 
     return [(C.OUTPUT_ACTIVATION, f"{ALWAYS_ONE}, for the {len(flat)} samples of the batch and for all-zero inputs: "
                                   "a softmax over one unit is 1 whatever its logit, so it passes no gradient; use a "
                                   "sigmoid (or two units with a softmax)")]
+
+
+_LINEAR = "the loss is linear in the probabilities"
+
+
+def _linear_in_probabilities(loss_at: LossAt, onehot: np.ndarray, form: str, shape: tuple,
+                             problems: list[Evidence]) -> list[Evidence]:
+    """A loss on class probabilities that is linear in them: its value where every sample gives its
+    class 0.4 is the mean of its values at 0.7 and 0.1. A cross-entropy (or a squared error, a focal
+    loss) is strictly convex there; a linear one pushes a sample that is badly wrong no harder than
+    one nearly right — the targets and the outputs swapped into a cross-entropy (Keras 1's
+    ``categorical_crossentropy(output, target)`` called as ``(target, output)``: −Σ p·log(clipped y),
+    (1 − p) × 16.1), or an absolute error on probabilities."""
+    if form != "probabilities" or problems or onehot.shape[1] < 2:
+        return []
+    c = onehot.shape[1]
+
+    def rows(p: float) -> np.ndarray:
+        return np.ascontiguousarray(np.where(onehot > 0.5, p, (1 - p) / (c - 1)).reshape(shape), dtype=np.float32)
+
+    right, wrong, mid = (loss_at(rows(p)) for p in (0.7, 0.1, 0.4))
+    if not all(_finite(v) for v in (right, wrong, mid)) or wrong - right <= 1e-6 * (abs(wrong) + 1e-6):
+        return []
+    if abs(mid - (right + wrong) / 2) > 1e-3 * (wrong - right):
+        return []
+    return [(C.LOSS_MISMATCH, f"{_LINEAR} ({fmt(right)} when every sample gives its class 0.7, {fmt(wrong)} at 0.1, "
+                              f"{fmt(mid)} at 0.4: the mean of the two), so a badly wrong sample is pushed no harder "
+                              "than a nearly right one; a cross-entropy is convex there. Are the targets and the "
+                              "outputs swapped (a cross-entropy called as (targets, outputs) where it takes (outputs, "
+                              "targets))? An absolute error on probabilities is linear too: use a cross-entropy")]
 
 
 _UNBOUNDED = "the loss falls without bound as the target's output grows"
@@ -723,5 +754,6 @@ HEADLINES: tuple[tuple[str, str], ...] = (
     (_CLIPPED, "the outputs are clipped before the softmax"),
     (_TRACED, "training scores the logits beneath the last activation, not the outputs"),
     (_UNBOUNDED, "the loss has no floor: it falls without bound as the outputs grow"),
+    (_LINEAR, "the loss is linear in the probabilities: a badly wrong sample is pushed no harder than a right one"),
     (ALWAYS_ONE, "the head's single output is 1 whatever the input"),
 )

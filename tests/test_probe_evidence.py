@@ -715,3 +715,38 @@ def test_outputs_that_do_not_line_up_with_the_targets_say_nothing_of_a_head_boun
     outputs = np.maximum(rng.normal(size=(32, 4)), 0.0)
     assert head_cannot_reach(targets, [outputs, outputs * 0.5]) == []
     assert head_cannot_reach(targets[:, :4], [outputs, np.zeros_like(outputs)])[0][0] == "output_activation"
+
+
+def _one_hot_batch(n: int = 32):
+    x, y = tc.digits_batch(n)
+    return x, F.one_hot(y, 10).float()
+
+
+def _cross_entropy(swapped: bool):
+    """Keras 1's ``categorical_crossentropy(output, target)``, written out: clip, then -Σ target·log
+    output; cleverhans #25 called it as ``(target, output)``."""
+    def loss(out, target):
+        if swapped:
+            out, target = target, out
+        return -(target * torch.log(torch.clamp(out, 1e-7, 1.0))).sum(dim=1).mean()
+    return loss
+
+
+@pytest.mark.parametrize("loss", ["swapped", "absolute error"])
+def test_a_loss_linear_in_the_probabilities_fails_before_training(loss):
+    torch.manual_seed(0)
+    loss_fn = _cross_entropy(True) if loss == "swapped" else lambda out, t: (out - t).abs().sum(dim=1).mean()
+    with pytest.raises(CheckFailed) as failed:
+        MLCheck().overfit_one_batch(tc.digits_mlp(final=nn.Softmax(dim=1)), _one_hot_batch(), loss_fn=loss_fn,
+                                    optimizer=lambda p: torch.optim.Adam(p, lr=1e-3))
+    assert failed.value.causes[:1] == ["loss_mismatch"] and failed.value.result.steps == 0, str(failed.value)
+    assert "linear in the probabilities" in str(failed.value)
+
+
+@pytest.mark.parametrize("loss", ["cross-entropy", "squared error"])
+def test_convex_losses_on_probabilities_are_correct_look_alikes(loss):
+    torch.manual_seed(0)
+    loss_fn = _cross_entropy(False) if loss == "cross-entropy" else lambda out, t: ((out - t) ** 2).sum(dim=1).mean()
+    result = MLCheck().overfit_one_batch(tc.digits_mlp(final=nn.Softmax(dim=1)), _one_hot_batch(), loss_fn=loss_fn,
+                                         optimizer=lambda p: torch.optim.Adam(p, lr=1e-2))
+    assert result.passed, result
