@@ -435,7 +435,8 @@ def _linear_in_probabilities(loss_at: LossAt, onehot: np.ndarray, form: str, sha
     loss) is strictly convex there; a linear one pushes a sample that is badly wrong no harder than
     one nearly right — the targets and the outputs swapped into a cross-entropy (Keras 1's
     ``categorical_crossentropy(output, target)`` called as ``(target, output)``: −Σ p·log(clipped y),
-    (1 − p) × 16.1), or an absolute error on probabilities."""
+    (1 − p) × 16.1), an absolute error on probabilities, a hinge on them (its margin of 1 is out of
+    reach below one-hot rows)."""
     if form != "probabilities" or problems or onehot.shape[1] < 2:
         return []
     c = onehot.shape[1]
@@ -452,7 +453,7 @@ def _linear_in_probabilities(loss_at: LossAt, onehot: np.ndarray, form: str, sha
                               f"{fmt(mid)} at 0.4: the mean of the two), so a badly wrong sample is pushed no harder "
                               "than a nearly right one; a cross-entropy is convex there. Are the targets and the "
                               "outputs swapped (a cross-entropy called as (targets, outputs) where it takes (outputs, "
-                              "targets))? An absolute error on probabilities is linear too: use a cross-entropy")]
+                              "targets))? An absolute error or a hinge on probabilities is linear too: use a cross-entropy")]
 
 
 _UNBOUNDED = "the loss falls without bound as the target's output grows"
