@@ -15,7 +15,7 @@ from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
-    CLIPPED_MIN_ROWS, DENSE_MIN_RIGHT, OVERLAP_MAX_SAMPLES, OVERLAP_MIN_DETERMINED, OVERLAP_NEIGHBOURS,
+    BEAT_CONSTANT, CLIPPED_MIN_ROWS, DENSE_MIN_RIGHT, OVERLAP_MAX_SAMPLES, OVERLAP_MIN_DETERMINED, OVERLAP_NEIGHBOURS,
 )
 
 TASKS = ("classification", "binary", "multilabel", "regression")
@@ -40,9 +40,22 @@ class Targets:
     floor: float  # the lowest loss found on this batch (NaN when the loss cannot say)
     problems: list[Evidence]  # targets the loss or the head cannot take
     channel_axis: Optional[int] = None  # dense class ids (N, H, W): the outputs' class axis, ids (N, H, W)
+    # value targets: the loss of the best constant prediction (each output the batch mean of its
+    # target); NaN where not measured
+    constant: float = float("nan")
     # neighbours(): per batch of inputs, computed once (an N² distance matrix) however many runs ask
     _agree: list[tuple[np.ndarray, Optional[np.ndarray]]] = dataclasses.field(
         default_factory=list, repr=False, compare=False)
+
+    def beats_constant(self, loss: float) -> bool:
+        """Whether ``loss`` lies below the best constant prediction's, where that lies above the
+        floor: a fit of value targets that has not beaten their batch mean has memorised nothing,
+        however far it came from an init whose outputs were far off (a loss of 10²⁴ falling to
+        10²²)."""
+        c, f = self.constant, self.floor
+        if not (np.isfinite(c) and np.isfinite(f)) or c <= f + 1e-6 * (abs(f) + 1e-6):
+            return True
+        return bool(loss <= c - BEAT_CONSTANT * (c - f))
 
     @property
     def classes(self) -> bool:
@@ -279,6 +292,7 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
     id_shape = "(N,)" if y.ndim == 1 else "(N, 1)" if column else str(y.shape)
     form = output_form(out2)
     problems: list[Evidence] = []
+    constant = float("nan")
 
     if task is None:
         if column and whole and width >= 2:
@@ -376,11 +390,13 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
         form = "values"
         if finite and (k == width or k == 1):
             floor = _min_loss(loss_at, _soft_candidates(y2, output_form(out2), shape))
+            mean = np.broadcast_to(y2.mean(axis=0, keepdims=True), (n, width))
+            constant = loss_at(np.ascontiguousarray(mean.reshape(shape), dtype=np.float32))
         if width == 1 and k == 1 and not binary_values and not problems:
             problems += _outside_binary(y2, loss_at, shape, only_if_negative=True)
         if finite and tuple(y.shape) != shape and y.size == out.size and not problems:
             problems += _broadcast(y2, loss_at, shape, floor, tuple(y.shape))
-    return Targets(task, encoding, ids, width, form, floor, problems)
+    return Targets(task, encoding, ids, width, form, floor, problems, constant=constant)
 
 
 def _ignores_outputs(loss_at: LossAt, target: np.ndarray, shape: tuple, problems: list[Evidence]) -> list[Evidence]:
@@ -446,6 +462,8 @@ def _linear_in_probabilities(loss_at: LossAt, onehot: np.ndarray, form: str, sha
 
     right, wrong, mid = (loss_at(rows(p)) for p in (0.7, 0.1, 0.4))
     if not all(_finite(v) for v in (right, wrong, mid)) or wrong - right <= 1e-6 * (abs(wrong) + 1e-6):
+        return []
+    if right < 0:  # below 0 on probabilities: read as log-probabilities (NLLLoss after a softmax), said elsewhere
         return []
     if abs(mid - (right + wrong) / 2) > 1e-3 * (wrong - right):
         return []

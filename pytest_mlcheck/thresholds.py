@@ -125,6 +125,10 @@ SETTLE_STEPS = 5  # an all-zero gradient stands only if still zero after this ma
 # at initialisation names the init (vanishing_gradients). Measured: 5 ReLU layers
 # at PyTorch's default init ×0.024 (×0.39 per layer), d2l's sigmoid LeNet; correct nets see README.
 INIT_FADE = 10.0
+# overfit_one_batch on value targets: besides coming OVERFIT_MIN_DROP of the way from its start, the
+# loss must come this far from the best constant prediction's (each target's batch mean) toward the
+# floor; a run that learned only the mean converges onto the constant's loss to float precision.
+BEAT_CONSTANT = 0.1
 
 # -- batch_independence --------------------------------------------------------------------------
 INDEPENDENCE_RTOL = 1e-4  # changes below this × the largest |output| are rounding

@@ -750,3 +750,24 @@ def test_convex_losses_on_probabilities_are_correct_look_alikes(loss):
     result = MLCheck().overfit_one_batch(tc.digits_mlp(final=nn.Softmax(dim=1)), _one_hot_batch(), loss_fn=loss_fn,
                                          optimizer=lambda p: torch.optim.Adam(p, lr=1e-2))
     assert result.passed, result
+
+
+def test_a_value_fit_must_beat_the_targets_batch_mean_not_just_come_far_from_its_start():
+    """Inputs floored to zero carry nothing, yet targets around 100 start the loss at ~10⁴: learning
+    their mean alone came "90 % of the way" and passed. A fit of value targets must beat the best
+    constant prediction (their batch mean); the same targets from informative inputs still fit."""
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(32, 8, generator=g)
+    y = 100 + 3 * x[:, :1] + 0.1 * torch.randn(32, 1, generator=g)
+
+    def net() -> nn.Module:
+        return nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 1))
+
+    adam = lambda p: torch.optim.Adam(p, lr=0.1)  # noqa: E731
+    with pytest.raises(CheckFailed) as failed:
+        MLCheck().overfit_one_batch(net(), (torch.zeros_like(x), y), loss_fn=nn.MSELoss(), optimizer=adam)
+    text = str(failed.value)
+    assert "of the way from a constant prediction's" in text and failed.value.causes[:1] == ["no_input_signal"], text
+    torch.manual_seed(0)
+    assert MLCheck().overfit_one_batch(net(), (x, y), loss_fn=nn.MSELoss(), optimizer=adam).passed

@@ -13,7 +13,7 @@ from pytest_mlcheck.checks.training import (
 )
 from pytest_mlcheck.checks.horizon import horizon
 from pytest_mlcheck.report import CheckResult, fmt
-from pytest_mlcheck.thresholds import OVERFIT_EXTEND, OVERFIT_MAX_STEPS, OVERFIT_MIN_DROP
+from pytest_mlcheck.thresholds import BEAT_CONSTANT, OVERFIT_EXTEND, OVERFIT_MAX_STEPS, OVERFIT_MIN_DROP
 
 
 @check()
@@ -128,8 +128,10 @@ def overfit_one_batch(
         if kind != "regression" and outputs is not None:
             right = targets.right(outputs)
             run.figure("accuracy", float(right.mean()), f"accuracy: {int(right.sum())}/{len(right)} predicted right")
+        beaten = "" if targets.beats_constant(float("inf")) else \
+            f", and {BEAT_CONSTANT:.0%} of the way from a constant prediction's {fmt(targets.constant)} (each target's batch mean)"
         run.figure("min_drop", drop, "criterion: " + f"the loss falls {drop:.0%} of the way from start to floor"
-                   + ("" if kind == "regression" else " and every sample right"))
+                   + (beaten if kind == "regression" else " and every sample right"))
 
         causes = failure_causes(
             model=model, settings=settings, spec=spec, session=session, raw_batch=raw, first=prepared,

@@ -83,7 +83,7 @@ class Fits:
         outputs = None  # read once per step: the overlap judgement reuses them
         if progress(losses[0], losses[-1], self.targets.floor) >= self.drop:
             if self.targets.task == "regression":
-                return True
+                return self.targets.beats_constant(losses[-1])
             outputs = settled_outputs(self.session, self.prepared)
             if self.targets.fitted(outputs):
                 return True
@@ -147,7 +147,9 @@ class EvalWatch:
         self.step, self.outputs = step, outputs
         if not np.isfinite(loss) or progress(self.start, loss, self.targets.floor) < self.drop:
             return False
-        return self.targets.task == "regression" or bool(self.targets.fitted(outputs))
+        if self.targets.task == "regression":
+            return self.targets.beats_constant(loss)
+        return bool(self.targets.fitted(outputs))
 
     def done(self, inner: Callable[[list[float], int], bool], offset: int) -> Callable[[list[float], int], bool]:
         """``inner`` (the training-loss criterion), or the eval-mode one every ``every`` steps;
@@ -367,6 +369,9 @@ def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[A
                 if not held and why == "steps":  # judged as the check judges its own run at the end
                     held = done.judge(None) is True
                 log.fitted[factor] = len(losses) if held else -len(losses)
+                if why == "nonfinite":  # it halved, then diverged on the way to the criterion: no success
+                    ok = False
+                    log.halved.pop(factor, None)
         except (UserCodeError, NotSupported) as exc:
             # the user's code (or a capability the framework lacks) stopped the retry: no evidence,
             # said in the note; anything else is a defect of the probe and is not hidden
