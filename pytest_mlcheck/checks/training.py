@@ -312,12 +312,14 @@ def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[A
              run: CheckRun, *, within: Session, log: ProbeLog | None = None,
              fit: tuple[Targets, float] | None = None) -> Callable[..., tuple[bool, float]]:
     """A probe: train a fresh copy with the learning rate times ``factor`` (and, with
-    ``quiet``, train-mode noise off; with ``no_decay``, weight decay off) for at most
-    PROBE_MAX_STEPS; it succeeds when the loss reaches PROBE_TARGET of its start while staying
-    finite (stops there). Each attempt is written to ``log``. Given ``fit`` (the check's targets
-    and ``min_drop``), a successful learning-rate retry trains on to the check's criterion, up to
-    ``steps`` in all, and ``log.fitted`` says whether and when it held. Each attempt runs once: asked
-    again (by the extension's horizon, then by the diagnosis), it answers what it saw."""
+    ``quiet``, train-mode noise off; with ``no_decay``, weight decay off; with ``rescaled``, every
+    weighted layer first rescaled to unit-variance outputs, ``log.spreads`` their spreads before)
+    for at most PROBE_MAX_STEPS; it succeeds when the loss reaches PROBE_TARGET of its start (or
+    ``goal``, a loss) while staying finite (stops there). Each attempt is written to ``log``. Given
+    ``fit`` (the check's targets and ``min_drop``), a successful plain learning-rate retry trains on
+    to the check's criterion, up to ``steps`` in all, and ``log.fitted`` says whether and when it held
+    (one that goes non-finite on the way is no success). Each attempt runs once: asked again (by the
+    extension's horizon, then by the diagnosis), it answers what it saw."""
     if fit is not None and log is not None and log.fitted is None:
         log.fitted = {}
     seen: dict[tuple[float, bool, bool, bool, float | None], tuple[bool, float]] = {}
