@@ -214,3 +214,33 @@ def test_a_deep_net_whose_init_fades_the_signal_is_named_and_its_fan_in_twin_pas
     assert all(np.array_equal(a, np.asarray(b)) for a, b in zip(before, after))
     twin, train, batches = _deep_relu(framework, fan_in_init=True)
     assert mlcheck.loss_decreases(twin, batches, **train).passed
+
+
+@pytest.mark.parametrize("framework", ["torch", "keras"])
+def test_a_value_fit_that_only_learns_the_targets_mean_fails_in_both_frameworks(mlcheck, framework):
+    """Targets around 100 from inputs floored to zero: the loss falls from ~10⁴ to the targets'
+    variance, "90 % of the way", without memorising a sample; the same targets from the real inputs
+    fit. The bar: 10 % of the way from the best constant prediction's loss to the floor."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 8)).astype(np.float32)
+    y = (100 + 3 * x[:, :1] + 0.1 * rng.normal(size=(32, 1))).astype(np.float32)
+    if framework == "torch":
+        def build() -> tuple[object, dict]:
+            torch.manual_seed(0)
+            net = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 1))
+            return net, dict(loss_fn=nn.MSELoss(), optimizer=lambda p: torch.optim.Adam(p, lr=0.1))
+        as_batch = lambda a: (torch.tensor(a), torch.tensor(y))  # noqa: E731
+    else:
+        def build() -> tuple[object, dict]:
+            keras.utils.set_random_seed(0)
+            net = keras.Sequential([keras.Input((8,)), keras.layers.Dense(32, activation="relu"), keras.layers.Dense(1)])
+            net.compile(optimizer=keras.optimizers.Adam(0.1), loss="mse")
+            return net, {}
+        as_batch = lambda a: (a, y)  # noqa: E731
+    model, train = build()
+    with pytest.raises(CheckFailed) as info:
+        mlcheck.overfit_one_batch(model, as_batch(np.zeros_like(x)), **train)
+    assert "of the way from a constant prediction's" in str(info.value), str(info.value)
+    assert info.value.causes[:1] == ["no_input_signal"], str(info.value)
+    model, train = build()
+    assert mlcheck.overfit_one_batch(model, as_batch(x), **train).passed
