@@ -772,8 +772,8 @@ class KerasSessionBase:
 
         try:
             given = outputs_now()
-            called = list(given)  # a dict keeps insertion order: the call order
-            order = sorted((layer for layer in layers if id(layer) in given), key=lambda layer: called.index(id(layer)))
+            by_id = {id(layer): layer for layer in layers}
+            order = [by_id[key] for key in given]  # a dict keeps insertion order: the call order
             spreads = [float(given[id(layer)].reshape(len(given[id(layer)]), -1).std(0).mean())
                        if given[id(layer)].ndim else 0.0 for layer in order]
             for layer in order:

@@ -634,8 +634,8 @@ class TorchSession:
         self.model.eval()
         try:
             given = outputs_now()
-            called = list(given)  # a dict keeps insertion order: the call order
-            order = sorted((m for m in weighted if id(m) in given), key=lambda m: called.index(id(m)))
+            by_id = {id(m): m for m in weighted}
+            order = [by_id[key] for key in given]  # a dict keeps insertion order: the call order
             spreads = [float(given[id(m)].reshape(len(given[id(m)]), -1).std(0).mean()) if given[id(m)].ndim
                        else 0.0 for m in order]
             for module in order:
