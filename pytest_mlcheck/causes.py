@@ -104,10 +104,12 @@ OVER_REGULARIZED = _cause("over_regularized", "so much regularisation that the m
 DEAD_UNITS = _cause("dead_units", "units that never activate, so nothing reaches the layers after them",
                     fix="check initialisation and biases; lower the learning rate; try LeakyReLU")
 NO_GRADIENT = _cause("no_gradient", "the loss has no gradient path back to some parameters",
-                     torch="keep the computation in torch: no .detach(), .item(), .numpy() or integer ops between "
-                           "the parameters and the loss",
-                     keras="keep the computation in tensors: no numpy round trip or stop_gradient between the "
-                           "variables and the loss")
+                     torch="wire each layer's output into the next layer (not an earlier one's) and keep the "
+                           "computation in torch: no .detach(), .item(), .numpy() or integer ops between the parameters "
+                           "and the loss",
+                     keras="wire each layer's output into the next layer (not an earlier one's) and keep the "
+                           "computation in tensors: no numpy round trip or stop_gradient between the variables and "
+                           "the loss")
 INIT_LOSS_OFF = _cause("init_loss_off", "the loss at initialisation is far from an uninformative prediction's",
                        fix="scale the inputs and keep the head's initial weights small (its outputs near zero)")
 VANISHING_GRADIENTS = _cause("vanishing_gradients", "some layers' gradients are tiny next to their weights",

@@ -99,6 +99,18 @@ def batches_upto(batches: Any, limit: int, argument: str = "batches") -> list[tu
     return taken
 
 
+def first_samples(value: Any, n: int) -> Any:
+    """The first ``n`` samples of one batch's inputs or targets: an array or tensor, or a dict,
+    tuple or list of them (named or several inputs)."""
+    if isinstance(value, Mapping):
+        return {k: first_samples(v, n) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return type(value)(first_samples(v, n) for v in value)
+    if not hasattr(value, "shape") or not value.shape:
+        raise TypeError(f"cannot take samples of {type(value).__name__}")
+    return value[:n]
+
+
 def sample_count(x: Any) -> int:
     n = _length(x)
     if n is None:

@@ -14,6 +14,7 @@ from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
     ACCUMULATION_RATIO, INDEPENDENCE_RTOL, INIT_FADE, INPUT_MAX_SCALE, INPUT_MIN_PEAK, INPUT_RAW_SCALE, OUTPUT_UNMOVED,
     PROBE_MAX_STEPS, PROBE_TARGET, SOFTMAX_TWICE_PRESSED, SPIKE, STALL_FRACTION, TARGET_MAX_SCALE,
+    UNREACHED_SHARE,
 )
 
 
@@ -469,6 +470,20 @@ def uncovered(names: list[str]) -> list[Evidence]:
     return [(C.PARAMS_NOT_UPDATED,
              f"{len(names)} trainable parameter(s) are not in the optimizer and never change: {listed(names)}; "
              "add them, or freeze them on purpose with requires_grad_(False)")]
+
+
+def unreached(grads: dict[str, np.ndarray | None], sizes: dict[str, int]) -> list[Evidence]:
+    """Trainable parameters the loss does not reach at all (no gradient, not a zero one), where they
+    hold UNREACHED_SHARE of the model's weights or more: layers whose outputs feed nothing the loss
+    reads. A sliver (a pooler or spare head kept for a checkpoint) is left to gradients_flow."""
+    missing = [n for n, g in grads.items() if g is None]
+    total = sum(sizes.values())
+    share = sum(sizes.get(n, 0) for n in missing) / total if total else 0.0
+    if not missing or share < UNREACHED_SHARE:
+        return []
+    return [(C.NO_GRADIENT, f"{len(missing)} trainable parameter(s), {share:.0%} of the model's weights, get no "
+                            f"gradient from the loss: {listed(missing)}; their layers' outputs feed nothing the loss "
+                            "reads (a layer wired to the wrong input, a detach)")]
 
 
 def unregistered(leaves: list[tuple[str, tuple[int, ...]]]) -> list[Evidence]:

@@ -129,10 +129,22 @@ SETTLE_STEPS = 5  # an all-zero gradient stands only if still zero after this ma
 # MLP and tanh stacks ×0.59-1.5. The margin on the correct side is thin by itself: the rescaled
 # retry succeeding where lr×10 … ×10000 did not is the evidence, the fade only says it is the init.
 INIT_FADE = 10.0
+# A failed training check names parameters without any gradient (the loss never reaches them) as
+# no_gradient when they hold this share of the trainable weights or more: three dangling 512-unit
+# layers of an MNIST MLP hold 66 %; the parts a correct model leaves unused by design hold a sliver
+# (BERT's pooler under a token-classification head: 0.5 %), and gradients_flow still lists any.
+UNREACHED_SHARE = 0.1
 # overfit_one_batch on value targets: besides coming OVERFIT_MIN_DROP of the way from its start, the
 # loss must come this far from the best constant prediction's (each target's batch mean) toward the
 # floor; a run that learned only the mean converges onto the constant's loss to float precision.
 BEAT_CONSTANT = 0.1
+# overfit_one_batch on value targets with more target values than the model has trainable weights: a
+# smooth model of P weights reaches at most a P-dimensional set of outputs, so it cannot interpolate
+# more than P generic values (a linear regression of 6 weights on 10 noisy samples levels off at its
+# least-squares residual). Such a model is judged on the batch's first samples holding this share of P
+# values: at half, a random design's smallest singular value stays well away from zero (it tends to
+# zero as the share nears 1), so gradient descent reaches the fit in few steps.
+INTERPOLATE_SHARE = 0.5
 
 # -- batch_independence --------------------------------------------------------------------------
 INDEPENDENCE_RTOL = 1e-4  # changes below this × the largest |output| are rounding

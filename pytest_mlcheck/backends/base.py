@@ -66,7 +66,7 @@ class Session(Protocol):
         model's parameters (layers in a plain Python list): no optimizer over them updates them."""
 
     def trainable_count(self) -> int:
-        """Number of trainable parameter tensors."""
+        """Number of trainable scalars (the sizes of the trainable parameter tensors, summed)."""
 
     def parameter_values(self) -> dict[str, np.ndarray]:
         """Each trainable parameter's current value, by name."""

@@ -522,7 +522,7 @@ class KerasSessionBase:
         return []  # Keras tracks layers and variables held in lists and dicts: each is in trainable_variables
 
     def trainable_count(self) -> int:
-        return len(self.model.trainable_variables)
+        return sum(int(np.prod(v.shape)) for v in self.model.trainable_variables)
 
     def parameter_values(self) -> dict[str, np.ndarray]:
         return {v.path: np.array(v.numpy(), copy=True) for v in self.model.trainable_variables}

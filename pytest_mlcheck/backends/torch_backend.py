@@ -313,7 +313,7 @@ class TorchSession:
         return sorted((names.get(i, "an unnamed tensor"), tuple(t.shape)) for i, t in found.items())
 
     def trainable_count(self) -> int:
-        return sum(1 for p in self.model.parameters() if p.requires_grad)
+        return sum(p.numel() for p in self.model.parameters() if p.requires_grad)
 
     def parameter_values(self) -> dict[str, np.ndarray]:
         return {n: as_numpy(p).copy() for n, p in self.model.named_parameters() if p.requires_grad}

@@ -12,8 +12,12 @@ from pytest_mlcheck.checks.training import (
     settled_outputs, still_falling, train_loop,
 )
 from pytest_mlcheck.checks.horizon import horizon
+from pytest_mlcheck.data import first_samples
 from pytest_mlcheck.report import CheckResult, fmt
-from pytest_mlcheck.thresholds import BEAT_CONSTANT, OVERFIT_EXTEND, OVERFIT_MAX_STEPS, OVERFIT_MIN_DROP
+from pytest_mlcheck.targets import Targets
+from pytest_mlcheck.thresholds import (
+    BEAT_CONSTANT, INTERPOLATE_SHARE, OVERFIT_EXTEND, OVERFIT_MAX_STEPS, OVERFIT_MIN_DROP,
+)
 
 
 @check()
@@ -49,6 +53,13 @@ def overfit_one_batch(
         prepared = session.prepare(*raw)
         out0 = session.predict(prepared)
         targets = targets_of(session, raw[0], prepared, out0, task)
+        cut = _interpolable(session, raw, targets, len(out0))
+        if cut is not None:  # too many values for the model to memorise: judged on the first samples
+            raw, note = cut
+            prepared = session.prepare(*raw)
+            out0 = session.predict(prepared)
+            targets = targets_of(session, raw[0], prepared, out0, task)
+            run.result.notes.append(note)
         kind = targets.task
         run.result.figures["samples"] = int(len(out0))
         targets.record(run)
@@ -141,6 +152,26 @@ def overfit_one_batch(
             run.result.notes.append(f"the loss was still falling steadily at step {len(losses)} "
                                     f"({OVERFIT_EXTEND}× the budget): a larger steps= or learning rate may fit")
         raise run.fail(_headline(ok, why, losses, max_steps, run, uncovered), causes)
+
+
+def _interpolable(session: Any, raw: tuple[Any, Any], targets: Targets, n: int) -> tuple[tuple[Any, Any], str] | None:
+    """The batch's first samples and a note saying why, where its value targets hold more values
+    than the model has trainable weights (see INTERPOLATE_SHARE); None where the whole batch can be
+    memorised, or does not slice."""
+    if targets.task != "regression":
+        return None
+    weights, width = session.trainable_count(), max(targets.width, 1)
+    values = n * width
+    if not 0 < weights < values or n <= 2:
+        return None
+    keep = max(min(2, n), int(INTERPOLATE_SHARE * weights) // width)  # two: batch norm needs a pair
+    try:
+        cut = (first_samples(raw[0], keep), first_samples(raw[1], keep))
+    except TypeError:
+        return None
+    return cut, (f"the model has {weights} trainable weight(s) for the batch's {values} target values, and a model "
+                 f"of P weights cannot interpolate more than P: judged on the batch's first {keep} sample(s), "
+                 f"{INTERPOLATE_SHARE:.0%} of what its weights could interpolate")
 
 
 def _loss_figures(run: CheckRun, losses: list[float], floor: float, drop: float) -> None:

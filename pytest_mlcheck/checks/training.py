@@ -497,6 +497,8 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
     causes += diagnosis.uncovered(session.uncovered_parameters())
     if not causes:
         causes += _unregistered(session, first)
+    if not causes and spec.train_step is None:
+        causes += _unreached(fresh, first)
     if task == "regression" and not causes:  # a value that explains a stall before any lr retry
         causes += diagnosis.target_scale(session.labels(first), initial_outputs)
     return causes
@@ -592,6 +594,19 @@ def passed_unless_accumulating(run: CheckRun, model: Any, settings: Settings, sp
     if accumulating:
         raise run.fail("the loss fell, but the training step never zeroes its gradients", accumulating)
     return run.passed()
+
+
+def _unreached(fresh: Callable[[], Any], batch: Any) -> list[Evidence]:
+    """:func:`diagnosis.unreached` from one backward pass of a fresh copy."""
+    session = fresh()
+    try:
+        grads = session.gradients(batch)
+        sizes = {n: int(v.size) for n, v in session.parameter_values().items()}
+    except Exception:  # the probe is a hint on an already failed check: a loss it cannot replay says nothing
+        return []
+    finally:
+        session.close()
+    return diagnosis.unreached(grads, sizes)
 
 
 def _unregistered(session: Any, batch: Any) -> list[Evidence]:
