@@ -132,7 +132,8 @@ INIT_FADE = 10.0
 # A failed training check names parameters without any gradient (the loss never reaches them) as
 # no_gradient when they hold this share of the trainable weights or more: three dangling 512-unit
 # layers of an MNIST MLP hold 66 %; the parts a correct model leaves unused by design hold a sliver
-# (BERT's pooler under a token-classification head: 0.5 %), and gradients_flow still lists any.
+# (BERT-base's pooler under a custom head that reads the token states: 0.59M of 109.5M weights,
+# 0.5 %), and gradients_flow still lists any.
 UNREACHED_SHARE = 0.1
 # overfit_one_batch on value targets: besides coming OVERFIT_MIN_DROP of the way from its start, the
 # loss must come this far from the best constant prediction's (each target's batch mean) toward the
