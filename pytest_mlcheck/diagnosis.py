@@ -481,9 +481,10 @@ def unreached(grads: dict[str, np.ndarray | None], sizes: dict[str, int]) -> lis
     share = sum(sizes.get(n, 0) for n in missing) / total if total else 0.0
     if not missing or share < UNREACHED_SHARE:
         return []
+    why = ("the loss is cut off from the model (computed through .item(), numpy or a detach)" if len(missing) == len(grads)
+           else "their layers' outputs feed nothing the loss reads (a layer wired to the wrong input, a detach)")
     return [(C.NO_GRADIENT, f"{len(missing)} trainable parameter(s), {share:.0%} of the model's weights, get no "
-                            f"gradient from the loss: {listed(missing)}; their layers' outputs feed nothing the loss "
-                            "reads (a layer wired to the wrong input, a detach)")]
+                            f"gradient from the loss: {listed(missing)}; {why}")]
 
 
 def unregistered(leaves: list[tuple[str, tuple[int, ...]]]) -> list[Evidence]:

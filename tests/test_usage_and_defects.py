@@ -150,6 +150,9 @@ DEFECTS = [
     ("a loss detached through a float", "no_gradient",
      lambda m: m.overfit_one_batch(DigitsCNN(), digits_batch(8),
                                    loss_fn=lambda o, y: torch.tensor(float(CE(o.detach(), y))))),
+    ("a loss rebuilt as a new leaf tensor", "no_gradient",  # REINFORCE ports: torch.tensor(loss.item(), requires_grad=True)
+     lambda m: m.loss_decreases(DigitsCNN(), [digits_batch(8)],
+                                loss_fn=lambda o, y: torch.tensor(float(CE(o, y)), requires_grad=True))),
     ("an optimizer built over another instance of the model", "params_not_updated",
      lambda m: m.overfit_one_batch(DigitsCNN(), digits_batch(8), loss_fn=CE,
                                    optimizer=torch.optim.SGD(DigitsCNN().parameters(), lr=0.1))),
