@@ -96,4 +96,11 @@ PROGRAMS: tuple[str, ...] = (
     "cleverhans_mnist_swapped_crossentropy_args",
     "pyod_deepsvdd_backward_commented_out",
     "pyod_vae_logvar_overflow_nan",
+    # ninth held-out batch (ported blind to the probes)
+    "learnopencv_resnet50_head_num_classes_minus_one",
+    "dlwithtf_ch3_linreg_target_broadcast",
+    "dlwithtf_ch4_fcnet_regression_target_broadcast",
+    "stn_cluttered_mnist_manual_xent_nan",
+    "doctr_char_classifier_softmax_ce_broadcast_labels",
+    "deeplabv3plus_people_seg_shuffle_typo",
 )
