@@ -40,6 +40,9 @@ class Targets:
     floor: float  # the lowest loss found on this batch (NaN when the loss cannot say)
     problems: list[Evidence]  # targets the loss or the head cannot take
     channel_axis: Optional[int] = None  # dense class ids (N, H, W): the outputs' class axis, ids (N, H, W)
+    # multi-hot targets laid out over two or more axes (a binary mask (N, H, W[, 1])): judged per
+    # position like dense class ids, a sample right at DENSE_MIN_RIGHT of its positions
+    mask: bool = False
     # value targets: the loss of the best constant prediction (each output the batch mean of its
     # target); NaN where not measured
     constant: float = float("nan")
@@ -96,6 +99,8 @@ class Targets:
         if self.channel_axis is not None:
             hits = np.moveaxis(out, self.channel_axis, -1).argmax(-1) == self.ids
             return bool(hits.mean() >= DENSE_MIN_RIGHT)
+        if self.mask:
+            return bool(self._position_hits(out).mean() >= DENSE_MIN_RIGHT)
         return bool(self.right(out).all())
 
     def right(self, out: np.ndarray) -> np.ndarray:
@@ -106,10 +111,15 @@ class Targets:
         flat = out.reshape(len(out), -1)
         if self.task != "multilabel" and flat.shape[1] >= 2:
             return flat.argmax(axis=1) == self.ids
+        hits = self._position_hits(out)
+        return hits.mean(axis=1) >= DENSE_MIN_RIGHT if self.mask else hits.all(axis=1)
+
+    def _position_hits(self, out: np.ndarray) -> np.ndarray:
+        """Per sample and output, whether a multi-hot or binary output is on the target's side of
+        the head's threshold (0.5 for probabilities, 0 for logits)."""
+        flat = out.reshape(len(out), -1)
         cut = 0.5 if self.form == "probabilities" else 0.0
-        got = flat > cut
-        want = self.ids.reshape(len(flat), -1).astype(bool)
-        return (got == want).all(axis=1)
+        return (flat > cut) == self.ids.reshape(len(flat), -1).astype(bool)
 
     def predicted(self, out: np.ndarray) -> np.ndarray:
         """The classes the outputs give (binary: 0/1 by the head's threshold; per position for dense ids)."""
@@ -396,7 +406,8 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
             problems += _outside_binary(y2, loss_at, shape, only_if_negative=True)
         if finite and tuple(y.shape) != shape and y.size == out.size and not problems:
             problems += _broadcast(y2, loss_at, shape, floor, tuple(y.shape))
-    return Targets(task, encoding, ids, width, form, floor, problems, constant=constant)
+    mask = task == "multilabel" and sum(d > 1 for d in y.shape[1:]) >= 2
+    return Targets(task, encoding, ids, width, form, floor, problems, constant=constant, mask=mask)
 
 
 def _ignores_outputs(loss_at: LossAt, target: np.ndarray, shape: tuple, problems: list[Evidence]) -> list[Evidence]:

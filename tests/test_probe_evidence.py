@@ -771,3 +771,34 @@ def test_a_value_fit_must_beat_the_targets_batch_mean_not_just_come_far_from_its
     assert "of the way from a constant prediction's" in text and failed.value.causes[:1] == ["no_input_signal"], text
     torch.manual_seed(0)
     assert MLCheck().overfit_one_batch(net(), (x, y), loss_fn=nn.MSELoss(), optimizer=adam).passed
+
+
+def test_a_binary_mask_is_judged_per_position_and_multi_hot_tags_per_sample():
+    """A mask (N, H, W, 1) is right at 99 % of its pixels, as dense class ids are (boundary pixels
+    settle last); multi-hot tags (N, K) need every tag right."""
+    from pytest_mlcheck.targets import decide
+
+    rng = np.random.default_rng(0)
+
+    def bce_of(y: np.ndarray):
+        def bce(out: np.ndarray, targets: np.ndarray | None = None) -> float:
+            t = y if targets is None else targets
+            p = np.clip(out.reshape(t.shape), 1e-7, 1 - 1e-7)
+            return float(np.mean(-(t * np.log(p) + (1 - t) * np.log(1 - p))))
+        return bce
+
+    masks = (rng.random((2, 32, 32, 1)) > 0.5).astype(np.float32)
+    almost = np.where(masks > 0.5, 0.9, 0.1).astype(np.float32)
+    almost[0, 0, :5, 0] = 1 - almost[0, 0, :5, 0]  # 5 of 1,024 pixels on the wrong side
+    seg = decide(masks, almost, bce_of(masks), None)
+    assert seg.task == "multilabel" and seg.mask
+    assert seg.right(almost).all() and seg.fitted(almost)
+    worse = almost.copy()
+    worse[0, :2, :, 0] = 1 - worse[0, :2, :, 0]  # 64 pixels wrong: 6 %
+    assert not seg.right(worse)[0] and seg.right(worse)[1] and not seg.fitted(worse)
+    tags = (rng.random((8, 6)) > 0.5).astype(np.float32)
+    out = np.where(tags > 0.5, 0.9, 0.1).astype(np.float32)
+    out[0, 0] = 1 - out[0, 0]
+    multi = decide(tags, out, bce_of(tags), None)
+    assert multi.task == "multilabel" and not multi.mask
+    assert not multi.right(out)[0] and not multi.fitted(out)

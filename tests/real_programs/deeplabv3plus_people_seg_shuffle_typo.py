@@ -183,7 +183,8 @@ def _build(framework: str, fixed: bool) -> dict[str, Any]:
 
         model.compile(loss=dice_loss, optimizer=keras.optimizers.Adam(lr))
         batches = _data.batches(x, y, batch_size)
-        return {"model": model, "batch": batches[0], "batches": batches}
+        # every scene for not_constant_predictions (a batch of 2 is too few to judge a spread)
+        return {"model": model, "batch": batches[0], "batches": batches, "inputs": x}
 
     import torch
     import torch.nn.functional as F
@@ -274,7 +275,7 @@ def _build(framework: str, fixed: bool) -> dict[str, Any]:
     xt = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
     yt = np.ascontiguousarray(y.transpose(0, 3, 1, 2))
     tb = [(torch.tensor(a), torch.tensor(b)) for a, b in _data.batches(xt, yt, batch_size)]
-    return {"model": DeepLabV3Plus(), "batch": tb[0], "batches": tb, "loss_fn": dice_loss,
+    return {"model": DeepLabV3Plus(), "batch": tb[0], "batches": tb, "inputs": torch.tensor(xt), "loss_fn": dice_loss,
             "optimizer": lambda p: torch.optim.Adam(p, lr=lr)}
 
 
