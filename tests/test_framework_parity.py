@@ -334,3 +334,22 @@ def test_layers_the_loss_never_reaches_are_named_before_any_learning_rate_story(
         assert (causes[:1] == ["no_gradient"]) is named and (("no_gradient" in causes) is named), str(info.value)
         if named:
             assert "32% of the model's weights" in str(info.value)
+
+
+def test_learning_rate_retries_scale_a_keras_schedule(mlcheck):
+    """A Keras optimizer built on a LearningRateSchedule: the retries at other rates scale every
+    step's scheduled rate. Left alone, a retry "at lr×100" had repeated the given run and reported
+    its figures as the retry's; here the schedule's slow start names lr_too_low, as a float rate of
+    the same size does."""
+    schedule = keras.optimizers.schedules.ExponentialDecay(1e-5, decay_steps=1000, decay_rate=0.9)
+    for rate in (schedule, 1e-5):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(32, activation="relu"),
+                                  keras.layers.Dense(10)])
+        model.compile(optimizer=keras.optimizers.Adam(rate),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        with pytest.raises(CheckFailed) as info:
+            mlcheck.overfit_one_batch(model, K.digits_arrays(32), steps=100)
+        assert info.value.causes[:1] == ["lr_too_low"], str(info.value)
+        if rate is schedule:
+            assert model.optimizer._learning_rate is schedule  # the retries scaled a clone's

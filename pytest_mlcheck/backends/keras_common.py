@@ -41,6 +41,21 @@ def own_train_step(model: keras.Model) -> Callable | None:
     return None
 
 
+class _ScaledSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """A learning-rate schedule (or callable rate) with every step's rate times ``factor``."""
+
+    def __init__(self, schedule: Callable, factor: float) -> None:
+        self.schedule, self.factor = schedule, factor
+
+    def __call__(self, step: Any) -> Any:
+        rate = self.schedule(step) if isinstance(self.schedule, keras.optimizers.schedules.LearningRateSchedule) \
+            else self.schedule()
+        return rate * self.factor
+
+    def get_config(self) -> dict[str, Any]:
+        return {"factor": self.factor}
+
+
 def _inner(opt: Any) -> Any:
     """The optimizer that holds the hyper-parameters (inside a LossScaleOptimizer)."""
     return getattr(opt, "inner_optimizer", opt)
@@ -546,8 +561,13 @@ class KerasSessionBase:
     @staticmethod
     def _scale(opt: Any, factor: float) -> None:
         opt = _inner(opt)
-        if isinstance(opt._learning_rate, keras.optimizers.schedules.LearningRateSchedule):
-            return  # a schedule is the user's design; the probe leaves it alone
+        rate = opt._learning_rate
+        if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule) or \
+                (callable(rate) and not isinstance(rate, keras.Variable)):
+            # the user's schedule, every step's rate times the factor: a retry "at lr×10" that left a
+            # schedule alone reported the given rate's run as the retry's (this is a clone's optimizer)
+            opt.learning_rate = _ScaledSchedule(rate, factor)
+            return
         opt.learning_rate = float(np.asarray(opt.learning_rate)) * factor
 
     # -- data -----------------------------------------------------------------------------
