@@ -35,7 +35,10 @@ in the SE block. The custom ``GradientTape`` step is kept as the compiled loss: 
 ``keras.ops`` (``-sum_j k * log_softmax(out)_j``, checked equal to the TF op), summed over the batch
 (``reduction="sum"``, as the tape's gradient of the loss vector).
 Data stand-in: the 123 French-vocabulary characters rendered with ``synthesize_char_img`` (Pillow's
-bundled default font instead of FreeMono.ttf), 64 samples a batch of seeded random classes, the
+bundled default font instead of FreeMono.ttf; it has no glyph for the 28 accented letters and
+currency signs, which it draws all alike, so those are drawn as their base letter (NFD) or a
+stand-in letter with the character's code point as a row of dots on top: every class a distinct
+image, as FreeMono draws them), 64 samples a batch of seeded random classes, the
 ``RandomApply(ColorInversion(), .7)`` augmentation kept (JPEG quality, saturation, contrast and
 brightness jitter left out), images in [0, 1] then the script's Normalize.
 My loop (100 plain training steps over 4 batches): buggy summed loss flat at ~2.36e6, training-mode
@@ -50,6 +53,7 @@ Keras only: the broadcast of a ``(B, 1)`` class-id column as a one-hot target is
 from __future__ import annotations
 
 import string
+import unicodedata
 from typing import Any
 
 import numpy as np
@@ -75,7 +79,15 @@ def synthesize_char_img(char: str, size: int = 32):
 
     img = Image.new('RGB', (size, size), color=(0, 0, 0))
     d = ImageDraw.Draw(img)
-    d.text((4, 0), char, font=ImageFont.load_default(size=size), fill=(255, 255, 255))
+    if char.isascii():
+        d.text((4, 0), char, font=ImageFont.load_default(size=size), fill=(255, 255, 255))
+        return img
+    # no glyph in the default font (see docstring): the base letter, and the code point's bits as dots
+    base = unicodedata.normalize("NFD", char)[0]
+    d.text((4, 4), base if base.isascii() else "$", font=ImageFont.load_default(size=size - 6), fill=(255, 255, 255))
+    for bit in range(12):
+        if ord(char) >> bit & 1:
+            d.rectangle((2 + 2 * bit, 0, 3 + 2 * bit, 1), fill=(255, 255, 255))
     return img
 
 
