@@ -429,6 +429,8 @@ def failure_causes(
     decay = session.weight_decay() if retrying else 0.0  # read before the release drops the optimizer
     if retrying:
         session.release()  # from here only fresh copies train: this one's tensors would double the peak
+    if not causes and spec.train_step is None:  # decisive, on a fresh copy: after the release, like those below
+        causes += _unreached(fresh, first)
     if not causes:  # a fresh copy of the model as given (within a released session: no second weight copy)
         causes += _input_dependence(fresh, first, x, settings.seed, log, raw=bool(diagnosis.raw_inputs(scaled)))
     if not causes and retrying:
@@ -497,8 +499,6 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
     causes += diagnosis.uncovered(session.uncovered_parameters())
     if not causes:
         causes += _unregistered(session, first)
-    if not causes and spec.train_step is None:
-        causes += _unreached(fresh, first)
     if task == "regression" and not causes:  # a value that explains a stall before any lr retry
         causes += diagnosis.target_scale(session.labels(first), initial_outputs)
     return causes
