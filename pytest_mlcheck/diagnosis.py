@@ -472,13 +472,13 @@ def uncovered(names: list[str]) -> list[Evidence]:
              "add them, or freeze them on purpose with requires_grad_(False)")]
 
 
-def unreached(grads: dict[str, np.ndarray | None], sizes: dict[str, int]) -> list[Evidence]:
+def unreached(grads: dict[str, np.ndarray | None], total: int) -> list[Evidence]:
     """Trainable parameters the loss does not reach at all (no gradient, not a zero one), where they
-    hold UNREACHED_SHARE of the model's weights or more: layers whose outputs feed nothing the loss
-    reads. A sliver (a pooler or spare head kept for a checkpoint) is left to gradients_flow."""
+    hold UNREACHED_SHARE of the model's ``total`` trainable scalars or more: layers whose outputs feed
+    nothing the loss reads. A sliver (a pooler or spare head kept for a checkpoint) is left to
+    gradients_flow. Each gradient has its parameter's shape, so what the others leave is theirs."""
     missing = [n for n, g in grads.items() if g is None]
-    total = sum(sizes.values())
-    share = sum(sizes.get(n, 0) for n in missing) / total if total else 0.0
+    share = 1.0 - sum(g.size for g in grads.values() if g is not None) / total if total else 0.0
     if not missing or share < UNREACHED_SHARE:
         return []
     why = ("the loss is cut off from the model (computed through .item(), numpy or a detach)" if len(missing) == len(grads)

@@ -597,16 +597,16 @@ def passed_unless_accumulating(run: CheckRun, model: Any, settings: Settings, sp
 
 
 def _unreached(fresh: Callable[[], Any], batch: Any) -> list[Evidence]:
-    """:func:`diagnosis.unreached` from one backward pass of a fresh copy."""
+    """:func:`diagnosis.unreached` from one backward pass of a fresh copy (no copy of its weights:
+    the gradients' sizes say what the loss reaches)."""
     session = fresh()
     try:
-        grads = session.gradients(batch)
-        sizes = {n: int(v.size) for n, v in session.parameter_values().items()}
+        grads, total = session.gradients(batch), session.trainable_count()
     except Exception:  # the probe is a hint on an already failed check: a loss it cannot replay says nothing
         return []
     finally:
         session.close()
-    return diagnosis.unreached(grads, sizes)
+    return diagnosis.unreached(grads, total)
 
 
 def _unregistered(session: Any, batch: Any) -> list[Evidence]:
