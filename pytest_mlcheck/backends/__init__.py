@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -109,3 +109,19 @@ def as_numpy(value: Any) -> np.ndarray:
     if tf is not None and isinstance(value, (tf.Tensor, tf.Variable)):
         return value.numpy()
     return np.asarray(value)
+
+
+def unit_variance(outputs_now: Callable[[], dict[int, np.ndarray]], divide: Callable[[int, float], None]) -> list[float]:
+    """Layer-sequential unit variance, the one algorithm behind every adapter's ``rescale_layers``:
+    ``outputs_now`` runs one eval-mode forward pass and returns each weighted layer's first output by
+    key, in call order; ``divide`` divides that layer's weight matrices by a number. Each layer, in
+    call order, is scaled so its output on the batch has unit standard deviation — after the layers
+    before it were, so its own spread is read as it will be. Returns each layer's between-sample
+    spread before any scaling, in call order."""
+    given = outputs_now()
+    spreads = [float(out.reshape(len(out), -1).std(0).mean()) if out.ndim else 0.0 for out in given.values()]
+    for key in given:
+        std = float(outputs_now()[key].std())
+        if np.isfinite(std) and std > 0:
+            divide(key, std)
+    return spreads

@@ -19,7 +19,7 @@ from typing import Any, Callable, ContextManager
 import keras
 import numpy as np
 
-from pytest_mlcheck.backends import scalar_loss
+from pytest_mlcheck.backends import scalar_loss, unit_variance
 from pytest_mlcheck.backends.base import Session
 from pytest_mlcheck.backends.interrupts import critical, user_boundary
 from pytest_mlcheck.backends.outputs import select_output
@@ -790,22 +790,17 @@ class KerasSessionBase:
                 self._forward(batch[0], training=False)
             return dict(outputs)
 
+        def divide(key: int, std: float) -> None:
+            for v in by_id[key]._trainable_variables:
+                if len(v.shape) >= 2:
+                    v.assign(v / std)
+
+        by_id = {id(layer): layer for layer in layers}
         try:
-            given = outputs_now()
-            by_id = {id(layer): layer for layer in layers}
-            order = [by_id[key] for key in given]  # a dict keeps insertion order: the call order
-            spreads = [float(given[id(layer)].reshape(len(given[id(layer)]), -1).std(0).mean())
-                       if given[id(layer)].ndim else 0.0 for layer in order]
-            for layer in order:
-                std = float(outputs_now()[id(layer)].std())
-                if np.isfinite(std) and std > 0:
-                    for v in layer._trainable_variables:
-                        if len(v.shape) >= 2:
-                            v.assign(v / std)
+            return unit_variance(outputs_now, divide)
         finally:
             for layer in layers:
                 del layer.call
-        return spreads
 
     def first_layer_input(self, batch: tuple[Any, Any]) -> tuple[np.ndarray, bool] | None:
         """What reaches the first weighted layer in a training call (an input BatchNormalization

@@ -18,7 +18,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from pytest_mlcheck.backends import as_numpy, scalar_loss, worker_device_index
+from pytest_mlcheck.backends import as_numpy, scalar_loss, unit_variance, worker_device_index
 from pytest_mlcheck.backends.base import Session
 from pytest_mlcheck.backends.interrupts import critical, user_boundary
 from pytest_mlcheck.backends.lightning import (
@@ -623,33 +623,28 @@ class TorchSession:
             if isinstance(out, torch.Tensor) and id(module) not in outputs:
                 outputs[id(module)] = out.detach().float()
 
-        def outputs_now() -> dict[int, torch.Tensor]:
+        def outputs_now() -> dict[int, np.ndarray]:
             outputs.clear()
             with torch.no_grad():
                 self._forward(batch[0])
-            return dict(outputs)
+            return {key: as_numpy(out).astype(np.float64) for key, out in outputs.items()}
 
+        def divide(key: int, std: float) -> None:
+            with torch.no_grad(), self._writes():
+                for p in by_id[key].parameters(recurse=False):
+                    if p.ndim >= 2:
+                        p.div_(std)
+
+        by_id = {id(m): m for m in weighted}
         hooks = [m.register_forward_hook(record) for m in weighted]
         was_training = self.model.training
         self.model.eval()
         try:
-            given = outputs_now()
-            by_id = {id(m): m for m in weighted}
-            order = [by_id[key] for key in given]  # a dict keeps insertion order: the call order
-            spreads = [float(given[id(m)].reshape(len(given[id(m)]), -1).std(0).mean()) if given[id(m)].ndim
-                       else 0.0 for m in order]
-            for module in order:
-                std = float(outputs_now()[id(module)].std())
-                if np.isfinite(std) and std > 0:
-                    with torch.no_grad(), self._writes():
-                        for p in module.parameters(recurse=False):
-                            if p.ndim >= 2:
-                                p.div_(std)
+            return unit_variance(outputs_now, divide)
         finally:
             self.model.train(was_training)
             for hook in hooks:
                 hook.remove()
-        return spreads
 
     def first_layer_input(self, batch: tuple[Any, Any]) -> tuple[np.ndarray, bool] | None:
         """What reaches the first weighted module in train mode (an input BatchNorm normalises by
