@@ -458,10 +458,11 @@ def failure_causes(
 
 def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: tuple[Any, Any], first: Any,
             x: np.ndarray | None, losses: list[float], initial_outputs: np.ndarray | None, targets: Targets,
-            notes: list[str], log: ProbeLog, batches: list[Any] | None) -> list[Evidence]:
+            notes: list[str], log: ProbeLog, batches: list[Any] | None, *, looked: bool = False) -> list[Evidence]:
     """The probes whose evidence is a value that proves a defect (inputs, outputs, the loss on
     chosen outputs, where a non-finite loss first appears, tensors the optimizer never sees), in the
-    order a failure names them. None of them trains the model."""
+    order a failure names them. None of them trains the model. ``looked``: :func:`defect_proven`
+    already asked the user's ``train_step`` about accumulating gradients and found nothing."""
     task = targets.task
     causes: list[Evidence] = []
     causes += diagnosis.inputs_not_finite(x)
@@ -475,7 +476,7 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
         causes += _squashed_logits(initial_outputs, _final_outputs(session, first))
     if spec.train_step is not None:  # a step that updates nothing has no gradients to accumulate
         causes += diagnosis.step_updates_nothing(fresh, lambda s: s.prepare(*raw_batch)) \
-            or diagnosis.missing_zero_grad(fresh, lambda s: s.prepare(*raw_batch), notes)
+            or ([] if looked else diagnosis.missing_zero_grad(fresh, lambda s: s.prepare(*raw_batch), notes))
     if initial_outputs is not None:
         found = diagnosis.output_activation(initial_outputs, task)
         if found and found[0][0] == C.LOSS_MISMATCH and not _shift_invariant(session, targets, first):
@@ -562,14 +563,15 @@ def proven_before_extending(model: Any, settings: Settings, spec: TrainSpec, ses
     any probe whose evidence is a value proves a defect — what a failure would name first (which
     includes :func:`defect_proven`'s looks), inputs at raw scale, outputs that ignore the inputs. A
     defect that only slows training (probabilities into a loss of logits) must not train its way to a
-    pass; none of them trains the run's copy."""
+    pass; none of them trains the run's copy. Asked only after :func:`defect_proven` found nothing, so
+    the accumulating-gradients look is not repeated."""
     x = session.inputs(first)
     fresh = lambda: open_session(model, settings, spec, within=session)  # noqa: E731
     scaled = _scaled(fresh, first, x)
     log = ProbeLog()
     raw = diagnosis.raw_inputs(scaled)
     return bool(raw or _proven(session, fresh, spec, raw_batch, first, x, losses, initial_outputs, targets, [], log,
-                               None)
+                               None, looked=True)
                 or _input_dependence(fresh, first, x, settings.seed, log, raw=False))
 
 
