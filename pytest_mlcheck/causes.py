@@ -52,9 +52,10 @@ LOSS_NOT_FINITE = _cause("loss_not_finite", "the loss is NaN or ±inf at outputs
                          keras="use the built-in losses (they clip), from_logits=True on a linear head, or clip "
                                "before the log (ops.clip(p, 1e-7, 1))")
 OUTPUT_ACTIVATION = _cause("output_activation", "the last layer's activation cannot produce what the loss needs",
-                           torch="return raw logits from the last Linear (no ReLU, no softmax before CrossEntropyLoss)",
+                           torch="return raw logits from the last Linear (no ReLU; no softmax before CrossEntropyLoss, no "
+                                 "sigmoid before BCEWithLogitsLoss); for value targets, a head that can reach them",
                            keras="end in Dense(C) with from_logits=True, or Dense(C, activation='softmax') with "
-                                 "from_logits=False — one softmax, never a ReLU")
+                                 "from_logits=False — one softmax, never a ReLU; for value targets, a head that can reach them")
 PARAMS_NOT_UPDATED = _cause("params_not_updated", "trainable parameters that training never changes",
                             torch="pass model.parameters() to the optimizer and call loss.backward() before optimizer.step(), or "
                                   "freeze on purpose with requires_grad_(False)",

@@ -103,4 +103,7 @@ PROGRAMS: tuple[str, ...] = (
     "stn_cluttered_mnist_manual_xent_nan",
     "doctr_char_classifier_softmax_ce_broadcast_labels",
     "deeplabv3plus_people_seg_shuffle_typo",
+    # tenth held-out batch (ported blind to the probes)
+    "sktime_fcn_regressor_target_broadcast",
+    "lightning_finetuning_sigmoid_into_bce_with_logits",
 )
