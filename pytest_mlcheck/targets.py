@@ -15,7 +15,7 @@ from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
-    BEAT_CONSTANT, CLIPPED_MIN_ROWS, DENSE_MIN_RIGHT, OVERLAP_MAX_SAMPLES, OVERLAP_MIN_DETERMINED, OVERLAP_NEIGHBOURS,
+    BEAT_CONSTANT, CLIPPED_MIN_ROWS, DENSE_MIN_RIGHT, OVERLAP_MAX_SAMPLES, OVERLAP_MIN_DETERMINED, OVERLAP_NEIGHBOURS, SUM_ATOL,
 )
 
 TASKS = ("classification", "binary", "multilabel", "regression")
@@ -257,6 +257,24 @@ def _dense_axis(y: np.ndarray, out: np.ndarray) -> Optional[int]:
         return 1
     if tuple(out.shape[:-1]) == tuple(y.shape) and out.shape[-1] >= 2:
         return out.ndim - 1
+    return None
+
+
+def head_class_axis(shape: tuple, num_classes: Optional[int], out: Optional[np.ndarray] = None) -> Optional[int]:
+    """The class axis of a head that scores every position of a sample — a sequence's tokens
+    (N, T, C), a mask's pixels (N, C, H, W) as torch lays them out or (N, H, W, C) as Keras does —
+    so its outputs are read per position, not as one row per sample; None for (N, C) heads. With
+    ``num_classes`` it is the axis of that size (axis 1 first, as for dense targets); without it,
+    the axis along which ``out`` (when given) holds probabilities summing to 1 at every position."""
+    if len(shape) < 3:
+        return None
+    for axis in (1, len(shape) - 1):
+        if num_classes is not None:
+            if shape[axis] == num_classes:
+                return axis
+        elif out is not None and shape[axis] >= 2 and out.size and np.isfinite(out).all() \
+                and out.min() >= 0 and np.allclose(out.sum(axis=axis), 1.0, atol=SUM_ATOL):
+            return axis
     return None
 
 

@@ -233,3 +233,32 @@ def test_a_cross_entropy_on_raw_scores_is_bounded_and_not_read_as_unbounded(mlch
     torch.manual_seed(0)
     ce = lambda out, t: nn.functional.cross_entropy(out.reshape(-1, out.shape[-1]), t.reshape(-1))  # noqa: E731
     assert mlcheck.init_loss(_Tokens(False), (x, y), loss_fn=ce).passed
+
+
+def test_a_per_token_head_is_judged_per_position_and_its_width_per_position(mlcheck):
+    """(N, T, C) logits over class ids (N, T): num_classes is the width of each position's row."""
+    torch.manual_seed(0)
+
+    class TokenHead(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed, self.head = nn.Embedding(50, 16), nn.Linear(16, 50)
+
+        def forward(self, x):
+            return self.head(self.embed(x))
+
+    tokens, targets = torch.randint(0, 50, (16, 12)), torch.randint(0, 50, (16, 12))
+    loss = lambda out, y: torch.nn.functional.cross_entropy(out.transpose(1, 2), y)  # noqa: E731
+    mlcheck.init_loss(TokenHead(), (tokens, targets), loss_fn=loss, num_classes=50)
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.init_loss(TokenHead(), (tokens, targets), loss_fn=loss, num_classes=40)
+    assert failed.value.causes[0] == "head_width"
+
+
+def test_a_loss_that_raises_on_the_models_outputs_is_reported_as_the_users_error(mlcheck):
+    """Not as a reference loss that "cannot serve": the user's own exception, named."""
+    def loss(out, y):
+        raise KeyError("labels")
+
+    with pytest.raises(CheckFailed, match="loss_fn raised KeyError"):
+        mlcheck.init_loss(nn.Linear(4, 3), (torch.randn(16, 4), torch.randint(0, 3, (16,))), loss_fn=loss)

@@ -120,3 +120,44 @@ def test_a_loader_of_pairs_is_read_for_its_inputs(mlcheck):
 def test_misuse_of_output_range_names_the_argument(mlcheck, kwargs, argument):
     with pytest.raises(MlcheckUsageError, match=argument):
         mlcheck.output_range(DigitsCNN(), held_out(8), **kwargs)
+
+
+class TokenHead(nn.Module):
+    """A per-token classifier over 50 ids: (N, T, 50), or (N, 50, T) as torch's losses take it."""
+
+    def __init__(self, softmax: bool = False, channels_first: bool = False) -> None:
+        super().__init__()
+        self.embed, self.head = nn.Embedding(50, 16), nn.Linear(16, 50)
+        self.softmax, self.channels_first = softmax, channels_first
+
+    def forward(self, x):
+        out = self.head(self.embed(x))
+        out = out.softmax(-1) if self.softmax else out
+        return out.transpose(1, 2) if self.channels_first else out
+
+
+@pytest.mark.parametrize("channels_first", [False, True], ids=["(N, T, C)", "(N, C, T)"])
+@pytest.mark.parametrize("num_classes", [50, None], ids=["num_classes=50", "no num_classes"])
+def test_a_head_scoring_every_position_is_read_one_position_at_a_time(mlcheck, channels_first, num_classes):
+    """A sequence model's (N, T, C) outputs are T rows of C classes, not one row of T·C: the head
+    has num_classes outputs per position, its logits pass as logits and its softmax as
+    probabilities, and the twin that softmaxes before a logits loss is still named."""
+    torch.manual_seed(0)
+    tokens = torch.randint(0, 50, (8, 12))
+    given = {} if num_classes is None else {"num_classes": num_classes}
+    mlcheck.output_range(TokenHead(channels_first=channels_first), tokens, kind="logits", **given)
+    mlcheck.output_range(TokenHead(softmax=True, channels_first=channels_first), tokens, kind="probabilities", **given)
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.output_range(TokenHead(softmax=True, channels_first=channels_first), tokens, kind="logits", **given)
+    assert failed.value.causes[0] == "output_activation", str(failed.value)
+    with pytest.raises(CheckFailed) as failed:  # a sigmoid per position is no softmax over classes
+        mlcheck.output_range(nn.Sequential(TokenHead(channels_first=channels_first), nn.Sigmoid()), tokens,
+                             kind="probabilities", **given)
+    assert failed.value.causes[0] == "output_activation", str(failed.value)
+
+
+def test_a_per_position_head_of_the_wrong_width_is_named(mlcheck):
+    torch.manual_seed(0)
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.output_range(TokenHead(), torch.randint(0, 50, (8, 12)), kind="logits", num_classes=40)
+    assert failed.value.causes[0] == "head_width" and "(8, 12, 50)" in str(failed.value)

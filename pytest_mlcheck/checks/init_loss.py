@@ -14,7 +14,7 @@ from pytest_mlcheck.checks.common import check_count, checked_batch, scaled_inpu
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import CheckResult, fmt
-from pytest_mlcheck.targets import log_probability_rows
+from pytest_mlcheck.targets import head_class_axis, log_probability_rows
 from pytest_mlcheck.thresholds import INIT_LOSS_TOLERANCE, INIT_OUTPUT_SPREAD, INIT_VALUE_SPREAD
 
 
@@ -107,14 +107,18 @@ def init_loss(
         outputs = session.predict(prepared)
         y = session.labels(prepared)
         width = outputs.reshape(len(outputs), -1).shape[1]
-        if num_classes is not None and width != num_classes and not (num_classes == 2 and width == 1):
+        if num_classes is not None and width != num_classes and not (num_classes == 2 and width == 1) \
+                and head_class_axis(outputs.shape, num_classes) is None:  # per position: (N, T, C), masks
             raise run.fail("the head does not have one output per class", [(
-                C.HEAD_WIDTH, f"the model has {width} outputs for num_classes={num_classes}")])
+                C.HEAD_WIDTH, f"the model has {width} outputs (shape {tuple(outputs.shape)}) for "
+                              f"num_classes={num_classes}")])
         targets = targets_of(session, raw[0], prepared, outputs, task)
         targets.record(run)
         if targets.problems:
             raise run.fail(targets.headline, targets.problems)
         observed = session.loss_of(outputs, prepared)
+        if math.isnan(observed) and session.has_loss():
+            session.loss(prepared, training=False)  # a loss that raises on the model's own outputs: the user's error
         run.record_sources(session)  # a LightningModule's training_step gave the loss
         if math.isnan(observed) and not session.has_loss():
             raise usage("loss_fn", "the loss to evaluate for init_loss",

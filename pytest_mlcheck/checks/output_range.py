@@ -12,6 +12,7 @@ from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.data import input_batches
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import CheckResult, fmt
+from pytest_mlcheck.targets import head_class_axis
 from pytest_mlcheck.thresholds import SUM_ATOL
 
 KINDS = ("logits", "probabilities", "sigmoid")
@@ -54,8 +55,10 @@ def output_range(
     """Eval-mode outputs on ``inputs`` are finite and fit ``kind``: "logits" (not already
     probabilities, not all ≥ 0), "probabilities" (each in [0, 1], rows summing to 1) or
     "sigmoid" (each in [0, 1]); and/or lie within ``low``/``high``; and/or the head has
-    ``num_classes`` outputs (one output, a binary head, is accepted for ``num_classes=2``). The
-    message names the worst sample and value. ``inputs`` may be a Hypothesis strategy: the check
+    ``num_classes`` outputs (one output, a binary head, is accepted for ``num_classes=2``). A head
+    that scores every position of a sample ((N, T, C), (N, C, H, W), (N, H, W, C)) is read one
+    position at a time, its class axis the one of ``num_classes`` outputs (or, unsaid, the one its
+    probabilities sum to 1 along). The message names the worst sample and value. ``inputs`` may be a Hypothesis strategy: the check
     then runs on each drawn batch."""
     if kind is not None and kind not in KINDS:
         raise usage("kind", f"one of {', '.join(map(repr, KINDS))} or None", kind)
@@ -79,7 +82,15 @@ def output_range(
             run.result.notes.append("every sample has non-finite inputs: nothing to judge")
             return run.passed()
     ids = np.flatnonzero(finite_inputs)  # messages name samples by their place in the inputs
-    flat = out[finite_inputs].reshape(len(ids), -1).astype(np.float64)
+    axis = head_class_axis(out.shape, num_classes, out[finite_inputs] if kind in ("probabilities", "logits") else None)
+    if axis is None:
+        flat = out[finite_inputs].reshape(len(ids), -1).astype(np.float64)
+    else:  # a head that scores every position: one row per position, named by its sample
+        moved = np.moveaxis(out[finite_inputs], axis, -1)
+        flat = moved.reshape(-1, moved.shape[-1]).astype(np.float64)
+        ids = np.repeat(ids, len(flat) // max(len(ids), 1))
+        run.figure("class_axis", axis, f"class axis: {axis} (each of the {len(flat) // max(len(moved), 1)} positions "
+                                       "of a sample read as one row)")
     run.result.figures["output_shape"] = tuple(out.shape)
     finite = np.isfinite(flat)
     if flat.size and finite.any():
@@ -96,7 +107,8 @@ def output_range(
     if num_classes is not None and width == 1 and num_classes == 2:
         run.figure("binary_head", True, "head: one output for two classes (a binary logit or probability)")
     elif num_classes is not None and width != num_classes:
-        raise run.fail(f"the head has {width} output(s) per sample, expected num_classes={num_classes}",
+        raise run.fail(f"the head has {width} output(s) per sample (shape {tuple(out.shape)}), expected "
+                       f"num_classes={num_classes}",
                        [(C.HEAD_WIDTH, f"{width} outputs per sample for {num_classes} classes")])
     if kind == "probabilities":
         _probabilities(run, flat, ids)

@@ -106,4 +106,9 @@ PROGRAMS: tuple[str, ...] = (
     # tenth held-out batch (ported blind to the probes)
     "sktime_fcn_regressor_target_broadcast",
     "lightning_finetuning_sigmoid_into_bce_with_logits",
+    "tfexamples_logreg_cost_summed_over_batch",
+    "chatbot_masknll_mask_broadcast",
+    "d2l_tf2_rnn_scratch_logits_as_probs",
+    "udacity_tflearn_sentiment_all_ones_targets",
+    "megvii_svhn_softmax_into_logits_ce",
 )
