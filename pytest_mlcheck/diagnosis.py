@@ -3,7 +3,7 @@ and is found from values (outputs, gradients, retries), never from class names."
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -16,6 +16,9 @@ from pytest_mlcheck.thresholds import (
     PROBE_MAX_STEPS, PROBE_TARGET, SOFTMAX_TWICE_PRESSED, SPIKE, STALL_FRACTION, TARGET_MAX_SCALE,
     UNREACHED_SHARE,
 )
+
+if TYPE_CHECKING:
+    from pytest_mlcheck.targets import Targets
 
 
 def input_scale(x: np.ndarray | None, *, limit: float = INPUT_MAX_SCALE) -> list[Evidence]:
@@ -407,6 +410,22 @@ def identical_inputs(x: np.ndarray | None) -> list[Evidence]:
              f"all {len(x)} samples have identical inputs ({said}): no model can tell their targets apart; "
              "an integer division or cast that floored them (x // 255 or int x / 255 in Python 2), or one row "
              "broadcast to the batch")]
+
+
+def every_class_marked(targets: Targets) -> list[Evidence]:
+    """Multi-hot targets that mark every class of every sample: they say nothing a constant
+    prediction does not, and under a softmax (whose outputs sum to 1) no output reaches them — what
+    a one-hot encoder turns an (N, 1) column of labels into when it keeps each row's ones."""
+    if targets.task != "multilabel" or targets.ids is None or targets.mask or len(targets.ids) < 2:
+        return []
+    ids = targets.ids.reshape(len(targets.ids), -1)
+    if ids.shape[1] < 2 or not (ids == 1).all():
+        return []
+    return [(C.LABELS_INVALID,
+             f"every target row marks all {ids.shape[1]} classes ({len(ids)} of {len(ids)} samples): targets that "
+             "say every class applies to every sample carry nothing to learn, and a softmax cannot reach them; "
+             "a one-hot encoding of a label column that came out all ones (check its shape: (N,) class ids, not "
+             "(N, 1)), or multi-label targets where one class per sample was meant")]
 
 
 def independence_tolerance(outputs: np.ndarray) -> float:

@@ -353,3 +353,36 @@ def test_learning_rate_retries_scale_a_keras_schedule(mlcheck):
         assert info.value.causes[:1] == ["lr_too_low"], str(info.value)
         if rate is schedule:
             assert model.optimizer._learning_rate is schedule  # the retries scaled a clone's
+
+
+@pytest.mark.parametrize("framework", ["torch", "keras"])
+def test_targets_marking_every_class_of_every_sample_are_named_before_training_on(mlcheck, framework):
+    """A label column one-hot encoded into all ones ([1, 1] for every review) under a two-way
+    softmax and a hand-written cross-entropy: the loss starts at its floor (2 ln 2), so its progress
+    is rounding. `labels_invalid` is named, without the extension a "still falling" curve would get;
+    the twin with the labels one-hot encoded right fits."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 20)).astype(np.float32)
+    labels = (x[:, 0] > 0).astype(np.int64)
+    for targets, broken in ((np.ones((64, 2), np.float32), True), (np.eye(2, dtype=np.float32)[labels], False)):
+        if framework == "torch":
+            torch.manual_seed(0)
+            model = nn.Sequential(nn.Linear(20, 16), nn.ReLU(), nn.Linear(16, 2), nn.Softmax(dim=1))
+            train = dict(loss_fn=lambda p, y: -(y * torch.log(p.clamp(min=1e-7))).sum(1).mean(),
+                         optimizer=lambda p: torch.optim.Adam(p, lr=1e-2))
+            batch = (torch.tensor(x), torch.tensor(targets))
+        else:
+            keras.utils.set_random_seed(0)
+            model = keras.Sequential([keras.Input((20,)), keras.layers.Dense(16, activation="relu"),
+                                      keras.layers.Dense(2, activation="softmax")])
+            model.compile(optimizer=keras.optimizers.Adam(1e-2),
+                          loss=lambda y, p: -keras.ops.mean(keras.ops.sum(y * keras.ops.log(keras.ops.clip(p, 1e-7, 1.0)), axis=1)))
+            train, batch = {}, (x, targets)
+        if not broken:
+            assert mlcheck.overfit_one_batch(model, batch, **train).passed
+            continue
+        with pytest.raises(CheckFailed) as info:
+            mlcheck.overfit_one_batch(model, batch, **train)
+        assert info.value.causes[:1] == ["labels_invalid"], str(info.value)
+        assert "every target row marks all 2 classes (64 of 64 samples)" in str(info.value)
+        assert info.value.result.steps <= 400, "a start at the floor is not a slow run to extend"

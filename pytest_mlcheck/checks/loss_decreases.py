@@ -152,7 +152,7 @@ def loss_decreases(
         on_course = why == "steps" and _on_course(losses, baseline, floor, threshold, cap, at_init)
         slow = on_course or (why == "steps" and _falling(losses, baseline, floor, at_init)
                              and 0 < trend(losses, baseline, floor, at_init)[2] < threshold)
-        proven = slow and defect_proven(model, settings, spec, session, raws[0], prepared[0])
+        proven = slow and defect_proven(model, settings, spec, session, raws[0], prepared[0], targets)
         extend = on_course and not proven
         # off course by its own pace (a plateau before the drop): a retry at a larger rate says how long to watch
         log = ProbeLog()

@@ -87,7 +87,7 @@ def overfit_one_batch(
 
         on_course = why == "steps" and falling()
         slow = on_course or (why == "steps" and watch is None and descending(losses))
-        proven = slow and defect_proven(model, settings, spec, session, raw, prepared)
+        proven = slow and defect_proven(model, settings, spec, session, raw, prepared, targets)
         extend = on_course and not proven
         # off course by its own pace (a plateau before the drop): a retry at a larger rate says how long to watch
         log = ProbeLog()

@@ -468,6 +468,8 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
     causes += diagnosis.inputs_not_finite(x)
     if not causes:
         causes += diagnosis.identical_inputs(x)
+    if not causes:
+        causes += diagnosis.every_class_marked(targets)
     if losses and not np.isfinite(losses[-1]) and not causes:
         causes += trace_nonfinite(fresh, batches or [first], len(losses), targets, log, notes)
     if task == "regression" and initial_outputs is not None:
@@ -547,11 +549,13 @@ def _input_dependence(fresh: Callable[[], Any], first: Any, x: np.ndarray | None
 
 
 def defect_proven(model: Any, settings: Settings, spec: TrainSpec, session: Any, raw_batch: tuple[Any, Any],
-                  first: Any) -> bool:
+                  first: Any, targets: Targets | None = None) -> bool:
     """Before a slow run is allowed more steps: the cheap probes whose evidence proves a defect
     however the curve looks (gradients that accumulate across steps, tensors the optimizer never
-    sees). A step that never zeroes its gradients still lowers the loss, slowly."""
-    if session.uncovered_parameters() or _unregistered(session, first):
+    sees, ``targets`` that mark every class). A step that never zeroes its gradients still lowers
+    the loss, slowly; a start already at the floor leaves progress to rounding."""
+    if (targets is not None and diagnosis.every_class_marked(targets)) \
+            or session.uncovered_parameters() or _unregistered(session, first):
         return True
     return bool(accumulating_step(model, settings, spec, session, raw_batch))
 
