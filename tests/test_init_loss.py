@@ -262,3 +262,27 @@ def test_a_loss_that_raises_on_the_models_outputs_is_reported_as_the_users_error
 
     with pytest.raises(CheckFailed, match="loss_fn raised KeyError"):
         mlcheck.init_loss(nn.Linear(4, 3), (torch.randn(16, 4), torch.randint(0, 3, (16,))), loss_fn=loss)
+
+
+@pytest.mark.parametrize("batchnorm", [True, False], ids=["conv, BatchNorm", "BROKEN conv without BatchNorm"])
+def test_raw_pixels_into_a_batchnorm_are_judged_as_the_first_training_step_sees_them(mlcheck, batchnorm):
+    """0..255 pixels into a conv and its BatchNorm: in eval mode the untrained BatchNorm's
+    placeholder statistics pass the raw scale through (loss ×6 the uninformative one), which the
+    first training step never sees — judged with the batch's statistics, it starts near
+    uninformative and passes, leaving the module's running statistics as they were. Without the
+    BatchNorm the raw scale reaches the head: it fails, naming the inputs."""
+    torch.manual_seed(0)
+    layers = [nn.Conv2d(3, 16, 3, padding=1)] + ([nn.BatchNorm2d(16)] if batchnorm else [])
+    model = nn.Sequential(*layers, nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10))
+    x = torch.randint(0, 256, (64, 3, 16, 16)).float()
+    batch = (x, torch.randint(0, 10, (64,)))
+    if not batchnorm:
+        with pytest.raises(CheckFailed) as info:
+            mlcheck.init_loss(model, batch, loss_fn=nn.CrossEntropyLoss())
+        assert "inputs_not_normalized" in info.value.causes, str(info.value)
+        return
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    result = mlcheck.init_loss(model, batch, loss_fn=nn.CrossEntropyLoss())
+    assert any("BatchNorm statistics the first training step computes" in n for n in result.notes), result.notes
+    assert result.figures["loss_at_init"] > 1.25 * math.log(10)  # the eval-mode view alone would fail
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())

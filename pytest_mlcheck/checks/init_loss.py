@@ -68,6 +68,31 @@ def output_spread(outputs: np.ndarray, what: str, y: np.ndarray, classes: bool, 
     return float(np.sqrt(np.mean(np.square(z))))
 
 
+def _near_as_training_sees_it(run: CheckRun, session: Any, prepared: Any, reference: float, tol: float,
+                              expected: float | None, what: str, y: np.ndarray, classes: bool, cap: float,
+                              units: str, axis: int | None) -> bool:
+    """An untrained BatchNorm holds placeholder statistics (mean 0, variance 1) for eval mode, which
+    the first training step never uses: outputs far from uninformative only in that view (raw
+    pixels into a conv and its BatchNorm) are judged again with the statistics estimated on the
+    batch, as training computes them, by the same rule. True (and said) where that view is near."""
+    if not session.recalibrate(prepared):
+        return False
+    settled = session.predict(prepared)
+    observed = session.loss_of(settled, prepared)
+    spread = output_spread(settled, what, y, classes, axis)
+    within = math.isfinite(observed) and observed > 0 and abs(math.log(observed / reference)) <= math.log1p(tol)
+    near = expected is None and math.isfinite(observed) and spread <= cap
+    run.figure("loss_at_init_batch_statistics", observed,
+               f"with BatchNorm statistics from this batch, as the first training step computes them: loss "
+               f"{fmt(observed)}, output spread {fmt(spread)} {units}")
+    if within or near:
+        run.result.notes.append("judged with the BatchNorm statistics the first training step computes: the "
+                                "untrained model's eval-mode placeholders (mean 0, variance 1) put its outputs "
+                                "far from uninformative, training never sees them")
+        run.result.start_loss = observed
+    return within or near
+
+
 @check()
 def init_loss(
     run: CheckRun,
@@ -162,6 +187,9 @@ def init_loss(
             near = _spread_from_input_offset(run, session, raw, what, y, classes, cap, units, targets.channel_axis)
         if within or near:
             run.result.start_loss = observed
+            return run.passed()
+        if _near_as_training_sees_it(run, session, prepared, reference, tol, expected, what, y, classes, cap, units,
+                                     targets.channel_axis):
             return run.passed()
         x = session.inputs(prepared)
         causes = diagnosis.inputs_not_finite(x)
