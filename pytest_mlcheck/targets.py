@@ -43,6 +43,9 @@ class Targets:
     # multi-hot targets laid out over two or more axes (a binary mask (N, H, W[, 1])): judged per
     # position like dense class ids, a sample right at DENSE_MIN_RIGHT of its positions
     mask: bool = False
+    # class ids the loss skips (ignore_index=-100, Keras's ignore_class), per sample or position like
+    # ``ids`` (which hold 0 there): never demanded right; None where there are none
+    ignored: Optional[np.ndarray] = None
     # value targets: the loss of the best constant prediction (each output the batch mean of its
     # target); NaN where not measured
     constant: float = float("nan")
@@ -98,7 +101,8 @@ class Targets:
         would fail a decoder that has 99 % of the batch's positions right."""
         if self.channel_axis is not None:
             hits = np.moveaxis(out, self.channel_axis, -1).argmax(-1) == self.ids
-            return bool(hits.mean() >= DENSE_MIN_RIGHT)
+            counted = hits if self.ignored is None else hits[~self.ignored]
+            return bool(counted.size == 0 or counted.mean() >= DENSE_MIN_RIGHT)
         if self.mask:
             return bool(self._position_hits(out).mean() >= DENSE_MIN_RIGHT)
         return bool(self.right(out).all())
@@ -107,10 +111,15 @@ class Targets:
         """Per sample, whether the outputs give the target's class(es)."""
         if self.channel_axis is not None:  # (almost) every position of the sample right
             hits = (np.moveaxis(out, self.channel_axis, -1).argmax(-1) == self.ids).reshape(len(out), -1)
-            return hits.mean(axis=1) >= DENSE_MIN_RIGHT
+            if self.ignored is None:
+                return hits.mean(axis=1) >= DENSE_MIN_RIGHT
+            counted = (~self.ignored).reshape(len(out), -1)
+            wrong = (counted & ~hits).sum(axis=1)
+            return wrong <= (1 - DENSE_MIN_RIGHT) * counted.sum(axis=1)
         flat = out.reshape(len(out), -1)
         if self.task != "multilabel" and flat.shape[1] >= 2:
-            return flat.argmax(axis=1) == self.ids
+            hit = flat.argmax(axis=1) == self.ids
+            return hit if self.ignored is None else hit | self.ignored
         hits = self._position_hits(out)
         return hits.mean(axis=1) >= DENSE_MIN_RIGHT if self.mask else hits.all(axis=1)
 
@@ -295,7 +304,11 @@ def _decide_dense(y: np.ndarray, out: np.ndarray, loss_at: LossAt, axis: int) ->
     encoding = f"class ids per position {tuple(y.shape)}" + ("" if np.issubdtype(y.dtype, np.integer) else
                                                             ", whole-number floats")
     ids = None if flat.ids is None else flat.ids.reshape(y.shape)
-    return Targets("classification", encoding, ids, width, flat.form, flat.floor, flat.problems, channel_axis=axis)
+    ignored = None if flat.ignored is None else flat.ignored.reshape(y.shape)
+    if ignored is not None:
+        encoding += flat.encoding[flat.encoding.index(", "):]  # what the loss ignores
+    return Targets("classification", encoding, ids, width, flat.form, flat.floor, flat.problems, channel_axis=axis,
+                   ignored=ignored)
 
 
 def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] = None) -> Targets:
@@ -337,6 +350,7 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
             task = "regression"
 
     ids: Optional[np.ndarray] = None
+    ignored: Optional[np.ndarray] = None
     floor = float("nan")
     if task == "classification":
         if column:
@@ -346,13 +360,21 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
                 ids = None
             else:
                 ids = y2[:, 0].astype(np.int64)
+                ignored = _ignored_ids(ids, width, loss_at, shape, form)
             encoding = f"class ids {id_shape}" + ("" if integer else ", whole-number floats")
+            if ignored is not None:
+                skipped = ", ".join(str(v) for v in np.unique(ids[ignored]))
+                encoding += f", {int(ignored.sum())} of {len(ids)} ignored by the loss (target {skipped})"
+                ids = np.where(ignored, 0, ids)  # any class stands in where the loss does not look
+                if ignored.all():
+                    ids = None
         else:
             ids = y2.argmax(axis=1)
             encoding = "one-hot" if binary_values else "smoothed one-hot (class probabilities)"
         if ids is not None:
-            lo, hi = int(ids.min()), int(ids.max())
-            values = np.unique(ids)
+            counted = ids if ignored is None else ids[~ignored]
+            lo, hi = int(counted.min()), int(counted.max())
+            values = np.unique(counted)
             # ids about 0..K-1 (a batch may miss a few), K beyond the head: a head too narrow; values
             # spread far wider than their number (0 and 255 for a two-class mask): not class indices
             contiguous = lo >= 0 and hi < 2 * len(values)
@@ -425,7 +447,34 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
         if finite and tuple(y.shape) != shape and y.size == out.size and not problems:
             problems += _broadcast(y2, loss_at, shape, floor, tuple(y.shape))
     mask = task == "multilabel" and sum(d > 1 for d in y.shape[1:]) >= 2
-    return Targets(task, encoding, ids, width, form, floor, problems, constant=constant, mask=mask)
+    return Targets(task, encoding, ids, width, form, floor, problems, constant=constant, mask=mask, ignored=ignored)
+
+
+def _ignored_ids(ids: np.ndarray, width: int, loss_at: LossAt, shape: tuple, form: str) -> Optional[np.ndarray]:
+    """Per sample (or position), whether its class id lies outside 0..width-1 and the loss skips it
+    — torch's ``ignore_index`` (-100 by default, Hugging Face's padding label), Keras's
+    ``ignore_class``: outputs moved from uninformative to confident at those rows leave the loss as
+    it was. None where no such id is (a loss that fails or moves on them: the ids are invalid)."""
+    odd = np.unique(ids[(ids < 0) | (ids >= width)])
+    if not len(odd) or len(odd) > 8 or width < 2:
+        return None
+    probabilities = form == "probabilities"
+    base = np.full((len(ids), width), 1.0 / width if probabilities else 0.0, dtype=np.float32)
+    confident = np.full(width, 0.02 / (width - 1) if probabilities else -4.0, dtype=np.float32)
+    confident[0] = 0.98 if probabilities else 4.0
+    at = loss_at(base.reshape(shape))
+    if not _finite(at):
+        return None
+    ignored = np.zeros(len(ids), dtype=bool)
+    for value in odd:
+        rows = ids == value
+        moved = base.copy()
+        moved[rows] = confident
+        now = loss_at(moved.reshape(shape))
+        if not (_finite(now) and abs(now - at) <= 1e-6 * (1.0 + abs(at))):
+            return None
+        ignored |= rows
+    return ignored
 
 
 def _ignores_outputs(loss_at: LossAt, target: np.ndarray, shape: tuple, problems: list[Evidence]) -> list[Evidence]:

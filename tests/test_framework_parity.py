@@ -386,3 +386,51 @@ def test_targets_marking_every_class_of_every_sample_are_named_before_training_o
         assert info.value.causes[:1] == ["labels_invalid"], str(info.value)
         assert "every target row marks all 2 classes (64 of 64 samples)" in str(info.value)
         assert info.value.result.steps <= 400, "a start at the floor is not a slow run to extend"
+
+
+@pytest.mark.parametrize("framework", ["torch", "keras"])
+def test_padding_labelled_with_the_ignore_index_is_not_demanded_and_other_negative_ids_are_invalid(mlcheck,
+                                                                                                   framework):
+    """A token classifier whose padded positions are labelled -100 (Hugging Face's convention) under
+    a loss that skips them (torch's default ignore_index, Keras's ignore_class=-100): those positions
+    are read as ignored — the targets are valid, the loss at init is uninformative, the batch is
+    fitted on the positions the loss reads. The same labels under a loss that ignores -1 instead
+    are outside the head: labels_invalid."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 50, size=(16, 12))
+    lengths = rng.integers(4, 13, size=16)
+    pad = np.arange(12)[None, :] >= lengths[:, None]
+    x[pad] = 0
+    y = (x * 7 + np.arange(12)) % 20
+    y[pad] = -100
+    for ignore, valid in ((-100, True), (-1, False)):
+        if framework == "torch":
+            torch.manual_seed(0)
+
+            class Tagger(nn.Module):
+                def __init__(self) -> None:
+                    super().__init__()
+                    self.embed, self.rnn, self.head = nn.Embedding(50, 32), nn.GRU(32, 64, batch_first=True), nn.Linear(64, 20)
+
+                def forward(self, tokens):
+                    return self.head(self.rnn(self.embed(tokens))[0])
+
+            model = Tagger()
+            train = dict(loss_fn=lambda out, t, i=ignore: nn.functional.cross_entropy(out.transpose(1, 2), t, ignore_index=i),
+                         optimizer=lambda p: torch.optim.Adam(p, lr=1e-2))
+            batch = (torch.tensor(x), torch.tensor(y))
+        else:
+            keras.utils.set_random_seed(0)
+            model = keras.Sequential([keras.Input((12,), dtype="int32"), keras.layers.Embedding(50, 32),
+                                      keras.layers.GRU(64, return_sequences=True), keras.layers.Dense(20)])
+            model.compile(optimizer=keras.optimizers.Adam(1e-2),
+                          loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=ignore))
+            train, batch = {}, (x, y)
+        if valid:
+            result = mlcheck.overfit_one_batch(model, batch, **train)
+            assert "ignored by the loss (target -100)" in result.figures["targets"], result.figures
+            assert mlcheck.init_loss(model, batch, **{k: v for k, v in train.items() if k == "loss_fn"}).passed
+            continue
+        with pytest.raises(CheckFailed) as info:
+            mlcheck.init_loss(model, batch, **{k: v for k, v in train.items() if k == "loss_fn"})
+        assert info.value.causes[:1] == ["labels_invalid"], str(info.value)
