@@ -434,3 +434,24 @@ def test_padding_labelled_with_the_ignore_index_is_not_demanded_and_other_negati
         with pytest.raises(CheckFailed) as info:
             mlcheck.init_loss(model, batch, **{k: v for k, v in train.items() if k == "loss_fn"})
         assert info.value.causes[:1] == ["labels_invalid"], str(info.value)
+
+
+@pytest.mark.parametrize("from_logits", [True, False], ids=["from_logits=True", "BROKEN default from_logits=False"])
+def test_a_per_token_head_of_logits_into_a_loss_of_probabilities_is_named(mlcheck, from_logits):
+    """A Keras tagger ending in Dense(C) (logits) under SparseCategoricalCrossentropy's default
+    from_logits=False: the loss moves when every logit of a position moves by +3, as a loss on
+    logits never does — named per position as for one row per sample; the right flag fits."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 50, size=(16, 12))
+    y = (x * 7 + np.arange(12)) % 20
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((12,), dtype="int32"), keras.layers.Embedding(50, 32),
+                              keras.layers.GRU(64, return_sequences=True), keras.layers.Dense(20)])
+    model.compile(optimizer=keras.optimizers.Adam(1e-2),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits))
+    if from_logits:
+        assert mlcheck.overfit_one_batch(model, (x, y), steps=200).passed
+        return
+    with pytest.raises(CheckFailed) as info:
+        mlcheck.overfit_one_batch(model, (x, y), steps=200)
+    assert info.value.causes[:1] == ["loss_mismatch"], str(info.value)

@@ -485,20 +485,22 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
             # probabilities into a loss that expects them: no mismatch, unless they were squashed twice
             found = diagnosis.softmax_twice(_final_outputs(session, first))
         causes += found
-        width = initial_outputs.reshape(len(initial_outputs), -1).shape[1]
-        if task == "classification" and not causes and targets.ids is not None and targets.channel_axis is None \
-                and width >= 2 \
+        axis = targets.channel_axis  # per position: rows are positions, outputs keep the model's layout
+        rows = initial_outputs.reshape(len(initial_outputs), -1) if axis is None else \
+            np.moveaxis(initial_outputs, axis, -1).reshape(-1, initial_outputs.shape[axis])
+        width = rows.shape[1]
+        if task == "classification" and not causes and targets.ids is not None and width >= 2 \
                 and targets.ids.max() < width:
-            y = targets.ids
+            y = targets.ids.reshape(-1)
             perfect = np.full((len(y), width), -5.0, dtype=np.float32)
             perfect[np.arange(len(y)), y] = 5.0
-            perfect = perfect.reshape(initial_outputs.shape)
+            perfect = perfect.reshape(initial_outputs.shape) if axis is None else np.ascontiguousarray(
+                np.moveaxis(perfect.reshape(*targets.ids.shape, width), -1, axis))
             causes += diagnosis.loss_rewards_classes(
                 session.loss_of(perfect, first), session.loss_of(np.zeros_like(perfect), first))
             if not causes:
                 causes += diagnosis.loss_expects_probabilities(
-                    initial_outputs, session.loss_of(initial_outputs, first),
-                    session.loss_of(initial_outputs + 3.0, first))
+                    rows, session.loss_of(initial_outputs, first), session.loss_of(initial_outputs + 3.0, first))
     causes += diagnosis.uncovered(session.uncovered_parameters())
     if not causes:
         causes += _unregistered(session, first)
