@@ -15,7 +15,8 @@ from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
-    BEAT_CONSTANT, CLIPPED_MIN_ROWS, DENSE_MIN_RIGHT, OVERLAP_MAX_SAMPLES, OVERLAP_MIN_DETERMINED, OVERLAP_NEIGHBOURS, SUM_ATOL,
+    BEAT_CONSTANT, CLIPPED_MIN_ROWS, DENSE_MIN_RIGHT, IGNORED_MAX_ASKED, OVERLAP_MAX_SAMPLES, OVERLAP_MIN_DETERMINED,
+    OVERLAP_NEIGHBOURS, SUM_ATOL,
 )
 
 TASKS = ("classification", "binary", "multilabel", "regression")
@@ -300,7 +301,7 @@ def _decide_dense(y: np.ndarray, out: np.ndarray, loss_at: LossAt, axis: int) ->
     def dense_loss_at(a: np.ndarray, targets: Any = None) -> float:
         return loss_at(layout(a)) if targets is None else float("nan")
 
-    flat = decide(np.asarray(y).reshape(-1), moved.reshape(-1, width), dense_loss_at, "classification")
+    flat = decide(np.asarray(y).reshape(-1), moved.reshape(-1, width), dense_loss_at, "classification", positions=True)
     encoding = f"class ids per position {tuple(y.shape)}" + ("" if np.issubdtype(y.dtype, np.integer) else
                                                             ", whole-number floats")
     ids = None if flat.ids is None else flat.ids.reshape(y.shape)
@@ -311,8 +312,10 @@ def _decide_dense(y: np.ndarray, out: np.ndarray, loss_at: LossAt, axis: int) ->
                    ignored=ignored)
 
 
-def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] = None) -> Targets:
-    """Decide the task and the target encoding of one batch, its loss floor, and any problem."""
+def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] = None, *,
+           positions: bool = False) -> Targets:
+    """Decide the task and the target encoding of one batch, its loss floor, and any problem.
+    ``positions``: the rows are the positions of dense class ids (a padding id may be masked out)."""
     check_task(task)
     if task in (None, "classification"):
         axis = _dense_axis(y, out)
@@ -360,14 +363,12 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
                 ids = None
             else:
                 ids = y2[:, 0].astype(np.int64)
-                ignored = _ignored_ids(ids, width, loss_at, shape, form)
+                ignored = _ignored_ids(ids, width, loss_at, shape, form, in_range=positions)
             encoding = f"class ids {id_shape}" + ("" if integer else ", whole-number floats")
             if ignored is not None:
                 skipped = ", ".join(str(v) for v in np.unique(ids[ignored]))
                 encoding += f", {int(ignored.sum())} of {len(ids)} ignored by the loss (target {skipped})"
                 ids = np.where(ignored, 0, ids)  # any class stands in where the loss does not look
-                if ignored.all():
-                    ids = None
         else:
             ids = y2.argmax(axis=1)
             encoding = "one-hot" if binary_values else "smoothed one-hot (class probabilities)"
@@ -450,13 +451,22 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
     return Targets(task, encoding, ids, width, form, floor, problems, constant=constant, mask=mask, ignored=ignored)
 
 
-def _ignored_ids(ids: np.ndarray, width: int, loss_at: LossAt, shape: tuple, form: str) -> Optional[np.ndarray]:
-    """Per sample (or position), whether its class id lies outside 0..width-1 and the loss skips it
-    — torch's ``ignore_index`` (-100 by default, Hugging Face's padding label), Keras's
-    ``ignore_class``: outputs moved from uninformative to confident at those rows leave the loss as
-    it was. None where no such id is (a loss that fails or moves on them: the ids are invalid)."""
+def _ignored_ids(ids: np.ndarray, width: int, loss_at: LossAt, shape: tuple, form: str, *,
+                 in_range: bool) -> Optional[np.ndarray]:
+    """Per sample (or position), whether the loss skips its class id — torch's ``ignore_index``
+    (-100 by default, Hugging Face's padding label), Keras's ``ignore_class``, a padding id the loss
+    masks out, a class weight of 0: outputs moved from uninformative to confident at those rows
+    leave the loss as it was. Ids outside 0..width-1 are all asked (one the loss reads makes them
+    invalid: None); with ``in_range`` (rows that are positions, where a padding id lives), ids
+    inside too, those common enough to matter to the criterion (at least 1 - DENSE_MIN_RIGHT of the
+    rows, the IGNORED_MAX_ASKED commonest). None where none is skipped."""
+    if width < 2:
+        return None
     odd = np.unique(ids[(ids < 0) | (ids >= width)])
-    if not len(odd) or len(odd) > 8 or width < 2:
+    values, counts = np.unique(ids[(ids >= 0) & (ids < width)], return_counts=True)
+    common = values[np.argsort(-counts, kind="stable")][:IGNORED_MAX_ASKED]
+    common = [v for v in common if in_range and (ids == v).mean() >= 1 - DENSE_MIN_RIGHT]
+    if len(odd) > IGNORED_MAX_ASKED:
         return None
     probabilities = form == "probabilities"
     base = np.full((len(ids), width), 1.0 / width if probabilities else 0.0, dtype=np.float32)
@@ -465,16 +475,23 @@ def _ignored_ids(ids: np.ndarray, width: int, loss_at: LossAt, shape: tuple, for
     at = loss_at(base.reshape(shape))
     if not _finite(at):
         return None
+
+    def skipped(value: int) -> bool:
+        moved = base.copy()
+        moved[ids == value] = confident
+        now = loss_at(moved.reshape(shape))
+        return _finite(now) and abs(now - at) <= 1e-6 * (1.0 + abs(at))
+
     ignored = np.zeros(len(ids), dtype=bool)
     for value in odd:
-        rows = ids == value
-        moved = base.copy()
-        moved[rows] = confident
-        now = loss_at(moved.reshape(shape))
-        if not (_finite(now) and abs(now - at) <= 1e-6 * (1.0 + abs(at))):
+        if not skipped(value):
             return None
-        ignored |= rows
-    return ignored
+        ignored |= ids == value
+    for value in common:
+        if skipped(value):
+            ignored |= ids == value
+    # a loss that skips every row reads no target at all: other probes say why (outputs it ignores)
+    return ignored if ignored.any() and not ignored.all() else None
 
 
 def _ignores_outputs(loss_at: LossAt, target: np.ndarray, shape: tuple, problems: list[Evidence]) -> list[Evidence]:

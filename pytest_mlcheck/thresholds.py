@@ -14,6 +14,10 @@ OVERFIT_MIN_DROP = 0.9  # pass once the loss fell by this fraction of its start 
 # pixels right at step 1200, its loss 97.6 % of the way to the floor, and every pixel only at ~1600;
 # the zoo's tiny GPT-2 had 508 of 512 tokens right, 4 sequences one token short, at 99 % of the way).
 DENSE_MIN_RIGHT = 0.99
+# Class ids the loss skips (targets.py _ignored_ids): at most this many distinct ids are asked, each
+# with one loss evaluation on given outputs (no forward pass): out-of-range ids (-100) and the
+# commonest in-range ones (a padding id the loss masks out).
+IGNORED_MAX_ASKED = 16
 # Classes that overlap in the batch: a sample most of whose OVERLAP_NEIGHBOURS nearest inputs (features
 # standardised) carry another class is "outvoted"; a smooth fit gets it wrong and memorises it last.
 # The criterion then reads the loss of the samples not outvoted, and asks every sample right only

@@ -455,3 +455,36 @@ def test_a_per_token_head_of_logits_into_a_loss_of_probabilities_is_named(mlchec
     with pytest.raises(CheckFailed) as info:
         mlcheck.overfit_one_batch(model, (x, y), steps=200)
     assert info.value.causes[:1] == ["loss_mismatch"], str(info.value)
+
+
+def test_a_padding_id_the_loss_masks_out_is_not_demanded(mlcheck):
+    """Padding labelled with an ordinary class id (0) that the loss masks out itself (the PyTorch
+    chatbot tutorial's maskNLLLoss): those positions are never trained, so their predictions are
+    whatever the model happens to give — read as ignored, the batch fits on the positions the loss
+    reads. The same targets under a plain cross-entropy are all read."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 50, size=(16, 12))
+    y = (x * 7 + np.arange(12)) % 19 + 1
+    pad = np.arange(12)[None, :] >= rng.integers(4, 13, size=16)[:, None]
+    x[pad], y[pad] = 0, 0
+
+    def masked(out, t):
+        per_position = nn.functional.cross_entropy(out.transpose(1, 2), t, reduction="none")
+        return per_position[t != 0].mean()
+
+    for loss, said in ((masked, f"{int(pad.sum())} of 192 ignored by the loss (target 0)"),
+                       (lambda out, t: nn.functional.cross_entropy(out.transpose(1, 2), t), None)):
+        torch.manual_seed(1)
+        model = nn.Sequential(nn.Embedding(50, 32), nn.GRU(32, 64, batch_first=True))
+
+        class Tagger(nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.body, self.head = model, nn.Linear(64, 20)
+
+            def forward(self, tokens):
+                return self.head(self.body(tokens)[0])
+
+        result = mlcheck.overfit_one_batch(Tagger(), (torch.tensor(x), torch.tensor(y)), loss_fn=loss,
+                                           optimizer=lambda p: torch.optim.Adam(p, lr=1e-2))
+        assert (said in result.figures["targets"]) if said else ("ignored" not in result.figures["targets"])
