@@ -307,7 +307,7 @@ def _decide_dense(y: np.ndarray, out: np.ndarray, loss_at: LossAt, axis: int) ->
     ids = None if flat.ids is None else flat.ids.reshape(y.shape)
     ignored = None if flat.ignored is None else flat.ignored.reshape(y.shape)
     if ignored is not None:
-        encoding += flat.encoding[flat.encoding.index(", "):]  # what the loss ignores
+        encoding += _ignored_said(np.asarray(y).reshape(-1).astype(np.int64), flat.ignored)
     return Targets("classification", encoding, ids, width, flat.form, flat.floor, flat.problems, channel_axis=axis,
                    ignored=ignored)
 
@@ -366,8 +366,7 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
                 ignored = _ignored_ids(ids, width, loss_at, shape, form, in_range=positions)
             encoding = f"class ids {id_shape}" + ("" if integer else ", whole-number floats")
             if ignored is not None:
-                skipped = ", ".join(str(v) for v in np.unique(ids[ignored]))
-                encoding += f", {int(ignored.sum())} of {len(ids)} ignored by the loss (target {skipped})"
+                encoding += _ignored_said(ids, ignored)
                 ids = np.where(ignored, 0, ids)  # any class stands in where the loss does not look
         else:
             ids = y2.argmax(axis=1)
@@ -449,6 +448,12 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
             problems += _broadcast(y2, loss_at, shape, floor, tuple(y.shape))
     mask = task == "multilabel" and sum(d > 1 for d in y.shape[1:]) >= 2
     return Targets(task, encoding, ids, width, form, floor, problems, constant=constant, mask=mask, ignored=ignored)
+
+
+def _ignored_said(ids: np.ndarray, ignored: np.ndarray) -> str:
+    """How the targets' encoding says which ids the loss skips."""
+    skipped = ", ".join(str(v) for v in np.unique(ids[ignored]))
+    return f", {int(ignored.sum())} of {len(ids)} ignored by the loss (target {skipped})"
 
 
 def _ignored_ids(ids: np.ndarray, width: int, loss_at: LossAt, shape: tuple, form: str, *,

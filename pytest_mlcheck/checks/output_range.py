@@ -58,8 +58,8 @@ def output_range(
     ``num_classes`` outputs (one output, a binary head, is accepted for ``num_classes=2``). A head
     that scores every position of a sample ((N, T, C), (N, C, H, W), (N, H, W, C)) is read one
     position at a time, its class axis the one of ``num_classes`` outputs (or, unsaid, the one its
-    probabilities sum to 1 along). The message names the worst sample and value. ``inputs`` may be a Hypothesis strategy: the check
-    then runs on each drawn batch."""
+    probabilities sum to 1 along). The message names the worst sample and value. ``inputs`` may
+    be a Hypothesis strategy: the check then runs on each drawn batch."""
     if kind is not None and kind not in KINDS:
         raise usage("kind", f"one of {', '.join(map(repr, KINDS))} or None", kind)
     if kind is None and low is None and high is None and num_classes is None:
