@@ -471,7 +471,7 @@ def _ignored_ids(ids: np.ndarray, width: int, loss_at: LossAt, shape: tuple, for
     values, counts = np.unique(ids[(ids >= 0) & (ids < width)], return_counts=True)
     common = values[np.argsort(-counts, kind="stable")][:IGNORED_MAX_ASKED]
     common = [v for v in common if in_range and (ids == v).mean() >= 1 - DENSE_MIN_RIGHT]
-    if len(odd) > IGNORED_MAX_ASKED:
+    if len(odd) > IGNORED_MAX_ASKED or not (len(odd) or common):  # nothing to ask: no loss evaluated
         return None
     probabilities = form == "probabilities"
     base = np.full((len(ids), width), 1.0 / width if probabilities else 0.0, dtype=np.float32)
