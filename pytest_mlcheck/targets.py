@@ -288,20 +288,35 @@ def head_class_axis(shape: tuple, num_classes: Optional[int], out: Optional[np.n
     return None
 
 
+def prediction_rows(outputs: np.ndarray, axis: Optional[int]) -> np.ndarray:
+    """The outputs as rows of one prediction each: per sample, or per position along a class
+    ``axis`` (dense class ids: a mask, a sequence of tokens)."""
+    if axis is None:
+        return outputs.reshape(len(outputs), -1)
+    return np.moveaxis(outputs, axis, -1).reshape(-1, outputs.shape[axis])
+
+
+def in_layout(rows: np.ndarray, shape: tuple, axis: Optional[int]) -> np.ndarray:
+    """Rows of :func:`prediction_rows` put back into the model's output ``shape`` (float32)."""
+    if axis is None:
+        return np.ascontiguousarray(rows.reshape(shape), dtype=np.float32)
+    positions = tuple(shape[:axis]) + tuple(shape[axis + 1:])
+    return np.ascontiguousarray(np.moveaxis(rows.reshape(*positions, shape[axis]), -1, axis), dtype=np.float32)
+
+
 def _decide_dense(y: np.ndarray, out: np.ndarray, loss_at: LossAt, axis: int) -> Targets:
     """Class ids per position (segmentation masks) against outputs with a class axis: judged as
     classification of every position, with the loss probed on outputs in the model's layout."""
-    moved = np.moveaxis(out, axis, -1)
-    width = moved.shape[-1]
-    positions = moved.shape[:-1]
+    rows = prediction_rows(out, axis)
+    width = rows.shape[1]
 
     def layout(a: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(np.moveaxis(a.reshape(*positions, width), -1, axis), dtype=np.float32)
+        return in_layout(a, out.shape, axis)
 
     def dense_loss_at(a: np.ndarray, targets: Any = None) -> float:
         return loss_at(layout(a)) if targets is None else float("nan")
 
-    flat = decide(np.asarray(y).reshape(-1), moved.reshape(-1, width), dense_loss_at, "classification", positions=True)
+    flat = decide(np.asarray(y).reshape(-1), rows, dense_loss_at, "classification", positions=True)
     encoding = f"class ids per position {tuple(y.shape)}" + ("" if np.issubdtype(y.dtype, np.integer) else
                                                             ", whole-number floats")
     ids = None if flat.ids is None else flat.ids.reshape(y.shape)
@@ -468,9 +483,11 @@ def _ignored_ids(ids: np.ndarray, width: int, loss_at: LossAt, shape: tuple, for
     if width < 2:
         return None
     odd = np.unique(ids[(ids < 0) | (ids >= width)])
-    values, counts = np.unique(ids[(ids >= 0) & (ids < width)], return_counts=True)
-    common = values[np.argsort(-counts, kind="stable")][:IGNORED_MAX_ASKED]
-    common = [v for v in common if in_range and (ids == v).mean() >= 1 - DENSE_MIN_RIGHT]
+    common: list[int] = []
+    if in_range:
+        values, counts = np.unique(ids[(ids >= 0) & (ids < width)], return_counts=True)
+        order = np.argsort(-counts, kind="stable")[:IGNORED_MAX_ASKED]
+        common = [int(values[i]) for i in order if counts[i] >= (1 - DENSE_MIN_RIGHT) * len(ids)]
     if len(odd) > IGNORED_MAX_ASKED or not (len(odd) or common):  # nothing to ask: no loss evaluated
         return None
     probabilities = form == "probabilities"

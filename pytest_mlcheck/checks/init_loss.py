@@ -14,23 +14,15 @@ from pytest_mlcheck.checks.common import check_count, checked_batch, scaled_inpu
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import CheckResult, fmt
-from pytest_mlcheck.targets import head_class_axis, log_probability_rows
+from pytest_mlcheck.targets import head_class_axis, log_probability_rows, prediction_rows
 from pytest_mlcheck.thresholds import INIT_LOSS_TOLERANCE, INIT_OUTPUT_SPREAD, INIT_VALUE_SPREAD
-
-
-def _rows(outputs: np.ndarray, axis: int | None) -> np.ndarray:
-    """The outputs as rows of one prediction each: per sample, or per position along a class
-    ``axis`` (dense class ids: a mask, a sequence of tokens)."""
-    if axis is None:
-        return outputs.reshape(len(outputs), -1)
-    return np.moveaxis(outputs, axis, -1).reshape(-1, outputs.shape[axis])
 
 
 def uninformative(outputs: np.ndarray, axis: int | None = None) -> tuple[np.ndarray, str]:
     """The prediction that knows nothing, in the form the model outputs: uniform probabilities
     for rows that sum to 1, uniform log-probabilities for rows whose exponentials do, 0.5 for
     outputs in [0, 1], zero logits (or zeros) otherwise; rows per position along a class ``axis``."""
-    flat = _rows(outputs, axis)
+    flat = prediction_rows(outputs, axis)
     finite = np.isfinite(flat).all()
     if finite and flat.shape[1] >= 2 and flat.min() >= 0 and np.allclose(flat.sum(axis=1), 1.0, atol=1e-3):
         return np.full_like(outputs, 1.0 / flat.shape[1]), "uniform probabilities"
@@ -48,7 +40,7 @@ def output_spread(outputs: np.ndarray, what: str, y: np.ndarray, classes: bool, 
     whose spread about its mean is |z|/2, so a one-unit head is judged as the same prediction
     written with two outputs; for value targets, the rms of the outputs over the rms of the targets.
     Rows per position along a class ``axis``."""
-    flat = _rows(outputs, axis).astype(np.float64)
+    flat = prediction_rows(outputs, axis).astype(np.float64)
     if not np.isfinite(flat).all():
         return float("inf")
     if what == "uniform probabilities":
@@ -68,6 +60,15 @@ def output_spread(outputs: np.ndarray, what: str, y: np.ndarray, classes: bool, 
     return float(np.sqrt(np.mean(np.square(z))))
 
 
+def _meets(observed: float, spread: float, reference: float, tol: float, expected: float | None,
+           cap: float) -> tuple[bool, bool]:
+    """The rule, on one view of the outputs: the loss ``within`` ×(1 + tol) of the reference, and
+    (without ``expected=``) the outputs ``near`` uninformative, spread at most ``cap``."""
+    within = math.isfinite(observed) and observed > 0 and abs(math.log(observed / reference)) <= math.log1p(tol)
+    near = expected is None and math.isfinite(observed) and spread <= cap
+    return within, near
+
+
 def _near_as_training_sees_it(run: CheckRun, session: Any, prepared: Any, reference: float, tol: float,
                               expected: float | None, what: str, y: np.ndarray, classes: bool, cap: float,
                               units: str, axis: int | None) -> bool:
@@ -80,8 +81,7 @@ def _near_as_training_sees_it(run: CheckRun, session: Any, prepared: Any, refere
     settled = session.predict(prepared)
     observed = session.loss_of(settled, prepared)
     spread = output_spread(settled, what, y, classes, axis)
-    within = math.isfinite(observed) and observed > 0 and abs(math.log(observed / reference)) <= math.log1p(tol)
-    near = expected is None and math.isfinite(observed) and spread <= cap
+    within, near = _meets(observed, spread, reference, tol, expected, cap)
     run.figure("loss_at_init_batch_statistics", observed,
                f"with BatchNorm statistics from this batch, as the first training step computes them: loss "
                f"{fmt(observed)}, output spread {fmt(spread)} {units}")
@@ -181,8 +181,7 @@ def init_loss(
         run.figure("allowed_factor", 1 + tol, f"allowed: within ×{1 + tol:g} of expected, or outputs spread at "
                                               f"most {cap:g} {units}" if expected is None else
                    f"allowed: within ×{1 + tol:g} of expected")
-        within = math.isfinite(observed) and observed > 0 and abs(math.log(observed / reference)) <= math.log1p(tol)
-        near = expected is None and math.isfinite(observed) and spread <= cap
+        within, near = _meets(observed, spread, reference, tol, expected, cap)
         if not (within or near) and expected is None:
             near = _spread_from_input_offset(run, session, raw, what, y, classes, cap, units, targets.channel_axis)
         if within or near:

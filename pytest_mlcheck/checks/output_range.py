@@ -12,7 +12,7 @@ from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.data import input_batches
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import CheckResult, fmt
-from pytest_mlcheck.targets import head_class_axis
+from pytest_mlcheck.targets import head_class_axis, prediction_rows
 from pytest_mlcheck.thresholds import SUM_ATOL
 
 KINDS = ("logits", "probabilities", "sigmoid")
@@ -83,14 +83,12 @@ def output_range(
             return run.passed()
     ids = np.flatnonzero(finite_inputs)  # messages name samples by their place in the inputs
     axis = head_class_axis(out.shape, num_classes, out[finite_inputs] if kind in ("probabilities", "logits") else None)
-    if axis is None:
-        flat = out[finite_inputs].reshape(len(ids), -1).astype(np.float64)
-    else:  # a head that scores every position: one row per position, named by its sample
-        moved = np.moveaxis(out[finite_inputs], axis, -1)
-        flat = moved.reshape(-1, moved.shape[-1]).astype(np.float64)
-        ids = np.repeat(ids, len(flat) // max(len(ids), 1))
-        run.figure("class_axis", axis, f"class axis: {axis} (each of the {len(flat) // max(len(moved), 1)} positions "
-                                       "of a sample read as one row)")
+    flat = prediction_rows(out[finite_inputs], axis).astype(np.float64)
+    if axis is not None:  # a head that scores every position: one row per position, named by its sample
+        positions = len(flat) // len(ids)
+        ids = np.repeat(ids, positions)
+        run.figure("class_axis", axis, f"class axis: {axis} (each of the {positions} positions of a sample read as "
+                                       "one row)")
     run.result.figures["output_shape"] = tuple(out.shape)
     finite = np.isfinite(flat)
     if flat.size and finite.any():

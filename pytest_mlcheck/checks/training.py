@@ -14,7 +14,7 @@ from pytest_mlcheck.checks.common import open_session, perturbed, scaled_inputs
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec
 from pytest_mlcheck.errors import NotSupported, UserCodeError
 from pytest_mlcheck.settings import Settings
-from pytest_mlcheck.targets import Targets, head_cannot_reach, outvoted_among
+from pytest_mlcheck.targets import Targets, head_cannot_reach, in_layout, outvoted_among, prediction_rows
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
     EXTEND_MIN_GAIN, OVERFLOW_GROWTH, OVERLAP_NEIGHBOURS, PROBE_MAX_STEPS, PROBE_TARGET, RECOVERED_SPIKE,
@@ -486,16 +486,14 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
             found = diagnosis.softmax_twice(_final_outputs(session, first))
         causes += found
         axis = targets.channel_axis  # per position: rows are positions, outputs keep the model's layout
-        rows = initial_outputs.reshape(len(initial_outputs), -1) if axis is None else \
-            np.moveaxis(initial_outputs, axis, -1).reshape(-1, initial_outputs.shape[axis])
+        rows = prediction_rows(initial_outputs, axis)
         width = rows.shape[1]
         if task == "classification" and not causes and targets.ids is not None and width >= 2 \
                 and targets.ids.max() < width:
             y = targets.ids.reshape(-1)
             perfect = np.full((len(y), width), -5.0, dtype=np.float32)
             perfect[np.arange(len(y)), y] = 5.0
-            perfect = perfect.reshape(initial_outputs.shape) if axis is None else np.ascontiguousarray(
-                np.moveaxis(perfect.reshape(*targets.ids.shape, width), -1, axis))
+            perfect = in_layout(perfect, initial_outputs.shape, axis)
             causes += diagnosis.loss_rewards_classes(
                 session.loss_of(perfect, first), session.loss_of(np.zeros_like(perfect), first))
             if not causes:
@@ -551,13 +549,12 @@ def _input_dependence(fresh: Callable[[], Any], first: Any, x: np.ndarray | None
 
 
 def defect_proven(model: Any, settings: Settings, spec: TrainSpec, session: Any, raw_batch: tuple[Any, Any],
-                  first: Any, targets: Targets | None = None) -> bool:
+                  first: Any, targets: Targets) -> bool:
     """Before a slow run is allowed more steps: the cheap probes whose evidence proves a defect
     however the curve looks (gradients that accumulate across steps, tensors the optimizer never
     sees, ``targets`` that mark every class). A step that never zeroes its gradients still lowers
     the loss, slowly; a start already at the floor leaves progress to rounding."""
-    if (targets is not None and diagnosis.every_class_marked(targets)) \
-            or session.uncovered_parameters() or _unregistered(session, first):
+    if diagnosis.every_class_marked(targets) or session.uncovered_parameters() or _unregistered(session, first):
         return True
     return bool(accumulating_step(model, settings, spec, session, raw_batch))
 
