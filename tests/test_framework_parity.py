@@ -436,6 +436,35 @@ def test_padding_labelled_with_the_ignore_index_is_not_demanded_and_other_negati
         assert info.value.causes[:1] == ["labels_invalid"], str(info.value)
 
 
+def test_padding_ignored_under_label_smoothing_fits_toward_the_smoothed_floor(mlcheck):
+    """torch's cross-entropy with ignore_index=-100 and label_smoothing=0.1: the padded positions are
+    skipped and the floor is the smoothed targets' own loss, above 0 — the tagger fits toward it;
+    judged toward 0 instead it could never come 90 % of the way."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 50, size=(16, 12))
+    pad = np.arange(12)[None, :] >= rng.integers(4, 13, size=16)[:, None]
+    x[pad] = 0
+    y = (x * 7 + np.arange(12)) % 20
+    y[pad] = -100
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Embedding(50, 32), nn.GRU(32, 64, batch_first=True))
+
+    class Tagger(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body, self.head = model, nn.Linear(64, 20)
+
+        def forward(self, tokens):
+            return self.head(self.body(tokens)[0])
+
+    result = mlcheck.overfit_one_batch(
+        Tagger(), (torch.tensor(x), torch.tensor(y)),
+        loss_fn=lambda out, t: nn.functional.cross_entropy(out.transpose(1, 2), t, label_smoothing=0.1),
+        optimizer=lambda p: torch.optim.Adam(p, lr=1e-2))
+    assert "ignored by the loss (target -100)" in result.figures["targets"], result.figures
+    assert 0.3 < result.figures["loss_floor"] < 1.0, result.figures
+
+
 @pytest.mark.parametrize("from_logits", [True, False], ids=["from_logits=True", "BROKEN default from_logits=False"])
 def test_a_per_token_head_of_logits_into_a_loss_of_probabilities_is_named(mlcheck, from_logits):
     """A Keras tagger ending in Dense(C) (logits) under SparseCategoricalCrossentropy's default
