@@ -89,6 +89,11 @@ IMBALANCE_SHARE = 0.5  # training labels this much one class are named as imbala
 
 # -- output_range --------------------------------------------------------------------------------
 SUM_ATOL = 1e-3  # rows of probabilities sum to 1 within this (float32 softmax rounding is ~1e-6)
+# a one-output head asked for logits whose outputs all lie in [0, 1] is run again on its float inputs
+# scaled by these: an unbounded head (a last Linear) leaves [0, 1] as its pre-activations grow, a
+# sigmoid presses against 0 or 1 and stays inside
+SATURATION_SCALES = (10.0, 100.0, 1000.0)
+SATURATED = 1e-3  # within this of 0 or 1: pressed against a bound (float32 sigmoid reaches 1.0 at ~17)
 
 # -- preprocessing_parity ------------------------------------------------------------------------
 PARITY_ATOL = 1e-5  # float32 pipelines doing the same ops agree far closer

@@ -517,3 +517,40 @@ def test_a_padding_id_the_loss_masks_out_is_not_demanded(mlcheck):
         result = mlcheck.overfit_one_batch(Tagger(), (torch.tensor(x), torch.tensor(y)), loss_fn=loss,
                                            optimizer=lambda p: torch.optim.Adam(p, lr=1e-2))
         assert (said in result.figures["targets"]) if said else ("ignored" not in result.figures["targets"])
+
+
+@pytest.mark.parametrize("framework", ["torch", "keras"])
+@pytest.mark.parametrize("head", ["BROKEN sigmoid", "logit biased into [0, 1]", "logit behind a LayerNorm"])
+def test_a_one_output_head_asked_for_a_logit_is_judged_by_how_it_grows(mlcheck, framework, head):
+    """A binary head whose outputs all lie in [0, 1] is ambiguous at init: a sigmoid, or a logit that
+    starts there. On the inputs scaled ×10..×1000 the sigmoid presses against 0 or 1 and never leaves
+    [0, 1] (output_activation); a last Linear started in [0, 1] grows out of it; behind a LayerNorm
+    the scale never reaches the head, proving nothing (a pass)."""
+    x = K.digits_arrays(64, offset=1000)[0]
+    if framework == "torch":
+        torch.manual_seed(0)
+        last = nn.Linear(32, 1)
+        if head != "BROKEN sigmoid":
+            with torch.no_grad():
+                last.weight.mul_(0.05)
+                last.bias.fill_(0.5)
+        layers = [nn.Flatten()] + ([nn.LayerNorm(64)] if "LayerNorm" in head else []) + [
+            nn.Linear(64, 32), nn.ReLU(), last] + ([nn.Sigmoid()] if head == "BROKEN sigmoid" else [])
+        model, inputs = nn.Sequential(*layers), torch.tensor(x).permute(0, 3, 1, 2)
+    else:
+        keras.utils.set_random_seed(0)
+        small = head != "BROKEN sigmoid"
+        last = keras.layers.Dense(1, activation=None if small else "sigmoid",
+                                  kernel_initializer=keras.initializers.RandomNormal(stddev=0.01) if small else "glorot_uniform",
+                                  bias_initializer=keras.initializers.Constant(0.5 if small else 0.0))
+        layers = [keras.Input((8, 8, 1)), keras.layers.Flatten()] + (
+            [keras.layers.LayerNormalization()] if "LayerNorm" in head else []) + [keras.layers.Dense(32, activation="relu"), last]
+        model, inputs = keras.Sequential(layers), x
+    if head != "BROKEN sigmoid":
+        result = mlcheck.output_range(model, inputs, kind="logits")
+        assert 0.0 <= result.figures["output_min"] and result.figures["output_max"] <= 1.0, result.figures
+        return
+    with pytest.raises(CheckFailed) as info:
+        mlcheck.output_range(model, inputs, kind="logits")
+    assert info.value.causes[:1] == ["output_activation"], str(info.value)
+    assert "never leaves [0, 1]" in str(info.value)

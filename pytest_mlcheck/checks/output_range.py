@@ -13,20 +13,19 @@ from pytest_mlcheck.data import input_batches
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.targets import head_class_axis, prediction_rows
-from pytest_mlcheck.thresholds import SUM_ATOL
+from pytest_mlcheck.thresholds import SATURATED, SATURATION_SCALES, SUM_ATOL
 
 KINDS = ("logits", "probabilities", "sigmoid")
 
 
 def predict_all(run: CheckRun, model: Any, inputs: Any, output: Any) -> np.ndarray:
     """Eval-mode outputs of a copy over every input batch, as one numpy array (samples first)."""
-    return predict_with_inputs(run, model, inputs, output)[0]
+    return predict_batches(run, model, input_batches(inputs), output)[0]
 
 
-def predict_with_inputs(run: CheckRun, model: Any, inputs: Any, output: Any) -> tuple[np.ndarray, np.ndarray]:
+def predict_batches(run: CheckRun, model: Any, batches: list[Any], output: Any) -> tuple[np.ndarray, np.ndarray]:
     """Eval-mode outputs over every input batch, and per sample whether its inputs are all finite
     (True for inputs that are not one float array)."""
-    batches = input_batches(inputs)
     outs, finite = [], []
     with run.session(model, TrainSpec(output=output), inference=True, explain=(batches[0], None)) as session:
         for x in batches:
@@ -71,7 +70,8 @@ def output_range(
     if low is not None and high is not None and low > high:
         raise usage("low/high", "low ≤ high", fix=f"low={low} is above high={high}; swap them")
     num_classes = check_count(num_classes, "num_classes")
-    out, finite_inputs = predict_with_inputs(run, model, inputs, output)
+    batches = input_batches(inputs)
+    out, finite_inputs = predict_batches(run, model, batches, output)
     run.result.figures["samples"] = len(out)
     if not finite_inputs.all():
         # Outputs are judged for finite inputs only: NaN or inf in, NaN out is no defect of the model.
@@ -117,6 +117,8 @@ def output_range(
                            [(C.OUTPUT_ACTIVATION, "a softmax over one unit is always 1; use a sigmoid")])
     elif kind == "logits":
         _logits(run, flat, ids)
+        if width == 1:
+            _one_logit(run, model, batches, output, flat)
     if low is not None or high is not None:
         lo = -np.inf if low is None else float(low)
         hi = np.inf if high is None else float(high)
@@ -171,3 +173,39 @@ def _logits(run: CheckRun, flat: np.ndarray, ids: np.ndarray) -> None:
     if len(np.unique(flat, axis=0)) > 1 and flat.shape[1] >= 2 and np.all(flat >= 0):
         raise run.fail(f"every logit is ≥ 0 (min {fmt(float(flat.min()))}); logits are unbounded reals",
                        [(C.OUTPUT_ACTIVATION, "an activation such as ReLU or sigmoid on the last layer")])
+
+
+def _scaled(x: Any, factor: float) -> Any:
+    """A float array or tensor times ``factor``; None for anything else (ids, several inputs)."""
+    if not hasattr(x, "shape") or "float" not in str(getattr(x, "dtype", "")):
+        return None
+    return x * factor
+
+
+def _one_logit(run: CheckRun, model: Any, batches: list[Any], output: Any, flat: np.ndarray) -> None:
+    """A single output read as a logit but lying in [0, 1] on every input is ambiguous: a fresh
+    binary head often starts there. Run on the same float inputs scaled ×10, ×100, ×1000, an
+    unbounded head leaves [0, 1] as its pre-activations grow; a sigmoid presses against 0 or 1 and
+    never crosses — decisive. Inputs the model only reads through a normalisation do not move
+    the outputs, and prove nothing either way."""
+    if not (flat.min() >= 0.0 and flat.max() <= 1.0) or len(np.unique(flat)) < 2:
+        return
+    if any(_scaled(x, 1.0) is None for x in batches):
+        return
+    low, high = float(flat.min()), float(flat.max())
+    for factor in SATURATION_SCALES:
+        seen = predict_batches(run, model, [_scaled(x, factor) for x in batches], output)[0].astype(np.float64)
+        seen = seen[np.isfinite(seen)]
+        if not seen.size or seen.min() < 0.0 or seen.max() > 1.0:
+            return  # unbounded
+        low, high = min(low, float(seen.min())), max(high, float(seen.max()))
+    if low > SATURATED and high < 1.0 - SATURATED:
+        return
+    run.figure("scaled_output_range", (low, high), f"with the inputs scaled up to ×{SATURATION_SCALES[-1]:g}: "
+                                                   f"{fmt(low)}..{fmt(high)}, never outside [0, 1]")
+    raise run.fail("the single output is bounded to [0, 1] (a sigmoid), not a logit",
+                   [(C.OUTPUT_ACTIVATION,
+                     f"with the inputs scaled ×{SATURATION_SCALES[0]:g}..×{SATURATION_SCALES[-1]:g} the output presses "
+                     f"against the bounds ({fmt(low)}..{fmt(high)}) and never leaves [0, 1], where a logit grows with "
+                     "its pre-activation: a sigmoid on the last layer before a loss that applies its own "
+                     "(BCEWithLogitsLoss, from_logits=True)")])
