@@ -13,7 +13,7 @@ from pytest_mlcheck.errors import NotSupported, UserCodeError
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
     ACCUMULATION_RATIO, INDEPENDENCE_RTOL, INIT_FADE, INPUT_MAX_SCALE, INPUT_MIN_PEAK, INPUT_RAW_SCALE, OUTPUT_UNMOVED,
-    PROBE_MAX_STEPS, PROBE_TARGET, SOFTMAX_TWICE_PRESSED, SPIKE, STALL_FRACTION, TARGET_MAX_SCALE,
+    PAIRING_RTOL, PROBE_MAX_STEPS, PROBE_TARGET, SOFTMAX_TWICE_PRESSED, SPIKE, STALL_FRACTION, TARGET_MAX_SCALE,
     UNREACHED_SHARE,
 )
 
@@ -426,6 +426,62 @@ def every_class_marked(targets: Targets) -> list[Evidence]:
              "say every class applies to every sample carry nothing to learn, and a softmax cannot reach them; "
              "a one-hot encoding of a label column that came out all ones (check its shape: (N,) class ids, not "
              "(N, 1)), or multi-label targets where one class per sample was meant")]
+
+
+def _pairing_permutations(targets: np.ndarray, count: int = 2) -> list[np.ndarray]:
+    """Seeded permutations that put at least a quarter of the samples against another sample's
+    targets (a random one moves about half of a balanced binary batch)."""
+    rows = targets.reshape(len(targets), -1)
+    rng = np.random.default_rng(0)  # own generator: no global state is touched
+    found = []
+    for _ in range(16):
+        p = rng.permutation(len(rows))
+        if np.any(rows[p] != rows, axis=1).mean() >= 0.25:
+            found.append(p)
+            if len(found) == count:
+                break
+    return found
+
+
+def unpaired_loss(views: list[np.ndarray], targets: np.ndarray | None,
+                  loss_at: Callable[[np.ndarray], float]) -> list[Evidence]:
+    """The loss does not pair each output with its own target: shuffling the outputs across the
+    samples (each now facing another sample's targets) leaves it unchanged, at every output ``view``
+    given (the model's outputs at the start and at the end of the run). A distance of shape (B,)
+    against labels of shape (B, 1) broadcasts into a (B, B) matrix whose mean scores every output
+    against every target — exactly invariant under the shuffle — where a per-sample loss moves with
+    the outputs' spread. Views whose rows barely differ (a collapsed model) prove nothing."""
+    if targets is None or len(targets) < 4 or not views:
+        return []
+    perms = _pairing_permutations(targets)
+    if len(perms) < 2:
+        return []
+    seen = []
+    for out in views:
+        if out is None or len(out) != len(targets) or not np.isfinite(out).all():
+            return []
+        rows = out.reshape(len(out), -1).astype(np.float64)
+        spread = 1e-3 * (float(np.sqrt(np.mean(np.square(rows)))) + 1e-12)
+        base = loss_at(out)
+        if not np.isfinite(base):
+            return []
+        for p in perms:
+            if np.mean(np.abs(rows[p] - rows).max(axis=1) > spread) < 0.5:
+                return []
+            shuffled = loss_at(np.ascontiguousarray(out[p]))
+            if not np.isfinite(shuffled) or abs(shuffled - base) > PAIRING_RTOL * max(abs(base), abs(shuffled), 1e-12):
+                return []
+            seen.append((base, shuffled))
+    base, shuffled = seen[0]
+    change = max(abs(b - s) / max(abs(b), abs(s), 1e-12) for b, s in seen)
+    return [(C.TARGET_SHAPE,
+             f"the loss does not pair each output with its own target: with the outputs shuffled across the "
+             f"samples, each facing another sample's targets, it is {fmt(shuffled)} against {fmt(base)} "
+             f"({len(seen)} shuffles at the start and the end of the run, changes up to {change:.1e} of it, "
+             f"rounding): an elementwise loss broadcasting a "
+             f"per-sample value of shape (B,) against targets of shape (B, 1) — or the reverse — scores every "
+             f"output against every target (keepdim=True, or squeeze the targets), or a loss that never reads "
+             f"its targets")]
 
 
 def independence_tolerance(outputs: np.ndarray) -> float:

@@ -353,8 +353,12 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
     problems: list[Evidence] = []
     constant = float("nan")
 
+    # one score per class is a row, (N, C) up to unit axes: outputs that keep two or more axes per
+    # sample for one target each ((N, 2, 8): a pair of embeddings for one same/different label) are
+    # not read as class scores by flattening them; the loss alone judges them
+    row_head = sum(d > 1 for d in shape[1:]) <= 1
     if task is None:
-        if column and whole and width >= 2:
+        if column and whole and width >= 2 and row_head:
             task = "classification"
         elif column and binary_values and width == 1:
             task = "binary"
@@ -457,6 +461,11 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
             floor = _min_loss(loss_at, _soft_candidates(y2, output_form(out2), shape))
             mean = np.broadcast_to(y2.mean(axis=0, keepdims=True), (n, width))
             constant = loss_at(np.ascontiguousarray(mean.reshape(shape), dtype=np.float32))
+            if k == 1 < width and floor > loss_at(np.ascontiguousarray(out, dtype=np.float32)):
+                # one target per sample copied into every output scores worse than the untrained
+                # model: not a perfect prediction of this loss (a pair of embeddings under a
+                # contrastive loss), so no floor or constant is known
+                floor = constant = float("nan")
         if width == 1 and k == 1 and not binary_values and not problems:
             problems += _outside_binary(y2, loss_at, shape, only_if_negative=True)
         if finite and tuple(y.shape) != shape and y.size == out.size and not problems:

@@ -79,6 +79,11 @@ CLIPPED_MIN_ROWS = 0.25
 # A non-finite loss of finite outputs this many times their size at init, finite once they are scaled
 # back: the updates blew them up (keras #3040's SGD regression: x1e17 at step 12), not a loss defect.
 OVERFLOW_GROWTH = 1e3
+# The loss of outputs shuffled across samples (each now facing another sample's targets) within this
+# of the loss of the outputs as they are: it does not pair an output with its own target. A loss that
+# broadcasts a (B,) distance against (B, 1) labels is invariant up to float32 summation order
+# (~1e-7); a per-sample loss moves by the outputs' spread (≥ 1e-3 of a fresh model's loss).
+PAIRING_RTOL = 1e-5
 
 # -- not_constant_predictions --------------------------------------------------------------------
 TRAIN_ON_STEPS = 100  # with train_on=, a copy trains this long first

@@ -152,6 +152,48 @@ def test_outputs_broadcast_against_targets_of_another_shape_are_named(mlcheck):
                                      optimizer=lambda p: torch.optim.Adam(p, lr=0.05)).passed
 
 
+class PairEmbedder(nn.Module):
+    """Embeds both images of a pair (stacked on axis 1) with one shared MLP: (N, 2, 8)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 8))
+
+    def forward(self, pair):
+        return torch.stack([self.net(pair[:, 0]), self.net(pair[:, 1])], 1)
+
+
+def _pairs(n: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+    x, y = tc.digits_batch(2 * n)
+    first, second = x[:n], x[n:]
+    return torch.stack([first, second], 1), (y[:n] != y[n:]).float().unsqueeze(1)  # (N, 1): 1 = different
+
+
+@pytest.mark.parametrize("keepdim", [True, False], ids=["keepdim=True", "BROKEN (N,) distance against (N, 1) labels"])
+@pytest.mark.parametrize("check", ["overfit_one_batch", "loss_decreases"])
+def test_a_loss_that_broadcasts_inside_scores_every_output_against_every_target(mlcheck, keepdim, check):
+    """A contrastive loss whose pairwise distance (N,) meets (N, 1) labels: the (N, N) mean scores
+    every pair against every label, so the outputs can be shuffled across samples without changing
+    it — and it fits its own floor (every distance at the share of 'different' labels), so the run
+    passes unless the pairing is looked at. With keepdim=True it is the per-pair loss, and fits."""
+
+    def contrastive(out, label, margin=2.0):
+        d = F.pairwise_distance(out[:, 0], out[:, 1], keepdim=keepdim)
+        return torch.mean((1 - label) * d.pow(2) + label * torch.clamp(margin - d, min=0.0).pow(2))
+
+    torch.manual_seed(0)
+    data = _pairs() if check == "overfit_one_batch" else [_pairs()] * 4
+    run = getattr(mlcheck, check)
+    kwargs = dict(loss_fn=contrastive, optimizer=lambda p: torch.optim.Adam(p, lr=1e-2))
+    if keepdim:
+        assert run(PairEmbedder(), data, **kwargs).passed
+        return
+    with pytest.raises(CheckFailed) as failed:
+        run(PairEmbedder(), data, **kwargs)
+    assert failed.value.causes[0] == "target_shape", str(failed.value)
+    assert "does not pair each output with its own target" in str(failed.value)
+
+
 def _bce(out, target):
     return -torch.mean(target * torch.log(out.clamp(min=1e-7)) + (1 - target) * torch.log((1 - out).clamp(min=1e-7)))
 

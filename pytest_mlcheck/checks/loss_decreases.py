@@ -11,7 +11,7 @@ from pytest_mlcheck.checks.common import (
 )
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.checks.training import (
-    ProbeLog, defect_proven, effective_floor, failure_causes, floor_source, lr_retry, passed_unless_accumulating,
+    ProbeLog, defect_proven, effective_floor, failure_causes, floor_source, lr_retry, passed_unless_proven,
     proven_before_extending, recovered_spike, train_loop,
 )
 from pytest_mlcheck.checks.horizon import horizon
@@ -195,8 +195,8 @@ def loss_decreases(
             if spike is not None:
                 raise run.fail("the loss diverged on the way before it came down", [spike])
             if drop >= threshold and not uncovered:
-                return passed_unless_accumulating(run, model, settings, spec, session, raws[0],
-                                                  looked=slow and not proven)
+                return passed_unless_proven(run, model, settings, spec, session, raws[0], prepared[0], out0,
+                                            looked=slow and not proven)
 
         if why == "time":  # no probes past the cap: they would only run into it again
             raise run.time_up(f"after {len(losses)} of {n_steps} steps")

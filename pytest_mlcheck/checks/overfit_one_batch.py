@@ -8,7 +8,7 @@ from pytest_mlcheck.checks.common import check_fraction, check_steps, checked_ba
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.checks.training import (
     EvalWatch, Fits, ProbeLog, defect_proven, descending, effective_floor, failure_causes, floor_source,
-    judge_every, lr_retry, passed_unless_accumulating, progress, proven_before_extending, recovered_spike,
+    judge_every, lr_retry, passed_unless_proven, progress, proven_before_extending, recovered_spike,
     settled_outputs, still_falling, train_loop,
 )
 from pytest_mlcheck.checks.horizon import horizon
@@ -131,7 +131,8 @@ def overfit_one_batch(
         if spike is not None:
             raise run.fail("the loss diverged on the way before the batch was fitted", [spike])
         if ok and not uncovered:
-            return passed_unless_accumulating(run, model, settings, spec, session, raw, looked=slow and not proven)
+            return passed_unless_proven(run, model, settings, spec, session, raw, prepared, out0,
+                                        looked=slow and not proven)
         if why == "time":  # no probes past the cap: they would only run into it again
             raise run.time_up(f"after {len(losses)} of {max_steps} steps without fitting one batch of {len(out0)}")
         if why != "nonfinite" and outputs is None:

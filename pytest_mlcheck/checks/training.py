@@ -470,6 +470,8 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
         causes += diagnosis.identical_inputs(x)
     if not causes:
         causes += diagnosis.every_class_marked(targets)
+    if not causes:
+        causes += _unpaired(session, first, initial_outputs)
     if losses and not np.isfinite(losses[-1]) and not causes:
         causes += trace_nonfinite(fresh, batches or [first], len(losses), targets, log, notes)
     if task == "regression" and initial_outputs is not None:
@@ -589,15 +591,29 @@ def accumulating_step(model: Any, settings: Settings, spec: TrainSpec, session: 
     return diagnosis.missing_zero_grad(fresh, lambda s: s.prepare(*raw_batch), [])
 
 
-def passed_unless_accumulating(run: CheckRun, model: Any, settings: Settings, spec: TrainSpec, session: Any,
-                               raw_batch: tuple[Any, Any], *, looked: bool = False) -> Any:
-    """The end of a training check whose criterion held: passed, unless the user's ``train_step``
-    carries gradients across optimizer steps (:func:`accumulating_step`). ``looked``: the run was
-    slow at its budget (extended, or asked for a horizon), so :func:`defect_proven` already took that
-    look and found nothing."""
+def _unpaired(session: Any, first: Any, initial_outputs: np.ndarray | None) -> list[Evidence]:
+    """:func:`diagnosis.unpaired_loss` at the outputs of the start and of now."""
+    if initial_outputs is None:
+        return []
+    return diagnosis.unpaired_loss([initial_outputs, _final_outputs(session, first)], session.labels(first),
+                                   lambda out: session.loss_of(out, first))
+
+
+def passed_unless_proven(run: CheckRun, model: Any, settings: Settings, spec: TrainSpec, session: Any,
+                         raw_batch: tuple[Any, Any], first: Any, initial_outputs: np.ndarray | None, *,
+                         looked: bool = False) -> Any:
+    """The end of a training check whose criterion held: passed, unless a value proves a defect
+    that a fit does not clear — the user's ``train_step`` carries gradients across optimizer steps
+    (:func:`accumulating_step`), or the loss does not pair outputs with their own targets (a
+    broadcast one fits to its own floor: every output toward the targets' mean). ``looked``: the
+    run was slow at its budget (extended, or asked for a horizon), so :func:`defect_proven`
+    already took the first look and found nothing."""
     accumulating = [] if looked else accumulating_step(model, settings, spec, session, raw_batch)
     if accumulating:
         raise run.fail("the loss fell, but the training step never zeroes its gradients", accumulating)
+    unpaired = _unpaired(session, first, initial_outputs)
+    if unpaired:
+        raise run.fail("the loss fell, but it does not pair each output with its own target", unpaired)
     return run.passed()
 
 
