@@ -15,7 +15,7 @@ from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
-    BEAT_CONSTANT, CLIPPED_MIN_ROWS, DENSE_MIN_RIGHT, IGNORED_MAX_ASKED, OVERLAP_MAX_SAMPLES, OVERLAP_MIN_DETERMINED,
+    BEAT_CONSTANT, CLIPPED_MIN_ROWS, DENSE_MIN_RIGHT, FLOOR_REFUTED, IGNORED_MAX_ASKED, OVERLAP_MAX_SAMPLES, OVERLAP_MIN_DETERMINED,
     OVERLAP_NEIGHBOURS, SUM_ATOL,
 )
 
@@ -50,6 +50,12 @@ class Targets:
     # value targets: the loss of the best constant prediction (each output the batch mean of its
     # target); NaN where not measured
     constant: float = float("nan")
+    # per position of dense class ids, whether a causal model cannot get it right (prefix_conflicts):
+    # never demanded, like ``ignored``; None where there are none
+    undetermined: Optional[np.ndarray] = None
+    # the floor a run went below (refute()): the reading of the targets it came from is not the
+    # loss's, and ``floor`` is then unknown; NaN while no run has
+    refuted: float = float("nan")
     # neighbours(): per batch of inputs, computed once (an N² distance matrix) however many runs ask
     _agree: list[tuple[np.ndarray, Optional[np.ndarray]]] = dataclasses.field(
         default_factory=list, repr=False, compare=False)
@@ -90,6 +96,30 @@ class Targets:
         self._agree.append((x, agree))
         return agree
 
+    def refute(self, start: float, now: float) -> bool:
+        """Whether a run's loss, from ``start`` to ``now``, has refuted the floor (FLOOR_REFUTED
+        below it): then this reading of the targets is not the loss's — neither its floor nor its
+        classes say what fitting means — and the run is judged on its loss alone (``floor`` unknown
+        from here on, the refuted value kept in ``refuted``)."""
+        if np.isfinite(self.refuted):
+            return True
+        f = self.floor
+        if not (np.isfinite(f) and np.isfinite(start) and np.isfinite(now)) or start <= f \
+                or now >= f - FLOOR_REFUTED * (start - f):
+            return False
+        self.refuted, self.floor, self.constant = f, float("nan"), float("nan")
+        return True
+
+    @property
+    def refuted_line(self) -> Optional[str]:
+        """The note a check adds when a run refuted the floor."""
+        if not np.isfinite(self.refuted):
+            return None
+        return (f"the loss went far below {fmt(self.refuted)}, the loss of a perfect prediction as this check "
+                f"reads the targets ({self.encoding}, {self.task}): the loss pairs outputs and targets "
+                "otherwise (a shift inside the loss, a loss of its own), so the run is judged on its loss alone, "
+                "toward 0; pass task= if the reading is wrong")
+
     def record(self, run: object) -> None:
         """State the decision in the result's figures."""
         run.figure("targets", self.encoding, f"targets: {self.encoding} ({self.task}, "  # type: ignore[attr-defined]
@@ -102,7 +132,8 @@ class Targets:
         would fail a decoder that has 99 % of the batch's positions right."""
         if self.channel_axis is not None:
             hits = np.moveaxis(out, self.channel_axis, -1).argmax(-1) == self.ids
-            counted = hits if self.ignored is None else hits[~self.ignored]
+            skipped = self._unjudged
+            counted = hits if skipped is None else hits[~skipped]
             return bool(counted.size == 0 or counted.mean() >= DENSE_MIN_RIGHT)
         if self.mask:
             return bool(self._position_hits(out).mean() >= DENSE_MIN_RIGHT)
@@ -112,9 +143,10 @@ class Targets:
         """Per sample, whether the outputs give the target's class(es)."""
         if self.channel_axis is not None:  # (almost) every position of the sample right
             hits = (np.moveaxis(out, self.channel_axis, -1).argmax(-1) == self.ids).reshape(len(out), -1)
-            if self.ignored is None:
+            skipped = self._unjudged
+            if skipped is None:
                 return hits.mean(axis=1) >= DENSE_MIN_RIGHT
-            counted = (~self.ignored).reshape(len(out), -1)
+            counted = (~skipped).reshape(len(out), -1)
             wrong = (counted & ~hits).sum(axis=1)
             return wrong <= (1 - DENSE_MIN_RIGHT) * counted.sum(axis=1)
         flat = out.reshape(len(out), -1)
@@ -123,6 +155,13 @@ class Targets:
             return hit if self.ignored is None else hit | self.ignored
         hits = self._position_hits(out)
         return hits.mean(axis=1) >= DENSE_MIN_RIGHT if self.mask else hits.all(axis=1)
+
+    @property
+    def _unjudged(self) -> Optional[np.ndarray]:
+        """Positions never demanded right: ids the loss skips, and ids no causal model can tell."""
+        if self.undetermined is None:
+            return self.ignored
+        return self.undetermined if self.ignored is None else self.ignored | self.undetermined
 
     def _position_hits(self, out: np.ndarray) -> np.ndarray:
         """Per sample and output, whether a multi-hot or binary output is on the target's side of
@@ -325,6 +364,29 @@ def _decide_dense(y: np.ndarray, out: np.ndarray, loss_at: LossAt, axis: int) ->
         encoding += _ignored_said(np.asarray(y).reshape(-1).astype(np.int64), flat.ignored)
     return Targets("classification", encoding, ids, width, flat.form, flat.floor, flat.problems, channel_axis=axis,
                    ignored=ignored)
+
+
+def prefix_conflicts(x: Any, ids: Optional[np.ndarray]) -> Optional[np.ndarray]:
+    """Per position of (N, T) class ids read from (N, T') token ids (T' ≥ T), whether samples that
+    share the inputs up to that position, x[:, :t + 1], go on to different targets there: a model
+    that reads left to right (a language model, a character RNN) gives them one prediction, so at
+    most one can be right — a batch of names all starting after the same start token. None where
+    no position conflicts, or the inputs are not token ids aligned with the targets. Counted on the
+    shortest prefix an output at t can have read, so a model that sees more is only judged less."""
+    if ids is None or ids.ndim != 2 or not hasattr(x, "shape") or len(getattr(x, "shape", ())) != 2:
+        return None
+    x = np.asarray(x)
+    n, steps = ids.shape
+    if x.shape[0] != n or x.shape[1] < steps or not np.issubdtype(x.dtype, np.integer):
+        return None
+    group = np.zeros(n, dtype=np.int64)  # samples with the same inputs so far share a group
+    conflicts = np.zeros((n, steps), dtype=bool)
+    for t in range(steps):
+        group = np.unique(np.stack([group, x[:, t].astype(np.int64)], 1), axis=0, return_inverse=True)[1].reshape(-1)
+        pairs = np.unique(np.stack([group, ids[:, t]], 1), axis=0)  # distinct (group, target)
+        seen = np.bincount(pairs[:, 0], minlength=group.max() + 1)
+        conflicts[:, t] = seen[group] > 1
+    return conflicts if conflicts.any() else None
 
 
 def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] = None, *,

@@ -13,7 +13,7 @@ from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.data import one_batch, sample_count
 from pytest_mlcheck.errors import NotSupported, UserCodeError, usage
 from pytest_mlcheck.settings import Settings
-from pytest_mlcheck.targets import Targets, always_one, decide, logits_read
+from pytest_mlcheck.targets import Targets, always_one, decide, logits_read, prefix_conflicts
 
 if TYPE_CHECKING:
     from pytest_mlcheck.backends.base import Session
@@ -75,6 +75,11 @@ def targets_of(session: Session, raw_x: Any, batch: Any, out: np.ndarray, task: 
         return session.loss_of(outputs, other)
 
     targets = decide(y, out, loss_at, task)
+    if targets.channel_axis is not None and targets.task == "classification" and hasattr(raw_x, "shape"):
+        targets.undetermined = prefix_conflicts(as_numpy(raw_x), targets.ids)
+        if targets.undetermined is not None:
+            targets.encoding += (f", {int(targets.undetermined.sum())} of {targets.undetermined.size} positions where "
+                                 "samples with the same inputs so far go on to different targets (not demanded)")
 
     def at_zero() -> np.ndarray | None:
         try:

@@ -80,6 +80,8 @@ class Fits:
         self.overlap: bool | None = None  # whether the batch's classes overlap (None: not read yet)
 
     def __call__(self, losses: list[float], step: int) -> bool:
+        if self.targets.refute(losses[0], losses[-1]):
+            return progress(losses[0], losses[-1], self.targets.floor) >= self.drop
         outputs = None  # read once per step: the overlap judgement reuses them
         if progress(losses[0], losses[-1], self.targets.floor) >= self.drop:
             if self.targets.task == "regression":
@@ -95,6 +97,8 @@ class Fits:
     def judge(self, final: np.ndarray | None) -> bool | None:
         """The overlap judgement at the ``final`` eval-mode outputs (None: read them now); None
         where the batch shows no overlap."""
+        if np.isfinite(self.targets.refuted):  # classes read as the loss does not read them
+            return None
         if self.overlap is None:  # read the neighbourhoods once: the batch does not change
             self.overlap = self.raw is not None and self.initial is not None and self.targets.task != "regression" \
                 and self.targets.neighbours(self.session.inputs(self.prepared)) is not None
@@ -145,8 +149,13 @@ class EvalWatch:
         loss = self.session.loss_of(outputs, self.prepared)
         self.points.append(loss)
         self.step, self.outputs = step, outputs
-        if not np.isfinite(loss) or progress(self.start, loss, self.targets.floor) < self.drop:
+        if not np.isfinite(loss):
             return False
+        refuted = self.targets.refute(self.start, loss)
+        if progress(self.start, loss, self.targets.floor) < self.drop:
+            return False
+        if refuted:
+            return True
         if self.targets.task == "regression":
             return self.targets.beats_constant(loss)
         return bool(self.targets.fitted(outputs))
@@ -491,7 +500,7 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
         rows = prediction_rows(initial_outputs, axis)
         width = rows.shape[1]
         if task == "classification" and not causes and targets.ids is not None and width >= 2 \
-                and targets.ids.max() < width:
+                and targets.ids.max() < width and not np.isfinite(targets.refuted):
             y = targets.ids.reshape(-1)
             perfect = np.full((len(y), width), -5.0, dtype=np.float32)
             perfect[np.arange(len(y)), y] = 5.0
