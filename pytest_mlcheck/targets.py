@@ -97,15 +97,17 @@ class Targets:
         return agree
 
     def refute(self, start: float, now: float) -> bool:
-        """Whether a run's loss, from ``start`` to ``now``, has refuted the floor (FLOOR_REFUTED
-        below it): then this reading of the targets is not the loss's — neither its floor nor its
+        """Whether a run's loss, from ``start`` to ``now``, has refuted the floor (FLOOR_REFUTED of
+        the larger of start − floor and |floor| below it): then this reading of the targets is not the loss's — neither its floor nor its
         classes say what fitting means — and the run is judged on its loss alone (``floor`` unknown
         from here on, the refuted value kept in ``refuted``)."""
         if np.isfinite(self.refuted):
             return True
         f = self.floor
-        if not (np.isfinite(f) and np.isfinite(start) and np.isfinite(now)) or start <= f \
-                or now >= f - FLOOR_REFUTED * (start - f):
+        # the margin scales with the way down, or with the floor itself where that lies at or above
+        # the start (a perfect prediction no better than the untrained model's)
+        if not (np.isfinite(f) and np.isfinite(start) and np.isfinite(now)) \
+                or now >= f - FLOOR_REFUTED * max(start - f, abs(f)):
             return False
         self.refuted, self.floor, self.constant = f, float("nan"), float("nan")
         return True
@@ -366,27 +368,55 @@ def _decide_dense(y: np.ndarray, out: np.ndarray, loss_at: LossAt, axis: int) ->
                    ignored=ignored)
 
 
-def prefix_conflicts(x: Any, ids: Optional[np.ndarray]) -> Optional[np.ndarray]:
-    """Per position of (N, T) class ids read from (N, T') token ids (T' ≥ T), whether samples that
-    share the inputs up to that position, x[:, :t + 1], go on to different targets there: a model
-    that reads left to right (a language model, a character RNN) gives them one prediction, so at
-    most one can be right — a batch of names all starting after the same start token. None where
-    no position conflicts, or the inputs are not token ids aligned with the targets. Counted on the
-    shortest prefix an output at t can have read, so a model that sees more is only judged less."""
-    if ids is None or ids.ndim != 2 or not hasattr(x, "shape") or len(getattr(x, "shape", ())) != 2:
+def prefix_groups(x: Any, ids: Optional[np.ndarray]) -> Optional[np.ndarray]:
+    """Per position of (N, T) class ids read from (N, T') token ids (T' ≥ T), a group number shared
+    by the samples whose inputs agree up to that position, x[:, :t + 1]: what a model that reads
+    left to right (a language model, a character RNN) has seen there. None where the inputs are not
+    token ids aligned with the targets. The shortest prefix an output at t can have read: a model
+    that sees more is only judged less."""
+    if ids is None or ids.ndim != 2 or len(getattr(x, "shape", ())) != 2:
         return None
     x = np.asarray(x)
     n, steps = ids.shape
     if x.shape[0] != n or x.shape[1] < steps or not np.issubdtype(x.dtype, np.integer):
         return None
-    group = np.zeros(n, dtype=np.int64)  # samples with the same inputs so far share a group
-    conflicts = np.zeros((n, steps), dtype=bool)
+    groups = np.zeros((n, steps), dtype=np.int64)
+    group = np.zeros(n, dtype=np.int64)
     for t in range(steps):
         group = np.unique(np.stack([group, x[:, t].astype(np.int64)], 1), axis=0, return_inverse=True)[1].reshape(-1)
-        pairs = np.unique(np.stack([group, ids[:, t]], 1), axis=0)  # distinct (group, target)
-        seen = np.bincount(pairs[:, 0], minlength=group.max() + 1)
-        conflicts[:, t] = seen[group] > 1
+        groups[:, t] = group
+    return groups
+
+
+def prefix_conflicts(groups: np.ndarray, ids: np.ndarray) -> Optional[np.ndarray]:
+    """Per position, whether samples of its prefix group (:func:`prefix_groups`) go on to different
+    targets there: a left-to-right model gives them one prediction, so at most one can be right — a
+    batch of names all starting after the same start token. None where no position conflicts."""
+    conflicts = np.zeros(ids.shape, dtype=bool)
+    for t in range(ids.shape[1]):
+        pairs = np.unique(np.stack([groups[:, t], ids[:, t]], 1), axis=0)  # distinct (group, target)
+        seen = np.bincount(pairs[:, 0], minlength=groups[:, t].max() + 1)
+        conflicts[:, t] = seen[groups[:, t]] > 1
     return conflicts if conflicts.any() else None
+
+
+def causal_floor(targets: Targets, groups: np.ndarray, loss_at: LossAt, shape: tuple) -> float:
+    """The loss of the best prediction a left-to-right model can give: each position's target
+    where its prefix decides it, else the distribution of the targets that follow that prefix in
+    the batch (the mixture a cross-entropy is lowest at) — confident logits or probabilities, in
+    the head's form. NaN where the loss cannot say."""
+    ids, width = targets.ids, targets.width
+    probs = np.zeros(ids.shape + (width,), dtype=np.float64)
+    for t in range(ids.shape[1]):
+        for g in np.unique(groups[:, t]):
+            members = groups[:, t] == g
+            probs[members, t] = np.bincount(ids[members, t], minlength=width)[:width] / members.sum()
+    rows = probs.reshape(-1, width)
+    rows = np.log(np.clip(rows, 1e-12, 1.0)) if targets.form == "logits" else np.clip(rows, 1e-7, 1.0)
+    try:
+        return float(loss_at(in_layout(rows, shape, targets.channel_axis)))
+    except Exception:
+        return float("nan")
 
 
 def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] = None, *,

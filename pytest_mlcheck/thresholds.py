@@ -14,7 +14,7 @@ OVERFIT_MIN_DROP = 0.9  # pass once the loss fell by this fraction of its start 
 # pixels right at step 1200, its loss 97.6 % of the way to the floor, and every pixel only at ~1600;
 # the zoo's tiny GPT-2 had 508 of 512 tokens right, 4 sequences one token short, at 99 % of the way).
 DENSE_MIN_RIGHT = 0.99
-# A run whose loss goes this fraction of (start - floor) below the floor refutes it: the floor is the
+# A run whose loss goes this fraction of (start - floor), or of |floor| where larger, below the floor refutes it: the floor is the
 # loss of what this check built as a perfect prediction, so no fit of a loss that reads the targets as
 # the check does goes below it beyond rounding (a cross-entropy's floor is ~1e-11). A loss that pairs
 # outputs and targets otherwise (a language model's shift inside the loss: floor 3.11, the run 0.23)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -13,7 +13,7 @@ from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.data import one_batch, sample_count
 from pytest_mlcheck.errors import NotSupported, UserCodeError, usage
 from pytest_mlcheck.settings import Settings
-from pytest_mlcheck.targets import Targets, always_one, decide, logits_read, prefix_conflicts
+from pytest_mlcheck.targets import Targets, always_one, causal_floor, decide, logits_read, prefix_conflicts, prefix_groups
 
 if TYPE_CHECKING:
     from pytest_mlcheck.backends.base import Session
@@ -76,10 +76,7 @@ def targets_of(session: Session, raw_x: Any, batch: Any, out: np.ndarray, task: 
 
     targets = decide(y, out, loss_at, task)
     if targets.channel_axis is not None and targets.task == "classification" and hasattr(raw_x, "shape"):
-        targets.undetermined = prefix_conflicts(as_numpy(raw_x), targets.ids)
-        if targets.undetermined is not None:
-            targets.encoding += (f", {int(targets.undetermined.sum())} of {targets.undetermined.size} positions where "
-                                 "samples with the same inputs so far go on to different targets (not demanded)")
+        _prefixes(targets, as_numpy(raw_x), loss_at, tuple(out.shape))
 
     def at_zero() -> np.ndarray | None:
         try:
@@ -93,6 +90,22 @@ def targets_of(session: Session, raw_x: Any, batch: Any, out: np.ndarray, task: 
         # a look the values cannot give: what a traced training step makes of the same outputs
         targets.problems += logits_read(out, lambda: session.traced_loss(batch), lambda: session.loss_of(out, batch))
     return targets
+
+
+def _prefixes(targets: Targets, x: np.ndarray, loss_at: Callable[[np.ndarray], float], shape: tuple) -> None:
+    """Token targets whose samples share a prefix and go on differently: those positions are not
+    demanded, and the floor is the loss of the best left-to-right prediction (targets.causal_floor)
+    where that is above the floor of every position right."""
+    groups = prefix_groups(x, targets.ids)
+    conflicts = None if groups is None else prefix_conflicts(groups, targets.ids)
+    if conflicts is None:
+        return
+    targets.undetermined = conflicts
+    targets.encoding += (f", {int(conflicts.sum())} of {conflicts.size} positions where samples with the same "
+                         "inputs so far go on to different targets (not demanded)")
+    floor = causal_floor(targets, groups, loss_at, shape)
+    if np.isfinite(floor) and (not np.isfinite(targets.floor) or floor > targets.floor):
+        targets.floor = floor
 
 
 def length_problem(raws: list[tuple[Any, Any]]) -> list[Evidence]:

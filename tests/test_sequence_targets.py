@@ -1,0 +1,79 @@
+"""Language-model targets: a shift inside the loss, and prefixes that several samples share.
+
+A language model's batch is read as class ids per position. Two things a correct one does that the
+per-position reading alone would fail: its loss may pair output t with token t + 1 itself (the
+floor built for output t against token t is then no floor — the run goes far below it), and samples
+that begin alike (names after one start token) go on to different next tokens, of which a model
+reading left to right can get only one right."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from pytest_mlcheck import CheckFailed
+
+VOCAB = 12
+
+
+class CharLM(nn.Module):
+    """Embedding -> GRU -> Linear: logits (N, T, V) for every position, read left to right."""
+
+    def __init__(self, blind: bool = False, vocab: int = VOCAB) -> None:
+        super().__init__()
+        self.blind = blind  # BROKEN twin: the tokens never reach the head
+        self.embed, self.rnn, self.head = nn.Embedding(vocab, 32), nn.GRU(32, 64, batch_first=True), nn.Linear(64, vocab)
+
+    def forward(self, tokens):
+        h = self.embed(tokens)
+        return self.head(self.rnn(h * 0 if self.blind else h)[0])
+
+
+def _names(n: int = 32, length: int = 10, seed: int = 0) -> np.ndarray:
+    """Sequences that all begin with start token 0 and then a few shared openings: several samples
+    share each prefix and go on differently."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(1, VOCAB, size=(n, length))
+    x[:, 0] = 0
+    x[:, 1] = rng.integers(1, 4, size=n)  # three openings for 32 samples
+    return x
+
+
+def test_a_loss_that_shifts_outputs_against_targets_itself_is_judged_on_its_loss(mlcheck):
+    """The loss pairs output t with token t + 1 (targets = the tokens themselves): the check's
+    perfect prediction (output t = token t) scores far above what the run reaches, so that floor
+    is refuted and the fit is judged on the loss alone — the batch fits, with a note saying why.
+    (Each sample opens with its own token, so nothing is left to chance and the loss can reach 0.)"""
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 64, size=(32, 10))
+    x[:, 0] = rng.permutation(64)[:32]
+    x = torch.tensor(x)
+    torch.manual_seed(0)
+    result = mlcheck.overfit_one_batch(
+        CharLM(vocab=64), (x, x), loss_fn=lambda out, y: F.cross_entropy(out[:, :-1].transpose(1, 2), y[:, 1:]),
+        optimizer=lambda p: torch.optim.Adam(p, lr=1e-2))
+    assert result.passed and np.isnan(result.figures["loss_floor"]), result.figures
+    assert any("judged on its loss alone" in note for note in result.notes), result.notes
+
+
+@pytest.mark.parametrize("blind", [False, True], ids=["reads its tokens", "BROKEN tokens never reach the head"])
+def test_positions_after_a_shared_prefix_are_not_demanded_but_the_rest_are(mlcheck, blind):
+    """Targets x[:, 1:] for inputs x[:, :-1]: the first two positions follow prefixes that many
+    samples share, so only one of their next tokens can be right — those positions are not
+    demanded and the model fits the rest. A model whose tokens never reach its head cannot get the
+    determined positions right and still fails."""
+    x = _names()
+    torch.manual_seed(0)
+    run = lambda: mlcheck.overfit_one_batch(  # noqa: E731
+        CharLM(blind), (torch.tensor(x[:, :-1]), torch.tensor(x[:, 1:])),
+        loss_fn=lambda out, y: F.cross_entropy(out.transpose(1, 2), y), optimizer=lambda p: torch.optim.Adam(p, lr=1e-2))
+    if not blind:
+        result = run()
+        assert "positions where samples with the same inputs so far go on to different targets" in result.figures["targets"]
+        return
+    with pytest.raises(CheckFailed) as info:
+        run()
+    assert "not demanded" in str(info.value)
