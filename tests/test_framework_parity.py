@@ -436,6 +436,22 @@ def test_padding_labelled_with_the_ignore_index_is_not_demanded_and_other_negati
         assert info.value.causes[:1] == ["labels_invalid"], str(info.value)
 
 
+class _GRUTagger(nn.Module):
+    """Embedding(50, 32) -> GRU(64) -> Linear(20): logits for every token, (N, T, 20)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body, self.head = nn.Sequential(nn.Embedding(50, 32), nn.GRU(32, 64, batch_first=True)), nn.Linear(64, 20)
+
+    def forward(self, tokens):
+        return self.head(self.body(tokens)[0])
+
+
+def _gru_tagger(seed: int) -> nn.Module:
+    torch.manual_seed(seed)
+    return _GRUTagger()
+
+
 def test_padding_ignored_under_label_smoothing_fits_toward_the_smoothed_floor(mlcheck):
     """torch's cross-entropy with ignore_index=-100 and label_smoothing=0.1: the padded positions are
     skipped and the floor is the smoothed targets' own loss, above 0 — the tagger fits toward it;
@@ -446,19 +462,8 @@ def test_padding_ignored_under_label_smoothing_fits_toward_the_smoothed_floor(ml
     x[pad] = 0
     y = (x * 7 + np.arange(12)) % 20
     y[pad] = -100
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Embedding(50, 32), nn.GRU(32, 64, batch_first=True))
-
-    class Tagger(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.body, self.head = model, nn.Linear(64, 20)
-
-        def forward(self, tokens):
-            return self.head(self.body(tokens)[0])
-
     result = mlcheck.overfit_one_batch(
-        Tagger(), (torch.tensor(x), torch.tensor(y)),
+        _gru_tagger(0), (torch.tensor(x), torch.tensor(y)),
         loss_fn=lambda out, t: nn.functional.cross_entropy(out.transpose(1, 2), t, label_smoothing=0.1),
         optimizer=lambda p: torch.optim.Adam(p, lr=1e-2))
     assert "ignored by the loss (target -100)" in result.figures["targets"], result.figures
@@ -503,18 +508,7 @@ def test_a_padding_id_the_loss_masks_out_is_not_demanded(mlcheck):
 
     for loss, said in ((masked, f"{int(pad.sum())} of 192 ignored by the loss (target 0)"),
                        (lambda out, t: nn.functional.cross_entropy(out.transpose(1, 2), t), None)):
-        torch.manual_seed(1)
-        model = nn.Sequential(nn.Embedding(50, 32), nn.GRU(32, 64, batch_first=True))
-
-        class Tagger(nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.body, self.head = model, nn.Linear(64, 20)
-
-            def forward(self, tokens):
-                return self.head(self.body(tokens)[0])
-
-        result = mlcheck.overfit_one_batch(Tagger(), (torch.tensor(x), torch.tensor(y)), loss_fn=loss,
+        result = mlcheck.overfit_one_batch(_gru_tagger(1), (torch.tensor(x), torch.tensor(y)), loss_fn=loss,
                                            optimizer=lambda p: torch.optim.Adam(p, lr=1e-2))
         assert (said in result.figures["targets"]) if said else ("ignored" not in result.figures["targets"])
 
