@@ -111,4 +111,13 @@ PROGRAMS: tuple[str, ...] = (
     "d2l_tf2_rnn_scratch_logits_as_probs",
     "udacity_tflearn_sentiment_all_ones_targets",
     "megvii_svhn_softmax_into_logits_ce",
+    # eleventh held-out batch (ported blind to the probes)
+    "tfdocs_csv_abalone_linear_hidden_layer",
+    "tfdocs_csv_titanic_sigmoid_from_logits",
+    "siamese_faces_contrastive_distance_broadcast",
+    "stock_lstm_window_as_one_timestep",
+    "practical_dl_char_rnn_predicts_previous_token",
+    "dcgan_mnist_generator_skips_h0",
+    "dcgan_batchnorm_ignores_train_flag",
+    "autotrainer_exponential_activations_explode",
 )
