@@ -13,7 +13,7 @@ from pytest_mlcheck.errors import NotSupported, UserCodeError
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
     ACCUMULATION_RATIO, INDEPENDENCE_RTOL, INIT_FADE, INPUT_MAX_SCALE, INPUT_MIN_PEAK, INPUT_RAW_SCALE, OUTPUT_UNMOVED,
-    PAIRING_RTOL, PROBE_MAX_STEPS, PROBE_TARGET, SOFTMAX_TWICE_PRESSED, SPIKE, STALL_FRACTION, TARGET_MAX_SCALE,
+    PAIRING_RTOL, PAIRING_SENSITIVE, PROBE_MAX_STEPS, PROBE_TARGET, SOFTMAX_TWICE_PRESSED, SPIKE, STALL_FRACTION, TARGET_MAX_SCALE,
     UNREACHED_SHARE,
 )
 
@@ -450,7 +450,9 @@ def unpaired_loss(views: list[np.ndarray], targets: np.ndarray | None,
     given (the model's outputs at the start and at the end of the run). A distance of shape (B,)
     against labels of shape (B, 1) broadcasts into a (B, B) matrix whose mean scores every output
     against every target — exactly invariant under the shuffle — where a per-sample loss moves with
-    the outputs' spread. Views whose rows barely differ (a collapsed model) prove nothing."""
+    the outputs' spread. Views whose rows barely differ (a collapsed model), or over which the loss
+    is affine (it moves no more going half way to the shuffled outputs: a per-sample MAE whose
+    targets lie far above every output depends on their sum alone), prove nothing."""
     if targets is None or len(targets) < 4 or not views:
         return []
     perms = _pairing_permutations(targets)
@@ -469,8 +471,12 @@ def unpaired_loss(views: list[np.ndarray], targets: np.ndarray | None,
             if np.mean(np.abs(rows[p] - rows).max(axis=1) > spread) < 0.5:
                 return []
             shuffled = loss_at(np.ascontiguousarray(out[p]))
-            if not np.isfinite(shuffled) or abs(shuffled - base) > PAIRING_RTOL * max(abs(base), abs(shuffled), 1e-12):
+            scale = max(abs(base), abs(shuffled), 1e-12)
+            if not np.isfinite(shuffled) or abs(shuffled - base) > PAIRING_RTOL * scale:
                 return []
+            half = loss_at(np.ascontiguousarray(0.5 * (out + out[p]), dtype=out.dtype))
+            if not np.isfinite(half) or abs(half - base) < PAIRING_SENSITIVE * scale:
+                return []  # the loss is affine in the outputs over this span: a shuffle proves nothing
             seen.append((base, shuffled))
     base, shuffled = seen[0]
     change = max(abs(b - s) / max(abs(b), abs(s), 1e-12) for b, s in seen)

@@ -90,6 +90,11 @@ OVERFLOW_GROWTH = 1e3
 # broadcasts a (B,) distance against (B, 1) labels is invariant up to float32 summation order
 # (~1e-7); a per-sample loss moves by the outputs' spread (≥ 1e-3 of a fresh model's loss).
 PAIRING_RTOL = 1e-5
+# ... and only where the loss is measurably moved (this fraction of its value) by going half way to
+# the shuffled outputs: a per-sample loss that is affine in the outputs over that span (MAE, or MSE
+# whose targets dwarf the outputs: cubic targets of 1e8 against outputs of 0.1) depends on the sum of
+# the outputs alone, and a shuffle keeps that sum — invariant too, proving nothing
+PAIRING_SENSITIVE = 1e-3
 
 # -- not_constant_predictions --------------------------------------------------------------------
 TRAIN_ON_STEPS = 100  # with train_on=, a copy trains this long first

@@ -194,6 +194,20 @@ def test_a_loss_that_broadcasts_inside_scores_every_output_against_every_target(
     assert "does not pair each output with its own target" in str(failed.value)
 
 
+def test_a_loss_affine_in_the_outputs_is_not_read_as_unpaired(mlcheck):
+    """A per-sample MAE whose targets (~5e4) lie far above every output of a fresh model depends on
+    the outputs' sum alone, which a shuffle keeps: invariant, like a broadcast loss, but affine over
+    the span — the shuffle proves nothing there, and the failure names the targets' scale."""
+    x = torch.randn(32, 4, generator=torch.Generator().manual_seed(0))
+    y = 5e4 + 7e3 * (x @ torch.tensor([1.0, -2.0, 0.5, 3.0])).unsqueeze(1) / 4
+    torch.manual_seed(0)
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.overfit_one_batch(nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 1)), (x, y),
+                                  loss_fn=nn.L1Loss(), optimizer=lambda p: torch.optim.Adam(p, lr=1e-3))
+    assert "target_shape" not in failed.value.causes, str(failed.value)
+    assert failed.value.causes[0] == "targets_not_normalized", str(failed.value)
+
+
 def _bce(out, target):
     return -torch.mean(target * torch.log(out.clamp(min=1e-7)) + (1 - target) * torch.log((1 - out).clamp(min=1e-7)))
 
