@@ -208,6 +208,34 @@ def test_a_loss_affine_in_the_outputs_is_not_read_as_unpaired(mlcheck):
     assert failed.value.causes[0] == "targets_not_normalized", str(failed.value)
 
 
+class ExpNet(nn.Module):
+    """Linear -> exp -> Linear -> sigmoid: exp overflows to inf on large pre-activations."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hidden, self.out = nn.Linear(4, 8), nn.Linear(8, 1)
+
+    def forward(self, x):
+        return torch.sigmoid(self.out(torch.exp(self.hidden(x))))
+
+
+@pytest.mark.parametrize("scale", [1.0, 200.0], ids=["inputs at unit scale", "BROKEN exp overflows on x*200"])
+def test_a_loss_that_raises_on_non_finite_outputs_names_the_outputs(mlcheck, scale):
+    """BCELoss refuses NaN ('all elements of input should be between 0 and 1'): where the model's
+    exp overflowed, the failure names the non-finite outputs, not only the loss's exception."""
+    x = torch.randn(32, 4, generator=torch.Generator().manual_seed(0)) * scale
+    y = (x[:, :1] > 0).float()
+    torch.manual_seed(0)
+    run = lambda: mlcheck.overfit_one_batch(ExpNet(), (x, y), loss_fn=nn.BCELoss(),  # noqa: E731
+                                            optimizer=lambda p: torch.optim.Adam(p, lr=1e-2))
+    if scale == 1.0:
+        assert run().passed
+        return
+    with pytest.raises(CheckFailed) as failed:
+        run()
+    assert failed.value.causes[0] == "outputs_not_finite", str(failed.value)
+
+
 def _bce(out, target):
     return -torch.mean(target * torch.log(out.clamp(min=1e-7)) + (1 - target) * torch.log((1 - out).clamp(min=1e-7)))
 

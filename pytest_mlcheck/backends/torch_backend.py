@@ -445,7 +445,14 @@ class TorchSession:
         if not self._own_loss:
             out = self._forward(x)
             with self._writes():
-                return call_user("loss_fn", self.loss_fn, out, y)
+                try:
+                    return call_user("loss_fn", self.loss_fn, out, y)
+                except UserCodeError as err:  # say whether it raised on non-finite outputs
+                    if isinstance(out, torch.Tensor) and out.is_floating_point():
+                        bad = int((~torch.isfinite(out.detach())).sum())
+                        if bad:
+                            err.nonfinite_outputs = (bad, out.numel())  # type: ignore[attr-defined]
+                    raise
         raw = self._raw_forward(x, labels=y)
         loss = raw.get("loss") if isinstance(raw, Mapping) else getattr(raw, "loss", None)
         if loss is None:

@@ -804,4 +804,12 @@ def error_causes(err: UserCodeError, session: Any, raw_batch: tuple[Any, Any]) -
         causes.append((C.INPUT_SHAPE, f"the batch (x of shape {shape}) does not fit the model: {err.exc}"))
     if "does not require grad" in str(err.exc) or "grad_fn" in str(err.exc):
         causes.append((C.NO_GRADIENT, "the loss has no path back to the parameters (detached, .item() or numpy)"))
+    bad = getattr(err, "nonfinite_outputs", None)  # set by an adapter whose loss raised on its outputs
+    if bad and not (x is not None and np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all()):
+        causes.insert(0, (C.OUTPUTS_NOT_FINITE,
+                          f"{bad[0]} of {bad[1]} output values the loss was given are not finite, and it raised "
+                          "on them (BCELoss refuses NaN: 'all elements of input should be between 0 and 1'): "
+                          "activations that overflow (an exp, a large gain on unbounded inputs) or weights "
+                          "blown up by the updates — the values, not the loss, are the defect"))
     return causes
+
