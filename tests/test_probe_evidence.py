@@ -194,6 +194,18 @@ def test_a_loss_that_broadcasts_inside_scores_every_output_against_every_target(
     assert "does not pair each output with its own target" in str(failed.value)
 
 
+def test_a_loss_that_never_reads_its_targets_is_not_read_as_unpaired(mlcheck):
+    """A one-class objective (Deep SVDD: the embeddings' distance to a centre) handed labels it never
+    uses is invariant under any shuffle too — but it reads no targets at all, so nothing is unpaired."""
+    x = torch.randn(32, 8, generator=torch.Generator().manual_seed(0))
+    labels = (x[:, :1] > 0).float()  # outlier labels the objective ignores
+    torch.manual_seed(0)
+    result = mlcheck.overfit_one_batch(nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4)), (x, labels),
+                                       loss_fn=lambda out, y: ((out - 1.0) ** 2).sum(dim=1).mean(),
+                                       optimizer=lambda p: torch.optim.Adam(p, lr=1e-2))
+    assert result.passed
+
+
 def test_a_loss_affine_in_the_outputs_is_not_read_as_unpaired(mlcheck):
     """A per-sample MAE whose targets (~5e4) lie far above every output of a fresh model depends on
     the outputs' sum alone, which a shuffle keeps: invariant, like a broadcast loss, but affine over

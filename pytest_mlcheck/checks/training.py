@@ -17,7 +17,7 @@ from pytest_mlcheck.settings import Settings
 from pytest_mlcheck.targets import Targets, head_cannot_reach, in_layout, outvoted_among, prediction_rows
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
-    EXTEND_MIN_GAIN, OVERFLOW_GROWTH, OVERLAP_NEIGHBOURS, PROBE_MAX_STEPS, PROBE_TARGET, RECOVERED_SPIKE,
+    EXTEND_MIN_GAIN, OVERFLOW_GROWTH, OVERLAP_NEIGHBOURS, PAIRING_SENSITIVE, PROBE_MAX_STEPS, PROBE_TARGET, RECOVERED_SPIKE,
 )
 
 if TYPE_CHECKING:
@@ -480,7 +480,7 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
     if not causes:
         causes += diagnosis.every_class_marked(targets)
     if not causes:
-        causes += _unpaired(session, first, initial_outputs)
+        causes += _unpaired(session, raw_batch, first, initial_outputs)
     if losses and not np.isfinite(losses[-1]) and not causes:
         causes += trace_nonfinite(fresh, batches or [first], len(losses), targets, log, notes)
     if task == "regression" and initial_outputs is not None:
@@ -500,7 +500,7 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
         rows = prediction_rows(initial_outputs, axis)
         width = rows.shape[1]
         if task == "classification" and not causes and targets.ids is not None and width >= 2 \
-                and targets.ids.max() < width and not np.isfinite(targets.refuted):
+                and targets.ids.max() < width:
             y = targets.ids.reshape(-1)
             perfect = np.full((len(y), width), -5.0, dtype=np.float32)
             perfect[np.arange(len(y)), y] = 5.0
@@ -600,11 +600,23 @@ def accumulating_step(model: Any, settings: Settings, spec: TrainSpec, session: 
     return diagnosis.missing_zero_grad(fresh, lambda s: s.prepare(*raw_batch), [])
 
 
-def _unpaired(session: Any, first: Any, initial_outputs: np.ndarray | None) -> list[Evidence]:
-    """:func:`diagnosis.unpaired_loss` at the outputs of the start and of now."""
+def _unpaired(session: Any, raw_batch: tuple[Any, Any], first: Any, initial_outputs: np.ndarray | None) -> list[Evidence]:
+    """:func:`diagnosis.unpaired_loss` at the outputs of the start and of now, for a loss that reads
+    its targets at all: one that never does (a one-class objective such as Deep SVDD's distance to a
+    centre, handed labels it does not use) is no broadcast."""
     if initial_outputs is None:
         return []
-    return diagnosis.unpaired_loss([initial_outputs, _final_outputs(session, first)], session.labels(first),
+    y = session.labels(first)
+    try:  # every sample given the first sample's targets
+        alike = session.prepare(raw_batch[0], np.repeat(y[:1], len(y), axis=0).astype(y.dtype))
+        moved = session.loss_of(initial_outputs, alike)
+    except Exception:
+        return []
+    base = session.loss_of(initial_outputs, first)
+    if not (np.isfinite(moved) and np.isfinite(base)) \
+            or abs(moved - base) <= PAIRING_SENSITIVE * max(abs(base), abs(moved), 1e-12):
+        return []
+    return diagnosis.unpaired_loss([initial_outputs, _final_outputs(session, first)], y,
                                    lambda out: session.loss_of(out, first))
 
 
@@ -620,7 +632,7 @@ def passed_unless_proven(run: CheckRun, model: Any, settings: Settings, spec: Tr
     accumulating = [] if looked else accumulating_step(model, settings, spec, session, raw_batch)
     if accumulating:
         raise run.fail("the loss fell, but the training step never zeroes its gradients", accumulating)
-    unpaired = _unpaired(session, first, initial_outputs)
+    unpaired = _unpaired(session, raw_batch, first, initial_outputs)
     if unpaired:
         raise run.fail("the loss fell, but it does not pair each output with its own target", unpaired)
     return run.passed()
