@@ -132,7 +132,8 @@ NO_INPUT_SIGNAL = _cause("no_input_signal", "on samples it did not train on, the
                          fix="check that inputs and labels stay aligned (shuffled together, same file order)")
 TARGET_SHAPE = _cause("target_shape", "outputs and targets differ in shape, so the loss broadcasts one against the other",
                       torch="make the head's output the targets' shape (out.squeeze(-1) or y.unsqueeze(-1)); "
-                            "MSELoss warns about it",
+                            "MSELoss warns about it; a per-sample value computed in the loss needs the targets' "
+                            "shape too (F.pairwise_distance(a, b, keepdim=True))",
                       keras="make the last layer's output the targets' shape (a (N,) target for a Dense(1) head "
                             "needs y[:, None] with some losses)")
 SPLIT_LEAKAGE = _cause("split_leakage", "the same samples occur in the training and test splits",
