@@ -383,7 +383,8 @@ def prefix_groups(x: Any, ids: Optional[np.ndarray]) -> Optional[np.ndarray]:
     groups = np.zeros((n, steps), dtype=np.int64)
     group = np.zeros(n, dtype=np.int64)
     for t in range(steps):
-        group = np.unique(np.stack([group, x[:, t].astype(np.int64)], 1), axis=0, return_inverse=True)[1].reshape(-1)
+        pairs = np.stack([group, x[:, t].astype(np.int64)], 1)  # the group so far, then this token
+        group = np.unique(pairs, axis=0, return_inverse=True)[1].reshape(-1)
         groups[:, t] = group
     return groups
 

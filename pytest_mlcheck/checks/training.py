@@ -17,7 +17,8 @@ from pytest_mlcheck.settings import Settings
 from pytest_mlcheck.targets import Targets, head_cannot_reach, in_layout, outvoted_among, prediction_rows
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
-    EXTEND_MIN_GAIN, OVERFLOW_GROWTH, OVERLAP_NEIGHBOURS, PAIRING_SENSITIVE, PROBE_MAX_STEPS, PROBE_TARGET, RECOVERED_SPIKE,
+    EXTEND_MIN_GAIN, OVERFLOW_GROWTH, OVERLAP_NEIGHBOURS, PAIRING_SENSITIVE, PROBE_MAX_STEPS, PROBE_TARGET,
+    RECOVERED_SPIKE,
 )
 
 if TYPE_CHECKING:
@@ -600,7 +601,8 @@ def accumulating_step(model: Any, settings: Settings, spec: TrainSpec, session: 
     return diagnosis.missing_zero_grad(fresh, lambda s: s.prepare(*raw_batch), [])
 
 
-def _unpaired(session: Any, raw_batch: tuple[Any, Any], first: Any, initial_outputs: np.ndarray | None) -> list[Evidence]:
+def _unpaired(session: Any, raw_batch: tuple[Any, Any], first: Any,
+              initial_outputs: np.ndarray | None) -> list[Evidence]:
     """:func:`diagnosis.unpaired_loss` at the outputs of the start and of now, for a loss that reads
     its targets at all: one that never does (a one-class objective such as Deep SVDD's distance to a
     centre, handed labels it does not use) is no broadcast."""
