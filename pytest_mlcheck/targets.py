@@ -97,12 +97,18 @@ class Targets:
         return agree
 
     def refute(self, start: float, now: float) -> bool:
-        """Whether a run's loss, from ``start`` to ``now``, has refuted the floor (FLOOR_REFUTED of
-        the larger of start − floor and |floor| below it): then this reading of the targets is not the loss's — neither its floor nor its
+        """Whether a run's loss, from ``start`` to ``now``, has refuted the floor of a per-position
+        reading (FLOOR_REFUTED of the larger of start − floor and |floor| below it): then this reading of the targets is not the loss's — neither its floor nor its
         classes say what fitting means — and the run is judged on its loss alone (``floor`` unknown
         from here on, the refuted value kept in ``refuted``)."""
         if np.isfinite(self.refuted):
             return True
+        if self.channel_axis is None:
+            # one row of class scores per sample is no reading a loss can pair otherwise: going below
+            # its floor means the loss rewards something else than the classes (MSE on class ids),
+            # which the probes of a failure name — only a per-position reading assumes output t
+            # meets target t, which a loss may shift
+            return False
         f = self.floor
         # the margin scales with the way down, or with the floor itself where that lies at or above
         # the start (a perfect prediction no better than the untrained model's)

@@ -17,8 +17,9 @@ DENSE_MIN_RIGHT = 0.99
 # A run whose loss goes this fraction of (start - floor), or of |floor| where larger, below the floor refutes it: the floor is the
 # loss of what this check built as a perfect prediction, so no fit of a loss that reads the targets as
 # the check does goes below it beyond rounding (a cross-entropy's floor is ~1e-11). A loss that pairs
-# outputs and targets otherwise (a language model's shift inside the loss: floor 3.11, the run 0.23)
-# does; the run is then judged on its loss alone, toward 0.
+# output and target positions otherwise (a language model's shift inside the loss: floor 3.11, the
+# run 0.23) does; the run is then judged on its loss alone, toward 0. Per-position readings only: one
+# row of class scores per sample below its floor is a loss that rewards something else (MSE on ids).
 FLOOR_REFUTED = 0.25
 # Class ids the loss skips (targets.py _ignored_ids): at most this many distinct ids are asked, each
 # with one loss evaluation on given outputs (no forward pass): out-of-range ids (-100) and the
