@@ -443,8 +443,8 @@ def _pairing_permutations(targets: np.ndarray, count: int = 2) -> list[np.ndarra
     return found
 
 
-def unpaired_loss(views: list[np.ndarray], targets: np.ndarray | None,
-                  loss_at: Callable[[np.ndarray], float]) -> list[Evidence]:
+def unpaired_loss(views: list[Callable[[], np.ndarray | None]], targets: np.ndarray | None,
+                  loss_at: Callable[[np.ndarray], float], reads_targets: Callable[[], bool]) -> list[Evidence]:
     """The loss does not pair each output with its own target: shuffling the outputs across the
     samples (each now facing another sample's targets) leaves it unchanged, at every output ``view``
     given (the model's outputs at the start and at the end of the run). A distance of shape (B,)
@@ -452,14 +452,17 @@ def unpaired_loss(views: list[np.ndarray], targets: np.ndarray | None,
     against every target — exactly invariant under the shuffle — where a per-sample loss moves with
     the outputs' spread. Views whose rows barely differ (a collapsed model), or over which the loss
     is affine (it moves no more going half way to the shuffled outputs: a per-sample MAE whose
-    targets lie far above every output depends on their sum alone), prove nothing."""
+    targets lie far above every output depends on their sum alone), prove nothing; so does a loss
+    that never reads its targets (``reads_targets``, asked last). ``views`` are read lazily and the
+    first shuffle that moves the loss ends the look: a correct loss costs two evaluations."""
     if targets is None or len(targets) < 4 or not views:
         return []
     perms = _pairing_permutations(targets)
     if len(perms) < 2:
         return []
     seen = []
-    for out in views:
+    for view in views:
+        out = view()
         if out is None or len(out) != len(targets) or not np.isfinite(out).all():
             return []
         rows = out.reshape(len(out), -1).astype(np.float64)
@@ -478,6 +481,8 @@ def unpaired_loss(views: list[np.ndarray], targets: np.ndarray | None,
             if not np.isfinite(half) or abs(half - base) < PAIRING_SENSITIVE * scale:
                 return []  # the loss is affine in the outputs over this span: a shuffle proves nothing
             seen.append((base, shuffled))
+    if not reads_targets():
+        return []
     base, shuffled = seen[0]
     change = max(abs(b - s) / max(abs(b), abs(s), 1e-12) for b, s in seen)
     return [(C.TARGET_SHAPE,

@@ -56,6 +56,9 @@ class Targets:
     # the floor a run went below (refute()): the reading of the targets it came from is not the
     # loss's, and ``floor`` is then unknown; NaN while no run has
     refuted: float = float("nan")
+    # the loss stays put when every target is replaced by the first sample's: it never reads them (a
+    # one-class objective handed labels), so no class is demanded and the run is judged on its loss
+    unread: bool = False
     # neighbours(): per batch of inputs, computed once (an N² distance matrix) however many runs ask
     _agree: list[tuple[np.ndarray, Optional[np.ndarray]]] = dataclasses.field(
         default_factory=list, repr=False, compare=False)
@@ -103,6 +106,9 @@ class Targets:
         from here on, the refuted value kept in ``refuted``)."""
         if np.isfinite(self.refuted):
             return True
+        if self.unread:
+            self.refuted, self.floor, self.constant = self.floor, float("nan"), float("nan")
+            return True
         if self.channel_axis is None:
             # one row of class scores per sample is no reading a loss can pair otherwise: going below
             # its floor means the loss rewards something else than the classes (MSE on class ids),
@@ -121,6 +127,9 @@ class Targets:
     @property
     def refuted_line(self) -> Optional[str]:
         """The note a check adds when a run refuted the floor."""
+        if self.unread:
+            return ("the loss stays put when every target is replaced by the first sample's: it does not read its "
+                    "targets, so no class is demanded and the run is judged on its loss alone, toward 0")
         if not np.isfinite(self.refuted):
             return None
         return (f"the loss went far below {fmt(self.refuted)}, the loss of a perfect prediction as this check "

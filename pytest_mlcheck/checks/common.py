@@ -75,6 +75,10 @@ def targets_of(session: Session, raw_x: Any, batch: Any, out: np.ndarray, task: 
         return session.loss_of(outputs, other)
 
     targets = decide(y, out, loss_at, task)
+    if targets.classes and not targets.problems and len(y) >= 2:
+        base, alike = loss_at(out), loss_at(out, np.repeat(np.asarray(y)[:1], len(y), axis=0))
+        targets.unread = bool(np.isfinite(base) and np.isfinite(alike) and abs(alike - base) <= 1e-6 * (abs(base) + 1e-12)
+                              and not (np.asarray(y) == np.asarray(y)[:1]).all())
     if targets.channel_axis is not None and targets.task == "classification" and hasattr(raw_x, "shape"):
         _prefixes(targets, as_numpy(raw_x), loss_at, tuple(out.shape))
 

@@ -98,7 +98,7 @@ class Fits:
     def judge(self, final: np.ndarray | None) -> bool | None:
         """The overlap judgement at the ``final`` eval-mode outputs (None: read them now); None
         where the batch shows no overlap."""
-        if np.isfinite(self.targets.refuted):  # classes read as the loss does not read them
+        if self.targets.unread or np.isfinite(self.targets.refuted):  # classes the loss does not read so
             return None
         if self.overlap is None:  # read the neighbourhoods once: the batch does not change
             self.overlap = self.raw is not None and self.initial is not None and self.targets.task != "regression" \
@@ -609,17 +609,19 @@ def _unpaired(session: Any, raw_batch: tuple[Any, Any], first: Any,
     if initial_outputs is None:
         return []
     y = session.labels(first)
-    try:  # every sample given the first sample's targets
-        alike = session.prepare(raw_batch[0], np.repeat(y[:1], len(y), axis=0).astype(y.dtype))
-        moved = session.loss_of(initial_outputs, alike)
-    except Exception:
-        return []
-    base = session.loss_of(initial_outputs, first)
-    if not (np.isfinite(moved) and np.isfinite(base)) \
-            or abs(moved - base) <= PAIRING_SENSITIVE * max(abs(base), abs(moved), 1e-12):
-        return []
-    return diagnosis.unpaired_loss([initial_outputs, _final_outputs(session, first)], y,
-                                   lambda out: session.loss_of(out, first))
+
+    def reads_targets() -> bool:
+        try:  # every sample given the first sample's targets
+            alike = session.prepare(raw_batch[0], np.repeat(y[:1], len(y), axis=0).astype(y.dtype))
+            moved = session.loss_of(initial_outputs, alike)
+        except Exception:
+            return False
+        base = session.loss_of(initial_outputs, first)
+        return bool(np.isfinite(moved) and np.isfinite(base)
+                    and abs(moved - base) > PAIRING_SENSITIVE * max(abs(base), abs(moved), 1e-12))
+
+    return diagnosis.unpaired_loss([lambda: initial_outputs, lambda: _final_outputs(session, first)], y,
+                                   lambda out: session.loss_of(out, first), reads_targets)
 
 
 def passed_unless_proven(run: CheckRun, model: Any, settings: Settings, spec: TrainSpec, session: Any,
