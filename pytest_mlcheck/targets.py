@@ -59,6 +59,8 @@ class Targets:
     # the loss stays put when every target is replaced by the first sample's: it never reads them (a
     # one-class objective handed labels), so no class is demanded and the run is judged on its loss
     unread: bool = False
+    # whether the loss reads the targets (asked by refute() only: two loss evaluations)
+    reads: Optional[Callable[[], bool]] = dataclasses.field(default=None, repr=False, compare=False)
     # neighbours(): per batch of inputs, computed once (an N² distance matrix) however many runs ask
     _agree: list[tuple[np.ndarray, Optional[np.ndarray]]] = dataclasses.field(
         default_factory=list, repr=False, compare=False)
@@ -100,27 +102,27 @@ class Targets:
         return agree
 
     def refute(self, start: float, now: float) -> bool:
-        """Whether a run's loss, from ``start`` to ``now``, has refuted the floor of a per-position
-        reading (FLOOR_REFUTED of the larger of start − floor and |floor| below it): then this reading of the targets is not the loss's — neither its floor nor its
-        classes say what fitting means — and the run is judged on its loss alone (``floor`` unknown
-        from here on, the refuted value kept in ``refuted``)."""
-        if np.isfinite(self.refuted):
+        """Whether a run's loss, from ``start`` to ``now``, has refuted the floor (FLOOR_REFUTED of the
+        larger of start − floor and |floor| below it): then this reading of the targets is not the
+        loss's — neither its floor nor its classes say what fitting means — and the run is judged on
+        its loss alone (``floor`` unknown from here on, the refuted value kept in ``refuted``). A
+        per-position reading assumes output t meets target t, which a loss may shift; one row of
+        class scores per sample is refuted only by a loss that does not read its targets at all
+        (``reads``, asked then: a one-class objective handed labels) — one that reads them and goes
+        below the floor rewards something else than the classes (MSE on class ids), which the
+        probes of a failure name."""
+        if np.isfinite(self.refuted) or self.unread:
             return True
-        if self.unread:
-            self.refuted, self.floor, self.constant = self.floor, float("nan"), float("nan")
-            return True
-        if self.channel_axis is None:
-            # one row of class scores per sample is no reading a loss can pair otherwise: going below
-            # its floor means the loss rewards something else than the classes (MSE on class ids),
-            # which the probes of a failure name — only a per-position reading assumes output t
-            # meets target t, which a loss may shift
-            return False
         f = self.floor
         # the margin scales with the way down, or with the floor itself where that lies at or above
         # the start (a perfect prediction no better than the untrained model's)
         if not (np.isfinite(f) and np.isfinite(start) and np.isfinite(now)) \
                 or now >= f - FLOOR_REFUTED * max(start - f, abs(f)):
             return False
+        if self.channel_axis is None:
+            if self.reads is None or self.reads():
+                return False
+            self.unread = True
         self.refuted, self.floor, self.constant = f, float("nan"), float("nan")
         return True
 

@@ -75,10 +75,16 @@ def targets_of(session: Session, raw_x: Any, batch: Any, out: np.ndarray, task: 
         return session.loss_of(outputs, other)
 
     targets = decide(y, out, loss_at, task)
-    if targets.classes and not targets.problems and len(y) >= 2:
-        base, alike = loss_at(out), loss_at(out, np.repeat(np.asarray(y)[:1], len(y), axis=0))
-        targets.unread = bool(np.isfinite(base) and np.isfinite(alike) and abs(alike - base) <= 1e-6 * (abs(base) + 1e-12)
-                              and not (np.asarray(y) == np.asarray(y)[:1]).all())
+    if targets.classes and len(y) >= 2:
+        def reads() -> bool:
+            """The loss at ``out`` moves when every target is replaced by the first sample's."""
+            alike = np.repeat(np.asarray(y)[:1], len(y), axis=0)
+            if (np.asarray(y) == alike).all():
+                return True  # nothing to replace: no evidence either way
+            base, moved = loss_at(out), loss_at(out, alike)
+            return not (np.isfinite(base) and np.isfinite(moved) and abs(moved - base) <= 1e-6 * (abs(base) + 1e-12))
+
+        targets.reads = reads
     if targets.channel_axis is not None and targets.task == "classification" and hasattr(raw_x, "shape"):
         _prefixes(targets, as_numpy(raw_x), loss_at, tuple(out.shape))
 
