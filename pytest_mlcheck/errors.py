@@ -54,6 +54,8 @@ class UserCodeError(Exception):
         super().__init__(f"{stage} raised {type(exc).__name__}: {exc}")
         self.stage = stage
         self.exc = exc
+        # (non-finite, all) output values a loss was given when it raised, where an adapter saw some
+        self.nonfinite_outputs: tuple[int, int] | None = None
 
 
 def call_user(stage: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -16,7 +16,7 @@ from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
     BEAT_CONSTANT, CLIPPED_MIN_ROWS, DENSE_MIN_RIGHT, FLOOR_REFUTED, IGNORED_MAX_ASKED, OVERLAP_MAX_SAMPLES, OVERLAP_MIN_DETERMINED,
-    OVERLAP_NEIGHBOURS, SUM_ATOL,
+    OVERLAP_NEIGHBOURS, SUM_ATOL, UNREAD_RTOL,
 )
 
 TASKS = ("classification", "binary", "multilabel", "regression")
@@ -59,8 +59,10 @@ class Targets:
     # the loss stays put when every target is replaced by the first sample's: it never reads them (a
     # one-class objective handed labels), so no class is demanded and the run is judged on its loss
     unread: bool = False
-    # whether the loss reads the targets (asked by refute() only: two loss evaluations)
-    reads: Optional[Callable[[], bool]] = dataclasses.field(default=None, repr=False, compare=False)
+    # reads(rtol): whether the loss at the untrained outputs moves by more than rtol of itself with
+    # every target replaced by the first sample's (None: no evidence); two loss evaluations, asked
+    # only by refute() and the pairing probe
+    reads: Optional[Callable[[float], Optional[bool]]] = dataclasses.field(default=None, repr=False, compare=False)
     # neighbours(): per batch of inputs, computed once (an N² distance matrix) however many runs ask
     _agree: list[tuple[np.ndarray, Optional[np.ndarray]]] = dataclasses.field(
         default_factory=list, repr=False, compare=False)
@@ -120,7 +122,7 @@ class Targets:
                 or now >= f - FLOOR_REFUTED * max(start - f, abs(f)):
             return False
         if self.channel_axis is None:
-            if self.reads is None or self.reads():
+            if not self.classes or self.reads is None or self.reads(UNREAD_RTOL) is not False:
                 return False
             self.unread = True
         self.refuted, self.floor, self.constant = f, float("nan"), float("nan")

@@ -96,6 +96,9 @@ PAIRING_RTOL = 1e-5
 # whose targets dwarf the outputs: cubic targets of 1e8 against outputs of 0.1) depends on the sum of
 # the outputs alone, and a shuffle keeps that sum — invariant too, proving nothing
 PAIRING_SENSITIVE = 1e-3
+# A loss within this of itself (relative) when every target is replaced by the first sample's does
+# not read its targets (a one-class objective handed labels): only rounding moved it
+UNREAD_RTOL = 1e-6
 
 # -- not_constant_predictions --------------------------------------------------------------------
 TRAIN_ON_STEPS = 100  # with train_on=, a copy trains this long first

@@ -451,7 +451,7 @@ class TorchSession:
                     if isinstance(out, torch.Tensor) and out.is_floating_point():
                         bad = int((~torch.isfinite(out.detach())).sum())
                         if bad:
-                            err.nonfinite_outputs = (bad, out.numel())  # type: ignore[attr-defined]
+                            err.nonfinite_outputs = (bad, out.numel())
                     raise
         raw = self._raw_forward(x, labels=y)
         loss = raw.get("loss") if isinstance(raw, Mapping) else getattr(raw, "loss", None)

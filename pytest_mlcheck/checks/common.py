@@ -75,16 +75,19 @@ def targets_of(session: Session, raw_x: Any, batch: Any, out: np.ndarray, task: 
         return session.loss_of(outputs, other)
 
     targets = decide(y, out, loss_at, task)
-    if targets.classes and len(y) >= 2:
-        def reads() -> bool:
-            """The loss at ``out`` moves when every target is replaced by the first sample's."""
-            alike = np.repeat(np.asarray(y)[:1], len(y), axis=0)
-            if (np.asarray(y) == alike).all():
-                return True  # nothing to replace: no evidence either way
-            base, moved = loss_at(out), loss_at(out, alike)
-            return not (np.isfinite(base) and np.isfinite(moved) and abs(moved - base) <= 1e-6 * (abs(base) + 1e-12))
+    def reads(rtol: float) -> bool | None:
+        """Whether the loss at ``out`` moves by more than ``rtol`` of itself when every target is
+        replaced by the first sample's; None where that says nothing (targets all alike, a loss
+        that cannot be evaluated on them)."""
+        alike = np.repeat(np.asarray(y)[:1], len(y), axis=0)
+        if len(y) < 2 or (np.asarray(y) == alike).all():
+            return None
+        base, moved = loss_at(out), loss_at(out, alike)
+        if not (np.isfinite(base) and np.isfinite(moved)):
+            return None
+        return bool(abs(moved - base) > rtol * max(abs(base), abs(moved), 1e-12))
 
-        targets.reads = reads
+    targets.reads = reads
     if targets.channel_axis is not None and targets.task == "classification" and hasattr(raw_x, "shape"):
         _prefixes(targets, as_numpy(raw_x), loss_at, tuple(out.shape))
 

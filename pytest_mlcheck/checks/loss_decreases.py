@@ -196,7 +196,7 @@ def loss_decreases(
                 raise run.fail("the loss diverged on the way before it came down", [spike])
             if drop >= threshold and not uncovered:
                 return passed_unless_proven(run, model, settings, spec, session, raws[0], prepared[0], out0,
-                                            looked=slow and not proven)
+                                            targets, looked=slow and not proven)
 
         if why == "time":  # no probes past the cap: they would only run into it again
             raise run.time_up(f"after {len(losses)} of {n_steps} steps")

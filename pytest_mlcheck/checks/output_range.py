@@ -175,11 +175,9 @@ def _logits(run: CheckRun, flat: np.ndarray, ids: np.ndarray) -> None:
                        [(C.OUTPUT_ACTIVATION, "an activation such as ReLU or sigmoid on the last layer")])
 
 
-def _scaled(x: Any, factor: float) -> Any:
-    """A float array or tensor times ``factor``; None for anything else (ids, several inputs)."""
-    if not hasattr(x, "shape") or "float" not in str(getattr(x, "dtype", "")):
-        return None
-    return x * factor
+def _float_array(x: Any) -> bool:
+    """One float array or tensor (not ids, not several inputs): what can be scaled."""
+    return hasattr(x, "shape") and "float" in str(getattr(x, "dtype", ""))
 
 
 def _one_logit(run: CheckRun, model: Any, batches: list[Any], output: Any, flat: np.ndarray) -> None:
@@ -190,10 +188,10 @@ def _one_logit(run: CheckRun, model: Any, batches: list[Any], output: Any, flat:
     the outputs, and prove nothing either way."""
     if not (flat.min() >= 0.0 and flat.max() <= 1.0) or len(np.unique(flat)) < 2:
         return
-    if any(_scaled(x, 1.0) is None for x in batches):
+    if not all(_float_array(x) for x in batches):
         return
     # every scale in one pass of one copy
-    seen = predict_batches(run, model, [_scaled(x, f) for f in SATURATION_SCALES for x in batches], output)[0]
+    seen = predict_batches(run, model, [x * f for f in SATURATION_SCALES for x in batches], output)[0]
     seen = seen[np.isfinite(seen)].astype(np.float64)
     if not seen.size or seen.min() < 0.0 or seen.max() > 1.0:
         return  # unbounded

@@ -133,7 +133,7 @@ def overfit_one_batch(
         if spike is not None:
             raise run.fail("the loss diverged on the way before the batch was fitted", [spike])
         if ok and not uncovered:
-            return passed_unless_proven(run, model, settings, spec, session, raw, prepared, out0,
+            return passed_unless_proven(run, model, settings, spec, session, raw, prepared, out0, targets,
                                         looked=slow and not proven)
         if why == "time":  # no probes past the cap: they would only run into it again
             raise run.time_up(f"after {len(losses)} of {max_steps} steps without fitting one batch of {len(out0)}")

@@ -481,7 +481,7 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
     if not causes:
         causes += diagnosis.every_class_marked(targets)
     if not causes:
-        causes += _unpaired(session, raw_batch, first, initial_outputs)
+        causes += _unpaired(session, targets, first, initial_outputs)
     if losses and not np.isfinite(losses[-1]) and not causes:
         causes += trace_nonfinite(fresh, batches or [first], len(losses), targets, log, notes)
     if task == "regression" and initial_outputs is not None:
@@ -601,32 +601,20 @@ def accumulating_step(model: Any, settings: Settings, spec: TrainSpec, session: 
     return diagnosis.missing_zero_grad(fresh, lambda s: s.prepare(*raw_batch), [])
 
 
-def _unpaired(session: Any, raw_batch: tuple[Any, Any], first: Any,
-              initial_outputs: np.ndarray | None) -> list[Evidence]:
+def _unpaired(session: Any, targets: Targets, first: Any, initial_outputs: np.ndarray | None) -> list[Evidence]:
     """:func:`diagnosis.unpaired_loss` at the outputs of the start and of now, for a loss that reads
-    its targets at all: one that never does (a one-class objective such as Deep SVDD's distance to a
-    centre, handed labels it does not use) is no broadcast."""
+    its targets at all (``targets.reads``): one that never does (a one-class objective such as Deep
+    SVDD's distance to a centre, handed labels it does not use) is no broadcast."""
     if initial_outputs is None:
         return []
-    y = session.labels(first)
-
-    def reads_targets() -> bool:
-        try:  # every sample given the first sample's targets
-            alike = session.prepare(raw_batch[0], np.repeat(y[:1], len(y), axis=0).astype(y.dtype))
-            moved = session.loss_of(initial_outputs, alike)
-        except Exception:
-            return False
-        base = session.loss_of(initial_outputs, first)
-        return bool(np.isfinite(moved) and np.isfinite(base)
-                    and abs(moved - base) > PAIRING_SENSITIVE * max(abs(base), abs(moved), 1e-12))
-
-    return diagnosis.unpaired_loss([lambda: initial_outputs, lambda: _final_outputs(session, first)], y,
-                                   lambda out: session.loss_of(out, first), reads_targets)
+    return diagnosis.unpaired_loss([lambda: initial_outputs, lambda: _final_outputs(session, first)],
+                                   session.labels(first), lambda out: session.loss_of(out, first),
+                                   lambda: targets.reads is not None and targets.reads(PAIRING_SENSITIVE) is True)
 
 
 def passed_unless_proven(run: CheckRun, model: Any, settings: Settings, spec: TrainSpec, session: Any,
-                         raw_batch: tuple[Any, Any], first: Any, initial_outputs: np.ndarray | None, *,
-                         looked: bool = False) -> Any:
+                         raw_batch: tuple[Any, Any], first: Any, initial_outputs: np.ndarray | None,
+                         targets: Targets, *, looked: bool = False) -> Any:
     """The end of a training check whose criterion held: passed, unless a value proves a defect
     that a fit does not clear — the user's ``train_step`` carries gradients across optimizer steps
     (:func:`accumulating_step`), or the loss does not pair outputs with their own targets (a
@@ -636,7 +624,7 @@ def passed_unless_proven(run: CheckRun, model: Any, settings: Settings, spec: Tr
     accumulating = [] if looked else accumulating_step(model, settings, spec, session, raw_batch)
     if accumulating:
         raise run.fail("the loss fell, but the training step never zeroes its gradients", accumulating)
-    unpaired = _unpaired(session, raw_batch, first, initial_outputs)
+    unpaired = _unpaired(session, targets, first, initial_outputs)
     if unpaired:
         raise run.fail("the loss fell, but it does not pair each output with its own target", unpaired)
     return run.passed()
@@ -820,7 +808,7 @@ def error_causes(err: UserCodeError, session: Any, raw_batch: tuple[Any, Any]) -
         causes.append((C.INPUT_SHAPE, f"the batch (x of shape {shape}) does not fit the model: {err.exc}"))
     if "does not require grad" in str(err.exc) or "grad_fn" in str(err.exc):
         causes.append((C.NO_GRADIENT, "the loss has no path back to the parameters (detached, .item() or numpy)"))
-    bad = getattr(err, "nonfinite_outputs", None)  # set by an adapter whose loss raised on its outputs
+    bad = err.nonfinite_outputs  # set by an adapter whose loss raised on its outputs
     if bad and not (x is not None and np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all()):
         causes.insert(0, (C.OUTPUTS_NOT_FINITE,
                           f"{bad[0]} of {bad[1]} output values the loss was given are not finite, and it raised "
