@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
@@ -427,14 +428,14 @@ def failure_causes(
 
     task = targets.task
     scaled = _scaled(fresh, first, x)  # None for ids the first layer looks up: no scale to blame
-    causes = _proven(session, fresh, spec, raw_batch, first, x, losses, initial_outputs, targets, notes, log,
-                     batches)
+    final = _final(session, first)
+    causes = _proven(session, fresh, spec, raw_batch, first, x, losses, initial_outputs, final, targets, notes,
+                     log, batches)
     ends: list[float] = []  # each retry's last loss
     if retry is not None:
         retry = _recorded(retry, ends)
     # the one look at the failed run's outputs the softmax-in-loss probe needs, before its release
-    probabilities = _final_outputs(session, first) if task == "classification" and targets.form == "probabilities" \
-        and not causes else None
+    probabilities = final() if task == "classification" and targets.form == "probabilities" and not causes else None
     retrying = not causes and retry is not None
     decay = session.weight_decay() if retrying else 0.0  # read before the release drops the optimizer
     if retrying:
@@ -467,11 +468,13 @@ def failure_causes(
 
 
 def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: tuple[Any, Any], first: Any,
-            x: np.ndarray | None, losses: list[float], initial_outputs: np.ndarray | None, targets: Targets,
-            notes: list[str], log: ProbeLog, batches: list[Any] | None, *, looked: bool = False) -> list[Evidence]:
+            x: np.ndarray | None, losses: list[float], initial_outputs: np.ndarray | None,
+            final: Callable[[], np.ndarray | None], targets: Targets, notes: list[str], log: ProbeLog,
+            batches: list[Any] | None, *, looked: bool = False) -> list[Evidence]:
     """The probes whose evidence is a value that proves a defect (inputs, outputs, the loss on
     chosen outputs, where a non-finite loss first appears, tensors the optimizer never sees), in the
-    order a failure names them. None of them trains the model. ``looked``: :func:`defect_proven`
+    order a failure names them. None of them trains the model. ``final``: the run's outputs now,
+    read once by whichever look needs them first (:func:`_final`). ``looked``: :func:`defect_proven`
     already asked the user's ``train_step`` about accumulating gradients and found nothing."""
     task = targets.task
     causes: list[Evidence] = []
@@ -481,13 +484,13 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
     if not causes:
         causes += diagnosis.every_class_marked(targets)
     if not causes:
-        causes += _unpaired(session, targets, first, initial_outputs)
+        causes += _unpaired(session, targets, first, initial_outputs, final)
     if losses and not np.isfinite(losses[-1]) and not causes:
         causes += trace_nonfinite(fresh, batches or [first], len(losses), targets, log, notes)
     if task == "regression" and initial_outputs is not None:
-        causes += head_cannot_reach(session.labels(first), [initial_outputs, _final_outputs(session, first)])
+        causes += head_cannot_reach(session.labels(first), [initial_outputs, final()])
     if task == "binary" and targets.form == "logits" and initial_outputs is not None:
-        causes += _squashed_logits(initial_outputs, _final_outputs(session, first))
+        causes += _squashed_logits(initial_outputs, final())
     if spec.train_step is not None:  # a step that updates nothing has no gradients to accumulate
         causes += diagnosis.step_updates_nothing(fresh, lambda s: s.prepare(*raw_batch)) \
             or ([] if looked else diagnosis.missing_zero_grad(fresh, lambda s: s.prepare(*raw_batch), notes))
@@ -495,7 +498,7 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
         found = diagnosis.output_activation(initial_outputs, task)
         if found and found[0][0] == C.LOSS_MISMATCH and not _shift_invariant(session, targets, first):
             # probabilities into a loss that expects them: no mismatch, unless they were squashed twice
-            found = diagnosis.softmax_twice(_final_outputs(session, first))
+            found = diagnosis.softmax_twice(final())
         causes += found
         axis = targets.channel_axis  # per position: rows are positions, outputs keep the model's layout
         rows = prediction_rows(initial_outputs, axis)
@@ -585,8 +588,8 @@ def proven_before_extending(model: Any, settings: Settings, spec: TrainSpec, ses
     scaled = _scaled(fresh, first, x)
     log = ProbeLog()
     raw = diagnosis.raw_inputs(scaled)
-    return bool(raw or _proven(session, fresh, spec, raw_batch, first, x, losses, initial_outputs, targets, [], log,
-                               None, looked=True)
+    return bool(raw or _proven(session, fresh, spec, raw_batch, first, x, losses, initial_outputs,
+                               _final(session, first), targets, [], log, None, looked=True)
                 or _input_dependence(fresh, first, x, settings.seed, log, raw=False))
 
 
@@ -601,13 +604,14 @@ def accumulating_step(model: Any, settings: Settings, spec: TrainSpec, session: 
     return diagnosis.missing_zero_grad(fresh, lambda s: s.prepare(*raw_batch), [])
 
 
-def _unpaired(session: Any, targets: Targets, first: Any, initial_outputs: np.ndarray | None) -> list[Evidence]:
+def _unpaired(session: Any, targets: Targets, first: Any, initial_outputs: np.ndarray | None,
+              final: Callable[[], np.ndarray | None]) -> list[Evidence]:
     """:func:`diagnosis.unpaired_loss` at the outputs of the start and of now, for a loss that reads
     its targets at all (``targets.reads``): one that never does (a one-class objective such as Deep
     SVDD's distance to a centre, handed labels it does not use) is no broadcast."""
     if initial_outputs is None:
         return []
-    return diagnosis.unpaired_loss([lambda: initial_outputs, lambda: _final_outputs(session, first)],
+    return diagnosis.unpaired_loss([lambda: initial_outputs, final],
                                    session.labels(first), lambda out: session.loss_of(out, first),
                                    lambda: targets.reads is not None and targets.reads(PAIRING_SENSITIVE) is True)
 
@@ -624,7 +628,7 @@ def passed_unless_proven(run: CheckRun, model: Any, settings: Settings, spec: Tr
     accumulating = [] if looked else accumulating_step(model, settings, spec, session, raw_batch)
     if accumulating:
         raise run.fail("the loss fell, but the training step never zeroes its gradients", accumulating)
-    unpaired = _unpaired(session, targets, first, initial_outputs)
+    unpaired = _unpaired(session, targets, first, initial_outputs, _final(session, first))
     if unpaired:
         raise run.fail("the loss fell, but it does not pair each output with its own target", unpaired)
     return run.passed()
@@ -763,11 +767,18 @@ def _recorded(retry: Callable[..., tuple[bool, float]], ends: list[float]) -> Ca
     return recorded
 
 
-def _final_outputs(session: Any, batch: Any) -> np.ndarray | None:
-    try:
-        return session.predict(batch)
-    except Exception:
-        return None
+def _final(session: Any, batch: Any) -> Callable[[], np.ndarray | None]:
+    """The trained copy's eval-mode outputs on ``batch``, read on the first call and kept: several
+    looks compare them with the outputs at the start, and each read is a forward pass."""
+
+    @cache
+    def final() -> np.ndarray | None:
+        try:
+            return session.predict(batch)
+        except Exception:
+            return None
+
+    return final
 
 
 def _noisy(fresh: Callable[[], Any], raw_batch: tuple[Any, Any], log: ProbeLog) -> bool:
