@@ -65,6 +65,8 @@ def run_check(m: MLCheck, check: str, kw: dict[str, Any], b: dict[str, Any]) -> 
         return m.inputs_normalized(inputs, model=model, **kw)
     if check == "batch_independence":
         return m.batch_independence(model, inputs, **kw)
+    if check == "input_independent_baseline":
+        return m.input_independent_baseline(model, batch, **train, **kw)
     if check == "not_constant_predictions":
         return m.not_constant_predictions(model, inputs, train_on=b.get("batches") or [batch], **train, **kw)
     raise ValueError(f"unknown check {check!r}")

@@ -22,7 +22,8 @@ from pytest_mlcheck import CAUSES, MLCheck  # noqa: E402
 from tests.real_programs import PROGRAMS  # noqa: E402
 
 KNOWN_CHECKS = {"overfit_one_batch", "loss_decreases", "gradients_flow", "init_loss", "output_range",
-                "inputs_normalized", "batch_independence", "not_constant_predictions"}
+                "inputs_normalized", "batch_independence", "not_constant_predictions",
+                "input_independent_baseline"}
 ENTRIES = [(name, fw) for name in PROGRAMS for fw in importlib.import_module(f"tests.real_programs.{name}").FRAMEWORKS]
 
 
