@@ -120,4 +120,12 @@ PROGRAMS: tuple[str, ...] = (
     "dcgan_mnist_generator_skips_h0",
     "dcgan_batchnorm_ignores_train_flag",
     "autotrainer_exponential_activations_explode",
+    "spytorch_braille_snn_detached_spike_record",
+    "kerasio_oxford_pets_unet_four_classes",
+    "kerasio_siamese_contrastive_sigmoid_distance",
+    "keras_babi_memnn_match_no_softmax",
+    "superpixels_cifar10_placeholder_normalize",
+    "egeunet_isic_unsorted_image_mask_pairs",
+    "zhaoyingjun_chatbot_decoder_optimizer_on_encoder",
+    "pytorch_tutorial_transformer_lm_no_causal_mask",
 )
