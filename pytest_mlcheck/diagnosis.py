@@ -199,27 +199,48 @@ def missing_zero_grad(fresh_session: Callable[[], Any], batch_of: Callable[[Any]
 
 
 def step_updates_nothing(fresh_session: Callable[[], Any], batch_of: Callable[[Any], Any]) -> list[Evidence]:
-    """One call of the user's step at its own rate on a fresh copy: it called optimizer.step() and
-    no trainable tensor changed, so nothing gave them a gradient (``loss.backward()`` left out or
-    after the step). A step that did not call optimizer.step() accumulates on purpose; where the
-    framework cannot count the steps, nothing is said."""
+    """One call of the user's step at its own rate on a fresh copy. It called optimizer.step() and
+    no trainable tensor changed: nothing gave them a gradient (``loss.backward()`` left out or after
+    the step). Or it changed some tensors and left others unchanged that got at least as large a
+    gradient as one that moved: the optimizers it steps do not hold them (one built over another
+    part of the model), as ``uncovered`` says of the check's own optimizer. A step that changed
+    nothing without calling optimizer.step() accumulates on purpose; where the framework cannot
+    count the steps or show the gradients, nothing is said."""
     session = fresh_session()
     try:
         batch = batch_of(session)
         before, steps = session.parameter_values(), session.optimizer_steps()
         session.train_step(batch)
-        if session.optimizer_steps() == steps:
-            return []
+        stepped = session.optimizer_steps() != steps
         after = session.parameter_values()
+        try:
+            grads = session.step_gradients()
+        except NotSupported:  # Keras hides a custom step's gradients: only "none changed" can be told
+            grads = {}
     except (NotSupported, UserCodeError):  # no count to read, or the step itself failed: no evidence
         return []
     finally:
         session.close()
-    if not before or any(not np.array_equal(value, after.get(name)) for name, value in before.items()):
+    unchanged = [name for name, value in before.items() if np.array_equal(value, after.get(name))]
+    if not before or not unchanged:
+        return []
+    if len(unchanged) == len(before):
+        return [(C.PARAMS_NOT_UPDATED,
+                 f"one call of your train_step called optimizer.step() and changed none of the {len(before)} "
+                 "trainable tensor(s): no gradient reached them (is loss.backward() called before "
+                 "optimizer.step()?)")] if stepped else []
+    peak = {name: float(np.abs(g).max()) for name, g in grads.items() if g is not None and g.size}
+    moved = [peak[name] for name in before if name not in unchanged and name in peak]
+    if not moved:
+        return []
+    left = [name for name in unchanged if peak.get(name, 0.0) >= min(moved) > 0]
+    if not left:
         return []
     return [(C.PARAMS_NOT_UPDATED,
-             f"one call of your train_step called optimizer.step() and changed none of the {len(before)} trainable "
-             "tensor(s): no gradient reached them (is loss.backward() called before optimizer.step()?)")]
+             f"one call of your train_step changed {len(before) - len(unchanged)} of the {len(before)} trainable "
+             f"tensors and left {len(left)} unchanged that got as large a gradient as one that moved: "
+             f"{listed(left)}; the optimizer(s) it steps do not hold them (built over another part of the "
+             "model?)")]
 
 
 def step_gradients(session: Any, notes: list[str]) -> dict[str, np.ndarray | None]:

@@ -898,3 +898,47 @@ def test_a_binary_mask_is_judged_per_position_and_multi_hot_tags_per_sample():
     multi = decide(tags, out, bce_of(tags), None)
     assert multi.task == "multilabel" and not multi.mask
     assert not multi.right(out)[0] and not multi.fitted(out)
+
+
+class _EncoderDecoder(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.Tanh())
+        self.decoder = nn.Linear(32, 10)
+
+    def forward(self, x):
+        return self.decoder(self.encoder(x))
+
+
+def _two_optimizers(decoder_holds_encoder: bool):
+    """A seq2seq-style step building one optimizer per part each call (zhaoyingjun/chatbot #115
+    built the decoder's over the encoder's parameters)."""
+
+    def step(model, optimizer, loss_fn, x, y):
+        encoder_opt = torch.optim.SGD(model.encoder.parameters(), lr=1e-4)
+        held = model.encoder if decoder_holds_encoder else model.decoder
+        decoder_opt = torch.optim.SGD(held.parameters(), lr=1e-4)
+        encoder_opt.zero_grad()
+        decoder_opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        encoder_opt.step()
+        decoder_opt.step()
+        return loss.item()
+    return step
+
+
+@pytest.mark.parametrize("bug", [True, False])
+def test_a_step_whose_optimizers_miss_part_of_the_model_is_named_from_one_step(bug):
+    """One call of the user's step on a fresh copy: tensors that got as large a gradient as one
+    that moved, yet did not move, are held by no optimizer it steps. Its twin steps both parts at
+    the same slow rate and fails as a slow rate, not as parameters left out."""
+    torch.manual_seed(0)
+    with pytest.raises(CheckFailed) as failed:
+        MLCheck().overfit_one_batch(_EncoderDecoder(), tc.digits_batch(32), loss_fn=CE(),
+                                    optimizer=_sgd(1e-4), train_step=_two_optimizers(bug))
+    if bug:
+        assert failed.value.causes[:1] == ["params_not_updated"], str(failed.value)
+        assert "decoder.weight, decoder.bias" in str(failed.value) and "changed 2 of the 4" in str(failed.value)
+    else:
+        assert "params_not_updated" not in failed.value.causes, str(failed.value)
