@@ -136,5 +136,12 @@ TARGET_SHAPE = _cause("target_shape", "outputs and targets differ in shape, so t
                             "shape too (F.pairwise_distance(a, b, keepdim=True))",
                       keras="make the last layer's output the targets' shape (a (N,) target for a Dense(1) head "
                             "needs y[:, None] with some losses)")
+TARGET_LEAKAGE = _cause("target_leakage", "the model reads the targets it is trained to predict: the output for a "
+                                          "position moves with the input that is its own target",
+                        torch="mask attention to earlier positions (nn.Transformer.generate_square_subsequent_mask, "
+                              "is_causal=True) and keep recurrent layers one-directional, or shift the targets past "
+                              "what the model sees",
+                        keras="MultiHeadAttention(..., use_causal_mask=True) and no Bidirectional layer before a "
+                              "next-token head, or shift the targets past what the model sees")
 SPLIT_LEAKAGE = _cause("split_leakage", "the same samples occur in the training and test splits",
                        fix="deduplicate, and split before augmenting")

@@ -12,7 +12,7 @@ from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.errors import NotSupported, UserCodeError
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
-    ACCUMULATION_RATIO, INDEPENDENCE_RTOL, INIT_FADE, INPUT_MAX_SCALE, INPUT_MIN_PEAK, INPUT_RAW_SCALE, OUTPUT_UNMOVED,
+    ACCUMULATION_RATIO, INDEPENDENCE_RTOL, INIT_FADE, INPUT_MAX_SCALE, LEAK_RTOL, INPUT_MIN_PEAK, INPUT_RAW_SCALE, OUTPUT_UNMOVED,
     PAIRING_RTOL, PAIRING_SENSITIVE, PROBE_MAX_STEPS, PROBE_TARGET, SOFTMAX_TWICE_PRESSED, SPIKE, STALL_FRACTION, TARGET_MAX_SCALE,
     UNREACHED_SHARE,
 )
@@ -462,6 +462,86 @@ def _pairing_permutations(targets: np.ndarray, count: int = 2) -> list[np.ndarra
             if len(found) == count:
                 break
     return found
+
+
+def _token_ids(x: np.ndarray) -> tuple[np.ndarray, bool] | None:
+    """Inputs read as token ids: integers, or one-hot rows over the last axis (then ``True``)."""
+    if np.issubdtype(x.dtype, np.integer):
+        return x, False
+    if x.ndim >= 3 and np.issubdtype(x.dtype, np.floating) and np.isin(x, (0.0, 1.0)).all() \
+            and (x.sum(axis=-1) == 1).all():
+        return x.argmax(axis=-1), True
+    return None
+
+
+def next_token_shift(x: np.ndarray | None, y: np.ndarray | None) -> tuple[int, int] | None:
+    """(axis, shift): the targets are the input ids ``shift`` positions ahead along ``axis`` — at
+    every position where both exist, and not the inputs themselves — as a language model's
+    next-token targets are. None when no axis and shift of 1..3 line them up."""
+    if x is None or y is None:
+        return None
+    read = _token_ids(x)
+    if read is None or not np.issubdtype(y.dtype, np.integer) or read[0].shape != y.shape:
+        return None
+    ids = read[0]
+    for axis in range(ids.ndim):
+        for shift in (1, 2, 3):
+            n = ids.shape[axis] - shift
+            if n < 2:
+                continue
+            ahead = np.take(ids, np.arange(shift, shift + n), axis=axis)
+            if np.array_equal(np.take(y, np.arange(n), axis=axis), ahead) and not np.array_equal(y, ids):
+                return axis, shift
+    return None
+
+
+def target_leak(x: np.ndarray | None, y: np.ndarray | None,
+                predict: Callable[[np.ndarray], np.ndarray]) -> list[Evidence]:
+    """Next-token targets (:func:`next_token_shift`) the model can see: the input at one position
+    along the sequence axis is changed in every sample, and the outputs at the position whose target
+    it is move (beyond rounding, ``LEAK_RTOL``). A causal model's outputs there cannot move; one that
+    attends to later positions copies its targets instead of predicting them, so the loss falls fast
+    and a fitted batch proves nothing. ``predict`` runs the model in eval mode on inputs like ``x``."""
+    found = next_token_shift(x, y)
+    if found is None:
+        return []
+    axis, shift = found
+    ids, onehot = _token_ids(x)
+    length = ids.shape[axis]
+    at = (length - shift) // 2  # a position with context on both sides
+    seen = np.unique(ids)
+    if len(seen) < 2:
+        return []
+    changed = ids.copy()
+    index = [slice(None)] * ids.ndim
+    index[axis] = at + shift
+    old = changed[tuple(index)]
+    changed[tuple(index)] = seen[(np.searchsorted(seen, old) + 1) % len(seen)]  # another id of the batch
+    fed = np.eye(x.shape[-1], dtype=x.dtype)[changed] if onehot else changed.astype(x.dtype)
+    try:
+        before, after = predict(x), predict(fed)
+    except Exception:  # the model refuses the changed ids: no evidence either way
+        return []
+    if before is None or after is None or before.shape != after.shape or before.ndim != ids.ndim + 1:
+        return []
+    if before.shape[:-1] == ids.shape:  # classes last, or at axis 1 of (N, C, *positions)
+        position_axis = axis
+    elif before.shape[0] == ids.shape[0] and before.shape[2:] == ids.shape[1:] and axis > 0:
+        position_axis = axis + 1
+    else:
+        return []
+    scale = float(np.abs(before).max())
+    if not np.isfinite(scale) or scale == 0:
+        return []
+    moved = float(np.abs(np.take(after, at, axis=position_axis) - np.take(before, at, axis=position_axis)).max())
+    if moved <= LEAK_RTOL * scale:
+        return []
+    return [(C.TARGET_LEAKAGE,
+             f"the targets are the inputs {shift} position(s) ahead along axis {axis} (next-token prediction), and "
+             f"the outputs at position {at} moved by {fmt(moved)} (outputs up to {fmt(scale)}) when the input at "
+             f"position {at + shift} — their own target — changed: the model reads the token it is asked to "
+             "predict (attention without a causal mask, a bidirectional layer), so training copies it instead of "
+             "predicting it and a fitted batch proves nothing")]
 
 
 def unpaired_loss(views: list[Callable[[], np.ndarray | None]], targets: np.ndarray | None,

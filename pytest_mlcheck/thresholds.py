@@ -96,6 +96,11 @@ PAIRING_RTOL = 1e-5
 # whose targets dwarf the outputs: cubic targets of 1e8 against outputs of 0.1) depends on the sum of
 # the outputs alone, and a shuffle keeps that sum — invariant too, proving nothing
 PAIRING_SENSITIVE = 1e-3
+# An output that moves by more than this (relative to the outputs' largest magnitude) when the input
+# that is its own next-token target changes reads that target: a causal mask leaves it unmoved to
+# rounding (an additive -inf mask gives exact zeros; a finite one ~1e-7), a full attention moves it
+# by a large share of the logits' spread
+LEAK_RTOL = 1e-4
 # A loss within this of itself (relative) when every target is replaced by the first sample's does
 # not read its targets (a one-class objective handed labels): only rounding moved it
 UNREAD_RTOL = 1e-6

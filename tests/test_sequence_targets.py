@@ -77,3 +77,75 @@ def test_positions_after_a_shared_prefix_are_not_demanded_but_the_rest_are(mlche
     with pytest.raises(CheckFailed) as info:
         run()
     assert "not demanded" in str(info.value)
+
+
+class BiLM(CharLM):
+    """BROKEN as a language model: the GRU reads both ways, so output t sees token t + 1, its target."""
+
+    def __init__(self, vocab: int = VOCAB) -> None:
+        super().__init__(vocab=vocab)
+        self.rnn = nn.GRU(32, 32, batch_first=True, bidirectional=True)
+
+
+def _openings(vocab: int = 64, n: int = 32, length: int = 11) -> torch.Tensor:
+    """Each sample opens with its own token, so a left-to-right model can fit every next token."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, vocab, size=(n, length))
+    x[:, 0] = rng.permutation(vocab)[:n]
+    return torch.tensor(x)
+
+
+@pytest.mark.parametrize("model", [CharLM, BiLM])
+def test_a_language_model_that_sees_its_next_token_is_named_even_when_it_fits(mlcheck, model):
+    """Next-token targets (the inputs one position ahead): changing the input at t + 1 must leave
+    output t where it was. The left-to-right GRU passes; the bidirectional one fits the batch even
+    faster — by copying — and fails with ``target_leakage`` naming the position that moved."""
+    x = _openings()
+    torch.manual_seed(0)
+    run = lambda: mlcheck.overfit_one_batch(  # noqa: E731
+        model(vocab=64), (x[:, :-1], x[:, 1:]), loss_fn=lambda out, y: F.cross_entropy(out.transpose(1, 2), y),
+        optimizer=lambda p: torch.optim.Adam(p, lr=1e-2))
+    if model is CharLM:
+        assert run().passed
+        return
+    with pytest.raises(CheckFailed) as failed:
+        run()
+    assert failed.value.causes == ["target_leakage"], str(failed.value)
+    assert "when the input at position 5 — their own target — changed" in str(failed.value)
+
+
+def test_a_bidirectional_tagger_whose_tags_are_not_its_inputs_shifted_passes(mlcheck):
+    """A correct look-alike: a tagger reads the whole sentence on purpose; its targets (a tag per
+    token) are no shifted copy of the inputs, so nothing is perturbed."""
+    x = _openings()
+    tags = (x * 7 + torch.roll(x, 1, dims=1)) % 5
+    torch.manual_seed(0)
+    result = mlcheck.overfit_one_batch(
+        BiLM(vocab=64), (x, tags), loss_fn=lambda out, y: F.cross_entropy(out[..., :5].transpose(1, 2), y),
+        optimizer=lambda p: torch.optim.Adam(p, lr=1e-2))
+    assert result.passed
+
+
+@pytest.mark.parametrize("causal", [True, False])
+def test_keras_attention_without_a_causal_mask_is_named_on_next_token_targets(causal):
+    """The Keras twin: MultiHeadAttention with and without ``use_causal_mask`` on a next-token batch
+    (pytorch/tutorials #2478's transformer left its mask out), judged by ``loss_decreases``."""
+    import keras
+
+    from pytest_mlcheck import MLCheck
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((10,), dtype="int32")
+    h = keras.layers.Embedding(64, 32)(inp)
+    h = h + keras.layers.MultiHeadAttention(2, 16)(h, h, use_causal_mask=causal)
+    model = keras.Model(inp, keras.layers.Dense(64)(h))
+    model.compile(optimizer=keras.optimizers.Adam(1e-2),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x = _openings().numpy().astype("int32")
+    batches = [(x[:, :-1], x[:, 1:])]
+    if causal:
+        assert MLCheck().loss_decreases(model, batches).passed
+        return
+    with pytest.raises(CheckFailed) as failed:
+        MLCheck().loss_decreases(model, batches)
+    assert failed.value.causes[:1] == ["target_leakage"], str(failed.value)

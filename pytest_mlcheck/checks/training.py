@@ -485,6 +485,8 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
         causes += diagnosis.every_class_marked(targets)
     if not causes:
         causes += _unpaired(session, targets, first, initial_outputs, final)
+    if not causes:
+        causes += _leaked(session, first)
     if losses and not np.isfinite(losses[-1]) and not causes:
         causes += trace_nonfinite(fresh, batches or [first], len(losses), targets, log, notes)
     if task == "regression" and initial_outputs is not None:
@@ -616,13 +618,21 @@ def _unpaired(session: Any, targets: Targets, first: Any, initial_outputs: np.nd
                                    lambda: targets.reads is not None and targets.reads(PAIRING_SENSITIVE) is True)
 
 
+def _leaked(session: Any, first: Any) -> list[Evidence]:
+    """:func:`diagnosis.target_leak` on the batch, run in eval mode on the run's copy (a copy that
+    sees its targets fits them, so a leak shows at the end of a run as at its start)."""
+    return diagnosis.target_leak(session.inputs(first), session.labels(first),
+                                 lambda ids: session.predict(session.prepare(ids, None)))
+
+
 def passed_unless_proven(run: CheckRun, model: Any, settings: Settings, spec: TrainSpec, session: Any,
                          raw_batch: tuple[Any, Any], first: Any, initial_outputs: np.ndarray | None,
                          targets: Targets, *, looked: bool = False) -> Any:
     """The end of a training check whose criterion held: passed, unless a value proves a defect
     that a fit does not clear — the user's ``train_step`` carries gradients across optimizer steps
-    (:func:`accumulating_step`), or the loss does not pair outputs with their own targets (a
-    broadcast one fits to its own floor: every output toward the targets' mean). ``looked``: the
+    (:func:`accumulating_step`), the loss does not pair outputs with their own targets (a
+    broadcast one fits to its own floor: every output toward the targets' mean), or the model sees
+    the next-token targets it predicts (:func:`_leaked`: copying them fits fast). ``looked``: the
     run was slow at its budget (extended, or asked for a horizon), so :func:`defect_proven`
     already took the first look and found nothing."""
     accumulating = [] if looked else accumulating_step(model, settings, spec, session, raw_batch)
@@ -631,6 +641,9 @@ def passed_unless_proven(run: CheckRun, model: Any, settings: Settings, spec: Tr
     unpaired = _unpaired(session, targets, first, initial_outputs, _final(session, first))
     if unpaired:
         raise run.fail("the loss fell, but it does not pair each output with its own target", unpaired)
+    leaked = _leaked(session, first)
+    if leaked:
+        raise run.fail("the loss fell, but the model sees the targets it predicts", leaked)
     return run.passed()
 
 
