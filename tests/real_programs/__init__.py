@@ -128,4 +128,6 @@ PROGRAMS: tuple[str, ...] = (
     "egeunet_isic_unsorted_image_mask_pairs",
     "zhaoyingjun_chatbot_decoder_optimizer_on_encoder",
     "pytorch_tutorial_transformer_lm_no_causal_mask",
+    "t81_gan_discriminator_sigmoid_from_logits",
+    "nvidia_unet_medical_softmax_into_logits_ce",
 )
