@@ -15,7 +15,7 @@ from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
-    BEAT_CONSTANT, CLIPPED_MIN_ROWS, DENSE_MIN_RIGHT, FLOOR_REFUTED, IGNORED_MAX_ASKED, OVERLAP_MAX_SAMPLES, OVERLAP_MIN_DETERMINED,
+    BEAT_CONSTANT, CLIPPED_MIN_ROWS, CLIPPED_MIN_SHARE, SOFTMAX_AGAIN_RTOL, DENSE_MIN_RIGHT, FLOOR_REFUTED, IGNORED_MAX_ASKED, OVERLAP_MAX_SAMPLES, OVERLAP_MIN_DETERMINED,
     OVERLAP_NEIGHBOURS, SUM_ATOL, UNREAD_RTOL,
 )
 
@@ -582,6 +582,8 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
             problems += _outside_binary(y2, loss_at, shape, only_if_negative=True)
         if finite and tuple(y.shape) != shape and y.size == out.size and not problems:
             problems += _broadcast(y2, loss_at, shape, floor, tuple(y.shape))
+    if not problems and task in ("classification", "multilabel") and _finite(floor):
+        problems += _softmax_again(out, floor)
     mask = task == "multilabel" and sum(d > 1 for d in y.shape[1:]) >= 2
     return Targets(task, encoding, ids, width, form, floor, problems, constant=constant, mask=mask, ignored=ignored)
 
@@ -765,13 +767,16 @@ def _broadcast(y2: np.ndarray, loss_at: LossAt, shape: tuple, floor: float, y_sh
 
 
 def _form(loss_at: LossAt, target: np.ndarray, values_say: str, shape: tuple) -> str:
-    """Logits or probabilities. Outputs outside [0, 1] are logits. Inside, the loss decides: a
+    """Logits or probabilities. Class outputs outside [0, 1] are logits. Inside, the loss decides: a
     categorical loss on logits ignores a constant added to every output of a row; an elementwise
     loss on probabilities refuses values outside [0, 1] or clips them (same value clipped or not),
-    while one on logits scores a confident logit better than the probability it stands for."""
-    if values_say == "logits":
-        return "logits"
+    while one on logits scores a confident logit better than the probability it stands for. That
+    last question is asked of independent outputs outside [0, 1] too: a loss that scores 0.9/0.1
+    far better than the logits they stand for wants the outputs at the targets themselves (MSE on
+    0/1 labels, a contrastive loss on distances with a margin of 1), so they are read at 0.5."""
     single = target.shape[1] >= 2 and np.allclose(target.sum(axis=1), 1)
+    if values_say == "logits" and single:
+        return "logits"
 
     def at(a: np.ndarray) -> float:
         return loss_at(np.ascontiguousarray(a.reshape(shape), dtype=np.float32))
@@ -782,6 +787,8 @@ def _form(loss_at: LossAt, target: np.ndarray, values_say: str, shape: tuple) ->
     p = 0.9 * target + 0.1 * (1 - target)
     logits = np.log(p) - np.log1p(-p)
     lp, ll = at(p), at(logits)
+    if values_say == "logits":  # unbounded outputs: probabilities only on the loss's clear word
+        return "probabilities" if _finite(lp) and _finite(ll) and lp < ll and not _same(lp, ll) else "logits"
     if not _finite(ll) or _same(ll, at(np.clip(logits, 1e-7, 1 - 1e-7))):
         return "probabilities"
     return "logits" if ll < lp - 1e-6 else "probabilities"
@@ -891,6 +898,30 @@ def logits_read(outputs: np.ndarray, traced: Callable[[], Optional[float]], valu
                               "not show")]
 
 
+def _softmax_again(out: np.ndarray, floor: float) -> list[Evidence]:
+    """Outputs that are probabilities along their last axis or axis 1 (≥ 0, summing to 1), whose loss
+    at the perfect prediction is log(1 + (C − 1)/e): what a cross-entropy that applies its own softmax
+    gives a one-hot row of C classes. On the probabilities themselves it would be 0; a term added
+    beside it (a dice loss) is 0 there too, so the value tells even where the loss as a whole is not
+    shift-invariant. A run reaches that floor and passes, having learned through a damped gradient."""
+    if out.ndim < 2 or out.dtype.kind != "f" or not np.isfinite(out).all() or out.min() < 0:
+        return []
+    for axis in sorted({1, out.ndim - 1}):
+        classes = out.shape[axis]
+        if classes < 2 or not np.allclose(out.sum(axis=axis), 1.0, atol=1e-3):
+            continue
+        least = float(np.log1p((classes - 1) / np.e))
+        if abs(floor - least) <= SOFTMAX_AGAIN_RTOL * least:
+            return [(C.LOSS_MISMATCH,
+                     f"the outputs are probabilities (they sum to 1 over axis {axis}), and the loss of a perfect "
+                     f"prediction of them is {fmt(floor)} = log(1 + (C−1)/e) for {classes} classes: the "
+                     "cross-entropy of a one-hot row softmaxed again, so the loss applies its own softmax to "
+                     "probabilities (it cannot go below that, and its gradient is damped); give it the logits "
+                     "(no softmax before CrossEntropyLoss / softmax_cross_entropy_with_logits, from_logits=True "
+                     "on raw outputs)")]
+    return []
+
+
 _CLIPPED = "the logits were clipped (a ReLU or clamp on the last layer) before the softmax"
 
 
@@ -898,7 +929,8 @@ def _clipped_before_softmax(out2: np.ndarray) -> list[Evidence]:
     """Class outputs of which, in most rows, two or more share exactly the row's lowest value (above 0)
     though the row is not constant: what a ReLU (or a clamp) on the logits leaves before a softmax or
     log-softmax, or in raw logits. Unclipped float logits never tie. Exact zeros of probabilities are
-    left alone: a softmax over huge logits underflows to them."""
+    left alone: a softmax over huge logits underflows to them; so is a clip that holds few of the
+    outputs (``CLIPPED_MIN_SHARE``), which costs them little of their gradient."""
     if out2.ndim != 2 or out2.shape[1] < 3 or len(out2) < 2 or out2.dtype.kind != "f" or out2.dtype.itemsize < 4 \
             or not np.isfinite(out2).all():
         return []
@@ -908,7 +940,7 @@ def _clipped_before_softmax(out2: np.ndarray) -> list[Evidence]:
     probabilities = out2.min() >= 0 and np.allclose(out2.sum(axis=1), 1.0, atol=1e-3)
     if probabilities:
         clipped &= low[:, 0] > 0
-    if clipped.mean() < CLIPPED_MIN_ROWS:
+    if clipped.mean() < CLIPPED_MIN_ROWS or (out2 == low).mean() < CLIPPED_MIN_SHARE:
         return []
     where = "probabilities" if probabilities else "log-probabilities" if np.allclose(
         np.log(np.exp(out2.astype(np.float64)).sum(axis=1)), 0.0, atol=1e-3) else "outputs"

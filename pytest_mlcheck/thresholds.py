@@ -79,10 +79,20 @@ RECOVERED_SPIKE = 10.0
 # row against it (x2.716 of e = 2.718 on seeds 0-5); a correct softmax barely trained (Keras #9939's MLP
 # at SGD 0.01, 100 steps) sat at x2.089. Named only from this fraction of e up.
 SOFTMAX_TWICE_PRESSED = 0.95
+# A loss whose value at the perfect probabilities (one-hot rows) is log(1 + (C - 1)/e) within this
+# (relative): the cross-entropy of a one-hot row softmaxed again, which no other loss term there gives
+# by chance (float32 rounding leaves ~1e-7; NVIDIA UNet_Medical's cross-entropy + dice: 0.3132617)
+SOFTMAX_AGAIN_RTOL = 1e-4
 # outputs clipped before the softmax: at least this share of rows tie at their minimum, not constant
 # (a ReLU on 3 zero-centred logits leaves exactly two zeros in 3/8 of the rows, on 10 in ~99%;
 # unclipped float32 logits never tie)
 CLIPPED_MIN_ROWS = 0.25
+# ... and the clip holds at least this share of all the class outputs: a ReLU on the logits silences
+# those below 0 (half of zero-centred logits; 20-50 % on the eight ReLU heads of the real-program
+# corpus), each with no gradient; a clip that binds on few leaves nearly every output its gradient
+# and the run decides (SpyTorch's spiking readout, the maximum over time of a potential resting at 0:
+# 6 % of 28 outputs, in ties on 53 % of the rows)
+CLIPPED_MIN_SHARE = 0.1
 # A non-finite loss of finite outputs this many times their size at init, finite once they are scaled
 # back: the updates blew them up (keras #3040's SGD regression: x1e17 at step 12), not a loss defect.
 OVERFLOW_GROWTH = 1e3

@@ -463,6 +463,14 @@ def test_outputs_clipped_before_the_softmax_are_told_from_ties_that_are_not_a_cl
     underflowed = (underflowed / underflowed.sum(axis=1, keepdims=True)).astype(np.float32)
     assert (underflowed == 0).sum(axis=1).min() >= 2 and not _clipped_before_softmax(underflowed)
     assert not _clipped_before_softmax(relu.astype(np.float16))
+    # a readout that is the maximum over time of a potential resting at 0 (SpyTorch's spiking
+    # network): the clip holds the few outputs that never rose (ties in about half the rows, 28
+    # classes), each losing its gradient only there — not the half of a ReLU head
+    walks = np.cumsum(rng.normal(size=(100, 28, 50)), axis=2).astype(np.float32)
+    readout = np.maximum(walks.max(axis=2), 0)
+    share = (readout == readout.min(axis=1, keepdims=True)).mean()
+    assert 0.02 < share < 0.1 and not _clipped_before_softmax(readout), share
+    assert _clipped_before_softmax(np.maximum(rng.normal(size=(100, 28)), 0).astype(np.float32))
 
 
 def test_outputs_that_ignore_the_inputs_or_mix_samples_are_told_apart():
@@ -942,3 +950,26 @@ def test_a_step_whose_optimizers_miss_part_of_the_model_is_named_from_one_step(b
         assert "decoder.weight, decoder.bias" in str(failed.value) and "changed 2 of the 4" in str(failed.value)
     else:
         assert "params_not_updated" not in failed.value.causes, str(failed.value)
+
+
+@pytest.mark.parametrize("again", [True, False])
+def test_a_cross_entropy_that_softmaxes_probabilities_again_is_named_beside_another_term(mlcheck, again):
+    """A softmax head into a loss of logits plus a term on the probabilities themselves (NVIDIA
+    UNet_Medical #468: cross-entropy + dice). The sum is not shift-invariant, so only the value tells:
+    at one-hot rows the loss is log(1 + (C−1)/e), a floor the run reaches and passes. The twin takes
+    the log of the probabilities (0 there) and passes."""
+    def loss(probs, y):
+        ce = F.cross_entropy(probs, y) if again else F.nll_loss(torch.log(probs.clamp_min(1e-7)), y)
+        return ce + (1 - probs.gather(1, y[:, None])).mean()
+
+    torch.manual_seed(0)
+    model = nn.Sequential(tc.digits_mlp(), nn.Softmax(dim=1))
+    run = lambda: mlcheck.overfit_one_batch(model, tc.digits_batch(32), loss_fn=loss,  # noqa: E731
+                                            optimizer=lambda p: torch.optim.Adam(p, lr=1e-2))
+    if not again:
+        assert run().passed
+        return
+    with pytest.raises(CheckFailed) as failed:
+        run()
+    assert failed.value.causes[:1] == ["loss_mismatch"], str(failed.value)
+    assert "log(1 + (C−1)/e) for 10 classes" in str(failed.value)
