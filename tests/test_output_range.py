@@ -161,3 +161,20 @@ def test_a_per_position_head_of_the_wrong_width_is_named(mlcheck):
     with pytest.raises(CheckFailed) as failed:
         mlcheck.output_range(TokenHead(), torch.randint(0, 50, (8, 12)), kind="logits", num_classes=40)
     assert failed.value.causes[0] == "head_width" and "(8, 12, 50)" in str(failed.value)
+
+
+@pytest.mark.parametrize("softmax", [False, True])
+def test_one_output_asked_for_probabilities_is_the_positive_class_probability(mlcheck, softmax):
+    """kind="probabilities" on a binary head with one sigmoid unit (a GAN discriminator's fix in
+    t81_558 PR #81 failed with head_width): the unit's value is a probability, judged as a sigmoid's;
+    a softmax over that one unit is 1.0 everywhere and still fails."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 1), nn.Softmax(dim=1) if softmax else nn.Sigmoid())
+    x = torch.randn(32, 8)
+    if not softmax:
+        result = mlcheck.output_range(model, x, kind="probabilities")
+        assert result.passed and any("probability of the positive class" in n for n in result.notes)
+        return
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.output_range(model, x, kind="probabilities")
+    assert failed.value.causes == ["head_width", "output_activation"]

@@ -144,9 +144,15 @@ def _bounded(run: CheckRun, flat: np.ndarray, ids: np.ndarray, lo: float, hi: fl
 
 
 def _probabilities(run: CheckRun, flat: np.ndarray, ids: np.ndarray) -> None:
-    if flat.shape[1] == 1:
-        raise run.fail("probabilities over classes need ≥ 2 outputs per sample; got 1",
-                       [(C.HEAD_WIDTH, "one output per sample; a single-unit binary head is kind='sigmoid'")])
+    if flat.shape[1] == 1:  # a binary head's probability of the positive class, judged as a sigmoid's
+        run.result.notes.append("one output per sample: read as the probability of the positive class "
+                                "(as kind='sigmoid')")
+        _bounded(run, flat, ids, 0.0, 1.0, "probabilities must lie in [0, 1]")
+        if len(flat) > 1 and np.allclose(flat, 1.0, rtol=0, atol=1e-6):
+            raise run.fail("every output is 1.0", [
+                (C.HEAD_WIDTH, "one output per sample, always 1: a softmax over one unit"),
+                (C.OUTPUT_ACTIVATION, "a softmax over one unit is always 1; use a sigmoid, or two outputs")])
+        return
     _bounded(run, flat, ids, 0.0, 1.0, "probabilities must lie in [0, 1]")
     sums = flat.sum(axis=1)
     off = np.abs(sums - 1.0)
