@@ -478,10 +478,11 @@ def next_token_shift(x: np.ndarray | None, y: np.ndarray | None) -> tuple[int, i
     """(axis, shift): the targets are the input ids ``shift`` positions ahead along ``axis`` — at
     every position where both exist, and not the inputs themselves — as a language model's
     next-token targets are. None when no axis and shift of 1..3 line them up."""
-    if x is None or y is None:
+    if x is None or y is None or not np.issubdtype(y.dtype, np.integer) or y.ndim < 2 \
+            or x.shape[:y.ndim] != y.shape:  # cheap refusals first: no pass over the inputs
         return None
     read = _token_ids(x)
-    if read is None or not np.issubdtype(y.dtype, np.integer) or read[0].shape != y.shape:
+    if read is None or read[0].shape != y.shape:
         return None
     ids = read[0]
     for axis in range(ids.ndim):
