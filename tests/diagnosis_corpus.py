@@ -483,8 +483,50 @@ def torch_cases() -> list[Diag]:
         Diag(T, "outputs_not_finite", "twin: log of softplus",
              lambda m: m.output_range(nn.Sequential(tc.digits_mlp(), nn.Softplus(), _Log()), tc.held_out(64),
                                       kind="logits"), False),
+        # target_leakage
+        Diag(T, "target_leakage", "language model through a bidirectional GRU", _next_tokens(lambda: TokenLM("bigru")),
+             True, "target_leakage"),
+        Diag(T, "target_leakage", "language model through self-attention without a causal mask",
+             _next_tokens(lambda: TokenLM("attention")), True, "target_leakage"),
+        Diag(T, "target_leakage", "twin: a left-to-right GRU", _next_tokens(lambda: TokenLM("gru")), False),
+        Diag(T, "target_leakage", "twin: self-attention with a causal mask",
+             _next_tokens(lambda: TokenLM("causal")), False),
+        Diag(T, "target_leakage", "look-alike: a bidirectional tagger (tags are no shifted tokens)",
+             _next_tokens(lambda: TokenLM("bigru"), tags=True), False),
     ]
     return cases
+
+
+class TokenLM(nn.Module):
+    """Embedding -> a sequence layer -> per-token logits (N, T, 32), read as a language model."""
+
+    def __init__(self, layer: str) -> None:
+        super().__init__()
+        self.layer = layer
+        self.embed, self.head = nn.Embedding(32, 32), nn.Linear(32, 32)
+        if layer in ("gru", "bigru"):
+            self.seq = nn.GRU(32, 32 if layer == "gru" else 16, batch_first=True, bidirectional=layer == "bigru")
+        else:
+            self.seq = nn.MultiheadAttention(32, 2, batch_first=True)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        h = self.embed(tokens)
+        if self.layer in ("gru", "bigru"):
+            return self.head(self.seq(h)[0])
+        mask = nn.Transformer.generate_square_subsequent_mask(tokens.shape[1]) if self.layer == "causal" else None
+        return self.head(h + self.seq(h, h, h, attn_mask=mask, need_weights=False)[0])
+
+
+def _next_tokens(model_fn: Callable[[], nn.Module], *, tags: bool = False) -> Callable[[Any], Any]:
+    """overfit_one_batch on 32 sequences of 11 tokens (each opening with its own token), the targets
+    the next tokens — or, with ``tags``, a tag per token that is no shifted copy of the tokens."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 32, size=(32, 11))
+    x[:, 0] = rng.permutation(32)
+    x = torch.tensor(x)
+    batch = (x, (x * 7 + torch.roll(x, 1, dims=1)) % 5) if tags else (x[:, :-1], x[:, 1:])
+    return lambda m: m.overfit_one_batch(model_fn(), batch, loss_fn=lambda out, y: F.cross_entropy(
+        out.transpose(1, 2), y), optimizer=_adam(1e-2))
 
 
 def _one_class() -> list[tuple]:

@@ -387,6 +387,13 @@ def keras_cases() -> list[Diag]:
              lambda m: m.output_range(per_image_sum(1e-6), _blank(), kind="logits"), False),
         Diag(K, "outputs_not_finite", "twin: a log of softplus(logits)", lambda m: m.output_range(
             log_head(True), kc.digits_arrays(64)[0], kind="logits"), False),
+        # target_leakage
+        Diag(K, "target_leakage", "language model through a Bidirectional GRU", _next_tokens("bigru"), True,
+             "target_leakage"),
+        Diag(K, "target_leakage", "language model through MultiHeadAttention without use_causal_mask",
+             _next_tokens("attention"), True, "target_leakage"),
+        Diag(K, "target_leakage", "twin: a left-to-right GRU", _next_tokens("gru"), False),
+        Diag(K, "target_leakage", "twin: MultiHeadAttention with use_causal_mask=True", _next_tokens("causal"), False),
     ]
 
 
@@ -423,3 +430,29 @@ def _frozen_all() -> keras.Model:
 def _stopped_logits() -> keras.Model:
     inputs = keras.Input((8, 8, 1))
     return keras.Model(inputs, keras.ops.stop_gradient(kc.mlp()(inputs)))
+
+
+def token_lm(layer: str) -> keras.Model:
+    """Embedding -> a sequence layer -> per-token logits (N, T, 32), compiled as a language model."""
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((10,), dtype="int32")
+    h = layers.Embedding(32, 32)(inp)
+    if layer == "gru":
+        h = layers.GRU(32, return_sequences=True)(h)
+    elif layer == "bigru":
+        h = layers.Bidirectional(layers.GRU(16, return_sequences=True))(h)
+    else:
+        h = h + layers.MultiHeadAttention(2, 16)(h, h, use_causal_mask=layer == "causal")
+    model = keras.Model(inp, layers.Dense(32)(h))
+    model.compile(optimizer=keras.optimizers.Adam(1e-2),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model
+
+
+def _next_tokens(layer: str) -> Callable[[Any], Any]:
+    """overfit_one_batch on 32 sequences of 11 tokens (each opening with its own token), the targets
+    the next tokens."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 32, size=(32, 11)).astype("int32")
+    x[:, 0] = rng.permutation(32)
+    return lambda m: m.overfit_one_batch(token_lm(layer), (x[:, :-1], x[:, 1:]))
