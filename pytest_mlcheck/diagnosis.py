@@ -12,7 +12,7 @@ from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.errors import NotSupported, UserCodeError
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
-    ACCUMULATION_RATIO, INDEPENDENCE_RTOL, INIT_FADE, INPUT_MAX_SCALE, LEAK_RTOL, INPUT_MIN_PEAK, INPUT_RAW_SCALE, OUTPUT_UNMOVED,
+    ACCUMULATION_RATIO, INDEPENDENCE_RTOL, INIT_FADE, INPUT_MAX_SCALE, INPUT_MIN_PEAK, INPUT_RAW_SCALE, LEAK_RTOL, OUTPUT_UNMOVED,
     PAIRING_RTOL, PAIRING_SENSITIVE, PROBE_MAX_STEPS, PROBE_TARGET, SOFTMAX_TWICE_PRESSED, SPIKE, STALL_FRACTION, TARGET_MAX_SCALE,
     UNREACHED_SHARE,
 )
@@ -198,7 +198,7 @@ def missing_zero_grad(fresh_session: Callable[[], Any], batch_of: Callable[[Any]
     return []
 
 
-def step_updates_nothing(fresh_session: Callable[[], Any], batch_of: Callable[[Any], Any]) -> list[Evidence]:
+def step_misses_parameters(fresh_session: Callable[[], Any], batch_of: Callable[[Any], Any]) -> list[Evidence]:
     """One call of the user's step at its own rate on a fresh copy. It called optimizer.step() and
     no trainable tensor changed: nothing gave them a gradient (``loss.backward()`` left out or after
     the step). Or it changed some tensors and left others unchanged that got at least as large a
@@ -213,10 +213,7 @@ def step_updates_nothing(fresh_session: Callable[[], Any], batch_of: Callable[[A
         session.train_step(batch)
         stepped = session.optimizer_steps() != steps
         after = session.parameter_values()
-        try:
-            grads = session.step_gradients()
-        except NotSupported:  # Keras hides a custom step's gradients: only "none changed" can be told
-            grads = {}
+        grads = step_gradients(session, [])  # {} where hidden (Keras): only "none changed" can be told
     except (NotSupported, UserCodeError):  # no count to read, or the step itself failed: no evidence
         return []
     finally:
@@ -474,40 +471,38 @@ def _token_ids(x: np.ndarray) -> tuple[np.ndarray, bool] | None:
     return None
 
 
-def next_token_shift(x: np.ndarray | None, y: np.ndarray | None) -> tuple[int, int] | None:
-    """(axis, shift): the targets are the input ids ``shift`` positions ahead along ``axis`` — at
-    every position where both exist, and not the inputs themselves — as a language model's
-    next-token targets are. None when no axis and shift of 1..3 line them up."""
+def _next_token_targets(x: np.ndarray | None, y: np.ndarray | None) -> tuple[np.ndarray, bool, int, int] | None:
+    """(ids, one-hot, axis, shift): the targets are the input ids (:func:`_token_ids`) ``shift``
+    positions ahead along ``axis`` — at every position where both exist, and not the inputs
+    themselves — as a language model's next-token targets are. None when no axis and shift of 1..3
+    line them up."""
     if x is None or y is None or not np.issubdtype(y.dtype, np.integer) or y.ndim < 2 \
             or x.shape[:y.ndim] != y.shape:  # cheap refusals first: no pass over the inputs
         return None
     read = _token_ids(x)
-    if read is None or read[0].shape != y.shape:
+    if read is None or read[0].shape != y.shape or np.array_equal(y, read[0]):
         return None
-    ids = read[0]
+    ids, onehot = read
     for axis in range(ids.ndim):
         for shift in (1, 2, 3):
             n = ids.shape[axis] - shift
-            if n < 2:
-                continue
-            ahead = np.take(ids, np.arange(shift, shift + n), axis=axis)
-            if np.array_equal(np.take(y, np.arange(n), axis=axis), ahead) and not np.array_equal(y, ids):
-                return axis, shift
+            if n >= 2 and np.array_equal(np.take(y, np.arange(n), axis=axis),
+                                         np.take(ids, np.arange(shift, shift + n), axis=axis)):
+                return ids, onehot, axis, shift
     return None
 
 
 def target_leak(x: np.ndarray | None, y: np.ndarray | None,
                 predict: Callable[[np.ndarray], np.ndarray]) -> list[Evidence]:
-    """Next-token targets (:func:`next_token_shift`) the model can see: the input at one position
+    """Next-token targets (:func:`_next_token_targets`) the model can see: the input at one position
     along the sequence axis is changed in every sample, and the outputs at the position whose target
     it is move (beyond rounding, ``LEAK_RTOL``). A causal model's outputs there cannot move; one that
     attends to later positions copies its targets instead of predicting them, so the loss falls fast
     and a fitted batch proves nothing. ``predict`` runs the model in eval mode on inputs like ``x``."""
-    found = next_token_shift(x, y)
+    found = _next_token_targets(x, y)
     if found is None:
         return []
-    axis, shift = found
-    ids, onehot = _token_ids(x)
+    ids, onehot, axis, shift = found
     length = ids.shape[axis]
     at = (length - shift) // 2  # a position with context on both sides
     seen = np.unique(ids)

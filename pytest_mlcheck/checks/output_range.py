@@ -7,6 +7,7 @@ from typing import Any, Literal
 import numpy as np
 
 from pytest_mlcheck import causes as C
+from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.checks.common import check_count, finite_samples
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.data import input_batches
@@ -111,10 +112,8 @@ def output_range(
     if kind == "probabilities":
         _probabilities(run, flat, ids)
     elif kind == "sigmoid":
-        _bounded(run, flat, ids, 0.0, 1.0, "sigmoid outputs must lie in [0, 1]")
-        if width == 1 and len(flat) > 1 and np.allclose(flat, 1.0, rtol=0, atol=1e-6):
-            raise run.fail("every output is 1.0",
-                           [(C.OUTPUT_ACTIVATION, "a softmax over one unit is always 1; use a sigmoid")])
+        _unit_interval(run, flat, ids, "sigmoid outputs must lie in [0, 1]",
+                       [(C.OUTPUT_ACTIVATION, "a softmax over one unit is always 1; use a sigmoid")])
     elif kind == "logits":
         _logits(run, flat, ids)
         if width == 1:
@@ -143,15 +142,21 @@ def _bounded(run: CheckRun, flat: np.ndarray, ids: np.ndarray, lo: float, hi: fl
         raise run.fail(f"{rule}; {bad} value(s) outside, worst sample {ids[i]}, output {j}: {fmt(flat[i, j])}", causes)
 
 
+def _unit_interval(run: CheckRun, flat: np.ndarray, ids: np.ndarray, rule: str, always_one: list[Evidence]) -> None:
+    """Each value in [0, 1]; a one-unit head that is exactly 1.0 everywhere (a softmax over one
+    unit) fails with ``always_one``."""
+    _bounded(run, flat, ids, 0.0, 1.0, rule)
+    if flat.shape[1] == 1 and len(flat) > 1 and np.allclose(flat, 1.0, rtol=0, atol=1e-6):
+        raise run.fail("every output is 1.0", always_one)
+
+
 def _probabilities(run: CheckRun, flat: np.ndarray, ids: np.ndarray) -> None:
     if flat.shape[1] == 1:  # a binary head's probability of the positive class, judged as a sigmoid's
         run.result.notes.append("one output per sample: read as the probability of the positive class "
                                 "(as kind='sigmoid')")
-        _bounded(run, flat, ids, 0.0, 1.0, "probabilities must lie in [0, 1]")
-        if len(flat) > 1 and np.allclose(flat, 1.0, rtol=0, atol=1e-6):
-            raise run.fail("every output is 1.0", [
-                (C.HEAD_WIDTH, "one output per sample, always 1: a softmax over one unit"),
-                (C.OUTPUT_ACTIVATION, "a softmax over one unit is always 1; use a sigmoid, or two outputs")])
+        _unit_interval(run, flat, ids, "probabilities must lie in [0, 1]", [
+            (C.HEAD_WIDTH, "one output per sample, always 1: a softmax over one unit"),
+            (C.OUTPUT_ACTIVATION, "a softmax over one unit is always 1; use a sigmoid, or two outputs")])
         return
     _bounded(run, flat, ids, 0.0, 1.0, "probabilities must lie in [0, 1]")
     sums = flat.sum(axis=1)

@@ -494,7 +494,7 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
     if task == "binary" and targets.form == "logits" and initial_outputs is not None:
         causes += _squashed_logits(initial_outputs, final())
     if spec.train_step is not None:  # a step that updates nothing has no gradients to accumulate
-        causes += diagnosis.step_updates_nothing(fresh, lambda s: s.prepare(*raw_batch)) \
+        causes += diagnosis.step_misses_parameters(fresh, lambda s: s.prepare(*raw_batch)) \
             or ([] if looked else diagnosis.missing_zero_grad(fresh, lambda s: s.prepare(*raw_batch), notes))
     if initial_outputs is not None:
         found = diagnosis.output_activation(initial_outputs, task)
