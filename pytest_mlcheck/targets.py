@@ -364,7 +364,7 @@ def in_layout(rows: np.ndarray, shape: tuple, axis: Optional[int]) -> np.ndarray
     return np.ascontiguousarray(np.moveaxis(rows.reshape(*positions, shape[axis]), -1, axis), dtype=np.float32)
 
 
-def _decide_dense(y: np.ndarray, out: np.ndarray, loss_at: LossAt, axis: int) -> Targets:
+def _decide_dense(y: np.ndarray, out: np.ndarray, loss_at: LossAt, axis: int, penalty: float) -> Targets:
     """Class ids per position (segmentation masks) against outputs with a class axis: judged as
     classification of every position, with the loss probed on outputs in the model's layout."""
     rows = prediction_rows(out, axis)
@@ -376,7 +376,8 @@ def _decide_dense(y: np.ndarray, out: np.ndarray, loss_at: LossAt, axis: int) ->
     def dense_loss_at(a: np.ndarray, targets: Any = None) -> float:
         return loss_at(layout(a)) if targets is None else float("nan")
 
-    flat = decide(np.asarray(y).reshape(-1), rows, dense_loss_at, "classification", positions=True)
+    flat = decide(np.asarray(y).reshape(-1), rows, dense_loss_at, "classification", positions=True,
+                  penalty=penalty)
     encoding = f"class ids per position {tuple(y.shape)}" + ("" if np.issubdtype(y.dtype, np.integer) else
                                                             ", whole-number floats")
     ids = None if flat.ids is None else flat.ids.reshape(y.shape)
@@ -440,14 +441,16 @@ def causal_floor(targets: Targets, groups: np.ndarray, loss_at: LossAt, shape: t
 
 
 def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] = None, *,
-           positions: bool = False) -> Targets:
+           positions: bool = False, penalty: float = 0.0) -> Targets:
     """Decide the task and the target encoding of one batch, its loss floor, and any problem.
-    ``positions``: the rows are the positions of dense class ids (a padding id may be masked out)."""
+    ``positions``: the rows are the positions of dense class ids (a padding id may be masked out).
+    ``penalty``: the part of every ``loss_at`` value that no output moves (weight penalties), taken
+    off where a floor is compared with a closed form."""
     check_task(task)
     if task in (None, "classification"):
         axis = _dense_axis(y, out)
         if axis is not None:
-            return _decide_dense(y, out, loss_at, axis)
+            return _decide_dense(y, out, loss_at, axis, penalty)
     n = len(y)
     out2 = out.reshape(n, -1)
     width = out2.shape[1]
@@ -583,7 +586,7 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
         if finite and tuple(y.shape) != shape and y.size == out.size and not problems:
             problems += _broadcast(y2, loss_at, shape, floor, tuple(y.shape))
     if not problems and task in ("classification", "multilabel") and _finite(floor):
-        problems += _softmax_again(out, floor)
+        problems += _softmax_again(out, floor - penalty)
     mask = task == "multilabel" and sum(d > 1 for d in y.shape[1:]) >= 2
     return Targets(task, encoding, ids, width, form, floor, problems, constant=constant, mask=mask, ignored=ignored)
 

@@ -43,6 +43,11 @@ class Session(Protocol):
     def loss_of(self, outputs: np.ndarray, batch: Any) -> float:
         """The user's loss for given outputs on the batch's targets (NaN if it cannot say)."""
 
+    def penalty(self) -> float:
+        """The part of :meth:`loss_of` that no output moves: weight penalties the loss adds at the
+        current weights (a compiled Keras loss adds ``model.losses`` in inference mode too); 0.0 where
+        the adapter sees none."""
+
     def traced_loss(self, batch: Any) -> float | None:
         """The loss of the batch's eval-mode outputs as a traced training step computes it, where that
         can differ from :meth:`loss_of` on the same outputs (Keras under TensorFlow lets a loss read

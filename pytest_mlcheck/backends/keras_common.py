@@ -698,6 +698,12 @@ class KerasSessionBase:
             out = self._forward(batch[0], training=training)
             return scalar_loss(self._loss(batch[0], batch[1], out, training=training), "loss_fn")
 
+    def penalty(self) -> float:
+        if not (self._uses_compiled_loss and self.model.losses):
+            return 0.0  # a loss_fn= gets the penalties only in training mode (_user_loss)
+        with self._place():
+            return float(np.asarray(self._sum(self.model.losses)))
+
     def traced_loss(self, batch: tuple[Any, Any]) -> float | None:
         return None  # only TensorFlow's traced tensors carry the logits beneath an activation
 

@@ -501,6 +501,9 @@ class TorchSession:
         finally:
             self.model.train(was_training)
 
+    def penalty(self) -> float:
+        return 0.0  # a weight penalty inside a torch loss is invisible to the adapter
+
     def traced_loss(self, batch: tuple[Any, Any]) -> float | None:
         return None  # the loss reads the outputs it is given, traced or not
 

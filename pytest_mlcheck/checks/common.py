@@ -74,7 +74,7 @@ def targets_of(session: Session, raw_x: Any, batch: Any, out: np.ndarray, task: 
             return float("nan")
         return session.loss_of(outputs, other)
 
-    targets = decide(y, out, loss_at, task)
+    targets = decide(y, out, loss_at, task, penalty=session.penalty())
     def reads(rtol: float) -> bool | None:
         """Whether the loss at ``out`` moves by more than ``rtol`` of itself when every target is
         replaced by the first sample's; None where that says nothing (targets all alike, a loss
