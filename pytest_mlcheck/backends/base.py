@@ -96,8 +96,10 @@ class Session(Protocol):
         layer outputs on the batch in eval mode has unit standard deviation (a probe on a fresh
         session); each layer's spread across samples before any scaling, in call order."""
 
-    def first_layer_input(self, batch: Any) -> tuple[np.ndarray, bool] | None:
-        """What reaches the first layer with a weight matrix or kernel, and whether it is a lookup."""
+    def weighted_inputs(self, batch: Any) -> list[tuple[np.ndarray, bool]]:
+        """What reaches each layer with a weight matrix or kernel in a training call (an input
+        BatchNorm normalises by the batch, as in training), in call order, and whether that layer
+        is a lookup."""
 
     def scale_lr(self, factor: float) -> None:
         """Multiply the optimizer's learning rates (used by probes on a fresh session)."""

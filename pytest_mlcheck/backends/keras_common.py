@@ -808,14 +808,8 @@ class KerasSessionBase:
             for layer in layers:
                 del layer.call
 
-    def first_layer_input(self, batch: tuple[Any, Any]) -> tuple[np.ndarray, bool] | None:
-        """What reaches the first weighted layer in a training call (an input BatchNormalization
-        normalises by the batch, as in training), and whether that layer is a lookup."""
-        seen = self._weighted_calls(batch, training=True)
-        if not seen:
-            return None
-        _, value, call = seen[0]
-        return value, self._is_lookup(value, call)
+    def weighted_inputs(self, batch: tuple[Any, Any]) -> list[tuple[np.ndarray, bool]]:
+        return [(value, self._is_lookup(value, call)) for _, value, call in self._weighted_calls(batch, training=True)]
 
     def _is_lookup(self, value: np.ndarray, call: Callable) -> bool:
         """Integer ids, or whole numbers that the layer reads as ids: a lookup ignores a shift by

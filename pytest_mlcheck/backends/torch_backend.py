@@ -656,11 +656,10 @@ class TorchSession:
             for hook in hooks:
                 hook.remove()
 
-    def first_layer_input(self, batch: tuple[Any, Any]) -> tuple[np.ndarray, bool] | None:
-        """What reaches the first weighted module in train mode (an input BatchNorm normalises by
-        the batch, as in training), and whether it is a lookup (torch lookups take integer ids)."""
-        seen = self.weighted_layer_inputs(batch, training=True)
-        return (seen[0][1], bool(np.issubdtype(seen[0][1].dtype, np.integer))) if seen else None
+    def weighted_inputs(self, batch: tuple[Any, Any]) -> list[tuple[np.ndarray, bool]]:
+        """(torch lookups take integer ids)"""
+        return [(value, bool(np.issubdtype(value.dtype, np.integer)))
+                for _, value in self.weighted_layer_inputs(batch, training=True)]
 
     def clear_gradients(self) -> None:
         self._own_gradients("clearing the gradients")

@@ -161,17 +161,24 @@ def require_trainable(run: CheckRun, session: Session) -> None:
 
 
 def scaled_inputs(session: Session, prepared: Any, x: np.ndarray | None) -> np.ndarray | None:
-    """The inputs whose scale a check may blame: ``x``, or None when the model's first weighted
-    layer looks them up (token or category ids, whatever their dtype: their scale means nothing).
-    The model is asked (one training-mode forward pass on ``session``) only when ``x`` is off
-    unit scale."""
+    """The inputs whose scale a check may blame: ``x`` when its scale reaches a weighted sum, else
+    None — the model's first weighted layer looks them up (token or category ids, whatever their
+    dtype: their scale means nothing), or every weighted layer receives values at unit scale (a
+    BatchNorm, a rescaling or a normalisation layer in front). Every layer is read, not only the
+    first: a wide-and-deep model feeds its raw wide path straight to the head. The model is asked
+    (one training-mode forward pass on ``session``) only when ``x`` is off unit scale."""
     if x is None or not diagnosis.input_scale(x):
         return x
     try:
-        seen = session.first_layer_input(prepared)
+        seen = session.weighted_inputs(prepared)
     except (UserCodeError, NotSupported):
         return x
-    return None if seen is not None and seen[1] else x
+    if not seen:
+        return x
+    if seen[0][1]:
+        return None
+    reached = any(not lookup and diagnosis.input_scale(value) for value, lookup in seen)
+    return x if reached else None
 
 
 def perturbed(x: np.ndarray, j: int, rng: np.random.Generator) -> np.ndarray | None:

@@ -59,7 +59,7 @@ def inputs_normalized(
         where = "input"
     else:
         with run.session(model, TrainSpec(output=output), inference=True, explain=(batches[0], None)) as session:
-            seen = session.first_layer_input(session.prepare(batches[0]))
+            seen = next(iter(session.weighted_inputs(session.prepare(batches[0]))), None)
         if seen is None:
             x = as_numpy(batches[0])
             where = "input"
