@@ -973,3 +973,30 @@ def test_a_cross_entropy_that_softmaxes_probabilities_again_is_named_beside_anot
         run()
     assert failed.value.causes[:1] == ["loss_mismatch"], str(failed.value)
     assert "log(1 + (C−1)/e) for 10 classes" in str(failed.value)
+
+
+class _OtherInEval(nn.Module):
+    """The digits MLP, whose eval-mode forward pass reverses its class scores (a model that computes
+    differently in eval mode; keras-io's Siamese network does it through a BatchNorm before a steep
+    sigmoid head: its training loss fits to 1e-9, its eval-mode outputs get 13 of 16 pairs right)."""
+
+    def __init__(self, differ: bool):
+        super().__init__()
+        self.net, self.differ = tc.digits_mlp(), differ
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.net(x)
+        return -out if self.differ and not self.training else out
+
+
+@pytest.mark.parametrize("differ", [True, False])
+def test_a_training_loss_that_fitted_beside_wrong_eval_mode_outputs_is_said(mlcheck, differ):
+    torch.manual_seed(0)
+    rate = 1e-2 if differ else 1e-6  # the twin fails too, by a rate far too low: no such line
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.overfit_one_batch(_OtherInEval(differ), tc.digits_batch(32), loss_fn=CE(),
+                                  optimizer=lambda p: torch.optim.Adam(p, lr=rate))
+    said = "yet the eval-mode outputs get" in str(failed.value)
+    assert said == differ, str(failed.value)
+    if differ:
+        assert "compare its outputs in train() and eval() mode" in str(failed.value)

@@ -142,6 +142,12 @@ def overfit_one_batch(
         if kind != "regression" and outputs is not None:
             right = targets.right(outputs)
             run.figure("accuracy", float(right.mean()), f"accuracy: {int(right.sum())}/{len(right)} predicted right")
+            came = progress(losses[0], losses[-1], targets.floor)
+            if why == "steps" and came >= drop and not right.all():  # the training-mode loss did its part
+                run.result.notes.append(
+                    f"the training loss came {came:.0%} of the way, yet the eval-mode outputs get "
+                    f"{int(right.sum())}/{len(right)} right: the model computes differently in eval mode "
+                    "(a BatchNorm's statistics, dropout): compare its outputs in train() and eval() mode")
         beaten = "" if targets.beats_constant(float("inf")) else \
             f", and {BEAT_CONSTANT:.0%} of the way from a constant prediction's {fmt(targets.constant)} (each target's batch mean)"
         run.figure("min_drop", drop, "criterion: " + f"the loss falls {drop:.0%} of the way from start to floor"
