@@ -75,3 +75,23 @@ def test_raw_inputs_are_blamed_only_where_their_scale_reaches_a_weighted_layer(m
     with pytest.raises(CheckFailed) as failed:
         run()
     assert ("inputs_not_normalized" in failed.value.causes) == KINDS[kind], str(failed.value)
+
+
+@pytest.mark.parametrize("framework", ["torch", "keras"])
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_inputs_normalized_with_a_model_fails_where_the_raw_scale_reaches_any_weighted_layer(mlcheck: MLCheck, kind,
+                                                                                           framework):
+    if framework == "torch":
+        model, x = _torch_model(kind), tc.digits_batch(32, scale="uint8")[0]
+    else:
+        model, x = _keras_model(kind), digits_arrays(32, scale="uint8")[0]
+    if not KINDS[kind]:
+        assert mlcheck.inputs_normalized(x, model=model).passed
+        return
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.inputs_normalized(x, model=model)
+    assert failed.value.causes[:1] == ["inputs_not_normalized"], str(failed.value)
+    wide = kind == "wide path raw"
+    assert ("reaches layer" in str(failed.value) and "past it un-normalised" in str(failed.value)) == wide, \
+        str(failed.value)
+    assert ("layer" in failed.value.result.figures) == wide

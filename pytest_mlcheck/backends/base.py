@@ -96,9 +96,9 @@ class Session(Protocol):
         layer outputs on the batch in eval mode has unit standard deviation (a probe on a fresh
         session); each layer's spread across samples before any scaling, in call order."""
 
-    def weighted_inputs(self, batch: Any) -> list[tuple[np.ndarray, bool]]:
-        """What reaches each layer with a weight matrix or kernel in a training call (an input
-        BatchNorm normalises by the batch, as in training), in call order, and whether that layer
+    def weighted_inputs(self, batch: Any) -> list[tuple[str, np.ndarray, bool]]:
+        """Each layer with a weight matrix or kernel, in call order: its name, what reaches it in a
+        training call (an input BatchNorm normalises by the batch, as in training), and whether it
         is a lookup."""
 
     def scale_lr(self, factor: float) -> None:

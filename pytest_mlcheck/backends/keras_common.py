@@ -808,8 +808,9 @@ class KerasSessionBase:
             for layer in layers:
                 del layer.call
 
-    def weighted_inputs(self, batch: tuple[Any, Any]) -> list[tuple[np.ndarray, bool]]:
-        return [(value, self._is_lookup(value, call)) for _, value, call in self._weighted_calls(batch, training=True)]
+    def weighted_inputs(self, batch: tuple[Any, Any]) -> list[tuple[str, np.ndarray, bool]]:
+        return [(name, value, self._is_lookup(value, call))
+                for name, value, call in self._weighted_calls(batch, training=True)]
 
     def _is_lookup(self, value: np.ndarray, call: Callable) -> bool:
         """Integer ids, or whole numbers that the layer reads as ids: a lookup ignores a shift by

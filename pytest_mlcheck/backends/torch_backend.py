@@ -656,10 +656,10 @@ class TorchSession:
             for hook in hooks:
                 hook.remove()
 
-    def weighted_inputs(self, batch: tuple[Any, Any]) -> list[tuple[np.ndarray, bool]]:
+    def weighted_inputs(self, batch: tuple[Any, Any]) -> list[tuple[str, np.ndarray, bool]]:
         """(torch lookups take integer ids)"""
-        return [(value, bool(np.issubdtype(value.dtype, np.integer)))
-                for _, value in self.weighted_layer_inputs(batch, training=True)]
+        return [(name, value, bool(np.issubdtype(value.dtype, np.integer)))
+                for name, value in self.weighted_layer_inputs(batch, training=True)]
 
     def clear_gradients(self) -> None:
         self._own_gradients("clearing the gradients")

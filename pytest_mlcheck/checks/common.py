@@ -175,9 +175,9 @@ def scaled_inputs(session: Session, prepared: Any, x: np.ndarray | None) -> np.n
         return x
     if not seen:
         return x
-    if seen[0][1]:
+    if seen[0][2]:
         return None
-    reached = any(not lookup and diagnosis.input_scale(value) for value, lookup in seen)
+    reached = any(not lookup and diagnosis.input_scale(value) for _, value, lookup in seen)
     return x if reached else None
 
 

@@ -34,6 +34,14 @@ def _described(stats: dict[str, Any]) -> str:
             f"std {fmt(stats['std'])}")
 
 
+def _raw_reaches(raw: Any, later: list[tuple[str, np.ndarray, bool]]) -> tuple[str, np.ndarray] | None:
+    """The first weighted layer after the first whose input is off unit scale, where the raw input is
+    too: a wide-and-deep model normalises its deep path and feeds the raw features to its head."""
+    if not hasattr(raw, "shape") or not scale_causes(as_numpy(raw), ""):
+        return None
+    return next(((name, value) for name, value, lookup in later if not lookup and scale_causes(value, "")), None)
+
+
 @check()
 def inputs_normalized(
     run: CheckRun,
@@ -47,8 +55,9 @@ def inputs_normalized(
     """Inputs are floating point at about unit scale (no uint8, no 0–255 or 0–16 ranges, no
     values squashed near zero). With ``model`` it judges what reaches the model's first layer
     holding a weight matrix or kernel, so a model that rescales inside passes, and integer
-    ids into an embedding pass. ``output=`` selects the output of a model that returns a tuple, dict
-    or ``ModelOutput`` (only what reaches its first layer is judged)."""
+    ids into an embedding pass; where the raw input is off unit scale, a later weighted layer it
+    reaches un-normalised fails it too (a wide-and-deep model's raw wide path into the head).
+    ``output=`` selects the output of a model that returns a tuple, dict or ``ModelOutput``."""
     batches = input_batches(inputs)
     for b in batches:
         if not hasattr(b, "shape") and not (model is not None and isinstance(b, Mapping)):
@@ -59,20 +68,28 @@ def inputs_normalized(
         where = "input"
     else:
         with run.session(model, TrainSpec(output=output), inference=True, explain=(batches[0], None)) as session:
-            seen = next(iter(session.weighted_inputs(session.prepare(batches[0]))), None)
-        if seen is None:
+            seen = session.weighted_inputs(session.prepare(batches[0]))
+        if not seen:
             x = as_numpy(batches[0])
             where = "input"
             run.result.notes.append("no layer with a weight matrix or kernel ran: judged the raw input")
         else:
-            x, lookup = seen
+            _, x, lookup = seen[0]
             where = "first_layer_input"
             run.result.figures["first_layer"] = "lookup" if lookup else "weighted sum"
             if lookup:
                 run.result.figures[where] = _stats(x)
                 return run.passed()
+            later = None if scale_causes(x, "") else _raw_reaches(batches[0], seen[1:])
+            if later is not None:  # the first layer's input is fine, the raw input reaches a later one
+                layer, x = later
+                where = "layer_input"
+                run.result.figures["layer"] = layer
+                run.result.notes.append(f"what reaches the first weighted layer is at unit scale, but the raw input, "
+                                        f"off unit scale, reaches layer {layer!r} past it un-normalised")
     run.result.figures["samples"] = int(len(x))
-    said = "the input" if where == "input" else "what reaches the model's first weighted layer"
+    said = {"input": "the input", "first_layer_input": "what reaches the model's first weighted layer"}.get(
+        where, f"what reaches the model's weighted layer {run.result.figures.get('layer')!r}")
     stats = _stats(x)
     run.figure(where, stats, f"{said}: {_described(stats)}")
     causes = scale_causes(x, said)
