@@ -12,7 +12,7 @@ from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.errors import NotSupported, UserCodeError
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
-    ACCUMULATION_RATIO, INDEPENDENCE_RTOL, INIT_FADE, INPUT_MAX_SCALE, INPUT_MIN_PEAK, INPUT_RAW_SCALE, LEAK_RTOL, OUTPUT_UNMOVED,
+    ACCUMULATION_RATIO, CHANGED_SAMPLES, INDEPENDENCE_RTOL, INIT_FADE, INPUT_MAX_SCALE, INPUT_MIN_PEAK, INPUT_RAW_SCALE, LEAK_RTOL, LR_VANISHED, OUTPUT_UNMOVED,
     PAIRING_RTOL, PAIRING_SENSITIVE, PROBE_MAX_STEPS, PROBE_TARGET, SOFTMAX_TWICE_PRESSED, SPIKE, STALL_FRACTION, TARGET_MAX_SCALE,
     UNREACHED_SHARE,
 )
@@ -75,6 +75,19 @@ def scale_causes(x: np.ndarray, where: str, *, limit: float = INPUT_MAX_SCALE) -
         return [(C.INPUTS_NOT_NORMALIZED, f"{where} never exceeds {fmt(peak)} in magnitude: scaled twice? "
                                           "(x / 255 / 255); inputs should reach about 1")]
     return []
+
+
+def learning_rate_vanished(start: float, now: float, steps: int) -> list[Evidence]:
+    """A failed run whose optimizer's learning rate ended below LR_VANISHED of its first step's: the
+    schedule drove it to (nearly) zero within the run, and nothing moves after that — a value, not
+    a retry's story (a decay rate of 0, decay steps counted in epochs where the schedule counts
+    steps)."""
+    if not (np.isfinite(start) and np.isfinite(now)) or start <= 0 or now > LR_VANISHED * start:
+        return []
+    return [(C.LR_TOO_LOW,
+             f"the optimizer's learning rate fell from {fmt(start)} at the first step to {fmt(now)} by step {steps}: "
+             "its schedule drives it to (nearly) zero within the run, so the weights stop moving (a decay rate of 0, "
+             "or decay steps counted in epochs where the schedule counts optimizer steps)")]
 
 
 def target_scale(y: np.ndarray | None, outputs: np.ndarray | None) -> list[Evidence]:
@@ -619,29 +632,40 @@ def inference_noise(first: np.ndarray, second: np.ndarray) -> str | None:
             "inference), so changing one sample's input could not show what its outputs depend on")
 
 
-def input_dependence(base: np.ndarray, after: np.ndarray, changed: int) -> list[Evidence]:
-    """Eval-mode outputs of a batch before and after only sample ``changed`` was changed: its own
-    output did not move (the outputs ignore the inputs, so nothing can be fitted), or the other
-    samples' did (each prediction depends on the rest of its batch)."""
+def changed_samples(n: int) -> list[int]:
+    """Which samples of a batch of ``n`` the input-dependence look changes: up to CHANGED_SAMPLES
+    spread over the batch, leaving at least half of it as it was. One sample can sit where a narrow
+    ReLU network is locally flat (every unit of a 5-wide layer off for that input) while the model
+    still reads its inputs; the outputs ignore the inputs only where none of them moves."""
+    k = max(1, min(CHANGED_SAMPLES, n // 2))
+    return sorted({int(round(i * (n - 1) / max(k - 1, 1))) for i in range(k)})
+
+
+def input_dependence(base: np.ndarray, after: np.ndarray, changed: list[int]) -> list[Evidence]:
+    """Eval-mode outputs of a batch before and after only the samples ``changed`` were changed: none
+    of their outputs moved (the outputs ignore the inputs, so nothing can be fitted), or another
+    sample's did (each prediction depends on the rest of its batch)."""
     n = len(base)
     flat, moved = base.reshape(n, -1).astype(np.float64), after.reshape(n, -1).astype(np.float64)
     if moved.shape != flat.shape or not np.isfinite(flat).all() or not np.isfinite(moved).all():
         return []
     delta = np.abs(moved - flat).max(axis=1)
     tol = independence_tolerance(flat)
-    if unmoved(float(delta[changed]), flat):
+    which = listed([str(j) for j in changed])
+    if all(unmoved(float(delta[j]), flat) for j in changed):
         return [(C.CLASS_COLLAPSE,
-                 f"the outputs ignore the inputs: changing sample {changed}'s input left its eval-mode output "
-                 f"unchanged (by {fmt(float(delta[changed]))}), so no input can be told from another; a layer "
+                 f"the outputs ignore the inputs: changing the input of sample(s) {which} left their eval-mode "
+                 f"outputs unchanged (by at most {fmt(float(delta[changed].max()))}), so no input can be told "
+                 "from another; a layer "
                  "that stops the input (attention over the wrong axis, e.g. batch-first tensors into "
                  "nn.MultiheadAttention without batch_first=True; a detached or overwritten activation; units "
                  "that never activate)")]
-    others = np.array([i for i in range(n) if i != changed], dtype=int)
+    others = np.array([i for i in range(n) if i not in changed], dtype=int)
     hit = others[delta[others] > tol]
     if not len(hit):
         return []
     return [(C.BATCH_MIXING,
-             f"changing sample {changed} alone changed the eval-mode outputs of {len(hit)} of the other {len(others)} "
+             f"changing sample(s) {which} alone changed the eval-mode outputs of {len(hit)} of the other {len(others)} "
              f"sample(s) (by up to {fmt(float(delta[others].max()))}): each prediction depends on the rest of its "
              "batch (a reshape or attention across the batch dimension, a batch-first tensor fed to a "
              "sequence-first layer, a reduction over dim 0); batch_independence shows where")]

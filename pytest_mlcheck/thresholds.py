@@ -64,6 +64,9 @@ PROBE_TARGET = 0.5  # a learning-rate retry succeeds when its loss reaches this 
 # over_regularized needs a stall: a run whose last tenth ends below this fraction of its start did
 # not stall (GPT-2 tiny, dropout 0.1: 0.05, failing on accuracy); weight decay 10 stalls at 0.44
 STALL_FRACTION = 0.1
+# a failed run whose optimizer's learning rate ended below this fraction of its first step's: a
+# schedule drove it to (nearly) zero inside the run (d2l's decay rate of 0: lr 5, then exactly 0)
+LR_VANISHED = 1e-3
 PROBE_MAX_STEPS = 150  # a retry's step budget (correct models reach PROBE_TARGET within ~40 steps)
 # A gradient norm this many times the first one after an identical second step means the user's
 # step adds to the previous gradients instead of replacing them (ideal: 2.0 vs 1.0).
@@ -196,6 +199,10 @@ INDEPENDENCE_RTOL = 1e-4  # changes below this × the largest |output| are round
 INDEPENDENCE_MAX_SAMPLES = 16  # enough to see mixing; each probed sample costs a forward pass
 # a changed input moved its own output by no more than float32 rounding of the outputs: it is ignored
 OUTPUT_UNMOVED = 1e-6
+# samples a failed training check changes to see whether the outputs read the inputs: one can sit
+# where a narrow ReLU network is flat (AUTOTRAINER's 8 layers of 5 units at He init: sample 0 of the
+# circles batch moved nothing while the network learned); the outputs ignore the inputs only if none moves
+CHANGED_SAMPLES = 4
 
 # -- inputs_normalized (also the input-scale probe of the other checks) ----------------------------
 # Images in [0, 1] have mean |x| and std ≤ 0.5, standardised data ~1; raw 0–16 digits 4.8 / 6.0,

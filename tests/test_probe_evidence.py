@@ -479,11 +479,24 @@ def test_outputs_that_ignore_the_inputs_or_mix_samples_are_told_apart():
     base = np.random.default_rng(0).normal(size=(8, 10))
     own = base.copy()
     own[0] += 1.0
-    assert not input_dependence(base, own, 0)
-    assert [c for c, _ in input_dependence(base, base.copy(), 0)] == ["class_collapse"]
+    assert not input_dependence(base, own, [0])
+    assert [c for c, _ in input_dependence(base, base.copy(), [0])] == ["class_collapse"]
     mixed = own.copy()
     mixed[3] += 0.01
-    assert [c for c, _ in input_dependence(base, mixed, 0)] == ["batch_mixing"]
+    assert [c for c, _ in input_dependence(base, mixed, [0])] == ["batch_mixing"]
+    # of several changed samples, one that moved is enough: the others may sit where a narrow ReLU
+    # network is flat; an unchanged sample that moved is mixing whichever of them moved it
+    assert not input_dependence(base, own, [0, 5, 7])
+    assert [c for c, _ in input_dependence(base, base.copy(), [0, 5, 7])] == ["class_collapse"]
+    assert [c for c, _ in input_dependence(base, mixed, [0, 5, 7])] == ["batch_mixing"]
+
+
+def test_the_input_dependence_look_changes_a_few_samples_spread_over_the_batch_and_keeps_half():
+    from pytest_mlcheck.diagnosis import changed_samples
+
+    assert changed_samples(2) == [0] and changed_samples(4) == [0, 3]
+    assert changed_samples(32) == [0, 10, 21, 31]
+    assert all(len(changed_samples(n)) <= n // 2 for n in range(2, 300))
 
 
 def test_a_failed_run_of_a_model_whose_outputs_ignore_its_inputs_says_so():

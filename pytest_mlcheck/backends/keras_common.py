@@ -496,6 +496,12 @@ class KerasSessionBase:
     def optimizer(self, value: Any) -> None:
         self._opt = value
 
+    def learning_rate(self) -> float:
+        if self.optimizer is None:
+            raise NotSupported("reading the learning rate", "no optimizer is given")
+        with self._place():  # a schedule's value at the optimizer's iterations
+            return float(np.asarray(_inner(self.optimizer).learning_rate))
+
     def weight_decay(self) -> float:
         return float(getattr(_inner(self.optimizer), "weight_decay", None) or 0.0)
 

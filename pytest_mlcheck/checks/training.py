@@ -519,9 +519,26 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
     causes += diagnosis.uncovered(session.uncovered_parameters())
     if not causes:
         causes += _unregistered(session, first)
+    if not causes:
+        causes += _vanished_rate(session, fresh, len(losses))
     if task == "regression" and not causes:  # a value that explains a stall before any lr retry
         causes += diagnosis.target_scale(session.labels(first), initial_outputs)
     return causes
+
+
+def _vanished_rate(session: Any, fresh: Callable[[], Any], steps: int) -> list[Evidence]:
+    """The run's learning rate now against a fresh copy's at its first step
+    (:func:`diagnosis.learning_rate_vanished`); nothing where the optimizer is not visible."""
+    try:
+        now = session.learning_rate()
+        probe = fresh()
+        try:
+            start = probe.learning_rate()
+        finally:
+            probe.close()
+    except (NotSupported, UserCodeError):
+        return []
+    return diagnosis.learning_rate_vanished(start, now, steps)
 
 
 def _scaled(fresh: Callable[[], Any], first: Any, x: np.ndarray | None) -> np.ndarray | None:
@@ -539,15 +556,19 @@ def _scaled(fresh: Callable[[], Any], first: Any, x: np.ndarray | None) -> np.nd
 def _input_dependence(fresh: Callable[[], Any], first: Any, x: np.ndarray | None, seed: int,
                       log: ProbeLog, *, raw: bool) -> list[Evidence]:
     """Two eval-mode forward passes of the model as given (a failed run may itself have killed every
-    unit): the batch, and the batch with its first sample changed — outputs that ignore the inputs,
-    or that mix samples. Only for one array of inputs ``x`` (a dict or tuple of inputs is left to
-    ``batch_independence`` and ``not_constant_predictions``), and not at raw scale (``raw``), where a head
-    saturates (not an architecture that ignores them)."""
+    unit): the batch, and the batch with a few samples changed (:func:`diagnosis.changed_samples`) —
+    outputs that ignore the inputs, or that mix samples. Only for one array of inputs ``x`` (a dict or
+    tuple of inputs is left to ``batch_independence`` and ``not_constant_predictions``), and not at raw
+    scale (``raw``), where a head saturates (not an architecture that ignores them)."""
     if x is None or x.ndim < 1 or len(x) < 2 or raw:
         return []
-    changed = perturbed(x, 0, np.random.default_rng(seed))
-    if changed is None:
-        return []
+    rng = np.random.default_rng(seed)
+    picks = diagnosis.changed_samples(len(x))
+    changed: np.ndarray | None = x
+    for j in picks:
+        changed = perturbed(changed, j, rng)
+        if changed is None:
+            return []
     session = fresh()
     try:
         noise = samples_at_inference(session, first)
@@ -555,13 +576,14 @@ def _input_dependence(fresh: Callable[[], Any], first: Any, x: np.ndarray | None
         if noise is not None:  # a sampling layer live in eval mode (a VAE): a changed output proves nothing
             log.add(noise)
             return []
-        found = diagnosis.input_dependence(session.predict(first), session.predict(session.prepare(changed, None)), 0)
+        found = diagnosis.input_dependence(session.predict(first), session.predict(session.prepare(changed, None)),
+                                           picks)
     except Exception:  # the model refuses the changed batch: no evidence either way
         return []
     finally:
         session.close()
     if not found:
-        log.add("changing one sample's input moved its own output and no other's")
+        log.add(f"changing {len(picks)} sample(s)' inputs moved their own outputs and no other's")
     return found
 
 

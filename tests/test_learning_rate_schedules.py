@@ -1,0 +1,72 @@
+"""A failed training run whose optimizer's learning rate ended below a thousandth of its first step's
+names `lr_too_low` from that value: the schedule drove it to zero inside the run (d2l's Kaggle house
+section: ``ExponentialDecay(decay_rate=weight_decay)`` with ``weight_decay = 0`` gives lr 5, then
+exactly 0). Schedules that keep a usable rate, and constant rates, are judged as before."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import torch_corpus as tc
+from keras_corpus import digits_arrays
+from pytest_mlcheck import CheckFailed, MLCheck
+
+# the rate a step multiplies by: 0 ** (step / 100) is 1 at step 0 and 0 after it (the d2l misuse);
+# 0.5 ** (step / 100) halves it every 100 steps, a usable schedule for a 400-step check
+DECAY = {"to zero": 0.0, "halving": 0.5, "constant": 1.0}
+
+
+def _torch(decay: float) -> dict:
+    torch.manual_seed(0)
+
+    def optimizer(params):
+        opt = torch.optim.Adam(params, lr=1e-2)
+        opt.schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: decay ** (step / 100))
+        return opt
+
+    def train_step(model, opt, loss_fn, x, y):
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        opt.schedule.step()
+        return loss
+
+    return {"model": tc.digits_mlp(), "batch": tc.digits_batch(32), "loss_fn": nn.CrossEntropyLoss(),
+            "optimizer": optimizer, "train_step": train_step}
+
+
+def _keras(decay: float) -> dict:
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(64, activation="relu"),
+                              keras.layers.Dense(10)])
+    rate = keras.optimizers.schedules.ExponentialDecay(1e-2, decay_steps=100, decay_rate=decay)
+    model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  optimizer=keras.optimizers.Adam(rate))
+    return {"model": model, "batch": digits_arrays(32)}
+
+
+@pytest.mark.parametrize("framework", ["torch", "keras"])
+@pytest.mark.parametrize("schedule", list(DECAY))
+def test_a_schedule_that_drives_the_rate_to_zero_is_named_from_its_value(mlcheck: MLCheck, schedule, framework):
+    case = (_torch if framework == "torch" else _keras)(DECAY[schedule])
+    run = lambda: mlcheck.overfit_one_batch(**case)  # noqa: E731
+    if schedule != "to zero":
+        assert run().passed
+        return
+    with pytest.raises(CheckFailed) as failed:
+        run()
+    assert failed.value.causes[:1] == ["lr_too_low"], str(failed.value)
+    assert "learning rate fell from 0.01 at the first step to 0 by step" in str(failed.value)
+
+
+def test_the_rate_is_named_only_below_a_thousandth_of_its_start():
+    from pytest_mlcheck.diagnosis import learning_rate_vanished
+
+    assert learning_rate_vanished(5.0, 0.0, 400) and learning_rate_vanished(1e-2, 9e-6, 400)
+    assert not learning_rate_vanished(1e-2, 2e-5, 400)  # a long decay, still moving the weights
+    assert not learning_rate_vanished(0.0, 0.0, 400) and not learning_rate_vanished(np.nan, 0.0, 400)
