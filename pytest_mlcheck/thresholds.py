@@ -199,10 +199,12 @@ INDEPENDENCE_RTOL = 1e-4  # changes below this × the largest |output| are round
 INDEPENDENCE_MAX_SAMPLES = 16  # enough to see mixing; each probed sample costs a forward pass
 # a changed input moved its own output by no more than float32 rounding of the outputs: it is ignored
 OUTPUT_UNMOVED = 1e-6
-# samples a failed training check changes to see whether the outputs read the inputs: one can sit
-# where a narrow ReLU network is flat (AUTOTRAINER's 8 layers of 5 units at He init: sample 0 of the
-# circles batch moved nothing while the network learned); the outputs ignore the inputs only if none moves
-CHANGED_SAMPLES = 4
+# samples a failed training check changes to see whether the outputs read the inputs (one batch, two
+# forward passes whatever the number): a sample can sit where a narrow ReLU network is flat —
+# AUTOTRAINER's 8 layers of 5 units at He init move the outputs of 50 of 128 circles when every input
+# changes (Keras; torch 118), so 4 changed samples all stayed put while the network learned; the
+# outputs ignore the inputs only if none of 16 moves ((78/128)^16 ≈ 4e-4 there)
+CHANGED_SAMPLES = 16
 
 # -- inputs_normalized (also the input-scale probe of the other checks) ----------------------------
 # Images in [0, 1] have mean |x| and std ≤ 0.5, standardised data ~1; raw 0–16 digits 4.8 / 6.0,
