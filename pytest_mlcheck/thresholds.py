@@ -165,6 +165,10 @@ EXPLODING_SCALE = 10.0  # radial relative gradient above this: exploding (×18 /
 # scale, not a gain of the network, so the radial figure is divided by (signal / √2) where it exceeds 1.
 CROSS_ENTROPY_SIGNAL = 2 ** 0.5
 VANISHING_RATIO = 1e-4  # input-end ratio under this: vanishing (×19 / ×760 margins)
+# a tensor a step left unchanged though its gradient was not zero, at |grad|/|weight| under this: the
+# update fell below float32 resolution (SGD at lr 0.1 moves a weight by 1e-7 of itself there), the
+# gradient vanished on its way; AUTOTRAINER's ±0.05-uniform 8×5 ReLU stack: 1e-11..1e-15 under Adam
+FAINT_GRADIENT = 1e-6
 SETTLE_STEPS = 5  # an all-zero gradient stands only if still zero after this many more steps
 # A failed run that never halved its loss, where a fresh copy whose weighted layers were rescaled to
 # unit-variance outputs (layer-sequential unit variance) halves it at the same rate: the signal's spread

@@ -112,16 +112,17 @@ def shuffled_labels(batch: tuple, seed: int = 100) -> tuple:
 # --- Keras -----------------------------------------------------------------------------------
 
 def k_mlp(*, depth: int = 1, activation: str = "relu", kernel: str | None = None, bias: float = 0.0,
-          rescale: float | None = None, head_std: float | None = None, seed: int = 0) -> keras.Model:
+          rescale: float | None = None, head_std: float | None = None, seed: int = 0, width: int = 32) -> keras.Model:
     """A Sequential MLP on (8, 8, 1) digits; options inject init, activation and scaling bugs."""
     init = keras.initializers.RandomNormal(stddev=1.0, seed=seed) if kernel == "normal" else \
+        keras.initializers.RandomUniform(-0.05, 0.05, seed=seed) if kernel == "small uniform" else \
         keras.initializers.GlorotUniform(seed=seed)
     stack: list = [keras.Input((8, 8, 1))]
     if rescale is not None:
         stack.append(layers.Rescaling(rescale))
     stack.append(layers.Flatten())
     for _ in range(depth):
-        stack.append(layers.Dense(32, activation=activation, kernel_initializer=init,
+        stack.append(layers.Dense(width, activation=activation, kernel_initializer=init,
                                   bias_initializer=keras.initializers.Constant(bias)))
     head_init = keras.initializers.RandomNormal(stddev=head_std, seed=seed) if head_std else init
     stack.append(layers.Dense(10, kernel_initializer=head_init))

@@ -40,6 +40,9 @@ BROKEN = [
      "no_gradient"),
     ("keras 12 sigmoid layers", lambda: dict(model=rc.k_mlp(depth=12, activation="sigmoid"),
                                              loss_fn=kc.sparse_ce()), "vanishing_gradients"),
+    # AUTOTRAINER DL_tools case 14: a step leaves most kernels unchanged (updates below float32 resolution)
+    ("keras 8 ReLU layers of 5 drawn uniform ±0.05", lambda: dict(
+        model=rc.k_mlp(depth=8, width=5, kernel="small uniform"), loss_fn=kc.sparse_ce()), "vanishing_gradients"),
     ("keras 6 ReLU layers drawn with std 1", lambda: dict(model=rc.k_mlp(depth=6, kernel="normal"),
                                                           loss_fn=kc.sparse_ce()), "exploding_gradients"),
 ]

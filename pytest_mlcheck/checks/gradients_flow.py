@@ -12,7 +12,7 @@ from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.checks.common import checked_batch, require_trainable, scaled_inputs
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.report import CheckResult, fmt
-from pytest_mlcheck.thresholds import CROSS_ENTROPY_SIGNAL, EXPLODING_SCALE, SETTLE_STEPS, VANISHING_RATIO
+from pytest_mlcheck.thresholds import CROSS_ENTROPY_SIGNAL, EXPLODING_SCALE, FAINT_GRADIENT, SETTLE_STEPS, VANISHING_RATIO
 
 
 def _layer(name: str) -> str:
@@ -214,6 +214,13 @@ def gradients_flow(
             causes += diagnosis.inputs_not_finite(x)
             causes += diagnosis.raw_inputs(scaled_inputs(session, prepared, x))
         causes += found
+        faint = _faint(unchanged, grads or {}, before)
+        unchanged = [n for n in unchanged if n not in faint]
+        if faint and not any(c == C.VANISHING_GRADIENTS for c, _ in causes):
+            causes.append((C.VANISHING_GRADIENTS, f"{len(faint)} trainable parameter(s) got a gradient too small for the "
+                                                  f"step to change them in float32 (|grad|/|weight| under "
+                                                  f"{FAINT_GRADIENT:g}): {diagnosis.listed(faint)}; the gradient fades on "
+                                                  "its way to them (a small initialisation, saturated units)"))
         if unchanged and not any(c == C.PARAMS_NOT_UPDATED for c, _ in causes):
             causes.append((C.PARAMS_NOT_UPDATED, f"{len(unchanged)} trainable parameter(s) did not change in a "
                                                  f"step: {diagnosis.listed(unchanged)}"))
@@ -233,6 +240,23 @@ def gradients_flow(
             C.INPUTS_NOT_NORMALIZED: "the gradients explode on inputs far from unit scale",
         }.get(causes[0][0], "one training step does not reach every parameter")
         raise run.fail(headline, causes)
+
+
+def _faint(unchanged: list[str], grads: dict[str, np.ndarray | None], values: dict[str, np.ndarray]) -> list[str]:
+    """The unchanged tensors whose (non-zero) gradient is under FAINT_GRADIENT of their weight's
+    scale (a bias at 0 takes the network's median weight RMS): an update that rounds away, not a
+    step that skips them."""
+    weights = [w for w in values.values() if w.ndim >= 2 and w.size]
+    typical = float(np.median([np.sqrt(np.mean(np.square(w.astype(np.float64)))) for w in weights])) if weights else 0.0
+    faint = []
+    for name in unchanged:
+        g, w = grads.get(name), values[name].astype(np.float64)
+        if g is None or not np.isfinite(g).all() or not w.size:
+            continue
+        scale = max(float(np.sqrt(np.mean(np.square(w)))), typical)
+        if scale > 0 and float(np.sqrt(np.mean(np.square(g.astype(np.float64))))) < FAINT_GRADIENT * scale:
+            faint.append(name)
+    return faint
 
 
 def _judged(run: CheckRun, session: Any, prepared: Any, train_step: Callable | None,
