@@ -12,7 +12,7 @@ from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.errors import NotSupported, UserCodeError
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
-    ACCUMULATION_RATIO, CHANGED_SAMPLES, INDEPENDENCE_RTOL, INIT_FADE, INPUT_MAX_SCALE, INPUT_MIN_PEAK, INPUT_RAW_SCALE, LEAK_RTOL, LR_VANISHED, OUTPUT_UNMOVED, OUTPUT_UNMOVED_ABS,
+    ACCUMULATION_RATIO, CHANGED_SAMPLES, INDEPENDENCE_RTOL, INIT_FADE, INPUT_MAX_SCALE, INPUT_MIN_PEAK, INPUT_RAW_SCALE, LEAK_RTOL, LR_VANISHED, OUTPUT_UNMOVED,
     PAIRING_RTOL, PAIRING_SENSITIVE, PROBE_MAX_STEPS, PROBE_TARGET, SOFTMAX_TWICE_PRESSED, SPIKE, STALL_FRACTION, TARGET_MAX_SCALE,
     UNREACHED_SHARE,
 )
@@ -615,8 +615,8 @@ def independence_tolerance(outputs: np.ndarray) -> float:
 def unmoved(change: float, outputs: np.ndarray) -> bool:
     """Whether an output changed by ``change`` stayed where it was: within float32 rounding of the
     largest |output|, not merely small (an untrained head on tiny weights moves its output by 1e-5
-    of 0.5), with an absolute floor for outputs that are themselves at rounding level."""
-    return change <= OUTPUT_UNMOVED * float(np.abs(outputs).max(initial=0.0)) + OUTPUT_UNMOVED_ABS
+    of 0.5)."""
+    return change <= OUTPUT_UNMOVED * float(np.abs(outputs).max(initial=0.0))
 
 
 def inference_noise(first: np.ndarray, second: np.ndarray) -> str | None:

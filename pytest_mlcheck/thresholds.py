@@ -203,10 +203,6 @@ INDEPENDENCE_RTOL = 1e-4  # changes below this × the largest |output| are round
 INDEPENDENCE_MAX_SAMPLES = 16  # enough to see mixing; each probed sample costs a forward pass
 # a changed input moved its own output by no more than float32 rounding of the outputs: it is ignored
 OUTPUT_UNMOVED = 1e-6
-# ... plus this much absolutely: logits at ~0 (a transformer whose LayerNorms over one feature output
-# their bias, keras-io FordA: |logits| ≤ 3e-9) move by 1e-15 when an input changes, "moved" relative to
-# themselves; not_constant_predictions reads identical outputs with the same two tolerances
-OUTPUT_UNMOVED_ABS = 1e-7
 # samples a failed training check changes to see whether the outputs read the inputs (one batch, two
 # forward passes whatever the number): a sample can sit where a narrow ReLU network is flat —
 # AUTOTRAINER's 8 layers of 5 units at He init move the outputs of 50 of 128 circles when every input
