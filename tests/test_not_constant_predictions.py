@@ -73,3 +73,16 @@ def test_a_regression_head_with_constant_output_fails_and_a_varying_one_passes(m
 def test_too_few_distinct_inputs_is_a_usage_error(mlcheck):
     with pytest.raises(MlcheckUsageError, match="inputs: expected at least 10 distinct"):
         mlcheck.not_constant_predictions(DigitsCNN(), held_out(1).repeat(30, 1, 1, 1))
+
+
+def test_a_head_with_a_class_per_position_is_read_per_position(mlcheck):
+    """Token targets (B, T) against logits (B, T, C): the classes predicted at every position, not
+    an argmax over the flattened T × C values (a translation model's "class 1419" of 177)."""
+    torch.manual_seed(0)
+    ids = torch.randint(0, 20, (64, 6))
+    model = torch.nn.Sequential(torch.nn.Embedding(20, 16), torch.nn.Linear(16, 5))
+    result = mlcheck.not_constant_predictions(
+        model, ids, train_on=[(ids, ids % 5)], optimizer=lambda p: torch.optim.Adam(p, lr=1e-2),
+        loss_fn=lambda out, y: torch.nn.functional.cross_entropy(out.transpose(1, 2), y))
+    assert result.passed
+    assert result.figures["positions"] == 64 * 6 and 0 <= result.figures["largest_class"] < 5

@@ -16,7 +16,7 @@ from pytest_mlcheck.checks.training import train_loop
 from pytest_mlcheck.data import batches_upto, input_batches
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import CheckResult, fmt
-from pytest_mlcheck.targets import Targets, check_task, output_form
+from pytest_mlcheck.targets import Targets, check_task, output_form, prediction_rows
 from pytest_mlcheck.thresholds import (
     COLLAPSE_MAX_SHARE, COLLAPSE_MIN_SAMPLES, IMBALANCE_SHARE, REGRESSION_MIN_SPREAD, TRAIN_ON_STEPS,
 )
@@ -111,7 +111,14 @@ def not_constant_predictions(
             causes_extra = diagnosis.silent_layers(session.weighted_layer_inputs(prepared[0], training=False)) \
                 + causes_extra
         binary = (targets.task == "binary") if targets is not None else task == "binary"
-        if flat.shape[1] >= 2 and (targets is None or targets.task != "multilabel") and task != "multilabel":
+        axis = targets.channel_axis if targets is not None else None
+        if axis is not None and all(o.ndim > axis for o in outs):
+            # a class per position (a mask, a token sequence): the classes predicted at every position
+            rows = prediction_rows(np.concatenate(outs, axis=0)[finite_in], axis)
+            run.figure("positions", len(rows), f"positions: {len(rows)} (classes along axis {axis})")
+            _classes(run, rows.argmax(axis=1), share_cap, identical, causes_extra,
+                     unit=f"positions of {int(finite_in.sum())} distinct inputs")
+        elif flat.shape[1] >= 2 and (targets is None or targets.task != "multilabel") and task != "multilabel":
             _classes(run, flat.argmax(axis=1), share_cap, identical, causes_extra)
         elif flat.shape[1] == 1 and binary:
             cut = 0.5 if (targets.form if targets is not None else output_form(flat)) == "probabilities" else 0.0
@@ -122,7 +129,8 @@ def not_constant_predictions(
         return run.passed()
 
 
-def _classes(run: CheckRun, preds: np.ndarray, cap: float, identical: bool, extra: list) -> None:
+def _classes(run: CheckRun, preds: np.ndarray, cap: float, identical: bool, extra: list,
+             unit: str = "distinct inputs") -> None:
     values, counts = np.unique(preds, return_counts=True)
     top = int(np.argmax(counts))
     share = counts[top] / len(preds)
@@ -133,7 +141,7 @@ def _classes(run: CheckRun, preds: np.ndarray, cap: float, identical: bool, extr
     run.figure("max_share", cap, "")
     if share > cap:
         evidence = ("every input gives the same output vector: nothing of the input reaches the head"
-                    if identical else f"class {int(values[top])} takes {share:.0%} of {len(preds)} distinct inputs")
+                    if identical else f"class {int(values[top])} takes {share:.0%} of {len(preds)} {unit}")
         raise run.fail(f"{share:.0%} of the predictions are class {int(values[top])}", _ranked(evidence, extra))
 
 
