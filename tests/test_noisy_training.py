@@ -95,7 +95,7 @@ def test_outputs_sampled_at_inference_are_not_read_as_batch_mixing_or_dropout(ml
     # nor as over_regularized: training in eval mode does not take away noise that eval mode has too
     assert "batch_mixing" not in info.value.causes and "over_regularized" not in info.value.causes
     assert ("two eval-mode passes over the same batch differed" in text) == sampling
-    assert ("moved its own output and no other's" in text) != sampling
+    assert ("moved their own outputs and no other's" in text) != sampling
 
 
 @pytest.mark.parametrize(("layers", "noisy"), [

@@ -104,9 +104,10 @@ class Session(Protocol):
     def scale_lr(self, factor: float) -> None:
         """Multiply the optimizer's learning rates (used by probes on a fresh session)."""
 
-    def learning_rate(self) -> float:
-        """The optimizer's learning rate at the step it has reached (the largest over parameter
-        groups; a schedule's value there). NotSupported where no optimizer is visible."""
+    def learning_rates(self) -> tuple[float, float]:
+        """The optimizer's learning rate at its first step and at the step it has reached (the
+        largest over parameter groups; a schedule's values there; the first is the rate now where
+        no schedule tells it). NotSupported where no optimizer is visible."""
 
     def weight_decay(self) -> float:
         """The optimizer's weight decay (the largest over its groups; 0 when it has none)."""

@@ -496,11 +496,16 @@ class KerasSessionBase:
     def optimizer(self, value: Any) -> None:
         self._opt = value
 
-    def learning_rate(self) -> float:
+    def learning_rates(self) -> tuple[float, float]:
         if self.optimizer is None:
             raise NotSupported("reading the learning rate", "no optimizer is given")
-        with self._place():  # a schedule's value at the optimizer's iterations
-            return float(np.asarray(_inner(self.optimizer).learning_rate))
+        opt = _inner(self.optimizer)
+        with self._place():  # a schedule's values at step 0 and at the optimizer's iterations
+            now = float(np.asarray(opt.learning_rate))
+            rate = opt._learning_rate
+            if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
+                return float(np.asarray(rate(0))), now
+        return now, now
 
     def weight_decay(self) -> float:
         return float(getattr(_inner(self.optimizer), "weight_decay", None) or 0.0)

@@ -327,10 +327,11 @@ class TorchSession:
         for group in self.optimizer.param_groups:
             group["lr"] = group["lr"] * factor
 
-    def learning_rate(self) -> float:
+    def learning_rates(self) -> tuple[float, float]:
         if self.optimizer is None:
             raise NotSupported("reading the learning rate", "no optimizer is given")
-        return max(float(g["lr"]) for g in self.optimizer.param_groups)
+        groups = self.optimizer.param_groups  # a scheduler keeps each group's base rate as initial_lr
+        return (max(float(g.get("initial_lr", g["lr"])) for g in groups), max(float(g["lr"]) for g in groups))
 
     def weight_decay(self) -> float:
         return max((float(g.get("weight_decay", 0.0) or 0.0) for g in self.optimizer.param_groups), default=0.0)

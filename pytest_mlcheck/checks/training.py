@@ -520,22 +520,17 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
     if not causes:
         causes += _unregistered(session, first)
     if not causes:
-        causes += _vanished_rate(session, fresh, len(losses))
+        causes += _vanished_rate(session, len(losses))
     if task == "regression" and not causes:  # a value that explains a stall before any lr retry
         causes += diagnosis.target_scale(session.labels(first), initial_outputs)
     return causes
 
 
-def _vanished_rate(session: Any, fresh: Callable[[], Any], steps: int) -> list[Evidence]:
-    """The run's learning rate now against a fresh copy's at its first step
-    (:func:`diagnosis.learning_rate_vanished`); nothing where the optimizer is not visible."""
+def _vanished_rate(session: Any, steps: int) -> list[Evidence]:
+    """The run's learning rate now against its first step's (:func:`diagnosis.learning_rate_vanished`);
+    nothing where the optimizer is not visible."""
     try:
-        now = session.learning_rate()
-        probe = fresh()
-        try:
-            start = probe.learning_rate()
-        finally:
-            probe.close()
+        start, now = session.learning_rates()
     except (NotSupported, UserCodeError):
         return []
     return diagnosis.learning_rate_vanished(start, now, steps)
