@@ -99,6 +99,11 @@ CLIPPED_MIN_SHARE = 0.1
 # A non-finite loss of finite outputs this many times their size at init, finite once they are scaled
 # back: the updates blew them up (keras #3040's SGD regression: x1e17 at step 12), not a loss defect.
 OVERFLOW_GROWTH = 1e3
+# An untrained forward pass whose outputs are this many times the larger of its inputs' and targets'
+# scale (rms, at least 1) amplifies the signal itself: a standard init keeps it within a few times
+# (every real-program version but one: at most x3.6; PyOD's clamped VAE x418-641, its unclamped
+# exp(logvar) x1.2e8 in torch), so a loss that turns non-finite is put down to the outputs
+FORWARD_BLOWUP = 1e6
 # The loss of outputs shuffled across samples (each now facing another sample's targets) within this
 # of the loss of the outputs as they are: it does not pair an output with its own target. A loss that
 # broadcasts a (B,) distance against (B, 1) labels is invariant up to float32 summation order
@@ -124,6 +129,10 @@ COLLAPSE_MAX_SHARE = 0.9  # one class may take at most this share of the predict
 COLLAPSE_MIN_SAMPLES = 10  # distinct inputs needed to judge the spread of predictions
 REGRESSION_MIN_SPREAD = 1e-3  # std / (mean |output| + std) below this is a constant output
 IMBALANCE_SHARE = 0.5  # training labels this much one class are named as imbalanced
+# A collapse onto the class that holds this share of the training labels or more is explained by
+# the imbalance, which comes first: the other classes together hold 40 % or less (the common scale's
+# 'mild' imbalance starts at a 20-40 % minority); a 54/46 split explains no collapse
+IMBALANCE_EXPLAINS_SHARE = 0.6
 
 # -- output_range --------------------------------------------------------------------------------
 SUM_ATOL = 1e-3  # rows of probabilities sum to 1 within this (float32 softmax rounding is ~1e-6)

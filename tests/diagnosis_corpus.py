@@ -427,10 +427,10 @@ def torch_cases() -> list[Diag]:
         # class_collapse
         Diag(T, "class_collapse", "trained on 98% one class",
              lambda m: m.not_constant_predictions(tc.DigitsCNN(), tc.held_out(), train_on=tc.imbalanced_batches(),
-                                                  loss_fn=CE(), optimizer=_adam()), True, "class_collapse"),
+                                                  loss_fn=CE(), optimizer=_adam()), True, "labels_imbalanced"),
         Diag(T, "class_collapse", "trained on a loader of one class only",
              lambda m: m.not_constant_predictions(tc.DigitsCNN(), tc.held_out(), train_on=_one_class(),
-                                                  loss_fn=CE(), optimizer=_adam()), True, "class_collapse"),
+                                                  loss_fn=CE(), optimizer=_adam()), True, "labels_imbalanced"),
         Diag(T, "class_collapse", "input multiplied by zero", lambda m: m.not_constant_predictions(
             tc.InputIgnoringNet(), tc.held_out()), True, "class_collapse"),
         Diag(T, "class_collapse", "twin: trained on balanced batches",

@@ -248,6 +248,39 @@ def test_a_loss_that_raises_on_non_finite_outputs_names_the_outputs(mlcheck, sca
     assert failed.value.causes[0] == "outputs_not_finite", str(failed.value)
 
 
+class ExpScaleNet(nn.Module):
+    """A decoder fed exp(0.5 * logvar) of a linear encoder, as a VAE samples its spread (PyOD #609):
+    on inputs of scale 50 the untrained outputs reach ~1e32 unless the log-variance is clamped."""
+
+    def __init__(self, clamp: bool) -> None:
+        super().__init__()
+        self.enc, self.dec, self.clamp = nn.Linear(10, 2), nn.Linear(2, 10), clamp
+        with torch.no_grad():
+            self.enc.weight.fill_(0.5)
+
+    def forward(self, x):
+        logvar = self.enc(x)
+        return self.dec(torch.exp(0.5 * (logvar.clamp(-30.0, 20.0) if self.clamp else logvar)))
+
+
+@pytest.mark.parametrize("clamp", [True, False], ids=["log-variance clamped", "BROKEN unclamped exp"])
+def test_a_loss_that_overflows_on_outputs_already_out_of_scale_at_init_names_the_outputs(mlcheck, clamp):
+    """A non-finite loss whose untrained outputs were already ×1e6 beyond the inputs' and targets'
+    scale is put down to the forward pass, before any learning-rate story; the clamped twin (outputs
+    up to e^10, ×1e3 at most) trains."""
+    x = torch.randn(32, 10, generator=torch.Generator().manual_seed(0)) * 50
+    torch.manual_seed(0)
+    run = lambda: mlcheck.loss_decreases(ExpScaleNet(clamp), [(x, x)], loss_fn=nn.MSELoss(),  # noqa: E731
+                                         optimizer=lambda p: torch.optim.Adam(p, lr=1e-3))
+    if clamp:
+        assert run().passed
+        return
+    with pytest.raises(CheckFailed) as failed:
+        run()
+    assert failed.value.causes[0] == "outputs_not_finite", str(failed.value)
+    assert "the scale of its inputs and targets" in str(failed.value)
+
+
 def _bce(out, target):
     return -torch.mean(target * torch.log(out.clamp(min=1e-7)) + (1 - target) * torch.log((1 - out).clamp(min=1e-7)))
 

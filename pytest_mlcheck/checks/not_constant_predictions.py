@@ -18,7 +18,8 @@ from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.targets import Targets, check_task, output_form, prediction_rows
 from pytest_mlcheck.thresholds import (
-    COLLAPSE_MAX_SHARE, COLLAPSE_MIN_SAMPLES, IMBALANCE_SHARE, REGRESSION_MIN_SPREAD, TRAIN_ON_STEPS,
+    COLLAPSE_MAX_SHARE, COLLAPSE_MIN_SAMPLES, IMBALANCE_EXPLAINS_SHARE, IMBALANCE_SHARE, REGRESSION_MIN_SPREAD,
+    TRAIN_ON_STEPS,
 )
 
 
@@ -73,6 +74,7 @@ def not_constant_predictions(
                 raise usage("inputs", f"at least {COLLAPSE_MIN_SAMPLES} distinct samples to judge a spread of "
                                       "predictions", fix=f"got {distinct}; pass more varied inputs (e.g. a held-out batch)")
         causes_extra: list[Evidence] = []
+        majority: tuple[int, float] | None = None  # the training labels' largest class and its share
         targets: Targets | None = None
         if train_on is not None:
             raws = batches_upto(train_on, n_steps, argument="train_on")
@@ -85,7 +87,8 @@ def not_constant_predictions(
             if targets.task in ("classification", "binary"):
                 labels = np.concatenate([targets_of(session, raw[0], b, session.predict(b), targets.task).ids
                                          for raw, b in zip(raws, train)])
-                causes_extra = _imbalance(labels)
+                majority = _majority(labels)
+                causes_extra = _imbalance(majority)
             if why == "nonfinite":
                 raise run.fail(f"the loss became non-finite at step {len(losses)} while training on train_on")
             if why == "time":
@@ -116,21 +119,21 @@ def not_constant_predictions(
             # a class per position (a mask, a token sequence): the classes predicted at every position
             rows = prediction_rows(np.concatenate(outs, axis=0)[finite_in], axis)
             run.figure("positions", len(rows), f"positions: {len(rows)} (classes along axis {axis})")
-            _classes(run, rows.argmax(axis=1), share_cap, identical, causes_extra,
+            _classes(run, rows.argmax(axis=1), share_cap, identical, causes_extra, majority,
                      unit=f"positions of {int(finite_in.sum())} distinct inputs")
         elif flat.shape[1] >= 2 and (targets is None or targets.task != "multilabel") and task != "multilabel":
-            _classes(run, flat.argmax(axis=1), share_cap, identical, causes_extra)
+            _classes(run, flat.argmax(axis=1), share_cap, identical, causes_extra, majority)
         elif flat.shape[1] == 1 and binary:
             cut = 0.5 if (targets.form if targets is not None else output_form(flat)) == "probabilities" else 0.0
             run.figure("threshold", cut, f"classes: output > {cut:g} is class 1")
-            _classes(run, (flat[:, 0] > cut).astype(np.int64), share_cap, identical, causes_extra)
+            _classes(run, (flat[:, 0] > cut).astype(np.int64), share_cap, identical, causes_extra, majority)
         else:
             _spread(run, flat, identical, causes_extra)
         return run.passed()
 
 
 def _classes(run: CheckRun, preds: np.ndarray, cap: float, identical: bool, extra: list,
-             unit: str = "distinct inputs") -> None:
+             majority: tuple[int, float] | None, unit: str = "distinct inputs") -> None:
     values, counts = np.unique(preds, return_counts=True)
     top = int(np.argmax(counts))
     share = counts[top] / len(preds)
@@ -142,7 +145,12 @@ def _classes(run: CheckRun, preds: np.ndarray, cap: float, identical: bool, extr
     if share > cap:
         evidence = ("every input gives the same output vector: nothing of the input reaches the head"
                     if identical else f"class {int(values[top])} takes {share:.0%} of {len(preds)} {unit}")
-        raise run.fail(f"{share:.0%} of the predictions are class {int(values[top])}", _ranked(evidence, extra))
+        # outputs that still tell inputs apart, collapsed onto the class most labels have: the imbalance
+        # explains it (what the loss rewards before the rest is learned), unless nothing reaches the head
+        explained = not identical and majority is not None and majority[0] == int(values[top]) \
+            and majority[1] >= IMBALANCE_EXPLAINS_SHARE
+        raise run.fail(f"{share:.0%} of the predictions are class {int(values[top])}",
+                       _ranked(evidence, extra, imbalance_first=explained))
 
 
 def _spread(run: CheckRun, flat: np.ndarray, identical: bool, extra: list) -> None:
@@ -157,18 +165,24 @@ def _spread(run: CheckRun, flat: np.ndarray, identical: bool, extra: list) -> No
         raise run.fail(f"the outputs are constant across {len(flat)} distinct inputs", _ranked(evidence, extra))
 
 
-def _ranked(evidence: str, extra: list) -> list[Evidence]:
-    """Dead units explain a collapse; the collapse itself comes next, then the rest."""
-    dead = [c for c in extra if c[0] == C.DEAD_UNITS]
-    return dead + [(C.CLASS_COLLAPSE, evidence)] + [c for c in extra if c[0] != C.DEAD_UNITS]
+def _ranked(evidence: str, extra: list, *, imbalance_first: bool = False) -> list[Evidence]:
+    """Dead units explain a collapse, and so does a collapse onto the class most training labels
+    have (``imbalance_first``); the collapse itself comes next, then the rest."""
+    lead = {C.DEAD_UNITS, C.LABELS_IMBALANCED} if imbalance_first else {C.DEAD_UNITS}
+    return [c for c in extra if c[0] in lead] + [(C.CLASS_COLLAPSE, evidence)] \
+        + [c for c in extra if c[0] not in lead]
 
 
-def _imbalance(labels: np.ndarray) -> list[Evidence]:
+def _majority(labels: np.ndarray) -> tuple[int, float] | None:
+    """The training labels' most frequent class and its share; None for labels that are not ids."""
     if labels.size == 0 or not np.issubdtype(labels.dtype, np.integer):
-        return []
+        return None
     values, counts = np.unique(labels, return_counts=True)
-    share = counts.max() / labels.size
-    if share >= IMBALANCE_SHARE:
-        return [(C.LABELS_IMBALANCED, f"class {int(values[np.argmax(counts)])} is {share:.0%} of the training labels")]
-    return []
+    return int(values[np.argmax(counts)]), float(counts.max() / labels.size)
+
+
+def _imbalance(majority: tuple[int, float] | None) -> list[Evidence]:
+    if majority is None or majority[1] < IMBALANCE_SHARE:
+        return []
+    return [(C.LABELS_IMBALANCED, f"class {majority[0]} is {majority[1]:.0%} of the training labels")]
 

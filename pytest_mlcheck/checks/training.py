@@ -18,7 +18,7 @@ from pytest_mlcheck.settings import Settings
 from pytest_mlcheck.targets import Targets, head_cannot_reach, in_layout, outvoted_among, prediction_rows
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
-    EXTEND_MIN_GAIN, OVERFLOW_GROWTH, OVERLAP_NEIGHBOURS, PAIRING_SENSITIVE, PROBE_MAX_STEPS, PROBE_TARGET,
+    EXTEND_MIN_GAIN, FORWARD_BLOWUP, OVERFLOW_GROWTH, OVERLAP_NEIGHBOURS, PAIRING_SENSITIVE, PROBE_MAX_STEPS, PROBE_TARGET,
     RECOVERED_SPIKE,
 )
 
@@ -711,10 +711,13 @@ def trace_nonfinite(fresh: Callable[[], Any], batches: list[Any], step: int, tar
     proves a defect; outputs that overflow only after updates point at the updates."""
     session = fresh()
     try:
-        start_outputs = session.predict(batches[(step - 1) % len(batches)])
+        batch = batches[(step - 1) % len(batches)]
+        start_outputs = session.predict(batch)
+        blown = _blown_up(start_outputs, session.inputs(batch), session.labels(batch))
+        if blown:  # the outputs were out of scale before any update
+            return blown
         for i in range(step - 1):
             session.train_step(batches[i % len(batches)])
-        batch = batches[(step - 1) % len(batches)]
         outputs = session.predict(batch)
         if not np.isfinite(outputs).all():
             log.add(f"replayed to step {step}: the outputs are not finite there")
@@ -756,6 +759,34 @@ def trace_nonfinite(fresh: Callable[[], Any], batches: list[Any], step: int, tar
     finally:
         session.close()
     return []
+
+
+def _scale(values: Any) -> float:
+    """Root mean square of the finite values of a float array; 0 for none (or for ids)."""
+    if values is None:
+        return 0.0
+    a = np.asarray(values)
+    if not np.issubdtype(a.dtype, np.floating):
+        return 0.0
+    a = a[np.isfinite(a)].astype(np.float64)
+    return float(np.sqrt(np.mean(a ** 2))) if a.size else 0.0
+
+
+def _blown_up(outputs: np.ndarray | None, x: Any, y: Any) -> list[Evidence]:
+    """Finite untrained outputs ``FORWARD_BLOWUP`` times the larger of the inputs' and targets'
+    scale: the forward pass itself amplifies (an exp of an unbounded value, an init that multiplies
+    the signal layer by layer), and the loss that later overflows only follows from it."""
+    if outputs is None or not np.size(outputs) or not np.isfinite(outputs).all():
+        return []
+    reference = max(_scale(x), _scale(y), 1.0)
+    ratio = _scale(outputs) / reference
+    if ratio < FORWARD_BLOWUP:
+        return []
+    return [(C.OUTPUTS_NOT_FINITE,
+             f"the untrained model's outputs ({_described(outputs)}, rms {fmt(_scale(outputs))}) are ×{fmt(ratio)} the "
+             f"scale of its inputs and targets (rms {fmt(reference)}; a standard init keeps them within a few times): "
+             "the forward pass amplifies the signal itself, and the loss of such outputs overflows within a few "
+             "updates")]
 
 
 def _dtype_clash(text: str) -> bool:
