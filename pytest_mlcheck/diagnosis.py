@@ -14,7 +14,7 @@ from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
     ACCUMULATION_RATIO, CHANGED_SAMPLES, INDEPENDENCE_RTOL, INIT_FADE, INPUT_MAX_SCALE, INPUT_MIN_PEAK, INPUT_RAW_SCALE, LEAK_RTOL, LR_VANISHED, OUTPUT_UNMOVED,
     PAIRING_RTOL, PAIRING_SENSITIVE, PROBE_MAX_STEPS, PROBE_TARGET, SOFTMAX_TWICE_PRESSED, SPIKE, STALL_FRACTION, TARGET_MAX_SCALE,
-    UNREACHED_SHARE,
+    TARGET_RETRY_SCALE, UNREACHED_SHARE,
 )
 
 if TYPE_CHECKING:
@@ -90,24 +90,64 @@ def learning_rate_vanished(start: float, now: float, steps: int) -> list[Evidenc
              "or decay steps counted in epochs where the schedule counts optimizer steps)")]
 
 
-def target_scale(y: np.ndarray | None, outputs: np.ndarray | None) -> list[Evidence]:
-    """Value targets whose magnitude dwarfs the untrained model's outputs (rms against the larger
-    of their rms and 1, as a head at a standard init outputs about unit scale): an optimizer moving
-    weights by ~lr a step cannot cover that gap in a check's budget, whatever else is right."""
+def _target_ratio(y: np.ndarray | None, outputs: np.ndarray | None) -> tuple[float, float, float] | None:
+    """Value targets' rms, the untrained outputs' rms, and the first over the larger of the second
+    and 1 (a head at a standard init outputs about unit scale); None where either is unusable."""
     if y is None or outputs is None or not np.issubdtype(y.dtype, np.number) or not y.size \
             or not np.isfinite(y).all() or not np.isfinite(outputs).all():
-        return []
-    y = y.astype(np.float64)
-    target_rms = float(np.sqrt(np.mean(y ** 2)))
+        return None
+    target_rms = float(np.sqrt(np.mean(y.astype(np.float64) ** 2)))
     output_rms = float(np.sqrt(np.mean(outputs.astype(np.float64) ** 2)))
-    ratio = target_rms / max(output_rms, 1.0)
-    if ratio <= TARGET_MAX_SCALE:
+    return target_rms, output_rms, target_rms / max(output_rms, 1.0)
+
+
+def target_scale(y: np.ndarray | None, outputs: np.ndarray | None) -> list[Evidence]:
+    """Value targets whose magnitude dwarfs the untrained model's outputs (:func:`_target_ratio`):
+    an optimizer moving weights by ~lr a step cannot cover that gap in a check's budget, whatever
+    else is right."""
+    scale = _target_ratio(y, outputs)
+    if scale is None or scale[2] <= TARGET_MAX_SCALE:
         return []
+    target_rms, output_rms, ratio = scale
     return [(C.TARGETS_NOT_NORMALIZED,
              f"the regression targets span {fmt(float(y.min()))}..{fmt(float(y.max()))} (rms {fmt(target_rms)}) "
              f"while the untrained model's outputs have rms {fmt(output_rms)}: ×{fmt(ratio)} beyond their scale "
-             f"(more than ×{TARGET_MAX_SCALE:g}); standardise the targets ((y - {fmt(float(y.mean()))}) / "
-             f"{fmt(float(y.std()))}) and invert that on the predictions")]
+             f"(more than ×{TARGET_MAX_SCALE:g}); standardise the targets ({_standardising(y)}) and invert that "
+             "on the predictions")]
+
+
+def _standardising(y: np.ndarray) -> str:
+    """The formula that standardises ``y``, with the sign of its mean written out."""
+    mean = float(y.mean())
+    return f"(y {'-' if mean >= 0 else '+'} {fmt(abs(mean))}) / {fmt(float(y.std()))}"
+
+
+def target_retry(losses: list[float], y: np.ndarray | None, outputs: np.ndarray | None,
+                 retry: Callable[..., tuple[bool, float]]) -> list[Evidence]:
+    """A run on value targets beyond the untrained outputs' scale by ``TARGET_RETRY_SCALE`` or more
+    that diverged or never halved its loss: does a fresh copy at the same learning rate train on the
+    targets standardised? A gradient of a squared error grows with the targets' scale, so raw
+    targets multiply the first updates of a plain SGD (AUTOTRAINER's case 17: ×153, NaN by step 9);
+    only the counterfactual tells them from a rate too high for any targets."""
+    scale = _target_ratio(y, outputs)
+    if not losses or scale is None:
+        return []
+    target_rms, _, ratio = scale
+    start = losses[0]
+    finite = [v for v in losses if np.isfinite(v)]
+    diverged = len(finite) < len(losses) or (bool(finite) and max(finite) > SPIKE * start)
+    stalled = bool(finite) and min(finite) > 0.5 * start
+    if ratio < TARGET_RETRY_SCALE or not (diverged or stalled):
+        return []
+    ok, end = retry(1.0, standardised=True)
+    if not ok:
+        return []
+    what = "diverged" if diverged else f"stayed above half its start ({fmt(start)} → {fmt(min(finite))})"
+    return [(C.TARGETS_NOT_NORMALIZED,
+             f"the regression targets' rms is {fmt(target_rms)}, ×{fmt(ratio)} the untrained outputs' scale, and the "
+             f"run {what}; a retry at the same learning rate on the targets standardised ({_standardising(y)}) "
+             f"halved its loss without diverging (loss {fmt(end)}): standardise the targets "
+             "and invert that on the predictions")]
 
 
 def inputs_not_finite(x: np.ndarray | None) -> list[Evidence]:

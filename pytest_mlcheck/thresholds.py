@@ -237,6 +237,11 @@ INPUT_RAW_SCALE = 10.0
 # [0, 1] targets 0.48, sklearn diabetes raw targets (25..346) 177 (Adam 3e-2 fits them),
 # keras #4563's LSTM targets (~5e4) 4.9e4: margins x5.7 and x49.
 TARGET_MAX_SCALE = 1000.0
+# Value targets this many times the untrained outputs' scale (the same ratio) earn a failed run one
+# retry at the same learning rate on the targets standardised, before the learning-rate retries: the
+# counterfactual decides, the gate only spares unit-scale targets the retry (standardised and [0, 1]
+# targets sit at <= 1.05, AUTOTRAINER case 17's make_regression targets at x153)
+TARGET_RETRY_SCALE = 10.0
 
 # -- input_independent_baseline ------------------------------------------------------------------
 BASELINE_STEPS = 100  # each copy trains this long on the parts it is not judged on

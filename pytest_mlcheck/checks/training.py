@@ -333,17 +333,19 @@ def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[A
     extension's horizon, then by the diagnosis), it answers what it saw."""
     if fit is not None and log is not None and log.fitted is None:
         log.fitted = {}
-    seen: dict[tuple[float, bool, bool, bool, float | None], tuple[bool, float]] = {}
+    seen: dict[tuple[float, bool, bool, bool, float | None, bool], tuple[bool, float]] = {}
 
     def retry(factor: float = 1.0, *, quiet: bool = False, no_decay: bool = False,
-              rescaled: bool = False, goal: float | None = None) -> tuple[bool, float]:
-        key = (factor, quiet, no_decay, rescaled, goal)
+              rescaled: bool = False, goal: float | None = None, standardised: bool = False) -> tuple[bool, float]:
+        key = (factor, quiet, no_decay, rescaled, goal, standardised)
         if key in seen:
             return seen[key]
         what = f"lr×{factor:g}" + (", training-mode noise off" if quiet else "") + (
             ", no weight decay" if no_decay else "") + (
-            ", every weighted layer rescaled to unit-variance outputs" if rescaled else "")
-        ok, end, start, n = _attempt(factor, quiet=quiet, no_decay=no_decay, rescaled=rescaled, goal=goal)
+            ", every weighted layer rescaled to unit-variance outputs" if rescaled else "") + (
+            ", the targets standardised" if standardised else "")
+        ok, end, start, n = _attempt(factor, quiet=quiet, no_decay=no_decay, rescaled=rescaled, goal=goal,
+                                     standardised=standardised)
         if log is not None and n:  # a retry stopped before its first step says why in its own line
             verdict = (("halved: succeeded" if ok else "did not halve") if goal is None else
                        (f"reached {fmt(goal)}: succeeded" if ok else f"did not reach {fmt(goal)}"))
@@ -352,11 +354,14 @@ def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[A
         return ok, end
 
     def _attempt(factor: float, *, quiet: bool, no_decay: bool, rescaled: bool,
-                 goal: float | None) -> tuple[bool, float, float, int]:
+                 goal: float | None, standardised: bool) -> tuple[bool, float, float, int]:
+        used = _standardised_targets(raws) if standardised else raws
+        if used is None:  # targets that are not one float array: nothing to standardise
+            return False, float("nan"), float("nan"), 0
         probe = open_session(model, settings, spec, within=within)
         try:
-            batches = [probe.prepare(*raw) for raw in raws]
-            plain = not (quiet or no_decay or rescaled) and goal is None
+            batches = [probe.prepare(*raw) for raw in used]
+            plain = not (quiet or no_decay or rescaled or standardised) and goal is None
             fitting = fit is not None and log is not None and log.fitted is not None and plain
             initial = probe.predict(batches[0]) if fitting else None  # for the overlap judgement at the end
             if rescaled:
@@ -398,6 +403,27 @@ def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[A
         return ok, losses[-1], losses[0], len(losses)
 
     return retry
+
+
+def _standardised_targets(raws: list[tuple[Any, Any]]) -> list[tuple[Any, Any]] | None:
+    """The batches with their value targets standardised over all of them ((y - mean) / std, each
+    target column alike), as float arrays the session prepares; None where a batch's targets are not
+    one float array (ids, dicts) or do not vary."""
+    ys: list[np.ndarray] = []
+    for _, y in raws:
+        try:
+            a = as_numpy(y)
+        except Exception:  # a structure the adapter cannot read: no counterfactual to run
+            return None
+        if not isinstance(a, np.ndarray) or not np.issubdtype(a.dtype, np.floating) or not np.isfinite(a).all():
+            return None
+        ys.append(a)
+    joined = np.concatenate([a.reshape(len(a), -1) for a in ys]).astype(np.float64)
+    mean, std = joined.mean(axis=0), joined.std(axis=0)
+    if not (std > 0).all():
+        return None
+    return [(x, ((a.reshape(len(a), -1) - mean) / std).reshape(a.shape).astype(a.dtype))
+            for (x, _), a in zip(raws, ys)]
 
 
 def failure_causes(
@@ -444,6 +470,8 @@ def failure_causes(
         causes += _unreached(fresh, first)
     if not causes:  # a fresh copy of the model as given (within a released session: no second weight copy)
         causes += _input_dependence(fresh, first, x, settings.seed, log, raw=bool(diagnosis.raw_inputs(scaled)))
+    if not causes and retrying and task == "regression":  # a value gates it; the counterfactual decides
+        causes += diagnosis.target_retry(losses, session.labels(first), initial_outputs, retry)
     if not causes and retrying:
         causes += diagnosis.regularization(losses, decay, lambda: _noisy(fresh, raw_batch, log), retry)
     if not causes:
