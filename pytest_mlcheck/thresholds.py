@@ -189,6 +189,10 @@ SETTLE_STEPS = 5  # an all-zero gradient stands only if still zero after this ma
 # MLP and tanh stacks ×0.59-1.5. The margin on the correct side is thin by itself: the rescaled
 # retry succeeding where lr×10 … ×10000 did not is the evidence, the fade only says it is the init.
 INIT_FADE = 10.0
+# Behind outputs that ignore the inputs, a spread across samples that fell layer by layer to this
+# share of the first weighted layer's input's or less has fallen to float32 rounding (eps 1.2e-7, with
+# room for the biases it meets): AUTOTRAINER case 14's stack falls to 1.4e-11 (torch) and 1.4e-13 (Keras)
+SIGNAL_GONE = 1e-6
 # A failed training check names parameters without any gradient (the loss never reaches them) as
 # no_gradient when they hold this share of the trainable weights or more: three dangling 512-unit
 # layers of an MNIST MLP hold 66 %; the parts a correct model leaves unused by design hold a sliver

@@ -601,6 +601,8 @@ def _input_dependence(fresh: Callable[[], Any], first: Any, x: np.ndarray | None
             return []
         found = diagnosis.input_dependence(session.predict(first), session.predict(session.prepare(changed, None)),
                                            picks)
+        if found and found[0][0] == C.CLASS_COLLAPSE:  # a signal faded layer by layer is the init's doing
+            found = diagnosis.fading_signal(session.weighted_layer_inputs(first, training=False)) or found
     except Exception:  # the model refuses the changed batch: no evidence either way
         return []
     finally:
