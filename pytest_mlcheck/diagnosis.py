@@ -283,6 +283,17 @@ def step_misses_parameters(fresh_session: Callable[[], Any], batch_of: Callable[
     moved = [peak[name] for name in before if name not in unchanged and name in peak]
     if not moved:
         return []
+    # the step's backward reached the tensors that moved and none of these (no gradient, not a zero
+    # one): the loss it minimises is cut off from them, as ``unreached`` says of the check's own loss
+    cut = [name for name in unchanged if name in grads and grads[name] is None]
+    sizes = {name: int(np.size(value)) for name, value in before.items()}
+    share = sum(sizes[name] for name in cut) / max(sum(sizes.values()), 1)
+    if cut and share >= UNREACHED_SHARE:
+        return [(C.NO_GRADIENT,
+                 f"one call of your train_step changed {len(before) - len(unchanged)} of the {len(before)} trainable "
+                 f"tensors; its backward pass gave no gradient to {len(cut)} others, {share:.0%} of the model's "
+                 f"weights, which stayed as they were: {listed(cut)}; the loss it minimises is cut off from them "
+                 "(a .detach(), .item() or numpy round trip, or a layer whose output feeds nothing the loss reads)")]
     left = [name for name in unchanged if peak.get(name, 0.0) >= min(moved) > 0]
     if not left:
         return []

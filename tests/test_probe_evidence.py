@@ -1047,3 +1047,42 @@ def test_a_training_loss_that_fitted_beside_wrong_eval_mode_outputs_is_said(mlch
     assert said == differ, str(failed.value)
     if differ:
         assert "compare its outputs in train() and eval() mode" in str(failed.value)
+
+
+class EncoderHead(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.enc = nn.Sequential(nn.Flatten(), nn.Linear(64, 128), nn.ReLU())
+        self.head = nn.Linear(128, 10)
+
+    def forward(self, x):
+        return self.head(self.enc(x))
+
+
+def _encoder_step(detach: bool):
+    def train_step(model, optimizer, loss_fn, x, y):
+        optimizer.zero_grad()
+        features = model.enc(x)
+        loss = loss_fn(model.head(features.detach() if detach else features), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+    return train_step
+
+
+@pytest.mark.parametrize("detach", [False, True], ids=["twin", "BROKEN step detaches the encoder"])
+def test_a_train_step_whose_loss_never_reaches_most_weights_is_named_before_the_run_is_extended(detach):
+    """SpyTorch's spike record kept with .detach(): the loss still falls through the readout alone,
+    slowly, so the run would be given more steps; one call of the step shows the tensors its
+    backward never reached (no_gradient) first. The twin is slow too, and extended to a pass."""
+    x, y = tc.digits_batch(64)
+    run = lambda: MLCheck().overfit_one_batch(EncoderHead(), (x, y), loss_fn=nn.CrossEntropyLoss(),  # noqa: E731
+                                              optimizer=_sgd(0.01), train_step=_encoder_step(detach))
+    if not detach:
+        assert run().steps > 400  # extended past the budget
+        return
+    with pytest.raises(CheckFailed) as failed:
+        run()
+    assert failed.value.causes[0] == "no_gradient", str(failed.value)
+    assert "in 400 steps" in str(failed.value).splitlines()[0]  # not extended

@@ -616,11 +616,16 @@ def defect_proven(model: Any, settings: Settings, spec: TrainSpec, session: Any,
                   first: Any, targets: Targets) -> bool:
     """Before a slow run is allowed more steps: the cheap probes whose evidence proves a defect
     however the curve looks (gradients that accumulate across steps, tensors the optimizer never
-    sees, ``targets`` that mark every class). A step that never zeroes its gradients still lowers
-    the loss, slowly; a start already at the floor leaves progress to rounding."""
+    sees, ``targets`` that mark every class, weights the loss never reaches). A step that never
+    zeroes its gradients still lowers the loss, slowly; a start already at the floor leaves progress
+    to rounding; a model training only the part the loss reaches falls slowly too."""
     if diagnosis.every_class_marked(targets) or session.uncovered_parameters() or _unregistered(session, first):
         return True
-    return bool(accumulating_step(model, settings, spec, session, raw_batch))
+    fresh = lambda: open_session(model, settings, spec, within=session)  # noqa: E731
+    if spec.train_step is None:
+        return bool(_unreached(fresh, first))
+    return bool(accumulating_step(model, settings, spec, session, raw_batch)
+                or diagnosis.step_misses_parameters(fresh, lambda s: s.prepare(*raw_batch)))
 
 
 def proven_before_extending(model: Any, settings: Settings, spec: TrainSpec, session: Any,
