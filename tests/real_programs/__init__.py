@@ -140,4 +140,9 @@ PROGRAMS: tuple[str, ...] = (
     "pytorch_examples_mnist_conv2_missing_relu",
     "kio13_forda_transformer_pools_over_time",
     "kio13_sklearn_wrapper_dense_stack_without_relu",
+    "fedavg_mlp_softmax_into_ce",
+    "autotrainer_lcode_case16_deep_relu_mnist_no_skip",
+    "autotrainer_lcode_case16_sigmoid_stack_mnist_vanish",
+    "graphlearn_gcn_output_dim_overwritten",
+    "rasbt_agnews_bilstm_returns_fc1",
 )
