@@ -117,7 +117,10 @@ def target_scale(y: np.ndarray | None, outputs: np.ndarray | None) -> list[Evide
 
 
 def _standardising(y: np.ndarray) -> str:
-    """The formula that standardises ``y``, with the sign of its mean written out."""
+    """The formula that standardises ``y`` (one target column; for several, what is done to each),
+    with the sign of its mean written out."""
+    if y.ndim > 1 and int(np.prod(y.shape[1:])) > 1:
+        return "each target column minus its mean, over its standard deviation"
     mean = float(y.mean())
     return f"(y {'-' if mean >= 0 else '+'} {fmt(abs(mean))}) / {fmt(float(y.std()))}"
 

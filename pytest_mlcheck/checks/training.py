@@ -471,7 +471,8 @@ def failure_causes(
     if not causes:  # a fresh copy of the model as given (within a released session: no second weight copy)
         causes += _input_dependence(fresh, first, x, settings.seed, log, raw=bool(diagnosis.raw_inputs(scaled)))
     if not causes and retrying and task == "regression":  # a value gates it; the counterfactual decides
-        causes += diagnosis.target_retry(losses, session.labels(first), initial_outputs, retry)
+        targets_seen = np.concatenate([np.asarray(session.labels(b)) for b in (batches or [first])])  # as the retry
+        causes += diagnosis.target_retry(losses, targets_seen, initial_outputs, retry)
     if not causes and retrying:
         causes += diagnosis.regularization(losses, decay, lambda: _noisy(fresh, raw_batch, log), retry)
     if not causes:
