@@ -337,10 +337,13 @@ def test_a_timer_signal_at_any_moment_leaves_everything(mlcheck, alarm):
             keras_check(mlcheck, model)
         except Timeout:
             interrupted += 1
-        except CheckFailed as failed:
-            # a bare `except:` inside TensorFlow (dtypes.max) can swallow the Timeout and raise its own
-            # error, which the check reports as the model's: allowed only once the timer has fired
-            assert signal.getitimer(signal.ITIMER_REAL)[0] == 0, f"failed before the timer fired:\n{failed}"
+        except Exception as raised:  # noqa: BLE001 - TensorFlow's own error in place of the Timeout
+            # the timer can land inside TensorFlow's Python code: a bare `except:` (DType.max) swallows
+            # the Timeout and raises a TypeError, which the check reports as the model's (a failed
+            # check); a dispatch cache caught mid-update raises a KeyError. Allowed only once the timer
+            # has fired; the user's state is compared below all the same
+            assert signal.getitimer(signal.ITIMER_REAL)[0] == 0, f"raised before the timer fired: {raised!r}"
+            interrupted += 1
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
         assert_equal(before, keras_state(model), f"SIGALRM after {fraction * seconds:.3f}s")
