@@ -136,16 +136,13 @@ def target_retry(losses: list[float], y: np.ndarray | None, outputs: np.ndarray 
     if not losses or scale is None:
         return []
     target_rms, _, ratio = scale
-    start = losses[0]
-    finite = [v for v in losses if np.isfinite(v)]
-    diverged = len(finite) < len(losses) or (bool(finite) and max(finite) > SPIKE * start)
-    stalled = bool(finite) and min(finite) > 0.5 * start
+    _, diverged, stalled = _course(losses)
     if ratio < TARGET_RETRY_SCALE or not (diverged or stalled):
         return []
     ok, end = retry(1.0, standardised=True)
     if not ok:
         return []
-    what = "diverged" if diverged else f"stayed above half its start ({fmt(start)} → {fmt(min(finite))})"
+    what = "diverged" if diverged else f"stayed above half its start ({fmt(losses[0])} → {fmt(min(losses))})"
     return [(C.TARGETS_NOT_NORMALIZED,
              f"the regression targets' rms is {fmt(target_rms)}, ×{fmt(ratio)} the untrained outputs' scale, and the "
              f"run {what}; a retry at the same learning rate on the targets standardised ({_standardising(y)}) "
@@ -316,6 +313,16 @@ def step_gradients(session: Any, notes: list[str]) -> dict[str, np.ndarray | Non
         return {}
 
 
+def _course(losses: list[float]) -> tuple[int | None, bool, bool]:
+    """How a failed run went, as the retries read it: the step its loss first went non-finite (or
+    None), whether it diverged (non-finite, or a spike above SPIKE × its start), and whether it
+    otherwise stalled (never below half its start). ``losses`` is not empty."""
+    finite = [v for v in losses if np.isfinite(v)]
+    where = next((i for i, v in enumerate(losses) if not np.isfinite(v)), None)
+    spiked = where is not None or max(finite) > SPIKE * losses[0]
+    return where, spiked, not spiked and min(finite) > 0.5 * losses[0]
+
+
 def learning_rate(
     losses: list[float], retry: Callable[[float], tuple[bool, float]] | None, *, slow: bool = False,
     fitted: dict[float, int] | None = None,
@@ -341,9 +348,7 @@ def learning_rate(
         return []
     start = losses[0]
     finite = [v for v in losses if np.isfinite(v)]
-    where = next((i for i, v in enumerate(losses) if not np.isfinite(v)), None)
-    spiked = where is not None or max(finite) > SPIKE * start
-    stalled = not spiked and min(finite) > 0.5 * start
+    where, spiked, stalled = _course(losses)
     if stalled or (slow and not spiked):
         for factor, name in ((10.0, "lr×10"), (100.0, "lr×100"), (1000.0, "lr×1000"), (1e4, "lr×10000")):
             ok, end = retry(factor)

@@ -405,6 +405,15 @@ def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[A
     return retry
 
 
+def _joined_labels(session: Any, batches: list[Any]) -> np.ndarray | None:
+    """The targets of every batch the check trained on, as the standardised retry reads them; the
+    first batch's alone where they do not stack (sequences of other lengths) or one has none."""
+    ys = [session.labels(b) for b in batches]
+    if any(y is None for y in ys) or len({np.shape(y)[1:] for y in ys}) != 1:
+        return ys[0]
+    return np.concatenate([np.asarray(y) for y in ys])
+
+
 def _standardised_targets(raws: list[tuple[Any, Any]]) -> list[tuple[Any, Any]] | None:
     """The batches with their value targets standardised over all of them ((y - mean) / std, each
     target column alike), as float arrays the session prepares; None where a batch's targets are not
@@ -471,8 +480,7 @@ def failure_causes(
     if not causes:  # a fresh copy of the model as given (within a released session: no second weight copy)
         causes += _input_dependence(fresh, first, x, settings.seed, log, raw=bool(diagnosis.raw_inputs(scaled)))
     if not causes and retrying and task == "regression":  # a value gates it; the counterfactual decides
-        targets_seen = np.concatenate([np.asarray(session.labels(b)) for b in (batches or [first])])  # as the retry
-        causes += diagnosis.target_retry(losses, targets_seen, initial_outputs, retry)
+        causes += diagnosis.target_retry(losses, _joined_labels(session, batches or [first]), initial_outputs, retry)
     if not causes and retrying:
         causes += diagnosis.regularization(losses, decay, lambda: _noisy(fresh, raw_batch, log), retry)
     if not causes:
