@@ -671,11 +671,14 @@ def independence_tolerance(outputs: np.ndarray) -> float:
     return INDEPENDENCE_RTOL * (float(np.abs(finite).max(initial=0.0)) + 1e-6)
 
 
-def unmoved(change: float, outputs: np.ndarray) -> bool:
+def unmoved(change: float, outputs: np.ndarray, *, scores: bool = False) -> bool:
     """Whether an output changed by ``change`` stayed where it was: within float32 rounding of the
     largest |output|, not merely small (an untrained head on tiny weights moves its output by 1e-5
-    of 0.5)."""
-    return change <= OUTPUT_UNMOVED * float(np.abs(outputs).max(initial=0.0))
+    of 0.5). Class ``scores`` (logits, probabilities) are read on a scale of at least 1, a nat or
+    the whole of a probability: logits that all sit within 1e-8 of 0 and move by 1e-9 give every
+    sample the same probabilities to within rounding, however large that move is beside them."""
+    scale = float(np.abs(outputs).max(initial=0.0))
+    return change <= OUTPUT_UNMOVED * (max(scale, 1.0) if scores else scale)
 
 
 def inference_noise(first: np.ndarray, second: np.ndarray) -> str | None:
@@ -700,10 +703,12 @@ def changed_samples(n: int) -> list[int]:
     return sorted({int(round(i * (n - 1) / max(k - 1, 1))) for i in range(k)})
 
 
-def input_dependence(base: np.ndarray, after: np.ndarray, changed: list[int]) -> list[Evidence]:
+def input_dependence(base: np.ndarray, after: np.ndarray, changed: list[int], *,
+                     scores: bool = False) -> list[Evidence]:
     """Eval-mode outputs of a batch before and after only the samples ``changed`` were changed: none
     of their outputs moved (the outputs ignore the inputs, so nothing can be fitted), or another
-    sample's did (each prediction depends on the rest of its batch)."""
+    sample's did (each prediction depends on the rest of its batch). ``scores``: the outputs are class
+    scores (see :func:`unmoved`)."""
     n = len(base)
     flat, moved = base.reshape(n, -1).astype(np.float64), after.reshape(n, -1).astype(np.float64)
     if moved.shape != flat.shape or not np.isfinite(flat).all() or not np.isfinite(moved).all():
@@ -711,7 +716,7 @@ def input_dependence(base: np.ndarray, after: np.ndarray, changed: list[int]) ->
     delta = np.abs(moved - flat).max(axis=1)
     tol = independence_tolerance(flat)
     which = listed([str(j) for j in changed])
-    if all(unmoved(float(delta[j]), flat) for j in changed):
+    if all(unmoved(float(delta[j]), flat, scores=scores) for j in changed):
         return [(C.CLASS_COLLAPSE,
                  f"the outputs ignore the inputs: changing the input of sample(s) {which} left their eval-mode "
                  f"outputs unchanged (by at most {fmt(float(delta[changed].max()))}), so no input can be told "

@@ -181,12 +181,15 @@ def scaled_inputs(session: Session, prepared: Any, x: np.ndarray | None) -> np.n
     return x if reached else None
 
 
-def perturbed(x: np.ndarray, j: int, rng: np.random.Generator) -> np.ndarray | None:
+def perturbed(x: np.ndarray, j: int, rng: np.random.Generator, *, within: bool = False) -> np.ndarray | None:
     """``x`` with sample ``j`` changed: noise for floats, another distinct sample for whole numbers
-    (integers, or floats that are all whole: ids an embedding may read, where noise is no id)."""
+    (integers, or floats that are all whole: ids an embedding may read, where noise is no id). With
+    ``within``, another distinct sample whatever the values: an input the data could hold, which keeps
+    the invariants every sample shares (series normalised to mean 0 stay so; noise would not)."""
     changed = x.copy()
     finite = x[np.isfinite(x)] if np.issubdtype(x.dtype, np.floating) else x
-    if np.issubdtype(x.dtype, np.floating) and not (finite.size and np.array_equal(finite, np.round(finite))):
+    if np.issubdtype(x.dtype, np.floating) and not within and not (
+            finite.size and np.array_equal(finite, np.round(finite))):
         scale = float(np.std(finite)) if finite.size else 1.0
         changed[j] = x[j] + rng.normal(0.0, scale or 1.0, size=x[j].shape).astype(x.dtype)
         return changed

@@ -478,7 +478,8 @@ def failure_causes(
     if not causes and spec.train_step is None:  # decisive, on a fresh copy: after the release, like those below
         causes += _unreached(fresh, first)
     if not causes:  # a fresh copy of the model as given (within a released session: no second weight copy)
-        causes += _input_dependence(fresh, first, x, settings.seed, log, raw=bool(diagnosis.raw_inputs(scaled)))
+        causes += _input_dependence(fresh, first, x, settings.seed, log, raw=bool(diagnosis.raw_inputs(scaled)),
+                                    scores=targets.classes)
     if not causes and retrying and task == "regression":  # a value gates it; the counterfactual decides
         causes += diagnosis.target_retry(losses, _joined_labels(session, batches or [first]), initial_outputs, retry)
     if not causes and retrying:
@@ -586,38 +587,61 @@ def _scaled(fresh: Callable[[], Any], first: Any, x: np.ndarray | None) -> np.nd
 
 
 def _input_dependence(fresh: Callable[[], Any], first: Any, x: np.ndarray | None, seed: int,
-                      log: ProbeLog, *, raw: bool) -> list[Evidence]:
-    """Two eval-mode forward passes of the model as given (a failed run may itself have killed every
+                      log: ProbeLog, *, raw: bool, scores: bool = False) -> list[Evidence]:
+    """Eval-mode forward passes of the model as given (a failed run may itself have killed every
     unit): the batch, and the batch with a few samples changed (:func:`diagnosis.changed_samples`) —
-    outputs that ignore the inputs, or that mix samples. Only for one array of inputs ``x`` (a dict or
-    tuple of inputs is left to ``batch_independence`` and ``not_constant_predictions``), and not at raw
-    scale (``raw``), where a head saturates (not an architecture that ignores them)."""
+    outputs that ignore the inputs, or that mix samples. The samples are changed by noise first, then,
+    where that moved their own outputs alone, to other samples' inputs: inputs the data holds, which
+    keep the invariants every sample shares (noise can move a model that reads nothing of the data
+    itself, e.g. a mean over series each normalised to mean 0; whether it tells the batch's own inputs
+    apart is what fitting them needs). Only for one array of inputs ``x`` (a dict or tuple of inputs is
+    left to ``batch_independence`` and ``not_constant_predictions``), and not at raw scale (``raw``),
+    where a head saturates (not an architecture that ignores them). ``scores``: the outputs are class
+    scores (:func:`diagnosis.unmoved`)."""
     if x is None or x.ndim < 1 or len(x) < 2 or raw:
         return []
     rng = np.random.default_rng(seed)
     picks = diagnosis.changed_samples(len(x))
-    changed: np.ndarray | None = x
-    for j in picks:
-        changed = perturbed(changed, j, rng)
-        if changed is None:
-            return []
+    variants: list[np.ndarray] = []
+    for within in (False, True):
+        changed: np.ndarray | None = x
+        for j in picks:
+            changed = perturbed(changed, j, rng, within=within) if changed is not None else None
+        if changed is not None and not any(np.array_equal(changed, v) for v in variants):  # ids: both swap
+            variants.append(changed)
+    if not variants:
+        return []
     session = fresh()
+    found: list[Evidence] = []
     try:
         noise = samples_at_inference(session, first)
         log.sampling = noise is not None
         if noise is not None:  # a sampling layer live in eval mode (a VAE): a changed output proves nothing
             log.add(noise)
             return []
-        found = diagnosis.input_dependence(session.predict(first), session.predict(session.prepare(changed, None)),
-                                           picks)
+        # eval mode normalising as training does: an untrained network's batch norms at their initial
+        # statistics can shrink the signal to nothing in eval mode alone (Keras MobileNetV3: logits of
+        # 1e-8 that training, normalising by the batch, spreads to ±5)
+        try:
+            session.recalibrate(first)
+        except Exception:  # a norm layer of the user's own that refuses it (a forward of its own): look as given
+            session.close()
+            session = fresh()
+        base = session.predict(first)
+        for changed in variants:
+            found = diagnosis.input_dependence(base, session.predict(session.prepare(changed, None)), picks,
+                                               scores=scores)
+            if found:
+                break
         if found and found[0][0] == C.CLASS_COLLAPSE:  # a signal faded layer by layer is the init's doing
             found = diagnosis.fading_signal(session.weighted_layer_inputs(first, training=False)) or found
-    except Exception:  # the model refuses the changed batch: no evidence either way
+    except Exception:  # the model refuses a changed batch: no evidence either way
         return []
     finally:
         session.close()
     if not found:
-        log.add(f"changing {len(picks)} sample(s)' inputs moved their own outputs and no other's")
+        log.add(f"changing {len(picks)} sample(s)' inputs (by noise, and to other samples' inputs) moved their "
+                "own outputs and no other's")
     return found
 
 
@@ -653,7 +677,7 @@ def proven_before_extending(model: Any, settings: Settings, spec: TrainSpec, ses
     raw = diagnosis.raw_inputs(scaled)
     return bool(raw or _proven(session, fresh, spec, raw_batch, first, x, losses, initial_outputs,
                                _final(session, first), targets, [], log, None, looked=True)
-                or _input_dependence(fresh, first, x, settings.seed, log, raw=False))
+                or _input_dependence(fresh, first, x, settings.seed, log, raw=False, scores=targets.classes))
 
 
 def accumulating_step(model: Any, settings: Settings, spec: TrainSpec, session: Any,
