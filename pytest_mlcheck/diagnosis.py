@@ -13,7 +13,7 @@ from pytest_mlcheck.errors import NotSupported, UserCodeError
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
     ACCUMULATION_RATIO, CHANGED_SAMPLES, INDEPENDENCE_RTOL, INIT_FADE, INPUT_MAX_SCALE, INPUT_MIN_PEAK, INPUT_RAW_SCALE, LEAK_RTOL, LR_VANISHED, OUTPUT_UNMOVED,
-    PAIRING_RTOL, PAIRING_SENSITIVE, PROBE_MAX_STEPS, PROBE_TARGET, SIGNAL_GONE, SOFTMAX_TWICE_PRESSED, SPIKE, STALL_FRACTION, TARGET_MAX_SCALE,
+    PAIRING_RTOL, PAIRING_SENSITIVE, PROBE_MAX_STEPS, PROBE_TARGET, SIGNAL_FADED, SIGNAL_GONE, SOFTMAX_TWICE_PRESSED, SPIKE, STALL_FRACTION, TARGET_MAX_SCALE,
     TARGET_RETRY_SCALE, UNREACHED_SHARE,
 )
 
@@ -737,29 +737,33 @@ def input_dependence(base: np.ndarray, after: np.ndarray, changed: list[int], *,
 
 def fading_signal(inputs: list[tuple[str, np.ndarray]]) -> list[Evidence]:
     """Behind outputs that ignore the inputs: no layer cuts the signal, each weighted layer's input
-    varies across samples less than the one before until it is at rounding (``SIGNAL_GONE`` of the
-    first one's; below that float32 holds it at a floor or 0), and no single layer takes half of the
-    fall (in orders of magnitude): an initialisation that shrinks the signal layer by layer to rounding
-    before the head (AUTOTRAINER's ±0.05-uniform 8×5 ReLU stack: ×0.02-0.1 a layer, 0.53 to 7.5e-12),
-    not a layer that drops it (attention over the batch, an input multiplied by 0: one fall)."""
+    after the first two (the first layer maps the data to its own scale) varies across samples less
+    than the one before until it is at rounding (``SIGNAL_GONE`` of the
+    first one's; below that float32 holds it at a floor or 0) or, short of that, at the head, having
+    fallen to ``SIGNAL_FADED`` of the first one's or less, and no single layer takes half of the fall
+    (in orders of magnitude): an initialisation that shrinks the signal layer by layer before the head
+    (AUTOTRAINER's ±0.05-uniform 8×5 ReLU stack: ×0.02-0.1 a layer, 0.53 to 7.5e-12; its 35-layer
+    glorot ReLU stack, ×0.7 a layer to 2e-6), not a layer that drops it (attention over the batch, an
+    input multiplied by 0: one fall)."""
     spreads = [float(v.reshape(len(v), -1).astype(np.float64).std(axis=0).mean()) if v.size and len(v) > 1
                else float("nan") for _, v in inputs if np.issubdtype(v.dtype, np.floating)]
     if len(spreads) < 4 or not all(np.isfinite(v) for v in spreads) or spreads[0] <= 0:
         return []
-    # read up to the first layer where it is at rounding: below that float32 holds it at a floor or 0
-    k = next((i for i, v in enumerate(spreads) if v <= SIGNAL_GONE * spreads[0]), None)
-    if k is None or k < 3 or spreads[k] <= 0:  # never at rounding, too few layers, or dropped to 0 at once
-        return []
+    # read up to the first layer where it is at rounding (below that float32 holds it at a floor or
+    # 0), or to the last where it never gets there
+    k = next((i for i, v in enumerate(spreads) if v <= SIGNAL_GONE * spreads[0]), len(spreads) - 1)
+    if k < 3 or spreads[k] <= 0 or spreads[k] > SIGNAL_FADED * spreads[0]:  # too few layers, dropped to 0
+        return []                                                           # at once, or not faded
     spreads = spreads[:k + 1]
     falls = [float(np.log10(a / b)) for a, b in zip(spreads, spreads[1:])]
     total = sum(falls)
-    if min(falls) <= 0 or max(falls) > total / 2:
+    if min(falls[1:]) <= 0 or max(falls) > total / 2:  # the first layer maps the data to its own scale
         return []
     per_layer = 10 ** (-total / len(falls))
     return [(C.VANISHING_GRADIENTS,
              f"the outputs ignore the inputs, but no layer cuts the signal: its spread across samples shrinks from "
              f"each weighted layer's input to the next over {len(spreads)} layers (×{fmt(per_layer)} a layer, "
-             f"{fmt(spreads[0])} to {fmt(spreads[-1])}) and is at float32 rounding before the head; the initial "
+             f"{fmt(spreads[0])} to {fmt(spreads[-1])}) and has faded before the head; the initial "
              "weights are too small for the depth (use the initialisation the activation calls for: He for ReLU)")]
 
 

@@ -193,6 +193,13 @@ INIT_FADE = 10.0
 # share of the first weighted layer's input's or less has fallen to float32 rounding (eps 1.2e-7, with
 # room for the biases it meets): AUTOTRAINER case 14's stack falls to 1.4e-11 (torch) and 1.4e-13 (Keras)
 SIGNAL_GONE = 1e-6
+# Behind outputs that ignore the inputs, a spread that fell layer by layer to this share of the first
+# one's without reaching rounding has still faded: the outputs no longer show it. AUTOTRAINER L-code
+# case 16's 35 glorot ReLU layers halve the variance at each (×0.7 a layer) down to 2.3e-6 (Keras)
+# and 2.2e-6 (torch) of the first layer's input's, where their softmax moves by 4e-7; a head
+# initialised to zero after a few layers at PyTorch's default init (×0.38 a layer: 5 layers 0.019)
+# ignores the inputs too, and its fall is no fade.
+SIGNAL_FADED = 1e-4
 # A failed training check names parameters without any gradient (the loss never reaches them) as
 # no_gradient when they hold this share of the trainable weights or more: three dangling 512-unit
 # layers of an MNIST MLP hold 66 %; the parts a correct model leaves unused by design hold a sliver

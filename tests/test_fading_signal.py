@@ -30,11 +30,14 @@ def _layers(spreads: list[float]) -> list[tuple[str, np.ndarray]]:
     ([0.5, 0.5, 0.5, 0.0], False),                                    # exactly 0 after one layer
     ([0.5, 7e-3, 2e-4, 1e-5, 1e-7, 0.0, 0.0], True),                  # below float32 once at rounding
     ([0.5, 0.1, 0.3, 1e-4, 1e-8, 1e-12], False),                      # grows back at one layer
-    ([0.5, 0.1, 0.02, 4e-3, 8e-4], False),                            # fades, but not to rounding
+    ([0.5, 0.1, 0.02, 4e-3, 8e-4], False),                            # fades, but not far enough
     ([0.5, 1e-3, 1e-6, 1e-9], True),                                  # four layers, falls alike
     ([0.5, 1e-4, 1e-8], False),                                       # two falls: too few to tell
-], ids=["case 14", "one cut", "monotone cut", "floor", "zeroed", "rounded to 0", "not monotone", "not to rounding", "shortest", "too short"])
-def test_a_fade_is_gradual_monotone_and_down_to_rounding(spreads, fading):
+    ([0.16] + [0.19 * 0.7 ** i for i in range(35)], True),            # case 16: ×0.7 over 35 layers, to 2e-6
+    ([0.5 * 0.38 ** i for i in range(6)], False),                     # default init, then a zero head: no fade
+], ids=["case 14", "one cut", "monotone cut", "floor", "zeroed", "rounded to 0", "not monotone", "not to rounding",
+        "shortest", "too short", "case 16", "shallow"])
+def test_a_fade_is_gradual_monotone_and_far(spreads, fading):
     assert bool(fading_signal(_layers(spreads))) == fading
 
 
