@@ -145,4 +145,6 @@ PROGRAMS: tuple[str, ...] = (
     "autotrainer_lcode_case16_sigmoid_stack_mnist_vanish",
     "graphlearn_gcn_output_dim_overwritten",
     "rasbt_agnews_bilstm_returns_fc1",
+    "b15a_deeprecommender_activation_on_last_decoder_layer",
+    "b15a_gnn_qap_siamese_softmax_into_ce",
 )
