@@ -147,4 +147,6 @@ PROGRAMS: tuple[str, ...] = (
     "rasbt_agnews_bilstm_returns_fc1",
     "b15a_deeprecommender_activation_on_last_decoder_layer",
     "b15a_gnn_qap_siamese_softmax_into_ce",
+    "b15c_yadlt_dae_reconstructs_corrupted_input",
+    "b15c_yadlt_dae_xent_positive_term_only",
 )
