@@ -120,3 +120,28 @@ def test_a_collapse_is_put_down_to_imbalance_only_onto_a_clear_majority(mlcheck,
                                          optimizer=lambda p: torch.optim.SGD(p, lr=1e-6), steps=5)
     assert info.value.causes[0] == first, str(info.value)
     assert "labels_imbalanced" in info.value.causes  # every split here is at least half one class
+
+
+@pytest.mark.parametrize("dead", [False, True], ids=["autoencoder", "BROKEN constant decoder"])
+def test_value_targets_of_many_outputs_are_judged_on_their_spread_not_an_argmax(mlcheck, dead):
+    """An autoencoder trained on its inputs (64 values each) has no class to collapse onto: its
+    argmax is whichever value is largest, here the same one for every sample (a feature that is
+    always 2, as a popular item's rating is always high). Its outputs must vary; a decoder whose
+    hidden layer is dead gives one output for every input and fails."""
+    torch.manual_seed(0)
+    x = held_out(64).flatten(1).clone()
+    x[:, 0] = 2.0
+    model = nn.Sequential(nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 64))
+    if dead:
+        with torch.no_grad():
+            model[0].bias.fill_(-1e3)
+    call = lambda: mlcheck.not_constant_predictions(model, x, train_on=[(x[:32], x[:32])],  # noqa: E731
+                                                    loss_fn=nn.MSELoss(),
+                                                    optimizer=lambda p: torch.optim.Adam(p, lr=1e-2))
+    if not dead:
+        assert call().passed
+        return
+    with pytest.raises(CheckFailed) as failed:
+        call()
+    assert failed.value.causes[:2] == ["dead_units", "class_collapse"], str(failed.value)
+    assert "every input gives the same output" in str(failed.value)

@@ -55,7 +55,8 @@ def not_constant_predictions(
     examples: int | None = None,
 ) -> CheckResult:
     """Distinct ``inputs`` do not all get one class (no class above ``max_share`` of the
-    predictions) or, for one-output models, one value. With ``train_on`` a copy is first
+    predictions) or, for one-output models and value targets (``task="regression"``, or the
+    ``train_on`` targets read as values), one value. With ``train_on`` a copy is first
     trained ``steps`` steps on those batches, since collapse to the majority class shows
     after training. A one-output binary head is judged on the classes it gives (threshold 0 for
     logits, 0.5 for probabilities) when the ``train_on`` targets are 0/1 or ``task="binary"``.
@@ -121,6 +122,9 @@ def not_constant_predictions(
             run.figure("positions", len(rows), f"positions: {len(rows)} (classes along axis {axis})")
             _classes(run, rows.argmax(axis=1), share_cap, identical, causes_extra, majority,
                      unit=f"positions of {int(finite_in.sum())} distinct inputs")
+        elif (targets.task if targets is not None else task) == "regression":
+            # value targets (an autoencoder's 1,024 ratings): no argmax is a class, the values must vary
+            _spread(run, flat, identical, causes_extra)
         elif flat.shape[1] >= 2 and (targets is None or targets.task != "multilabel") and task != "multilabel":
             _classes(run, flat.argmax(axis=1), share_cap, identical, causes_extra, majority)
         elif flat.shape[1] == 1 and binary:
