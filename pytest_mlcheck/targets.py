@@ -1005,7 +1005,7 @@ def head_cannot_reach(targets: np.ndarray, outputs: list[np.ndarray]) -> list[Ev
     outputs lined up with the targets one to one: a linear head that merely has not moved far yet (a low
     learning rate) keeps its outputs inside by chance, and at most its extreme one near a bound."""
     seen = [o for o in outputs if o is not None and o.size and np.isfinite(o).all()]
-    if not seen or not np.isfinite(targets).all():
+    if not seen or not targets.size or not np.isfinite(targets).all():  # a step's dummy empty target: nothing
         return []
     lo = min(float(o.min()) for o in seen)
     hi = max(float(o.max()) for o in seen)
