@@ -585,6 +585,8 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
             problems += _outside_binary(y2, loss_at, shape, only_if_negative=True)
         if finite and tuple(y.shape) != shape and y.size == out.size and not problems:
             problems += _broadcast(y2, loss_at, shape, floor, tuple(y.shape))
+        if not _finite(floor) and not problems:
+            problems += _own_softmax(out, loss_at)
     if not problems and task in ("classification", "multilabel") and _finite(floor):
         problems += _softmax_again(out, floor - penalty)
     mask = task == "multilabel" and sum(d > 1 for d in y.shape[1:]) >= 2
@@ -925,6 +927,40 @@ def _softmax_again(out: np.ndarray, floor: float) -> list[Evidence]:
     return []
 
 
+_OWN_SOFTMAX = "the outputs are probabilities fed to a loss that applies its own softmax"
+
+
+def _own_softmax(out: np.ndarray, loss_at: LossAt) -> list[Evidence]:
+    """Where no target lines up with the outputs (a loss of its own, a dummy target): outputs that
+    are probabilities along axis 1 or their last (≥ 0, summing to 1), and a loss that does not move
+    when each row along that axis is shifted by its own constant — it reads only the differences
+    within a row, as a cross-entropy that softmaxes its input does, so these probabilities are
+    softmaxed a second time (graph_neural_net's node-matching loss: torch.softmax before
+    CrossEntropyLoss inside the user's loss). Probabilities into a loss of their own (NLL of their log,
+    a KL divergence) move with such a shift."""
+    if out.ndim < 2 or out.dtype.kind != "f" or not np.isfinite(out).all() or out.min() < 0:
+        return []
+    base = loss_at(np.ascontiguousarray(out, dtype=np.float32))
+    if not _finite(base):
+        return []
+    for axis in sorted({1, out.ndim - 1}):
+        if out.shape[axis] < 2 or not np.allclose(out.sum(axis=axis), 1.0, atol=1e-3):
+            continue
+        shape = list(out.shape)
+        shape[axis] = 1
+        shift = 1.0 + (np.arange(int(np.prod(shape))) % 7).reshape(shape)  # a constant per row, rows differ
+        moved = loss_at(np.ascontiguousarray(out + shift, dtype=np.float32))
+        if _finite(moved) and abs(moved - base) <= 1e-3 * max(1.0, abs(base)):
+            return [(C.LOSS_MISMATCH,
+                     f"{_OWN_SOFTMAX}: they sum to 1 over axis {axis}, and the loss stays at {fmt(base)} when "
+                     "every row along that axis is shifted by a constant of its own (it reads only the "
+                     "differences within a row), so it softmaxes them again: it cannot go below log(1 + "
+                     f"(C−1)/e) = {fmt(float(np.log1p((out.shape[axis] - 1) / np.e)))} for {out.shape[axis]} "
+                     "classes, and its gradient is damped; give it the logits (no softmax before "
+                     "CrossEntropyLoss / softmax_cross_entropy_with_logits, from_logits=True on raw outputs)")]
+    return []
+
+
 _CLIPPED = "the logits were clipped (a ReLU or clamp on the last layer) before the softmax"
 
 
@@ -1044,6 +1080,7 @@ def _pressed(t: np.ndarray, out: np.ndarray, low: float, high: float) -> bool:
 # The headline of each kind of target problem whose evidence opens with a fixed phrase.
 HEADLINES: tuple[tuple[str, str], ...] = (
     (_CLIPPED, "the outputs are clipped before the softmax"),
+    (_OWN_SOFTMAX, "the outputs are softmaxed twice: probabilities into a loss that applies its own softmax"),
     (_TRACED, "training scores the logits beneath the last activation, not the outputs"),
     (_UNBOUNDED, "the loss has no floor: it falls without bound as the outputs grow"),
     (_LINEAR, "the loss is linear in the probabilities: a badly wrong sample is pushed no harder than a right one"),

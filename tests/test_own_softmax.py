@@ -1,0 +1,109 @@
+"""Probabilities softmaxed a second time by a loss of the user's own that no target lines up with
+(mlelarge/graph_neural_net PR #37: node-similarity scores softmaxed, then CrossEntropyLoss against
+each node's own index inside the loss, the loader's target a dummy): the loss reads only the
+differences within a row, which is decisive, where no floor can be computed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from pytest_mlcheck import CheckFailed
+from pytest_mlcheck.targets import decide
+
+NODES = 6
+
+
+class Matcher(nn.Module):
+    """Scores every node of one graph against every node of its noisy copy: (N, nodes, nodes)."""
+
+    def __init__(self, softmax: bool) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.embed, self.softmax = nn.Linear(NODES, 16), softmax
+
+    def forward(self, pair):
+        a, b = self.embed(pair[:, 0]), self.embed(pair[:, 1])
+        scores = a @ b.transpose(1, 2)
+        return torch.softmax(scores, dim=-1) if self.softmax else scores
+
+
+def node_loss(out, _dummy):
+    """Cross-entropy of each node's row against its own index (the loss ignores the target given)."""
+    n = out.shape[-1]
+    return nn.functional.cross_entropy(out.reshape(-1, n), torch.arange(n).repeat(len(out)))
+
+
+def _pairs(n: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    adj = (torch.rand(n, NODES, NODES, generator=g) < 0.5).float()
+    adj = torch.triu(adj, 1) + torch.triu(adj, 1).transpose(1, 2)
+    noisy = (adj + (torch.rand(n, NODES, NODES, generator=g) < 0.1).float()) % 2
+    return torch.stack([adj, noisy], dim=1), torch.zeros(n, 0)
+
+
+@pytest.mark.parametrize("softmax", [True, False], ids=["BROKEN softmax into its cross-entropy", "scores"])
+def test_probabilities_into_a_loss_that_softmaxes_them_are_named_before_training(mlcheck, softmax):
+    x, dummy = _pairs()
+    call = lambda: mlcheck.overfit_one_batch(Matcher(softmax), (x, dummy), loss_fn=node_loss,  # noqa: E731
+                                             optimizer=lambda p: torch.optim.Adam(p, lr=1e-2))
+    if not softmax:
+        assert call().passed
+        return
+    with pytest.raises(CheckFailed) as failed:
+        call()
+    assert failed.value.causes[0] == "loss_mismatch", str(failed.value)
+    assert "a loss that applies its own softmax" in str(failed.value)
+
+
+def test_probabilities_into_a_loss_of_their_own_log_are_not_a_second_softmax():
+    """NLL of the probabilities' log is how probabilities are scored: a shift of a row moves it."""
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(8, 4, 4))
+    probs = (np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)).astype(np.float32)
+    ids = np.arange(4)
+
+    def nll(out, targets=None):
+        return float(-np.log(np.take_along_axis(out, np.broadcast_to(ids, out.shape[:2])[..., None], -1)).mean())
+
+    def own_softmax(out, targets=None):
+        z = out - out.max(-1, keepdims=True)
+        return nll(np.exp(z) / np.exp(z).sum(-1, keepdims=True))
+
+    dummy = np.zeros((8, 0), dtype=np.float32)
+    assert not decide(dummy, probs, nll).problems
+    assert [c for c, _ in decide(dummy, probs, own_softmax).problems] == ["loss_mismatch"]
+    assert not decide(dummy, logits.astype(np.float32), own_softmax).problems  # logits: what it wants
+
+
+def _keras_matcher(softmax: bool):
+    import keras
+    from keras import layers, ops
+
+    keras.utils.set_random_seed(0)
+    pair = keras.Input((2, NODES, NODES))
+    embed = layers.Dense(16)
+    a, b = embed(pair[:, 0]), embed(pair[:, 1])
+    scores = ops.matmul(a, ops.transpose(b, (0, 2, 1)))
+    model = keras.Model(pair, ops.softmax(scores, axis=-1) if softmax else scores)
+
+    def node_ce(_dummy, out):
+        ids = ops.broadcast_to(ops.arange(NODES), ops.shape(out)[:2])
+        return keras.losses.sparse_categorical_crossentropy(ids, out, from_logits=True)
+
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss=node_ce)
+    return model
+
+
+@pytest.mark.parametrize("softmax", [True, False], ids=["BROKEN softmax into its cross-entropy", "scores"])
+def test_the_keras_matcher_is_judged_alike(mlcheck, softmax):
+    x, dummy = (t.numpy() for t in _pairs())
+    call = lambda: mlcheck.overfit_one_batch(_keras_matcher(softmax), (x, dummy))  # noqa: E731
+    if not softmax:
+        assert call().passed
+        return
+    with pytest.raises(CheckFailed) as failed:
+        call()
+    assert failed.value.causes[0] == "loss_mismatch", str(failed.value)
