@@ -703,6 +703,17 @@ def changed_samples(n: int) -> list[int]:
     return sorted({int(round(i * (n - 1) / max(k - 1, 1))) for i in range(k)})
 
 
+def alike_everywhere(outputs: np.ndarray, scores: bool = False) -> bool:
+    """Whether every sample of a batch gets the same outputs, within :func:`unmoved`'s rounding, and
+    these are no saturated probabilities (rows pinned at 0 and 1 are alike however the inputs differ)."""
+    flat = outputs.reshape(len(outputs), -1).astype(np.float64)
+    if not len(flat) or not np.isfinite(flat).all():
+        return False
+    if scores and flat.min() >= 0 and flat.max() >= 1 - 1e-4:
+        return False
+    return unmoved(float(np.abs(flat - flat[0]).max()), flat, scores=scores)
+
+
 def input_dependence(base: np.ndarray, after: np.ndarray, changed: list[int], *,
                      scores: bool = False) -> list[Evidence]:
     """Eval-mode outputs of a batch before and after only the samples ``changed`` were changed: none
@@ -737,8 +748,8 @@ def input_dependence(base: np.ndarray, after: np.ndarray, changed: list[int], *,
 
 def fading_signal(inputs: list[tuple[str, np.ndarray]]) -> list[Evidence]:
     """Behind outputs that ignore the inputs: no layer cuts the signal, each weighted layer's input
-    after the first two (the first layer maps the data to its own scale) varies across samples less
-    than the one before until it is at rounding (``SIGNAL_GONE`` of the
+    varies across samples less than the one before (read from the first layer's output where that
+    layer maps the data to a larger scale of its own) until it is at rounding (``SIGNAL_GONE`` of the
     first one's; below that float32 holds it at a floor or 0) or, short of that, at the head, having
     fallen to ``SIGNAL_FADED`` of the first one's or less, and no single layer takes half of the fall
     (in orders of magnitude): an initialisation that shrinks the signal layer by layer before the head
@@ -747,6 +758,8 @@ def fading_signal(inputs: list[tuple[str, np.ndarray]]) -> list[Evidence]:
     input multiplied by 0: one fall)."""
     spreads = [float(v.reshape(len(v), -1).astype(np.float64).std(axis=0).mean()) if v.size and len(v) > 1
                else float("nan") for _, v in inputs if np.issubdtype(v.dtype, np.floating)]
+    if len(spreads) > 1 and spreads[1] > spreads[0]:  # the first layer maps the data to a larger scale of its own
+        spreads = spreads[1:]
     if len(spreads) < 4 or not all(np.isfinite(v) for v in spreads) or spreads[0] <= 0:
         return []
     # read up to the first layer where it is at rounding (below that float32 holds it at a floor or
@@ -757,7 +770,7 @@ def fading_signal(inputs: list[tuple[str, np.ndarray]]) -> list[Evidence]:
     spreads = spreads[:k + 1]
     falls = [float(np.log10(a / b)) for a, b in zip(spreads, spreads[1:])]
     total = sum(falls)
-    if min(falls[1:]) <= 0 or max(falls) > total / 2:  # the first layer maps the data to its own scale
+    if min(falls) <= 0 or max(falls) > total / 2:
         return []
     per_layer = 10 ** (-total / len(falls))
     return [(C.VANISHING_GRADIENTS,

@@ -935,9 +935,11 @@ def _own_softmax(out: np.ndarray, loss_at: LossAt) -> list[Evidence]:
     are probabilities along axis 1 or their last (≥ 0, summing to 1), and a loss that does not move
     when each row along that axis is shifted by its own constant — it reads only the differences
     within a row, as a cross-entropy that softmaxes its input does, so these probabilities are
-    softmaxed a second time (graph_neural_net's node-matching loss: torch.softmax before
-    CrossEntropyLoss inside the user's loss). Probabilities into a loss of their own (NLL of their log,
-    a KL divergence) move with such a shift."""
+    softmaxed a second time (a softmax at the end of the model before a cross-entropy against node
+    indices the loss builds itself; where the softmax sits inside the loss, as in graph_neural_net
+    PR #37, no output shows it). The shift must move the loss by no more than 10⁻³ of
+    what rolling each row's values does (a loss that reads no output moves with neither).
+    Probabilities into a loss of their own (NLL of their log, a KL divergence) move with the shift."""
     if out.ndim < 2 or out.dtype.kind != "f" or not np.isfinite(out).all() or out.min() < 0:
         return []
     base = loss_at(np.ascontiguousarray(out, dtype=np.float32))
@@ -950,7 +952,11 @@ def _own_softmax(out: np.ndarray, loss_at: LossAt) -> list[Evidence]:
         shape[axis] = 1
         shift = 1.0 + (np.arange(int(np.prod(shape))) % 7).reshape(shape)  # a constant per row, rows differ
         moved = loss_at(np.ascontiguousarray(out + shift, dtype=np.float32))
-        if _finite(moved) and abs(moved - base) <= 1e-3 * max(1.0, abs(base)):
+        # against a change within the rows (each row's values rolled along the axis): a loss that reads
+        # the outputs moves with it, one that reads none of them (a constant, a dummy) does not
+        rolled = loss_at(np.ascontiguousarray(np.roll(out, 1, axis=axis), dtype=np.float32))
+        within = abs(rolled - base) if _finite(rolled) else 0.0
+        if _finite(moved) and within > 1e-6 * max(1.0, abs(base)) and abs(moved - base) <= 1e-3 * within:
             return [(C.LOSS_MISMATCH,
                      f"{_OWN_SOFTMAX}: they sum to 1 over axis {axis}, and the loss stays at {fmt(base)} when "
                      "every row along that axis is shifted by a constant of its own (it reads only the "

@@ -1,7 +1,8 @@
 """Probabilities softmaxed a second time by a loss of the user's own that no target lines up with
-(mlelarge/graph_neural_net PR #37: node-similarity scores softmaxed, then CrossEntropyLoss against
-each node's own index inside the loss, the loader's target a dummy): the loss reads only the
-differences within a row, which is decisive, where no floor can be computed."""
+(after mlelarge/graph_neural_net PR #37: node-similarity scores softmaxed before CrossEntropyLoss
+against each node's own index, the loader's target a dummy; here the softmax ends the model, where
+the outputs show it): the loss reads only the differences within a row, which is decisive, where no
+floor can be computed."""
 
 from __future__ import annotations
 
@@ -75,7 +76,11 @@ def test_probabilities_into_a_loss_of_their_own_log_are_not_a_second_softmax():
     dummy = np.zeros((8, 0), dtype=np.float32)
     assert not decide(dummy, probs, nll).problems
     assert [c for c, _ in decide(dummy, probs, own_softmax).problems] == ["loss_mismatch"]
-    assert not decide(dummy, logits.astype(np.float32), own_softmax).problems  # logits: what it wants
+    # a small weight moves neither verdict; a loss that reads no output is no second softmax
+    assert not decide(dummy, probs, lambda out, t=None: 1e-4 * nll(out)).problems
+    assert [c for c, _ in decide(dummy, probs, lambda out, t=None: 1e-4 * own_softmax(out)).problems] == \
+        ["loss_mismatch"]
+    assert not decide(dummy, probs, lambda out, t=None: 0.5).problems
 
 
 def _keras_matcher(softmax: bool):

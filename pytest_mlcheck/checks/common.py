@@ -193,8 +193,9 @@ def perturbed(x: np.ndarray, j: int, rng: np.random.Generator, *, within: bool =
         scale = float(np.std(finite)) if finite.size else 1.0
         changed[j] = x[j] + rng.normal(0.0, scale or 1.0, size=x[j].shape).astype(x.dtype)
         return changed
-    for k in range(1, len(x)):
-        other = x[(j + k) % len(x)]
+    start = len(x) // 2 if within else 1  # half a batch away: a batch sorted by class keeps classes together
+    for k in range(len(x) - 1):
+        other = x[(j + start + k) % len(x)]
         if not np.array_equal(other, x[j]):
             changed[j] = other
             return changed

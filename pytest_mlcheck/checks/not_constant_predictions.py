@@ -122,7 +122,8 @@ def not_constant_predictions(
             run.figure("positions", len(rows), f"positions: {len(rows)} (classes along axis {axis})")
             _classes(run, rows.argmax(axis=1), share_cap, identical, causes_extra, majority,
                      unit=f"positions of {int(finite_in.sum())} distinct inputs")
-        elif (targets.task if targets is not None else task) == "regression":
+        elif task == "regression" or (targets is not None and targets.task == "regression"
+                                      and np.isfinite(targets.floor)):  # values the outputs line up with
             # value targets (an autoencoder's 1,024 ratings): no argmax is a class, the values must vary
             _spread(run, flat, identical, causes_extra)
         elif flat.shape[1] >= 2 and (targets is None or targets.task != "multilabel") and task != "multilabel":
