@@ -77,12 +77,19 @@ def not_constant_predictions(
         causes_extra: list[Evidence] = []
         majority: tuple[int, float] | None = None  # the training labels' largest class and its share
         targets: Targets | None = None
+        values = False  # train_on targets that are values, one for every output
         if train_on is not None:
             raws = batches_upto(train_on, n_steps, argument="train_on")
             train = [session.prepare(*raw) for raw in raws]
             run.result.notes.extend(session.optimizer_notes)
-            targets = targets_of(session, raws[0][0], train[0], session.predict(train[0]), task)
+            first_out = session.predict(train[0])
+            targets = targets_of(session, raws[0][0], train[0], first_out, task)
             targets.record(run)
+            first_y = session.labels(train[0])
+            # value targets with a value for every output (an autoencoder's pixels or ratings), not a
+            # dummy or a target the loss pairs with the outputs its own way
+            values = targets.task == "regression" and first_y is not None and len(first_out) > 0 \
+                and np.asarray(first_y).size == np.asarray(first_out).size
             losses, _, why = train_loop(session, train, n_steps, run)
             run.record_losses(losses)
             if targets.task in ("classification", "binary"):
@@ -122,8 +129,7 @@ def not_constant_predictions(
             run.figure("positions", len(rows), f"positions: {len(rows)} (classes along axis {axis})")
             _classes(run, rows.argmax(axis=1), share_cap, identical, causes_extra, majority,
                      unit=f"positions of {int(finite_in.sum())} distinct inputs")
-        elif task == "regression" or (targets is not None and targets.task == "regression"
-                                      and np.isfinite(targets.floor)):  # values the outputs line up with
+        elif task == "regression" or values:
             # value targets (an autoencoder's 1,024 ratings): no argmax is a class, the values must vary
             _spread(run, flat, identical, causes_extra)
         elif flat.shape[1] >= 2 and (targets is None or targets.task != "multilabel") and task != "multilabel":
