@@ -330,6 +330,25 @@ def _dense_axis(y: np.ndarray, out: np.ndarray) -> Optional[int]:
     return None
 
 
+def _square_class_axis(out: np.ndarray, loss_at: LossAt) -> int:
+    """Of outputs whose class axis could be axis 1 or the last (N, T, T) — a matching network's
+    node-to-node scores for T node ids —, the axis the loss takes its softmax over: the one along
+    which a shift of every position by a constant of its own leaves the loss where it was. Axis 1
+    (torch's layout) where the loss tells neither (probabilities, a loss of its own)."""
+    base = loss_at(np.ascontiguousarray(out, dtype=np.float32))
+    last = out.ndim - 1
+    if not _finite(base):
+        return 1
+    ignored = []
+    for axis in (1, last):
+        shape = list(out.shape)
+        shape[axis] = 1
+        shift = 1.0 + (np.arange(int(np.prod(shape))) % 7).reshape(shape)
+        moved = loss_at(np.ascontiguousarray(out + shift, dtype=np.float32))
+        ignored.append(_finite(moved) and abs(moved - base) <= 1e-4 * max(1.0, abs(base)))
+    return last if ignored == [False, True] else 1
+
+
 def head_class_axis(shape: tuple, num_classes: Optional[int], out: Optional[np.ndarray] = None) -> Optional[int]:
     """The class axis of a head that scores every position of a sample — a sequence's tokens
     (N, T, C), a mask's pixels (N, C, H, W) as torch lays them out or (N, H, W, C) as Keras does —
@@ -449,6 +468,8 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
     check_task(task)
     if task in (None, "classification"):
         axis = _dense_axis(y, out)
+        if axis == 1 and out.ndim > 2 and out.shape[1] == out.shape[-1]:
+            axis = _square_class_axis(out, loss_at)
         if axis is not None:
             return _decide_dense(y, out, loss_at, axis, penalty)
     n = len(y)

@@ -112,3 +112,25 @@ def test_the_keras_matcher_is_judged_alike(mlcheck, softmax):
     with pytest.raises(CheckFailed) as failed:
         call()
     assert failed.value.causes[0] == "loss_mismatch", str(failed.value)
+
+
+def _ce_over(axis: int):
+    def loss(out, targets=None):
+        z = out - out.max(axis, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis, keepdims=True))
+        ids = np.expand_dims(IDS, axis)
+        return float(-np.take_along_axis(logp, ids, axis).mean())
+    return loss
+
+
+IDS = np.random.default_rng(1).integers(0, 5, size=(8, 5))
+
+
+@pytest.mark.parametrize("axis", [1, 2])
+def test_square_scores_are_read_along_the_axis_the_loss_softmaxes(axis):
+    """Scores (N, T, T) for T ids per sample fit either layout; the loss says which: it ignores a shift
+    of every position by a constant of its own only along its class axis (Keras scores the last,
+    torch's CrossEntropyLoss axis 1)."""
+    out = np.random.default_rng(0).normal(size=(8, 5, 5)).astype(np.float32)
+    assert decide(IDS, out, _ce_over(axis)).channel_axis == axis
+
