@@ -330,6 +330,15 @@ def _dense_axis(y: np.ndarray, out: np.ndarray) -> Optional[int]:
     return None
 
 
+def _rows_shifted(out: np.ndarray, axis: int) -> np.ndarray:
+    """``out`` with every row along ``axis`` shifted by a constant of its own (1..7, rows differing),
+    as float32: a loss that softmaxes along ``axis`` reads the same from it."""
+    shape = list(out.shape)
+    shape[axis] = 1
+    shift = 1.0 + (np.arange(int(np.prod(shape))) % 7).reshape(shape)
+    return np.ascontiguousarray(out + shift, dtype=np.float32)
+
+
 def _square_class_axis(out: np.ndarray, loss_at: LossAt) -> int:
     """Of outputs whose class axis could be axis 1 or the last (N, T, T) — a matching network's
     node-to-node scores for T node ids —, the axis the loss takes its softmax over: the one along
@@ -341,10 +350,7 @@ def _square_class_axis(out: np.ndarray, loss_at: LossAt) -> int:
         return 1
     ignored = []
     for axis in (1, last):
-        shape = list(out.shape)
-        shape[axis] = 1
-        shift = 1.0 + (np.arange(int(np.prod(shape))) % 7).reshape(shape)
-        moved = loss_at(np.ascontiguousarray(out + shift, dtype=np.float32))
+        moved = loss_at(_rows_shifted(out, axis))
         ignored.append(_finite(moved) and abs(moved - base) <= 1e-4 * max(1.0, abs(base)))
     return last if ignored == [False, True] else 1
 
@@ -969,10 +975,7 @@ def _own_softmax(out: np.ndarray, loss_at: LossAt) -> list[Evidence]:
     for axis in sorted({1, out.ndim - 1}):
         if out.shape[axis] < 2 or not np.allclose(out.sum(axis=axis), 1.0, atol=1e-3):
             continue
-        shape = list(out.shape)
-        shape[axis] = 1
-        shift = 1.0 + (np.arange(int(np.prod(shape))) % 7).reshape(shape)  # a constant per row, rows differ
-        moved = loss_at(np.ascontiguousarray(out + shift, dtype=np.float32))
+        moved = loss_at(_rows_shifted(out, axis))
         # against a change within the rows (each row's values rolled along the axis): a loss that reads
         # the outputs moves with it, one that reads none of them (a constant, a dummy) does not
         rolled = loss_at(np.ascontiguousarray(np.roll(out, 1, axis=axis), dtype=np.float32))
