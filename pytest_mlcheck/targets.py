@@ -15,8 +15,9 @@ from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
-    BEAT_CONSTANT, CLIPPED_MIN_ROWS, CLIPPED_MIN_SHARE, DENSE_MIN_RIGHT, FLOOR_REFUTED, IGNORED_MAX_ASKED, OVERLAP_MAX_SAMPLES,
-    OVERLAP_MIN_DETERMINED, OVERLAP_NEIGHBOURS, SOFTMAX_AGAIN_RTOL, SUM_ATOL, UNREAD_RTOL,
+    BEAT_CONSTANT, CLIPPED_MIN_ROWS, CLIPPED_MIN_SHARE, DENSE_MIN_RIGHT,
+    FLOOR_REFUTED, HEAD_OUTSIDE_SHARE, IGNORED_MAX_ASKED, OVERLAP_MAX_SAMPLES, OVERLAP_MIN_DETERMINED,
+    OVERLAP_NEIGHBOURS, SOFTMAX_AGAIN_RTOL, SUM_ATOL, UNREAD_RTOL,
 )
 
 TASKS = ("classification", "binary", "multilabel", "regression")
@@ -1063,35 +1064,75 @@ def _binary_loss_over_one_hot(loss_at: LossAt, onehot: np.ndarray, form: str, sh
                               "task='multilabel' if samples may hold several labels)")]
 
 
-def head_cannot_reach(targets: np.ndarray, outputs: list[np.ndarray]) -> list[Evidence]:
-    """Value targets outside the range the head's outputs stay pinned to (≥ 0 after a ReLU, [0, 1]
-    after a sigmoid, [-1, 1] after a tanh), before and after training, with the trained outputs
-    pressed against the bound the outside targets lie beyond (a ReLU's exact zeros, a sigmoid or
-    tanh within 2 % of its range) — for most of the samples whose targets lie beyond it, the
-    outputs lined up with the targets one to one: a linear head that merely has not moved far yet (a low
-    learning rate) keeps its outputs inside by chance, and at most its extreme one near a bound."""
+_HEAD_BOUNDS = ((0.0, 1.0, "[0, 1] (a sigmoid on the last layer)"),
+                (-1.0, 1.0, "[-1, 1] (a tanh on the last layer)"),
+                (0.0, np.inf, "≥ 0 (a ReLU on the last layer)"))
+
+
+def head_bound(targets: np.ndarray, outputs: list[np.ndarray | None]) -> tuple[float, float, str] | None:
+    """The narrowest range of a bounded head (a sigmoid's, a tanh's, a ReLU's) that holds every
+    output seen, before and after training, where at least ``HEAD_OUTSIDE_SHARE`` of the value
+    targets lie outside it; None otherwise (or where outputs or targets are empty or not finite: a
+    step's dummy empty target)."""
     seen = [o for o in outputs if o is not None and o.size and np.isfinite(o).all()]
-    if not seen or not targets.size or not np.isfinite(targets).all():  # a step's dummy empty target: nothing
-        return []
+    if not seen or not targets.size or not np.isfinite(targets).all():
+        return None
     lo = min(float(o.min()) for o in seen)
     hi = max(float(o.max()) for o in seen)
-    last = seen[-1]
     t = targets.reshape(-1)
-    for low, high, what in ((0.0, 1.0, "[0, 1] (a sigmoid on the last layer)"),
-                            (-1.0, 1.0, "[-1, 1] (a tanh on the last layer)"),
-                            (0.0, np.inf, "≥ 0 (a ReLU on the last layer)")):
+    for low, high, what in _HEAD_BOUNDS:
         if lo >= low and hi <= high:
-            outside = (t < low) | (t > high)
-            share = float(outside.mean())
-            pressed = _pressed(t, last.reshape(-1), low, high)
-            if share >= 0.05 and pressed:
-                return [(C.OUTPUT_ACTIVATION,
-                         f"the outputs stay in {what} before and after training (seen {fmt(lo)}..{fmt(hi)}, pressed "
-                         f"against the bound) while {share:.0%} of the targets lie outside (targets "
-                         f"{fmt(float(t.min()))}..{fmt(float(t.max()))}): the head cannot reach them; drop the "
-                         "activation or rescale the targets")]
-            return []
-    return []
+            return (low, high, what) if float(((t < low) | (t > high)).mean()) >= HEAD_OUTSIDE_SHARE else None
+    return None
+
+
+def _outside(targets: np.ndarray, outputs: list[np.ndarray | None], bound: tuple[float, float, str]) -> str:
+    """The figures that show the targets beyond a head's range, for a message."""
+    low, high, what = bound
+    seen = [o for o in outputs if o is not None and o.size]
+    t = targets.reshape(-1)
+    share = float(((t < low) | (t > high)).mean())
+    return (f"the outputs stay in {what} before and after training (seen {fmt(min(float(o.min()) for o in seen))}.."
+            f"{fmt(max(float(o.max()) for o in seen))}) while {share:.0%} of the targets lie outside (targets "
+            f"{fmt(float(t.min()))}..{fmt(float(t.max()))})")
+
+
+def head_cannot_reach(targets: np.ndarray, outputs: list[np.ndarray]) -> list[Evidence]:
+    """Value targets outside the range the head's outputs stay pinned to (:func:`head_bound`), with
+    the trained outputs pressed against the bound the outside targets lie beyond (a ReLU's exact
+    zeros, a sigmoid or tanh within 2 % of its range) — for most of the samples whose targets lie
+    beyond it, the outputs lined up with the targets one to one: a linear head that merely has not
+    moved far yet (a low learning rate) keeps its outputs inside by chance, and at most its extreme
+    one near a bound."""
+    bound = head_bound(targets, outputs)
+    if bound is None or not _pressed(targets.reshape(-1), outputs[-1].reshape(-1), bound[0], bound[1]):
+        return []
+    return [(C.OUTPUT_ACTIVATION, f"{_outside(targets, outputs, bound)}, and the trained outputs are pressed "
+                                  "against the bound: the head cannot reach them; drop the activation or rescale "
+                                  "the targets")]
+
+
+def pressed_in_retries(targets: np.ndarray, outputs: list[np.ndarray | None], bound: tuple[float, float, str],
+                       retried: dict[float, np.ndarray]) -> list[Evidence]:
+    """The failed run stayed in a bounded head's range (:func:`head_bound`) without pressing against
+    it, yet the retries at larger learning rates that trained it hard press the outputs against the
+    bound (:func:`_pressed`) and none went past it: what a head bounded there does, where one that can
+    reach the targets (a linear one at a low rate, whose outputs merely stayed inside so far) goes past
+    the bound once a retry trains it hard. NVIDIA DeepRecommender's sigmoid on its rating head: the
+    run's outputs averaged 0.97 for ratings above 1 after 400 steps at SGD 0.01, every retry at ×100 and
+    above pinned them at 1."""
+    low, high, _ = bound
+    harder = {f: o for f, o in retried.items() if f > 1 and o.shape == targets.shape and np.isfinite(o).all()}
+    if not harder or any(float(o.min()) < low or float(o.max()) > high for o in harder.values()):
+        return []
+    pressed = sorted(f for f, o in harder.items() if _pressed(targets.reshape(-1), o.reshape(-1), low, high))
+    if not pressed:
+        return []
+    rates = ", ".join(f"×{f:g}" for f in pressed)
+    return [(C.OUTPUT_ACTIVATION,
+             f"{_outside(targets, outputs, bound)}; retries at the learning rate {rates} press the outputs against "
+             f"the bound for most of those targets and no retry ({len(harder)} at larger rates) went past it: the head "
+             "cannot reach them; drop the activation or rescale the targets")]
 
 
 def _pressed(t: np.ndarray, out: np.ndarray, low: float, high: float) -> bool:

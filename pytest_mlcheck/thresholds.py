@@ -254,6 +254,10 @@ TARGET_MAX_SCALE = 1000.0
 # targets sit at <= 1.05, AUTOTRAINER case 17's make_regression targets at x153)
 TARGET_RETRY_SCALE = 10.0
 
+# -- a bounded head on value targets (sigmoid, tanh or ReLU on the last layer) --------------------
+# at least this share of the targets outside the range the outputs stay in makes the head a suspect
+HEAD_OUTSIDE_SHARE = 0.05
+
 # -- input_independent_baseline ------------------------------------------------------------------
 BASELINE_STEPS = 100  # each copy trains this long on the parts it is not judged on
 # a copy that memorised its part (every sample right) at step k trains to step BASELINE_PAST_FIT * k

@@ -209,6 +209,68 @@ def test_the_same_head_with_targets_in_its_range_is_a_correct_look_alike(name: s
     assert result.passed and result.figures["task"] == "regression"
 
 
+def _slow_head(framework: str, bounded: bool):
+    """A value head trained by plain SGD too slowly for the run to press its outputs against a bound:
+    a sigmoid (bounded to [0, 1]), or its look-alike, a linear head whose outputs start inside [0, 1]
+    (last-layer weights × 0.01, bias 0.5), which the retries at larger rates train past 1."""
+    if framework == "torch":
+        import torch
+        from torch import nn
+        model = _torch_mlp(1, nn.Sigmoid() if bounded else None)
+        if not bounded:
+            with torch.no_grad():
+                model[2].weight.mul_(0.01)
+                model[2].bias.fill_(0.5)
+        return model, _mse_torch(), lambda p: torch.optim.SGD(p, lr=1e-4 if not bounded else 1e-3)
+    import keras
+    init = keras.initializers.GlorotUniform
+    last = keras.layers.Dense(1, activation="sigmoid", kernel_initializer=init(2)) if bounded else keras.layers.Dense(
+        1, kernel_initializer=keras.initializers.RandomNormal(0.0, 1e-3, seed=2),
+        bias_initializer=keras.initializers.Constant(0.5))
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(64, activation="relu", kernel_initializer=init(1)),
+                              last])
+    return model, _mse_keras(), keras.optimizers.SGD(1e-4 if not bounded else 1e-3)
+
+
+@pytest.mark.parametrize("bounded", [True, False], ids=["BROKEN sigmoid head", "linear head starting inside [0, 1]"])
+@pytest.mark.parametrize("framework", ["torch", "keras"])
+def test_a_bounded_head_too_slow_to_press_its_bound_is_named_from_the_retries(framework: str, bounded: bool) -> None:
+    """Targets up to 3 under SGD at a low rate: neither run presses its outputs against 1 (the
+    sigmoid's reach 0.95 at most), so the run alone tells the heads apart by nothing; the retries at
+    larger rates pin the sigmoid's at 1 and carry the linear head's past it."""
+    model, loss, optimizer = _slow_head(framework, bounded)
+    x, t = _values(0.0, 3.0)
+    check = MLCheck(Settings(seed=0, max_seconds=120))
+    with pytest.raises(CheckFailed) as failed:
+        if framework == "torch":
+            import torch
+            check.overfit_one_batch(model, (torch.from_numpy(x), torch.from_numpy(t)), loss_fn=loss, optimizer=optimizer)
+        else:
+            check.overfit_one_batch(model, (x, t), loss_fn=loss, optimizer=optimizer)
+    message = str(failed.value)
+    if bounded:
+        assert failed.value.causes[:1] == ["output_activation"], message
+        assert "press the outputs against the bound" in message and "no retry" in message
+    else:
+        assert "output_activation" not in failed.value.causes, message
+
+
+def test_retries_that_press_a_bound_name_it_only_if_none_went_past_it() -> None:
+    from pytest_mlcheck.targets import head_bound, pressed_in_retries
+
+    t = np.array([[0.5], [2.0], [3.0], [0.2]], dtype=np.float32)
+    start, end = np.full_like(t, 0.5), np.array([[0.5], [0.9], [0.9], [0.3]], dtype=np.float32)
+    bound = head_bound(t, [start, end])
+    assert bound is not None and bound[:2] == (0.0, 1.0)
+    pinned = np.array([[0.5], [0.999], [0.998], [0.2]], dtype=np.float32)
+    past = np.array([[0.5], [1.8], [2.9], [0.2]], dtype=np.float32)
+    assert pressed_in_retries(t, [start, end], bound, {100.0: pinned})[0][0] == "output_activation"
+    assert pressed_in_retries(t, [start, end], bound, {100.0: pinned, 1000.0: past}) == []  # one went past
+    assert pressed_in_retries(t, [start, end], bound, {100.0: end}) == []  # inside, never pressed
+    assert pressed_in_retries(t, [start, end], bound, {0.1: pinned}) == []  # a smaller rate trains no harder
+    assert pressed_in_retries(t, [start, end], bound, {100.0: np.full_like(t, np.nan)}) == []
+
+
 @pytest.mark.parametrize("dim,passes", [(1, True), (0, False)], ids=["LogSoftmax(dim=1)", "BROKEN LogSoftmax(dim=0)"])
 def test_a_log_softmax_head_under_nll_loss_is_judged_against_a_floor_of_zero(dim: int, passes: bool) -> None:
     """NLLLoss on log-probabilities cannot go below 0 (log 1): the floor must not be the −25 of

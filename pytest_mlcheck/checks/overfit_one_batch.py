@@ -90,7 +90,7 @@ def overfit_one_batch(
         proven = slow and defect_proven(model, settings, spec, session, raw, prepared, targets)
         extend = on_course and not proven
         # off course by its own pace (a plateau before the drop): a retry at a larger rate says how long to watch
-        log = ProbeLog()
+        log = ProbeLog(keep_outputs=targets.task == "regression")  # a bounded head shows in the retries' outputs
         retry = lr_retry(model, settings, spec, [raw], max_steps, run, within=session, log=log, fit=(targets, drop))
         reach = horizon(retry, lambda f: (log.fitted or {}).get(f), limit, "fitted the batch") \
             if slow and not (on_course or proven) \

@@ -15,7 +15,9 @@ from pytest_mlcheck.checks.common import open_session, perturbed, scaled_inputs
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec
 from pytest_mlcheck.errors import NotSupported, UserCodeError
 from pytest_mlcheck.settings import Settings
-from pytest_mlcheck.targets import Targets, head_cannot_reach, in_layout, outvoted_among, prediction_rows
+from pytest_mlcheck.targets import (
+    Targets, head_bound, head_cannot_reach, in_layout, outvoted_among, prediction_rows, pressed_in_retries,
+)
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
     EXTEND_MIN_GAIN, FORWARD_BLOWUP, OVERFLOW_GROWTH, OVERLAP_NEIGHBOURS, PAIRING_SENSITIVE, PROBE_MAX_STEPS, PROBE_TARGET,
@@ -300,7 +302,7 @@ def samples_at_inference(session: Any, batch: Any) -> str | None:
 class ProbeLog:
     """What each probe of a failed training check ran and saw, for a failure no probe explains."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep_outputs: bool = False) -> None:
         self.lines: list[str] = []
         # whether the model as given samples at inference (None: not looked): read once, by the
         # first probe that needs it
@@ -314,6 +316,9 @@ class ProbeLog:
         # each weighted layer's spread across samples at initialisation, in call order (None: not
         # looked), read by the retry whose layers were rescaled to unit-variance outputs
         self.spreads: list[float] | None = None
+        # lr factor → a plain retry's eval-mode outputs on the first batch at its end, kept where the
+        # check asks for them (value targets: what a bounded head reaches); None: not kept
+        self.outputs: dict[float, np.ndarray] | None = {} if keep_outputs else None
 
     def add(self, line: str) -> None:
         self.lines.append(line)
@@ -390,6 +395,8 @@ def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[A
                 if why == "nonfinite":  # it halved, then diverged on the way to the criterion: no success
                     ok = False
                     log.halved.pop(factor, None)
+            if plain and log is not None and log.outputs is not None and why != "nonfinite":
+                log.outputs[factor] = probe.predict(batches[0])
         except (UserCodeError, NotSupported) as exc:
             # the user's code (or a capability the framework lacks) stopped the retry: no evidence,
             # said in the note; anything else is a defect of the probe and is not hidden
@@ -473,6 +480,7 @@ def failure_causes(
     probabilities = final() if task == "classification" and targets.form == "probabilities" and not causes else None
     retrying = not causes and retry is not None
     decay = session.weight_decay() if retrying else 0.0  # read before the release drops the optimizer
+    bounded = _bounded(session, first, initial_outputs, final) if retrying and log.outputs is not None else None
     if retrying:
         session.release()  # from here only fresh copies train: this one's tensors would double the peak
     if not causes and spec.train_step is None:  # decisive, on a fresh copy: after the release, like those below
@@ -486,6 +494,8 @@ def failure_causes(
         causes += diagnosis.regularization(losses, decay, lambda: _noisy(fresh, raw_batch, log), retry)
     if not causes:
         causes += diagnosis.learning_rate(losses, retry, slow=still_falling(losses, targets.floor), fitted=log.fitted)
+        if bounded is not None and log.outputs:  # the retries, having run, make the bound decisive
+            causes = pressed_in_retries(*bounded, log.outputs) + causes
     if not causes and retrying and not diagnosis.raw_inputs(scaled):  # raw inputs: their own story, below
         causes += diagnosis.initial_scale(losses, retry, lambda: log.spreads)
     if not causes and probabilities is not None:
@@ -562,6 +572,22 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
     if task == "regression" and not causes:  # a value that explains a stall before any lr retry
         causes += diagnosis.target_scale(session.labels(first), initial_outputs)
     return causes
+
+
+def _bounded(session: Any, first: Any, initial_outputs: np.ndarray | None,
+             final: Callable[[], np.ndarray | None]) -> tuple[np.ndarray, list[np.ndarray | None], tuple] | None:
+    """Value targets beyond the range of a bounded head that the run's outputs stayed in, before
+    and after a run that stayed finite (:func:`head_bound`): the targets, those outputs and that range;
+    None otherwise."""
+    y = session.labels(first)
+    if y is None or initial_outputs is None:
+        return None
+    y = np.asarray(y)
+    outputs = [initial_outputs, final()]
+    if outputs[1] is None or not np.isfinite(outputs[1]).all() or y.shape != initial_outputs.shape:
+        return None  # a run that diverged shows nothing of what the head can reach
+    bound = head_bound(y, outputs)
+    return None if bound is None else (y, outputs, bound)
 
 
 def _vanished_rate(session: Any, steps: int) -> list[Evidence]:
