@@ -419,6 +419,24 @@ def test_inputs_off_unit_scale_but_not_raw_are_not_blamed_for_a_slow_fit():
     assert not diagnosis.raw_inputs(b["batch"][0].numpy()) and diagnosis.input_scale(b["batch"][0].numpy())
 
 
+@pytest.mark.parametrize("fitted,first", [({0.1: -400}, "inputs_not_normalized"), ({0.1: 16}, "lr_too_high"),
+                                          (None, "lr_too_high")],
+                         ids=["lr/10 halved, batch unfitted", "lr/10 fits the batch", "no fit judged"])
+def test_raw_inputs_outrank_a_learning_rate_whose_retries_never_fit_the_batch(fitted, first):
+    """Raw 0..255 pixels behind a diverging run: the rate is the first story only where a lower
+    rate fitted the batch (JAX's MNIST step size); where lr/10 only halved the loss and the batch
+    stayed unfitted (Packt's MLP), the scale is."""
+    from pytest_mlcheck import diagnosis
+
+    pixels = np.random.default_rng(0).integers(0, 256, size=(32, 64)).astype(np.float32)
+    raw = diagnosis.raw_inputs(pixels)
+    lr = [("lr_too_high", "a retry at lr/10 succeeded")]
+    assert [c for c, _ in diagnosis.with_raw_inputs(lr, raw, fitted)] == \
+        [first, ({"lr_too_high", "inputs_not_normalized"} - {first}).pop()]
+    assert diagnosis.with_raw_inputs([], raw, fitted) == raw
+    assert diagnosis.with_raw_inputs([("over_regularized", "")], raw, {0.1: -400})[0][0] == "over_regularized"
+
+
 def _bolts(variant: str, *, l1: float | None = None, nll_on_probabilities: bool = False):
     from tests.real_programs import bolts_logreg_softmax_then_ce as bolts
 
