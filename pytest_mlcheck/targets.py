@@ -614,7 +614,7 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
         if finite and tuple(y.shape) != shape and y.size == out.size and not problems:
             problems += _broadcast(y2, loss_at, shape, floor, tuple(y.shape))
         if not _finite(floor) and not problems:
-            problems += _own_softmax(out, loss_at)
+            problems += _own_softmax(out, loss_at) or _softmax_inside(out, loss_at)
     if not problems and task in ("classification", "multilabel") and _finite(floor):
         problems += _softmax_again(out, floor - penalty)
     mask = task == "multilabel" and sum(d > 1 for d in y.shape[1:]) >= 2
@@ -992,6 +992,66 @@ def _own_softmax(out: np.ndarray, loss_at: LossAt) -> list[Evidence]:
     return []
 
 
+_SOFTMAX_INSIDE = "the loss softmaxes the outputs before its cross-entropy, which softmaxes them again"
+# the most classes the softmax-inside-the-loss look asks about: two loss evaluations per class
+SOFTMAX_INSIDE_MAX_CLASSES = 64
+
+
+def _softmax_inside(out: np.ndarray, loss_at: LossAt) -> list[Evidence]:
+    """Where no target lines up with the outputs (a loss of its own, a dummy target): raw scores into a
+    loss that reads only the differences within a row along axis 1 or the last (a shift of each row
+    by a constant of its own leaves it, rolling the row's values moves it), and that, given rows that
+    are one class j at 100 (and at 1000) and 0 elsewhere, stays where it was — bounded however
+    confident — while, summed over the C classes j, it comes to C·log(e + C − 1) − 1 over log C times
+    its value on uniform rows. That sum is what a cross-entropy gives a softmax of its input whatever
+    the targets (−log softmax(s)[t] = log(e + C − 1) − [t = j] for such s, and a soft target's
+    weights sum to 1): the loss softmaxes the scores, then its cross-entropy softmaxes them again
+    (graph_neural_net PR #37: ``torch.softmax`` of the node scores into ``CrossEntropyLoss``). A
+    cross-entropy on the scores grows with the 100 where a target is not j; a loss on probabilities
+    (a squared error, a KL divergence) sums to other values."""
+    if out.ndim < 2 or out.dtype.kind != "f" or not np.isfinite(out).all():
+        return []
+    base = loss_at(np.ascontiguousarray(out, dtype=np.float32))
+    if not _finite(base):
+        return []
+    for axis in sorted({1, out.ndim - 1}):
+        classes = out.shape[axis]
+        if not 2 <= classes <= SOFTMAX_INSIDE_MAX_CLASSES:
+            continue
+        moved = loss_at(_rows_shifted(out, axis))
+        rolled = loss_at(np.ascontiguousarray(np.roll(out, 1, axis=axis), dtype=np.float32))
+        within = abs(rolled - base) if _finite(rolled) else 0.0
+        if not (_finite(moved) and within > 1e-6 * max(1.0, abs(base)) and abs(moved - base) <= 1e-3 * within):
+            continue
+        uniform = loss_at(np.zeros(out.shape, dtype=np.float32))
+        if not _finite(uniform) or uniform <= 0:
+            continue
+        sums = []
+        for scale in (100.0, 1000.0):
+            total = 0.0
+            for j in range(classes):
+                rows = np.zeros(out.shape, dtype=np.float32)
+                index = [slice(None)] * out.ndim
+                index[axis] = j
+                rows[tuple(index)] = scale
+                total += loss_at(rows)
+            sums.append(total)
+        expected = (classes * np.log(np.e + classes - 1) - 1) / np.log(classes) * uniform
+        if not all(_finite(v) for v in sums) or abs(sums[0] - sums[1]) > 1e-4 * expected \
+                or abs(sums[0] - expected) > 1e-3 * expected:
+            continue
+        floor = float(np.log1p((classes - 1) / np.e))
+        return [(C.LOSS_MISMATCH,
+                 f"{_SOFTMAX_INSIDE}: it reads only the differences within each row along axis {axis}, stays "
+                 f"bounded however confident a row is (rows of one class at 100 and at 1000 score alike), and "
+                 f"those rows over the {classes} classes sum to {fmt(sums[0])}, (C·log(e + C − 1) − 1) / log C "
+                 f"times its {fmt(uniform)} on uniform rows: exactly what a cross-entropy of a softmax gives, "
+                 f"whatever the targets. It cannot go below log(1 + (C−1)/e) = {fmt(floor)} a row and its "
+                 "gradient is damped; remove the softmax before the cross-entropy (CrossEntropyLoss and "
+                 "softmax_cross_entropy_with_logits take the scores)")]
+    return []
+
+
 _CLIPPED = "the logits were clipped (a ReLU or clamp on the last layer) before the softmax"
 
 
@@ -1152,6 +1212,7 @@ def _pressed(t: np.ndarray, out: np.ndarray, low: float, high: float) -> bool:
 HEADLINES: tuple[tuple[str, str], ...] = (
     (_CLIPPED, "the outputs are clipped before the softmax"),
     (_OWN_SOFTMAX, "the outputs are softmaxed twice: probabilities into a loss that applies its own softmax"),
+    (_SOFTMAX_INSIDE, "the outputs are softmaxed twice: the loss softmaxes them before its cross-entropy"),
     (_TRACED, "training scores the logits beneath the last activation, not the outputs"),
     (_UNBOUNDED, "the loss has no floor: it falls without bound as the outputs grow"),
     (_LINEAR, "the loss is linear in the probabilities: a badly wrong sample is pushed no harder than a right one"),

@@ -2,7 +2,9 @@
 (after mlelarge/graph_neural_net PR #37: node-similarity scores softmaxed before CrossEntropyLoss
 against each node's own index, the loader's target a dummy; here the softmax ends the model, where
 the outputs show it): the loss reads only the differences within a row, which is decisive, where no
-floor can be computed."""
+floor can be computed. Where the softmax sits inside the loss itself (as in the program), the loss of
+chosen score rows shows it: bounded however confident, summing over the classes to what a
+cross-entropy of a softmax gives."""
 
 from __future__ import annotations
 
@@ -45,7 +47,12 @@ def _pairs(n: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.stack([adj, noisy], dim=1), torch.zeros(n, 0)
 
 
-def _judged(call, softmax: bool) -> None:
+def node_loss_of_softmax(out, _dummy):
+    """The program's loss: the scores softmaxed, then the cross-entropy (which softmaxes them again)."""
+    return node_loss(torch.softmax(out, dim=-1), _dummy)
+
+
+def _judged(call, softmax: bool, words: str = "a loss that applies its own softmax") -> None:
     """The scores' twin passes; the softmax one fails naming the second softmax first."""
     if not softmax:
         assert call().passed
@@ -53,7 +60,7 @@ def _judged(call, softmax: bool) -> None:
     with pytest.raises(CheckFailed) as failed:
         call()
     assert failed.value.causes[0] == "loss_mismatch", str(failed.value)
-    assert "a loss that applies its own softmax" in str(failed.value)
+    assert words in str(failed.value)
 
 
 @pytest.mark.parametrize("softmax", [True, False], ids=["BROKEN softmax into its cross-entropy", "scores"])
@@ -61,6 +68,42 @@ def test_probabilities_into_a_loss_that_softmaxes_them_are_named_before_training
     x, dummy = _pairs()
     _judged(lambda: mlcheck.overfit_one_batch(Matcher(softmax), (x, dummy), loss_fn=node_loss,
                                               optimizer=lambda p: torch.optim.Adam(p, lr=1e-2)), softmax)
+
+
+INSIDE = "the loss softmaxes the outputs before its cross-entropy"
+
+
+@pytest.mark.parametrize("softmax", [True, False], ids=["BROKEN softmax inside the loss", "cross-entropy of the scores"])
+def test_a_softmax_inside_a_loss_of_ones_own_is_named_from_the_loss_of_chosen_rows(mlcheck, softmax):
+    x, dummy = _pairs()
+    _judged(lambda: mlcheck.overfit_one_batch(Matcher(False), (x, dummy),
+                                              loss_fn=node_loss_of_softmax if softmax else node_loss,
+                                              optimizer=lambda p: torch.optim.Adam(p, lr=1e-2)), softmax, INSIDE)
+
+
+def test_losses_on_softmaxed_scores_that_are_no_cross_entropy_are_not_named():
+    """A squared error or a KL divergence of the softmaxed scores is bounded too, and reads only the
+    differences within a row, but sums over the classes to other values; a cross-entropy that softmaxes
+    only once grows with the confidence of a wrong row."""
+    out = np.random.default_rng(0).normal(size=(8, 4, 4)).astype(np.float32)
+    eye = np.eye(4, dtype=np.float32)
+    dummy = np.zeros((8, 0), dtype=np.float32)
+
+    def softmax(z):
+        z = z - z.max(-1, keepdims=True)
+        return np.exp(z) / np.exp(z).sum(-1, keepdims=True)
+
+    def ce(z, targets=None):  # each row against its own index, as the matcher's loss (a stable log-softmax)
+        z = z.astype(np.float64) - z.max(-1, keepdims=True)
+        return float(-((z - np.log(np.exp(z).sum(-1, keepdims=True))) * eye).sum(-1).mean())
+
+    squared = lambda z, t=None: float(((softmax(z) - eye) ** 2).sum(-1).mean())  # noqa: E731
+    kl = lambda z, t=None: float((eye * -np.log(np.clip(softmax(z), 1e-12, 1))).sum(-1).mean())  # noqa: E731
+    twice = lambda z, t=None: ce(softmax(z))  # noqa: E731
+    assert [c for c, _ in decide(dummy, out, twice).problems] == ["loss_mismatch"]
+    assert INSIDE in decide(dummy, out, twice).problems[0][1]
+    for loss in (ce, squared, kl):
+        assert not decide(dummy, out, loss).problems
 
 
 def test_probabilities_into_a_loss_of_their_own_log_are_not_a_second_softmax():
@@ -87,7 +130,9 @@ def test_probabilities_into_a_loss_of_their_own_log_are_not_a_second_softmax():
     assert not decide(dummy, probs, lambda out, t=None: 0.5).problems
 
 
-def _keras_matcher(softmax: bool):
+def _keras_matcher(softmax: bool, *, inside: bool = False):
+    """The matcher in Keras; ``softmax`` at the end of the model or, ``inside``, in its loss (written
+    out, so Keras 3 cannot recognise and undo it)."""
     import keras
     from keras import layers, ops
 
@@ -96,10 +141,13 @@ def _keras_matcher(softmax: bool):
     embed = layers.Dense(16)
     a, b = embed(pair[:, 0]), embed(pair[:, 1])
     scores = ops.matmul(a, ops.transpose(b, (0, 2, 1)))
-    model = keras.Model(pair, ops.softmax(scores, axis=-1) if softmax else scores)
+    model = keras.Model(pair, ops.softmax(scores, axis=-1) if softmax and not inside else scores)
 
     def node_ce(_dummy, out):
         ids = ops.broadcast_to(ops.arange(NODES), ops.shape(out)[:2])
+        if softmax and inside:
+            out = ops.exp(out - ops.max(out, axis=-1, keepdims=True))
+            out = out / ops.sum(out, axis=-1, keepdims=True)
         return keras.losses.sparse_categorical_crossentropy(ids, out, from_logits=True)
 
     model.compile(optimizer=keras.optimizers.Adam(1e-2), loss=node_ce)
@@ -132,3 +180,8 @@ def test_square_scores_are_read_along_the_axis_the_loss_softmaxes(axis):
     out = np.random.default_rng(0).normal(size=(8, 5, 5)).astype(np.float32)
     assert decide(IDS, out, _ce_over(axis)).channel_axis == axis
 
+
+@pytest.mark.parametrize("softmax", [True, False], ids=["BROKEN softmax inside the loss", "cross-entropy of the scores"])
+def test_a_softmax_inside_a_keras_loss_is_judged_alike(mlcheck, softmax):
+    x, dummy = (t.numpy() for t in _pairs())
+    _judged(lambda: mlcheck.overfit_one_batch(_keras_matcher(softmax, inside=True), (x, dummy)), softmax, INSIDE)
