@@ -1129,12 +1129,17 @@ _HEAD_BOUNDS = ((0.0, 1.0, "[0, 1] (a sigmoid on the last layer)"),
                 (0.0, np.inf, "≥ 0 (a ReLU on the last layer)"))
 
 
+def _finite_outputs(outputs: list[np.ndarray | None]) -> list[np.ndarray]:
+    """The outputs that are there and finite (a run that diverged shows nothing of a head's range)."""
+    return [o for o in outputs if o is not None and o.size and np.isfinite(o).all()]
+
+
 def head_bound(targets: np.ndarray, outputs: list[np.ndarray | None]) -> tuple[float, float, str] | None:
     """The narrowest range of a bounded head (a sigmoid's, a tanh's, a ReLU's) that holds every
     output seen, before and after training, where at least ``HEAD_OUTSIDE_SHARE`` of the value
     targets lie outside it; None otherwise (or where outputs or targets are empty or not finite: a
     step's dummy empty target)."""
-    seen = [o for o in outputs if o is not None and o.size and np.isfinite(o).all()]
+    seen = _finite_outputs(outputs)
     if not seen or not targets.size or not np.isfinite(targets).all():
         return None
     lo = min(float(o.min()) for o in seen)
@@ -1149,7 +1154,7 @@ def head_bound(targets: np.ndarray, outputs: list[np.ndarray | None]) -> tuple[f
 def _outside(targets: np.ndarray, outputs: list[np.ndarray | None], bound: tuple[float, float, str]) -> str:
     """The figures that show the targets beyond a head's range, for a message."""
     low, high, what = bound
-    seen = [o for o in outputs if o is not None and o.size]
+    seen = _finite_outputs(outputs)
     t = targets.reshape(-1)
     share = float(((t < low) | (t > high)).mean())
     return (f"the outputs stay in {what} before and after training (seen {fmt(min(float(o.min()) for o in seen))}.."
@@ -1165,7 +1170,8 @@ def head_cannot_reach(targets: np.ndarray, outputs: list[np.ndarray]) -> list[Ev
     moved far yet (a low learning rate) keeps its outputs inside by chance, and at most its extreme
     one near a bound."""
     bound = head_bound(targets, outputs)
-    if bound is None or not _pressed(targets.reshape(-1), outputs[-1].reshape(-1), bound[0], bound[1]):
+    seen = _finite_outputs(outputs)
+    if bound is None or not _pressed(targets.reshape(-1), seen[-1].reshape(-1), bound[0], bound[1]):
         return []
     return [(C.OUTPUT_ACTIVATION, f"{_outside(targets, outputs, bound)}, and the trained outputs are pressed "
                                   "against the bound: the head cannot reach them; drop the activation or rescale "
