@@ -94,9 +94,12 @@ def test_a_correct_override_passes_the_training_checks(mlcheck, spelling):
 def test_a_broken_override_fails_and_changes_nothing(mlcheck, mode):
     model = fitted(guide_model(mode=mode, hidden=8))
     before = kn.snapshot(model)
-    with pytest.raises(CheckFailed):
+    with pytest.raises(CheckFailed) as failed:
         mlcheck.overfit_one_batch(model, digits_arrays(32))
     kn.assert_same(before, kn.snapshot(model))
+    if mode == "never_applies":  # gradients computed, never applied: the weights stay as given
+        assert failed.value.causes[:1] == ["params_not_updated"], str(failed.value)
+        assert "never applies" in str(failed.value)
 
 
 def test_the_override_is_what_trains(mlcheck):

@@ -874,6 +874,37 @@ def test_a_step_that_never_calls_backward_is_named_and_each_batch_is_its_own_bas
                                     optimizer=lambda p: torch.optim.Adam(p, lr=1e-3), train_step=_step(True)).passed
 
 
+def _stepping_every(k: int):
+    """A user's step that calls backward on every batch and optimizer.step() (then zero_grad) every
+    ``k``-th call; with ``k`` 0 never (NNI's Retiarii trainer before its fix)."""
+    calls = []
+
+    def step(model, optimizer, loss_fn, x, y) -> float:
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        calls.append(1)
+        if k and len(calls) % k == 0:
+            optimizer.step()
+            optimizer.zero_grad()
+        return loss.item()
+    return step
+
+
+@pytest.mark.parametrize("k", [0, 4], ids=["BROKEN never steps", "accumulates over 4 calls"])
+def test_a_step_that_never_applies_its_gradients_is_named_from_the_unmoved_weights(k):
+    torch.manual_seed(0)
+    call = lambda: MLCheck().overfit_one_batch(  # noqa: E731
+        tc.digits_mlp(), tc.digits_batch(32), loss_fn=CE(), optimizer=lambda p: torch.optim.Adam(p, lr=1e-3),
+        train_step=_stepping_every(k))
+    if k:
+        assert call().passed
+        return
+    with pytest.raises(CheckFailed) as failed:
+        call()
+    assert failed.value.causes[:1] == ["params_not_updated"], str(failed.value)
+    assert "never applies" in str(failed.value)
+
+
 def test_outputs_that_do_not_line_up_with_the_targets_say_nothing_of_a_head_bound():
     """A one-class embedding (ReLU, 4 values per sample) trained to pull toward 0 under a loss of its
     own that ignores its 64-feature targets: the targets' negatives are no head it cannot reach."""

@@ -19,6 +19,17 @@ def _exhausted():
     return gen
 
 
+def _factory_over(m, *, original: bool):
+    """A factory that ignores the parameters it is given: closing over the model passed to the check
+    (a misuse of the factory contract: the check trains a copy), or building over another network's
+    tensors, as PyTorch-RL's GAIL built the discriminator's Adam over the critic (the program's defect:
+    the model never trains)."""
+    model, critic = DigitsCNN(), nn.Linear(4, 1)
+    other = model if original else critic
+    return m.overfit_one_batch(model, digits_batch(8), loss_fn=CE,
+                               optimizer=lambda params: torch.optim.Adam(other.parameters(), lr=1e-3))
+
+
 def _empty_loader():
     return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(*digits_batch(4)), batch_size=8, drop_last=True)
 
@@ -38,6 +49,8 @@ USAGE = [
      lambda m: m.overfit_one_batch(DigitsCNN(), digits_batch(8), loss_fn=CE, optimizer=dict)),
     ("optimizer factory returns something else", "optimizer",
      lambda m: m.overfit_one_batch(DigitsCNN(), digits_batch(8), loss_fn=CE, optimizer=lambda p: None)),
+    ("optimizer factory over the original model's parameters, not those it is given", "optimizer",
+     lambda m: _factory_over(m, original=True)),
     ("optimizer over another model's tensors", "optimizer",
      lambda m: m.overfit_one_batch(DigitsCNN(), digits_batch(8), loss_fn=CE,
                                    optimizer=torch.optim.SGD(nn.Linear(3, 3).parameters(), lr=0.1))),
@@ -153,6 +166,8 @@ DEFECTS = [
     ("a loss rebuilt as a new leaf tensor", "no_gradient",  # REINFORCE ports: torch.tensor(loss.item(), requires_grad=True)
      lambda m: m.loss_decreases(DigitsCNN(), [digits_batch(8)],
                                 loss_fn=lambda o, y: torch.tensor(float(CE(o, y)), requires_grad=True))),
+    ("an optimizer factory that builds over another network's tensors", "params_not_updated",
+     lambda m: _factory_over(m, original=False)),
     ("an optimizer built over another instance of the model", "params_not_updated",
      lambda m: m.overfit_one_batch(DigitsCNN(), digits_batch(8), loss_fn=CE,
                                    optimizer=torch.optim.SGD(DigitsCNN().parameters(), lr=0.1))),

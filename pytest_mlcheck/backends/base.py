@@ -63,6 +63,10 @@ class Session(Protocol):
         """How many times the optimizer has stepped since this was first asked. NotSupported where
         the steps are not visible."""
 
+    def steps_own_code(self) -> bool:
+        """Whether a training step runs the user's own code (``train_step=``, a Keras model's
+        ``train_step`` override), which may leave the gradients it computes unapplied."""
+
     def uncovered_parameters(self) -> list[str]:
         """Names of trainable parameters the optimizer does not update."""
 

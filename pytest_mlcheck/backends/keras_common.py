@@ -846,6 +846,9 @@ class KerasSessionBase:
     def optimizer_steps(self) -> int:
         raise NotSupported("counting the optimizer steps of a train_step= step", _INVISIBLE)
 
+    def steps_own_code(self) -> bool:
+        return self.user_step is not None or self._override is not None
+
 
 user_boundary(KerasSessionBase.__init__)  # it runs the user's optimizer factory
 

@@ -236,18 +236,30 @@ class TorchSession:
                 raise usage("optimizer", "a factory that returns a torch.optim.Optimizer", opt,
                             fix="Write it as optimizer=lambda params: torch.optim.Adam(params, lr=1e-3)")
             mine = {id(p) for p in params}
-            if any(id(p) not in mine for g in opt.param_groups for p in g["params"]):
+            held = [p for g in opt.param_groups for p in g["params"]]
+            if any(id(p) not in mine for p in held):
+                if held and not ({id(p) for p in held} & (mine | {id(p) for p in original.parameters()})):
+                    return self._clone_optimizer(opt, foreign=True)
                 raise usage("optimizer", "a factory that builds the optimizer over the parameters it is given",
                             fix="It used other parameters (the original model's?): write "
                                 "lambda params: torch.optim.Adam(params, ...)")
             return opt
         raise usage("optimizer", "a torch.optim.Optimizer class, instance, or factory params -> optimizer", spec)
 
-    def _clone_optimizer(self, opt: torch.optim.Optimizer) -> torch.optim.Optimizer:
+    def _clone_optimizer(self, opt: torch.optim.Optimizer, *, foreign: bool = False) -> torch.optim.Optimizer:
         """Same class, hyper-parameters and param groups, over the copy's parameters; fresh state.
         An optimizer over another instance of the model is the user's defect, not a misuse: see
-        ``_over_another_instance``."""
-        stale = self._over_another_instance(opt)
+        ``_over_another_instance``; so is one that a factory, given this model's parameters, built
+        over another network's tensors instead (``foreign``: PyTorch-RL's GAIL built the
+        discriminator's Adam over the critic's parameters): none of them is this model's, nor the
+        original's a factory could have closed over by mistake."""
+        if foreign:
+            held = sum(len(g["params"]) for g in opt.param_groups)
+            self.optimizer_notes.append(
+                f"the optimizer factory, given this model's parameters, built the optimizer over {held} other "
+                "tensor(s) (another network's?), so training never updates this model; build it over the "
+                "parameters it is given")
+        stale = foreign or self._over_another_instance(opt)
         groups = []
         for group in opt.param_groups:
             mapped = []
@@ -671,6 +683,9 @@ class TorchSession:
         self._own_gradients("clearing the gradients")
         for p in list(self.model.parameters()) + self._loss_params:
             p.grad = None
+
+    def steps_own_code(self) -> bool:
+        return self.user_step is not None
 
     def optimizer_steps(self) -> int:
         if self._step_count is None:  # a counter the hook holds, not the session: no reference cycle

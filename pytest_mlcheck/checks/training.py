@@ -535,6 +535,8 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
         causes += _unpaired(session, targets, first, initial_outputs, final)
     if not causes:
         causes += _leaked(session, first)
+    if not causes and session.steps_own_code():  # the check's own step always applies what it computes
+        causes += _unmoved_by_run(session, fresh, raw_batch, len(losses))
     if losses and not np.isfinite(losses[-1]) and not causes:
         causes += trace_nonfinite(fresh, batches or [first], len(losses), targets, log, notes)
     if task == "regression" and initial_outputs is not None:
@@ -588,6 +590,36 @@ def _bounded(session: Any, first: Any, initial_outputs: np.ndarray | None,
         return None  # a run that diverged shows nothing of what the head can reach
     bound = head_bound(y, outputs)
     return None if bound is None else (y, outputs, bound)
+
+
+def _unmoved_by_run(session: Any, fresh: Callable[[], Any], raw_batch: tuple[Any, Any], steps: int) -> list[Evidence]:
+    """The failed run's steps (two or more) left every trainable tensor exactly as the model was
+    given, though the loss gives some of them a gradient (a fresh copy, one batch): the training step
+    computes gradients and never applies them — ``optimizer.step()`` left out of a torch step (NNI's
+    Retiarii trainer), ``apply_gradients`` out of a Keras ``train_step``. A step that accumulates on
+    purpose applies them every few calls, which a run of hundreds does not miss. Nothing where the
+    framework cannot show the values or gradients."""
+    if steps < 2:
+        return []
+    try:
+        after = session.parameter_values()
+        copy = fresh()
+        try:
+            before = copy.parameter_values()
+            grads = copy.gradients(copy.prepare(*raw_batch))
+        finally:
+            copy.close()
+    except (NotSupported, UserCodeError):
+        return []
+    if not before or any(not np.array_equal(value, after.get(name)) for name, value in before.items()):
+        return []
+    moving = [name for name, g in grads.items() if g is not None and g.size and float(np.abs(g).max()) > 0]
+    if not moving:
+        return []
+    return [(C.PARAMS_NOT_UPDATED,
+             f"{steps} training steps changed none of the {len(before)} trainable tensor(s), though the loss gives "
+             f"{len(moving)} of them a gradient ({diagnosis.listed(moving)}): the step computes gradients and never applies "
+             "them (optimizer.step() left out of a torch step; apply_gradients out of a Keras train_step)")]
 
 
 def _vanished_rate(session: Any, steps: int) -> list[Evidence]:

@@ -149,4 +149,10 @@ PROGRAMS: tuple[str, ...] = (
     "b15a_gnn_qap_siamese_softmax_into_ce",
     "b15c_yadlt_dae_reconstructs_corrupted_input",
     "b15c_yadlt_dae_xent_positive_term_only",
+    "b16a_nni_retiarii_trainer_never_steps_optimizer",
+    "b16b_morvan_tf_cnn_pixels_divided_twice",
+    "b16b_gentle_tf_linreg_minibatch_lr_1e7",
+    "b16b_aymericdamien_tf2_mlp_softmax_into_logits_ce",
+    "b16c_tfexamples_tensorboard_mlp_loss_summed_over_batch",
+    "b16c_pytorch_rl_gail_discriminator_optimizer_on_value_net",
 )
