@@ -471,8 +471,11 @@ def failure_causes(
     task = targets.task
     scaled = _scaled(fresh, first, x)  # None for ids the first layer looks up: no scale to blame
     final = _final(session, first)
-    causes = _proven(session, fresh, spec, raw_batch, first, x, losses, initial_outputs, final, targets, notes,
-                     log, batches)
+    # a step of the user's own that never applied its gradients (the check's own step always does):
+    # read on failure only, never while a slow run is weighed for more steps
+    unmoved = _unmoved_by_run(session, fresh, raw_batch, len(losses)) if session.steps_own_code() else []
+    causes = unmoved or _proven(session, fresh, spec, raw_batch, first, x, losses, initial_outputs, final, targets,
+                                notes, log, batches)
     ends: list[float] = []  # each retry's last loss
     if retry is not None:
         retry = _recorded(retry, ends)
@@ -535,8 +538,6 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
         causes += _unpaired(session, targets, first, initial_outputs, final)
     if not causes:
         causes += _leaked(session, first)
-    if not causes and session.steps_own_code():  # the check's own step always applies what it computes
-        causes += _unmoved_by_run(session, fresh, raw_batch, len(losses))
     if losses and not np.isfinite(losses[-1]) and not causes:
         causes += trace_nonfinite(fresh, batches or [first], len(losses), targets, log, notes)
     if task == "regression" and initial_outputs is not None:
