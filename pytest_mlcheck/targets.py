@@ -17,7 +17,7 @@ from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
     BEAT_CONSTANT, CLIPPED_MIN_ROWS, CLIPPED_MIN_SHARE, DENSE_MIN_RIGHT,
     FLOOR_REFUTED, HEAD_OUTSIDE_SHARE, IGNORED_MAX_ASKED, OVERLAP_MAX_SAMPLES, OVERLAP_MIN_DETERMINED,
-    OVERLAP_NEIGHBOURS, SOFTMAX_AGAIN_RTOL, SUM_ATOL, UNREAD_RTOL,
+    OVERLAP_NEIGHBOURS, SOFTMAX_AGAIN_RTOL, SOFTMAX_INSIDE_MAX_CLASSES, SUM_ATOL, UNREAD_RTOL,
 )
 
 TASKS = ("classification", "binary", "multilabel", "regression")
@@ -958,6 +958,17 @@ def _softmax_again(out: np.ndarray, floor: float) -> list[Evidence]:
 _OWN_SOFTMAX = "the outputs are probabilities fed to a loss that applies its own softmax"
 
 
+def _reads_row_differences(out: np.ndarray, loss_at: LossAt, base: float, axis: int) -> bool:
+    """Whether the loss (``base`` at ``out``) reads only the differences within each row along
+    ``axis``, as a softmax does: a shift of every row by a constant of its own moves it by no more than
+    10⁻³ of what rolling each row's values does — a loss that reads the outputs moves with the roll,
+    one that reads none of them (a constant, a dummy) moves with neither."""
+    moved = loss_at(_rows_shifted(out, axis))
+    rolled = loss_at(np.ascontiguousarray(np.roll(out, 1, axis=axis), dtype=np.float32))
+    within = abs(rolled - base) if _finite(rolled) else 0.0
+    return _finite(moved) and within > 1e-6 * max(1.0, abs(base)) and abs(moved - base) <= 1e-3 * within
+
+
 def _own_softmax(out: np.ndarray, loss_at: LossAt) -> list[Evidence]:
     """Where no target lines up with the outputs (a loss of its own, a dummy target): outputs that
     are probabilities along axis 1 or their last (≥ 0, summing to 1), and a loss that does not move
@@ -965,8 +976,7 @@ def _own_softmax(out: np.ndarray, loss_at: LossAt) -> list[Evidence]:
     within a row, as a cross-entropy that softmaxes its input does, so these probabilities are
     softmaxed a second time (a softmax at the end of the model before a cross-entropy against node
     indices the loss builds itself; where the softmax sits inside the loss, as in graph_neural_net
-    PR #37, no output shows it). The shift must move the loss by no more than 10⁻³ of
-    what rolling each row's values does (a loss that reads no output moves with neither).
+    PR #37, no output shows it; :func:`_softmax_inside` reads it there) — :func:`_reads_row_differences`.
     Probabilities into a loss of their own (NLL of their log, a KL divergence) move with the shift."""
     if out.ndim < 2 or out.dtype.kind != "f" or not np.isfinite(out).all() or out.min() < 0:
         return []
@@ -976,12 +986,7 @@ def _own_softmax(out: np.ndarray, loss_at: LossAt) -> list[Evidence]:
     for axis in sorted({1, out.ndim - 1}):
         if out.shape[axis] < 2 or not np.allclose(out.sum(axis=axis), 1.0, atol=1e-3):
             continue
-        moved = loss_at(_rows_shifted(out, axis))
-        # against a change within the rows (each row's values rolled along the axis): a loss that reads
-        # the outputs moves with it, one that reads none of them (a constant, a dummy) does not
-        rolled = loss_at(np.ascontiguousarray(np.roll(out, 1, axis=axis), dtype=np.float32))
-        within = abs(rolled - base) if _finite(rolled) else 0.0
-        if _finite(moved) and within > 1e-6 * max(1.0, abs(base)) and abs(moved - base) <= 1e-3 * within:
+        if _reads_row_differences(out, loss_at, base, axis):
             return [(C.LOSS_MISMATCH,
                      f"{_OWN_SOFTMAX}: they sum to 1 over axis {axis}, and the loss stays at {fmt(base)} when "
                      "every row along that axis is shifted by a constant of its own (it reads only the "
@@ -993,8 +998,6 @@ def _own_softmax(out: np.ndarray, loss_at: LossAt) -> list[Evidence]:
 
 
 _SOFTMAX_INSIDE = "the loss softmaxes the outputs before its cross-entropy, which softmaxes them again"
-# the most classes the softmax-inside-the-loss look asks about: two loss evaluations per class
-SOFTMAX_INSIDE_MAX_CLASSES = 64
 
 
 def _softmax_inside(out: np.ndarray, loss_at: LossAt) -> list[Evidence]:
@@ -1018,10 +1021,7 @@ def _softmax_inside(out: np.ndarray, loss_at: LossAt) -> list[Evidence]:
         classes = out.shape[axis]
         if not 2 <= classes <= SOFTMAX_INSIDE_MAX_CLASSES:
             continue
-        moved = loss_at(_rows_shifted(out, axis))
-        rolled = loss_at(np.ascontiguousarray(np.roll(out, 1, axis=axis), dtype=np.float32))
-        within = abs(rolled - base) if _finite(rolled) else 0.0
-        if not (_finite(moved) and within > 1e-6 * max(1.0, abs(base)) and abs(moved - base) <= 1e-3 * within):
+        if not _reads_row_differences(out, loss_at, base, axis):
             continue
         uniform = loss_at(np.zeros(out.shape, dtype=np.float32))
         if not _finite(uniform) or uniform <= 0:

@@ -258,6 +258,10 @@ TARGET_RETRY_SCALE = 10.0
 # at least this share of the targets outside the range the outputs stay in makes the head a suspect
 HEAD_OUTSIDE_SHARE = 0.05
 
+# -- a softmax inside a loss of the user's own (targets.decide, where no target lines up) ---------
+# the most classes the look asks about: two loss evaluations per class (graph_neural_net: 8)
+SOFTMAX_INSIDE_MAX_CLASSES = 64
+
 # -- input_independent_baseline ------------------------------------------------------------------
 BASELINE_STEPS = 100  # each copy trains this long on the parts it is not judged on
 # a copy that memorised its part (every sample right) at step k trains to step BASELINE_PAST_FIT * k
