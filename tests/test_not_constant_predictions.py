@@ -145,3 +145,35 @@ def test_value_targets_of_many_outputs_are_judged_on_their_spread_not_an_argmax(
         call()
     assert failed.value.causes[:2] == ["dead_units", "class_collapse"], str(failed.value)
     assert "every input gives the same output" in str(failed.value)
+
+
+def _sgd(lr: float):
+    return lambda params: torch.optim.SGD(params, lr=lr)
+
+
+def test_a_slow_learner_collapsed_at_the_budget_trains_on_until_its_predictions_spread(mlcheck):
+    """Half the labels are class 0: plain SGD at 0.01 first learns that marginal (every prediction
+    class 0 at step 100, the loss still falling), then the inputs. Slow but correct is no defect."""
+    torch.manual_seed(0)
+    result = mlcheck.not_constant_predictions(digits_mlp(), held_out(), train_on=imbalanced_batches(0.5),
+                                              loss_fn=CE, optimizer=_sgd(0.01))
+    note = result.notes[-1]
+    assert "collapsed after the budget of 100 training steps while the loss was still falling" in note, note
+    steps = int(note.split("they spread at step ")[1].split(";")[0])
+    assert 100 < steps <= 1600 and f"pass steps={steps}" in note
+    assert result.figures["largest_class_share"] <= 0.9
+    with pytest.raises(CheckFailed):  # 19 steps are too few to read a trend: the collapse at the budget stands
+        mlcheck.not_constant_predictions(digits_mlp(), held_out(), train_on=imbalanced_batches(0.5), loss_fn=CE,
+                                         optimizer=_sgd(0.01), steps=19)
+
+
+def test_a_model_that_only_learns_the_labels_marginal_stays_collapsed_however_long_it_trains(mlcheck):
+    """The broken twin: inputs scaled by 10⁻³ carry almost nothing to the head, so the loss falls to the
+    labels' marginal and the predictions stay on class 0 through the extension."""
+    torch.manual_seed(0)
+    faint = [(x * 1e-3, y) for x, y in imbalanced_batches(0.5)]
+    with pytest.raises(CheckFailed) as info:
+        mlcheck.not_constant_predictions(digits_mlp(), held_out() * 1e-3, train_on=faint, loss_fn=CE,
+                                         optimizer=_sgd(0.01))
+    assert info.value.causes[0] == "class_collapse", str(info.value)
+    assert "so training went on" in str(info.value) and "still collapsed at step" in str(info.value)

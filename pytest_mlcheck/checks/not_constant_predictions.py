@@ -12,14 +12,14 @@ from pytest_mlcheck.backends import as_numpy
 from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.checks.common import check_fraction, check_steps, finite_samples, targets_of
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
-from pytest_mlcheck.checks.training import train_loop
+from pytest_mlcheck.checks.training import descending, train_loop
 from pytest_mlcheck.data import batches_upto, input_batches
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.targets import Targets, check_task, output_form, prediction_rows
 from pytest_mlcheck.thresholds import (
-    COLLAPSE_MAX_SHARE, COLLAPSE_MIN_SAMPLES, IMBALANCE_EXPLAINS_SHARE, IMBALANCE_SHARE, REGRESSION_MIN_SPREAD,
-    TRAIN_ON_STEPS,
+    COLLAPSE_MAX_SHARE, COLLAPSE_MIN_SAMPLES, IMBALANCE_EXPLAINS_SHARE, IMBALANCE_SHARE, OVERFIT_EXTEND,
+    REGRESSION_MIN_SPREAD, TRAIN_ON_STEPS,
 )
 
 
@@ -102,49 +102,135 @@ def not_constant_predictions(
             if why == "time":
                 raise run.time_up(f"after {len(losses)} of {n_steps} training steps on train_on")
             session.recalibrate(train[0])  # normalisation statistics of the data it trained on
-        outs = [session.predict(p) for p in prepared]
-        flat = np.concatenate(outs, axis=0).reshape(sum(len(o) for o in outs), -1).astype(np.float64)
-        finite_in = np.concatenate([finite_samples(a, len(o)) for a, o in zip(arrays, outs)])
-        if not finite_in.all():
+        judge = _Judge(arrays, targets, task, values, share_cap).read(session, prepared)
+        if not judge.finite_in.all():
             # samples whose inputs hold NaN or inf are reported, not judged
-            skipped = int((~finite_in).sum())
+            skipped = int((~judge.finite_in).sum())
             run.figure("non_finite_inputs", skipped, f"non-finite inputs: {skipped} sample(s), not judged")
-            flat = flat[finite_in]
-        run.result.figures["samples"] = len(flat)
-        if not np.isfinite(flat).all():
-            raise run.fail("non-finite outputs for finite inputs",
-                           [(C.OUTPUTS_NOT_FINITE, f"{int((~np.isfinite(flat)).sum())} values")])
-        if len(flat) < COLLAPSE_MIN_SAMPLES:
+        run.result.figures["samples"] = len(judge.flat)
+        _finite(run, judge)
+        if len(judge.flat) < COLLAPSE_MIN_SAMPLES:
             raise usage("inputs", f"at least {COLLAPSE_MIN_SAMPLES} samples with finite inputs",
-                        fix=f"got {len(flat)}; pass more samples without NaN or inf")
-        identical = bool(np.allclose(flat, flat[0], rtol=1e-6, atol=1e-7))
-        if identical:  # the input stops somewhere: look for a layer that never gets anything
+                        fix=f"got {len(judge.flat)}; pass more samples without NaN or inf")
+        if train_on is not None and judge.collapsed() and not judge.identical() \
+                and not judge.explained_by(majority) and descending(losses):
+            # slow but correct is no defect: a model still learning shows the labels' marginal before
+            # the inputs' part; it trains on while the loss keeps falling, judged after each stretch
+            losses = _train_on(run, session, train, losses, n_steps, judge, prepared)
+            run.record_losses(losses)
+            _finite(run, judge)
+        if judge.identical():  # the input stops somewhere: look for a layer that never gets anything
             causes_extra = diagnosis.silent_layers(session.weighted_layer_inputs(prepared[0], training=False)) \
                 + causes_extra
-        binary = (targets.task == "binary") if targets is not None else task == "binary"
-        axis = targets.channel_axis if targets is not None else None
-        if axis is not None and all(o.ndim > axis for o in outs):
-            # a class per position (a mask, a token sequence): the classes predicted at every position
-            rows = prediction_rows(np.concatenate(outs, axis=0)[finite_in], axis)
-            run.figure("positions", len(rows), f"positions: {len(rows)} (classes along axis {axis})")
-            _classes(run, rows.argmax(axis=1), share_cap, identical, causes_extra, majority,
-                     unit=f"positions of {int(finite_in.sum())} distinct inputs")
-        elif task == "regression" or values:
-            # value targets (an autoencoder's 1,024 ratings): no argmax is a class, the values must vary
-            _spread(run, flat, identical, causes_extra)
-        elif flat.shape[1] >= 2 and (targets is None or targets.task != "multilabel") and task != "multilabel":
-            _classes(run, flat.argmax(axis=1), share_cap, identical, causes_extra, majority)
-        elif flat.shape[1] == 1 and binary:
-            cut = 0.5 if (targets.form if targets is not None else output_form(flat)) == "probabilities" else 0.0
-            run.figure("threshold", cut, f"classes: output > {cut:g} is class 1")
-            _classes(run, (flat[:, 0] > cut).astype(np.int64), share_cap, identical, causes_extra, majority)
-        else:
-            _spread(run, flat, identical, causes_extra)
+        judge.report(run, causes_extra, majority)
         return run.passed()
 
 
-def _classes(run: CheckRun, preds: np.ndarray, cap: float, identical: bool, extra: list,
-             majority: tuple[int, float] | None, unit: str = "distinct inputs") -> None:
+def _finite(run: CheckRun, judge: _Judge) -> None:
+    if not np.isfinite(judge.flat).all():
+        raise run.fail("non-finite outputs for finite inputs",
+                       [(C.OUTPUTS_NOT_FINITE, f"{int((~np.isfinite(judge.flat)).sum())} values")])
+
+
+class _Judge:
+    """How the predictions on the judged inputs are read (classes, classes per position, values),
+    and what they were at the last reading: read again after each stretch of training."""
+
+    def __init__(self, arrays: list[Any], targets: Targets | None, task: str | None, values: bool,
+                 cap: float) -> None:
+        self.arrays, self.targets, self.task, self.values, self.cap = arrays, targets, task, values, cap
+
+    def read(self, session: Any, prepared: list[Any]) -> _Judge:
+        """The model's predictions now; returns itself."""
+        targets, task = self.targets, self.task
+        outs = [session.predict(p) for p in prepared]
+        self.finite_in = np.concatenate([finite_samples(a, len(o)) for a, o in zip(self.arrays, outs)])
+        flat = np.concatenate(outs, axis=0).reshape(sum(len(o) for o in outs), -1).astype(np.float64)
+        self.flat = flat[self.finite_in]
+        binary = (targets.task == "binary") if targets is not None else task == "binary"
+        axis = targets.channel_axis if targets is not None else None
+        self.threshold: float | None = None
+        self.positions: tuple[int, int] | None = None
+        self.preds: np.ndarray | None = None  # None: judged as values
+        if axis is not None and all(o.ndim > axis for o in outs):
+            # a class per position (a mask, a token sequence): the classes predicted at every position
+            rows = prediction_rows(np.concatenate(outs, axis=0)[self.finite_in], axis)
+            self.positions = (len(rows), axis)
+            self.preds = rows.argmax(axis=1)
+        elif task == "regression" or self.values:
+            pass  # value targets (an autoencoder's 1,024 ratings): no argmax is a class, the values must vary
+        elif self.flat.shape[1] >= 2 and (targets is None or targets.task != "multilabel") and task != "multilabel":
+            self.preds = self.flat.argmax(axis=1)
+        elif self.flat.shape[1] == 1 and binary:
+            form = targets.form if targets is not None else output_form(self.flat)
+            self.threshold = 0.5 if form == "probabilities" else 0.0
+            self.preds = (self.flat[:, 0] > self.threshold).astype(np.int64)
+        return self
+
+    def identical(self) -> bool:
+        return bool(np.allclose(self.flat, self.flat[0], rtol=1e-6, atol=1e-7))
+
+    def top(self) -> tuple[int, float]:
+        """The class predicted most often and its share."""
+        classes, counts = np.unique(self.preds, return_counts=True)
+        top = int(np.argmax(counts))
+        return int(classes[top]), float(counts[top] / counts.sum())
+
+    def collapsed(self) -> bool:
+        if self.preds is None:
+            return _relative_spread(self.flat) < REGRESSION_MIN_SPREAD
+        return self.top()[1] > self.cap
+
+    def explained_by(self, majority: tuple[int, float] | None) -> bool:
+        """A collapse onto the class most training labels have: the imbalance explains it (what the
+        loss rewards before the rest is learned), unless nothing reaches the head."""
+        return self.preds is not None and majority is not None and not self.identical() \
+            and majority[0] == self.top()[0] and majority[1] >= IMBALANCE_EXPLAINS_SHARE
+
+    def report(self, run: CheckRun, extra: list[Evidence], majority: tuple[int, float] | None) -> None:
+        """Fails the check where the predictions collapsed, naming ``extra`` beside the collapse."""
+        identical = self.identical()
+        if self.preds is None:
+            _spread(run, self.flat, identical, extra)
+            return
+        unit = "distinct inputs"
+        if self.positions is not None:
+            n, axis = self.positions
+            run.figure("positions", n, f"positions: {n} (classes along axis {axis})")
+            unit = f"positions of {int(self.finite_in.sum())} distinct inputs"
+        if self.threshold is not None:
+            run.figure("threshold", self.threshold, f"classes: output > {self.threshold:g} is class 1")
+        _classes(run, self.preds, self.cap, identical, extra, self.explained_by(majority), unit=unit)
+
+
+def _train_on(run: CheckRun, session: Any, train: list[Any], losses: list[float], budget: int,
+              judge: _Judge, prepared: list[Any]) -> list[float]:
+    """Train the copy on in stretches of ``budget`` steps, up to OVERFIT_EXTEND× the budget, while its
+    predictions stay collapsed and its loss keeps falling; a note says where it stopped."""
+    cap = OVERFIT_EXTEND * budget
+    while len(losses) < cap and descending(losses):
+        offset = len(losses) % len(train)
+        more, _, why = train_loop(session, train[offset:] + train[:offset], min(budget, cap - len(losses)), run)
+        losses = losses + more
+        if why == "nonfinite":
+            raise run.fail(f"the loss became non-finite at step {len(losses)} while training on train_on")
+        if why == "time":
+            raise run.time_up(f"after {len(losses)} training steps on train_on (past the budget of {budget})")
+        session.recalibrate(train[0])
+        judge.read(session, prepared)
+        if not np.isfinite(judge.flat).all() or not judge.collapsed():
+            break
+    held = not np.isfinite(judge.flat).all() or judge.collapsed()
+    run.result.notes.append(
+        f"the predictions had collapsed after the budget of {budget} training steps while the loss was still "
+        f"falling, so training went on (up to {OVERFIT_EXTEND}× the budget, while the loss fell): "
+        + (f"still collapsed at step {len(losses)}" + ("" if len(losses) >= cap else ", where the loss stopped falling")
+           if held else f"they spread at step {len(losses)}; pass steps={len(losses)} to say so"))
+    return losses
+
+
+def _classes(run: CheckRun, preds: np.ndarray, cap: float, identical: bool, extra: list, explained: bool,
+             unit: str = "distinct inputs") -> None:
     values, counts = np.unique(preds, return_counts=True)
     top = int(np.argmax(counts))
     share = counts[top] / len(preds)
@@ -156,18 +242,19 @@ def _classes(run: CheckRun, preds: np.ndarray, cap: float, identical: bool, extr
     if share > cap:
         evidence = ("every input gives the same output vector: nothing of the input reaches the head"
                     if identical else f"class {int(values[top])} takes {share:.0%} of {len(preds)} {unit}")
-        # outputs that still tell inputs apart, collapsed onto the class most labels have: the imbalance
-        # explains it (what the loss rewards before the rest is learned), unless nothing reaches the head
-        explained = not identical and majority is not None and majority[0] == int(values[top]) \
-            and majority[1] >= IMBALANCE_EXPLAINS_SHARE
         raise run.fail(f"{share:.0%} of the predictions are class {int(values[top])}",
                        _ranked(evidence, extra, imbalance_first=explained))
 
 
-def _spread(run: CheckRun, flat: np.ndarray, identical: bool, extra: list) -> None:
+def _relative_spread(flat: np.ndarray) -> float:
+    """The largest output's spread across samples relative to its scale."""
     std = flat.std(axis=0)
     scale = np.abs(flat).mean(axis=0) + std + 1e-12
-    rel = float((std / scale).max())
+    return float((std / scale).max())
+
+
+def _spread(run: CheckRun, flat: np.ndarray, identical: bool, extra: list) -> None:
+    rel = _relative_spread(flat)
     run.figure("relative_spread", rel, f"relative spread: {fmt(rel)} (at least {fmt(REGRESSION_MIN_SPREAD)} needed)")
     run.figure("min_spread", REGRESSION_MIN_SPREAD, "")
     if rel < REGRESSION_MIN_SPREAD:
