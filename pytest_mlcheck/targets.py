@@ -15,7 +15,7 @@ from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
-    BEAT_CONSTANT, CLIPPED_MIN_ROWS, CLIPPED_MIN_SHARE, DENSE_MIN_RIGHT,
+    BEAT_CONSTANT, CLIPPED_MIN_ROWS, CLIPPED_MIN_SHARE, DENSE_MIN_RIGHT, EDGE_LIMIT_HAIRS, EDGE_LIMIT_RTOL,
     FLOOR_REFUTED, HEAD_OUTSIDE_SHARE, IGNORED_MAX_ASKED, OVERLAP_MAX_SAMPLES, OVERLAP_MIN_DETERMINED,
     OVERLAP_NEIGHBOURS, SOFTMAX_AGAIN_RTOL, SOFTMAX_INSIDE_MAX_CLASSES, SUM_ATOL, UNREAD_RTOL,
 )
@@ -290,8 +290,8 @@ def _class_candidates(onehot: np.ndarray, form: str, shape: tuple, log_rows: boo
 
 
 def _soft_candidates(y2: np.ndarray, form: str, shape: tuple) -> list[np.ndarray]:
-    width = int(np.prod(shape[1:])) if len(shape) > 1 else 1
     """The targets themselves as the prediction (soft labels, regression)."""
+    width = int(np.prod(shape[1:])) if len(shape) > 1 else 1
     if form == "probabilities":
         cands = [y2]
     else:
@@ -304,6 +304,21 @@ def _soft_candidates(y2: np.ndarray, form: str, shape: tuple) -> list[np.ndarray
         return []
     return [np.ascontiguousarray(np.broadcast_to(c, (len(c), width)).reshape(shape), dtype=np.float32)
             for c in cands]
+
+
+def _limit_at_targets(loss_at: LossAt, y2: np.ndarray, shape: tuple) -> float:
+    """The loss as probabilities approach value targets in [0, 1] that hold exact 0s or 1s, where its
+    value at the targets themselves is not finite: a hand-written cross-entropy gives 0 · log 0 = NaN
+    there, yet tends to the targets' entropy (grey pixels' floor) a hair inside. The limit counts only
+    where it exists: the loss at EDGE_LIMIT_HAIRS from the edges agrees within EDGE_LIMIT_RTOL (a log of
+    0 weighted by a nonzero target grows without bound instead). NaN otherwise."""
+    if not _in_unit(y2) or not ((y2 == 0) | (y2 == 1)).any() or y2.shape[1] != int(np.prod(shape[1:])):
+        return float("nan")
+    near, nearer = (loss_at(np.ascontiguousarray(np.clip(y2, h, 1 - h).reshape(shape), dtype=np.float32))
+                    for h in EDGE_LIMIT_HAIRS)
+    if not (_finite(near) and _finite(nearer)) or abs(near - nearer) > EDGE_LIMIT_RTOL * max(abs(nearer), 1e-12):
+        return float("nan")
+    return float(nearer)
 
 
 def _min_loss(loss_at: LossAt, candidates: list[np.ndarray]) -> float:
@@ -602,6 +617,8 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
         form = "values"
         if finite and (k == width or k == 1):
             floor = _min_loss(loss_at, _soft_candidates(y2, output_form(out2), shape))
+            if not _finite(floor) and output_form(out2) == "probabilities":
+                floor = _limit_at_targets(loss_at, y2, shape)
             mean = np.broadcast_to(y2.mean(axis=0, keepdims=True), (n, width))
             constant = loss_at(np.ascontiguousarray(mean.reshape(shape), dtype=np.float32))
             if k == 1 < width and floor > loss_at(np.ascontiguousarray(out, dtype=np.float32)):

@@ -262,6 +262,15 @@ HEAD_OUTSIDE_SHARE = 0.05
 # the most classes the look asks about: two loss evaluations per class (graph_neural_net: 8)
 SOFTMAX_INSIDE_MAX_CLASSES = 64
 
+# -- the floor at value targets' edges (targets.decide) ------------------------------------------
+# A loss not finite at value targets with exact 0s and 1s (0 · log 0) takes its floor a hair inside
+# (0, 1), where the limit exists: read at these distances from the edges, agreeing within the
+# tolerance. A cross-entropy on grey pixels moves by about the hair times the share of exact edges
+# (10⁻⁴ of a 0.16 floor on MNIST-like digits: 6·10⁻⁴ relative); a log of 0 under a nonzero weight
+# moves by log 100 times the weight.
+EDGE_LIMIT_HAIRS = (1e-4, 1e-6)
+EDGE_LIMIT_RTOL = 1e-2
+
 # -- input_independent_baseline ------------------------------------------------------------------
 BASELINE_STEPS = 100  # each copy trains this long on the parts it is not judged on
 # a copy that memorised its part (every sample right) at step k trains to step BASELINE_PAST_FIT * k
