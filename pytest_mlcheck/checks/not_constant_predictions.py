@@ -113,7 +113,7 @@ def not_constant_predictions(
             raise usage("inputs", f"at least {COLLAPSE_MIN_SAMPLES} samples with finite inputs",
                         fix=f"got {len(judge.flat)}; pass more samples without NaN or inf")
         if train_on is not None and judge.collapsed() and not judge.identical() \
-                and not judge.explained_by(majority) and descending(losses):
+                and not judge.explained_by(majority) and _learning(losses):
             # slow but correct is no defect: a model still learning shows the labels' marginal before
             # the inputs' part; it trains on while the loss keeps falling, judged after each stretch
             losses = _train_on(run, session, train, losses, n_steps, judge, prepared)
@@ -203,12 +203,20 @@ class _Judge:
         _classes(run, self.preds, self.cap, identical, extra, self.explained_by(majority), unit=unit)
 
 
+def _learning(losses: list[float]) -> bool:
+    """Still learning: the loss came down over the run (its last quarter's median below its first
+    quarter's) and is still falling (its last tenth below the tenth before): a flat, noisy curve is
+    not extended on a coin flip."""
+    quarter = len(losses) // 4
+    return descending(losses) and bool(np.median(losses[-quarter:]) < np.median(losses[:quarter]))
+
+
 def _train_on(run: CheckRun, session: Any, train: list[Any], losses: list[float], budget: int,
               judge: _Judge, prepared: list[Any]) -> list[float]:
     """Train the copy on in stretches of ``budget`` steps, up to OVERFIT_EXTEND× the budget, while its
     predictions stay collapsed and its loss keeps falling; a note says where it stopped."""
     cap = OVERFIT_EXTEND * budget
-    while len(losses) < cap and descending(losses):
+    while len(losses) < cap and _learning(losses):
         offset = len(losses) % len(train)
         more, _, why = train_loop(session, train[offset:] + train[:offset], min(budget, cap - len(losses)), run)
         losses = losses + more
