@@ -155,4 +155,7 @@ PROGRAMS: tuple[str, ...] = (
     "b16b_aymericdamien_tf2_mlp_softmax_into_logits_ce",
     "b16c_tfexamples_tensorboard_mlp_loss_summed_over_batch",
     "b16c_pytorch_rl_gail_discriminator_optimizer_on_value_net",
+    "b17a_zero_to_mastery_circles_loss_on_rounded_preds",
+    "b17a_plant_pathology_labels_taken_before_shuffle",
+    "b17b_tfdocs_keras_guide_gradienttape_softmax_into_logits_ce",
 )
