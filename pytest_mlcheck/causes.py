@@ -111,6 +111,9 @@ NO_GRADIENT = _cause("no_gradient", "the loss has no gradient path back to some 
                      keras="wire each layer's output into the next layer (not an earlier one's) and keep the "
                            "computation in tensors: no numpy round trip or stop_gradient between the variables and "
                            "the loss")
+# what a loss read through a step (its value changes between outputs, never around one) does, and the remedy
+THROUGH_A_STEP = ("it reads them through a step (torch.round, an argmax, a comparison), whose gradient is 0, so no "
+                  "parameter learns; compute the loss on the logits or probabilities, and round only to report accuracy")
 INIT_LOSS_OFF = _cause("init_loss_off", "the loss at initialisation is far from an uninformative prediction's",
                        fix="scale the inputs and keep the head's initial weights small (its outputs near zero)")
 VANISHING_GRADIENTS = _cause("vanishing_gradients", "some layers' gradients are tiny next to their weights",

@@ -16,6 +16,7 @@ from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
     BEAT_CONSTANT, CLIPPED_MIN_ROWS, CLIPPED_MIN_SHARE, DENSE_MIN_RIGHT, EDGE_LIMIT_HAIRS, EDGE_LIMIT_RTOL,
+    STEP_LOGIT, STEP_NUDGE,
     FLOOR_REFUTED, HEAD_OUTSIDE_SHARE, IGNORED_MAX_ASKED, OVERLAP_MAX_SAMPLES, OVERLAP_MIN_DETERMINED,
     OVERLAP_NEIGHBOURS, SOFTMAX_AGAIN_RTOL, SOFTMAX_INSIDE_MAX_CLASSES, SUM_ATOL, UNREAD_RTOL,
 )
@@ -610,6 +611,7 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
             form = _form(loss_at, target, form, shape)
             floor = _min_loss(loss_at, _class_candidates(target, form, shape) + _soft_candidates(y2, form, shape)
                               if target.shape == y2.shape else _class_candidates(target, form, shape))
+            problems += _through_a_step(loss_at, target, shape, problems)
             problems += _ignores_outputs(loss_at, target, shape, problems)
             problems += _unsafe_at_target(loss_at, target, form, shape, floor, problems)
     else:
@@ -687,6 +689,30 @@ def _ignored_ids(ids: np.ndarray, width: int, loss_at: LossAt, shape: tuple, for
             ignored |= ids == value
     # a loss that skips every row reads no target at all: other probes say why (outputs it ignores)
     return ignored if ignored.any() and not ignored.all() else None
+
+
+def _through_a_step(loss_at: LossAt, target: np.ndarray, shape: tuple, problems: list[Evidence]) -> list[Evidence]:
+    """A loss that tells right outputs from wrong ones (as probabilities or as logits) but does not move
+    when any of them moves a little reads the outputs through a step — ``torch.round``, an argmax, a
+    comparison — whose gradient is 0 wherever it is defined: no parameter can learn from it. The
+    outputs probed sit far from the steps such a loss takes (0.5 for probabilities, 0 for logits)."""
+    if problems:
+        return []
+    right = np.where(target > 0.5, 0.9, 0.1).astype(np.float32)
+    logits = np.where(target > 0.5, STEP_LOGIT, -STEP_LOGIT).astype(np.float32)
+    probed = [(c, loss_at(np.ascontiguousarray(c.reshape(shape)))) for c in (right, 1 - right, logits, -logits)]
+    probed = [(c, v) for c, v in probed if _finite(v)]  # logits into a loss of probabilities may not be
+    values = [v for _, v in probed]
+    if len(values) < 2 or max(values) - min(values) <= 1e-6 * (abs(values[0]) + 1e-6):
+        return []  # a loss that never moves: _ignores_outputs says so
+    rng = np.random.default_rng(0)
+    for c, v in probed:
+        nudged = c + (STEP_NUDGE * rng.standard_normal(c.shape)).astype(np.float32)
+        if loss_at(np.ascontiguousarray(nudged.reshape(shape))) != v:
+            return []
+    return [(C.NO_GRADIENT, f"the loss tells right outputs from wrong ones ({fmt(min(values))} against {fmt(max(values))}) "
+                            f"but stays exactly the same when any of them moves by {STEP_NUDGE:g}: "
+                            + C.THROUGH_A_STEP)]
 
 
 def _ignores_outputs(loss_at: LossAt, target: np.ndarray, shape: tuple, problems: list[Evidence]) -> list[Evidence]:

@@ -271,6 +271,13 @@ SOFTMAX_INSIDE_MAX_CLASSES = 64
 EDGE_LIMIT_HAIRS = (1e-4, 1e-6)
 EDGE_LIMIT_RTOL = 1e-2
 
+# -- a loss that reads the outputs through a step (targets.decide, class targets) ----------------
+# right and wrong outputs as logits of this size (sigmoid 0.95) beside the probability-range ones;
+# each output moved by about this much must move a loss that has a gradient (exact equality is the
+# test: a float loss with a gradient moves by ~1e-3 × its slope, far above float32's resolution)
+STEP_LOGIT = 3.0
+STEP_NUDGE = 1e-3
+
 # -- input_independent_baseline ------------------------------------------------------------------
 BASELINE_STEPS = 100  # each copy trains this long on the parts it is not judged on
 # a copy that memorised its part (every sample right) at step k trains to step BASELINE_PAST_FIT * k

@@ -9,7 +9,7 @@ import numpy as np
 from pytest_mlcheck import causes as C
 from pytest_mlcheck import diagnosis
 from pytest_mlcheck.causes import Evidence
-from pytest_mlcheck.checks.common import checked_batch, require_trainable, scaled_inputs
+from pytest_mlcheck.checks.common import checked_batch, require_trainable, scaled_inputs, targets_of
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.thresholds import CROSS_ENTROPY_SIGNAL, EXPLODING_SCALE, FAINT_GRADIENT, SETTLE_STEPS, VANISHING_RATIO
@@ -208,7 +208,7 @@ def gradients_flow(
         if norms:
             run.result.figures["gradient_norm_per_layer"] = norms
         causes: list[Evidence] = diagnosis.uncovered(uncovered)
-        found = _judged(run, session, prepared, train_step, grads, before, signal, radial) if grads else []
+        found = _judged(run, session, raw, prepared, train_step, grads, before, signal, radial) if grads else []
         if any(c == C.EXPLODING_GRADIENTS for c, _ in found) or not np.isfinite(loss):
             x = session.inputs(prepared)
             causes += diagnosis.inputs_not_finite(x)
@@ -242,6 +242,17 @@ def gradients_flow(
         raise run.fail(headline, causes)
 
 
+def _through_a_step(session: Any, raw: tuple[Any, Any], prepared: Any) -> list[Evidence]:
+    """Evidence for an exactly zero gradient on every trainable tensor, the last layer's bias too,
+    which no dead unit can silence: the targets' reading finds the loss flat around right and wrong
+    outputs alike (it reads them through a step). Empty where the targets cannot be read that way."""
+    try:
+        targets = targets_of(session, raw[0], prepared, session.predict(prepared), None)
+    except Exception:  # targets this reading cannot take (an own training step's): nothing to add
+        return []
+    return [c for c in targets.problems if c[0] == C.NO_GRADIENT and C.THROUGH_A_STEP in c[1]]
+
+
 def _faint(unchanged: list[str], grads: dict[str, np.ndarray | None], values: dict[str, np.ndarray]) -> list[str]:
     """The unchanged tensors whose (non-zero) gradient is under FAINT_GRADIENT of their weight's
     scale (a bias at 0 takes the network's median weight RMS): an update that rounds away, not a
@@ -259,7 +270,7 @@ def _faint(unchanged: list[str], grads: dict[str, np.ndarray | None], values: di
     return faint
 
 
-def _judged(run: CheckRun, session: Any, prepared: Any, train_step: Callable | None,
+def _judged(run: CheckRun, session: Any, raw: tuple[Any, Any], prepared: Any, train_step: Callable | None,
             grads: dict[str, np.ndarray | None], before: dict[str, np.ndarray],
             signal: float | None = None, radial: dict[str, float] | None = None) -> list[Evidence]:
     """Gradient causes that stand, with the figures they were judged on. An all-zero gradient on the
@@ -285,4 +296,10 @@ def _judged(run: CheckRun, session: Any, prepared: Any, train_step: Callable | N
     run.result.figures["zero_gradients_settled"] = sum(n not in settled["zero"] for n in flags["zero"])
     for key in SETTLING:
         flags[key] = [n for n in flags[key] if n in settled[key]]
-    return gradient_causes(flags, scales, radial, SETTLE_STEPS, signal)
+    causes = gradient_causes(flags, scales, radial, SETTLE_STEPS, signal)
+    if flags["zero"] and set(flags["zero"]) == {n for n, g in later.items() if g is not None}:
+        # every tensor, the last layer's bias too, which no dead unit can silence: is the loss flat in the outputs?
+        step = _through_a_step(session, raw, prepared)
+        if step:
+            return step + [c for c in causes if c[0] != C.DEAD_UNITS]
+    return causes
