@@ -71,6 +71,7 @@ CHECKS = [("loss_decreases", {}), ("input_independent_baseline", {}), ("not_cons
 DATASET_IMAGE_MEAN = (0.48690377, 0.62658835, 0.4078062)
 DATASET_IMAGE_STD = (0.18142496, 0.15883319, 0.19026241)
 batch_size = 32  # program: 128
+PROGRAM_BATCH = 128  # the program's batch size: the one batch input_independent_baseline takes (lead's edit)
 img_size = 24  # program: LitPreprocess(512), resnet50
 lr = 1e-3  # MultiPlantPathology(model=net, lr=1e-3)
 n_rows = 480
@@ -266,7 +267,9 @@ def _build(framework: str, labels_after_shuffle: bool) -> dict[str, Any]:
 
         tx, ty = torch.tensor(x), torch.tensor(y)
         tb = [(tx[i:i + batch_size], ty[i:i + batch_size]) for i in range(0, len(tx), batch_size)]
-        return {"model": model, "batch": tb[0], "batches": tb, "inputs": tx, "loss_fn": compute_loss,
+        # one batch of the program's own size (128) for input_independent_baseline, which holds samples out
+        return {"model": model, "batch": (tx[:PROGRAM_BATCH], ty[:PROGRAM_BATCH]), "batches": tb, "inputs": tx,
+                "loss_fn": compute_loss,
                 "optimizer": lambda params: torch.optim.AdamW(params, lr=lr)}
 
     import keras
@@ -302,7 +305,7 @@ def _build(framework: str, labels_after_shuffle: bool) -> dict[str, Any]:
 
     model.compile(loss=compute_loss, optimizer=keras.optimizers.AdamW(learning_rate=lr, weight_decay=0.01))
     kb = [(xk[i:i + batch_size], y[i:i + batch_size]) for i in range(0, len(xk), batch_size)]
-    return {"model": model, "batch": kb[0], "batches": kb, "inputs": xk}
+    return {"model": model, "batch": (xk[:PROGRAM_BATCH], y[:PROGRAM_BATCH]), "batches": kb, "inputs": xk}
 
 
 def buggy(framework: str) -> dict[str, Any]:
