@@ -244,13 +244,14 @@ def gradients_flow(
 
 def _through_a_step(session: Any, raw: tuple[Any, Any], prepared: Any) -> list[Evidence]:
     """Evidence for an exactly zero gradient on every trainable tensor, the last layer's bias too,
-    which no dead unit can silence: the targets' reading finds the loss flat around right and wrong
-    outputs alike (it reads them through a step). Empty where the targets cannot be read that way."""
+    which no dead unit can silence: the targets' reading finds that the loss gives the outputs no
+    gradient (``targets.decide``: flat around right and wrong outputs alike, read through a step).
+    Empty where the targets cannot be read that way."""
     try:
         targets = targets_of(session, raw[0], prepared, session.predict(prepared), None)
     except Exception:  # targets this reading cannot take (an own training step's): nothing to add
         return []
-    return [c for c in targets.problems if c[0] == C.NO_GRADIENT and C.THROUGH_A_STEP in c[1]]
+    return [c for c in targets.problems if c[0] == C.NO_GRADIENT]
 
 
 def _faint(unchanged: list[str], grads: dict[str, np.ndarray | None], values: dict[str, np.ndarray]) -> list[str]:
