@@ -691,6 +691,12 @@ def _ignored_ids(ids: np.ndarray, width: int, loss_at: LossAt, shape: tuple, for
     return ignored if ignored.any() and not ignored.all() else None
 
 
+def _right_probabilities(target: np.ndarray) -> np.ndarray:
+    """Outputs that are right for value ``target`` in [0, 1] but not exactly it (0.9 where it is above
+    0.5, else 0.1): one minus them is wrong. The probes of how a loss reads its outputs start there."""
+    return np.where(target > 0.5, 0.9, 0.1).astype(np.float32)
+
+
 def _through_a_step(loss_at: LossAt, target: np.ndarray, shape: tuple, problems: list[Evidence]) -> list[Evidence]:
     """A loss that tells right outputs from wrong ones (as probabilities or as logits) but does not move
     when any of them moves a little reads the outputs through a step — ``torch.round``, an argmax, a
@@ -698,7 +704,7 @@ def _through_a_step(loss_at: LossAt, target: np.ndarray, shape: tuple, problems:
     outputs probed sit far from the steps such a loss takes (0.5 for probabilities, 0 for logits)."""
     if problems:
         return []
-    right = np.where(target > 0.5, 0.9, 0.1).astype(np.float32)
+    right = _right_probabilities(target)
     logits = np.where(target > 0.5, STEP_LOGIT, -STEP_LOGIT).astype(np.float32)
     probed = [(c, loss_at(np.ascontiguousarray(c.reshape(shape)))) for c in (right, 1 - right, logits, -logits)]
     probed = [(c, v) for c, v in probed if _finite(v)]  # logits into a loss of probabilities may not be
@@ -720,7 +726,7 @@ def _ignores_outputs(loss_at: LossAt, target: np.ndarray, shape: tuple, problems
     categorical cross-entropy over one sigmoid unit normalises that unit's row to 1: always 0)."""
     if problems:
         return []
-    right = np.where(target > 0.5, 0.9, 0.1).astype(np.float32)
+    right = _right_probabilities(target)
     rng = np.random.default_rng(0)
     candidates = [right, 1 - right, np.full_like(right, 0.5), rng.uniform(0.05, 0.95, right.shape).astype(np.float32)]
     values = [loss_at(np.ascontiguousarray(c.reshape(shape))) for c in candidates]

@@ -12,7 +12,7 @@ from pytest_mlcheck.backends import as_numpy
 from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.checks.common import check_fraction, check_steps, finite_samples, targets_of
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
-from pytest_mlcheck.checks.training import descending, train_loop
+from pytest_mlcheck.checks.training import learning, train_loop
 from pytest_mlcheck.data import batches_upto, input_batches
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import CheckResult, fmt
@@ -113,7 +113,7 @@ def not_constant_predictions(
             raise usage("inputs", f"at least {COLLAPSE_MIN_SAMPLES} samples with finite inputs",
                         fix=f"got {len(judge.flat)}; pass more samples without NaN or inf")
         if train_on is not None and judge.collapsed() and not judge.identical() \
-                and not judge.explained_by(majority) and _learning(losses):
+                and not judge.explained_by(majority) and learning(losses):
             # slow but correct is no defect: a model still learning shows the labels' marginal before
             # the inputs' part; it trains on while the loss keeps falling, judged after each stretch
             losses = _train_on(run, session, train, losses, n_steps, judge, prepared)
@@ -170,11 +170,11 @@ class _Judge:
     def identical(self) -> bool:
         return bool(np.allclose(self.flat, self.flat[0], rtol=1e-6, atol=1e-7))
 
-    def top(self) -> tuple[int, float]:
-        """The class predicted most often and its share."""
+    def top(self) -> tuple[int, float, int]:
+        """The class predicted most often, its share, and how many classes are predicted at all."""
         classes, counts = np.unique(self.preds, return_counts=True)
         top = int(np.argmax(counts))
-        return int(classes[top]), float(counts[top] / counts.sum())
+        return int(classes[top]), float(counts[top] / counts.sum()), len(classes)
 
     def collapsed(self) -> bool:
         if self.preds is None:
@@ -200,15 +200,7 @@ class _Judge:
             unit = f"positions of {int(self.finite_in.sum())} distinct inputs"
         if self.threshold is not None:
             run.figure("threshold", self.threshold, f"classes: output > {self.threshold:g} is class 1")
-        _classes(run, self.preds, self.cap, identical, extra, self.explained_by(majority), unit=unit)
-
-
-def _learning(losses: list[float]) -> bool:
-    """Still learning: the loss came down over the run (its last quarter's median below its first
-    quarter's) and is still falling (its last tenth below the tenth before): a flat, noisy curve is
-    not extended on a coin flip."""
-    quarter = len(losses) // 4
-    return descending(losses) and bool(np.median(losses[-quarter:]) < np.median(losses[:quarter]))
+        _classes(run, self.top(), len(self.preds), self.cap, identical, extra, self.explained_by(majority), unit=unit)
 
 
 def _train_on(run: CheckRun, session: Any, train: list[Any], losses: list[float], budget: int,
@@ -216,7 +208,7 @@ def _train_on(run: CheckRun, session: Any, train: list[Any], losses: list[float]
     """Train the copy on in stretches of ``budget`` steps, up to OVERFIT_EXTEND× the budget, while its
     predictions stay collapsed and its loss keeps falling; a note says where it stopped."""
     cap = OVERFIT_EXTEND * budget
-    while len(losses) < cap and _learning(losses):
+    while len(losses) < cap and learning(losses):
         offset = len(losses) % len(train)
         more, _, why = train_loop(session, train[offset:] + train[:offset], min(budget, cap - len(losses)), run)
         losses = losses + more
@@ -237,20 +229,19 @@ def _train_on(run: CheckRun, session: Any, train: list[Any], losses: list[float]
     return losses
 
 
-def _classes(run: CheckRun, preds: np.ndarray, cap: float, identical: bool, extra: list, explained: bool,
-             unit: str = "distinct inputs") -> None:
-    values, counts = np.unique(preds, return_counts=True)
-    top = int(np.argmax(counts))
-    share = counts[top] / len(preds)
-    run.figure("predicted_classes", len(values))
-    run.figure("largest_class", int(values[top]), "")
-    run.figure("largest_class_share", float(share),
-               f"largest class share: {share:.0%} (class {int(values[top])}; at most {cap:.0%} allowed)")
+def _classes(run: CheckRun, top: tuple[int, float, int], n: int, cap: float, identical: bool, extra: list,
+             explained: bool, unit: str = "distinct inputs") -> None:
+    """Fails where the class predicted most often (``top``: :meth:`_Judge.top`) takes more than
+    ``cap`` of the ``n`` predictions."""
+    label, share, distinct = top
+    run.figure("predicted_classes", distinct)
+    run.figure("largest_class", label, "")
+    run.figure("largest_class_share", share, f"largest class share: {share:.0%} (class {label}; at most {cap:.0%} allowed)")
     run.figure("max_share", cap, "")
     if share > cap:
         evidence = ("every input gives the same output vector: nothing of the input reaches the head"
-                    if identical else f"class {int(values[top])} takes {share:.0%} of {len(preds)} {unit}")
-        raise run.fail(f"{share:.0%} of the predictions are class {int(values[top])}",
+                    if identical else f"class {label} takes {share:.0%} of {n} {unit}")
+        raise run.fail(f"{share:.0%} of the predictions are class {label}",
                        _ranked(evidence, extra, imbalance_first=explained))
 
 

@@ -271,6 +271,14 @@ def descending(losses: list[float]) -> bool:
     return bool(np.median(losses[-tenth:]) < np.median(losses[-2 * tenth:-tenth]))
 
 
+def learning(losses: list[float]) -> bool:
+    """Still learning: the loss came down over the run (its last quarter's median below its first
+    quarter's) and is still falling (its last tenth below the tenth before): a flat, noisy curve is
+    not trained on by a coin flip."""
+    quarter = len(losses) // 4
+    return descending(losses) and bool(np.median(losses[-quarter:]) < np.median(losses[:quarter]))
+
+
 def recovered_spike(losses: list[float], floor: float, start: float | None = None) -> Evidence | None:
     """Evidence that a run which met its criterion diverged on the way: its loss rose over
     RECOVERED_SPIKE times its start's distance from the floor before coming back (lr_too_high).
