@@ -158,4 +158,6 @@ PROGRAMS: tuple[str, ...] = (
     "b17a_zero_to_mastery_circles_loss_on_rounded_preds",
     "b17a_plant_pathology_labels_taken_before_shuffle",
     "b17b_tfdocs_keras_guide_gradienttape_softmax_into_logits_ce",
+    "b18a_tfexamples_udacity_fashion_mlp_softmax_from_logits",
+    "b18b_handson_ml2_dqn_target_q_not_column",
 )
