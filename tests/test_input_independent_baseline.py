@@ -238,3 +238,43 @@ def test_the_permutation_test_holds_its_level_only_with_the_cross_fit_widening(m
     monkeypatch.setattr(module, "CROSS_FIT_SPREAD", 1.0)
     raw = _null_p_values(mlcheck, range(300))
     assert sum(p <= 0.0075 for p in raw) > sum(p <= 0.0075 for p in widened)
+
+
+def _slow_learner(shuffled: bool) -> tuple[nn.Module, tuple[torch.Tensor, torch.Tensor]]:
+    """An MLP on 16 Gaussian features whose class is the sign of a linear mix of two of them (or those
+    labels shuffled apart from the inputs), trained by plain SGD at 0.01: at 30 steps still learning."""
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(128, 16, generator=g)
+    y = (x[:, 0] + 0.5 * x[:, 1] > 0).long()
+    if shuffled:
+        y = y[torch.randperm(128, generator=g)]
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(16, 64), nn.ReLU(), nn.Linear(64, 2)), (x, y)
+
+
+def _slow_run(mlcheck, shuffled: bool):
+    model, batch = _slow_learner(shuffled)
+    try:
+        return mlcheck.input_independent_baseline(model, batch, loss_fn=CE(), steps=30,
+                                                  optimizer=lambda p: torch.optim.SGD(p, lr=0.01))
+    except CheckFailed as failed:
+        return failed
+
+
+def test_the_last_stage_trains_copies_still_learning_at_the_budget_on(mlcheck, monkeypatch):
+    """Slow but correct is no defect: copies of the last stage whose loss still comes down steadily at
+    steps=30 train on (up to 16×) and then show the signal; cut at the budget they do not. The same
+    slow learner on shuffled labels is not trained on and still fails."""
+    from pytest_mlcheck.checks import input_independent_baseline as module
+
+    result = _slow_run(mlcheck, shuffled=False)
+    assert not isinstance(result, CheckFailed), str(result)
+    assert result.figures["stages"] == 2 and min(result.figures["copy_steps"]) > 30
+    assert result.figures["p_value"] <= 0.0075
+    shuffled = _slow_run(mlcheck, shuffled=True)
+    assert isinstance(shuffled, CheckFailed) and shuffled.causes[0] == "no_input_signal"
+    assert shuffled.result.figures["copy_steps"] == [30, 30, 30, 30]
+    monkeypatch.setattr(module, "OVERFIT_EXTEND", 1)
+    cut = _slow_run(mlcheck, shuffled=False)
+    assert isinstance(cut, CheckFailed) and cut.causes[0] == "no_input_signal"
+    assert cut.result.figures["copy_steps"] == [30, 30, 30, 30]
