@@ -6,6 +6,7 @@ judges progress against :attr:`Targets.floor`, the lowest value the loss reaches
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from typing import Any, Callable, Optional
 
 import numpy as np
@@ -740,6 +741,27 @@ def _ignores_outputs(loss_at: LossAt, target: np.ndarray, shape: tuple, problems
                                   "the loss does not read the outputs (a constant, or a value detached from them)"))]
 
 
+_BROADCAST = "the loss warned, scoring the model's own outputs on these targets"
+
+
+def broadcast_warned(score: Callable[[], float]) -> list[Evidence]:
+    """The framework's own word that the loss broadcast its outputs against targets of another size
+    (torch's MSE, L1 and Huber losses warn "Using a target size … different to the input size …
+    broadcasting"): a (B, 1) output against (B,) targets inside the user's loss, a shape the batch
+    itself does not show, scores every output against every target. ``score``: the loss at the
+    model's outputs, evaluated here with warnings recorded."""
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        score()
+    for w in seen:
+        text = " ".join(str(w.message).split())
+        if "broadcast" in text and ("size" in text or "shape" in text):
+            return [(C.TARGET_SHAPE, f"{_BROADCAST}: \"{text}\" — every output is scored against every "
+                                     "target of the batch; reshape one side so the two match (e.g. "
+                                     ".view(-1, 1) on the targets or .squeeze(1) on the outputs)")]
+    return []
+
+
 ALWAYS_ONE = "every output of the one-unit head is 1"
 
 
@@ -1272,4 +1294,5 @@ HEADLINES: tuple[tuple[str, str], ...] = (
     (_UNBOUNDED, "the loss has no floor: it falls without bound as the outputs grow"),
     (_LINEAR, "the loss is linear in the probabilities: a badly wrong sample is pushed no harder than a right one"),
     (ALWAYS_ONE, "the head's single output is 1 whatever the input"),
+    (_BROADCAST, "the loss broadcasts the outputs against targets of another shape"),
 )

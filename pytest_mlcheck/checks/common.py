@@ -13,7 +13,9 @@ from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.data import one_batch, sample_count
 from pytest_mlcheck.errors import NotSupported, UserCodeError, usage
 from pytest_mlcheck.settings import Settings
-from pytest_mlcheck.targets import Targets, always_one, causal_floor, decide, logits_read, prefix_conflicts, prefix_groups
+from pytest_mlcheck.targets import (
+    Targets, always_one, broadcast_warned, causal_floor, decide, logits_read, prefix_conflicts, prefix_groups,
+)
 
 if TYPE_CHECKING:
     from pytest_mlcheck.backends.base import Session
@@ -97,6 +99,8 @@ def targets_of(session: Session, raw_x: Any, batch: Any, out: np.ndarray, task: 
         except Exception:  # inputs that do not zero as one array (dicts, token lists): no look
             return None
 
+    if not targets.problems:
+        targets.problems += broadcast_warned(lambda: session.loss_of(out, batch))
     if not targets.problems:
         targets.problems += always_one(out, at_zero)
     if not targets.problems and targets.form == "probabilities":

@@ -1,0 +1,61 @@
+"""A loss that broadcasts inside itself: the batch's outputs and targets have matching shapes, but the
+loss picks a (B, 1) column of the outputs and a (B,) column of the targets, and torch's MSE scores every
+output against every target. torch says so in a warning; the checks read it as target_shape."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pytest_mlcheck import CheckFailed
+
+
+def _q_batch() -> tuple[torch.Tensor, torch.Tensor]:
+    """Targets packed as [action, value] per sample, the value depending on the state."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(32, 4, generator=g)
+    action = torch.randint(0, 2, (32,), generator=g).float()
+    return x, torch.stack([action, 1 + 0.3 * x[:, 0]], dim=1)
+
+
+def _loss(column: bool):
+    def loss_fn(q, y):
+        taken = (q * F.one_hot(y[:, 0].long(), 2)).sum(dim=1, keepdim=True)  # (B, 1)
+        target = y[:, 1].view(-1, 1) if column else y[:, 1]  # (B, 1), or (B,): broadcast to (B, B)
+        return F.mse_loss(taken, target)
+    return loss_fn
+
+
+def _model() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(4, 32), nn.ELU(), nn.Linear(32, 2))
+
+
+@pytest.mark.parametrize("check", ["overfit_one_batch", "loss_decreases"])
+def test_a_loss_that_broadcasts_a_column_against_a_row_fails_with_target_shape(mlcheck, check):
+    batch = _q_batch()
+    with pytest.raises(CheckFailed) as failed:
+        getattr(mlcheck, check)(_model(), batch if check == "overfit_one_batch" else [batch], loss_fn=_loss(False))
+    assert failed.value.causes[0] == "target_shape"
+    assert "different to the input size" in str(failed.value)  # the framework's own words, quoted
+    assert "broadcasts the outputs against targets of another shape" in str(failed.value)
+
+
+def test_the_same_loss_on_a_column_of_targets_passes(mlcheck):
+    result = mlcheck.overfit_one_batch(_model(), _q_batch(), loss_fn=_loss(True))
+    assert result.passed
+
+
+def test_other_warnings_of_the_loss_are_not_read_as_a_broadcast_and_the_filters_are_left_alone(mlcheck):
+    def noisy(q, y):
+        warnings.warn("this loss is deprecated", DeprecationWarning)
+        return _loss(True)(q, y)
+
+    before = list(warnings.filters)
+    result = mlcheck.overfit_one_batch(_model(), _q_batch(), loss_fn=noisy)
+    assert result.passed
+    assert list(warnings.filters) == before
