@@ -6,6 +6,7 @@ judges progress against :attr:`Targets.floor`, the lowest value the loss reaches
 from __future__ import annotations
 
 import dataclasses
+import re
 import warnings
 from typing import Any, Callable, Optional
 
@@ -744,6 +745,14 @@ def _ignores_outputs(loss_at: LossAt, target: np.ndarray, shape: tuple, problems
 _BROADCAST = "the loss warned, scoring the model's own outputs on these targets"
 
 
+def _against_one_value(text: str) -> bool:
+    """Whether a broadcast warning names a side of one element (``torch.Size([])``, ``[1]``): every
+    output against one constant, as an LSGAN's ``mse_loss(d_out, torch.tensor(1.0))`` — no sample is
+    scored against another's target."""
+    sizes = [[int(d) for d in dims.replace(" ", "").split(",") if d] for dims in re.findall(r"Size\(\[([\d, ]*)\]\)", text)]
+    return any(int(np.prod(size)) == 1 for size in sizes)
+
+
 def broadcast_warned(score: Callable[[], float]) -> list[Evidence]:
     """The framework's own word that the loss broadcast its outputs against targets of another size
     (torch's MSE, L1 and Huber losses warn "Using a target size … different to the input size …
@@ -755,7 +764,7 @@ def broadcast_warned(score: Callable[[], float]) -> list[Evidence]:
         score()
     for w in seen:
         text = " ".join(str(w.message).split())
-        if "broadcast" in text and ("size" in text or "shape" in text):
+        if "broadcast" in text and ("size" in text or "shape" in text) and not _against_one_value(text):
             return [(C.TARGET_SHAPE, f"{_BROADCAST}: \"{text}\" — every output is scored against every "
                                      "target of the batch; reshape one side so the two match (e.g. "
                                      ".view(-1, 1) on the targets or .squeeze(1) on the outputs)")]

@@ -59,3 +59,13 @@ def test_other_warnings_of_the_loss_are_not_read_as_a_broadcast_and_the_filters_
     result = mlcheck.overfit_one_batch(_model(), _q_batch(), loss_fn=noisy)
     assert result.passed
     assert list(warnings.filters) == before
+
+
+def test_outputs_broadcast_against_one_constant_are_not_target_shape(mlcheck):
+    """An LSGAN-style loss scores every output against one constant (torch warns: target size []);
+    no sample meets another's target, so nothing is named before training."""
+    def against_one(q, y):
+        return F.mse_loss(q[:, :1], torch.tensor(1.0)) + _loss(True)(q, y)
+
+    result = mlcheck.overfit_one_batch(_model(), _q_batch(), loss_fn=against_one)
+    assert result.passed
