@@ -6,8 +6,6 @@ judges progress against :attr:`Targets.floor`, the lowest value the loss reaches
 from __future__ import annotations
 
 import dataclasses
-import re
-import warnings
 from typing import Any, Callable, Optional
 
 import numpy as np
@@ -742,33 +740,21 @@ def _ignores_outputs(loss_at: LossAt, target: np.ndarray, shape: tuple, problems
                                   "the loss does not read the outputs (a constant, or a value detached from them)"))]
 
 
-_BROADCAST = "the loss warned, scoring the model's own outputs on these targets"
+_BROADCAST = "inside the loss, a pointwise error"
 
 
-def _against_one_value(text: str) -> bool:
-    """Whether a broadcast warning names a side of one element (``torch.Size([])``, ``[1]``): every
-    output against one constant, as an LSGAN's ``mse_loss(d_out, torch.tensor(1.0))`` — no sample is
-    scored against another's target."""
-    sizes = [[int(d) for d in dims.replace(" ", "").split(",") if d] for dims in re.findall(r"Size\(\[([\d, ]*)\]\)", text)]
-    return any(int(np.prod(size)) == 1 for size in sizes)
-
-
-def broadcast_warned(score: Callable[[], float]) -> list[Evidence]:
-    """The framework's own word that the loss broadcast its outputs against targets of another size
-    (torch's MSE, L1 and Huber losses warn "Using a target size … different to the input size …
-    broadcasting"): a (B, 1) output against (B,) targets inside the user's loss, a shape the batch
-    itself does not show, scores every output against every target. ``score``: the loss at the
-    model's outputs, evaluated here with warnings recorded."""
-    with warnings.catch_warnings(record=True) as seen:
-        warnings.simplefilter("always")
-        score()
-    for w in seen:
-        text = " ".join(str(w.message).split())
-        if "broadcast" in text and ("size" in text or "shape" in text) and not _against_one_value(text):
-            return [(C.TARGET_SHAPE, f"{_BROADCAST}: \"{text}\" — every output is scored against every "
-                                     "target of the batch; reshape one side so the two match (e.g. "
-                                     ".view(-1, 1) on the targets or .squeeze(1) on the outputs)")]
-    return []
+def broadcast_in_loss(crossed: list[tuple[tuple[int, ...], tuple[int, ...]]]) -> list[Evidence]:
+    """A squared, absolute or Huber error inside the user's loss whose input and target broadcast
+    each other to a shape larger than both (``crossed``: their shapes, as the adapter saw them while
+    the loss scored the model's outputs): a (B, 1) column against (B,) targets picked inside the loss,
+    a shape the batch itself does not show, scores every sample against every other's target."""
+    if not crossed:
+        return []
+    a, b = crossed[0]
+    both = tuple(int(d) for d in np.broadcast_shapes(a, b))
+    return [(C.TARGET_SHAPE, f"{_BROADCAST} takes input {a} against target {b}, which broadcast to {both}: "
+                             "every sample is scored against every other's target; give both sides one "
+                             "shape inside the loss (a .view(-1, 1) or .squeeze(-1) where the column is picked)")]
 
 
 ALWAYS_ONE = "every output of the one-unit head is 1"

@@ -718,6 +718,9 @@ class KerasSessionBase:
     def traced_loss(self, batch: tuple[Any, Any]) -> float | None:
         return None  # only TensorFlow's traced tensors carry the logits beneath an activation
 
+    def loss_broadcasts(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+        raise NotSupported("seeing the pointwise losses inside a Keras loss", "Keras broadcasts them silently")
+
     def loss_of(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> float:
         if not self.has_loss():
             return float("nan")

@@ -14,7 +14,7 @@ from pytest_mlcheck.data import one_batch, sample_count
 from pytest_mlcheck.errors import NotSupported, UserCodeError, usage
 from pytest_mlcheck.settings import Settings
 from pytest_mlcheck.targets import (
-    Targets, always_one, broadcast_warned, causal_floor, decide, logits_read, prefix_conflicts, prefix_groups,
+    Targets, always_one, broadcast_in_loss, causal_floor, decide, logits_read, prefix_conflicts, prefix_groups,
 )
 
 if TYPE_CHECKING:
@@ -100,7 +100,10 @@ def targets_of(session: Session, raw_x: Any, batch: Any, out: np.ndarray, task: 
             return None
 
     if not targets.problems:
-        targets.problems += broadcast_warned(lambda: session.loss_of(out, batch))
+        try:
+            targets.problems += broadcast_in_loss(session.loss_broadcasts(out, batch))
+        except NotSupported:  # a Keras loss broadcasts silently, out of sight
+            pass
     if not targets.problems:
         targets.problems += always_one(out, at_zero)
     if not targets.problems and targets.form == "probabilities":

@@ -14,13 +14,13 @@ from pytest_mlcheck import diagnosis
 from pytest_mlcheck.backends import as_numpy
 from pytest_mlcheck.checks.common import check_fraction, check_steps, checked_batch, targets_of
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
-from pytest_mlcheck.checks.training import Fits, still_falling, train_loop
+from pytest_mlcheck.checks.training import Fits, train_loop
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.targets import Targets, check_task
 from pytest_mlcheck.thresholds import (
     BASELINE_MIN_REPAIRINGS, BASELINE_MIN_SAMPLES, BASELINE_SIGNIFICANCE, BASELINE_STAGES, BASELINE_STEPS,
-    BASELINE_PAST_FIT, CROSS_FIT_SPREAD, OVERFIT_EXTEND, OVERFIT_MIN_DROP,
+    BASELINE_PAST_FIT, CROSS_FIT_SPREAD, OVERFIT_MIN_DROP,
 )
 
 
@@ -65,9 +65,8 @@ def _statistic(session: Any, out: np.ndarray, test: Any, targets: Targets,
 
 
 def _fold(model: Any, spec: TrainSpec, train: tuple, held: tuple, steps: int, run: CheckRun,
-          task: str | None, first: bool, repairings: int, extend: bool) -> Fold:
-    """Train a copy on ``train``; its statistic on ``held`` against ``repairings`` re-pairings.
-    ``extend``: a copy still learning at ``steps`` may train on (the last stage's copies)."""
+          task: str | None, first: bool, repairings: int) -> Fold:
+    """Train a copy on ``train``; its statistic on ``held`` against ``repairings`` re-pairings."""
     with run.session(model, spec, explain=train) as session:
         fit = session.prepare(*train)
         test = session.prepare(*held)
@@ -80,18 +79,8 @@ def _fold(model: Any, spec: TrainSpec, train: tuple, held: tuple, steps: int, ru
         # more steps only cost time (a 24M-parameter ResNet memorises 48 samples in a few steps, its
         # 100 take minutes). Values have no such per-sample test (90 % of the way can be the mean):
         # those copies train every step
-        done = _PastFit(session, fit, fitted) if fitted.classes else None
+        done = _past_fit(session, fit, fitted) if fitted.classes else None
         losses, _, why = train_loop(session, [fit], steps, run, done)
-        # slow but correct is no defect: a copy not yet memorising its part whose loss still comes down
-        # steadily at the budget (as overfit_one_batch reads it) trains on in stretches, up to
-        # OVERFIT_EXTEND× the budget. The choice reads the training curve only, never the held-out
-        # samples, so the test keeps its level
-        limit = OVERFIT_EXTEND * steps if extend else steps
-        while why == "steps" and done is not None and done.at is None and len(losses) < limit \
-                and still_falling(losses, fitted.floor, target=OVERFIT_MIN_DROP, limit=limit):
-            more, _, why = train_loop(session, [fit], min(steps, limit - len(losses)), run,
-                                      lambda ls, step, before=losses: done(before + ls, step))
-            losses = losses + more
         if why == "time":
             raise run.time_up(f"after {len(losses)} of {steps} training steps of one copy")
         nan = float("nan")
@@ -112,29 +101,27 @@ def _fold(model: Any, spec: TrainSpec, train: tuple, held: tuple, steps: int, ru
         return Fold(len(held[0]), statistic, observed, repaired, right, majority, losses, fitted.task)
 
 
-class _PastFit:
-    """Done BASELINE_PAST_FIT times the steps the copy took to memorise its part (see thresholds);
-    :attr:`at`: the step it memorised it, None until then."""
+def _past_fit(session: Any, fit: Any, fitted: Targets) -> Callable[[list[float], int], bool]:
+    """Done BASELINE_PAST_FIT times the steps the copy took to memorise its part (see thresholds)."""
+    memorised = Fits(session, fit, fitted, OVERFIT_MIN_DROP)
+    at: list[int] = []
 
-    def __init__(self, session: Any, fit: Any, fitted: Targets) -> None:
-        self.memorised = Fits(session, fit, fitted, OVERFIT_MIN_DROP)
-        self.at: int | None = None
-
-    def __call__(self, losses: list[float], step: int) -> bool:
-        if self.at is None and self.memorised(losses, step):
-            self.at = len(losses)
-        return self.at is not None and len(losses) >= BASELINE_PAST_FIT * self.at
+    def done(losses: list[float], step: int) -> bool:
+        if not at and memorised(losses, step):
+            at.append(len(losses))
+        return bool(at) and len(losses) >= BASELINE_PAST_FIT * at[0]
+    return done
 
 
 def _stage(model: Any, spec: TrainSpec, x: np.ndarray, y: np.ndarray, n_folds: int, steps: int, run: CheckRun,
-           task: str | None, repairings: int, extend: bool) -> list[Fold]:
+           task: str | None, repairings: int) -> list[Fold]:
     """Split the samples into ``n_folds`` seeded parts; one copy per part, trained on the others."""
     parts = np.array_split(np.random.default_rng([run.settings.seed, n_folds]).permutation(len(x)), n_folds)
     folds = []
     for i, held in enumerate(parts):
         fit = np.concatenate([p for j, p in enumerate(parts) if j != i])
         folds.append(_fold(model, spec, (x[fit], y[fit]), (x[held], y[held]), steps, run, task,
-                           not run.result.figures.get("targets"), repairings, extend))
+                           not run.result.figures.get("targets"), repairings))
     return folds
 
 
@@ -177,8 +164,7 @@ def input_independent_baseline(
     """Split ``batch`` into parts; for each part, train a copy on the others and predict the part
     it did not see. The predictions must fit their own targets better than they fit the same
     samples' targets shuffled among them: a permutation test on the user's loss over every held-out
-    sample, passing at p ≤ ``significance``. A copy of class targets that has not memorised its part
-    at ``steps`` while its loss still falls steadily trains on in the last stage, up to 16× ``steps``. With targets that do not follow from the inputs the
+    sample, passing at p ≤ ``significance``. With targets that do not follow from the inputs the
     two fit alike and p is uniform. ``margin``, when given, also asks for an effect size: accuracy
     points over the majority class (class targets) or the fraction of the re-paired loss cut (loss-
     scored targets). ``task`` overrides what the targets are taken to be."""
@@ -202,10 +188,7 @@ def input_independent_baseline(
         level = alpha * share
         # the smallest p of n re-pairings is 1 / (n + 1): enough of them for two below the level
         repairings = max(BASELINE_MIN_REPAIRINGS, math.ceil(2 / level) - 1)
-        # only the last stage's copies train on past the budget: a model that shows its signal within
-        # it passes at the first stage as fast as before
-        folds = _stage(model, spec, x, y, n_folds, n_steps, run, task, repairings,
-                       extend=stage == len(BASELINE_STAGES) - 1)
+        folds = _stage(model, spec, x, y, n_folds, n_steps, run, task, repairings)
         observed, repaired = float(_pooled(folds, "observed")), _pooled(folds, "repaired")
         p = _p_value(observed, repaired)
         if p <= level:
@@ -221,9 +204,8 @@ def input_independent_baseline(
     run.figure("stages", stage + 1, "")
     trained = [len(f.losses) for f in folds]
     run.figure("copies", len(folds), f"{len(folds)} copies, each trained on {len(x) - folds[0].size} samples "
-               f"({min(trained)}–{max(trained)} steps: until it fitted them, at most {n_steps}"
-               + (f", or up to {OVERFIT_EXTEND}× that while one not yet fitted still came down steadily" if max(trained) > n_steps
-                  else "") + f") and judged on the {folds[0].size} it did not see")
+               f"({min(trained)}–{max(trained)} steps: until it fitted them, at most {n_steps}) and judged on "
+               f"the {folds[0].size} it did not see")
     run.figure("copy_steps", trained, "")
     run.figure("held_out", held_n, "")
     run.figure("metric", "loss" if _by_loss(task) else "accuracy", "")

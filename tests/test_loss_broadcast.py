@@ -1,6 +1,7 @@
 """A loss that broadcasts inside itself: the batch's outputs and targets have matching shapes, but the
 loss picks a (B, 1) column of the outputs and a (B,) column of the targets, and torch's MSE scores every
-output against every target. torch says so in a warning; the checks read it as target_shape."""
+output against every target (B × B). The torch adapter sees the shapes the pointwise loss is called
+with; the checks name target_shape. A broadcast within one sample is no such defect."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ def test_a_loss_that_broadcasts_a_column_against_a_row_fails_with_target_shape(m
     with pytest.raises(CheckFailed) as failed:
         getattr(mlcheck, check)(_model(), batch if check == "overfit_one_batch" else [batch], loss_fn=_loss(False))
     assert failed.value.causes[0] == "target_shape"
-    assert "different to the input size" in str(failed.value)  # the framework's own words, quoted
+    assert "takes input (32, 1) against target (32,), which broadcast to (32, 32)" in str(failed.value)
     assert "broadcasts the outputs against targets of another shape" in str(failed.value)
 
 
@@ -61,11 +62,19 @@ def test_other_warnings_of_the_loss_are_not_read_as_a_broadcast_and_the_filters_
     assert list(warnings.filters) == before
 
 
-def test_outputs_broadcast_against_one_constant_are_not_target_shape(mlcheck):
-    """An LSGAN-style loss scores every output against one constant (torch warns: target size []);
-    no sample meets another's target, so nothing is named before training."""
-    def against_one(q, y):
-        return F.mse_loss(q[:, :1], torch.tensor(1.0)) + _loss(True)(q, y)
+@pytest.mark.parametrize("extra", ["one constant", "a vector per output", "heads against one target"])
+def test_a_broadcast_within_one_sample_is_not_target_shape(mlcheck, extra):
+    """torch warns about each of these too, but no sample meets another's target: an LSGAN-style
+    constant against every output, a fixed vector against each row, four heads regressing one
+    per-sample value. Nothing is named before training."""
+    def loss_fn(q, y):
+        if extra == "one constant":
+            term = F.mse_loss(q[:, :1], torch.tensor(1.0))
+        elif extra == "a vector per output":
+            term = F.mse_loss(q, torch.tensor([1.0, 1.0]))
+        else:
+            term = F.mse_loss(q.repeat(1, 2), y[:, 1:])  # (B, 4) heads against (B, 1)
+        return 0.01 * term + _loss(True)(q, y)
 
-    result = mlcheck.overfit_one_batch(_model(), _q_batch(), loss_fn=against_one)
+    result = mlcheck.overfit_one_batch(_model(), _q_batch(), loss_fn=loss_fn)
     assert result.passed
