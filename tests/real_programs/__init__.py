@@ -160,4 +160,8 @@ PROGRAMS: tuple[str, ...] = (
     "b17b_tfdocs_keras_guide_gradienttape_softmax_into_logits_ce",
     "b18a_tfexamples_udacity_fashion_mlp_softmax_from_logits",
     "b18b_handson_ml2_dqn_target_q_not_column",
+    "b19a_wekws_kws_executor_no_zero_grad",
+    "b19a_daisyrec_item2vec_sigmoid_into_bce_with_logits",
+    "b19b_handson_ml2_myrnn_sequences_not_transposed",
+    "b19b_tfdocs_load_images_linear_head_probability_loss",
 )
