@@ -152,6 +152,7 @@ class _Judge:
         self.threshold: float | None = None
         self.positions: tuple[int, int] | None = None
         self.preds: np.ndarray | None = None  # None: judged as values
+        self._top: tuple[int, float, int] | None = None  # top()'s answer for these predictions
         if axis is not None and all(o.ndim > axis for o in outs):
             # a class per position (a mask, a token sequence): the classes predicted at every position
             rows = prediction_rows(np.concatenate(outs, axis=0)[self.finite_in], axis)
@@ -171,10 +172,13 @@ class _Judge:
         return bool(np.allclose(self.flat, self.flat[0], rtol=1e-6, atol=1e-7))
 
     def top(self) -> tuple[int, float, int]:
-        """The class predicted most often, its share, and how many classes are predicted at all."""
-        classes, counts = np.unique(self.preds, return_counts=True)
-        top = int(np.argmax(counts))
-        return int(classes[top]), float(counts[top] / counts.sum()), len(classes)
+        """The class predicted most often, its share, and how many classes are predicted at all
+        (counted once per reading)."""
+        if self._top is None:
+            classes, counts = np.unique(self.preds, return_counts=True)
+            top = int(np.argmax(counts))
+            self._top = int(classes[top]), float(counts[top] / counts.sum()), len(classes)
+        return self._top
 
     def collapsed(self) -> bool:
         if self.preds is None:
