@@ -112,3 +112,18 @@ def names_like(n: int = 64, length: int = 6, seed: int = 0) -> tuple[np.ndarray,
     rng.shuffle(y)
     letters = alphabets[y[:, None], rng.integers(0, 8, (n, length))]
     return np.eye(57, dtype="float32")[letters], y.astype("int64")
+
+
+def cartpole_step(s: np.ndarray, a: int) -> tuple[np.ndarray, bool]:
+    """One step of CartPole-v1 (gym's equations, Euler integration, tau 0.02): the next state and
+    whether the episode ends (|x| > 2.4 or |theta| > 12 degrees)."""
+    g, m_cart, m_pole, half_len, force_mag, tau = 9.8, 1.0, 0.1, 0.5, 10.0, 0.02
+    total_m, pm_len = m_cart + m_pole, m_pole * half_len
+    x, x_dot, th, th_dot = s
+    force = force_mag if a == 1 else -force_mag
+    cos, sin = np.cos(th), np.sin(th)
+    temp = (force + pm_len * th_dot ** 2 * sin) / total_m
+    th_acc = (g * sin - cos * temp) / (half_len * (4.0 / 3.0 - m_pole * cos ** 2 / total_m))
+    x_acc = temp - pm_len * th_acc * cos / total_m
+    nxt = np.array([x + tau * x_dot, x_dot + tau * x_acc, th + tau * th_dot, th_dot + tau * th_acc])
+    return nxt, bool(abs(nxt[0]) > 2.4 or abs(nxt[2]) > 12 * 2 * np.pi / 360)

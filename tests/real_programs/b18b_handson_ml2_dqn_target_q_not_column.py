@@ -55,6 +55,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.real_programs._data import cartpole_step
+
 LABEL = "target_shape"
 SOURCE = ("github:ageron/handson-ml2 18_reinforcement_learning.ipynb@c15040c^ (DQN training_step; "
           "fix c15040c14ed201789e689e5c46f719a199fbf4d7 'target_Q_values must be a column vector')")
@@ -73,21 +75,12 @@ n_batches = 6
 def _replay_memory(n_episodes: int = 51, seed: int = 42) -> tuple[np.ndarray, ...]:
     """(state, action, reward, next_state, done) of the first episodes, CartPole-v1 dynamics, random actions."""
     rng = np.random.default_rng(seed)
-    g, m_cart, m_pole, half_len, force_mag, tau = 9.8, 1.0, 0.1, 0.5, 10.0, 0.02
-    total_m, pm_len = m_cart + m_pole, m_pole * half_len
     mem = []
     for _ in range(n_episodes):
         s = rng.uniform(-0.05, 0.05, 4)
         for _step in range(200):
             a = int(rng.integers(0, 2))
-            x, x_dot, th, th_dot = s
-            force = force_mag if a == 1 else -force_mag
-            cos, sin = np.cos(th), np.sin(th)
-            temp = (force + pm_len * th_dot ** 2 * sin) / total_m
-            th_acc = (g * sin - cos * temp) / (half_len * (4.0 / 3.0 - m_pole * cos ** 2 / total_m))
-            x_acc = temp - pm_len * th_acc * cos / total_m
-            nxt = np.array([x + tau * x_dot, x_dot + tau * x_acc, th + tau * th_dot, th_dot + tau * th_acc])
-            done = bool(abs(nxt[0]) > 2.4 or abs(nxt[2]) > 12 * 2 * np.pi / 360)
+            nxt, done = cartpole_step(s, a)
             mem.append((s, a, 1.0, nxt, done))
             s = nxt
             if done:

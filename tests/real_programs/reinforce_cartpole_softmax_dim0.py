@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.real_programs._data import cartpole_step
+
 LABEL = "batch_mixing"
 SOURCE = "github:DeepReinforcementLearning/DeepReinforcementLearningInAction issue #32 (Chapter 4/Ch4_book.ipynb@d0e0bb6)"
 FRAMEWORKS = ("torch",)
@@ -41,8 +43,6 @@ CHECKS = [("batch_independence", {}), ("output_range", {"kind": "probabilities"}
 def _cartpole_episodes(n_episodes: int = 6, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
     """CartPole-v1 episodes (gym's dynamics, Euler integration) under a 50/50 policy."""
     rng = np.random.default_rng(seed)
-    g, m_cart, m_pole, half_len, force_mag, tau = 9.8, 1.0, 0.1, 0.5, 10.0, 0.02
-    total_m, pm_len = m_cart + m_pole, m_pole * half_len
     episodes = []
     while len(episodes) < n_episodes:
         s = rng.uniform(-0.05, 0.05, 4)
@@ -50,15 +50,9 @@ def _cartpole_episodes(n_episodes: int = 6, seed: int = 0) -> list[tuple[np.ndar
         for t in range(200):  # MAX_DUR
             a = int(rng.integers(0, 2))
             prev = s.copy()
-            x, x_dot, th, th_dot = s
-            force = force_mag if a == 1 else -force_mag
-            cos, sin = np.cos(th), np.sin(th)
-            temp = (force + pm_len * th_dot ** 2 * sin) / total_m
-            th_acc = (g * sin - cos * temp) / (half_len * (4.0 / 3.0 - m_pole * cos ** 2 / total_m))
-            x_acc = temp - pm_len * th_acc * cos / total_m
-            s = np.array([x + tau * x_dot, x_dot + tau * x_acc, th + tau * th_dot, th_dot + tau * th_acc])
+            s, done = cartpole_step(s, a)
             transitions.append((prev, a, t + 1))
-            if abs(s[0]) > 2.4 or abs(s[2]) > 12 * 2 * np.pi / 360:
+            if done:
                 break
         if len(transitions) < 8:  # keep episodes long enough to be a batch
             continue
