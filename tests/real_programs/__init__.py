@@ -164,4 +164,7 @@ PROGRAMS: tuple[str, ...] = (
     "b19a_daisyrec_item2vec_sigmoid_into_bce_with_logits",
     "b19b_handson_ml2_myrnn_sequences_not_transposed",
     "b19b_tfdocs_load_images_linear_head_probability_loss",
+    "b20a_dgl_rgcn_entity_classify_softmax_into_ce",
+    "b20a_care_gnn_nllloss_on_raw_scores",
+    "b20b_cadl_draw_pixels_divided_by_255_twice",
 )
