@@ -160,8 +160,12 @@ def finite_samples(x: np.ndarray | None, n: int) -> np.ndarray:
     return np.isfinite(x.reshape(n, -1)).all(axis=1)
 
 
-def require_trainable(run: CheckRun, session: Session) -> None:
-    """A failed check when nothing in the model can train."""
+def require_trainable(run: CheckRun, session: Session, batch: Any = None) -> None:
+    """A failed check when nothing in the model can train. A model that creates its weights on its
+    first call (a Keras layer marked built by ``model.build`` before its sublayers ran) is run once
+    on ``batch`` before it is counted again."""
+    if session.trainable_count() == 0 and batch is not None:
+        session.predict(batch)
     if session.trainable_count() == 0:
         raise run.fail("the model has no trainable parameters",
                        [(C.PARAMS_NOT_UPDATED, "every parameter is frozen (requires_grad=False / trainable=False)")])

@@ -182,7 +182,7 @@ def gradients_flow(
     raw = checked_batch(run, batch)
     with run.session(model, spec, explain=raw) as session:
         prepared = session.prepare(*raw)
-        require_trainable(run, session)
+        require_trainable(run, session, prepared)
         before = session.parameter_values()
         frozen_before = session.frozen_values()
         grads = session.gradients(prepared) if train_step is None else None

@@ -131,7 +131,7 @@ def loss_decreases(
         prepared = [session.prepare(*raw) for raw in raws]
         run.result.figures["batches"] = len(prepared)
         run.result.notes.extend(session.optimizer_notes)
-        require_trainable(run, session)
+        require_trainable(run, session, prepared[0])
         out0 = session.predict(prepared[0])
         targets = targets_of(session, raws[0][0], prepared[0], out0, task)
         targets.record(run)

@@ -65,7 +65,7 @@ def overfit_one_batch(
         targets.record(run)
         if targets.problems:
             raise run.fail(targets.headline, targets.problems)
-        require_trainable(run, session)
+        require_trainable(run, session, prepared)
         run.result.notes.extend(session.optimizer_notes)
 
         done = Fits(session, prepared, targets, drop, raw=raw, initial=out0, every=judge_every(max_steps))
