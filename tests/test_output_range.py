@@ -178,3 +178,15 @@ def test_one_output_asked_for_probabilities_is_the_positive_class_probability(ml
     with pytest.raises(CheckFailed) as failed:
         mlcheck.output_range(model, x, kind="probabilities")
     assert failed.value.causes == ["head_width", "output_activation"]
+
+
+def test_independent_sigmoids_asked_for_probabilities_are_told_the_sigmoid_kind(mlcheck):
+    """One sigmoid per pixel (an autoencoder's canvas) fails kind='probabilities' — its rows do not sum
+    to 1 — and the message names the kind that asks only for [0, 1]; that kind passes it."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 12), nn.Sigmoid())
+    x = torch.randn(32, 8)
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.output_range(model, x, kind="probabilities")
+    assert failed.value.causes == ["output_activation"] and "the kind is 'sigmoid'" in str(failed.value)
+    assert mlcheck.output_range(model, x, kind="sigmoid").passed

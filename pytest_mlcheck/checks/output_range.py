@@ -165,7 +165,9 @@ def _probabilities(run: CheckRun, flat: np.ndarray, ids: np.ndarray) -> None:
         i = int(np.argmax(off))
         evidence = f"row {ids[i]} sums to {fmt(float(sums[i]))}"
         if np.all(flat >= 0) and np.all(flat <= 1):
-            evidence += ": each value in [0, 1] but rows do not sum to 1 (a sigmoid where a softmax belongs?)"
+            evidence += (": each value in [0, 1] but rows do not sum to 1 (a sigmoid where a softmax belongs? "
+                         "If each output is a probability of its own — one sigmoid per label, pixel or "
+                         "keyword — the kind is 'sigmoid')")
         raise run.fail(f"rows must sum to 1; worst sample {ids[i]} sums to {fmt(float(sums[i]))}",
                        [(C.OUTPUT_ACTIVATION, evidence)])
     sharp = np.sort(flat, axis=1)[:, -1]
