@@ -743,15 +743,15 @@ def _ignores_outputs(loss_at: LossAt, target: np.ndarray, shape: tuple, problems
 _BROADCAST = "inside the loss, a pointwise error"
 
 
-def broadcast_in_loss(crossed: list[tuple[tuple[int, ...], tuple[int, ...]]]) -> list[Evidence]:
+def broadcast_in_loss(crossed: list[tuple[tuple[int, ...], ...]]) -> list[Evidence]:
     """A squared, absolute or Huber error inside the user's loss whose input and target broadcast
-    each other to a shape larger than both (``crossed``: their shapes, as the adapter saw them while
-    the loss scored the model's outputs): a (B, 1) column against (B,) targets picked inside the loss,
-    a shape the batch itself does not show, scores every sample against every other's target."""
+    each other to a shape larger than both (``crossed``: their shapes and the broadcast one, as the
+    adapter saw them while the loss scored the model's outputs): a (B, 1) column against (B,) targets
+    picked inside the loss, a shape the batch itself does not show, scores every sample against every
+    other's target."""
     if not crossed:
         return []
-    a, b = crossed[0]
-    both = tuple(int(d) for d in np.broadcast_shapes(a, b))
+    a, b, both = crossed[0]
     return [(C.TARGET_SHAPE, f"{_BROADCAST} takes input {a} against target {b}, which broadcast to {both}: "
                              "every sample is scored against every other's target; give both sides one "
                              "shape inside the loss (a .view(-1, 1) or .squeeze(-1) where the column is picked)")]

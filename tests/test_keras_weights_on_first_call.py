@@ -4,13 +4,10 @@ counting what can train, instead of failing with params_not_updated."""
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 
 keras = pytest.importorskip("keras")
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 
 def _late_model():

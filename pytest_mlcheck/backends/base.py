@@ -53,8 +53,8 @@ class Session(Protocol):
         can differ from :meth:`loss_of` on the same outputs (Keras under TensorFlow lets a loss read
         the logits beneath the last softmax or sigmoid there); None where it cannot differ."""
 
-    def loss_broadcasts(self, outputs: np.ndarray, batch: Any) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
-        """The (input, target) shapes of every pointwise loss (squared, absolute, Huber error) the
+    def loss_broadcasts(self, outputs: np.ndarray, batch: Any) -> list[tuple[tuple[int, ...], ...]]:
+        """The (input, target, broadcast) shapes of every pointwise loss (squared, absolute, Huber error) the
         user's loss calls while scoring ``outputs`` on the batch whose two sides broadcast each other
         to a shape larger than both: each element scored against another sample's target. NotSupported
         where the adapter cannot see inside the loss."""

@@ -718,7 +718,7 @@ class KerasSessionBase:
     def traced_loss(self, batch: tuple[Any, Any]) -> float | None:
         return None  # only TensorFlow's traced tensors carry the logits beneath an activation
 
-    def loss_broadcasts(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    def loss_broadcasts(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> list[tuple[tuple[int, ...], ...]]:
         raise NotSupported("seeing the pointwise losses inside a Keras loss", "Keras broadcasts them silently")
 
     def loss_of(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> float:

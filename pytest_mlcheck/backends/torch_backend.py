@@ -102,29 +102,30 @@ def _float_dtype(model: torch.nn.Module) -> torch.dtype:
 
 
 class _PointwiseLosses(torch.overrides.TorchFunctionMode):
-    """Records the shapes of squared, absolute and Huber error losses whose input and target broadcast
-    each other to a shape larger than both ((B, 1) against (B,) gives (B, B)); a broadcast within one
-    sample ((B, 4) heads against (B, 1) targets, one constant against every output) is not recorded."""
+    """Records the (input, target, broadcast) shapes of squared, absolute and Huber error losses whose
+    input and target broadcast each other to a shape larger than both ((B, 1) against (B,) gives
+    (B, B)); a broadcast within one sample ((B, 4) heads against (B, 1) targets, one constant against
+    every output) is not recorded."""
 
     FUNCS = (torch.nn.functional.mse_loss, torch.nn.functional.l1_loss, torch.nn.functional.smooth_l1_loss,
              torch.nn.functional.huber_loss)
 
     def __init__(self) -> None:
         super().__init__()
-        self.crossed: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
+        self.crossed: list[tuple[tuple[int, ...], ...]] = []
 
     def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
         kwargs = kwargs or {}
         if func in self.FUNCS:
             given = [args[k] if k < len(args) else kwargs.get(name) for k, name in enumerate(("input", "target"))]
-            if len(given) == 2 and all(isinstance(t, torch.Tensor) for t in given):
+            if all(isinstance(t, torch.Tensor) for t in given):
                 a, b = (tuple(t.shape) for t in given)
                 try:
                     both = tuple(torch.broadcast_shapes(a, b))
-                except RuntimeError:
+                except RuntimeError:  # shapes that do not broadcast: the loss raises on its own
                     both = None
                 if both is not None and int(np.prod(both)) > max(int(np.prod(a)), int(np.prod(b))):
-                    self.crossed.append((a, b))
+                    self.crossed.append((a, b, both))
         return func(*args, **kwargs)
 
 
@@ -575,17 +576,12 @@ class TorchSession:
         except Exception:
             return float("nan")
 
-    def loss_broadcasts(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    def loss_broadcasts(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> list[tuple[tuple[int, ...], ...]]:
         if self._step_loss or self.loss_fn is None:
             raise NotSupported("seeing the pointwise losses inside the loss", "the loss is not a loss_fn=")
         watch = _PointwiseLosses()
-        try:
-            with torch.no_grad():
-                out = torch.as_tensor(outputs, dtype=_float_dtype(self.model), device=self.torch_device)
-                with self._writes(), watch:
-                    self.loss_fn(out, batch[1])
-        except Exception:
-            pass  # what was seen before the loss failed still counts; loss_of reports the failure
+        with watch:  # what is seen before a loss that raises still counts (loss_of gives NaN then)
+            self.loss_of(outputs, batch)
         return watch.crossed
 
     def _step_loss_of(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> float:
