@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import inspect
 import types
 from collections.abc import Mapping
@@ -28,7 +29,7 @@ from pytest_mlcheck.backends.lightning import (
 from pytest_mlcheck.backends.outputs import select_output
 from pytest_mlcheck.backends import own_loss, torch_inplace
 from pytest_mlcheck.backends.rng import Guard
-from pytest_mlcheck.backends.torch_inplace import InPlace
+from pytest_mlcheck.backends.torch_inplace import InPlace, Untouched
 from pytest_mlcheck.errors import DeviceUnavailable, NotSupported, UserCodeError, call_user, usage
 
 DEFAULT_LR = 1e-3
@@ -71,9 +72,45 @@ def _copy_hook(hook: Any, memo: dict) -> Any:
     return copied
 
 
-def copy_with_hooks(model: torch.nn.Module, loss_fn: Any) -> tuple[torch.nn.Module, Any]:
+def _on_copy(fn: Any, memo: dict) -> Any:
+    """The user's loss (or step) pointed at the copy: a function whose closure cells, or module
+    globals it names, hold an object the copy was made of (the model, a submodule, a parameter) gets
+    those cells and names bound to the copies; a ``functools.partial`` likewise for its arguments.
+    What the loss reads of the model it then reads on the copy the check trains, as the user's loop
+    reads the model it trains. Anything else is left as it is (and shared)."""
+    def mapped(value: Any) -> Any:
+        return memo.get(id(value), value)
+
+    if isinstance(fn, functools.partial):
+        inner, args = _on_copy(fn.func, memo), [mapped(a) for a in fn.args]
+        keywords = {k: mapped(v) for k, v in fn.keywords.items()}
+        if inner is fn.func and all(a is b for a, b in zip(args, fn.args)) and all(
+                keywords[k] is v for k, v in fn.keywords.items()):
+            return fn
+        return functools.partial(inner, *args, **keywords)
+    if not isinstance(fn, types.FunctionType):
+        return fn
+    try:
+        contents = [cell.cell_contents for cell in fn.__closure__ or ()]
+    except ValueError:  # an empty cell: a name the function reads before it is bound
+        return fn
+    values = [mapped(value) for value in contents]
+    rebound = {name: mapped(fn.__globals__[name]) for name in fn.__code__.co_names
+               if name in fn.__globals__ and mapped(fn.__globals__[name]) is not fn.__globals__[name]}
+    if not rebound and all(a is b for a, b in zip(values, contents)):
+        return fn
+    cells = tuple(types.CellType(value) for value in values) or None
+    scope = {**fn.__globals__, **rebound} if rebound else fn.__globals__
+    copied = types.FunctionType(fn.__code__, scope, fn.__name__, fn.__defaults__, cells)
+    copied.__kwdefaults__ = fn.__kwdefaults__
+    copied.__dict__.update(fn.__dict__)
+    return copied
+
+
+def copy_with_hooks(model: torch.nn.Module, loss_fn: Any, train_step: Any = None) -> tuple[torch.nn.Module, Any, Any]:
     """Deep copies of the model and (when it is a module) the loss, in one memo, with every hook's
-    closure copied in that memo too."""
+    closure copied in that memo too; a loss function or step that reads the model is pointed at the
+    copy (``_on_copy``)."""
     memo: dict = {}
     loss_is_module = isinstance(loss_fn, torch.nn.Module)
     model_copy, loss_copy = copy.deepcopy((model, loss_fn if loss_is_module else None), memo)
@@ -83,7 +120,7 @@ def copy_with_hooks(model: torch.nn.Module, loss_fn: Any) -> tuple[torch.nn.Modu
             if hooks:
                 for key, hook in list(hooks.items()):
                     hooks[key] = _copy_hook(hook, memo)
-    return model_copy, loss_copy if loss_is_module else loss_fn
+    return model_copy, loss_copy if loss_is_module else _on_copy(loss_fn, memo), _on_copy(train_step, memo)
 
 
 def _takes_labels(model: torch.nn.Module) -> bool:
@@ -176,6 +213,7 @@ class TorchSession:
         self._step_count: list[int] | None = None  # optimizer.step() calls, once optimizer_steps() asked
         self._guard = Guard()
         self._inplace: InPlace | None = None
+        self._untouched: Untouched | None = None  # the user's module beside the copy
         # a LightningModule's loss runs its training_step with forward swapped and self.log silenced:
         # that changes the module, so it gets a copy
         if inference and self._lightning is None and torch_inplace.usable(model, loss_fn, self.torch_device):
@@ -188,7 +226,7 @@ class TorchSession:
         # The copy is trained, never the user's module: only the global generators need a guard.
         # The copy and the optimizer are built before any generator is seeded (copying draws nothing).
         try:
-            self.model, self.loss_fn = copy_with_hooks(model, loss_fn)
+            self.model, self.loss_fn, self.user_step = copy_with_hooks(model, loss_fn, train_step)
         except Exception as exc:
             raise usage("model", "a module (and loss module) that copy.deepcopy can copy", model,
                         fix=f"copying it raised {type(exc).__name__}: {exc}") from None
@@ -215,14 +253,17 @@ class TorchSession:
             self.sources["loss_from"] = LOSS_SOURCE
         if self._configured is not None:
             self.sources["optimizer_from"] = "the LightningModule's configure_optimizers(): " + self._configured.describe()
-        self._begin(seed)  # last: nothing after it may fail before the caller holds the session
+        self._begin(seed, original=(model, loss_fn))  # last: nothing after it may fail before the caller holds the session
 
     @critical
-    def _begin(self, seed: int, *, inplace: bool = False) -> None:
+    def _begin(self, seed: int, *, inplace: bool = False, original: tuple[Any, Any] | None = None) -> None:
         """Capture every global generator, then seed them (and, on the user's module itself, capture
-        what a forward pass could change and put it in training mode, as a copy starts); undone in
-        full if anything stops it."""
+        what a forward pass could change and put it in training mode, as a copy starts; beside a copy,
+        set aside what the user's loss could change on the ``original`` module it may still read);
+        undone in full if anything stops it."""
         try:
+            if original is not None:
+                self._untouched = Untouched(*original)
             if inplace:
                 self._inplace = InPlace(self.model, self.loss_fn)
                 self.model.train()
@@ -511,6 +552,7 @@ class TorchSession:
         x, y = batch
         if self.user_step is not None:
             loss = call_user("train_step", self.user_step, self.model, self.optimizer, self.loss_fn, x, y)
+            self._copy_only("train_step")
             self._stepped()
             return scalar_loss(loss, "train_step")
         source = STEP if self._step_loss else "loss_fn"
@@ -522,9 +564,24 @@ class TorchSession:
                 "the loss does not require grad: the graph from the parameters to the loss is cut "
                 "(a detach, .item(), .numpy() or an integer op in forward or the loss)"))
         call_user("backward", loss.backward)
+        self._copy_only("loss_fn")
         self.optimizer.step()
         self._stepped()
         return value
+
+    def _copy_only(self, argument: str) -> None:
+        """After a backward pass: the gradients reached the copy only. A loss (or step) that reads the
+        module the user passed, say a weight penalty through a closure, trains something other than
+        what the check trains; the user's gradients are set aside meanwhile (``Untouched``)."""
+        if self._untouched is None or not self._untouched.reached():
+            return
+        raise usage(argument, "code that reaches the model only through the outputs it is given (the check "
+                              "trains a copy of your model)",
+                    fix="it put gradients onto the parameters of the model object you passed (read through a "
+                        "closure or a global, e.g. a weight penalty or a second forward pass), so that term "
+                        "would be a constant for the check; your model, its gradients and buffers are as "
+                        "they were. Pass train_step=lambda model, optimizer, loss_fn, x, y: ..., which is "
+                        "given the copy, or return the term among the model's outputs")
 
     def _stepped(self) -> None:
         """After an optimizer step: count it, and step configure_optimizers' "step" schedulers."""
@@ -621,6 +678,7 @@ class TorchSession:
         scalar_loss(loss, "loss_fn")
         if isinstance(loss, torch.Tensor) and loss.requires_grad:
             call_user("backward", loss.backward)
+            self._copy_only("loss_fn")
         grads = self.step_gradients()
         self.model.zero_grad(set_to_none=True)
         for p in self._loss_params:
@@ -756,8 +814,8 @@ class TorchSession:
     def close(self) -> None:
         """Drop the copy (or put the user's module back as found) and restore every global
         generator (idempotent). Nothing of the model is kept: no copy, optimizer state or gradient."""
-        inplace = self._inplace
-        self._guard.end(*([inplace.restore] if inplace is not None else []))
+        restores = [r.restore for r in (self._inplace, self._untouched) if r is not None]
+        self._guard.end(*restores)
         self.model = None  # type: ignore[assignment]
         self.loss_fn = None
         self.optimizer = None  # type: ignore[assignment]
@@ -765,6 +823,7 @@ class TorchSession:
         self._copy_of = {}
         self._loss_params = []
         self._inplace = None
+        self._untouched = None
 
     def _writes(self) -> Any:
         """Where the user's code may write into the module: watched on the user's module itself."""

@@ -149,3 +149,40 @@ class InPlace:
             for pairs in self._saved.values():
                 for target, value in pairs:
                     target.copy_(value)  # through .data: no version bump, no autograd record
+
+
+class Untouched:
+    """The user's module while the check trains a copy of it. The user's loss may still read the
+    original (a weight penalty through a closure, a second forward pass on it): its gradients would
+    accumulate into the user's ``.grad`` and a training-mode forward would move its BatchNorm
+    statistics. So for the session each parameter's gradient is set aside (the original starts with
+    none), each buffer is replaced by a copy of itself, and module attributes are captured as bound;
+    ``restore`` puts back the user's own tensors, gradients and attributes. Nothing the user holds is
+    written: only the copies made here are."""
+
+    def __init__(self, model: torch.nn.Module, loss_fn: Any) -> None:
+        self._bindings = InPlace(model, loss_fn)  # references only: attributes, registrations, storages
+        self._grads: list[tuple[torch.Tensor, torch.Tensor | None]] = []
+        seen: set[int] = set()
+        for module in _modules(model, loss_fn):
+            for tensor in module._parameters.values():
+                if tensor is not None and id(tensor) not in seen:
+                    seen.add(id(tensor))
+                    self._grads.append((tensor, tensor.grad))
+            for name, tensor in module._buffers.items():
+                if tensor is not None:
+                    module._buffers[name] = tensor.detach().clone()
+        for tensor, _ in self._grads:
+            tensor.grad = None
+
+    def reached(self) -> bool:
+        """Whether a backward pass has put a gradient onto the user's parameters since the start."""
+        return any(tensor.grad is not None for tensor, _ in self._grads)
+
+    @critical
+    def restore(self) -> None:
+        """Put back the user's buffers, attributes and gradients (idempotent)."""
+        self._bindings.restore()
+        for tensor, grad in self._grads:
+            if tensor.grad is not grad:
+                tensor.grad = grad

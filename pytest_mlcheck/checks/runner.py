@@ -108,13 +108,6 @@ class CheckRun:
         session = open_session(model, self.settings, spec, inference=inference)
 
         def probes(err: UserCodeError) -> list[Evidence]:
-            name = reaches(spec.loss_fn, model) if err.stage == "loss_fn" else None
-            if name is not None:
-                self.result.notes.append(
-                    f"loss_fn reads the model object you passed (as {name!r}), while the check trains a copy: "
-                    "whatever the loss takes from it (a term the forward pass stores, its parameters) is the "
-                    "original's. Pass train_step=, which is given the copy, or return that term among the "
-                    "model's outputs")
             return [] if explain is None else error_causes(err, session, explain)
 
         try:
@@ -124,22 +117,6 @@ class CheckRun:
                 yield session
         finally:
             session.close()
-
-
-def reaches(fn: Callable | None, obj: Any) -> str | None:
-    """The name by which function ``fn`` reads ``obj`` itself, through its closure or its module's
-    globals; None where it does not (or ``fn`` is not a plain function)."""
-    code = getattr(fn, "__code__", None)
-    if code is None:
-        return None
-    for name, cell in zip(code.co_freevars, getattr(fn, "__closure__", None) or ()):
-        try:
-            if cell.cell_contents is obj:
-                return name
-        except ValueError:  # an empty cell
-            continue
-    module = getattr(fn, "__globals__", {})
-    return next((name for name in code.co_names if module.get(name) is obj), None)
 
 
 @contextlib.contextmanager
