@@ -167,4 +167,7 @@ PROGRAMS: tuple[str, ...] = (
     "b20a_dgl_rgcn_entity_classify_softmax_into_ce",
     "b20a_care_gnn_nllloss_on_raw_scores",
     "b20b_cadl_draw_pixels_divided_by_255_twice",
+    "b21a_nlp_tutorial_textcnn_conv_built_in_forward",
+    "b21b_caicloud_tf_book_linear_output_positive_xent",
+    "b21b_tf_cookbook_spam_rnn_softmax_into_logits_ce",
 )
