@@ -122,13 +122,21 @@ LEAK_RTOL = 1e-4
 # A loss within this of itself (relative) when every target is replaced by the first sample's does
 # not read its targets (a one-class objective handed labels): only rounding moved it
 UNREAD_RTOL = 1e-6
+# A constant output (the same for every sample, whatever its target) whose loss comes within this
+# share of the way from the floor to the untrained model's loss, on targets that differ between
+# samples, shows a loss minimised by ignoring the targets (a cross-entropy missing its negative term
+# is 0 wherever p = 1); a proper loss leaves every constant at least the targets' spread above it
+CONSTANT_AT_FLOOR = 0.05
 
 # -- not_constant_predictions --------------------------------------------------------------------
 TRAIN_ON_STEPS = 100  # with train_on=, a copy trains this long first
 COLLAPSE_MAX_SHARE = 0.9  # one class may take at most this share of the predictions
 COLLAPSE_MIN_SAMPLES = 10  # distinct inputs needed to judge the spread of predictions
 REGRESSION_MIN_SPREAD = 1e-3  # std / (mean |output| + std) below this is a constant output
-IMBALANCE_SHARE = 0.5  # training labels this much one class are named as imbalanced
+IMBALANCE_SHARE = 0.5  # training labels this much one class are named as imbalanced ...
+# ... when that class also holds this many times the other classes' mean share: 60/40 in two classes
+# (where the common scale's 'mild' imbalance starts), any half of the labels in three or more
+IMBALANCE_RATIO = 1.5
 # A collapse onto the class that holds this share of the training labels or more is explained by
 # the imbalance, which comes first: the other classes together hold 40 % or less (the common scale's
 # 'mild' imbalance starts at a 20-40 % minority); a 54/46 split explains no collapse

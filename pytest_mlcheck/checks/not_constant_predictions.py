@@ -18,7 +18,7 @@ from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.targets import Targets, check_task, output_form, prediction_rows
 from pytest_mlcheck.thresholds import (
-    COLLAPSE_MAX_SHARE, COLLAPSE_MIN_SAMPLES, IMBALANCE_EXPLAINS_SHARE, IMBALANCE_SHARE, OVERFIT_EXTEND,
+    COLLAPSE_MAX_SHARE, COLLAPSE_MIN_SAMPLES, IMBALANCE_EXPLAINS_SHARE, IMBALANCE_RATIO, IMBALANCE_SHARE, OVERFIT_EXTEND,
     REGRESSION_MIN_SPREAD, TRAIN_ON_STEPS,
 )
 
@@ -75,7 +75,7 @@ def not_constant_predictions(
                 raise usage("inputs", f"at least {COLLAPSE_MIN_SAMPLES} distinct samples to judge a spread of "
                                       "predictions", fix=f"got {distinct}; pass more varied inputs (e.g. a held-out batch)")
         causes_extra: list[Evidence] = []
-        majority: tuple[int, float] | None = None  # the training labels' largest class and its share
+        majority: tuple[int, float, float] | None = None  # the training labels' largest class and its share
         targets: Targets | None = None
         values = False  # train_on targets that are values, one for every output
         if train_on is not None:
@@ -185,13 +185,13 @@ class _Judge:
             return _relative_spread(self.flat) < REGRESSION_MIN_SPREAD
         return self.top()[1] > self.cap
 
-    def explained_by(self, majority: tuple[int, float] | None) -> bool:
+    def explained_by(self, majority: tuple[int, float, float] | None) -> bool:
         """A collapse onto the class most training labels have: the imbalance explains it (what the
         loss rewards before the rest is learned), unless nothing reaches the head."""
         return self.preds is not None and majority is not None and not self.identical() \
             and majority[0] == self.top()[0] and majority[1] >= IMBALANCE_EXPLAINS_SHARE
 
-    def report(self, run: CheckRun, extra: list[Evidence], majority: tuple[int, float] | None) -> None:
+    def report(self, run: CheckRun, extra: list[Evidence], majority: tuple[int, float, float] | None) -> None:
         """Fails the check where the predictions collapsed, naming ``extra`` beside the collapse."""
         identical = self.identical()
         if self.preds is None:
@@ -274,16 +274,22 @@ def _ranked(evidence: str, extra: list, *, imbalance_first: bool = False) -> lis
         + [c for c in extra if c[0] not in lead]
 
 
-def _majority(labels: np.ndarray) -> tuple[int, float] | None:
-    """The training labels' most frequent class and its share; None for labels that are not ids."""
+def _majority(labels: np.ndarray) -> tuple[int, float, float] | None:
+    """The training labels' most frequent class, its share, and how many times the mean share of
+    the other classes seen it holds (inf when it is the only one); None for labels that are not ids."""
     if labels.size == 0 or not np.issubdtype(labels.dtype, np.integer):
         return None
     values, counts = np.unique(labels, return_counts=True)
-    return int(values[np.argmax(counts)]), float(counts.max() / labels.size)
+    top = int(np.argmax(counts))
+    others = (labels.size - counts[top]) / (len(counts) - 1) if len(counts) > 1 else 0.0
+    return int(values[top]), float(counts[top] / labels.size), float(counts[top] / others) if others else float("inf")
 
 
-def _imbalance(majority: tuple[int, float] | None) -> list[Evidence]:
-    if majority is None or majority[1] < IMBALANCE_SHARE:
+def _imbalance(majority: tuple[int, float, float] | None) -> list[Evidence]:
+    """Labels most of which are one class, by share and against the other classes: a 52/48 split
+    is half the labels but no imbalance (the ratio's scale starts at 60/40)."""
+    if majority is None or majority[1] < IMBALANCE_SHARE or majority[2] < IMBALANCE_RATIO:
         return []
-    return [(C.LABELS_IMBALANCED, f"class {majority[0]} is {majority[1]:.0%} of the training labels")]
+    ratio = "" if not np.isfinite(majority[2]) else f", ×{majority[2]:.1f} the other classes' mean share"
+    return [(C.LABELS_IMBALANCED, f"class {majority[0]} is {majority[1]:.0%} of the training labels{ratio}")]
 
