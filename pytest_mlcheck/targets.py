@@ -15,7 +15,7 @@ from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
-    BEAT_CONSTANT, CLIPPED_MIN_ROWS, CLIPPED_MIN_SHARE, DENSE_MIN_RIGHT, EDGE_LIMIT_HAIRS, EDGE_LIMIT_RTOL,
+    BEAT_CONSTANT, CLIPPED_MIN_ROWS, CONSTANT_AT_FLOOR, CLIPPED_MIN_SHARE, DENSE_MIN_RIGHT, EDGE_LIMIT_HAIRS, EDGE_LIMIT_RTOL,
     FLOOR_REFUTED, HEAD_OUTSIDE_SHARE, IGNORED_MAX_ASKED, OVERLAP_MAX_SAMPLES, OVERLAP_MIN_DETERMINED,
     OVERLAP_NEIGHBOURS, SOFTMAX_AGAIN_RTOL, SOFTMAX_INSIDE_MAX_CLASSES, STEP_LOGIT, STEP_NUDGE, SUM_ATOL,
     UNREAD_RTOL,
@@ -614,6 +614,7 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
             problems += _through_a_step(loss_at, target, shape, problems)
             problems += _ignores_outputs(loss_at, target, shape, problems)
             problems += _unsafe_at_target(loss_at, target, form, shape, floor, problems)
+            problems += _won_by_a_constant(loss_at, target, out, floor, problems)
     else:
         encoding = "values" + (f" {y2.shape[1]} per sample" if k > 1 else "")
         form = "values"
@@ -632,6 +633,8 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
             problems += _outside_binary(y2, loss_at, shape, only_if_negative=True)
         if finite and tuple(y.shape) != shape and y.size == out.size and not problems:
             problems += _broadcast(y2, loss_at, shape, floor, tuple(y.shape))
+        if finite and (k == width or k == 1):
+            problems += _won_by_a_constant(loss_at, y2, out, floor, problems)
         if not _finite(floor) and not problems:
             problems += _own_softmax(out, loss_at) or _softmax_inside(out, loss_at)
     if not problems and task in ("classification", "multilabel") and _finite(floor):
@@ -834,6 +837,46 @@ def _unbounded_below(loss_at: LossAt, onehot: np.ndarray, form: str, shape: tupl
                               f"{fmt(2 * top)}): a loss of probabilities has a floor of 0, so it reads these outputs "
                               "as log-probabilities they are not (NLLLoss on raw scores); apply log_softmax to the "
                               "outputs, or use a cross-entropy that takes logits (CrossEntropyLoss)")]
+
+
+def _won_by_a_constant(loss_at: LossAt, y2: np.ndarray, out: np.ndarray, floor: float,
+                       problems: list[Evidence]) -> list[Evidence]:
+    """A loss that a constant output — every output of every sample at one value the head can give,
+    whatever the targets — brings as low as a perfect prediction of value or binary targets that
+    differ between samples: its minimum ignores the targets, so training learns nothing from them.
+    A cross-entropy missing its negative term, -y·log p, is 0 wherever p = 1; a proper loss leaves
+    every constant at least the targets' spread above its floor, so "as low" is within
+    CONSTANT_AT_FLOOR of the way from the floor to the better of the untrained model's loss and the
+    loss of the targets' batch mean. Edge values only (0, ±1, the targets' extremes, ten times their
+    largest size; within [0, 1] for a head of probabilities): the batch mean is a baseline a loss
+    that pairs outputs and targets otherwise may also beat."""
+    if problems or not _finite(floor) or len(y2) < 2 or not (np.ptp(y2, axis=0) > 0).any():
+        return []
+    shape = tuple(out.shape)
+    start = loss_at(np.ascontiguousarray(out, dtype=np.float32))
+    mean = np.broadcast_to(y2.mean(axis=0, keepdims=True), (len(y2), out[0].size))
+    baseline = loss_at(np.ascontiguousarray(mean.reshape(shape), dtype=np.float32)) if y2.shape[1] in (1, out[0].size) \
+        else float("nan")
+    above = min(v for v in (start, baseline) if _finite(v)) if _finite(start) or _finite(baseline) else float("nan")
+    if not _finite(above) or above <= floor:
+        return []
+    size = max(1.0, float(np.abs(y2).max()))
+    edges = {0.0, 1.0, -1.0, float(y2.min()), float(y2.max()), 10 * size, -10 * size}
+    if _in_unit(out):  # a head of probabilities gives no value outside [0, 1]
+        edges = {min(max(c, 0.0), 1.0) for c in edges}
+    scored = [(v, c) for v, c in ((loss_at(np.full(shape, c, dtype=np.float32)), c) for c in sorted(edges)) if _finite(v)]
+    if not scored:
+        return []
+    least, at = min(scored)
+    if least > floor + CONSTANT_AT_FLOOR * (above - floor):
+        return []
+    return [(C.LOSS_MISMATCH, f"every output at {fmt(at)}, for every sample whatever its target, scores "
+                              f"{fmt(least)}, at or below a perfect prediction of these targets ({fmt(floor)}; the "
+                              f"untrained model scores {fmt(start)}"
+                              + (f", the targets' batch mean {fmt(baseline)}" if _finite(baseline) else "") + "). The loss is "
+                              "least where the outputs ignore the targets, so training learns nothing from them: a "
+                              "cross-entropy missing its (1 − y)·log(1 − p) term is 0 wherever p = 1; use the full "
+                              "binary cross-entropy (BCELoss / BCEWithLogitsLoss, binary_crossentropy)")]
 
 
 def _unsafe_at_target(loss_at: LossAt, target: np.ndarray, form: str, shape: tuple, floor: float,

@@ -1,0 +1,97 @@
+"""A loss whose least value a constant output reaches — every output at one value the head can give,
+whatever the targets — cannot teach anything about targets that differ between samples: a
+cross-entropy missing its negative term, -y·log p, is 0 wherever p = 1 (yadlt's denoising
+autoencoder; the TensorFlow book's chapter 3 network on a linear output). It fails before training,
+naming ``loss_mismatch``; the full cross-entropies and squared errors on raw-scale targets (a
+constant far from them) are correct look-alikes that pass or fail for something else."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from pytest_mlcheck import CheckFailed
+from pytest_mlcheck.targets import decide
+from test_edge_floor import _AutoEncoder, _cross_entropy, _pixels
+
+
+def _positive_term_only(y: np.ndarray):
+    def loss(out: np.ndarray, targets=None) -> float:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return float(-(y * np.log(np.clip(out, 1e-10, 1.0))).mean())
+    return loss
+
+
+def test_a_positive_term_only_cross_entropy_is_least_at_a_constant_one():
+    y = _pixels()
+    targets = decide(y, np.full_like(y, 0.5), _positive_term_only(y))
+    assert [c for c, _ in targets.problems] == ["loss_mismatch"]
+    assert "every output at 1" in targets.problems[0][1]
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e3, 1e5], ids=["unit", "thousands", "prices"])
+def test_squared_errors_and_the_full_cross_entropy_are_not_won_by_a_constant(scale):
+    y = _pixels()
+    assert not decide(y, np.full_like(y, 0.5), _cross_entropy(y)).problems
+    rng = np.random.default_rng(0)
+    values = (rng.normal(size=(32, 1)) * scale + 3 * scale).astype(np.float32)
+
+    def mse(out: np.ndarray, targets=None) -> float:
+        return float(((out - values) ** 2).mean())
+    for untrained in (np.zeros_like(values), np.full_like(values, 1e4 * scale)):  # near, or far off
+        assert not decide(values, untrained, mse).problems
+
+
+def test_constant_targets_are_no_evidence():
+    y = np.ones((16, 4), dtype=np.float32)
+    assert not decide(y, np.full_like(y, 0.5), _positive_term_only(y)).problems
+
+
+def _torch_positive_term(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return -(y * torch.log(out.clamp(1e-10, 1.0))).mean()
+
+
+@pytest.mark.parametrize("check", ["overfit_one_batch", "loss_decreases"])
+def test_a_torch_autoencoder_on_the_positive_term_fails_before_training(mlcheck, check):
+    torch.manual_seed(0)
+    x = torch.from_numpy(_pixels())
+    with pytest.raises(CheckFailed) as failed:
+        getattr(mlcheck, check)(_AutoEncoder(), (x, x) if check == "overfit_one_batch" else [(x, x)],
+                                loss_fn=_torch_positive_term, optimizer=lambda p: torch.optim.Adam(p, lr=1e-2))
+    assert failed.value.causes[0] == "loss_mismatch", str(failed.value)
+    assert "whatever its target" in str(failed.value)
+
+
+def test_its_twin_with_bce_passes(mlcheck):
+    torch.manual_seed(0)
+    x = torch.from_numpy(_pixels())
+    mlcheck.overfit_one_batch(_AutoEncoder(), (x, x), loss_fn=nn.BCELoss(),
+                              optimizer=lambda p: torch.optim.Adam(p, lr=1e-2))
+
+
+@pytest.mark.parametrize("full", [False, True], ids=["BROKEN positive term on a linear output", "sigmoid and BCE"])
+def test_a_keras_binary_classifier(mlcheck, full):
+    """The book's network, a linear output scored by -y·log(clip(out)), against its fix."""
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(1)
+    x = rng.random((64, 2)).astype(np.float32)
+    y = (x.sum(axis=1, keepdims=True) < 1).astype(np.float32)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(8, activation="relu"),
+                              keras.layers.Dense(1, activation="sigmoid" if full else None)])
+
+    def positive_term(y_true, out):
+        return -keras.ops.mean(y_true * keras.ops.log(keras.ops.clip(out, 1e-10, 1.0)))
+
+    model.compile(loss="binary_crossentropy" if full else positive_term, optimizer=keras.optimizers.Adam(1e-2))
+    if full:
+        try:
+            mlcheck.overfit_one_batch(model, (x, y))
+        except CheckFailed as exc:
+            assert "loss_mismatch" not in exc.causes, str(exc)
+        return
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.overfit_one_batch(model, (x, y))
+    assert failed.value.causes[0] == "loss_mismatch", str(failed.value)
