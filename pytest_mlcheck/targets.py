@@ -614,7 +614,11 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
             problems += _through_a_step(loss_at, target, shape, problems)
             problems += _ignores_outputs(loss_at, target, shape, problems)
             problems += _unsafe_at_target(loss_at, target, form, shape, floor, problems)
-            problems += _won_by_a_constant(loss_at, target, out, floor, problems)
+            # a loss whose optimum is the targets inverted (a contrastive loss on distances, 1 = similar)
+            # has its floor there, which a constant must not be compared against the targets' loss for
+            inverted = _min_loss(loss_at, _class_candidates(1 - target, form, shape))
+            problems += _won_by_a_constant(loss_at, target, out, min(floor, inverted) if _finite(inverted) else floor,
+                                           problems)
     else:
         encoding = "values" + (f" {y2.shape[1]} per sample" if k > 1 else "")
         form = "values"
@@ -846,7 +850,7 @@ def _won_by_a_constant(loss_at: LossAt, y2: np.ndarray, out: np.ndarray, floor: 
     differ between samples: its minimum ignores the targets, so training learns nothing from them.
     A cross-entropy missing its negative term, -y·log p, is 0 wherever p = 1; a proper loss leaves
     every constant at least the targets' spread above its floor, so "as low" is within
-    CONSTANT_AT_FLOOR of the way from the floor to the better of the untrained model's loss and the
+    CONSTANT_AT_FLOOR (rounding) of the way from the floor to the better of the untrained model's loss and the
     loss of the targets' batch mean. Edge values only (0, ±1, the targets' extremes, ten times their
     largest size; within [0, 1] for a head of probabilities): the batch mean is a baseline a loss
     that pairs outputs and targets otherwise may also beat."""

@@ -45,6 +45,31 @@ def test_squared_errors_and_the_full_cross_entropy_are_not_won_by_a_constant(sca
         assert not decide(values, untrained, mse).problems
 
 
+def test_an_asymmetric_pinball_loss_is_not_won_by_its_edge_constant():
+    """A 0.99 quantile loss is least at the targets too; its batch mean is a poor baseline, and the
+    targets' maximum as a constant comes within 0.5 % of the way — well above rounding."""
+    rng = np.random.default_rng(0)
+    y = rng.random((64, 1)).astype(np.float32)
+    untrained = (rng.normal(size=(64, 1)) * 0.1).astype(np.float32)
+
+    def pinball(out: np.ndarray, targets=None) -> float:
+        d = y - out
+        return float(np.maximum(0.99 * d, -0.01 * d).mean())
+    assert not decide(y, untrained, pinball).problems
+
+
+@pytest.mark.parametrize("similar", [0.5, 0.9])
+def test_a_contrastive_loss_on_distances_with_one_for_similar_is_not_won_by_a_constant(similar):
+    """Its optimum is the targets inverted (distance 0 for a similar pair): the floor is taken there,
+    so mostly-similar pairs do not let a constant distance 0 look as good as a perfect prediction."""
+    rng = np.random.default_rng(0)
+    y = (rng.random((64, 1)) < similar).astype(np.float32)
+
+    def contrastive(d: np.ndarray, targets=None) -> float:
+        return float((y * d ** 2 + (1 - y) * np.maximum(1 - d, 0) ** 2).mean())
+    assert not decide(y, np.full_like(y, 0.5), contrastive).problems
+
+
 def test_constant_targets_are_no_evidence():
     y = np.ones((16, 4), dtype=np.float32)
     assert not decide(y, np.full_like(y, 0.5), _positive_term_only(y)).problems

@@ -1,8 +1,9 @@
 """A loss (or step) that reads the model object itself — a KL term the forward pass stores on it, a
 weight penalty — reads the copy the check trains, as the user's loop reads the model it trains: a
-closure cell, a module global or a ``functools.partial`` argument holding the model (or a submodule,
-or a parameter) is bound to the copy in the function the check calls. The user's function is not
-changed."""
+closure cell, a default argument, a ``functools.partial`` argument holding the model (or a
+submodule, or a parameter), or a method bound to it, is bound to the copy in the function the check
+calls. The user's function is not changed; cells holding anything else stay shared, and module
+globals are never rebound (see test_loss_reads_the_model_untouched.py for what happens then)."""
 
 from __future__ import annotations
 
@@ -58,16 +59,43 @@ def _partial_loss(out, y, *, net):
     return F.mse_loss(out, y) + net.penalty
 
 
-def test_closures_globals_and_partials_are_bound_to_the_copy():
+def test_closures_defaults_partials_and_methods_are_bound_to_the_copy():
     model = Stores()
     closing = lambda o, y: F.mse_loss(o, y) + model.fc.weight.sum()  # noqa: E731 - a submodule's parameter
     copy, loss, _ = copy_with_hooks(model, closing)
     assert loss is not closing and loss.__closure__[0].cell_contents is copy
-    copy, loss, _ = copy_with_hooks(MODULE_MODEL, _global_loss)
-    assert loss.__globals__["MODULE_MODEL"] is copy and _global_loss.__globals__["MODULE_MODEL"] is MODULE_MODEL
+    defaulted = lambda o, y, net=model: F.mse_loss(o, y) + net.penalty  # noqa: E731
+    copy, loss, _ = copy_with_hooks(model, defaulted)
+    assert loss.__defaults__[0] is copy and defaulted.__defaults__[0] is model
     bound = functools.partial(_partial_loss, net=model)
     copy, loss, _ = copy_with_hooks(model, bound)
     assert loss.keywords["net"] is copy and bound.keywords["net"] is model
+    copy, loss, _ = copy_with_hooks(model, model.forward)
+    assert loss.__self__ is copy
+
+
+def test_a_module_global_is_not_rebound():
+    """A module's namespace is shared by everything in it (a hook may write a global the loss reads):
+    the loss keeps it, and reads the original there."""
+    copy, loss, _ = copy_with_hooks(MODULE_MODEL, _global_loss)
+    assert loss is _global_loss
+
+
+def test_a_nonlocal_the_loss_and_the_step_share_stays_shared():
+    model = Stores()
+    beta = 0.0
+
+    def loss_fn(out, y):
+        return F.mse_loss(out, y) + beta * model.penalty
+
+    def step(net, optimizer, loss, x, y):
+        nonlocal beta
+        beta = 1.0
+        return loss(net(x), y)
+
+    copy, loss, stepped = copy_with_hooks(model, loss_fn, step)
+    assert loss.__closure__[0] is stepped.__closure__[0] is loss_fn.__closure__[0]  # beta: the user's own cell
+    assert loss.__closure__[1].cell_contents is copy
 
 
 def test_a_loss_that_reads_nothing_of_the_model_is_passed_on_as_it_is():

@@ -72,8 +72,8 @@ def test_a_loss_reading_the_original_leaves_it_as_found(mlcheck, user_setup, che
     if check == "init_loss":  # no backward pass: the term is a constant, nothing reaches the model
         CALLS[check](mlcheck, model, closing_loss(model, forward=forward), optimizer)
     else:
-        with pytest.raises(MlcheckUsageError, match=r"^loss_fn: .*gradients onto the parameters of the model "
-                                                    r"object you passed.*train_step="):
+        with pytest.raises(MlcheckUsageError, match=r"^loss_fn: .*a gradient reached the parameters of the "
+                                                    r"model object you passed.*train_step="):
             CALLS[check](mlcheck, model, closing_loss(model, forward=forward), optimizer)
     tn.assert_same(before, tn.snapshot(model, optimizer))
 
@@ -116,6 +116,33 @@ def test_a_train_step_reading_the_original_names_train_step(mlcheck, user_setup)
     with pytest.raises(MlcheckUsageError, match=r"^train_step: "):
         mlcheck.overfit_one_batch(model, digits_batch(32), train_step=step, optimizer=optimizer, steps=20)
     tn.assert_same(before, tn.snapshot(model, optimizer))
+
+
+class Trainer:
+    """A training loop object holding the model and its own optimizer (with momentum state)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+        self.opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        self.ce = nn.CrossEntropyLoss()
+
+    def step(self, copy, optimizer, loss_fn, x, y):  # trains self.model: the original
+        self.opt.zero_grad()
+        loss = self.ce(self.model(x), y)
+        loss.backward()
+        self.opt.step()
+        return loss
+
+
+def test_a_step_bound_to_an_object_holding_the_model_is_stopped_before_it_steps_it(mlcheck, user_setup):
+    """The gradient is refused as it reaches the user's parameters, before their own optimizer steps."""
+    model, optimizer = user_setup
+    trainer = Trainer(model)
+    before = tn.snapshot(model, optimizer)
+    with pytest.raises(MlcheckUsageError, match=r"^train_step: .*optimizer are as they were"):
+        mlcheck.overfit_one_batch(model, digits_batch(32), train_step=trainer.step, optimizer=optimizer)
+    tn.assert_same(before, tn.snapshot(model, optimizer))
+    assert trainer.opt.state_dict()["state"] == {}  # the user's own optimizer never stepped
 
 
 def test_the_same_penalty_through_train_step_on_the_copy_is_accepted(mlcheck, user_setup):

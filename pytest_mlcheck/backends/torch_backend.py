@@ -30,7 +30,7 @@ from pytest_mlcheck.backends.outputs import select_output
 from pytest_mlcheck.backends import own_loss, torch_inplace
 from pytest_mlcheck.backends.rng import Guard
 from pytest_mlcheck.backends.torch_inplace import InPlace, Untouched
-from pytest_mlcheck.errors import DeviceUnavailable, NotSupported, UserCodeError, call_user, usage
+from pytest_mlcheck.errors import DeviceUnavailable, MlcheckUsageError, NotSupported, UserCodeError, call_user, usage
 
 DEFAULT_LR = 1e-3
 LOSS_SOURCE = "the LightningModule's training_step(batch, batch_idx)"
@@ -72,39 +72,61 @@ def _copy_hook(hook: Any, memo: dict) -> Any:
     return copied
 
 
-def _on_copy(fn: Any, memo: dict) -> Any:
-    """The user's loss (or step) pointed at the copy: a function whose closure cells, or module
-    globals it names, hold an object the copy was made of (the model, a submodule, a parameter) gets
-    those cells and names bound to the copies; a ``functools.partial`` likewise for its arguments.
-    What the loss reads of the model it then reads on the copy the check trains, as the user's loop
-    reads the model it trains. Anything else is left as it is (and shared)."""
+def _on_copy(fn: Any, memo: dict, cells: dict[int, Any]) -> Any:
+    """The user's loss (or step) pointed at the copy: a function whose closure cells or default
+    arguments hold an object the copy was made of (the model, a submodule, a parameter) gets those
+    bound to the copies; a bound method of such an object is bound to its copy; a
+    ``functools.partial`` likewise for its arguments. What the loss reads of the model it then reads
+    on the copy the check trains, as the user's loop reads the model it trains. Cells holding anything
+    else stay the user's own cells (a ``nonlocal`` the loss and step share stays shared: ``cells``
+    gives both the same new cell where one is made); globals are not rebound (a module's namespace is
+    shared by everything in it): a loss reaching the model that way is refused by ``Untouched``."""
     def mapped(value: Any) -> Any:
         return memo.get(id(value), value)
 
-    if isinstance(fn, functools.partial):
-        inner, args = _on_copy(fn.func, memo), [mapped(a) for a in fn.args]
+    if type(fn) is functools.partial:
+        inner, args = _on_copy(fn.func, memo, cells), [mapped(a) for a in fn.args]
         keywords = {k: mapped(v) for k, v in fn.keywords.items()}
         if inner is fn.func and all(a is b for a, b in zip(args, fn.args)) and all(
                 keywords[k] is v for k, v in fn.keywords.items()):
             return fn
         return functools.partial(inner, *args, **keywords)
+    if isinstance(fn, types.MethodType):
+        owner = mapped(fn.__self__)
+        return fn if owner is fn.__self__ else types.MethodType(fn.__func__, owner)
     if not isinstance(fn, types.FunctionType):
         return fn
-    try:
-        contents = [cell.cell_contents for cell in fn.__closure__ or ()]
-    except ValueError:  # an empty cell: a name the function reads before it is bound
+    closure = list(fn.__closure__ or ())
+    for i, cell in enumerate(closure):
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell: a name the function reads before it is bound
+            continue
+        if mapped(value) is not value:
+            closure[i] = cells.setdefault(id(cell), types.CellType(mapped(value)))
+    defaults = tuple(mapped(v) for v in fn.__defaults__) if fn.__defaults__ else fn.__defaults__
+    kwdefaults = {k: mapped(v) for k, v in fn.__kwdefaults__.items()} if fn.__kwdefaults__ else fn.__kwdefaults__
+    if all(a is b for a, b in zip(closure, fn.__closure__ or ())) \
+            and all(a is b for a, b in zip(defaults or (), fn.__defaults__ or ())) \
+            and all(kwdefaults[k] is v for k, v in (fn.__kwdefaults__ or {}).items()):
         return fn
-    values = [mapped(value) for value in contents]
-    rebound = {name: mapped(fn.__globals__[name]) for name in fn.__code__.co_names
-               if name in fn.__globals__ and mapped(fn.__globals__[name]) is not fn.__globals__[name]}
-    if not rebound and all(a is b for a, b in zip(values, contents)):
-        return fn
-    cells = tuple(types.CellType(value) for value in values) or None
-    scope = {**fn.__globals__, **rebound} if rebound else fn.__globals__
-    copied = types.FunctionType(fn.__code__, scope, fn.__name__, fn.__defaults__, cells)
-    copied.__kwdefaults__ = fn.__kwdefaults__
+    copied = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, defaults, tuple(closure) or None)
+    copied.__kwdefaults__ = kwdefaults
     copied.__dict__.update(fn.__dict__)
     return copied
+
+
+def _reads_original(argument: str) -> MlcheckUsageError:
+    """A loss (or step) that reaches the module the user passed, which the check does not train."""
+    return usage(argument, "code that reaches the model only through the outputs it is given (the check "
+                           "trains a copy of your model)",
+                 fix="a gradient reached the parameters of the model object you passed (read through an "
+                     "object holding it, a helper function or a bound method, e.g. a weight penalty or a "
+                     "second forward pass), so that term would be a constant for the check; the check stopped "
+                     "it there: your model, its gradients, buffers and optimizer are as they were. Pass "
+                     "train_step=lambda model, optimizer, loss_fn, x, y: ..., which is given the copy, close "
+                     "over the model in a plain function (bound to the copy), or return the term among the "
+                     "model's outputs")
 
 
 def copy_with_hooks(model: torch.nn.Module, loss_fn: Any, train_step: Any = None) -> tuple[torch.nn.Module, Any, Any]:
@@ -120,7 +142,8 @@ def copy_with_hooks(model: torch.nn.Module, loss_fn: Any, train_step: Any = None
             if hooks:
                 for key, hook in list(hooks.items()):
                     hooks[key] = _copy_hook(hook, memo)
-    return model_copy, loss_copy if loss_is_module else _on_copy(loss_fn, memo), _on_copy(train_step, memo)
+    cells: dict[int, Any] = {}
+    return model_copy, loss_copy if loss_is_module else _on_copy(loss_fn, memo, cells), _on_copy(train_step, memo, cells)
 
 
 def _takes_labels(model: torch.nn.Module) -> bool:
@@ -263,7 +286,9 @@ class TorchSession:
         undone in full if anything stops it."""
         try:
             if original is not None:
-                self._untouched = Untouched(*original)
+                argument = "train_step" if self.user_step is not None else "loss_fn"
+                self._untouched = Untouched(*original, copies={id(p) for p in self.model.parameters()},
+                                            refusal=lambda: _reads_original(argument))
             if inplace:
                 self._inplace = InPlace(self.model, self.loss_fn)
                 self.model.train()
@@ -570,18 +595,10 @@ class TorchSession:
         return value
 
     def _copy_only(self, argument: str) -> None:
-        """After a backward pass: the gradients reached the copy only. A loss (or step) that reads the
-        module the user passed, say a weight penalty through a closure, trains something other than
-        what the check trains; the user's gradients are set aside meanwhile (``Untouched``)."""
-        if self._untouched is None or not self._untouched.reached():
-            return
-        raise usage(argument, "code that reaches the model only through the outputs it is given (the check "
-                              "trains a copy of your model)",
-                    fix="it put gradients onto the parameters of the model object you passed (read through a "
-                        "closure or a global, e.g. a weight penalty or a second forward pass), so that term "
-                        "would be a constant for the check; your model, its gradients and buffers are as "
-                        "they were. Pass train_step=lambda model, optimizer, loss_fn, x, y: ..., which is "
-                        "given the copy, or return the term among the model's outputs")
+        """After a step or backward pass: the gradients reached the copy only (``Untouched`` refuses
+        them on the user's module as they arrive; this catches one assigned to ``.grad``)."""
+        if self._untouched is not None and self._untouched.reached():
+            raise _reads_original(argument)
 
     def _stepped(self) -> None:
         """After an optimizer step: count it, and step configure_optimizers' "step" schedulers."""

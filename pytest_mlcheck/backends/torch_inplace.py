@@ -19,7 +19,7 @@ scripted) is copied instead (``usable``). The restore is idempotent and critical
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -152,36 +152,54 @@ class InPlace:
 
 
 class Untouched:
-    """The user's module while the check trains a copy of it. The user's loss may still read the
-    original (a weight penalty through a closure, a second forward pass on it): its gradients would
-    accumulate into the user's ``.grad`` and a training-mode forward would move its BatchNorm
-    statistics. So for the session each parameter's gradient is set aside (the original starts with
-    none), each buffer is replaced by a copy of itself, and module attributes are captured as bound;
-    ``restore`` puts back the user's own tensors, gradients and attributes. Nothing the user holds is
-    written: only the copies made here are."""
+    """The user's module while the check trains a copy of it. The user's loss or step may still read
+    the original (an object holding it, a helper reading it as a global, a bound method of another
+    object): a backward pass would accumulate into the user's ``.grad`` and the user's own optimizer
+    could step it, and a training-mode forward would move its BatchNorm statistics. So for the session
+    each parameter that requires grad carries a hook that raises ``refusal()`` the moment a gradient
+    reaches it (before anything accumulates or steps), each gradient is set aside (the original starts
+    with none), each buffer is replaced by a copy of itself, and module attributes are captured as
+    bound; ``restore`` removes the hooks and puts back the user's own tensors, gradients and
+    attributes. Parameters in ``copies`` (a copy that shares them with the original) get no hook."""
 
-    def __init__(self, model: torch.nn.Module, loss_fn: Any) -> None:
+    def __init__(self, model: torch.nn.Module, loss_fn: Any, *, copies: set[int],
+                 refusal: Callable[[], BaseException]) -> None:
         self._bindings = InPlace(model, loss_fn)  # references only: attributes, registrations, storages
         self._grads: list[tuple[torch.Tensor, torch.Tensor | None]] = []
+        self._hooks: list[Any] = []
+
+        def refuse(grad: torch.Tensor) -> None:
+            raise refusal()
+
         seen: set[int] = set()
-        for module in _modules(model, loss_fn):
-            for tensor in module._parameters.values():
-                if tensor is not None and id(tensor) not in seen:
+        try:
+            for module in _modules(model, loss_fn):
+                for tensor in module._parameters.values():
+                    if tensor is None or id(tensor) in seen or id(tensor) in copies:
+                        continue
                     seen.add(id(tensor))
                     self._grads.append((tensor, tensor.grad))
-            for name, tensor in module._buffers.items():
-                if tensor is not None:
-                    module._buffers[name] = tensor.detach().clone()
-        for tensor, _ in self._grads:
-            tensor.grad = None
+                    tensor.grad = None
+                    if tensor.requires_grad:
+                        self._hooks.append(tensor.register_hook(refuse))
+                for name, tensor in module._buffers.items():
+                    if tensor is not None:
+                        module._buffers[name] = tensor.detach().clone()  # the registration is restored
+        except BaseException:
+            self.restore()
+            raise
 
     def reached(self) -> bool:
-        """Whether a backward pass has put a gradient onto the user's parameters since the start."""
+        """Whether a gradient was put onto the user's parameters since the start (past the hooks: an
+        assignment to ``.grad``)."""
         return any(tensor.grad is not None for tensor, _ in self._grads)
 
     @critical
     def restore(self) -> None:
-        """Put back the user's buffers, attributes and gradients (idempotent)."""
+        """Remove the hooks; put back the user's buffers, attributes and gradients (idempotent)."""
+        for hook in self._hooks:
+            hook.remove()
+        self._hooks = []
         self._bindings.restore()
         for tensor, grad in self._grads:
             if tensor.grad is not grad:
