@@ -286,3 +286,22 @@ def test_raw_pixels_into_a_batchnorm_are_judged_as_the_first_training_step_sees_
     assert any("BatchNorm statistics the first training step computes" in n for n in result.notes), result.notes
     assert result.figures["loss_at_init"] > 1.25 * math.log(10)  # the eval-mode view alone would fail
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+@pytest.mark.parametrize("values", ["standardised", "in [0, 1]"])
+def test_a_linear_head_whose_untrained_outputs_happen_to_lie_in_0_1_is_judged_against_zeros(mlcheck, values):
+    """Value targets outside [0, 1] (standardised prices, mean below 0 in this batch): outputs of an
+    untrained linear head near 0.1 are no probabilities, so the reference is the loss of zeros, not of
+    0.5 everywhere (which scored 2.5 here against the untrained 1.45: a false init_loss_off). Targets
+    inside [0, 1] keep 0.5 as the uninformative value (a head near 0.5 there passes)."""
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 4, generator=g)
+    y = (torch.randn(64, 1, generator=g) * 0.5 - 1.0) if values == "standardised" else torch.rand(64, 1, generator=g)
+    head = torch.nn.Linear(4, 1)
+    with torch.no_grad():
+        head.weight.mul_(0.05)
+        head.bias.fill_(0.1 if values == "standardised" else 0.5)
+    result = mlcheck.init_loss(head, (x, y), loss_fn=torch.nn.MSELoss())
+    expected = "all-zero outputs" if values == "standardised" else "0.5 everywhere"
+    assert expected in result.figures["expected_from"]

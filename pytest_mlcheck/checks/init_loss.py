@@ -33,6 +33,11 @@ def uninformative(outputs: np.ndarray, axis: int | None = None) -> tuple[np.ndar
     return np.zeros_like(outputs), "all-zero outputs (uninformative logits)"
 
 
+def _within_unit(y: np.ndarray) -> bool:
+    values = np.asarray(y, dtype=np.float64)
+    return bool(np.isfinite(values).all() and values.min() >= 0 and values.max() <= 1)
+
+
 def output_spread(outputs: np.ndarray, what: str, y: np.ndarray, classes: bool, axis: int | None = None) -> float:
     """How far the outputs spread from uninformative: for class targets or outputs in [0, 1], the
     rms of the logits about each row's mean (log-probabilities for softmax rows); an independent
@@ -149,6 +154,12 @@ def init_loss(
             raise usage("loss_fn", "the loss to evaluate for init_loss",
                         fix="Pass loss_fn= (or compile the Keras model with a loss)")
         baseline, what = uninformative(outputs, targets.channel_axis)
+        if what == "0.5 everywhere" and targets.task == "regression" and np.size(outputs) == np.size(y) \
+                and not _within_unit(y):
+            # untrained outputs, one per target value, that happen to lie in [0, 1] are no
+            # probabilities for value targets outside it (a linear head near 0 before standardised
+            # targets): its uninformative value is 0
+            baseline, what = np.zeros_like(outputs), "all-zero outputs (uninformative logits)"
         reference = float(expected) if expected is not None else session.loss_of(baseline, prepared)
         run.result.figures["samples"] = int(len(y))
         run.result.figures["loss_at_init"] = observed

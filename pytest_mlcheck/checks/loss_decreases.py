@@ -191,7 +191,7 @@ def loss_decreases(
                                                           if drop >= threshold else
                                                           f"still short at step {len(losses)}; a larger steps= or "
                                                           "learning rate may get there"))
-            spike = recovered_spike(losses, floor, baseline) if drop >= threshold else None
+            spike = recovered_spike(losses, floor, baseline, at_init) if drop >= threshold else None
             if spike is not None:
                 raise run.fail("the loss diverged on the way before it came down", [spike])
             if drop >= threshold and not uncovered:

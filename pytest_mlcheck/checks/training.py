@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
@@ -279,23 +279,34 @@ def learning(losses: list[float]) -> bool:
     return descending(losses) and bool(np.median(losses[-quarter:]) < np.median(losses[:quarter]))
 
 
-def recovered_spike(losses: list[float], floor: float, start: float | None = None) -> Evidence | None:
+def recovered_spike(losses: list[float], floor: float, start: float | None = None,
+                    starts: Sequence[float] | None = None) -> Evidence | None:
     """Evidence that a run which met its criterion diverged on the way: its loss rose over
     RECOVERED_SPIKE times its start's distance from the floor before coming back (lr_too_high).
-    ``start``: the loss at init over every batch trained on (default: the first step's), so one
-    hard batch among several is not read as a spike."""
+    ``start``: the loss at init over every batch trained on (default: the first step's); ``starts``:
+    each batch's own loss at init, cycled with the steps (NaN where unknown: ``start`` stands in), so
+    a hard batch among several, high from the first pass on, is not read as a spike."""
     finite = [v for v in losses if np.isfinite(v)]
     if len(finite) < 3:
         return None
     start = losses[0] if start is None or not np.isfinite(start) else start
-    low = effective_floor(start, floor)
-    gap = start - low
-    peak_at = int(np.nanargmax(np.asarray(losses, dtype=np.float64)))
-    peak = losses[peak_at]
-    if gap <= 0 or (peak - low) <= RECOVERED_SPIKE * gap:
+    worst, peak_at, own = -np.inf, -1, start
+    for i, loss in enumerate(losses):
+        if not np.isfinite(loss):
+            continue
+        mine = starts[i % len(starts)] if starts else float("nan")
+        mine = mine if np.isfinite(mine) else start
+        low = effective_floor(mine, floor)
+        if mine - low <= 0:
+            continue
+        ratio = (loss - low) / (mine - low)
+        if ratio > worst:
+            worst, peak_at, own = ratio, i, mine
+    if worst <= RECOVERED_SPIKE:
         return None
+    peak = losses[peak_at]
     return (C.LR_TOO_HIGH,
-            f"the loss rose to ×{fmt((peak - low) / gap)} its start's distance from the floor ({fmt(start)} → "
+            f"the loss rose to ×{fmt(worst)} its start's distance from the floor ({fmt(own)} → "
             f"{fmt(peak)} at step {peak_at + 1}) before it came back: the updates threw the weights out of "
             f"their basin, which a correct run does not do (×{RECOVERED_SPIKE:g} at most here); try the learning "
             "rate ÷ 10")
