@@ -170,4 +170,5 @@ PROGRAMS: tuple[str, ...] = (
     "b21a_nlp_tutorial_textcnn_conv_built_in_forward",
     "b21b_caicloud_tf_book_linear_output_positive_xent",
     "b21b_tf_cookbook_spam_rnn_softmax_into_logits_ce",
+    "b22a_tsa_darnn_forecast_unscaled_price_targets",
 )
