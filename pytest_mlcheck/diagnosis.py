@@ -3,7 +3,7 @@ and is found from values (outputs, gradients, retries), never from class names."
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
@@ -327,19 +327,26 @@ def step_gradients(session: Any, notes: list[str]) -> dict[str, np.ndarray | Non
         return {}
 
 
-def _course(losses: list[float]) -> tuple[int | None, bool, bool]:
+def _course(losses: list[float], starts: Sequence[float] | None = None) -> tuple[int | None, bool, bool]:
     """How a failed run went, as the retries read it: the step its loss first went non-finite (or
     None), whether it diverged (non-finite, or a spike above SPIKE × its start), and whether it
-    otherwise stalled (never below half its start). ``losses`` is not empty."""
+    otherwise stalled (never below half its start). ``losses`` is not empty. ``starts``: each
+    batch's own loss at init, cycled with the steps: a step on a batch that starts higher is held to
+    that batch's start (a hard batch among several is no spike)."""
     finite = [v for v in losses if np.isfinite(v)]
     where = next((i for i, v in enumerate(losses) if not np.isfinite(v)), None)
-    spiked = where is not None or max(finite) > SPIKE * losses[0]
+
+    def start_of(i: int) -> float:
+        own = starts[i % len(starts)] if starts else float("nan")
+        return max(losses[0], own) if np.isfinite(own) else losses[0]
+
+    spiked = where is not None or any(np.isfinite(v) and v > SPIKE * start_of(i) for i, v in enumerate(losses))
     return where, spiked, not spiked and min(finite) > 0.5 * losses[0]
 
 
 def learning_rate(
     losses: list[float], retry: Callable[[float], tuple[bool, float]] | None, *, slow: bool = False,
-    fitted: dict[float, int] | None = None,
+    fitted: dict[float, int] | None = None, starts: Sequence[float] | None = None,
 ) -> list[Evidence]:
     """Diverged (non-finite, or a spike): does a smaller lr succeed? Stalled (never half the
     start), or ``slow`` (still falling steadily when the run ended): does a larger one — and if
@@ -362,7 +369,7 @@ def learning_rate(
         return []
     start = losses[0]
     finite = [v for v in losses if np.isfinite(v)]
-    where, spiked, stalled = _course(losses)
+    where, spiked, stalled = _course(losses, starts)
     if stalled or (slow and not spiked):
         for factor, name in ((10.0, "lr×10"), (100.0, "lr×100"), (1000.0, "lr×1000"), (1e4, "lr×10000")):
             ok, end = retry(factor)
@@ -382,7 +389,8 @@ def learning_rate(
                                        f"check passes (fitted at step {steps})")]
             if not ok:  # a larger rate helps only where this one at least halved the loss
                 break
-    if spiked or finite[-1] >= start:
+    own = starts[(len(losses) - 1) % len(starts)] if starts else float("nan")
+    if spiked or finite[-1] >= (own if np.isfinite(own) else start):  # the last batch against its own start
         for factor, name in ((0.1, "lr/10"), (0.01, "lr/100"), (0.001, "lr/1000")):
             ok, end = retry(factor)
             if ok:

@@ -203,7 +203,7 @@ def loss_decreases(
         causes = failure_causes(
             model=model, settings=settings, spec=spec, session=session, raw_batch=raws[0], first=prepared[0],
             losses=losses, initial_outputs=out0, targets=targets, retry=retry, notes=run.result.notes, log=log,
-            batches=prepared,
+            batches=prepared, starts=at_init,
         )
         raise run.fail(_headline(why, losses, threshold, run, uncovered), causes)
 

@@ -477,6 +477,7 @@ def failure_causes(
     notes: list[str],
     log: ProbeLog | None = None,
     batches: list[Any] | None = None,
+    starts: Sequence[float] | None = None,
 ) -> list[Evidence]:
     """Run the probes, decisive evidence first: values that prove a defect (inputs, outputs, the
     loss on chosen outputs, where a non-finite loss first appears) before retries that only
@@ -516,7 +517,8 @@ def failure_causes(
     if not causes and retrying:
         causes += diagnosis.regularization(losses, decay, lambda: _noisy(fresh, raw_batch, log), retry)
     if not causes:
-        causes += diagnosis.learning_rate(losses, retry, slow=still_falling(losses, targets.floor), fitted=log.fitted)
+        causes += diagnosis.learning_rate(losses, retry, slow=still_falling(losses, targets.floor), fitted=log.fitted,
+                                         starts=starts)
         if bounded is not None and log.outputs:  # the retries, having run, make the bound decisive
             causes = pressed_in_retries(*bounded, log.outputs) + causes
     if not causes and retrying and not diagnosis.raw_inputs(scaled):  # raw inputs: their own story, below
