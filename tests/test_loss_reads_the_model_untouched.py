@@ -180,3 +180,34 @@ def test_a_loss_switching_the_original_to_eval_mode_is_put_back(mlcheck, user_se
         mlcheck.loss_decreases(model, [digits_batch(32)], loss_fn=closing_loss(model, forward=False, eval_mode=True),
                                optimizer=optimizer, steps=8)
     tn.assert_same(before, tn.snapshot(model, optimizer))
+
+
+def test_setting_the_model_aside_puts_everything_back_when_it_fails_part_way(monkeypatch):
+    """A clone of a buffer that fails (out of memory on a device) leaves no buffer swapped, no hook and
+    no gradient set aside: what was done before the failure is undone."""
+    from pytest_mlcheck.backends import torch_inplace
+
+    torch.manual_seed(0)
+    model = tn.bn_model()
+    grads = {}
+    for name, p in model.named_parameters():
+        p.grad = torch.ones_like(p)
+        grads[name] = p.grad
+    buffers = {name: b for name, b in model.named_buffers()}
+    calls = {"n": 0}
+    real = torch.Tensor.clone
+
+    def failing_clone(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("out of memory")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.Tensor, "clone", failing_clone)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        torch_inplace.Untouched(model, None, copies=set(), refusal=lambda: AssertionError("no hook expected"))
+    monkeypatch.undo()
+    assert {name: b for name, b in model.named_buffers()}.keys() == buffers.keys()
+    assert all(b is buffers[name] for name, b in model.named_buffers())
+    assert all(p.grad is grads[name] for name, p in model.named_parameters())
+    nn.CrossEntropyLoss()(model(digits_batch(8)[0]), digits_batch(8)[1]).backward()  # no hook left to raise
