@@ -858,10 +858,11 @@ def _won_by_a_constant(loss_at: LossAt, y2: np.ndarray, out: np.ndarray, floor: 
         return []
     shape = tuple(out.shape)
     start = loss_at(np.ascontiguousarray(out, dtype=np.float32))
-    mean = np.broadcast_to(y2.mean(axis=0, keepdims=True), (len(y2), out[0].size))
-    baseline = loss_at(np.ascontiguousarray(mean.reshape(shape), dtype=np.float32)) if y2.shape[1] in (1, out[0].size) \
-        else float("nan")
-    above = min(v for v in (start, baseline) if _finite(v)) if _finite(start) or _finite(baseline) else float("nan")
+    baseline = float("nan")
+    if y2.shape[1] in (1, out[0].size):  # the targets' batch mean, as an output of every sample
+        mean = np.broadcast_to(y2.mean(axis=0, keepdims=True), (len(y2), out[0].size))
+        baseline = loss_at(np.ascontiguousarray(mean.reshape(shape), dtype=np.float32))
+    above = min((v for v in (start, baseline) if _finite(v)), default=float("nan"))
     if not _finite(above) or above <= floor:
         return []
     size = max(1.0, float(np.abs(y2).max()))
