@@ -327,6 +327,15 @@ def step_gradients(session: Any, notes: list[str]) -> dict[str, np.ndarray | Non
         return {}
 
 
+def step_start(step: int, starts: Sequence[float] | None, start: float) -> float:
+    """The start a step's loss is measured from: the run's ``start``, or the loss at init of the
+    step's own batch (``starts``, cycled with the steps) where that lies above it — a hard batch among
+    several is high from its first pass on; an easy one keeps ``start`` (its own small distance
+    would read noise as divergence)."""
+    own = starts[step % len(starts)] if starts else float("nan")
+    return max(own, start) if np.isfinite(own) else start
+
+
 def _course(losses: list[float], starts: Sequence[float] | None = None) -> tuple[int | None, bool, bool]:
     """How a failed run went, as the retries read it: the step its loss first went non-finite (or
     None), whether it diverged (non-finite, or a spike above SPIKE × its start), and whether it
@@ -335,12 +344,8 @@ def _course(losses: list[float], starts: Sequence[float] | None = None) -> tuple
     that batch's start (a hard batch among several is no spike)."""
     finite = [v for v in losses if np.isfinite(v)]
     where = next((i for i, v in enumerate(losses) if not np.isfinite(v)), None)
-
-    def start_of(i: int) -> float:
-        own = starts[i % len(starts)] if starts else float("nan")
-        return max(losses[0], own) if np.isfinite(own) else losses[0]
-
-    spiked = where is not None or any(np.isfinite(v) and v > SPIKE * start_of(i) for i, v in enumerate(losses))
+    spiked = where is not None or any(np.isfinite(v) and v > SPIKE * step_start(i, starts, losses[0])
+                                      for i, v in enumerate(losses))
     return where, spiked, not spiked and min(finite) > 0.5 * losses[0]
 
 

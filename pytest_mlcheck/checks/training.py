@@ -284,9 +284,8 @@ def recovered_spike(losses: list[float], floor: float, start: float | None = Non
     """Evidence that a run which met its criterion diverged on the way: its loss rose over
     RECOVERED_SPIKE times its start's distance from the floor before coming back (lr_too_high).
     ``start``: the loss at init over every batch trained on (default: the first step's); ``starts``:
-    each batch's own loss at init, cycled with the steps (NaN where unknown), so a hard batch among
-    several, high from the first pass on, is measured from its own start and not read as a spike (an
-    easy batch keeps ``start``: its own small distance would read noise as divergence)."""
+    each batch's own loss at init (NaN where unknown), so a hard batch among several is not read as
+    a spike (:func:`diagnosis.step_start`)."""
     finite = [v for v in losses if np.isfinite(v)]
     if len(finite) < 3:
         return None
@@ -295,8 +294,7 @@ def recovered_spike(losses: list[float], floor: float, start: float | None = Non
     for i, loss in enumerate(losses):
         if not np.isfinite(loss):
             continue
-        mine = starts[i % len(starts)] if starts else float("nan")
-        mine = max(mine, start) if np.isfinite(mine) else start  # a hard batch is held to its own start
+        mine = diagnosis.step_start(i, starts, start)
         low = effective_floor(mine, floor)
         if mine - low <= 0:
             continue
