@@ -14,6 +14,7 @@ from torch import nn
 
 import test_non_mutation as tn
 from test_non_mutation import user_setup  # noqa: F401 - the fixture
+from test_non_mutation_torch_extras import CALLS  # each check, called with a loss and an optimizer
 from pytest_mlcheck import CheckFailed, MlcheckUsageError
 from torch_corpus import digits_batch
 
@@ -53,15 +54,6 @@ def closing_loss(model: nn.Module, *, forward: bool, eval_mode: bool = False, ho
     return loss_fn
 
 
-CALLS = {
-    "overfit_one_batch": lambda m, model, loss, opt: m.overfit_one_batch(model, digits_batch(32), loss_fn=loss,
-                                                                         optimizer=opt, steps=20),
-    "loss_decreases": lambda m, model, loss, opt: m.loss_decreases(
-        model, [digits_batch(32), digits_batch(32, offset=32)], loss_fn=loss, optimizer=opt, steps=10),
-    "gradients_flow": lambda m, model, loss, opt: m.gradients_flow(model, digits_batch(32), loss_fn=loss,
-                                                                   optimizer=opt),
-    "init_loss": lambda m, model, loss, opt: m.init_loss(model, digits_batch(32), loss_fn=loss),
-}
 
 
 @pytest.mark.parametrize("forward", [False, True], ids=["penalty", "second_forward"])
