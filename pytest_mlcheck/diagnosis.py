@@ -140,7 +140,7 @@ def _standardising(y: np.ndarray) -> str:
 
 
 def target_retry(losses: list[float], y: np.ndarray | None, outputs: np.ndarray | None,
-                 retry: Callable[..., tuple[bool, float]]) -> list[Evidence]:
+                 retry: Callable[..., tuple[bool, float]], starts: Sequence[float] | None = None) -> list[Evidence]:
     """A run on value targets beyond the untrained outputs' scale by ``TARGET_RETRY_SCALE`` or more
     that diverged or never halved its loss: does a fresh copy at the same learning rate train on the
     targets standardised? A gradient of a squared error grows with the targets' scale, so raw
@@ -150,13 +150,15 @@ def target_retry(losses: list[float], y: np.ndarray | None, outputs: np.ndarray 
     if not losses or scale is None:
         return []
     target_rms, _, ratio = scale
-    _, diverged, stalled = _course(losses)
+    _, diverged, stalled = _course(losses, starts)
     if ratio < TARGET_RETRY_SCALE or not (diverged or stalled):
         return []
     ok, end = retry(1.0, standardised=True)
     if not ok:
         return []
-    what = "diverged" if diverged else f"stayed above half its start ({fmt(losses[0])} → {fmt(min(losses))})"
+    own, best = best_step(losses, starts)
+    what = "diverged" if diverged else f"stayed above half its start ({fmt(own)} → {fmt(best)}" + (
+        ", its best step against its batch's start)" if starts and len(starts) > 1 else ")")
     return [(C.TARGETS_NOT_NORMALIZED,
              f"the regression targets' rms is {fmt(target_rms)}, ×{fmt(ratio)} the untrained outputs' scale, and the "
              f"run {what}; a retry at the same learning rate on the targets standardised ({_standardising(y)}) "
@@ -336,22 +338,59 @@ def step_start(step: int, starts: Sequence[float] | None, start: float) -> float
     return max(own, start) if np.isfinite(own) else start
 
 
+def own_start(step: int, losses: Sequence[float], batches: int, starts: Sequence[float] | None = None) -> float:
+    """The loss a step is held to when asking whether it halved: the first step's for one batch;
+    over several (cycled with the steps) its own batch's start — ``starts[j]`` where measured, else
+    the loss of that batch's first step (``losses[j]``, after j updates). Held to the first batch's
+    loss, a step on an easier batch would read as halving."""
+    if batches <= 1:
+        return losses[0]
+    j = step % batches
+    own = starts[j] if starts is not None and j < len(starts) else float("nan")
+    return own if np.isfinite(own) else (losses[j] if j < len(losses) else float("nan"))
+
+
+def halved(losses: Sequence[float], batches: int, starts: Sequence[float] | None = None) -> bool:
+    """Whether the last step's loss is PROBE_TARGET of its own start or less (:func:`own_start`)."""
+    start = own_start(len(losses) - 1, losses, batches, starts)
+    return bool(np.isfinite(start)) and losses[-1] <= PROBE_TARGET * start
+
+
 def _course(losses: list[float], starts: Sequence[float] | None = None) -> tuple[int | None, bool, bool]:
     """How a failed run went, as the retries read it: the step its loss first went non-finite (or
     None), whether it diverged (non-finite, or a spike above SPIKE × its start), and whether it
-    otherwise stalled (never below half its start). ``losses`` is not empty. ``starts``: each
-    batch's own loss at init, cycled with the steps: a step on a batch that starts higher is held to
-    that batch's start (a hard batch among several is no spike)."""
-    finite = [v for v in losses if np.isfinite(v)]
+    otherwise stalled (no step halved against its own start). ``losses`` is not empty. ``starts``:
+    each batch's own loss at init, cycled with the steps: a step on a batch that starts higher is
+    held to that batch's start (a hard batch among several is no spike), and a step on an easier one
+    halves only against its own."""
     where = next((i for i, v in enumerate(losses) if not np.isfinite(v)), None)
     spiked = where is not None or any(np.isfinite(v) and v > SPIKE * step_start(i, starts, losses[0])
                                       for i, v in enumerate(losses))
-    return where, spiked, not spiked and min(finite) > 0.5 * losses[0]
+    return where, spiked, not spiked and not _ever_halved(losses, starts)
+
+
+def _ever_halved(losses: Sequence[float], starts: Sequence[float] | None) -> bool:
+    """Whether any step came to half its own start or below (:func:`own_start`; ``starts`` cycled)."""
+    n = len(starts) if starts else 1
+    return any(v <= PROBE_TARGET * own_start(i, losses, n, starts) for i, v in enumerate(losses))
+
+
+def best_step(losses: Sequence[float], starts: Sequence[float] | None = None) -> tuple[float, float]:
+    """The finite step that came furthest below its own start (:func:`own_start`; ``starts``
+    cycled), as (that start, its loss): over one batch, the first loss and the lowest."""
+    n = len(starts) if starts else 1
+    seen = [(v / s, s, v) for i, v in enumerate(losses)
+            if np.isfinite(v) and np.isfinite(s := own_start(i, losses, n, starts)) and s > 0]
+    if not seen:
+        return losses[0], float(np.nanmin(np.asarray(losses, dtype=np.float64)))
+    _, own, best = min(seen)
+    return own, best
 
 
 def learning_rate(
     losses: list[float], retry: Callable[[float], tuple[bool, float]] | None, *, slow: bool = False,
     fitted: dict[float, int] | None = None, starts: Sequence[float] | None = None,
+    halvings: dict[float, int] | None = None,
 ) -> list[Evidence]:
     """Diverged (non-finite, or a spike): does a smaller lr succeed? Stalled (never half the
     start), or ``slow`` (still falling steadily when the run ended): does a larger one — and if
@@ -361,7 +400,8 @@ def learning_rate(
     negative: not within that many; filled in as the retries run) says what would pass. Where it
     can, a run that came down and levelled off short of the criterion gets a retry at lr×10 (and
     at lr×100 where lr×10 halved the loss without fitting the batch), named only if a retry meets
-    the check's own criterion: a halving the run already had proves nothing."""
+    the check's own criterion: a halving the run already had proves nothing. ``halvings`` (lr factor →
+    steps a plain retry took to halve the loss) gives the figure a cause quotes."""
 
     def passes(factor: float, name: str) -> str:
         n = (fitted or {}).get(factor)
@@ -379,11 +419,16 @@ def learning_rate(
         for factor, name in ((10.0, "lr×10"), (100.0, "lr×100"), (1000.0, "lr×1000"), (1e4, "lr×10000")):
             ok, end = retry(factor)
             if ok:
-                what = (f"loss only {fmt(start)} → {fmt(min(finite))}" if stalled else
+                own, best = best_step(losses, starts)
+                what = (f"loss only {fmt(own)} → {fmt(best)}" + (" (its best step against its batch's start)"
+                                                                 if starts and len(starts) > 1 else "")
+                        if stalled else
                         f"the loss was still falling slowly after {len(losses)} steps ({fmt(start)} → "
                         f"{fmt(losses[-1])})")
-                return [(C.LR_TOO_LOW, f"{what}; a retry at {name} halved it within {PROBE_MAX_STEPS} steps "
-                                       f"(loss {fmt(end)})" + passes(factor, name))]
+                took = (halvings or {}).get(factor)
+                return [(C.LR_TOO_LOW, f"{what}; a retry at {name} halved it "
+                                       + (f"in {took} steps" if took else f"within {PROBE_MAX_STEPS} steps")
+                                       + f" (loss {fmt(end)})" + passes(factor, name))]
     if fitted is not None and not (spiked or stalled or slow):
         for factor, name in ((10.0, "lr×10"), (100.0, "lr×100")):
             ok, end = retry(factor)
@@ -435,7 +480,7 @@ def regularization(losses: list[float], decay: float, noisy: Callable[[], bool],
 
 
 def initial_scale(losses: list[float], retry: Callable[..., tuple[bool, float]],
-                  spreads: Callable[[], list[float] | None]) -> list[Evidence]:
+                  spreads: Callable[[], list[float] | None], starts: Sequence[float] | None = None) -> list[Evidence]:
     """A stall the learning rate does not explain, where a fresh copy with every weighted layer
     rescaled to unit-variance outputs halves the loss at the same rate, and at initialisation the
     signal's spread across samples fades with depth by more than INIT_FADE: the layers' initial
@@ -443,7 +488,7 @@ def initial_scale(losses: list[float], retry: Callable[..., tuple[bool, float]],
     head nearly the same vector for every sample). ``spreads``: each weighted layer's spread, in
     call order, as the rescaled retry measured it before rescaling."""
     finite = [v for v in losses if np.isfinite(v)]
-    if not finite or len(finite) < len(losses) or min(finite) <= PROBE_TARGET * finite[0]:
+    if not finite or len(finite) < len(losses) or _ever_halved(losses, starts):
         return []
     ok, end = retry(1.0, rescaled=True)
     seen = spreads() if ok else None

@@ -156,7 +156,7 @@ def loss_decreases(
         extend = on_course and not proven
         # off course by its own pace (a plateau before the drop): a retry at a larger rate says how long to watch
         log = ProbeLog(keep_outputs=targets.task == "regression")  # a bounded head shows in the retries' outputs
-        retry = lr_retry(model, settings, spec, raws, n_steps, run, within=session, log=log)
+        retry = lr_retry(model, settings, spec, raws, n_steps, run, within=session, log=log, starts=at_init)
         reach = horizon(retry, log.halved.get, cap, "halved the loss") if slow and not (on_course or proven) \
             and not proven_before_extending(model, settings, spec, session, raws[0], prepared[0], losses, out0,
                                             targets) else None

@@ -344,12 +344,15 @@ class ProbeLog:
 
 def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[Any, Any]], steps: int,
              run: CheckRun, *, within: Session, log: ProbeLog | None = None,
-             fit: tuple[Targets, float] | None = None) -> Callable[..., tuple[bool, float]]:
+             fit: tuple[Targets, float] | None = None,
+             starts: Sequence[float] | None = None) -> Callable[..., tuple[bool, float]]:
     """A probe: train a fresh copy with the learning rate times ``factor`` (and, with
     ``quiet``, train-mode noise off; with ``no_decay``, weight decay off; with ``rescaled``, every
     weighted layer first rescaled to unit-variance outputs, ``log.spreads`` their spreads before)
     for at most PROBE_MAX_STEPS; it succeeds when the loss reaches PROBE_TARGET of its start (or
-    ``goal``, a loss) while staying finite (stops there). Each attempt is written to ``log``. Given
+    ``goal``, a loss) while staying finite (stops there). Over several batches a step is held to its
+    own batch's start (:func:`diagnosis.halved`; ``starts``: each batch's loss at init, as the check measured it
+    for the model as given). Each attempt is written to ``log``. Given
     ``fit`` (the check's targets and ``min_drop``), a successful plain learning-rate retry trains on
     to the check's criterion, up to ``steps`` in all, and ``log.fitted`` says whether and when it held
     (one that goes non-finite on the way is no success). Each attempt runs once: asked again (by the
@@ -370,7 +373,8 @@ def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[A
         ok, end, start, n = _attempt(factor, quiet=quiet, no_decay=no_decay, rescaled=rescaled, goal=goal,
                                      standardised=standardised)
         if log is not None and n:  # a retry stopped before its first step says why in its own line
-            verdict = (("halved: succeeded" if ok else "did not halve") if goal is None else
+            each = ", each batch against its own start" if len(raws) > 1 else ""
+            verdict = ((f"halved{each}: succeeded" if ok else f"did not halve{each}") if goal is None else
                        (f"reached {fmt(goal)}: succeeded" if ok else f"did not reach {fmt(goal)}"))
             log.add(f"a retry at {what}: loss {fmt(start)} → {fmt(end)} in {n} steps ({verdict})")
         seen[key] = ok, end
@@ -396,8 +400,13 @@ def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[A
                 probe.train_without_noise()
             if no_decay:
                 probe.drop_weight_decay()
+            # the copy as given starts where the check's own run did: its batches' starts apply; a
+            # changed copy measures its own (a step of the user's has its own loss: first visits then)
+            own = starts if not (rescaled or standardised) else None if len(batches) == 1 or spec.train_step \
+                else [probe.loss(b, training=True) for b in batches[:PROBE_MAX_STEPS]]
             losses, ok, why = train_loop(probe, batches, min(steps, PROBE_MAX_STEPS), run,
-                                         lambda ls, _: ls[-1] <= (PROBE_TARGET * ls[0] if goal is None else goal))
+                                         lambda ls, _: diagnosis.halved(ls, len(batches), own) if goal is None
+                                         else ls[-1] <= goal)
             if ok and log is not None and plain:
                 log.halved[factor] = len(losses)
             if ok and fitting:
@@ -425,7 +434,8 @@ def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[A
             probe.close()
         if why == "time":  # a probe cut short would name a different cause, or none: no verdict instead
             raise run.time_up(f"while probing the cause (a retry at lr×{factor:g} after {len(losses)} steps)")
-        return ok, losses[-1], losses[0], len(losses)
+        # the last step against its own batch's start: over several batches the first loss is another batch's
+        return ok, losses[-1], diagnosis.own_start(len(losses) - 1, losses, len(batches), own), len(losses)
 
     return retry
 
@@ -511,16 +521,17 @@ def failure_causes(
         causes += _input_dependence(fresh, first, x, settings.seed, log, raw=bool(diagnosis.raw_inputs(scaled)),
                                     scores=targets.classes)
     if not causes and retrying and task == "regression":  # a value gates it; the counterfactual decides
-        causes += diagnosis.target_retry(losses, _joined_labels(session, batches or [first]), initial_outputs, retry)
+        causes += diagnosis.target_retry(losses, _joined_labels(session, batches or [first]), initial_outputs, retry,
+                                          starts)
     if not causes and retrying:
         causes += diagnosis.regularization(losses, decay, lambda: _noisy(fresh, raw_batch, log), retry)
     if not causes:
         causes += diagnosis.learning_rate(losses, retry, slow=still_falling(losses, targets.floor), fitted=log.fitted,
-                                         starts=starts)
+                                         starts=starts, halvings=log.halved)
         if bounded is not None and log.outputs:  # the retries, having run, make the bound decisive
             causes = pressed_in_retries(*bounded, log.outputs) + causes
     if not causes and retrying and not diagnosis.raw_inputs(scaled):  # raw inputs: their own story, below
-        causes += diagnosis.initial_scale(losses, retry, lambda: log.spreads)
+        causes += diagnosis.initial_scale(losses, retry, lambda: log.spreads, starts)
     if not causes and probabilities is not None:
         lowest = float(np.nanmin(np.asarray(losses + ends, dtype=np.float64))) if losses else float("nan")
         causes += diagnosis.softmax_in_loss(probabilities, targets.fitted(probabilities), lowest, len(ends))
