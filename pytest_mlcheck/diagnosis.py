@@ -350,10 +350,11 @@ def own_start(step: int, losses: Sequence[float], batches: int, starts: Sequence
     return own if np.isfinite(own) else (losses[j] if j < len(losses) else float("nan"))
 
 
-def halved(losses: Sequence[float], batches: int, starts: Sequence[float] | None = None) -> bool:
-    """Whether the last step's loss is PROBE_TARGET of its own start or less (:func:`own_start`)."""
+def halved(losses: Sequence[float], batches: int, starts: Sequence[float] | None = None,
+           fraction: float = PROBE_TARGET) -> bool:
+    """Whether the last step's loss is ``fraction`` of its own start or less (:func:`own_start`)."""
     start = own_start(len(losses) - 1, losses, batches, starts)
-    return bool(np.isfinite(start)) and losses[-1] <= PROBE_TARGET * start
+    return bool(np.isfinite(start)) and losses[-1] <= fraction * start
 
 
 def _course(losses: list[float], starts: Sequence[float] | None = None) -> tuple[int | None, bool, bool]:
@@ -451,27 +452,44 @@ def learning_rate(
 
 
 def regularization(losses: list[float], decay: float, noisy: Callable[[], bool],
-                   retry: Callable[..., tuple[bool, float]]) -> list[Evidence]:
+                   retry: Callable[..., tuple[bool, float]], starts: Sequence[float] | None = None) -> list[Evidence]:
     """A stalled loss that fits once regularization is off: a retry without weight decay (when
     the optimizer has any), or in eval mode when the training-mode forward pass is random
     (dropout); a model without either costs nothing here. The retry must halve the lowest loss the
     run reached (a halving the run already had proves nothing: a batch-normalised head that floors
     the loss at 10 % of its start is not its dropout's doing). A noisy curve may spike (dropout at
-    0.99 scales the kept units by 100), so spikes do not rule it out."""
+    0.99 scales the kept units by 100), so spikes do not rule it out. Over several batches
+    (``starts``, each batch's loss at init) every step is read against its own batch's start: the
+    stall, the run's best and the retry's goal (half the best fraction of its start the run reached)."""
     finite = [v for v in losses if np.isfinite(v)]
+    if not finite:
+        return []
+    n = len(starts) if starts and len(starts) > 1 else 1
+
+    def start_of(i: int) -> float:
+        return own_start(i, losses, n, starts) if n > 1 else finite[0]
+
+    ratios = [v / s if np.isfinite(s := start_of(i)) and s > 0 else float("nan")
+              for i, v in enumerate(losses) if np.isfinite(v)]
+    tail = [r for r in ratios[-max(1, len(ratios) // 10):] if np.isfinite(r)]
     # a run that ended near the floor did not stall: a GPT-2 with dropout 0.1 ending at 5 % of its start
     # (failing on accuracy) was not held back by it; weight decay 10 stalls at 37-43 % (torch, Keras)
-    if not finite or float(np.median(finite[-max(1, len(finite) // 10):])) <= STALL_FRACTION * finite[0]:
+    if not tail or float(np.median(tail)) <= STALL_FRACTION:
         return []
-    best = min(finite)
-    goal = None if best >= finite[0] else PROBE_TARGET * best
+    own, best = best_step(losses, starts) if n > 1 else (finite[0], min(finite))
+    goal = fraction = None
+    if best < own:
+        if n > 1:
+            fraction = PROBE_TARGET * best / own
+        else:
+            goal = PROBE_TARGET * best
     if decay > 0:
-        ok, end = retry(1.0, no_decay=True, goal=goal)
+        ok, end = retry(1.0, no_decay=True, goal=goal, fraction=fraction)
         if ok:
             return [(C.OVER_REGULARIZED, f"weight decay {decay:g}: the loss stays at {fmt(best)}; a retry "
                                          f"without weight decay halved it (to {fmt(end)})")]
     if noisy():
-        ok, end = retry(1.0, quiet=True, goal=goal)
+        ok, end = retry(1.0, quiet=True, goal=goal, fraction=fraction)
         if ok:
             return [(C.OVER_REGULARIZED, f"the training-mode forward pass is random (dropout): the loss stays at "
                                          f"{fmt(best)}; a retry with it off halved it (to {fmt(end)}); is a "

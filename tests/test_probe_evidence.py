@@ -841,6 +841,30 @@ def test_a_regularisation_retry_must_halve_the_runs_best_not_just_its_own_start(
     assert asked == [None] and causes[0][0] == "over_regularized" and "halved it (to 0.9)" in causes[0][1]
 
 
+def test_over_several_batches_the_regularisation_probe_reads_each_step_against_its_batch():
+    """Batches starting at 10 and 1, each stuck at 90 % of its own start: a stall. Held to the first
+    batch's start, the easy batch's 0.9 read as a run that came to 9 % (no stall: nothing retried); the
+    retry's goal is half the best fraction of its own start the run reached, on every batch."""
+    from pytest_mlcheck import diagnosis
+
+    asked: list[tuple[float | None, float | None]] = []
+
+    def retry(factor: float = 1.0, *, goal: float | None = None, fraction: float | None = None,
+              **_: object) -> tuple[bool, float]:
+        asked.append((goal, fraction))
+        return True, 0.3
+
+    run = [10.0, 1.0] + [9.0, 0.9] * 49 + [9.0]
+    causes = diagnosis.regularization(run, 0.0, lambda: True, retry, [10.0, 1.0])
+    assert asked == [(None, pytest.approx(0.45))]
+    assert causes[0][0] == "over_regularized"
+    asked.clear()
+    # every batch down to 5 % of its own start: no stall, nothing retried
+    assert diagnosis.regularization([10.0, 1.0] + [0.5, 0.05] * 49 + [0.5], 0.0, lambda: True, retry,
+                                    [10.0, 1.0]) == []
+    assert asked == []
+
+
 def _step(backward: bool):
     """A user's step; the broken one left ``loss.backward()`` commented out."""
     def step(model, optimizer, loss_fn, x, y) -> float:

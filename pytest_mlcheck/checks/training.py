@@ -350,20 +350,22 @@ def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[A
     ``quiet``, train-mode noise off; with ``no_decay``, weight decay off; with ``rescaled``, every
     weighted layer first rescaled to unit-variance outputs, ``log.spreads`` their spreads before)
     for at most PROBE_MAX_STEPS; it succeeds when the loss reaches PROBE_TARGET of its start (or
-    ``goal``, a loss) while staying finite (stops there). Over several batches a step is held to its
-    own batch's start (:func:`diagnosis.halved`; ``starts``: each batch's loss at init, as the check measured it
-    for the model as given). Each attempt is written to ``log``. Given
+    ``goal``, a loss; or ``fraction`` of its start) while staying finite (stops there). Over several
+    batches a step is held to its own batch's start (:func:`diagnosis.halved`; ``starts``: each
+    batch's loss at init, as the check measured it for the model as given). Each attempt is written
+    to ``log``. Given
     ``fit`` (the check's targets and ``min_drop``), a successful plain learning-rate retry trains on
     to the check's criterion, up to ``steps`` in all, and ``log.fitted`` says whether and when it held
     (one that goes non-finite on the way is no success). Each attempt runs once: asked again (by the
     extension's horizon, then by the diagnosis), it answers what it saw."""
     if fit is not None and log is not None and log.fitted is None:
         log.fitted = {}
-    seen: dict[tuple[float, bool, bool, bool, float | None, bool], tuple[bool, float]] = {}
+    seen: dict[tuple[float, bool, bool, bool, float | None, bool, float | None], tuple[bool, float]] = {}
 
-    def retry(factor: float = 1.0, *, quiet: bool = False, no_decay: bool = False,
-              rescaled: bool = False, goal: float | None = None, standardised: bool = False) -> tuple[bool, float]:
-        key = (factor, quiet, no_decay, rescaled, goal, standardised)
+    def retry(factor: float = 1.0, *, quiet: bool = False, no_decay: bool = False, rescaled: bool = False,
+              goal: float | None = None, standardised: bool = False,
+              fraction: float | None = None) -> tuple[bool, float]:
+        key = (factor, quiet, no_decay, rescaled, goal, standardised, fraction)
         if key in seen:
             return seen[key]
         what = f"lr×{factor:g}" + (", training-mode noise off" if quiet else "") + (
@@ -371,24 +373,26 @@ def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[A
             ", every weighted layer rescaled to unit-variance outputs" if rescaled else "") + (
             ", the targets standardised" if standardised else "")
         ok, end, start, n = _attempt(factor, quiet=quiet, no_decay=no_decay, rescaled=rescaled, goal=goal,
-                                     standardised=standardised)
+                                     standardised=standardised, fraction=fraction)
         if log is not None and n:  # a retry stopped before its first step says why in its own line
             each = ", each batch against its own start" if len(raws) > 1 else ""
-            verdict = ((f"halved{each}: succeeded" if ok else f"did not halve{each}") if goal is None else
-                       (f"reached {fmt(goal)}: succeeded" if ok else f"did not reach {fmt(goal)}"))
+            target = f"{fmt(goal)}" if goal is not None else f"{fmt(fraction)} of its batch's start" \
+                if fraction is not None else None
+            verdict = ((f"halved{each}: succeeded" if ok else f"did not halve{each}") if target is None else
+                       (f"reached {target}: succeeded" if ok else f"did not reach {target}"))
             log.add(f"a retry at {what}: loss {fmt(start)} → {fmt(end)} in {n} steps ({verdict})")
         seen[key] = ok, end
         return ok, end
 
-    def _attempt(factor: float, *, quiet: bool, no_decay: bool, rescaled: bool,
-                 goal: float | None, standardised: bool) -> tuple[bool, float, float, int]:
+    def _attempt(factor: float, *, quiet: bool, no_decay: bool, rescaled: bool, goal: float | None,
+                 standardised: bool, fraction: float | None) -> tuple[bool, float, float, int]:
         used = _standardised_targets(raws) if standardised else raws
         if used is None:  # targets that are not one float array: nothing to standardise
             return False, float("nan"), float("nan"), 0
         probe = open_session(model, settings, spec, within=within)
         try:
             batches = [probe.prepare(*raw) for raw in used]
-            plain = not (quiet or no_decay or rescaled or standardised) and goal is None
+            plain = not (quiet or no_decay or rescaled or standardised) and goal is None and fraction is None
             fitting = fit is not None and log is not None and log.fitted is not None and plain
             initial = probe.predict(batches[0]) if fitting else None  # for the overlap judgement at the end
             if rescaled:
@@ -404,9 +408,11 @@ def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[A
             # changed copy measures its own (a step of the user's has its own loss: first visits then)
             own = starts if not (rescaled or standardised) else None if len(batches) == 1 or spec.train_step \
                 else [probe.loss(b, training=True) for b in batches[:PROBE_MAX_STEPS]]
-            losses, ok, why = train_loop(probe, batches, min(steps, PROBE_MAX_STEPS), run,
-                                         lambda ls, _: diagnosis.halved(ls, len(batches), own) if goal is None
-                                         else ls[-1] <= goal)
+            n_b = len(batches)
+            losses, ok, why = train_loop(
+                probe, batches, min(steps, PROBE_MAX_STEPS), run,
+                lambda ls, _: ls[-1] <= goal if goal is not None else
+                diagnosis.halved(ls, n_b, own, PROBE_TARGET if fraction is None else fraction))
             if ok and log is not None and plain:
                 log.halved[factor] = len(losses)
             if ok and fitting:
@@ -524,7 +530,7 @@ def failure_causes(
         causes += diagnosis.target_retry(losses, _joined_labels(session, batches or [first]), initial_outputs, retry,
                                           starts)
     if not causes and retrying:
-        causes += diagnosis.regularization(losses, decay, lambda: _noisy(fresh, raw_batch, log), retry)
+        causes += diagnosis.regularization(losses, decay, lambda: _noisy(fresh, raw_batch, log), retry, starts)
     if not causes:
         causes += diagnosis.learning_rate(losses, retry, slow=still_falling(losses, targets.floor), fitted=log.fitted,
                                          starts=starts, halvings=log.halved)
