@@ -576,6 +576,19 @@ def silent_layers(inputs: list[tuple[str, np.ndarray]]) -> list[Evidence]:
     return []
 
 
+def linear_stack(pairs: list[tuple[str, str, int, int, int]]) -> list[str]:
+    """Notes on two fully connected layers where the second receives the first one's outputs
+    unchanged (``pairs``: their names, the first one's inputs and units, the second one's units):
+    they compose to one linear map, which one layer already is, so the hidden layer adds nothing (an
+    activation forgotten). A first layer narrower than both ends is a low-rank factorisation (a
+    linear autoencoder's code, a bottleneck), a model of its own, and is left alone. A note, never a
+    cause: such a stack trains as one layer would (see the README)."""
+    return [f"{first} ({n_in}→{inner}) passes its outputs to {second} ({inner}→{n_out}) with no activation "
+            f"between them: the two compose to one linear map from {n_in} to {n_out} values, which one layer "
+            f"already is (a forgotten activation?)"
+            for first, second, n_in, inner, n_out in pairs if inner >= min(n_in, n_out)]
+
+
 def identical_inputs(x: np.ndarray | None) -> list[Evidence]:
     """Every sample of the batch has the same inputs: nothing can tell one target from another (an
     integer division that floored every pixel to 0, one column broadcast to all rows)."""

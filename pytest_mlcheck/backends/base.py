@@ -101,6 +101,11 @@ class Session(Protocol):
     def weighted_layer_inputs(self, batch: Any, *, training: bool) -> list[tuple[str, np.ndarray]]:
         """What reaches each layer with a weight matrix or kernel, in call order."""
 
+    def stacked_dense(self, batch: Any) -> list[tuple[str, str, int, int, int]]:
+        """In an eval-mode call, each pair of fully connected layers where the second receives the
+        first one's output unchanged (nothing between them but reshapes and eval-mode dropout): both
+        names, the first one's inputs and units, and the second one's units."""
+
     def rescale_layers(self, batch: Any) -> list[float]:
         """Scale each layer's weight matrices or kernels (not lookups), in call order, so what the
         layer outputs on the batch in eval mode has unit standard deviation (a probe on a fresh

@@ -767,23 +767,55 @@ class KerasSessionBase:
             own = list(getattr(layer, "_trainable_variables", [])) + list(getattr(layer, "_non_trainable_variables", []))
             if any(len(v.shape) >= 2 for v in own) and not list(layer._flatten_layers(include_self=False)):
                 wrapped.append(layer)
-        for layer in wrapped:
+        def wrap(layer: Any) -> Callable:
             def call(*args: Any, __original: Any = layer.call, __name: str = layer.name, **kwargs: Any) -> Any:
                 if args and hasattr(args[0], "shape"):
                     seen.append((__name, self._np(args[0]), __original))
                 return __original(*args, **kwargs)
+            return call
 
+        self._wrapped_forward(batch[0], {layer: wrap(layer) for layer in wrapped}, training=training)
+        return seen
+
+    def _wrapped_forward(self, x: Any, calls: dict[Any, Callable], *, training: bool) -> None:
+        """One forward pass with each layer's ``call`` replaced by ``calls[layer]`` (restored after)."""
+        for layer, call in calls.items():
             layer.call = call
         try:
             with self._place():
-                self._forward(batch[0], training=training)
+                self._forward(x, training=training)
         finally:
-            for layer in wrapped:
+            for layer in calls:
                 del layer.call
-        return seen
 
     def weighted_layer_inputs(self, batch: tuple[Any, Any], *, training: bool) -> list[tuple[str, np.ndarray]]:
         return [(name, value) for name, value, _ in self._weighted_calls(batch, training)]
+
+    def stacked_dense(self, batch: tuple[Any, Any]) -> list[tuple[str, str, int, int, int]]:
+        """(Dense layers, the first without an activation; what the second receives counts as the
+        first one's output unchanged when it is that tensor, or equal to it in value and the output
+        had a negative value, so that no ReLU could have passed it on as it was)"""
+        dense = [layer for layer in self.model._flatten_layers(include_self=False)
+                 if isinstance(layer, keras.layers.Dense)]
+        outputs: list[tuple[Any, Any, np.ndarray]] = []
+        pairs: list[tuple[str, str, int, int, int]] = []
+        def wrap(layer: Any) -> Callable:
+            def call(*args: Any, __original: Any = layer.call, __layer: Any = layer, **kwargs: Any) -> Any:
+                out = __original(*args, **kwargs)
+                if args and hasattr(args[0], "shape") and hasattr(out, "shape"):
+                    x, value = args[0], self._np(args[0]).reshape(-1)
+                    pairs.extend((first.name, __layer.name, int(first.kernel.shape[0]), int(first.units),
+                                  int(__layer.units))
+                                 for first, kept, seen in outputs if first is not __layer and (
+                                     kept is x or (seen.size == value.size and bool((seen < 0).any())
+                                                   and np.array_equal(seen, value))))
+                    if getattr(__layer, "activation", None) is keras.activations.linear:
+                        outputs.append((__layer, out, self._np(out).reshape(-1)))
+                return out
+            return call
+
+        self._wrapped_forward(batch[0], {layer: wrap(layer) for layer in dense}, training=False)
+        return pairs
 
     def rescale_layers(self, batch: tuple[Any, Any]) -> list[float]:
         """Scale each weighted leaf layer's matrices (dense, conv; not lookups), in call order, so

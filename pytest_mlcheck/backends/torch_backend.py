@@ -736,18 +736,46 @@ class TorchSession:
                     seen.append((name, as_numpy(args[0]).copy()))
             return record
 
-        hooks = [m.register_forward_pre_hook(recorder(n)) for n, m in self.model.named_modules()
-                 if any(p.ndim >= 2 for p in m.parameters(recurse=False))]
+        self._hooked_forward(batch[0], [m.register_forward_pre_hook(recorder(n)) for n, m in self.model.named_modules()
+                                        if any(p.ndim >= 2 for p in m.parameters(recurse=False))], training=training)
+        return seen
+
+    def _hooked_forward(self, x: Any, hooks: list[Any], *, training: bool) -> None:
+        """One forward pass without gradients in train or eval mode; the ``hooks`` (handles) are
+        removed and the mode restored after it."""
         was_training = self.model.training
         self.model.train(training)
         try:
             with torch.no_grad():
-                self._forward(batch[0])
+                self._forward(x)
         finally:
             self.model.train(was_training)
             for hook in hooks:
                 hook.remove()
-        return seen
+
+    def stacked_dense(self, batch: tuple[Any, Any]) -> list[tuple[str, str, int, int, int]]:
+        """(Linear modules; a tensor is passed on unchanged when the second module receives the
+        first one's output storage with its values as they were output: a view, a flatten or
+        eval-mode dropout, never an in-place activation or a new tensor of equal values)"""
+        outputs: list[tuple[str, torch.nn.Module, torch.Tensor, torch.Tensor]] = []
+        pairs: list[tuple[str, str, int, int, int]] = []
+
+        def recorder(name: str) -> Callable:
+            def record(module: torch.nn.Module, args: tuple, out: Any) -> None:
+                if not (args and isinstance(args[0], torch.Tensor) and isinstance(out, torch.Tensor)):
+                    return
+                x = args[0]
+                pairs.extend((before, name, first.in_features, first.out_features, module.out_features)
+                             for before, first, kept, value in outputs
+                             if first is not module and kept.data_ptr() == x.data_ptr()
+                             and kept.numel() == x.numel() and torch.equal(value.reshape(-1), x.reshape(-1)))
+                # the output itself is kept so that its storage is not reused by a later tensor
+                outputs.append((name, module, out, out.detach().clone()))
+            return record
+
+        self._hooked_forward(batch[0], [m.register_forward_hook(recorder(n)) for n, m in self.model.named_modules()
+                                        if isinstance(m, torch.nn.Linear)], training=False)
+        return pairs
 
     def rescale_layers(self, batch: tuple[Any, Any]) -> list[float]:
         """Scale each weighted module's matrices (linear, conv; not lookups), in call order, so what

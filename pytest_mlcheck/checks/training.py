@@ -497,6 +497,7 @@ def failure_causes(
     loss on chosen outputs, where a non-finite loss first appears) before retries that only
     suggest one (learning rate, regularisation), which run only when nothing decisive fired."""
     session.shed()  # the run is over: probes train fresh copies beside this one
+    notes.extend(stacked_layers(session, first))
     x = session.inputs(first)
     log = log if log is not None else ProbeLog()
 
@@ -820,7 +821,8 @@ def passed_unless_proven(run: CheckRun, model: Any, settings: Settings, spec: Tr
     that a fit does not clear — the user's ``train_step`` carries gradients across optimizer steps
     (:func:`accumulating_step`), the loss does not pair outputs with their own targets (a
     broadcast one fits to its own floor: every output toward the targets' mean), or the model sees
-    the next-token targets it predicts (:func:`_leaked`: copying them fits fast). ``looked``: the
+    the next-token targets it predicts (:func:`_leaked`: copying them fits fast). Two linear layers
+    that act as one get a note (:func:`stacked_layers`), not a failure. ``looked``: the
     run was slow at its budget (extended, or asked for a horizon), so :func:`defect_proven`
     already took the first look and found nothing."""
     accumulating = [] if looked else accumulating_step(model, settings, spec, session, raw_batch)
@@ -832,7 +834,17 @@ def passed_unless_proven(run: CheckRun, model: Any, settings: Settings, spec: Tr
     leaked = _leaked(session, first)
     if leaked:
         raise run.fail("the loss fell, but the model sees the targets it predicts", leaked)
+    run.result.notes.extend(stacked_layers(session, first))
     return run.passed()
+
+
+def stacked_layers(session: Any, first: Any) -> list[str]:
+    """:func:`diagnosis.linear_stack`'s notes from one eval-mode call of the run's copy (where a
+    framework cannot say which layer feeds which, none)."""
+    try:
+        return diagnosis.linear_stack(session.stacked_dense(first))
+    except (NotSupported, UserCodeError):
+        return []
 
 
 def _unreached(fresh: Callable[[], Any], batch: Any) -> list[Evidence]:
