@@ -238,9 +238,11 @@ def softmax_in_loss(out: np.ndarray | None, fitted: bool, lowest: float, retries
 def missing_zero_grad(fresh_session: Callable[[], Any], batch_of: Callable[[Any], Any],
                       notes: list[str]) -> list[Evidence]:
     """Call the user's step twice at lr 0 on one batch: gradients that double across an optimizer
-    step were never zeroed. A step that did not call optimizer.step() accumulates on purpose (a
-    gradient-accumulation loop). Where the framework cannot show the step's gradients, a note says
-    the probe did not run."""
+    step were never zeroed. A step that clips them (``clip_grad_norm_``) keeps the norm where it was,
+    so the second step also watches what its backward pass found in the gradients: those the first
+    step left, already applied by the optimizer. A step that did not call optimizer.step()
+    accumulates on purpose (a gradient-accumulation loop). Where the framework cannot show the
+    step's gradients, a note says the probe did not run."""
     session = fresh_session()
     try:
         batch = batch_of(session)
@@ -251,7 +253,7 @@ def missing_zero_grad(fresh_session: Callable[[], Any], batch_of: Callable[[Any]
         first = session.gradient_norm()
         if session.optimizer_steps() == before:
             return []
-        session.train_step(batch)
+        leftover = session.leftover_gradients(batch)
         second = session.gradient_norm()
     except NotSupported as exc:
         notes.append(f"missing_zero_grad probe not run: {exc}")
@@ -264,6 +266,12 @@ def missing_zero_grad(fresh_session: Callable[[], Any], batch_of: Callable[[Any]
         return [(C.MISSING_ZERO_GRAD,
                  f"two identical steps at lr 0 grew the gradient norm {fmt(first)} → {fmt(second)} "
                  f"(×{second / first:.2f}): the step never zeroes the previous gradients")]
+    if first > 0 and leftover > 0:
+        return [(C.MISSING_ZERO_GRAD,
+                 f"two identical steps at lr 0: the second step's backward pass added its gradients to those "
+                 f"the first left behind (norm {fmt(leftover)}), which the optimizer had already applied; the "
+                 f"gradient norm stayed {fmt(first)} → {fmt(second)} (clipped?): the step never zeroes the "
+                 f"previous gradients")]
     return []
 
 

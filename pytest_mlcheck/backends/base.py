@@ -95,6 +95,11 @@ class Session(Protocol):
     def step_gradients(self) -> dict[str, np.ndarray | None]:
         """The gradients the user's own step left behind. NotSupported where they are not visible."""
 
+    def leftover_gradients(self, batch: Any) -> float:
+        """One training step on the batch, watching the first gradient that reaches each parameter
+        the optimizer holds: the norm of what those parameters' gradients already held then (0 when
+        the step cleared them first). NotSupported where gradients are not visible."""
+
     def input_gradient(self, batch: Any, index: int) -> np.ndarray | None:
         """d(sum of output ``index``)/d(inputs) in eval mode; None for non-float inputs."""
 

@@ -749,6 +749,9 @@ class KerasSessionBase:
     def step_gradients(self) -> dict[str, np.ndarray | None]:
         raise NotSupported("reading the gradients of a train_step= step", _INVISIBLE)
 
+    def leftover_gradients(self, batch: tuple[Any, Any]) -> float:
+        raise NotSupported("watching the gradients of a train_step= step", _INVISIBLE)
+
     def input_gradient(self, batch: tuple[Any, Any], index: int) -> np.ndarray | None:
         x = batch[0]
         if not self._is_tensor(x) or not keras.backend.standardize_dtype(x.dtype).startswith(("float", "bfloat")):

@@ -702,6 +702,26 @@ class TorchSession:
             p.grad = None
         return grads
 
+    def leftover_gradients(self, batch: tuple[Any, Any]) -> float:
+        """(a tensor hook on a parameter runs before the new gradient is added to ``.grad``)"""
+        self._own_gradients("watching the gradients")
+        held = {id(p) for group in self.optimizer.param_groups for p in group["params"]}
+        found: dict[int, float] = {}
+
+        def watch(p: torch.nn.Parameter) -> Callable:
+            def hook(grad: torch.Tensor) -> None:
+                if id(p) not in found:  # the step's first backward pass to reach p: a second may add on purpose
+                    found[id(p)] = 0.0 if p.grad is None else float(p.grad.detach().double().pow(2).sum())
+            return hook
+
+        handles = [p.register_hook(watch(p)) for p in self.model.parameters() if p.requires_grad and id(p) in held]
+        try:
+            self.train_step(batch)
+        finally:
+            for handle in handles:
+                handle.remove()
+        return sum(found.values()) ** 0.5
+
     def step_gradients(self) -> dict[str, np.ndarray | None]:
         """The gradients the last step left on each trainable parameter (None where there is none)."""
         return {n: None if p.grad is None else p.grad.detach().float().cpu().numpy().copy()
