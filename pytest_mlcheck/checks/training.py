@@ -843,7 +843,7 @@ def stacked_layers(session: Any, first: Any) -> list[str]:
     framework cannot say which layer feeds which, none)."""
     try:
         return diagnosis.linear_stack(session.stacked_dense(first))
-    except (NotSupported, UserCodeError):
+    except Exception:  # a note is a hint: a forward pass it cannot watch (a traced call) leaves the verdict alone
         return []
 
 
