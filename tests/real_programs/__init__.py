@@ -171,4 +171,6 @@ PROGRAMS: tuple[str, ...] = (
     "b21b_caicloud_tf_book_linear_output_positive_xent",
     "b21b_tf_cookbook_spam_rnn_softmax_into_logits_ce",
     "b22a_tsa_darnn_forecast_unscaled_price_targets",
+    "b23a_nlp_tutorial_bilstm_attention_state_view_mixes_batch",
+    "b23b_d2l_tf_lenet_sigmoid_head_sparse_ce",
 )
