@@ -190,6 +190,10 @@ def output_activation(out: np.ndarray, task: str) -> list[Evidence]:
         return [(C.LOSS_MISMATCH,
                  f"outputs already sum to 1 per row (min {fmt(float(out.min()))}) before the loss: "
                  "probabilities fed to a loss that applies its own softmax; return logits")]
+    if out.min() > 0 and out.max() < 1:  # strictly inside (0, 1), rows not summing to 1 (a ReLU leaves exact 0s)
+        return [(C.OUTPUT_ACTIVATION,
+                 f"every output lies in [{fmt(float(out.min()))}, {fmt(float(out.max()))}] and the rows do not sum "
+                 "to 1: a sigmoid (one per class) on the last layer, where the loss wants logits or one softmax")]
     if out.min() >= 0:
         return [(C.OUTPUT_ACTIVATION,
                  f"every output is ≥ 0 (min {fmt(float(out.min()))}): an activation such as ReLU on the logits")]

@@ -1159,3 +1159,18 @@ def test_a_train_step_whose_loss_never_reaches_most_weights_is_named_before_the_
         run()
     assert failed.value.causes[0] == "no_gradient", str(failed.value)
     assert "in 400 steps" in str(failed.value).splitlines()[0]  # not extended
+
+
+def test_class_outputs_squashed_one_by_one_are_told_from_a_relu():
+    """Ten sigmoids into a cross-entropy (d2l-en's TensorFlow LeNet): every output in [0, 1], rows not
+    summing to 1 — named as a sigmoid head; a ReLU's outputs, however small, sit at exact zeros and keep
+    the ReLU reading."""
+    from pytest_mlcheck import diagnosis
+
+    rng = np.random.default_rng(0)
+    sigmoids = 1 / (1 + np.exp(-rng.normal(size=(32, 10))))
+    (cause, evidence), = diagnosis.output_activation(sigmoids, "classification")
+    assert cause == "output_activation" and "a sigmoid (one per class)" in evidence
+    for relu in (np.maximum(rng.normal(size=(32, 10)) * 3, 0), np.maximum(rng.normal(size=(32, 10)) * 0.1, 0)):
+        (cause, evidence), = diagnosis.output_activation(relu, "classification")  # small ones too: exact zeros
+        assert cause == "output_activation" and "such as ReLU" in evidence
