@@ -173,4 +173,6 @@ PROGRAMS: tuple[str, ...] = (
     "b22a_tsa_darnn_forecast_unscaled_price_targets",
     "b23a_nlp_tutorial_bilstm_attention_state_view_mixes_batch",
     "b23b_d2l_tf_lenet_sigmoid_head_sparse_ce",
+    "b24a_gde_bpr_negative_score_uses_pos_item",
+    "b24b_handson_ml3_hyperband_normalization_never_adapted",
 )
