@@ -727,6 +727,79 @@ def target_leak(x: np.ndarray | None, y: np.ndarray | None,
              "predicting it and a fitted batch proves nothing")]
 
 
+def copied_targets(x: np.ndarray | None, y: np.ndarray | None, predict: Callable[[np.ndarray], np.ndarray],
+                   loss_of: Callable[[np.ndarray], float]) -> list[Evidence]:
+    """Targets that are the input ids themselves, given to a left-to-right model under a loss that
+    pairs each position with its own input: a next-token model whose loss forgot to shift. The
+    model is left-to-right along a sequence axis when changing the input at one position moves the
+    outputs there and at no earlier position (``LEAK_RTOL``); the loss pairs positions with their own
+    inputs when outputs that copy each position's input score lower than outputs that predict the
+    next one. Such a model sees the token it is scored on, so training copies it. An autoencoder
+    (targets the inputs, a model that is not left-to-right) and a loss that shifts the targets
+    itself are no such case."""
+    read = _token_ids(x) if x is not None and y is not None and np.issubdtype(y.dtype, np.integer) else None
+    if read is None or read[0].shape != y.shape or not np.array_equal(read[0], y) or y.ndim < 2:
+        return []
+    ids, onehot = read
+    seen = np.unique(ids)
+    if len(seen) < 2:
+        return []
+    try:
+        before = predict(x)
+    except Exception:
+        return []
+    if before is None or before.ndim != ids.ndim + 1 or not np.isfinite(before).all():
+        return []
+    classes_last = before.shape[:-1] == ids.shape
+    if not classes_last and not (before.shape[0] == ids.shape[0] and before.shape[2:] == ids.shape[1:]):
+        return []
+    classes = before.shape[-1] if classes_last else before.shape[1]
+    if ids.max() >= classes:
+        return []
+    scale = float(np.abs(before).max()) or 1.0
+    for axis in range(1, ids.ndim):
+        length = ids.shape[axis]
+        if length < 3:
+            continue
+        at = length // 2
+        changed = ids.copy()
+        index = [slice(None)] * ids.ndim
+        index[axis] = at
+        changed[tuple(index)] = seen[(np.searchsorted(seen, changed[tuple(index)]) + 1) % len(seen)]
+        fed = np.eye(x.shape[-1], dtype=x.dtype)[changed] if onehot else changed.astype(x.dtype)
+        try:
+            after = predict(fed)
+        except Exception:
+            return []
+        out_axis = axis if classes_last else axis + 1
+        moved = np.abs(after - before)
+        earlier = float(np.take(moved, np.arange(at), axis=out_axis).max())
+        there = float(np.take(moved, at, axis=out_axis).max())
+        if earlier > LEAK_RTOL * scale or there <= LEAK_RTOL * scale:
+            continue  # not left-to-right along this axis, or blind to its own position
+        copy = _one_hot_logits(ids, classes, classes_last)
+        following = np.concatenate([np.take(ids, np.arange(1, length), axis=axis),
+                                    np.take(ids, [length - 1], axis=axis)], axis=axis)
+        ahead = _one_hot_logits(following, classes, classes_last)
+        copying, predicting = loss_of(copy.astype(before.dtype)), loss_of(ahead.astype(before.dtype))
+        if np.isfinite(copying) and np.isfinite(predicting) and copying < predicting:
+            return [(C.TARGET_LEAKAGE,
+                     f"the targets are the input ids themselves and the model is left-to-right along axis {axis} "
+                     f"(changing the input at position {at} moved the outputs there by {fmt(there)} and at no earlier "
+                     f"position), yet the loss scores outputs that copy each position's input at {fmt(copying)}, "
+                     f"below {fmt(predicting)} for outputs that predict the next one: it pairs each position with the "
+                     "token the model sees there, so training copies it; shift the targets (outputs[:, :-1] against "
+                     "targets[:, 1:])")]
+        return []
+    return []
+
+
+def _one_hot_logits(ids: np.ndarray, classes: int, classes_last: bool, value: float = 10.0) -> np.ndarray:
+    """Logits that pick ``ids`` with a margin of ``value``, classes last or at axis 1."""
+    logits = np.eye(classes, dtype=np.float32)[ids] * value
+    return logits if classes_last else np.moveaxis(logits, -1, 1)
+
+
 def unpaired_loss(views: list[Callable[[], np.ndarray | None]], targets: np.ndarray | None,
                   loss_at: Callable[[np.ndarray], float], reads_targets: Callable[[], bool]) -> list[Evidence]:
     """The loss does not pair each output with its own target: shuffling the outputs across the

@@ -180,3 +180,33 @@ def test_a_model_that_only_learns_the_labels_marginal_stays_collapsed_however_lo
                                          optimizer=_sgd(0.01))
     assert info.value.causes[0] == "class_collapse", str(info.value)
     assert "so training went on" in str(info.value) and "still collapsed at step" in str(info.value)
+
+
+def _binary_batches(one_class: bool) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Digits 0 and 1 as a binary task; ``one_class``: every label 0, as a path regex that never matches
+    leaves them (eat_tensorflow2_in_30_days #23)."""
+    out = []
+    for b in digits_batches(10):
+        keep = b[1] < 2
+        xs, ys = b[0][keep], b[1][keep].float().unsqueeze(1)
+        out.append((xs, torch.zeros_like(ys) if one_class else ys))
+    return out
+
+
+def test_a_sigmoid_trained_on_one_class_saturates_on_it_and_is_named_by_its_labels(mlcheck):
+    """Driven to 0 on labels that are all 0, every input gives the same output: read alone, that
+    says nothing reaches the head, but the labels explain it. The same net on both classes passes, and a
+    net that ignores its input on both classes is still named by the collapse (the corpus)."""
+    def net() -> nn.Module:
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 1), nn.Sigmoid())
+
+    inputs = torch.cat([b[0] for b in _binary_batches(False)])
+    with pytest.raises(CheckFailed) as info:
+        mlcheck.not_constant_predictions(net(), inputs, train_on=_binary_batches(True), loss_fn=nn.BCELoss(),
+                                         optimizer=lambda p: torch.optim.Adam(p, lr=0.1), steps=200)
+    assert info.value.causes[:2] == ["labels_imbalanced", "class_collapse"], str(info.value)
+    assert "nothing of the input reaches the head" not in str(info.value)
+    assert "is 100% of the training labels" in str(info.value)
+    assert mlcheck.not_constant_predictions(net(), inputs, train_on=_binary_batches(False), loss_fn=nn.BCELoss(),
+                                            optimizer=lambda p: torch.optim.Adam(p, lr=0.1), steps=200).passed

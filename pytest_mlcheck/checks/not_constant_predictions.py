@@ -187,13 +187,14 @@ class _Judge:
 
     def explained_by(self, majority: tuple[int, float, float] | None) -> bool:
         """A collapse onto the class most training labels have: the imbalance explains it (what the
-        loss rewards before the rest is learned), unless nothing reaches the head."""
-        return self.preds is not None and majority is not None and not self.identical() \
+        loss rewards before the rest is learned), unless nothing reaches the head — which identical
+        outputs say, except after training on one class alone (:func:`_only_class`)."""
+        return self.preds is not None and majority is not None and (_only_class(majority) or not self.identical()) \
             and majority[0] == self.top()[0] and majority[1] >= IMBALANCE_EXPLAINS_SHARE
 
     def report(self, run: CheckRun, extra: list[Evidence], majority: tuple[int, float, float] | None) -> None:
         """Fails the check where the predictions collapsed, naming ``extra`` beside the collapse."""
-        identical = self.identical()
+        identical = self.identical() and not _only_class(majority)
         if self.preds is None:
             _spread(run, self.flat, identical, extra)
             return
@@ -283,6 +284,13 @@ def _majority(labels: np.ndarray) -> tuple[int, float, float] | None:
     top = int(np.argmax(counts))
     others = (labels.size - counts[top]) / (len(counts) - 1) if len(counts) > 1 else 0.0
     return int(values[top]), float(counts[top] / labels.size), float(counts[top] / others) if others else float("inf")
+
+
+def _only_class(majority: tuple[int, float, float] | None) -> bool:
+    """Every training label is one class: a constant prediction of it is the fit, and a saturating
+    head (a sigmoid driven to 0) gives every input the same output without any layer stopping
+    the input."""
+    return majority is not None and majority[1] >= 1.0
 
 
 def _imbalance(majority: tuple[int, float, float] | None) -> list[Evidence]:

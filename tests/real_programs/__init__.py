@@ -175,4 +175,6 @@ PROGRAMS: tuple[str, ...] = (
     "b23b_d2l_tf_lenet_sigmoid_head_sparse_ce",
     "b24a_gde_bpr_negative_score_uses_pos_item",
     "b24b_handson_ml3_hyperband_normalization_never_adapted",
+    "b25a_monai_generative_vqvae_transformer_unshifted_targets",
+    "b25b_eat_tf2_cifar2_windows_paths_all_labels_zero",
 )

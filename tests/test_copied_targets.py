@@ -1,0 +1,85 @@
+"""A next-token model whose loss forgot to shift: the targets are the input ids themselves and the loss
+pairs each position with its own input, which a left-to-right model sees, so training copies it
+(Project-MONAI/GenerativeModels #314: `ce_loss(logits, quantizations_target)` before PR #318 shifted it).
+The training checks fit such a batch fast and fail on it, naming `target_leakage`. Correct twins: the
+same model under a loss that shifts the targets itself, and an autoencoder (targets the inputs, a model
+that reads the whole sequence)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from pytest_mlcheck import CheckFailed, diagnosis
+
+
+class _TokenNet(nn.Module):
+    """Embedding -> GRU (left-to-right, or both ways) -> per-token logits (N, T, 16)."""
+
+    def __init__(self, both_ways: bool = False) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(16, 16)
+        self.rnn = nn.GRU(16, 8 if both_ways else 16, batch_first=True, bidirectional=both_ways)
+        self.head = nn.Linear(16, 16)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.head(self.rnn(self.embed(tokens))[0])
+
+
+def _tokens() -> tuple[torch.Tensor, torch.Tensor]:
+    x = torch.tensor(np.random.default_rng(0).integers(0, 16, size=(32, 12)))
+    return x, x  # the targets are the inputs; the loss decides how they pair
+
+
+def _unshifted(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(out.transpose(1, 2), y)
+
+
+def _shifted(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(out[:, :-1].transpose(1, 2), y[:, 1:])
+
+
+def _net(both_ways: bool = False) -> nn.Module:
+    torch.manual_seed(0)
+    return _TokenNet(both_ways)
+
+
+@pytest.mark.parametrize("check", ["overfit_one_batch", "loss_decreases"])
+def test_a_left_to_right_model_scored_on_its_own_input_tokens_fails(mlcheck, check):
+    batch = _tokens()
+    call = getattr(mlcheck, check)
+    with pytest.raises(CheckFailed) as failed:
+        call(_net(), batch if check == "overfit_one_batch" else [batch], loss_fn=_unshifted,
+             optimizer=lambda p: torch.optim.Adam(p, lr=1e-2))
+    assert failed.value.causes == ["target_leakage"], str(failed.value)
+    assert "copy each position's input" in str(failed.value) and "left-to-right along axis 1" in str(failed.value)
+
+
+def test_the_same_model_under_a_loss_that_shifts_and_an_autoencoder_pass(mlcheck):
+    batch, opt = _tokens(), (lambda p: torch.optim.Adam(p, lr=1e-2))
+    assert mlcheck.loss_decreases(_net(), [batch], loss_fn=_shifted, optimizer=opt).passed
+    # targets the inputs, scored in place: what an autoencoder means, and a model reading both ways
+    assert mlcheck.overfit_one_batch(_net(both_ways=True), batch, loss_fn=_unshifted, optimizer=opt).passed
+
+
+def test_the_probe_needs_a_left_to_right_model_and_a_loss_that_rewards_the_copy():
+    x = np.random.default_rng(0).integers(0, 16, size=(8, 12))
+    causal = lambda ids: np.eye(16, dtype=np.float32)[np.asarray(ids)]  # noqa: E731 - output i reads input i only
+    eye = np.eye(16, dtype=np.float32)
+    both = lambda ids: eye[np.asarray(ids)] + eye[np.roll(np.asarray(ids), -1, axis=1)]  # noqa: E731 - reads i and i+1
+
+    def ce(shift: int):
+        def loss(outputs: np.ndarray) -> float:
+            logp = outputs - np.log(np.exp(outputs).sum(-1, keepdims=True))
+            picked = np.take_along_axis(logp[:, :logp.shape[1] - shift], x[:, shift:, None], axis=-1)
+            return float(-picked.mean())
+        return loss
+
+    (cause, _), = diagnosis.copied_targets(x, x, causal, ce(0))
+    assert cause == "target_leakage"
+    assert diagnosis.copied_targets(x, x, causal, ce(1)) == []  # the loss shifts: predicting the next one wins
+    assert diagnosis.copied_targets(x, x, both, ce(0)) == []  # a change at one position moves an earlier output
+    assert diagnosis.copied_targets(x, (x + 1) % 16, causal, ce(0)) == []  # targets are not the inputs
