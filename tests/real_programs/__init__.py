@@ -177,4 +177,6 @@ PROGRAMS: tuple[str, ...] = (
     "b24b_handson_ml3_hyperband_normalization_never_adapted",
     "b25a_monai_generative_vqvae_transformer_unshifted_targets",
     "b25b_eat_tf2_cifar2_windows_paths_all_labels_zero",
+    "b26a_cmmvae_shared_decoder_not_in_optimizer",
+    "b26b_hvass_weather_gru_targets_shifted_into_past",
 )
