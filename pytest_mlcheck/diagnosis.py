@@ -679,6 +679,27 @@ def _next_token_targets(x: np.ndarray | None, y: np.ndarray | None) -> tuple[np.
     return None
 
 
+def _another_id_at(x: np.ndarray, ids: np.ndarray, onehot: bool, axis: int, position: int) -> np.ndarray:
+    """``x`` with the id at ``position`` along ``axis`` changed, in every sample, to the next id the
+    batch holds (as ``x`` holds ids: integers, or one-hot rows over the last axis)."""
+    seen = np.unique(ids)
+    changed = ids.copy()
+    index = [slice(None)] * ids.ndim
+    index[axis] = position
+    changed[tuple(index)] = seen[(np.searchsorted(seen, changed[tuple(index)]) + 1) % len(seen)]
+    return np.eye(x.shape[-1], dtype=x.dtype)[changed] if onehot else changed.astype(x.dtype)
+
+
+def _classes_last(outputs: np.ndarray, ids: np.ndarray) -> bool | None:
+    """Per-position class scores for ``ids``: classes on the last axis (True), at axis 1 of
+    (N, C, *positions) (False), or neither (None)."""
+    if outputs.ndim != ids.ndim + 1:
+        return None
+    if outputs.shape[:-1] == ids.shape:
+        return True
+    return False if outputs.shape[0] == ids.shape[0] and outputs.shape[2:] == ids.shape[1:] else None
+
+
 def target_leak(x: np.ndarray | None, y: np.ndarray | None,
                 predict: Callable[[np.ndarray], np.ndarray]) -> list[Evidence]:
     """Next-token targets (:func:`_next_token_targets`) the model can see: the input at one position
@@ -692,27 +713,19 @@ def target_leak(x: np.ndarray | None, y: np.ndarray | None,
     ids, onehot, axis, shift = found
     length = ids.shape[axis]
     at = (length - shift) // 2  # a position with context on both sides
-    seen = np.unique(ids)
-    if len(seen) < 2:
+    if len(np.unique(ids)) < 2:
         return []
-    changed = ids.copy()
-    index = [slice(None)] * ids.ndim
-    index[axis] = at + shift
-    old = changed[tuple(index)]
-    changed[tuple(index)] = seen[(np.searchsorted(seen, old) + 1) % len(seen)]  # another id of the batch
-    fed = np.eye(x.shape[-1], dtype=x.dtype)[changed] if onehot else changed.astype(x.dtype)
+    fed = _another_id_at(x, ids, onehot, axis, at + shift)
     try:
         before, after = predict(x), predict(fed)
     except Exception:  # the model refuses the changed ids: no evidence either way
         return []
-    if before is None or after is None or before.shape != after.shape or before.ndim != ids.ndim + 1:
+    if before is None or after is None or before.shape != after.shape:
         return []
-    if before.shape[:-1] == ids.shape:  # classes last, or at axis 1 of (N, C, *positions)
-        position_axis = axis
-    elif before.shape[0] == ids.shape[0] and before.shape[2:] == ids.shape[1:] and axis > 0:
-        position_axis = axis + 1
-    else:
+    classes_last = _classes_last(before, ids)
+    if classes_last is None or (not classes_last and axis == 0):
         return []
+    position_axis = axis if classes_last else axis + 1
     scale = float(np.abs(before).max())
     if not np.isfinite(scale) or scale == 0:
         return []
@@ -741,17 +754,14 @@ def copied_targets(x: np.ndarray | None, y: np.ndarray | None, predict: Callable
     if read is None or read[0].shape != y.shape or not np.array_equal(read[0], y) or y.ndim < 2:
         return []
     ids, onehot = read
-    seen = np.unique(ids)
-    if len(seen) < 2:
+    if len(np.unique(ids)) < 2:
         return []
     try:
         before = predict(x)
     except Exception:
         return []
-    if before is None or before.ndim != ids.ndim + 1 or not np.isfinite(before).all():
-        return []
-    classes_last = before.shape[:-1] == ids.shape
-    if not classes_last and not (before.shape[0] == ids.shape[0] and before.shape[2:] == ids.shape[1:]):
+    classes_last = None if before is None or not np.isfinite(before).all() else _classes_last(before, ids)
+    if classes_last is None:
         return []
     classes = before.shape[-1] if classes_last else before.shape[1]
     if ids.max() >= classes:
@@ -762,13 +772,8 @@ def copied_targets(x: np.ndarray | None, y: np.ndarray | None, predict: Callable
         if length < 3:
             continue
         at = length // 2
-        changed = ids.copy()
-        index = [slice(None)] * ids.ndim
-        index[axis] = at
-        changed[tuple(index)] = seen[(np.searchsorted(seen, changed[tuple(index)]) + 1) % len(seen)]
-        fed = np.eye(x.shape[-1], dtype=x.dtype)[changed] if onehot else changed.astype(x.dtype)
         try:
-            after = predict(fed)
+            after = predict(_another_id_at(x, ids, onehot, axis, at))
         except Exception:
             return []
         out_axis = axis if classes_last else axis + 1
