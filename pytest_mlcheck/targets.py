@@ -6,7 +6,7 @@ judges progress against :attr:`Targets.floor`, the lowest value the loss reaches
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import numpy as np
 
@@ -20,6 +20,9 @@ from pytest_mlcheck.thresholds import (
     OVERLAP_NEIGHBOURS, SOFTMAX_AGAIN_RTOL, SOFTMAX_INSIDE_MAX_CLASSES, STEP_LOGIT, STEP_NUDGE, SUM_ATOL,
     UNREAD_RTOL,
 )
+
+if TYPE_CHECKING:
+    from pytest_mlcheck.backends.base import Crossing
 
 TASKS = ("classification", "binary", "multilabel", "regression")
 
@@ -747,21 +750,32 @@ def _ignores_outputs(loss_at: LossAt, target: np.ndarray, shape: tuple, problems
                                   "the loss does not read the outputs (a constant, or a value detached from them)"))]
 
 
-_BROADCAST = "inside the loss, a pointwise error"
+_BROADCAST = "inside the loss, "
 
 
-def broadcast_in_loss(crossed: list[tuple[tuple[int, ...], ...]]) -> list[Evidence]:
-    """A squared, absolute or Huber error inside the user's loss whose input and target broadcast
-    each other to a shape larger than both (``crossed``: their shapes and the broadcast one, as the
-    adapter saw them while the loss scored the model's outputs): a (B, 1) column against (B,) targets
-    picked inside the loss, a shape the batch itself does not show, scores every sample against every
-    other's target."""
-    if not crossed:
-        return []
-    a, b, both = crossed[0]
-    return [(C.TARGET_SHAPE, f"{_BROADCAST} takes input {a} against target {b}, which broadcast to {both}: "
-                             "every sample is scored against every other's target; give both sides one "
-                             "shape inside the loss (a .view(-1, 1) or .squeeze(-1) where the column is picked)")]
+def broadcast_in_loss(crossed: list[Crossing], n: int) -> list[Evidence]:
+    """What the user's loss broadcasts while it scores the model's outputs on a batch of ``n``
+    (``crossed``: :meth:`Session.loss_broadcasts`): a squared, absolute or Huber error whose input and
+    target broadcast each other to a shape larger than both, or an elementwise operation between a
+    value computed from the outputs and one computed from the targets where one is the other with a
+    trailing axis of 1 and the two broadcast to a shape holding the batch twice. Either is a (B, 1)
+    column meeting a (B,) vector inside the loss, a shape the batch itself does not show: every sample
+    is scored against every other's target (or mask, or weight). Deliberate all-pairs terms pair two
+    values of one side (distances between outputs, equal-label masks) or spell both singleton axes
+    out ((B, 1, D) against (1, B, D), as a kernel between outputs and targets does), and are not read."""
+    for c in crossed:
+        if c.pointwise:
+            return [(C.TARGET_SHAPE, f"{_BROADCAST}a pointwise error takes input {c.a} against target {c.b}, "
+                                     f"which broadcast to {c.both}: every sample is scored against every "
+                                     "other's target; give both sides one shape inside the loss (a .view(-1, 1) "
+                                     "or .squeeze(-1) where the column is picked)")]
+        column = c.a == c.b + (1,) or c.b == c.a + (1,)
+        if column and sum(1 for d in c.both if d == n) >= 2:
+            return [(C.TARGET_SHAPE, f"{_BROADCAST}`{c.op}` takes {c.a} computed from the outputs against "
+                                     f"{c.b} computed from the targets, which broadcast to {c.both}: every "
+                                     "sample meets every other sample's target values; give both sides one "
+                                     "shape (a .view(-1, 1) or .squeeze(-1) where the column is picked)")]
+    return []
 
 
 ALWAYS_ONE = "every output of the one-unit head is 1"

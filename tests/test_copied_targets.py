@@ -83,3 +83,36 @@ def test_the_probe_needs_a_left_to_right_model_and_a_loss_that_rewards_the_copy(
     assert diagnosis.copied_targets(x, x, causal, ce(1)) == []  # the loss shifts: predicting the next one wins
     assert diagnosis.copied_targets(x, x, both, ce(0)) == []  # a change at one position moves an earlier output
     assert diagnosis.copied_targets(x, (x + 1) % 16, causal, ce(0)) == []  # targets are not the inputs
+
+
+# -- Keras: the same rule through the Keras adapter ------------------------------------------------
+
+def _keras_net(both_ways: bool = False, shift: bool = False):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    rnn = keras.layers.GRU(16, return_sequences=True)
+    model = keras.Sequential([keras.Input((12,), dtype="int32"), keras.layers.Embedding(16, 16),
+                              keras.layers.Bidirectional(keras.layers.GRU(8, return_sequences=True))
+                              if both_ways else rnn, keras.layers.Dense(16)])
+    ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    loss = (lambda y, out: ce(y[:, 1:], out[:, :-1])) if shift else ce
+    model.compile(loss=loss, optimizer=keras.optimizers.Adam(1e-2))
+    return model
+
+
+def _keras_tokens() -> tuple[np.ndarray, np.ndarray]:
+    x = np.random.default_rng(0).integers(0, 16, size=(32, 12)).astype("int32")
+    return x, x.copy()
+
+
+def test_a_keras_left_to_right_model_scored_on_its_own_input_tokens_fails(mlcheck):
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.overfit_one_batch(_keras_net(), _keras_tokens())
+    assert failed.value.causes == ["target_leakage"], str(failed.value)
+    assert "copy each position's input" in str(failed.value)
+
+
+def test_the_keras_twins_that_shift_or_read_both_ways_pass(mlcheck):
+    assert mlcheck.loss_decreases(_keras_net(shift=True), [_keras_tokens()]).passed
+    assert mlcheck.overfit_one_batch(_keras_net(both_ways=True), _keras_tokens()).passed

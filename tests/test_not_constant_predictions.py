@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -210,3 +211,25 @@ def test_a_sigmoid_trained_on_one_class_saturates_on_it_and_is_named_by_its_labe
     assert "is 100% of the training labels" in str(info.value)
     assert mlcheck.not_constant_predictions(net(), inputs, train_on=_binary_batches(False), loss_fn=nn.BCELoss(),
                                             optimizer=lambda p: torch.optim.Adam(p, lr=0.1), steps=200).passed
+
+
+def test_a_keras_sigmoid_trained_on_one_class_saturates_on_it_and_is_named_by_its_labels(mlcheck):
+    """The Keras twin of the test above (eat_tensorflow2_in_30_days #23 is a Keras program)."""
+    import keras
+
+    def net() -> keras.Model:
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
+                                  keras.layers.Dense(32, activation="relu"), keras.layers.Dense(1, activation="sigmoid")])
+        model.compile(loss="binary_crossentropy", optimizer=keras.optimizers.Adam(0.1))
+        return model
+
+    def batches(one_class: bool) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [(x.permute(0, 2, 3, 1).numpy(), y.numpy()) for x, y in _binary_batches(one_class)]
+
+    inputs = np.concatenate([b[0] for b in batches(False)])
+    with pytest.raises(CheckFailed) as info:
+        mlcheck.not_constant_predictions(net(), inputs, train_on=batches(True), steps=200)
+    assert info.value.causes[:2] == ["labels_imbalanced", "class_collapse"], str(info.value)
+    assert "nothing of the input reaches the head" not in str(info.value)
+    assert mlcheck.not_constant_predictions(net(), inputs, train_on=batches(False), steps=200).passed

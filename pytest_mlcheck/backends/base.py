@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, NamedTuple, Protocol
 
 import numpy as np
+
+
+class Crossing(NamedTuple):
+    """Two operands inside the user's loss that broadcast each other to a shape larger than both."""
+
+    op: str  # the pointwise loss or elementwise operation, as the framework names it
+    a: tuple[int, ...]  # a pointwise loss's input; an elementwise operation's operand computed from the outputs
+    b: tuple[int, ...]  # the target; the operand computed without the outputs (from the targets)
+    both: tuple[int, ...]  # the shape they broadcast to
+    pointwise: bool  # a squared, absolute or Huber error (input against target)
 
 
 class Session(Protocol):
@@ -53,11 +63,11 @@ class Session(Protocol):
         can differ from :meth:`loss_of` on the same outputs (Keras under TensorFlow lets a loss read
         the logits beneath the last softmax or sigmoid there); None where it cannot differ."""
 
-    def loss_broadcasts(self, outputs: np.ndarray, batch: Any) -> list[tuple[tuple[int, ...], ...]]:
-        """The (input, target, broadcast) shapes of every pointwise loss (squared, absolute, Huber error) the
-        user's loss calls while scoring ``outputs`` on the batch whose two sides broadcast each other
-        to a shape larger than both: each element scored against another sample's target. NotSupported
-        where the adapter cannot see inside the loss."""
+    def loss_broadcasts(self, outputs: np.ndarray, batch: Any) -> list[Crossing]:
+        """What the user's loss, scoring ``outputs`` on the batch, broadcasts to a shape larger than both
+        sides: every pointwise loss (squared, absolute, Huber error) whose input and target do, and
+        every elementwise operation between an operand computed from the outputs and one computed
+        without them that does. NotSupported where the adapter cannot see inside the loss."""
 
     def clear_gradients(self) -> None:
         """Drop accumulated gradients. NotSupported where the step's gradients are not visible."""

@@ -10,9 +10,10 @@ check's own optimizer and never run unless a check calls them."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import weakref
-from typing import Any, Callable, ContextManager
+from typing import Any, Callable, ContextManager, Iterator
 
 import keras
 import numpy as np
@@ -29,8 +30,9 @@ from pytest_mlcheck.backends.keras_common import (  # noqa: F401 - re-exported f
     own_train_step,
     reachable_variables,
 )
+from pytest_mlcheck.backends.base import Crossing
 from pytest_mlcheck.backends.interrupts import critical
-from pytest_mlcheck.errors import call_user
+from pytest_mlcheck.errors import NotSupported, call_user
 
 # Tracing a new tf.function and building a new optimizer for every check cost ~7 MiB each that
 # TensorFlow never gives back; a step traced once per model and configuration is reused instead.
@@ -87,10 +89,15 @@ class _TracedLoss:
     def __init__(self) -> None:
         self.session: Callable[[], Any] = lambda: None
         self.function = tf.function(self._loss, reduce_retracing=True)
+        # the loss of given outputs, only ever traced (its graph is read): one trace per batch shape
+        self.scored = tf.function(self._scored)
 
     def _loss(self, x: Any, y: Any) -> Any:
         session = self.session()
         return session._loss(x, y, session._forward(x, training=False), training=False)
+
+    def _scored(self, x: Any, y: Any, out: Any) -> Any:
+        return self.session()._loss(x, y, out, training=False)
 
 
 def _compact(variable: Any) -> Any:
@@ -99,6 +106,50 @@ def _compact(variable: Any) -> Any:
     if value.size and np.all(value == value.flat[0]):
         return value.flat[0].copy()
     return np.array(value, copy=True)
+
+
+# TensorFlow's elementwise operations that broadcast their operands
+_ELEMENTWISE = frozenset({
+    "Mul", "MulNoNan", "Sub", "AddV2", "Add", "RealDiv", "Div", "DivNoNan", "FloorDiv", "SquaredDifference",
+    "Maximum", "Minimum", "SelectV2", "Pow", "Equal", "NotEqual", "Less", "LessEqual", "Greater", "GreaterEqual"})
+
+
+def _crossings(graph: Any, source: Any) -> list[Crossing]:
+    """Elementwise operations of ``graph`` between an operand computed from ``source`` (the outputs)
+    and one computed without it whose shapes broadcast each other to a shape larger than both. The
+    graph lists its operations in the order they were made, so one pass follows what ``source``
+    reaches."""
+    carried = {source.name}
+    found: list[Crossing] = []
+    for op in graph.get_operations():
+        operands = list(op.inputs)
+        carries = [t.name in carried for t in operands]
+        if any(carries):
+            carried.update(t.name for t in op.outputs)
+        if op.type not in _ELEMENTWISE or all(carries) or not any(carries):
+            continue
+        for a in (t for t, c in zip(operands, carries) if c and t.shape.is_fully_defined()):
+            for b in (t for t, c in zip(operands, carries) if not c and t.shape.is_fully_defined()):
+                sa, sb = tuple(a.shape.as_list()), tuple(b.shape.as_list())
+                try:
+                    both = tuple(int(d) for d in np.broadcast_shapes(sa, sb))
+                except ValueError:
+                    continue
+                if int(np.prod(both)) > max(int(np.prod(sa)), int(np.prod(sb))):
+                    found.append(Crossing(op.type, sa, sb, both, False))
+    return found
+
+
+@contextlib.contextmanager
+def _quiet_retrace() -> Iterator[None]:
+    """A retrace for a new batch shape warns the user about our function: not while we trace."""
+    logger = logging.getLogger("tensorflow")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def resolve_device(device: str) -> str:
@@ -273,19 +324,34 @@ class KerasSession(KerasSessionBase):
         if not self.has_loss() or self.user_step is not None or self._override is not None:
             return None
         x, y = batch
+        with _quiet_retrace():
+            try:
+                with self._place():
+                    return scalar_loss(self._traced_losses().function(x, y), "loss_fn")
+            except Exception:  # the probe is a look, not a verdict: a loss that will not trace says nothing
+                return None
+
+    def _traced_losses(self) -> _TracedLoss:
         key = (self.tf_device, self._loss_key(), _config_key(self.output), self._mixed)
         traced = _TRACED_LOSS.setdefault(self.model, {}).setdefault(key, _TracedLoss())
         traced.session = weakref.ref(self)
-        logger = logging.getLogger("tensorflow")
-        level = logger.level
-        logger.setLevel(logging.ERROR)  # a retrace for a new batch shape warns the user about our function
-        try:
-            with self._place():
-                return scalar_loss(traced.function(x, y), "loss_fn")
-        except Exception:  # the probe is a look, not a verdict: a loss that will not trace says nothing
-            return None
-        finally:
-            logger.setLevel(level)
+        return traced
+
+    def loss_broadcasts(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> list[Crossing]:
+        """Traced (not run) on outputs of this shape: the graph shows every elementwise operation, its
+        operands' shapes, and which of them were computed from the outputs."""
+        if not self.has_loss():
+            raise NotSupported("seeing the operations inside the loss", "there is no loss to trace")
+        x, y = batch
+        spec = tf.TensorSpec(outputs.shape, keras.config.floatx(), name="mlcheck_outputs")
+        with _quiet_retrace():
+            try:
+                with self._place():
+                    graph = self._traced_losses().scored.get_concrete_function(x, y, spec).graph
+                source = graph.get_tensor_by_name("mlcheck_outputs:0")
+            except Exception:  # the probe is a look, not a verdict: a loss that will not trace says nothing
+                return []
+        return _crossings(graph, source)
 
     def gradients(self, batch: tuple[Any, Any]) -> dict[str, np.ndarray | None]:
         """Gradients of the loss on ``batch`` for each trainable variable, without an update."""

@@ -719,7 +719,7 @@ class KerasSessionBase:
         return None  # only TensorFlow's traced tensors carry the logits beneath an activation
 
     def loss_broadcasts(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> list[tuple[tuple[int, ...], ...]]:
-        raise NotSupported("seeing the pointwise losses inside a Keras loss", "Keras broadcasts them silently")
+        raise NotSupported("seeing the operations inside a Keras loss", "only a TensorFlow trace shows them")
 
     def loss_of(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> float:
         if not self.has_loss():

@@ -101,7 +101,7 @@ def targets_of(session: Session, raw_x: Any, batch: Any, out: np.ndarray, task: 
 
     if not targets.problems:
         try:
-            targets.problems += broadcast_in_loss(session.loss_broadcasts(out, batch))
+            targets.problems += broadcast_in_loss(session.loss_broadcasts(out, batch), len(out))
         except NotSupported:  # a Keras loss broadcasts silently, out of sight
             pass
     if not targets.problems:
