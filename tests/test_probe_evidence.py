@@ -169,17 +169,24 @@ def _pairs(n: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.stack([first, second], 1), (y[:n] != y[n:]).float().unsqueeze(1)  # (N, 1): 1 = different
 
 
-@pytest.mark.parametrize("keepdim", [True, False], ids=["keepdim=True", "BROKEN (N,) distance against (N, 1) labels"])
+@pytest.mark.parametrize("keepdim,form", [(True, "mul"), (False, "mul"), (False, "lerp")],
+                         ids=["keepdim=True", "BROKEN (N,) distance against (N, 1) labels",
+                              "BROKEN, mixed by torch.lerp"])
 @pytest.mark.parametrize("check", ["overfit_one_batch", "loss_decreases"])
-def test_a_loss_that_broadcasts_inside_scores_every_output_against_every_target(mlcheck, keepdim, check):
+def test_a_loss_that_broadcasts_inside_scores_every_output_against_every_target(mlcheck, keepdim, form, check):
     """A contrastive loss whose pairwise distance (N,) meets (N, 1) labels: the (N, N) mean scores
-    every pair against every label, so the outputs can be shuffled across samples without changing
-    it — and it fits its own floor (every distance at the share of 'different' labels), so the run
-    passes unless the pairing is looked at. With keepdim=True it is the per-pair loss, and fits."""
+    every pair against every label. Through a product the adapter sees the column meet the row
+    before training; mixed by an operation it does not watch (torch.lerp), the outputs can be
+    shuffled across samples without changing the loss — and it fits its own floor (every distance
+    at the share of 'different' labels), so the run passes unless the pairing is looked at. With
+    keepdim=True it is the per-pair loss, and fits."""
 
     def contrastive(out, label, margin=2.0):
         d = F.pairwise_distance(out[:, 0], out[:, 1], keepdim=keepdim)
-        return torch.mean((1 - label) * d.pow(2) + label * torch.clamp(margin - d, min=0.0).pow(2))
+        near, far = d.pow(2), torch.clamp(margin - d, min=0.0).pow(2)
+        if form == "lerp":
+            return torch.mean(torch.lerp(near, far, label))
+        return torch.mean((1 - label) * near + label * far)
 
     torch.manual_seed(0)
     data = _pairs() if check == "overfit_one_batch" else [_pairs()] * 4
@@ -191,7 +198,11 @@ def test_a_loss_that_broadcasts_inside_scores_every_output_against_every_target(
     with pytest.raises(CheckFailed) as failed:
         run(PairEmbedder(), data, **kwargs)
     assert failed.value.causes[0] == "target_shape", str(failed.value)
-    assert "does not pair each output with its own target" in str(failed.value)
+    if form == "lerp":
+        assert "does not pair each output with its own target" in str(failed.value)
+    else:
+        assert "takes (32,) computed from the outputs against (32, 1) computed from the targets, which " \
+               "broadcast to (32, 32)" in str(failed.value)
 
 
 def test_a_loss_that_never_reads_its_targets_is_not_read_as_unpaired(mlcheck):
