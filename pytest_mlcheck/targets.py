@@ -92,6 +92,8 @@ class Targets:
         (:data:`HEADLINES`, keyed by the opening words each kind's evidence is written with)."""
         if self.problems and self.problems[0][0] == C.LOSS_NOT_FINITE:
             return "the loss is not finite at the predictions training moves toward"
+        if self.problems and self.problems[0][0] in (C.INPUTS_NOT_FINITE, C.OUTPUTS_NOT_FINITE):
+            return "the untrained model's outputs are not finite"
         first = self.problems[0][1] if self.problems else ""
         return next((line for opening, line in HEADLINES if first.startswith(opening)),
                     "the targets cannot be learned with this head and loss")
@@ -528,6 +530,8 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
             task = _ids_into_one_output(y2, integer, out2, loss_at, problems)
         elif not column and k == width and finite and y2.min() >= 0 and np.allclose(y2.sum(axis=1), 1, atol=1e-3):
             task = "classification"
+        elif not column and k == width >= 2 and binary_values and _skipped_zero_rows(y2, loss_at, shape, form) is not None:
+            task = "classification"
         elif not column and k == width and binary_values:
             task = "multilabel"
         else:
@@ -552,6 +556,10 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
         else:
             ids = y2.argmax(axis=1)
             encoding = "one-hot" if binary_values else "smoothed one-hot (class probabilities)"
+            if binary_values and k == width:
+                ignored = _skipped_zero_rows(y2, loss_at, shape, form)
+            if ignored is not None:
+                encoding += f", {int(ignored.sum())} of {n} rows all 0, ignored by the loss"
         if ids is not None:
             counted = ids if ignored is None else ids[~ignored]
             lo, hi = int(counted.min()), int(counted.max())
@@ -699,6 +707,33 @@ def _ignored_ids(ids: np.ndarray, width: int, loss_at: LossAt, shape: tuple, for
             ignored |= ids == value
     # a loss that skips every row reads no target at all: other probes say why (outputs it ignores)
     return ignored if ignored.any() and not ignored.all() else None
+
+
+def _skipped_zero_rows(y2: np.ndarray, loss_at: LossAt, shape: tuple, form: str) -> Optional[np.ndarray]:
+    """Per sample, whether its one-hot target row is all 0 and the loss skips it: one-hot rows beside
+    rows of zeros that a loss weights out (Keras's ``sample_weight`` mask of a graph's unlabelled
+    nodes, a categorical cross-entropy that reads nothing where the target is 0) are class targets
+    with those samples not demanded, as torch's ``ignore_index`` is. Outputs moved from uninformative
+    to confident at those rows leave the loss as it was; a loss that reads them (a binary
+    cross-entropy over independent labels, none of them on) keeps them multi-hot. None where no row
+    is both."""
+    sums = y2.sum(axis=1)
+    zero = sums == 0
+    if not zero.any() or zero.all() or not np.all((sums == 0) | (sums == 1)):
+        return None
+    width = y2.shape[1]
+    # outputs whose form is unknown (NaN from the model) are asked in both forms
+    for probabilities in [form == "probabilities"] + ([True] if form != "probabilities" else []):
+        base = np.full(y2.shape, 1.0 / width if probabilities else 0.0, dtype=np.float32)
+        at = loss_at(base.reshape(shape))
+        if not _finite(at):
+            continue
+        moved = base.copy()
+        moved[zero] = 0.02 / (width - 1) if probabilities else -4.0
+        moved[zero, 0] = 0.98 if probabilities else 4.0
+        now = loss_at(moved.reshape(shape))
+        return zero if _finite(now) and abs(now - at) <= 1e-6 * (1.0 + abs(at)) else None
+    return None
 
 
 def _right_probabilities(target: np.ndarray) -> np.ndarray:

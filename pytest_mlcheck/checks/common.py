@@ -77,6 +77,15 @@ def targets_of(session: Session, raw_x: Any, batch: Any, out: np.ndarray, task: 
         return session.loss_of(outputs, other)
 
     targets = decide(y, out, loss_at, task, penalty=session.penalty())
+    if not np.isfinite(out).all():
+        # outputs that are not finite before any update say nothing of their form (logits or
+        # probabilities), so what the loss makes of candidate outputs is moot: where the NaN comes
+        # from is the defect, and it is proven before training
+        bad = int((~np.isfinite(out)).sum())
+        targets.problems = diagnosis.inputs_not_finite(session.inputs(batch)) or [
+            (C.OUTPUTS_NOT_FINITE, f"the untrained model gives {bad} non-finite output value(s) for finite inputs")]
+        return targets
+
     def reads(rtol: float) -> bool | None:
         """Whether the loss at ``out`` moves by more than ``rtol`` of itself when every target is
         replaced by the first sample's; None where that says nothing (targets all alike, a loss

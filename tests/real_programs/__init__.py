@@ -179,4 +179,11 @@ PROGRAMS: tuple[str, ...] = (
     "b25b_eat_tf2_cifar2_windows_paths_all_labels_zero",
     "b26a_cmmvae_shared_decoder_not_in_optimizer",
     "b26b_hvass_weather_gru_targets_shifted_into_past",
+    # twenty-seventh and twenty-eighth held-out batches (ported blind to the probes)
+    "b27a_d2l_bert_pos_embedding_data_detached",
+    "b27b_lazyprogrammer_ner_gru_head_vocab_wide",
+    "b28a_keras_gat_citeseer_zero_rows_normalised_to_nan",
+    "b28b_fcn_ctscan_mnist_softmax_loss_mean_over_classes",
+    # twenty-ninth held-out batch (ported blind to the probes)
+    "b29a_ray_skorch_readme_mlp_softmax_into_ce",
 )
