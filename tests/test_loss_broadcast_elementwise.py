@@ -135,3 +135,36 @@ def test_only_a_column_against_a_row_of_the_batch_is_read_as_target_shape(a, b, 
     found = broadcast_in_loss([Crossing("mul", a, b, both, False)], 32)
     assert bool(found) is named
     assert all(cause == "target_shape" for cause, _ in found)
+
+
+_ON_TORCH = """
+import json, numpy as np, keras
+from pytest_mlcheck import CheckFailed, MLCheck
+from test_loss_broadcast_elementwise import _data, _keras_model
+found = {}
+for kind in ("weighted", "fixed"):
+    try:
+        MLCheck().overfit_one_batch(_keras_model(kind), _data())
+        found[kind] = "passed"
+    except CheckFailed as failed:
+        found[kind] = failed.causes[0]
+print("RESULT " + json.dumps(found))
+"""
+
+
+def test_keras_on_the_torch_backend_watches_the_loss_as_torch_does():
+    """KERAS_BACKEND is fixed at Keras's first import: the torch backend runs in a subprocess."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tests = Path(__file__).parent
+    env = dict(os.environ, KERAS_BACKEND="torch", OMP_NUM_THREADS="1",
+               PYTHONPATH=os.pathsep.join([str(tests.parent), str(tests), os.environ.get("PYTHONPATH", "")]))
+    done = subprocess.run([sys.executable, "-c", _ON_TORCH], env=env, cwd=tests, capture_output=True, text=True,
+                          timeout=600)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    assert done.returncode == 0 and lines, done.stdout[-2000:] + done.stderr[-2000:]
+    assert json.loads(lines[-1].removeprefix("RESULT ")) == {"weighted": "target_shape", "fixed": "passed"}

@@ -14,12 +14,15 @@ from __future__ import annotations
 from typing import Any, ContextManager
 
 import keras
+import numpy as np
 import torch
 
 from pytest_mlcheck.backends import gpu_index
+from pytest_mlcheck.backends.base import Crossing
 from pytest_mlcheck.backends.interrupts import critical
 from pytest_mlcheck.backends.keras_common import KerasBackendBase, KerasSessionBase
-from pytest_mlcheck.errors import usage
+from pytest_mlcheck.backends.torch_backend import LossWatch
+from pytest_mlcheck.errors import NotSupported, usage
 
 
 class KerasTorchSession(KerasSessionBase):
@@ -68,6 +71,22 @@ class KerasTorchSession(KerasSessionBase):
             return loss, [None] * len(variables)
         grads = torch.autograd.grad(loss.reshape(()), [v.value for v in variables], allow_unused=True)
         return loss.detach(), list(grads)
+
+    def loss_broadcasts(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> list[Crossing]:
+        """Watched as the torch adapter watches a torch loss: Keras's ops call torch's, and what is
+        computed from outputs that require grad carries that."""
+        if not self.has_loss():
+            raise NotSupported("seeing the operations inside the loss", "there is no loss to watch")
+        watch = LossWatch(elementwise=True)
+        try:
+            with self._place(), torch.enable_grad():
+                out = torch.tensor(outputs, dtype=getattr(torch, keras.config.floatx()), device=self._device,
+                                   requires_grad=True)
+                with watch:
+                    self._loss(batch[0], batch[1], out, training=False)
+        except Exception:  # a loss that will not run on such outputs says what it saw
+            pass
+        return watch.crossed
 
     def _input_grad(self, x: Any, index: int) -> Any:
         watched = x.detach().clone().requires_grad_(True)

@@ -161,7 +161,7 @@ def _float_dtype(model: torch.nn.Module) -> torch.dtype:
     return torch.get_default_dtype()
 
 
-class _PointwiseLosses(torch.overrides.TorchFunctionMode):
+class LossWatch(torch.overrides.TorchFunctionMode):
     """Records squared, absolute and Huber error losses whose input and target broadcast each other
     to a shape larger than both ((B, 1) against (B,) gives (B, B)); a broadcast within one sample
     ((B, 4) heads against (B, 1) targets, one constant against every output) is not recorded. With
@@ -668,13 +668,13 @@ class TorchSession:
     def loss_broadcasts(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> list[Crossing]:
         if self._step_loss or self.loss_fn is None:
             raise NotSupported("seeing the pointwise losses inside the loss", "the loss is not a loss_fn=")
-        watch = _PointwiseLosses()
+        watch = LossWatch()
         with watch:  # what is seen before a loss that raises still counts (loss_of gives NaN then)
             self.loss_of(outputs, batch)
         if watch.crossed:
             return watch.crossed
         # again with outputs that require grad: what is computed from them carries that, targets do not
-        watch = _PointwiseLosses(elementwise=True)
+        watch = LossWatch(elementwise=True)
         try:
             with torch.enable_grad():
                 out = torch.tensor(outputs, dtype=_float_dtype(self.model), device=self.torch_device,
