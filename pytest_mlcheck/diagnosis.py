@@ -12,7 +12,8 @@ from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.errors import NotSupported, UserCodeError
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
-    ACCUMULATION_RATIO, CHANGED_SAMPLES, INDEPENDENCE_RTOL, INIT_FADE, INPUT_MAX_SCALE, INPUT_MIN_PEAK, INPUT_RAW_SCALE, LEAK_RTOL, LR_VANISHED, OUTPUT_UNMOVED,
+    ACCUMULATION_RATIO, CHANGED_SAMPLES, INDEPENDENCE_RTOL, INIT_FADE, INPUT_MAX_SCALE, INPUT_MIN_PEAK, INPUT_RAW_SCALE, LEAK_COPY_MIN_SAMPLES, LEAK_COPY_MIN_VALUES, LEAK_RTOL,
+    LR_VANISHED, OUTPUT_UNMOVED,
     PAIRING_RTOL, PAIRING_SENSITIVE, PROBE_MAX_STEPS, PROBE_TARGET, SIGNAL_FADED, SIGNAL_GONE, SOFTMAX_TWICE_PRESSED, SPIKE, STALL_FRACTION, TARGET_MAX_SCALE,
     TARGET_RETRY_SCALE, UNREACHED_SHARE,
 )
@@ -698,6 +699,38 @@ def _classes_last(outputs: np.ndarray, ids: np.ndarray) -> bool | None:
     if outputs.shape[:-1] == ids.shape:
         return True
     return False if outputs.shape[0] == ids.shape[0] and outputs.shape[2:] == ids.shape[1:] else None
+
+
+def targets_in_inputs(x: np.ndarray | None, y: np.ndarray | None) -> list[Evidence]:
+    """Value targets that are, in every sample of the batch, one fixed element of that sample's own
+    inputs (a window ``x[i:i+T]`` whose target ``y[i+1]`` lies inside it, a label column left among
+    the features): the inputs hold the answer, so a fit proves nothing and the model learns to copy
+    an input. Only float targets with at least LEAK_COPY_MIN_VALUES distinct values, over at least
+    LEAK_COPY_MIN_SAMPLES samples, each target at most half as many values as the inputs (an
+    autoencoder's targets are its inputs by design); token ids are the causal probes' (a teacher-forced
+    decoder's inputs hold its shifted targets by design)."""
+    if x is None or y is None or not np.issubdtype(np.asarray(y).dtype, np.floating):
+        return []
+    xs, ys = np.asarray(x), np.asarray(y)
+    n = len(ys)
+    if not np.issubdtype(xs.dtype, np.number) or len(xs) != n or n < LEAK_COPY_MIN_SAMPLES:
+        return []
+    xf, yf = xs.reshape(n, -1).astype(np.float32), ys.reshape(n, -1).astype(np.float32)
+    if not yf.shape[1] or 2 * yf.shape[1] > xf.shape[1]:
+        return []
+    where = []
+    for column in yf.T:
+        if len(np.unique(column)) < LEAK_COPY_MIN_VALUES or not np.isfinite(column).all():
+            return []
+        hits = np.flatnonzero((xf == column[:, None]).all(axis=0))
+        if not len(hits):
+            return []
+        where.append(tuple(int(i) for i in np.unravel_index(int(hits[0]), xs.shape[1:])))
+    said = ", ".join(str(list(w)) for w in where[:3]) + (" …" if len(where) > 3 else "")
+    return [(C.TARGET_LEAKAGE, f"in all {n} samples the target equals the sample's own input at {said} "
+                               f"({len(np.unique(yf))} distinct values): the inputs hold the answer, and a model "
+                               "fits it by copying; build the inputs from what precedes the target (a window "
+                               "x[i:i+T] predicts y[i+T]), or drop the label column from the features")]
 
 
 def target_leak(x: np.ndarray | None, y: np.ndarray | None,

@@ -93,7 +93,7 @@ class Targets:
         if self.problems and self.problems[0][0] == C.LOSS_NOT_FINITE:
             return "the loss is not finite at the predictions training moves toward"
         if self.problems and self.problems[0][0] in (C.INPUTS_NOT_FINITE, C.OUTPUTS_NOT_FINITE):
-            return "the untrained model's outputs are not finite"
+            return "the model's outputs are not finite before training"
         first = self.problems[0][1] if self.problems else ""
         return next((line for opening, line in HEADLINES if first.startswith(opening)),
                     "the targets cannot be learned with this head and loss")
@@ -521,6 +521,7 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
     # sample for one target each ((N, 2, 8): a pair of embeddings for one same/different label) are
     # not read as class scores by flattening them; the loss alone judges them
     row_head = sum(d > 1 for d in shape[1:]) <= 1
+    zero_rows: Optional[np.ndarray] = None  # one-hot rows beside all-0 rows the loss skips
     if task is None:
         if column and whole and width >= 2 and row_head:
             task = "classification"
@@ -530,7 +531,8 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
             task = _ids_into_one_output(y2, integer, out2, loss_at, problems)
         elif not column and k == width and finite and y2.min() >= 0 and np.allclose(y2.sum(axis=1), 1, atol=1e-3):
             task = "classification"
-        elif not column and k == width >= 2 and binary_values and _skipped_zero_rows(y2, loss_at, shape, form) is not None:
+        elif not column and k == width >= 2 and binary_values \
+                and (zero_rows := _skipped_zero_rows(y2, loss_at, shape, form)) is not None:
             task = "classification"
         elif not column and k == width and binary_values:
             task = "multilabel"
@@ -557,7 +559,7 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
             ids = y2.argmax(axis=1)
             encoding = "one-hot" if binary_values else "smoothed one-hot (class probabilities)"
             if binary_values and k == width:
-                ignored = _skipped_zero_rows(y2, loss_at, shape, form)
+                ignored = zero_rows if zero_rows is not None else _skipped_zero_rows(y2, loss_at, shape, form)
             if ignored is not None:
                 encoding += f", {int(ignored.sum())} of {n} rows all 0, ignored by the loss"
         if ids is not None:
@@ -805,7 +807,9 @@ def broadcast_in_loss(crossed: list[Crossing], n: int) -> list[Evidence]:
                                      "other's target; give both sides one shape inside the loss (a .view(-1, 1) "
                                      "or .squeeze(-1) where the column is picked)")]
         column = c.a == c.b + (1,) or c.b == c.a + (1,)
-        if column and sum(1 for d in c.both if d == n) >= 2:
+        m = (c.b if len(c.b) < len(c.a) else c.a)[-1] if column and min(len(c.a), len(c.b)) else 0
+        # m: the vector's length, the batch or a multiple (tokens of the batch flattened to one axis)
+        if column and m and m % n == 0 and sum(1 for d in c.both if d == m) >= 2:
             return [(C.TARGET_SHAPE, f"{_BROADCAST}`{c.op}` takes {c.a} computed from the outputs against "
                                      f"{c.b} computed from the targets, which broadcast to {c.both}: every "
                                      "sample meets every other sample's target values; give both sides one "

@@ -119,6 +119,11 @@ PAIRING_SENSITIVE = 1e-3
 # rounding (an additive -inf mask gives exact zeros; a finite one ~1e-7), a full attention moves it
 # by a large share of the logits' spread
 LEAK_RTOL = 1e-4
+# Value targets that equal one input element in every sample are read as the inputs holding the
+# answer only on a batch this large with this many distinct target values (a coincidence of k
+# distinct float values matching exactly across n samples does not happen by chance)
+LEAK_COPY_MIN_SAMPLES = 8
+LEAK_COPY_MIN_VALUES = 3
 # A loss within this of itself (relative) when every target is replaced by the first sample's does
 # not read its targets (a one-class objective handed labels): only rounding moved it
 UNREAD_RTOL = 1e-6

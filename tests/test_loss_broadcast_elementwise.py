@@ -130,6 +130,7 @@ def test_keras_losses_whose_sides_agree_or_pair_on_purpose_pass(mlcheck: MLCheck
     ((32, 1, 8), (32, 8), (32, 32, 8), False),  # an implicit leading axis: all pairs of 8-vectors
     ((32, 1), (5,), (32, 5), False),           # each output against 5 fixed thresholds
     ((4, 1), (4,), (4, 4), False),             # a column and a row of 4 in a batch of 32: not the batch
+    ((320, 1), (320,), (320, 320), True),      # 10 tokens a sample flattened to one axis, then crossed
 ])
 def test_only_a_column_against_a_row_of_the_batch_is_read_as_target_shape(a, b, both, named):
     found = broadcast_in_loss([Crossing("mul", a, b, both, False)], 32)

@@ -76,7 +76,7 @@ def test_nan_inputs_are_named_before_the_loss_is_asked_about_nan_outputs_in_kera
     with pytest.raises(CheckFailed) as failed:
         call(model, (x, y) if check == "overfit_one_batch" else [(x, y)])
     assert failed.value.causes[0] == "inputs_not_finite", str(failed.value)
-    assert "the untrained model's outputs are not finite" in str(failed.value)
+    assert "the model's outputs are not finite before training" in str(failed.value)
 
 
 def test_nan_inputs_are_named_first_in_torch_and_a_nan_forward_pass_on_finite_inputs_is_outputs_not_finite(mlcheck):
@@ -86,6 +86,7 @@ def test_nan_inputs_are_named_first_in_torch_and_a_nan_forward_pass_on_finite_in
     with pytest.raises(CheckFailed) as failed:
         mlcheck.overfit_one_batch(net, (torch.tensor(x), torch.tensor(labels)), loss_fn=nn.CrossEntropyLoss())
     assert failed.value.causes[0] == "inputs_not_finite", str(failed.value)
+    assert "the model's outputs are not finite before training" in str(failed.value)
 
     class Log(nn.Module):  # log of a value that can be negative: NaN for finite inputs
         def forward(self, t):
@@ -97,3 +98,35 @@ def test_nan_inputs_are_named_first_in_torch_and_a_nan_forward_pass_on_finite_in
     with pytest.raises(CheckFailed) as failed:
         mlcheck.overfit_one_batch(net, (torch.tensor(clean), torch.tensor(labels)), loss_fn=nn.CrossEntropyLoss())
     assert failed.value.causes[0] == "outputs_not_finite", str(failed.value)
+
+
+def test_minus_inf_logits_masked_on_purpose_under_a_loss_that_takes_them_are_no_defect(mlcheck: MLCheck):
+    """Action masking: invalid classes get -inf logits, which a cross-entropy takes (their
+    probability is 0); the outputs are not all finite, the loss is, and the run trains."""
+    x, _, labels = _nodes()
+    valid = torch.ones(64, 4, dtype=torch.bool)
+    valid[torch.arange(64), (torch.tensor(labels) + 1) % 4] = False  # one wrong class ruled out per sample
+
+    class Masked(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = nn.Sequential(nn.Linear(10, 32), nn.Tanh(), nn.Linear(32, 4))
+
+        def forward(self, t):
+            return self.net(t).masked_fill(~valid[: len(t)], float("-inf"))
+
+    torch.manual_seed(0)
+    result = mlcheck.overfit_one_batch(Masked(), (torch.tensor(x), torch.tensor(labels)),
+                                       loss_fn=nn.CrossEntropyLoss())
+    assert result.passed
+
+
+def test_torch_one_hot_rows_beside_zero_rows_under_a_cross_entropy_are_classes_too(mlcheck: MLCheck):
+    """torch's cross_entropy with probability targets reads an all-0 row as nothing to learn."""
+    x, y, _ = _nodes()
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(10, 32), nn.Tanh(), nn.Linear(32, 4))
+    result = mlcheck.overfit_one_batch(net, (torch.tensor(x), torch.tensor(y)),
+                                       loss_fn=lambda out, t: torch.nn.functional.cross_entropy(out, t, reduction="sum") / 16)
+    assert result.passed
+    assert "one-hot, 48 of 64 rows all 0, ignored by the loss" in result.figures["targets"]

@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from pytest_mlcheck.backends import gpu_index, scalar_loss
+from pytest_mlcheck.backends.base import Crossing
 from pytest_mlcheck.backends.keras_common import (  # noqa: F401 - re-exported for tests and checks
     DEFAULT_LR,
     KerasBackendBase,
@@ -30,7 +31,6 @@ from pytest_mlcheck.backends.keras_common import (  # noqa: F401 - re-exported f
     own_train_step,
     reachable_variables,
 )
-from pytest_mlcheck.backends.base import Crossing
 from pytest_mlcheck.backends.interrupts import critical
 from pytest_mlcheck.errors import NotSupported, call_user
 

@@ -20,7 +20,7 @@ import keras
 import numpy as np
 
 from pytest_mlcheck.backends import scalar_loss, unit_variance
-from pytest_mlcheck.backends.base import Session
+from pytest_mlcheck.backends.base import Crossing, Session
 from pytest_mlcheck.backends.interrupts import critical, user_boundary
 from pytest_mlcheck.backends.outputs import select_output
 from pytest_mlcheck.backends.rng import Guard
@@ -718,8 +718,8 @@ class KerasSessionBase:
     def traced_loss(self, batch: tuple[Any, Any]) -> float | None:
         return None  # only TensorFlow's traced tensors carry the logits beneath an activation
 
-    def loss_broadcasts(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> list[tuple[tuple[int, ...], ...]]:
-        raise NotSupported("seeing the operations inside a Keras loss", "only a TensorFlow trace shows them")
+    def loss_broadcasts(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> list[Crossing]:
+        raise NotSupported("seeing the operations inside a Keras loss", "this backend shows them to no watch")
 
     def loss_of(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> float:
         if not self.has_loss():

@@ -21,7 +21,7 @@ from pytest_mlcheck.backends import gpu_index
 from pytest_mlcheck.backends.base import Crossing
 from pytest_mlcheck.backends.interrupts import critical
 from pytest_mlcheck.backends.keras_common import KerasBackendBase, KerasSessionBase
-from pytest_mlcheck.backends.torch_backend import LossWatch
+from pytest_mlcheck.backends.torch_watch import LossWatch
 from pytest_mlcheck.errors import NotSupported, usage
 
 

@@ -21,6 +21,7 @@ import torch
 
 from pytest_mlcheck.backends import as_numpy, scalar_loss, unit_variance, worker_device_index
 from pytest_mlcheck.backends.base import Crossing, Session
+from pytest_mlcheck.backends.torch_watch import LossWatch
 from pytest_mlcheck.backends.interrupts import critical, user_boundary
 from pytest_mlcheck.backends.lightning import (
     STEP, Configured, NoLoss, lightning_base, lightning_batch, loss_of_outputs, manual_error, manual_optimization, overrides,
@@ -159,49 +160,6 @@ def _float_dtype(model: torch.nn.Module) -> torch.dtype:
         if p.is_floating_point():
             return p.dtype
     return torch.get_default_dtype()
-
-
-class LossWatch(torch.overrides.TorchFunctionMode):
-    """Records squared, absolute and Huber error losses whose input and target broadcast each other
-    to a shape larger than both ((B, 1) against (B,) gives (B, B)); a broadcast within one sample
-    ((B, 4) heads against (B, 1) targets, one constant against every output) is not recorded. With
-    ``elementwise``, also elementwise operations between an operand computed from the outputs (one
-    that requires grad) and one computed without them that do (:class:`Crossing`)."""
-
-    FUNCS = (torch.nn.functional.mse_loss, torch.nn.functional.l1_loss, torch.nn.functional.smooth_l1_loss,
-             torch.nn.functional.huber_loss)
-    ELEMENTWISE = frozenset({
-        "mul", "__mul__", "__rmul__", "multiply", "add", "__add__", "__radd__", "sub", "__sub__", "__rsub__",
-        "subtract", "div", "__truediv__", "__rtruediv__", "true_divide", "divide", "masked_select",
-        "masked_fill", "where", "maximum", "minimum", "pow", "__pow__"})
-
-    def __init__(self, *, elementwise: bool = False) -> None:
-        super().__init__()
-        self.elementwise = elementwise
-        self.crossed: list[Crossing] = []
-
-    def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
-        kwargs = kwargs or {}
-        if func in self.FUNCS:
-            given = [args[k] if k < len(args) else kwargs.get(name) for k, name in enumerate(("input", "target"))]
-            if all(isinstance(t, torch.Tensor) for t in given):
-                self._record(func.__name__, given[0], given[1], pointwise=True)
-        elif self.elementwise and getattr(func, "__name__", None) in self.ELEMENTWISE:
-            operands = [a for a in args[:3] if isinstance(a, torch.Tensor)]
-            for i, a in enumerate(operands):
-                for b in operands[i + 1:]:
-                    if a.requires_grad != b.requires_grad:
-                        self._record(func.__name__, *((a, b) if a.requires_grad else (b, a)), pointwise=False)
-        return func(*args, **kwargs)
-
-    def _record(self, name: str, a: torch.Tensor, b: torch.Tensor, *, pointwise: bool) -> None:
-        sa, sb = tuple(a.shape), tuple(b.shape)
-        try:
-            both = tuple(torch.broadcast_shapes(sa, sb))
-        except RuntimeError:  # shapes that do not broadcast: the loss raises on its own
-            return
-        if int(np.prod(both)) > max(int(np.prod(sa)), int(np.prod(sb))):
-            self.crossed.append(Crossing(name, sa, sb, both, pointwise))
 
 
 class TorchSession:
@@ -667,7 +625,7 @@ class TorchSession:
 
     def loss_broadcasts(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> list[Crossing]:
         if self._step_loss or self.loss_fn is None:
-            raise NotSupported("seeing the pointwise losses inside the loss", "the loss is not a loss_fn=")
+            raise NotSupported("seeing the operations inside the loss", "the loss is not a loss_fn=")
         watch = LossWatch()
         with watch:  # what is seen before a loss that raises still counts (loss_of gives NaN then)
             self.loss_of(outputs, batch)

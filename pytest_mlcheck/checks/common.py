@@ -77,13 +77,13 @@ def targets_of(session: Session, raw_x: Any, batch: Any, out: np.ndarray, task: 
         return session.loss_of(outputs, other)
 
     targets = decide(y, out, loss_at, task, penalty=session.penalty())
-    if not np.isfinite(out).all():
-        # outputs that are not finite before any update say nothing of their form (logits or
-        # probabilities), so what the loss makes of candidate outputs is moot: where the NaN comes
-        # from is the defect, and it is proven before training
+    if np.isnan(out).any() or (not np.isfinite(out).all() and not np.isfinite(loss_at(out))):
+        # NaN outputs (or infinite ones the loss cannot take; a -inf masked logit it can) say nothing
+        # of their form (logits or probabilities), so what the loss makes of candidate outputs is
+        # moot: where the NaN comes from is the defect, and it is proven before training
         bad = int((~np.isfinite(out)).sum())
         targets.problems = diagnosis.inputs_not_finite(session.inputs(batch)) or [
-            (C.OUTPUTS_NOT_FINITE, f"the untrained model gives {bad} non-finite output value(s) for finite inputs")]
+            (C.OUTPUTS_NOT_FINITE, f"the model gives {bad} non-finite output value(s) for finite inputs")]
         return targets
 
     def reads(rtol: float) -> bool | None:
@@ -111,7 +111,7 @@ def targets_of(session: Session, raw_x: Any, batch: Any, out: np.ndarray, task: 
     if not targets.problems:
         try:
             targets.problems += broadcast_in_loss(session.loss_broadcasts(out, batch), len(out))
-        except NotSupported:  # a Keras loss broadcasts silently, out of sight
+        except NotSupported:  # a loss the adapter cannot see inside (Keras on JAX)
             pass
     if not targets.problems:
         targets.problems += always_one(out, at_zero)

@@ -186,4 +186,7 @@ PROGRAMS: tuple[str, ...] = (
     "b28b_fcn_ctscan_mnist_softmax_loss_mean_over_classes",
     # twenty-ninth held-out batch (ported blind to the probes)
     "b29a_ray_skorch_readme_mlp_softmax_into_ce",
+    # thirtieth held-out batch (ported blind to the probes)
+    "b30a_rasbt_mlbook_ch13_mnist_mlp_softmax_into_ce",
+    "b30b_zerotoall_stock_lstm_target_inside_window",
 )

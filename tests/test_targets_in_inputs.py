@@ -1,0 +1,72 @@
+"""Value targets that are, sample by sample, one element of the sample's own inputs: a forecaster whose
+window ``x[i:i+7]`` is paired with ``y[i+1]``, a close price inside the window (DeepLearningZeroToAll's
+stock RNN before 8d8e120). The model fits by copying an input, so the loss says nothing; the training
+checks fail naming `target_leakage`. Correct twins: the target after the window, and an autoencoder
+(targets that are the whole input)."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from pytest_mlcheck import CheckFailed, MLCheck, diagnosis
+
+
+def _series(n: int = 200) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    walk = np.cumsum(rng.normal(size=(n, 3)), axis=0)
+    return ((walk - walk.min(0)) / (walk.max(0) - walk.min(0))).astype("float32")
+
+
+def _windows(inside: bool, length: int = 7) -> tuple[np.ndarray, np.ndarray]:
+    s = _series()
+    x = np.stack([s[i:i + length] for i in range(64)])
+    y = np.stack([s[i + (1 if inside else length), 2:3] for i in range(64)])  # the last column's next value
+    return x, y
+
+
+def _torch_net() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Flatten(), nn.Linear(21, 32), nn.Tanh(), nn.Linear(32, 1))
+
+
+@pytest.mark.parametrize("check", ["overfit_one_batch", "loss_decreases"])
+def test_a_target_inside_its_own_window_fails_with_target_leakage(mlcheck: MLCheck, check):
+    x, y = (torch.tensor(a) for a in _windows(inside=True))
+    call = getattr(mlcheck, check)
+    with pytest.raises(CheckFailed) as failed:
+        call(_torch_net(), (x, y) if check == "overfit_one_batch" else [(x, y)], loss_fn=nn.MSELoss())
+    assert failed.value.causes == ["target_leakage"], str(failed.value)
+    assert "the target equals the sample's own input at [1, 2]" in str(failed.value)
+
+
+def test_the_target_after_the_window_and_an_autoencoder_pass(mlcheck: MLCheck):
+    x, y = (torch.tensor(a) for a in _windows(inside=False))
+    assert mlcheck.loss_decreases(_torch_net(), [(x, y)], loss_fn=nn.MSELoss()).passed
+    torch.manual_seed(0)
+    autoencoder = nn.Sequential(nn.Flatten(), nn.Linear(21, 8), nn.Tanh(), nn.Linear(8, 21), nn.Unflatten(1, (7, 3)))
+    assert mlcheck.loss_decreases(autoencoder, [(x, x)], loss_fn=nn.MSELoss()).passed
+
+
+def test_a_keras_forecaster_with_its_target_inside_the_window_fails_too(mlcheck: MLCheck):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((7, 3)), keras.layers.LSTM(8), keras.layers.Dense(1)])
+    model.compile(loss="mse", optimizer=keras.optimizers.Adam(1e-2))
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.loss_decreases(model, [_windows(inside=True)])
+    assert failed.value.causes == ["target_leakage"], str(failed.value)
+
+
+def test_the_rule_needs_varied_float_targets_that_match_in_every_sample():
+    x, y = _windows(inside=True)
+    assert diagnosis.targets_in_inputs(x, y)
+    assert not diagnosis.targets_in_inputs(x, _windows(inside=False)[1])  # after the window
+    assert not diagnosis.targets_in_inputs(x, y.astype(np.int64))  # ids: the causal probes' business
+    assert not diagnosis.targets_in_inputs(x, np.full_like(y, 0.5))  # one value: no evidence of a copy
+    off = y.copy()
+    off[5] += 1e-3  # one sample that does not match
+    assert not diagnosis.targets_in_inputs(x, off)
+    assert not diagnosis.targets_in_inputs(x[:4], y[:4])  # too few samples to rule out chance
