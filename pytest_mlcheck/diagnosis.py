@@ -705,14 +705,20 @@ def targets_in_inputs(x: np.ndarray | None, y: np.ndarray | None) -> list[Eviden
     """Value targets that are, in every sample of the batch, one fixed element of that sample's own
     inputs (a window ``x[i:i+T]`` whose target ``y[i+1]`` lies inside it, a label column left among
     the features): the inputs hold the answer, so a fit proves nothing and the model learns to copy
-    an input. Only float targets with at least LEAK_COPY_MIN_VALUES distinct values, over at least
-    LEAK_COPY_MIN_SAMPLES samples, each target at most half as many values as the inputs (an
-    autoencoder's targets are its inputs by design); token ids are the causal probes' (a teacher-forced
-    decoder's inputs hold its shifted targets by design)."""
-    if x is None or y is None or not np.issubdtype(np.asarray(y).dtype, np.floating):
+    an input. Only float targets, or class ids against float features, with at least
+    LEAK_COPY_MIN_VALUES distinct values, over at least LEAK_COPY_MIN_SAMPLES samples, each target at
+    most half as many values as the inputs (an autoencoder's targets are its inputs by design); ids
+    against id inputs are the causal probes' (a teacher-forced decoder's inputs hold its shifted
+    targets by design)."""
+    if x is None or y is None:
         return []
     xs, ys = np.asarray(x), np.asarray(y)
     n = len(ys)
+    # float targets against any inputs; class ids only against float features (a label column left
+    # among them): ids against id inputs are tokens, whose shifted copies teacher forcing feeds
+    ids = np.issubdtype(ys.dtype, np.integer) and np.issubdtype(xs.dtype, np.floating)
+    if not (np.issubdtype(ys.dtype, np.floating) or ids):
+        return []
     if not np.issubdtype(xs.dtype, np.number) or len(xs) != n or n < LEAK_COPY_MIN_SAMPLES:
         return []
     xf, yf = xs.reshape(n, -1).astype(np.float32), ys.reshape(n, -1).astype(np.float32)

@@ -64,9 +64,34 @@ def test_the_rule_needs_varied_float_targets_that_match_in_every_sample():
     x, y = _windows(inside=True)
     assert diagnosis.targets_in_inputs(x, y)
     assert not diagnosis.targets_in_inputs(x, _windows(inside=False)[1])  # after the window
-    assert not diagnosis.targets_in_inputs(x, y.astype(np.int64))  # ids: the causal probes' business
+    tokens = np.random.default_rng(0).integers(0, 50, size=(32, 12))
+    assert not diagnosis.targets_in_inputs(tokens, tokens[:, 3:5])  # ids in ids: teacher forcing's, not read
     assert not diagnosis.targets_in_inputs(x, np.full_like(y, 0.5))  # one value: no evidence of a copy
     off = y.copy()
     off[5] += 1e-3  # one sample that does not match
     assert not diagnosis.targets_in_inputs(x, off)
     assert not diagnosis.targets_in_inputs(x[:4], y[:4])  # too few samples to rule out chance
+
+
+def _tabular(leaked: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Iris-like features with class ids 0..2; ``leaked``: the label column left among the features."""
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, size=64)
+    x = (rng.normal(size=(64, 4)) + labels[:, None]).astype("float32")
+    if leaked:
+        x = np.concatenate([x, labels[:, None].astype("float32")], axis=1)
+    else:
+        x = np.concatenate([x, rng.normal(size=(64, 1)).astype("float32")], axis=1)
+    return torch.tensor(x), torch.tensor(labels)
+
+
+def test_a_label_column_left_among_the_features_fails_with_target_leakage(mlcheck: MLCheck):
+    def net() -> nn.Module:
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Linear(5, 16), nn.ReLU(), nn.Linear(16, 3))
+
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.overfit_one_batch(net(), _tabular(leaked=True), loss_fn=nn.CrossEntropyLoss())
+    assert failed.value.causes == ["target_leakage"], str(failed.value)
+    assert "own input at [4]" in str(failed.value)
+    assert mlcheck.overfit_one_batch(net(), _tabular(leaked=False), loss_fn=nn.CrossEntropyLoss()).passed
