@@ -685,27 +685,16 @@ def _ignored_ids(ids: np.ndarray, width: int, loss_at: LossAt, shape: tuple, for
         common = [int(values[i]) for i in order if counts[i] >= (1 - DENSE_MIN_RIGHT) * len(ids)]
     if len(odd) > IGNORED_MAX_ASKED or not (len(odd) or common):  # nothing to ask: no loss evaluated
         return None
-    probabilities = form == "probabilities"
-    base = np.full((len(ids), width), 1.0 / width if probabilities else 0.0, dtype=np.float32)
-    confident = np.full(width, 0.02 / (width - 1) if probabilities else -4.0, dtype=np.float32)
-    confident[0] = 0.98 if probabilities else 4.0
-    at = loss_at(base.reshape(shape))
-    if not _finite(at):
+    base = _RowProbe(loss_at, len(ids), width, shape, form == "probabilities")
+    if not _finite(base.at):
         return None
-
-    def skipped(value: int) -> bool:
-        moved = base.copy()
-        moved[ids == value] = confident
-        now = loss_at(moved.reshape(shape))
-        return _finite(now) and abs(now - at) <= 1e-6 * (1.0 + abs(at))
-
     ignored = np.zeros(len(ids), dtype=bool)
     for value in odd:
-        if not skipped(value):
+        if not base.skips(ids == value):
             return None
         ignored |= ids == value
     for value in common:
-        if skipped(value):
+        if base.skips(ids == value):
             ignored |= ids == value
     # a loss that skips every row reads no target at all: other probes say why (outputs it ignores)
     return ignored if ignored.any() and not ignored.all() else None
@@ -723,19 +712,31 @@ def _skipped_zero_rows(y2: np.ndarray, loss_at: LossAt, shape: tuple, form: str)
     zero = sums == 0
     if not zero.any() or zero.all() or not np.all((sums == 0) | (sums == 1)):
         return None
-    width = y2.shape[1]
     # outputs whose form is unknown (NaN from the model) are asked in both forms
     for probabilities in [form == "probabilities"] + ([True] if form != "probabilities" else []):
-        base = np.full(y2.shape, 1.0 / width if probabilities else 0.0, dtype=np.float32)
-        at = loss_at(base.reshape(shape))
-        if not _finite(at):
-            continue
-        moved = base.copy()
-        moved[zero] = 0.02 / (width - 1) if probabilities else -4.0
-        moved[zero, 0] = 0.98 if probabilities else 4.0
-        now = loss_at(moved.reshape(shape))
-        return zero if _finite(now) and abs(now - at) <= 1e-6 * (1.0 + abs(at)) else None
+        base = _RowProbe(loss_at, len(y2), y2.shape[1], shape, probabilities)
+        if _finite(base.at):
+            return zero if base.skips(zero) else None
     return None
+
+
+class _RowProbe:
+    """Uninformative outputs for every row (uniform probabilities, or zero logits) and the loss
+    there (``at``), from which :meth:`skips` asks whether the loss reads some rows at all."""
+
+    def __init__(self, loss_at: LossAt, n: int, width: int, shape: tuple, probabilities: bool) -> None:
+        self.loss_at, self.shape = loss_at, shape
+        self.base = np.full((n, width), 1.0 / width if probabilities else 0.0, dtype=np.float32)
+        self.confident = np.full(width, 0.02 / (width - 1) if probabilities else -4.0, dtype=np.float32)
+        self.confident[0] = 0.98 if probabilities else 4.0
+        self.at = loss_at(self.base.reshape(shape))
+
+    def skips(self, rows: np.ndarray) -> bool:
+        """The loss is as it was with the outputs at ``rows`` moved from uninformative to confident."""
+        moved = self.base.copy()
+        moved[rows] = self.confident
+        now = self.loss_at(moved.reshape(self.shape))
+        return _finite(now) and abs(now - self.at) <= 1e-6 * (1.0 + abs(self.at))
 
 
 def _right_probabilities(target: np.ndarray) -> np.ndarray:
@@ -807,9 +808,9 @@ def broadcast_in_loss(crossed: list[Crossing], n: int) -> list[Evidence]:
                                      "other's target; give both sides one shape inside the loss (a .view(-1, 1) "
                                      "or .squeeze(-1) where the column is picked)")]
         column = c.a == c.b + (1,) or c.b == c.a + (1,)
-        m = (c.b if len(c.b) < len(c.a) else c.a)[-1] if column and min(len(c.a), len(c.b)) else 0
-        # m: the vector's length, the batch or a multiple (tokens of the batch flattened to one axis)
-        if column and m and m % n == 0 and sum(1 for d in c.both if d == m) >= 2:
+        vector = c.b if len(c.b) < len(c.a) else c.a
+        # its length: the batch, or a multiple (tokens of the batch flattened to one axis)
+        if column and vector and vector[-1] % n == 0 and c.both.count(vector[-1]) >= 2:
             return [(C.TARGET_SHAPE, f"{_BROADCAST}`{c.op}` takes {c.a} computed from the outputs against "
                                      f"{c.b} computed from the targets, which broadcast to {c.both}: every "
                                      "sample meets every other sample's target values; give both sides one "

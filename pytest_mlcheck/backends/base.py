@@ -16,6 +16,16 @@ class Crossing(NamedTuple):
     both: tuple[int, ...]  # the shape they broadcast to
     pointwise: bool  # a squared, absolute or Huber error (input against target)
 
+    @staticmethod
+    def of(op: str, a: tuple[int, ...], b: tuple[int, ...], *, pointwise: bool) -> Crossing | None:
+        """The crossing of operands shaped ``a`` and ``b``, or None where they do not broadcast (the
+        loss raises on its own) or broadcast to no more elements than one of them has."""
+        try:
+            both = tuple(int(d) for d in np.broadcast_shapes(a, b))
+        except ValueError:
+            return None
+        return Crossing(op, a, b, both, pointwise) if int(np.prod(both)) > max(int(np.prod(a)), int(np.prod(b))) else None
+
 
 class Session(Protocol):
     """A training copy of the user's model on a device, inside a guard of every RNG it could touch.

@@ -130,13 +130,9 @@ def _crossings(graph: Any, source: Any) -> list[Crossing]:
             continue
         for a in (t for t, c in zip(operands, carries) if c and t.shape.is_fully_defined()):
             for b in (t for t, c in zip(operands, carries) if not c and t.shape.is_fully_defined()):
-                sa, sb = tuple(a.shape.as_list()), tuple(b.shape.as_list())
-                try:
-                    both = tuple(int(d) for d in np.broadcast_shapes(sa, sb))
-                except ValueError:
-                    continue
-                if int(np.prod(both)) > max(int(np.prod(sa)), int(np.prod(sb))):
-                    found.append(Crossing(op.type, sa, sb, both, False))
+                crossing = Crossing.of(op.type, tuple(a.shape.as_list()), tuple(b.shape.as_list()), pointwise=False)
+                if crossing is not None:
+                    found.append(crossing)
     return found
 
 

@@ -21,7 +21,7 @@ from pytest_mlcheck.backends import gpu_index
 from pytest_mlcheck.backends.base import Crossing
 from pytest_mlcheck.backends.interrupts import critical
 from pytest_mlcheck.backends.keras_common import KerasBackendBase, KerasSessionBase
-from pytest_mlcheck.backends.torch_watch import LossWatch
+from pytest_mlcheck.backends.torch_watch import elementwise_crossings
 from pytest_mlcheck.errors import NotSupported, usage
 
 
@@ -77,16 +77,10 @@ class KerasTorchSession(KerasSessionBase):
         computed from outputs that require grad carries that."""
         if not self.has_loss():
             raise NotSupported("seeing the operations inside the loss", "there is no loss to watch")
-        watch = LossWatch(elementwise=True)
-        try:
-            with self._place(), torch.enable_grad():
-                out = torch.tensor(outputs, dtype=getattr(torch, keras.config.floatx()), device=self._device,
-                                   requires_grad=True)
-                with watch:
-                    self._loss(batch[0], batch[1], out, training=False)
-        except Exception:  # a loss that will not run on such outputs says what it saw
-            pass
-        return watch.crossed
+        with self._place():
+            return elementwise_crossings(lambda out: self._loss(batch[0], batch[1], out, training=False),
+                                         torch.tensor(outputs, dtype=getattr(torch, keras.config.floatx()),
+                                                      device=self._device))
 
     def _input_grad(self, x: Any, index: int) -> Any:
         watched = x.detach().clone().requires_grad_(True)

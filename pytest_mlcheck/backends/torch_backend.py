@@ -21,7 +21,7 @@ import torch
 
 from pytest_mlcheck.backends import as_numpy, scalar_loss, unit_variance, worker_device_index
 from pytest_mlcheck.backends.base import Crossing, Session
-from pytest_mlcheck.backends.torch_watch import LossWatch
+from pytest_mlcheck.backends.torch_watch import LossWatch, elementwise_crossings
 from pytest_mlcheck.backends.interrupts import critical, user_boundary
 from pytest_mlcheck.backends.lightning import (
     STEP, Configured, NoLoss, lightning_base, lightning_batch, loss_of_outputs, manual_error, manual_optimization, overrides,
@@ -631,17 +631,10 @@ class TorchSession:
             self.loss_of(outputs, batch)
         if watch.crossed:
             return watch.crossed
-        # again with outputs that require grad: what is computed from them carries that, targets do not
-        watch = LossWatch(elementwise=True)
-        try:
-            with torch.enable_grad():
-                out = torch.tensor(outputs, dtype=_float_dtype(self.model), device=self.torch_device,
-                                   requires_grad=True)
-                with watch, self._writes():
-                    self.loss_fn(out, batch[1])
-        except Exception:  # a loss that will not run on such outputs (.numpy() on them) says what it saw
-            pass
-        return watch.crossed
+        loss_fn = self.loss_fn
+        with self._writes():
+            return elementwise_crossings(lambda out: loss_fn(out, batch[1]),
+                                         torch.tensor(outputs, dtype=_float_dtype(self.model), device=self.torch_device))
 
     def _step_loss_of(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> float:
         if self.output is not None:  # forward returns more than the selected output: cannot stand in

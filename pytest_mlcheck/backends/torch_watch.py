@@ -3,9 +3,8 @@ adapter and Keras on the torch backend (whose ops call torch's) share it."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
-import numpy as np
 import torch
 
 from pytest_mlcheck.backends.base import Crossing
@@ -48,10 +47,18 @@ class LossWatch(torch.overrides.TorchFunctionMode):
         return func(*args, **kwargs)
 
     def _record(self, name: str, a: torch.Tensor, b: torch.Tensor, *, pointwise: bool) -> None:
-        sa, sb = tuple(a.shape), tuple(b.shape)
-        try:
-            both = tuple(torch.broadcast_shapes(sa, sb))
-        except RuntimeError:  # shapes that do not broadcast: the loss raises on its own
-            return
-        if int(np.prod(both)) > max(int(np.prod(sa)), int(np.prod(sb))):
-            self.crossed.append(Crossing(name, sa, sb, both, pointwise))
+        crossing = Crossing.of(name, tuple(a.shape), tuple(b.shape), pointwise=pointwise)
+        if crossing is not None:
+            self.crossed.append(crossing)
+
+
+def elementwise_crossings(score: Callable[[torch.Tensor], Any], outputs: torch.Tensor) -> list[Crossing]:
+    """What ``score`` (the user's loss of given outputs) crosses elementwise, run on ``outputs`` made
+    to require grad: what is computed from them carries that, the targets do not."""
+    watch = LossWatch(elementwise=True)
+    try:
+        with torch.enable_grad(), watch:
+            score(outputs.detach().requires_grad_(True))
+    except Exception:  # a loss that will not run on such outputs (.numpy() on them) says what it saw
+        pass
+    return watch.crossed
