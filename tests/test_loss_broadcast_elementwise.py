@@ -138,12 +138,12 @@ def test_only_a_column_against_a_row_of_the_batch_is_read_as_target_shape(a, b, 
     assert all(cause == "target_shape" for cause, _ in found)
 
 
-_ON_TORCH = """
+_ON_OTHER_BACKEND = """
 import json, numpy as np, keras
 from pytest_mlcheck import CheckFailed, MLCheck
 from test_loss_broadcast_elementwise import _data, _keras_model
 found = {}
-for kind in ("weighted", "fixed"):
+for kind in ("weighted", "fixed", "pairs"):
     try:
         MLCheck().overfit_one_batch(_keras_model(kind), _data())
         found[kind] = "passed"
@@ -153,8 +153,11 @@ print("RESULT " + json.dumps(found))
 """
 
 
-def test_keras_on_the_torch_backend_watches_the_loss_as_torch_does():
-    """KERAS_BACKEND is fixed at Keras's first import: the torch backend runs in a subprocess."""
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+def test_keras_on_the_torch_and_jax_backends_sees_the_crossing_as_tensorflow_does(backend):
+    """KERAS_BACKEND is fixed at Keras's first import: each backend runs in a subprocess. On torch
+    the torch watch sees the loss's operations (Keras's ops call torch's); on JAX the loss's jaxpr
+    is read, where jax.numpy's rank promotion of the (B,) vector is seen through."""
     import json
     import os
     import subprocess
@@ -162,10 +165,11 @@ def test_keras_on_the_torch_backend_watches_the_loss_as_torch_does():
     from pathlib import Path
 
     tests = Path(__file__).parent
-    env = dict(os.environ, KERAS_BACKEND="torch", OMP_NUM_THREADS="1",
+    env = dict(os.environ, KERAS_BACKEND=backend, OMP_NUM_THREADS="1",
                PYTHONPATH=os.pathsep.join([str(tests.parent), str(tests), os.environ.get("PYTHONPATH", "")]))
-    done = subprocess.run([sys.executable, "-c", _ON_TORCH], env=env, cwd=tests, capture_output=True, text=True,
-                          timeout=600)
+    done = subprocess.run([sys.executable, "-c", _ON_OTHER_BACKEND], env=env, cwd=tests, capture_output=True,
+                          text=True, timeout=600)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     assert done.returncode == 0 and lines, done.stdout[-2000:] + done.stderr[-2000:]
-    assert json.loads(lines[-1].removeprefix("RESULT ")) == {"weighted": "target_shape", "fixed": "passed"}
+    assert json.loads(lines[-1].removeprefix("RESULT ")) == {"weighted": "target_shape", "fixed": "passed",
+                                                              "pairs": "passed"}

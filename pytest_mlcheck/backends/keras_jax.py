@@ -10,6 +10,8 @@ gradient's jaxpr is read to fail a loss that no gradient reaches, as the other a
 
 JAX returns a zero gradient for a variable the loss never reaches, where TensorFlow returns None:
 which variables the gradient truly depends on is read from the gradient's jaxpr, so both say None.
+What the loss does with the outputs (an elementwise operation crossing a column with a row) is read
+from the loss's jaxpr too (``jax_watch``), as the TensorFlow adapter reads its traced graph.
 
 Not supported (a usage error that names the backend): a model class with its own ``train_step``
 (on JAX it is a stateless function of a state tuple, which a check cannot drive) and the
@@ -25,8 +27,10 @@ import keras
 import numpy as np
 
 from pytest_mlcheck.backends import gpu_index
+from pytest_mlcheck.backends.base import Crossing
+from pytest_mlcheck.backends.jax_watch import jaxpr_crossings
 from pytest_mlcheck.backends.keras_common import KerasBackendBase, KerasSessionBase, _config_key
-from pytest_mlcheck.errors import usage
+from pytest_mlcheck.errors import NotSupported, usage
 
 # Jitted steps, kept per model and configuration like the TensorFlow adapter's traced steps.
 _JITTED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {key: _Jitted}
@@ -141,6 +145,20 @@ class KerasJaxSession(KerasSessionBase):
         for variable, value in zip(state, updates):
             if value is not None:
                 variable.assign(value)
+
+    def loss_broadcasts(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> list[Crossing]:
+        """Read from the loss's jaxpr on outputs of this shape (traced, never run; inside a
+        StatelessScope, so a loss that writes a variable, a metric's state, writes nothing)."""
+        if not self.has_loss():
+            raise NotSupported("seeing the operations inside the loss", "there is no loss to trace")
+        x, y = batch
+
+        def score(out: Any) -> Any:
+            with keras.StatelessScope():
+                return self._loss(x, y, out, training=False)
+
+        with self._place():
+            return jaxpr_crossings(score, keras.ops.convert_to_tensor(outputs, dtype=keras.config.floatx()))
 
     def _input_grad(self, x: Any, index: int) -> Any:
         return jax.grad(lambda v: keras.ops.sum(self._forward(v, training=False)[index]))(x)
