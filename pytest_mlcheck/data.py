@@ -99,16 +99,18 @@ def batches_upto(batches: Any, limit: int, argument: str = "batches") -> list[tu
     return taken
 
 
-def first_samples(value: Any, n: int) -> Any:
-    """The first ``n`` samples of one batch's inputs or targets: an array or tensor, or a dict,
-    tuple or list of them (named or several inputs)."""
+def spread_samples(value: Any, n: int, keep: int) -> Any:
+    """``keep`` of one batch's ``n`` samples, evenly spaced over it (every ``n // keep``-th from the
+    first), of its inputs or targets: an array or tensor, or a dict, tuple or list of them (named or
+    several inputs). A batch in order (a sorted column, consecutive windows of a series) holds
+    near-duplicates side by side; spaced picks are as random as the first ones of a shuffled batch."""
     if isinstance(value, Mapping):
-        return {k: first_samples(v, n) for k, v in value.items()}
+        return {k: spread_samples(v, n, keep) for k, v in value.items()}
     if isinstance(value, (tuple, list)):
-        return type(value)(first_samples(v, n) for v in value)
+        return type(value)(spread_samples(v, n, keep) for v in value)
     if not hasattr(value, "shape") or not value.shape:
         raise TypeError(f"cannot take samples of {type(value).__name__}")
-    return value[:n]
+    return value[::max(1, n // keep)][:keep]
 
 
 def sample_count(x: Any) -> int:

@@ -227,9 +227,11 @@ BEAT_CONSTANT = 0.1
 # overfit_one_batch on value targets with more target values than the model has trainable weights: a
 # smooth model of P weights reaches at most a P-dimensional set of outputs, so it cannot interpolate
 # more than P generic values (a linear regression of 6 weights on 10 noisy samples levels off at its
-# least-squares residual). Such a model is judged on the batch's first samples holding this share of P
-# values: at half, a random design's smallest singular value stays well away from zero (it tends to
-# zero as the share nears 1), so gradient descent reaches the fit in few steps.
+# least-squares residual). Such a model is judged on samples spread evenly over the batch holding this
+# share of P values: at half, a random design's smallest singular value stays well away from zero (it
+# tends to zero as the share nears 1), so gradient descent reaches the fit in few steps. Spread, not
+# the first ones: in a batch in order (the TensorFlow guide's 201 points on a linspace) the first two
+# samples lie 0.02 apart, and a line through them takes thousands of SGD steps.
 INTERPOLATE_SHARE = 0.5
 
 # -- batch_independence --------------------------------------------------------------------------

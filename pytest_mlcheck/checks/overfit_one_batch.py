@@ -12,7 +12,7 @@ from pytest_mlcheck.checks.training import (
     settled_outputs, still_falling, train_loop,
 )
 from pytest_mlcheck.checks.horizon import horizon
-from pytest_mlcheck.data import first_samples
+from pytest_mlcheck.data import spread_samples
 from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.targets import Targets
 from pytest_mlcheck.thresholds import (
@@ -164,9 +164,9 @@ def overfit_one_batch(
 
 
 def _interpolable(session: Any, raw: tuple[Any, Any], targets: Targets, n: int) -> tuple[tuple[Any, Any], str] | None:
-    """The batch's first samples and a note saying why, where its value targets hold more values
-    than the model has trainable weights (see INTERPOLATE_SHARE); None where the whole batch can be
-    memorised, or does not slice."""
+    """Samples spread evenly over the batch (:func:`spread_samples`) and a note saying why, where its
+    value targets hold more values than the model has trainable weights (see INTERPOLATE_SHARE); None
+    where the whole batch can be memorised, or does not slice."""
     if targets.task != "regression":
         return None
     weights, width = session.trainable_count(), max(targets.width, 1)
@@ -175,12 +175,12 @@ def _interpolable(session: Any, raw: tuple[Any, Any], targets: Targets, n: int) 
         return None
     keep = max(min(2, n), int(INTERPOLATE_SHARE * weights) // width)  # two: batch norm needs a pair
     try:
-        cut = (first_samples(raw[0], keep), first_samples(raw[1], keep))
+        cut = (spread_samples(raw[0], n, keep), spread_samples(raw[1], n, keep))
     except TypeError:
         return None
     return cut, (f"the model has {weights} trainable weight(s) for the batch's {values} target values, and a model "
-                 f"of P weights cannot interpolate more than P: judged on the batch's first {keep} sample(s), "
-                 f"{INTERPOLATE_SHARE:.0%} of what its weights could interpolate")
+                 f"of P weights cannot interpolate more than P: judged on {keep} sample(s) spread over the batch (one in "
+                 f"every {max(1, n // keep)}), {INTERPOLATE_SHARE:.0%} of what its weights could interpolate")
 
 
 def _loss_figures(run: CheckRun, losses: list[float], floor: float, drop: float) -> None:

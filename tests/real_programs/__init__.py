@@ -189,4 +189,8 @@ PROGRAMS: tuple[str, ...] = (
     # thirtieth held-out batch (ported blind to the probes)
     "b30a_rasbt_mlbook_ch13_mnist_mlp_softmax_into_ce",
     "b30b_zerotoall_stock_lstm_target_inside_window",
+    # thirty-first and thirty-second held-out batches (ported blind to the probes)
+    "b31b_privacy_meter_purchase_mlp_crossentropy_args_swapped",
+    "b32a_keon_seq2seq_attention_energy_softmax_over_batch",
+    "b32b_tfdocs_basic_training_loops_tf_variable_untracked",
 )
