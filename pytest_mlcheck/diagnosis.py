@@ -1042,4 +1042,5 @@ def unregistered(leaves: list[tuple[str, tuple[int, ...]]]) -> list[Evidence]:
     return [(C.PARAMS_NOT_UPDATED,
              f"{len(leaves)} tensor(s) that require grad reach the loss but are not parameters of the model, so an "
              f"optimizer over model.parameters() never updates them: {listed(shown)}; layers in a plain Python "
-             "list instead of nn.ModuleList (or a dict instead of nn.ModuleDict)?")]
+             "list instead of nn.ModuleList (or a dict instead of nn.ModuleDict)? (A network held apart on "
+             "purpose and meant to stay fixed: requires_grad_(False) on it.)")]

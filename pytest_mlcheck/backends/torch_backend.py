@@ -896,9 +896,10 @@ def _held_names(model: torch.nn.Module) -> dict[int, str]:
     """Where each tensor hides that a module holds in a plain list, tuple or dict attribute (as
     ``hids[0].0.weight``), by id; registered parameters have their own names already."""
     names: dict[int, str] = {}
+    internal = set(vars(torch.nn.Module()))  # the module's own registries and hooks, not the user's
     for prefix, module in model.named_modules():
         for attr, value in vars(module).items():
-            if attr.startswith("_") or not isinstance(value, (list, tuple, dict)):
+            if attr in internal or not isinstance(value, (list, tuple, dict)):
                 continue
             items = value.items() if isinstance(value, dict) else enumerate(value)
             for key, item in items:

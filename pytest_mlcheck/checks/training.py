@@ -824,8 +824,10 @@ def passed_unless_proven(run: CheckRun, model: Any, settings: Settings, spec: Tr
     """The end of a training check whose criterion held: passed, unless a value proves a defect
     that a fit does not clear — the user's ``train_step`` carries gradients across optimizer steps
     (:func:`accumulating_step`), the loss does not pair outputs with their own targets (a
-    broadcast one fits to its own floor: every output toward the targets' mean), or the model sees
-    the next-token targets it predicts (:func:`_leaked`: copying them fits fast). Two linear layers
+    broadcast one fits to its own floor: every output toward the targets' mean), the model sees
+    the next-token targets it predicts (:func:`_leaked`: copying them fits fast), or tensors that
+    require grad reach the loss outside the model's parameters (:func:`_unregistered`: layers in a
+    plain list stay as initialised while the rest fits around them). Two linear layers
     that act as one get a note (:func:`stacked_layers`), not a failure. ``looked``: the
     run was slow at its budget (extended, or asked for a horizon), so :func:`defect_proven`
     already took the first look and found nothing."""
@@ -838,6 +840,9 @@ def passed_unless_proven(run: CheckRun, model: Any, settings: Settings, spec: Tr
     leaked = _leaked(session, first)
     if leaked:
         raise run.fail("the loss fell, but the model sees the targets it predicts", leaked)
+    unregistered = [] if looked else _unregistered(session, first)
+    if unregistered:  # the rest of the model fitted around weights that stay as initialised
+        raise run.fail("the loss fell, but tensors that reach it are never trained", unregistered)
     run.result.notes.extend(stacked_layers(session, first))
     return run.passed()
 

@@ -193,4 +193,7 @@ PROGRAMS: tuple[str, ...] = (
     "b31b_privacy_meter_purchase_mlp_crossentropy_args_swapped",
     "b32a_keon_seq2seq_attention_energy_softmax_over_batch",
     "b32b_tfdocs_basic_training_loops_tf_variable_untracked",
+    # thirty-third held-out batch (ported blind to the probes)
+    "b33a_kuangliu_cifar_vgg_avgpool_head_512_wide",
+    "b33b_paddle_dssm_movielens_tower_layers_in_python_list",
 )

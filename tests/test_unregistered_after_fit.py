@@ -1,0 +1,71 @@
+"""Layers kept in a plain Python list are not parameters of the module: no optimizer over
+model.parameters() updates them. Where the rest of the model fits around them (embeddings and a
+head that are registered, a tower in the list between them, as PaddlePaddle's DSSM recommender had
+it), the loss falls and the batch is fitted, yet the tower stays as initialised: the training checks
+fail after their criterion held, naming params_not_updated and where the model holds the tensors
+(an attribute with a leading underscore too). Twins: the tower in nn.ModuleList, and a network held
+in a list on purpose with requires_grad_(False) (a fixed feature extractor kept out of the state
+dict), both pass."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from pytest_mlcheck import CheckFailed, MLCheck
+
+
+class TwoTower(nn.Module):
+    def __init__(self, how: str) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(50, 16)
+        tower = [nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 16)]
+        if how == "module_list":
+            self._tower = nn.ModuleList(tower)
+        else:
+            self._tower = tower
+            if how == "frozen_on_purpose":
+                for layer in tower:
+                    layer.requires_grad_(False)
+        self.head = nn.Linear(16, 1)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        h = self.emb(ids).mean(1)
+        for layer in self._tower:
+            h = layer(h)
+        return self.head(h)
+
+
+def _batch() -> tuple[torch.Tensor, torch.Tensor]:
+    rng = np.random.default_rng(0)
+    ids = torch.tensor(rng.integers(0, 50, size=(32, 4)))
+    return ids, torch.tensor(rng.normal(size=(32, 1)).astype("float32"))
+
+
+def _model(how: str) -> nn.Module:
+    torch.manual_seed(0)
+    return TwoTower(how)
+
+
+def _adam(params):
+    return torch.optim.Adam(params, lr=1e-2)
+
+
+@pytest.mark.parametrize("check", ["overfit_one_batch", "loss_decreases"])
+def test_a_tower_in_a_plain_list_fails_after_the_fit_naming_params_not_updated(mlcheck: MLCheck, check):
+    batch = _batch()
+    with pytest.raises(CheckFailed) as failed:
+        getattr(mlcheck, check)(_model("list"), batch if check == "overfit_one_batch" else [batch],
+                                loss_fn=nn.MSELoss(), optimizer=_adam)
+    message = str(failed.value)
+    assert failed.value.causes[:1] == ["params_not_updated"], message
+    assert "the loss fell, but tensors that reach it are never trained" in message
+    assert "_tower[0].weight (32, 16)" in message
+
+
+@pytest.mark.parametrize("how", ["module_list", "frozen_on_purpose"])
+def test_a_registered_tower_or_one_frozen_on_purpose_passes(mlcheck: MLCheck, how):
+    result = mlcheck.overfit_one_batch(_model(how), _batch(), loss_fn=nn.MSELoss(), optimizer=_adam)
+    assert result.passed
