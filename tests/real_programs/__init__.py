@@ -196,4 +196,6 @@ PROGRAMS: tuple[str, ...] = (
     # thirty-third held-out batch (ported blind to the probes)
     "b33a_kuangliu_cifar_vgg_avgpool_head_512_wide",
     "b33b_paddle_dssm_movielens_tower_layers_in_python_list",
+    # thirty-fourth held-out batch (ported blind to the probes)
+    "b34a_makemore_rnn_hidden_state_never_carried",
 )
