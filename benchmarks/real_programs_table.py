@@ -67,6 +67,8 @@ def run_check(m: MLCheck, check: str, kw: dict[str, Any], b: dict[str, Any]) -> 
         return m.batch_independence(model, inputs, **kw)
     if check == "input_independent_baseline":
         return m.input_independent_baseline(model, batch, **train, **kw)
+    if check == "no_split_leakage":
+        return m.no_split_leakage(b["train_split"], b["test_split"], **kw)
     if check == "not_constant_predictions":
         return m.not_constant_predictions(model, inputs, train_on=b.get("batches") or [batch], **train, **kw)
     raise ValueError(f"unknown check {check!r}")

@@ -838,6 +838,100 @@ def copied_targets(x: np.ndarray | None, y: np.ndarray | None, predict: Callable
     return []
 
 
+def context_ignored(x: np.ndarray | None, y: np.ndarray | None, predict: Callable[[np.ndarray], np.ndarray],
+                    demanded: np.ndarray | None) -> list[Evidence]:
+    """Per-position class ids ``y`` for token inputs ``x`` of the same (N, T) layout, where a model
+    that reads one position at a time cannot fit them — equal inputs at ``demanded`` positions with
+    different targets — and the model is such a model: changing every other position's input leaves
+    the eval-mode outputs at the probed positions where they were (``unmoved``), while changing the
+    position's own input moves them (beyond ``LEAK_RTOL``). A recurrent loop that never carries its
+    state, or a head on one step's input, does this; a model that reads context, or none of its
+    input, does not. Axis 0 must hold independent samples: changing every other sample leaves one
+    sample's outputs where they were (a seq-first model's axis 0 is time, and its samples, along
+    axis 1, would read as positions read alone). ``predict`` runs the model in eval mode on inputs
+    like ``x``."""
+    read = None if x is None or y is None else _token_ids(np.asarray(x))
+    if read is None or not np.issubdtype(np.asarray(y).dtype, np.integer):
+        return []
+    ids, onehot = read
+    if ids.ndim != 2 or ids.shape != np.shape(y) or ids.shape[1] < 3:
+        return []
+    y = np.asarray(y)
+    want = (y >= 0) if demanded is None else (np.asarray(demanded, dtype=bool) & (y >= 0))
+    # equal inputs, different targets: all but the commonest target of each input id are out of reach
+    pairs = np.stack([ids[want], y[want]], axis=1)
+    if not len(pairs):
+        return []
+    found, counts = np.unique(pairs, axis=0, return_counts=True)
+    best: dict[int, int] = {}
+    for (token, _), count in zip(found.tolist(), counts.tolist()):
+        best[token] = max(best.get(token, 0), int(count))
+    unreachable = len(pairs) - sum(best.values())
+    if unreachable == 0:
+        return []
+    try:
+        base = predict(x)
+    except Exception:  # the model refuses the batch here: no evidence either way
+        return []
+    classes_last = None if base is None else _classes_last(base, ids)
+    if classes_last is None:
+        return []
+    scale = float(np.abs(base).max())
+    if not np.isfinite(scale) or scale == 0:
+        return []
+    seen = np.unique(ids)
+    if len(seen) < 2:
+        return []
+    shifted = seen[(np.searchsorted(seen, ids) + 1) % len(seen)]  # every id changed to the next the batch holds
+
+    def encode(changed: np.ndarray) -> np.ndarray:
+        return np.eye(np.shape(x)[-1], dtype=np.asarray(x).dtype)[changed] if onehot else changed.astype(np.asarray(x).dtype)
+
+    def at(out: np.ndarray, t: int) -> np.ndarray:
+        return out[:, t] if classes_last else out[:, :, t]
+
+    # the positions most targets are demanded at, past the first (which has no earlier input)
+    per_position = want.sum(axis=0)
+    picks = sorted(int(t) for t in np.argsort(-per_position[1:], kind="stable")[:3] + 1 if per_position[t] > 0)
+    # axis 0 holds the samples, each independent of the others (a model reading time along axis 0,
+    # seq-first, would be read here as one reading its positions alone: its samples are)
+    # (the first and the last: a causal model's last time step reads all the others, a backward one's first)
+    for row in (0, len(ids) - 1):
+        others = shifted.copy()
+        others[row] = ids[row]
+        try:
+            apart = predict(encode(others))
+        except Exception:
+            return []
+        if apart is None or apart.shape != base.shape \
+                or not unmoved(float(np.abs(apart[row] - base[row]).max()), base, scores=True):
+            return []
+    largest = 0.0
+    for t in picks:
+        own, rest = ids.copy(), shifted.copy()
+        own[:, t], rest[:, t] = shifted[:, t], ids[:, t]
+        try:
+            own_out, rest_out = predict(encode(own)), predict(encode(rest))
+        except Exception:
+            return []
+        if own_out is None or rest_out is None or own_out.shape != base.shape or rest_out.shape != base.shape:
+            return []
+        if float(np.abs(at(own_out, t) - at(base, t)).max()) <= LEAK_RTOL * scale:
+            return []  # the output there ignores its own input too: not this defect
+        moved = float(np.abs(at(rest_out, t) - at(base, t)).max())
+        if not unmoved(moved, base, scores=True):
+            return []  # it reads other positions
+        largest = max(largest, moved)
+    if not picks:
+        return []
+    return [(C.CONTEXT_IGNORED,
+             f"the outputs at position(s) {', '.join(map(str, picks))} moved by {fmt(largest)} when every other "
+             f"position's input changed (outputs up to {fmt(scale)}), and with their own input: each position is "
+             f"read alone, yet {unreachable} of {len(pairs)} demanded positions share their input with positions of "
+             "other targets, which no model reading one position at a time can tell apart (a recurrent state "
+             "never carried to the next step, or a head on one step's input)")]
+
+
 def _one_hot_logits(ids: np.ndarray, classes: int, classes_last: bool, value: float = 10.0) -> np.ndarray:
     """Logits that pick ``ids`` with a margin of ``value``, classes last or at axis 1."""
     logits = np.eye(classes, dtype=np.float32)[ids] * value

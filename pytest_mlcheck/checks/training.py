@@ -576,6 +576,8 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
         causes += _unpaired(session, targets, first, initial_outputs, final)
     if not causes:
         causes += _leaked(session, first)
+    if not causes and task == "classification" and targets.ids is not None:
+        causes += _context(session, first, targets)
     if losses and not np.isfinite(losses[-1]) and not causes:
         causes += trace_nonfinite(fresh, batches or [first], len(losses), targets, log, notes)
     if task == "regression" and initial_outputs is not None:
@@ -816,6 +818,17 @@ def _leaked(session: Any, first: Any) -> list[Evidence]:
     predict = lambda ids: session.predict(session.prepare(ids, None))  # noqa: E731
     return diagnosis.targets_in_inputs(x, y) or diagnosis.target_leak(x, y, predict) or diagnosis.copied_targets(
         x, y, predict, lambda outputs: session.loss_of(outputs, first))
+
+
+def _context(session: Any, first: Any, targets: Targets) -> list[Evidence]:
+    """:func:`diagnosis.context_ignored` on the batch, in eval mode on the run's copy, over the
+    positions the targets demand (not ignored, not undetermined for a causal model)."""
+    demanded = None
+    for skipped in (targets.ignored, targets.undetermined):
+        if skipped is not None and np.shape(skipped) == np.shape(targets.ids):
+            demanded = ~np.asarray(skipped, dtype=bool) if demanded is None else demanded & ~np.asarray(skipped, dtype=bool)
+    predict = lambda ids: session.predict(session.prepare(ids, None))  # noqa: E731
+    return diagnosis.context_ignored(session.inputs(first), targets.ids, predict, demanded)
 
 
 def passed_unless_proven(run: CheckRun, model: Any, settings: Settings, spec: TrainSpec, session: Any,

@@ -4,7 +4,8 @@ GitHub issue reports (see each module's docstring for its source and fault label
 Every module defines ``LABEL`` (a cause id, alternatives joined by '|', or ``other:<label>``),
 ``SOURCE``, ``FRAMEWORKS``, ``CHECKS`` (``[(check, kwargs)]`` or a dict of them per framework) and
 ``buggy(framework)`` / ``fixed(framework)``, which return a dict with ``model`` and what the checks
-take: ``batch``, ``batches``, ``inputs``, ``loss_fn``, ``optimizer``, ``train_step``.
+take: ``batch``, ``batches``, ``inputs``, ``loss_fn``, ``optimizer``, ``train_step``, and for
+``no_split_leakage`` the two splits' samples, ``train_split`` and ``test_split``.
 ``benchmarks/real_programs_table.py`` runs them. Importing this package imports no ML framework.
 """
 
@@ -198,4 +199,6 @@ PROGRAMS: tuple[str, ...] = (
     "b33b_paddle_dssm_movielens_tower_layers_in_python_list",
     # thirty-fourth held-out batch (ported blind to the probes)
     "b34a_makemore_rnn_hidden_state_never_carried",
+    # thirty-fifth held-out batch (ported blind to the probes)
+    "b35b_dlaicourse_cats_dogs_test_split_inside_train",
 )
