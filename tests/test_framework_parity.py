@@ -246,61 +246,47 @@ def test_a_value_fit_that_only_learns_the_targets_mean_fails_in_both_frameworks(
     assert mlcheck.overfit_one_batch(model, as_batch(x), **train).passed
 
 
-@pytest.mark.parametrize("framework", ["torch", "keras"])
-def test_a_linear_regression_on_noisy_targets_is_judged_on_what_its_weights_can_interpolate(mlcheck, framework):
-    """Six weights cannot interpolate 40 noisy targets: on the whole batch the loss levels off at the
-    least-squares residual, about 60 % of the way. The check judges three samples spread over the
-    batch instead (half of what six weights interpolate) and says so; the same model on inputs that lost their
-    features (all zero) learns only the mean there and fails."""
+def _design(kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """``noisy``: 40 samples of 5 features, targets a linear function plus noise of std 2; ``sorted``:
+    the TensorFlow guide's line, y = 3x + 2 + noise on 201 points of a linspace (in order)."""
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(40, 5)).astype(np.float32)
-    y = (x @ rng.normal(size=(5, 1)) + 2.0 * rng.normal(size=(40, 1))).astype(np.float32)
-    if framework == "torch":
-        def build() -> tuple[object, dict]:
-            torch.manual_seed(0)
-            return nn.Linear(5, 1), dict(loss_fn=nn.MSELoss(), optimizer=lambda p: torch.optim.SGD(p, lr=0.1))
-        as_batch = lambda a: (torch.tensor(a), torch.tensor(y))  # noqa: E731
-    else:
-        def build() -> tuple[object, dict]:
-            keras.utils.set_random_seed(0)
-            net = keras.Sequential([keras.Input((5,)), keras.layers.Dense(1)])
-            net.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
-            return net, {}
-        as_batch = lambda a: (a, y)  # noqa: E731
-    model, train = build()
-    result = mlcheck.overfit_one_batch(model, as_batch(x), **train)
-    assert result.figures["samples"] == 3
-    assert any("6 trainable weight(s) for the batch's 40 target values" in n for n in result.notes), result.notes
-    model, train = build()
-    with pytest.raises(CheckFailed) as info:
-        mlcheck.overfit_one_batch(model, as_batch(np.zeros_like(x)), **train)
-    assert info.value.causes[:1] == ["no_input_signal"], str(info.value)
+    if kind == "noisy":
+        x = rng.normal(size=(40, 5)).astype(np.float32)
+        return x, (x @ rng.normal(size=(5, 1)) + 2.0 * rng.normal(size=(40, 1))).astype(np.float32)
+    x = np.linspace(-2, 2, 201, dtype=np.float32)[:, None]
+    return x, (3 * x + 2 + rng.normal(size=(201, 1))).astype(np.float32)
 
 
 @pytest.mark.parametrize("framework", ["torch", "keras"])
-def test_a_line_fitted_to_a_sorted_batch_is_judged_on_samples_spread_over_it(mlcheck, framework):
-    """The TensorFlow guide's line: y = 3x + 2 + noise on 201 points of a linspace, fitted by w * x + b
-    with SGD at lr 0.1. Two weights interpolate two targets; the batch's first two points lie 0.02
-    apart (a line through them takes thousands of SGD steps), so the judged pair is spread over the
-    batch. The same line on inputs that lost their feature (all zero) learns only the mean and fails."""
-    x = np.linspace(-2, 2, 201, dtype=np.float32)[:, None]
-    y = (3 * x + 2 + np.random.default_rng(0).normal(size=(201, 1))).astype(np.float32)
+@pytest.mark.parametrize("kind,kept,note", [
+    ("noisy", 3, "6 trainable weight(s) for the batch's 40 target values"),
+    ("sorted", 2, "spread over the batch (one in every 100)"),
+])
+def test_a_linear_regression_is_judged_on_samples_spread_over_what_its_weights_can_interpolate(
+        mlcheck, framework, kind, kept, note):
+    """A linear model of P weights cannot interpolate more than P noisy targets: on the whole batch
+    the loss levels off at the least-squares residual (about 60 % of the way for six weights on 40
+    samples). The check judges samples holding half of what its weights interpolate, spread over the
+    batch — the guide's first two points lie 0.02 apart, and a line through them takes thousands of
+    SGD steps — and says so; the same model on inputs that lost their features (all zero) learns only
+    the mean there and fails."""
+    x, y = _design(kind)
     if framework == "torch":
         def build() -> tuple[object, dict]:
             torch.manual_seed(0)
-            return nn.Linear(1, 1), dict(loss_fn=nn.MSELoss(), optimizer=lambda p: torch.optim.SGD(p, lr=0.1))
+            return nn.Linear(x.shape[1], 1), dict(loss_fn=nn.MSELoss(), optimizer=lambda p: torch.optim.SGD(p, lr=0.1))
         as_batch = lambda a: (torch.tensor(a), torch.tensor(y))  # noqa: E731
     else:
         def build() -> tuple[object, dict]:
             keras.utils.set_random_seed(0)
-            net = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+            net = keras.Sequential([keras.Input((x.shape[1],)), keras.layers.Dense(1)])
             net.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
             return net, {}
         as_batch = lambda a: (a, y)  # noqa: E731
     model, train = build()
     result = mlcheck.overfit_one_batch(model, as_batch(x), **train)
-    assert result.figures["samples"] == 2
-    assert any("spread over the batch (one in every 100)" in n for n in result.notes), result.notes
+    assert result.figures["samples"] == kept
+    assert any(note in n for n in result.notes), result.notes
     model, train = build()
     with pytest.raises(CheckFailed) as info:
         mlcheck.overfit_one_batch(model, as_batch(np.zeros_like(x)), **train)
