@@ -5,7 +5,8 @@ it), the loss falls and the batch is fitted, yet the tower stays as initialised:
 fail after their criterion held, naming params_not_updated and where the model holds the tensors
 (an attribute with a leading underscore too). Twins: the tower in nn.ModuleList, and a network held
 in a list on purpose with requires_grad_(False) (a fixed feature extractor kept out of the state
-dict), both pass."""
+dict), both pass; and so does a model that makes a fresh leaf requiring grad in each forward pass (an
+LSTM's initial state written with requires_grad_(), as tutorials do): nothing is held between calls."""
 
 from __future__ import annotations
 
@@ -26,13 +27,16 @@ class TwoTower(nn.Module):
             self._tower = nn.ModuleList(tower)
         else:
             self._tower = tower
-            if how == "frozen_on_purpose":
+            if how in ("frozen_on_purpose", "fresh_leaf"):
                 for layer in tower:
                     layer.requires_grad_(False)
         self.head = nn.Linear(16, 1)
+        self.how = how
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         h = self.emb(ids).mean(1)
+        if self.how == "fresh_leaf":  # made anew each call: no layer of the tower is held in a list
+            return self.head(h + torch.zeros(len(ids), 16).requires_grad_())
         for layer in self._tower:
             h = layer(h)
         return self.head(h)
@@ -65,7 +69,7 @@ def test_a_tower_in_a_plain_list_fails_after_the_fit_naming_params_not_updated(m
     assert "_tower[0].weight (32, 16)" in message
 
 
-@pytest.mark.parametrize("how", ["module_list", "frozen_on_purpose"])
+@pytest.mark.parametrize("how", ["module_list", "frozen_on_purpose", "fresh_leaf"])
 def test_a_registered_tower_or_one_frozen_on_purpose_passes(mlcheck: MLCheck, how):
     result = mlcheck.overfit_one_batch(_model(how), _batch(), loss_fn=nn.MSELoss(), optimizer=_adam)
     assert result.passed

@@ -52,15 +52,13 @@ def _walk(jaxpr: Any, carried: set, written: dict, found: list[Crossing]) -> Non
         name = eqn.primitive.name
         if name == "broadcast_in_dim" and _implicit(eqn):
             written[eqn.outvars[0]] = shape(eqn.invars[0])
-        inner = _called(eqn)
-        if inner is not None and len(inner.invars) == len(eqn.invars):
-            for outer, v in zip(eqn.invars, inner.invars):
-                if not isinstance(outer, jcore.Literal):
-                    if outer in carried:
-                        carried.add(v)
-                    if outer in written:
-                        written[v] = written[outer]
-            _walk(inner, carried, written, found)
+        for inner, given in _called(eqn):
+            # each call walked on its own: a jitted helper called twice shares one jaxpr
+            inner_carried = {v for outer, v in zip(given, inner.invars)
+                             if not isinstance(outer, jcore.Literal) and outer in carried}
+            inner_written = {v: written[outer] for outer, v in zip(given, inner.invars)
+                             if not isinstance(outer, jcore.Literal) and outer in written}
+            _walk(inner, inner_carried, inner_written, found)
         if name not in ELEMENTWISE or all(carries) or not any(carries):
             continue
         for a in (v for v, c in zip(operands, carries) if c):
@@ -70,24 +68,40 @@ def _walk(jaxpr: Any, carried: set, written: dict, found: list[Crossing]) -> Non
                     found.append(crossing)
 
 
+# where an axis the loss itself writes comes from (x[None], expand_dims): not numpy's implicit rule,
+# though the equation is the same
+_WRITTEN = frozenset({"expand_dims", "rewriting_take", "_getitem", "_rewriting_take"})
+
+
 def _implicit(eqn: Any) -> bool:
     """A broadcast_in_dim as numpy's rules make one (axes of 1 put in front, axes of 1 stretched):
-    what jax.numpy does to operands of different shapes before an elementwise operation."""
+    what jax.numpy does to operands of different shapes before an elementwise operation, and not an
+    axis the loss wrote itself (read from where the equation was traced; where that is not recorded,
+    the rule's shape alone)."""
     before = tuple(eqn.invars[0].aval.shape)
     after = tuple(eqn.params["shape"])
     added = len(after) - len(before)
-    return added >= 0 and before != after \
-        and tuple(eqn.params["broadcast_dimensions"]) == tuple(range(added, len(after))) \
-        and all(b in (1, a) for b, a in zip(before, after[added:]))
+    if not (added >= 0 and before != after
+            and tuple(eqn.params["broadcast_dimensions"]) == tuple(range(added, len(after)))
+            and all(b in (1, a) for b, a in zip(before, after[added:]))):
+        return False
+    traceback = getattr(getattr(eqn, "source_info", None), "traceback", None)
+    frames = getattr(traceback, "frames", None) or []
+    return not any(getattr(frame, "function_name", "") in _WRITTEN for frame in frames)
 
 
-def _called(eqn: Any) -> Any:
-    """The jaxpr a call-like equation runs on its own operands (a jitted function, a custom
-    derivative's primal, a checkpoint), or None."""
-    for key in ("jaxpr", "call_jaxpr", "fun_jaxpr"):
+def _called(eqn: Any) -> list[tuple[Any, list[Any]]]:
+    """The jaxprs a call-like equation runs, each with the operands it is given: a jitted function,
+    a custom derivative's primal, a checkpoint, a scan or loop body (on its own operands), each
+    branch of a cond (on the operands after the branch index)."""
+    found = []
+    for key in ("jaxpr", "call_jaxpr", "fun_jaxpr", "body_jaxpr"):
         value = eqn.params.get(key)
-        if isinstance(value, jcore.ClosedJaxpr):
-            return value.jaxpr
-        if isinstance(value, jcore.Jaxpr):
-            return value
-    return None
+        inner = value.jaxpr if isinstance(value, jcore.ClosedJaxpr) else value
+        if isinstance(inner, jcore.Jaxpr) and len(inner.invars) == len(eqn.invars):
+            found.append((inner, list(eqn.invars)))
+    for branch in eqn.params.get("branches", ()):
+        inner = branch.jaxpr if isinstance(branch, jcore.ClosedJaxpr) else branch
+        if isinstance(inner, jcore.Jaxpr) and len(inner.invars) == len(eqn.invars) - 1:
+            found.append((inner, list(eqn.invars[1:])))
+    return found

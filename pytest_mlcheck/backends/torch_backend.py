@@ -366,16 +366,25 @@ class TorchSession:
         return [n for n, p in self.model.named_parameters() if p.requires_grad and id(p) not in covered]
 
     def unregistered_leaves(self, batch: tuple[Any, Any]) -> list[tuple[str, tuple[int, ...]]]:
-        """Tensors that require grad and reach the loss (AccumulateGrad leaves of its graph) but are
-        neither the model's parameters, the loss's, nor the batch: layers kept in a plain list or
-        dict, or tensors made with requires_grad=True, which no optimizer over model.parameters()
-        updates. Named by where the model holds them when it does."""
+        """Tensors that require grad and reach the loss (AccumulateGrad leaves of its graph) in two
+        calls alike but are neither the model's parameters, the loss's, nor the batch: layers kept
+        in a plain list or dict, or tensors made once with requires_grad=True, which no optimizer over
+        model.parameters() updates. A leaf made afresh in each forward pass (an LSTM's initial state
+        with requires_grad_(), inputs a physics-informed model differentiates) is not one. Named by
+        where the model holds them when it does."""
         known = {id(p) for p in self.model.parameters()} | {id(p) for p in self._loss_params}
         known |= {id(t) for t in _tensors_in(batch)}
+        first, second = self._loss_leaves(batch, known), self._loss_leaves(batch, known)
+        kept = {i: t for i, t in first.items() if second.get(i) is t}  # both held alive: ids not reused
+        names = _held_names(self.model)
+        return sorted((names.get(i, "an unnamed tensor"), tuple(t.shape)) for i, t in kept.items())
+
+    def _loss_leaves(self, batch: tuple[Any, Any], known: set[int]) -> dict[int, torch.Tensor]:
+        """The leaves of one loss call's autograd graph that are not in ``known``, by id."""
         with torch.enable_grad():
             loss = self._loss_tensor(batch[0], batch[1])
         if not isinstance(loss, torch.Tensor) or loss.grad_fn is None:
-            return []
+            return {}
         found: dict[int, torch.Tensor] = {}
         stack, seen = [loss.grad_fn], set()
         while stack:
@@ -387,9 +396,7 @@ class TorchSession:
             if isinstance(leaf, torch.Tensor) and id(leaf) not in known:
                 found[id(leaf)] = leaf
             stack.extend(nxt for nxt, _ in fn.next_functions)
-        del loss
-        names = _held_names(self.model)
-        return sorted((names.get(i, "an unnamed tensor"), tuple(t.shape)) for i, t in found.items())
+        return found
 
     def trainable_count(self) -> int:
         return sum(p.numel() for p in self.model.parameters() if p.requires_grad)

@@ -111,7 +111,7 @@ def targets_of(session: Session, raw_x: Any, batch: Any, out: np.ndarray, task: 
     if not targets.problems:
         try:
             targets.problems += broadcast_in_loss(session.loss_broadcasts(out, batch), len(out))
-        except NotSupported:  # a loss the adapter cannot see inside (Keras on JAX)
+        except NotSupported:  # an adapter with no loss to look inside
             pass
     if not targets.problems:
         targets.problems += always_one(out, at_zero)
