@@ -369,13 +369,16 @@ class TorchSession:
         """Tensors that require grad and reach the loss (AccumulateGrad leaves of its graph) in two
         calls alike but are neither the model's parameters, the loss's, nor the batch: layers kept
         in a plain list or dict, or tensors made once with requires_grad=True, which no optimizer over
-        model.parameters() updates. A leaf made afresh in each forward pass (an LSTM's initial state
-        with requires_grad_(), inputs a physics-informed model differentiates) is not one. Named by
-        where the model holds them when it does."""
+        model.parameters() updates, and Parameters of layers built inside forward (afresh each call,
+        never trained). A plain tensor made afresh in each forward pass (an LSTM's initial state with
+        requires_grad_(), inputs a physics-informed model differentiates) is not one. Named by where
+        the model holds them when it does."""
         known = {id(p) for p in self.model.parameters()} | {id(p) for p in self._loss_params}
         known |= {id(t) for t in _tensors_in(batch)}
         first, second = self._loss_leaves(batch, known), self._loss_leaves(batch, known)
-        kept = {i: t for i, t in first.items() if second.get(i) is t}  # both held alive: ids not reused
+        # held between calls (both calls' leaves alive: ids not reused), or a Parameter, which a layer
+        # built inside forward makes afresh and never trains
+        kept = {i: t for i, t in second.items() if first.get(i) is t or isinstance(t, torch.nn.Parameter)}
         names = _held_names(self.model)
         return sorted((names.get(i, "an unnamed tensor"), tuple(t.shape)) for i, t in kept.items())
 
