@@ -795,10 +795,11 @@ def broadcast_in_loss(crossed: list[Crossing], n: int) -> list[Evidence]:
     """What the user's loss broadcasts while it scores the model's outputs on a batch of ``n``
     (``crossed``: :meth:`Session.loss_broadcasts`): a squared, absolute or Huber error whose input and
     target broadcast each other to a shape larger than both, or an elementwise operation between a
-    value computed from the outputs and one computed from the targets where one is the other with a
-    trailing axis of 1 and the two broadcast to a shape holding the batch twice. Either is a (B, 1)
-    column meeting a (B,) vector inside the loss, a shape the batch itself does not show: every sample
-    is scored against every other's target (or mask, or weight). Deliberate all-pairs terms pair two
+    value computed from the outputs and one computed from the targets where one is a vector as long as
+    the other's leading axis, the other ends in an axis of 1, and the two broadcast to a shape holding
+    the batch twice. Either is a (B, 1) column (or a (B, T, 1) stack of them) meeting a (B,) vector
+    inside the loss, a shape the batch itself does not show: every sample is scored against every
+    other's target (or mask, or weight). Deliberate all-pairs terms pair two
     values of one side (distances between outputs, equal-label masks) or spell both singleton axes
     out ((B, 1, D) against (1, B, D), as a kernel between outputs and targets does), and are not read."""
     for c in crossed:
@@ -807,10 +808,12 @@ def broadcast_in_loss(crossed: list[Crossing], n: int) -> list[Evidence]:
                                      f"which broadcast to {c.both}: every sample is scored against every "
                                      "other's target; give both sides one shape inside the loss (a .view(-1, 1) "
                                      "or .squeeze(-1) where the column is picked)")]
-        column = c.a == c.b + (1,) or c.b == c.a + (1,)
-        vector = c.b if len(c.b) < len(c.a) else c.a
+        # a vector against an operand of higher rank that starts with as many rows and ends in an axis
+        # of 1 (a (B, 1) column, a (B, T, 1) stack of them): numpy lines the vector up with that last axis
+        wide, vector = (c.a, c.b) if len(c.b) < len(c.a) else (c.b, c.a)
+        column = len(vector) == 1 and len(wide) >= 2 and wide[-1] == 1 and wide[0] == vector[0]
         # its length: the batch, or a multiple (tokens of the batch flattened to one axis)
-        if column and vector and vector[-1] % n == 0 and c.both.count(vector[-1]) >= 2:
+        if column and vector[0] % n == 0 and c.both.count(vector[0]) >= 2:
             return [(C.TARGET_SHAPE, f"{_BROADCAST}`{c.op}` takes {c.a} computed from the outputs against "
                                      f"{c.b} computed from the targets, which broadcast to {c.both}: every "
                                      "sample meets every other sample's target values; give both sides one "

@@ -135,6 +135,9 @@ def test_keras_losses_whose_sides_agree_or_pair_on_purpose_pass(mlcheck: MLCheck
     ((32, 1), (5,), (32, 5), False),           # each output against 5 fixed thresholds
     ((4, 1), (4,), (4, 4), False),             # a column and a row of 4 in a batch of 32: not the batch
     ((320, 1), (320,), (320, 320), True),      # 10 tokens a sample flattened to one axis, then crossed
+    ((32, 30, 1), (32,), (32, 30, 32), True),  # a sequence autoencoder's (B, T, 1) outputs against (B,) values
+    ((32, 30, 1), (30,), (32, 30, 30), False),  # a weight per position: lines up with T, not the batch
+    ((32, 1), (1, 32), (32, 32), False),       # both singleton axes written out: all pairs on purpose
 ])
 def test_only_a_column_against_a_row_of_the_batch_is_read_as_target_shape(a, b, both, named):
     found = broadcast_in_loss([Crossing("mul", a, b, both, False)], 32)

@@ -201,4 +201,7 @@ PROGRAMS: tuple[str, ...] = (
     "b34a_makemore_rnn_hidden_state_never_carried",
     # thirty-fifth held-out batch (ported blind to the probes)
     "b35b_dlaicourse_cats_dogs_test_split_inside_train",
+    # thirty-sixth held-out batch (ported blind to the probes)
+    "b36a_practicalai_surname_cnn_batchnorm_only_first_used",
+    "b36b_microscopists_lstm_autoencoder_fit_on_next_value",
 )
