@@ -204,4 +204,7 @@ PROGRAMS: tuple[str, ...] = (
     # thirty-sixth held-out batch (ported blind to the probes)
     "b36a_practicalai_surname_cnn_batchnorm_only_first_used",
     "b36b_microscopists_lstm_autoencoder_fit_on_next_value",
+    # thirty-seventh held-out batch (ported blind to the probes)
+    "b37a_udacity_cats_dogs_mlp_softmax_head_ten_wide",
+    "b37b_yadlt_convnet_softmax_into_logits_ce",
 )
