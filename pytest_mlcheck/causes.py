@@ -149,8 +149,10 @@ TARGET_LEAKAGE = _cause("target_leakage", "the model reads the targets it is tra
 CONTEXT_IGNORED = _cause("context_ignored", "a sequence model's output at a position reads no other position's "
                                             "input, while the targets there need them",
                          torch="carry the recurrent state from step to step (h = cell(x[:, t], h) in the loop, the "
-                               "new state fed to the next step), and read the sequence's outputs, not one step's",
+                               "new state fed to the next step), and read the sequence's outputs, not one step's; "
+                               "a model meant to read one token at a time needs targets that follow from it",
                          keras="run the recurrent layer over the whole sequence (return_sequences=True) and, in a "
-                               "hand-written loop, feed each step's state to the next")
+                               "hand-written loop, feed each step's state to the next; a model meant to read one "
+                               "token at a time needs targets that follow from it")
 SPLIT_LEAKAGE = _cause("split_leakage", "the same samples occur in the training and test splits",
                        fix="deduplicate, and split before augmenting")
