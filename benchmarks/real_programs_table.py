@@ -67,6 +67,8 @@ def run_check(m: MLCheck, check: str, kw: dict[str, Any], b: dict[str, Any]) -> 
         return m.batch_independence(model, inputs, **kw)
     if check == "input_independent_baseline":
         return m.input_independent_baseline(model, batch, **train, **kw)
+    if check == "preprocessing_parity":
+        return m.preprocessing_parity(b["train_pipeline"], b["eval_pipeline"], b["raw_samples"], **kw)
     if check == "no_split_leakage":
         return m.no_split_leakage(b["train_split"], b["test_split"], **kw)
     if check == "not_constant_predictions":

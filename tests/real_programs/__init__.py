@@ -5,7 +5,8 @@ Every module defines ``LABEL`` (a cause id, alternatives joined by '|', or ``oth
 ``SOURCE``, ``FRAMEWORKS``, ``CHECKS`` (``[(check, kwargs)]`` or a dict of them per framework) and
 ``buggy(framework)`` / ``fixed(framework)``, which return a dict with ``model`` and what the checks
 take: ``batch``, ``batches``, ``inputs``, ``loss_fn``, ``optimizer``, ``train_step``, and for
-``no_split_leakage`` the two splits' samples, ``train_split`` and ``test_split``.
+``no_split_leakage`` the two splits' samples, ``train_split`` and ``test_split``, and for
+``preprocessing_parity`` ``train_pipeline``, ``eval_pipeline`` and ``raw_samples``.
 ``benchmarks/real_programs_table.py`` runs them. Importing this package imports no ML framework.
 """
 
@@ -207,4 +208,7 @@ PROGRAMS: tuple[str, ...] = (
     # thirty-seventh held-out batch (ported blind to the probes)
     "b37a_udacity_cats_dogs_mlp_softmax_head_ten_wide",
     "b37b_yadlt_convnet_softmax_into_logits_ce",
+    # thirty-eighth held-out batch (ported blind to the probes)
+    "b38a_jeasunlok_resnet_eval_images_skip_totensor",
+    "b38b_keras_segmentation_masked_cce_zeroed_probs_nan",
 )
