@@ -50,7 +50,8 @@ class Targets:
     # position like dense class ids, a sample right at DENSE_MIN_RIGHT of its positions
     mask: bool = False
     # class ids the loss skips (ignore_index=-100, Keras's ignore_class), per sample or position like
-    # ``ids`` (which hold 0 there): never demanded right; None where there are none
+    # ``ids`` (which hold 0 there): never demanded right; None where there are none. For a mask of
+    # one-hot rows per position, per sample and output (a class whose positions the loss skips)
     ignored: Optional[np.ndarray] = None
     # value targets: the loss of the best constant prediction (each output the batch mean of its
     # target); NaN where not measured
@@ -164,7 +165,10 @@ class Targets:
             counted = hits if skipped is None else hits[~skipped]
             return bool(counted.size == 0 or counted.mean() >= DENSE_MIN_RIGHT)
         if self.mask:
-            return bool(self._position_hits(out).mean() >= DENSE_MIN_RIGHT)
+            hits = self._position_hits(out)
+            if self.ignored is not None:  # outputs of positions the loss skips
+                hits = hits[~self.ignored.reshape(hits.shape)]
+            return bool(hits.size == 0 or hits.mean() >= DENSE_MIN_RIGHT)
         return bool(self.right(out).all())
 
     def right(self, out: np.ndarray) -> np.ndarray:
@@ -182,7 +186,12 @@ class Targets:
             hit = flat.argmax(axis=1) == self.ids
             return hit if self.ignored is None else hit | self.ignored
         hits = self._position_hits(out)
-        return hits.mean(axis=1) >= DENSE_MIN_RIGHT if self.mask else hits.all(axis=1)
+        if not self.mask:
+            return hits.all(axis=1)
+        if self.ignored is None:
+            return hits.mean(axis=1) >= DENSE_MIN_RIGHT
+        counted = ~self.ignored.reshape(hits.shape)  # outputs of positions the loss skips are not judged
+        return (counted & ~hits).sum(axis=1) <= (1 - DENSE_MIN_RIGHT) * counted.sum(axis=1)
 
     @property
     def _unjudged(self) -> Optional[np.ndarray]:
@@ -657,7 +666,25 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
     if not problems and task in ("classification", "multilabel") and _finite(floor):
         problems += _softmax_again(out, floor - penalty)
     mask = task == "multilabel" and sum(d > 1 for d in y.shape[1:]) >= 2
+    if mask and ignored is None and not problems:
+        ignored = _masked_class(np.asarray(y), out, loss_at, form)
+        if ignored is not None:
+            encoding += f", {int(ignored.sum()) // y.shape[-1]} of {ignored.size // y.shape[-1]} positions ignored by the loss"
     return Targets(task, encoding, ids, width, form, floor, problems, constant=constant, mask=mask, ignored=ignored)
+
+
+def _masked_class(y: np.ndarray, out: np.ndarray, loss_at: LossAt, form: str) -> Optional[np.ndarray]:
+    """One-hot targets per position (the last axis one-hot everywhere, the outputs of the same shape)
+    whose loss skips the positions of a class (a per-pixel cross-entropy times "not background"):
+    per sample and output, whether it is a skipped position's (:func:`_ignored_ids` over the positions'
+    class ids). Read as a multi-hot mask, those positions would be demanded right. None where no
+    class is skipped."""
+    if y.shape != out.shape or y.ndim < 3 or y.shape[-1] < 2 or not np.isin(y, (0, 1)).all() \
+            or not (y.sum(axis=-1) == 1).all():
+        return None
+    width = y.shape[-1]
+    skipped = _ignored_ids(y.reshape(-1, width).argmax(axis=1), width, loss_at, out.shape, form, in_range=True)
+    return None if skipped is None else np.repeat(skipped, width).reshape(len(y), -1)
 
 
 def _ignored_said(ids: np.ndarray, ignored: np.ndarray) -> str:
