@@ -680,15 +680,25 @@ def _next_token_targets(x: np.ndarray | None, y: np.ndarray | None) -> tuple[np.
     return None
 
 
+def _next_ids(ids: np.ndarray) -> np.ndarray:
+    """Every id changed to the next id the batch holds (the last to the first)."""
+    seen = np.unique(ids)
+    return seen[(np.searchsorted(seen, ids) + 1) % len(seen)]
+
+
+def _as_inputs(x: np.ndarray, ids: np.ndarray, onehot: bool) -> np.ndarray:
+    """``ids`` written as ``x`` holds its ids: integers of its dtype, or one-hot rows over the last axis."""
+    return np.eye(x.shape[-1], dtype=x.dtype)[ids] if onehot else ids.astype(x.dtype)
+
+
 def _another_id_at(x: np.ndarray, ids: np.ndarray, onehot: bool, axis: int, position: int) -> np.ndarray:
     """``x`` with the id at ``position`` along ``axis`` changed, in every sample, to the next id the
     batch holds (as ``x`` holds ids: integers, or one-hot rows over the last axis)."""
-    seen = np.unique(ids)
     changed = ids.copy()
     index = [slice(None)] * ids.ndim
     index[axis] = position
-    changed[tuple(index)] = seen[(np.searchsorted(seen, changed[tuple(index)]) + 1) % len(seen)]
-    return np.eye(x.shape[-1], dtype=x.dtype)[changed] if onehot else changed.astype(x.dtype)
+    changed[tuple(index)] = _next_ids(ids)[tuple(index)]
+    return _as_inputs(x, changed, onehot)
 
 
 def _classes_last(outputs: np.ndarray, ids: np.ndarray) -> bool | None:
@@ -850,7 +860,8 @@ def context_ignored(x: np.ndarray | None, y: np.ndarray | None, predict: Callabl
     sample's outputs where they were (a seq-first model's axis 0 is time, and its samples, along
     axis 1, would read as positions read alone). ``predict`` runs the model in eval mode on inputs
     like ``x``."""
-    read = None if x is None or y is None else _token_ids(np.asarray(x))
+    x = None if x is None else np.asarray(x)
+    read = None if x is None or y is None else _token_ids(x)
     if read is None or not np.issubdtype(np.asarray(y).dtype, np.integer):
         return []
     ids, onehot = read
@@ -879,28 +890,24 @@ def context_ignored(x: np.ndarray | None, y: np.ndarray | None, predict: Callabl
     scale = float(np.abs(base).max())
     if not np.isfinite(scale) or scale == 0:
         return []
-    seen = np.unique(ids)
-    if len(seen) < 2:
+    # the positions most targets are demanded at, past the first (which has no earlier input)
+    per_position = want.sum(axis=0)
+    picks = sorted(int(t) for t in np.argsort(-per_position[1:], kind="stable")[:3] + 1 if per_position[t] > 0)
+    if not picks or len(np.unique(ids)) < 2:
         return []
-    shifted = seen[(np.searchsorted(seen, ids) + 1) % len(seen)]  # every id changed to the next the batch holds
-
-    def encode(changed: np.ndarray) -> np.ndarray:
-        return np.eye(np.shape(x)[-1], dtype=np.asarray(x).dtype)[changed] if onehot else changed.astype(np.asarray(x).dtype)
+    shifted = _next_ids(ids)
 
     def at(out: np.ndarray, t: int) -> np.ndarray:
         return out[:, t] if classes_last else out[:, :, t]
 
-    # the positions most targets are demanded at, past the first (which has no earlier input)
-    per_position = want.sum(axis=0)
-    picks = sorted(int(t) for t in np.argsort(-per_position[1:], kind="stable")[:3] + 1 if per_position[t] > 0)
-    # axis 0 holds the samples, each independent of the others (a model reading time along axis 0,
-    # seq-first, would be read here as one reading its positions alone: its samples are)
-    # (the first and the last: a causal model's last time step reads all the others, a backward one's first)
+    # axis 0 holds the samples, each independent of the others (a seq-first model, reading time along
+    # axis 0, would be read as one reading its positions alone: its samples are). Asked of the first and
+    # the last: a causal model's last time step reads all the others, a backward one's first.
     for row in (0, len(ids) - 1):
         others = shifted.copy()
         others[row] = ids[row]
         try:
-            apart = predict(encode(others))
+            apart = predict(_as_inputs(x, others, onehot))
         except Exception:
             return []
         if apart is None or apart.shape != base.shape \
@@ -911,7 +918,7 @@ def context_ignored(x: np.ndarray | None, y: np.ndarray | None, predict: Callabl
         own, rest = ids.copy(), shifted.copy()
         own[:, t], rest[:, t] = shifted[:, t], ids[:, t]
         try:
-            own_out, rest_out = predict(encode(own)), predict(encode(rest))
+            own_out, rest_out = predict(_as_inputs(x, own, onehot)), predict(_as_inputs(x, rest, onehot))
         except Exception:
             return []
         if own_out is None or rest_out is None or own_out.shape != base.shape or rest_out.shape != base.shape:
@@ -922,8 +929,6 @@ def context_ignored(x: np.ndarray | None, y: np.ndarray | None, predict: Callabl
         if not unmoved(moved, base, scores=True):
             return []  # it reads other positions
         largest = max(largest, moved)
-    if not picks:
-        return []
     return [(C.CONTEXT_IGNORED,
              f"the outputs at position(s) {', '.join(map(str, picks))} moved by {fmt(largest)} when every other "
              f"position's input changed (outputs up to {fmt(scale)}), and with their own input: each position is "

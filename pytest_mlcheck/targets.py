@@ -161,7 +161,7 @@ class Targets:
         would fail a decoder that has 99 % of the batch's positions right."""
         if self.channel_axis is not None:
             hits = np.moveaxis(out, self.channel_axis, -1).argmax(-1) == self.ids
-            skipped = self._unjudged
+            skipped = self.unjudged
             counted = hits if skipped is None else hits[~skipped]
             return bool(counted.size == 0 or counted.mean() >= DENSE_MIN_RIGHT)
         if self.mask:
@@ -175,7 +175,7 @@ class Targets:
         """Per sample, whether the outputs give the target's class(es)."""
         if self.channel_axis is not None:  # (almost) every position of the sample right
             hits = (np.moveaxis(out, self.channel_axis, -1).argmax(-1) == self.ids).reshape(len(out), -1)
-            skipped = self._unjudged
+            skipped = self.unjudged
             if skipped is None:
                 return hits.mean(axis=1) >= DENSE_MIN_RIGHT
             counted = (~skipped).reshape(len(out), -1)
@@ -194,7 +194,7 @@ class Targets:
         return (counted & ~hits).sum(axis=1) <= (1 - DENSE_MIN_RIGHT) * counted.sum(axis=1)
 
     @property
-    def _unjudged(self) -> Optional[np.ndarray]:
+    def unjudged(self) -> Optional[np.ndarray]:
         """Positions never demanded right: ids the loss skips, and ids no causal model can tell."""
         if self.undetermined is None:
             return self.ignored

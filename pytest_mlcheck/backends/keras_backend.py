@@ -32,7 +32,7 @@ from pytest_mlcheck.backends.keras_common import (  # noqa: F401 - re-exported f
     reachable_variables,
 )
 from pytest_mlcheck.backends.interrupts import critical
-from pytest_mlcheck.errors import NotSupported, call_user
+from pytest_mlcheck.errors import call_user
 
 # Tracing a new tf.function and building a new optimizer for every check cost ~7 MiB each that
 # TensorFlow never gives back; a step traced once per model and configuration is reused instead.
@@ -333,11 +333,9 @@ class KerasSession(KerasSessionBase):
         traced.session = weakref.ref(self)
         return traced
 
-    def loss_broadcasts(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> list[Crossing]:
+    def _loss_crossings(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> list[Crossing]:
         """Traced (not run) on outputs of this shape: the graph shows every elementwise operation, its
         operands' shapes, and which of them were computed from the outputs."""
-        if not self.has_loss():
-            raise NotSupported("seeing the operations inside the loss", "there is no loss to trace")
         x, y = batch
         spec = tf.TensorSpec(outputs.shape, keras.config.floatx(), name="mlcheck_outputs")
         with _quiet_retrace():

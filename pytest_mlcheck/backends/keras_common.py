@@ -719,6 +719,12 @@ class KerasSessionBase:
         return None  # only TensorFlow's traced tensors carry the logits beneath an activation
 
     def loss_broadcasts(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> list[Crossing]:
+        if not self.has_loss():
+            raise NotSupported("seeing the operations inside the loss", "there is no loss to look inside")
+        return self._loss_crossings(outputs, batch)
+
+    def _loss_crossings(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> list[Crossing]:
+        """What the loss crosses elementwise on ``outputs`` (each backend's own look)."""
         raise NotSupported("seeing the operations inside a Keras loss", "this backend shows them to no watch")
 
     def loss_of(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> float:

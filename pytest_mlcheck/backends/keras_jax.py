@@ -30,7 +30,7 @@ from pytest_mlcheck.backends import gpu_index
 from pytest_mlcheck.backends.base import Crossing
 from pytest_mlcheck.backends.jax_watch import jaxpr_crossings
 from pytest_mlcheck.backends.keras_common import KerasBackendBase, KerasSessionBase, _config_key
-from pytest_mlcheck.errors import NotSupported, usage
+from pytest_mlcheck.errors import usage
 
 # Jitted steps, kept per model and configuration like the TensorFlow adapter's traced steps.
 _JITTED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {key: _Jitted}
@@ -146,11 +146,9 @@ class KerasJaxSession(KerasSessionBase):
             if value is not None:
                 variable.assign(value)
 
-    def loss_broadcasts(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> list[Crossing]:
+    def _loss_crossings(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> list[Crossing]:
         """Read from the loss's jaxpr on outputs of this shape (traced, never run; inside a
         StatelessScope, so a loss that writes a variable, a metric's state, writes nothing)."""
-        if not self.has_loss():
-            raise NotSupported("seeing the operations inside the loss", "there is no loss to trace")
         x, y = batch
 
         def score(out: Any) -> Any:

@@ -22,7 +22,7 @@ from pytest_mlcheck.backends.base import Crossing
 from pytest_mlcheck.backends.interrupts import critical
 from pytest_mlcheck.backends.keras_common import KerasBackendBase, KerasSessionBase
 from pytest_mlcheck.backends.torch_watch import elementwise_crossings
-from pytest_mlcheck.errors import NotSupported, usage
+from pytest_mlcheck.errors import usage
 
 
 class KerasTorchSession(KerasSessionBase):
@@ -72,11 +72,9 @@ class KerasTorchSession(KerasSessionBase):
         grads = torch.autograd.grad(loss.reshape(()), [v.value for v in variables], allow_unused=True)
         return loss.detach(), list(grads)
 
-    def loss_broadcasts(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> list[Crossing]:
+    def _loss_crossings(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> list[Crossing]:
         """Watched as the torch adapter watches a torch loss: Keras's ops call torch's, and what is
         computed from outputs that require grad carries that."""
-        if not self.has_loss():
-            raise NotSupported("seeing the operations inside the loss", "there is no loss to watch")
         with self._place():
             return elementwise_crossings(lambda out: self._loss(batch[0], batch[1], out, training=False),
                                          torch.tensor(outputs, dtype=getattr(torch, keras.config.floatx()),

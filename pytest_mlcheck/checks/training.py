@@ -815,20 +815,22 @@ def _leaked(session: Any, first: Any) -> list[Evidence]:
     sees its targets fits them, so a leak shows at the end of a run as at its start), then
     :func:`diagnosis.copied_targets` (the inputs as targets of a left-to-right model, scored unshifted)."""
     x, y = session.inputs(first), session.labels(first)
-    predict = lambda ids: session.predict(session.prepare(ids, None))  # noqa: E731
+    predict = _predictor(session)
     return diagnosis.targets_in_inputs(x, y) or diagnosis.target_leak(x, y, predict) or diagnosis.copied_targets(
         x, y, predict, lambda outputs: session.loss_of(outputs, first))
+
+
+def _predictor(session: Any) -> Callable[[np.ndarray], np.ndarray]:
+    """The run's copy in eval mode on inputs like the batch's (ids the probes changed)."""
+    return lambda inputs: session.predict(session.prepare(inputs, None))
 
 
 def _context(session: Any, first: Any, targets: Targets) -> list[Evidence]:
     """:func:`diagnosis.context_ignored` on the batch, in eval mode on the run's copy, over the
     positions the targets demand (not ignored, not undetermined for a causal model)."""
-    demanded = None
-    for skipped in (targets.ignored, targets.undetermined):
-        if skipped is not None and np.shape(skipped) == np.shape(targets.ids):
-            demanded = ~np.asarray(skipped, dtype=bool) if demanded is None else demanded & ~np.asarray(skipped, dtype=bool)
-    predict = lambda ids: session.predict(session.prepare(ids, None))  # noqa: E731
-    return diagnosis.context_ignored(session.inputs(first), targets.ids, predict, demanded)
+    skipped = targets.unjudged
+    demanded = None if skipped is None or np.shape(skipped) != np.shape(targets.ids) else ~np.asarray(skipped, dtype=bool)
+    return diagnosis.context_ignored(session.inputs(first), targets.ids, _predictor(session), demanded)
 
 
 def passed_unless_proven(run: CheckRun, model: Any, settings: Settings, spec: TrainSpec, session: Any,
