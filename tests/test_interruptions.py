@@ -16,6 +16,7 @@ import random
 import signal
 import threading
 import time
+import types
 from typing import Any, Callable, Iterator
 
 import keras
@@ -348,6 +349,41 @@ def test_a_timer_signal_at_any_moment_leaves_everything(mlcheck, alarm):
             signal.setitimer(signal.ITIMER_REAL, 0)
         assert_equal(before, keras_state(model), f"SIGALRM after {fraction * seconds:.3f}s")
     assert interrupted >= 2, "the timers should land inside the checks"
+    assert_keras_work_kept(mlcheck, model, before)
+
+
+class _CacheTornOnce:
+    """Stands for a kept traced step that an interrupt caught mid-call: raises the interrupt, and
+    every later call raises the KeyError TensorFlow's half-updated dispatch cache raises."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, *args: Any) -> Any:
+        self.calls += 1
+        raise Timeout() if self.calls == 1 else KeyError("a dispatch cache entry")
+
+
+@pytest.mark.parametrize("where", ["step", "loss"])
+def test_a_kept_traced_function_an_interrupt_hit_is_traced_anew(mlcheck, where):
+    """An interrupt inside a kept tf.function can leave its dispatch cache torn (a later call raises a
+    KeyError before anything runs: seen in CI after a timer): the next check must not reuse it."""
+    model = keras_model()
+    keras_check(mlcheck, model)  # keeps the step and the traced loss
+    store = keras_backend._TRACED if where == "step" else keras_backend._TRACED_LOSS
+    (kept,) = store[model].values()
+    torn = _CacheTornOnce()
+    if where == "step":
+        kept.function = torn
+    else:
+        kept.scored = types.SimpleNamespace(get_concrete_function=torn)  # what the targets read
+    before = keras_state(model)
+    with pytest.raises(Timeout):  # another batch: the loss is traced afresh for its targets
+        mlcheck.overfit_one_batch(model, digits_arrays(32, offset=32))
+    assert_equal(before, keras_state(model), "after the interrupted check")
+    assert all(traced is not kept for traced in store[model].values()), "the torn function is still kept"
+    assert keras_check(mlcheck, model).steps >= 1  # traced anew: no KeyError
+    assert torn.calls == 1
     assert_keras_work_kept(mlcheck, model, before)
 
 

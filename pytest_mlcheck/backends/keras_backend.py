@@ -236,7 +236,10 @@ class KerasSession(KerasSessionBase):
             else:
                 try:
                     loss = self._compiled_step(x, y)
-                except Exception as exc:
+                except BaseException as exc:
+                    self._forget_traced()
+                    if not isinstance(exc, Exception):
+                        raise
                     raise _user_error_in(exc) from None
         return scalar_loss(loss, "model.train_step" if self._override is not None else "loss_fn")
 
@@ -275,6 +278,15 @@ class KerasSession(KerasSessionBase):
 
     def _traced(self) -> _Traced | None:
         return _TRACED.get(self.model, {}).get(self._key())
+
+    def _forget_traced(self) -> None:
+        """A kept step whose call raised is traced anew by the next check: an interrupt landing in
+        TensorFlow's Python code can leave the function's dispatch cache half updated, and every later
+        call of it then raises a KeyError."""
+        kept = _TRACED.get(self.model, {})
+        key = self._key()
+        if key in kept and kept[key].function is self._compiled_step:
+            del kept[key]
 
     def _keep(self, traced: _Traced) -> None:
         """Keep the step for later checks when its optimizer's state fits the budget of all kept
@@ -322,16 +334,25 @@ class KerasSession(KerasSessionBase):
         x, y = batch
         with _quiet_retrace():
             try:
-                with self._place():
-                    return scalar_loss(self._traced_losses().function(x, y), "loss_fn")
+                with self._place(), self._traced_losses() as traced:
+                    return scalar_loss(traced.function(x, y), "loss_fn")
             except Exception:  # the probe is a look, not a verdict: a loss that will not trace says nothing
                 return None
 
-    def _traced_losses(self) -> _TracedLoss:
+    @contextlib.contextmanager
+    def _traced_losses(self) -> Iterator[_TracedLoss]:
+        """The model's kept loss functions, dropped when a use of them raises (as a kept step is, see
+        :meth:`_forget_traced`)."""
         key = (self.tf_device, self._loss_key(), _config_key(self.output), self._mixed)
-        traced = _TRACED_LOSS.setdefault(self.model, {}).setdefault(key, _TracedLoss())
+        kept = _TRACED_LOSS.setdefault(self.model, {})
+        traced = kept.setdefault(key, _TracedLoss())
         traced.session = weakref.ref(self)
-        return traced
+        try:
+            yield traced
+        except BaseException:
+            if kept.get(key) is traced:
+                del kept[key]
+            raise
 
     def _loss_crossings(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> list[Crossing]:
         """Traced (not run) on outputs of this shape: the graph shows every elementwise operation, its
@@ -340,8 +361,8 @@ class KerasSession(KerasSessionBase):
         spec = tf.TensorSpec(outputs.shape, keras.config.floatx(), name="mlcheck_outputs")
         with _quiet_retrace():
             try:
-                with self._place():
-                    graph = self._traced_losses().scored.get_concrete_function(x, y, spec).graph
+                with self._place(), self._traced_losses() as traced:
+                    graph = traced.scored.get_concrete_function(x, y, spec).graph
                 source = graph.get_tensor_by_name("mlcheck_outputs:0")
             except Exception:  # the probe is a look, not a verdict: a loss that will not trace says nothing
                 return []
