@@ -321,6 +321,21 @@ def _soft_candidates(y2: np.ndarray, form: str, shape: tuple) -> list[np.ndarray
             for c in cands]
 
 
+def _copied_into_every_output(y2: np.ndarray, loss_at: LossAt, shape: tuple, form: str) -> bool:
+    """A 0/1 target per sample against a head of more than four outputs (a patch discriminator's
+    real/fake label against its 84 patch scores) that the loss scores best copied into every output:
+    a value each output is to match, not a class id (read as classes, 2 of 84 would be seen). A
+    cross-entropy prefers a confident class to its id copied everywhere. Ids beyond 0/1 copied into
+    a wider head stay classes: an MSE of 0..2 ids against ten logits is a regression loss on class
+    ids (loss_mismatch)."""
+    n, width = y2.shape[0], int(np.prod(shape[1:]))
+    if width <= 4 or not np.isin(y2, (0.0, 1.0)).all():
+        return False
+    copied = loss_at(np.ascontiguousarray(np.broadcast_to(y2, (n, width)).reshape(shape), dtype=np.float32))
+    classes = _min_loss(loss_at, _class_candidates(_onehot(y2[:, 0].astype(np.int64), width), form, shape))
+    return _finite(copied) and (not _finite(classes) or copied < classes)
+
+
 def _limit_at_targets(loss_at: LossAt, y2: np.ndarray, shape: tuple) -> float:
     """The loss as probabilities approach value targets in [0, 1] that hold exact 0s or 1s, where its
     value at the targets themselves is not finite: a hand-written cross-entropy gives 0 · log 0 = NaN
@@ -532,7 +547,7 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
     row_head = sum(d > 1 for d in shape[1:]) <= 1
     zero_rows: Optional[np.ndarray] = None  # one-hot rows beside all-0 rows the loss skips
     if task is None:
-        if column and whole and width >= 2 and row_head:
+        if column and whole and width >= 2 and row_head and not _copied_into_every_output(y2, loss_at, shape, form):
             task = "classification"
         elif column and binary_values and width == 1:
             task = "binary"

@@ -97,3 +97,161 @@ def test_the_check_leaves_the_inputs_as_they_were(mlcheck):
     before = x.copy()
     mlcheck.batch_independence(kc.cnn(), x)
     assert np.array_equal(x, before)
+
+
+class TimeMajorPooling(torch.nn.Module):
+    """Ids (batch, time) looked up time-major, as a seq2seq encoder does, then attention weights over
+    the positions; ``over_batch``: the softmax runs over the batch axis of the (time, batch) scores
+    instead (keon/seq2seq's implicit dim), which mixes the sentences only weakly at initialisation."""
+
+    def __init__(self, over_batch: bool) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.over_batch = over_batch
+        self.embed = torch.nn.Embedding(17, 8)
+        self.score = torch.nn.Linear(8, 1)
+        self.head = torch.nn.Linear(8, 10)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        looked_up = self.embed(tokens.t())  # (time, batch, 8)
+        weights = torch.softmax(self.score(looked_up).squeeze(-1), dim=1 if self.over_batch else 0)
+        return self.head((weights.unsqueeze(-1) * looked_up).sum(0))
+
+
+def test_ids_are_followed_to_the_vectors_their_lookups_give(mlcheck):
+    """Ids have no gradient; the embedding's output, read one sample per slice along the axis its ids
+    put the samples on (here the second: the model transposes them), does."""
+    tokens = tc.digit_tokens(16)[0][:, :12]
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.batch_independence(TimeMajorPooling(over_batch=True), tokens)
+    assert failed.value.causes == ["batch_mixing"]
+    assert "the gradient of output 0 reaches other samples" in str(failed.value)
+    assert "sample's own lookups" in str(failed.value)
+    result = mlcheck.batch_independence(TimeMajorPooling(over_batch=False), tokens)
+    assert result.figures["gradient_leak"] == 0.0  # exactly: no path from one sample's ids to another's outputs
+    assert not any("forward probe only" in note for note in result.notes)
+
+
+class KerasBatchShift(kc.keras.layers.Layer):
+    """Subtracts a share of the batch's mean: a weak dependence on every other sample."""
+
+    def __init__(self, share: float, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.share = share
+
+    def call(self, x):
+        return x - self.share * kc.keras.ops.mean(x, axis=0, keepdims=True)
+
+
+@pytest.mark.parametrize("share", [0.0, 0.02], ids=["apart", "batch mean"])
+def test_keras_ids_are_followed_through_their_embedding(mlcheck, share):
+    keras = kc.keras
+    keras.utils.set_random_seed(0)
+    tokens = keras.Input((12,), dtype="int32")
+    hidden = KerasBatchShift(share)(keras.layers.Embedding(17, 8)(tokens))
+    model = keras.Model(tokens, keras.layers.Dense(10)(keras.layers.GlobalAveragePooling1D()(hidden)))
+    ids = tc.digit_tokens(16)[0][:, :12].numpy().astype("int32")
+    if not share:
+        assert mlcheck.batch_independence(model, ids).figures["gradient_leak"] == 0.0
+        return
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.batch_independence(model, ids)
+    assert failed.value.causes == ["batch_mixing"]
+    assert "the gradient of output 0 reaches other samples" in str(failed.value)
+
+
+def test_the_samples_axis_of_a_lookup_is_the_one_its_ids_say():
+    from pytest_mlcheck.backends import sample_axis
+
+    rows = np.arange(12).reshape(3, 4)
+    assert sample_axis(rows, rows) == 0
+    assert sample_axis(rows.T.copy(), rows) == 1  # time-major
+    square = np.array([[1, 2, 3], [4, 5, 6], [7, 8, 9]])
+    assert sample_axis(square.T.copy(), square) == 1  # as many positions as samples: read by whose ids they hold
+    assert sample_axis(np.array([[0, 1], [1, 0]]), np.array([[0, 1], [0, 1]])) is None  # either axis could be
+    assert sample_axis(rows[::-1].copy(), rows) is None  # other samples' ids (tokens a decoder generated)
+    assert sample_axis(rows.reshape(-1), rows) is None  # flattened: no axis of samples
+
+
+class BatchTerm(torch.nn.Module):
+    """Adds ``share`` × the batch's mean feature vector to each sample's features, through a gradient
+    or not (``detached``): a dependence the backward probe sees, or only the forward one."""
+
+    def __init__(self, share: float, detached: bool) -> None:
+        super().__init__()
+        self.share, self.detached = share, detached
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        flat = x.flatten(1)
+        mean = flat.mean(0, keepdim=True)
+        return flat + self.share * (mean.detach() if self.detached else mean)
+
+
+class BatchRounding(torch.nn.Module):
+    """Adds the rounding error of the batch's sum plus 10⁴, times 10: in float32 ~1e-2, different
+    whenever another sample changes, through no gradient; in float64 ~1e-11. What PyTorch's CPU
+    GroupNorm on channels-last activations does to EGE-UNet's outputs (1e-4 of their scale on a CPU,
+    7e-3 on a GPU), made large and certain."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        flat = x.flatten(1)
+        total = flat.sum().detach()
+        return flat + 10 * ((total + 1e4) - 1e4 - total)
+
+
+def test_a_change_through_no_gradient_path_counts_only_if_float64_shows_it_too(mlcheck):
+    x = tc.held_out(16)
+    rounding = mlcheck.batch_independence(BatchRounding(), x)
+    assert rounding.figures["gradient_leak"] == 0.0
+    assert rounding.figures["largest_change_elsewhere"] > rounding.figures["allowed_change"]  # in float32
+    assert any("float64 copy" in note and "float32 rounding" in note for note in rounding.notes)
+    with pytest.raises(CheckFailed, match="changed the outputs of") as failed:
+        mlcheck.batch_independence(BatchTerm(1e-2, detached=True), x)  # a small dependence, no gradient to it
+    assert failed.value.causes == ["batch_mixing"]
+    assert any("the same dependence" in note for note in failed.value.result.notes)
+    with pytest.raises(CheckFailed, match="gradient of output 0 reaches other samples") as failed:
+        mlcheck.batch_independence(BatchTerm(1e-2, detached=False), x)  # the same term along a gradient
+    assert failed.value.causes == ["batch_mixing"]
+
+
+def test_a_model_that_samples_at_inference_is_compared_on_the_same_draws(mlcheck):
+    """A VAE draws noise in eval mode too: two passes differ whatever the batch; each pass of the
+    check draws the same noise, so only a dependence on other samples can move an output."""
+
+    class Sampling(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            torch.manual_seed(0)
+            self.encode = torch.nn.Linear(64, 8)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            mu = self.encode(x.flatten(1))
+            return mu + torch.randn_like(mu)
+
+    model = Sampling()
+    before = torch.get_rng_state()
+    result = mlcheck.batch_independence(model, tc.held_out(16))
+    assert result.figures["largest_change_elsewhere"] == 0.0
+    assert torch.equal(before, torch.get_rng_state())  # the user's generator as it was
+
+
+class KerasSampling(kc.keras.layers.Layer):
+    """The keras.io VAE's sampling layer: its own seed generator, advanced by every call."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.seed_generator = kc.keras.random.SeedGenerator(1337)
+
+    def call(self, mean):
+        return mean + kc.keras.random.normal(kc.keras.ops.shape(mean), seed=self.seed_generator)
+
+
+def test_a_keras_model_with_its_own_seed_generator_is_compared_on_the_same_draws(mlcheck):
+    keras = kc.keras
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 1))
+    model = keras.Model(inputs, KerasSampling()(keras.layers.Dense(4)(keras.layers.Flatten()(inputs))))
+    state = np.array(model.layers[-1].seed_generator.state.numpy(), copy=True)
+    result = mlcheck.batch_independence(model, kc.digits_arrays(16)[0])
+    assert result.figures["largest_change_elsewhere"] == 0.0
+    assert np.array_equal(state, model.layers[-1].seed_generator.state.numpy())  # put back after the check

@@ -42,6 +42,17 @@ def test_a_run_still_falling_at_the_cap_fails_saying_what_would_pass(monkeypatch
     assert "a larger steps= or learning rate may fit" in str(failed.value)
 
 
+def test_a_slow_run_over_as_many_batches_as_steps_trains_on_past_the_budget():
+    """loss_decreases over 100 distinct batches: whether the run is still falling at its budget sets
+    the last quarter against the quarter before, each batch against its own untrained loss; the
+    batches of that earlier quarter had not been measured, so a slow, steady run was never extended
+    (abhimishra91/transformers-tutorials' BERT at Adam 1e-5 failed at 9.7 % of the way)."""
+    torch.manual_seed(0)
+    result = MLCheck().loss_decreases(tc.digits_mlp(), tc.digits_batches(100, 16), loss_fn=CE(), optimizer=_sgd(5e-3))
+    assert result.passed and result.steps > 100
+    assert any(f"pass steps={result.steps}" in note for note in result.notes)
+
+
 def test_a_stalled_run_is_not_extended():
     torch.manual_seed(0)
     with pytest.raises(CheckFailed) as failed:

@@ -125,3 +125,20 @@ def unit_variance(outputs_now: Callable[[], dict[int, np.ndarray]], divide: Call
         if np.isfinite(std) and std > 0:
             divide(key, std)
     return spreads
+
+
+def sample_axis(ids: np.ndarray, rows: np.ndarray) -> int | None:
+    """The axis of a lookup's ``ids`` that runs over the samples whose ids are ``rows`` (samples,
+    -1): the inputs themselves (axis 0), else the one axis of that length along which every sample's
+    slice holds only ids of its own row (a time-major model transposes its ids; a decoder's lookup of
+    tokens it generated reads others'). None where no axis, or more than one, reads so."""
+    n = len(rows)
+    if ids.ndim and ids.shape[0] == n and ids.size == rows.size and np.array_equal(ids.reshape(n, -1), rows):
+        return 0
+
+    def owns(axis: int) -> bool:
+        per_sample = np.moveaxis(ids, axis, 0).reshape(n, -1)
+        return all(np.isin(per_sample[k], rows[k]).all() for k in range(n))
+
+    axes = [a for a in range(ids.ndim) if ids.shape[a] == n and owns(a)]
+    return axes[0] if len(axes) == 1 else None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, Protocol
+from typing import Any, Callable, ContextManager, NamedTuple, Protocol
 
 import numpy as np
 
@@ -52,6 +52,15 @@ class Session(Protocol):
 
     def predict(self, batch: Any) -> np.ndarray:
         """The selected output in eval mode, without gradients."""
+
+    def same_draws(self, seed: int) -> ContextManager[None]:
+        """Inside, every pass draws the noise the first such pass drew: the global generators seeded
+        with ``seed`` and the model's own (Keras seed generators) put back as they were then. A model
+        that samples at inference (a VAE) then compares like with like. Restored after."""
+
+    def predict_float64(self, batch: Any) -> np.ndarray:
+        """:meth:`predict` on a float64 copy of the model (float inputs cast too): float32 rounding
+        gone, whatever the model computes stays. NotSupported where no such copy can be made."""
 
     def has_loss(self) -> bool:
         """Whether a loss can be computed: the user's ``loss_fn`` or a compiled Keras loss."""

@@ -385,8 +385,10 @@ class KerasSession(KerasSessionBase):
 
     def input_gradient(self, batch: tuple[Any, Any], index: int) -> np.ndarray | None:
         x = batch[0]
-        if not isinstance(x, tf.Tensor) or not x.dtype.is_floating:
+        if not isinstance(x, tf.Tensor):
             return None
+        if not x.dtype.is_floating:
+            return self._lookup_gradient(x, index)
         with self._place():
             with tf.GradientTape() as tape:
                 tape.watch(x)
@@ -394,6 +396,28 @@ class KerasSession(KerasSessionBase):
                 target = tf.reduce_sum(out[index])
             grad = tape.gradient(target, x)
         return np.zeros(tuple(x.shape), np.float32) if grad is None else np.asarray(grad, dtype=np.float32)
+
+    def _output_watch(self) -> _TapeWatch:
+        return _TapeWatch()
+
+
+class _TapeWatch:
+    """A layer's output watched on a gradient tape (see :class:`OutputWatch`)."""
+
+    def __enter__(self) -> _TapeWatch:
+        self.tape = tf.GradientTape()
+        self.tape.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> Any:
+        return self.tape.__exit__(*exc)
+
+    def leaf(self, out: Any) -> Any:
+        self.tape.watch(out)
+        return out
+
+    def grads(self, target: Any, leaves: list[Any]) -> list[Any]:
+        return self.tape.gradient(target, leaves)
 
 
 

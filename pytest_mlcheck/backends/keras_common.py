@@ -14,16 +14,16 @@ from __future__ import annotations
 import contextlib
 import functools
 import operator
-from typing import Any, Callable, ContextManager
+from typing import Any, Callable, ContextManager, Iterator, Protocol
 
 import keras
 import numpy as np
 
-from pytest_mlcheck.backends import scalar_loss, unit_variance
+from pytest_mlcheck.backends import sample_axis, scalar_loss, unit_variance
 from pytest_mlcheck.backends.base import Crossing, Session
 from pytest_mlcheck.backends.interrupts import critical, user_boundary
 from pytest_mlcheck.backends.outputs import select_output
-from pytest_mlcheck.backends.rng import Guard
+from pytest_mlcheck.backends.rng import Guard, seeded_globals
 from pytest_mlcheck.errors import MlcheckUsageError, NotSupported, UserCodeError, call_user, usage
 
 DEFAULT_LR = 1e-3
@@ -230,6 +230,19 @@ def _user_error_in(exc: Exception) -> Exception:
             return seen
         seen = seen.__cause__ or seen.__context__
     return exc
+
+
+class OutputWatch(Protocol):
+    """Entered around one forward pass: ``leaf(out)`` marks a layer's output (returning what the
+    model goes on with), ``grads(target, leaves)`` gives d(target)/d(each leaf) after the pass."""
+
+    def __enter__(self) -> Any: ...
+
+    def __exit__(self, *exc: Any) -> Any: ...
+
+    def leaf(self, out: Any) -> Any: ...
+
+    def grads(self, target: Any, leaves: list[Any]) -> list[Any]: ...
 
 
 class KerasSessionBase:
@@ -742,6 +755,20 @@ class KerasSessionBase:
             out = self._forward(batch[0], training=False)
         return self._np(out).astype(np.float32, copy=False)
 
+    @contextlib.contextmanager
+    def same_draws(self, seed: int) -> Iterator[None]:
+        if getattr(self, "_draws", None) is None:  # the model's own generators as the first pass found them
+            self._draws = [(sg.state, self._np(sg.state.value).copy())
+                           for layer in self.model._flatten_layers(include_self=True)
+                           for sg in getattr(layer, "_seed_generators", [])]
+        for state, value in self._draws:
+            state.assign(value)
+        with seeded_globals(seed):
+            yield
+
+    def predict_float64(self, batch: tuple[Any, Any]) -> np.ndarray:
+        raise NotSupported("a float64 copy of a Keras model", "a built model's dtype policy is fixed")
+
     def gradients(self, batch: tuple[Any, Any]) -> dict[str, np.ndarray | None]:
         """Gradients of the loss on ``batch`` for each trainable variable, without an update."""
         x, y = batch
@@ -760,8 +787,10 @@ class KerasSessionBase:
 
     def input_gradient(self, batch: tuple[Any, Any], index: int) -> np.ndarray | None:
         x = batch[0]
-        if not self._is_tensor(x) or not keras.backend.standardize_dtype(x.dtype).startswith(("float", "bfloat")):
+        if not self._is_tensor(x):
             return None
+        if not keras.backend.standardize_dtype(x.dtype).startswith(("float", "bfloat")):
+            return self._lookup_gradient(x, index)
         with self._place():
             grad = self._input_grad(x, index)
         return np.zeros(tuple(x.shape), np.float32) if grad is None else self._np(grad).astype(np.float32, copy=False)
@@ -786,13 +815,61 @@ class KerasSessionBase:
         self._wrapped_forward(batch[0], {layer: wrap(layer) for layer in wrapped}, training=training)
         return seen
 
-    def _wrapped_forward(self, x: Any, calls: dict[Any, Callable], *, training: bool) -> None:
-        """One forward pass with each layer's ``call`` replaced by ``calls[layer]`` (restored after)."""
+    def _lookup_gradient(self, x: Any, index: int) -> np.ndarray | None:
+        """Ids have no gradient; the vectors an ``Embedding`` looks up for them do. Each lookup reading
+        the inputs' own ids, one sample per slice along one axis (:func:`sample_axis`), is watched
+        for one inference call; returned: d(sum of output ``index``)/d(what those lookups gave),
+        laid out (samples, -1). None where no lookup reads the inputs so, or the backend cannot
+        watch a layer's output (:meth:`_output_watch`)."""
+        lookups = [layer for layer in self.model._flatten_layers(include_self=False)
+                   if isinstance(layer, keras.layers.Embedding)]
+        n = int(x.shape[0]) if len(x.shape) else 0
+        if not lookups or n < 2:
+            return None
+        try:
+            watch = self._output_watch()
+        except NotSupported:
+            return None
+        rows = self._np(x).reshape(n, -1)
+        leaves: list[tuple[int, Any]] = []
+
+        def wrap(layer: Any) -> Callable:
+            def call(*args: Any, __original: Any = layer.call, **kwargs: Any) -> Any:
+                out = __original(*args, **kwargs)
+                ids = args[0] if args else kwargs.get("inputs")
+                try:
+                    axis = sample_axis(self._np(ids), rows)
+                except Exception:  # symbolic ids (a traced call): nothing to read per sample
+                    axis = None
+                if axis is None:
+                    return out
+                leaf = watch.leaf(out)
+                leaves.append((axis, leaf))
+                return leaf
+            return call
+
+        with watch:
+            out = self._wrapped_forward(x, {layer: wrap(layer) for layer in lookups}, training=False)
+            target = keras.ops.sum(out[index]) if leaves else None
+        if target is None:
+            return None
+        grads = watch.grads(target, [leaf for _, leaf in leaves])
+        parts = [np.moveaxis(np.zeros(tuple(leaf.shape)) if g is None else self._np(g), axis, 0).reshape(n, -1)
+                 for (axis, leaf), g in zip(leaves, grads)]
+        return np.concatenate(parts, axis=1).astype(np.float32)
+
+    def _output_watch(self) -> OutputWatch:
+        """What follows a layer's output to the gradient reaching it (each backend's own)."""
+        raise NotSupported("following the gradient to a layer's output", "this backend traces the whole call")
+
+    def _wrapped_forward(self, x: Any, calls: dict[Any, Callable], *, training: bool) -> Any:
+        """One forward pass with each layer's ``call`` replaced by ``calls[layer]`` (restored after);
+        its selected output."""
         for layer, call in calls.items():
             layer.call = call
         try:
             with self._place():
-                self._forward(x, training=training)
+                return self._forward(x, training=training)
         finally:
             for layer in calls:
                 del layer.call

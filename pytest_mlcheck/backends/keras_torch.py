@@ -87,6 +87,27 @@ class KerasTorchSession(KerasSessionBase):
             return None
         return torch.autograd.grad(target, watched, allow_unused=True)[0]
 
+    def _output_watch(self) -> _LeafWatch:
+        return _LeafWatch()
+
+
+class _LeafWatch:
+    """A layer's output replaced by a leaf of the autograd graph (see :class:`OutputWatch`)."""
+
+    def __enter__(self) -> _LeafWatch:
+        self._grad = torch.enable_grad()
+        self._grad.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> Any:
+        return self._grad.__exit__(*exc)
+
+    def leaf(self, out: Any) -> Any:
+        return out.detach().requires_grad_(True)
+
+    def grads(self, target: Any, leaves: list[Any]) -> list[Any]:
+        return list(torch.autograd.grad(target, leaves, allow_unused=True))
+
 
 class KerasTorchBackend(KerasBackendBase):
     session = KerasTorchSession

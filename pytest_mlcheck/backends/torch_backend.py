@@ -14,12 +14,12 @@ import functools
 import inspect
 import types
 from collections.abc import Mapping
-from typing import Any, Callable
+from typing import Any, Callable, ContextManager
 
 import numpy as np
 import torch
 
-from pytest_mlcheck.backends import as_numpy, scalar_loss, unit_variance, worker_device_index
+from pytest_mlcheck.backends import as_numpy, sample_axis, scalar_loss, unit_variance, worker_device_index
 from pytest_mlcheck.backends.base import Crossing, Session
 from pytest_mlcheck.backends.torch_watch import LossWatch, elementwise_crossings
 from pytest_mlcheck.backends.interrupts import critical, user_boundary
@@ -29,7 +29,7 @@ from pytest_mlcheck.backends.lightning import (
 )
 from pytest_mlcheck.backends.outputs import select_output
 from pytest_mlcheck.backends import own_loss, torch_inplace
-from pytest_mlcheck.backends.rng import Guard
+from pytest_mlcheck.backends.rng import Guard, seeded_globals
 from pytest_mlcheck.backends.torch_inplace import InPlace, Untouched
 from pytest_mlcheck.errors import DeviceUnavailable, MlcheckUsageError, NotSupported, UserCodeError, call_user, usage
 
@@ -674,6 +674,29 @@ class TorchSession:
             out = out[:, :-1]  # position t's outputs predict label t + 1
         return out.detach().float().cpu().numpy()
 
+    def same_draws(self, seed: int) -> ContextManager[None]:
+        return seeded_globals(seed)
+
+    def predict_float64(self, batch: tuple[Any, Any]) -> np.ndarray:
+        if self._step_loss or self._own_loss:
+            raise NotSupported("a float64 copy", "the model computes its own loss")
+        try:
+            wide = copy.deepcopy(self.model).double().eval()
+        except Exception as exc:  # noqa: BLE001 - a model that will not copy or widen: no such look
+            raise NotSupported("a float64 copy of the model", f"copying it raised {exc!r}") from None
+        x = batch[0]
+        if not isinstance(x, torch.Tensor):
+            raise NotSupported("a float64 copy", "the inputs are not one tensor")
+        try:
+            with torch.no_grad():
+                out = select_output(call_user("the model", wide, x.double() if x.is_floating_point() else x),
+                                    self.output, is_tensor=lambda v: isinstance(v, torch.Tensor))
+        except UserCodeError as err:  # float32 written into the model's code, say
+            raise NotSupported("a float64 copy of the model", str(err).splitlines()[0]) from None
+        if self._alignment == "next position" and out.dim() >= 2:
+            out = out[:, :-1]
+        return out.detach().cpu().numpy()
+
     def gradients(self, batch: tuple[Any, Any]) -> dict[str, np.ndarray | None]:
         """Gradients of the loss on ``batch`` for each trainable parameter, without an update."""
         self._own_gradients("gradients of the parameters")
@@ -716,15 +739,18 @@ class TorchSession:
                 for n, p in self.model.named_parameters() if p.requires_grad}
 
     def input_gradient(self, batch: tuple[Any, Any], index: int) -> np.ndarray | None:
-        """d(sum of output ``index``)/d(inputs) in eval mode; None for non-float or structured inputs."""
+        """d(sum of output ``index``)/d(inputs) in eval mode; for id inputs, at the outputs of the
+        lookups reading them (:meth:`_lookup_gradient`); None for structured inputs."""
         x = batch[0]
-        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        if not isinstance(x, torch.Tensor):
             return None
+        if not x.is_floating_point():
+            return self._lookup_gradient(x, index)
         watched = x.detach().clone().requires_grad_(True)
         was_training = self.model.training
         self.model.eval()
         try:
-            with torch.enable_grad():
+            with torch.enable_grad(), _eval_backward():
                 out = self._forward(watched)
                 if not out.requires_grad:
                     return None
@@ -732,6 +758,46 @@ class TorchSession:
         finally:
             self.model.train(was_training)
         return np.zeros(tuple(x.shape), np.float32) if grad is None else grad.detach().float().cpu().numpy()
+
+    def _lookup_gradient(self, x: torch.Tensor, index: int) -> np.ndarray | None:
+        """Ids have no gradient; the vectors an ``nn.Embedding`` looks up for them do. Each lookup
+        reading the inputs' own ids, one sample per slice along one axis (:func:`sample_axis`), has
+        its output replaced by a leaf for one eval-mode call; returned: d(sum of output ``index``)/d(those
+        leaves), laid out (samples, -1). None where no lookup reads the inputs so."""
+        n = int(x.shape[0]) if x.ndim else 0
+        rows = as_numpy(x).reshape(n, -1)
+        leaves: list[tuple[int, torch.Tensor]] = []
+
+        def swap(module: torch.nn.Module, args: tuple, output: Any) -> Any:
+            ids = args[0] if args else None
+            if not (isinstance(ids, torch.Tensor) and isinstance(output, torch.Tensor) and output.is_floating_point()):
+                return None
+            axis = sample_axis(as_numpy(ids), rows)
+            if axis is None:
+                return None
+            leaf = output.detach().requires_grad_(True)
+            leaves.append((axis, leaf))
+            return leaf
+
+        lookups = [m for m in self.model.modules() if isinstance(m, torch.nn.Embedding)]
+        if not lookups or n < 2:
+            return None
+        hooks = [m.register_forward_hook(swap) for m in lookups]
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.enable_grad(), _eval_backward():
+                out = self._forward(x)
+        finally:
+            for handle in hooks:
+                handle.remove()
+            self.model.train(was_training)
+        if not leaves or not isinstance(out, torch.Tensor) or not out.requires_grad:
+            return None
+        grads = torch.autograd.grad(out[index].sum(), [leaf for _, leaf in leaves], allow_unused=True)
+        parts = [(torch.zeros_like(leaf) if g is None else g).detach().movedim(axis, 0).reshape(n, -1)
+                 for (axis, leaf), g in zip(leaves, grads)]
+        return torch.cat(parts, dim=1).float().cpu().numpy()
 
     def weighted_layer_inputs(self, batch: tuple[Any, Any], *, training: bool) -> list[tuple[str, np.ndarray]]:
         """What reaches each module holding a weight matrix or kernel (a parameter of 2+
@@ -926,3 +992,10 @@ class TorchBackend:
     @critical  # the return from the constructor, before the caller holds the session, is not interruptible
     def open(self, model: Any, *, within: Session | None = None, **kwargs: Any) -> Session:
         return TorchSession(model, **kwargs)  # a trained copy needs nothing from an enclosing session
+
+
+def _eval_backward() -> ContextManager[None]:
+    """cuDNN's recurrent layers take no backward pass in eval mode ("cudnn RNN backward can only be
+    called in training mode"); PyTorch's own kernels do, so a probe of eval-mode gradients runs
+    without cuDNN (nothing changes on a CPU)."""
+    return torch.backends.cudnn.flags(enabled=False)

@@ -78,12 +78,14 @@ def _falling(losses: list[float], baseline: float, floor: float, at_init: Sequen
 def _losses_at_init(session: Any, prepared: list[Any], steps: int, fresh: Callable[[], Any] | None = None,
                     raws: list[tuple[Any, Any]] | None = None) -> list[float]:
     """The untrained copy's loss, in train mode and without updates, on the first five batches and
-    on each batch the planned run's last quarter trains on (at most a quarter of ``steps``
-    forward passes); NaN for the other batches. With ``fresh`` (a ``train_step`` of the user's,
+    on each batch the planned run's last two quarters train on (at most half of ``steps`` forward
+    passes: a run over as many batches as steps needs both to tell whether it is still falling at its
+    budget); NaN for the other batches. With ``fresh`` (a ``train_step`` of the user's,
     which may change the outputs before its loss: a sigmoid, a scale), the step's own loss on a fresh
     copy at lr 0 of each of those ``raws``: one batch's loss is no baseline for many."""
     count = len(prepared)
-    wanted = set(range(min(5, count))) | {i % count for i in range(steps - max(3, steps // 4), steps)}
+    # the last two quarters: whether the run is still falling at its budget compares them (_falling)
+    wanted = set(range(min(5, count))) | {i % count for i in range(max(0, steps - 2 * max(3, steps // 4)), steps)}
     if fresh is None or raws is None:
         return [float(session.loss(b, training=True)) if i in wanted else float("nan")
                 for i, b in enumerate(prepared)]

@@ -211,4 +211,11 @@ PROGRAMS: tuple[str, ...] = (
     # thirty-eighth held-out batch (ported blind to the probes)
     "b38a_jeasunlok_resnet_eval_images_skip_totensor",
     "b38b_keras_segmentation_masked_cce_zeroed_probs_nan",
+    # thirty-ninth held-out batch (ported blind to the probes)
+    "b39a_pytorch_gan_bicyclegan_d_lr_loss_on_d_vae",
+    "b39a_transformers_tutorials_multilabel_test_split_overlaps_train",
+    "b39b_dragen_tf2_book_ch08_mnist_int_labels_categorical_ce",
+    # fortieth held-out batch (ported blind to the probes)
+    "b40a_attention_is_all_you_need_layernorm_over_time_axis",
+    "b40b_cloudml_census_keras_sgd_lr_diverges",
 )
