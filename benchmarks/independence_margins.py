@@ -34,7 +34,6 @@ from pytest_mlcheck import CheckFailed, MLCheck  # noqa: E402
 from pytest_mlcheck.thresholds import (  # noqa: E402
     INDEPENDENCE_GRAD_RTOL,
     INDEPENDENCE_RTOL,
-    INDEPENDENCE_RTOL_NO_PATH,
 )
 
 
@@ -123,7 +122,6 @@ def main() -> None:
     device = args.device.split(":")[0]
     out = pathlib.Path(args.out) if args.out else ROOT / "benchmarks" / f"independence_margins_{args.framework}_{device}.json"
     out.write_text(json.dumps({"device": args.device, "forward_rtol": INDEPENDENCE_RTOL,
-                               "forward_rtol_no_path": INDEPENDENCE_RTOL_NO_PATH,
                                "backward_rtol": INDEPENDENCE_GRAD_RTOL, "rows": rows}, indent=1))
     print(summary(rows))
 

@@ -659,24 +659,30 @@ def _token_ids(x: np.ndarray) -> tuple[np.ndarray, bool] | None:
     return None
 
 
-def _next_token_targets(x: np.ndarray | None, y: np.ndarray | None) -> tuple[np.ndarray, bool, int, int] | None:
-    """(ids, one-hot, axis, shift): the targets are the input ids (:func:`_token_ids`) ``shift``
-    positions ahead along ``axis`` — at every position where both exist, and not the inputs
-    themselves — as a language model's next-token targets are. None when no axis and shift of 1..3
-    line them up."""
-    if x is None or y is None or not np.issubdtype(y.dtype, np.integer) or y.ndim < 2 \
-            or x.shape[:y.ndim] != y.shape:  # cheap refusals first: no pass over the inputs
-        return None
+def _next_token_targets(x: np.ndarray | None, y: np.ndarray | None) -> tuple[np.ndarray, bool, int, int, int] | None:
+    """(ids, one-hot, axis, shift, offset): the targets are the input ids (:func:`_token_ids`)
+    ``shift`` positions ahead along ``axis`` — at every position where both exist, and not the inputs
+    themselves — as a language model's next-token targets are; ``offset``: where along that axis the
+    ids the outputs sit on begin, where the inputs are longer than the targets (a seq2seq model fed
+    its source and its target ids in one tensor: the decoder's part starts after the source). None
+    when no axis, offset and shift of 1..3 line them up."""
+    if x is None or y is None or not np.issubdtype(y.dtype, np.integer) or y.ndim < 2 or x.shape[0] != y.shape[0]:
+        return None  # cheap refusals first: no pass over the inputs
     read = _token_ids(x)
-    if read is None or read[0].shape != y.shape or np.array_equal(y, read[0]):
+    if read is None or read[0].ndim != y.ndim or np.array_equal(y, read[0]):
         return None
     ids, onehot = read
-    for axis in range(ids.ndim):
+    longer = [a for a in range(1, ids.ndim) if ids.shape[a] != y.shape[a]]
+    if len(longer) > 1 or any(ids.shape[a] < y.shape[a] for a in longer):
+        return None
+    for axis in longer or range(ids.ndim):
+        # only offset + shift shows in the data: the nearest next token (shift 1) is the reading kept
         for shift in (1, 2, 3):
-            n = ids.shape[axis] - shift
-            if n >= 2 and np.array_equal(np.take(y, np.arange(n), axis=axis),
-                                         np.take(ids, np.arange(shift, shift + n), axis=axis)):
-                return ids, onehot, axis, shift
+            for offset in range(ids.shape[axis] - y.shape[axis] + 1):
+                n = min(y.shape[axis], ids.shape[axis] - offset - shift)
+                if n >= 2 and np.array_equal(np.take(y, np.arange(n), axis=axis),
+                                             np.take(ids, np.arange(offset + shift, offset + shift + n), axis=axis)):
+                    return ids, onehot, axis, shift, offset
     return None
 
 
@@ -759,19 +765,19 @@ def target_leak(x: np.ndarray | None, y: np.ndarray | None,
     found = _next_token_targets(x, y)
     if found is None:
         return []
-    ids, onehot, axis, shift = found
-    length = ids.shape[axis]
+    ids, onehot, axis, shift, offset = found
+    length = y.shape[axis]
     at = (length - shift) // 2  # a position with context on both sides
     if len(np.unique(ids)) < 2:
         return []
-    fed = _another_id_at(x, ids, onehot, axis, at + shift)
+    fed = _another_id_at(x, ids, onehot, axis, offset + at + shift)
     try:
         before, after = predict(x), predict(fed)
     except Exception:  # the model refuses the changed ids: no evidence either way
         return []
     if before is None or after is None or before.shape != after.shape:
         return []
-    classes_last = _classes_last(before, ids)
+    classes_last = _classes_last(before, np.take(ids, np.arange(offset, offset + length), axis=axis))
     if classes_last is None or (not classes_last and axis == 0):
         return []
     position_axis = axis if classes_last else axis + 1
@@ -782,9 +788,10 @@ def target_leak(x: np.ndarray | None, y: np.ndarray | None,
     if moved <= LEAK_RTOL * scale:
         return []
     return [(C.TARGET_LEAKAGE,
-             f"the targets are the inputs {shift} position(s) ahead along axis {axis} (next-token prediction), and "
+             f"the targets are the inputs {shift} position(s) ahead along axis {axis} (next-token prediction"
+             + (f"; the outputs sit on the inputs from position {offset} on" if offset else "") + "), and "
              f"the outputs at position {at} moved by {fmt(moved)} (outputs up to {fmt(scale)}) when the input at "
-             f"position {at + shift} — their own target — changed: the model reads the token it is asked to "
+             f"position {offset + at + shift} — their own target — changed: the model reads the token it is asked to "
              "predict (attention without a causal mask, a bidirectional layer), so training copies it instead of "
              "predicting it and a fitted batch proves nothing")]
 

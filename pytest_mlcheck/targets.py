@@ -322,12 +322,13 @@ def _soft_candidates(y2: np.ndarray, form: str, shape: tuple) -> list[np.ndarray
 
 
 def _copied_into_every_output(y2: np.ndarray, loss_at: LossAt, shape: tuple, form: str) -> bool:
-    """A 0/1 target per sample against a head of more than four outputs (a patch discriminator's
-    real/fake label against its 84 patch scores) that the loss scores best copied into every output:
-    a value each output is to match, not a class id (read as classes, 2 of 84 would be seen). A
-    cross-entropy prefers a confident class to its id copied everywhere. Ids beyond 0/1 copied into
-    a wider head stay classes: an MSE of 0..2 ids against ten logits is a regression loss on class
-    ids (loss_mismatch)."""
+    """A float 0/1 target per sample against a head of more than four outputs (a patch
+    discriminator's real/fake label, ``valid = torch.ones(...)``, against its 84 patch scores) that the
+    loss scores best copied into every output: a value each output is to match, not a class id (read
+    as classes, 2 of 84 would be seen). A cross-entropy prefers a confident class to its id copied
+    everywhere. Integer targets are class ids whatever the loss (the caller asks only of floats), and
+    so are ids beyond 0/1: an MSE of 0..2 ids against ten logits is a regression loss on class ids
+    (loss_mismatch)."""
     n, width = y2.shape[0], int(np.prod(shape[1:]))
     if width <= 4 or not np.isin(y2, (0.0, 1.0)).all():
         return False
@@ -547,7 +548,8 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
     row_head = sum(d > 1 for d in shape[1:]) <= 1
     zero_rows: Optional[np.ndarray] = None  # one-hot rows beside all-0 rows the loss skips
     if task is None:
-        if column and whole and width >= 2 and row_head and not _copied_into_every_output(y2, loss_at, shape, form):
+        if column and whole and width >= 2 and row_head \
+                and (integer or not _copied_into_every_output(y2, loss_at, shape, form)):
             task = "classification"
         elif column and binary_values and width == 1:
             task = "binary"

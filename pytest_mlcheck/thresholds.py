@@ -241,14 +241,6 @@ INDEPENDENCE_RTOL = 1e-4  # changes below this × the largest |output| are round
 # on all 317 torch corpus builds and zoo members that pass, CPU; keon/seq2seq's softmax over the batch,
 # the faintest mixing in the corpus, at 2.0e-4 (its forward change, 6.2e-6, is below any rounding bar).
 INDEPENDENCE_GRAD_RTOL = 1e-6
-# The forward probe where the backward one followed every probed sample and found no path at all, and
-# no float64 copy of the model can tell rounding from dependence (Keras): a change elsewhere counts when
-# it exceeds this share of the largest |output|. Rounding amplified by a network stays below it
-# (PyTorch's GroupNorm on channels-last activations rounds a sample's statistics differently as its
-# neighbours change: EGE-UNet's outputs move by 9.7e-5 of their scale on a CPU, 6.8e-3 on an H200); a
-# dependence through no gradient (an index into the batch, a detached batch statistic) moves the
-# others by a share of the change itself, ~1/16 of it for 16 samples.
-INDEPENDENCE_RTOL_NO_PATH = 1e-2
 INDEPENDENCE_MAX_SAMPLES = 16  # enough to see mixing; each probed sample costs a forward pass
 # a changed input moved its own output by no more than float32 rounding of the outputs: it is ignored
 OUTPUT_UNMOVED = 1e-6

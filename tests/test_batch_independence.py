@@ -160,6 +160,28 @@ def test_keras_ids_are_followed_through_their_embedding(mlcheck, share):
     assert "the gradient of output 0 reaches other samples" in str(failed.value)
 
 
+def test_a_model_that_adds_into_what_its_lookup_gave_is_followed_too(mlcheck):
+    """attention-is-all-you-need's encoder writes position codes into the embeddings in place
+    (``enc_input += position_enc``): the probe's own leaf must not be what the model writes into."""
+
+    class InPlace(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            torch.manual_seed(0)
+            self.embed = torch.nn.Embedding(17, 8)
+            self.position = torch.nn.Parameter(torch.randn(12, 8))
+            self.head = torch.nn.Linear(8, 10)
+
+        def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+            looked_up = self.embed(tokens)
+            looked_up += self.position
+            return self.head(looked_up.mean(1))
+
+    result = mlcheck.batch_independence(InPlace(), tc.digit_tokens(16)[0][:, :12])
+    assert result.figures["gradient_leak"] == 0.0
+    assert not any("forward probe only" in note for note in result.notes)
+
+
 def test_the_samples_axis_of_a_lookup_is_the_one_its_ids_say():
     from pytest_mlcheck.backends import sample_axis
 
@@ -255,3 +277,35 @@ def test_a_keras_model_with_its_own_seed_generator_is_compared_on_the_same_draws
     result = mlcheck.batch_independence(model, kc.digits_arrays(16)[0])
     assert result.figures["largest_change_elsewhere"] == 0.0
     assert np.array_equal(state, model.layers[-1].seed_generator.state.numpy())  # put back after the check
+
+
+class PositionTable(torch.nn.Module):
+    """Token and position embeddings, the position ids ``arange(T)``: with T equal to the number of
+    samples and every row a permutation (a sorting task), each position id sits in its own row too —
+    a lookup of no sample's ids all the same."""
+
+    def __init__(self, length: int, mixing: float = 0.0) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.tokens, self.positions = torch.nn.Embedding(length, 8), torch.nn.Embedding(length, 8)
+        self.head, self.mixing = torch.nn.Linear(8, length), mixing
+
+    def forward(self, ids: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.tokens(ids) + self.positions(torch.arange(ids.shape[1]))
+        return self.head(h + self.mixing * h.mean(0, keepdim=True).detach())
+
+
+def test_a_position_table_is_no_lookup_of_the_samples(mlcheck):
+    ids = torch.stack([torch.randperm(16, generator=torch.Generator().manual_seed(k)) for k in range(16)])
+    result = mlcheck.batch_independence(PositionTable(16), ids)
+    assert result.figures["gradient_leak"] == 0.0
+
+
+def test_a_model_taking_labels_gets_its_float64_copy_too(mlcheck):
+    """A ``labels=`` argument (every Hugging Face model) is no reason to go without the float64 copy:
+    a detached batch statistic fails there as anywhere."""
+    ids = torch.stack([torch.randperm(16, generator=torch.Generator().manual_seed(k)) for k in range(16)])
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.batch_independence(PositionTable(16, mixing=0.05), ids)
+    assert failed.value.causes == ["batch_mixing"]
+    assert any("float64 copy" in note and "the same dependence" in note for note in failed.value.result.notes)

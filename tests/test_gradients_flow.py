@@ -116,6 +116,63 @@ def test_a_step_that_moves_a_frozen_parameter_fails(mlcheck):
     assert failed.value.causes == ["frozen_params_changed"]
 
 
+@pytest.mark.parametrize("how", ["attribute", "requires_grad_", "per parameter"])
+def test_a_module_frozen_by_a_plain_attribute_fails_and_its_twins_pass(mlcheck, how):
+    """catalyst's ResnetEncoder(frozen=True) set ``requires_grad = False`` on each child module: an
+    attribute no module reads, so Adam trained the encoder it meant to freeze (issue #79)."""
+    torch.manual_seed(0)
+    model = tc.digits_mlp()
+    encoder = model[1]
+    if how == "attribute":
+        encoder.requires_grad = False  # BROKEN: freezes nothing
+    elif how == "requires_grad_":
+        encoder.requires_grad_(False)
+    else:
+        for p in encoder.parameters():
+            p.requires_grad = False
+    if how != "attribute":
+        assert mlcheck.gradients_flow(model, tc.digits_batch(64), loss_fn=CE(), optimizer=_adam()).passed
+        return
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.gradients_flow(model, tc.digits_batch(64), loss_fn=CE(), optimizer=_adam())
+    assert failed.value.causes[0] == "frozen_params_changed"
+    assert "2 parameter(s) under 1 changed in a step" in str(failed.value)
+    assert vars(encoder)["requires_grad"] is False  # the user's model as it was
+
+
+@pytest.mark.parametrize("own_step", [False, True], ids=["built-in step", "train_step="])
+def test_a_summed_loss_is_judged_per_unit_of_its_error_signal_with_or_without_a_train_step(mlcheck, own_step):
+    """A cross-entropy summed over 64 × 64 positions (attention-is-all-you-need's
+    ``size_average=False``) scales every gradient by the terms it sums: the target's count, not a gain
+    of the network. With a train_step= the gradients show only after the step, and the error signal
+    had not been read: the correct transformer failed as exploding."""
+
+    class Tagger(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            torch.manual_seed(0)
+            self.embed, self.head = nn.Embedding(17, 32), nn.Linear(32, 17)
+
+        def forward(self, tokens):
+            return self.head(torch.tanh(self.embed(tokens)))
+
+    tokens = tc.digit_tokens(64)[0]
+    summed = nn.CrossEntropyLoss(reduction="sum")
+    loss_fn = lambda out, y: summed(out.reshape(-1, 17), y.reshape(-1))  # noqa: E731
+
+    def step(model, optimizer, loss_fn, x, y):
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    extra = dict(train_step=step) if own_step else {}
+    result = mlcheck.gradients_flow(Tagger(), (tokens, tokens.roll(1, dims=1)), loss_fn=loss_fn, optimizer=_adam(),
+                                    **extra)
+    assert result.passed
+
+
 def test_a_model_with_nothing_trainable_fails(mlcheck):
     model = tc.digits_mlp().requires_grad_(False)
     with pytest.raises(CheckFailed) as failed:

@@ -43,3 +43,13 @@ def test_the_same_labels_under_a_cross_entropy_are_class_ids(mlcheck):
     with pytest.raises(CheckFailed) as failed:
         mlcheck.init_loss(_patches(), (x, y.long()), loss_fn=nn.CrossEntropyLoss(), num_classes=2)
     assert "head_width" in failed.value.causes
+
+
+def test_integer_labels_copied_into_a_wide_head_are_still_class_ids(mlcheck):
+    """The same loss on int64 0/1 labels: a two-class classifier with a ten-wide head scored by an MSE
+    against its class id — a regression loss on class ids, whatever it copies."""
+    x, y = _batch()
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.overfit_one_batch(_patches(), (x, y.long()), loss_fn=patch_mse,
+                                  optimizer=lambda p: torch.optim.Adam(p, 2e-4))
+    assert failed.value.causes[0] == "loss_mismatch"

@@ -149,3 +149,72 @@ def test_keras_attention_without_a_causal_mask_is_named_on_next_token_targets(ca
     with pytest.raises(CheckFailed) as failed:
         MLCheck().loss_decreases(model, batches)
     assert failed.value.causes[:1] == ["target_leakage"], str(failed.value)
+
+
+class SourceAndTarget(nn.Module):
+    """A seq2seq model fed its source and its target ids in one tensor (N, S + T): the decoder reads
+    target positions 0..T-2 and predicts 1..T-1. ``leaky``: the decoder normalises over the time axis
+    (attention-is-all-you-need's first LayerNormalization, over dim 1 of (N, T, D)), so each position
+    sees the later ones, its own target among them; else a running mean, left to right."""
+
+    def __init__(self, source: int, leaky: bool, vocab: int = 64) -> None:
+        super().__init__()
+        self.source, self.leaky = source, leaky
+        self.embed, self.head = nn.Embedding(vocab, 32), nn.Linear(32, vocab)
+
+    def forward(self, x):
+        context = self.embed(x[:, :self.source]).mean(1, keepdim=True)
+        h = self.embed(x[:, self.source:-1]) + context
+        steps = torch.arange(1, h.shape[1] + 1, dtype=h.dtype)[None, :, None]
+        summary = h.mean(1, keepdim=True) if self.leaky else h.cumsum(1) / steps
+        return self.head(torch.tanh(h + summary))
+
+
+@pytest.mark.parametrize("leaky", [False, True], ids=["left to right", "BROKEN normalised over time"])
+def test_a_decoder_fed_source_and_target_in_one_tensor_is_judged_on_its_window(mlcheck, leaky):
+    """The targets are the input ids one ahead from where the target part begins: a decoder that
+    sees the later positions reads its own targets (target_leakage); one that reads left to right
+    passes."""
+    rng = np.random.default_rng(0)
+    x = torch.tensor(rng.integers(0, 64, size=(32, 6 + 8)))
+    torch.manual_seed(0)
+    run = lambda: mlcheck.overfit_one_batch(  # noqa: E731
+        SourceAndTarget(6, leaky), (x, x[:, 6 + 1:]), loss_fn=lambda out, y: F.cross_entropy(out.transpose(1, 2), y),
+        optimizer=lambda p: torch.optim.Adam(p, lr=1e-2))
+    if not leaky:
+        assert run().passed
+        return
+    with pytest.raises(CheckFailed) as info:
+        run()
+    assert info.value.causes[0] == "target_leakage", str(info.value)
+    assert "the outputs sit on the inputs from position 6 on" in str(info.value)
+
+
+@pytest.mark.parametrize("softmax", [False, True], ids=["logits", "BROKEN a softmax before the cross-entropy"])
+def test_probabilities_per_position_into_a_logits_loss_are_named(mlcheck, softmax):
+    """keras-io's NER transformer: a softmax per token before a cross-entropy that applies its own.
+    Per position, the rows along the class axis are what sum to 1 (not the sample's flattened outputs)."""
+
+    class Tagger(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed, self.head = nn.Embedding(64, 32), nn.Linear(32, 10)
+
+        def forward(self, tokens):
+            out = self.head(torch.tanh(self.embed(tokens)))
+            return out.softmax(-1) if softmax else out
+
+    rng = np.random.default_rng(0)
+    x = torch.tensor(rng.integers(0, 64, size=(32, 12)))
+    y = x % 10  # each token's tag: learnable from the token alone
+    torch.manual_seed(0)
+    run = lambda: mlcheck.overfit_one_batch(  # noqa: E731
+        Tagger(), (x, y), loss_fn=lambda out, t: F.cross_entropy(out.transpose(1, 2), t),
+        optimizer=lambda p: torch.optim.Adam(p, lr=1e-2))
+    if not softmax:
+        assert run().passed
+        return
+    with pytest.raises(CheckFailed) as info:
+        run()
+    assert info.value.causes[0] == "loss_mismatch", str(info.value)
+    assert "outputs already sum to 1 per row" in str(info.value)

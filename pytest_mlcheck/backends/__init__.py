@@ -142,3 +142,20 @@ def sample_axis(ids: np.ndarray, rows: np.ndarray) -> int | None:
 
     axes = [a for a in range(ids.ndim) if ids.shape[a] == n and owns(a)]
     return axes[0] if len(axes) == 1 else None
+
+
+def lookup_axes(calls: list[np.ndarray], reversed_calls: list[np.ndarray], rows: np.ndarray) -> list[int | None]:
+    """For each lookup call of one forward pass (``calls``: its ids, in call order), the axis that
+    runs over the samples (:func:`sample_axis`), kept only where the same call of a pass over the
+    batch reversed (``reversed_calls``) got those ids reversed along that axis: the ids follow the
+    samples. A position table's ``arange(T)`` with T the number of samples does not (every
+    permutation task's rows hold each position's id, so it passes :func:`sample_axis`); neither does
+    a call whose pass took another path. None where a call reads no ids of the samples."""
+    if len(calls) != len(reversed_calls):
+        return [None] * len(calls)
+    axes: list[int | None] = []
+    for ids, flipped in zip(calls, reversed_calls):
+        axis = sample_axis(ids, rows) if ids.size else None
+        follows = axis is not None and flipped.shape == ids.shape and np.array_equal(flipped, np.flip(ids, axis))
+        axes.append(axis if follows else None)
+    return axes

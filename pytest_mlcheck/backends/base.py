@@ -58,9 +58,10 @@ class Session(Protocol):
         with ``seed`` and the model's own (Keras seed generators) put back as they were then. A model
         that samples at inference (a VAE) then compares like with like. Restored after."""
 
-    def predict_float64(self, batch: Any) -> np.ndarray:
-        """:meth:`predict` on a float64 copy of the model (float inputs cast too): float32 rounding
-        gone, whatever the model computes stays. NotSupported where no such copy can be made."""
+    def float64_predictor(self) -> Callable[[Any], np.ndarray]:
+        """:meth:`predict` on one float64 copy of the model (float inputs cast too): float32 rounding
+        gone, whatever the model computes stays. NotSupported (here or from a call) where no such copy
+        can be made or run."""
 
     def has_loss(self) -> bool:
         """Whether a loss can be computed: the user's ``loss_fn`` or a compiled Keras loss."""
@@ -117,6 +118,11 @@ class Session(Protocol):
 
     def frozen_values(self) -> dict[str, np.ndarray]:
         """Each frozen weight's current value, by name (state such as moving statistics excluded)."""
+
+    def flagged_frozen(self) -> dict[str, str]:
+        """Trainable weights, by name, under a module or layer whose ``requires_grad`` is a plain
+        attribute set to False (neither framework reads such a flag: the assignment freezes nothing),
+        each with the name of that module."""
 
     def gradients(self, batch: Any) -> dict[str, np.ndarray | None]:
         """Gradients of the loss on the batch per trainable parameter, without an update."""

@@ -405,6 +405,7 @@ class _TapeWatch:
     """A layer's output watched on a gradient tape (see :class:`OutputWatch`)."""
 
     def __enter__(self) -> _TapeWatch:
+        self.marked: list[Any] = []
         self.tape = tf.GradientTape()
         self.tape.__enter__()
         return self
@@ -414,10 +415,11 @@ class _TapeWatch:
 
     def leaf(self, out: Any) -> Any:
         self.tape.watch(out)
+        self.marked.append(out)
         return out
 
-    def grads(self, target: Any, leaves: list[Any]) -> list[Any]:
-        return self.tape.gradient(target, leaves)
+    def grads(self, target: Any) -> list[Any]:
+        return self.tape.gradient(target, self.marked)
 
 
 

@@ -19,7 +19,7 @@ from typing import Any, Callable, ContextManager, Iterator, Protocol
 import keras
 import numpy as np
 
-from pytest_mlcheck.backends import sample_axis, scalar_loss, unit_variance
+from pytest_mlcheck.backends import lookup_axes, scalar_loss, unit_variance
 from pytest_mlcheck.backends.base import Crossing, Session
 from pytest_mlcheck.backends.interrupts import critical, user_boundary
 from pytest_mlcheck.backends.outputs import select_output
@@ -234,7 +234,8 @@ def _user_error_in(exc: Exception) -> Exception:
 
 class OutputWatch(Protocol):
     """Entered around one forward pass: ``leaf(out)`` marks a layer's output (returning what the
-    model goes on with), ``grads(target, leaves)`` gives d(target)/d(each leaf) after the pass."""
+    model goes on with), ``grads(target)`` gives d(target)/d(each marked output), in the order marked,
+    after the pass."""
 
     def __enter__(self) -> Any: ...
 
@@ -242,7 +243,7 @@ class OutputWatch(Protocol):
 
     def leaf(self, out: Any) -> Any: ...
 
-    def grads(self, target: Any, leaves: list[Any]) -> list[Any]: ...
+    def grads(self, target: Any) -> list[Any]: ...
 
 
 class KerasSessionBase:
@@ -566,6 +567,12 @@ class KerasSessionBase:
     def parameter_values(self) -> dict[str, np.ndarray]:
         return {v.path: np.array(v.numpy(), copy=True) for v in self.model.trainable_variables}
 
+    def flagged_frozen(self) -> dict[str, str]:
+        live = {id(v) for v in self.model.trainable_variables}
+        return {v.path: layer.name for layer in self.model._flatten_layers(include_self=True)
+                if vars(layer).get("requires_grad") is False  # torch's habit: Keras reads `trainable`
+                for v in layer.trainable_weights if id(v) in live}
+
     def frozen_values(self) -> dict[str, np.ndarray]:
         """Weights meant to train (a layer's trainable weights) that are frozen now; moving
         statistics and other state variables are not weights and may change."""
@@ -766,7 +773,7 @@ class KerasSessionBase:
         with seeded_globals(seed):
             yield
 
-    def predict_float64(self, batch: tuple[Any, Any]) -> np.ndarray:
+    def float64_predictor(self) -> Callable[[Any], np.ndarray]:
         raise NotSupported("a float64 copy of a Keras model", "a built model's dtype policy is fixed")
 
     def gradients(self, batch: tuple[Any, Any]) -> dict[str, np.ndarray | None]:
@@ -816,8 +823,9 @@ class KerasSessionBase:
         return seen
 
     def _lookup_gradient(self, x: Any, index: int) -> np.ndarray | None:
-        """Ids have no gradient; the vectors an ``Embedding`` looks up for them do. Each lookup reading
-        the inputs' own ids, one sample per slice along one axis (:func:`sample_axis`), is watched
+        """Ids have no gradient; the vectors an ``Embedding`` looks up for them do. Each lookup whose
+        ids are the inputs' own, one sample per slice along one axis, and follow the samples when the
+        batch is reversed (:func:`lookup_axes`: a position table's ``arange(T)`` does not), is watched
         for one inference call; returned: d(sum of output ``index``)/d(what those lookups gave),
         laid out (samples, -1). None where no lookup reads the inputs so, or the backend cannot
         watch a layer's output (:meth:`_output_watch`)."""
@@ -830,17 +838,33 @@ class KerasSessionBase:
             watch = self._output_watch()
         except NotSupported:
             return None
-        rows = self._np(x).reshape(n, -1)
-        leaves: list[tuple[int, Any]] = []
+        calls: list[np.ndarray] = []  # each lookup call's ids, in call order
 
-        def wrap(layer: Any) -> Callable:
+        def recording(layer: Any) -> Callable:
             def call(*args: Any, __original: Any = layer.call, **kwargs: Any) -> Any:
-                out = __original(*args, **kwargs)
                 ids = args[0] if args else kwargs.get("inputs")
                 try:
-                    axis = sample_axis(self._np(ids), rows)
+                    calls.append(self._np(ids))
                 except Exception:  # symbolic ids (a traced call): nothing to read per sample
-                    axis = None
+                    calls.append(np.empty(0))
+                return __original(*args, **kwargs)
+            return call
+
+        self._wrapped_forward(x, {layer: recording(layer) for layer in lookups}, training=False)
+        reference = list(calls)
+        calls.clear()
+        self._wrapped_forward(keras.ops.flip(x, axis=0), {layer: recording(layer) for layer in lookups}, training=False)
+        axes = lookup_axes(reference, calls, self._np(x).reshape(n, -1))
+        if not any(a is not None for a in axes):
+            return None
+        seen = iter(range(len(axes)))
+        leaves: list[tuple[int, Any]] = []
+
+        def watching(layer: Any) -> Callable:
+            def call(*args: Any, __original: Any = layer.call, **kwargs: Any) -> Any:
+                out = __original(*args, **kwargs)
+                at = next(seen, None)
+                axis = None if at is None else axes[at]
                 if axis is None:
                     return out
                 leaf = watch.leaf(out)
@@ -849,11 +873,11 @@ class KerasSessionBase:
             return call
 
         with watch:
-            out = self._wrapped_forward(x, {layer: wrap(layer) for layer in lookups}, training=False)
+            out = self._wrapped_forward(x, {layer: watching(layer) for layer in lookups}, training=False)
             target = keras.ops.sum(out[index]) if leaves else None
         if target is None:
             return None
-        grads = watch.grads(target, [leaf for _, leaf in leaves])
+        grads = watch.grads(target)
         parts = [np.moveaxis(np.zeros(tuple(leaf.shape)) if g is None else self._np(g), axis, 0).reshape(n, -1)
                  for (axis, leaf), g in zip(leaves, grads)]
         return np.concatenate(parts, axis=1).astype(np.float32)

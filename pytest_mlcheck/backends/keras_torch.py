@@ -95,6 +95,7 @@ class _LeafWatch:
     """A layer's output replaced by a leaf of the autograd graph (see :class:`OutputWatch`)."""
 
     def __enter__(self) -> _LeafWatch:
+        self.leaves: list[Any] = []  # the leaves themselves; the model goes on with their clones
         self._grad = torch.enable_grad()
         self._grad.__enter__()
         return self
@@ -103,10 +104,11 @@ class _LeafWatch:
         return self._grad.__exit__(*exc)
 
     def leaf(self, out: Any) -> Any:
-        return out.detach().requires_grad_(True)
+        self.leaves.append(out.detach().requires_grad_(True))
+        return self.leaves[-1].clone()  # the model may write into it in place: not into a leaf
 
-    def grads(self, target: Any, leaves: list[Any]) -> list[Any]:
-        return list(torch.autograd.grad(target, leaves, allow_unused=True))
+    def grads(self, target: Any) -> list[Any]:
+        return list(torch.autograd.grad(target, self.leaves, allow_unused=True))
 
 
 class KerasTorchBackend(KerasBackendBase):

@@ -19,7 +19,7 @@ from typing import Any, Callable, ContextManager
 import numpy as np
 import torch
 
-from pytest_mlcheck.backends import as_numpy, sample_axis, scalar_loss, unit_variance, worker_device_index
+from pytest_mlcheck.backends import as_numpy, lookup_axes, scalar_loss, unit_variance, worker_device_index
 from pytest_mlcheck.backends.base import Crossing, Session
 from pytest_mlcheck.backends.torch_watch import LossWatch, elementwise_crossings
 from pytest_mlcheck.backends.interrupts import critical, user_boundary
@@ -410,6 +410,15 @@ class TorchSession:
     def frozen_values(self) -> dict[str, np.ndarray]:
         return {n: as_numpy(p).copy() for n, p in self.model.named_parameters() if not p.requires_grad}
 
+    def flagged_frozen(self) -> dict[str, str]:
+        flagged: dict[str, str] = {}
+        for name, module in self.model.named_modules():
+            if vars(module).get("requires_grad") is False:  # `module.requires_grad = False`: an attribute, no flag
+                for pname, p in module.named_parameters(prefix=name):
+                    if p.requires_grad:
+                        flagged.setdefault(pname, name or type(module).__name__)
+        return flagged
+
     def scale_lr(self, factor: float) -> None:
         if self._configured is not None:
             self._configured.scale(factor)
@@ -677,25 +686,29 @@ class TorchSession:
     def same_draws(self, seed: int) -> ContextManager[None]:
         return seeded_globals(seed)
 
-    def predict_float64(self, batch: tuple[Any, Any]) -> np.ndarray:
-        if self._step_loss or self._own_loss:
-            raise NotSupported("a float64 copy", "the model computes its own loss")
+    def float64_predictor(self) -> Callable[[Any], np.ndarray]:
         try:
             wide = copy.deepcopy(self.model).double().eval()
         except Exception as exc:  # noqa: BLE001 - a model that will not copy or widen: no such look
             raise NotSupported("a float64 copy of the model", f"copying it raised {exc!r}") from None
-        x = batch[0]
-        if not isinstance(x, torch.Tensor):
-            raise NotSupported("a float64 copy", "the inputs are not one tensor")
-        try:
-            with torch.no_grad():
-                out = select_output(call_user("the model", wide, x.double() if x.is_floating_point() else x),
-                                    self.output, is_tensor=lambda v: isinstance(v, torch.Tensor))
-        except UserCodeError as err:  # float32 written into the model's code, say
-            raise NotSupported("a float64 copy of the model", str(err).splitlines()[0]) from None
-        if self._alignment == "next position" and out.dim() >= 2:
-            out = out[:, :-1]
-        return out.detach().cpu().numpy()
+
+        def predict(batch: tuple[Any, Any]) -> np.ndarray:
+            x = batch[0]
+            if not isinstance(x, torch.Tensor):
+                raise NotSupported("a float64 copy of the model", "the inputs are not one tensor")
+            try:
+                with torch.no_grad():
+                    out = select_output(call_user("the model", wide, x.double() if x.is_floating_point() else x),
+                                        self.output, is_tensor=lambda v: isinstance(v, torch.Tensor))
+            except UserCodeError as err:  # float32 written into the model's code, say
+                raise NotSupported("a float64 copy of the model", str(err).splitlines()[0]) from None
+            if not isinstance(out, torch.Tensor) or out.dtype != torch.float64:  # autocast, a cast in forward
+                raise NotSupported("a float64 copy of the model", "its outputs are not float64")
+            if self._alignment == "next position" and out.dim() >= 2:
+                out = out[:, :-1]
+            return out.detach().cpu().numpy()
+
+        return predict
 
     def gradients(self, batch: tuple[Any, Any]) -> dict[str, np.ndarray | None]:
         """Gradients of the loss on ``batch`` for each trainable parameter, without an update."""
@@ -751,7 +764,7 @@ class TorchSession:
         self.model.eval()
         try:
             with torch.enable_grad(), _eval_backward():
-                out = self._forward(watched)
+                out = self._forward(watched.clone())  # a model writing into its input writes into no leaf
                 if not out.requires_grad:
                     return None
                 (grad,) = torch.autograd.grad(out[index].sum(), watched, allow_unused=True)
@@ -761,33 +774,58 @@ class TorchSession:
 
     def _lookup_gradient(self, x: torch.Tensor, index: int) -> np.ndarray | None:
         """Ids have no gradient; the vectors an ``nn.Embedding`` looks up for them do. Each lookup
-        reading the inputs' own ids, one sample per slice along one axis (:func:`sample_axis`), has
-        its output replaced by a leaf for one eval-mode call; returned: d(sum of output ``index``)/d(those
-        leaves), laid out (samples, -1). None where no lookup reads the inputs so."""
+        whose ids are the inputs' own, one sample per slice along one axis, and follow the samples
+        when the batch is reversed (:func:`lookup_axes`: a position table's ``arange(T)`` does not),
+        has its output replaced by a leaf for one eval-mode call; returned: d(sum of output
+        ``index``)/d(those leaves), laid out (samples, -1). None where no lookup reads the inputs so,
+        or the model will not run so (a table cached under inference mode)."""
         n = int(x.shape[0]) if x.ndim else 0
-        rows = as_numpy(x).reshape(n, -1)
-        leaves: list[tuple[int, torch.Tensor]] = []
-
-        def swap(module: torch.nn.Module, args: tuple, output: Any) -> Any:
-            ids = args[0] if args else None
-            if not (isinstance(ids, torch.Tensor) and isinstance(output, torch.Tensor) and output.is_floating_point()):
-                return None
-            axis = sample_axis(as_numpy(ids), rows)
-            if axis is None:
-                return None
-            leaf = output.detach().requires_grad_(True)
-            leaves.append((axis, leaf))
-            return leaf
-
         lookups = [m for m in self.model.modules() if isinstance(m, torch.nn.Embedding)]
         if not lookups or n < 2:
             return None
-        hooks = [m.register_forward_hook(swap) for m in lookups]
+        calls: list[np.ndarray] = []  # each lookup call's ids, in call order
+
+        def record(module: torch.nn.Module, args: tuple) -> None:
+            calls.append(as_numpy(args[0]) if args and isinstance(args[0], torch.Tensor) else np.empty(0))
+
+        leaves: list[tuple[int, torch.Tensor]] = []
+
         was_training = self.model.training
+        self.model.eval()
+        hooks = [m.register_forward_pre_hook(record) for m in lookups]
+        try:
+            with torch.no_grad():
+                self._forward(x)
+                reference = list(calls)
+                calls.clear()
+                self._forward(x.flip(0))
+        except UserCodeError:
+            return None
+        finally:
+            for handle in hooks:
+                handle.remove()
+            self.model.train(was_training)
+        axes = lookup_axes(reference, calls, as_numpy(x).reshape(n, -1))
+        if not any(a is not None for a in axes):
+            return None
+        seen = iter(range(len(axes)))
+
+        def swap(module: torch.nn.Module, args: tuple, output: Any) -> Any:
+            call = next(seen, None)
+            axis = None if call is None else axes[call]
+            if axis is None or not (isinstance(output, torch.Tensor) and output.is_floating_point()):
+                return None
+            leaf = output.detach().requires_grad_(True)
+            leaves.append((axis, leaf))
+            return leaf.clone()  # the model may write into what the lookup gave (x += position codes): not into a leaf
+
+        hooks = [m.register_forward_hook(swap) for m in lookups]
         self.model.eval()
         try:
             with torch.enable_grad(), _eval_backward():
                 out = self._forward(x)
+        except UserCodeError:  # the model ran before without the swapped outputs: no look, not the model's fault
+            return None
         finally:
             for handle in hooks:
                 handle.remove()

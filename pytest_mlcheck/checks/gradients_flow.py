@@ -189,7 +189,8 @@ def gradients_flow(
         # the error signal is read from the outputs before the step (after a diverging step it is huge)
         radial = radial_scale(grads, before) if grads else None
         may_explode = any(v > EXPLODING_SCALE for v in (radial or {}).values())
-        signal = error_signal(session, prepared) if may_explode else None
+        # a train_step= shows its gradients only after the step: the signal is read before it all the same
+        signal = error_signal(session, prepared) if may_explode or train_step is not None else None
         loss = session.train_step(prepared)
         if grads is None:
             grads = diagnosis.step_gradients(session, run.result.notes)
@@ -201,6 +202,8 @@ def gradients_flow(
         silent = {n for n, g in (grads or {}).items() if g is None or not np.any(g)}
         unchanged = [n for n in before if n not in uncovered and n not in silent and np.array_equal(before[n], after[n])]
         moved_frozen = [n for n in frozen_before if not np.array_equal(frozen_before[n], frozen_after[n])]
+        flagged = session.flagged_frozen()
+        moved_flagged = [n for n in flagged if n in before and not np.array_equal(before[n], after[n])]
         norms = layer_norms(grads) if grads else {}
         run.result.figures["trainable_tensors"] = len(before)
         if frozen_before:
@@ -208,6 +211,13 @@ def gradients_flow(
         if norms:
             run.result.figures["gradient_norm_per_layer"] = norms
         causes: list[Evidence] = diagnosis.uncovered(uncovered)
+        if moved_flagged:  # decisive: the user said freeze, the step moved them
+            modules = sorted(set(flagged[n] for n in moved_flagged))
+            causes.append((C.FROZEN_PARAMS_CHANGED,
+                           f"{len(moved_flagged)} parameter(s) under {diagnosis.listed(modules)} changed in a step, though "
+                           "`requires_grad = False` was set on the module: on a module (a torch nn.Module, a Keras "
+                           "layer) that is a plain attribute and freezes nothing; call module.requires_grad_(False), "
+                           "set requires_grad on each parameter, or (Keras) layer.trainable = False"))
         found = _judged(run, session, raw, prepared, train_step, grads, before, signal, radial) if grads else []
         if any(c == C.EXPLODING_GRADIENTS for c, _ in found) or not np.isfinite(loss):
             x = session.inputs(prepared)

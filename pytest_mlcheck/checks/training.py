@@ -588,13 +588,14 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
         causes += diagnosis.step_misses_parameters(fresh, lambda s: s.prepare(*raw_batch)) \
             or ([] if looked else diagnosis.missing_zero_grad(fresh, lambda s: s.prepare(*raw_batch), notes))
     if initial_outputs is not None:
-        found = diagnosis.output_activation(initial_outputs, task)
-        if found and found[0][0] == C.LOSS_MISMATCH and not _shift_invariant(session, targets, first):
-            # probabilities into a loss that expects them: no mismatch, unless they were squashed twice
-            found = diagnosis.softmax_twice(final())
-        causes += found
         axis = targets.channel_axis  # per position: rows are positions, outputs keep the model's layout
         rows = prediction_rows(initial_outputs, axis)
+        per_row = (lambda out: out) if axis is None else (lambda out: None if out is None else prediction_rows(out, axis))
+        found = diagnosis.output_activation(per_row(initial_outputs), task)
+        if found and found[0][0] == C.LOSS_MISMATCH and not _shift_invariant(session, targets, first):
+            # probabilities into a loss that expects them: no mismatch, unless they were squashed twice
+            found = diagnosis.softmax_twice(per_row(final()))
+        causes += found
         width = rows.shape[1]
         if task == "classification" and not causes and targets.ids is not None and width >= 2 \
                 and targets.ids.max() < width:
@@ -1016,13 +1017,16 @@ def _shift_invariant(session: Any, targets: Targets, batch: Any) -> bool:
     probabilities does not. Tried on confident, correct probabilities, which a shift would
     flatten (near-uniform outputs would hide the difference)."""
     width = targets.width
-    if targets.task != "classification" or targets.ids is None or targets.channel_axis is not None:
+    if targets.task != "classification" or targets.ids is None:
         return True
-    y = targets.ids
+    y = targets.ids.reshape(-1)  # per position where the classes run along an axis of their own
     if width < 2 or y.min() < 0 or y.max() >= width:
         return True
     confident = np.full((len(y), width), 0.1 / (width - 1), dtype=np.float32)
     confident[np.arange(len(y)), y] = 0.9
+    axis = targets.channel_axis
+    if axis is not None:  # the class axis put back where the model's outputs hold it
+        confident = in_layout(confident, targets.ids.shape[:axis] + (width,) + targets.ids.shape[axis:], axis)
     return diagnosis.ignores_shift(session.loss_of(confident, batch), session.loss_of(confident + 3.0, batch))
 
 

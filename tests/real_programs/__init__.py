@@ -218,4 +218,7 @@ PROGRAMS: tuple[str, ...] = (
     # fortieth held-out batch (ported blind to the probes)
     "b40a_attention_is_all_you_need_layernorm_over_time_axis",
     "b40b_cloudml_census_keras_sgd_lr_diverges",
+    # forty-first held-out batch (ported blind to the probes)
+    "b41a_catalyst_resnet_encoder_frozen_flag_on_modules",
+    "b41b_kerasio_ner_transformer_softmax_into_logits_ce",
 )
