@@ -676,9 +676,11 @@ def _next_token_targets(x: np.ndarray | None, y: np.ndarray | None) -> tuple[np.
     if len(longer) > 1 or any(ids.shape[a] < y.shape[a] for a in longer):
         return None
     for axis in longer or range(ids.ndim):
-        # only offset + shift shows in the data: the nearest next token (shift 1) is the reading kept
+        # only offset + shift shows in the data: the nearest next token (shift 1) is the reading kept,
+        # and the last window that lines up — a decoder's part follows its source, which a copy-like
+        # pair (target ids equal to the source's) lines up with as well
         for shift in (1, 2, 3):
-            for offset in range(ids.shape[axis] - y.shape[axis] + 1):
+            for offset in range(ids.shape[axis] - y.shape[axis], -1, -1):
                 n = min(y.shape[axis], ids.shape[axis] - offset - shift)
                 if n >= 2 and np.array_equal(np.take(y, np.arange(n), axis=axis),
                                              np.take(ids, np.arange(offset + shift, offset + shift + n), axis=axis)):

@@ -218,3 +218,17 @@ def test_probabilities_per_position_into_a_logits_loss_are_named(mlcheck, softma
         run()
     assert info.value.causes[0] == "loss_mismatch", str(info.value)
     assert "outputs already sum to 1 per row" in str(info.value)
+
+
+def test_a_target_that_copies_the_source_is_read_from_the_target_part(mlcheck):
+    """Target ids equal to the source's (a copy task, or a stand-in vocabulary): the targets line up
+    with the source part one ahead as well as with the target part; the later window is the
+    decoder's, and a left-to-right decoder passes (reading the source is no leak)."""
+    rng = np.random.default_rng(0)
+    source = rng.integers(0, 64, size=(32, 8))
+    x = torch.tensor(np.concatenate([source, source], axis=1))
+    torch.manual_seed(0)
+    result = mlcheck.overfit_one_batch(
+        SourceAndTarget(8, leaky=False), (x, x[:, 8 + 1:]),
+        loss_fn=lambda out, y: F.cross_entropy(out.transpose(1, 2), y), optimizer=lambda p: torch.optim.Adam(p, lr=1e-2))
+    assert result.passed
