@@ -1004,11 +1004,11 @@ def unpaired_loss(views: list[Callable[[], np.ndarray | None]], targets: np.ndar
              f"its targets")]
 
 
-def independence_tolerance(outputs: np.ndarray, share: float = INDEPENDENCE_RTOL) -> float:
-    """How far another sample's outputs may move when one sample changes: rounding, ``share`` of
+def independence_tolerance(outputs: np.ndarray) -> float:
+    """How far another sample's outputs may move when one sample changes: rounding, relative to
     the largest finite |output|."""
     finite = outputs[np.isfinite(outputs)]
-    return share * (float(np.abs(finite).max(initial=0.0)) + 1e-6)
+    return INDEPENDENCE_RTOL * (float(np.abs(finite).max(initial=0.0)) + 1e-6)
 
 
 def unmoved(change: float, outputs: np.ndarray, *, scores: bool = False) -> bool:

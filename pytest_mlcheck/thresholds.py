@@ -238,8 +238,9 @@ INTERPOLATE_SHARE = 0.5
 INDEPENDENCE_RTOL = 1e-4  # changes below this × the largest |output| are rounding
 # The backward probe: a gradient reaching another sample is a path, not rounding (zero cotangents stay
 # exactly zero through per-sample operations). Measured (benchmarks/independence_margins.py): exactly 0
-# on all 341 torch and 266 Keras corpus builds and zoo members that pass, CPU; keon/seq2seq's softmax over the batch,
-# the faintest mixing in the corpus, at 2.0e-4 (its forward change, 6.2e-6, is below any rounding bar).
+# on all 341 torch and 266 Keras corpus builds and zoo members that pass, CPU; keon/seq2seq's softmax
+# over the batch, the faintest mixing in the corpus, at 2.0e-4 (its forward change, 6.2e-6, is below
+# any rounding bar).
 INDEPENDENCE_GRAD_RTOL = 1e-6
 INDEPENDENCE_MAX_SAMPLES = 16  # enough to see mixing; each probed sample costs a forward pass
 # a changed input moved its own output by no more than float32 rounding of the outputs: it is ignored

@@ -788,8 +788,6 @@ class TorchSession:
         def record(module: torch.nn.Module, args: tuple) -> None:
             calls.append(as_numpy(args[0]) if args and isinstance(args[0], torch.Tensor) else np.empty(0))
 
-        leaves: list[tuple[int, torch.Tensor]] = []
-
         was_training = self.model.training
         self.model.eval()
         hooks = [m.register_forward_pre_hook(record) for m in lookups]
@@ -809,6 +807,7 @@ class TorchSession:
         if not any(a is not None for a in axes):
             return None
         seen = iter(range(len(axes)))
+        leaves: list[tuple[int, torch.Tensor]] = []
 
         def swap(module: torch.nn.Module, args: tuple, output: Any) -> Any:
             call = next(seen, None)

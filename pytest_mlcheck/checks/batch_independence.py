@@ -14,11 +14,7 @@ from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.data import input_batches
 from pytest_mlcheck.errors import NotSupported, usage
 from pytest_mlcheck.report import CheckResult, fmt
-from pytest_mlcheck.thresholds import (
-    INDEPENDENCE_GRAD_RTOL,
-    INDEPENDENCE_MAX_SAMPLES,
-    INDEPENDENCE_RTOL,
-)
+from pytest_mlcheck.thresholds import INDEPENDENCE_GRAD_RTOL, INDEPENDENCE_MAX_SAMPLES
 
 
 def judgeable(inputs: Any) -> bool:
@@ -41,8 +37,8 @@ def batch_independence(
     """In eval mode, output i does not depend on input j ≠ i: the gradient of output i reaches no
     other sample's inputs — for ids, the vectors their embedding lookups give (backward) — and
     changing one sample leaves the others' outputs unchanged, to within rounding (forward; where the
-    backward probe found no path from any sample to another, only a change that is a share of the
-    change itself counts). ``inputs`` may be a Hypothesis strategy."""
+    backward probe found no path from any sample to another, a change counts only if a float64 copy
+    of the model shows it too). ``inputs`` may be a Hypothesis strategy."""
     first = input_batches(inputs)[0]
     if not hasattr(first, "shape"):
         raise usage("inputs", "one array or tensor of samples (batch dimension first)", first,
@@ -71,7 +67,8 @@ def batch_independence(
         picks = np.flatnonzero(valid)
         probes = sorted({int(picks[0]), int(picks[len(picks) // 2]), int(picks[-1])}) if len(picks) else []
         backward, leak_share, no_path = _backward(run, session, session.prepare(x), probes, valid, ids, seed)
-        forward = _forward(run, session, x, flat, probes, valid, rng, seed, _Wider(session, x, flat[valid], seed) if no_path else None)
+        wider = _Wider(session, x, seed) if no_path else None
+        forward = _forward(run, session, x, flat, probes, valid, rng, seed, wider)
         if leak_share is not None:
             run.figure("gradient_leak", leak_share,
                        f"backward: the largest gradient reaching another sample is {fmt(leak_share)} of the one on "
@@ -145,7 +142,7 @@ def _forward(run: CheckRun, session: Any, x: np.ndarray, flat: np.ndarray, probe
         worst = max(worst, float(delta.max()))
         moved = others[delta > tol]
         if len(moved) and wider is not None:
-            moved = wider.still_moved(changed, others, delta)
+            moved = wider.still_moved(changed, others, delta, tol_moved=moved)
         if len(moved):
             found.append(f"changing sample {j} changed the outputs of {len(moved)} other sample(s) "
                          f"(first {int(moved[0])}, by up to {fmt(float(delta.max()))})")
@@ -175,9 +172,10 @@ class _Wider:
     shows on a float64 copy of the model, made once per check. Where no such copy can be made (Keras,
     a model that will not copy or compute in float64), the rounding bar stands as it is."""
 
-    def __init__(self, session: Any, x: np.ndarray, outputs: np.ndarray, seed: int) -> None:
-        self.session, self.x, self.seed, self.x_outputs = session, x, seed, outputs
+    def __init__(self, session: Any, x: np.ndarray, seed: int) -> None:
+        self.session, self.x, self.seed = session, x, seed
         self.predict: Callable[[Any], np.ndarray] | None = None
+        self.unsupported: NotSupported | None = None  # once refused, not tried again (a copy per try)
         self.base: np.ndarray | None = None
         self.worst32 = self.worst64 = 0.0
         self.line: str | None = None
@@ -189,17 +187,23 @@ class _Wider:
             out = self.predict(self.session.prepare(x))
         return out.reshape(len(x), -1).astype(np.float64)
 
-    def still_moved(self, changed: np.ndarray, others: np.ndarray, delta: np.ndarray) -> np.ndarray:
-        """The ``others`` whose move (``delta``: in float32) shows on the float64 copy too."""
+    def still_moved(self, changed: np.ndarray, others: np.ndarray, delta: np.ndarray,
+                    tol_moved: np.ndarray) -> np.ndarray:
+        """The ``others`` whose move (``delta``: in float32) shows on the float64 copy too;
+        ``tol_moved`` (those beyond the float32 bar) where no such copy can be had."""
         self.worst32 = max(self.worst32, float(np.abs(delta[np.isfinite(delta)]).max(initial=0.0)))
-        try:
-            if self.base is None:
-                self.base = self._predict(self.x)
-            wide = _moved(self.base[others], self._predict(changed)[others])
-        except NotSupported as exc:
+        if self.unsupported is None:
+            try:
+                if self.base is None:
+                    self.base = self._predict(self.x)
+                wide = _moved(self.base[others], self._predict(changed)[others])
+            except NotSupported as exc:
+                self.unsupported = exc
+        if self.unsupported is not None:
             self.line = (f"no gradient path leads from one sample to another, but the forward changes could not be "
-                         f"measured again in float64 ({exc}): they are judged as float32 rounding's bar says")
-            return others[delta > diagnosis.independence_tolerance(self.x_outputs)]
+                         f"measured again in float64 ({self.unsupported}): they are judged as float32 rounding's bar "
+                         "says")
+            return tol_moved
         self.worst64 = max(self.worst64, float(wide.max()))
         tol = diagnosis.independence_tolerance(self.base)
         self.line = (f"no gradient path leads from one sample to another, so the forward changes (up to "

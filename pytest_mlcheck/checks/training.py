@@ -590,11 +590,11 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
     if initial_outputs is not None:
         axis = targets.channel_axis  # per position: rows are positions, outputs keep the model's layout
         rows = prediction_rows(initial_outputs, axis)
-        per_row = (lambda out: out) if axis is None else (lambda out: None if out is None else prediction_rows(out, axis))
-        found = diagnosis.output_activation(per_row(initial_outputs), task)
+        found = diagnosis.output_activation(initial_outputs if axis is None else rows, task)
         if found and found[0][0] == C.LOSS_MISMATCH and not _shift_invariant(session, targets, first):
             # probabilities into a loss that expects them: no mismatch, unless they were squashed twice
-            found = diagnosis.softmax_twice(per_row(final()))
+            last = final()
+            found = diagnosis.softmax_twice(last if axis is None or last is None else prediction_rows(last, axis))
         causes += found
         width = rows.shape[1]
         if task == "classification" and not causes and targets.ids is not None and width >= 2 \
