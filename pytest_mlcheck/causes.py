@@ -115,7 +115,8 @@ NO_GRADIENT = _cause("no_gradient", "the loss has no gradient path back to some 
 THROUGH_A_STEP = ("it reads them through a step (torch.round, an argmax, a comparison), whose gradient is 0, so no "
                   "parameter learns; compute the loss on the logits or probabilities, and round only to report accuracy")
 INIT_LOSS_OFF = _cause("init_loss_off", "the loss at initialisation is far from an uninformative prediction's",
-                       fix="scale the inputs and keep the head's initial weights small (its outputs near zero)")
+                       fix="scale the inputs and keep the head's initial weights small (its outputs near zero); "
+                           "a cross-entropy sums over the classes and averages over the samples")
 VANISHING_GRADIENTS = _cause("vanishing_gradients", "some layers' gradients are tiny next to their weights",
                              fix="initialise by fan-in (He for ReLU, Glorot for sigmoid and tanh), use ReLU-family "
                                  "activations, normalisation layers or residual connections")

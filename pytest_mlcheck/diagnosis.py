@@ -664,8 +664,10 @@ def _next_token_targets(x: np.ndarray | None, y: np.ndarray | None) -> tuple[np.
     ``shift`` positions ahead along ``axis`` — at every position where both exist, and not the inputs
     themselves — as a language model's next-token targets are; ``offset``: where along that axis the
     ids the outputs sit on begin, where the inputs are longer than the targets (a seq2seq model fed
-    its source and its target ids in one tensor: the decoder's part starts after the source). None
-    when no axis, offset and shift of 1..3 line them up."""
+    its source and its target ids in one tensor: the decoder's part starts after the source). Shift 0
+    only for inputs longer than the targets (a window of them, not an autoencoder's own inputs): a model
+    whose output for a window position reads that position's input sees its target. None when no
+    axis, offset and shift of 0..3 line them up."""
     if x is None or y is None or not np.issubdtype(y.dtype, np.integer) or y.ndim < 2 or x.shape[0] != y.shape[0]:
         return None  # cheap refusals first: no pass over the inputs
     read = _token_ids(x)
@@ -679,7 +681,7 @@ def _next_token_targets(x: np.ndarray | None, y: np.ndarray | None) -> tuple[np.
         # only offset + shift shows in the data: the nearest next token (shift 1) is the reading kept,
         # and the last window that lines up — a decoder's part follows its source, which a copy-like
         # pair (target ids equal to the source's) lines up with as well
-        for shift in (1, 2, 3):
+        for shift in (1, 2, 3, 0) if longer else (1, 2, 3):
             for offset in range(ids.shape[axis] - y.shape[axis], -1, -1):
                 n = min(y.shape[axis], ids.shape[axis] - offset - shift)
                 if n >= 2 and np.array_equal(np.take(y, np.arange(n), axis=axis),
@@ -790,22 +792,26 @@ def target_leak(x: np.ndarray | None, y: np.ndarray | None,
     if moved <= LEAK_RTOL * scale:
         return []
     return [(C.TARGET_LEAKAGE,
-             f"the targets are the inputs {shift} position(s) ahead along axis {axis} (next-token prediction"
+             (f"the targets are the inputs {shift} position(s) ahead along axis {axis} (next-token prediction"
+              if shift else f"the targets are a window of the inputs along axis {axis} (the same positions")
              + (f"; the outputs sit on the inputs from position {offset} on" if offset else "") + "), and "
              f"the outputs at position {at} moved by {fmt(moved)} (outputs up to {fmt(scale)}) when the input at "
              f"position {offset + at + shift} — their own target — changed: the model reads the token it is asked to "
-             "predict (attention without a causal mask, a bidirectional layer), so training copies it instead of "
+             + ("predict (attention without a causal mask, a bidirectional layer)" if shift else
+                "predict (outputs cropped or shifted past the positions their targets come from)")
+             + ", so training copies it instead of "
              "predicting it and a fitted batch proves nothing")]
 
 
 def copied_targets(x: np.ndarray | None, y: np.ndarray | None, predict: Callable[[np.ndarray], np.ndarray],
                    loss_of: Callable[[np.ndarray], float]) -> list[Evidence]:
     """Targets that are the input ids themselves, given to a left-to-right model under a loss that
-    pairs each position with its own input: a next-token model whose loss forgot to shift. The
+    pairs each position with its own input (a next-token model whose loss forgot to shift) or with
+    the previous position's (a shift the wrong way round: outputs[:, 1:] against targets[:, :-1]). The
     model is left-to-right along a sequence axis when changing the input at one position moves the
-    outputs there and at no earlier position (``LEAK_RTOL``); the loss pairs positions with their own
-    inputs when outputs that copy each position's input score lower than outputs that predict the
-    next one. Such a model sees the token it is scored on, so training copies it. An autoencoder
+    outputs there and at no earlier position (``LEAK_RTOL``); the loss pairs positions with inputs the
+    model has read when outputs that copy each position's input, or repeat the previous one, score
+    lower than outputs that predict the next one. Training then echoes what it read. An autoencoder
     (targets the inputs, a model that is not left-to-right) and a loss that shifts the targets
     itself are no such case."""
     read = _token_ids(x) if x is not None and y is not None and np.issubdtype(y.dtype, np.integer) else None
@@ -840,19 +846,29 @@ def copied_targets(x: np.ndarray | None, y: np.ndarray | None, predict: Callable
         there = float(np.take(moved, at, axis=out_axis).max())
         if earlier > LEAK_RTOL * scale or there <= LEAK_RTOL * scale:
             continue  # not left-to-right along this axis, or blind to its own position
-        copy = _one_hot_logits(ids, classes, classes_last)
         following = np.concatenate([np.take(ids, np.arange(1, length), axis=axis),
                                     np.take(ids, [length - 1], axis=axis)], axis=axis)
-        ahead = _one_hot_logits(following, classes, classes_last)
-        copying, predicting = loss_of(copy.astype(before.dtype)), loss_of(ahead.astype(before.dtype))
-        if np.isfinite(copying) and np.isfinite(predicting) and copying < predicting:
-            return [(C.TARGET_LEAKAGE,
-                     f"the targets are the input ids themselves and the model is left-to-right along axis {axis} "
-                     f"(changing the input at position {at} moved the outputs there by {fmt(there)} and at no earlier "
-                     f"position), yet the loss scores outputs that copy each position's input at {fmt(copying)}, "
-                     f"below {fmt(predicting)} for outputs that predict the next one: it pairs each position with the "
-                     "token the model sees there, so training copies it; shift the targets (outputs[:, :-1] against "
-                     "targets[:, 1:])")]
+        preceding = np.concatenate([np.take(ids, [0], axis=axis),
+                                    np.take(ids, np.arange(length - 1), axis=axis)], axis=axis)
+        scored = [loss_of(_one_hot_logits(a, classes, classes_last).astype(before.dtype))
+                  for a in (ids, preceding, following)]
+        if not np.isfinite(scored).all():
+            return []
+        copying, repeating, predicting = scored
+        said = (f"the targets are the input ids themselves and the model is left-to-right along axis {axis} "
+                f"(changing the input at position {at} moved the outputs there by {fmt(there)} and at no earlier "
+                "position), yet the loss scores outputs that ")
+        if copying < predicting and copying <= repeating:
+            return [(C.TARGET_LEAKAGE, said + f"copy each position's input at {fmt(copying)}, below {fmt(predicting)} "
+                                              "for outputs that predict the next one: it pairs each position with the "
+                                              "token the model sees there, so training copies it; shift the targets "
+                                              "(outputs[:, :-1] against targets[:, 1:])")]
+        if repeating < predicting:
+            return [(C.TARGET_LEAKAGE, said + f"repeat the previous position's input at {fmt(repeating)}, below "
+                                              f"{fmt(predicting)} for outputs that predict the next one: the shift runs "
+                                              "the wrong way (outputs[:, 1:] against targets[:, :-1]), pairing each "
+                                              "output with a token the model has already read, so training echoes it; "
+                                              "pair outputs[:, :-1] with targets[:, 1:]")]
         return []
     return []
 

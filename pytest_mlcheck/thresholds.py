@@ -169,6 +169,9 @@ INIT_LOSS_TOLERANCE = 0.25  # pass within ×(1 + this) of expected either way; c
 INIT_OUTPUT_SPREAD = 1.0
 # rms of value outputs over the targets' rms: correct heads <= 1.23 (Keras Glorot on diabetes).
 INIT_VALUE_SPREAD = 1.5
+# init_loss: an uninformative prediction's loss this close (relative) to ln C / C reads as a cross-entropy
+# averaged over the classes too; the value is exact for that formula (float32 rounding is ~1e-7)
+PER_CLASS_MEAN_RTOL = 1e-3
 
 # -- gradients_flow: each weight matrix or kernel, against scale = max(|weight|, √size × the
 # network's median weight RMS), so a tensor started near zero on purpose is judged on the network's

@@ -1,9 +1,12 @@
 """A next-token model whose loss forgot to shift: the targets are the input ids themselves and the loss
 pairs each position with its own input, which a left-to-right model sees, so training copies it
 (Project-MONAI/GenerativeModels #314: `ce_loss(logits, quantizations_target)` before PR #318 shifted it).
-The training checks fit such a batch fast and fail on it, naming `target_leakage`. Correct twins: the
-same model under a loss that shifts the targets itself, and an autoencoder (targets the inputs, a model
-that reads the whole sequence)."""
+The training checks fit such a batch fast and fail on it, naming `target_leakage`. So does a shift the
+wrong way round, which scores each output on the token the model read one step before
+(yandexdataschool/Practical_DL 7db0ced: `nll_loss(logp_seq[:, 1:], batch_ix[:, :-1])`), written in the
+loss or as outputs cropped past their window of targets. Correct twins: the same model under a loss
+that shifts the targets itself, and an autoencoder (targets the inputs, a model that reads the whole
+sequence)."""
 
 from __future__ import annotations
 
@@ -42,6 +45,10 @@ def _shifted(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(out[:, :-1].transpose(1, 2), y[:, 1:])
 
 
+def _backwards(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(out[:, 1:].transpose(1, 2), y[:, :-1])
+
+
 def _net(both_ways: bool = False) -> nn.Module:
     torch.manual_seed(0)
     return _TokenNet(both_ways)
@@ -65,6 +72,16 @@ def test_the_same_model_under_a_loss_that_shifts_and_an_autoencoder_pass(mlcheck
     assert mlcheck.overfit_one_batch(_net(both_ways=True), batch, loss_fn=_unshifted, optimizer=opt).passed
 
 
+@pytest.mark.parametrize("check", ["overfit_one_batch", "loss_decreases"])
+def test_a_loss_that_shifts_the_wrong_way_round_fails(mlcheck, check):
+    batch = _tokens()
+    with pytest.raises(CheckFailed) as failed:
+        getattr(mlcheck, check)(_net(), batch if check == "overfit_one_batch" else [batch], loss_fn=_backwards,
+                                optimizer=lambda p: torch.optim.Adam(p, lr=1e-2))
+    assert failed.value.causes == ["target_leakage"], str(failed.value)
+    assert "repeat the previous position's input" in str(failed.value)
+
+
 def test_the_probe_needs_a_left_to_right_model_and_a_loss_that_rewards_the_copy():
     x = np.random.default_rng(0).integers(0, 16, size=(8, 12))
     causal = lambda ids: np.eye(16, dtype=np.float32)[np.asarray(ids)]  # noqa: E731 - output i reads input i only
@@ -83,6 +100,13 @@ def test_the_probe_needs_a_left_to_right_model_and_a_loss_that_rewards_the_copy(
     assert diagnosis.copied_targets(x, x, causal, ce(1)) == []  # the loss shifts: predicting the next one wins
     assert diagnosis.copied_targets(x, x, both, ce(0)) == []  # a change at one position moves an earlier output
     assert diagnosis.copied_targets(x, (x + 1) % 16, causal, ce(0)) == []  # targets are not the inputs
+
+    def backwards(outputs: np.ndarray) -> float:  # output i + 1 scored on input i
+        logp = outputs - np.log(np.exp(outputs).sum(-1, keepdims=True))
+        return float(-np.take_along_axis(logp[:, 1:], x[:, :-1, None], axis=-1).mean())
+
+    (cause, said), = diagnosis.copied_targets(x, x, causal, backwards)
+    assert cause == "target_leakage" and "the shift runs the wrong way" in said
 
 
 # -- Keras: the same rule through the Keras adapter ------------------------------------------------
@@ -116,3 +140,26 @@ def test_a_keras_left_to_right_model_scored_on_its_own_input_tokens_fails(mlchec
 def test_the_keras_twins_that_shift_or_read_both_ways_pass(mlcheck):
     assert mlcheck.loss_decreases(_keras_net(shift=True), [_keras_tokens()]).passed
     assert mlcheck.overfit_one_batch(_keras_net(both_ways=True), _keras_tokens()).passed
+
+
+def _keras_cropped(crop: tuple[int, int]):
+    """Per-token logits cropped to a window of T - 1 positions: (1, 0) keeps outputs 1..T-1, which have
+    read tokens 0..T-2 (their targets under the wrong shift); (0, 1) keeps 0..T-2 for tokens 1..T-1."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((12,), dtype="int32"), keras.layers.Embedding(16, 16),
+                              keras.layers.GRU(16, return_sequences=True), keras.layers.Dense(16),
+                              keras.layers.Cropping1D(crop)])
+    model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  optimizer=keras.optimizers.Adam(1e-2))
+    return model
+
+
+def test_keras_outputs_cropped_past_their_window_of_targets_fail_and_the_right_crop_passes(mlcheck):
+    x, _ = _keras_tokens()
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.overfit_one_batch(_keras_cropped((1, 0)), (x, x[:, :-1]))
+    assert failed.value.causes == ["target_leakage"], str(failed.value)
+    assert "a window of the inputs along axis 1 (the same positions" in str(failed.value)
+    assert mlcheck.overfit_one_batch(_keras_cropped((0, 1)), (x, x[:, 1:])).passed

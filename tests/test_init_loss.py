@@ -305,3 +305,67 @@ def test_a_linear_head_whose_untrained_outputs_happen_to_lie_in_0_1_is_judged_ag
     result = mlcheck.init_loss(head, (x, y), loss_fn=torch.nn.MSELoss())
     expected = "all-zero outputs" if values == "standardised" else "0.5 everywhere"
     assert expected in result.figures["expected_from"]
+
+
+# -- a cross-entropy averaged over the classes as well as the samples (KienHuynh/FCN-CTSCAN b170a9b:
+# `-reduce_mean(target * log_softmax)` on one-hot rows): its own uninformative reference is ln C / C, so
+# the loss at init matches it; the check names the formula. Twins: the per-sample mean, label
+# smoothing, a focal loss and a summed reduction score an uninformative prediction otherwise.
+
+def _ce_over(reduce: str, smoothing: float = 0.0):
+    def loss(out: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
+        target = onehot * (1 - smoothing) + smoothing / onehot.shape[1]
+        terms = -target * torch.log_softmax(out, dim=1)
+        return terms.mean() if reduce == "elements" else terms.sum() if reduce == "sum" else terms.sum(1).mean()
+    return loss
+
+
+def _focal(out: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
+    logp = torch.log_softmax(out, dim=1)
+    return (-(onehot * (1 - logp.exp()) ** 2 * logp).sum(1)).mean()
+
+
+def _onehot_batch() -> tuple[torch.Tensor, torch.Tensor]:
+    x, y = tc.digits_batch(64)
+    return x, nn.functional.one_hot(y, 10).float()
+
+
+def test_a_cross_entropy_averaged_over_the_classes_too_fails_naming_the_formula(mlcheck):
+    torch.manual_seed(0)
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.init_loss(tc.digits_mlp(), _onehot_batch(), loss_fn=_ce_over("elements"))
+    assert failed.value.causes == ["init_loss_off"], str(failed.value)
+    assert "= ln 10 / 10" in str(failed.value) and "10 times too small" in str(failed.value)
+
+
+@pytest.mark.parametrize("loss", [_ce_over("samples"), _ce_over("samples", 0.2), _ce_over("sum"), _focal],
+                         ids=["per-sample mean", "label smoothing 0.2", "summed", "focal gamma 2"])
+def test_per_sample_summed_smoothed_and_focal_cross_entropies_pass(mlcheck, loss):
+    torch.manual_seed(0)
+    assert mlcheck.init_loss(tc.digits_mlp(), _onehot_batch(), loss_fn=loss).passed
+
+
+def _keras_penalised(per_class: bool):
+    ops = keras.ops
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(32, activation="relu",
+                                                                     kernel_regularizer=keras.regularizers.L2(1e-3)),
+                              keras.layers.Dense(10, kernel_regularizer=keras.regularizers.L2(1e-3))])
+
+    def loss(target, out):
+        terms = -target * ops.log_softmax(out, axis=-1)
+        return ops.mean(terms) if per_class else ops.mean(ops.sum(terms, axis=-1))
+
+    model.compile(optimizer="adam", loss=loss)
+    return model
+
+
+def test_a_keras_cross_entropy_averaged_over_the_classes_fails_beside_weight_penalties(mlcheck):
+    """Keras adds the penalties to the compiled loss: the rule reads the loss above its floor."""
+    x, y = kc.digits_arrays(64)
+    onehot = keras.utils.to_categorical(y, 10)
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.init_loss(_keras_penalised(per_class=True), (x.reshape(len(x), -1), onehot))
+    assert failed.value.causes == ["init_loss_off"], str(failed.value)
+    assert "above the floor" in str(failed.value)
+    assert mlcheck.init_loss(_keras_penalised(per_class=False), (x.reshape(len(x), -1), onehot)).passed

@@ -15,7 +15,7 @@ from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.targets import head_class_axis, log_probability_rows, prediction_rows
-from pytest_mlcheck.thresholds import INIT_LOSS_TOLERANCE, INIT_OUTPUT_SPREAD, INIT_VALUE_SPREAD
+from pytest_mlcheck.thresholds import INIT_LOSS_TOLERANCE, INIT_OUTPUT_SPREAD, INIT_VALUE_SPREAD, PER_CLASS_MEAN_RTOL
 
 
 def uninformative(outputs: np.ndarray, axis: int | None = None) -> tuple[np.ndarray, str]:
@@ -183,6 +183,10 @@ def init_loss(
             raise usage("expected", "a reference loss", fix=f"the loss of {what} is {fmt(reference)}, which cannot "
                                                              "serve as one; pass expected= with the loss an untrained "
                                                              "model should have")
+        averaged = _averaged_over_classes(reference, what, outputs, targets) if expected is None else []
+        if averaged:
+            raise run.fail(f"the loss of {what} is a cross-entropy divided by the number of classes",
+                           averaged)
         classes = targets.classes or what != "all-zero outputs (uninformative logits)"
         spread = output_spread(outputs, what, y, classes, targets.channel_axis)
         cap = INIT_OUTPUT_SPREAD if classes else INIT_VALUE_SPREAD
@@ -213,6 +217,30 @@ def init_loss(
                                            "lower than an uninformative prediction can score (a loss that "
                                            "ignores targets, or labels leaking into the inputs)") + spread_said))
         raise run.fail(f"the loss at init is {fmt(observed)}, expected about {fmt(reference)}", causes)
+
+
+def _averaged_over_classes(reference: float, what: str, outputs: np.ndarray, targets: Any) -> list:
+    """A cross-entropy over single-label class targets scores an uninformative prediction at ln C a
+    sample (label smoothing and class weights leave that as it is); exactly ln C / C is the signature
+    of a mean taken over the C classes as well as the samples (``reduce_mean(target * log_softmax)``
+    on one-hot rows): every loss and gradient C times too small, and a weight penalty beside it C
+    times too strong. C ≥ 3, so that the factor lies far outside what an init's spread moves. Measured
+    above the loss's floor (a perfect prediction's), which holds what the loss adds whatever the
+    outputs (a Keras model's weight penalties)."""
+    floor = targets.floor if math.isfinite(targets.floor) and targets.floor > 0 else 0.0
+    if targets.task != "classification" or what == "0.5 everywhere" or not math.isfinite(reference):
+        return []
+    c = prediction_rows(outputs, targets.channel_axis).shape[1]
+    per_sample = math.log(c) if c >= 3 else float("nan")
+    data = reference - floor
+    if not abs(data * c / per_sample - 1) <= PER_CLASS_MEAN_RTOL:
+        return []
+    above = f" above the floor {fmt(floor)} (what the loss adds whatever the outputs)" if floor else ""
+    return [(C.INIT_LOSS_OFF, f"the loss of {what} is {fmt(data)}{above} = ln {c} / {c}, where a cross-entropy over {c} "
+                              f"classes scores it ln {c} = {fmt(per_sample)} a sample: the mean runs over the {c} classes "
+                              "as well as the samples (a mean of target · log-probability over one-hot rows), so the "
+                              f"loss and its gradients are {c} times too small and a weight penalty beside it weighs "
+                              f"{c} times more; sum over the classes, then average over the samples")]
 
 
 def _standardised(a: np.ndarray) -> np.ndarray | None:

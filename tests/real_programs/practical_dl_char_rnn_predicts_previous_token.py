@@ -17,7 +17,9 @@ batches of 32 names padded with the start/pad token " " to MAX_LENGTH, int64 tok
 Data stand-in (no download of the ``names`` file): seeded synthetic names, each " " + a capitalised
 name of 3-10 letters built from consonant-vowel syllables, padded with " " to MAX_LENGTH = 16; the token
 list is " '-" + A-Z + a-z (55 tokens; the seminar asserts 50 < num_tokens < 60).
-Fault label: other:targets_shifted_backwards (the model is scored on the previous token, not the next).
+Fault label: other:targets_shifted_backwards|target_leakage (the model is scored on the previous token, not the
+next: a token it has already read, which is what target_leakage names; the alternative was added on
+2026-12-04, when a check first named it).
 Fix (7db0ced / 1f68c68): ``F.nll_loss(logp_seq[:, :-1]..., batch_ix[:, 1:]...)``.
 Keras twin: the same network in Keras 3 (Embedding(55, 16), SimpleRNN(64, return_sequences=True),
 Dense(55) logits) compiled with ``SparseCategoricalCrossentropy(from_logits=True)`` and ``Adam(1e-3)``;
@@ -35,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-LABEL = "other:targets_shifted_backwards"
+LABEL = "other:targets_shifted_backwards|target_leakage"
 SOURCE = ("github:yandexdataschool/Practical_DL week06_rnn/seminar_pytorch.ipynb@7db0ced^ "
           "(CharRNNLoop; fix 7db0ced, same fix for the LSTM cell in PR #50, 1f68c68)")
 FRAMEWORKS = ("keras", "torch")
