@@ -48,8 +48,10 @@ def _row(tag: str, label: str, call: Any) -> dict[str, Any] | None:
     figures, notes = result.figures, result.notes
     scale = figures.get("output_scale")
     forward = figures.get("largest_change_elsewhere")
+    reversed_ = figures.get("largest_change_reversed")  # asked only where no sample reached another
     row = dict(build=tag, label=label, verdict=verdict, causes=list(getattr(result, "causes", []) or []),
                forward=None if forward is None or not scale else forward / scale,
+               reversed=None if reversed_ is None or not scale else reversed_ / scale,
                backward=figures.get("gradient_leak"),
                read="forward only" if any("forward probe only" in n for n in notes) else "inputs or lookups")
     print(json.dumps(row), flush=True)
@@ -96,9 +98,9 @@ def zoo(framework: str, check: MLCheck, seeds: int) -> list[dict[str, Any]]:
 
 def summary(rows: list[dict[str, Any]]) -> str:
     lines = []
-    for probe in ("forward", "backward"):
-        passing = [r[probe] for r in rows if r["verdict"] == "pass" and r[probe] is not None]
-        mixing = [r[probe] for r in rows if "batch_mixing" in r["causes"] and r[probe]]
+    for probe in ("forward", "reversed", "backward"):
+        passing = [r[probe] for r in rows if r["verdict"] == "pass" and r.get(probe) is not None]
+        mixing = [r[probe] for r in rows if "batch_mixing" in r["causes"] and r.get(probe)]
         lines.append(f"{probe}: largest share among {len(passing)} passing builds "
                      f"{max(passing, default=0.0):.3g}; smallest non-zero among {len(mixing)} failing with "
                      f"batch_mixing {min(mixing, default=float('nan')):.3g}")

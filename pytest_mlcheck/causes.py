@@ -129,8 +129,10 @@ FROZEN_PARAMS_CHANGED = _cause("frozen_params_changed", "parameters meant to be 
                                torch="leave frozen parameters out of the optimizer (weight decay moves them too)",
                                keras="set trainable = False before compiling, and compile again after changing it")
 BATCH_MIXING = _cause("batch_mixing", "a sample's output depends on other samples of the batch",
-                      torch="reshape with the batch dimension kept first (x.view(x.size(0), -1)); never reduce over dim 0",
-                      keras="keep the batch axis first in Reshape/Permute; never reduce over axis 0")
+                      torch="reshape with the batch dimension kept first (x.view(x.size(0), -1)); never reduce over dim 0 "
+                            "or index a table by a sample's slot in it",
+                      keras="keep the batch axis first in Reshape/Permute; never reduce over axis 0 or index a table by "
+                            "a sample's slot in it")
 NO_INPUT_SIGNAL = _cause("no_input_signal", "on samples it did not train on, the model's predictions fit other "
                                             "samples' targets as well as their own",
                          fix="check that inputs and labels stay aligned (shuffled together, same file order)")

@@ -254,6 +254,8 @@ def test_a_model_that_samples_at_inference_is_compared_on_the_same_draws(mlcheck
     before = torch.get_rng_state()
     result = mlcheck.batch_independence(model, tc.held_out(16))
     assert result.figures["largest_change_elsewhere"] == 0.0
+    # other slots draw other noise: the batch's order is not probed on such a model
+    assert result.passed and any("the batch's order is not probed" in note for note in result.notes)
     assert torch.equal(before, torch.get_rng_state())  # the user's generator as it was
 
 
@@ -276,6 +278,7 @@ def test_a_keras_model_with_its_own_seed_generator_is_compared_on_the_same_draws
     state = np.array(model.layers[-1].seed_generator.state.numpy(), copy=True)
     result = mlcheck.batch_independence(model, kc.digits_arrays(16)[0])
     assert result.figures["largest_change_elsewhere"] == 0.0
+    assert result.passed and any("the batch's order is not probed" in note for note in result.notes)
     assert np.array_equal(state, model.layers[-1].seed_generator.state.numpy())  # put back after the check
 
 
@@ -284,14 +287,16 @@ class PositionTable(torch.nn.Module):
     samples and every row a permutation (a sorting task), each position id sits in its own row too —
     a lookup of no sample's ids all the same."""
 
-    def __init__(self, length: int, mixing: float = 0.0) -> None:
+    def __init__(self, length: int, mixing: float = 0.0, axis: int = 1) -> None:
         super().__init__()
         torch.manual_seed(0)
         self.tokens, self.positions = torch.nn.Embedding(length, 8), torch.nn.Embedding(length, 8)
-        self.head, self.mixing = torch.nn.Linear(8, length), mixing
+        self.head, self.mixing, self.axis = torch.nn.Linear(8, length), mixing, axis
 
     def forward(self, ids: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.tokens(ids) + self.positions(torch.arange(ids.shape[1]))
+        # axis 0: cmu-l3/anlp-fall2025-code before 7aa39df, `pos = torch.arange(x.size(0)).unsqueeze(1)`
+        pos = torch.arange(ids.shape[1]) if self.axis == 1 else torch.arange(ids.shape[0]).unsqueeze(1)
+        h = self.tokens(ids) + self.positions(pos)
         return self.head(h + self.mixing * h.mean(0, keepdim=True).detach())
 
 
@@ -299,6 +304,48 @@ def test_a_position_table_is_no_lookup_of_the_samples(mlcheck):
     ids = torch.stack([torch.randperm(16, generator=torch.Generator().manual_seed(k)) for k in range(16)])
     result = mlcheck.batch_independence(PositionTable(16), ids)
     assert result.figures["gradient_leak"] == 0.0
+    assert result.passed and result.figures["largest_change_reversed"] <= result.figures["allowed_change"]
+
+
+def test_position_ids_drawn_from_the_batch_axis_fail_on_the_reversed_batch(mlcheck):
+    """No sample reaches another, but each reads the table row of its slot: the reversed batch shows it."""
+    ids = torch.stack([torch.randperm(16, generator=torch.Generator().manual_seed(k)) for k in range(12)])
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.batch_independence(PositionTable(16, axis=0), ids)
+    assert failed.value.causes == ["batch_mixing"]
+    assert "reversing the batch's order changed the outputs of 12 sample(s)" in str(failed.value)
+    assert failed.value.result.figures["largest_change_elsewhere"] == 0.0
+
+
+class KerasSlotTable(kc.keras.layers.Layer):
+    """Adds row k of a learnt table to the k-th sample (or row 0 to every sample: a correct twin)."""
+
+    def __init__(self, by_slot: bool, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.by_slot = by_slot
+
+    def build(self, input_shape) -> None:
+        self.table = self.add_weight(shape=(64, input_shape[-1]), initializer="random_normal")
+
+    def call(self, h):
+        ops = kc.keras.ops
+        rows = ops.arange(ops.shape(h)[0]) if self.by_slot else ops.zeros((ops.shape(h)[0],), "int32")
+        return h + ops.take(self.table, rows, axis=0)
+
+
+@pytest.mark.parametrize("by_slot", [True, False])
+def test_a_keras_table_row_per_batch_slot_fails_and_one_row_for_all_passes(mlcheck, by_slot):
+    keras = kc.keras
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 1))
+    model = keras.Model(inputs, KerasSlotTable(by_slot)(keras.layers.Dense(4)(keras.layers.Flatten()(inputs))))
+    x = kc.digits_arrays(16)[0]
+    if not by_slot:
+        assert mlcheck.batch_independence(model, x).passed
+        return
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.batch_independence(model, x)
+    assert failed.value.causes == ["batch_mixing"] and "reversing the batch's order" in str(failed.value)
 
 
 def test_a_model_taking_labels_gets_its_float64_copy_too(mlcheck):

@@ -69,12 +69,18 @@ def batch_independence(
         backward, leak_share, no_path = _backward(run, session, session.prepare(x), probes, valid, ids, seed)
         wider = _Wider(session, x, seed) if no_path else None
         forward = _forward(run, session, x, flat, probes, valid, rng, seed, wider)
+        reordered = [] if forward or backward else _reordered(run, session, x, flat, valid, seed, wider)
         if leak_share is not None:
             run.figure("gradient_leak", leak_share,
                        f"backward: the largest gradient reaching another sample is {fmt(leak_share)} of the one on "
                        f"the sample's own {'lookups (the vectors its ids look up)' if ids else 'inputs'} "
                        f"(allowed {fmt(INDEPENDENCE_GRAD_RTOL)})")
     run.result.figures["samples"] = n
+    if reordered:
+        raise run.fail("outputs depend on where a sample sits in the batch",
+                       [(C.BATCH_MIXING, reordered[0] + ": the model reads the sample's slot, not only the sample "
+                                         "(position ids or a table indexed by an arange over the batch axis, size(0) "
+                                         "where the sequence length size(1) was meant)")])
     if not forward and not backward:
         return run.passed()
     shown = forward[:1] + backward[:1]
@@ -156,6 +162,40 @@ def _forward(run: CheckRun, session: Any, x: np.ndarray, flat: np.ndarray, probe
     return found
 
 
+def _reordered(run: CheckRun, session: Any, x: np.ndarray, flat: np.ndarray, valid: np.ndarray, seed: int,
+               wider: _Wider | None) -> list[str]:
+    """The batch in reverse order: a model that treats every sample alike gives each one the outputs it
+    gave in place; one that reads a sample's slot (position ids from the batch axis) does not. Asked
+    where no sample reached another. A model that draws noise at inference gets other draws in
+    other slots, so it is asked only of a model whose outputs stay put under other draws."""
+    n = len(valid)
+    order = np.arange(n)[::-1]
+    prepared = session.prepare(x)
+    with session.same_draws(seed):
+        session.predict(prepared)  # the second pass draws anew from every generator the first moved on
+        redrawn = session.predict(prepared).reshape(n, -1).astype(np.float64)
+    tol = diagnosis.independence_tolerance(flat[valid])
+    if (_moved(flat[valid], redrawn[valid]) > tol).any():
+        run.result.notes.append("the outputs change with the random draws (sampling at inference): the batch's "
+                                "order is not probed")
+        return []
+    with session.same_draws(seed):
+        out = session.predict(session.prepare(x[order])).reshape(n, -1).astype(np.float64)[np.argsort(order)]
+    samples = np.flatnonzero(valid)
+    delta = _moved(flat[samples], out[samples])
+    worst = float(delta.max(initial=0.0))
+    run.figure("largest_change_reversed", worst,
+               f"reversed batch: largest change in a sample's output {fmt(worst)} (allowed {fmt(tol)})")
+    moved = samples[delta > tol]
+    if len(moved) and wider is not None:
+        moved = wider.still_moved(x[order], samples, delta, tol_moved=moved, order=order)
+    if not len(moved):
+        return []
+    return [f"reversing the batch's order changed the outputs of {len(moved)} sample(s) (first {int(moved[0])}, by up "
+            f"to {fmt(worst)}; outputs up to {fmt(float(np.abs(flat[samples]).max(initial=0.0)))}), though no sample's "
+            "change reached another"]
+
+
 def _moved(before: np.ndarray, after: np.ndarray) -> np.ndarray:
     """How far each sample's outputs moved; NaN before and after is no change (a sample with NaN
     inputs), NaN appearing is one."""
@@ -188,15 +228,17 @@ class _Wider:
         return out.reshape(len(x), -1).astype(np.float64)
 
     def still_moved(self, changed: np.ndarray, others: np.ndarray, delta: np.ndarray,
-                    tol_moved: np.ndarray) -> np.ndarray:
+                    tol_moved: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
         """The ``others`` whose move (``delta``: in float32) shows on the float64 copy too;
-        ``tol_moved`` (those beyond the float32 bar) where no such copy can be had."""
+        ``tol_moved`` (those beyond the float32 bar) where no such copy can be had. ``order``: the
+        samples of ``changed`` are the batch's in this order (its outputs are put back first)."""
         self.worst32 = max(self.worst32, float(np.abs(delta[np.isfinite(delta)]).max(initial=0.0)))
         if self.unsupported is None:
             try:
                 if self.base is None:
                     self.base = self._predict(self.x)
-                wide = _moved(self.base[others], self._predict(changed)[others])
+                wide = self._predict(changed)
+                wide = _moved(self.base[others], (wide if order is None else wide[np.argsort(order)])[others])
             except NotSupported as exc:
                 self.unsupported = exc
         if self.unsupported is not None:
