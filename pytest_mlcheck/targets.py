@@ -18,7 +18,7 @@ from pytest_mlcheck.thresholds import (
     BEAT_CONSTANT, CLIPPED_MIN_ROWS, CONSTANT_AT_FLOOR, CLIPPED_MIN_SHARE, DENSE_MIN_RIGHT, EDGE_LIMIT_HAIRS, EDGE_LIMIT_RTOL,
     FLOOR_REFUTED, HEAD_OUTSIDE_SHARE, IGNORED_MAX_ASKED, OVERLAP_MAX_SAMPLES, OVERLAP_MIN_DETERMINED,
     OVERLAP_NEIGHBOURS, SOFTMAX_AGAIN_RTOL, SOFTMAX_INSIDE_MAX_CLASSES, STEP_LOGIT, STEP_NUDGE, SUM_ATOL,
-    UNREAD_RTOL,
+    TRUNCATED_IDS_MAX_SHARE, UNREAD_RTOL,
 )
 
 if TYPE_CHECKING:
@@ -362,6 +362,15 @@ def _onehot(ids: np.ndarray, width: int) -> np.ndarray:
     return np.eye(width, dtype=np.float32)[ids]
 
 
+def _unit_axis_dropped(y: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Masks of class ids with a trailing unit axis, (N, H, W, 1) against outputs (N, H, W, C) — how
+    Keras image pipelines keep them, and what its sparse cross-entropy takes — as (N, H, W)."""
+    if y.ndim >= 3 and y.ndim == out.ndim and y.shape[-1] == 1 and out.shape[-1] >= 2 \
+            and tuple(y.shape[:-1]) == tuple(out.shape[:-1]):
+        return y[..., 0]
+    return y
+
+
 def _dense_axis(y: np.ndarray, out: np.ndarray) -> Optional[int]:
     """The class axis of outputs that score each position of whole-number targets (N, H, W, ...):
     (N, C, H, W) as torch lays them out, or (N, H, W, C) as Keras does; None otherwise."""
@@ -375,6 +384,36 @@ def _dense_axis(y: np.ndarray, out: np.ndarray) -> Optional[int]:
     if tuple(out.shape[:-1]) == tuple(y.shape) and out.shape[-1] >= 2:
         return out.ndim - 1
     return None
+
+
+def _truncated_ids(y: np.ndarray, out: np.ndarray, loss_at: LossAt,
+                   given: tuple) -> Optional[tuple[np.ndarray, int, Evidence]]:
+    """Float targets per position, most of them whole numbers, some not, that the loss reads as class
+    ids cut to whole numbers (its value on the batch is its value on the targets truncated: a sparse
+    cross-entropy casts them): (the ids it reads, the class axis, the evidence). Masks resized or
+    augmented with interpolation carry such values along every class boundary, where the cut gives
+    the wrong class. None for anything else (a loss on the values would move). ``given``: the
+    targets' shape as the batch holds them (the loss is asked in it)."""
+    yf = np.asarray(y, dtype=np.float64)
+    if not np.issubdtype(np.asarray(y).dtype, np.floating) or not yf.size or not np.isfinite(yf).all() \
+            or yf.min() < 0:
+        return None
+    fractional = yf != np.round(yf)
+    cut = np.trunc(yf)
+    axis = _dense_axis(cut, out) if 0 < fractional.mean() <= TRUNCATED_IDS_MAX_SHARE else None
+    if axis is None or cut.max() >= out.shape[axis]:
+        return None
+    with np.errstate(all="ignore"):
+        as_given, as_cut = loss_at(out), loss_at(out, cut.astype(np.asarray(y).dtype).reshape(given))
+    if not (_finite(as_given) and _finite(as_cut)) or abs(as_given - as_cut) > 1e-6 * max(abs(as_given), 1e-12):
+        return None
+    return cut.astype(np.int64), axis, (
+        C.LABELS_INVALID, f"{fractional.mean():.2%} of the class-id targets ({int(fractional.sum())} of {yf.size} "
+                          f"positions) are not whole numbers, e.g. {fmt(float(yf[fractional][0]))}, and the loss reads "
+                          f"them cut to whole ids (its value is the same, {fmt(as_given)}, on the targets truncated): "
+                          "masks resized or augmented with interpolation (bilinear) put values between classes along "
+                          "every boundary, which the cut turns into the wrong class; resize masks with "
+                          "nearest-neighbour (tf.image.resize(..., method='nearest'), InterpolationMode.NEAREST)")
 
 
 def _rows_shifted(out: np.ndarray, axis: int) -> np.ndarray:
@@ -520,11 +559,20 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
     off where a floor is compared with a closed form."""
     check_task(task)
     if task in (None, "classification"):
+        given = tuple(y.shape)
+        y = _unit_axis_dropped(y, out)
         axis = _dense_axis(y, out)
         if axis == 1 and out.ndim > 2 and out.shape[1] == out.shape[-1]:
             axis = _square_class_axis(out, loss_at)
         if axis is not None:
             return _decide_dense(y, out, loss_at, axis, penalty)
+        truncated = _truncated_ids(y, out, loss_at, given)
+        if truncated is not None:
+            ids, axis, evidence = truncated
+            dense = _decide_dense(ids, out, loss_at, axis, penalty)
+            dense.encoding = f"class ids per position {tuple(y.shape)}, floats the loss truncates"
+            dense.problems.insert(0, evidence)
+            return dense
     n = len(y)
     out2 = out.reshape(n, -1)
     width = out2.shape[1]

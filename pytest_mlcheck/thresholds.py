@@ -172,6 +172,9 @@ INIT_VALUE_SPREAD = 1.5
 # init_loss: an uninformative prediction's loss this close (relative) to ln C / C reads as a cross-entropy
 # averaged over the classes too; the value is exact for that formula (float32 rounding is ~1e-7)
 PER_CLASS_MEAN_RTOL = 1e-3
+# targets: float class ids per position of which at most this share are not whole numbers are read as ids
+# the loss truncates (interpolated mask boundaries: 1-3 % of the pixels); more is a map of values
+TRUNCATED_IDS_MAX_SHARE = 0.25
 
 # -- gradients_flow: each weight matrix or kernel, against scale = max(|weight|, √size × the
 # network's median weight RMS), so a tensor started near zero on purpose is judged on the network's
