@@ -356,3 +356,23 @@ def test_a_model_taking_labels_gets_its_float64_copy_too(mlcheck):
         mlcheck.batch_independence(PositionTable(16, mixing=0.05), ids)
     assert failed.value.causes == ["batch_mixing"]
     assert any("float64 copy" in note and "the same dependence" in note for note in failed.value.result.notes)
+
+
+class _ConvThenView(torch.nn.Module):
+    """A one-channel conv whose output is flattened with .view (the PyTorch book's ConvNet): it works
+    on C-ordered inputs only, so every pass must get the batch in that layout."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv, self.fc = torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.Linear(4 * 8 * 8, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.conv(x).view(-1, 4 * 8 * 8))
+
+
+def test_the_reversed_batch_reaches_the_model_in_the_layout_it_was_given(mlcheck):
+    images = tc.held_out(16).numpy()[:, 0]
+    inputs = torch.tensor(images[:, None])  # a unit channel axis, as ToTensor-like code writes it
+    result = mlcheck.batch_independence(_ConvThenView(), inputs)
+    assert result.passed and result.figures["largest_change_reversed"] == 0.0

@@ -179,8 +179,11 @@ def _reordered(run: CheckRun, session: Any, x: np.ndarray, flat: np.ndarray, val
         run.result.notes.append("the outputs change with the random draws (sampling at inference): the batch's "
                                 "order is not probed")
         return []
+    # a slice, then a fresh C-ordered copy: fancy indexing leaves a unit axis an odd stride, which torch
+    # reads as channels-last (a convolution's output then refuses .view)
+    reversed_x = np.ascontiguousarray(x[::-1])
     with session.same_draws(seed):
-        out = session.predict(session.prepare(x[order])).reshape(n, -1).astype(np.float64)[np.argsort(order)]
+        out = session.predict(session.prepare(reversed_x)).reshape(n, -1).astype(np.float64)[np.argsort(order)]
     samples = np.flatnonzero(valid)
     delta = _moved(flat[samples], out[samples])
     worst = float(delta.max(initial=0.0))
@@ -188,7 +191,7 @@ def _reordered(run: CheckRun, session: Any, x: np.ndarray, flat: np.ndarray, val
                f"reversed batch: largest change in a sample's output {fmt(worst)} (allowed {fmt(tol)})")
     moved = samples[delta > tol]
     if len(moved) and wider is not None:
-        moved = wider.still_moved(x[order], samples, delta, tol_moved=moved, order=order)
+        moved = wider.still_moved(reversed_x, samples, delta, tol_moved=moved, order=order)
     if not len(moved):
         return []
     return [f"reversing the batch's order changed the outputs of {len(moved)} sample(s) (first {int(moved[0])}, by up "

@@ -221,4 +221,6 @@ PROGRAMS: tuple[str, ...] = (
     # forty-first held-out batch (ported blind to the probes)
     "b41a_catalyst_resnet_encoder_frozen_flag_on_modules",
     "b41b_kerasio_ner_transformer_softmax_into_logits_ce",
+    "b42a_cmu_anlp_transformer_lm_positions_from_batch_axis",
+    "b42b_tfdocs_segmentation_masks_bilinear_resized",
 )
