@@ -223,4 +223,6 @@ PROGRAMS: tuple[str, ...] = (
     "b41b_kerasio_ner_transformer_softmax_into_logits_ce",
     "b42a_cmu_anlp_transformer_lm_positions_from_batch_axis",
     "b42b_tfdocs_segmentation_masks_bilinear_resized",
+    "b43a_encode_attend_navigate_tsp_critic_baseline_not_detached",
+    "b43b_tf_cookbook_birthweight_net_age_column_as_binary_label",
 )

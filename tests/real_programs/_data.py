@@ -127,3 +127,30 @@ def cartpole_step(s: np.ndarray, a: int) -> tuple[np.ndarray, bool]:
     x_acc = temp - pm_len * th_acc * cos / total_m
     nxt = np.array([x + tau * x_dot, x_dot + tau * x_acc, th + tau * th_dot, th_dot + tau * th_acc])
     return nxt, bool(abs(nxt[0]) > 2.4 or abs(nxt[2]) > 12 * 2 * np.pi / 360)
+
+
+def markov_names(n: int, firsts: int, seed: int = 0, max_length: int = 15) -> list[str]:
+    """Stand-in for makemore's names.txt: words of 3..max_length lowercase letters from a sparse
+    order-2 Markov chain (2-3 successors per letter pair), starting from ``firsts`` letters."""
+    rng = np.random.default_rng(seed)
+    table: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+    def nxt(a: int, b: int) -> int:
+        if (a, b) not in table:
+            k = int(rng.integers(2, 4))
+            table[(a, b)] = (rng.choice(26, k, replace=False), rng.dirichlet(np.full(k, 2.0)))
+        opts, p = table[(a, b)]
+        return int(rng.choice(opts, p=p))
+
+    starts = rng.choice(26, firsts, replace=False)
+    out = []
+    for _ in range(n):
+        a, b = 26, int(rng.choice(starts))  # 26: before the start
+        w = [b]
+        while len(w) < max_length:
+            if len(w) >= 3 and rng.random() < 0.08 * (len(w) - 2):
+                break
+            a, b = b, nxt(a, b)
+            w.append(b)
+        out.append("".join(chr(ord("a") + i) for i in w))
+    return out

@@ -94,30 +94,11 @@ batch_size = 16
 PAD = token_to_index["[PAD]"]
 
 
-def _words(n: int = 4000, seed: int = 0) -> list[str]:
-    """Stand-in for names.txt: a sparse order-2 Markov chain over the 26 letters, 3..15 letters long."""
-    rng = np.random.default_rng(seed)
-    table: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+def _words() -> list[str]:
+    """Stand-in for names.txt (``_data.markov_names``)."""
+    from tests.real_programs._data import markov_names
 
-    def nxt(a: int, b: int) -> int:
-        if (a, b) not in table:
-            k = int(rng.integers(2, 4))
-            table[(a, b)] = (rng.choice(26, k, replace=False), rng.dirichlet(np.full(k, 2.0)))
-        opts, p = table[(a, b)]
-        return int(rng.choice(opts, p=p))
-
-    firsts = rng.choice(26, 10, replace=False)
-    out = []
-    for _ in range(n):
-        a, b = 26, int(rng.choice(firsts))
-        w = [b]
-        while len(w) < 15:
-            if len(w) >= 3 and rng.random() < 0.08 * (len(w) - 2):
-                break
-            a, b = b, nxt(a, b)
-            w.append(b)
-        out.append("".join(CHARS[i] for i in w))
-    return out
+    return markov_names(4000, 10)
 
 
 def build_dataset(data: list[str]) -> tuple[list[list[int]], list[list[int]]]:  # program lines
