@@ -665,9 +665,10 @@ def _next_token_targets(x: np.ndarray | None, y: np.ndarray | None) -> tuple[np.
     themselves — as a language model's next-token targets are; ``offset``: where along that axis the
     ids the outputs sit on begin, where the inputs are longer than the targets (a seq2seq model fed
     its source and its target ids in one tensor: the decoder's part starts after the source). Shift 0
-    only for inputs longer than the targets (a window of them, not an autoencoder's own inputs): a model
-    whose output for a window position reads that position's input sees its target. None when no
-    axis, offset and shift of 0..3 line them up."""
+    only for inputs longer than the targets (a window of them, not an autoencoder's own inputs), which
+    :func:`target_leak` judges only for a model that runs left to right: its output for a window
+    position reads that position's input, its target. None when no axis, offset and shift of 0..3
+    line them up."""
     if x is None or y is None or not np.issubdtype(y.dtype, np.integer) or y.ndim < 2 or x.shape[0] != y.shape[0]:
         return None  # cheap refusals first: no pass over the inputs
     read = _token_ids(x)
@@ -791,6 +792,13 @@ def target_leak(x: np.ndarray | None, y: np.ndarray | None,
     moved = float(np.abs(np.take(after, at, axis=position_axis) - np.take(before, at, axis=position_axis)).max())
     if moved <= LEAK_RTOL * scale:
         return []
+    if not shift and (at < 2 or float(np.abs(np.take(after, np.arange(at - 1), axis=position_axis)
+                                           - np.take(before, np.arange(at - 1), axis=position_axis)).max())
+                      > LEAK_RTOL * scale):
+        # targets at the inputs' own positions are an autoencoder's (or a copy task's) unless the model
+        # runs left to right: outputs before the changed position, short of the one just before it
+        # (outputs cropped by one), must stay where they were
+        return []
     return [(C.TARGET_LEAKAGE,
              (f"the targets are the inputs {shift} position(s) ahead along axis {axis} (next-token prediction"
               if shift else f"the targets are a window of the inputs along axis {axis} (the same positions")
@@ -809,9 +817,11 @@ def copied_targets(x: np.ndarray | None, y: np.ndarray | None, predict: Callable
     pairs each position with its own input (a next-token model whose loss forgot to shift) or with
     the previous position's (a shift the wrong way round: outputs[:, 1:] against targets[:, :-1]). The
     model is left-to-right along a sequence axis when changing the input at one position moves the
-    outputs there and at no earlier position (``LEAK_RTOL``); the loss pairs positions with inputs the
-    model has read when outputs that copy each position's input, or repeat the previous one, score
-    lower than outputs that predict the next one. Training then echoes what it read. An autoencoder
+    outputs there and at the next one (context carried forward; independent positions, such as the
+    batch axis of a seq-first layout, do not) and at no earlier position (``LEAK_RTOL``); the loss
+    pairs positions with inputs the model has read when outputs that copy each position's input, or
+    repeat the previous one, score lower than outputs that predict the next one. Training then
+    echoes what it read. An autoencoder
     (targets the inputs, a model that is not left-to-right) and a loss that shifts the targets
     itself are no such case."""
     read = _token_ids(x) if x is not None and y is not None and np.issubdtype(y.dtype, np.integer) else None
@@ -844,8 +854,11 @@ def copied_targets(x: np.ndarray | None, y: np.ndarray | None, predict: Callable
         moved = np.abs(after - before)
         earlier = float(np.take(moved, np.arange(at), axis=out_axis).max())
         there = float(np.take(moved, at, axis=out_axis).max())
-        if earlier > LEAK_RTOL * scale or there <= LEAK_RTOL * scale:
-            continue  # not left-to-right along this axis, or blind to its own position
+        # the next position reads the change too in a model that carries context forward; positions
+        # that are independent (the batch axis of a seq-first layout) do not
+        carried = float(np.take(moved, at + 1, axis=out_axis).max()) > LEAK_RTOL * scale
+        if earlier > LEAK_RTOL * scale or there <= LEAK_RTOL * scale or not carried:
+            continue  # not left-to-right along this axis, blind to its own position, or no context
         following = np.concatenate([np.take(ids, np.arange(1, length), axis=axis),
                                     np.take(ids, [length - 1], axis=axis)], axis=axis)
         preceding = np.concatenate([np.take(ids, [0], axis=axis),
@@ -856,8 +869,8 @@ def copied_targets(x: np.ndarray | None, y: np.ndarray | None, predict: Callable
             return []
         copying, repeating, predicting = scored
         said = (f"the targets are the input ids themselves and the model is left-to-right along axis {axis} "
-                f"(changing the input at position {at} moved the outputs there by {fmt(there)} and at no earlier "
-                "position), yet the loss scores outputs that ")
+                f"(changing the input at position {at} moved the outputs there by {fmt(there)} and at the next, and at "
+                "no earlier position), yet the loss scores outputs that ")
         if copying < predicting and copying <= repeating:
             return [(C.TARGET_LEAKAGE, said + f"copy each position's input at {fmt(copying)}, below {fmt(predicting)} "
                                               "for outputs that predict the next one: it pairs each position with the "

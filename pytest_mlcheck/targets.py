@@ -18,7 +18,7 @@ from pytest_mlcheck.thresholds import (
     BEAT_CONSTANT, CLIPPED_MIN_ROWS, CONSTANT_AT_FLOOR, CLIPPED_MIN_SHARE, DENSE_MIN_RIGHT, EDGE_LIMIT_HAIRS, EDGE_LIMIT_RTOL,
     FLOOR_REFUTED, HEAD_OUTSIDE_SHARE, IGNORED_MAX_ASKED, OVERLAP_MAX_SAMPLES, OVERLAP_MIN_DETERMINED,
     OVERLAP_NEIGHBOURS, SOFTMAX_AGAIN_RTOL, SOFTMAX_INSIDE_MAX_CLASSES, STEP_LOGIT, STEP_NUDGE, SUM_ATOL,
-    TRUNCATED_IDS_MAX_SHARE, UNREAD_RTOL,
+    TRUNCATED_IDS_MAX_SHARE, UNIT_AXIS_IDS_RATIO, UNREAD_RTOL,
 )
 
 if TYPE_CHECKING:
@@ -362,11 +362,24 @@ def _onehot(ids: np.ndarray, width: int) -> np.ndarray:
     return np.eye(width, dtype=np.float32)[ids]
 
 
-def _unit_axis_dropped(y: np.ndarray, out: np.ndarray) -> np.ndarray:
+def _unit_axis_dropped(y: np.ndarray, out: np.ndarray, loss_at: LossAt) -> np.ndarray:
     """Masks of class ids with a trailing unit axis, (N, H, W, 1) against outputs (N, H, W, C) — how
-    Keras image pipelines keep them, and what its sparse cross-entropy takes — as (N, H, W)."""
-    if y.ndim >= 3 and y.ndim == out.ndim and y.shape[-1] == 1 and out.shape[-1] >= 2 \
-            and tuple(y.shape[:-1]) == tuple(out.shape[:-1]):
+    Keras image pipelines keep them, and what its sparse cross-entropy takes — as (N, H, W), where
+    the loss reads them as ids: outputs that pick each position's id (its whole part) score well
+    below outputs that pick the next id. Values in that layout (counts under a quantile or Gaussian
+    head of C outputs) stay as they are."""
+    if not (y.ndim >= 3 and y.ndim == out.ndim and y.shape[-1] == 1 and out.shape[-1] >= 2
+            and tuple(y.shape[:-1]) == tuple(out.shape[:-1])):
+        return y
+    c = out.shape[-1]
+    ids = np.trunc(np.asarray(y[..., 0], dtype=np.float64))
+    if not np.isfinite(ids).all() or ids.min() < 0 or ids.max() >= c:
+        return y
+    eye = np.eye(c, dtype=np.float32)
+    with np.errstate(all="ignore"):
+        right = loss_at(eye[ids.astype(np.int64)])
+        wrong = loss_at(eye[((ids + 1) % c).astype(np.int64)])
+    if _finite(right) and _finite(wrong) and right < UNIT_AXIS_IDS_RATIO * wrong:
         return y[..., 0]
     return y
 
@@ -560,7 +573,7 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
     check_task(task)
     if task in (None, "classification"):
         given = tuple(y.shape)
-        y = _unit_axis_dropped(y, out)
+        y = _unit_axis_dropped(y, out, loss_at)
         axis = _dense_axis(y, out)
         if axis == 1 and out.ndim > 2 and out.shape[1] == out.shape[-1]:
             axis = _square_class_axis(out, loss_at)

@@ -175,6 +175,10 @@ PER_CLASS_MEAN_RTOL = 1e-3
 # targets: float class ids per position of which at most this share are not whole numbers are read as ids
 # the loss truncates (interpolated mask boundaries: 1-3 % of the pixels); more is a map of values
 TRUNCATED_IDS_MAX_SHARE = 0.25
+# targets: (N, ..., 1) beside (N, ..., C) outputs are ids where outputs picking them (one-hot 0/1) score below
+# this share of outputs picking the next id; a cross-entropy scores ≤ 0.62 for C ≤ 21 (1/e-weighted
+# softmax), a loss of values about 1
+UNIT_AXIS_IDS_RATIO = 0.8
 
 # -- gradients_flow: each weight matrix or kernel, against scale = max(|weight|, √size × the
 # network's median weight RMS), so a tensor started near zero on purpose is judged on the network's

@@ -82,10 +82,34 @@ def test_a_loss_that_shifts_the_wrong_way_round_fails(mlcheck, check):
     assert "repeat the previous position's input" in str(failed.value)
 
 
+class _SeqFirstLM(nn.Module):
+    """A correct language model in the (T, N) layout of nn.GRU's default batch_first=False."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.embed, self.rnn, self.head = nn.Embedding(16, 16), nn.GRU(16, 32), nn.Linear(32, 16)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.head(self.rnn(self.embed(tokens))[0])
+
+
+@pytest.mark.parametrize("seed", [8, 9, 11])
+def test_a_seq_first_language_model_shifted_right_passes(mlcheck, seed):
+    """Axis 1 of (T, N) holds independent samples: changing one moves its own outputs and no other's,
+    which read as left-to-right until the change had to reach the next position too."""
+    x = torch.tensor(np.random.default_rng(seed).integers(0, 16, size=(24, 8)))
+    result = mlcheck.overfit_one_batch(_SeqFirstLM(), (x, x), optimizer=lambda p: torch.optim.Adam(p, lr=1e-2),
+                                       loss_fn=lambda out, y: F.cross_entropy(out[:-1].reshape(-1, 16), y[1:].reshape(-1)))
+    assert result.passed
+
+
 def test_the_probe_needs_a_left_to_right_model_and_a_loss_that_rewards_the_copy():
     x = np.random.default_rng(0).integers(0, 16, size=(8, 12))
-    causal = lambda ids: np.eye(16, dtype=np.float32)[np.asarray(ids)]  # noqa: E731 - output i reads input i only
     eye = np.eye(16, dtype=np.float32)
+    # output i reads inputs i and i - 1 (left-to-right, context carried one step)
+    causal = lambda ids: eye[np.asarray(ids)] + 0.5 * eye[np.roll(np.asarray(ids), 1, axis=1)]  # noqa: E731
+    alone = lambda ids: eye[np.asarray(ids)]  # noqa: E731 - output i reads input i only: independent positions
     both = lambda ids: eye[np.asarray(ids)] + eye[np.roll(np.asarray(ids), -1, axis=1)]  # noqa: E731 - reads i and i+1
 
     def ce(shift: int):
@@ -100,6 +124,7 @@ def test_the_probe_needs_a_left_to_right_model_and_a_loss_that_rewards_the_copy(
     assert diagnosis.copied_targets(x, x, causal, ce(1)) == []  # the loss shifts: predicting the next one wins
     assert diagnosis.copied_targets(x, x, both, ce(0)) == []  # a change at one position moves an earlier output
     assert diagnosis.copied_targets(x, (x + 1) % 16, causal, ce(0)) == []  # targets are not the inputs
+    assert diagnosis.copied_targets(x, x, alone, ce(0)) == []  # no context carried: no next-token model
 
     def backwards(outputs: np.ndarray) -> float:  # output i + 1 scored on input i
         logp = outputs - np.log(np.exp(outputs).sum(-1, keepdims=True))
@@ -163,3 +188,28 @@ def test_keras_outputs_cropped_past_their_window_of_targets_fail_and_the_right_c
     assert failed.value.causes == ["target_leakage"], str(failed.value)
     assert "a window of the inputs along axis 1 (the same positions" in str(failed.value)
     assert mlcheck.overfit_one_batch(_keras_cropped((0, 1)), (x, x[:, 1:])).passed
+
+
+class _SeqAutoencoder(nn.Module):
+    """A GRU encoder over the tokens and an end token, a bottleneck, a GRU decoder emitting the tokens:
+    the targets are the inputs without their last position, and every output reads every input."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.embed, self.enc = nn.Embedding(17, 32), nn.GRU(32, 64, batch_first=True)
+        self.dec, self.head = nn.GRU(64, 64, batch_first=True), nn.Linear(64, 17)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _, h = self.enc(self.embed(x))
+        return self.head(self.dec(h[-1].unsqueeze(1).repeat(1, x.shape[1] - 1, 1))[0])
+
+
+def test_a_sequence_autoencoder_whose_inputs_end_in_an_end_token_is_no_leak():
+    """The same window reading as the cropped model's, but the outputs before the changed position
+    move too: no left-to-right model, so no leak."""
+    tokens = np.random.default_rng(0).integers(0, 16, size=(32, 12))
+    x = np.concatenate([tokens, np.full((32, 1), 16)], 1)
+    model = _SeqAutoencoder().eval()
+    predict = lambda ids: model(torch.as_tensor(ids)).detach().numpy()  # noqa: E731
+    assert diagnosis.target_leak(x, tokens, predict) == []

@@ -90,3 +90,31 @@ def test_keras_masks_with_a_trailing_unit_axis_are_classes_per_position(mlcheck:
     with pytest.raises(CheckFailed) as failed:
         mlcheck.init_loss(_keras_seg(), batch)
     assert failed.value.causes[0] == "labels_invalid", str(failed.value)
+
+
+class _Quantiles(nn.Module):
+    """A GRU forecaster with three quantile outputs per step."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.rnn, self.head = nn.GRU(1, 16, batch_first=True), nn.Linear(16, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.rnn(x)[0])
+
+
+def test_whole_number_values_with_a_trailing_unit_axis_beside_a_quantile_head_stay_values(mlcheck: MLCheck):
+    """Counts 0..2 as (N, T, 1) beside three quantile outputs (N, T, 3): the layout of masks, but a
+    pinball loss does not score outputs picking each count as a class below ones picking the next."""
+    rng = np.random.default_rng(0)
+    counts = np.minimum(rng.poisson(1.0, size=(32, 13)), 2).astype("float32")
+    x, y = torch.tensor(counts[:, :12, None]), torch.tensor(counts[:, 1:, None])
+    qs = torch.tensor([0.1, 0.5, 0.9])
+
+    def pinball(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        e = target - out
+        return torch.maximum(qs * e, (qs - 1) * e).mean()
+
+    result = mlcheck.init_loss(_Quantiles(), (x, y), loss_fn=pinball)
+    assert result.figures["task"] == "regression", result.figures["targets"]

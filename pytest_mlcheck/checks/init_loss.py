@@ -240,7 +240,8 @@ def _averaged_over_classes(reference: float, what: str, outputs: np.ndarray, tar
                               f"classes scores it ln {c} = {fmt(per_sample)} a sample: the mean runs over the {c} classes "
                               "as well as the samples (a mean of target · log-probability over one-hot rows), so the "
                               f"loss and its gradients are {c} times too small and a weight penalty beside it weighs "
-                              f"{c} times more; sum over the classes, then average over the samples")]
+                              f"{c} times more; sum over the classes, then average over the samples (a loss scaled by "
+                              f"1/{c} on purpose, such as gradient accumulation over {c} steps, passes with expected=)")]
 
 
 def _standardised(a: np.ndarray) -> np.ndarray | None:
