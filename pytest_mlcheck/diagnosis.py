@@ -789,12 +789,10 @@ def target_leak(x: np.ndarray | None, y: np.ndarray | None,
     scale = float(np.abs(before).max())
     if not np.isfinite(scale) or scale == 0:
         return []
-    moved = float(np.abs(np.take(after, at, axis=position_axis) - np.take(before, at, axis=position_axis)).max())
+    moved = _largest_move(before, after, at, position_axis)
     if moved <= LEAK_RTOL * scale:
         return []
-    if not shift and (at < 2 or float(np.abs(np.take(after, np.arange(at - 1), axis=position_axis)
-                                           - np.take(before, np.arange(at - 1), axis=position_axis)).max())
-                      > LEAK_RTOL * scale):
+    if not shift and (at < 2 or _largest_move(before, after, np.arange(at - 1), position_axis) > LEAK_RTOL * scale):
         # targets at the inputs' own positions are an autoencoder's (or a copy task's) unless the model
         # runs left to right: outputs before the changed position, short of the one just before it
         # (outputs cropped by one), must stay where they were
@@ -809,6 +807,11 @@ def target_leak(x: np.ndarray | None, y: np.ndarray | None,
                 "predict (outputs cropped or shifted past the positions their targets come from)")
              + ", so training copies it instead of "
              "predicting it and a fitted batch proves nothing")]
+
+
+def _largest_move(before: np.ndarray, after: np.ndarray, positions: Any, axis: int) -> float:
+    """How far the outputs at ``positions`` (one index or several) along ``axis`` moved, at most."""
+    return float(np.abs(np.take(after, positions, axis=axis) - np.take(before, positions, axis=axis)).max())
 
 
 def copied_targets(x: np.ndarray | None, y: np.ndarray | None, predict: Callable[[np.ndarray], np.ndarray],
@@ -851,12 +854,11 @@ def copied_targets(x: np.ndarray | None, y: np.ndarray | None, predict: Callable
         except Exception:
             return []
         out_axis = axis if classes_last else axis + 1
-        moved = np.abs(after - before)
-        earlier = float(np.take(moved, np.arange(at), axis=out_axis).max())
-        there = float(np.take(moved, at, axis=out_axis).max())
+        earlier = _largest_move(before, after, np.arange(at), out_axis)
+        there = _largest_move(before, after, at, out_axis)
         # the next position reads the change too in a model that carries context forward; positions
         # that are independent (the batch axis of a seq-first layout) do not
-        carried = float(np.take(moved, at + 1, axis=out_axis).max()) > LEAK_RTOL * scale
+        carried = _largest_move(before, after, at + 1, out_axis) > LEAK_RTOL * scale
         if earlier > LEAK_RTOL * scale or there <= LEAK_RTOL * scale or not carried:
             continue  # not left-to-right along this axis, blind to its own position, or no context
         following = np.concatenate([np.take(ids, np.arange(1, length), axis=axis),

@@ -375,10 +375,9 @@ def _unit_axis_dropped(y: np.ndarray, out: np.ndarray, loss_at: LossAt) -> np.nd
     ids = np.trunc(np.asarray(y[..., 0], dtype=np.float64))
     if not np.isfinite(ids).all() or ids.min() < 0 or ids.max() >= c:
         return y
-    eye = np.eye(c, dtype=np.float32)
     with np.errstate(all="ignore"):
-        right = loss_at(eye[ids.astype(np.int64)])
-        wrong = loss_at(eye[((ids + 1) % c).astype(np.int64)])
+        right = loss_at(_onehot(ids.astype(np.int64), c))
+        wrong = loss_at(_onehot(((ids + 1) % c).astype(np.int64), c))
     if _finite(right) and _finite(wrong) and right < UNIT_AXIS_IDS_RATIO * wrong:
         return y[..., 0]
     return y

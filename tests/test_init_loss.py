@@ -361,11 +361,11 @@ def _keras_penalised(per_class: bool):
 
 
 def test_a_keras_cross_entropy_averaged_over_the_classes_fails_beside_weight_penalties(mlcheck):
-    """Keras adds the penalties to the compiled loss: the rule reads the loss above its floor."""
+    """Keras adds the penalties to the compiled loss: the rule reads the loss without them."""
     x, y = kc.digits_arrays(64)
     onehot = keras.utils.to_categorical(y, 10)
     with pytest.raises(CheckFailed) as failed:
         mlcheck.init_loss(_keras_penalised(per_class=True), (x.reshape(len(x), -1), onehot))
     assert failed.value.causes == ["init_loss_off"], str(failed.value)
-    assert "above the floor" in str(failed.value)
+    assert "beside a weight penalty of" in str(failed.value)
     assert mlcheck.init_loss(_keras_penalised(per_class=False), (x.reshape(len(x), -1), onehot)).passed

@@ -68,8 +68,9 @@ def batch_independence(
         probes = sorted({int(picks[0]), int(picks[len(picks) // 2]), int(picks[-1])}) if len(picks) else []
         backward, leak_share, no_path = _backward(run, session, session.prepare(x), probes, valid, ids, seed)
         wider = _Wider(session, x, seed) if no_path else None
-        forward = _forward(run, session, x, flat, probes, valid, rng, seed, wider)
-        reordered = [] if forward or backward else _reordered(run, session, x, flat, valid, seed, wider)
+        tol = diagnosis.independence_tolerance(flat[valid])  # rounding of these outputs
+        forward = _forward(run, session, x, flat, probes, valid, rng, seed, wider, tol)
+        reordered = None if forward or backward else _reordered(run, session, x, flat, valid, seed, wider, tol)
         if leak_share is not None:
             run.figure("gradient_leak", leak_share,
                        f"backward: the largest gradient reaching another sample is {fmt(leak_share)} of the one on "
@@ -78,7 +79,7 @@ def batch_independence(
     run.result.figures["samples"] = n
     if reordered:
         raise run.fail("outputs depend on where a sample sits in the batch",
-                       [(C.BATCH_MIXING, reordered[0] + ": the model reads the sample's slot, not only the sample "
+                       [(C.BATCH_MIXING, reordered + ": the model reads the sample's slot, not only the sample "
                                          "(position ids or a table indexed by an arange over the batch axis, size(0) "
                                          "where the sequence length size(1) was meant)")])
     if not forward and not backward:
@@ -127,13 +128,12 @@ def _backward(run: CheckRun, session: Any, prepared: Any, probes: list[int], val
 
 
 def _forward(run: CheckRun, session: Any, x: np.ndarray, flat: np.ndarray, probes: list[int], valid: np.ndarray,
-             rng: np.random.Generator, seed: int, wider: _Wider | None) -> list[str]:
+             rng: np.random.Generator, seed: int, wider: _Wider | None, tol: float) -> list[str]:
     """Each probed sample changed in turn: which other samples' outputs moved by more than rounding
-    of the outputs. ``wider``: no gradient path leads from one sample to another, so a move beyond
-    that is re-measured on a float64 copy (:class:`_Wider`) before it counts."""
+    of the outputs (``tol``). ``wider``: no gradient path leads from one sample to another, so a move
+    beyond that is re-measured on a float64 copy (:class:`_Wider`) before it counts."""
     n = len(valid)
     found: list[str] = []
-    tol = diagnosis.independence_tolerance(flat[valid])
     worst = 0.0
     for j in probes:
         changed = perturbed(x, j, rng)
@@ -163,22 +163,22 @@ def _forward(run: CheckRun, session: Any, x: np.ndarray, flat: np.ndarray, probe
 
 
 def _reordered(run: CheckRun, session: Any, x: np.ndarray, flat: np.ndarray, valid: np.ndarray, seed: int,
-               wider: _Wider | None) -> list[str]:
+               wider: _Wider | None, tol: float) -> str | None:
     """The batch in reverse order: a model that treats every sample alike gives each one the outputs it
-    gave in place; one that reads a sample's slot (position ids from the batch axis) does not. Asked
-    where no sample reached another. A model that draws noise at inference gets other draws in
-    other slots, so it is asked only of a model whose outputs stay put under other draws."""
+    gave in place; one that reads a sample's slot (position ids from the batch axis) does not (what
+    moved beyond ``tol``, said; None). Asked where no sample reached another. A model that draws
+    noise at inference gets other draws in other slots, so it is asked only of a model whose
+    outputs stay put under other draws."""
     n = len(valid)
     order = np.arange(n)[::-1]
     prepared = session.prepare(x)
     with session.same_draws(seed):
         session.predict(prepared)  # the second pass draws anew from every generator the first moved on
         redrawn = session.predict(prepared).reshape(n, -1).astype(np.float64)
-    tol = diagnosis.independence_tolerance(flat[valid])
     if (_moved(flat[valid], redrawn[valid]) > tol).any():
         run.result.notes.append("the outputs change with the random draws (sampling at inference): the batch's "
                                 "order is not probed")
-        return []
+        return None
     # a slice, then a fresh C-ordered copy: fancy indexing leaves a unit axis an odd stride, which torch
     # reads as channels-last (a convolution's output then refuses .view)
     reversed_x = np.ascontiguousarray(x[::-1])
@@ -193,10 +193,10 @@ def _reordered(run: CheckRun, session: Any, x: np.ndarray, flat: np.ndarray, val
     if len(moved) and wider is not None:
         moved = wider.still_moved(reversed_x, samples, delta, tol_moved=moved, order=order)
     if not len(moved):
-        return []
-    return [f"reversing the batch's order changed the outputs of {len(moved)} sample(s) (first {int(moved[0])}, by up "
+        return None
+    return (f"reversing the batch's order changed the outputs of {len(moved)} sample(s) (first {int(moved[0])}, by up "
             f"to {fmt(worst)}; outputs up to {fmt(float(np.abs(flat[samples]).max(initial=0.0)))}), though no sample's "
-            "change reached another"]
+            "change reached another")
 
 
 def _moved(before: np.ndarray, after: np.ndarray) -> np.ndarray:

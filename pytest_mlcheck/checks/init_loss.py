@@ -183,7 +183,8 @@ def init_loss(
             raise usage("expected", "a reference loss", fix=f"the loss of {what} is {fmt(reference)}, which cannot "
                                                              "serve as one; pass expected= with the loss an untrained "
                                                              "model should have")
-        averaged = _averaged_over_classes(reference, what, outputs, targets) if expected is None else []
+        averaged = _averaged_over_classes(reference, session.penalty(), what, outputs, targets) \
+            if expected is None else []
         if averaged:
             raise run.fail(f"the loss of {what} is a cross-entropy divided by the number of classes",
                            averaged)
@@ -219,24 +220,24 @@ def init_loss(
         raise run.fail(f"the loss at init is {fmt(observed)}, expected about {fmt(reference)}", causes)
 
 
-def _averaged_over_classes(reference: float, what: str, outputs: np.ndarray, targets: Any) -> list:
+def _averaged_over_classes(reference: float, penalty: float, what: str, outputs: np.ndarray,
+                           targets: Any) -> list:
     """A cross-entropy over single-label class targets scores an uninformative prediction at ln C a
     sample (label smoothing and class weights leave that as it is); exactly ln C / C is the signature
     of a mean taken over the C classes as well as the samples (``reduce_mean(target * log_softmax)``
     on one-hot rows): every loss and gradient C times too small, and a weight penalty beside it C
     times too strong. C ≥ 3, so that the factor lies far outside what an init's spread moves. Measured
-    above the loss's floor (a perfect prediction's), which holds what the loss adds whatever the
-    outputs (a Keras model's weight penalties)."""
-    floor = targets.floor if math.isfinite(targets.floor) and targets.floor > 0 else 0.0
-    if targets.task != "classification" or what == "0.5 everywhere" or not math.isfinite(reference):
-        return []
+    without ``penalty``, the part of the loss no output moves (a compiled Keras loss's weight
+    penalties)."""
     c = prediction_rows(outputs, targets.channel_axis).shape[1]
-    per_sample = math.log(c) if c >= 3 else float("nan")
-    data = reference - floor
+    if targets.task != "classification" or what == "0.5 everywhere" or not math.isfinite(reference) or c < 3:
+        return []
+    per_sample = math.log(c)
+    data = reference - penalty
     if not abs(data * c / per_sample - 1) <= PER_CLASS_MEAN_RTOL:
         return []
-    above = f" above the floor {fmt(floor)} (what the loss adds whatever the outputs)" if floor else ""
-    return [(C.INIT_LOSS_OFF, f"the loss of {what} is {fmt(data)}{above} = ln {c} / {c}, where a cross-entropy over {c} "
+    beside = f" beside a weight penalty of {fmt(penalty)} (what the loss adds whatever the outputs)" if penalty else ""
+    return [(C.INIT_LOSS_OFF, f"the loss of {what} is {fmt(data)}{beside} = ln {c} / {c}, where a cross-entropy over {c} "
                               f"classes scores it ln {c} = {fmt(per_sample)} a sample: the mean runs over the {c} classes "
                               "as well as the samples (a mean of target · log-probability over one-hot rows), so the "
                               f"loss and its gradients are {c} times too small and a weight penalty beside it weighs "
