@@ -56,6 +56,7 @@ class UserCodeError(Exception):
         self.exc = exc
         # (non-finite, all) output values a loss was given when it raised, where an adapter saw some
         self.nonfinite_outputs: tuple[int, int] | None = None
+        self.notes: list[str] = []  # what the probes learnt about the error beyond any cause
 
 
 def call_user(stage: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -376,3 +376,53 @@ def test_the_reversed_batch_reaches_the_model_in_the_layout_it_was_given(mlcheck
     inputs = torch.tensor(images[:, None])  # a unit channel axis, as ToTensor-like code writes it
     result = mlcheck.batch_independence(_ConvThenView(), inputs)
     assert result.passed and result.figures["largest_change_reversed"] == 0.0
+
+
+class _PackedGRU(torch.nn.Module):
+    """A GRU over padded ids packed with ``pack_padded_sequence``: with ``enforce_sorted`` it runs only
+    on batches sorted by length, longest first."""
+
+    def __init__(self, enforce_sorted: bool):
+        super().__init__()
+        self.enforce_sorted = enforce_sorted
+        self.emb = torch.nn.Embedding(20, 8, padding_idx=0)
+        self.rnn = torch.nn.GRU(8, 16, batch_first=True)
+        self.head = torch.nn.Linear(16, 3)
+
+    def forward(self, x):
+        lengths = (x != 0).sum(1).cpu()
+        packed = torch.nn.utils.rnn.pack_padded_sequence(self.emb(x), lengths, batch_first=True,
+                                                         enforce_sorted=self.enforce_sorted)
+        return self.head(self.rnn(packed)[1][-1])
+
+
+def _sorted_padded_ids():
+    g = torch.Generator().manual_seed(0)
+    x = torch.zeros(16, 10, dtype=torch.long)
+    for i in range(16):
+        length = 10 - i // 2  # longest first: what enforce_sorted asks for
+        x[i, :length] = torch.randint(1, 20, (length,), generator=g)
+    return x
+
+
+def test_a_model_that_refuses_a_reordered_batch_is_not_blamed_on_the_inputs_dtype(mlcheck):
+    """The batch as given runs; the copies the probes build (a sample changed, another's ids put in)
+    break the sorting: the failure says so, and names no dtype or shape of the given batch."""
+    torch.manual_seed(0)
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.batch_independence(_PackedGRU(enforce_sorted=True), _sorted_padded_ids())
+    assert failed.value.causes == []
+    assert "runs on the batch as given but raised on a copy this check built" in str(failed.value)
+    assert "enforce_sorted=False" in str(failed.value)
+
+
+def test_the_same_model_packing_unsorted_batches_passes(mlcheck):
+    torch.manual_seed(0)
+    assert mlcheck.batch_independence(_PackedGRU(enforce_sorted=False), _sorted_padded_ids()).passed
+
+
+def test_ids_fed_to_a_float_layer_are_still_named_input_dtype(mlcheck):
+    """The given batch itself does not run: the dtype story stands."""
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.batch_independence(torch.nn.Linear(10, 3), _sorted_padded_ids())
+    assert failed.value.causes == ["input_dtype"]

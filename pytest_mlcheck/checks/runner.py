@@ -97,9 +97,10 @@ class CheckRun:
 
     @contextlib.contextmanager
     def session(self, model: Any, spec: TrainSpec = TrainSpec(), *, inference: bool = False,
-                explain: tuple[Any, Any] | None = None) -> Iterator[Session]:
+                explain: tuple[Any, Any] | None = None, builds_inputs: bool = False) -> Iterator[Session]:
         """A session on a copy of ``model``; an exception from the user's code inside the block
         is a failed check (its causes found on ``explain``, a raw (x, y) batch; y may be None).
+        ``builds_inputs``: an inference check that feeds the model copies of ``explain`` it changed.
         The session is closed however the block ends."""
         from pytest_mlcheck.backends import framework_of
         from pytest_mlcheck.checks.common import open_session
@@ -108,7 +109,7 @@ class CheckRun:
         session = open_session(model, self.settings, spec, inference=inference)
 
         def probes(err: UserCodeError) -> list[Evidence]:
-            return [] if explain is None else error_causes(err, session, explain)
+            return [] if explain is None else error_causes(err, session, explain, built=builds_inputs)
 
         try:
             self.result.framework = framework_of(model)
@@ -126,6 +127,7 @@ def user_code_fails(run: CheckRun, probes: Callable[[UserCodeError], list[Eviden
         yield
     except UserCodeError as err:
         causes = probes(err) if probes else []
+        run.result.notes.extend(err.notes)
         raise run.fail(f"{err}", causes) from err.exc
 
 

@@ -997,6 +997,15 @@ def _blown_up(outputs: np.ndarray | None, x: Any, y: Any) -> list[Evidence]:
              "updates")]
 
 
+def _runs(session: Any, prepared: Any) -> bool:
+    """Whether the model's eval-mode forward pass runs on ``prepared``."""
+    try:
+        session.predict(prepared)
+    except Exception:
+        return False
+    return True
+
+
 def _dtype_clash(text: str) -> bool:
     """The framework's words for two floating-point types meeting in one op."""
     lowered = text.lower()
@@ -1070,12 +1079,23 @@ def _noisy(fresh: Callable[[], Any], raw_batch: tuple[Any, Any], log: ProbeLog) 
         session.close()
 
 
-def error_causes(err: UserCodeError, session: Any, raw_batch: tuple[Any, Any]) -> list[Evidence]:
-    """Causes for an exception the user's code raised during a check."""
+def error_causes(err: UserCodeError, session: Any, raw_batch: tuple[Any, Any], *,
+                 built: bool = False) -> list[Evidence]:
+    """Causes for an exception the user's code raised during a check. ``built``: an inference check
+    that also feeds the model changed copies of ``raw_batch``; a forward pass that raised while the
+    batch as given runs says nothing about its dtype or shape (a note says what it does say)."""
     try:
-        x = session.inputs(session.prepare(*raw_batch))
+        prepared = session.prepare(*raw_batch)
+        x = session.inputs(prepared)
     except Exception:
-        x = None
+        prepared = x = None
+    if built and prepared is not None and err.stage == "the model's forward pass" and _runs(session, prepared):
+        err.notes.append("the model runs on the batch as given but raised on a copy this check built from it "
+                         "(samples changed, swapped or reordered): it accepts only batches composed a certain way "
+                         "(lengths sorted for pack_padded_sequence(enforce_sorted=True), a fixed batch size or "
+                         "content); make it accept any batch of valid samples (enforce_sorted=False), or pass "
+                         "inputs it accepts in any order")
+        return list(getattr(err, "evidence", ()))
     causes: list[Evidence] = list(getattr(err, "evidence", ()))  # what the adapter already knows
     text = str(err.exc)
     if "device" in text and ("expected" in text.lower() or "same device" in text):
