@@ -65,8 +65,8 @@ def run_check(m: MLCheck, check: str, kw: dict[str, Any], b: dict[str, Any]) -> 
         return m.inputs_normalized(inputs, model=model, **kw)
     if check == "batch_independence":
         return m.batch_independence(model, inputs, **kw)
-    if check == "input_independent_baseline":
-        return m.input_independent_baseline(model, batch, **train, **kw)
+    if check == "input_independent_baseline":  # a batch of ≥ 64 where the program's own is smaller
+        return m.input_independent_baseline(model, b.get("baseline_batch", batch), **train, **kw)
     if check == "preprocessing_parity":
         return m.preprocessing_parity(b["train_pipeline"], b["eval_pipeline"], b["raw_samples"], **kw)
     if check == "no_split_leakage":

@@ -69,6 +69,8 @@ def test_buggy_and_fixed_versions_build_and_take_their_batch(name: str, framewor
             assert len(batch[0]) == len(batch[1])
         for xb, yb in b.get("batches") or []:
             assert len(xb) == len(yb)
+        if "baseline_batch" in b:  # only where the program's own batch is under input_independent_baseline's 64
+            assert len(b["baseline_batch"][0]) == len(b["baseline_batch"][1]) >= 64 > len(batch[0])
         if framework == "torch":
             assert b.get("loss_fn") is not None or b.get("train_step") is not None
             assert b.get("optimizer") is not None

@@ -4,7 +4,9 @@ GitHub issue reports (see each module's docstring for its source and fault label
 Every module defines ``LABEL`` (a cause id, alternatives joined by '|', or ``other:<label>``),
 ``SOURCE``, ``FRAMEWORKS``, ``CHECKS`` (``[(check, kwargs)]`` or a dict of them per framework) and
 ``buggy(framework)`` / ``fixed(framework)``, which return a dict with ``model`` and what the checks
-take: ``batch``, ``batches``, ``inputs``, ``loss_fn``, ``optimizer``, ``train_step``, and for
+take: ``batch``, ``batches``, ``inputs``, ``loss_fn``, ``optimizer``, ``train_step``,
+``baseline_batch`` for ``input_independent_baseline`` where the program's batch holds under the 64
+samples that check asks for (what a user given its usage error passes), and for
 ``no_split_leakage`` the two splits' samples, ``train_split`` and ``test_split``, and for
 ``preprocessing_parity`` ``train_pipeline``, ``eval_pipeline`` and ``raw_samples``.
 ``benchmarks/real_programs_table.py`` runs them. Importing this package imports no ML framework.
@@ -225,4 +227,9 @@ PROGRAMS: tuple[str, ...] = (
     "b42b_tfdocs_segmentation_masks_bilinear_resized",
     "b43a_encode_attend_navigate_tsp_critic_baseline_not_detached",
     "b43b_tf_cookbook_birthweight_net_age_column_as_binary_label",
+    # forty-fourth held-out batch (ported blind to the probes)
+    "b44a_silero_vad_tuning_decoder_no_zero_grad",
+    "b44b_d2l_imdb_birnn_pos_folder_key_all_labels_zero",
+    "b44c_wtte_rnn_weibull_discrete_loglik_log_of_zero",
+    "b44d_kerasio_text_classification_lstm_reads_post_padding",
 )
