@@ -487,6 +487,24 @@ def in_layout(rows: np.ndarray, shape: tuple, axis: Optional[int]) -> np.ndarray
     return np.ascontiguousarray(np.moveaxis(rows.reshape(*positions, shape[axis]), -1, axis), dtype=np.float32)
 
 
+def frequency_outputs(freq: np.ndarray, shape: tuple, axis: Optional[int]) -> list[np.ndarray]:
+    """Outputs of ``shape`` that predict the class frequencies ``freq`` for every sample (or every
+    position along a class ``axis``), whatever the inputs: as probabilities, and as logits (their
+    logs, which a softmax or a log-softmax turns back into them); one output of two classes carries
+    the second's probability or its log-odds. Empty where ``shape`` holds no row of ``freq``."""
+    p = np.clip(np.asarray(freq, dtype=np.float64), 1e-6, None)
+    p = p / p.sum()
+    width = int(shape[axis]) if axis is not None else int(np.prod(shape[1:]))
+    count = int(np.prod(shape)) // max(width, 1)
+    if width == len(p):
+        rows = [p, np.log(p)]
+    elif width == 1 and len(p) == 2:
+        rows = [p[1:], np.log(p[1:] / p[:1])]
+    else:
+        return []
+    return [in_layout(np.broadcast_to(r, (count, width)), shape, axis) for r in rows]
+
+
 def _decide_dense(y: np.ndarray, out: np.ndarray, loss_at: LossAt, axis: int, penalty: float) -> Targets:
     """Class ids per position (segmentation masks) against outputs with a class axis: judged as
     classification of every position, with the loss probed on outputs in the model's layout."""

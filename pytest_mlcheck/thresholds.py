@@ -147,6 +147,7 @@ IMBALANCE_RATIO = 1.5
 # the imbalance, which comes first: the other classes together hold 40 % or less (the common scale's
 # 'mild' imbalance starts at a 20-40 % minority); a 54/46 split explains no collapse
 IMBALANCE_EXPLAINS_SHARE = 0.6
+MARGINAL_BATCHES = 8  # training batches the loss of predicting the label frequencies is averaged over
 
 # -- output_range --------------------------------------------------------------------------------
 SUM_ATOL = 1e-3  # rows of probabilities sum to 1 within this (float32 softmax rounding is ~1e-6)

@@ -16,9 +16,10 @@ from pytest_mlcheck.checks.training import learning, train_loop
 from pytest_mlcheck.data import batches_upto, input_batches
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import CheckResult, fmt
-from pytest_mlcheck.targets import Targets, check_task, output_form, prediction_rows
+from pytest_mlcheck.targets import Targets, check_task, frequency_outputs, output_form, prediction_rows
 from pytest_mlcheck.thresholds import (
-    COLLAPSE_MAX_SHARE, COLLAPSE_MIN_SAMPLES, IMBALANCE_EXPLAINS_SHARE, IMBALANCE_RATIO, IMBALANCE_SHARE, OVERFIT_EXTEND,
+    COLLAPSE_MAX_SHARE, COLLAPSE_MIN_SAMPLES, IMBALANCE_EXPLAINS_SHARE, IMBALANCE_RATIO, IMBALANCE_SHARE, MARGINAL_BATCHES,
+    OVERFIT_EXTEND,
     REGRESSION_MIN_SPREAD, TRAIN_ON_STEPS,
 )
 
@@ -76,6 +77,7 @@ def not_constant_predictions(
                                       "predictions", fix=f"got {distinct}; pass more varied inputs (e.g. a held-out batch)")
         causes_extra: list[Evidence] = []
         majority: tuple[int, float, float] | None = None  # the training labels' largest class and its share
+        counted = np.zeros(0, dtype=np.int64)  # the training labels the loss reads (ids it skips left out)
         targets: Targets | None = None
         values = False  # train_on targets that are values, one for every output
         if train_on is not None:
@@ -93,8 +95,9 @@ def not_constant_predictions(
             losses, _, why = train_loop(session, train, n_steps, run)
             run.record_losses(losses)
             if targets.task in ("classification", "binary"):
-                labels = np.concatenate([targets_of(session, raw[0], b, session.predict(b), targets.task).ids
-                                         for raw, b in zip(raws, train)])
+                read = [targets_of(session, raw[0], b, session.predict(b), targets.task) for raw, b in zip(raws, train)]
+                labels = np.concatenate([t.ids for t in read])
+                counted = np.concatenate([_counted(t) for t in read])
                 majority = _majority(labels)
                 causes_extra = _imbalance(majority)
             if why == "nonfinite":
@@ -112,8 +115,8 @@ def not_constant_predictions(
         if len(judge.flat) < COLLAPSE_MIN_SAMPLES:
             raise usage("inputs", f"at least {COLLAPSE_MIN_SAMPLES} samples with finite inputs",
                         fix=f"got {len(judge.flat)}; pass more samples without NaN or inf")
-        if train_on is not None and judge.collapsed() and not judge.identical() \
-                and not judge.explained_by(majority) and learning(losses):
+        if train_on is not None and judge.collapsed() and not judge.identical() and learning(losses) \
+                and (not judge.explained_by(majority) or _past_marginal(run, session, train, counted, targets, losses)):
             # slow but correct is no defect: a model still learning shows the labels' marginal before
             # the inputs' part; it trains on while the loss keeps falling, judged after each stretch
             losses = _train_on(run, session, train, losses, n_steps, judge, prepared)
@@ -124,6 +127,54 @@ def not_constant_predictions(
                 + causes_extra
         judge.report(run, causes_extra, majority)
         return run.passed()
+
+
+def _past_marginal(run: CheckRun, session: Any, train: list[Any], labels: np.ndarray, targets: Targets,
+                   losses: list[float]) -> bool:
+    """Whether the training loss (the median of its last quarter) has gone below the loss of predicting
+    the labels' class frequencies for every input (:func:`_marginal_loss`): no input-blind model gets
+    there, so a model that has is reading its inputs, and its collapse onto the majority class is the
+    lag of a model that learned the frequencies first, not what the imbalance leaves it. A figure and
+    a note say what was compared."""
+    marginal = _marginal_loss(session, train, labels, targets)
+    recent = float(np.median(losses[-(len(losses) // 4):]))
+    if not (np.isfinite(marginal) and np.isfinite(recent)):
+        return False
+    run.figure("marginal_loss", marginal, "")
+    past = recent < marginal
+    run.result.notes.append(
+        f"the training loss's last quarter (median {fmt(recent)}) is "
+        + (f"below {fmt(marginal)}, the loss of predicting the labels' class frequencies for every input: the model "
+           "reads its inputs beyond the imbalance, so its collapse onto the majority class is not put down to it"
+           if past else
+           f"not below {fmt(marginal)}, the loss of predicting the labels' class frequencies for every input: the "
+           "model has learned no more than the imbalance"))
+    return past
+
+
+def _counted(targets: Targets) -> np.ndarray:
+    """The class ids of one batch the loss reads, flat (positions an ignore id marks left out)."""
+    ids = np.asarray(targets.ids).reshape(-1)
+    skipped = targets.ignored
+    if skipped is None or np.asarray(skipped).size != ids.size:
+        return ids
+    return ids[~np.asarray(skipped, dtype=bool).reshape(-1)]
+
+
+def _marginal_loss(session: Any, train: list[Any], labels: np.ndarray, targets: Targets) -> float:
+    """The loss of predicting the training labels' class frequencies for every sample, whatever the
+    inputs (the best an input-blind model can do: the labels' entropy under a cross-entropy), averaged
+    over up to MARGINAL_BATCHES of the training batches; NaN where the loss cannot say."""
+    freq = np.bincount(labels.reshape(-1).astype(np.int64), minlength=max(targets.width, 2)) / labels.size
+    values = []
+    for batch in train[:MARGINAL_BATCHES]:
+        shape = tuple(session.predict(batch).shape)
+        found = [session.loss_of(c, batch) for c in frequency_outputs(freq, shape, targets.channel_axis)]
+        finite = [v for v in found if np.isfinite(v)]
+        if not finite:
+            return float("nan")
+        values.append(min(finite))
+    return float(np.mean(values)) if values else float("nan")
 
 
 def _finite(run: CheckRun, judge: _Judge) -> None:

@@ -232,4 +232,8 @@ PROGRAMS: tuple[str, ...] = (
     "b44b_d2l_imdb_birnn_pos_folder_key_all_labels_zero",
     "b44c_wtte_rnn_weibull_discrete_loglik_log_of_zero",
     "b44d_kerasio_text_classification_lstm_reads_post_padding",
+    # forty-fifth held-out batch (ported blind to the probes)
+    "b45a_siamese_triplet_hard_negative_pairs_pick_easiest",
+    "b45b_nest_of_unets_rotation_on_image_not_mask",
+    "b45c_world_models_mdrnn_mixture_log_softmax_over_batch",
 )
