@@ -15,7 +15,7 @@ from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
-    BEAT_CONSTANT, CLIPPED_MIN_ROWS, CONSTANT_AT_FLOOR, CLIPPED_MIN_SHARE, DENSE_MIN_RIGHT, EDGE_LIMIT_HAIRS, EDGE_LIMIT_RTOL,
+    BEAT_CONSTANT, CLIPPED_MIN_ROWS, GROUPS_RTOL, CONSTANT_AT_FLOOR, CLIPPED_MIN_SHARE, DENSE_MIN_RIGHT, EDGE_LIMIT_HAIRS, EDGE_LIMIT_RTOL,
     FLOOR_REFUTED, HEAD_OUTSIDE_SHARE, IGNORED_MAX_ASKED, OVERLAP_MAX_SAMPLES, OVERLAP_MIN_DETERMINED,
     OVERLAP_NEIGHBOURS, SOFTMAX_AGAIN_RTOL, SOFTMAX_INSIDE_MAX_CLASSES, STEP_LOGIT, STEP_NUDGE, SUM_ATOL,
     TRUNCATED_IDS_MAX_SHARE, UNIT_AXIS_IDS_RATIO, UNREAD_RTOL,
@@ -487,6 +487,31 @@ def in_layout(rows: np.ndarray, shape: tuple, axis: Optional[int]) -> np.ndarray
     return np.ascontiguousarray(np.moveaxis(rows.reshape(*positions, shape[axis]), -1, axis), dtype=np.float32)
 
 
+def _groups_only(loss_at: LossAt, ids: np.ndarray, shape: tuple, out: np.ndarray) -> bool:
+    """Class ids (at least three classes) that the loss reads only as which samples share one: its value
+    stays put when the classes are renamed among themselves (each id the next one present, a
+    bijection) and moves when every sample gets the first one's class — a contrastive, triplet or
+    proxy-free metric-learning loss on embeddings, whose width says nothing of the classes. Asked at
+    the untrained outputs and at a seeded draw of the same scale (an untrained head's near-uniform
+    scores may sit where a cross-entropy is blind to the renaming too). None of a cross-entropy."""
+    values = np.unique(ids)
+    if len(values) < 3 or len(ids) < 4:
+        return False
+    renamed = values[(np.searchsorted(values, ids) + 1) % len(values)].reshape(shape)
+    merged = np.full(shape, ids.flat[0])
+    scale = float(np.std(out)) if np.isfinite(out).all() and np.std(out) > 0 else 1.0
+    drawn = out + np.random.default_rng(0).normal(0.0, max(scale, 1.0), out.shape)
+    for outputs in (np.ascontiguousarray(out, dtype=np.float32), np.ascontiguousarray(drawn, dtype=np.float32)):
+        with np.errstate(all="ignore"):
+            base, moved, alike = loss_at(outputs), loss_at(outputs, renamed), loss_at(outputs, merged)
+        if not all(np.isfinite(v) for v in (base, moved, alike)):
+            return False
+        size = max(abs(base), abs(moved), 1e-12)
+        if abs(moved - base) > GROUPS_RTOL * size or abs(alike - base) <= GROUPS_RTOL * size:
+            return False
+    return True
+
+
 def frequency_outputs(freq: np.ndarray, shape: tuple, axis: Optional[int]) -> list[np.ndarray]:
     """Outputs of ``shape`` that predict the class frequencies ``freq`` for every sample (or every
     position along a class ``axis``), whatever the inputs: as probabilities, and as logits (their
@@ -588,6 +613,7 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
     ``penalty``: the part of every ``loss_at`` value that no output moves (weight penalties), taken
     off where a floor is compared with a closed form."""
     check_task(task)
+    given_task = task
     if task in (None, "classification"):
         given = tuple(y.shape)
         y = _unit_axis_dropped(y, out, loss_at)
@@ -646,6 +672,11 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
     ids: Optional[np.ndarray] = None
     ignored: Optional[np.ndarray] = None
     floor = float("nan")
+    if task == "classification" and given_task is None and column and whole \
+            and _groups_only(loss_at, y2[:, 0], np.asarray(y).shape, out):
+        return Targets("regression", f"class ids {id_shape} the loss reads only as groups (which samples share a "
+                                     "class, as a contrastive or triplet loss does): the outputs are embeddings, "
+                                     "judged on the loss alone", None, width, "values", float("nan"), [])
     if task == "classification":
         if column:
             if not whole:

@@ -180,6 +180,9 @@ TRUNCATED_IDS_MAX_SHARE = 0.25
 # this share of outputs picking the next id; a cross-entropy scores ≤ 0.62 for C ≤ 21 (1/e-weighted
 # softmax), a loss of values about 1
 UNIT_AXIS_IDS_RATIO = 0.8
+# targets: class ids the loss reads only as groups (renaming the classes leaves it within float32 rounding of a
+# sum's reordering; merging them all moves it beyond)
+GROUPS_RTOL = 1e-5
 
 # -- gradients_flow: each weight matrix or kernel, against scale = max(|weight|, √size × the
 # network's median weight RMS), so a tensor started near zero on purpose is judged on the network's
