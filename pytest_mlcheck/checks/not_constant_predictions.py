@@ -19,7 +19,7 @@ from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.targets import Targets, check_task, frequency_outputs, output_form, prediction_rows
 from pytest_mlcheck.thresholds import (
     COLLAPSE_MAX_SHARE, COLLAPSE_MIN_SAMPLES, IMBALANCE_EXPLAINS_SHARE, IMBALANCE_RATIO, IMBALANCE_SHARE, MARGINAL_BATCHES,
-    OVERFIT_EXTEND,
+    MINORITY_KEPT, OVERFIT_EXTEND,
     REGRESSION_MIN_SPREAD, TRAIN_ON_STEPS,
 )
 
@@ -105,6 +105,12 @@ def not_constant_predictions(
             if why == "time":
                 raise run.time_up(f"after {len(losses)} of {n_steps} training steps on train_on")
             session.recalibrate(train[0])  # normalisation statistics of the data it trained on
+        if max_share is None and _allowed_share(share_cap, majority) > share_cap and majority is not None:
+            share_cap = _allowed_share(share_cap, majority)
+            run.result.notes.append(
+                f"the training labels are {majority[1]:.0%} class {majority[0]}, so a model that predicts them as often "
+                f"as they occur takes over {COLLAPSE_MAX_SHARE:.0%}: one class may take up to {share_cap:.1%} of the "
+                f"predictions, the others keeping at least {MINORITY_KEPT:.0%} of the labels' share")
         judge = _Judge(arrays, targets, task, values, share_cap).read(session, prepared)
         if not judge.finite_in.all():
             # samples whose inputs hold NaN or inf are reported, not judged
@@ -292,7 +298,8 @@ def _classes(run: CheckRun, top: tuple[int, float, int], n: int, cap: float, ide
     label, share, distinct = top
     run.figure("predicted_classes", distinct)
     run.figure("largest_class", label, "")
-    run.figure("largest_class_share", share, f"largest class share: {share:.0%} (class {label}; at most {cap:.0%} allowed)")
+    allowed = f"{cap:.0%}" if round(cap, 2) == cap else f"{cap:.1%}"
+    run.figure("largest_class_share", share, f"largest class share: {share:.0%} (class {label}; at most {allowed} allowed)")
     run.figure("max_share", cap, "")
     if share > cap:
         evidence = ("every input gives the same output vector: nothing of the input reaches the head"
@@ -335,6 +342,17 @@ def _majority(labels: np.ndarray) -> tuple[int, float, float] | None:
     top = int(np.argmax(counts))
     others = (labels.size - counts[top]) / (len(counts) - 1) if len(counts) > 1 else 0.0
     return int(values[top]), float(counts[top] / labels.size), float(counts[top] / others) if others else float("inf")
+
+
+def _allowed_share(cap: float, majority: tuple[int, float, float] | None) -> float:
+    """The largest share one class may take of the predictions: ``cap``, or more where the training
+    labels' majority class is so common that a model predicting it as often as they hold it would be
+    over the cap (91 % background pixels): then the predictions must give the other classes at least
+    MINORITY_KEPT of the share the labels give them. Labels of one class keep ``cap`` (no other class
+    to predict)."""
+    if majority is None or _only_class(majority):
+        return cap
+    return max(cap, 1.0 - MINORITY_KEPT * (1.0 - majority[1]))
 
 
 def _only_class(majority: tuple[int, float, float] | None) -> bool:
