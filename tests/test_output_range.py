@@ -190,3 +190,51 @@ def test_independent_sigmoids_asked_for_probabilities_are_told_the_sigmoid_kind(
         mlcheck.output_range(model, x, kind="probabilities")
     assert failed.value.causes == ["output_activation"] and "the kind is 'sigmoid'" in str(failed.value)
     assert mlcheck.output_range(model, x, kind="sigmoid").passed
+
+
+class MaskHead(nn.Module):
+    """A per-pixel binary head: two convolutions and a one-channel 1×1 convolution whose bias starts at
+    0.22 (torch draws it from ±1/√fan_in, so one channel starts on its bias: the Nest-of-UNets U-Net).
+    ``final``: an activation after it (the broken twins)."""
+
+    def __init__(self, final: nn.Module | None = None) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.body = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU())
+        self.out = nn.Conv2d(8, 1, 1)
+        with torch.no_grad():
+            self.out.weight.mul_(0.05)
+            self.out.bias.fill_(0.22)
+        self.final = final
+
+    def forward(self, x):
+        y = self.out(self.body(x))
+        return y if self.final is None else self.final(y)
+
+
+def test_per_pixel_logits_that_start_on_a_positive_bias_are_no_activation(mlcheck):
+    """Every output is above 0 at init, and none is exactly 0: with the inputs scaled up some go below
+    0, so no activation bounds the head; a note says why it passes."""
+    model = MaskHead().eval()
+    with torch.no_grad():
+        assert model(held_out()).min() > 0  # the look-alike: every logit ≥ 0 at these inputs
+    result = mlcheck.output_range(model, held_out(), kind="logits")
+    assert any("start on a positive bias" in n for n in result.notes), result.notes
+
+
+@pytest.mark.parametrize("final", [nn.Sigmoid(), nn.Softplus(), nn.ReLU()], ids=["sigmoid", "softplus", "relu"])
+def test_the_same_head_under_a_non_negative_activation_still_fails(mlcheck, final):
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.output_range(MaskHead(final), held_out(), kind="logits")
+    assert failed.value.causes == ["output_activation"], str(failed.value)
+
+
+def test_id_inputs_cannot_be_scaled_so_non_negative_logits_still_fail(mlcheck):
+    """Ids have no scale to grow: all-positive logits from an embedding are not cleared."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Embedding(20, 4), nn.Flatten(), nn.Linear(12, 5))
+    with torch.no_grad():
+        model[2].bias.fill_(5.0)
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.output_range(model, torch.randint(0, 20, (32, 3)), kind="logits")
+    assert failed.value.causes == ["output_activation"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 import numpy as np
 
@@ -115,7 +115,7 @@ def output_range(
         _unit_interval(run, flat, ids, "sigmoid outputs must lie in [0, 1]",
                        [(C.OUTPUT_ACTIVATION, "a softmax over one unit is always 1; use a sigmoid")])
     elif kind == "logits":
-        _logits(run, flat, ids)
+        _logits(run, flat, ids, lambda: _scaled_outputs(run, model, batches, output))
         if width == 1:
             _one_logit(run, model, batches, output, flat)
     if low is not None or high is not None:
@@ -176,7 +176,11 @@ def _probabilities(run: CheckRun, flat: np.ndarray, ids: np.ndarray) -> None:
     run.figure("max_probability_max", float(sharp.max()), "")
 
 
-def _logits(run: CheckRun, flat: np.ndarray, ids: np.ndarray) -> None:
+def _logits(run: CheckRun, flat: np.ndarray, ids: np.ndarray, scaled: Callable[[], np.ndarray | None]) -> None:
+    """Rows of logits that are probabilities, or all ≥ 0 (a ReLU, sigmoid or softplus head). Outputs
+    all above 0 with no exact zero (no ReLU floor) may be a head whose bias starts positive (a torch
+    convolution with one output channel starts at its bias, 0.22): ``scaled`` gives the outputs with the
+    inputs scaled up (None where they cannot be), and any that goes below 0 clears the head."""
     if flat.shape[1] >= 2 and np.all(flat >= 0) and np.allclose(flat.sum(axis=1), 1.0, atol=SUM_ATOL):
         raise run.fail("the outputs are probabilities (rows in [0, 1] summing to 1), not logits",
                        [(C.OUTPUT_ACTIVATION, "a softmax is applied in the model; a logits loss applies its own"),
@@ -184,8 +188,24 @@ def _logits(run: CheckRun, flat: np.ndarray, ids: np.ndarray) -> None:
     # judged across distinct output rows only: one input (or a batch of identical ones) may
     # happen to get non-negative logits from a correct head
     if len(np.unique(flat, axis=0)) > 1 and flat.shape[1] >= 2 and np.all(flat >= 0):
+        seen = scaled() if np.all(flat > 0) else None
+        if seen is not None and seen.size and seen.min() < 0:
+            run.result.notes.append(
+                f"every output is above 0 here (min {fmt(float(flat.min()))}), but with the inputs scaled "
+                f"×{SATURATION_SCALES[0]:g}..×{SATURATION_SCALES[-1]:g} some reach {fmt(float(seen.min()))}: no "
+                "activation bounds the head below; its outputs start on a positive bias")
+            return
         raise run.fail(f"every logit is ≥ 0 (min {fmt(float(flat.min()))}); logits are unbounded reals",
                        [(C.OUTPUT_ACTIVATION, "an activation such as ReLU or sigmoid on the last layer")])
+
+
+def _scaled_outputs(run: CheckRun, model: Any, batches: list[Any], output: Any) -> np.ndarray | None:
+    """The finite outputs for the same float inputs scaled by each of SATURATION_SCALES (one pass of one
+    copy), as float64; None where the inputs are not one float array each (ids cannot be scaled)."""
+    if not all(_float_array(x) for x in batches):
+        return None
+    seen = predict_batches(run, model, [x * f for f in SATURATION_SCALES for x in batches], output)[0]
+    return seen[np.isfinite(seen)].astype(np.float64)
 
 
 def _float_array(x: Any) -> bool:
@@ -201,12 +221,8 @@ def _one_logit(run: CheckRun, model: Any, batches: list[Any], output: Any, flat:
     the outputs, and prove nothing either way."""
     if not (flat.min() >= 0.0 and flat.max() <= 1.0) or len(np.unique(flat)) < 2:
         return
-    if not all(_float_array(x) for x in batches):
-        return
-    # every scale in one pass of one copy
-    seen = predict_batches(run, model, [x * f for f in SATURATION_SCALES for x in batches], output)[0]
-    seen = seen[np.isfinite(seen)].astype(np.float64)
-    if not seen.size or seen.min() < 0.0 or seen.max() > 1.0:
+    seen = _scaled_outputs(run, model, batches, output)
+    if seen is None or not seen.size or seen.min() < 0.0 or seen.max() > 1.0:
         return  # unbounded
     low, high = min(float(flat.min()), float(seen.min())), max(float(flat.max()), float(seen.max()))
     if low > SATURATED and high < 1.0 - SATURATED:
