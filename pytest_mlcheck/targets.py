@@ -65,6 +65,8 @@ class Targets:
     # the loss stays put when every target is replaced by the first sample's: it never reads them (a
     # one-class objective handed labels), so no class is demanded and the run is judged on its loss
     unread: bool = False
+    # class ids the loss reads only as groups (_groups_only): the outputs are embeddings, judged as values
+    groups: bool = False
     # reads(rtol): whether the loss at the untrained outputs moves by more than rtol of itself with
     # every target replaced by the first sample's (None: no evidence); two loss evaluations, asked
     # only by refute() and the pairing probe
@@ -490,7 +492,7 @@ def in_layout(rows: np.ndarray, shape: tuple, axis: Optional[int]) -> np.ndarray
 def _groups_only(loss_at: LossAt, ids: np.ndarray, shape: tuple, out: np.ndarray) -> bool:
     """Class ids (at least three classes) that the loss reads only as which samples share one: its value
     stays put when the classes are renamed among themselves (each id the next one present, a
-    bijection) and moves when every sample gets the first one's class — a contrastive, triplet or
+    bijection) and moves when two classes are made one — a contrastive, triplet or
     proxy-free metric-learning loss on embeddings, whose width says nothing of the classes. Asked at
     the untrained outputs and at a seeded draw of the same scale (an untrained head's near-uniform
     scores may sit where a cross-entropy is blind to the renaming too). None of a cross-entropy."""
@@ -498,36 +500,19 @@ def _groups_only(loss_at: LossAt, ids: np.ndarray, shape: tuple, out: np.ndarray
     if len(values) < 3 or len(ids) < 4:
         return False
     renamed = values[(np.searchsorted(values, ids) + 1) % len(values)].reshape(shape)
-    merged = np.full(shape, ids.flat[0])
+    merged = np.where(ids == values[1], values[0], ids).reshape(shape)  # two classes made one
     scale = float(np.std(out)) if np.isfinite(out).all() and np.std(out) > 0 else 1.0
     drawn = out + np.random.default_rng(0).normal(0.0, max(scale, 1.0), out.shape)
     for outputs in (np.ascontiguousarray(out, dtype=np.float32), np.ascontiguousarray(drawn, dtype=np.float32)):
         with np.errstate(all="ignore"):
-            base, moved, alike = loss_at(outputs), loss_at(outputs, renamed), loss_at(outputs, merged)
-        if not all(np.isfinite(v) for v in (base, moved, alike)):
-            return False
-        size = max(abs(base), abs(moved), 1e-12)
-        if abs(moved - base) > GROUPS_RTOL * size or abs(alike - base) <= GROUPS_RTOL * size:
-            return False
+            base, moved = loss_at(outputs), loss_at(outputs, renamed)
+            if not (np.isfinite(base) and np.isfinite(moved)) \
+                    or abs(moved - base) > GROUPS_RTOL * max(abs(base), abs(moved), 1e-12):
+                return False  # a cross-entropy: renaming the classes moves it (the common answer, two calls)
+            alike = loss_at(outputs, merged)
+        if np.isfinite(alike) and abs(alike - base) <= GROUPS_RTOL * max(abs(base), abs(alike), 1e-12):
+            return False  # the labels are never read
     return True
-
-
-def frequency_outputs(freq: np.ndarray, shape: tuple, axis: Optional[int]) -> list[np.ndarray]:
-    """Outputs of ``shape`` that predict the class frequencies ``freq`` for every sample (or every
-    position along a class ``axis``), whatever the inputs: as probabilities, and as logits (their
-    logs, which a softmax or a log-softmax turns back into them); one output of two classes carries
-    the second's probability or its log-odds. Empty where ``shape`` holds no row of ``freq``."""
-    p = np.clip(np.asarray(freq, dtype=np.float64), 1e-6, None)
-    p = p / p.sum()
-    width = int(shape[axis]) if axis is not None else int(np.prod(shape[1:]))
-    count = int(np.prod(shape)) // max(width, 1)
-    if width == len(p):
-        rows = [p, np.log(p)]
-    elif width == 1 and len(p) == 2:
-        rows = [p[1:], np.log(p[1:] / p[:1])]
-    else:
-        return []
-    return [in_layout(np.broadcast_to(r, (count, width)), shape, axis) for r in rows]
 
 
 def _decide_dense(y: np.ndarray, out: np.ndarray, loss_at: LossAt, axis: int, penalty: float) -> Targets:
@@ -676,7 +661,7 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
             and _groups_only(loss_at, y2[:, 0], np.asarray(y).shape, out):
         return Targets("regression", f"class ids {id_shape} the loss reads only as groups (which samples share a "
                                      "class, as a contrastive or triplet loss does): the outputs are embeddings, "
-                                     "judged on the loss alone", None, width, "values", float("nan"), [])
+                                     "judged on the loss alone", None, width, "values", float("nan"), [], groups=True)
     if task == "classification":
         if column:
             if not whole:

@@ -151,7 +151,6 @@ IMBALANCE_EXPLAINS_SHARE = 0.6
 # give it more than COLLAPSE_MAX_SHARE as long as the other classes keep this share of what the labels give them
 # (a perfect model of 91 % background pixels predicts 91 % background)
 MINORITY_KEPT = 0.5
-MARGINAL_BATCHES = 8  # training batches the loss of predicting the label frequencies is averaged over
 
 # -- output_range --------------------------------------------------------------------------------
 SUM_ATOL = 1e-3  # rows of probabilities sum to 1 within this (float32 softmax rounding is ~1e-6)

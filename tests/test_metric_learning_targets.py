@@ -97,3 +97,14 @@ def test_a_loss_that_never_reads_the_labels_is_not_read_as_groups():
         return float(contrastive(o, torch.as_tensor(labels)))
 
     assert _groups_only(pairs, ids, ids.shape, out)
+
+
+def test_embeddings_under_a_contrastive_loss_are_judged_on_their_spread_not_their_argmax(mlcheck):
+    """A bias of +20 on one coordinate leaves a distance loss as it was; read by argmax every input
+    would be 'class 0'. Read as embeddings they vary, and the check passes."""
+    model = _embedder(16)
+    with torch.no_grad():
+        model[-1].bias[0] += 20.0
+    result = mlcheck.not_constant_predictions(model, tc.held_out(), train_on=tc.digits_batches(4, 64),
+                                              loss_fn=contrastive, optimizer=lambda p: torch.optim.Adam(p, lr=1e-2))
+    assert "relative_spread" in result.figures and "largest_class_share" not in result.figures

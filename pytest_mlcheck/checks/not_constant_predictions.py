@@ -16,10 +16,10 @@ from pytest_mlcheck.checks.training import learning, train_loop
 from pytest_mlcheck.data import batches_upto, input_batches
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import CheckResult, fmt
-from pytest_mlcheck.targets import Targets, check_task, frequency_outputs, output_form, prediction_rows
+from pytest_mlcheck.targets import Targets, check_task, output_form, prediction_rows
 from pytest_mlcheck.thresholds import (
-    COLLAPSE_MAX_SHARE, COLLAPSE_MIN_SAMPLES, IMBALANCE_EXPLAINS_SHARE, IMBALANCE_RATIO, IMBALANCE_SHARE, MARGINAL_BATCHES,
-    MINORITY_KEPT, OVERFIT_EXTEND,
+    COLLAPSE_MAX_SHARE, COLLAPSE_MIN_SAMPLES, IMBALANCE_EXPLAINS_SHARE, IMBALANCE_RATIO, IMBALANCE_SHARE, MINORITY_KEPT,
+    OVERFIT_EXTEND,
     REGRESSION_MIN_SPREAD, TRAIN_ON_STEPS,
 )
 
@@ -77,7 +77,6 @@ def not_constant_predictions(
                                       "predictions", fix=f"got {distinct}; pass more varied inputs (e.g. a held-out batch)")
         causes_extra: list[Evidence] = []
         majority: tuple[int, float, float] | None = None  # the training labels' largest class and its share
-        counted = np.zeros(0, dtype=np.int64)  # the training labels the loss reads (ids it skips left out)
         targets: Targets | None = None
         values = False  # train_on targets that are values, one for every output
         if train_on is not None:
@@ -96,22 +95,17 @@ def not_constant_predictions(
             run.record_losses(losses)
             if targets.task in ("classification", "binary"):
                 read = [targets_of(session, raw[0], b, session.predict(b), targets.task) for raw, b in zip(raws, train)]
-                labels = np.concatenate([t.ids for t in read])
-                counted = np.concatenate([_counted(t) for t in read])
-                majority = _majority(labels)
+                majority = _majority(np.concatenate([_counted(t) for t in read]))
                 causes_extra = _imbalance(majority)
             if why == "nonfinite":
                 raise run.fail(f"the loss became non-finite at step {len(losses)} while training on train_on")
             if why == "time":
                 raise run.time_up(f"after {len(losses)} of {n_steps} training steps on train_on")
             session.recalibrate(train[0])  # normalisation statistics of the data it trained on
-        if max_share is None and _allowed_share(share_cap, majority) > share_cap and majority is not None:
-            share_cap = _allowed_share(share_cap, majority)
-            run.result.notes.append(
-                f"the training labels are {majority[1]:.0%} class {majority[0]}, so a model that predicts them as often "
-                f"as they occur takes over {COLLAPSE_MAX_SHARE:.0%}: one class may take up to {share_cap:.1%} of the "
-                f"predictions, the others keeping at least {MINORITY_KEPT:.0%} of the labels' share")
-        judge = _Judge(arrays, targets, task, values, share_cap).read(session, prepared)
+        raised = _allowed_share(share_cap, majority) if max_share is None and majority is not None else share_cap
+        judge = _Judge(arrays, targets, task, values, share_cap,
+                       (majority[0], raised) if majority is not None and raised > share_cap else None)
+        judge.read(session, prepared)
         if not judge.finite_in.all():
             # samples whose inputs hold NaN or inf are reported, not judged
             skipped = int((~judge.finite_in).sum())
@@ -122,7 +116,7 @@ def not_constant_predictions(
             raise usage("inputs", f"at least {COLLAPSE_MIN_SAMPLES} samples with finite inputs",
                         fix=f"got {len(judge.flat)}; pass more samples without NaN or inf")
         if train_on is not None and judge.collapsed() and not judge.identical() and learning(losses) \
-                and (not judge.explained_by(majority) or _past_marginal(run, session, train, counted, targets, losses)):
+                and not judge.explained_by(majority):
             # slow but correct is no defect: a model still learning shows the labels' marginal before
             # the inputs' part; it trains on while the loss keeps falling, judged after each stretch
             losses = _train_on(run, session, train, losses, n_steps, judge, prepared)
@@ -135,29 +129,6 @@ def not_constant_predictions(
         return run.passed()
 
 
-def _past_marginal(run: CheckRun, session: Any, train: list[Any], labels: np.ndarray, targets: Targets,
-                   losses: list[float]) -> bool:
-    """Whether the training loss (the median of its last quarter) has gone below the loss of predicting
-    the labels' class frequencies for every input (:func:`_marginal_loss`): no input-blind model gets
-    there, so a model that has is reading its inputs, and its collapse onto the majority class is the
-    lag of a model that learned the frequencies first, not what the imbalance leaves it. A figure and
-    a note say what was compared."""
-    marginal = _marginal_loss(session, train, labels, targets)
-    recent = float(np.median(losses[-(len(losses) // 4):]))
-    if not (np.isfinite(marginal) and np.isfinite(recent)):
-        return False
-    run.figure("marginal_loss", marginal, "")
-    past = recent < marginal
-    run.result.notes.append(
-        f"the training loss's last quarter (median {fmt(recent)}) is "
-        + (f"below {fmt(marginal)}, the loss of predicting the labels' class frequencies for every input: the model "
-           "reads its inputs beyond the imbalance, so its collapse onto the majority class is not put down to it"
-           if past else
-           f"not below {fmt(marginal)}, the loss of predicting the labels' class frequencies for every input: the "
-           "model has learned no more than the imbalance"))
-    return past
-
-
 def _counted(targets: Targets) -> np.ndarray:
     """The class ids of one batch the loss reads, flat (positions an ignore id marks left out)."""
     ids = np.asarray(targets.ids).reshape(-1)
@@ -165,22 +136,6 @@ def _counted(targets: Targets) -> np.ndarray:
     if skipped is None or np.asarray(skipped).size != ids.size:
         return ids
     return ids[~np.asarray(skipped, dtype=bool).reshape(-1)]
-
-
-def _marginal_loss(session: Any, train: list[Any], labels: np.ndarray, targets: Targets) -> float:
-    """The loss of predicting the training labels' class frequencies for every sample, whatever the
-    inputs (the best an input-blind model can do: the labels' entropy under a cross-entropy), averaged
-    over up to MARGINAL_BATCHES of the training batches; NaN where the loss cannot say."""
-    freq = np.bincount(labels.reshape(-1).astype(np.int64), minlength=max(targets.width, 2)) / labels.size
-    values = []
-    for batch in train[:MARGINAL_BATCHES]:
-        shape = tuple(session.predict(batch).shape)
-        found = [session.loss_of(c, batch) for c in frequency_outputs(freq, shape, targets.channel_axis)]
-        finite = [v for v in found if np.isfinite(v)]
-        if not finite:
-            return float("nan")
-        values.append(min(finite))
-    return float(np.mean(values)) if values else float("nan")
 
 
 def _finite(run: CheckRun, judge: _Judge) -> None:
@@ -194,8 +149,14 @@ class _Judge:
     and what they were at the last reading: read again after each stretch of training."""
 
     def __init__(self, arrays: list[Any], targets: Targets | None, task: str | None, values: bool,
-                 cap: float) -> None:
+                 cap: float, raised: tuple[int, float] | None = None) -> None:
         self.arrays, self.targets, self.task, self.values, self.cap = arrays, targets, task, values, cap
+        self.raised = raised  # (the labels' majority class, the share it may take: _allowed_share)
+
+    def cap_for(self, label: int) -> float:
+        """The share class ``label`` may take: more for the labels' majority where they hold it over
+        80 % (:func:`_allowed_share`), the cap for any other class."""
+        return self.raised[1] if self.raised is not None and label == self.raised[0] else self.cap
 
     def read(self, session: Any, prepared: list[Any]) -> _Judge:
         """The model's predictions now; returns itself."""
@@ -215,7 +176,7 @@ class _Judge:
             rows = prediction_rows(np.concatenate(outs, axis=0)[self.finite_in], axis)
             self.positions = (len(rows), axis)
             self.preds = rows.argmax(axis=1)
-        elif task == "regression" or self.values:
+        elif task == "regression" or self.values or (targets is not None and targets.groups):
             pass  # value targets (an autoencoder's 1,024 ratings): no argmax is a class, the values must vary
         elif self.flat.shape[1] >= 2 and (targets is None or targets.task != "multilabel") and task != "multilabel":
             self.preds = self.flat.argmax(axis=1)
@@ -240,7 +201,7 @@ class _Judge:
     def collapsed(self) -> bool:
         if self.preds is None:
             return _relative_spread(self.flat) < REGRESSION_MIN_SPREAD
-        return self.top()[1] > self.cap
+        return self.top()[1] > self.cap_for(self.top()[0])
 
     def explained_by(self, majority: tuple[int, float, float] | None) -> bool:
         """A collapse onto the class most training labels have: the imbalance explains it (what the
@@ -262,7 +223,15 @@ class _Judge:
             unit = f"positions of {int(self.finite_in.sum())} distinct inputs"
         if self.threshold is not None:
             run.figure("threshold", self.threshold, f"classes: output > {self.threshold:g} is class 1")
-        _classes(run, self.top(), len(self.preds), self.cap, identical, extra, self.explained_by(majority), unit=unit)
+        label, share, _ = self.top()
+        cap = self.cap_for(label)
+        if cap > self.cap and share > self.cap and majority is not None:
+            run.result.notes.append(
+                f"the training labels are {majority[1]:.0%} class {label}, so a model that predicts it as often as "
+                f"they hold it takes over {self.cap:.0%}: it may take up to {cap:.1%} of the predictions, the other "
+                f"classes keeping at least {MINORITY_KEPT:.0%} of the labels' share")
+        _classes(run, self.top(), len(self.preds), cap, identical, extra,
+                 self.explained_by(majority), unit=unit)
 
 
 def _train_on(run: CheckRun, session: Any, train: list[Any], losses: list[float], budget: int,
@@ -298,8 +267,9 @@ def _classes(run: CheckRun, top: tuple[int, float, int], n: int, cap: float, ide
     label, share, distinct = top
     run.figure("predicted_classes", distinct)
     run.figure("largest_class", label, "")
-    allowed = f"{cap:.0%}" if round(cap, 2) == cap else f"{cap:.1%}"
-    run.figure("largest_class_share", share, f"largest class share: {share:.0%} (class {label}; at most {allowed} allowed)")
+    fine = round(cap, 2) != cap  # a raised cap is shown to a tenth of a percent, and the share with it
+    shown, allowed = (f"{share:.1%}", f"{cap:.1%}") if fine else (f"{share:.0%}", f"{cap:.0%}")
+    run.figure("largest_class_share", share, f"largest class share: {shown} (class {label}; at most {allowed} allowed)")
     run.figure("max_share", cap, "")
     if share > cap:
         evidence = ("every input gives the same output vector: nothing of the input reaches the head"
