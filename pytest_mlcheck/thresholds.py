@@ -147,10 +147,6 @@ IMBALANCE_RATIO = 1.5
 # the imbalance, which comes first: the other classes together hold 40 % or less (the common scale's
 # 'mild' imbalance starts at a 20-40 % minority); a 54/46 split explains no collapse
 IMBALANCE_EXPLAINS_SHARE = 0.6
-# where the training labels' majority holds over 1 - 2 × (1 - COLLAPSE_MAX_SHARE) = 80 %, the predictions may
-# give it more than COLLAPSE_MAX_SHARE as long as the other classes keep this share of what the labels give them
-# (a perfect model of 91 % background pixels predicts 91 % background)
-MINORITY_KEPT = 0.5
 
 # -- output_range --------------------------------------------------------------------------------
 SUM_ATOL = 1e-3  # rows of probabilities sum to 1 within this (float32 softmax rounding is ~1e-6)

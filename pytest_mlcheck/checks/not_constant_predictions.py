@@ -18,8 +18,7 @@ from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.targets import Targets, check_task, output_form, prediction_rows
 from pytest_mlcheck.thresholds import (
-    COLLAPSE_MAX_SHARE, COLLAPSE_MIN_SAMPLES, IMBALANCE_EXPLAINS_SHARE, IMBALANCE_RATIO, IMBALANCE_SHARE, MINORITY_KEPT,
-    OVERFIT_EXTEND,
+    COLLAPSE_MAX_SHARE, COLLAPSE_MIN_SAMPLES, IMBALANCE_EXPLAINS_SHARE, IMBALANCE_RATIO, IMBALANCE_SHARE, OVERFIT_EXTEND,
     REGRESSION_MIN_SPREAD, TRAIN_ON_STEPS,
 )
 
@@ -102,10 +101,7 @@ def not_constant_predictions(
             if why == "time":
                 raise run.time_up(f"after {len(losses)} of {n_steps} training steps on train_on")
             session.recalibrate(train[0])  # normalisation statistics of the data it trained on
-        raised = _allowed_share(share_cap, majority) if max_share is None and majority is not None else share_cap
-        judge = _Judge(arrays, targets, task, values, share_cap,
-                       (majority[0], raised) if majority is not None and raised > share_cap else None)
-        judge.read(session, prepared)
+        judge = _Judge(arrays, targets, task, values, share_cap).read(session, prepared)
         if not judge.finite_in.all():
             # samples whose inputs hold NaN or inf are reported, not judged
             skipped = int((~judge.finite_in).sum())
@@ -149,14 +145,8 @@ class _Judge:
     and what they were at the last reading: read again after each stretch of training."""
 
     def __init__(self, arrays: list[Any], targets: Targets | None, task: str | None, values: bool,
-                 cap: float, raised: tuple[int, float] | None = None) -> None:
+                 cap: float) -> None:
         self.arrays, self.targets, self.task, self.values, self.cap = arrays, targets, task, values, cap
-        self.raised = raised  # (the labels' majority class, the share it may take: _allowed_share)
-
-    def cap_for(self, label: int) -> float:
-        """The share class ``label`` may take: more for the labels' majority where they hold it over
-        80 % (:func:`_allowed_share`), the cap for any other class."""
-        return self.raised[1] if self.raised is not None and label == self.raised[0] else self.cap
 
     def read(self, session: Any, prepared: list[Any]) -> _Judge:
         """The model's predictions now; returns itself."""
@@ -201,7 +191,7 @@ class _Judge:
     def collapsed(self) -> bool:
         if self.preds is None:
             return _relative_spread(self.flat) < REGRESSION_MIN_SPREAD
-        return self.top()[1] > self.cap_for(self.top()[0])
+        return self.top()[1] > self.cap
 
     def explained_by(self, majority: tuple[int, float, float] | None) -> bool:
         """A collapse onto the class most training labels have: the imbalance explains it (what the
@@ -223,15 +213,7 @@ class _Judge:
             unit = f"positions of {int(self.finite_in.sum())} distinct inputs"
         if self.threshold is not None:
             run.figure("threshold", self.threshold, f"classes: output > {self.threshold:g} is class 1")
-        label, share, _ = self.top()
-        cap = self.cap_for(label)
-        if cap > self.cap and share > self.cap and majority is not None:
-            run.result.notes.append(
-                f"the training labels are {majority[1]:.0%} class {label}, so a model that predicts it as often as "
-                f"they hold it takes over {self.cap:.0%}: it may take up to {cap:.1%} of the predictions, the other "
-                f"classes keeping at least {MINORITY_KEPT:.0%} of the labels' share")
-        _classes(run, self.top(), len(self.preds), cap, identical, extra,
-                 self.explained_by(majority), unit=unit)
+        _classes(run, self.top(), len(self.preds), self.cap, identical, extra, self.explained_by(majority), unit=unit)
 
 
 def _train_on(run: CheckRun, session: Any, train: list[Any], losses: list[float], budget: int,
@@ -267,9 +249,7 @@ def _classes(run: CheckRun, top: tuple[int, float, int], n: int, cap: float, ide
     label, share, distinct = top
     run.figure("predicted_classes", distinct)
     run.figure("largest_class", label, "")
-    fine = round(cap, 2) != cap  # a raised cap is shown to a tenth of a percent, and the share with it
-    shown, allowed = (f"{share:.1%}", f"{cap:.1%}") if fine else (f"{share:.0%}", f"{cap:.0%}")
-    run.figure("largest_class_share", share, f"largest class share: {shown} (class {label}; at most {allowed} allowed)")
+    run.figure("largest_class_share", share, f"largest class share: {share:.0%} (class {label}; at most {cap:.0%} allowed)")
     run.figure("max_share", cap, "")
     if share > cap:
         evidence = ("every input gives the same output vector: nothing of the input reaches the head"
@@ -312,17 +292,6 @@ def _majority(labels: np.ndarray) -> tuple[int, float, float] | None:
     top = int(np.argmax(counts))
     others = (labels.size - counts[top]) / (len(counts) - 1) if len(counts) > 1 else 0.0
     return int(values[top]), float(counts[top] / labels.size), float(counts[top] / others) if others else float("inf")
-
-
-def _allowed_share(cap: float, majority: tuple[int, float, float] | None) -> float:
-    """The largest share one class may take of the predictions: ``cap``, or more where the training
-    labels' majority class is so common that a model predicting it as often as they hold it would be
-    over the cap (91 % background pixels): then the predictions must give the other classes at least
-    MINORITY_KEPT of the share the labels give them. Labels of one class keep ``cap`` (no other class
-    to predict)."""
-    if majority is None or _only_class(majority):
-        return cap
-    return max(cap, 1.0 - MINORITY_KEPT * (1.0 - majority[1]))
 
 
 def _only_class(majority: tuple[int, float, float] | None) -> bool:
