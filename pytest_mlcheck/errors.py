@@ -57,6 +57,7 @@ class UserCodeError(Exception):
         # (non-finite, all) output values a loss was given when it raised, where an adapter saw some
         self.nonfinite_outputs: tuple[int, int] | None = None
         self.notes: list[str] = []  # what the probes learnt about the error beyond any cause
+        self.on_built_copy = False  # raised on a copy of the batch a probe built (changed or reordered)
 
 
 def call_user(stage: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -426,3 +426,20 @@ def test_ids_fed_to_a_float_layer_are_still_named_input_dtype(mlcheck):
     with pytest.raises(CheckFailed) as failed:
         mlcheck.batch_independence(torch.nn.Linear(10, 3), _sorted_padded_ids())
     assert failed.value.causes == ["input_dtype"]
+
+
+class _ReadsNumpy(torch.nn.Module):
+    """Calls .numpy() on its input: the gradient probe's input requires grad, so the batch as given raises."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(64, 3)
+
+    def forward(self, x):
+        return self.lin(torch.as_tensor(x.flatten(1).numpy()))
+
+
+def test_an_error_on_the_batch_as_given_is_not_put_down_to_the_probes_copies(mlcheck):
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.batch_independence(_ReadsNumpy(), tc.held_out(16))
+    assert "raised on a copy this check built" not in str(failed.value)

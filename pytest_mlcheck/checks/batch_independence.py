@@ -12,7 +12,7 @@ from pytest_mlcheck.backends import as_numpy
 from pytest_mlcheck.checks.common import finite_samples, perturbed
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.data import input_batches
-from pytest_mlcheck.errors import NotSupported, usage
+from pytest_mlcheck.errors import NotSupported, UserCodeError, usage
 from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.thresholds import INDEPENDENCE_GRAD_RTOL, INDEPENDENCE_MAX_SAMPLES
 
@@ -141,7 +141,7 @@ def _forward(run: CheckRun, session: Any, x: np.ndarray, flat: np.ndarray, probe
         if changed is None:
             continue
         with session.same_draws(seed):
-            out = session.predict(session.prepare(changed)).reshape(n, -1).astype(np.float64)
+            out = _on_copy(session, changed).reshape(n, -1).astype(np.float64)
         others = np.array([i for i in np.flatnonzero(valid) if i != j], dtype=int)
         if not len(others):
             continue
@@ -184,7 +184,7 @@ def _reordered(run: CheckRun, session: Any, x: np.ndarray, flat: np.ndarray, val
     # reads as channels-last (a convolution's output then refuses .view)
     reversed_x = np.ascontiguousarray(x[::-1])
     with session.same_draws(seed):
-        out = session.predict(session.prepare(reversed_x)).reshape(n, -1).astype(np.float64)[np.argsort(order)]
+        out = _on_copy(session, reversed_x).reshape(n, -1).astype(np.float64)[np.argsort(order)]
     samples = np.flatnonzero(valid)
     delta = _moved(flat[samples], out[samples])
     worst = float(delta.max(initial=0.0))
@@ -206,6 +206,16 @@ def _moved(before: np.ndarray, after: np.ndarray) -> np.ndarray:
     delta = np.abs(after - before)
     delta = np.where(np.isnan(before) & np.isnan(after), 0.0, np.where(np.isnan(delta), np.inf, delta))
     return delta.max(axis=1)
+
+
+def _on_copy(session: Any, x: np.ndarray) -> np.ndarray:
+    """The model's outputs for a copy of the batch a probe built; an error there is marked as the
+    copy's (error_causes then says the model refuses batches composed otherwise)."""
+    try:
+        return session.predict(session.prepare(x))
+    except UserCodeError as err:
+        err.on_built_copy = True
+        raise
 
 
 class _Wider:

@@ -1089,7 +1089,8 @@ def error_causes(err: UserCodeError, session: Any, raw_batch: tuple[Any, Any], *
         x = session.inputs(prepared)
     except Exception:
         prepared = x = None
-    if built and prepared is not None and err.stage == "the model's forward pass" and _runs(session, prepared):
+    if built and err.on_built_copy and prepared is not None and err.stage == "the model's forward pass" \
+            and _runs(session, prepared):
         err.notes.append("the model runs on the batch as given but raised on a copy this check built from it "
                          "(samples changed, swapped or reordered): it accepts only batches composed a certain way "
                          "(lengths sorted for pack_padded_sequence(enforce_sorted=True), a fixed batch size or "
