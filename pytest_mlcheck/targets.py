@@ -15,8 +15,8 @@ from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
-    BEAT_CONSTANT, CLIPPED_MIN_ROWS, GROUPS_RTOL, CONSTANT_AT_FLOOR, CLIPPED_MIN_SHARE, DENSE_MIN_RIGHT, EDGE_LIMIT_HAIRS, EDGE_LIMIT_RTOL,
-    FLOOR_REFUTED, HEAD_OUTSIDE_SHARE, IGNORED_MAX_ASKED, OVERLAP_MAX_SAMPLES, OVERLAP_MIN_DETERMINED,
+    BEAT_CONSTANT, CLIPPED_MIN_ROWS, CONSTANT_AT_FLOOR, CLIPPED_MIN_SHARE, DENSE_MIN_RIGHT, EDGE_LIMIT_HAIRS, EDGE_LIMIT_RTOL,
+    FLOOR_REFUTED, GROUPS_RTOL, HEAD_OUTSIDE_SHARE, IGNORED_MAX_ASKED, OVERLAP_MAX_SAMPLES, OVERLAP_MIN_DETERMINED,
     OVERLAP_NEIGHBOURS, SOFTMAX_AGAIN_RTOL, SOFTMAX_INSIDE_MAX_CLASSES, STEP_LOGIT, STEP_NUDGE, SUM_ATOL,
     TRUNCATED_IDS_MAX_SHARE, UNIT_AXIS_IDS_RATIO, UNREAD_RTOL,
 )
@@ -495,7 +495,7 @@ def _groups_only(loss_at: LossAt, ids: np.ndarray, shape: tuple, out: np.ndarray
     bijection) and moves when two classes are made one — a contrastive, triplet or
     proxy-free metric-learning loss on embeddings, whose width says nothing of the classes. Asked at
     the untrained outputs and at a seeded draw of the same scale (an untrained head's near-uniform
-    scores may sit where a cross-entropy is blind to the renaming too). None of a cross-entropy."""
+    scores may sit where a cross-entropy is blind to the renaming too). Never true of a cross-entropy."""
     values = np.unique(ids)
     if len(values) < 3 or len(ids) < 4:
         return False

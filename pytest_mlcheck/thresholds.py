@@ -180,7 +180,7 @@ TRUNCATED_IDS_MAX_SHARE = 0.25
 # softmax), a loss of values about 1
 UNIT_AXIS_IDS_RATIO = 0.8
 # targets: class ids the loss reads only as groups (renaming the classes leaves it within float32 rounding of a
-# sum's reordering; merging them all moves it beyond)
+# sum's reordering; merging two of them moves it beyond)
 GROUPS_RTOL = 1e-5
 
 # -- gradients_flow: each weight matrix or kernel, against scale = max(|weight|, √size × the

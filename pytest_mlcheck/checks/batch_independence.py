@@ -55,8 +55,7 @@ def batch_independence(
     rng = np.random.default_rng(run.settings.seed)
     ids = not np.issubdtype(x.dtype, np.floating)
     seed = run.settings.seed
-    with run.session(model, TrainSpec(output=output), inference=True, explain=(x, None),
-                     builds_inputs=True) as session:
+    with run.session(model, TrainSpec(output=output), inference=True, explain=(x, None)) as session:
         # every pass draws the same noise: a model that samples at inference (a VAE) is compared like with like
         with session.same_draws(seed):
             base = session.predict(session.prepare(x))

@@ -97,10 +97,9 @@ class CheckRun:
 
     @contextlib.contextmanager
     def session(self, model: Any, spec: TrainSpec = TrainSpec(), *, inference: bool = False,
-                explain: tuple[Any, Any] | None = None, builds_inputs: bool = False) -> Iterator[Session]:
+                explain: tuple[Any, Any] | None = None) -> Iterator[Session]:
         """A session on a copy of ``model``; an exception from the user's code inside the block
         is a failed check (its causes found on ``explain``, a raw (x, y) batch; y may be None).
-        ``builds_inputs``: an inference check that feeds the model copies of ``explain`` it changed.
         The session is closed however the block ends."""
         from pytest_mlcheck.backends import framework_of
         from pytest_mlcheck.checks.common import open_session
@@ -109,7 +108,7 @@ class CheckRun:
         session = open_session(model, self.settings, spec, inference=inference)
 
         def probes(err: UserCodeError) -> list[Evidence]:
-            return [] if explain is None else error_causes(err, session, explain, built=builds_inputs)
+            return [] if explain is None else error_causes(err, session, explain)
 
         try:
             self.result.framework = framework_of(model)

@@ -1079,25 +1079,24 @@ def _noisy(fresh: Callable[[], Any], raw_batch: tuple[Any, Any], log: ProbeLog) 
         session.close()
 
 
-def error_causes(err: UserCodeError, session: Any, raw_batch: tuple[Any, Any], *,
-                 built: bool = False) -> list[Evidence]:
-    """Causes for an exception the user's code raised during a check. ``built``: an inference check
-    that also feeds the model changed copies of ``raw_batch``; a forward pass that raised while the
-    batch as given runs says nothing about its dtype or shape (a note says what it does say)."""
+def error_causes(err: UserCodeError, session: Any, raw_batch: tuple[Any, Any]) -> list[Evidence]:
+    """Causes for an exception the user's code raised during a check. A forward pass that raised on a
+    copy of the batch a probe built (``err.on_built_copy``) while the batch as given runs says nothing
+    about the batch's dtype or shape (a note says what it does say)."""
     try:
         prepared = session.prepare(*raw_batch)
         x = session.inputs(prepared)
     except Exception:
         prepared = x = None
-    if built and err.on_built_copy and prepared is not None and err.stage == "the model's forward pass" \
+    causes: list[Evidence] = list(getattr(err, "evidence", ()))  # what the adapter already knows
+    if err.on_built_copy and prepared is not None and err.stage == "the model's forward pass" \
             and _runs(session, prepared):
         err.notes.append("the model runs on the batch as given but raised on a copy this check built from it "
                          "(samples changed, swapped or reordered): it accepts only batches composed a certain way "
                          "(lengths sorted for pack_padded_sequence(enforce_sorted=True), a fixed batch size or "
                          "content); make it accept any batch of valid samples (enforce_sorted=False), or pass "
                          "inputs it accepts in any order")
-        return list(getattr(err, "evidence", ()))
-    causes: list[Evidence] = list(getattr(err, "evidence", ()))  # what the adapter already knows
+        return causes
     text = str(err.exc)
     if "device" in text and ("expected" in text.lower() or "same device" in text):
         causes.append((C.DEVICE_MISMATCH, f"tensors on different devices meet in {err.stage}: "
