@@ -329,6 +329,10 @@ BASELINE_STAGES = ((2, 0.25), (4, 0.75))
 BASELINE_SIGNIFICANCE = 0.01  # unrelated targets pass at most this often, over all stages
 BASELINE_MIN_REPAIRINGS = 999  # re-pairings of held-out predictions and targets (smallest p 0.001)
 CROSS_FIT_SPREAD = 2 ** 0.5  # the pooled statistic's null spread over what per-fold re-pairing shows
+# a failed check whose copies memorised their parts and whose p lies above the level but at or below this
+# says it is weak evidence either way (unrelated targets land here this often): keras-io #2044's
+# fixed text LSTM gets p 0.09-0.14 at 128 samples and passes at 256 (torch)
+BASELINE_WEAK_P = 0.25
 
 # -- no_split_leakage ----------------------------------------------------------------------------
 NEAR_CHUNK_ELEMENTS = 2e6  # differences computed at once with atol= (~16 MB; a few ms between time checks)

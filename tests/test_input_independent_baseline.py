@@ -238,3 +238,34 @@ def test_the_permutation_test_holds_its_level_only_with_the_cross_fit_widening(m
     monkeypatch.setattr(module, "CROSS_FIT_SPREAD", 1.0)
     raw = _null_p_values(mlcheck, range(300))
     assert sum(p <= 0.0075 for p in raw) > sum(p <= 0.0075 for p in widened)
+
+
+def _folds(end: float, sizes=(32, 32, 32, 32)):
+    from pytest_mlcheck.checks.input_independent_baseline import Fold
+    return [Fold(s, "loss", 0.6, np.full(5, 0.7), 0.6, 0.5, [0.69, 0.3, end], "binary") for s in sizes]
+
+
+@pytest.mark.parametrize("p,observed,end,said", [
+    (0.09, 0.6, 0.001, True),     # memorised, leaning to their own targets, p above the level: weak
+    (0.6, 0.6, 0.001, False),     # p large: the targets do not follow, plainly
+    (0.09, 0.8, 0.001, False),    # own targets fit worse than the re-pairings: no lean
+    (0.09, 0.6, 0.2, False),      # the copies did not memorise their parts: more samples are not the story
+])
+def test_a_weak_failure_says_so_and_asks_for_a_larger_batch(p, observed, end, said):
+    from pytest_mlcheck.checks.input_independent_baseline import weak_evidence
+    note = weak_evidence(_folds(end), p, observed, 0.7, 128)
+    assert (note is not None) is said
+    if said:
+        assert "every copy memorised the 96 samples" in note and "p = 0.09" in note
+        assert "A batch of 256 or more samples" in note
+
+
+def test_a_weak_failure_on_copies_that_memorised_unrelated_targets_carries_the_note(mlcheck):
+    """Shuffled labels memorised (200 steps): p lands where unrelated targets often do, and the message
+    says the failure is weak evidence and how to settle it."""
+    torch.manual_seed(0)
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.input_independent_baseline(tc.DigitsCNN(), rc.shuffled_labels(_t()), loss_fn=CE(), steps=200)
+    figures = failed.value.result.figures
+    assert 0.0075 < figures["p_value"] <= 0.25 and figures["held_out_loss"] < figures["repaired_loss"]
+    assert "weak evidence either way: every copy memorised the 96 samples" in str(failed.value)

@@ -20,7 +20,7 @@ from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.targets import Targets, check_task
 from pytest_mlcheck.thresholds import (
     BASELINE_MIN_REPAIRINGS, BASELINE_MIN_SAMPLES, BASELINE_SIGNIFICANCE, BASELINE_STAGES, BASELINE_STEPS,
-    BASELINE_PAST_FIT, CROSS_FIT_SPREAD, OVERFIT_MIN_DROP,
+    BASELINE_PAST_FIT, BASELINE_WEAK_P, CROSS_FIT_SPREAD, OVERFIT_MIN_DROP,
 )
 
 
@@ -137,6 +137,25 @@ def _p_value(observed: float, repaired: np.ndarray) -> float:
     return float((1 + np.sum(widened <= observed)) / (len(repaired) + 1))
 
 
+def weak_evidence(folds: list[Fold], p: float, observed: float, typical: float, n: int) -> str | None:
+    """The note on a failure that is weak evidence either way: every copy memorised its training part
+    and the held-out predictions fit their own targets better than the median re-pairing, at a p above
+    the check's level but at most BASELINE_WEAK_P. A model that needs more samples than a copy saw to
+    generalise looks like this, and so do unrelated targets that often; a larger batch tells them apart."""
+    if not (np.isfinite(observed) and observed < typical and p <= BASELINE_WEAK_P):
+        return None
+    ends = [(f.losses[0], f.losses[-1]) for f in folds if f.losses]
+    if len(ends) < len(folds) or not all(np.isfinite(e).all() and 0 < e[1] <= (1 - OVERFIT_MIN_DROP) * e[0]
+                                         for e in map(np.asarray, ends)):
+        return None
+    seen = sum(f.size for f in folds[1:])
+    return (f"weak evidence either way: every copy memorised the {seen} samples it trained on (loss "
+            f"{fmt(max(e[0] for e in ends))} → at most {fmt(max(e[1] for e in ends))}) and its held-out "
+            f"predictions fit their own targets better than the median re-pairing, at p = {p:.2g}; a correct model "
+            f"that needs more than {seen} samples to generalise fails so, as unrelated targets do {p:.0%} of the "
+            f"time. A batch of {2 * n} or more samples tells the two apart")
+
+
 def _pooled(folds: list[Fold], attribute: str) -> Any:
     """A per-fold figure (a number, or the statistic under each re-pairing) averaged over all
     held-out samples."""
@@ -233,6 +252,9 @@ def input_independent_baseline(
         headline = "the held-out predictions follow the targets, but by less than the margin asked"
     else:
         headline = (f"held-out predictions fit other samples' targets as well as their own (p = {p:.2g} > {level:g})")
+        weak = weak_evidence(folds, p, observed, typical, len(x))
+        if weak:
+            run.result.notes.append(weak)
     causes = [(C.NO_INPUT_SIGNAL,
                f"on {held_n} samples no copy trained on, the {what} with each sample's own target is "
                f"{fmt(observed)}, and {fmt(typical)} with targets shuffled among them: the targets do "
