@@ -236,4 +236,8 @@ PROGRAMS: tuple[str, ...] = (
     "b45a_siamese_triplet_hard_negative_pairs_pick_easiest",
     "b45b_nest_of_unets_rotation_on_image_not_mask",
     "b45c_world_models_mdrnn_mixture_log_softmax_over_batch",
+    # forty-sixth held-out batch (ported blind to the probes)
+    "b46a_soundbay_weighted_sampler_class_weights_draw_items_0_1",
+    "b46b_yadlt_convnet_init_stddev_001_vanishing",
+    "b46c_yolov3_1d_objectness_iou_from_wrong_channels",
 )

@@ -13,8 +13,8 @@ cross-entropy on the softmax outputs, ``- tf.reduce_mean(y * tf.log(tf.clip_by_v
 The fault is the initialisation of every layer, in ``ConvolutionalNetwork``'s two static helpers:
 ``initial = tf.truncated_normal(shape=shape, stddev=0.01)`` (weight_variable) and
 ``initial = tf.constant(0.01, shape=shape)`` (bias_variable). A standard deviation of 0.01 is far below what
-these fan-ins need (25, 800, 3136 and 1024 inputs: Glorot/He would give 0.05-0.28): each layer shrinks the
-signal by a factor of 5-30, so at initialisation the softmax sees almost nothing of the image (its inputs
+these fan-ins need (25, 800, 3136 and 1024 inputs: Glorot or He would give 0.02-0.28): each layer shrinks the
+signal, by a factor of about 30 in the first convolution and 2.5-5 in the others, so at initialisation the softmax sees almost nothing of the image (its inputs
 are dominated by the 0.01 biases), every prediction is the same near-uniform vector, and the gradient that
 reaches the first convolution is about a thousand times smaller than with a workable initialisation. The
 network sits at the uniform-prediction loss until Adam has slowly grown the weights.
@@ -27,15 +27,18 @@ ded661243a7bf86975e4f29fdf192d7dc4a72770 "changed sttdevs from 0.01 to 0.1 and b
 same commit changes the autoencoders and the RBM the same way). Listed in TheDeepChecker's GitHub bug set
 (github.com/thedeepchecker/thedeepchecker ``GH_buggy_examples/DLT_ded6612``, run with the documented command
 above).
-Program lines kept: the layer sequence and sizes (two 5x5 SAME convolutions of 32 and 64 maps with ReLU, two
-2x2 SAME max-pools, a 1024-unit ReLU layer with dropout keep_prob 0.5, a 10-way softmax), the reshape of the
-flat 784 inputs inside the model, the truncated-normal weights (cut at two standard deviations, as
-``tf.truncated_normal``) and constant biases with the buggy 0.01 / 0.01 and fixed 0.1 / 0.1, the element-wise
-binary cross-entropy on the softmax outputs with its 1e-10 clipping (unchanged by the fix), Adam(1e-4) with
-TF's defaults (beta1 0.9, beta2 0.999, epsilon 1e-8), batches of 50.
-Ported minimally: the TF0.x graph, session, placeholders, summaries and the layer-string parser are dropped;
-full widths are kept (a torch step on one CPU thread costs ~65 ms, slightly above the 50 ms guide, but the
-fault depends on the fan-ins, so shrinking the widths would change it).
+Program lines kept: the layer sequence (two 5x5 SAME convolutions with ReLU, two 2x2 SAME max-pools, a ReLU
+dense layer with dropout keep_prob 0.5, a 10-way softmax), the reshape of the flat 784 inputs inside the model,
+the truncated-normal weights (cut at two standard deviations, as ``tf.truncated_normal``) and constant biases
+with the buggy 0.01 / 0.01 and fixed 0.1 / 0.1, the element-wise binary cross-entropy on the softmax outputs
+with its 1e-10 clipping (unchanged by the fix), Adam(1e-4) with TF's defaults (beta1 0.9, beta2 0.999, epsilon
+1e-8), batches of 50.
+Ported minimally: the TF0.x graph, session, placeholders, summaries and the layer-string parser are dropped.
+Widths are halved (16 and 32 maps, 512 dense units instead of 32, 64, 1024; ``WIDTH_DIV``): the full widths
+cost ~0.07-0.15 s a torch step on one (shared) CPU thread, the halved ones 0.03-0.05 s (Keras train_on_batch 0.03-0.09 s, depending on the load). This
+changes the fan-ins (25, 400, 1568, 512 instead of 25, 800, 3136, 1024); stddev 0.01 is too small for both
+sets (with the full widths I measured the same stall in torch, only ~25 steps shorter: loss 0.3251 / 0.3250 /
+0.3191 at steps 0 / 25 / 50, first-kernel gradient norm 1.5e-3 at step 0 vs 2.5 for the fix).
 Torch: ``nn.Conv2d``/``nn.Linear`` with weights set by ``nn.init.trunc_normal_(w, 0, std, -2 std, 2 std)`` and
 constant biases, ``nn.Dropout(0.5)`` (keep_prob 0.5), softmax in ``forward`` as the program's output node;
 ``loss_fn`` is the program's cost on those probabilities.
@@ -49,18 +52,26 @@ Fault label: vanishing_gradients (a wrong initialisation: weights too small for 
 gradients vanish through the layers and the predictions start input-independent).
 Fix (ded6612): ``stddev=0.1`` weights and 0.1 biases.
 
-Symptom (my own plain loop: seed 0, OMP_NUM_THREADS=1, batches of 50 drawn at random from the first 1500
-stand-in digits, held-out accuracy on the other 297; "loss" is the training batch loss before the update,
-"|g conv1|" the gradient norm of the first convolution's kernel, "spread" the mean over classes of the
-per-class standard deviation of the held-out predicted probabilities, i.e. how much the predictions depend
-on the input; 0.325 is the cost of a uniform prediction). Torch (~65 ms a step): buggy step 0 loss 0.3251,
-|g conv1| 1.5e-3, spread 2e-5, held-out accuracy 0.10; step 25 loss 0.3252, |g conv1| 4.0e-3, spread 3e-4,
-accuracy 0.10 (still the uniform prediction); step 50 loss 0.3190, accuracy 0.44; step 100 0.1429, 0.77;
-step 150 0.0671, 0.83. Fixed: step 0 loss 1.4974 (the 0.1 weights give large logits: the start is
-confidently wrong), |g conv1| 2.5, spread 0.06; step 25 loss 0.5759, accuracy 0.49; step 50 0.3367, 0.67;
-step 100 0.1287, 0.82; step 150 0.0784, 0.85. Keras (train_on_batch, same protocol): see ``_MEASURED_KERAS``
-below. With Adam the buggy network does recover after ~50-75 steps (Adam's per-parameter step does not
-depend on the gradient's scale); with the run script's default plain gradient descent it would stay stuck.
+Symptom (my own plain loop on the module's models: seed 0, OMP_NUM_THREADS=1, 201 steps on batches of 50
+drawn at random from the first 1500 stand-in digits, held-out accuracy on the other 297; "loss" is the
+training batch loss before the update, "|g|" the gradient norm of the first convolution's kernel, "spread"
+the mean over classes of the standard deviation of the held-out predicted probabilities, i.e. how much the
+predictions depend on the input; 0.3251 is the cost of a uniform prediction, chance accuracy 0.10).
+Torch, buggy: step 0 loss 0.3251, |g| 5.7e-4, spread 8e-6, accuracy 0.101; step 25 loss 0.3252, |g| 1.3e-3,
+spread 8e-5, accuracy 0.101; step 50 loss 0.3243, accuracy 0.162; step 75 0.3170, 0.269; step 100 0.2845,
+0.525; step 150 0.1271, 0.791; step 200 0.0943, 0.811. Fixed: step 0 loss 0.6526 (the 0.1 weights start
+confidently wrong), |g| 0.92, spread 0.044; step 25 0.3766, 0.367; step 50 0.2767, 0.721; step 100 0.1551,
+0.822; step 200 0.0722, 0.869.
+Keras (train_on_batch), buggy: step 0 loss 0.3250, |g| 4.2e-4, spread 7e-6, accuracy 0.101; step 25 0.3254,
+0.101; step 50 0.3246, 0.364; step 75 0.3171, 0.293; step 100 0.2796, 0.609; step 200 0.0848, 0.798. Fixed:
+step 0 loss 0.6103, |g| 0.84, spread 0.039; step 25 0.4062, 0.354; step 50 0.3116, 0.620; step 100 0.1856,
+0.805; step 200 0.0837, 0.882.
+So for ~50-75 Adam steps the buggy network does not learn at all (loss flat at the uniform-prediction
+cost, predictions the same for every input, first-layer gradients ~1000x smaller than the fix's), then Adam
+(whose per-parameter step does not depend on the gradient's scale) grows the weights and it catches up
+partly. With the run script's default optimizer instead (``--opt gradient_descent --learning_rate 0.01``,
+torch SGD) the buggy network never starts: loss 0.3251 / 0.3251 / 0.3252 and accuracy 0.101 at steps 0 / 100
+/ 300, vs fixed 0.6292 / 0.3521 / 0.2985 and accuracy 0.19 / 0.38 / 0.68.
 """
 
 from __future__ import annotations
@@ -83,6 +94,8 @@ learning_rate = 1e-4  # --learning_rate 1e-4 --opt adam
 keep_prob = 0.5  # --dropout 0.5 (fed to tf.nn.dropout as keep_prob)
 n_classes = 10
 n_batches = 6
+WIDTH_DIV = 2  # port: conv maps and dense units halved to keep a CPU step near the 50 ms guide
+maps1, maps2, full = 32 // WIDTH_DIV, 64 // WIDTH_DIV, 1024 // WIDTH_DIV  # conv2d-5-5-32, conv2d-5-5-64, full-1024
 
 
 def _data(n: int = batch_size * n_batches) -> tuple[np.ndarray, np.ndarray]:
@@ -109,10 +122,10 @@ def _build(framework: str, fixed: bool) -> dict[str, Any]:
         class ConvolutionalNetwork(nn.Module):
             def __init__(self) -> None:
                 super().__init__()
-                self.conv1 = nn.Conv2d(1, 32, 5, stride=1, padding=2)  # conv2d-5-5-32-1, SAME
-                self.conv2 = nn.Conv2d(32, 64, 5, stride=1, padding=2)  # conv2d-5-5-64-1, SAME
-                self.fc = nn.Linear(7 * 7 * 64, 1024)  # full-1024
-                self.sm = nn.Linear(1024, n_classes)  # softmax
+                self.conv1 = nn.Conv2d(1, maps1, 5, stride=1, padding=2)  # conv2d-5-5-32-1, SAME
+                self.conv2 = nn.Conv2d(maps1, maps2, 5, stride=1, padding=2)  # conv2d-5-5-64-1, SAME
+                self.fc = nn.Linear(7 * 7 * maps2, full)  # full-1024
+                self.sm = nn.Linear(full, n_classes)  # softmax
                 self.drop = nn.Dropout(1 - keep_prob)
                 for m in (self.conv1, self.conv2, self.fc, self.sm):
                     nn.init.trunc_normal_(m.weight, 0.0, std, -2 * std, 2 * std)
@@ -150,14 +163,14 @@ def _build(framework: str, fixed: bool) -> dict[str, Any]:
     model = keras.Sequential([
         keras.Input((784,)),
         layers.Reshape((28, 28, 1)),
-        layers.Conv2D(32, 5, strides=1, padding="same", activation="relu", kernel_initializer=w_init(),
+        layers.Conv2D(maps1, 5, strides=1, padding="same", activation="relu", kernel_initializer=w_init(),
                       bias_initializer=b_init()),
         layers.MaxPooling2D(2, 2, padding="same"),
-        layers.Conv2D(64, 5, strides=1, padding="same", activation="relu", kernel_initializer=w_init(),
+        layers.Conv2D(maps2, 5, strides=1, padding="same", activation="relu", kernel_initializer=w_init(),
                       bias_initializer=b_init()),
         layers.MaxPooling2D(2, 2, padding="same"),
         layers.Flatten(),
-        layers.Dense(1024, activation="relu", kernel_initializer=w_init(), bias_initializer=b_init()),
+        layers.Dense(full, activation="relu", kernel_initializer=w_init(), bias_initializer=b_init()),
         layers.Dropout(1 - keep_prob),
         layers.Dense(n_classes, activation="softmax", kernel_initializer=w_init(), bias_initializer=b_init()),
     ])

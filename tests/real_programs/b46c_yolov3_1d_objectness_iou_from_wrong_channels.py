@@ -1,4 +1,107 @@
-"""DOCSTRING PLACEHOLDER"""
+"""ljbkusters/YOLOv3-1D ("a minimum viable YOLOv3 Network for 1D event detection", PyTorch, after Aladdin Persson's
+"YOLOv3 from scratch"): an object detector for 1-D signals. ``Yolo1DV3`` (``model/yolov3.py``) is YOLOv3 with
+``Conv1d``: a Darknet backbone of ``CNN1DBlock`` (conv, BatchNorm1d, LeakyReLU(0.1)) and residual blocks, three
+``ScalePrediction`` heads on 416 / 32 = 13, 416 / 16 = 26 and 416 / 8 = 52 cells with two nearest upsamplings and
+route concatenations; every cell and each of its 3 anchors predicts (objectness, x in the cell, width, 3 class
+logits), output (N, 3 anchors, cells, 6). The data (``generate_curves.py``): 416-sample noiseless curves over x in
+[0, 50], single and double gaussians, skewed gaussians and lorentzians, divided by the largest absolute value;
+each event is a "bounding domain" (centre, width normalised to [0, 1], class gaussian 0 / skew_gaussian 1 /
+lorentzian 2). ``YOLO1DDataset`` assigns each event to the best-fitting anchor (``iou_width``) on every scale:
+target (objectness 1, x relative to the cell, width in cells, class); other anchors with an anchor IoU > 0.5 get
+-1 (ignored). ``Yolo1DLoss`` (``model/loss.py``), summed over the three scales in ``train.py``: 10 x BCE-with-
+logits(objectness, 0) on the empty cells + 1 x BCE-with-logits(objectness, IoU(predicted box, true box).detach())
+on the object cells (the YOLOv3 "IoU-weighted" objectness target) + 10 x MSE((sigmoid(t_x), t_w), (x, log(w /
+anchor + 1e-6))) + 1 x cross-entropy of the class logits; ``Adam(lr=1e-4, weight_decay=0)``, ``BATCH_SIZE = 32``,
+``ExponentialLR(gamma=0.95)`` per epoch, anchors ``ANCHORS_1D * SCALES`` (in cells). At inference a cell is a
+detection when sigmoid(objectness) > ``CONF_THRESHOLD = 0.05``, then NMS (0.45) and mAP.
+
+The fault (``Yolo1DLoss.forward``, the predicted box whose IoU with the true box is the objectness target)::
+
+    box_predictions = torch.cat([self.sigmoid(predictions[..., 0:1]),
+                                 torch.exp(predictions[..., 1:2] * anchors)],
+                                dim=-1)
+
+Channel 0 is the objectness logit and channel 1 the x logit: the "predicted box" takes its centre from the
+objectness score and its width from the x coordinate, so the IoU that becomes the objectness target of every
+object cell has nothing to do with the box the network predicts (channels 1 and 2, which the box loss trains and
+``cells_to_bboxes`` decodes). Those IoUs are small (mean 0.12-0.14 on held-out object cells, against 0.26-0.31 for
+the boxes actually predicted), so the detector is taught to give its own object cells a score near the background
+score: detections fall under the confidence threshold and the ranking that NMS and mAP use is poor. Issue #42 (by
+the author): "I found an indexation error for the box_predictions which led to incorrect IOU calculations which
+weight the target objectness. This likely meant that most targets were set to near 0 and the network only learnt
+to detect objects very badly." Fix 842cb8b "model.loss: Fix critical object loss error" ("First tests show
+immensly improved network results")::
+
+    box_predictions = torch.cat([self.sigmoid(predictions[..., 1:2]),
+                                 torch.exp(predictions[..., 2:3] * anchors)],
+                                dim=-1)
+
+(The fix keeps ``exp(t_w * anchor)`` where ``cells_to_bboxes`` decodes ``exp(t_w) * anchor``; that is the fixed
+program as published and is kept in both versions.)
+
+Source: github.com/ljbkusters/YOLOv3-1D issue #42 "Fix Loss Function", PR #43 "42 fix loss function" (merged);
+``model/loss.py``, ``model/yolov3.py``, ``model/dataset.py``, ``model/utils.py`` (``iou_width``,
+``intersection_over_union_1d``, ``cells_to_bboxes``, ``non_max_suppression``, ``mean_average_precision``,
+``check_class_accuracy``), ``model/config.py``, ``train.py`` and ``generate_curves.py`` at 842cb8b^ =
+5d8df61ca926131ea6644c869f4a720fd369f70e (the buggy line dates from the initial commit 4ef1809); fix
+842cb8b848d9ab855409f7857babe316efa67b15.
+
+Program lines kept: ``CNN1DBlock``, ``ResidualBlock``, ``ScalePrediction``, ``Yolo1DV3`` (its forward with the
+route connections and upsampling, ``_create_conv_layers``), ``Yolo1DLoss`` as it was (including its in-place
+writes into the predictions and targets), ``intersection_over_union_1d``, the three-scale loss sum of ``train.py``,
+``ANCHORS_1D``, ``SCALES``, ``NUM_CLASSES = 3``, ``IN_CHANNELS = 1``, ``BATCH_SIZE = 32``, ``IMAGE_SIZE = 416``, Adam
+lr 1e-4 / weight decay 0, the loop body ``optimizer.zero_grad(); loss.backward(); optimizer.step()``, and
+``generate_curves.py``'s curve functions, parameter ranges and normalisation and ``YOLO1DDataset``'s target
+assignment (numpy instead of torch, same values).
+Shrunk: the program builds ``default_config`` (Darknet-53, widths 32..1024, 24.4 M parameters), 1.1 s a step on
+one CPU thread; here its own ``config_tiny`` (the same layout with fewer residual repeats, also in
+``model/yolov3.py``) with every conv width divided by 8 (4..128 channels, 228 k parameters): about 40 ms a step.
+Ported: the model returns its three scale outputs concatenated on the cell axis, (N, 3, 13 + 26 + 52 = 91, 6),
+and the targets are the three scale targets concatenated the same way, (N, 3, 91, 4); ``loss_fn`` cuts them
+again and sums ``Yolo1DLoss`` over the scales with each scale's anchors, as ``train.py`` did, on clones of the
+slices (the loss writes into its predictions and its targets, ``target[..., 2:3] = log(...)``; the program's
+DataLoader made fresh targets every step, whereas the batches here are reused). Left out: CUDA autocast /
+GradScaler and ``x.half()`` (float32 on CPU), the per-epoch ``ExponentialLR`` (an epoch of the program is ~560
+steps), the training augmentations (``train_transforms``, random translate / baseline / flip), checkpoints and the
+mAP evaluation. The ``bn`` that ``CNN1DBlock(..., batch_norm_activation=False)`` creates but never uses (the last
+conv of each ``ScalePrediction``) is kept: it receives no gradient in both versions, as in the program.
+Keras twin: the same network as a Keras 3 functional model, channels last (input (N, 416, 1); ``ZeroPadding1D(1)``
++ ``Conv1D`` for the padded k = 3 convs, ``BatchNormalization(momentum=0.9, epsilon=1e-5)`` (torch's),
+``LeakyReLU(0.1)``, ``UpSampling1D(2)``, the head reshaped to (N, 91 cells, 3, 6) and permuted to (N, 3, cells, 6));
+the loss is ``Yolo1DLoss`` written with masks (means over the object / empty cells instead of boolean indexing,
+``stop_gradient`` on the IoU), the same buggy / fixed ``box_predictions``; ``Adam(learning_rate=1e-4,
+epsilon=1e-8)``. Keras' default initialisers instead of torch's.
+
+Data (the program's own generator, run offline at a small size): ``generate_curves.py`` with ``N_curves = 64``
+per type and a seeded generator: 64 single gaussians, 64 double gaussians (2 events), 32 + 32 skewed gaussians and
+64 lorentzians = 256 curves (320 events: 192 gaussian, 64 skewed, 64 lorentzian), normalised to [0, 1] by their
+largest value, shuffled; 8 batches of 32 (960 object cells, 463 ignored). Held out in my measurement: the same
+generator with seed 1.
+
+Fault label: other:objectness_target_iou_from_wrong_channels (the objectness target is built from the wrong output
+channels; what it shows is a detector that scores its objects low).
+Fix: ``box_predictions`` from channels 1 (x) and 2 (width).
+
+Measured (my own loops, /tmp/h46c/measure.py, seed 0, OMP_NUM_THREADS=1, on a 2-core machine under load 3-5;
+torch ``opt.zero_grad(); loss_fn(model(x), y).backward(); opt.step()`` in train mode, Keras ``train_on_batch``,
+cycling over the 8 batches; held-out = 256 curves (seed 1) in eval mode; "score" = sigmoid(objectness); the
+detections, NMS (0.45), CONF_THRESHOLD 0.05 and mAP (IoU 0.45, as ``train.py`` calls it) as ``model/utils.py``
+computes them; 40-46 ms a torch step, 42-52 ms a Keras step when the machine was quiet, 60-75 ms under load):
+  * Training loss (sum over the scales), step 1 / 10 / 50 / 100 / 1,000 / 2,000 / 3,000:
+      torch buggy 51.0 / 40.0 / 27.7 / 23.4 / 5.14 / 1.99 / 1.09;  fixed 51.1 / 40.5 / 27.5 / 23.7 / 5.66 / 2.59 / 1.92.
+      Keras buggy 76.4 / 47.2 / 30.9 / 26.4 / 6.25 / 2.39 / 1.31;  fixed 76.5 / 46.9 / 31.2 / 26.4 / 6.76 / 3.11 / 2.07.
+    Both decrease; the buggy loss is the LOWER one (its objectness targets are smaller, closer to the background's
+    0, hence easier to fit): nothing in the loss curve signals the fault.
+  * Held-out after 3,000 steps (torch / Keras):
+      mean score on the object cells: buggy 0.069 / 0.063, fixed 0.197 / 0.209 (empty cells 0.022 / 0.031 in
+      both); object cells above CONF_THRESHOLD: buggy 41% / 36%, fixed 77% / 73%; class accuracy on object cells
+      0.82 / 0.77 vs 0.84 / 0.79; mAP buggy 0.359 / 0.145, fixed 0.626 / 0.464; events found (IoU > 0.45):
+      buggy 82% / 79%, fixed 94% / 94%.
+    After 1,000 steps: mAP buggy 0.022 / 0.010, fixed 0.269 / 0.071; object-cell score buggy 0.119 / 0.134 (below
+    the empty cells' 0.16 / 0.19), fixed 0.231 / 0.247 (above them).
+    Mean objectness target (IoU) on the held-out object cells after 3,000 steps, buggy decoding: 0.144 / 0.124;
+    IoU of the box the model actually predicts (the fixed decoding): 0.311 / 0.269 (fixed model: 0.293 / 0.263).
+"""
 
 from __future__ import annotations
 
