@@ -69,19 +69,20 @@ def overfit_one_batch(
         run.result.notes.extend(session.optimizer_notes)
 
         done = Fits(session, prepared, targets, drop, raw=raw, initial=out0, every=judge_every(max_steps))
-        losses, ok, why = train_loop(session, [prepared], max_steps, run, done)
-        # dropout and the like keep the training loss off the floor: such a model is judged in eval mode
-        watch = EvalWatch.of(session, prepared, targets, drop, out0, losses[0], judge_every(max_steps)) \
-            if why == "steps" else None
-        if watch is not None and watch.sample(len(losses)):
+        # dropout and the like keep the training loss off the floor: such a model is judged in eval mode,
+        # sampled from the first step, so the decision to train on at the budget reads that curve too
+        watch = EvalWatch.of(session, prepared, targets, drop, out0, float("nan"), judge_every(max_steps))
+        losses, ok, why = train_loop(session, [prepared], max_steps, run,
+                                     done if watch is None else watch.done(done, 0))
+        if watch is not None and why == "steps" and watch.step != len(losses) and watch.sample(len(losses)):
             ok, why = True, "done"
         # slow but correct is no defect: a loss still falling steadily at the budget trains on
         limit = OVERFIT_EXTEND * max_steps
 
         def falling(until: int = limit) -> bool:
             """Still coming down steadily (or on course to the criterion by step ``until``): read on the
-            eval-mode curve once the run is past the budget under a watch, else on the training loss."""
-            if watch is not None and len(losses) > max_steps:
+            eval-mode curve under a watch (the training loss carries the noise), else on the training loss."""
+            if watch is not None:
                 return watch.still_falling(len(losses), until)
             return still_falling(losses, targets.floor, target=drop, limit=until)
 
@@ -105,7 +106,7 @@ def overfit_one_batch(
             losses = losses + more
         if watch is not None and why == "steps" and watch.step != len(losses) and watch.sample(len(losses)):
             ok, why = True, "done"
-        if watch is not None:
+        if watch is not None and watch.points and (why != "done" or watch.held):
             run.result.notes.append(watch.line())
         if targets.refuted_line:
             run.result.notes.append(targets.refuted_line)

@@ -121,8 +121,8 @@ class EvalWatch:
     """For a model whose training-mode forward pass is random (dropout and the like) and whose
     eval-mode one is not: that noise keeps its training loss above what the model has fitted, by a
     margin that does not shrink, so the criterion and the decision to train on are read from the
-    eval-mode loss instead, sampled every ``every`` steps (normalisation statistics re-estimated
-    first, as :func:`fits` does)."""
+    eval-mode loss instead, sampled every ``every`` steps from the first (normalisation statistics
+    re-estimated first, as :func:`fits` does)."""
 
     def __init__(self, session: Any, prepared: Any, targets: Targets, drop: float, start: float, every: int) -> None:
         self.session, self.prepared, self.targets, self.drop = session, prepared, targets, drop
@@ -130,6 +130,7 @@ class EvalWatch:
         self.points: list[float] = []
         self.step = 0  # the step of the last point, and the eval-mode outputs read there
         self.outputs: np.ndarray | None = None
+        self.held = False  # the criterion held at the last point
 
     @classmethod
     def of(cls, session: Any, prepared: Any, targets: Targets, drop: float, initial: np.ndarray,
@@ -149,6 +150,10 @@ class EvalWatch:
 
     def sample(self, step: int) -> bool:
         """Read the eval-mode loss after ``step`` steps; whether the criterion holds there."""
+        self.held = self._sample(step)
+        return self.held
+
+    def _sample(self, step: int) -> bool:
         outputs = settled_outputs(self.session, self.prepared)
         loss = self.session.loss_of(outputs, self.prepared)
         self.points.append(loss)
@@ -169,11 +174,13 @@ class EvalWatch:
         ``offset``: the steps run before this stretch."""
         def check(losses: list[float], step: int) -> bool:
             n = offset + step + 1
+            if n == 1 and np.isfinite(losses[0]):  # the stricter start: the first training loss if lower
+                self.start = min(self.start, losses[0])
             return inner(losses, step) or (n % self.every == 0 and self.sample(n))
         return check
 
     def still_falling(self, steps: int, limit: int) -> bool:
-        """Whether the eval-mode curve sampled since the budget still comes down steadily, after
+        """Whether the eval-mode curve sampled so far still comes down steadily, after
         ``steps`` of at most ``limit`` steps."""
         if not self.points:
             return False
