@@ -117,6 +117,35 @@ def test_a_failure_no_probe_explains_says_what_the_probes_ran_and_saw():
     assert np.isfinite(failed.value.result.end_loss)
 
 
+def _preference_with_penalty(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """A preference score with a penalty on the scores (as BPR losses carry): its floor lies above 0,
+    at outputs the check cannot build from the targets."""
+    return -F.logsigmoid(out[:, 0] - out[:, 1]).mean() + 0.5 * (out ** 2).mean()
+
+
+def test_a_failure_against_an_unknown_floor_says_how_to_set_the_share_of_the_way():
+    torch.manual_seed(0)
+    x, y = torch.randn(32, 4), torch.ones(32)
+    with pytest.raises(CheckFailed) as failed:
+        MLCheck().overfit_one_batch(nn.Linear(4, 2), (x, y), loss_fn=_preference_with_penalty, task="regression")
+    text = str(failed.value)
+    assert "floor 0 (52% of the way; unknown" in text
+    assert "the loss's floor is unknown and 0 stands in for it" in text and "(this run came 52%)" in text
+    # the hint works: the same run against the share it reached passes
+    torch.manual_seed(0)
+    MLCheck().overfit_one_batch(nn.Linear(4, 2), (x, y), loss_fn=_preference_with_penalty, task="regression",
+                                min_drop=0.5)
+
+
+def test_a_failure_against_a_known_floor_gets_no_floor_hint():
+    x = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]).repeat(8, 1)
+    y = torch.tensor([0, 1, 1, 0]).repeat(8)
+    torch.manual_seed(0)
+    with pytest.raises(CheckFailed) as failed:
+        MLCheck().overfit_one_batch(nn.Linear(2, 2), (x, y), loss_fn=CE(), optimizer=lambda p: torch.optim.Adam(p, lr=0.01))
+    assert "Try next" in str(failed.value) and "floor is unknown" not in str(failed.value)
+
+
 def _binary(n: int = 64):
     x = torch.randn(n, 8, generator=torch.Generator().manual_seed(0))
     return x, (x[:, 0] + x[:, 1] > 0).float().unsqueeze(1)

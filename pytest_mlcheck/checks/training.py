@@ -559,8 +559,22 @@ def failure_causes(
                 f"the outputs at initialisation: {_described(initial_outputs)}")
         notes.append("no probe named a cause; probes run: " + "; ".join(log.lines) + ". Try next: "
                      "output_range(kind=...) and init_loss on the model, gradients_flow on the batch, or more "
-                     "steps= if the loss was still falling")
+                     "steps= if the loss was still falling" + _unknown_floor_hint(losses, targets))
     return causes
+
+
+def _unknown_floor_hint(losses: list[float], targets: Targets) -> str:
+    """Where the loss's floor is unknown (0 stands in) and the run levelled off above it: how to say
+    what share of the way to 0 is a fit, with how far this run came."""
+    finite = [v for v in losses if np.isfinite(v)]
+    if np.isfinite(targets.floor) or len(finite) < 2 or finite[0] <= 0:
+        return ""
+    came = progress(finite[0], min(finite), float("nan"))
+    if not 0 < came < 1:
+        return ""
+    return (f"; the loss's floor is unknown and 0 stands in for it: if yours lies above 0 (a likelihood of noisy "
+            f"data, a penalty on the outputs or weights), min_drop= says what share of the way to 0 is a fit "
+            f"(this run came {came:.0%})")
 
 
 def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: tuple[Any, Any], first: Any,
