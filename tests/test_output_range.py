@@ -229,12 +229,19 @@ def test_the_same_head_under_a_non_negative_activation_still_fails(mlcheck, fina
     assert failed.value.causes == ["output_activation"], str(failed.value)
 
 
-def test_id_inputs_cannot_be_scaled_so_non_negative_logits_still_fail(mlcheck):
-    """Ids have no scale to grow: all-positive logits from an embedding are not cleared."""
+@pytest.mark.parametrize("final", [None, nn.Softplus()], ids=["linear", "softplus"])
+def test_id_inputs_cannot_be_scaled_but_the_negated_head_decides(mlcheck, final):
+    """Ids have no scale to grow; all-positive logits from an embedding and a linear head on a bias of
+    5 are cleared by negating the head's pre-activation, and a softplus after it still fails."""
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Embedding(20, 4), nn.Flatten(), nn.Linear(12, 5))
+    model = nn.Sequential(nn.Embedding(20, 4), nn.Flatten(), nn.Linear(12, 5), *([final] if final else []))
     with torch.no_grad():
         model[2].bias.fill_(5.0)
+    ids = torch.randint(0, 20, (32, 3))
+    if final is None:
+        result = mlcheck.output_range(model, ids, kind="logits")
+        assert any("pre-activation negated" in n for n in result.notes)
+        return
     with pytest.raises(CheckFailed) as failed:
-        mlcheck.output_range(model, torch.randint(0, 20, (32, 3)), kind="logits")
+        mlcheck.output_range(model, ids, kind="logits")
     assert failed.value.causes == ["output_activation"]

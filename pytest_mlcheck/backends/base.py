@@ -141,6 +141,11 @@ class Session(Protocol):
     def weighted_layer_inputs(self, batch: Any, *, training: bool) -> list[tuple[str, np.ndarray]]:
         """What reaches each layer with a weight matrix or kernel, in call order."""
 
+    def negated_head(self, batch: Any) -> np.ndarray | None:
+        """The eval-mode outputs with the pre-activation of the last layer holding a weight matrix or
+        kernel (in call order) negated, a probe of what follows it: outputs a linear head gives change
+        sign, a bounding activation's stay within its bound; None where no such layer ran."""
+
     def stacked_dense(self, batch: Any) -> list[tuple[str, str, int, int, int]]:
         """In an eval-mode call, each pair of fully connected layers where the second receives the
         first one's output unchanged (nothing between them but reshapes and eval-mode dropout): both

@@ -822,6 +822,25 @@ class KerasSessionBase:
         self._wrapped_forward(batch[0], {layer: wrap(layer) for layer in wrapped}, training=training)
         return seen
 
+    def negated_head(self, batch: tuple[Any, Any]) -> np.ndarray | None:
+        """(A Keras layer applies its own ``activation`` inside ``call``: that activation is given the
+        negated pre-activation, restored after; a layer without one has its output negated)"""
+        calls = self._weighted_calls(batch, False)
+        if not calls:
+            return None
+        name = calls[-1][0]
+        layer = next(layer for layer in self.model._flatten_layers(include_self=False) if layer.name == name)
+        activation = getattr(layer, "activation", None)
+        if callable(activation):
+            layer.activation = lambda t, __act=activation: __act(-t)
+            try:
+                return self.predict(batch)
+            finally:
+                layer.activation = activation
+        out = self._wrapped_forward(batch[0], {layer: lambda *a, __call=layer.call, **k: -__call(*a, **k)},
+                                    training=False)
+        return self._np(out).astype(np.float32, copy=False)
+
     def _lookup_gradient(self, x: Any, index: int) -> np.ndarray | None:
         """Ids have no gradient; the vectors an ``Embedding`` looks up for them do. Each lookup whose
         ids are the inputs' own, one sample per slice along one axis, and follow the samples when the

@@ -864,6 +864,28 @@ class TorchSession:
             for hook in hooks:
                 hook.remove()
 
+    def negated_head(self, batch: tuple[Any, Any]) -> np.ndarray | None:
+        """(The module's output negated by a forward hook: an activation is a module or a function
+        after it in torch, so what follows the head sees the negated pre-activation)"""
+        weighted = {n: m for n, m in self.model.named_modules() if any(p.ndim >= 2 for p in m.parameters(recurse=False))}
+        order: list[str] = []
+
+        def recorder(name: str) -> Callable:
+            def record(module: torch.nn.Module, args: tuple, out: Any) -> None:
+                order.append(name)
+            return record
+
+        self._hooked_forward(batch[0], [m.register_forward_hook(recorder(n)) for n, m in weighted.items()],
+                             training=False)
+        if not order:
+            return None
+        handle = weighted[order[-1]].register_forward_hook(
+            lambda module, args, out: -out if isinstance(out, torch.Tensor) else None)
+        try:
+            return self.predict(batch)
+        finally:
+            handle.remove()
+
     def stacked_dense(self, batch: tuple[Any, Any]) -> list[tuple[str, str, int, int, int]]:
         """(Linear modules; a tensor is passed on unchanged when the second module receives the
         first one's output storage with its values as they were output: a view, a flatten or

@@ -115,7 +115,8 @@ def output_range(
         _unit_interval(run, flat, ids, "sigmoid outputs must lie in [0, 1]",
                        [(C.OUTPUT_ACTIVATION, "a softmax over one unit is always 1; use a sigmoid")])
     elif kind == "logits":
-        _logits(run, flat, ids, lambda: _scaled_outputs(run, model, batches, output))
+        _logits(run, flat, ids, lambda: _scaled_outputs(run, model, batches, output),
+                lambda: _negated_outputs(run, model, batches, output))
         if width == 1:
             _one_logit(run, model, batches, output, flat)
     if low is not None or high is not None:
@@ -176,11 +177,15 @@ def _probabilities(run: CheckRun, flat: np.ndarray, ids: np.ndarray) -> None:
     run.figure("max_probability_max", float(sharp.max()), "")
 
 
-def _logits(run: CheckRun, flat: np.ndarray, ids: np.ndarray, scaled: Callable[[], np.ndarray | None]) -> None:
+def _logits(run: CheckRun, flat: np.ndarray, ids: np.ndarray, scaled: Callable[[], np.ndarray | None],
+            negated: Callable[[], np.ndarray | None]) -> None:
     """Rows of logits that are probabilities, or all ≥ 0 (a ReLU, sigmoid or softplus head). Outputs
     all above 0 with no exact zero (no ReLU floor) may be a head whose bias starts positive (a torch
-    convolution with one output channel starts at its bias, 0.22): ``scaled`` gives the outputs with the
-    inputs scaled up (None where they cannot be), and any that goes below 0 clears the head."""
+    convolution with one output channel starts at its bias, 0.22), or a linear head on non-negative
+    features whose weights happen to give every output above 0 (two classes after pooled ReLU
+    features, one init in four): ``scaled`` gives the outputs with the inputs scaled up, ``negated``
+    those with the last weighted layer's pre-activation negated (None where they cannot be read), and
+    any that goes below 0 clears the head: no activation bounds it below."""
     if flat.shape[1] >= 2 and np.all(flat >= 0) and np.allclose(flat.sum(axis=1), 1.0, atol=SUM_ATOL):
         raise run.fail("the outputs are probabilities (rows in [0, 1] summing to 1), not logits",
                        [(C.OUTPUT_ACTIVATION, "a softmax is applied in the model; a logits loss applies its own"),
@@ -195,6 +200,13 @@ def _logits(run: CheckRun, flat: np.ndarray, ids: np.ndarray, scaled: Callable[[
                 f"×{SATURATION_SCALES[0]:g}..×{SATURATION_SCALES[-1]:g} some reach {fmt(float(seen.min()))}: no "
                 "activation bounds the head below; its outputs start on a positive bias")
             return
+        flipped = negated() if np.all(flat > 0) else None
+        if flipped is not None and flipped.size and flipped.min() < 0:
+            run.result.notes.append(
+                f"every output is above 0 here (min {fmt(float(flat.min()))}), but with the last weighted layer's "
+                f"pre-activation negated some reach {fmt(float(flipped.min()))}: no activation after it bounds the "
+                "head below; its weights happen to give every output above 0 at this init")
+            return
         raise run.fail(f"every logit is ≥ 0 (min {fmt(float(flat.min()))}); logits are unbounded reals",
                        [(C.OUTPUT_ACTIVATION, "an activation such as ReLU or sigmoid on the last layer")])
 
@@ -206,6 +218,20 @@ def _scaled_outputs(run: CheckRun, model: Any, batches: list[Any], output: Any) 
         return None
     seen = predict_batches(run, model, [x * f for f in SATURATION_SCALES for x in batches], output)[0]
     return seen[np.isfinite(seen)].astype(np.float64)
+
+
+def _negated_outputs(run: CheckRun, model: Any, batches: list[Any], output: Any) -> np.ndarray | None:
+    """The finite outputs with the last weighted layer's pre-activation negated (one pass of one copy
+    per batch), as float64; None where the backend cannot say or the probe raised (it only clears)."""
+    try:
+        with run.session(model, TrainSpec(output=output), inference=True, explain=(batches[0], None)) as session:
+            outs = [session.negated_head(session.prepare(x)) for x in batches]
+    except Exception:  # a probe that may only clear a head: whatever stops it leaves the verdict as it was
+        return None
+    if any(o is None for o in outs):
+        return None
+    flat = np.concatenate([np.asarray(o, dtype=np.float64).reshape(-1) for o in outs])
+    return flat[np.isfinite(flat)]
 
 
 def _float_array(x: Any) -> bool:

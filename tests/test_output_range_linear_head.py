@@ -1,0 +1,87 @@
+"""output_range(kind="logits") on a linear head whose every output starts above 0: pooled ReLU features
+are non-negative, and a two-class head's weights give both logits one sign on every input about one
+init in four (soundbay's Keras ResNet failed with `output_activation` on both versions). Negating the
+last weighted layer's pre-activation decides it: a linear head's outputs change sign, an activation's
+bound holds. Twins with a bounding activation still fail, in both frameworks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from keras_corpus import digits_arrays, keras
+from pytest_mlcheck import CheckFailed
+from torch_corpus import held_out
+
+
+class PooledHead(nn.Module):
+    """A convolution, ReLU and global average pooling (features ≥ 0), then a two-class Linear head
+    whose weights are made non-negative, so every logit starts above 0. ``final``: an activation
+    after the head (the broken twins)."""
+
+    def __init__(self, final: nn.Module | None = None) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.body = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.head = nn.Linear(8, 2)
+        with torch.no_grad():
+            self.head.weight.abs_()
+            self.head.bias.fill_(0.05)
+        self.final = final
+
+    def forward(self, x):
+        y = self.head(self.body(x))
+        return y if self.final is None else self.final(y)
+
+
+def test_a_linear_head_whose_logits_all_start_above_0_passes_with_a_note(mlcheck):
+    model = PooledHead().eval()
+    with torch.no_grad():
+        assert model(held_out()).min() > 0  # the look-alike: every logit ≥ 0 at these inputs
+    result = mlcheck.output_range(model, held_out(), kind="logits", num_classes=2)
+    note = next(n for n in result.notes if "pre-activation negated" in n)
+    assert "no activation after it bounds the head below" in note
+    # the probe leaves the model as it was: no hook left behind, the same outputs
+    assert not model.head._forward_hooks
+    with torch.no_grad():
+        assert model(held_out()).min() > 0
+
+
+@pytest.mark.parametrize("final", [nn.Sigmoid(), nn.Softplus(), nn.ReLU()], ids=["sigmoid", "softplus", "relu"])
+def test_the_same_head_under_a_bounding_activation_still_fails(mlcheck, final):
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.output_range(PooledHead(final), held_out(), kind="logits", num_classes=2)
+    assert failed.value.causes == ["output_activation"], str(failed.value)
+
+
+def _keras_pooled(activation: str | None) -> keras.Model:
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([
+        keras.Input((8, 8, 1)), keras.layers.Conv2D(8, 3, padding="same", activation="relu"),
+        keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(2, activation=activation)])
+    head = model.layers[-1]
+    kernel, bias = head.get_weights()
+    head.set_weights([np.abs(kernel), np.full_like(bias, 0.05)])
+    return model
+
+
+def test_a_keras_linear_head_whose_logits_all_start_above_0_passes(mlcheck):
+    x = digits_arrays(64)[0]
+    model = _keras_pooled(None)
+    before = model.predict(x, verbose=0)
+    assert before.min() > 0
+    result = mlcheck.output_range(model, x, kind="logits", num_classes=2)
+    assert any("pre-activation negated" in n for n in result.notes), result.notes
+    # the layer's activation was lent to the probe and given back
+    assert model.layers[-1].activation is keras.activations.linear
+    np.testing.assert_array_equal(model.predict(x, verbose=0), before)
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "softplus", "relu"])
+def test_a_keras_head_with_its_activation_inside_the_layer_still_fails(mlcheck, activation):
+    # Dense(2, activation=...) applies it inside the layer: the probe negates what reaches it
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.output_range(_keras_pooled(activation), digits_arrays(64)[0], kind="logits", num_classes=2)
+    assert failed.value.causes == ["output_activation"], str(failed.value)
