@@ -257,7 +257,7 @@ def test_a_weak_failure_says_so_and_asks_for_a_larger_batch(p, observed, end, sa
     assert (note is not None) is said
     if said:
         assert "every copy memorised the 96 samples" in note and "p = 0.09" in note
-        assert "A batch of 256 or more samples" in note
+        assert "A batch of 256 or more samples may tell the two apart" in note
 
 
 def test_a_weak_failure_on_copies_that_memorised_unrelated_targets_carries_the_note(mlcheck):

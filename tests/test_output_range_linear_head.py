@@ -85,3 +85,71 @@ def test_a_keras_head_with_its_activation_inside_the_layer_still_fails(mlcheck, 
     with pytest.raises(CheckFailed) as failed:
         mlcheck.output_range(_keras_pooled(activation), digits_arrays(64)[0], kind="logits", num_classes=2)
     assert failed.value.causes == ["output_activation"], str(failed.value)
+
+
+class RootWithTokens(nn.Module):
+    """A root holding a 2-d parameter of its own (a position table) and a sigmoid after its head: the
+    root is no head, and negating its output would negate the sigmoid's."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.pos = nn.Parameter(torch.zeros(1, 64))
+        self.fc = nn.Linear(64, 3)
+
+    def forward(self, x):
+        return torch.sigmoid(self.fc(x.flatten(1) + self.pos))
+
+
+class SoftplusInside(nn.Module):
+    """A custom leaf whose forward applies its own activation to its weight's product."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.w = nn.Parameter(torch.randn(64, 3))
+
+    def forward(self, x):
+        return nn.functional.softplus(x.flatten(1) @ self.w)
+
+
+@pytest.mark.parametrize("build", [RootWithTokens, SoftplusInside], ids=["root-with-tokens", "softplus-inside"])
+def test_a_bounded_head_the_probe_cannot_read_as_a_pre_activation_still_fails(mlcheck, build):
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.output_range(build(), held_out(), kind="logits")
+    assert failed.value.causes == ["output_activation"], str(failed.value)
+
+
+class _SoftplusLayer(keras.layers.Layer):
+    def build(self, shape):
+        self.w = self.add_weight(shape=(shape[-1], 2), initializer="glorot_uniform")
+
+    def call(self, x):
+        return keras.ops.softplus(keras.ops.matmul(x, self.w))
+
+
+def test_a_keras_custom_layer_with_an_activation_inside_still_fails(mlcheck):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), _SoftplusLayer()])
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.output_range(model, digits_arrays(64)[0], kind="logits", num_classes=2)
+    assert failed.value.causes == ["output_activation"], str(failed.value)
+
+
+class _ClassActivationDense(keras.layers.Dense):
+    """A Dense whose activation is a class attribute, not the instance's own."""
+
+    activation = staticmethod(keras.activations.linear)  # Dense.__init__'s assignment leaves it the class's
+
+
+def test_the_probe_leaves_a_class_level_activation_as_it_found_it(mlcheck):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(8, 3, activation="relu"),
+                              keras.layers.GlobalAveragePooling2D(), _ClassActivationDense(2)])
+    head = model.layers[-1]
+    kernel, bias = head.get_weights()
+    head.set_weights([np.abs(kernel), np.full_like(bias, 0.05)])
+    assert "activation" not in vars(head)
+    result = mlcheck.output_range(model, digits_arrays(64)[0], kind="logits", num_classes=2)
+    assert any("pre-activation negated" in n for n in result.notes)  # the probe ran on this layer
+    assert "activation" not in vars(head) and head.activation is keras.activations.linear

@@ -828,18 +828,28 @@ class KerasSessionBase:
         calls = self._weighted_calls(batch, False)
         if not calls:
             return None
-        name = calls[-1][0]
-        layer = next(layer for layer in self.model._flatten_layers(include_self=False) if layer.name == name)
-        activation = getattr(layer, "activation", None)
-        if callable(activation):
-            layer.activation = lambda t, __act=activation: __act(-t)
-            try:
-                return self.predict(batch)
-            finally:
+        layer = getattr(calls[-1][2], "__self__", None)  # the layer whose original call ran last
+        if isinstance(layer, keras.layers.Embedding):  # a lookup applies no activation: its output is negated
+            out = self._wrapped_forward(batch[0], {layer: lambda *a, __call=layer.call, **k: -__call(*a, **k)},
+                                        training=False)
+            return self._np(out).astype(np.float32, copy=False)
+        # a custom layer may apply an activation inside call: only these apply theirs as ``activation``
+        if not isinstance(layer, (keras.layers.Dense, keras.layers.EinsumDense, keras.layers.Conv1D,
+                                  keras.layers.Conv2D, keras.layers.Conv3D, keras.layers.Conv1DTranspose,
+                                  keras.layers.Conv2DTranspose, keras.layers.Conv3DTranspose,
+                                  keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)):
+            return None
+        activation, own = getattr(layer, "activation", None), "activation" in vars(layer)
+        if activation is None:  # EinsumDense without one
+            activation = keras.activations.linear
+        layer.activation = lambda t, __act=activation: __act(-t)
+        try:
+            return self.predict(batch)
+        finally:
+            if own:
                 layer.activation = activation
-        out = self._wrapped_forward(batch[0], {layer: lambda *a, __call=layer.call, **k: -__call(*a, **k)},
-                                    training=False)
-        return self._np(out).astype(np.float32, copy=False)
+            else:  # a class attribute: the instance had none of its own
+                del layer.activation
 
     def _lookup_gradient(self, x: Any, index: int) -> np.ndarray | None:
         """Ids have no gradient; the vectors an ``Embedding`` looks up for them do. Each lookup whose

@@ -162,6 +162,10 @@ def _float_dtype(model: torch.nn.Module) -> torch.dtype:
     return torch.get_default_dtype()
 
 
+# modules whose output is a pre-activation: no activation of their own inside
+_PRE_ACTIVATION = (torch.nn.Linear, torch.nn.Bilinear, torch.nn.modules.conv._ConvNd, torch.nn.Embedding,
+                   torch.nn.EmbeddingBag)
+
 class TorchSession:
     def __init__(
         self,
@@ -865,8 +869,10 @@ class TorchSession:
                 hook.remove()
 
     def negated_head(self, batch: tuple[Any, Any]) -> np.ndarray | None:
-        """(The module's output negated by a forward hook: an activation is a module or a function
-        after it in torch, so what follows the head sees the negated pre-activation)"""
+        """(Only a leaf module of a kind that applies no activation of its own — linear, convolution,
+        lookup — is read as the head, its float output negated by a forward hook: an activation is a
+        module or a function after it in torch, so what follows sees the negated pre-activation. A
+        custom module or a container may apply one inside: None where the last weighted call is one)"""
         weighted = {n: m for n, m in self.model.named_modules() if any(p.ndim >= 2 for p in m.parameters(recurse=False))}
         order: list[str] = []
 
@@ -877,10 +883,10 @@ class TorchSession:
 
         self._hooked_forward(batch[0], [m.register_forward_hook(recorder(n)) for n, m in weighted.items()],
                              training=False)
-        if not order:
+        if not order or not order[-1] or not isinstance(weighted[order[-1]], _PRE_ACTIVATION):
             return None
         handle = weighted[order[-1]].register_forward_hook(
-            lambda module, args, out: -out if isinstance(out, torch.Tensor) else None)
+            lambda module, args, out: -out if isinstance(out, torch.Tensor) and out.is_floating_point() else None)
         try:
             return self.predict(batch)
         finally:

@@ -153,7 +153,7 @@ def weak_evidence(folds: list[Fold], p: float, observed: float, typical: float, 
             f"{fmt(max(e[0] for e in ends))} → at most {fmt(max(e[1] for e in ends))}) and its held-out "
             f"predictions fit their own targets better than the median re-pairing, at p = {p:.2g}; a correct model "
             f"that needs more than {seen} samples to generalise fails so, as unrelated targets do {p:.0%} of the "
-            f"time. A batch of {2 * n} or more samples tells the two apart")
+            f"time. A batch of {2 * n} or more samples may tell the two apart")
 
 
 def _pooled(folds: list[Fold], attribute: str) -> Any:

@@ -8,7 +8,7 @@ import numpy as np
 
 from pytest_mlcheck import causes as C
 from pytest_mlcheck.causes import Evidence
-from pytest_mlcheck.checks.common import check_count, finite_samples
+from pytest_mlcheck.checks.common import check_count, finite_samples, open_session
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.data import input_batches
 from pytest_mlcheck.errors import usage
@@ -223,9 +223,12 @@ def _scaled_outputs(run: CheckRun, model: Any, batches: list[Any], output: Any) 
 def _negated_outputs(run: CheckRun, model: Any, batches: list[Any], output: Any) -> np.ndarray | None:
     """The finite outputs with the last weighted layer's pre-activation negated (one pass of one copy
     per batch), as float64; None where the backend cannot say or the probe raised (it only clears)."""
-    try:
-        with run.session(model, TrainSpec(output=output), inference=True, explain=(batches[0], None)) as session:
+    try:  # a session of its own, not the run's: an error here is no failure of the check
+        session = open_session(model, run.settings, TrainSpec(output=output), inference=True)
+        try:
             outs = [session.negated_head(session.prepare(x)) for x in batches]
+        finally:
+            session.close()
     except Exception:  # a probe that may only clear a head: whatever stops it leaves the verdict as it was
         return None
     if any(o is None for o in outs):

@@ -74,6 +74,8 @@ def overfit_one_batch(
         watch = EvalWatch.of(session, prepared, targets, drop, out0, float("nan"), judge_every(max_steps))
         losses, ok, why = train_loop(session, [prepared], max_steps, run,
                                      done if watch is None else watch.done(done, 0))
+        if watch is None and why == "steps":  # noise that training opened (dropout into a zero-initialised layer)
+            watch = EvalWatch.of(session, prepared, targets, drop, out0, losses[0], judge_every(max_steps))
         if watch is not None and why == "steps" and watch.step != len(losses) and watch.sample(len(losses)):
             ok, why = True, "done"
         # slow but correct is no defect: a loss still falling steadily at the budget trains on
@@ -106,7 +108,7 @@ def overfit_one_batch(
             losses = losses + more
         if watch is not None and why == "steps" and watch.step != len(losses) and watch.sample(len(losses)):
             ok, why = True, "done"
-        if watch is not None and watch.points and (why != "done" or watch.held):
+        if watch is not None and watch.points and (why == "steps" or (why == "done" and watch.held)):
             run.result.notes.append(watch.line())
         if targets.refuted_line:
             run.result.notes.append(targets.refuted_line)

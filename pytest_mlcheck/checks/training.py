@@ -564,17 +564,16 @@ def failure_causes(
 
 
 def _unknown_floor_hint(losses: list[float], targets: Targets) -> str:
-    """Where the loss's floor is unknown (0 stands in) and the run levelled off above it: how to say
-    what share of the way to 0 is a fit, with how far this run came."""
+    """Where the loss's floor is unknown (0 stands in) for value targets and the run came part of
+    the way: how to say what share of the way to 0 is a fit (the figures say how far it came)."""
     finite = [v for v in losses if np.isfinite(v)]
-    if np.isfinite(targets.floor) or len(finite) < 2 or finite[0] <= 0:
+    if np.isfinite(targets.floor) or targets.task != "regression" or len(finite) < 2 or finite[0] <= 0:
         return ""
-    came = progress(finite[0], min(finite), float("nan"))
-    if not 0 < came < 1:
+    if not 0 < progress(finite[0], min(finite), float("nan")) < 1:
         return ""
-    return (f"; the loss's floor is unknown and 0 stands in for it: if yours lies above 0 (a likelihood of noisy "
-            f"data, a penalty on the outputs or weights), min_drop= says what share of the way to 0 is a fit "
-            f"(this run came {came:.0%})")
+    return ("; the loss's floor is unknown and 0 stands in for it: if yours lies above 0 (a likelihood of noisy "
+            "data, a penalty on the outputs or weights), min_drop= says what share of the way to 0 is a fit "
+            "(the figures above say how far this run came)")
 
 
 def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: tuple[Any, Any], first: Any,
