@@ -144,6 +144,8 @@ class EvalWatch:
             if not session.stochastic_training(prepared) or samples_at_inference(session, prepared):
                 return None
             starts = [v for v in (session.loss_of(initial, prepared), first_loss) if np.isfinite(v)]
+        except UserCodeError:  # the model raised in a training-mode pass: the check fails on it, as a step would
+            raise
         except Exception:
             return None
         return cls(session, prepared, targets, drop, min(starts), every) if starts else None
