@@ -42,7 +42,7 @@ def test_a_linear_head_whose_logits_all_start_above_0_passes_with_a_note(mlcheck
         assert model(held_out()).min() > 0  # the look-alike: every logit ≥ 0 at these inputs
     result = mlcheck.output_range(model, held_out(), kind="logits", num_classes=2)
     note = next(n for n in result.notes if "pre-activation negated" in n)
-    assert "no activation after it bounds the head below" in note
+    assert "no activation bounds the head below" in note
     # the probe leaves the model as it was: no hook left behind, the same outputs
     assert not model.head._forward_hooks
     with torch.no_grad():

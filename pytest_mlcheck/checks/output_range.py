@@ -193,20 +193,16 @@ def _logits(run: CheckRun, flat: np.ndarray, ids: np.ndarray, scaled: Callable[[
     # judged across distinct output rows only: one input (or a batch of identical ones) may
     # happen to get non-negative logits from a correct head
     if len(np.unique(flat, axis=0)) > 1 and flat.shape[1] >= 2 and np.all(flat >= 0):
-        seen = scaled() if np.all(flat > 0) else None
-        if seen is not None and seen.size and seen.min() < 0:
-            run.result.notes.append(
-                f"every output is above 0 here (min {fmt(float(flat.min()))}), but with the inputs scaled "
-                f"×{SATURATION_SCALES[0]:g}..×{SATURATION_SCALES[-1]:g} some reach {fmt(float(seen.min()))}: no "
-                "activation bounds the head below; its outputs start on a positive bias")
-            return
-        flipped = negated() if np.all(flat > 0) else None
-        if flipped is not None and flipped.size and flipped.min() < 0:
-            run.result.notes.append(
-                f"every output is above 0 here (min {fmt(float(flat.min()))}), but with the last weighted layer's "
-                f"pre-activation negated some reach {fmt(float(flipped.min()))}: no activation after it bounds the "
-                "head below; its weights happen to give every output above 0 at this init")
-            return
+        probes = ((scaled, f"with the inputs scaled ×{SATURATION_SCALES[0]:g}..×{SATURATION_SCALES[-1]:g}",
+                   "its outputs start on a positive bias"),
+                  (negated, "with the last weighted layer's pre-activation negated",
+                   "its weights happen to give every output above 0 at this init"))
+        for probe, how, why in probes if np.all(flat > 0) else ():
+            seen = probe()
+            if seen is not None and seen.size and seen.min() < 0:
+                run.result.notes.append(f"every output is above 0 here (min {fmt(float(flat.min()))}), but {how} "
+                                        f"some reach {fmt(float(seen.min()))}: no activation bounds the head below; {why}")
+                return
         raise run.fail(f"every logit is ≥ 0 (min {fmt(float(flat.min()))}); logits are unbounded reals",
                        [(C.OUTPUT_ACTIVATION, "an activation such as ReLU or sigmoid on the last layer")])
 
