@@ -240,4 +240,8 @@ PROGRAMS: tuple[str, ...] = (
     "b46a_soundbay_weighted_sampler_class_weights_draw_items_0_1",
     "b46b_yadlt_convnet_init_stddev_001_vanishing",
     "b46c_yolov3_1d_objectness_iou_from_wrong_channels",
+    # forty-seventh held-out batch (ported blind to the probes)
+    "b47a_gazecapture_itracker_mean_image_not_scaled",
+    "b47b_tfrs_retrieval_logq_correction_sign_flipped",
+    "b47c_stgcn_steplr_stepped_per_batch",
 )
