@@ -94,15 +94,16 @@ def scale_causes(x: np.ndarray, where: str, *, limit: float = INPUT_MAX_SCALE) -
 
 def learning_rate_vanished(start: float, now: float, steps: int) -> list[Evidence]:
     """A failed run whose optimizer's learning rate ended below LR_VANISHED of its first step's: the
-    schedule drove it to (nearly) zero within the run, and nothing moves after that — a value, not
-    a retry's story (a decay rate of 0, decay steps counted in epochs where the schedule counts
-    steps)."""
+    schedule drove it down within the run by more than the check's extension could make up for — a
+    value, not a retry's story (a decay rate of 0, a scheduler stepped per batch, decay steps counted
+    in epochs where the schedule counts steps)."""
     if not (np.isfinite(start) and np.isfinite(now)) or start <= 0 or now > LR_VANISHED * start:
         return []
     return [(C.LR_TOO_LOW,
              f"the optimizer's learning rate fell from {fmt(start)} at the first step to {fmt(now)} by step {steps}: "
-             "its schedule drives it to (nearly) zero within the run, so the weights stop moving (a decay rate of 0, "
-             "or decay steps counted in epochs where the schedule counts optimizer steps)")]
+             "its schedule drives it down within the run by more than training on could make up for, so the weights "
+             "nearly stop moving (a decay rate of 0, a scheduler stepped per batch where it was meant per epoch, or "
+             "decay steps counted in epochs where the schedule counts optimizer steps)")]
 
 
 def _target_ratio(y: np.ndarray | None, outputs: np.ndarray | None) -> tuple[float, float, float] | None:

@@ -65,8 +65,11 @@ PROBE_TARGET = 0.5  # a learning-rate retry succeeds when its loss reaches this 
 # not stall (GPT-2 tiny, dropout 0.1: 0.05, failing on accuracy); weight decay 10 stalls at 0.44
 STALL_FRACTION = 0.1
 # a failed run whose optimizer's learning rate ended below this fraction of its first step's: a
-# schedule drove it to (nearly) zero inside the run (d2l's decay rate of 0: lr 5, then exactly 0)
-LR_VANISHED = 1e-3
+# schedule drove it down inside the run by more than the check's extension can make up for (every step
+# up to OVERFIT_EXTEND × the budget at this rate moves the weights less than one budget at the first
+# rate): d2l's decay rate of 0 (lr 5, then exactly 0), hazdzz/stgcn's StepLR(10, 0.95) stepped per batch
+# (1/60 of its rate by step 800; 1e-3 had left that stall unnamed)
+LR_VANISHED = 1 / 16
 PROBE_MAX_STEPS = 150  # a retry's step budget (correct models reach PROBE_TARGET within ~40 steps)
 # A gradient norm this many times the first one after an identical second step means the user's
 # step adds to the previous gradients instead of replacing them (ideal: 2.0 vs 1.0).
