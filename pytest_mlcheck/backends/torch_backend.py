@@ -166,6 +166,7 @@ def _float_dtype(model: torch.nn.Module) -> torch.dtype:
 _PRE_ACTIVATION = (torch.nn.Linear, torch.nn.Bilinear, torch.nn.modules.conv._ConvNd, torch.nn.Embedding,
                    torch.nn.EmbeddingBag)
 
+
 class TorchSession:
     def __init__(
         self,

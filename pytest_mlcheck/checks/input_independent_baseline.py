@@ -141,7 +141,7 @@ def weak_evidence(folds: list[Fold], p: float, observed: float, typical: float, 
     """The note on a failure that is weak evidence either way: every copy memorised its training part
     and the held-out predictions fit their own targets better than the median re-pairing, at a p above
     the check's level but at most BASELINE_WEAK_P. A model that needs more samples than a copy saw to
-    generalise looks like this, and so do unrelated targets that often; a larger batch tells them apart."""
+    generalise looks like this, and so do unrelated targets that often; a larger batch may tell them apart."""
     if not (np.isfinite(observed) and observed < typical and p <= BASELINE_WEAK_P):
         return None
     ends = [(f.losses[0], f.losses[-1]) for f in folds if f.losses]
