@@ -874,19 +874,11 @@ class TorchSession:
         lookup — is read as the head, its float output negated by a forward hook: an activation is a
         module or a function after it in torch, so what follows sees the negated pre-activation. A
         custom module or a container may apply one inside: None where the last weighted call is one)"""
-        weighted = {n: m for n, m in self.model.named_modules() if any(p.ndim >= 2 for p in m.parameters(recurse=False))}
-        order: list[str] = []
-
-        def recorder(name: str) -> Callable:
-            def record(module: torch.nn.Module, args: tuple, out: Any) -> None:
-                order.append(name)
-            return record
-
-        self._hooked_forward(batch[0], [m.register_forward_hook(recorder(n)) for n, m in weighted.items()],
-                             training=False)
-        if not order or not order[-1] or not isinstance(weighted[order[-1]], _PRE_ACTIVATION):
+        order = [name for name, _ in self.weighted_layer_inputs(batch, training=False)]
+        head = self.model.get_submodule(order[-1]) if order and order[-1] else None
+        if not isinstance(head, _PRE_ACTIVATION):
             return None
-        handle = weighted[order[-1]].register_forward_hook(
+        handle = head.register_forward_hook(
             lambda module, args, out: -out if isinstance(out, torch.Tensor) and out.is_floating_point() else None)
         try:
             return self.predict(batch)

@@ -108,7 +108,8 @@ def overfit_one_batch(
             losses = losses + more
         if watch is not None and why == "steps" and watch.step != len(losses) and watch.sample(len(losses)):
             ok, why = True, "done"
-        if watch is not None and watch.points and (why == "steps" or (why == "done" and watch.held)):
+        # the watch decided where the run ended at its last reading (a reading that held stops the run)
+        if watch is not None and watch.points and (why == "steps" or (why == "done" and watch.step == len(losses))):
             run.result.notes.append(watch.line())
         if targets.refuted_line:
             run.result.notes.append(targets.refuted_line)

@@ -130,7 +130,6 @@ class EvalWatch:
         self.points: list[float] = []
         self.step = 0  # the step of the last point, and the eval-mode outputs read there
         self.outputs: np.ndarray | None = None
-        self.held = False  # the criterion held at the last point
 
     @classmethod
     def of(cls, session: Any, prepared: Any, targets: Targets, drop: float, initial: np.ndarray,
@@ -152,10 +151,6 @@ class EvalWatch:
 
     def sample(self, step: int) -> bool:
         """Read the eval-mode loss after ``step`` steps; whether the criterion holds there."""
-        self.held = self._sample(step)
-        return self.held
-
-    def _sample(self, step: int) -> bool:
         outputs = settled_outputs(self.session, self.prepared)
         loss = self.session.loss_of(outputs, self.prepared)
         self.points.append(loss)
@@ -569,9 +564,7 @@ def _unknown_floor_hint(losses: list[float], targets: Targets) -> str:
     """Where the loss's floor is unknown (0 stands in) for value targets and the run came part of
     the way: how to say what share of the way to 0 is a fit (the figures say how far it came)."""
     finite = [v for v in losses if np.isfinite(v)]
-    if np.isfinite(targets.floor) or targets.task != "regression" or len(finite) < 2 or finite[0] <= 0:
-        return ""
-    if not 0 < progress(finite[0], min(finite), float("nan")) < 1:
+    if np.isfinite(targets.floor) or targets.task != "regression" or not 0 < min(finite, default=0.0) < finite[0]:
         return ""
     return ("; the loss's floor is unknown and 0 stands in for it: if yours lies above 0 (a likelihood of noisy "
             "data, a penalty on the outputs or weights), min_drop= says what share of the way to 0 is a fit "
