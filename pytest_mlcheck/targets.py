@@ -1038,6 +1038,12 @@ def _unbounded_below(loss_at: LossAt, onehot: np.ndarray, form: str, shape: tupl
                               "outputs, or use a cross-entropy that takes logits (CrossEntropyLoss)")]
 
 
+def _summed_rounding(size: float, terms: int) -> float:
+    """The rounding a float32 loss of ``size`` summed over ``terms`` values may carry (random-walk
+    accumulation: eps·size·√terms): losses closer than this are not told apart."""
+    return float(np.finfo(np.float32).eps) * size * float(np.sqrt(max(terms, 1)))
+
+
 def _won_by_a_constant(loss_at: LossAt, y2: np.ndarray, out: np.ndarray, floor: float,
                        problems: list[Evidence]) -> list[Evidence]:
     """A loss that a constant output — every output of every sample at one value the head can give,
@@ -1048,7 +1054,10 @@ def _won_by_a_constant(loss_at: LossAt, y2: np.ndarray, out: np.ndarray, floor: 
     CONSTANT_AT_FLOOR (rounding) of the way from the floor to the better of the untrained model's loss and the
     loss of the targets' batch mean. Edge values only (0, ±1, the targets' extremes, ten times their
     largest size; within [0, 1] for a head of probabilities): the batch mean is a baseline a loss
-    that pairs outputs and targets otherwise may also beat."""
+    that pairs outputs and targets otherwise may also beat. A perfect prediction the loss scores
+    within float32 summing rounding of the untrained model is no evidence either way (values that
+    are no targets of these outputs: TFRS's candidate sampling probabilities, 7368.97 against 7369.05
+    on a sum over 1,024 rows)."""
     if problems or not _finite(floor) or len(y2) < 2 or not (np.ptp(y2, axis=0) > 0).any():
         return []
     shape = tuple(out.shape)
@@ -1058,8 +1067,8 @@ def _won_by_a_constant(loss_at: LossAt, y2: np.ndarray, out: np.ndarray, floor: 
         mean = np.broadcast_to(y2.mean(axis=0, keepdims=True), (len(y2), out[0].size))
         baseline = loss_at(np.ascontiguousarray(mean.reshape(shape), dtype=np.float32))
     above = min((v for v in (start, baseline) if _finite(v)), default=float("nan"))
-    if not _finite(above) or above <= floor:
-        return []
+    if not _finite(above) or above - floor <= _summed_rounding(max(abs(floor), abs(above)), out.size):
+        return []  # a perfect prediction the loss does not tell from the untrained model: no evidence
     size = max(1.0, float(np.abs(y2).max()))
     edges = {0.0, 1.0, -1.0, float(y2.min()), float(y2.max()), 10 * size, -10 * size}
     if _in_unit(out):  # a head of probabilities gives no value outside [0, 1]

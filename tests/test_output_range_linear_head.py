@@ -49,6 +49,26 @@ def test_a_linear_head_whose_logits_all_start_above_0_passes_with_a_note(mlcheck
         assert model(held_out()).min() > 0
 
 
+class CheckedInputs(PooledHead):
+    """The same model, refusing inputs outside the range it was built for (as a model that asserts
+    its preprocessing does): the probe's inputs ×10..×1000 are no inputs of the user's."""
+
+    def forward(self, x):
+        if x.abs().max() > 50:
+            raise ValueError("inputs must be scaled to [-50, 50]")
+        return super().forward(x)
+
+
+def test_a_model_that_refuses_the_scaled_inputs_is_judged_on_its_own(mlcheck):
+    """The scaled-input probe raises inside the user's forward; that is no defect of the model (the
+    user never feeds ×1000 inputs), so the negation probe still clears the linear head."""
+    result = mlcheck.output_range(CheckedInputs(), held_out(), kind="logits", num_classes=2)
+    assert any("pre-activation negated" in n for n in result.notes)
+    with pytest.raises(CheckFailed) as failed:  # a bounding twin still fails, on its own outputs
+        mlcheck.output_range(CheckedInputs(nn.Softplus()), held_out(), kind="logits", num_classes=2)
+    assert failed.value.causes == ["output_activation"], str(failed.value)
+
+
 @pytest.mark.parametrize("final", [nn.Sigmoid(), nn.Softplus(), nn.ReLU()], ids=["sigmoid", "softplus", "relu"])
 def test_the_same_head_under_a_bounding_activation_still_fails(mlcheck, final):
     with pytest.raises(CheckFailed) as failed:

@@ -209,23 +209,33 @@ def _logits(run: CheckRun, flat: np.ndarray, ids: np.ndarray, scaled: Callable[[
 
 def _scaled_outputs(run: CheckRun, model: Any, batches: list[Any], output: Any) -> np.ndarray | None:
     """The finite outputs for the same float inputs scaled by each of SATURATION_SCALES (one pass of one
-    copy), as float64; None where the inputs are not one float array each (ids cannot be scaled)."""
+    copy), as float64; None where the inputs are not one float array each (ids cannot be scaled) or the
+    model raised on them."""
     if not all(_float_array(x) for x in batches):
         return None
-    seen = predict_batches(run, model, [x * f for f in SATURATION_SCALES for x in batches], output)[0]
-    return seen[np.isfinite(seen)].astype(np.float64)
+    scaled = [x * f for f in SATURATION_SCALES for x in batches]
+    return _probe_outputs(run, model, scaled, output, lambda session, x: session.predict(session.prepare(x)))
 
 
 def _negated_outputs(run: CheckRun, model: Any, batches: list[Any], output: Any) -> np.ndarray | None:
     """The finite outputs with the last weighted layer's pre-activation negated (one pass of one copy
-    per batch), as float64; None where the backend cannot say or the probe raised (it only clears)."""
-    try:  # a session of its own, not the run's: an error here is no failure of the check
+    per batch), as float64; None where the backend cannot say or the probe raised."""
+    return _probe_outputs(run, model, batches, output, lambda session, x: session.negated_head(session.prepare(x)))
+
+
+def _probe_outputs(run: CheckRun, model: Any, batches: list[Any], output: Any,
+                   read: Callable[[Any, Any], np.ndarray | None]) -> np.ndarray | None:
+    """What ``read`` gives on each batch in an inference session of the probe's own, flat, finite, as
+    float64; None where it gives nothing or raises. The probes build inputs or heads the user never
+    runs (inputs ×1000, a negated layer): an error there is no defect of the model, so it leaves the
+    verdict to the outputs on the inputs as given."""
+    try:
         session = open_session(model, run.settings, TrainSpec(output=output), inference=True)
         try:
-            outs = [session.negated_head(session.prepare(x)) for x in batches]
+            outs = [read(session, x) for x in batches]
         finally:
             session.close()
-    except Exception:  # a probe that may only clear a head: whatever stops it leaves the verdict as it was
+    except Exception:
         return None
     if any(o is None for o in outs):
         return None
