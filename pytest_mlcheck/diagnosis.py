@@ -84,8 +84,11 @@ def scale_causes(x: np.ndarray, where: str, *, limit: float = INPUT_MAX_SCALE) -
         return [(C.INPUTS_NOT_FINITE, f"{where} holds {int(bad.sum())} non-finite value(s)")]
     magnitude, spread, peak = float(np.mean(np.abs(x))), float(np.std(x)), float(np.max(np.abs(x)))
     if magnitude > limit or spread > limit:
-        return [(C.INPUTS_NOT_NORMALIZED, f"{_spread(x, where)}: scale it to about [0, 1] (x / {fmt(hi)}) or "
-                                          "standardise it")]
+        # dividing by the peak scales non-negative values; values around an offset need it taken off
+        mean = float(np.mean(x))
+        how = f"scale it to about [0, 1] (x / {fmt(hi)}) or standardise it" if lo >= 0 else \
+            f"standardise it ((x {'−' if mean >= 0 else '+'} {fmt(abs(mean))}) / {fmt(spread)})"
+        return [(C.INPUTS_NOT_NORMALIZED, f"{_spread(x, where)}: {how}")]
     if 0 < peak < INPUT_MIN_PEAK:
         return [(C.INPUTS_NOT_NORMALIZED, f"{where} never exceeds {fmt(peak)} in magnitude: scaled twice? "
                                           "(x / 255 / 255); inputs should reach about 1")]

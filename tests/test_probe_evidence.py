@@ -488,6 +488,20 @@ def test_raw_inputs_outrank_a_learning_rate_whose_retries_never_fit_the_batch(fi
     assert diagnosis.with_raw_inputs([("over_regularized", "")], raw, {0.1: -400})[0][0] == "over_regularized"
 
 
+def test_raw_inputs_say_how_to_scale_them_by_their_range():
+    """Non-negative raw values are divided by their peak; values around a large offset (GazeCapture's
+    crops in [0, 1] minus a mean image left at 0..255: −219.6..1) are standardised, since dividing by
+    the peak of 1 changes nothing."""
+    from pytest_mlcheck import diagnosis
+
+    pixels = np.linspace(0, 255, 100, dtype=np.float32)
+    centred_off = np.linspace(-219.6, 1, 100, dtype=np.float32)
+    assert "(x / 255)" in diagnosis.raw_inputs(pixels)[0][1]
+    (cause, text), = diagnosis.raw_inputs(centred_off)
+    assert cause == "inputs_not_normalized" and "(x / 1)" not in text
+    assert "standardise it ((x + 109.3) / 64.32)" in text
+
+
 def _bolts(variant: str, *, l1: float | None = None, nll_on_probabilities: bool = False):
     from tests.real_programs import bolts_logreg_softmax_then_ce as bolts
 
