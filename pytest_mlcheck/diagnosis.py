@@ -13,7 +13,7 @@ from pytest_mlcheck.errors import NotSupported, UserCodeError
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
     ACCUMULATION_RATIO, CHANGED_SAMPLES, INDEPENDENCE_RTOL, INIT_FADE, INPUT_MAX_SCALE, INPUT_MIN_PEAK, INPUT_RAW_SCALE, LEAK_COPY_MIN_SAMPLES, LEAK_COPY_MIN_VALUES, LEAK_RTOL,
-    LR_VANISHED, OUTPUT_UNMOVED,
+    LEAK_PATH_NOISE, LEAK_PATH_RTOL, LEAK_SAMPLED_TARGETS, LR_VANISHED, OUTPUT_UNMOVED,
     PAIRING_RTOL, PAIRING_SENSITIVE, PROBE_MAX_STEPS, PROBE_TARGET, SIGNAL_FADED, SIGNAL_GONE, SOFTMAX_TWICE_PRESSED, SPIKE, STALL_FRACTION, TARGET_MAX_SCALE,
     TARGET_RETRY_SCALE, UNREACHED_SHARE,
 )
@@ -726,6 +726,35 @@ def _classes_last(outputs: np.ndarray, ids: np.ndarray) -> bool | None:
     return False if outputs.shape[0] == ids.shape[0] and outputs.shape[2:] == ids.shape[1:] else None
 
 
+def _copy_candidates(x: np.ndarray | None, y: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The inputs as given and flat (n, P), and the targets flat (n, Q) as float32, where targets may be
+    looked for among the inputs (see :func:`targets_in_inputs`); None where not."""
+    if x is None or y is None:
+        return None
+    xs, ys = np.asarray(x), np.asarray(y)
+    n = len(ys)
+    # float targets against any inputs; class ids only against float features (a label column left
+    # among them): ids against id inputs are tokens, whose shifted copies teacher forcing feeds
+    ids = np.issubdtype(ys.dtype, np.integer) and np.issubdtype(xs.dtype, np.floating)
+    if not (np.issubdtype(ys.dtype, np.floating) or ids):
+        return None
+    if not np.issubdtype(xs.dtype, np.number) or len(xs) != n or n < LEAK_COPY_MIN_SAMPLES:
+        return None
+    xf, yf = xs.reshape(n, -1).astype(np.float32), ys.reshape(n, -1).astype(np.float32)
+    if not yf.shape[1] or 2 * yf.shape[1] > xf.shape[1]:
+        return None
+    return xs, xf, yf
+
+
+def _source(xf: np.ndarray, column: np.ndarray) -> int | None:
+    """The first input element equal to ``column`` in every sample, for a target column of at least
+    LEAK_COPY_MIN_VALUES finite values; None where there is none."""
+    if len(np.unique(column)) < LEAK_COPY_MIN_VALUES or not np.isfinite(column).all():
+        return None
+    hits = np.flatnonzero((xf == column[:, None]).all(axis=0))
+    return int(hits[0]) if len(hits) else None
+
+
 def targets_in_inputs(x: np.ndarray | None, y: np.ndarray | None) -> list[Evidence]:
     """Value targets that are, in every sample of the batch, one fixed element of that sample's own
     inputs (a window ``x[i:i+T]`` whose target ``y[i+1]`` lies inside it, a label column left among
@@ -735,33 +764,73 @@ def targets_in_inputs(x: np.ndarray | None, y: np.ndarray | None) -> list[Eviden
     most half as many values as the inputs (an autoencoder's targets are its inputs by design); ids
     against id inputs are the causal probes' (a teacher-forced decoder's inputs hold its shifted
     targets by design)."""
-    if x is None or y is None:
+    found = _copy_candidates(x, y)
+    if found is None:
         return []
-    xs, ys = np.asarray(x), np.asarray(y)
-    n = len(ys)
-    # float targets against any inputs; class ids only against float features (a label column left
-    # among them): ids against id inputs are tokens, whose shifted copies teacher forcing feeds
-    ids = np.issubdtype(ys.dtype, np.integer) and np.issubdtype(xs.dtype, np.floating)
-    if not (np.issubdtype(ys.dtype, np.floating) or ids):
-        return []
-    if not np.issubdtype(xs.dtype, np.number) or len(xs) != n or n < LEAK_COPY_MIN_SAMPLES:
-        return []
-    xf, yf = xs.reshape(n, -1).astype(np.float32), ys.reshape(n, -1).astype(np.float32)
-    if not yf.shape[1] or 2 * yf.shape[1] > xf.shape[1]:
-        return []
+    xs, xf, yf = found
     where = []
     for column in yf.T:
-        if len(np.unique(column)) < LEAK_COPY_MIN_VALUES or not np.isfinite(column).all():
+        hit = _source(xf, column)
+        if hit is None:
             return []
-        hits = np.flatnonzero((xf == column[:, None]).all(axis=0))
-        if not len(hits):
-            return []
-        where.append(tuple(int(i) for i in np.unravel_index(int(hits[0]), xs.shape[1:])))
+        where.append(tuple(int(i) for i in np.unravel_index(hit, xs.shape[1:])))
     said = ", ".join(str(list(w)) for w in where[:3]) + (" …" if len(where) > 3 else "")
-    return [(C.TARGET_LEAKAGE, f"in all {n} samples the target equals the sample's own input at {said} "
+    return [(C.TARGET_LEAKAGE, f"in all {len(yf)} samples the target equals the sample's own input at {said} "
                                f"({len(np.unique(yf))} distinct values): the inputs hold the answer, and a model "
                                "fits it by copying; build the inputs from what precedes the target (a window "
                                "x[i:i+T] predicts y[i+T]), or drop the label column from the features")]
+
+
+def targets_read_from_inputs(x: np.ndarray | None, y: np.ndarray | None,
+                             predict: Callable[[np.ndarray], np.ndarray]) -> list[Evidence]:
+    """Value targets most of which (of up to LEAK_SAMPLED_TARGETS read, evenly spread) are, in every
+    sample, one element of the sample's own inputs, where the output paired with such a target moves
+    when that input element changes: the model reads the answer it is asked for. A forecast whose
+    targets were shifted into the past (Hvass-Labs' weather GRU: the target of hour t is an input of
+    hour t − 24, which the recurrent model has already read at step t). Targets that are inputs the
+    output cannot read — a left-to-right model's later inputs, a correct forecast's — are no leak.
+    Judged where the outputs have the targets' shape (each output paired with the target in its
+    place); ``predict`` runs the model in eval mode on inputs like ``x``."""
+    found = _copy_candidates(x, y)
+    if found is None:
+        return []
+    xs, xf, yf = found
+    read = np.unique(np.linspace(0, yf.shape[1] - 1, min(yf.shape[1], LEAK_SAMPLED_TARGETS)).astype(np.int64))
+    sources: dict[int, int] = {}
+    for i, q in enumerate(read):
+        hit = _source(xf, yf[:, q])
+        if hit is not None:
+            sources[int(q)] = hit
+        elif 2 * (i + 1 - len(sources)) > len(read):  # most can no longer be copies: stop looking
+            return []
+    q = sorted(sources)[len(sources) // 2]
+    changed = xf.copy()
+    changed[:, sources[q]] = np.roll(changed[:, sources[q]], 1)  # another sample's value there: in range
+    try:
+        outs = [predict(xs), predict(xs), predict(changed.reshape(xs.shape).astype(xs.dtype))]
+    except Exception:  # the model refuses the changed inputs: no evidence either way
+        return []
+    if any(o is None or np.shape(o) != np.shape(y) for o in outs):
+        return []
+    before, again, after = (np.asarray(o, dtype=np.float64).reshape(len(yf), -1) for o in outs)
+    scale = float(np.abs(before).max())
+    moved = float(np.abs(after[:, q] - before[:, q]).max())
+    # whether the output can read that input at all (a path, however faint: a model that has not yet
+    # learned the copy reads it weakly), not how much: an output with no path to it is recomputed
+    # bit for bit, so anything past rounding and past what a second identical pass varies is a path
+    noise = float(np.abs(again - before).max())
+    if not (np.isfinite(scale) and np.isfinite(moved)) or scale == 0 or moved <= max(LEAK_PATH_RTOL * scale,
+                                                                                     LEAK_PATH_NOISE * noise):
+        return []
+    target = list(np.unravel_index(q, np.shape(y)[1:]))
+    source = list(np.unravel_index(sources[q], xs.shape[1:]))
+    return [(C.TARGET_LEAKAGE,
+             f"{len(sources)} of {len(read)} targets read are, in all {len(yf)} samples, an element of the sample's "
+             f"own inputs (the target at {[int(i) for i in target]} is the input at {[int(i) for i in source]}), and "
+             f"the output there moved by {fmt(moved)} (outputs up to {fmt(scale)}) when that input changed: the model "
+             "reads the answer it is asked for (targets shifted the wrong way in time, a label among the features), "
+             "so training copies it and a fitted batch proves nothing; build each target from what the model has "
+             "not seen (a forecast's targets lie after its inputs)")]
 
 
 def target_leak(x: np.ndarray | None, y: np.ndarray | None,

@@ -127,6 +127,15 @@ LEAK_RTOL = 1e-4
 # distinct float values matching exactly across n samples does not happen by chance)
 LEAK_COPY_MIN_SAMPLES = 8
 LEAK_COPY_MIN_VALUES = 3
+# Targets looked for among the inputs where only some are copies (a forecast shifted into the past
+# copies every step past its lag): this many, evenly spread, keep the search at O(n · inputs · 64)
+LEAK_SAMPLED_TARGETS = 64
+# An output reads an input when changing that input moves it past float32 rounding (a few ulps of the
+# outputs' scale) and past this many times what a second identical eval-mode pass varies: an output with
+# no path to the input is recomputed bit for bit (a left-to-right GRU at the steps before it), while a
+# path carries even a copy not yet learned (Hvass-Labs' Keras GRU after 100 steps: 7.3e-6 of the scale)
+LEAK_PATH_RTOL = 1e-6
+LEAK_PATH_NOISE = 10.0
 # A loss within this of itself (relative) when every target is replaced by the first sample's does
 # not read its targets (a one-class objective handed labels): only rounding moved it
 UNREAD_RTOL = 1e-6

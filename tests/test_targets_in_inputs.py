@@ -2,7 +2,9 @@
 window ``x[i:i+7]`` is paired with ``y[i+1]``, a close price inside the window (DeepLearningZeroToAll's
 stock RNN before 8d8e120). The model fits by copying an input, so the loss says nothing; the training
 checks fail naming `target_leakage`. Correct twins: the target after the window, and an autoencoder
-(targets that are the whole input)."""
+(targets that are the whole input). Per-step targets of which most are inputs (a weather series shifted
+into the past, Hvass-Labs' tutorial 23) leak only where the output reads them: a left-to-right model's
+forecast of later steps is their correct twin."""
 
 from __future__ import annotations
 
@@ -95,3 +97,74 @@ def test_a_label_column_left_among_the_features_fails_with_target_leakage(mlchec
     assert failed.value.causes == ["target_leakage"], str(failed.value)
     assert "own input at [4]" in str(failed.value)
     assert mlcheck.overfit_one_batch(net(), _tabular(leaked=False), loss_fn=nn.CrossEntropyLoss()).passed
+
+
+def _sequences(shift: int, length: int = 20, lag: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """Windows of a 3-signal series with a per-step target: signal 0 ``lag`` steps later (a forecast,
+    ``shift=+1``) or earlier (``shift=-1``: Hvass-Labs' weather targets shifted into the past). Each
+    window's steps past its edge take their target from outside it, as the program's did."""
+    s = _series(400)
+    starts = range(lag, lag + 32)
+    x = np.stack([s[i:i + length] for i in starts])
+    y = np.stack([s[i + shift * lag:i + shift * lag + length, :1] for i in starts])
+    return x, y
+
+
+class _Recurrent(nn.Module):
+    """A GRU with an output per step; ``both_ways``: bidirectional, so each step reads later inputs."""
+
+    def __init__(self, both_ways: bool = False) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.gru = nn.GRU(3, 16, batch_first=True, bidirectional=both_ways)
+        self.head = nn.Linear(32 if both_ways else 16, 1)
+
+    def forward(self, x):
+        return self.head(self.gru(x)[0])
+
+
+@pytest.mark.parametrize("shift,both_ways,leaks", [(-1, False, True), (1, False, False), (1, True, True)],
+                         ids=["targets in the past", "a forecast (correct)", "a forecast read both ways"])
+def test_per_step_targets_copied_from_inputs_leak_only_where_the_output_reads_them(shift, both_ways, leaks):
+    """Most targets are an input element in both the past-shifted and the forecast windows (16 of 20
+    steps); only where the output at a target's step reads that input is the answer in view: a
+    left-to-right GRU reads the past, not the future, unless it runs both ways."""
+    x, y = _sequences(shift)
+    model = _Recurrent(both_ways).eval()
+
+    def predict(inputs: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return model(torch.from_numpy(np.ascontiguousarray(inputs))).numpy()
+    found = diagnosis.targets_read_from_inputs(x, y, predict)
+    assert [c for c, _ in found] == (["target_leakage"] if leaks else []), found
+    assert not diagnosis.targets_in_inputs(x, y)  # not every target is an input: the window's edge
+
+
+@pytest.mark.parametrize("check", ["overfit_one_batch", "loss_decreases"])
+def test_a_recurrent_model_trained_on_targets_shifted_into_the_past_fails(mlcheck: MLCheck, check):
+    x, y = (torch.tensor(a) for a in _sequences(-1))
+    call = getattr(mlcheck, check)
+    with pytest.raises(CheckFailed) as failed:
+        call(_Recurrent(), (x, y) if check == "overfit_one_batch" else [(x, y)], loss_fn=nn.MSELoss(),
+             optimizer=lambda p: torch.optim.Adam(p, lr=1e-2))
+    assert failed.value.causes == ["target_leakage"], str(failed.value)
+    assert "16 of 20 targets read are, in all 32 samples, an element of the sample's own inputs" in str(failed.value)
+
+
+def test_the_forecast_twin_passes(mlcheck: MLCheck):
+    x, y = (torch.tensor(a) for a in _sequences(1))
+    assert mlcheck.loss_decreases(_Recurrent(), [(x, y)], loss_fn=nn.MSELoss(),
+                                  optimizer=lambda p: torch.optim.Adam(p, lr=1e-2)).passed
+
+
+def test_a_keras_recurrent_model_on_targets_in_the_past_fails_and_its_forecast_twin_passes(mlcheck: MLCheck):
+    def model() -> keras.Model:
+        keras.utils.set_random_seed(0)
+        net = keras.Sequential([keras.Input((20, 3)), keras.layers.GRU(16, return_sequences=True),
+                                keras.layers.Dense(1)])
+        net.compile(loss="mse", optimizer=keras.optimizers.Adam(1e-2))
+        return net
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.loss_decreases(model(), [_sequences(-1)])
+    assert failed.value.causes == ["target_leakage"], str(failed.value)
+    assert mlcheck.loss_decreases(model(), [_sequences(1)]).passed
