@@ -244,4 +244,7 @@ PROGRAMS: tuple[str, ...] = (
     "b47a_gazecapture_itracker_mean_image_not_scaled",
     "b47b_tfrs_retrieval_logq_correction_sign_flipped",
     "b47c_stgcn_steplr_stepped_per_batch",
+    "b48a_tf_unet_class_weights_multiply_logits",
+    "b48b_neural_amp_modeler_gui_lr_decay_005",
+    "b48c_neu_review_rec_deepconn_fm_pairwise_sum_over_batch",
 )
