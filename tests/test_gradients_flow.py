@@ -230,3 +230,56 @@ def test_a_network_with_a_large_gain_still_explodes_under_the_same_raw_targets(m
                                    loss_fn=keras.losses.MeanSquaredError(), optimizer=keras.optimizers.Adam(1e-3))
     assert failed.value.causes[0] == "exploding_gradients", str(failed.value)
     assert "your loss's is ×" in str(failed.value)
+
+
+def _reviews(n: int = 64, length: int = 40, vocab: int = 2000):
+    """Word ids and raw star ratings (1..5) that follow from the words."""
+    g = torch.Generator().manual_seed(0)
+    words = torch.randint(0, vocab, (n, length), generator=g)
+    stars = 1.0 + 4.0 * ((words % 7).float().mean(dim=1, keepdim=True) / 6.0)
+    return words, stars
+
+
+class ReviewNet(nn.Module):
+    """Word vectors drawn uniform ±1 (a review recommender's default: 20× a dense layer's weights), a
+    convolution over them, a rating head; ``sigmoids``: that many sigmoid layers between the pooled
+    features and the head (a faded stack behind the same table)."""
+
+    def __init__(self, sigmoids: int = 0) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.words = nn.Embedding(2000, 32)
+        nn.init.uniform_(self.words.weight, -1.0, 1.0)
+        self.conv = nn.Conv1d(32, 16, 3)
+        stack = [m for _ in range(sigmoids) for m in (nn.Linear(16, 16), nn.Sigmoid())]
+        self.body = nn.Sequential(*stack)
+        self.head = nn.Linear(16, 1)
+
+    def forward(self, words):
+        features = torch.relu(self.conv(self.words(words).transpose(1, 2))).amax(dim=2)
+        return self.head(self.body(features))
+
+
+def test_a_lookup_table_drawn_large_is_not_read_as_vanishing(mlcheck):
+    """The table's gradient is its output's gathered into the rows read, multiplied by no input: small
+    against the ±1 table, while the head's is large on raw ratings (Neu-Review-Rec's DeepCoNN, both
+    versions, had failed). The layers that read its rows are judged."""
+    result = mlcheck.gradients_flow(ReviewNet(), _reviews(), loss_fn=nn.MSELoss(), optimizer=_adam(2e-3))
+    assert result.passed
+
+
+def test_a_faded_stack_behind_the_same_table_still_vanishes(mlcheck):
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.gradients_flow(ReviewNet(sigmoids=12), _reviews(), loss_fn=nn.MSELoss(), optimizer=_adam(2e-3))
+    assert failed.value.causes[0] == "vanishing_gradients", str(failed.value)
+    assert "words.weight" not in str(failed.value).split("vanishing_gradients:")[1].split("\n")[0]
+
+
+def test_a_keras_review_recommender_with_large_word_tables_passes(mlcheck):
+    """Neu-Review-Rec's DeepCoNN (the corpus's fixed port), whose Keras word tables (±1) got a relative
+    gradient of 4·10⁻⁵ of the FM head's and failed `vanishing_gradients`."""
+    from tests.real_programs import b48c_neu_review_rec_deepconn_fm_pairwise_sum_over_batch as deepconn
+
+    keras.utils.set_random_seed(0)
+    b = deepconn.fixed("keras")
+    assert mlcheck.gradients_flow(b["model"], b["batch"]).passed

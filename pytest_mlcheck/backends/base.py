@@ -119,6 +119,11 @@ class Session(Protocol):
     def frozen_values(self) -> dict[str, np.ndarray]:
         """Each frozen weight's current value, by name (state such as moving statistics excluded)."""
 
+    def lookup_tables(self) -> set[str]:
+        """The names (as :meth:`parameter_values` gives them) of trainable tables that ids look rows
+        up in (torch ``Embedding``/``EmbeddingBag``, Keras ``Embedding``): their gradient is the
+        gradient at their output gathered into the rows a batch reads, multiplied by nothing."""
+
     def flagged_frozen(self) -> dict[str, str]:
         """Trainable weights, by name, under a module or layer whose ``requires_grad`` is a plain
         attribute set to False (neither framework reads such a flag: the assignment freezes nothing),

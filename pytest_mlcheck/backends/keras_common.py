@@ -567,6 +567,11 @@ class KerasSessionBase:
     def parameter_values(self) -> dict[str, np.ndarray]:
         return {v.path: np.array(v.numpy(), copy=True) for v in self.model.trainable_variables}
 
+    def lookup_tables(self) -> set[str]:
+        live = {id(v) for v in self.model.trainable_variables}
+        return {v.path for layer in self.model._flatten_layers(include_self=True)
+                if isinstance(layer, keras.layers.Embedding) for v in layer.trainable_weights if id(v) in live}
+
     def flagged_frozen(self) -> dict[str, str]:
         live = {id(v) for v in self.model.trainable_variables}
         return {v.path: layer.name for layer in self.model._flatten_layers(include_self=True)

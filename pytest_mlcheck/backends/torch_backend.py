@@ -415,6 +415,11 @@ class TorchSession:
     def frozen_values(self) -> dict[str, np.ndarray]:
         return {n: as_numpy(p).copy() for n, p in self.model.named_parameters() if not p.requires_grad}
 
+    def lookup_tables(self) -> set[str]:
+        tables = {id(p) for m in self.model.modules() if isinstance(m, (torch.nn.Embedding, torch.nn.EmbeddingBag))
+                  for p in m.parameters(recurse=False)}
+        return {n for n, p in self.model.named_parameters() if p.requires_grad and id(p) in tables}
+
     def flagged_frozen(self) -> dict[str, str]:
         flagged: dict[str, str] = {}
         for name, module in self.model.named_modules():

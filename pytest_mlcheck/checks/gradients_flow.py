@@ -89,7 +89,8 @@ def error_signal(session: Any, prepared: Any) -> float | None:
 
 
 def gradient_flags(grads: dict[str, np.ndarray | None], values: dict[str, np.ndarray], signal: float | None = None,
-                   radial: dict[str, float] | None = None) -> tuple[dict[str, list[str]], dict[str, float], dict[str, float]]:
+                   radial: dict[str, float] | None = None, lookups: set[str] | frozenset[str] = frozenset(),
+                   ) -> tuple[dict[str, list[str]], dict[str, float], dict[str, float]]:
     """The parameters each gradient cause points at, from one set of gradients (``values`` are the
     weights they were taken at), with the relative and radial scales judged. Flag keys: 'missing',
     'nonfinite', 'zero', 'exploding', 'vanishing'.
@@ -101,8 +102,12 @@ def gradient_flags(grads: dict[str, np.ndarray | None], values: dict[str, np.nda
     non-zero gradient under VANISHING_RATIO of the best-fed tensor's relative gradient, i.e. the
     gradient does not reach the input end (an all-zero gradient is judged as dead, with settling).
     A small gradient in the middle of a network whose input end still learns (attention query/key
-    at init, behind a residual stream) is not vanishing. ``radial``: radial_scale(grads, values) when
-    the caller has it already."""
+    at init, behind a residual stream) is not vanishing. Lookup tables (``lookups``) are not judged
+    for it: their gradient is their output's gathered into the rows a batch reads, multiplied by no
+    input, so its size relative to the table says how large the table was drawn (N(0, 1) by torch's
+    default, ±1 in review recommenders: 20× a dense layer's weights) and how many rows were read, not
+    how far the error signal came; the layers that read their rows show a fade. ``radial``:
+    radial_scale(grads, values) when the caller has it already."""
     zero = [n for n, g in grads.items() if g is not None and np.isfinite(g).all() and not np.any(g)]
     scales = relative_scale(grads, values)
     radial = radial_scale(grads, values) if radial is None else radial
@@ -112,7 +117,7 @@ def gradient_flags(grads: dict[str, np.ndarray | None], values: dict[str, np.nda
         "missing": [n for n, g in grads.items() if g is None],
         "nonfinite": [n for n, g in grads.items() if g is not None and not np.isfinite(g).all()],
         "zero": zero, "exploding": [n for n, v in radial.items() if v > EXPLODING_SCALE], "vanishing": []}
-    live = {n: v for n, v in scales.items() if n not in zero}  # dicts keep parameter order
+    live = {n: v for n, v in scales.items() if n not in zero and n not in lookups}  # dicts keep parameter order
     top = max(live.values(), default=0.0)
     for name, v in live.items():
         if v >= top * VANISHING_RATIO:
@@ -288,7 +293,8 @@ def _judged(run: CheckRun, session: Any, raw: tuple[Any, Any], prepared: Any, tr
     first step is re-checked after SETTLE_STEPS more steps on the batch and stands only where it is
     still zero: behind a scale initialised to 0 on purpose the gradient arrives once the scale has
     moved; dead ReLUs stay dead."""
-    flags, scales, radial = gradient_flags(grads, before, signal, radial)
+    lookups = session.lookup_tables()
+    flags, scales, radial = gradient_flags(grads, before, signal, radial, lookups)
     if signal is not None:
         run.result.figures["error_signal"] = signal
     if radial:
@@ -302,7 +308,7 @@ def _judged(run: CheckRun, session: Any, raw: tuple[Any, Any], prepared: Any, tr
     later = session.gradients(prepared) if train_step is None else diagnosis.step_gradients(session, run.result.notes)
     if not later:
         return gradient_causes(flags, scales, radial, signal=signal)
-    settled, _, _ = gradient_flags(later, session.parameter_values())
+    settled, _, _ = gradient_flags(later, session.parameter_values(), lookups=lookups)
     run.result.figures["settle_steps"] = SETTLE_STEPS
     run.result.figures["zero_gradients_settled"] = sum(n not in settled["zero"] for n in flags["zero"])
     for key in SETTLING:
