@@ -41,14 +41,18 @@ def with_raw_inputs(causes: list[Evidence], raw: list[Evidence], fitted: dict[fl
     """``causes`` with the raw-input evidence ``raw`` (:func:`raw_inputs`) placed: after them, except
     before a learning-rate story none of whose retries fitted the batch (``fitted``: lr factor → steps
     to fit, ≤ 0 where not within them) — a rate that only halved the loss while the batch stayed
-    unfitted at raw input scale explains less than the scale does. Measured on the real-program table:
-    the lr/10 retry fits where the label is the learning rate (a linear regression at SGD, JAX's MNIST
-    step size) and leaves the batch unfitted where it is the inputs (Packt's raw pixels, a raw housing
+    unfitted at raw input scale explains less than the scale does — and before a story of a rate too
+    low told by faster retries (a factor above 1 tried): inputs far off unit scale make the loss
+    ill-conditioned, which slows every direction but the largest, and standardising them is the fix
+    for that slowness, a larger rate a workaround (GazeCapture's crops minus a mean image left at
+    0..255: lr×10 fitted the batch at step 396 of 400). Measured on the real-program table: the lr/10
+    retry fits where the label is the learning rate (a linear regression at SGD, JAX's MNIST step
+    size) and leaves the batch unfitted where it is the inputs (Packt's raw pixels, a raw housing
     regressor)."""
-    if raw and causes and causes[0][0] in (C.LR_TOO_HIGH, C.LR_TOO_LOW) and fitted \
-            and all(n <= 0 for n in fitted.values()):
-        return raw + causes
-    return causes + raw
+    if not (raw and causes and causes[0][0] in (C.LR_TOO_HIGH, C.LR_TOO_LOW) and fitted):
+        return causes + raw
+    slow = causes[0][0] == C.LR_TOO_LOW and any(factor > 1 for factor in fitted)
+    return raw + causes if slow or all(n <= 0 for n in fitted.values()) else causes + raw
 
 
 def scale_hint(x: np.ndarray | None) -> str | None:
@@ -87,7 +91,7 @@ def scale_causes(x: np.ndarray, where: str, *, limit: float = INPUT_MAX_SCALE) -
         # dividing by the peak scales non-negative values; values around an offset need it taken off
         mean = float(np.mean(x))
         how = f"scale it to about [0, 1] (x / {fmt(hi)}) or standardise it" if lo >= 0 else \
-            f"standardise it ((x {'−' if mean >= 0 else '+'} {fmt(abs(mean))}) / {fmt(spread)})"
+            f"standardise it ((x {'-' if mean >= 0 else '+'} {fmt(abs(mean))}) / {fmt(spread)})"
         return [(C.INPUTS_NOT_NORMALIZED, f"{_spread(x, where)}: {how}")]
     if 0 < peak < INPUT_MIN_PEAK:
         return [(C.INPUTS_NOT_NORMALIZED, f"{where} never exceeds {fmt(peak)} in magnitude: scaled twice? "
@@ -746,13 +750,13 @@ def _copy_candidates(x: np.ndarray | None, y: np.ndarray | None) -> tuple[np.nda
     return xs, xf, yf
 
 
-def _source(xf: np.ndarray, column: np.ndarray) -> int | None:
-    """The first input element equal to ``column`` in every sample, for a target column of at least
+def _sources(xf: np.ndarray, column: np.ndarray) -> np.ndarray | None:
+    """The input elements equal to ``column`` in every sample, for a target column of at least
     LEAK_COPY_MIN_VALUES finite values; None where there is none."""
     if len(np.unique(column)) < LEAK_COPY_MIN_VALUES or not np.isfinite(column).all():
         return None
     hits = np.flatnonzero((xf == column[:, None]).all(axis=0))
-    return int(hits[0]) if len(hits) else None
+    return hits if len(hits) else None
 
 
 def targets_in_inputs(x: np.ndarray | None, y: np.ndarray | None) -> list[Evidence]:
@@ -770,10 +774,10 @@ def targets_in_inputs(x: np.ndarray | None, y: np.ndarray | None) -> list[Eviden
     xs, xf, yf = found
     where = []
     for column in yf.T:
-        hit = _source(xf, column)
-        if hit is None:
+        hits = _sources(xf, column)
+        if hits is None:
             return []
-        where.append(tuple(int(i) for i in np.unravel_index(hit, xs.shape[1:])))
+        where.append(tuple(int(i) for i in np.unravel_index(int(hits[0]), xs.shape[1:])))
     said = ", ".join(str(list(w)) for w in where[:3]) + (" …" if len(where) > 3 else "")
     return [(C.TARGET_LEAKAGE, f"in all {len(yf)} samples the target equals the sample's own input at {said} "
                                f"({len(np.unique(yf))} distinct values): the inputs hold the answer, and a model "
@@ -783,54 +787,71 @@ def targets_in_inputs(x: np.ndarray | None, y: np.ndarray | None) -> list[Eviden
 
 def targets_read_from_inputs(x: np.ndarray | None, y: np.ndarray | None,
                              predict: Callable[[np.ndarray], np.ndarray]) -> list[Evidence]:
-    """Value targets most of which (of up to LEAK_SAMPLED_TARGETS read, evenly spread) are, in every
-    sample, one element of the sample's own inputs, where the output paired with such a target moves
-    when that input element changes: the model reads the answer it is asked for. A forecast whose
-    targets were shifted into the past (Hvass-Labs' weather GRU: the target of hour t is an input of
-    hour t − 24, which the recurrent model has already read at step t). Targets that are inputs the
-    output cannot read — a left-to-right model's later inputs, a correct forecast's — are no leak.
-    Judged where the outputs have the targets' shape (each output paired with the target in its
-    place); ``predict`` runs the model in eval mode on inputs like ``x``."""
+    """Value targets at least half of which (of up to LEAK_SAMPLED_TARGETS read, evenly spread) are,
+    in every sample, an element of the sample's own inputs at another place along the axes inputs and
+    targets share, where the output paired with such a target moves when that input element changes
+    while other outputs stay as they were: the model reads the answer it is asked for. A forecast
+    whose targets were shifted into the past (Hvass-Labs' weather GRU: the target of hour t is an
+    input of hour t − 24, which the recurrent model has already read at step t). Not read as leaks:
+    targets that are inputs the output cannot read (a left-to-right model's later inputs, a correct
+    forecast's); a target that is the input at its own place (an imputer's or an inpainter's observed
+    values, read there by design); and a change that moves every output (a statistic of the whole
+    window, a normalisation by its mean, carries it everywhere: no positional read). Judged where the
+    outputs have the targets' shape (each output paired with the target in its place); ``predict``
+    runs the model in eval mode on inputs like ``x``."""
     found = _copy_candidates(x, y)
     if found is None:
         return []
     xs, xf, yf = found
+    y_shape, x_shape = tuple(np.shape(y)[1:]), tuple(xs.shape[1:])
+    # the leading axes inputs and targets share (the steps of a series, an image's rows and columns)
+    shared = next((i for i, (a, b) in enumerate(zip(x_shape, y_shape)) if a != b), min(len(x_shape), len(y_shape)))
+    shared = min(shared, len(x_shape) - 1, len(y_shape) - 1)  # the last axis is features, not a place
+
+    def elsewhere(q: int, hits: np.ndarray) -> int | None:
+        place = np.unravel_index(q, y_shape)[:shared]
+        for hit in hits:
+            if np.unravel_index(int(hit), x_shape)[:shared] != place:
+                return int(hit)
+        return None
     read = np.unique(np.linspace(0, yf.shape[1] - 1, min(yf.shape[1], LEAK_SAMPLED_TARGETS)).astype(np.int64))
     sources: dict[int, int] = {}
     for i, q in enumerate(read):
-        hit = _source(xf, yf[:, q])
-        if hit is not None:
-            sources[int(q)] = hit
-        elif 2 * (i + 1 - len(sources)) > len(read):  # most can no longer be copies: stop looking
+        hit = _sources(xf, yf[:, q])
+        other = elsewhere(int(q), hit) if hit is not None else None
+        if other is not None:
+            sources[int(q)] = other
+        elif 2 * (i + 1 - len(sources)) > len(read):  # fewer than half can still be copies: stop looking
             return []
     q = sorted(sources)[len(sources) // 2]
-    changed = xf.copy()
+    changed = np.array(xs.reshape(len(yf), -1), copy=True)  # the inputs' own dtype: only one element moves
     changed[:, sources[q]] = np.roll(changed[:, sources[q]], 1)  # another sample's value there: in range
     try:
-        outs = [predict(xs), predict(xs), predict(changed.reshape(xs.shape).astype(xs.dtype))]
+        outs = [predict(xs), predict(xs), predict(changed.reshape(xs.shape))]
     except Exception:  # the model refuses the changed inputs: no evidence either way
         return []
     if any(o is None or np.shape(o) != np.shape(y) for o in outs):
         return []
     before, again, after = (np.asarray(o, dtype=np.float64).reshape(len(yf), -1) for o in outs)
     scale = float(np.abs(before).max())
-    moved = float(np.abs(after[:, q] - before[:, q]).max())
+    shift = np.abs(after - before).max(axis=0)  # per output, over the samples
     # whether the output can read that input at all (a path, however faint: a model that has not yet
     # learned the copy reads it weakly), not how much: an output with no path to it is recomputed
     # bit for bit, so anything past rounding and past what a second identical pass varies is a path
-    noise = float(np.abs(again - before).max())
-    if not (np.isfinite(scale) and np.isfinite(moved)) or scale == 0 or moved <= max(LEAK_PATH_RTOL * scale,
-                                                                                     LEAK_PATH_NOISE * noise):
+    bar = max(LEAK_PATH_RTOL * scale, LEAK_PATH_NOISE * float(np.abs(again - before).max()))
+    moved = float(shift[q])
+    if not (np.isfinite(scale) and np.isfinite(shift).all()) or scale == 0 or moved <= bar or (shift > bar).all():
         return []
-    target = list(np.unravel_index(q, np.shape(y)[1:]))
-    source = list(np.unravel_index(sources[q], xs.shape[1:]))
+    target = [int(i) for i in np.unravel_index(q, y_shape)]
+    source = [int(i) for i in np.unravel_index(sources[q], x_shape)]
+    still = int((shift <= bar).sum())
     return [(C.TARGET_LEAKAGE,
              f"{len(sources)} of {len(read)} targets read are, in all {len(yf)} samples, an element of the sample's "
-             f"own inputs (the target at {[int(i) for i in target]} is the input at {[int(i) for i in source]}), and "
-             f"the output there moved by {fmt(moved)} (outputs up to {fmt(scale)}) when that input changed: the model "
-             "reads the answer it is asked for (targets shifted the wrong way in time, a label among the features), "
-             "so training copies it and a fitted batch proves nothing; build each target from what the model has "
-             "not seen (a forecast's targets lie after its inputs)")]
+             f"own inputs at another place (the target at {target} is the input at {source}), and the output there "
+             f"moved by {fmt(moved)} (outputs up to {fmt(scale)}; {still} of {shift.size} outputs did not move) when "
+             "that input changed: the model reads the answer it is asked for (targets shifted the wrong way in "
+             "time, a label among the features), so training copies it and a fitted batch proves nothing; build "
+             "each target from what the model has not seen (a forecast's targets lie after its inputs)")]
 
 
 def target_leak(x: np.ndarray | None, y: np.ndarray | None,

@@ -283,3 +283,21 @@ def test_a_keras_review_recommender_with_large_word_tables_passes(mlcheck):
     keras.utils.set_random_seed(0)
     b = deepconn.fixed("keras")
     assert mlcheck.gradients_flow(b["model"], b["batch"]).passed
+
+
+def test_a_keras_attention_block_behind_small_tables_is_judged_from_the_tables(mlcheck):
+    """Keras draws tables ±0.05, so attention scores start near 0 and the query/key kernels' gradient
+    is tiny: the middle of the network, not its input end. A well-fed table ends the walk from the
+    input end as any tensor does (the keras.io text-classification transformer, shrunk)."""
+    keras.utils.set_random_seed(0)
+    ids = keras.Input((50,), dtype="int32")
+    tokens = keras.layers.Embedding(2000, 32)(ids)
+    positions = keras.layers.Embedding(50, 32)(keras.ops.arange(0, 50, 1))
+    x = tokens + positions
+    x = keras.layers.LayerNormalization()(x + keras.layers.MultiHeadAttention(num_heads=2, key_dim=32)(x, x))
+    x = keras.layers.Dense(20, activation="relu")(keras.layers.GlobalAveragePooling1D()(x))
+    model = keras.Model(ids, keras.layers.Dense(2, activation="softmax")(x))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    g = torch.Generator().manual_seed(0)
+    words, labels = torch.randint(0, 2000, (32, 50), generator=g), torch.randint(0, 2, (32,), generator=g)
+    assert mlcheck.gradients_flow(model, (words.numpy().astype("int32"), labels.numpy())).passed

@@ -488,6 +488,20 @@ def test_raw_inputs_outrank_a_learning_rate_whose_retries_never_fit_the_batch(fi
     assert diagnosis.with_raw_inputs([("over_regularized", "")], raw, {0.1: -400})[0][0] == "over_regularized"
 
 
+@pytest.mark.parametrize("fitted,first", [({10.0: 396}, "inputs_not_normalized"), ({10.0: -400}, "inputs_not_normalized"),
+                                          ({}, "lr_too_low")],
+                         ids=["lr×10 fits the batch", "lr×10 halved only", "no faster retry (a vanished schedule)"])
+def test_raw_inputs_outrank_a_rate_too_low_told_by_faster_retries(fitted, first):
+    """A slow run on inputs far off unit scale: the ill-conditioning the scale causes is the story, a
+    faster rate that fits a workaround (GazeCapture's offset crops: lr×10 fitted at step 396); a rate
+    read from the optimizer's own schedule, with no retry, keeps its place."""
+    from pytest_mlcheck import diagnosis
+
+    raw = diagnosis.raw_inputs(np.linspace(-219.6, 1, 64, dtype=np.float32).reshape(8, 8))
+    lr = [("lr_too_low", "a retry at lr×10 fitted the batch")]
+    assert [c for c, _ in diagnosis.with_raw_inputs(lr, raw, fitted)][0] == first
+
+
 def test_raw_inputs_say_how_to_scale_them_by_their_range():
     """Non-negative raw values are divided by their peak; values around a large offset (GazeCapture's
     crops in [0, 1] minus a mean image left at 0..255: −219.6..1) are standardised, since dividing by

@@ -111,26 +111,32 @@ def _sequences(shift: int, length: int = 20, lag: int = 4) -> tuple[np.ndarray, 
 
 
 class _Recurrent(nn.Module):
-    """A GRU with an output per step; ``both_ways``: bidirectional, so each step reads later inputs."""
+    """A GRU with an output per step; ``normalised``: each window first standardised by its own mean
+    and spread (RevIN-style), which carries every input into every output."""
 
-    def __init__(self, both_ways: bool = False) -> None:
+    def __init__(self, normalised: bool = False) -> None:
         super().__init__()
         torch.manual_seed(0)
-        self.gru = nn.GRU(3, 16, batch_first=True, bidirectional=both_ways)
-        self.head = nn.Linear(32 if both_ways else 16, 1)
+        self.normalised = normalised
+        self.gru = nn.GRU(3, 16, batch_first=True)
+        self.head = nn.Linear(16, 1)
 
     def forward(self, x):
+        if self.normalised:
+            x = (x - x.mean(dim=1, keepdim=True)) / (x.std(dim=1, keepdim=True) + 1e-5)
         return self.head(self.gru(x)[0])
 
 
-@pytest.mark.parametrize("shift,both_ways,leaks", [(-1, False, True), (1, False, False), (1, True, True)],
-                         ids=["targets in the past", "a forecast (correct)", "a forecast read both ways"])
-def test_per_step_targets_copied_from_inputs_leak_only_where_the_output_reads_them(shift, both_ways, leaks):
+@pytest.mark.parametrize("shift,normalised,leaks", [(-1, False, True), (1, False, False), (1, True, False)],
+                         ids=["targets in the past", "a forecast (correct)", "a forecast, windows normalised"])
+def test_per_step_targets_copied_from_inputs_leak_only_where_the_output_reads_them(shift, normalised, leaks):
     """Most targets are an input element in both the past-shifted and the forecast windows (16 of 20
-    steps); only where the output at a target's step reads that input is the answer in view: a
-    left-to-right GRU reads the past, not the future, unless it runs both ways."""
+    steps); only where the output at a target's step reads that input, and other outputs do not, is
+    the answer in view: a left-to-right GRU reads the past, not the future. A window normalised by
+    its own statistics moves every output with any input: no positional read, no leak (a model that
+    reads the whole window both ways is missed by this look for the same reason)."""
     x, y = _sequences(shift)
-    model = _Recurrent(both_ways).eval()
+    model = _Recurrent(normalised).eval()
 
     def predict(inputs: np.ndarray) -> np.ndarray:
         with torch.no_grad():
@@ -138,6 +144,27 @@ def test_per_step_targets_copied_from_inputs_leak_only_where_the_output_reads_th
     found = diagnosis.targets_read_from_inputs(x, y, predict)
     assert [c for c, _ in found] == (["target_leakage"] if leaks else []), found
     assert not diagnosis.targets_in_inputs(x, y)  # not every target is an input: the window's edge
+
+
+def test_targets_that_are_the_inputs_at_their_own_place_are_no_leak():
+    """An imputer: the targets are the whole series, the inputs the series with its last 8 steps
+    masked out plus a mask channel; the observed steps' targets are their own inputs, read there by
+    design (an inpainter's known pixels alike)."""
+    s = _series(400)[:, :1]
+    windows = np.stack([s[i:i + 32] for i in range(32)])
+    mask = np.ones_like(windows)
+    mask[:, 24:] = 0
+    x = np.concatenate([windows * mask, mask], axis=2).astype("float32")
+    torch.manual_seed(0)
+    gru = nn.GRU(2, 8, batch_first=True, bidirectional=True)
+    head = nn.Linear(16, 1)
+
+    def predict(inputs: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return head(gru(torch.from_numpy(np.ascontiguousarray(inputs)))[0]).numpy()
+    assert not diagnosis.targets_read_from_inputs(x, windows, predict)
+    late = np.concatenate([windows[:, 4:], windows[:, :4]], axis=1)  # targets 4 steps later: elsewhere
+    assert [c for c, _ in diagnosis.targets_read_from_inputs(x, late, predict)] == ["target_leakage"]
 
 
 @pytest.mark.parametrize("check", ["overfit_one_batch", "loss_decreases"])

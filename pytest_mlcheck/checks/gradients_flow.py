@@ -102,9 +102,11 @@ def gradient_flags(grads: dict[str, np.ndarray | None], values: dict[str, np.nda
     non-zero gradient under VANISHING_RATIO of the best-fed tensor's relative gradient, i.e. the
     gradient does not reach the input end (an all-zero gradient is judged as dead, with settling).
     A small gradient in the middle of a network whose input end still learns (attention query/key
-    at init, behind a residual stream) is not vanishing. Lookup tables (``lookups``) are not judged
-    for it: their gradient is their output's gathered into the rows a batch reads, multiplied by no
-    input, so its size relative to the table says how large the table was drawn (N(0, 1) by torch's
+    at init, behind a residual stream) is not vanishing. Lookup tables (``lookups``) are never
+    flagged for it, though a well-fed one ends the walk as any tensor does (behind it, a Keras
+    attention block's query/key kernels at init are the middle of the network, not its input end):
+    their gradient is their output's gathered into the rows a batch reads, multiplied by no input,
+    so its size relative to the table says how large the table was drawn (N(0, 1) by torch's
     default, ±1 in review recommenders: 20× a dense layer's weights) and how many rows were read, not
     how far the error signal came; the layers that read their rows show a fade. ``radial``:
     radial_scale(grads, values) when the caller has it already."""
@@ -117,12 +119,13 @@ def gradient_flags(grads: dict[str, np.ndarray | None], values: dict[str, np.nda
         "missing": [n for n, g in grads.items() if g is None],
         "nonfinite": [n for n, g in grads.items() if g is not None and not np.isfinite(g).all()],
         "zero": zero, "exploding": [n for n, v in radial.items() if v > EXPLODING_SCALE], "vanishing": []}
-    live = {n: v for n, v in scales.items() if n not in zero and n not in lookups}  # dicts keep parameter order
+    live = {n: v for n, v in scales.items() if n not in zero}  # dicts keep parameter order
     top = max(live.values(), default=0.0)
     for name, v in live.items():
-        if v >= top * VANISHING_RATIO:
+        if v >= top * VANISHING_RATIO:  # a well-fed table ends the walk as any tensor does
             break
-        flags["vanishing"].append(name)
+        if name not in lookups:
+            flags["vanishing"].append(name)
     return flags, live, radial
 
 
