@@ -247,4 +247,7 @@ PROGRAMS: tuple[str, ...] = (
     "b48a_tf_unet_class_weights_multiply_logits",
     "b48b_neural_amp_modeler_gui_lr_decay_005",
     "b48c_neu_review_rec_deepconn_fm_pairwise_sum_over_batch",
+    "b49a_drexel_chatbot_gac_questions_shuffled_without_labels",
+    "b49b_torchtextclassifiers_label_attention_mask_inverted",
+    "b49c_tai4es_magnet_dst_lstm_targets_shifted_one_hour_late",
 )
