@@ -37,22 +37,25 @@ def raw_inputs(x: np.ndarray | None) -> list[Evidence]:
     return input_scale(x, limit=INPUT_RAW_SCALE)
 
 
-def with_raw_inputs(causes: list[Evidence], raw: list[Evidence], fitted: dict[float, int] | None) -> list[Evidence]:
+def with_raw_inputs(causes: list[Evidence], raw: list[Evidence], fitted: dict[float, int] | None,
+                    halved: dict[float, int] | None = None) -> list[Evidence]:
     """``causes`` with the raw-input evidence ``raw`` (:func:`raw_inputs`) placed: after them, except
     before a learning-rate story none of whose retries fitted the batch (``fitted``: lr factor → steps
     to fit, ≤ 0 where not within them) — a rate that only halved the loss while the batch stayed
     unfitted at raw input scale explains less than the scale does — and before a story of a rate too
-    low told by faster retries (a factor above 1 tried): inputs far off unit scale make the loss
+    low told by faster retries (a factor above 1 judged on fitting the batch, or one that halved the
+    loss, ``halved``: lr factor → steps, where the check does not judge fits): inputs far off unit scale make the loss
     ill-conditioned, which slows every direction but the largest, and standardising them is the fix
     for that slowness, a larger rate a workaround (GazeCapture's crops minus a mean image left at
     0..255: lr×10 fitted the batch at step 396 of 400). Measured on the real-program table: the lr/10
     retry fits where the label is the learning rate (a linear regression at SGD, JAX's MNIST step
     size) and leaves the batch unfitted where it is the inputs (Packt's raw pixels, a raw housing
     regressor)."""
-    if not (raw and causes and causes[0][0] in (C.LR_TOO_HIGH, C.LR_TOO_LOW) and fitted):
+    if not (raw and causes and causes[0][0] in (C.LR_TOO_HIGH, C.LR_TOO_LOW)):
         return causes + raw
-    slow = causes[0][0] == C.LR_TOO_LOW and any(factor > 1 for factor in fitted)
-    return raw + causes if slow or all(n <= 0 for n in fitted.values()) else causes + raw
+    if causes[0][0] == C.LR_TOO_LOW and any(factor > 1 for factor in {**(fitted or {}), **(halved or {})}):
+        return raw + causes
+    return raw + causes if fitted and all(n <= 0 for n in fitted.values()) else causes + raw
 
 
 def scale_hint(x: np.ndarray | None) -> str | None:

@@ -500,6 +500,9 @@ def test_raw_inputs_outrank_a_rate_too_low_told_by_faster_retries(fitted, first)
     raw = diagnosis.raw_inputs(np.linspace(-219.6, 1, 64, dtype=np.float32).reshape(8, 8))
     lr = [("lr_too_low", "a retry at lr×10 fitted the batch")]
     assert [c for c, _ in diagnosis.with_raw_inputs(lr, raw, fitted)][0] == first
+    # loss_decreases judges no fit: a faster retry that halved the loss tells the same story
+    assert diagnosis.with_raw_inputs(lr, raw, None, {10.0: 40})[0][0] == "inputs_not_normalized"
+    assert diagnosis.with_raw_inputs(lr, raw, None, {})[0][0] == "lr_too_low"
 
 
 def test_raw_inputs_say_how_to_scale_them_by_their_range():

@@ -546,7 +546,7 @@ def failure_causes(
     if not causes and probabilities is not None:
         lowest = float(np.nanmin(np.asarray(losses + ends, dtype=np.float64))) if losses else float("nan")
         causes += diagnosis.softmax_in_loss(probabilities, targets.fitted(probabilities), lowest, len(ends))
-    causes = diagnosis.with_raw_inputs(causes, diagnosis.raw_inputs(scaled), log.fitted)
+    causes = diagnosis.with_raw_inputs(causes, diagnosis.raw_inputs(scaled), log.fitted, log.halved)
     hint = None if causes else diagnosis.scale_hint(scaled)
     if hint:
         log.add(hint)
