@@ -38,7 +38,7 @@ def raw_inputs(x: np.ndarray | None) -> list[Evidence]:
 
 
 def with_raw_inputs(causes: list[Evidence], raw: list[Evidence], fitted: dict[float, int] | None,
-                    halved: dict[float, int] | None = None) -> list[Evidence]:
+                    halved: dict[float, int] | None = None, *, proven: bool = False) -> list[Evidence]:
     """``causes`` with the raw-input evidence ``raw`` (:func:`raw_inputs`) placed: after them, except
     before a learning-rate story none of whose retries fitted the batch (``fitted``: lr factor → steps
     to fit, ≤ 0 where not within them) — a rate that only halved the loss while the batch stayed
@@ -50,10 +50,12 @@ def with_raw_inputs(causes: list[Evidence], raw: list[Evidence], fitted: dict[fl
     0..255: lr×10 fitted the batch at step 396 of 400). Measured on the real-program table: the lr/10
     retry fits where the label is the learning rate (a linear regression at SGD, JAX's MNIST step
     size) and leaves the batch unfitted where it is the inputs (Packt's raw pixels, a raw housing
-    regressor)."""
+    regressor). A rate too low that a value proved (``proven``: a schedule that drove the rate to
+    nothing) is no story of retries, whatever retries the extension's horizon ran."""
     if not (raw and causes and causes[0][0] in (C.LR_TOO_HIGH, C.LR_TOO_LOW)):
         return causes + raw
-    if causes[0][0] == C.LR_TOO_LOW and any(factor > 1 for factor in {**(fitted or {}), **(halved or {})}):
+    if not proven and causes[0][0] == C.LR_TOO_LOW \
+            and any(factor > 1 for factor in {**(fitted or {}), **(halved or {})}):
         return raw + causes
     return raw + causes if fitted and all(n <= 0 for n in fitted.values()) else causes + raw
 
@@ -809,14 +811,16 @@ def targets_read_from_inputs(x: np.ndarray | None, y: np.ndarray | None,
     y_shape, x_shape = tuple(np.shape(y)[1:]), tuple(xs.shape[1:])
     # the leading axes inputs and targets share (the steps of a series, an image's rows and columns)
     shared = next((i for i, (a, b) in enumerate(zip(x_shape, y_shape)) if a != b), min(len(x_shape), len(y_shape)))
-    shared = min(shared, len(x_shape) - 1, len(y_shape) - 1)  # the last axis is features, not a place
+    shared = min(shared, len(x_shape) - 1)  # the inputs' last axis is their features, not a place
 
     def elsewhere(q: int, hits: np.ndarray) -> int | None:
+        """A copy at another place; None where the target is (also) the input at its own place."""
+        if not shared:  # no place in common (a label column among features): every copy counts
+            return int(hits[0])
         place = np.unravel_index(q, y_shape)[:shared]
-        for hit in hits:
-            if np.unravel_index(int(hit), x_shape)[:shared] != place:
-                return int(hit)
-        return None
+        if any(np.unravel_index(int(hit), x_shape)[:shared] == place for hit in hits):
+            return None
+        return int(hits[0])
     read = np.unique(np.linspace(0, yf.shape[1] - 1, min(yf.shape[1], LEAK_SAMPLED_TARGETS)).astype(np.int64))
     sources: dict[int, int] = {}
     for i, q in enumerate(read):

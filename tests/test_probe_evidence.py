@@ -503,6 +503,9 @@ def test_raw_inputs_outrank_a_rate_too_low_told_by_faster_retries(fitted, first)
     # loss_decreases judges no fit: a faster retry that halved the loss tells the same story
     assert diagnosis.with_raw_inputs(lr, raw, None, {10.0: 40})[0][0] == "inputs_not_normalized"
     assert diagnosis.with_raw_inputs(lr, raw, None, {})[0][0] == "lr_too_low"
+    # a schedule's own value proved the rate too low: the horizon's retries do not reorder it
+    vanished = diagnosis.learning_rate_vanished(1e-3, 1e-3 * 0.95 ** 80, 800)
+    assert diagnosis.with_raw_inputs(vanished, raw, {10.0: 300}, {10.0: 40}, proven=True)[0][0] == "lr_too_low"
 
 
 def test_raw_inputs_say_how_to_scale_them_by_their_range():
@@ -517,6 +520,8 @@ def test_raw_inputs_say_how_to_scale_them_by_their_range():
     (cause, text), = diagnosis.raw_inputs(centred_off)
     assert cause == "inputs_not_normalized" and "(x / 1)" not in text
     assert "standardise it ((x + 109.3) / 64.32)" in text
+    mostly_positive = np.linspace(-20, 220, 100, dtype=np.float32)  # an ASCII minus: pasteable
+    assert "standardise it ((x - 100) / 69.98)" in diagnosis.raw_inputs(mostly_positive)[0][1]
 
 
 def _bolts(variant: str, *, l1: float | None = None, nll_on_probabilities: bool = False):

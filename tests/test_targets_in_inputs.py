@@ -195,3 +195,50 @@ def test_a_keras_recurrent_model_on_targets_in_the_past_fails_and_its_forecast_t
         mlcheck.loss_decreases(model(), [_sequences(-1)])
     assert failed.value.causes == ["target_leakage"], str(failed.value)
     assert mlcheck.loss_decreases(model(), [_sequences(1)]).passed
+
+
+def _past_reader(lag: int, axis: int):
+    """A numpy model whose output at each place along ``axis`` is the first input channel ``lag``
+    places back along it (zero before), in the targets' layout: it reads the past, not the future."""
+    def predict(inputs: np.ndarray) -> np.ndarray:
+        first = inputs[..., 0].astype(np.float64)
+        out = np.zeros_like(first)
+        src = [slice(None)] * first.ndim
+        dst = [slice(None)] * first.ndim
+        src[axis], dst[axis] = slice(0, first.shape[axis] - lag), slice(lag, None)
+        out[tuple(dst)] = first[tuple(src)]
+        return out
+    return predict
+
+
+@pytest.mark.parametrize("layout", ["per-step targets (N, T)", "masks (N, H, W) of images (N, H, W, C)"])
+def test_targets_shifted_into_the_past_leak_in_any_target_layout(layout):
+    """Targets without a feature axis of their own: a head squeezed to (N, T), a mask (N, H, W) whose
+    pixels are image pixels 3 columns to the left."""
+    rng = np.random.default_rng(0)
+    if layout.startswith("per-step"):
+        x = rng.normal(size=(16, 20, 3)).astype("float32")
+        y = np.concatenate([rng.normal(size=(16, 4)), x[:, :16, 0]], axis=1).astype("float32")
+        predict = _past_reader(4, axis=1)
+    else:
+        x = rng.normal(size=(16, 8, 12, 3)).astype("float32")
+        y = np.concatenate([rng.normal(size=(16, 8, 3)), x[:, :, :9, 0]], axis=2).astype("float32")
+        predict = _past_reader(3, axis=2)
+    assert [c for c, _ in diagnosis.targets_read_from_inputs(x, y, predict)] == ["target_leakage"]
+
+
+def test_held_values_are_their_own_place_and_no_leak():
+    """Hourly readings held over six steps (a forward fill): a target equals the inputs beside it too,
+    but it is the input at its own place, which an imputer reads by design."""
+    rng = np.random.default_rng(0)
+    hourly = rng.normal(size=(16, 8))
+    series = np.repeat(hourly, 6, axis=1)[..., None].astype("float32")  # (16, 48, 1)
+    mask = np.ones_like(series)
+    mask[:, 36:] = 0
+    x = np.concatenate([series * mask, mask], axis=2)
+
+    def local(inputs: np.ndarray) -> np.ndarray:  # a 3-tap smoother: each output reads its neighbours
+        v = inputs[..., :1].astype(np.float64)
+        padded = np.pad(v, ((0, 0), (1, 1), (0, 0)), mode="edge")
+        return (padded[:, :-2] + padded[:, 1:-1] + padded[:, 2:]) / 3
+    assert not diagnosis.targets_read_from_inputs(x, series, local)

@@ -129,10 +129,12 @@ def gradient_flags(grads: dict[str, np.ndarray | None], values: dict[str, np.nda
     return flags, live, radial
 
 
-def input_end_ratio(live: dict[str, float]) -> float:
-    """The input-end tensor's relative gradient over the best-fed tensor's (the vanishing figure)."""
+def input_end_ratio(live: dict[str, float], lookups: set[str] | frozenset[str] = frozenset()) -> float:
+    """The input-end tensor's relative gradient over the best-fed tensor's (the vanishing figure); the
+    input end is the first tensor that is no lookup table (see gradient_flags)."""
     top = max(live.values(), default=0.0)
-    return next(iter(live.values())) / top if top > 0 else 0.0
+    first = next((v for n, v in live.items() if n not in lookups), None)
+    return first / top if top > 0 and first is not None else 0.0
 
 
 # a deliberate initialisation (a residual block's last BatchNorm scale at 0) zeroes the gradient of
@@ -303,7 +305,7 @@ def _judged(run: CheckRun, session: Any, raw: tuple[Any, Any], prepared: Any, tr
     if radial:
         run.result.figures["max_radial_gradient"] = max(radial.values())
     if scales:
-        run.result.figures["input_end_ratio"] = input_end_ratio(scales)
+        run.result.figures["input_end_ratio"] = input_end_ratio(scales, lookups)
     if not any(flags[k] for k in SETTLING):
         return gradient_causes(flags, scales, radial, signal=signal)
     for _ in range(SETTLE_STEPS):

@@ -516,6 +516,7 @@ def failure_causes(
     unmoved = _unmoved_by_run(session, fresh, raw_batch, len(losses)) if session.steps_own_code() else []
     causes = unmoved or _proven(session, fresh, spec, raw_batch, first, x, losses, initial_outputs, final, targets,
                                 notes, log, batches)
+    proven = bool(causes)  # decisive values: no retry story reorders them
     ends: list[float] = []  # each retry's last loss
     if retry is not None:
         retry = _recorded(retry, ends)
@@ -546,7 +547,7 @@ def failure_causes(
     if not causes and probabilities is not None:
         lowest = float(np.nanmin(np.asarray(losses + ends, dtype=np.float64))) if losses else float("nan")
         causes += diagnosis.softmax_in_loss(probabilities, targets.fitted(probabilities), lowest, len(ends))
-    causes = diagnosis.with_raw_inputs(causes, diagnosis.raw_inputs(scaled), log.fitted, log.halved)
+    causes = diagnosis.with_raw_inputs(causes, diagnosis.raw_inputs(scaled), log.fitted, log.halved, proven=proven)
     hint = None if causes else diagnosis.scale_hint(scaled)
     if hint:
         log.add(hint)
