@@ -749,7 +749,8 @@ def _copy_candidates(x: np.ndarray | None, y: np.ndarray | None) -> tuple[np.nda
         return None
     if not np.issubdtype(xs.dtype, np.number) or len(xs) != n or n < LEAK_COPY_MIN_SAMPLES:
         return None
-    xf, yf = xs.reshape(n, -1).astype(np.float32), ys.reshape(n, -1).astype(np.float32)
+    # read only: no copy where they are float32 already (every passing training check looks)
+    xf, yf = xs.reshape(n, -1).astype(np.float32, copy=False), ys.reshape(n, -1).astype(np.float32, copy=False)
     if not yf.shape[1] or 2 * yf.shape[1] > xf.shape[1]:
         return None
     return xs, xf, yf
