@@ -192,7 +192,8 @@ def inputs_not_finite(x: np.ndarray | None) -> list[Evidence]:
 
 def output_activation(out: np.ndarray, task: str) -> list[Evidence]:
     """Class outputs that are already probabilities, or logits that cannot go negative; a single
-    output that is 1 for every sample (a softmax over one unit)."""
+    output that is 1 for every sample (a softmax over one unit). Outputs of one value everywhere (a
+    last layer initialised to zeros) show no range: no activation is read from them."""
     flat = out.reshape(len(out), -1) if out.ndim else out
     if flat.ndim == 2 and flat.shape[1] == 1 and len(flat) > 1 and np.allclose(flat, 1.0, rtol=0, atol=1e-6):
         return [(C.OUTPUT_ACTIVATION, f"every one of the {len(flat)} outputs is exactly 1: a softmax over one unit "
@@ -204,6 +205,8 @@ def output_activation(out: np.ndarray, task: str) -> list[Evidence]:
         return [(C.LOSS_MISMATCH,
                  f"outputs already sum to 1 per row (min {fmt(float(out.min()))}) before the loss: "
                  "probabilities fed to a loss that applies its own softmax; return logits")]
+    if out.min() == out.max():  # one value everywhere (a last layer initialised to 0): its sign says nothing
+        return []
     if out.min() > 0 and out.max() < 1:  # strictly inside (0, 1), rows not summing to 1 (a ReLU leaves exact 0s)
         return [(C.OUTPUT_ACTIVATION,
                  f"every output lies in [{fmt(float(out.min()))}, {fmt(float(out.max()))}] and the rows do not sum "

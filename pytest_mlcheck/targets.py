@@ -173,6 +173,22 @@ class Targets:
             return bool(hits.size == 0 or hits.mean() >= DENSE_MIN_RIGHT)
         return bool(self.right(out).all())
 
+    def right_share(self, out: np.ndarray) -> float:
+        """The share of what :meth:`fitted` counts that the outputs get right: positions for dense
+        class ids and masks (a sample of 4,096 pixels gains them long before it counts as right),
+        samples otherwise."""
+        if self.channel_axis is not None:
+            hits = np.moveaxis(out, self.channel_axis, -1).argmax(-1) == self.ids
+            skipped = self.unjudged
+            counted = hits if skipped is None else hits[~skipped]
+        elif self.mask:
+            counted = self._position_hits(out)
+            if self.ignored is not None:
+                counted = counted[~self.ignored.reshape(counted.shape)]
+        else:
+            counted = self.right(out)
+        return float(counted.mean()) if counted.size else 1.0
+
     def right(self, out: np.ndarray) -> np.ndarray:
         """Per sample, whether the outputs give the target's class(es)."""
         if self.channel_axis is not None:  # (almost) every position of the sample right

@@ -1261,3 +1261,32 @@ def test_class_outputs_squashed_one_by_one_are_told_from_a_relu():
     for relu in (np.maximum(rng.normal(size=(32, 10)) * 3, 0), np.maximum(rng.normal(size=(32, 10)) * 0.1, 0)):
         (cause, evidence), = diagnosis.output_activation(relu, "classification")  # small ones too: exact zeros
         assert cause == "output_activation" and "such as ReLU" in evidence
+
+
+def _zero_head(relu: bool) -> nn.Module:
+    """A digits MLP whose last layer starts at zeros (as FCN's score layer, and many heads, do): every
+    output is exactly 0 at initialisation, which shows no range."""
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.Tanh(), nn.Linear(32, 10), *([nn.ReLU()] if relu else []))
+    with torch.no_grad():
+        model[3].weight.zero_()
+        model[3].bias.zero_() if not relu else model[3].bias.fill_(0.5)
+    return model
+
+
+@pytest.mark.parametrize("relu", [False, True])
+def test_a_head_initialised_to_zeros_is_judged_on_the_outputs_the_run_gave(relu):
+    """Outputs of one value at initialisation (0, or a ReLU over a bias of 0.5) are no evidence either
+    way; a run too slow to fit (SGD at 1e-4) shows the range the head has: negative logits without a
+    ReLU, none with one."""
+    torch.manual_seed(0)
+    with pytest.raises(CheckFailed) as failed:
+        MLCheck().overfit_one_batch(_zero_head(relu), tc.digits_batch(32), loss_fn=CE(), optimizer=_sgd(1e-4))
+    assert ("output_activation" in failed.value.causes) == relu, str(failed.value)
+
+
+def test_outputs_of_one_value_show_no_activation():
+    from pytest_mlcheck import diagnosis
+
+    assert diagnosis.output_activation(np.zeros((8, 10), np.float32), "classification") == []
+    assert [c for c, _ in diagnosis.output_activation(np.abs(np.random.default_rng(0).normal(size=(8, 10))),
+                                                      "classification")] == ["output_activation"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Literal
 
+import numpy as np
+
 from pytest_mlcheck.checks.common import check_fraction, check_steps, checked_batch, require_trainable, targets_of
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.checks.training import (
@@ -99,7 +101,8 @@ def overfit_one_batch(
             if slow and not (on_course or proven) \
             and not proven_before_extending(model, settings, spec, session, raw, prepared, losses, out0, targets) \
             else None
-        while why == "steps" and ((extend and len(losses) < limit and falling())
+        stall = _RightStall(session, prepared, targets, drop, watch)
+        while why == "steps" and ((extend and len(losses) < limit and falling() and not stall(losses))
                                   or (reach is not None and len(losses) < reach.limit)):
             step_done = lambda ls, step, before=losses: done(before + ls, step)  # noqa: E731
             chunk = max_steps if reach is None else min(max_steps, reach.limit - len(losses))
@@ -122,6 +125,8 @@ def overfit_one_batch(
                 f"(up to {OVERFIT_EXTEND}× the budget): " + (f"it fitted at step {len(losses)}; pass "
                                                             f"steps={len(losses)} to say so" if ok else
                                                             f"it stopped at step {len(losses)}"))
+        if stall.line is not None and not ok:
+            run.result.notes.append(stall.line)
         uncovered = session.uncovered_parameters()
         outputs = None
         if why == "steps":  # eval-mode outputs after the run: the overlap judgement and the message read them
@@ -161,10 +166,47 @@ def overfit_one_batch(
             model=model, settings=settings, spec=spec, session=session, raw_batch=raw, first=prepared,
             losses=losses, initial_outputs=out0, targets=targets, retry=retry, notes=run.result.notes, log=log,
         )
-        if why == "steps" and falling(until=len(losses)):
+        if why == "steps" and len(losses) >= limit and falling(until=len(losses)):
             run.result.notes.append(f"the loss was still falling steadily at step {len(losses)} "
                                     f"({OVERFIT_EXTEND}× the budget): a larger steps= or learning rate may fit")
         raise run.fail(_headline(ok, why, losses, max_steps, run, uncovered), causes)
+
+
+class _RightStall:
+    """Called before each stretch of an extension: whether to stop it because the loss has done its
+    part (``drop`` of the way, on the eval-mode curve under a watch) while the share the eval-mode
+    outputs get right (of the samples, or of the positions of dense targets: :meth:`Targets.right_share`)
+    did not grow over the last stretch. More steps then only deepen the margins of what is already
+    right: what keeps the rest wrong is no matter of time (a BatchNorm whose
+    statistics differ from the batch's in eval mode, a head that saturates before the targets). Class
+    targets only; a loss that does not read its classes (refuted, unread) is judged on its loss."""
+
+    def __init__(self, session: Any, prepared: Any, targets: Targets, drop: float, watch: EvalWatch | None) -> None:
+        self.session, self.prepared, self.targets, self.drop, self.watch = session, prepared, targets, drop, watch
+        self.best: float | None = None  # the largest share right at a reading past the drop
+        self.line: str | None = None
+
+    def __call__(self, losses: list[float]) -> bool:
+        t = self.targets
+        if t.task == "regression" or t.unread or np.isfinite(t.refuted):
+            return False
+        curve = ([self.watch.start] + self.watch.points) if self.watch is not None and self.watch.points else losses
+        came = progress(curve[0], curve[-1], t.floor) if np.isfinite(curve[-1]) else 0.0
+        if came < self.drop:
+            self.best = None  # fell back short of the drop: a stretch must come past it again
+            return False
+        outputs = settled_outputs(self.session, self.prepared)
+        now = t.right_share(outputs)
+        if self.best is not None and now <= self.best:
+            dense = t.channel_axis is not None or t.mask
+            right = t.right(outputs)
+            what = f"{now:.1%} of the positions" if dense else f"{int(right.sum())}/{len(right)} samples"
+            self.line = (f"the loss had come {came:.0%} of the way, but the eval-mode outputs got {what} right at step "
+                         f"{len(losses)}, no more than a stretch before: training stopped there (more steps deepen "
+                         "what is already right; what keeps the rest wrong is not a matter of time)")
+            return True
+        self.best = now
+        return False
 
 
 def _interpolable(session: Any, raw: tuple[Any, Any], targets: Targets, n: int) -> tuple[tuple[Any, Any], str] | None:

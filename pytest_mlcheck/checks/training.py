@@ -607,6 +607,9 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
         axis = targets.channel_axis  # per position: rows are positions, outputs keep the model's layout
         rows = prediction_rows(initial_outputs, axis)
         found = diagnosis.output_activation(initial_outputs if axis is None else rows, task)
+        last = final() if not found and rows.size and np.ptp(rows) == 0 else None
+        if last is not None:  # a head initialised to one value: the run's outputs show its range
+            found = diagnosis.output_activation(last if axis is None else prediction_rows(last, axis), task)
         if found and found[0][0] == C.LOSS_MISMATCH and not _shift_invariant(session, targets, first):
             # probabilities into a loss that expects them: no mismatch, unless they were squashed twice
             last = final()

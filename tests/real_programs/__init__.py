@@ -250,4 +250,7 @@ PROGRAMS: tuple[str, ...] = (
     "b49a_drexel_chatbot_gac_questions_shuffled_without_labels",
     "b49b_torchtextclassifiers_label_attention_mask_inverted",
     "b49c_tai4es_magnet_dst_lstm_targets_shifted_one_hour_late",
+    "b50a_pytorch_fcn_trainer_left_in_eval_after_validate",
+    "b50b_fastnlp_star_transformer_pad_mask_zeroes_tokens",
+    "b50c_drl_handson_atari_gan_pixel_scale_precedence",
 )

@@ -1,0 +1,130 @@
+"""overfit_one_batch stops an extension whose loss has done its part while the samples right in eval mode
+no longer grow: more steps only deepen the margins of the samples already right."""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from pytest_mlcheck import CheckFailed
+from pytest_mlcheck.checks.overfit_one_batch import _RightStall
+
+
+class _EvalShortcut(nn.Module):
+    """A classifier whose eval-mode forward takes another path (the batch's mean logits for every
+    sample, as a badly written test-time branch would): it fits the batch in training mode, and in
+    eval mode gets only the samples of the class the mean favours right, however long it trains."""
+
+    def __init__(self, shortcut: bool) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(8, 32), nn.Tanh(), nn.Linear(32, 3))
+        self.shortcut = shortcut
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.net(x)
+        if self.shortcut and not self.training:
+            return out.mean(0, keepdim=True).expand_as(out)
+        return out
+
+
+def _batch() -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(24) % 3
+    return torch.randn(24, 8, generator=g) + 2 * nn.functional.one_hot(y, 8).float(), y
+
+
+def _sgd(params):
+    return torch.optim.SGD(params, lr=0.02)  # slow enough that the budget of 400 steps runs out
+
+
+@pytest.mark.parametrize("shortcut", [True, False])
+def test_an_eval_mode_path_that_stays_wrong_stops_the_extension_and_its_twin_fits(mlcheck, shortcut):
+    torch.manual_seed(0)
+    model = _EvalShortcut(shortcut)
+    if not shortcut:
+        result = mlcheck.overfit_one_batch(model, _batch(), loss_fn=nn.CrossEntropyLoss(), optimizer=_sgd)
+        assert result.passed
+        return
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.overfit_one_batch(model, _batch(), loss_fn=nn.CrossEntropyLoss(), optimizer=_sgd)
+    text = str(failed.value)
+    assert "no more than a stretch before: training stopped there" in text
+    assert "8/24 samples right" in text  # the class the mean logits favour, and nothing more
+    # stopped a stretch or two past the point where the loss had done its part, not at 16× the budget
+    assert failed.value.result.steps < 16 * 400 / 2
+
+
+class _Stub:
+    """A session and targets whose eval-mode reading gives the right-counts handed in, in turn."""
+
+    def __init__(self, counts: list[int], n: int = 10) -> None:
+        self.counts, self.n = list(counts), n
+        self.task, self.unread, self.refuted, self.floor = "classification", False, float("nan"), 0.0
+
+    def recalibrate(self, prepared):
+        return False
+
+    def predict(self, prepared):
+        return np.array(self.counts.pop(0))
+
+    channel_axis, mask = None, False
+
+    def right(self, out):
+        return np.arange(self.n) < int(out)
+
+    def right_share(self, out):
+        return float(self.right(out).mean())
+
+
+@pytest.mark.parametrize("counts, stops_at", [([6, 6], 2), ([6, 5], 2), ([6, 7, 8, 8], 4), ([6, 7, 9, 10], None)])
+def test_the_stall_is_read_on_the_samples_right_past_the_drop(counts, stops_at):
+    stub = _Stub(counts)
+    stall = _RightStall(stub, None, stub, 0.9, None)
+    losses = [1.0, 0.05]  # 95 % of the way: past the drop
+    calls = [stall(losses) for _ in counts]
+    assert calls.index(True) + 1 == stops_at if stops_at else not any(calls)
+    assert (stall.line is not None) == bool(stops_at)
+
+
+def test_no_stall_is_read_while_the_loss_is_short_of_the_drop_or_for_values():
+    stub = _Stub([6, 6, 6])
+    stall = _RightStall(stub, None, stub, 0.9, None)
+    assert not stall([1.0, 0.5]) and not stall([1.0, 0.5])  # 50 % of the way: no reading taken
+    assert stub.counts == [6, 6, 6]
+    stub.task = "regression"
+    assert not stall([1.0, 0.01]) and stub.counts == [6, 6, 6]
+
+
+def test_the_siamese_head_under_a_contrastive_loss_stops_early(mlcheck):
+    """keras-io's Siamese network with a BatchNorm(1) + sigmoid head under the contrastive loss (the
+    corpus's buggy port): its training loss comes all the way while the eval-mode outputs keep 13 of
+    16 pairs right; it trained to 16× the budget (70 s in torch, 307 s in Keras) before the rule."""
+    from tests.real_programs import kerasio_siamese_contrastive_sigmoid_distance as siamese
+
+    torch.manual_seed(0)
+    b = siamese.buggy("torch")
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.overfit_one_batch(b["model"], b["batch"], loss_fn=b["loss_fn"], optimizer=b["optimizer"])
+    assert "training stopped there" in str(failed.value)
+    assert failed.value.result.steps <= 4 * 400
+
+
+def test_dense_targets_are_read_by_the_share_of_positions_right():
+    """A segmentation sample counts as right only at nearly all of its pixels: the stall reads the
+    share of positions instead, which grows long before the sample does (positions the loss skips
+    are left out)."""
+    from pytest_mlcheck.targets import Targets
+
+    ids = np.zeros((1, 4, 4), dtype=np.int64)
+    ids[0, :2] = 1
+    t = Targets("classification", "class ids per position", ids, 2, "logits", 0.0, [], channel_axis=1)
+    out = np.zeros((1, 2, 4, 4), dtype=np.float32)
+    out[0, 1, 0] = 1.0  # class 1 on the first row only: 12 of 16 positions right
+    assert not t.right(out).any() and t.right_share(out) == 12 / 16
+    t.ignored = np.zeros_like(ids, dtype=bool)
+    t.ignored[0, 1] = True  # the second row, all wrong, is skipped by the loss
+    assert t.right_share(out) == 1.0
