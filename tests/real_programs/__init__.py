@@ -253,4 +253,7 @@ PROGRAMS: tuple[str, ...] = (
     "b50a_pytorch_fcn_trainer_left_in_eval_after_validate",
     "b50b_fastnlp_star_transformer_pad_mask_zeroes_tokens",
     "b50c_drl_handson_atari_gan_pixel_scale_precedence",
+    "b51a_tf2_rl_cookbook_ddpg_td_target_missing_reward",
+    "b51b_blueprints_text_bert_sentiment_t_total_divided_by_epochs",
+    "b51c_yenlung_mooc_transfer_01_onehot_of_onehot_labels",
 )
