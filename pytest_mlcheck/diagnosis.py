@@ -582,14 +582,16 @@ def loss_expects_probabilities(outputs: np.ndarray, loss_at: float, loss_shifted
     return []
 
 
-def loss_rewards_classes(perfect: float, uninformative: float) -> list[Evidence]:
-    """The loss of confident, correct class logits should be far below that of all-zero logits."""
+def loss_rewards_classes(perfect: float, uninformative: float, form: str = "logits") -> list[Evidence]:
+    """The loss of confident, correct class outputs should be far below that of uninformative ones
+    (all-zero logits, or uniform probabilities where the loss reads probabilities)."""
     if not (np.isfinite(perfect) and np.isfinite(uninformative)):
         return []
     if perfect >= 0.5 * uninformative:
+        what = ("one-hot probabilities", "uniform rows") if form == "probabilities" else ("logits", "zeros")
         return [(C.LOSS_MISMATCH,
-                 f"the loss scores confident correct class logits at {fmt(perfect)}, no better than "
-                 f"uninformative zeros ({fmt(uninformative)}): it does not reward predicting the class "
+                 f"the loss scores confident correct class {what[0]} at {fmt(perfect)}, no better than "
+                 f"uninformative {what[1]} ({fmt(uninformative)}): it does not reward predicting the class "
                  "(a regression loss on class ids?); use cross-entropy on logits")]
     return []
 

@@ -153,10 +153,16 @@ def overfit_one_batch(
             run.figure("accuracy", float(right.mean()), f"accuracy: {int(right.sum())}/{len(right)} predicted right")
             came = progress(losses[0], losses[-1], targets.floor)
             if why == "steps" and came >= drop and not right.all():  # the training-mode loss did its part
+                in_eval = progress(losses[0], session.loss_of(outputs, prepared), targets.floor)
                 run.result.notes.append(
                     f"the training loss came {came:.0%} of the way, yet the eval-mode outputs get "
                     f"{int(right.sum())}/{len(right)} right: the model computes differently in eval mode "
-                    "(a BatchNorm's statistics, dropout): compare its outputs in train() and eval() mode")
+                    "(a BatchNorm's statistics, dropout): compare its outputs in train() and eval() mode"
+                    if not in_eval >= drop else  # eval mode did its part too: the mean loss hides a few samples
+                    f"the loss came {came:.0%} of the way ({in_eval:.0%} on the eval-mode outputs), yet "
+                    f"{int((~right).sum())} of {len(right)} samples stay wrong: the mean loss hides them (samples "
+                    "the model does not tell from others of another class: duplicates with different labels, "
+                    "or features too coarse to separate them)")
         beaten = "" if targets.beats_constant(float("inf")) else \
             f", and {BEAT_CONSTANT:.0%} of the way from a constant prediction's {fmt(targets.constant)} (each target's batch mean)"
         run.figure("min_drop", drop, "criterion: " + f"the loss falls {drop:.0%} of the way from start to floor"

@@ -619,11 +619,16 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
         if task == "classification" and not causes and targets.ids is not None and width >= 2 \
                 and targets.ids.max() < width:
             y = targets.ids.reshape(-1)
-            perfect = np.full((len(y), width), -5.0, dtype=np.float32)
-            perfect[np.arange(len(y)), y] = 5.0
+            # in the form the loss reads: one-hot rows against uniform ones where it reads probabilities
+            # (a softmax head under MSE, as Keras-era programs train), ±5 logits against zeros otherwise
+            probabilities = targets.form == "probabilities"
+            low, high, none = (0.0, 1.0, 1.0 / width) if probabilities else (-5.0, 5.0, 0.0)
+            perfect = np.full((len(y), width), low, dtype=np.float32)
+            perfect[np.arange(len(y)), y] = high
             perfect = in_layout(perfect, initial_outputs.shape, axis)
             causes += diagnosis.loss_rewards_classes(
-                session.loss_of(perfect, first), session.loss_of(np.zeros_like(perfect), first))
+                session.loss_of(perfect, first), session.loss_of(np.full_like(perfect, none), first),
+                "probabilities" if probabilities else "logits")
             if not causes:
                 causes += diagnosis.loss_expects_probabilities(
                     rows, session.loss_of(initial_outputs, first), session.loss_of(initial_outputs + 3.0, first))

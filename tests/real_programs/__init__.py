@@ -256,4 +256,7 @@ PROGRAMS: tuple[str, ...] = (
     "b51a_tf2_rl_cookbook_ddpg_td_target_missing_reward",
     "b51b_blueprints_text_bert_sentiment_t_total_divided_by_epochs",
     "b51c_yenlung_mooc_transfer_01_onehot_of_onehot_labels",
+    "b52a_breizhcrops_transformer_attends_over_batch",
+    "b52b_gumbel_softmax_vae_kl_sign_flipped",
+    "b52c_attentionwalk_targets_degree_times_adjacency",
 )
