@@ -161,16 +161,8 @@ class Targets:
         """Whether the outputs fit the batch: every sample right, or for dense class ids (almost)
         every position of the batch. Counted per sample, one wrong position of a 16-token sequence
         would fail a decoder that has 99 % of the batch's positions right."""
-        if self.channel_axis is not None:
-            hits = np.moveaxis(out, self.channel_axis, -1).argmax(-1) == self.ids
-            skipped = self.unjudged
-            counted = hits if skipped is None else hits[~skipped]
-            return bool(counted.size == 0 or counted.mean() >= DENSE_MIN_RIGHT)
-        if self.mask:
-            hits = self._position_hits(out)
-            if self.ignored is not None:  # outputs of positions the loss skips
-                hits = hits[~self.ignored.reshape(hits.shape)]
-            return bool(hits.size == 0 or hits.mean() >= DENSE_MIN_RIGHT)
+        if self.channel_axis is not None or self.mask:
+            return self.right_share(out) >= DENSE_MIN_RIGHT
         return bool(self.right(out).all())
 
     def right_share(self, out: np.ndarray) -> float:
@@ -183,7 +175,7 @@ class Targets:
             counted = hits if skipped is None else hits[~skipped]
         elif self.mask:
             counted = self._position_hits(out)
-            if self.ignored is not None:
+            if self.ignored is not None:  # outputs of positions the loss skips
                 counted = counted[~self.ignored.reshape(counted.shape)]
         else:
             counted = self.right(out)
@@ -1216,9 +1208,10 @@ def _outside_binary(y2: np.ndarray, loss_at: LossAt, shape: tuple, only_if_negat
 def _clipped_probabilities(out2: np.ndarray, loss_at: LossAt, onehot: np.ndarray, shape: tuple) -> list[Evidence]:
     """Outputs ≥ 0 with exact zeros, rows not summing to 1, while the loss scores confident
     probabilities of the targets better than confident logits at any scale: a loss on class
-    probabilities fed a ReLU (or similar) head, which gives some classes probability 0."""
+    probabilities fed a ReLU (or similar) head, which gives some classes probability 0. Outputs
+    that are all 0 (a last layer initialised to zeros) show no activation."""
     if not np.isfinite(out2).all() or out2.min() < 0 or not (out2 == 0).any() or out2.shape[1] < 2 \
-            or np.allclose(out2.sum(axis=1), 1.0, atol=1e-3):
+            or not out2.any() or np.allclose(out2.sum(axis=1), 1.0, atol=1e-3):
         return []
     as_probabilities = _min_loss(loss_at, _class_candidates(onehot, "probabilities", shape))
     as_logits = _min_loss(loss_at, _class_candidates(onehot, "logits", shape))

@@ -302,3 +302,44 @@ def test_a_keras_attention_block_behind_small_tables_is_judged_from_the_tables(m
     g = torch.Generator().manual_seed(0)
     words, labels = torch.randint(0, 2000, (32, 50), generator=g), torch.randint(0, 2, (32,), generator=g)
     assert mlcheck.gradients_flow(model, (words.numpy().astype("int32"), labels.numpy())).passed
+
+
+def _keras_review_net(sigmoids: int = 0):
+    """ReviewNet in Keras with its word table written as a custom layer (``ops.take`` on a variable of
+    its own, as ports of torch's ``Embedding`` with a per-table learning rate write it): no Keras
+    ``Embedding`` to read, only the gather its gradient shows."""
+
+    class Table(keras.layers.Layer):
+        def build(self, input_shape):
+            # stored ×10 and 20,000 rows: the relative gradient is 2·10⁻⁶ of the head's
+            self.table = self.add_weight(shape=(20000, 32), name="table",
+                                         initializer=keras.initializers.RandomUniform(-10.0, 10.0))
+
+        def call(self, ids):
+            return keras.ops.take(self.table, ids, axis=0)
+
+    keras.utils.set_random_seed(0)
+    ids = keras.Input((40,), dtype="int32")
+    x = keras.layers.Conv1D(16, 3, activation="relu")(Table()(ids))
+    x = keras.layers.GlobalMaxPooling1D()(x)
+    for _ in range(sigmoids):
+        x = keras.layers.Dense(16, activation="sigmoid")(x)
+    model = keras.Model(ids, keras.layers.Dense(1)(x))
+    model.compile(optimizer=keras.optimizers.Adam(2e-3), loss="mse")
+    words, stars = _reviews(vocab=20000)
+    return model, (words.numpy().astype("int32"), stars.numpy())
+
+
+@pytest.mark.parametrize("sigmoids", [0, 12])
+def test_a_keras_table_read_by_a_gather_is_a_lookup_whatever_layer_holds_it(mlcheck, sigmoids):
+    """TensorFlow hands a gathered variable's gradient as row slices: the table of a custom layer is
+    judged as an ``Embedding``'s is (fastNLP's Star-Transformer port, Keras fix, had failed
+    `vanishing_gradients` on such a table); a faded stack behind it still vanishes."""
+    model, batch = _keras_review_net(sigmoids)
+    if not sigmoids:
+        assert mlcheck.gradients_flow(model, batch).passed
+        return
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.gradients_flow(model, batch)
+    assert failed.value.causes[0] == "vanishing_gradients", str(failed.value)
+    assert "table" not in str(failed.value).split("vanishing_gradients:")[1].split("\n")[0]

@@ -82,6 +82,6 @@ def test_samples_the_features_cannot_tell_apart_are_named_so_not_eval_mode(mlche
     with pytest.raises(CheckFailed) as failed:
         mlcheck.overfit_one_batch(_Coarse(), _cells(True), loss_fn=nn.MSELoss(), optimizer=adam)
     text = str(failed.value)
-    assert "yet 6 of 180 samples stay wrong: the mean loss hides them" in text
+    assert "yet 6 of 180 samples are still wrong: the mean loss hides them" in text
     assert "computes differently in eval mode" not in text  # the model has no eval-mode path
     assert "loss_mismatch" not in failed.value.causes

@@ -1269,19 +1269,21 @@ def _zero_head(relu: bool) -> nn.Module:
     model = nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.Tanh(), nn.Linear(32, 10), *([nn.ReLU()] if relu else []))
     with torch.no_grad():
         model[3].weight.zero_()
-        model[3].bias.zero_() if not relu else model[3].bias.fill_(0.5)
+        model[3].bias.fill_(0.5 if relu else 0.0)
     return model
 
 
 @pytest.mark.parametrize("relu", [False, True])
 def test_a_head_initialised_to_zeros_is_judged_on_the_outputs_the_run_gave(relu):
     """Outputs of one value at initialisation (0, or a ReLU over a bias of 0.5) are no evidence either
-    way; a run too slow to fit (SGD at 1e-4) shows the range the head has: negative logits without a
-    ReLU, none with one."""
+    way — of an activation, nor of outputs that ignore the inputs (the head's input tells the samples
+    apart); a run too slow to fit (SGD at 1e-4) shows the range the head has: negative logits without
+    a ReLU, none with one. Without it the rate is the story (lr×1000 fits)."""
     torch.manual_seed(0)
     with pytest.raises(CheckFailed) as failed:
         MLCheck().overfit_one_batch(_zero_head(relu), tc.digits_batch(32), loss_fn=CE(), optimizer=_sgd(1e-4))
-    assert ("output_activation" in failed.value.causes) == relu, str(failed.value)
+    assert failed.value.causes[0] == ("output_activation" if relu else "lr_too_low"), str(failed.value)
+    assert "class_collapse" not in failed.value.causes
 
 
 def test_outputs_of_one_value_show_no_activation():
@@ -1290,3 +1292,22 @@ def test_outputs_of_one_value_show_no_activation():
     assert diagnosis.output_activation(np.zeros((8, 10), np.float32), "classification") == []
     assert [c for c, _ in diagnosis.output_activation(np.abs(np.random.default_rng(0).normal(size=(8, 10))),
                                                       "classification")] == ["output_activation"]
+
+
+def test_a_zero_head_under_mse_on_one_hot_is_not_read_as_a_relu():
+    """The targets' reading looks for a ReLU head under a loss on probabilities (exact zeros, rows not
+    summing to 1): all-zero outputs of a zero-initialised head show none; such a head is judged as a
+    linear one is (MSE scoring each logit on its own), and a real ReLU head still is one."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(32, 8, generator=g)
+    y = nn.functional.one_hot(x[:, :3].argmax(1), 3).float()
+    for zero in (True, False):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 3), *([] if zero else [nn.ReLU()]))
+        if zero:
+            with torch.no_grad():
+                model[2].weight.zero_()
+                model[2].bias.zero_()
+        with pytest.raises(CheckFailed) as failed:
+            MLCheck().overfit_one_batch(model, (x, y), loss_fn=nn.MSELoss(), optimizer=_sgd(1e-3))
+        assert failed.value.causes[0] == ("loss_mismatch" if zero else "output_activation"), str(failed.value)

@@ -165,6 +165,9 @@ def _tf_held(value: Any) -> list[Any] | None:
 
 class KerasSession(KerasSessionBase):
     backend = "tensorflow"
+    # variables whose last gradient came as row slices: read by a gather (ops.take, tf.gather), each
+    # a lookup table whatever layer holds it (a custom embedding), see lookup_tables
+    _gathered: frozenset[str] = frozenset()
 
     def _resolve_device(self, device: str) -> None:
         self.tf_device = resolve_device(device)
@@ -380,8 +383,14 @@ class KerasSession(KerasSessionBase):
                 scaled = loss * scale if hasattr(loss, "shape") and self._mixed else loss
             scalar_loss(loss, "loss_fn")
             grads = tape.gradient(scaled, variables) if hasattr(loss, "shape") else [None] * len(variables)
+        self._gathered = frozenset(v.path for v, g in zip(variables, grads) if isinstance(g, tf.IndexedSlices))
         return {v.path: None if g is None else np.asarray(tf.convert_to_tensor(g), dtype=np.float32) / scale
                 for v, g in zip(variables, grads)}
+
+    def lookup_tables(self) -> set[str]:
+        """Keras ``Embedding`` weights, and any variable whose gradient TensorFlow handed as row slices
+        (IndexedSlices: only the rows a gather read) when :meth:`gradients` last ran."""
+        return super().lookup_tables() | set(self._gathered)
 
     def input_gradient(self, batch: tuple[Any, Any], index: int) -> np.ndarray | None:
         x = batch[0]

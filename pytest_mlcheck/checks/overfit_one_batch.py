@@ -125,8 +125,6 @@ def overfit_one_batch(
                 f"(up to {OVERFIT_EXTEND}× the budget): " + (f"it fitted at step {len(losses)}; pass "
                                                             f"steps={len(losses)} to say so" if ok else
                                                             f"it stopped at step {len(losses)}"))
-        if stall.line is not None and not ok:
-            run.result.notes.append(stall.line)
         uncovered = session.uncovered_parameters()
         outputs = None
         if why == "steps":  # eval-mode outputs after the run: the overlap judgement and the message read them
@@ -135,6 +133,8 @@ def overfit_one_batch(
             held = done.judge(outputs)
             if held is not None:
                 ok = held
+        if stall.line is not None and not ok:
+            run.result.notes.append(stall.line)
         if done.line is not None and (why == "steps" or done.by_overlap):
             run.result.notes.append(done.line)
         _loss_figures(run, losses, targets.floor, drop)
@@ -153,16 +153,8 @@ def overfit_one_batch(
             run.figure("accuracy", float(right.mean()), f"accuracy: {int(right.sum())}/{len(right)} predicted right")
             came = progress(losses[0], losses[-1], targets.floor)
             if why == "steps" and came >= drop and not right.all():  # the training-mode loss did its part
-                in_eval = progress(losses[0], session.loss_of(outputs, prepared), targets.floor)
-                run.result.notes.append(
-                    f"the training loss came {came:.0%} of the way, yet the eval-mode outputs get "
-                    f"{int(right.sum())}/{len(right)} right: the model computes differently in eval mode "
-                    "(a BatchNorm's statistics, dropout): compare its outputs in train() and eval() mode"
-                    if not in_eval >= drop else  # eval mode did its part too: the mean loss hides a few samples
-                    f"the loss came {came:.0%} of the way ({in_eval:.0%} on the eval-mode outputs), yet "
-                    f"{int((~right).sum())} of {len(right)} samples stay wrong: the mean loss hides them (samples "
-                    "the model does not tell from others of another class: duplicates with different labels, "
-                    "or features too coarse to separate them)")
+                run.result.notes.append(_short_of_every_sample(session, prepared, outputs, right, losses[0],
+                                                               came, targets.floor, drop))
         beaten = "" if targets.beats_constant(float("inf")) else \
             f", and {BEAT_CONSTANT:.0%} of the way from a constant prediction's {fmt(targets.constant)} (each target's batch mean)"
         run.figure("min_drop", drop, "criterion: " + f"the loss falls {drop:.0%} of the way from start to floor"
@@ -178,14 +170,34 @@ def overfit_one_batch(
         raise run.fail(_headline(ok, why, losses, max_steps, run, uncovered), causes)
 
 
+def _short_of_every_sample(session: Any, prepared: Any, outputs: Any, right: np.ndarray, start: float,
+                           came: float, floor: float, drop: float) -> str:
+    """The note on a run whose training loss did its part with samples still wrong: told by how far
+    the eval-mode outputs' own loss came."""
+    in_eval = progress(start, session.loss_of(outputs, prepared), floor)
+    wrong, n = int((~right).sum()), len(right)
+    if not np.isfinite(in_eval):  # the loss could not score the eval-mode outputs: say only what was seen
+        return f"the training loss came {came:.0%} of the way, yet the eval-mode outputs get {n - wrong}/{n} right"
+    if in_eval < drop:
+        return (f"the training loss came {came:.0%} of the way, the eval-mode outputs' only {in_eval:.0%}, "
+                f"with {n - wrong}/{n} right: the model computes differently in eval mode (a BatchNorm's "
+                "statistics, dropout): compare its outputs in train() and eval() mode")
+    it, are = ("them", "are") if wrong > 1 else ("it", "is")
+    return (f"the loss came {came:.0%} of the way ({in_eval:.0%} on the eval-mode outputs), yet {wrong} of {n} "
+            f"samples {are} still wrong: the mean loss hides {it}. More steps or a larger rate may fit {it}, or the "
+            f"model may not tell {it} from samples of another class (duplicates with different labels, features "
+            "too coarse to separate them)")
+
+
 class _RightStall:
-    """Called before each stretch of an extension: whether to stop it because the loss has done its
-    part (``drop`` of the way, on the eval-mode curve under a watch) while the share the eval-mode
-    outputs get right (of the samples, or of the positions of dense targets: :meth:`Targets.right_share`)
-    did not grow over the last stretch. More steps then only deepen the margins of what is already
-    right: what keeps the rest wrong is no matter of time (a BatchNorm whose
-    statistics differ from the batch's in eval mode, a head that saturates before the targets). Class
-    targets only; a loss that does not read its classes (refuted, unread) is judged on its loss."""
+    """Called before each stretch of an extension: whether to stop it because the run's loss has done
+    its part (``drop`` of the way) while the eval-mode outputs have not — their loss short of the drop
+    and the share they get right (of the samples, or of the positions of dense targets:
+    :meth:`Targets.right_share`) no larger than a stretch before. Training then fits a path that eval
+    mode does not take (a BatchNorm whose statistics differ from the batch's, an eval-time branch),
+    and more steps only deepen it. Where the eval-mode loss came as far, the last samples may still
+    be memorised slowly (a few flipped labels take thousands of steps): the run goes on. Class targets
+    only; a loss that does not read its classes (refuted, unread) is judged on its loss."""
 
     def __init__(self, session: Any, prepared: Any, targets: Targets, drop: float, watch: EvalWatch | None) -> None:
         self.session, self.prepared, self.targets, self.drop, self.watch = session, prepared, targets, drop, watch
@@ -198,18 +210,20 @@ class _RightStall:
             return False
         curve = ([self.watch.start] + self.watch.points) if self.watch is not None and self.watch.points else losses
         came = progress(curve[0], curve[-1], t.floor) if np.isfinite(curve[-1]) else 0.0
-        if came < self.drop:
-            self.best = None  # fell back short of the drop: a stretch must come past it again
+        outputs = settled_outputs(self.session, self.prepared) if came >= self.drop else None
+        in_eval = progress(curve[0], self.session.loss_of(outputs, self.prepared), t.floor) \
+            if outputs is not None else float("nan")
+        if not (np.isfinite(in_eval) and in_eval < self.drop):
+            self.best = None  # short of the drop, or eval mode came as far: a stretch must show the gap again
             return False
-        outputs = settled_outputs(self.session, self.prepared)
         now = t.right_share(outputs)
         if self.best is not None and now <= self.best:
             dense = t.channel_axis is not None or t.mask
             right = t.right(outputs)
             what = f"{now:.1%} of the positions" if dense else f"{int(right.sum())}/{len(right)} samples"
-            self.line = (f"the loss had come {came:.0%} of the way, but the eval-mode outputs got {what} right at step "
-                         f"{len(losses)}, no more than a stretch before: training stopped there (more steps deepen "
-                         "what is already right; what keeps the rest wrong is not a matter of time)")
+            self.line = (f"the loss had come {came:.0%} of the way, but on the eval-mode outputs only {in_eval:.0%}, "
+                         f"with {what} right at step {len(losses)}, no more than a stretch before: training stopped "
+                         "there (training fits a path eval mode does not take; more steps only deepen it)")
             return True
         self.best = now
         return False

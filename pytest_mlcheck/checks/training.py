@@ -622,12 +622,12 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
             # in the form the loss reads: one-hot rows against uniform ones where it reads probabilities
             # (a softmax head under MSE, as Keras-era programs train), ±5 logits against zeros otherwise
             probabilities = targets.form == "probabilities"
-            low, high, none = (0.0, 1.0, 1.0 / width) if probabilities else (-5.0, 5.0, 0.0)
+            low, high, uniform = (0.0, 1.0, 1.0 / width) if probabilities else (-5.0, 5.0, 0.0)
             perfect = np.full((len(y), width), low, dtype=np.float32)
             perfect[np.arange(len(y)), y] = high
             perfect = in_layout(perfect, initial_outputs.shape, axis)
             causes += diagnosis.loss_rewards_classes(
-                session.loss_of(perfect, first), session.loss_of(np.full_like(perfect, none), first),
+                session.loss_of(perfect, first), session.loss_of(np.full_like(perfect, uniform), first),
                 "probabilities" if probabilities else "logits")
             if not causes:
                 causes += diagnosis.loss_expects_probabilities(
@@ -764,6 +764,14 @@ def _input_dependence(fresh: Callable[[], Any], first: Any, x: np.ndarray | None
                 found = []
             if found:
                 break
+        if found and found[0][0] == C.CLASS_COLLAPSE and np.ptp(base) == 0 \
+                and _head_reads_the_samples(session.weighted_layer_inputs(first, training=False)):
+            # one value everywhere from a last layer whose input tells the samples apart: a head
+            # initialised to one value (FCN's zero score layer), which ignores nothing once it trains
+            log.add("the untrained outputs are one value everywhere while the last weighted layer's input "
+                    "tells the samples apart (a head initialised to one value): changing inputs could not "
+                    "show what the outputs depend on")
+            return []
         if found and found[0][0] == C.CLASS_COLLAPSE:  # a signal faded layer by layer is the init's doing
             found = diagnosis.fading_signal(session.weighted_layer_inputs(first, training=False)) or found
     except Exception:  # the model refuses a changed batch: no evidence either way
@@ -774,6 +782,15 @@ def _input_dependence(fresh: Callable[[], Any], first: Any, x: np.ndarray | None
         log.add(f"changing {len(picks)} sample(s)' inputs (by noise, and to other samples' inputs) moved their "
                 "own outputs and no other's")
     return found
+
+
+def _head_reads_the_samples(inputs: list[tuple[str, np.ndarray]]) -> bool:
+    """Whether the last weighted layer's input differs between the samples (of a batch of two or more)."""
+    if not inputs:
+        return False
+    value = np.asarray(inputs[-1][1])
+    return bool(value.ndim and len(value) > 1 and np.isfinite(value).all()
+                and np.ptp(value.reshape(len(value), -1), axis=0).max() > 0)
 
 
 def defect_proven(model: Any, settings: Settings, spec: TrainSpec, session: Any, raw_batch: tuple[Any, Any],
