@@ -152,7 +152,7 @@ def overfit_one_batch(
             right = targets.right(outputs)
             run.figure("accuracy", float(right.mean()), f"accuracy: {int(right.sum())}/{len(right)} predicted right")
             came = progress(losses[0], losses[-1], targets.floor)
-            if why == "steps" and came >= drop and not right.all():  # the training-mode loss did its part
+            if why == "steps" and came >= drop and not right.all() and stall.line is None:  # (the stall said it)
                 run.result.notes.append(_short_of_every_sample(session, prepared, outputs, right, losses[0],
                                                                came, targets.floor, drop))
         beaten = "" if targets.beats_constant(float("inf")) else \
@@ -223,7 +223,8 @@ class _RightStall:
             what = f"{now:.1%} of the positions" if dense else f"{int(right.sum())}/{len(right)} samples"
             self.line = (f"the loss had come {came:.0%} of the way, but on the eval-mode outputs only {in_eval:.0%}, "
                          f"with {what} right at step {len(losses)}, no more than a stretch before: training stopped "
-                         "there (training fits a path eval mode does not take; more steps only deepen it)")
+                         "there (training fits a path eval mode does not take, a BatchNorm's statistics or dropout: "
+                         "compare the outputs in train() and eval() mode; more steps only deepen it)")
             return True
         self.best = now
         return False
