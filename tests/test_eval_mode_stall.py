@@ -54,7 +54,7 @@ def test_an_eval_mode_path_that_stays_wrong_stops_the_extension_and_its_twin_fit
     text = str(failed.value)
     assert "no more than a stretch before: training stopped there" in text
     assert "8/24 samples right" in text  # the class the mean logits favour, and nothing more
-    assert "compare the outputs in train() and eval() mode" in text  # its eval-mode loss lagged the training loss
+    assert "compare its outputs in train() and eval() mode" in text  # its eval-mode loss lagged the training loss
     # stopped a stretch or two past the point where the loss had done its part, not at 16× the budget
     assert failed.value.result.steps < 16 * 400 / 2
 

@@ -96,7 +96,9 @@ def test_a_near_zero_class_token_is_judged_on_the_network_scale(mlcheck) -> None
 @pytest.mark.parametrize("check", ["overfit_one_batch", "loss_decreases"])
 def test_a_diverging_lr_on_a_recurrent_model_fails_though_it_recovers(mlcheck, check, lr, diverges):
     """Issue 14 item 5: Adam at lr 10 on the packed BiLSTM still memorises its batch, but its loss first
-    jumps to ×36–×41 its start; a correct run peaks at ≤ ×4.7 (thresholds.RECOVERED_SPIKE)."""
+    jumps to ×36–×41 its start; a correct run peaks at ≤ ×4.7 (thresholds.RECOVERED_SPIKE). Whether
+    loss_decreases' 100 steps over four batches come back below the start differs between CPUs (the
+    float rounding of a run at lr 10): where they do not, the failure tells the same spike."""
     import torch
     from torch import nn
 
@@ -109,4 +111,6 @@ def test_a_diverging_lr_on_a_recurrent_model_fails_though_it_recovers(mlcheck, c
         return
     with pytest.raises(CheckFailed) as failed:
         getattr(mlcheck, check)(model, data, **kw)
-    assert failed.value.causes == ["lr_too_high"] and "before it came back" in str(failed.value)
+    text = str(failed.value)
+    assert failed.value.causes == ["lr_too_high"], text
+    assert "before it came back" in text or (check == "loss_decreases" and "→ peak" in text), text

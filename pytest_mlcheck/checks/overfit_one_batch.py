@@ -170,6 +170,11 @@ def overfit_one_batch(
         raise run.fail(_headline(ok, why, losses, max_steps, run, uncovered), causes)
 
 
+def _share(came: float) -> str:
+    """How far a loss came, for a note: a loss above its start came none of the way."""
+    return f"{came:.0%}" if came >= 0 else "none of it (above the start)"
+
+
 def _short_of_every_sample(session: Any, prepared: Any, outputs: Any, right: np.ndarray, start: float,
                            came: float, floor: float, drop: float) -> str:
     """The note on a run whose training loss did its part with samples still wrong: told by how far
@@ -179,7 +184,7 @@ def _short_of_every_sample(session: Any, prepared: Any, outputs: Any, right: np.
     if not np.isfinite(in_eval):  # the loss could not score the eval-mode outputs: say only what was seen
         return f"the training loss came {came:.0%} of the way, yet the eval-mode outputs get {n - wrong}/{n} right"
     if in_eval < drop:
-        return (f"the training loss came {came:.0%} of the way, the eval-mode outputs' only {in_eval:.0%}, "
+        return (f"the training loss came {came:.0%} of the way, the eval-mode outputs' only {_share(in_eval)}, "
                 f"with {n - wrong}/{n} right: the model computes differently in eval mode (a BatchNorm's "
                 "statistics, dropout): compare its outputs in train() and eval() mode")
     it, are = ("them", "are") if wrong > 1 else ("it", "is")
@@ -221,10 +226,10 @@ class _RightStall:
             dense = t.channel_axis is not None or t.mask
             right = t.right(outputs)
             what = f"{now:.1%} of the positions" if dense else f"{int(right.sum())}/{len(right)} samples"
-            self.line = (f"the loss had come {came:.0%} of the way, but on the eval-mode outputs only {in_eval:.0%}, "
+            self.line = (f"the loss had come {came:.0%} of the way, but on the eval-mode outputs only {_share(in_eval)}, "
                          f"with {what} right at step {len(losses)}, no more than a stretch before: training stopped "
                          "there (training fits a path eval mode does not take, a BatchNorm's statistics or dropout: "
-                         "compare the outputs in train() and eval() mode; more steps only deepen it)")
+                         "compare its outputs in train() and eval() mode; more steps only deepen it)")
             return True
         self.best = now
         return False
