@@ -764,14 +764,6 @@ def _input_dependence(fresh: Callable[[], Any], first: Any, x: np.ndarray | None
                 found = []
             if found:
                 break
-        if found and found[0][0] == C.CLASS_COLLAPSE and np.ptp(base) == 0 \
-                and _head_reads_the_samples(session.weighted_layer_inputs(first, training=False)):
-            # one value everywhere from a last layer whose input tells the samples apart: a head
-            # initialised to one value (FCN's zero score layer), which ignores nothing once it trains
-            log.add("the untrained outputs are one value everywhere while the last weighted layer's input "
-                    "tells the samples apart (a head initialised to one value): changing inputs could not "
-                    "show what the outputs depend on")
-            return []
         if found and found[0][0] == C.CLASS_COLLAPSE:  # a signal faded layer by layer is the init's doing
             found = diagnosis.fading_signal(session.weighted_layer_inputs(first, training=False)) or found
     except Exception:  # the model refuses a changed batch: no evidence either way
@@ -782,15 +774,6 @@ def _input_dependence(fresh: Callable[[], Any], first: Any, x: np.ndarray | None
         log.add(f"changing {len(picks)} sample(s)' inputs (by noise, and to other samples' inputs) moved their "
                 "own outputs and no other's")
     return found
-
-
-def _head_reads_the_samples(inputs: list[tuple[str, np.ndarray]]) -> bool:
-    """Whether the last weighted layer's input differs between the samples (of a batch of two or more)."""
-    if not inputs:
-        return False
-    value = np.asarray(inputs[-1][1])
-    return bool(value.ndim and len(value) > 1 and np.isfinite(value).all()
-                and np.ptp(value.reshape(len(value), -1), axis=0).max() > 0)
 
 
 def defect_proven(model: Any, settings: Settings, spec: TrainSpec, session: Any, raw_batch: tuple[Any, Any],
