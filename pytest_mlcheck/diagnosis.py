@@ -129,17 +129,18 @@ def _target_ratio(y: np.ndarray | None, outputs: np.ndarray | None) -> tuple[flo
     return target_rms, output_rms, target_rms / max(output_rms, 1.0)
 
 
-def target_scale(y: np.ndarray | None, outputs: np.ndarray | None) -> list[Evidence]:
+def target_scale(y: np.ndarray | None, outputs: np.ndarray | None,
+                 read: str = "the untrained model's outputs") -> list[Evidence]:
     """Value targets whose magnitude dwarfs the untrained model's outputs (:func:`_target_ratio`):
     an optimizer moving weights by ~lr a step cannot cover that gap in a check's budget, whatever
-    else is right."""
+    else is right. ``read``: what ``outputs`` are, as the message names them."""
     scale = _target_ratio(y, outputs)
     if scale is None or scale[2] <= TARGET_MAX_SCALE:
         return []
     target_rms, output_rms, ratio = scale
     return [(C.TARGETS_NOT_NORMALIZED,
              f"the regression targets span {fmt(float(y.min()))}..{fmt(float(y.max()))} (rms {fmt(target_rms)}) "
-             f"while the untrained model's outputs have rms {fmt(output_rms)}: ×{fmt(ratio)} beyond their scale "
+             f"while {read} have rms {fmt(output_rms)}: ×{fmt(ratio)} beyond their scale "
              f"(more than ×{TARGET_MAX_SCALE:g}); standardise the targets ({_standardising(y)}) and invert that "
              "on the predictions")]
 

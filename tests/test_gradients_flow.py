@@ -343,3 +343,23 @@ def test_a_keras_table_read_by_a_gather_is_a_lookup_whatever_layer_holds_it(mlch
         mlcheck.gradients_flow(model, batch)
     assert failed.value.causes[0] == "vanishing_gradients", str(failed.value)
     assert "table" not in str(failed.value).split("vanishing_gradients:")[1].split("\n")[0]
+
+
+@pytest.mark.parametrize("framework", ["torch", "keras"])
+def test_targets_far_beyond_the_outputs_scale_come_before_the_gradient_story_they_explain(mlcheck, framework):
+    """AttentionWalk (tests/real_programs/b52c_*): degree-times-adjacency targets up to 5·10¹⁴ weigh
+    the attention's log-likelihood term, which the factors' penalty does not grow with, so the
+    factor matrices get ×10⁻⁶ of the attention's relative gradient ("vanishing"). The targets'
+    scale is a value and is named first; the symmetric-normalised targets of the fix pass."""
+    from tests.real_programs import b52c_attentionwalk_targets_degree_times_adjacency as program
+
+    def call(build):
+        b = build(framework)
+        train = {k: b[k] for k in ("loss_fn", "optimizer", "train_step") if b.get(k) is not None}
+        return mlcheck.gradients_flow(b["model"], b["batch"], **train)
+
+    with pytest.raises(CheckFailed) as failed:
+        call(program.buggy)
+    assert failed.value.causes[:2] == ["targets_not_normalized", "vanishing_gradients"], str(failed.value)
+    assert "the model's outputs after one step have rms" in str(failed.value)
+    assert call(program.fixed).passed

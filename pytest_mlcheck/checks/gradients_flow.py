@@ -233,6 +233,8 @@ def gradients_flow(
             x = session.inputs(prepared)
             causes += diagnosis.inputs_not_finite(x)
             causes += diagnosis.raw_inputs(scaled_inputs(session, prepared, x))
+        if any(c in (C.EXPLODING_GRADIENTS, C.VANISHING_GRADIENTS) for c, _ in found) or not np.isfinite(loss):
+            causes += _raw_targets(session, raw, prepared)
         causes += found
         faint = _faint(unchanged, grads or {}, before)
         unchanged = [n for n in unchanged if n not in faint]
@@ -258,6 +260,7 @@ def gradients_flow(
             C.FROZEN_PARAMS_CHANGED: "frozen parameters changed in a training step",
             C.INPUTS_NOT_FINITE: "the gradients are not finite: the batch holds NaN or inf",
             C.INPUTS_NOT_NORMALIZED: "the gradients explode on inputs far from unit scale",
+            C.TARGETS_NOT_NORMALIZED: "the gradients are out of scale on targets far beyond the outputs' scale",
         }.get(causes[0][0], "one training step does not reach every parameter")
         raise run.fail(headline, causes)
 
@@ -272,6 +275,24 @@ def _through_a_step(session: Any, raw: tuple[Any, Any], prepared: Any) -> list[E
     except Exception:  # targets this reading cannot take (an own training step's): nothing to add
         return []
     return [c for c in targets.problems if c[0] == C.NO_GRADIENT]
+
+
+def _raw_targets(session: Any, raw: tuple[Any, Any], prepared: Any) -> list[Evidence]:
+    """Value targets beyond the model's outputs' scale by more than TARGET_MAX_SCALE
+    (diagnosis.target_scale), read on a failure of the gradients' size: a value, named before the
+    gradient story it explains. A loss whose terms do not all grow with the targets (a penalty on the
+    weights, a term on other outputs) weighs its parameters by the targets' scale: AttentionWalk's
+    degree-times-adjacency targets (×10¹⁴) leave its factor matrices ×10⁻⁶ of the attention's
+    gradient. The outputs are read after the step: a step that blew them up hides the gap, never
+    invents one."""
+    try:
+        outputs = session.predict(prepared)
+        targets = targets_of(session, raw[0], prepared, outputs, None)
+    except Exception:  # targets this reading cannot take (an own training step's): nothing to add
+        return []
+    if targets.task != "regression":
+        return []
+    return diagnosis.target_scale(session.labels(prepared), outputs, "the model's outputs after one step")
 
 
 def _faint(unchanged: list[str], grads: dict[str, np.ndarray | None], values: dict[str, np.ndarray]) -> list[str]:
