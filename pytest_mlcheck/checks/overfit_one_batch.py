@@ -153,7 +153,9 @@ def overfit_one_batch(
             run.figure("accuracy", float(right.mean()), f"accuracy: {int(right.sum())}/{len(right)} predicted right")
             came = progress(losses[0], losses[-1], targets.floor)
             if why == "steps" and came >= drop and not right.all() and stall.line is None:  # (the stall said it)
-                run.result.notes.append(_short_of_every_sample(session, prepared, outputs, right, losses[0],
+                # the eval-mode loss's progress from the start the stall reads too: the watch's, under one
+                start = watch.start if watch is not None and watch.points else losses[0]
+                run.result.notes.append(_short_of_every_sample(session, prepared, outputs, right, start,
                                                                came, targets.floor, drop))
         beaten = "" if targets.beats_constant(float("inf")) else \
             f", and {BEAT_CONSTANT:.0%} of the way from a constant prediction's {fmt(targets.constant)} (each target's batch mean)"
@@ -178,7 +180,8 @@ def _share(came: float) -> str:
 def _short_of_every_sample(session: Any, prepared: Any, outputs: Any, right: np.ndarray, start: float,
                            came: float, floor: float, drop: float) -> str:
     """The note on a run whose training loss did its part with samples still wrong: told by how far
-    the eval-mode outputs' own loss came."""
+    the eval-mode outputs' own loss came from ``start`` (the eval-mode watch's start, where there is
+    one: the same reading as :class:`_RightStall`'s)."""
     in_eval = progress(start, session.loss_of(outputs, prepared), floor)
     wrong, n = int((~right).sum()), len(right)
     if not np.isfinite(in_eval):  # the loss could not score the eval-mode outputs: say only what was seen
