@@ -1052,12 +1052,25 @@ def _summed_rounding(size: float, terms: int) -> float:
     return float(np.finfo(np.float32).eps) * size * float(np.sqrt(max(terms, 1)))
 
 
+def _softmax_axis(out: np.ndarray) -> int | None:
+    """The axis along which every row of ``out`` (past the samples' one) is probabilities summing to 1
+    — a softmax's, per sample or per position (the last axis, or channels-first axis 1) — or None."""
+    if out.ndim < 2 or not _in_unit(out):
+        return None
+    for axis in dict.fromkeys((out.ndim - 1, 1)):
+        if out.shape[axis] >= 2 and np.allclose(out.sum(axis=axis), 1.0, atol=1e-3):
+            return axis
+    return None
+
+
 def _won_by_a_constant(loss_at: LossAt, y2: np.ndarray, out: np.ndarray, floor: float,
                        problems: list[Evidence]) -> list[Evidence]:
     """A loss that a constant output — every output of every sample at one value the head can give,
     whatever the targets — brings as low as a perfect prediction of value or binary targets that
     differ between samples: its minimum ignores the targets, so training learns nothing from them.
-    A cross-entropy missing its negative term, -y·log p, is 0 wherever p = 1; a proper loss leaves
+    A cross-entropy missing its negative term, -y·log p, is 0 wherever p = 1 — which a softmax head
+    never gives (its rows are one value only at 1 / their length: -Σ y·log p on one-hot rows is the
+    categorical cross-entropy, as a seq2seq model's per-step softmax trains); a proper loss leaves
     every constant at least the targets' spread above its floor, so "as low" is within
     CONSTANT_AT_FLOOR (rounding) of the way from the floor to the better of the untrained model's loss and the
     loss of the targets' batch mean. Edge values only (0, ±1, the targets' extremes, ten times their
@@ -1081,6 +1094,9 @@ def _won_by_a_constant(loss_at: LossAt, y2: np.ndarray, out: np.ndarray, floor: 
     edges = {0.0, 1.0, -1.0, float(y2.min()), float(y2.max()), 10 * size, -10 * size}
     if _in_unit(out):  # a head of probabilities gives no value outside [0, 1]
         edges = {min(max(c, 0.0), 1.0) for c in edges}
+    axis = _softmax_axis(out)
+    if axis is not None:  # rows that sum to 1 are one value everywhere only at 1 / their length
+        edges = {1.0 / out.shape[axis]}
     scored = [(v, c) for v, c in ((loss_at(np.full(shape, c, dtype=np.float32)), c) for c in sorted(edges)) if _finite(v)]
     if not scored:
         return []

@@ -141,3 +141,58 @@ def test_a_gap_within_float32_summing_rounding_is_no_evidence(offset):
     assert loss_at(np.ones_like(untrained)) <= floor < loss_at(untrained)  # what the probe sees either way
     found = _won_by_a_constant(loss_at, y, untrained, floor, [])
     assert [c for c, _ in found] == ([] if offset > 1000 else ["loss_mismatch"])
+
+
+def _one_hot_steps(n: int = 64, steps: int = 4, classes: int = 12, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.eye(classes, dtype=np.float32)[rng.integers(0, classes, size=(n, steps))]
+
+
+def test_the_categorical_cross_entropy_on_a_per_step_softmax_is_not_won_by_a_constant():
+    """-Σ y·log p on one-hot rows is the categorical cross-entropy: 0 at p = 1 everywhere, which a
+    softmax head never gives (its rows are one value only at 1/C). keras's addition RNN (one-hot
+    answers (N, 4, 12) under a per-step softmax) written with a hand-made loss had been told
+    loss_mismatch; the same loss on a head of independent sigmoids still is."""
+    y = _one_hot_steps()
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=y.shape)
+    softmax = (np.exp(logits) / np.exp(logits).sum(axis=-1, keepdims=True)).astype(np.float32)
+    sigmoid = (1 / (1 + np.exp(-logits))).astype(np.float32)
+
+    def categorical(out: np.ndarray, targets=None) -> float:
+        return float(-(y * np.log(np.clip(out, 1e-7, 1.0))).sum(axis=-1).mean())
+    assert not decide(y, softmax, categorical).problems
+    broken = decide(y, sigmoid, categorical).problems
+    assert [c for c, _ in broken] == ["loss_mismatch"], broken
+
+
+class _StepSoftmax(nn.Module):
+    """An encoder GRU's last state repeated over the answer's steps, a decoder GRU, a softmax per step."""
+
+    def __init__(self, sigmoid: bool = False) -> None:
+        super().__init__()
+        self.encoder, self.decoder = nn.GRU(12, 64, batch_first=True), nn.GRU(64, 64, batch_first=True)
+        self.head, self.sigmoid = nn.Linear(64, 12), sigmoid
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _, h = self.encoder(x)
+        out, _ = self.decoder(h[-1].unsqueeze(1).repeat(1, 4, 1))
+        logits = self.head(out)
+        return torch.sigmoid(logits) if self.sigmoid else torch.softmax(logits, dim=-1)
+
+
+@pytest.mark.parametrize("sigmoid", [False, True], ids=["per-step softmax", "BROKEN per-output sigmoids"])
+def test_a_torch_seq2seq_under_a_hand_written_categorical_cross_entropy(mlcheck, sigmoid):
+    torch.manual_seed(0)
+    x = torch.from_numpy(_one_hot_steps(64, 7, 12, seed=2))
+    y = torch.from_numpy(_one_hot_steps(64, 4, 12, seed=3))
+
+    def categorical(out: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return -(targets * torch.log(out.clamp(1e-7, 1.0))).sum(dim=-1).mean()
+    adam = lambda p: torch.optim.Adam(p, lr=1e-2)  # noqa: E731
+    if not sigmoid:
+        assert mlcheck.overfit_one_batch(_StepSoftmax(), (x, y), loss_fn=categorical, optimizer=adam).passed
+        return
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.overfit_one_batch(_StepSoftmax(sigmoid=True), (x, y), loss_fn=categorical, optimizer=adam)
+    assert failed.value.causes[0] == "loss_mismatch", str(failed.value)
