@@ -363,3 +363,28 @@ def test_targets_far_beyond_the_outputs_scale_come_before_the_gradient_story_the
     assert failed.value.causes[:2] == ["targets_not_normalized", "vanishing_gradients"], str(failed.value)
     assert "the model's outputs after one step have rms" in str(failed.value)
     assert call(program.fixed).passed
+
+
+def _step_then_clear(model, optimizer, loss_fn, x, y):
+    """labml's order: backward, step, then zero_grad — the parameters hold no gradient afterwards."""
+    loss = loss_fn(model(x), y)
+    loss.backward()
+    optimizer.step()
+    optimizer.zero_grad()
+    return loss
+
+
+@pytest.mark.parametrize("model", ["DigitsCNN", "NumpyRoundTrip"], ids=["correct", "BROKEN body through numpy"])
+def test_a_step_that_clears_the_gradients_after_updating_is_judged_on_what_the_update_saw(mlcheck, model):
+    """The gradients are read where the user's optimizer.step() saw them: read off the parameters
+    after the step, labml's distillation step (zero_grad after step) read as no gradient anywhere."""
+    torch.manual_seed(0)
+    net = tc.DigitsCNN() if model == "DigitsCNN" else rc.NumpyRoundTrip()
+    kw = dict(loss_fn=CE(), train_step=_step_then_clear, optimizer=_adam())
+    if model == "DigitsCNN":
+        assert mlcheck.gradients_flow(net, tc.digits_batch(64), **kw).passed
+        return
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.gradients_flow(net, tc.digits_batch(64), **kw)
+    assert failed.value.causes[0] == "no_gradient", str(failed.value)
+    assert "2 trainable parameter(s)" in str(failed.value) and "body.weight" in str(failed.value)

@@ -212,6 +212,8 @@ class TorchSession:
         self._configured: Configured | None = None  # configure_optimizers' optimizer and schedulers
         self._steps = 0  # training steps taken: training_step's batch_idx
         self._step_count: list[int] | None = None  # optimizer.step() calls, once optimizer_steps() asked
+        # the gradients the last optimizer.step() of the user's step saw (see _watch_step_gradients)
+        self._at_step: list[dict[str, torch.Tensor | None] | None] | None = None
         self._guard = Guard()
         self._inplace: InPlace | None = None
         self._untouched: Untouched | None = None  # the user's module beside the copy
@@ -578,6 +580,7 @@ class TorchSession:
         self._own_gradients("a training step")
         x, y = batch
         if self.user_step is not None:
+            self._watch_step_gradients()
             loss = call_user("train_step", self.user_step, self.model, self.optimizer, self.loss_fn, x, y)
             self._copy_only("train_step")
             self._stepped()
@@ -730,7 +733,8 @@ class TorchSession:
         if isinstance(loss, torch.Tensor) and loss.requires_grad:
             call_user("backward", loss.backward)
             self._copy_only("loss_fn")
-        grads = self.step_gradients()
+        grads = {n: None if p.grad is None else p.grad.detach().float().cpu().numpy().copy()
+                 for n, p in self.model.named_parameters() if p.requires_grad}
         self.model.zero_grad(set_to_none=True)
         for p in self._loss_params:
             p.grad = None
@@ -757,9 +761,27 @@ class TorchSession:
         return sum(found.values()) ** 0.5
 
     def step_gradients(self) -> dict[str, np.ndarray | None]:
-        """The gradients the last step left on each trainable parameter (None where there is none)."""
-        return {n: None if p.grad is None else p.grad.detach().float().cpu().numpy().copy()
-                for n, p in self.model.named_parameters() if p.requires_grad}
+        """The gradients the last step applied to each trainable parameter (None where there is
+        none): those its optimizer.step() saw, where the user's step called it — a step that clears
+        the gradients after updating (``optimizer.step(); optimizer.zero_grad()``, labml's order)
+        leaves none on the parameters — else those left on the parameters."""
+        seen = self._at_step[0] if self._at_step is not None else None
+        held = seen if seen is not None else {n: p.grad for n, p in self.model.named_parameters() if p.requires_grad}
+        return {n: None if g is None else g.detach().float().cpu().numpy().copy() for n, g in held.items()}
+
+    def _watch_step_gradients(self) -> None:
+        """Before a call of the user's step: forget the last step's gradients, and (once) hook the
+        optimizer to hold the ones each optimizer.step() sees — references, not copies: the next call
+        drops them before the user's step runs, so no gradient outlives the step that made it. The hook
+        holds a box, not the session (no reference cycle)."""
+        if self._at_step is None:
+            if self.optimizer is None or not hasattr(self.optimizer, "register_step_pre_hook"):
+                return
+            box: list[dict[str, torch.Tensor | None] | None] = [None]
+            named = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
+            self.optimizer.register_step_pre_hook(lambda *_: box.__setitem__(0, {n: p.grad for n, p in named}))
+            self._at_step = box
+        self._at_step[0] = None
 
     def input_gradient(self, batch: tuple[Any, Any], index: int) -> np.ndarray | None:
         """d(sum of output ``index``)/d(inputs) in eval mode; for id inputs, at the outputs of the
