@@ -567,13 +567,15 @@ def listed(names: list[str], limit: int = 4) -> str:
 
 def loss_expects_probabilities(outputs: np.ndarray, loss_at: float, loss_shifted: float) -> list[Evidence]:
     """A softmax cross-entropy on logits ignores a constant added to every logit of a row; a loss
-    that expects probabilities (e.g. Keras's default from_logits=False) does not."""
+    that expects probabilities (e.g. Keras's default from_logits=False) does not. A loss that is not
+    finite at the shifted outputs reads values on a bounded domain its outputs lie in (ArcFace's
+    acos of cosines in [-1, 1]): no evidence that it wants probabilities."""
     if outputs.ndim != 2 or outputs.shape[1] < 2 or not np.isfinite(outputs).all():
         return []
     probabilities = outputs.min() >= 0 and np.allclose(outputs.sum(axis=1), 1.0, atol=1e-3)
     with np.errstate(over="ignore"):
         log_probabilities = outputs.max() <= 0 and np.allclose(np.log(np.exp(outputs).sum(axis=1)), 0.0, atol=1e-3)
-    if probabilities or log_probabilities or not np.isfinite(loss_at):
+    if probabilities or log_probabilities or not np.isfinite(loss_at) or not np.isfinite(loss_shifted):
         return []
     if not ignores_shift(loss_at, loss_shifted):
         return [(C.LOSS_MISMATCH,
