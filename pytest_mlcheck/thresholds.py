@@ -245,6 +245,10 @@ SIGNAL_FADED = 1e-4
 # (BERT-base's pooler under a custom head that reads the token states: 0.59M of 109.5M weights,
 # 0.5 %), and gradients_flow still lists any.
 UNREACHED_SHARE = 0.1
+# overfit_one_batch's extension stops where eval mode came as far as the run and the samples still
+# wrong cost the loss no more than this many times what the right ones cost (the share right not
+# growing over a stretch): a loss that rewards the class costs a wrong sample more than a right one
+UNSEEN_WRONG = 2.0
 # overfit_one_batch on value targets: besides coming OVERFIT_MIN_DROP of the way from its start, the
 # loss must come this far from the best constant prediction's (each target's batch mean) toward the
 # floor; a run that learned only the mean converges onto the constant's loss to float precision.

@@ -6,6 +6,9 @@ from typing import Any, Callable, Literal
 
 import numpy as np
 
+from pytest_mlcheck import causes as C
+from pytest_mlcheck.backends import as_numpy
+from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.checks.common import check_fraction, check_steps, checked_batch, require_trainable, targets_of
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.checks.training import (
@@ -18,7 +21,7 @@ from pytest_mlcheck.data import spread_samples
 from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.targets import Targets
 from pytest_mlcheck.thresholds import (
-    BEAT_CONSTANT, INTERPOLATE_SHARE, OVERFIT_EXTEND, OVERFIT_MAX_STEPS, OVERFIT_MIN_DROP,
+    BEAT_CONSTANT, INTERPOLATE_SHARE, OVERFIT_EXTEND, OVERFIT_MAX_STEPS, OVERFIT_MIN_DROP, UNSEEN_WRONG,
 )
 
 
@@ -101,7 +104,7 @@ def overfit_one_batch(
             if slow and not (on_course or proven) \
             and not proven_before_extending(model, settings, spec, session, raw, prepared, losses, out0, targets) \
             else None
-        stall = _RightStall(session, prepared, targets, drop, watch)
+        stall = _RightStall(session, raw, prepared, targets, drop, watch)
         while why == "steps" and ((extend and len(losses) < limit and falling() and not stall(losses))
                                   or (reach is not None and len(losses) < reach.limit)):
             step_done = lambda ls, step, before=losses: done(before + ls, step)  # noqa: E731
@@ -165,6 +168,7 @@ def overfit_one_batch(
         causes = failure_causes(
             model=model, settings=settings, spec=spec, session=session, raw_batch=raw, first=prepared,
             losses=losses, initial_outputs=out0, targets=targets, retry=retry, notes=run.result.notes, log=log,
+            seen=[stall.cause] if stall.cause is not None else [],
         )
         if why == "steps" and len(losses) >= limit and falling(until=len(losses)):
             run.result.notes.append(f"the loss was still falling steadily at step {len(losses)} "
@@ -207,10 +211,14 @@ class _RightStall:
     be memorised slowly (a few flipped labels take thousands of steps): the run goes on. Class targets
     only; a loss that does not read its classes (refuted, unread) is judged on its loss."""
 
-    def __init__(self, session: Any, prepared: Any, targets: Targets, drop: float, watch: EvalWatch | None) -> None:
-        self.session, self.prepared, self.targets, self.drop, self.watch = session, prepared, targets, drop, watch
+    def __init__(self, session: Any, raw: tuple[Any, Any], prepared: Any, targets: Targets, drop: float,
+                 watch: EvalWatch | None) -> None:
+        self.session, self.raw, self.prepared, self.targets, self.drop, self.watch = \
+            session, raw, prepared, targets, drop, watch
         self.best: float | None = None  # the largest share right at a reading past the drop
+        self.seen: float | None = None  # the same, where eval mode came as far (see _unseen)
         self.line: str | None = None
+        self.cause: Evidence | None = None  # what a stop proves, where it proves something
 
     def __call__(self, losses: list[float]) -> bool:
         t = self.targets
@@ -223,7 +231,8 @@ class _RightStall:
             if outputs is not None else float("nan")
         if not (np.isfinite(in_eval) and in_eval < self.drop):
             self.best = None  # short of the drop, or eval mode came as far: a stretch must show the gap again
-            return False
+            return np.isfinite(in_eval) and self._unseen(losses, outputs)
+        self.seen = None
         now = t.right_share(outputs)
         if self.best is not None and now <= self.best:
             dense = t.channel_axis is not None or t.mask
@@ -236,6 +245,43 @@ class _RightStall:
             return True
         self.best = now
         return False
+
+    def _unseen(self, losses: list[float], outputs: np.ndarray) -> bool:
+        """Where eval mode came as far as the run: whether the samples still wrong cost the loss no
+        more than UNSEEN_WRONG times what the right ones cost, with the share right no larger than a
+        stretch before. A loss that rewards the class the outputs predict costs a wrong sample more
+        than a right one (a cross-entropy at least log 2 against ~0), and the last few samples of a
+        batch memorised slowly are the ones keeping the loss up; a loss that scores wrong samples as
+        fitted (a margin header whose target angle is clamped, so its target logit is a constant) has
+        nothing left to train them with. Samples of class targets only (a mask's positions do not slice)."""
+        t = self.targets
+        if t.channel_axis is not None or t.mask:
+            return False
+        right = t.right(outputs)
+        now = float(right.mean())
+        if right.all() or not right.any() or self.seen is None or now > self.seen:
+            self.seen = now
+            return False
+        try:
+            wrong, fitted = (self.session.loss_of(outputs[keep], self.session.prepare(
+                as_numpy(self.raw[0])[keep], as_numpy(self.raw[1])[keep])) for keep in (~right, right))
+        except Exception:  # inputs or outputs that do not slice as one array: no judgement
+            return False
+        if not (np.isfinite(wrong) and np.isfinite(fitted)) or wrong > UNSEEN_WRONG * max(fitted, 0.0):
+            self.seen = now
+            return False
+        n = len(right)
+        self.line = (f"at step {len(losses)} the {n - int(right.sum())} of {n} samples still wrong cost the loss "
+                     f"{fmt(wrong)} against {fmt(fitted)} for the {int(right.sum())} right, and no more came right "
+                     "over a stretch: training stopped there (the loss scores them as fitted, so more steps have "
+                     "nothing to move them with)")
+        self.cause = (C.LOSS_MISMATCH,
+                      f"on the run's own outputs the {n - int(right.sum())} samples whose largest output is another "
+                      f"class than their target cost the loss {fmt(wrong)}, no more than ×{UNSEEN_WRONG:g} the "
+                      f"{fmt(fitted)} of the {int(right.sum())} it gets right: the loss does not reward the class the "
+                      "outputs give (a margin or header inside the loss that replaces the target's score with a "
+                      "constant, a loss on other outputs than the ones predicted from)")
+        return True
 
 
 def _interpolable(session: Any, raw: tuple[Any, Any], targets: Targets, n: int) -> tuple[tuple[Any, Any], str] | None:

@@ -496,10 +496,12 @@ def failure_causes(
     log: ProbeLog | None = None,
     batches: list[Any] | None = None,
     starts: Sequence[float] | None = None,
+    seen: Sequence[Evidence] = (),
 ) -> list[Evidence]:
     """Run the probes, decisive evidence first: values that prove a defect (inputs, outputs, the
     loss on chosen outputs, where a non-finite loss first appears) before retries that only
-    suggest one (learning rate, regularisation), which run only when nothing decisive fired."""
+    suggest one (learning rate, regularisation), which run only when nothing decisive fired.
+    ``seen``: decisive evidence the check's own run showed, named after the probes' values."""
     session.shed()  # the run is over: probes train fresh copies beside this one
     notes.extend(stacked_layers(session, first))
     x = session.inputs(first)
@@ -515,7 +517,7 @@ def failure_causes(
     # read on failure only, never while a slow run is weighed for more steps
     unmoved = _unmoved_by_run(session, fresh, raw_batch, len(losses)) if session.steps_own_code() else []
     causes = unmoved or _proven(session, fresh, spec, raw_batch, first, x, losses, initial_outputs, final, targets,
-                                notes, log, batches)
+                                notes, log, batches) + list(seen)
     proven = bool(causes)  # decisive values: no retry story reorders them
     ends: list[float] = []  # each retry's last loss
     if retry is not None:
