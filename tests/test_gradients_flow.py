@@ -388,3 +388,23 @@ def test_a_step_that_clears_the_gradients_after_updating_is_judged_on_what_the_u
         mlcheck.gradients_flow(net, tc.digits_batch(64), **kw)
     assert failed.value.causes[0] == "no_gradient", str(failed.value)
     assert "2 trainable parameter(s)" in str(failed.value) and "body.weight" in str(failed.value)
+
+
+
+@pytest.mark.parametrize("version", ["fixed", "buggy"])
+def test_lookup_tables_drawn_small_are_no_explosion(mlcheck, version):
+    """torch-rechub's PLE (tests/real_programs/b54a_*) draws its 32 embedding tables N(0, 10⁻⁴): a
+    table's gradient is its outputs' gathered into the rows read, ×60 its size on the fix's first
+    step, which had been told exploding_gradients. Tables are not judged for it (as for vanishing);
+    the buggy version's dead second tower is still named."""
+    from tests.real_programs import b54a_torch_rechub_ple_towers_without_output_layer as program
+
+    b = getattr(program, version)("torch")
+    train = {k: b[k] for k in ("loss_fn", "optimizer", "train_step") if b.get(k) is not None}
+    if version == "fixed":
+        result = mlcheck.gradients_flow(b["model"], b["batch"], **train)
+        assert result.passed and result.figures["max_radial_gradient"] < 10
+        return
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.gradients_flow(b["model"], b["batch"], **train)
+    assert failed.value.causes == ["dead_units"], str(failed.value)

@@ -108,7 +108,9 @@ def gradient_flags(grads: dict[str, np.ndarray | None], values: dict[str, np.nda
     their gradient is their output's gathered into the rows a batch reads, multiplied by no input,
     so its size relative to the table says how large the table was drawn (N(0, 1) by torch's
     default, ±1 in review recommenders: 20× a dense layer's weights) and how many rows were read, not
-    how far the error signal came; the layers that read their rows show a fade. ``radial``:
+    how far the error signal came; the layers that read their rows show a fade. For the same reason
+    a table is never flagged as exploding: torch-rechub draws its tables N(0, 10⁻⁴), so a first step's
+    gradient is ×60 their size while its dense layers' is ×0.1. ``radial``:
     radial_scale(grads, values) when the caller has it already."""
     zero = [n for n, g in grads.items() if g is not None and np.isfinite(g).all() and not np.any(g)]
     scales = relative_scale(grads, values)
@@ -118,7 +120,8 @@ def gradient_flags(grads: dict[str, np.ndarray | None], values: dict[str, np.nda
     flags: dict[str, list[str]] = {
         "missing": [n for n, g in grads.items() if g is None],
         "nonfinite": [n for n, g in grads.items() if g is not None and not np.isfinite(g).all()],
-        "zero": zero, "exploding": [n for n, v in radial.items() if v > EXPLODING_SCALE], "vanishing": []}
+        "zero": zero, "exploding": [n for n, v in radial.items() if v > EXPLODING_SCALE and n not in lookups],
+        "vanishing": []}
     live = {n: v for n, v in scales.items() if n not in zero}  # dicts keep parameter order
     top = max(live.values(), default=0.0)
     for name, v in live.items():
@@ -323,8 +326,9 @@ def _judged(run: CheckRun, session: Any, raw: tuple[Any, Any], prepared: Any, tr
     flags, scales, radial = gradient_flags(grads, before, signal, radial, lookups)
     if signal is not None:
         run.result.figures["error_signal"] = signal
-    if radial:
-        run.result.figures["max_radial_gradient"] = max(radial.values())
+    judged = [v for n, v in radial.items() if n not in lookups]  # tables are not judged (gradient_flags)
+    if judged:
+        run.result.figures["max_radial_gradient"] = max(judged)
     if scales:
         run.result.figures["input_end_ratio"] = input_end_ratio(scales, lookups)
     if not any(flags[k] for k in SETTLING):

@@ -259,4 +259,10 @@ PROGRAMS: tuple[str, ...] = (
     "b52a_breizhcrops_transformer_attends_over_batch",
     "b52b_gumbel_softmax_vae_kl_sign_flipped",
     "b52c_attentionwalk_targets_degree_times_adjacency",
+    "b53a_femb_arcface_theta_clamped_to_one_radian",
+    "b53b_keras_addition_rnn_fit_on_train_plus_val",
+    "b53c_labml_distillation_soft_loss_teacher_vs_teacher",
+    "b54a_torch_rechub_ple_towers_without_output_layer",
+    "b54b_asl_mnist_cnn_prediction_request_unscaled",
+    "b54c_asr_ctc_log_softmax_commented_out",
 )
