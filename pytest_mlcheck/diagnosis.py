@@ -585,6 +585,37 @@ def loss_expects_probabilities(outputs: np.ndarray, loss_at: float, loss_shifted
     return []
 
 
+def loss_ascends(session: Any, outputs: np.ndarray, batch: Any) -> list[Evidence]:
+    """Outputs moved a small step against the loss's own gradient (a hundredth, then a thousandth
+    of their scale) should lower it; where both steps raise it, beyond float32 rounding, the loss's
+    backward is not the gradient of the values it returns at these outputs: a fused loss whose
+    backward presumes its input's form (``nn.CTCLoss`` takes log-probabilities and returns
+    exp(input) − posterior, the gradient through a log_softmax: on raw logits the loss climbs
+    from −2.5 as the model trains). Adapters that cannot differentiate the loss at given outputs
+    say nothing."""
+    try:
+        grad = session.loss_gradient(outputs, batch)
+    except NotSupported:
+        return []
+    outputs = np.asarray(outputs, dtype=np.float64)
+    if grad.shape != outputs.shape or not (np.isfinite(grad).all() and np.isfinite(outputs).all()) or not grad.any():
+        return []
+    base = session.loss_of(outputs.astype(np.float32), batch)
+    if not np.isfinite(base) or session.loss_of(outputs.astype(np.float32), batch) != base:
+        return []  # a loss that draws (sampled negatives) is no fixed function to descend
+    unit = grad / float(np.sqrt(np.mean(np.square(grad, dtype=np.float64))))
+    scale = max(float(np.sqrt(np.mean(np.square(outputs)))), 1e-3)
+    after = [session.loss_of((outputs - t * scale * unit).astype(np.float32), batch) for t in (1e-2, 1e-3)]
+    rounding = 1e-5 * max(abs(base), 1.0)
+    if not all(np.isfinite(a) and a > base + rounding for a in after):
+        return []
+    return [(C.LOSS_MISMATCH,
+             f"moving the outputs a step against the loss's own gradient raises the loss from {fmt(base)} by "
+             f"{fmt(after[0] - base)} (by {fmt(after[1] - base)} at a tenth of the step): its backward is not the "
+             "gradient of what it returns at these outputs, so training climbs it. A fused loss presumes its "
+             "input's form: nn.CTCLoss takes log-probabilities: apply log_softmax to the outputs first")]
+
+
 def loss_rewards_classes(perfect: float, uninformative: float, form: str = "logits") -> list[Evidence]:
     """The loss of confident, correct class outputs should be far below that of uninformative ones
     (all-zero logits, or uniform probabilities where the loss reads probabilities)."""

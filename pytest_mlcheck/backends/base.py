@@ -73,6 +73,11 @@ class Session(Protocol):
     def loss_of(self, outputs: np.ndarray, batch: Any) -> float:
         """The user's loss for given outputs on the batch's targets (NaN if it cannot say)."""
 
+    def loss_gradient(self, outputs: np.ndarray, batch: Any) -> np.ndarray:
+        """The gradient of the user's loss with respect to given outputs, as the loss's own backward
+        computes it (which a fused loss may compute from assumptions about its input). NotSupported
+        where the adapter cannot differentiate the loss at given outputs."""
+
     def penalty(self) -> float:
         """The part of :meth:`loss_of` that no output moves: weight penalties the loss adds at the
         current weights (a compiled Keras loss adds ``model.losses`` in inference mode too); 0.0 where

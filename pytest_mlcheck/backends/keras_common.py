@@ -762,6 +762,11 @@ class KerasSessionBase:
         except Exception:
             return float("nan")
 
+    def loss_gradient(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> np.ndarray:
+        # Keras's own losses differentiate the formula they compute (its CTC normalises its logits
+        # itself), so the mismatch this serves (a fused backward presuming its input) is torch's
+        raise NotSupported("the loss's gradient at given outputs", "not read for Keras losses")
+
     def predict(self, batch: tuple[Any, Any]) -> np.ndarray:
         with self._place():
             out = self._forward(batch[0], training=False)

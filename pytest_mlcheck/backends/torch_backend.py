@@ -655,6 +655,20 @@ class TorchSession:
         except Exception:
             return float("nan")
 
+    def loss_gradient(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> np.ndarray:
+        """d(loss_fn)/d(outputs) by the loss's own backward (a LightningModule's or the model's own
+        loss is not differentiated so: NotSupported). A loss that raises on them gives NaN."""
+        if self._step_loss or self.loss_fn is None:
+            raise NotSupported("the loss's gradient at given outputs", "the loss is not a loss_fn=")
+        out = torch.tensor(outputs, dtype=_float_dtype(self.model), device=self.torch_device, requires_grad=True)
+        try:
+            with torch.enable_grad(), self._writes():
+                loss = self.loss_fn(out, batch[1])
+                (grad,) = torch.autograd.grad(loss, out, allow_unused=True)
+        except Exception:
+            return np.full(outputs.shape, np.nan, dtype=np.float32)
+        return np.zeros(outputs.shape, np.float32) if grad is None else grad.detach().float().cpu().numpy()
+
     def loss_broadcasts(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> list[Crossing]:
         if self._step_loss or self.loss_fn is None:
             raise NotSupported("seeing the operations inside the loss", "the loss is not a loss_fn=")

@@ -605,6 +605,8 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
     if spec.train_step is not None:  # a step that updates nothing has no gradients to accumulate
         causes += diagnosis.step_misses_parameters(fresh, lambda s: s.prepare(*raw_batch)) \
             or ([] if looked else diagnosis.missing_zero_grad(fresh, lambda s: s.prepare(*raw_batch), notes))
+    if not causes and initial_outputs is not None:  # a backward that is not the loss's gradient
+        causes += diagnosis.loss_ascends(session, initial_outputs, first)
     if initial_outputs is not None:
         axis = targets.channel_axis  # per position: rows are positions, outputs keep the model's layout
         rows = prediction_rows(initial_outputs, axis)
