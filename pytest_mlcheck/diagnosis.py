@@ -380,11 +380,19 @@ def own_start(step: int, losses: Sequence[float], batches: int, starts: Sequence
     return own if np.isfinite(own) else (losses[j] if j < len(losses) else float("nan"))
 
 
+def times(start: float, k: float) -> float:
+    """``k`` × a loss's start, read for a start at or below 0 (a Gaussian likelihood, a loss fed
+    raw logits that should be log-probabilities) as the same move by ``k - 1`` times its size:
+    half of -2 is -3, ×1.5 of it -1. A positive start is multiplied as it is."""
+    return k * start if start >= 0 else start + (k - 1) * abs(start)
+
+
 def halved(losses: Sequence[float], batches: int, starts: Sequence[float] | None = None,
            fraction: float = PROBE_TARGET) -> bool:
-    """Whether the last step's loss is ``fraction`` of its own start or less (:func:`own_start`)."""
+    """Whether the last step's loss is ``fraction`` of its own start or less (:func:`own_start`,
+    :func:`times`)."""
     start = own_start(len(losses) - 1, losses, batches, starts)
-    return bool(np.isfinite(start)) and losses[-1] <= fraction * start
+    return bool(np.isfinite(start)) and losses[-1] <= times(start, fraction)
 
 
 def _course(losses: list[float], starts: Sequence[float] | None = None) -> tuple[int | None, bool, bool]:
@@ -395,7 +403,7 @@ def _course(losses: list[float], starts: Sequence[float] | None = None) -> tuple
     held to that batch's start (a hard batch among several is no spike), and a step on an easier one
     halves only against its own."""
     where = next((i for i, v in enumerate(losses) if not np.isfinite(v)), None)
-    spiked = where is not None or any(np.isfinite(v) and v > SPIKE * step_start(i, starts, losses[0])
+    spiked = where is not None or any(np.isfinite(v) and v > times(step_start(i, starts, losses[0]), SPIKE)
                                       for i, v in enumerate(losses))
     return where, spiked, not spiked and not _ever_halved(losses, starts)
 
@@ -403,7 +411,7 @@ def _course(losses: list[float], starts: Sequence[float] | None = None) -> tuple
 def _ever_halved(losses: Sequence[float], starts: Sequence[float] | None) -> bool:
     """Whether any step came to half its own start or below (:func:`own_start`; ``starts`` cycled)."""
     n = len(starts) if starts else 1
-    return any(v <= PROBE_TARGET * own_start(i, losses, n, starts) for i, v in enumerate(losses))
+    return any(v <= times(own_start(i, losses, n, starts), PROBE_TARGET) for i, v in enumerate(losses))
 
 
 def best_step(losses: Sequence[float], starts: Sequence[float] | None = None) -> tuple[float, float]:

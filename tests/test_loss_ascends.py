@@ -100,3 +100,21 @@ def test_ctc_on_raw_logits_is_named_before_any_learning_rate_story(mlcheck, norm
         mlcheck.loss_decreases(_Speech(False), _utterances(), **kw)
     assert failed.value.causes[0] == "loss_mismatch", str(failed.value)
     assert "log_softmax" in str(failed.value)
+
+
+@pytest.mark.parametrize("losses, halved", [([-2.0, -3.0], True), ([-2.0, -2.5], False), ([-2.0, -4.0], True),
+                                            ([2.0, 1.0], True), ([2.0, 1.5], False), ([0.0, -0.1], True)])
+def test_halving_a_start_at_or_below_zero_means_moving_down_by_half_its_size(losses, halved):
+    """A loss below 0 (a Gaussian likelihood; CTC on raw logits) has no half of it below: a retry
+    that kept CTC's -2.495 had been told it "halved" (0.5 × -2.495 lies above it)."""
+    from pytest_mlcheck.diagnosis import halved as halves
+
+    assert halves(losses, 1) is halved
+
+
+def test_a_rise_from_a_negative_start_is_a_spike_and_a_fall_is_none():
+    from pytest_mlcheck.diagnosis import _course
+
+    assert _course([-2.0, -2.2, 5.0])[1] is True  # climbed far above its start
+    assert _course([-2.0, -2.5, -2.9]) == (None, False, True)  # fell, by less than half its size: stalled
+    assert _course([3.0, 4.0, 1.0]) == (None, False, False)  # positive starts read as before
