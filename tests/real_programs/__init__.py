@@ -265,4 +265,7 @@ PROGRAMS: tuple[str, ...] = (
     "b54a_torch_rechub_ple_towers_without_output_layer",
     "b54b_asl_mnist_cnn_prediction_request_unscaled",
     "b54c_asr_ctc_log_softmax_commented_out",
+    "b55a_matchzoo_rank_hinge_on_mean_negative",
+    "b55b_kerasio_distiller_student_teacher_swapped",
+    "b55c_keras_transfer_guide_xception_inputs_0_1",
 )
