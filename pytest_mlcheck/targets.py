@@ -65,6 +65,7 @@ class Targets:
     # the loss stays put when every target is replaced by the first sample's: it never reads them (a
     # one-class objective handed labels), so no class is demanded and the run is judged on its loss
     unread: bool = False
+    _read_at_floor: Optional[bool] = None  # whether the loss reads its targets, asked once a run reached the floor
     # class ids the loss reads only as groups (_groups_only): the outputs are embeddings, judged as values
     groups: bool = False
     # reads(rtol): whether the loss at the untrained outputs moves by more than rtol of itself with
@@ -128,9 +129,21 @@ class Targets:
         f = self.floor
         # the margin scales with the way down, or with the floor itself where that lies at or above
         # the start (a perfect prediction no better than the untrained model's)
-        if not (np.isfinite(f) and np.isfinite(start) and np.isfinite(now)) \
-                or now >= f - FLOOR_REFUTED * max(start - f, abs(f)):
+        if not (np.isfinite(f) and np.isfinite(start) and np.isfinite(now)):
             return False
+        if now >= f - FLOOR_REFUTED * max(start - f, abs(f)):
+            # reached to rounding, by a loss that does not read its targets (a ranking loss over each
+            # group's rows, handed dummy 0/1 labels): no class is demanded either; any other run at
+            # its floor is judged on its classes as before
+            at = now <= f + UNREAD_RTOL * max(start - f, abs(f), 1e-12)
+            if not (at and self.channel_axis is None and self.classes and self.reads is not None):
+                return False
+            if self._read_at_floor is None:  # asked once: a run may sit at its floor for many steps
+                self._read_at_floor = self.reads(UNREAD_RTOL) is not False
+            if self._read_at_floor:
+                return False
+            self.unread = True
+            return True
         if self.channel_axis is None:
             if not self.classes or self.reads is None or self.reads(UNREAD_RTOL) is not False:
                 return False

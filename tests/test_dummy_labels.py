@@ -1,0 +1,52 @@
+"""A loss that never reads its targets — a ranking hinge over each group's rows (the positive, then its
+negatives), handed 0/1 relevance labels the trainer carries along (MatchZoo's RankHingeLoss) — demands
+no class: its outputs are scores whose level means nothing. A run that reaches the loss's floor is
+then asked whether the loss reads its targets at all, and judged on its loss alone where it does not;
+it had failed with most "samples wrong" at a loss of 0 (scores above 0 read as class 1)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from pytest_mlcheck import CheckFailed
+
+GROUP = 5  # one relevant item, then four negatives
+
+
+def _rank_hinge(scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """y is carried along and never read, as the program's loss does."""
+    grouped = scores.reshape(-1, GROUP)
+    return torch.relu(0.1 - grouped[:, :1] + grouped[:, 1:]).mean()
+
+
+def _groups(n: int = 20):
+    g = torch.Generator().manual_seed(0)
+    query = torch.randn(n, 1, 8, generator=g)
+    items = torch.randn(n, GROUP, 8, generator=g)
+    items[:, 0] += 2 * query[:, 0]  # the relevant item shares the query's direction
+    x = torch.cat([query.expand(-1, GROUP, -1), items], dim=2).reshape(n * GROUP, 16)
+    y = torch.zeros(n * GROUP, 1)
+    y[::GROUP] = 1.0
+    return x, y
+
+
+class _Scorer(nn.Module):
+    def __init__(self, blind: bool = False) -> None:
+        super().__init__()
+        self.mlp, self.blind = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 1)), blind
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mlp(torch.zeros_like(x) if self.blind else x)
+
+
+@pytest.mark.parametrize("blind", [False, True], ids=["scorer", "BROKEN scorer blind to its inputs"])
+def test_a_ranking_loss_with_dummy_labels_is_judged_on_its_loss(mlcheck, blind):
+    torch.manual_seed(0)
+    kw = dict(loss_fn=_rank_hinge, optimizer=lambda p: torch.optim.Adam(p, lr=1e-2))
+    if not blind:
+        assert mlcheck.overfit_one_batch(_Scorer(), _groups(), **kw).passed
+        return
+    with pytest.raises(CheckFailed):  # every item scored alike: the hinge stays at its margin
+        mlcheck.overfit_one_batch(_Scorer(blind=True), _groups(), **kw)
