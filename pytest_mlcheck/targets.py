@@ -71,7 +71,7 @@ class Targets:
     # reads(rtol): whether the loss at the untrained outputs moves by more than rtol of itself with
     # every target replaced by the first sample's (None: no evidence); two loss evaluations, asked
     # only by refute() and the pairing probe
-    reads: Optional[Callable[[float], Optional[bool]]] = dataclasses.field(default=None, repr=False, compare=False)
+    reads: Optional[Callable[..., Optional[bool]]] = dataclasses.field(default=None, repr=False, compare=False)
     # neighbours(): per batch of inputs, computed once (an N² distance matrix) however many runs ask
     _agree: list[tuple[np.ndarray, Optional[np.ndarray]]] = dataclasses.field(
         default_factory=list, repr=False, compare=False)

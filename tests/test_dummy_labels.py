@@ -50,3 +50,18 @@ def test_a_ranking_loss_with_dummy_labels_is_judged_on_its_loss(mlcheck, blind):
         return
     with pytest.raises(CheckFailed):  # every item scored alike: the hinge stays at its margin
         mlcheck.overfit_one_batch(_Scorer(blind=True), _groups(), **kw)
+
+
+@pytest.mark.parametrize("blind", [False, True], ids=["scorer", "BROKEN scorer blind to its inputs"])
+def test_scores_under_a_loss_that_reads_no_targets_are_judged_on_their_spread(mlcheck, blind):
+    """Trained, the scorer's scores may all lie above 0 ("100 % class 1" read by threshold); the loss
+    does not read the labels, so the scores are judged as values. A blind scorer's are one value."""
+    torch.manual_seed(0)
+    x, y = _groups()
+    kw = dict(loss_fn=_rank_hinge, optimizer=lambda p: torch.optim.Adam(p, lr=1e-2), train_on=[(x, y)])
+    if not blind:
+        assert mlcheck.not_constant_predictions(_Scorer(), x, **kw).passed
+        return
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.not_constant_predictions(_Scorer(blind=True), x, **kw)
+    assert "class_collapse" in failed.value.causes, str(failed.value)

@@ -86,14 +86,16 @@ def targets_of(session: Session, raw_x: Any, batch: Any, out: np.ndarray, task: 
             (C.OUTPUTS_NOT_FINITE, f"the model gives {bad} non-finite output value(s) for finite inputs")]
         return targets
 
-    def reads(rtol: float) -> bool | None:
-        """Whether the loss at ``out`` moves by more than ``rtol`` of itself when every target is
-        replaced by the first sample's; None where that says nothing (targets all alike, a loss
-        that cannot be evaluated on them)."""
+    def reads(rtol: float, at: np.ndarray | None = None) -> bool | None:
+        """Whether the loss at ``out`` (or at the outputs ``at``: a trained model's, which no longer
+        sit where a cross-entropy is blind to its targets) moves by more than ``rtol`` of itself when
+        every target is replaced by the first sample's; None where that says nothing (targets all
+        alike, a loss that cannot be evaluated on them)."""
         alike = np.repeat(np.asarray(y)[:1], len(y), axis=0)
         if len(y) < 2 or (np.asarray(y) == alike).all():
             return None
-        base, moved = loss_at(out), loss_at(out, alike)
+        where = out if at is None else at
+        base, moved = loss_at(where), loss_at(where, alike)
         if not (np.isfinite(base) and np.isfinite(moved)):
             return None
         return bool(abs(moved - base) > rtol * max(abs(base), abs(moved), 1e-12))

@@ -19,7 +19,7 @@ from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.targets import Targets, check_task, output_form, prediction_rows
 from pytest_mlcheck.thresholds import (
     COLLAPSE_MAX_SHARE, COLLAPSE_MIN_SAMPLES, IMBALANCE_EXPLAINS_SHARE, IMBALANCE_RATIO, IMBALANCE_SHARE, OVERFIT_EXTEND,
-    REGRESSION_MIN_SPREAD, TRAIN_ON_STEPS,
+    REGRESSION_MIN_SPREAD, TRAIN_ON_STEPS, UNREAD_RTOL,
 )
 
 
@@ -102,6 +102,13 @@ def not_constant_predictions(
                 raise run.time_up(f"after {len(losses)} of {n_steps} training steps on train_on")
             session.recalibrate(train[0])  # normalisation statistics of the data it trained on
         judge = _Judge(arrays, targets, task, values, share_cap).read(session, prepared)
+        if train_on is not None and judge.preds is not None and judge.collapsed() and _unread(session, targets, train[0]):
+            # scores under a loss that never reads its targets (a ranking hinge handed dummy 0/1
+            # labels): their level means nothing, so no class is read from them; their spread is judged
+            run.result.notes.append("the loss stays put when every target is replaced by the first sample's, at "
+                                    "the trained outputs: it does not read its targets, so the outputs are judged "
+                                    "as values, on their spread")
+            judge = _Judge(arrays, targets, task, True, share_cap).read(session, prepared)
         if not judge.finite_in.all():
             # samples whose inputs hold NaN or inf are reported, not judged
             skipped = int((~judge.finite_in).sum())
@@ -123,6 +130,15 @@ def not_constant_predictions(
                 + causes_extra
         judge.report(run, causes_extra, majority)
         return run.passed()
+
+
+def _unread(session: Any, targets: Targets | None, batch: Any) -> bool:
+    """Whether the loss, at the trained model's outputs on ``batch``, stays put when every class
+    target is replaced by the first sample's (Targets.reads: a cross-entropy on outputs that moved off
+    uniform always moves)."""
+    if targets is None or not targets.classes or targets.channel_axis is not None or targets.reads is None:
+        return False
+    return targets.reads(UNREAD_RTOL, at=session.predict(batch)) is False
 
 
 def _counted(targets: Targets) -> np.ndarray:
