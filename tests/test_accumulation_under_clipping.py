@@ -111,3 +111,24 @@ def test_the_training_checks_fail_the_clipped_step_that_fits(mlcheck):
     assert failed.value.causes == ["missing_zero_grad"], str(failed.value)
     assert mlcheck.overfit_one_batch(_model(), _batch(), loss_fn=nn.MSELoss(), optimizer=opt,
                                      train_step=_step(zero="start")).passed
+
+
+def _tape_step(model, optimizer, loss_fn, x, y) -> float:
+    """A port of a Keras GradientTape step: gradients taken with autograd.grad (nothing accumulates
+    into .grad), the optimizer cleared only after them, then the gradients assigned (keras-io's
+    knowledge-distillation Distiller, ported)."""
+    loss = loss_fn(model(x), y)
+    params = list(model.parameters())
+    grads = torch.autograd.grad(loss, params)
+    optimizer.zero_grad()
+    for p, g in zip(params, grads):
+        p.grad = g
+    optimizer.step()
+    return loss.item()
+
+
+def test_gradients_taken_with_autograd_grad_and_assigned_add_to_nothing():
+    """Its pass reaches every parameter while .grad still holds the last step's gradient (it clears
+    them after): what the pass saw there counts only if the pass accumulates into .grad."""
+    assert _probe(_tape_step) == []
+    assert _probe(_step(zero=None))[0][0] == "missing_zero_grad"  # a backward() that adds is still found

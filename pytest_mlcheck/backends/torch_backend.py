@@ -755,18 +755,32 @@ class TorchSession:
         return grads
 
     def leftover_gradients(self, batch: tuple[Any, Any]) -> float:
-        """(a tensor hook on a parameter runs before the new gradient is added to ``.grad``)"""
+        """(a tensor hook on a parameter runs before the new gradient is added to ``.grad``; what it
+        saw there counts only once the gradient is accumulated into ``.grad`` — a step that takes
+        its gradients with ``torch.autograd.grad`` and assigns them, as a port of a Keras
+        ``GradientTape`` step does, adds nothing to what was left)"""
         self._own_gradients("watching the gradients")
         held = {id(p) for group in self.optimizer.param_groups for p in group["params"]}
         found: dict[int, float] = {}
+        seen: dict[int, float] = {}  # what .grad held when the pass reached p, until it is accumulated
+        accumulates = all(hasattr(p, "register_post_accumulate_grad_hook") for p in self.model.parameters())
 
         def watch(p: torch.nn.Parameter) -> Callable:
             def hook(grad: torch.Tensor) -> None:
-                if id(p) not in found:  # the step's first backward pass to reach p: a second may add on purpose
-                    found[id(p)] = 0.0 if p.grad is None else float(p.grad.detach().double().pow(2).sum())
+                if id(p) not in found and id(p) not in seen:  # the step's first pass to reach p: a second may add
+                    seen[id(p)] = 0.0 if p.grad is None else float(p.grad.detach().double().pow(2).sum())
+                    if not accumulates:  # no way to tell an accumulating pass: count it, as before
+                        found[id(p)] = seen[id(p)]
             return hook
 
-        handles = [p.register_hook(watch(p)) for p in self.model.parameters() if p.requires_grad and id(p) in held]
+        def accumulated(p: torch.nn.Parameter) -> None:
+            if id(p) in seen and id(p) not in found:
+                found[id(p)] = seen[id(p)]
+
+        watched = [p for p in self.model.parameters() if p.requires_grad and id(p) in held]
+        handles = [p.register_hook(watch(p)) for p in watched]
+        if accumulates:
+            handles += [p.register_post_accumulate_grad_hook(accumulated) for p in watched]
         try:
             self.train_step(batch)
         finally:
