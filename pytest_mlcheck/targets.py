@@ -139,7 +139,9 @@ class Targets:
             if not (at and self.channel_axis is None and self.classes and self.reads is not None):
                 return False
             if self._read_at_floor is None:  # asked once: a run may sit at its floor for many steps
-                self._read_at_floor = self.reads(UNREAD_RTOL) is not False
+                # at the untrained outputs and at a seeded draw (a zero head reads no targets at 0)
+                self._read_at_floor = self.reads(UNREAD_RTOL) is not False \
+                    or self.reads(UNREAD_RTOL, drawn=True) is not False
             if self._read_at_floor:
                 return False
             self.unread = True

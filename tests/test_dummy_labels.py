@@ -65,3 +65,20 @@ def test_scores_under_a_loss_that_reads_no_targets_are_judged_on_their_spread(ml
     with pytest.raises(CheckFailed) as failed:
         mlcheck.not_constant_predictions(_Scorer(blind=True), x, **kw)
     assert "class_collapse" in failed.value.causes, str(failed.value)
+
+
+def test_a_zero_head_that_fits_its_labels_is_not_said_to_ignore_them(mlcheck):
+    """A binary head initialised to zeros gives log 2 whatever the labels: asked there alone, a run that
+    reaches the floor would read as a loss that reads no targets. Asked at a seeded draw too, it reads
+    them."""
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(64, 8, generator=g)
+    y = (x[:, :1] > 0).float()
+    model = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 1))
+    nn.init.zeros_(model[2].weight)
+    nn.init.zeros_(model[2].bias)
+    result = mlcheck.overfit_one_batch(model, (x, y), loss_fn=nn.BCEWithLogitsLoss(),
+                                       optimizer=lambda p: torch.optim.Adam(p, lr=1e-1), min_drop=0.99999999)
+    assert result.passed
+    assert not any("does not read its targets" in n for n in result.notes), result.notes

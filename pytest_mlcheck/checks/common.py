@@ -86,15 +86,20 @@ def targets_of(session: Session, raw_x: Any, batch: Any, out: np.ndarray, task: 
             (C.OUTPUTS_NOT_FINITE, f"the model gives {bad} non-finite output value(s) for finite inputs")]
         return targets
 
-    def reads(rtol: float, at: np.ndarray | None = None) -> bool | None:
+    def reads(rtol: float, at: np.ndarray | None = None, *, drawn: bool = False) -> bool | None:
         """Whether the loss at ``out`` (or at the outputs ``at``: a trained model's, which no longer
-        sit where a cross-entropy is blind to its targets) moves by more than ``rtol`` of itself when
-        every target is replaced by the first sample's; None where that says nothing (targets all
-        alike, a loss that cannot be evaluated on them)."""
+        sit where a cross-entropy is blind to its targets; or, ``drawn``, at a seeded draw around
+        ``out`` of at least unit scale: a head initialised to zeros gives a binary cross-entropy of
+        log 2 whatever the targets) moves by more than ``rtol`` of itself when every target is
+        replaced by the first sample's; None where that says nothing (targets all alike, a loss that
+        cannot be evaluated on them)."""
         alike = np.repeat(np.asarray(y)[:1], len(y), axis=0)
         if len(y) < 2 or (np.asarray(y) == alike).all():
             return None
         where = out if at is None else at
+        if drawn and np.isfinite(out).all():
+            scale = max(float(np.std(out)), 1.0)
+            where = (out + np.random.default_rng(0).normal(0.0, scale, out.shape)).astype(np.float32)
         base, moved = loss_at(where), loss_at(where, alike)
         if not (np.isfinite(base) and np.isfinite(moved)):
             return None
