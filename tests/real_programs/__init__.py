@@ -268,4 +268,7 @@ PROGRAMS: tuple[str, ...] = (
     "b55a_matchzoo_rank_hinge_on_mean_negative",
     "b55b_kerasio_distiller_student_teacher_swapped",
     "b55c_keras_transfer_guide_xception_inputs_0_1",
+    "b56a_recbole_fwfm_field_weights_redrawn_each_forward",
+    "b56b_segnet_softmax_into_cross_entropy",
+    "b56c_min_lstm_sarcasm_sigmoid_output_resigmoided",
 )
