@@ -608,8 +608,9 @@ def loss_ascends(session: Any, outputs: np.ndarray, batch: Any) -> list[Evidence
     outputs = np.asarray(outputs, dtype=np.float64)
     if grad.shape != outputs.shape or not (np.isfinite(grad).all() and np.isfinite(outputs).all()) or not grad.any():
         return []
-    base = session.loss_of(outputs.astype(np.float32), batch)
-    if not np.isfinite(base) or session.loss_of(outputs.astype(np.float32), batch) != base:
+    given = outputs.astype(np.float32)
+    base = session.loss_of(given, batch)
+    if not np.isfinite(base) or session.loss_of(given, batch) != base:
         return []  # a loss that draws (sampled negatives) is no fixed function to descend
     unit = grad / float(np.sqrt(np.mean(np.square(grad, dtype=np.float64))))
     scale = max(float(np.sqrt(np.mean(np.square(outputs)))), 1e-3)

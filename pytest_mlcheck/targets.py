@@ -131,11 +131,12 @@ class Targets:
         # the start (a perfect prediction no better than the untrained model's)
         if not (np.isfinite(f) and np.isfinite(start) and np.isfinite(now)):
             return False
-        if now >= f - FLOOR_REFUTED * max(start - f, abs(f)):
+        way = max(start - f, abs(f))
+        if now >= f - FLOOR_REFUTED * way:
             # reached to rounding, by a loss that does not read its targets (a ranking loss over each
             # group's rows, handed dummy 0/1 labels): no class is demanded either; any other run at
             # its floor is judged on its classes as before
-            at = now <= f + UNREAD_RTOL * max(start - f, abs(f), 1e-12)
+            at = now <= f + UNREAD_RTOL * max(way, 1e-12)
             if not (at and self.channel_axis is None and self.classes and self.reads is not None):
                 return False
             if self._read_at_floor is None:  # asked once: a run may sit at its floor for many steps
@@ -742,7 +743,7 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
             # the loss the softmax's logits in its traced step (checks.common.targets_of looks); a
             # log-softmax head couples them too, and its rows shifted by +3 are no log-probabilities,
             # so the shift test below says nothing of them (-sum(log p * y), JAX's MNIST example)
-            softmax_rows = (_in_unit(out2) and bool(np.allclose(out2.sum(axis=1), 1.0, atol=1e-3))) or log_rows
+            softmax_rows = _softmax_axis(out2) is not None or log_rows
             clipped = _clipped_probabilities(out2, loss_at, _onehot(ids, width), shape)
             if clipped:
                 problems += clipped

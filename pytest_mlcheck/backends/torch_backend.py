@@ -167,6 +167,11 @@ _PRE_ACTIVATION = (torch.nn.Linear, torch.nn.Bilinear, torch.nn.modules.conv._Co
                    torch.nn.EmbeddingBag)
 
 
+
+def _as_arrays(grads: dict[str, torch.Tensor | None]) -> dict[str, np.ndarray | None]:
+    """Gradients as float32 numpy copies (None kept where a parameter has none)."""
+    return {n: None if g is None else g.detach().float().cpu().numpy().copy() for n, g in grads.items()}
+
 class TorchSession:
     def __init__(
         self,
@@ -747,8 +752,7 @@ class TorchSession:
         if isinstance(loss, torch.Tensor) and loss.requires_grad:
             call_user("backward", loss.backward)
             self._copy_only("loss_fn")
-        grads = {n: None if p.grad is None else p.grad.detach().float().cpu().numpy().copy()
-                 for n, p in self.model.named_parameters() if p.requires_grad}
+        grads = _as_arrays({n: p.grad for n, p in self.model.named_parameters() if p.requires_grad})
         self.model.zero_grad(set_to_none=True)
         for p in self._loss_params:
             p.grad = None
@@ -794,8 +798,8 @@ class TorchSession:
         the gradients after updating (``optimizer.step(); optimizer.zero_grad()``, labml's order)
         leaves none on the parameters — else those left on the parameters."""
         seen = self._at_step[0] if self._at_step is not None else None
-        held = seen if seen is not None else {n: p.grad for n, p in self.model.named_parameters() if p.requires_grad}
-        return {n: None if g is None else g.detach().float().cpu().numpy().copy() for n, g in held.items()}
+        return _as_arrays(seen if seen is not None else
+                          {n: p.grad for n, p in self.model.named_parameters() if p.requires_grad})
 
     def _watch_step_gradients(self) -> None:
         """Before a call of the user's step: forget the last step's gradients, and (once) hook the

@@ -12,6 +12,7 @@ from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.checks.common import checked_batch, require_trainable, scaled_inputs, targets_of
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.report import CheckResult, fmt
+from pytest_mlcheck.targets import Targets
 from pytest_mlcheck.thresholds import CROSS_ENTROPY_SIGNAL, EXPLODING_SCALE, FAINT_GRADIENT, SETTLE_STEPS, VANISHING_RATIO
 
 
@@ -273,11 +274,18 @@ def _through_a_step(session: Any, raw: tuple[Any, Any], prepared: Any) -> list[E
     which no dead unit can silence: the targets' reading finds that the loss gives the outputs no
     gradient (``targets.decide``: flat around right and wrong outputs alike, read through a step).
     Empty where the targets cannot be read that way."""
+    read = _targets_now(session, raw, prepared)
+    return [] if read is None else [c for c in read[0].problems if c[0] == C.NO_GRADIENT]
+
+
+def _targets_now(session: Any, raw: tuple[Any, Any], prepared: Any) -> tuple[Targets, np.ndarray] | None:
+    """The targets as read at the model's outputs now (after the step), and those outputs; None
+    where this reading cannot take them (an own training step's)."""
     try:
-        targets = targets_of(session, raw[0], prepared, session.predict(prepared), None)
-    except Exception:  # targets this reading cannot take (an own training step's): nothing to add
-        return []
-    return [c for c in targets.problems if c[0] == C.NO_GRADIENT]
+        outputs = session.predict(prepared)
+        return targets_of(session, raw[0], prepared, outputs, None), outputs
+    except Exception:  # targets this reading cannot take: nothing to add
+        return None
 
 
 def _raw_targets(session: Any, raw: tuple[Any, Any], prepared: Any) -> list[Evidence]:
@@ -288,14 +296,10 @@ def _raw_targets(session: Any, raw: tuple[Any, Any], prepared: Any) -> list[Evid
     degree-times-adjacency targets (×10¹⁴) leave its factor matrices ×10⁻⁶ of the attention's
     gradient. The outputs are read after the step: a step that blew them up hides the gap, never
     invents one."""
-    try:
-        outputs = session.predict(prepared)
-        targets = targets_of(session, raw[0], prepared, outputs, None)
-    except Exception:  # targets this reading cannot take (an own training step's): nothing to add
+    read = _targets_now(session, raw, prepared)
+    if read is None or read[0].task != "regression":
         return []
-    if targets.task != "regression":
-        return []
-    return diagnosis.target_scale(session.labels(prepared), outputs, "the model's outputs after one step")
+    return diagnosis.target_scale(session.labels(prepared), read[1], "the model's outputs after one step")
 
 
 def _faint(unchanged: list[str], grads: dict[str, np.ndarray | None], values: dict[str, np.ndarray]) -> list[str]:
