@@ -3,7 +3,7 @@ framework, whether the buggy version is caught, whether the first cause (and any
 the labelled fault, and what the fixed version gets. Writes benchmarks/real_programs_table.json.
 
 Usage: python benchmarks/real_programs_table.py [--only NAME[,NAME]] [--framework torch|keras] [--seed N]
-       [--max-seconds S] [-v] [--out FILE]
+       [--max-seconds S] [--checks CHECK[,CHECK]] [-v] [--out FILE]
 """
 
 from __future__ import annotations
@@ -109,24 +109,36 @@ def label_matches(label: str, cause: str) -> bool:
     return cause in label.split("|")
 
 
-def evaluate(name: str, framework: str, seed: int, max_seconds: float | None = None) -> dict[str, Any]:
+def evaluate(name: str, framework: str, seed: int, max_seconds: float | None = None,
+             only: set[str] | None = None, stored: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One row. With ``only``, the checks not named keep their results from the ``stored`` row (a
+    rule that can reach one check is measured without rerunning an hour of others)."""
     mod = importlib.import_module(f"tests.real_programs.{name}")
     m = MLCheck(Settings(seed=seed) if max_seconds is None else Settings(seed=seed, max_seconds=max_seconds))
     row: dict[str, Any] = {"program": name, "framework": framework, "label": mod.LABEL, "source": mod.SOURCE}
+    if stored is not None and "max_seconds" in stored:
+        row["max_seconds"] = stored["max_seconds"]
     if max_seconds is not None:
         row["max_seconds"] = max_seconds  # the hang guard raised for a slow machine: say so beside the row
     for version, build in (("buggy", mod.buggy), ("fixed", mod.fixed)):
-        row[version] = [verdict(m, build, framework, c, dict(kw)) for c, kw in checks_for(mod, framework)]
+        kept = {r["check"]: r for r in stored[version]} if stored is not None else {}
+        row[version] = [verdict(m, build, framework, c, dict(kw)) if only is None or c in only or c not in kept
+                        else kept[c] for c, kw in checks_for(mod, framework)]
+    return summarised(row, mod.LABEL)
+
+
+def summarised(row: dict[str, Any], label: str) -> dict[str, Any]:
+    """The row with what its verdicts add up to: caught, the first cause and whether it matches, ..."""
     buggy = row["buggy"]
     failed = [r for r in buggy if r["verdict"] in ("fail", "incomplete")]
     row["caught"] = bool(failed)
     first = next((r for r in failed if r["causes"]), None)
     row["first_cause"] = failed[0]["causes"][0] if failed and failed[0]["causes"] else None
-    row["first_cause_match"] = bool(failed) and row["first_cause"] is not None and label_matches(mod.LABEL, row["first_cause"])
+    row["first_cause_match"] = bool(failed) and row["first_cause"] is not None and label_matches(label, row["first_cause"])
     row["first_named_cause"] = first["causes"][0] if first else None
-    row["first_named_match"] = row["first_named_cause"] is not None and label_matches(mod.LABEL, row["first_named_cause"])
+    row["first_named_match"] = row["first_named_cause"] is not None and label_matches(label, row["first_named_cause"])
     row["silent_first_failure"] = bool(failed) and not failed[0]["causes"]
-    row["anywhere_match"] = any(label_matches(mod.LABEL, c) for r in failed for c in r["causes"])
+    row["anywhere_match"] = any(label_matches(label, c) for r in failed for c in r["causes"])
     row["fixed_pass"] = all(r["verdict"] == "pass" for r in row["fixed"])
     row["crashes"] = sum(r["verdict"] in ("crash", "usage_error") for r in buggy + row["fixed"])
     return row
@@ -147,16 +159,23 @@ def main() -> None:
     parser.add_argument("--out", help="where to write the JSON (default: benchmarks/real_programs_table.json for a "
                                       "full run; a partial run (--only, --framework) writes nothing unless given); "
                                       "rewritten after each row (marked partial) until the totals are in")
+    parser.add_argument("--checks", help="comma-separated checks to rerun; the others keep their results from "
+                                         "benchmarks/real_programs_table.json (a partial run: give --out)")
     args = parser.parse_args()
     names = args.only.split(",") if args.only else list(PROGRAMS)
-    out = args.out or (None if args.only or args.framework else ROOT / "benchmarks" / "real_programs_table.json")
+    only = set(args.checks.split(",")) if args.checks else None
+    stored = {}
+    if only is not None:
+        table = json.loads((ROOT / "benchmarks" / "real_programs_table.json").read_text())
+        stored = {(r["program"], r["framework"]): r for r in table["rows"]}
+    out = args.out or (None if args.only or args.framework or only else ROOT / "benchmarks" / "real_programs_table.json")
     rows = []
     for name in names:
         mod = importlib.import_module(f"tests.real_programs.{name}")
         for fw in mod.FRAMEWORKS:
             if args.framework and fw != args.framework:
                 continue
-            row = evaluate(name, fw, args.seed, args.max_seconds)
+            row = evaluate(name, fw, args.seed, args.max_seconds, only, stored.get((name, fw)))
             rows.append(row)
             if out is not None:  # rows so far, so a run cut short keeps what it measured
                 pathlib.Path(out).write_text(json.dumps({"seed": args.seed, "partial": True, "rows": rows}, indent=1))

@@ -72,6 +72,10 @@ class Targets:
     # every target replaced by the first sample's (None: no evidence); two loss evaluations, asked
     # only by refute() and the pairing probe
     reads: Optional[Callable[..., Optional[bool]]] = dataclasses.field(default=None, repr=False, compare=False)
+    # shuffled(at, draws): the loss at the outputs ``at`` with this batch's targets, and with them
+    # shuffled between samples by ``draws`` seeded permutations; None where that says nothing
+    shuffled: Optional[Callable[..., Optional[tuple[float, np.ndarray]]]] = dataclasses.field(
+        default=None, repr=False, compare=False)
     # neighbours(): per batch of inputs, computed once (an N² distance matrix) however many runs ask
     _agree: list[tuple[np.ndarray, Optional[np.ndarray]]] = dataclasses.field(
         default_factory=list, repr=False, compare=False)

@@ -159,6 +159,11 @@ IMBALANCE_RATIO = 1.5
 # the imbalance, which comes first: the other classes together hold 40 % or less (the common scale's
 # 'mild' imbalance starts at a 20-40 % minority); a 54/46 split explains no collapse
 IMBALANCE_EXPLAINS_SHARE = 0.6
+# A collapse onto the majority is trained on where the trained outputs fit each sample's own label
+# better than the labels shuffled between samples, in every one of this many seeded shuffles (a rank
+# test at p = 1/20), pooled over up to this many training batches
+SHUFFLE_DRAWS = 19
+SHUFFLE_BATCHES = 4
 
 # -- output_range --------------------------------------------------------------------------------
 SUM_ATOL = 1e-3  # rows of probabilities sum to 1 within this (float32 softmax rounding is ~1e-6)

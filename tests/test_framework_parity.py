@@ -564,3 +564,39 @@ def test_a_one_output_head_asked_for_a_logit_is_judged_by_how_it_grows(mlcheck, 
         mlcheck.output_range(model, inputs, kind="logits")
     assert info.value.causes[:1] == ["output_activation"], str(info.value)
     assert "never leaves [0, 1]" in str(info.value)
+
+
+def _majority_of_79(framework: str, scale: float) -> list[tuple]:
+    """Digits labelled 2-9 against 0-1 (79 % class 1, below the 90 % share allowed), their pixels
+    times ``scale``."""
+    batches = [T.digits_batch(32, offset=i * 32) for i in range(10)]
+    if framework == "torch":
+        return [(x * scale, (y >= 2).long()) for x, y in batches]
+    return [(x.permute(0, 2, 3, 1).numpy() * scale, (y.numpy() >= 2).astype("int64")) for x, y in batches]
+
+
+@pytest.mark.parametrize("framework", ["torch", "keras"])
+@pytest.mark.parametrize("scale", [1.0, 1 / 255**2], ids=["inputs in 0..1", "pixels divided by 255 twice"])
+def test_a_collapse_onto_a_majority_below_the_cap_is_trained_on_where_the_outputs_see_past_it(
+        mlcheck, framework, scale):
+    # after 100 steps at Adam 3e-4 both predict class 1 for every held-out digit; the 0..1 inputs'
+    # outputs already fit each sample's own label better than shuffled labels, and train on until the
+    # predictions spread; inputs of 1e-5 reach the head as a constant: only the majority is learned
+    torch.manual_seed(0)
+    if framework == "torch":
+        model, loss, opt = T.digits_mlp(2), nn.CrossEntropyLoss(), (lambda p: torch.optim.Adam(p, lr=3e-4))
+        x = T.held_out() * scale
+    else:
+        model, loss, opt = K.mlp(2), K.sparse_ce(), keras.optimizers.Adam(3e-4)
+        x = T.held_out().permute(0, 2, 3, 1).numpy() * scale
+    train = _majority_of_79(framework, scale)
+    if scale == 1.0:
+        result = mlcheck.not_constant_predictions(model, x, train_on=train, loss_fn=loss, optimizer=opt)
+        assert result.figures["largest_class_share"] <= 0.9
+        assert any("the outputs tell the labels apart" in n for n in result.notes), result.notes
+        assert any("they spread at step" in n for n in result.notes), result.notes
+    else:
+        with pytest.raises(CheckFailed) as info:
+            mlcheck.not_constant_predictions(model, x, train_on=train, loss_fn=loss, optimizer=opt)
+        assert info.value.causes[:2] == ["labels_imbalanced", "class_collapse"], str(info.value)
+        assert "only the majority was learned" in str(info.value)

@@ -234,3 +234,13 @@ def test_a_keras_sigmoid_trained_on_one_class_saturates_on_it_and_is_named_by_it
     assert "nothing of the input reaches the head" not in str(info.value)
     assert mlcheck.not_constant_predictions(net(), inputs, train_on=batches(False), steps=200).passed
 
+
+
+def test_a_majority_above_the_share_allowed_is_not_trained_on(mlcheck):
+    # the twin of the 79 % majority trained on in test_framework_parity: 98 % of the labels exceed the
+    # 90 % a prediction may take, so a model true to them collapses as far and no extension is asked
+    with pytest.raises(CheckFailed) as info:
+        mlcheck.not_constant_predictions(digits_mlp(), held_out(), train_on=imbalanced_batches(), loss_fn=CE,
+                                         optimizer=adam)
+    assert "98% of the training labels, above the 90% allowed" in str(info.value)
+    assert "shuffled" not in str(info.value)

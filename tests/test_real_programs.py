@@ -159,3 +159,29 @@ def test_importing_the_corpus_imports_no_framework() -> None:
             "bad = [m for m in ('torch', 'keras', 'tensorflow') if m in sys.modules]\n"
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+def test_a_rerun_of_some_checks_keeps_the_others_results_and_adds_them_up_again(monkeypatch) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("real_programs_table", ROOT / "benchmarks" / "real_programs_table.py")
+    table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(table)
+    name = PROGRAMS[0]
+    mod = importlib.import_module(f"tests.real_programs.{name}")
+    framework = mod.FRAMEWORKS[0]
+    checks = [c for c, _ in table.checks_for(mod, framework)]
+    assert len(checks) >= 2
+    rerun: list[str] = []
+
+    def fake(m, build, fw, check, kw):
+        rerun.append(check)
+        return {"check": check, "kwargs": {}, "verdict": "fail", "causes": ["lr_too_low"], "message": "", "seconds": 0.0}
+
+    monkeypatch.setattr(table, "verdict", fake)
+    stored = {version: [{"check": c, "kwargs": {}, "verdict": "pass", "causes": [], "seconds": 1.0} for c in checks]
+              for version in ("buggy", "fixed")}
+    row = table.evaluate(name, framework, 0, None, {checks[-1]}, stored)
+    assert rerun == [checks[-1], checks[-1]]  # once per version, nothing else
+    assert [r["verdict"] for r in row["buggy"]] == ["pass"] * (len(checks) - 1) + ["fail"]
+    assert row["caught"] and row["first_cause"] == "lr_too_low" and not row["fixed_pass"]

@@ -106,6 +106,23 @@ def targets_of(session: Session, raw_x: Any, batch: Any, out: np.ndarray, task: 
         return bool(abs(moved - base) > rtol * max(abs(base), abs(moved), 1e-12))
 
     targets.reads = reads
+
+    def shuffled(at: np.ndarray, draws: int) -> tuple[float, np.ndarray] | None:
+        """The loss at the outputs ``at`` with the batch's own targets, and with the targets
+        shuffled between samples by ``draws`` seeded permutations (outputs that carry what tells the
+        samples' targets apart score worse on another sample's); None where the targets are all
+        alike or the loss cannot be evaluated."""
+        ya = np.asarray(y)
+        if len(ya) < 2 or (ya == ya[:1]).all():
+            return None
+        rng = np.random.default_rng(0)
+        own = loss_at(at)
+        other = np.array([loss_at(at, ya[rng.permutation(len(ya))]) for _ in range(draws)])
+        if not (np.isfinite(own) and np.isfinite(other).all()):
+            return None
+        return float(own), other
+
+    targets.shuffled = shuffled
     if targets.channel_axis is not None and targets.task == "classification" and hasattr(raw_x, "shape"):
         _prefixes(targets, as_numpy(raw_x), loss_at, tuple(out.shape))
 

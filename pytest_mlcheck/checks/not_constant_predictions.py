@@ -18,7 +18,7 @@ from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.targets import Targets, check_task, output_form, prediction_rows
 from pytest_mlcheck.thresholds import (
-    COLLAPSE_MAX_SHARE, COLLAPSE_MIN_SAMPLES, IMBALANCE_EXPLAINS_SHARE, IMBALANCE_RATIO, IMBALANCE_SHARE, OVERFIT_EXTEND,
+    COLLAPSE_MAX_SHARE, COLLAPSE_MIN_SAMPLES, SHUFFLE_BATCHES, SHUFFLE_DRAWS, IMBALANCE_EXPLAINS_SHARE, IMBALANCE_RATIO, IMBALANCE_SHARE, OVERFIT_EXTEND,
     REGRESSION_MIN_SPREAD, TRAIN_ON_STEPS, UNREAD_RTOL,
 )
 
@@ -93,7 +93,8 @@ def not_constant_predictions(
             losses, _, why = train_loop(session, train, n_steps, run)
             run.record_losses(losses)
             if targets.task in ("classification", "binary"):
-                read = [targets_of(session, raw[0], b, session.predict(b), targets.task) for raw, b in zip(raws, train)]
+                trained = [session.predict(b) for b in train]
+                read = [targets_of(session, raw[0], b, out, targets.task) for raw, b, out in zip(raws, train, trained)]
                 majority = _majority(np.concatenate([_counted(t) for t in read]))
                 causes_extra = _imbalance(majority)
             if why == "nonfinite":
@@ -119,9 +120,11 @@ def not_constant_predictions(
             raise usage("inputs", f"at least {COLLAPSE_MIN_SAMPLES} samples with finite inputs",
                         fix=f"got {len(judge.flat)}; pass more samples without NaN or inf")
         if train_on is not None and judge.collapsed() and not judge.identical() and learning(losses) \
-                and not judge.explained_by(majority):
+                and (not judge.explained_by(majority) or _past_majority(run, majority, share_cap, read, trained)):
             # slow but correct is no defect: a model still learning shows the labels' marginal before
-            # the inputs' part; it trains on while the loss keeps falling, judged after each stretch
+            # the inputs' part; it trains on while the loss keeps falling, judged after each stretch. A
+            # collapse onto a majority is trained on only where a model true to the labels could give
+            # it no more than the share allowed, and where its outputs already tell the labels apart
             losses = _train_on(run, session, train, losses, n_steps, judge, prepared)
             run.record_losses(losses)
             _finite(run, judge)
@@ -130,6 +133,45 @@ def not_constant_predictions(
                 + causes_extra
         judge.report(run, causes_extra, majority)
         return run.passed()
+
+
+def _past_majority(run: CheckRun, majority: tuple[int, float, float] | None, cap: float, read: list[Targets],
+                   outs: list[np.ndarray]) -> bool:
+    """Whether a collapse onto the training labels' majority is worth training on: a model true to
+    labels whose majority takes more than ``cap`` would collapse as far (the labels are the defect),
+    and one whose outputs do not yet tell the labels apart (:func:`_informed`) has learned only it."""
+    if majority is None:
+        return False
+    if majority[1] > cap:
+        run.result.notes.append(f"class {majority[0]} is {majority[1]:.0%} of the training labels, above the "
+                                f"{cap:.0%} allowed: a model true to them collapses as far, so training does not go on")
+        return False
+    return _informed(run, read, outs)
+
+
+def _informed(run: CheckRun, read: list[Targets], outs: list[np.ndarray]) -> bool:
+    """Whether the trained outputs on the training batches tell the samples' labels apart beyond the
+    labels' marginal: their loss with each sample's own target lies below its loss with the targets
+    shuffled between samples, for every one of SHUFFLE_DRAWS seeded shuffles (a model that learned
+    only the majority gives every sample the same scores, which fit another sample's label as well)."""
+    own, other, asked = 0.0, np.zeros(SHUFFLE_DRAWS), 0
+    for targets, out in list(zip(read, outs))[:SHUFFLE_BATCHES]:
+        got = targets.shuffled(out, SHUFFLE_DRAWS) if targets.shuffled is not None else None
+        if got is None:
+            continue
+        own, other, asked = own + got[0], other + got[1], asked + 1
+    if not asked:
+        return False
+    own, other = own / asked, other / asked  # the mean over the batches asked
+    informed = bool(own < other.min())
+    shuffles = f"{fmt(float(other.min()))}..{fmt(float(other.max()))} in {SHUFFLE_DRAWS} shuffles"
+    run.result.notes.append(
+        f"a collapse onto the training labels' majority: the trained loss with each sample's own label is "
+        f"{fmt(own)}, with the labels shuffled between samples {shuffles} (mean of {asked} batch(es)); "
+        + ("the outputs tell the labels apart, so the model is learning more than the majority"
+           if informed else "the outputs fit another sample's label as well as their own: only the majority "
+                            "was learned, so training does not go on"))
+    return informed
 
 
 def _unread(session: Any, targets: Targets | None, batch: Any) -> bool:
