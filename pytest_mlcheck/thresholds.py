@@ -342,6 +342,15 @@ BASELINE_STEPS = 100  # each copy trains this long on the parts it is not judged
 # k (p 0.002), 0.19 at 2k, 0.22 at 3k; ResNet-18 0.75 / 0.66 / 0.70 / 0.73), while a 24M-parameter
 # ResNet50V2 that memorises in 4 steps no longer trains 100 (past the 120 s cap on 2 cores)
 BASELINE_PAST_FIT = 3
+# slow but correct is no defect: a copy that has not fitted its part at the budget while its loss still
+# falls trains on to this many times the budget, judged at each budget's end. Copies of unrelated targets
+# memorise slowly and train on too, so this is also what a failure costs more: at 4× a U-Net on unsorted
+# image/mask pairs took 256 s instead of 64 and a text classifier ran past the 300 s cap; a pace rule
+# (train on only where the last quarter's pace reaches the fit within 4×) stopped slow correct copies as
+# early as those. At 2×: the vertex-ai Boston regressor's fix (features scaled by their maximum,
+# RMSprop 1e-3, MSE 58 against its part's constant 70 after 100 steps) p 0.13 → 0.001, its rows-scaled
+# bug p 0.26; keras-io's FordA transformer (Keras) p 0.021 → 0.005, its pooling bug 0.73
+BASELINE_EXTEND = 2
 BASELINE_MIN_SAMPLES = 64  # every sample is held out from one copy
 # (copies, share of the significance) per stage: 2 copies settle a clear signal cheaply; 4 copies, each
 # trained on 3/4 of the batch, decide the rest. Measured on the zoo's ViT (seeds 0-19): 2 copies p 0.001-0.28,

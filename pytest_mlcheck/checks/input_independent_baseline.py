@@ -14,13 +14,13 @@ from pytest_mlcheck import diagnosis
 from pytest_mlcheck.backends import as_numpy
 from pytest_mlcheck.checks.common import check_fraction, check_steps, checked_batch, targets_of
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
-from pytest_mlcheck.checks.training import Fits, train_loop
+from pytest_mlcheck.checks.training import Fits, learning, progress, train_loop
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.targets import Targets, check_task
 from pytest_mlcheck.thresholds import (
-    BASELINE_MIN_REPAIRINGS, BASELINE_MIN_SAMPLES, BASELINE_SIGNIFICANCE, BASELINE_STAGES, BASELINE_STEPS,
-    BASELINE_PAST_FIT, BASELINE_WEAK_P, CROSS_FIT_SPREAD, OVERFIT_MIN_DROP,
+    BASELINE_EXTEND, BASELINE_MIN_REPAIRINGS, BASELINE_MIN_SAMPLES, BASELINE_SIGNIFICANCE, BASELINE_STAGES,
+    BASELINE_STEPS, BASELINE_PAST_FIT, BASELINE_WEAK_P, CROSS_FIT_SPREAD, OVERFIT_MIN_DROP,
 )
 
 
@@ -78,9 +78,10 @@ def _fold(model: Any, spec: TrainSpec, train: tuple, held: tuple, steps: int, ru
         # a copy that has memorised its part (every sample right) has learned what it can from it:
         # more steps only cost time (a 24M-parameter ResNet memorises 48 samples in a few steps, its
         # 100 take minutes). Values have no such per-sample test (90 % of the way can be the mean):
-        # those copies train every step
-        done = _past_fit(session, fit, fitted) if fitted.classes else None
-        losses, _, why = train_loop(session, [fit], steps, run, done)
+        # those copies train every step of the budget. One that has not fitted its part then, while its
+        # loss still falls, trains on (_until_learned)
+        losses, _, why = train_loop(session, [fit], BASELINE_EXTEND * steps, run,
+                                    _until_learned(session, fit, fitted, steps))
         if why == "time":
             raise run.time_up(f"after {len(losses)} of {steps} training steps of one copy")
         nan = float("nan")
@@ -101,15 +102,31 @@ def _fold(model: Any, spec: TrainSpec, train: tuple, held: tuple, steps: int, ru
         return Fold(len(held[0]), statistic, observed, repaired, right, majority, losses, fitted.task)
 
 
-def _past_fit(session: Any, fit: Any, fitted: Targets) -> Callable[[list[float], int], bool]:
-    """Done BASELINE_PAST_FIT times the steps the copy took to memorise its part (see thresholds)."""
-    memorised = Fits(session, fit, fitted, OVERFIT_MIN_DROP)
+def _until_learned(session: Any, fit: Any, fitted: Targets, budget: int) -> Callable[[list[float], int], bool]:
+    """When a copy stops: class targets BASELINE_PAST_FIT times the steps it took to memorise its part
+    (see thresholds), within the budget; at the budget's end, and at each further budget's end, once
+    it has fitted its part (classes: overfit_one_batch's criterion; values: most of the way from the
+    best constant prediction to the floor) or its loss no longer falls (:func:`learning`)."""
+    fits = Fits(session, fit, fitted, OVERFIT_MIN_DROP)
+    c, f = fitted.constant, fitted.floor
+    # values: OVERFIT_MIN_DROP of the way from the best constant prediction to the floor (the part's
+    # variance explained, as every sample right for classes); a start far off the targets' mean makes
+    # "of the way from the start" mostly the mean
+    by_constant = fitted.task == "regression" and np.isfinite(c) and np.isfinite(f) and c > f
+
+    def memorised(losses: list[float], step: int) -> bool:
+        return progress(c, losses[-1], f) >= OVERFIT_MIN_DROP if by_constant else fits(losses, step)
     at: list[int] = []
 
     def done(losses: list[float], step: int) -> bool:
-        if not at and memorised(losses, step):
-            at.append(len(losses))
-        return bool(at) and len(losses) >= BASELINE_PAST_FIT * at[0]
+        n, end = len(losses), len(losses) % budget == 0
+        # classes are read every step of the budget (their stop counts from when they fitted), the
+        # rest at a budget's end only: an eval-mode pass each
+        if not at and ((n <= budget and fitted.classes) or end) and memorised(losses, step):
+            at.append(n)
+        if at:
+            return n >= BASELINE_PAST_FIT * at[0] or n >= budget
+        return end and not learning(losses)
     return done
 
 
@@ -223,8 +240,8 @@ def input_independent_baseline(
     run.figure("stages", stage + 1, "")
     trained = [len(f.losses) for f in folds]
     run.figure("copies", len(folds), f"{len(folds)} copies, each trained on {len(x) - folds[0].size} samples "
-               f"({min(trained)}–{max(trained)} steps: until it fitted them, at most {n_steps}) and judged on "
-               f"the {folds[0].size} it did not see")
+               f"({min(trained)}–{max(trained)} steps: until it fitted them, at most {n_steps}, or "
+               f"{BASELINE_EXTEND * n_steps} while its loss still fell) and judged on the {folds[0].size} it did not see")
     run.figure("copy_steps", trained, "")
     run.figure("held_out", held_n, "")
     run.figure("metric", "loss" if _by_loss(task) else "accuracy", "")
