@@ -95,3 +95,34 @@ def test_inputs_normalized_with_a_model_fails_where_the_raw_scale_reaches_any_we
     assert ("reaches layer" in str(failed.value) and "past it un-normalised" in str(failed.value)) == wide, \
         str(failed.value)
     assert ("layer" in failed.value.result.figures) == wide
+
+
+class _NodeTable(nn.Module):
+    """Float node ids 0..N-1 (a graph port's ``log_logits[node_ids.long()]``) that index a table a
+    Linear reads, of values never above 0.017 (a GCN's hidden layer on row-normalised word counts stays
+    below 0.022): far below unit scale, the ids far above it. ``read_ids``: the twin whose Linear reads
+    the ids themselves."""
+
+    def __init__(self, read_ids: bool):
+        super().__init__()
+        torch.manual_seed(0)
+        features = (torch.rand(256, 64) < 0.25).float()
+        self.register_buffer("features", features / features.sum(dim=1, keepdim=True).clamp(min=1.0) / 10)
+        self.read_ids = read_ids
+        self.head = nn.Linear(1 if read_ids else 64, 4)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.head(ids[:, None] if self.read_ids else self.features[ids.long()])
+
+
+@pytest.mark.parametrize("read_ids", [False, True], ids=["ids index a small-scale table", "ids read as values"])
+def test_float_ids_that_index_features_are_not_blamed_for_the_features_scale(mlcheck: MLCheck, read_ids):
+    # the table's values are off unit scale too (below it): their scale is not the ids' (above it),
+    # so the ids are not named, where a Linear that reads the ids is
+    ids = torch.arange(64, dtype=torch.float32) * 4
+    y = torch.arange(64) % 4
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.overfit_one_batch(_NodeTable(read_ids), (ids, y), loss_fn=nn.CrossEntropyLoss(),
+                                  optimizer=lambda p: torch.optim.SGD(p, lr=1e-7))
+    assert ("inputs_not_normalized" in failed.value.causes) == read_ids, str(failed.value)
+    assert ("x spans 0..252" in str(failed.value)) == read_ids
