@@ -271,4 +271,7 @@ PROGRAMS: tuple[str, ...] = (
     "b56a_recbole_fwfm_field_weights_redrawn_each_forward",
     "b56b_segnet_softmax_into_cross_entropy",
     "b56c_min_lstm_sarcasm_sigmoid_output_resigmoided",
+    "b57a_vertex_boston_rows_scaled_not_features",
+    "b57b_models_genesis_softmax_over_depth_axis",
+    "b57c_gnnexplainer_tutorial_gcn_weight_decay_5e3",
 )
