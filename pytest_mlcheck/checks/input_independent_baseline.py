@@ -77,13 +77,14 @@ def _fold(model: Any, spec: TrainSpec, train: tuple, held: tuple, steps: int, ru
                 raise run.fail(fitted.headline, fitted.problems)
         # a copy that has memorised its part (every sample right) has learned what it can from it:
         # more steps only cost time (a 24M-parameter ResNet memorises 48 samples in a few steps, its
-        # 100 take minutes). Values have no such per-sample test (90 % of the way can be the mean):
-        # those copies train every step of the budget. One that has not fitted its part then, while its
-        # loss still falls, trains on (_until_learned)
+        # 100 take minutes). Values have no per-sample test: those copies train every step of the
+        # budget. One that has not fitted its part then, while its loss still falls, trains on
+        # (_until_learned)
         losses, _, why = train_loop(session, [fit], BASELINE_EXTEND * steps, run,
                                     _until_learned(session, fit, fitted, steps))
         if why == "time":
-            raise run.time_up(f"after {len(losses)} of {steps} training steps of one copy")
+            raise run.time_up(f"after {len(losses)} of {BASELINE_EXTEND * steps} training steps one copy may take "
+                              f"(its budget {steps}, and on while its loss still falls)")
         nan = float("nan")
         if why == "nonfinite":
             return Fold(len(held[0]), "loss", nan, np.full(repairings, nan), nan, nan, losses, fitted.task)
