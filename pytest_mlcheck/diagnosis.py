@@ -98,10 +98,19 @@ def scale_causes(x: np.ndarray, where: str, *, limit: float = INPUT_MAX_SCALE) -
         how = f"scale it to about [0, 1] (x / {fmt(hi)}) or standardise it" if lo >= 0 else \
             f"standardise it ((x {'-' if mean >= 0 else '+'} {fmt(abs(mean))}) / {fmt(spread)})"
         return [(C.INPUTS_NOT_NORMALIZED, f"{_spread(x, where)}: {how}")]
-    if 0 < peak < INPUT_MIN_PEAK:
+    if scaled_twice(x):
         return [(C.INPUTS_NOT_NORMALIZED, f"{where} never exceeds {fmt(peak)} in magnitude: scaled twice? "
                                           "(x / 255 / 255); inputs should reach about 1")]
     return []
+
+
+def scaled_twice(x: np.ndarray) -> bool:
+    """Floating-point values whose peak magnitude lies below INPUT_MIN_PEAK (but not all 0): off unit
+    scale below it, where every other reason :func:`scale_causes` gives lies above it."""
+    if not np.issubdtype(x.dtype, np.floating) or x.size == 0:
+        return False
+    peak = float(np.max(np.abs(x)))
+    return 0 < peak < INPUT_MIN_PEAK
 
 
 def learning_rate_vanished(start: float, now: float, steps: int) -> list[Evidence]:

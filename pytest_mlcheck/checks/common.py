@@ -221,18 +221,12 @@ def scaled_inputs(session: Session, prepared: Any, x: np.ndarray | None) -> np.n
         return x
     if seen[0][2]:
         return None
-    # off scale the same way as x (both far above unit scale, or both far below): float node ids that
-    # index a table of features a weighted layer reads (values of 1/18) are not what reaches it
-    above = _above_unit(x)
-    reached = any(not lookup and diagnosis.input_scale(value) and _above_unit(value) == above
+    # off scale the same way as x (both above unit scale, or both scaled twice): float node ids that
+    # index a table a GCN reads are not what its hidden layer's values under 0.022 say
+    below = diagnosis.scaled_twice(x)
+    reached = any(not lookup and diagnosis.input_scale(value) and diagnosis.scaled_twice(value) == below
                   for _, value, lookup in seen)
     return x if reached else None
-
-
-def _above_unit(x: np.ndarray) -> bool:
-    """Whether values sit above unit scale (their mean magnitude plus spread past 1), not below it."""
-    a = np.asarray(x, dtype=np.float64)
-    return float(np.abs(a).mean() + a.std()) > 1.0
 
 
 def perturbed(x: np.ndarray, j: int, rng: np.random.Generator, *, within: bool = False) -> np.ndarray | None:
