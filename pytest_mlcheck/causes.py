@@ -101,7 +101,9 @@ DEVICE_MISMATCH = _cause("device_mismatch", "tensors on different devices meet i
                          torch="create tensors on x.device instead of hard-coding .cuda() or device='cuda'",
                          keras="let Keras place tensors; do not pin ops with tf.device inside the model")
 OVER_REGULARIZED = _cause("over_regularized", "so much regularisation that the model cannot fit",
-                          fix="lower the weight decay or the dropout rate (a rate is the fraction dropped)")
+                          fix="lower the weight decay or the dropout rate (a rate is the fraction dropped)",
+                          keras="lower the optimizer's weight_decay, the layers' kernel_regularizer= penalties or "
+                                "the dropout rate (a rate is the fraction dropped)")
 DEAD_UNITS = _cause("dead_units", "units that never activate, so nothing reaches the layers after them",
                     fix="check initialisation and biases; lower the learning rate; try LeakyReLU")
 NO_GRADIENT = _cause("no_gradient", "the loss has no gradient path back to some parameters",

@@ -499,9 +499,11 @@ def learning_rate(
 
 
 def regularization(losses: list[float], decay: float, noisy: Callable[[], bool],
-                   retry: Callable[..., tuple[bool, float]], starts: Sequence[float] | None = None) -> list[Evidence]:
+                   retry: Callable[..., tuple[bool, float]], starts: Sequence[float] | None = None, *,
+                   penalties: str = "") -> list[Evidence]:
     """A stalled loss that fits once regularization is off: a retry without weight decay (when
-    the optimizer has any), or in eval mode when the training-mode forward pass is random
+    the optimizer has any, or the layers put ``penalties`` on their weights: Keras regularizers,
+    whose terms the retry's loss no longer counts either), or in eval mode when the training-mode forward pass is random
     (dropout); a model without either costs nothing here. The retry must halve the lowest loss the
     run reached (a halving the run already had proves nothing: a batch-normalised head that floors
     the loss at 10 % of its start is not its dropout's doing). A noisy curve may spike (dropout at
@@ -530,11 +532,12 @@ def regularization(losses: list[float], decay: float, noisy: Callable[[], bool],
             fraction = PROBE_TARGET * best / own
         else:
             goal = PROBE_TARGET * best
-    if decay > 0:
+    if decay > 0 or penalties:
+        held = " and ".join(filter(None, (f"weight decay {decay:g}" if decay > 0 else "", penalties)))
         ok, end = retry(1.0, no_decay=True, goal=goal, fraction=fraction)
         if ok:
-            return [(C.OVER_REGULARIZED, f"weight decay {decay:g}: the loss stays at {fmt(best)}; a retry "
-                                         f"without weight decay halved it (to {fmt(end)})")]
+            return [(C.OVER_REGULARIZED, f"{held}: the loss stays at {fmt(best)}; a retry without "
+                                         f"{'them' if ' and ' in held else 'it'} halved it (to {fmt(end)})")]
     if noisy():
         ok, end = retry(1.0, quiet=True, goal=goal, fraction=fraction)
         if ok:

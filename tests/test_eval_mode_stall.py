@@ -76,6 +76,9 @@ class _Stub:
     def loss_of(self, outputs: np.ndarray, prepared: object) -> float:
         return self.eval_loss
 
+    def penalty(self) -> float:
+        return 0.0
+
     channel_axis, mask = None, False
 
     def right(self, out: np.ndarray) -> np.ndarray:
@@ -88,7 +91,7 @@ class _Stub:
 @pytest.mark.parametrize("counts, stops_at", [([6, 6], 2), ([6, 5], 2), ([6, 7, 8, 8], 4), ([6, 7, 9, 10], None)])
 def test_the_stall_is_read_on_the_samples_right_past_the_drop(counts, stops_at):
     stub = _Stub(counts)  # eval-mode loss 50 % of the way: eval mode lags the training loss
-    stall = _RightStall(stub, None, None, stub, 0.9, None)
+    stall = _RightStall(stub, None, None, stub, 0.9, None, np.zeros(10))
     losses = [1.0, 0.05]  # 95 % of the way: past the drop
     calls = [stall(losses) for _ in counts]
     assert calls.index(True) + 1 == stops_at if stops_at else not any(calls)
@@ -102,14 +105,14 @@ def test_no_stall_where_the_eval_mode_loss_came_as_far_or_cannot_be_read(eval_lo
     """The last few samples of a batch (flipped labels among them) may take thousands of steps to
     memorise while the share right stands still: only a gap to eval mode stops the run."""
     stub = _Stub([6, 6, 6, 6], eval_loss=eval_loss)
-    stall = _RightStall(stub, None, None, stub, 0.9, None)
+    stall = _RightStall(stub, None, None, stub, 0.9, None, np.zeros(10))
     assert not any(stall([1.0, 0.05]) for _ in range(4))
     assert stall.line is None
 
 
 def test_no_stall_is_read_while_the_loss_is_short_of_the_drop_or_for_values():
     stub = _Stub([6, 6, 6])
-    stall = _RightStall(stub, None, None, stub, 0.9, None)
+    stall = _RightStall(stub, None, None, stub, 0.9, None, np.zeros(10))
     assert not stall([1.0, 0.5]) and not stall([1.0, 0.5])  # 50 % of the way: no reading taken
     assert stub.counts == [6, 6, 6]
     stub.task = "regression"

@@ -54,3 +54,49 @@ def test_a_softmax_again_floor_is_read_without_the_weight_penalty(mlcheck: MLChe
         run()
     assert failed.value.causes[:1] == ["loss_mismatch"], str(failed.value)
     assert "log(1 + (C−1)/e) for 10 classes" in str(failed.value)
+
+
+def _penalised_mlp(l2: float, compiled: bool) -> keras.Model:
+    """A digits MLP whose two kernels carry an L2 penalty of ``l2`` (``kernel_regularizer=``)."""
+    init = keras.initializers.GlorotUniform(seed=0)
+    reg = keras.regularizers.L2(l2)
+    inputs = keras.Input((8, 8, 1))
+    hidden = keras.layers.Dense(64, activation="relu", kernel_initializer=init,
+                                kernel_regularizer=reg)(keras.layers.Flatten()(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(10, kernel_initializer=init, kernel_regularizer=reg)(hidden))
+    if compiled:
+        model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model
+
+
+def _fit(mlcheck: MLCheck, model: keras.Model, compiled: bool):
+    given = {} if compiled else {"loss_fn": keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                                 "optimizer": keras.optimizers.Adam(1e-3)}
+    return mlcheck.overfit_one_batch(model, digits_arrays(32), **given)
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled loss", "loss_fn="])
+def test_a_usual_kernel_penalty_fits_one_batch_whichever_way_the_loss_is_given(mlcheck: MLCheck, compiled: bool):
+    """An L2 of 0.01 ends near 0.58 with every sample fitted, most of it the penalty: the loss a check
+    reads is without it (given as loss_fn= it used to be in, with a floor of 0, and the run failed)."""
+    assert _fit(mlcheck, _penalised_mlp(1e-2, compiled), compiled).passed
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled loss", "loss_fn="])
+@pytest.mark.parametrize("l2", [0.1, 1.0])
+def test_a_kernel_penalty_that_holds_the_fit_back_is_over_regularized_and_stays_on_the_model(
+        mlcheck: MLCheck, compiled: bool, l2: float):
+    """The retry without weight decay drops the layers' penalties too, by leaving them out of what it
+    differentiates: the user's regularizers stay where they are. At 1 the outputs stay nearly flat
+    (right samples cost 2.08, wrong 2.33): no margin header's doing, so no loss_mismatch."""
+    model = _penalised_mlp(l2, compiled)
+    before = [np.array(v) for v in model.weights]
+    with pytest.raises(CheckFailed) as failed:
+        _fit(mlcheck, model, compiled)
+    text = str(failed.value)
+    assert failed.value.causes[:1] == ["over_regularized"], text
+    assert f"an L2 {l2:g} penalty on 2 weight tensor(s)" in text and "a retry without it halved it" in text
+    assert "loss 2.3" in text  # read without the penalty (with it the start is 10.5 at 0.1, 84 at 1)
+    assert [v.regularizer is not None for v in model.trainable_weights] == [True, False, True, False]
+    assert all(np.array_equal(a, np.array(v)) for a, v in zip(before, model.weights))

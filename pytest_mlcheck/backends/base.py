@@ -182,8 +182,13 @@ class Session(Protocol):
     def weight_decay(self) -> float:
         """The optimizer's weight decay (the largest over its groups; 0 when it has none)."""
 
+    def weight_penalties(self) -> str:
+        """The penalties the model's own layers add to the loss for their weights (Keras
+        ``kernel_regularizer=``), described ("an L2 0.0025 penalty on 4 weight tensor(s)"); "" when
+        none (torch modules have none: a penalty in the user's loss_fn is the loss's own)."""
+
     def drop_weight_decay(self) -> None:
-        """Train without weight decay from now on (a probe)."""
+        """Train without weight decay, or the weight penalties above, from now on (a probe)."""
 
     def stochastic_training(self, batch: Any) -> bool:
         """Whether two training-mode forward passes on one batch differ (dropout and the like)."""

@@ -323,7 +323,8 @@ class KerasSession(KerasSessionBase):
         with tf.GradientTape() as tape:
             out = self._forward(x, training=self._training)
             loss = self._loss(x, y, out, training=self._training)
-            scaled = self.optimizer.scale_loss(loss) if hasattr(loss, "shape") else loss  # as fit() does
+            objective = self._objective(loss)
+            scaled = self.optimizer.scale_loss(objective) if hasattr(objective, "shape") else objective  # as fit()
         self._scalar(loss)
         grads = tape.gradient(scaled, variables)
         call_user("the optimizer step", self.optimizer.apply_gradients, self._pairs(loss, grads, variables))

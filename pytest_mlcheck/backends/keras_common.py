@@ -61,6 +61,18 @@ def _inner(opt: Any) -> Any:
     return getattr(opt, "inner_optimizer", opt)
 
 
+def _penalty_name(regularizer: Any) -> str:
+    """A weight regularizer as a message names it: "an L2 0.0025 penalty" from its l1/l2 config,
+    else its class."""
+    try:
+        config = regularizer.get_config()
+    except Exception:
+        config = {}
+    parts = [f"{k.upper()} {float(config[k]):g}" for k in ("l1", "l2")
+             if isinstance(config.get(k), (int, float)) and config[k]]
+    return f"an {' + '.join(parts)} penalty" if parts else f"a {type(regularizer).__name__} penalty"
+
+
 def _config_key(obj: Any) -> Any:
     """A hashable description of a loss or optimizer (or a list or dict of them): class and config
     for Keras objects (a new object with the same settings traces the same graph), the object itself
@@ -405,7 +417,8 @@ class KerasSessionBase:
 
     def _loss_and_grads(self, x: Any, y: Any, *, training: bool, scale: bool) -> tuple[Any, list[Any]]:
         """The loss on (x, y) and its gradient for each trainable variable (None where none flows);
-        ``scale``: the loss the optimizer steps on (scaled as ``fit()`` does), else the plain loss.
+        ``scale``: the gradient of what the optimizer steps on (the weights' penalties added, scaled as
+        ``fit()`` does), else of the plain loss; the loss returned is the plain one either way.
         State the forward pass updates (moving statistics, seed generators) is updated."""
         raise NotImplementedError
 
@@ -523,6 +536,14 @@ class KerasSessionBase:
 
     def weight_decay(self) -> float:
         return float(getattr(_inner(self.optimizer), "weight_decay", None) or 0.0)
+
+    def weight_penalties(self) -> str:
+        held: dict[str, int] = {}
+        for variable in self.model.trainable_weights:
+            if variable.regularizer is not None:
+                what = _penalty_name(variable.regularizer)
+                held[what] = held.get(what, 0) + 1
+        return " and ".join(f"{what} on {n} weight tensor(s)" for what, n in held.items())
 
     def drop_weight_decay(self) -> None:
         self._no_decay = True
@@ -651,12 +672,34 @@ class KerasSessionBase:
         return call_user("loss_fn", self._user_loss, x, y, out, training)
 
     def _user_loss(self, x: Any, y: Any, out: Any, training: bool) -> Any:
-        if self._uses_compiled_loss:
-            return self.model.compute_loss(x=x, y=y, y_pred=out, training=training)
+        """The loss every check reads: the user's, with the ``add_loss`` terms Keras adds to it, and
+        without the penalties of the weights' regularizers, which a training step adds back
+        (:meth:`_objective`): a penalty is no part of fitting the batch, and it shrinks as the weights
+        do, so no floor or fraction of a start can be read with it in (an L2 of 0.01 on a digits MLP
+        ends at 0.58, most of it the penalty, with every sample fitted)."""
+        if self._uses_compiled_loss:  # compute_loss adds model.losses whatever training= says
+            return self.model.compute_loss(x=x, y=y, y_pred=out, training=training) - self._weight_penalty()
         loss = self.loss_fn(y, out)
         if training and self.model.losses:
-            loss = loss + self._sum(self.model.losses)
+            terms = self.model.losses  # Keras lists the weights' penalties last
+            own = terms[:len(terms) - self._penalised()]
+            if own:
+                loss = loss + self._sum(own)
         return loss
+
+    def _objective(self, loss: Any) -> Any:
+        """What a training step differentiates: the loss read plus the weights' penalties, unless a
+        probe trains without them (``drop_weight_decay``)."""
+        return loss if self._no_decay else loss + self._weight_penalty()
+
+    def _penalised(self) -> int:
+        return sum(v.regularizer is not None for v in self.model.trainable_weights)
+
+    def _weight_penalty(self) -> Any:
+        """What the variables' regularizers add to ``model.losses``, as Keras computes it
+        (``variable.value`` is the traced value inside a stateless scope: JAX); 0 without any."""
+        terms = [v.regularizer(v.value) for v in self.model.trainable_weights if v.regularizer is not None]
+        return self._sum([keras.ops.cast(t, keras.config.floatx()) for t in terms]) if terms else 0.0
 
     @staticmethod
     def _sum(losses: list[Any]) -> Any:
@@ -736,9 +779,9 @@ class KerasSessionBase:
 
     def penalty(self) -> float:
         if not (self._uses_compiled_loss and self.model.losses):
-            return 0.0  # a loss_fn= gets the penalties only in training mode (_user_loss)
-        with self._place():
-            return float(np.asarray(self._sum(self.model.losses)))
+            return 0.0  # a loss_fn= gets the add_loss terms only in training mode (_user_loss)
+        with self._place():  # the add_loss terms: the weights' penalties are out of every loss read
+            return float(self._np(self._sum(self.model.losses) - self._weight_penalty()))
 
     def traced_loss(self, batch: tuple[Any, Any]) -> float | None:
         return None  # only TensorFlow's traced tensors carry the logits beneath an activation

@@ -69,14 +69,15 @@ class _Jitted:
         def step(values: list[Any], state_values: list[Any], opt_values: list[Any], x: Any, y: Any) -> Any:
             current = self.session()
 
-            def fn(trainable: list[Any]) -> tuple[Any, list[Any]]:
+            def fn(trainable: list[Any]) -> tuple[Any, tuple[Any, list[Any]]]:
                 mapping = list(zip(variables, trainable)) + list(zip(state, state_values))
                 with keras.StatelessScope(state_mapping=mapping, collect_losses=True) as scope:
                     out = current._forward(x, training=training)
                     loss = current._loss(x, y, out, training=training)
-                return loss, [scope.get_current_value(v) for v in state]
+                    objective = current._objective(loss)  # the weights' penalties, as traced values
+                return objective, (loss, [scope.get_current_value(v) for v in state])
 
-            (loss, updates), grads = jax.value_and_grad(fn, has_aux=True)(values)
+            (_, (loss, updates)), grads = jax.value_and_grad(fn, has_aux=True)(values)
             new_values, new_opt = optimizer.stateless_apply(opt_values, grads, values)
             return loss, new_values, updates, new_opt
 

@@ -69,7 +69,8 @@ class KerasTorchSession(KerasSessionBase):
         self._scalar(loss)
         if not isinstance(loss, torch.Tensor) or not loss.requires_grad:
             return loss, [None] * len(variables)
-        grads = torch.autograd.grad(loss.reshape(()), [v.value for v in variables], allow_unused=True)
+        objective = self._objective(loss) if scale else loss
+        grads = torch.autograd.grad(objective.reshape(()), [v.value for v in variables], allow_unused=True)
         return loss.detach(), list(grads)
 
     def _loss_crossings(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> list[Crossing]:

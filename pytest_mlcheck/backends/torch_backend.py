@@ -451,6 +451,9 @@ class TorchSession:
     def weight_decay(self) -> float:
         return max((float(g.get("weight_decay", 0.0) or 0.0) for g in self.optimizer.param_groups), default=0.0)
 
+    def weight_penalties(self) -> str:
+        return ""  # a module adds no penalty of its own: one written in loss_fn is the user's loss
+
     def drop_weight_decay(self) -> None:
         for group in self.optimizer.param_groups:
             if "weight_decay" in group:

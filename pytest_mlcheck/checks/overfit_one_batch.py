@@ -21,7 +21,7 @@ from pytest_mlcheck.data import spread_samples
 from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.targets import Targets
 from pytest_mlcheck.thresholds import (
-    BEAT_CONSTANT, INTERPOLATE_SHARE, OVERFIT_EXTEND, OVERFIT_MAX_STEPS, OVERFIT_MIN_DROP, UNSEEN_WRONG,
+    BEAT_CONSTANT, INTERPOLATE_SHARE, OVERFIT_EXTEND, OVERFIT_MAX_STEPS, OVERFIT_MIN_DROP, UNSEEN_FITTED, UNSEEN_WRONG,
 )
 
 
@@ -104,7 +104,7 @@ def overfit_one_batch(
             if slow and not (on_course or proven) \
             and not proven_before_extending(model, settings, spec, session, raw, prepared, losses, out0, targets) \
             else None
-        stall = _RightStall(session, raw, prepared, targets, drop, watch)
+        stall = _RightStall(session, raw, prepared, targets, drop, watch, out0)
         while why == "steps" and ((extend and len(losses) < limit and falling() and not stall(losses))
                                   or (reach is not None and len(losses) < reach.limit)):
             step_done = lambda ls, step, before=losses: done(before + ls, step)  # noqa: E731
@@ -212,9 +212,10 @@ class _RightStall:
     only; a loss that does not read its classes (refuted, unread) is judged on its loss."""
 
     def __init__(self, session: Any, raw: tuple[Any, Any], prepared: Any, targets: Targets, drop: float,
-                 watch: EvalWatch | None) -> None:
+                 watch: EvalWatch | None, initial: np.ndarray) -> None:
         self.session, self.raw, self.prepared, self.targets, self.drop, self.watch = \
             session, raw, prepared, targets, drop, watch
+        self.initial = initial  # the outputs at initialisation (what the right samples cost then, see _unseen)
         self.best: float | None = None  # the largest share right at a reading past the drop
         self.seen: float | None = None  # the same, where eval mode came as far (see _unseen)
         self.line: str | None = None
@@ -263,11 +264,17 @@ class _RightStall:
             self.seen = now
             return False
         try:
-            wrong, fitted = (self.session.loss_of(outputs[keep], self.session.prepare(
-                as_numpy(self.raw[0])[keep], as_numpy(self.raw[1])[keep])) for keep in (~right, right))
+            penalty = self.session.penalty()  # a compiled Keras loss's weight penalties: in every value, no sample's
+            x, y = as_numpy(self.raw[0]), as_numpy(self.raw[1])
+            wrong_part, right_part = (self.session.prepare(x[keep], y[keep]) for keep in (~right, right))
+            wrong, fitted, before = (self.session.loss_of(o, part) - penalty for o, part in (
+                (outputs[~right], wrong_part), (outputs[right], right_part), (self.initial[right], right_part)))
         except Exception:  # inputs or outputs that do not slice as one array: no judgement
             return False
-        if not (np.isfinite(wrong) and np.isfinite(fitted)) or wrong > UNSEEN_WRONG * max(fitted, 0.0):
+        # the right ones must be fitted (below UNSEEN_FITTED of what they cost at initialisation): outputs
+        # held near where they started (weights a penalty keeps near zero) cost right and wrong samples alike
+        if not (np.isfinite(wrong) and np.isfinite(fitted) and np.isfinite(before)) \
+                or wrong > UNSEEN_WRONG * max(fitted, 0.0) or fitted > UNSEEN_FITTED * before:
             self.seen = now
             return False
         n = len(right)

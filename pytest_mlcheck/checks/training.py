@@ -526,6 +526,7 @@ def failure_causes(
     probabilities = final() if task == "classification" and targets.form == "probabilities" and not causes else None
     retrying = not causes and retry is not None
     decay = session.weight_decay() if retrying else 0.0  # read before the release drops the optimizer
+    penalties = session.weight_penalties() if retrying else ""
     bounded = _bounded(session, first, initial_outputs, final) if retrying and log.outputs is not None else None
     if retrying:
         session.release()  # from here only fresh copies train: this one's tensors would double the peak
@@ -538,7 +539,8 @@ def failure_causes(
         causes += diagnosis.target_retry(losses, _joined_labels(session, batches or [first]), initial_outputs, retry,
                                           starts)
     if not causes and retrying:
-        causes += diagnosis.regularization(losses, decay, lambda: _noisy(fresh, raw_batch, log), retry, starts)
+        causes += diagnosis.regularization(losses, decay, lambda: _noisy(fresh, raw_batch, log), retry, starts,
+                                           penalties=penalties)
     if not causes:
         causes += diagnosis.learning_rate(losses, retry, slow=still_falling(losses, targets.floor), fitted=log.fitted,
                                          starts=starts, halvings=log.halved)
