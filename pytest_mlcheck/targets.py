@@ -18,7 +18,7 @@ from pytest_mlcheck.thresholds import (
     BEAT_CONSTANT, CLIPPED_MIN_ROWS, CONSTANT_AT_FLOOR, CLIPPED_MIN_SHARE, DENSE_MIN_RIGHT, EDGE_LIMIT_HAIRS, EDGE_LIMIT_RTOL,
     FLOOR_REFUTED, GROUPS_RTOL, HEAD_OUTSIDE_SHARE, IGNORED_MAX_ASKED, OVERLAP_MAX_SAMPLES, OVERLAP_MIN_DETERMINED,
     OVERLAP_NEIGHBOURS, SOFTMAX_AGAIN_RTOL, SOFTMAX_INSIDE_MAX_CLASSES, STEP_LOGIT, STEP_NUDGE, SUM_ATOL,
-    TRUNCATED_IDS_MAX_SHARE, UNIT_AXIS_IDS_RATIO, UNREAD_RTOL,
+    TRUNCATED_IDS_MAX_SHARE, UNIT_AXIS_IDS_RATIO, UNREAD_RTOL, ZERO_AT_TARGETS,
 )
 
 if TYPE_CHECKING:
@@ -1184,6 +1184,11 @@ def _form(loss_at: LossAt, target: np.ndarray, values_say: str, shape: tuple) ->
     lp, ll = at(p), at(logits)
     if values_say == "logits":  # unbounded outputs: probabilities only on the loss's clear word
         return "probabilities" if _finite(lp) and _finite(ll) and lp < ll and not _same(lp, ll) else "logits"
+    if _finite(lp) and abs(at(target)) <= ZERO_AT_TARGETS * max(1.0, abs(lp)):
+        # outputs in [0, 1] whose exact targets cost nothing: a loss on the values themselves (a soft
+        # Dice, a squared error; a loss on logits costs something at any finite logit), however it
+        # scores values outside [0, 1] (a soft Dice reaches -49 at the logits ±2.2: ModelsGenesis)
+        return "probabilities"
     if not _finite(ll) or _same(ll, at(np.clip(logits, 1e-7, 1 - 1e-7))):
         return "probabilities"
     return "logits" if ll < lp - 1e-6 else "probabilities"

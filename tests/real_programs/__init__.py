@@ -274,4 +274,9 @@ PROGRAMS: tuple[str, ...] = (
     "b57a_vertex_boston_rows_scaled_not_features",
     "b57b_models_genesis_softmax_over_depth_axis",
     "b57c_gnnexplainer_tutorial_gcn_weight_decay_5e3",
+    "b58a_pytorchforaudio_urbansound_cnn_softmax_into_cross_entropy",
+    "b58b_optuna_pytorch_simple_eval_mode_after_first_epoch",
+    "b59a_bentrevett_pos_tagging_ignore_index_text_pad_is_noun",
+    "b59b_lasagne_conv_autoencoder_relu_output_standardized_targets",
+    "b59c_skflow_boston_dnn_test_set_rescaled_on_itself",
 )

@@ -154,3 +154,28 @@ def markov_names(n: int, firsts: int, seed: int = 0, max_length: int = 15) -> li
             w.append(b)
         out.append("".join(chr(ord("a") + i) for i in w))
     return out
+
+
+def boston_like(n: int = 506, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Stand-in for the Boston housing table: (n, 13) float64 raw features in Boston's column order and ranges
+    [CRIM, ZN, INDUS, CHAS, NOX, RM, AGE, DIS, RAD, TAX, PTRATIO, B, LSTAT] and (n,) MEDV in $1000s, 5..50."""
+    r = np.random.default_rng(seed)
+    crim = np.clip(np.exp(r.normal(-1.3, 2.1, n)), 0.00632, 88.98)
+    zn = np.where(r.random(n) < 0.735, 0.0, r.choice([12.5, 18, 20, 21, 22, 25, 28, 30, 33, 34, 35, 40, 45, 52.5,
+                                                        55, 60, 70, 75, 80, 82.5, 85, 90, 95, 100], n))
+    indus = np.clip(r.normal(11.1, 6.8, n) - 0.05 * zn, 0.46, 27.74)
+    chas = (r.random(n) < 0.07).astype(float)
+    nox = np.clip(0.42 + 0.0125 * indus + r.normal(0, 0.05, n), 0.385, 0.871)
+    rm = np.clip(r.normal(6.28, 0.70, n), 3.561, 8.78)
+    age = np.clip(100 * r.beta(2.2, 1.0, n) + 40 * (nox - 0.55), 2.9, 100.0)
+    dis = np.clip(8.0 * np.exp(-3.5 * (nox - 0.385)) * np.exp(r.normal(0, 0.25, n)) - 0.02 * age, 1.13, 12.13)
+    rad = np.where(r.random(n) < 0.26, 24.0, r.integers(1, 9, n).astype(float))
+    tax = np.where(rad == 24, 666.0, np.clip(r.normal(310, 70, n), 187, 469)).round()
+    ptratio = np.where(rad == 24, 20.2, np.clip(r.normal(18.0, 2.1, n), 12.6, 22.0)).round(1)
+    b = np.where(r.random(n) < 0.85, np.clip(396.9 - r.exponential(8, n), 0.32, 396.9), r.uniform(0.32, 390, n))
+    lstat = np.clip(np.exp(r.normal(2.4 - 0.38 * (rm - 6.28) + 0.6 * (nox - 0.55), 0.42, n)), 1.73, 37.97)
+    x = np.stack([crim, zn, indus, chas, nox, rm, age, dis, rad, tax, ptratio, b, lstat], 1)
+    medv = (35.3 - 0.108 * crim + 0.046 * zn + 0.02 * indus + 2.69 * chas - 17.8 * nox + 3.81 * rm + 0.0007 * age
+            - 1.48 * dis + 0.306 * rad - 0.0123 * tax - 0.953 * ptratio + 0.0093 * b - 0.525 * lstat
+            + 0.04 * (lstat - 12.0) ** 2 * (lstat < 12) + 5.0 * np.maximum(rm - 6.8, 0) ** 2 + r.normal(0, 3.5, n))
+    return x, np.clip(medv, 5.0, 50.0)
