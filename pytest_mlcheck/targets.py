@@ -561,10 +561,46 @@ def _decide_dense(y: np.ndarray, out: np.ndarray, loss_at: LossAt, axis: int, pe
                                                             ", whole-number floats")
     ids = None if flat.ids is None else flat.ids.reshape(y.shape)
     ignored = None if flat.ignored is None else flat.ignored.reshape(y.shape)
+    problems = flat.problems
     if ignored is not None:
         encoding += _ignored_said(np.asarray(y).reshape(-1).astype(np.int64), flat.ignored)
-    return Targets("classification", encoding, ids, width, flat.form, flat.floor, flat.problems, channel_axis=axis,
+        problems = problems or _padding_trained(np.asarray(y), ignored)
+    return Targets("classification", encoding, ids, width, flat.form, flat.floor, problems, channel_axis=axis,
                    ignored=ignored)
+
+
+def _row_tails(ids: np.ndarray) -> np.ndarray:
+    """Per position of (n, L) ids, whether it lies in its row's final run of one id."""
+    same_as_last = ids == ids[:, -1:]
+    # a position is in the tail where it and every position after it hold the row's last id
+    return np.flip(np.cumprod(np.flip(same_as_last, axis=1), axis=1), axis=1).astype(bool)
+
+
+def _padding_trained(y: np.ndarray, ignored: np.ndarray) -> list[Evidence]:
+    """Class ids per position of sequences (n, L) where the loss skips an id that sits amid other
+    targets (in at least two rows) while it trains on an id that only ever fills the ends of rows (in
+    at least two): padding. The ignored index is some other vocabulary's pad index (a word
+    vocabulary's 1 given as the tags' ``ignore_index``, where tag 1 is the commonest class: a PoS
+    tagger that never learns NOUN), not the padding label's."""
+    if y.ndim != 2 or y.shape[1] < 2 or not np.issubdtype(y.dtype, np.number) or not np.all(y == np.round(y)):
+        return []
+    ids = y.astype(np.int64)
+    tails = _row_tails(ids)
+    skipped = [v for v in np.unique(ids[ignored])
+               if int(((ids == v) & ~tails).any(axis=1).sum()) >= 2]
+    pads = [v for v in np.unique(ids[tails])
+            if not ignored[ids == v].any() and tails[ids == v].all() and int((ids[:, -1] == v).sum()) >= 2]
+    if not skipped or not pads:
+        return []
+    k, pad = int(skipped[0]), int(pads[0])
+    amid = int(((ids == k) & ~tails).sum())
+    rows = int(((ids == k) & ~tails).any(axis=1).sum())
+    filled = int((ids == pad).sum())
+    return [(C.LOSS_MISMATCH,
+             f"the loss skips target {k} at {amid} positions amid other targets (in {rows} of {len(ids)} rows) and "
+             f"trains on target {pad}, which only ever fills the ends of rows ({filled} positions: padding): its "
+             f"ignored index is not the padding label's (another vocabulary's pad index?); ignore {pad} instead, "
+             f"and target {k} is learned again")]
 
 
 def prefix_groups(x: Any, ids: Optional[np.ndarray]) -> Optional[np.ndarray]:
@@ -1152,7 +1188,11 @@ def _unsafe_at_target(loss_at: LossAt, target: np.ndarray, form: str, shape: tup
 def _broadcast(y2: np.ndarray, loss_at: LossAt, shape: tuple, floor: float, y_shape: tuple) -> list[Evidence]:
     """Value targets of another shape than the outputs ((N,) against (N, 1)): an elementwise loss
     then compares every output with every target, and a perfect prediction scores no better than
-    the mean predicted everywhere (a loss that lines them up itself scores it about 0)."""
+    the mean predicted everywhere (a loss that lines them up itself scores it about 0). Targets all
+    alike (one sample: skflow's Boston regressor steps on batches of one) make the mean a perfect
+    prediction, and no output meets another sample's target: nothing to tell."""
+    if y2.size < 2 or np.all(y2 == y2.flat[0]):
+        return []
     mean = loss_at(np.full(shape, float(y2.mean()), dtype=np.float32))
     if not (_finite(floor) and _finite(mean)) or floor < 0.5 * mean:
         return []

@@ -78,3 +78,30 @@ def test_a_broadcast_within_one_sample_is_not_target_shape(mlcheck, extra):
 
     result = mlcheck.overfit_one_batch(_model(), _q_batch(), loss_fn=loss_fn)
     assert result.passed
+
+
+def _rows(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(n, 4, generator=g)
+    return x, 2 * x[:, 0] - x[:, 1]  # (n,) targets against the model's (n, 1) outputs
+
+
+def _regressor() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 1))
+
+
+def test_value_targets_of_another_shape_than_the_outputs_fail_with_target_shape(mlcheck):
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.overfit_one_batch(_regressor(), _rows(32), loss_fn=nn.MSELoss())
+    assert failed.value.causes[:1] == ["target_shape"], str(failed.value)
+    assert "outputs of shape (32, 1) against targets of shape (32,)" in str(failed.value)
+
+
+def test_batches_of_one_sample_have_no_other_target_to_meet(mlcheck):
+    """(1, 1) outputs against (1,) targets broadcast to (1, 1): the same one comparison. A program that
+    steps on single rows (skflow's Boston example) trains as it should."""
+    x, y = _rows(32)
+    batches = [(x[i:i + 1], y[i:i + 1]) for i in range(32)]
+    assert mlcheck.loss_decreases(_regressor(), batches, loss_fn=nn.MSELoss(),
+                                  optimizer=lambda p: torch.optim.SGD(p, lr=0.05)).passed
