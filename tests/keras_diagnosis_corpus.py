@@ -89,6 +89,14 @@ def dropout_mlp(rate: float) -> keras.Model:
                              layers.Dropout(rate, seed=1), layers.Dense(10, kernel_initializer=_init())])
 
 
+def l2_mlp(l2: float) -> keras.Model:
+    """The digits MLP with an L2 penalty of ``l2`` on both kernels (``kernel_regularizer=``)."""
+    reg = keras.regularizers.L2(l2)
+    return keras.Sequential([keras.Input((8, 8, 1)), layers.Flatten(),
+                             layers.Dense(64, activation="relu", kernel_initializer=_init(), kernel_regularizer=reg),
+                             layers.Dense(10, kernel_initializer=_init(), kernel_regularizer=reg)])
+
+
 class InputTimesZero(keras.Model):
     def __init__(self) -> None:
         super().__init__()
@@ -352,6 +360,9 @@ def keras_cases() -> list[Diag]:
         Diag(K, "over_regularized", "weight decay 10 (AdamW)",
              _fit(kc.mlp, optimizer=keras.optimizers.AdamW(1e-3, weight_decay=10.0)), True, "over_regularized"),
         Diag(K, "over_regularized", "twin: Dropout(0.1)", _fit(lambda: dropout_mlp(0.1)), False),
+        Diag(K, "over_regularized", "kernel_regularizer L2(0.1) on both kernels", _fit(lambda: l2_mlp(0.1)), True,
+             "over_regularized"),
+        Diag(K, "over_regularized", "twin: kernel_regularizer L2(0.01)", _fit(lambda: l2_mlp(0.01)), False),
         # split_leakage
         Diag(K, "split_leakage", "tf.data datasets over overlapping ranges",
              lambda m: m.no_split_leakage(tf.data.Dataset.from_tensor_slices(kc.digits_arrays(250)).batch(50),

@@ -29,6 +29,8 @@ SLICE = [
     "keras: raw 0-16 digits, what reaches the first layer",
     "keras: trained on batches of one class only",
     "keras: a layer built but never called",
+    "keras: kernel_regularizer L2(0.1) on both kernels",  # the penalties in each backend's step
+    "keras: twin: kernel_regularizer L2(0.01)",
     "keras: look-alike: Dense(softmax) before from_logits=True (Keras undoes it)",  # the one that differs
 ]
 BACKENDS = ["jax", "torch"]
