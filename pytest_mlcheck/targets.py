@@ -586,18 +586,16 @@ def _padding_trained(y: np.ndarray, ignored: np.ndarray) -> list[Evidence]:
         return []
     ids = y.astype(np.int64)
     tails = _row_tails(ids)
-    skipped = [v for v in np.unique(ids[ignored])
-               if int(((ids == v) & ~tails).any(axis=1).sum()) >= 2]
+    amid = {int(v): (ids == v) & ~tails for v in np.unique(ids[ignored])}  # each skipped id's positions amid
+    skipped = [v for v, at in amid.items() if int(at.any(axis=1).sum()) >= 2]
     pads = [v for v in np.unique(ids[tails])
             if not ignored[ids == v].any() and tails[ids == v].all() and int((ids[:, -1] == v).sum()) >= 2]
     if not skipped or not pads:
         return []
-    k, pad = int(skipped[0]), int(pads[0])
-    amid = int(((ids == k) & ~tails).sum())
-    rows = int(((ids == k) & ~tails).any(axis=1).sum())
-    filled = int((ids == pad).sum())
+    k, pad = skipped[0], int(pads[0])
+    rows, filled = int(amid[k].any(axis=1).sum()), int((ids == pad).sum())
     return [(C.LOSS_MISMATCH,
-             f"the loss skips target {k} at {amid} positions amid other targets (in {rows} of {len(ids)} rows) and "
+             f"the loss skips target {k} at {int(amid[k].sum())} positions amid other targets (in {rows} of {len(ids)} rows) and "
              f"trains on target {pad}, which only ever fills the ends of rows ({filled} positions: padding): its "
              f"ignored index is not the padding label's (another vocabulary's pad index?); ignore {pad} instead, "
              f"and target {k} is learned again")]
@@ -659,7 +657,7 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
            positions: bool = False, penalty: float = 0.0) -> Targets:
     """Decide the task and the target encoding of one batch, its loss floor, and any problem.
     ``positions``: the rows are the positions of dense class ids (a padding id may be masked out).
-    ``penalty``: the part of every ``loss_at`` value that no output moves (weight penalties), taken
+    ``penalty``: the part of every ``loss_at`` value that no output moves (``add_loss`` terms), taken
     off where a floor is compared with a closed form."""
     check_task(task)
     given_task = task

@@ -139,6 +139,11 @@ LEAK_PATH_NOISE = 10.0
 # A loss within this of itself (relative) when every target is replaced by the first sample's does
 # not read its targets (a one-class objective handed labels): only rounding moved it
 UNREAD_RTOL = 1e-6
+# Independent outputs in [0, 1] are read as probabilities where the loss at the exact 0/1 targets is
+# within this share of its value at 0.9/0.1 (at least 1) of zero: float32 rounding of a loss that costs
+# nothing there (a soft Dice; Keras's cross-entropy clips at 1e-7). A loss on logits costs something at
+# every finite logit (a binary cross-entropy on logits 0/1: 0.31 and 0.69 a value).
+ZERO_AT_TARGETS = 1e-6
 # A constant output (the same for every sample, whatever its target) whose loss comes within this
 # share of the way from the floor to the untrained model's loss, on targets that differ between
 # samples, shows a loss minimised by ignoring the targets (a cross-entropy missing its negative term
@@ -376,8 +381,3 @@ NEAR_CHUNK_ELEMENTS = 2e6  # differences computed at once with atol= (~16 MB; a 
 # One intra-op thread per this many parameters (and never above the cores available): on this
 # shared 2-core machine 200 steps of the digits CNN took 0.26–0.46 s on one thread, 3.9–5.1 s on two.
 THREAD_PARAMETERS = 4_000_000
-# Independent outputs in [0, 1] are read as probabilities where the loss at the exact 0/1 targets is
-# within this share of its value at 0.9/0.1 (at least 1) of zero: float32 rounding of a loss that costs
-# nothing there (a soft Dice; Keras's cross-entropy clips at 1e-7). A loss on logits costs something at
-# every finite logit (a binary cross-entropy on logits 0/1: 0.31 and 0.69 a value).
-ZERO_AT_TARGETS = 1e-6

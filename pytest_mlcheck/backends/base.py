@@ -79,9 +79,9 @@ class Session(Protocol):
         where the adapter cannot differentiate the loss at given outputs."""
 
     def penalty(self) -> float:
-        """The part of :meth:`loss_of` that no output moves: weight penalties the loss adds at the
-        current weights (a compiled Keras loss adds ``model.losses`` in inference mode too); 0.0 where
-        the adapter sees none."""
+        """The part of :meth:`loss_of` that no output moves: ``add_loss`` terms a compiled Keras loss
+        adds in inference mode too (the weights' regularizer penalties are out of every loss read);
+        0.0 where the adapter sees none."""
 
     def traced_loss(self, batch: Any) -> float | None:
         """The loss of the batch's eval-mode outputs as a traced training step computes it, where that

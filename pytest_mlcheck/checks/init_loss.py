@@ -227,8 +227,8 @@ def _averaged_over_classes(reference: float, penalty: float, what: str, outputs:
     of a mean taken over the C classes as well as the samples (``reduce_mean(target * log_softmax)``
     on one-hot rows): every loss and gradient C times too small, and a weight penalty beside it C
     times too strong. C ≥ 3, so that the factor lies far outside what an init's spread moves. Measured
-    without ``penalty``, the part of the loss no output moves (a compiled Keras loss's weight
-    penalties)."""
+    without ``penalty``, the part of the loss no output moves (a compiled Keras loss's ``add_loss``
+    terms; the weights' own penalties are out of every loss read)."""
     c = prediction_rows(outputs, targets.channel_axis).shape[1]
     if targets.task != "classification" or what == "0.5 everywhere" or not math.isfinite(reference) or c < 3:
         return []
@@ -236,7 +236,7 @@ def _averaged_over_classes(reference: float, penalty: float, what: str, outputs:
     data = reference - penalty
     if not abs(data * c / per_sample - 1) <= PER_CLASS_MEAN_RTOL:
         return []
-    beside = f" beside a weight penalty of {fmt(penalty)} (what the loss adds whatever the outputs)" if penalty else ""
+    beside = f" beside {fmt(penalty)} that the loss adds whatever the outputs (add_loss terms)" if penalty else ""
     return [(C.INIT_LOSS_OFF, f"the loss of {what} is {fmt(data)}{beside} = ln {c} / {c}, where a cross-entropy over {c} "
                               f"classes scores it ln {c} = {fmt(per_sample)} a sample: the mean runs over the {c} classes "
                               "as well as the samples (a mean of target · log-probability over one-hot rows), so the "

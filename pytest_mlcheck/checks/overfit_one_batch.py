@@ -264,7 +264,7 @@ class _RightStall:
             self.seen = now
             return False
         try:
-            penalty = self.session.penalty()  # a compiled Keras loss's weight penalties: in every value, no sample's
+            penalty = self.session.penalty()  # a compiled Keras loss's add_loss terms: in every value, no sample's
             x, y = as_numpy(self.raw[0]), as_numpy(self.raw[1])
             wrong_part, right_part = (self.session.prepare(x[keep], y[keep]) for keep in (~right, right))
             wrong, fitted, before = (self.session.loss_of(o, part) - penalty for o, part in (
