@@ -1584,6 +1584,50 @@ def head_cannot_reach(targets: np.ndarray, outputs: list[np.ndarray]) -> list[Ev
                                   "the targets")]
 
 
+def normalised_axis(outputs: list[np.ndarray | None]) -> int | None:
+    """The first axis past the batch's (two or more long) over which every output seen, before and
+    after training, is ≥ 0 and sums to 1 at every position: the axis a softmax normalises. None
+    where there is none (or no finite outputs)."""
+    seen = _finite_outputs(outputs)
+    if not seen or any(o.shape != seen[0].shape or float(o.min()) < 0 for o in seen):
+        return None
+    for k in range(1, seen[0].ndim):
+        if seen[0].shape[k] >= 2 and all(np.allclose(o.sum(axis=k), 1.0, rtol=0, atol=SUM_ATOL) for o in seen):
+            return k
+    return None
+
+
+def normalised_elsewhere(targets: np.ndarray, outputs: list[np.ndarray | None]) -> list[Evidence]:
+    """Outputs normalised over an axis (:func:`normalised_axis`, a softmax's) while targets of their
+    shape, all in [0, 1], do not sum to 1 over it: at ``HEAD_OUTSIDE_SHARE`` of the positions or
+    more their sum is neither 0 (a row the loss may skip) nor 1. No output normalised there can
+    equal them — a softmax over the wrong axis (Keras's default ``axis=-1`` on a channels-first
+    tensor: ModelsGenesis' 3D U-Net) or over labels that are not exclusive. Where the targets sum
+    to 1 over another axis, that is named as the one the softmax belongs on."""
+    y = np.asarray(targets)
+    seen = _finite_outputs(outputs)
+    if not seen or y.shape != seen[0].shape or y.ndim < 2 or not y.size or not np.isfinite(y).all() \
+            or float(y.min()) < 0 or float(y.max()) > 1:
+        return []
+    k = normalised_axis(outputs)
+    if k is None:
+        return []
+    sums = y.sum(axis=k)
+    off = ~(np.isclose(sums, 1.0, rtol=0, atol=SUM_ATOL) | np.isclose(sums, 0.0, rtol=0, atol=SUM_ATOL))
+    if float(off.mean()) < HEAD_OUTSIDE_SHARE:
+        return []
+    classes = [j for j in range(1, y.ndim) if j != k and y.shape[j] >= 2
+               and np.allclose(y.sum(axis=j), 1.0, rtol=0, atol=SUM_ATOL)]
+    where = (f"; the targets sum to 1 over axis {classes[0]} (length {y.shape[classes[0]]}): normalise over that "
+             f"axis (softmax(axis={classes[0]}), dim={classes[0]})" if classes else
+             "; a softmax suits exclusive classes only: for labels of their own use a sigmoid per output")
+    return [(C.OUTPUT_ACTIVATION,
+             f"the outputs sum to 1 over axis {k} (length {y.shape[k]}) at every position, before and after "
+             f"training (a softmax over that axis), while the targets' sums over it are neither 0 nor 1 at "
+             f"{float(off.mean()):.0%} of the positions (up to {fmt(float(sums.max()))}): no output normalised "
+             f"there can equal them{where}")]
+
+
 def pressed_in_retries(targets: np.ndarray, outputs: list[np.ndarray | None], bound: tuple[float, float, str],
                        retried: dict[float, np.ndarray]) -> list[Evidence]:
     """The failed run stayed in a bounded head's range (:func:`head_bound`) without pressing against

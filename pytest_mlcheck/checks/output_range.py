@@ -13,7 +13,7 @@ from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.data import input_batches
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import CheckResult, fmt
-from pytest_mlcheck.targets import head_class_axis, prediction_rows
+from pytest_mlcheck.targets import head_class_axis, normalised_axis, prediction_rows
 from pytest_mlcheck.thresholds import SATURATED, SATURATION_SCALES, SUM_ATOL
 
 KINDS = ("logits", "probabilities", "sigmoid")
@@ -110,7 +110,7 @@ def output_range(
                        f"num_classes={num_classes}",
                        [(C.HEAD_WIDTH, f"{width} outputs per sample for {num_classes} classes")])
     if kind == "probabilities":
-        _probabilities(run, flat, ids)
+        _probabilities(run, flat, ids, out[finite_inputs], 1 if axis is None else axis)
     elif kind == "sigmoid":
         _unit_interval(run, flat, ids, "sigmoid outputs must lie in [0, 1]",
                        [(C.OUTPUT_ACTIVATION, "a softmax over one unit is always 1; use a sigmoid")])
@@ -151,7 +151,8 @@ def _unit_interval(run: CheckRun, flat: np.ndarray, ids: np.ndarray, rule: str, 
         raise run.fail("every output is 1.0", always_one)
 
 
-def _probabilities(run: CheckRun, flat: np.ndarray, ids: np.ndarray) -> None:
+def _probabilities(run: CheckRun, flat: np.ndarray, ids: np.ndarray, out: np.ndarray, class_axis: int) -> None:
+    """``out``: the outputs in the model's layout, whose ``class_axis`` the rows of ``flat`` run along."""
     if flat.shape[1] == 1:  # a binary head's probability of the positive class, judged as a sigmoid's
         run.result.notes.append("one output per sample: read as the probability of the positive class "
                                 "(as kind='sigmoid')")
@@ -165,7 +166,12 @@ def _probabilities(run: CheckRun, flat: np.ndarray, ids: np.ndarray) -> None:
     if (off > SUM_ATOL).any():
         i = int(np.argmax(off))
         evidence = f"row {ids[i]} sums to {fmt(float(sums[i]))}"
-        if np.all(flat >= 0) and np.all(flat <= 1):
+        elsewhere = normalised_axis([out])
+        if elsewhere is not None and elsewhere != class_axis:
+            evidence += (f": the outputs sum to 1 over axis {elsewhere} (length {out.shape[elsewhere]}) instead, at "
+                         f"every position: a softmax over the wrong axis (Keras's default axis=-1 on a channels-first "
+                         f"tensor?); normalise over the classes' axis {class_axis}")
+        elif np.all(flat >= 0) and np.all(flat <= 1):
             evidence += (": each value in [0, 1] but rows do not sum to 1 (a sigmoid where a softmax belongs? "
                          "If each output is a probability of its own — one sigmoid per label, pixel or "
                          "keyword — the kind is 'sigmoid')")

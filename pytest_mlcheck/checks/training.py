@@ -16,7 +16,8 @@ from pytest_mlcheck.checks.runner import CheckRun, TrainSpec
 from pytest_mlcheck.errors import NotSupported, UserCodeError
 from pytest_mlcheck.settings import Settings
 from pytest_mlcheck.targets import (
-    Targets, head_bound, head_cannot_reach, in_layout, outvoted_among, prediction_rows, pressed_in_retries,
+    Targets, head_bound, head_cannot_reach, in_layout, normalised_axis, normalised_elsewhere, outvoted_among,
+    prediction_rows, pressed_in_retries,
 )
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
@@ -602,6 +603,11 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
         causes += trace_nonfinite(fresh, batches or [first], len(losses), targets, log, notes)
     if task == "regression" and initial_outputs is not None:
         causes += head_cannot_reach(session.labels(first), [initial_outputs, final()])
+    # labels per output (a value target of the outputs' shape may pack other things: REINFORCE's
+    # [action, return] pairs beside a softmax over the actions)
+    if not causes and task != "regression" and initial_outputs is not None \
+            and normalised_axis([initial_outputs]) is not None:
+        causes += normalised_elsewhere(session.labels(first), [initial_outputs, final()])
     if task == "binary" and targets.form == "logits" and initial_outputs is not None:
         causes += _squashed_logits(initial_outputs, final())
     if spec.train_step is not None:  # a step that updates nothing has no gradients to accumulate
@@ -632,9 +638,10 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
             perfect = np.full((len(y), width), low, dtype=np.float32)
             perfect[np.arange(len(y)), y] = high
             perfect = in_layout(perfect, initial_outputs.shape, axis)
-            causes += diagnosis.loss_rewards_classes(
+            unrewarded = diagnosis.loss_rewards_classes(
                 session.loss_of(perfect, first), session.loss_of(np.full_like(perfect, uniform), first),
                 "probabilities" if probabilities else "logits")
+            causes += (unrewarded and _ids_as_weights(session, raw_batch[0], first, initial_outputs)) or unrewarded
             if not causes:
                 causes += diagnosis.loss_expects_probabilities(
                     rows, session.loss_of(initial_outputs, first), session.loss_of(initial_outputs + 3.0, first))
@@ -646,6 +653,35 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
     if task == "regression" and not causes:  # a value that explains a stall before any lr retry
         causes += diagnosis.target_scale(session.labels(first), initial_outputs)
     return causes
+
+
+def _ids_as_weights(session: Any, raw_x: Any, first: Any, outputs: np.ndarray) -> list[Evidence]:
+    """Class ids in one column (N,) or (N, 1) that the loss multiplies its per-sample term by: it is
+    exactly 0 where every id is 0 and exactly doubles with the ids, whatever the outputs — a loss for
+    one-hot rows (categorical cross-entropy, ``-(y * log_softmax(z)).sum(-1)``) given ids, which
+    broadcast against the (N, C) outputs (dragen's MNIST with int labels into
+    ``categorical_crossentropy``). A sparse cross-entropy picks another class at other ids."""
+    y = session.labels(first)
+    if y is None or outputs.ndim != 2 or outputs.shape[1] < 2 or np.asarray(y).size != len(outputs):
+        return []
+    y = np.asarray(y)
+
+    def at(ids: np.ndarray) -> float:
+        try:
+            return float(session.loss_of(outputs, session.prepare(raw_x, ids.reshape(y.shape).astype(y.dtype))))
+        except Exception:  # noqa: BLE001 - targets the user's pipeline refuses say nothing
+            return float("nan")
+
+    base, zero, double = at(y), at(np.zeros_like(y)), at(2 * y)
+    if not (np.isfinite(base) and np.isfinite(zero) and np.isfinite(double)) or abs(base) < 1e-6 \
+            or abs(zero) > 1e-6 * abs(base) or abs(double - 2 * base) > 1e-4 * abs(base):
+        return []
+    return [(C.TARGET_SHAPE,
+             f"class ids of shape {tuple(y.shape)} against outputs of shape {tuple(outputs.shape)}: the loss is "
+             f"exactly 0 when every id is 0 and doubles when the ids double ({fmt(base)} → {fmt(double)}), so it "
+             "multiplies each sample's term by its id — a loss for one-hot rows (categorical cross-entropy) "
+             "broadcasting the ids over the classes; one-hot the labels (to_categorical, F.one_hot) or use the "
+             "sparse loss (sparse_categorical_crossentropy, CrossEntropyLoss on ids)")]
 
 
 def _bounded(session: Any, first: Any, initial_outputs: np.ndarray | None,
