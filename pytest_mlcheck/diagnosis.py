@@ -13,7 +13,7 @@ from pytest_mlcheck.errors import NotSupported, UserCodeError
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
     ACCUMULATION_RATIO, CHANGED_SAMPLES, INDEPENDENCE_RTOL, INIT_FADE, INPUT_MAX_SCALE, INPUT_MIN_PEAK, INPUT_RAW_SCALE, LEAK_COPY_MIN_SAMPLES, LEAK_COPY_MIN_VALUES, LEAK_RTOL,
-    LEAK_PATH_NOISE, LEAK_PATH_RTOL, LEAK_SAMPLED_TARGETS, LR_VANISHED, OUTPUT_UNMOVED,
+    LEAK_PATH_NOISE, LEAK_PATH_RTOL, LEAK_SAMPLED_TARGETS, LR_VANISHED, OUTPUT_UNMOVED, OVERFIT_EXTEND,
     PAIRING_RTOL, PAIRING_SENSITIVE, PROBE_MAX_STEPS, PROBE_TARGET, SIGNAL_FADED, SIGNAL_GONE, SOFTMAX_TWICE_PRESSED, SPIKE, STALL_FRACTION, TARGET_MAX_SCALE,
     TARGET_RETRY_SCALE, UNREACHED_SHARE,
 )
@@ -113,18 +113,28 @@ def scaled_twice(x: np.ndarray) -> bool:
     return 0 < peak < INPUT_MIN_PEAK
 
 
-def learning_rate_vanished(start: float, now: float, steps: int) -> list[Evidence]:
-    """A failed run whose optimizer's learning rate ended below LR_VANISHED of its first step's: the
-    schedule drove it down within the run by more than the check's extension could make up for — a
-    value, not a retry's story (a decay rate of 0, a scheduler stepped per batch, decay steps counted
-    in epochs where the schedule counts steps)."""
-    if not (np.isfinite(start) and np.isfinite(now)) or start <= 0 or now > LR_VANISHED * start:
+def learning_rate_vanished(start: float, now: float, steps: int, ahead: float | None = None) -> list[Evidence]:
+    """A failed run whose optimizer's learning rate ended below LR_VANISHED of its first step's, or
+    whose schedule, read ahead, lets the steps from its end to OVERFIT_EXTEND × its length move the
+    weights less far than its own steps at the first rate (``ahead``: that sum in first-rate steps;
+    SCHEDULE_READS): the schedule drove it down within the run by more than the check's extension
+    could make up for — a value, not a retry's story (a decay rate of 0, a scheduler stepped per
+    batch, decay steps counted in epochs where the schedule counts steps)."""
+    if not (np.isfinite(start) and np.isfinite(now)) or start <= 0:
+        return []
+    if now <= LR_VANISHED * start:
+        how = f"fell from {fmt(start)} at the first step to {fmt(now)} by step {steps}"
+    elif ahead is not None and np.isfinite(ahead) and ahead < steps and now < start:
+        how = (f"fell from {fmt(start)} at the first step to {fmt(now)} by step {steps}, and its schedule keeps "
+               f"it falling: steps {steps} to {OVERFIT_EXTEND * steps:,} add up to {fmt(ahead)} steps at the first "
+               f"rate, fewer than the {steps} this run took")
+    else:
         return []
     return [(C.LR_TOO_LOW,
-             f"the optimizer's learning rate fell from {fmt(start)} at the first step to {fmt(now)} by step {steps}: "
-             "its schedule drives it down within the run by more than training on could make up for, so the weights "
-             "nearly stop moving (a decay rate of 0, a scheduler stepped per batch where it was meant per epoch, or "
-             "decay steps counted in epochs where the schedule counts optimizer steps)")]
+             f"the optimizer's learning rate {how}: its schedule drives it down within the run by more than "
+             "training on could make up for, so the weights nearly stop moving (a decay rate of 0, a scheduler "
+             "stepped per batch where it was meant per epoch, or decay steps counted in epochs where the "
+             "schedule counts optimizer steps)")]
 
 
 def _target_ratio(y: np.ndarray | None, outputs: np.ndarray | None) -> tuple[float, float, float] | None:

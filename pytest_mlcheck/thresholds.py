@@ -70,6 +70,13 @@ STALL_FRACTION = 0.1
 # rate): d2l's decay rate of 0 (lr 5, then exactly 0), hazdzz/stgcn's StepLR(10, 0.95) stepped per batch
 # (1/60 of its rate by step 800; 1e-3 had left that stall unnamed)
 LR_VANISHED = 1 / 16
+# where the schedule can be read ahead (a Keras LearningRateSchedule is a function of the step), the
+# same question asked of the steps still to come: from the failed run's last step to OVERFIT_EXTEND ×
+# its length, its rates add up to less than the run's own length at the first rate — the extension
+# could not move the weights as far as the run already did. StepLR(10, 0.95) per batch, as Keras's
+# ExponentialDecay(1e-3, 10, 0.95, staircase): at step 400 its rate is 1/8 of the first (above
+# LR_VANISHED), yet steps 400-6400 add up to 26 first-rate steps. Read at this many steps, evenly spaced.
+SCHEDULE_READS = 256
 PROBE_MAX_STEPS = 150  # a retry's step budget (correct models reach PROBE_TARGET within ~40 steps)
 # A gradient norm this many times the first one after an identical second step means the user's
 # step adds to the previous gradients instead of replacing them (ideal: 2.0 vs 1.0).

@@ -75,3 +75,55 @@ def test_the_rate_is_named_only_below_the_share_the_extension_could_make_up_for(
     assert learning_rate_vanished(1e-3, 1e-3 * 0.95 ** 80, 800)
     assert not learning_rate_vanished(1e-2, 1e-3, 400)  # a tenth: 16× the budget at it still moves the weights
     assert not learning_rate_vanished(0.0, 0.0, 400) and not learning_rate_vanished(np.nan, 0.0, 400)
+
+
+def test_a_schedule_read_ahead_names_a_rate_above_the_share_that_keeps_falling():
+    """StepLR(10, 0.95) stepped per batch, at step 400: 1/8 of its first rate, above LR_VANISHED, yet
+    steps 400 to 6,400 add up to 26 steps at the first rate, fewer than the 400 the run took."""
+    from pytest_mlcheck.diagnosis import learning_rate_vanished
+
+    now = 1e-3 * 0.95 ** 40
+    found = learning_rate_vanished(1e-3, now, 400, ahead=25.7)
+    assert [c for c, _ in found] == ["lr_too_low"]
+    assert "steps 400 to 6,400 add up to 25.7 steps at the first rate, fewer than the 400" in found[0][1]
+    assert not learning_rate_vanished(1e-3, now, 400, ahead=None)  # a torch scheduler: not read ahead
+    assert not learning_rate_vanished(1e-3, now, 400, ahead=1200.0)  # a per-epoch schedule leaves room
+    assert not learning_rate_vanished(1e-3, 1e-3, 400, ahead=10.0)  # a rate that has not fallen
+
+
+@pytest.mark.parametrize("decay_steps, expected", [(10, 10 * 0.95 ** 40 * (1 - 0.95 ** 600) / 0.05),
+                                                   (1000, None)])
+def test_a_keras_schedule_is_read_ahead_as_steps_at_its_first_rate(decay_steps: int, expected: float | None):
+    from pytest_mlcheck import Settings
+    from pytest_mlcheck.checks.common import open_session
+    from pytest_mlcheck.checks.runner import TrainSpec
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    rate = keras.optimizers.schedules.ExponentialDecay(1e-3, decay_steps=decay_steps, decay_rate=0.95, staircase=True)
+    model.compile(loss="mse", optimizer=keras.optimizers.Adam(rate))
+    session = open_session(model, Settings(seed=0), TrainSpec())
+    try:
+        ahead = session.schedule_ahead(400, 6400)
+    finally:
+        session.close()
+    if expected is None:  # once per 1,000 steps: most of 6,000 steps at 0.95..0.77 of the first rate
+        assert 4000 < ahead < 6000
+    else:
+        assert ahead == pytest.approx(expected, rel=0.05)
+
+
+def test_a_torch_scheduler_is_not_read_ahead():
+    from pytest_mlcheck import Settings
+    from pytest_mlcheck.checks.common import open_session
+    from pytest_mlcheck.checks.runner import TrainSpec
+    from pytest_mlcheck.errors import NotSupported
+
+    case = _torch(0.5)
+    session = open_session(case["model"], Settings(seed=0), TrainSpec(loss_fn=case["loss_fn"],
+                                                                      optimizer=case["optimizer"]))
+    try:
+        with pytest.raises(NotSupported):
+            session.schedule_ahead(400, 6400)
+    finally:
+        session.close()

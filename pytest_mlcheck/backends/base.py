@@ -179,6 +179,11 @@ class Session(Protocol):
         largest over parameter groups; a schedule's values there; the first is the rate now where
         no schedule tells it). NotSupported where no optimizer is visible."""
 
+    def schedule_ahead(self, start: int, stop: int) -> float:
+        """How far the optimizer's schedule lets steps ``start`` to ``stop`` move the weights, in steps
+        at its first rate: the sum of its rate over them over the rate at step 0. NotSupported where
+        no schedule can be read ahead (a torch scheduler moves only when stepped)."""
+
     def weight_decay(self) -> float:
         """The optimizer's weight decay (the largest over its groups; 0 when it has none)."""
 

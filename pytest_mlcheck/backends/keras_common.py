@@ -25,6 +25,7 @@ from pytest_mlcheck.backends.interrupts import critical, user_boundary
 from pytest_mlcheck.backends.outputs import select_output
 from pytest_mlcheck.backends.rng import Guard, seeded_globals
 from pytest_mlcheck.errors import MlcheckUsageError, NotSupported, UserCodeError, call_user, usage
+from pytest_mlcheck.thresholds import SCHEDULE_READS
 
 DEFAULT_LR = 1e-3
 _INVISIBLE = ("a user's own Keras train_step computes its gradients inside its own step (a GradientTape, "
@@ -533,6 +534,27 @@ class KerasSessionBase:
             if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
                 return float(np.asarray(rate(0))), now
         return now, now
+
+    def schedule_ahead(self, start: int, stop: int) -> float:
+        if self.optimizer is None:
+            raise NotSupported("reading the learning rate", "no optimizer is given")
+        rate = _inner(self.optimizer)._learning_rate
+        if not isinstance(rate, keras.optimizers.schedules.LearningRateSchedule) or stop <= start:
+            raise NotSupported("reading a learning-rate schedule ahead", "the optimizer has no schedule")
+        # a schedule is a function of the step: read at every step in one call where it takes a vector
+        # of steps (ops all through), else at up to SCHEDULE_READS evenly spaced steps
+        with self._place():
+            first = float(np.asarray(rate(0)))
+            try:
+                values = np.asarray(rate(keras.ops.arange(start, stop, dtype="float32")), dtype=np.float64)
+            except Exception:  # noqa: BLE001 - a schedule of scalars only
+                values = np.empty(0)
+            if values.shape != (stop - start,):
+                steps = np.unique(np.linspace(start, stop - 1, min(stop - start, SCHEDULE_READS)).astype(np.int64))
+                values = np.array([float(np.asarray(rate(int(s)))) for s in steps])
+        if not first > 0 or not np.isfinite(values).all():
+            raise NotSupported("reading a learning-rate schedule ahead", f"its rate at step 0 is {first}")
+        return float(values.mean() / first * (stop - start))
 
     def weight_decay(self) -> float:
         return float(getattr(_inner(self.optimizer), "weight_decay", None) or 0.0)

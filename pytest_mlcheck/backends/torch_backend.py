@@ -448,6 +448,9 @@ class TorchSession:
         groups = self.optimizer.param_groups  # a scheduler keeps each group's base rate as initial_lr
         return (max(float(g.get("initial_lr", g["lr"])) for g in groups), max(float(g["lr"]) for g in groups))
 
+    def schedule_ahead(self, start: int, stop: int) -> float:
+        raise NotSupported("reading a learning-rate schedule ahead", "a torch scheduler moves only when stepped")
+
     def weight_decay(self) -> float:
         return max((float(g.get("weight_decay", 0.0) or 0.0) for g in self.optimizer.param_groups), default=0.0)
 

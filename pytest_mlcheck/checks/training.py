@@ -21,7 +21,7 @@ from pytest_mlcheck.targets import (
 )
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
-    EXTEND_MIN_GAIN, FORWARD_BLOWUP, OVERFLOW_GROWTH, OVERLAP_NEIGHBOURS, PAIRING_SENSITIVE, PROBE_MAX_STEPS, PROBE_TARGET,
+    EXTEND_MIN_GAIN, FORWARD_BLOWUP, OVERFIT_EXTEND, OVERFLOW_GROWTH, OVERLAP_NEIGHBOURS, PAIRING_SENSITIVE, PROBE_MAX_STEPS, PROBE_TARGET,
     RECOVERED_SPIKE,
 )
 
@@ -737,7 +737,11 @@ def _vanished_rate(session: Any, steps: int) -> list[Evidence]:
         start, now = session.learning_rates()
     except (NotSupported, UserCodeError):
         return []
-    return diagnosis.learning_rate_vanished(start, now, steps)
+    try:
+        ahead: float | None = session.schedule_ahead(steps, OVERFIT_EXTEND * steps) if now < start else None
+    except (NotSupported, UserCodeError):
+        ahead = None
+    return diagnosis.learning_rate_vanished(start, now, steps, ahead)
 
 
 def _scaled(fresh: Callable[[], Any], first: Any, x: np.ndarray | None) -> np.ndarray | None:
