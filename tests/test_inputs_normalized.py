@@ -5,12 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
+import keras
 import torch
+from torch import nn
 
 import keras_corpus as kc
 import recipe_corpus as rc
 import torch_corpus as tc
-from pytest_mlcheck import CheckFailed, MlcheckUsageError
+from pytest_mlcheck import CheckFailed, MLCheck, MlcheckUsageError
 
 _raw = tc.digits()[0][:64]
 
@@ -89,3 +91,39 @@ def test_with_a_model_the_figures_describe_what_reaches_its_first_weighted_layer
 def test_inputs_that_are_not_samples_are_usage_errors(mlcheck, inputs):
     with pytest.raises(MlcheckUsageError, match="^inputs:"):
         mlcheck.inputs_normalized(inputs)
+
+
+class _StateFirst(nn.Module):
+    """A layer that reads a state starting at 0 runs before the one that reads the pixels (DRAW's
+    decoder on its zero state, then its read of the image)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.state, self.read = nn.Linear(16, 16), nn.Linear(64 + 16, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.state(torch.zeros(len(x), 16))
+        return self.read(torch.cat([x.flatten(1), h], dim=1))
+
+
+def _keras_state_first() -> keras.Model:
+    keras.utils.set_random_seed(0)
+    x = keras.Input((64,))
+    h = keras.layers.Dense(16)(keras.layers.Lambda(lambda t: keras.ops.zeros_like(t[:, :16]))(x))
+    return keras.Model(x, keras.layers.Dense(10)(keras.layers.Concatenate()([x, h])))
+
+
+@pytest.mark.parametrize("framework", ["torch", "keras"])
+@pytest.mark.parametrize("scale", [255.0, 1.0], ids=["BROKEN raw pixels", "pixels in [0, 1]"])
+def test_a_layer_reading_a_zero_state_first_is_passed_over(mlcheck: MLCheck, framework: str, scale: float):
+    pixels = (np.random.default_rng(0).random((32, 64)) * scale).astype(np.float32)
+    model, inputs = (_StateFirst(), torch.from_numpy(pixels)) if framework == "torch" else (_keras_state_first(), pixels)
+    if scale == 1.0:
+        result = mlcheck.inputs_normalized(inputs, model=model)
+        assert result.passed and "one value everywhere" in " ".join(result.notes)
+        return
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.inputs_normalized(inputs, model=model)
+    assert failed.value.causes == ["inputs_not_normalized"], str(failed.value)
+    assert "one value everywhere" in str(failed.value)

@@ -34,6 +34,14 @@ def _described(stats: dict[str, Any]) -> str:
             f"std {fmt(stats['std'])}")
 
 
+def _one_value(x: np.ndarray) -> bool:
+    """Every finite value the same (or none finite)."""
+    if not np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_:
+        return False
+    finite = x[np.isfinite(x)] if np.issubdtype(x.dtype, np.floating) else x
+    return not finite.size or bool(finite.min() == finite.max())
+
+
 def _raw_reaches(raw: Any, later: list[tuple[str, np.ndarray, bool]]) -> tuple[str, np.ndarray] | None:
     """The first weighted layer after the first whose input is off unit scale, where the raw input is
     too: a wide-and-deep model normalises its deep path and feeds the raw features to its head."""
@@ -68,7 +76,17 @@ def inputs_normalized(
         where = "input"
     else:
         with run.session(model, TrainSpec(output=output), inference=True, explain=(batches[0], None)) as session:
-            seen = session.weighted_inputs(session.prepare(batches[0]))
+            every = session.weighted_inputs(session.prepare(batches[0]))
+        # a layer whose input is one value everywhere reads nothing of the inputs (a recurrent state
+        # or canvas that starts at 0: DRAW's decoder ran first on zeros): the first that varies is judged
+        seen = [s for s in every if s[2] or not _one_value(s[1])]
+        if len(seen) < len(every) and (not seen or seen[0] is not every[0]):
+            skipped = [name for name, value, lookup in every[:len(every) if not seen else every.index(seen[0])]]
+            run.result.notes.append(f"the input of {', '.join(map(repr, skipped[:3]))}"
+                                    + (f" and {len(skipped) - 3} more" if len(skipped) > 3 else "")
+                                    + " is one value everywhere (a state that starts at 0), which says nothing of "
+                                    "the inputs: " + ("judged the first weighted layer whose input varies" if seen
+                                                      else "judged the raw input"))
         if not seen:
             x = as_numpy(batches[0])
             where = "input"
