@@ -622,6 +622,8 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
         last = final() if not found and rows.size and np.ptp(rows) == 0 else None
         if last is not None:  # a head initialised to one value: the run's outputs show its range
             found = diagnosis.output_activation(last if axis is None else prediction_rows(last, axis), task)
+        if found and found[0][0] == C.OUTPUT_ACTIVATION and _head_unbounded(fresh, first):
+            found = []  # a linear head whose outputs happen to lie in [0, 1] at this init
         if found and found[0][0] == C.LOSS_MISMATCH and not _shift_invariant(session, targets, first):
             # probabilities into a loss that expects them: no mismatch, unless they were squashed twice
             last = final()
@@ -955,6 +957,22 @@ def _unreached(fresh: Callable[[], Any], batch: Any) -> list[Evidence]:
     finally:
         session.close()
     return diagnosis.unreached(grads, total)
+
+
+def _head_unbounded(fresh: Callable[[], Any], batch: Any) -> bool:
+    """Whether the outputs of a fresh copy go below 0 with its last weighted layer's pre-activation
+    negated: no activation bounds the head, so outputs all in [0, 1] or all ≥ 0 at initialisation
+    are a linear head's by chance (the census MLP's two logits at 0.56-0.65 on ReLU features of raw
+    inputs), not a sigmoid's or a ReLU's, whose negated outputs stay in their range. False where the
+    backend cannot say."""
+    session = fresh()
+    try:
+        out = session.negated_head(batch)
+    except Exception:  # the probe is a hint on an already failed check: a head it cannot negate says nothing
+        return False
+    finally:
+        session.close()
+    return out is not None and out.size > 0 and bool(np.isfinite(out).all()) and float(out.min()) < 0
 
 
 def _unregistered(session: Any, batch: Any) -> list[Evidence]:

@@ -1,0 +1,55 @@
+"""A linear head whose class logits all lie in (0, 1) at initialisation (small weights on ReLU
+features of raw inputs, a bias that starts positive) is no sigmoid: the training checks' probe of
+the outputs at init named `output_activation` for the cloudml census MLP, whose run diverged at SGD
+0.1 (`lr_too_high`). The probe now negates the last weighted layer's pre-activation on a fresh copy:
+a linear head's outputs go below 0, a sigmoid's stay in (0, 1). The sigmoid twin is
+still named."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import make_blobs
+from torch import nn
+
+from pytest_mlcheck import CheckFailed, MLCheck
+
+
+def _batch() -> tuple[torch.Tensor, torch.Tensor]:
+    x, y = make_blobs(n_samples=64, centers=2, n_features=8, random_state=0)
+    return torch.from_numpy(np.abs(x).astype(np.float32) * 10), torch.from_numpy(y.astype(np.int64))
+
+
+def _model(head: str) -> nn.Module:
+    torch.manual_seed(0)
+    body = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+    with torch.no_grad():  # logits about 0.5 at init: a linear head inside (0, 1) by its init alone
+        body[2].weight.mul_(0.001)
+        body[2].bias.fill_(0.5)
+    return body if head == "linear" else nn.Sequential(body, nn.Sigmoid())
+
+
+def _fails(mlcheck: MLCheck, head: str, lr: float) -> CheckFailed:
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.overfit_one_batch(_model(head), _batch(), loss_fn=nn.CrossEntropyLoss(),
+                                  optimizer=lambda p: torch.optim.SGD(p, lr=lr))
+    return failed.value
+
+
+def test_a_linear_head_inside_the_unit_interval_that_diverges_is_named_lr_too_high(mlcheck: MLCheck):
+    failed = _fails(mlcheck, "linear", 1.0)
+    assert failed.causes[:1] == ["lr_too_high"], str(failed)
+    assert "output_activation" not in failed.causes
+
+
+def test_a_sigmoid_head_on_the_same_logits_is_still_named(mlcheck: MLCheck):
+    """Logits squashed into (0, 1) cannot make a cross-entropy confident: the run fails, and the
+    negated pre-activation stays inside (0, 1)."""
+    failed = _fails(mlcheck, "sigmoid", 1e-3)
+    assert failed.causes[:1] == ["output_activation"], str(failed)
+
+
+def test_the_linear_head_at_a_usable_rate_fits(mlcheck: MLCheck):
+    assert mlcheck.overfit_one_batch(_model("linear"), _batch(), loss_fn=nn.CrossEntropyLoss(),
+                                     optimizer=lambda p: torch.optim.SGD(p, lr=1e-3)).passed
