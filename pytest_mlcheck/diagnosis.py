@@ -12,7 +12,7 @@ from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.errors import NotSupported, UserCodeError
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
-    ACCUMULATION_RATIO, CHANGED_SAMPLES, INDEPENDENCE_RTOL, INIT_FADE, INPUT_MAX_SCALE, INPUT_MIN_PEAK, INPUT_RAW_SCALE, LEAK_COPY_MIN_SAMPLES, LEAK_COPY_MIN_VALUES, LEAK_RTOL,
+    ACCUMULATION_RATIO, CHANGED_SAMPLES, INDEPENDENCE_RTOL, INIT_FADE, INPUT_MAX_SCALE, INPUT_MIN_PEAK, INPUT_RAW_SCALE, LEAK_COPY_MIN_SAMPLES, LEAK_COPY_MIN_VALUES, LEAK_LABEL_MAX_COLUMNS, LEAK_RTOL,
     LEAK_PATH_NOISE, LEAK_PATH_RTOL, LEAK_SAMPLED_TARGETS, LR_VANISHED, OUTPUT_UNMOVED, OVERFIT_EXTEND,
     PAIRING_RTOL, PAIRING_SENSITIVE, PROBE_MAX_STEPS, PROBE_TARGET, SIGNAL_FADED, SIGNAL_GONE, SOFTMAX_TWICE_PRESSED, SPIKE, STALL_FRACTION, TARGET_MAX_SCALE,
     TARGET_RETRY_SCALE, UNREACHED_SHARE,
@@ -859,6 +859,34 @@ def targets_in_inputs(x: np.ndarray | None, y: np.ndarray | None) -> list[Eviden
                                f"({len(np.unique(yf))} distinct values): the inputs hold the answer, and a model "
                                "fits it by copying; build the inputs from what precedes the target (a window "
                                "x[i:i+T] predicts y[i+T]), or drop the label column from the features")]
+
+
+def label_column_in_inputs(x: np.ndarray | None, y: np.ndarray | None) -> list[Evidence]:
+    """A target column of fewer than LEAK_COPY_MIN_VALUES values (a binary or few-class label, which
+    :func:`targets_in_inputs` leaves alone), each occurring at least LEAK_COPY_MIN_SAMPLES times, equal
+    to one input column in every sample: a feature derived from the label (torch-rechub's ctcvr =
+    purchase × click among its features, the purchase label on every row). Per column, so one task's
+    label among a multi-task model's features is found; targets of at most LEAK_LABEL_MAX_COLUMNS
+    columns (labels, not an image's pixels)."""
+    found = _copy_candidates(x, y)
+    if found is None or found[2].shape[1] > LEAK_LABEL_MAX_COLUMNS:
+        return []
+    xs, xf, yf = found
+    said = []
+    for j, column in enumerate(yf.T):
+        values, counts = np.unique(column, return_counts=True)
+        if not 2 <= len(values) < LEAK_COPY_MIN_VALUES or counts.min() < LEAK_COPY_MIN_SAMPLES \
+                or not np.isfinite(column).all():
+            continue
+        hits = np.flatnonzero((xf == column[:, None]).all(axis=0))
+        if len(hits):
+            where = list(int(i) for i in np.unravel_index(int(hits[0]), xs.shape[1:]))
+            said.append(f"target column {j} equals input {where} ({', '.join(f'{fmt(float(v))} × {int(c)}' for v, c in zip(values, counts))})")
+    if not said:
+        return []
+    return [(C.TARGET_LEAKAGE, f"in all {len(yf)} samples {'; '.join(said[:3])}: a feature derived from the label "
+                               "is among the inputs, so the model reads the answer (and a request without it gets "
+                               "another model); drop that column from the features")]
 
 
 def targets_read_from_inputs(x: np.ndarray | None, y: np.ndarray | None,

@@ -134,6 +134,13 @@ LEAK_RTOL = 1e-4
 # distinct float values matching exactly across n samples does not happen by chance)
 LEAK_COPY_MIN_SAMPLES = 8
 LEAK_COPY_MIN_VALUES = 3
+# A label column of few values (binary, a handful of classes) equal to one input column in every
+# sample: read as a leak where each of its values occurs at least LEAK_COPY_MIN_SAMPLES times (an
+# input that merely agrees with a rare label by chance agrees on its every occurrence only if derived
+# from it: torch-rechub's ctcvr = purchase x click, left among the features, on 15 purchases in 1,024),
+# and only for targets of at most this many columns (per-task labels: a binary image's pixels equal to
+# an inpainting input's outside the hole are no label column)
+LEAK_LABEL_MAX_COLUMNS = 8
 # Targets looked for among the inputs where only some are copies (a forecast shifted into the past
 # copies every step past its lag): this many, evenly spread, keep the search at O(n · inputs · 64)
 LEAK_SAMPLED_TARGETS = 64

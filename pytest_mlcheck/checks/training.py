@@ -890,7 +890,8 @@ def _leaked(session: Any, first: Any) -> list[Evidence]:
     :func:`diagnosis.copied_targets` (the inputs as targets of a left-to-right model, scored unshifted)."""
     x, y = session.inputs(first), session.labels(first)
     predict = _predictor(session)
-    return diagnosis.targets_in_inputs(x, y) or diagnosis.targets_read_from_inputs(x, y, predict) \
+    return diagnosis.targets_in_inputs(x, y) or diagnosis.label_column_in_inputs(x, y) \
+        or diagnosis.targets_read_from_inputs(x, y, predict) \
         or diagnosis.target_leak(x, y, predict) \
         or diagnosis.copied_targets(x, y, predict, lambda outputs: session.loss_of(outputs, first))
 

@@ -279,4 +279,7 @@ PROGRAMS: tuple[str, ...] = (
     "b59a_bentrevett_pos_tagging_ignore_index_text_pad_is_noun",
     "b59b_lasagne_conv_autoencoder_relu_output_standardized_targets",
     "b59c_skflow_boston_dnn_test_set_rescaled_on_itself",
+    "b60a_udacity_sentiment_rnn_output_view_reads_first_review",
+    "b60b_tfdocs_cvae_reconstruction_summed_over_batch",
+    "b60c_rechub_ali_ccp_multitask_ctcvr_label_as_feature",
 )
