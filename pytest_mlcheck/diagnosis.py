@@ -12,8 +12,8 @@ from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.errors import NotSupported, UserCodeError
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
-    ACCUMULATION_RATIO, CHANGED_SAMPLES, INDEPENDENCE_RTOL, INIT_FADE, INPUT_MAX_SCALE, INPUT_MIN_PEAK, INPUT_RAW_SCALE, LEAK_COPY_MIN_SAMPLES, LEAK_COPY_MIN_VALUES, LEAK_LABEL_MAX_COLUMNS, LEAK_RTOL,
-    LEAK_PATH_NOISE, LEAK_PATH_RTOL, LEAK_SAMPLED_TARGETS, LR_VANISHED, OUTPUT_UNMOVED, OVERFIT_EXTEND,
+    ACCUMULATION_RATIO, CHANGED_SAMPLES, INDEPENDENCE_RTOL, INIT_FADE, INPUT_MAX_SCALE, INPUT_MIN_PEAK, INPUT_RAW_SCALE, LEAK_COPY_MIN_SAMPLES, LEAK_COPY_MIN_VALUES, LEAK_LABEL_MAX_COLUMNS, LEAK_LABEL_MIN_SAMPLES, LEAK_RTOL,
+    LEAK_PATH_NOISE, LEAK_PATH_RTOL, LEAK_SAMPLED_TARGETS, LR_AHEAD_SHARE, LR_VANISHED, OUTPUT_UNMOVED, OVERFIT_EXTEND,
     PAIRING_RTOL, PAIRING_SENSITIVE, PROBE_MAX_STEPS, PROBE_TARGET, SIGNAL_FADED, SIGNAL_GONE, SOFTMAX_TWICE_PRESSED, SPIKE, STALL_FRACTION, TARGET_MAX_SCALE,
     TARGET_RETRY_SCALE, UNREACHED_SHARE,
 )
@@ -113,21 +113,24 @@ def scaled_twice(x: np.ndarray) -> bool:
     return 0 < peak < INPUT_MIN_PEAK
 
 
-def learning_rate_vanished(start: float, now: float, steps: int, ahead: float | None = None) -> list[Evidence]:
+def learning_rate_vanished(start: float, now: float, steps: int,
+                           ahead: tuple[float, float] | None = None) -> list[Evidence]:
     """A failed run whose optimizer's learning rate ended below LR_VANISHED of its first step's, or
     whose schedule, read ahead, lets the steps from its end to OVERFIT_EXTEND × its length move the
-    weights less far than its own steps at the first rate (``ahead``: that sum in first-rate steps;
-    SCHEDULE_READS): the schedule drove it down within the run by more than the check's extension
-    could make up for — a value, not a retry's story (a decay rate of 0, a scheduler stepped per
-    batch, decay steps counted in epochs where the schedule counts steps)."""
+    weights less than LR_AHEAD_SHARE as far as its own steps did (``ahead``: those two sums, the steps
+    to come and the run's, in steps at the first rate): the schedule drove it down within the run by
+    more than the check's extension could make up for — a value, not a retry's story (a decay rate
+    of 0, a scheduler stepped per batch, decay steps counted in epochs where the schedule counts
+    steps)."""
     if not (np.isfinite(start) and np.isfinite(now)) or start <= 0:
         return []
     if now <= LR_VANISHED * start:
         how = f"fell from {fmt(start)} at the first step to {fmt(now)} by step {steps}"
-    elif ahead is not None and np.isfinite(ahead) and ahead < steps and now < start:
+    elif ahead is not None and all(np.isfinite(ahead)) and ahead[1] > 0 and ahead[0] < LR_AHEAD_SHARE * ahead[1] \
+            and now < start:
         how = (f"fell from {fmt(start)} at the first step to {fmt(now)} by step {steps}, and its schedule keeps "
-               f"it falling: steps {steps} to {OVERFIT_EXTEND * steps:,} add up to {fmt(ahead)} steps at the first "
-               f"rate, fewer than the {steps} this run took")
+               f"it falling: steps {steps} to {OVERFIT_EXTEND * steps:,} add up to {fmt(ahead[0])} steps at the first "
+               f"rate, {ahead[0] / ahead[1]:.0%} of the {fmt(ahead[1])} the run's own {steps} added up to")
     else:
         return []
     return [(C.LR_TOO_LOW,
@@ -861,32 +864,52 @@ def targets_in_inputs(x: np.ndarray | None, y: np.ndarray | None) -> list[Eviden
                                "x[i:i+T] predicts y[i+T]), or drop the label column from the features")]
 
 
-def label_column_in_inputs(x: np.ndarray | None, y: np.ndarray | None) -> list[Evidence]:
-    """A target column of fewer than LEAK_COPY_MIN_VALUES values (a binary or few-class label, which
-    :func:`targets_in_inputs` leaves alone), each occurring at least LEAK_COPY_MIN_SAMPLES times, equal
-    to one input column in every sample: a feature derived from the label (torch-rechub's ctcvr =
-    purchase × click among its features, the purchase label on every row). Per column, so one task's
-    label among a multi-task model's features is found; targets of at most LEAK_LABEL_MAX_COLUMNS
-    columns (labels, not an image's pixels)."""
+def label_column_in_inputs(x: np.ndarray | None, y: np.ndarray | None,
+                           predict: Callable[[np.ndarray], np.ndarray]) -> list[Evidence]:
+    """A binary target column (two values, which :func:`targets_in_inputs` leaves alone), each value
+    occurring at least LEAK_COPY_MIN_SAMPLES times in a batch of LEAK_LABEL_MIN_SAMPLES or more, equal
+    to one input column in every sample, which the model reads for that target: swapping the two values
+    in that input moves the output that stands for the column (a feature derived from the label:
+    torch-rechub's ctcvr = purchase × click among its features, the purchase label on every row).
+    Tabular inputs only, one row of features per sample: along a sequence a past input equals a later
+    target by the data's own pattern (a periodic event stream), which a causal model reads rightly.
+    Per column, for targets of at most LEAK_LABEL_MAX_COLUMNS columns (labels, not pixels), outputs
+    lining up with them one to one."""
     found = _copy_candidates(x, y)
-    if found is None or found[2].shape[1] > LEAK_LABEL_MAX_COLUMNS:
+    if found is None or found[0].ndim != 2 or found[2].shape[1] > LEAK_LABEL_MAX_COLUMNS \
+            or len(found[2]) < LEAK_LABEL_MIN_SAMPLES:
         return []
     xs, xf, yf = found
+    base: np.ndarray | None = None
     said = []
     for j, column in enumerate(yf.T):
         values, counts = np.unique(column, return_counts=True)
-        if not 2 <= len(values) < LEAK_COPY_MIN_VALUES or counts.min() < LEAK_COPY_MIN_SAMPLES \
-                or not np.isfinite(column).all():
+        if len(values) != 2 or counts.min() < LEAK_COPY_MIN_SAMPLES or not np.isfinite(column).all():
             continue
         hits = np.flatnonzero((xf == column[:, None]).all(axis=0))
-        if len(hits):
-            where = list(int(i) for i in np.unravel_index(int(hits[0]), xs.shape[1:]))
-            said.append(f"target column {j} equals input {where} ({', '.join(f'{fmt(float(v))} × {int(c)}' for v, c in zip(values, counts))})")
+        if not len(hits):
+            continue
+        try:
+            base = predict(xs) if base is None else base
+            swapped = xs.reshape(len(xs), -1).copy()
+            swapped[:, hits[0]] = np.where(swapped[:, hits[0]] == values[0], values[1], values[0])
+            after = predict(swapped.reshape(xs.shape))
+        except Exception:  # noqa: BLE001 - a model that refuses the swapped input shows nothing
+            continue
+        b, a = np.asarray(base, dtype=np.float64), np.asarray(after, dtype=np.float64)
+        if b.shape != a.shape or b.reshape(len(b), -1).shape[1] != yf.shape[1] or not np.isfinite(b).all():
+            continue
+        moved = float(np.abs(a.reshape(len(a), -1)[:, j] - b.reshape(len(b), -1)[:, j]).max())
+        if moved <= LEAK_RTOL * max(float(np.abs(b).max()), 1e-12):
+            continue
+        where = list(int(i) for i in np.unravel_index(int(hits[0]), xs.shape[1:]))
+        said.append(f"target column {j} equals input {where} ({', '.join(f'{fmt(float(v))} × {int(c)}' for v, c in zip(values, counts))}), and "
+                    f"swapping its two values moves that target's output by up to {fmt(moved)}")
     if not said:
         return []
     return [(C.TARGET_LEAKAGE, f"in all {len(yf)} samples {'; '.join(said[:3])}: a feature derived from the label "
-                               "is among the inputs, so the model reads the answer (and a request without it gets "
-                               "another model); drop that column from the features")]
+                               "is among the inputs and the model reads the answer from it (a request without it "
+                               "gets another model); drop that column from the features")]
 
 
 def targets_read_from_inputs(x: np.ndarray | None, y: np.ndarray | None,

@@ -17,7 +17,7 @@ from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
     BEAT_CONSTANT, CLIPPED_MIN_ROWS, CONSTANT_AT_FLOOR, CLIPPED_MIN_SHARE, DENSE_MIN_RIGHT, EDGE_LIMIT_HAIRS, EDGE_LIMIT_RTOL,
     FLOOR_REFUTED, GROUPS_RTOL, HEAD_OUTSIDE_SHARE, IGNORED_MAX_ASKED, OVERLAP_MAX_SAMPLES, OVERLAP_MIN_DETERMINED,
-    OVERLAP_NEIGHBOURS, SOFTMAX_AGAIN_RTOL, SOFTMAX_INSIDE_MAX_CLASSES, STEP_LOGIT, STEP_NUDGE, SUM_ATOL,
+    OVERFIT_MIN_DROP, OVERLAP_NEIGHBOURS, SOFTMAX_AGAIN_RTOL, SOFTMAX_INSIDE_MAX_CLASSES, STEP_LOGIT, STEP_NUDGE, SUM_ATOL,
     TRUNCATED_IDS_MAX_SHARE, UNIT_AXIS_IDS_RATIO, UNREAD_RTOL, ZERO_AT_TARGETS,
 )
 
@@ -1597,13 +1597,18 @@ def normalised_axis(outputs: list[np.ndarray | None]) -> int | None:
     return None
 
 
-def normalised_elsewhere(targets: np.ndarray, outputs: list[np.ndarray | None]) -> list[Evidence]:
+def normalised_elsewhere(targets: np.ndarray, outputs: list[np.ndarray | None],
+                         loss_at: Callable[[np.ndarray], float]) -> list[Evidence]:
     """Outputs normalised over an axis (:func:`normalised_axis`, a softmax's) while targets of their
     shape, all in [0, 1], do not sum to 1 over it: at ``HEAD_OUTSIDE_SHARE`` of the positions or
-    more their sum is neither 0 (a row the loss may skip) nor 1. No output normalised there can
-    equal them — a softmax over the wrong axis (Keras's default ``axis=-1`` on a channels-first
-    tensor: ModelsGenesis' 3D U-Net) or over labels that are not exclusive. Where the targets sum
-    to 1 over another axis, that is named as the one the softmax belongs on."""
+    more their sum is neither 0 (a row the loss may skip) nor 1, and the loss (``loss_at`` of
+    outputs) at the targets normalised over that axis — the nearest a head normalised there comes
+    to them — stays more than 1 - OVERFIT_MIN_DROP of the way from the targets' loss to the initial
+    outputs': a head normalised there cannot fit the batch as the check asks. A softmax over the
+    wrong axis (Keras's default ``axis=-1`` on a channels-first tensor: ModelsGenesis' 3D U-Net), or
+    over labels that are not exclusive. A loss that wants normalised outputs (advantage-weighted
+    one-hot actions) scores the normalised targets as well as the targets, or better. Where the
+    targets sum to 1 over another axis, that is named as the one the softmax belongs on."""
     y = np.asarray(targets)
     seen = _finite_outputs(outputs)
     if not seen or y.shape != seen[0].shape or y.ndim < 2 or not y.size or not np.isfinite(y).all() \
@@ -1616,16 +1621,26 @@ def normalised_elsewhere(targets: np.ndarray, outputs: list[np.ndarray | None]) 
     off = ~(np.isclose(sums, 1.0, rtol=0, atol=SUM_ATOL) | np.isclose(sums, 0.0, rtol=0, atol=SUM_ATOL))
     if float(off.mean()) < HEAD_OUTSIDE_SHARE:
         return []
+    # the targets normalised over k (rows of zeros uniform: a softmax cannot give all zeros)
+    total = y.sum(axis=k, keepdims=True)
+    nearest = np.where(total > 0, y / np.where(total > 0, total, 1.0), 1.0 / y.shape[k]).astype(np.float32)
+    at_targets, at_nearest, at_start = (loss_at(np.ascontiguousarray(a, dtype=np.float32))
+                                        for a in (y, nearest, seen[0]))
+    if not all(_finite(v) for v in (at_targets, at_nearest, at_start)) or at_start <= at_targets \
+            or at_nearest - at_targets <= (1 - OVERFIT_MIN_DROP) * (at_start - at_targets):
+        return []
     classes = [j for j in range(1, y.ndim) if j != k and y.shape[j] >= 2
                and np.allclose(y.sum(axis=j), 1.0, rtol=0, atol=SUM_ATOL)]
     where = (f"; the targets sum to 1 over axis {classes[0]} (length {y.shape[classes[0]]}): normalise over that "
              f"axis (softmax(axis={classes[0]}), dim={classes[0]})" if classes else
-             "; a softmax suits exclusive classes only: for labels of their own use a sigmoid per output")
+             "; if the labels are not exclusive (several per sample), a sigmoid per output fits them, a "
+             "softmax does not")
     return [(C.OUTPUT_ACTIVATION,
              f"the outputs sum to 1 over axis {k} (length {y.shape[k]}) at every position, before and after "
              f"training (a softmax over that axis), while the targets' sums over it are neither 0 nor 1 at "
-             f"{float(off.mean()):.0%} of the positions (up to {fmt(float(sums.max()))}): no output normalised "
-             f"there can equal them{where}")]
+             f"{float(off.mean()):.0%} of the positions (up to {fmt(float(sums.max()))}): the nearest outputs "
+             f"normalised there, the targets normalised over that axis, cost the loss {fmt(at_nearest)} against "
+             f"{fmt(at_targets)} at the targets and {fmt(at_start)} at initialisation{where}")]
 
 
 def pressed_in_retries(targets: np.ndarray, outputs: list[np.ndarray | None], bound: tuple[float, float, str],

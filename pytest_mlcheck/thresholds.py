@@ -72,11 +72,14 @@ STALL_FRACTION = 0.1
 LR_VANISHED = 1 / 16
 # where the schedule can be read ahead (a Keras LearningRateSchedule is a function of the step), the
 # same question asked of the steps still to come: from the failed run's last step to OVERFIT_EXTEND ×
-# its length, its rates add up to less than the run's own length at the first rate — the extension
-# could not move the weights as far as the run already did. StepLR(10, 0.95) per batch, as Keras's
-# ExponentialDecay(1e-3, 10, 0.95, staircase): at step 400 its rate is 1/8 of the first (above
-# LR_VANISHED), yet steps 400-6400 add up to 26 first-rate steps. Read at this many steps, evenly spaced.
-SCHEDULE_READS = 256
+# its length, its rates add up to less than this share of what the run's own steps added up to (both
+# in steps at the first rate) — the whole extension would move the weights a fraction of what the
+# run already did. StepLR(10, 0.95) per batch, as Keras's ExponentialDecay(1e-3, 10, 0.95, staircase):
+# at step 400 its rate is 1/8 of the first (above LR_VANISHED), and steps 400-6400 add up to 26
+# first-rate steps against the run's 174 (0.15); ExponentialDecay(1e-3, 50, 0.9), fast but usable, adds
+# 215 against 285 (0.75), tf_unet's per-epoch decay (0.95 every 20 steps) 143 against 257 (0.56)
+LR_AHEAD_SHARE = 0.25
+SCHEDULE_READS = 256  # a schedule that takes no vector of steps is read at this many, evenly spaced
 PROBE_MAX_STEPS = 150  # a retry's step budget (correct models reach PROBE_TARGET within ~40 steps)
 # A gradient norm this many times the first one after an identical second step means the user's
 # step adds to the previous gradients instead of replacing them (ideal: 2.0 vs 1.0).
@@ -134,12 +137,13 @@ LEAK_RTOL = 1e-4
 # distinct float values matching exactly across n samples does not happen by chance)
 LEAK_COPY_MIN_SAMPLES = 8
 LEAK_COPY_MIN_VALUES = 3
-# A label column of few values (binary, a handful of classes) equal to one input column in every
-# sample: read as a leak where each of its values occurs at least LEAK_COPY_MIN_SAMPLES times (an
-# input that merely agrees with a rare label by chance agrees on its every occurrence only if derived
-# from it: torch-rechub's ctcvr = purchase x click, left among the features, on 15 purchases in 1,024),
-# and only for targets of at most this many columns (per-task labels: a binary image's pixels equal to
-# an inpainting input's outside the hole are no label column)
+# A binary label column equal to one input column in every sample, which the model reads for that
+# label: read as a leak where each value occurs at least LEAK_COPY_MIN_SAMPLES times in a batch of at
+# least LEAK_LABEL_MIN_SAMPLES (a feature agreeing with the label on 95 % of samples matches all 64 by
+# chance 4 % of the time, and one derived from it always: torch-rechub's ctcvr = purchase x click on
+# 15 purchases in 1,024), for targets of at most LEAK_LABEL_MAX_COLUMNS columns (per-task labels: a
+# binary image's pixels equal to an inpainting input's outside the hole are no label column)
+LEAK_LABEL_MIN_SAMPLES = 64
 LEAK_LABEL_MAX_COLUMNS = 8
 # Targets looked for among the inputs where only some are copies (a forecast shifted into the past
 # copies every step past its lag): this many, evenly spread, keep the search at O(n · inputs · 64)

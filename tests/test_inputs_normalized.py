@@ -121,9 +121,34 @@ def test_a_layer_reading_a_zero_state_first_is_passed_over(mlcheck: MLCheck, fra
     model, inputs = (_StateFirst(), torch.from_numpy(pixels)) if framework == "torch" else (_keras_state_first(), pixels)
     if scale == 1.0:
         result = mlcheck.inputs_normalized(inputs, model=model)
-        assert result.passed and "one value everywhere" in " ".join(result.notes)
+        assert result.passed and "the same for every sample" in " ".join(result.notes)
         return
     with pytest.raises(CheckFailed) as failed:
         mlcheck.inputs_normalized(inputs, model=model)
     assert failed.value.causes == ["inputs_not_normalized"], str(failed.value)
-    assert "one value everywhere" in str(failed.value)
+    assert "the same for every sample" in str(failed.value)
+
+
+class _BaselineFirst(nn.Module):
+    """One layer called twice: on a zero baseline first, then on the pixels (the two calls are recorded
+    under one name)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.fc, self.out = nn.Linear(64, 16), nn.Linear(16, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        base = self.fc(torch.zeros_like(x))
+        return self.out(torch.relu(self.fc(x) - base))
+
+
+@pytest.mark.parametrize("scale", [255.0, 1.0], ids=["BROKEN raw pixels", "pixels in [0, 1]"])
+def test_a_layer_called_first_on_a_baseline_is_judged_on_its_second_call(mlcheck: MLCheck, scale: float):
+    pixels = torch.from_numpy((np.random.default_rng(1).random((32, 64)) * scale).astype(np.float32))
+    if scale == 1.0:
+        assert mlcheck.inputs_normalized(pixels, model=_BaselineFirst()).passed
+        return
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.inputs_normalized(pixels, model=_BaselineFirst())
+    assert failed.value.causes == ["inputs_not_normalized"], str(failed.value)

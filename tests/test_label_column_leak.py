@@ -1,10 +1,11 @@
-"""A feature derived from the label left among the inputs: torch-rechub's multi-task example built
+"""A feature derived from the label left among the inputs, and read: torch-rechub's multi-task example built
 ``ctcvr_label = cvr_label * ctr_label`` one line before picking every other column as a feature, and
 Ali-CCP keeps no purchase without a click, so one input equals the purchase label on every row. A
 binary label has too few values for the float-copy look (three at least), so a fit that reads the
-answer passed. A label column of few values, each seen at least 8 times, equal to one input column in
-every sample fails the training checks naming `target_leakage`; the twins (the column dropped, an
-unrelated binary feature, a label too rare to tell) pass."""
+answer passed. A binary label column, each value seen at least 8 times in a batch of 64 or more,
+equal to one input column in every sample, which the model reads for that label, fails the training
+checks naming `target_leakage`; the twins (the column dropped, an unrelated binary feature, a label
+too rare to tell, a causal model fed its own past) pass."""
 
 from __future__ import annotations
 
@@ -29,21 +30,60 @@ def _tabular(leak: str, n: int = 128) -> tuple[np.ndarray, np.ndarray]:
     return (x if extra is None else np.concatenate([x, extra[:, None]], axis=1)), labels
 
 
-def test_a_label_column_among_the_features_is_found_per_column():
+def _reads_column(column: int):
+    """A stand-in model: two outputs, the first read from one input column, the second from the rest."""
+    return lambda x: np.stack([x[:, column] * 3.0, x[:, :column].sum(axis=1)], axis=1)
+
+
+def test_a_label_column_among_the_features_that_the_model_reads_is_found_per_column():
     x, y = _tabular("label")
-    found = label_column_in_inputs(x, y)
+    found = label_column_in_inputs(x, y, _reads_column(30))
     assert [c for c, _ in found] == ["target_leakage"]
-    assert "target column 0 equals input [30]" in found[0][1]
-    assert label_column_in_inputs(*_tabular("unrelated")) == [] and label_column_in_inputs(*_tabular("none")) == []
+    assert "target column 0 equals input [30]" in found[0][1] and "swapping its two values moves" in found[0][1]
+    assert label_column_in_inputs(*_tabular("unrelated"), _reads_column(30)) == []
+    assert label_column_in_inputs(*_tabular("none"), _reads_column(29)) == []
 
 
-def test_a_label_too_rare_to_tell_from_chance_is_not_read():
-    """Seven positives: an input that is 0 on every row but those is as likely a sparse feature."""
+def test_a_label_column_the_model_does_not_read_for_that_label_is_not_named():
+    """The column is there but the output standing for the label never reads it (a flag the model
+    routes elsewhere, or ignores)."""
+    x, y = _tabular("label")
+    assert label_column_in_inputs(x, y, _reads_column(5)) == []
+
+
+def test_a_label_too_rare_or_a_batch_too_small_to_tell_from_chance_is_not_read():
+    """Seven positives: an input that is 0 on every row but those is as likely a sparse feature; 48
+    samples: a feature agreeing with the label on most samples matches all of them too often."""
     x, y = _tabular("label")
     y[:, 0] = 0.0
     y[:7, 0] = 1.0
     x[:, 30] = y[:, 0]
-    assert label_column_in_inputs(x, y) == []
+    assert label_column_in_inputs(x, y, _reads_column(30)) == []
+    x, y = _tabular("label", n=48)
+    assert label_column_in_inputs(x, y, _reads_column(30)) == []
+
+
+class _NextEvent(nn.Module):
+    """A causal GRU predicting the next event of a binary stream from [event_t, a feature]."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.rnn, self.head = nn.GRU(2, 32, batch_first=True), nn.Linear(32, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.rnn(x)[0]).squeeze(-1)
+
+
+def test_a_causal_model_fed_its_own_past_passes(mlcheck: MLCheck):
+    """Teacher forcing: the target at t is the input event at t + 1, by design; in a period-2 stream
+    the target at t is also the input at t - 1, which the model reads rightly."""
+    torch.manual_seed(0)
+    phase = torch.randint(0, 2, (64, 1))
+    events = (((torch.arange(7) + phase) % 2) == 0).float()
+    x = torch.stack([events[:, :-1], torch.randn(64, 6)], dim=-1)
+    assert mlcheck.overfit_one_batch(_NextEvent(), (x, events[:, 1:]), loss_fn=nn.BCEWithLogitsLoss(),
+                                     optimizer=lambda p: torch.optim.Adam(p, lr=1e-2)).passed
 
 
 def _torch_model(width: int) -> nn.Module:

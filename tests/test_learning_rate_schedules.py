@@ -79,16 +79,19 @@ def test_the_rate_is_named_only_below_the_share_the_extension_could_make_up_for(
 
 def test_a_schedule_read_ahead_names_a_rate_above_the_share_that_keeps_falling():
     """StepLR(10, 0.95) stepped per batch, at step 400: 1/8 of its first rate, above LR_VANISHED, yet
-    steps 400 to 6,400 add up to 26 steps at the first rate, fewer than the 400 the run took."""
+    steps 400 to 6,400 add up to 26 steps at the first rate against the run's own 174 (15 %)."""
     from pytest_mlcheck.diagnosis import learning_rate_vanished
+    from pytest_mlcheck.thresholds import LR_AHEAD_SHARE
 
     now = 1e-3 * 0.95 ** 40
-    found = learning_rate_vanished(1e-3, now, 400, ahead=25.7)
+    found = learning_rate_vanished(1e-3, now, 400, ahead=(25.7, 174.0))
     assert [c for c, _ in found] == ["lr_too_low"]
-    assert "steps 400 to 6,400 add up to 25.7 steps at the first rate, fewer than the 400" in found[0][1]
+    assert "steps 400 to 6,400 add up to 25.7 steps at the first rate, 15% of the 174 the run's own 400" in found[0][1]
     assert not learning_rate_vanished(1e-3, now, 400, ahead=None)  # a torch scheduler: not read ahead
-    assert not learning_rate_vanished(1e-3, now, 400, ahead=1200.0)  # a per-epoch schedule leaves room
-    assert not learning_rate_vanished(1e-3, 1e-3, 400, ahead=10.0)  # a rate that has not fallen
+    # ExponentialDecay(1e-3, 50, 0.9): fast but usable (215 of 285); tf_unet's per-epoch decay (143 of 257)
+    assert LR_AHEAD_SHARE * 285 < 215 and not learning_rate_vanished(1e-3, 1e-3 * 0.9 ** 8, 400, ahead=(215.0, 285.0))
+    assert not learning_rate_vanished(1e-3, 1e-3 * 0.95 ** 20, 400, ahead=(143.0, 257.0))
+    assert not learning_rate_vanished(1e-3, 1e-3, 400, ahead=(10.0, 400.0))  # a rate that has not fallen
 
 
 @pytest.mark.parametrize("decay_steps, expected", [(10, 10 * 0.95 ** 40 * (1 - 0.95 ** 600) / 0.05),
@@ -124,6 +127,36 @@ def test_a_torch_scheduler_is_not_read_ahead():
                                                                       optimizer=case["optimizer"]))
     try:
         with pytest.raises(NotSupported):
+            session.schedule_ahead(400, 6400)
+    finally:
+        session.close()
+
+
+def test_a_schedule_defined_only_up_to_its_horizon_is_not_read_ahead():
+    """A table of rates indexed by the step raises past its end: no look ahead, and no traceback."""
+    from pytest_mlcheck import Settings
+    from pytest_mlcheck.checks.common import open_session
+    from pytest_mlcheck.checks.runner import TrainSpec
+    from pytest_mlcheck.errors import NotSupported
+
+    @keras.saving.register_keras_serializable(package="mlcheck_tests")
+    class Table(keras.optimizers.schedules.LearningRateSchedule):
+        def __init__(self, rates):
+            self.rates = list(rates)
+
+        def __call__(self, step):
+            return self.rates[int(step)]
+
+        def get_config(self):
+            return {"rates": self.rates}
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile(loss="mse", optimizer=keras.optimizers.Adam(Table([1e-3 * 0.99 ** i for i in range(1000)])))
+    session = open_session(model, Settings(seed=0), TrainSpec())
+    try:
+        assert 0 < session.schedule_ahead(0, 400) < 400
+        with pytest.raises(NotSupported, match="raised IndexError"):
             session.schedule_ahead(400, 6400)
     finally:
         session.close()

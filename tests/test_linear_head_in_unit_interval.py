@@ -2,7 +2,8 @@
 features of raw inputs, a bias that starts positive) is no sigmoid: the training checks' probe of
 the outputs at init named `output_activation` for the cloudml census MLP, whose run diverged at SGD
 0.1 (`lr_too_high`). The probe now negates the last weighted layer's pre-activation on a fresh copy:
-a linear head's outputs go below 0, a sigmoid's stay in (0, 1). The sigmoid twin is
+a linear head's outputs go below 0, a sigmoid's stay in (0, 1); with the inputs scaled up a
+linear head's grow past 1, a tanh's do not. The sigmoid twin is
 still named."""
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def _model(head: str) -> nn.Module:
     with torch.no_grad():  # logits about 0.5 at init: a linear head inside (0, 1) by its init alone
         body[2].weight.mul_(0.001)
         body[2].bias.fill_(0.5)
-    return body if head == "linear" else nn.Sequential(body, nn.Sigmoid())
+    return body if head == "linear" else nn.Sequential(body, nn.Sigmoid() if head == "sigmoid" else nn.Tanh())
 
 
 def _fails(mlcheck: MLCheck, head: str, lr: float) -> CheckFailed:
@@ -43,10 +44,12 @@ def test_a_linear_head_inside_the_unit_interval_that_diverges_is_named_lr_too_hi
     assert "output_activation" not in failed.causes
 
 
-def test_a_sigmoid_head_on_the_same_logits_is_still_named(mlcheck: MLCheck):
-    """Logits squashed into (0, 1) cannot make a cross-entropy confident: the run fails, and the
-    negated pre-activation stays inside (0, 1)."""
-    failed = _fails(mlcheck, "sigmoid", 1e-3)
+@pytest.mark.parametrize("head", ["sigmoid", "tanh"])
+def test_a_bounded_head_on_the_same_logits_is_still_named(mlcheck: MLCheck, head: str):
+    """Logits squashed into (0, 1) or (-1, 1) cannot make a cross-entropy confident: the run fails. A
+    sigmoid's negated pre-activation stays inside (0, 1); a tanh's goes negative but, with the inputs
+    scaled ×10 … ×1000, never past 1, where a linear head's grows."""
+    failed = _fails(mlcheck, head, 1e-3)
     assert failed.causes[:1] == ["output_activation"], str(failed)
 
 

@@ -41,10 +41,22 @@ def _one_hot_masks(n: int = 8, size: int = 8, seed: int = 0) -> np.ndarray:
     return np.stack([1.0 - fg, fg], axis=1)
 
 
+def _np_dice(y: np.ndarray):
+    return lambda out: float(1 - (2 * (out * y).sum() + 1) / (out.sum() + y.sum() + 1))
+
+
+def _np_bce(y: np.ndarray):
+    return lambda out: float(-np.mean(y * np.log(np.clip(out, 1e-7, 1)) + (1 - y) * np.log(np.clip(1 - out, 1e-7, 1))))
+
+
+def _np_cross_entropy(y: np.ndarray):
+    return lambda out: float(-np.mean((y * np.log(np.clip(out, 1e-7, 1))).sum(axis=1)))
+
+
 def test_a_softmax_over_a_spatial_axis_is_named_with_the_axis_the_classes_lie_on():
     y = _one_hot_masks()
     z = np.random.default_rng(1).normal(size=y.shape)
-    found = normalised_elsewhere(y, [_softmax(z, -1), _softmax(2 * z, -1)])
+    found = normalised_elsewhere(y, [_softmax(z, -1), _softmax(2 * z, -1)], _np_dice(y))
     assert [c for c, _ in found] == ["output_activation"]
     assert "sum to 1 over axis 3" in found[0][1] and "the targets sum to 1 over axis 1" in found[0][1]
 
@@ -60,15 +72,25 @@ def test_a_softmax_over_the_classes_is_not_named(targets: str):
         y = 0.9 * y + 0.1 / 5
     out = _softmax(rng.normal(size=(64, 5)), 1)
     assert normalised_axis([out]) == 1
-    assert normalised_elsewhere(y, [out]) == []
+    assert normalised_elsewhere(y, [out], _np_cross_entropy(y)) == []
 
 
 def test_a_softmax_over_labels_of_their_own_is_named():
-    """Multi-hot targets (several labels a sample) under a softmax: no row of it can hold two 1s."""
+    """Multi-hot targets (several labels a sample) scored one output at a time under a softmax: no row
+    of it can hold two 1s."""
     rng = np.random.default_rng(3)
     y = (rng.random((64, 6)) < 0.4).astype(np.float32)
-    found = normalised_elsewhere(y, [_softmax(rng.normal(size=(64, 6)), 1)])
-    assert [c for c, _ in found] == ["output_activation"] and "a sigmoid per output" in found[0][1]
+    found = normalised_elsewhere(y, [_softmax(rng.normal(size=(64, 6)), 1)], _np_bce(y))
+    assert [c for c, _ in found] == ["output_activation"] and "a sigmoid per output fits them" in found[0][1]
+
+
+def test_a_loss_that_wants_normalised_outputs_is_not_named():
+    """Targets whose rows do not sum to 1 under a loss that a softmax satisfies: one-hot actions
+    weighted by advantages in [0, 1] (-sum y log p): the targets normalised (the actions) score
+    better than the targets themselves."""
+    rng = np.random.default_rng(6)
+    y = np.eye(4, dtype=np.float32)[rng.integers(0, 4, 64)] * rng.random((64, 1)).astype(np.float32)
+    assert normalised_elsewhere(y, [_softmax(rng.normal(size=y.shape), 1)], _np_cross_entropy(y)) == []
 
 
 def test_outputs_no_softmax_normalised_or_targets_beyond_zero_one_are_not_read():
@@ -76,7 +98,7 @@ def test_outputs_no_softmax_normalised_or_targets_beyond_zero_one_are_not_read()
     out = rng.random((16, 4)).astype(np.float32)  # sigmoids: rows do not sum to 1
     assert normalised_axis([out]) is None
     returns = rng.normal(0, 0.05, (16, 4)).astype(np.float32)  # portfolio weights against returns
-    assert normalised_elsewhere(returns, [_softmax(rng.normal(size=(16, 4)), 1)]) == []
+    assert normalised_elsewhere(returns, [_softmax(rng.normal(size=(16, 4)), 1)], _np_bce(returns)) == []
 
 
 # -- through overfit_one_batch --------------------------------------------------------------------

@@ -543,15 +543,19 @@ class KerasSessionBase:
             raise NotSupported("reading a learning-rate schedule ahead", "the optimizer has no schedule")
         # a schedule is a function of the step: read at every step in one call where it takes a vector
         # of steps (ops all through), else at up to SCHEDULE_READS evenly spaced steps
-        with self._place():
-            first = float(np.asarray(rate(0)))
-            try:
-                values = np.asarray(rate(keras.ops.arange(start, stop, dtype="float32")), dtype=np.float64)
-            except Exception:  # noqa: BLE001 - a schedule of scalars only
-                values = np.empty(0)
-            if values.shape != (stop - start,):
-                steps = np.unique(np.linspace(start, stop - 1, min(stop - start, SCHEDULE_READS)).astype(np.int64))
-                values = np.array([float(np.asarray(rate(int(s)))) for s in steps])
+        try:
+            with self._place():
+                first = float(np.asarray(rate(0)))
+                try:
+                    values = np.asarray(rate(keras.ops.arange(start, stop, dtype="float32")), dtype=np.float64)
+                except Exception:  # noqa: BLE001 - a schedule of scalars only
+                    values = np.empty(0)
+                if values.shape != (stop - start,):
+                    steps = np.unique(np.linspace(start, stop - 1, min(stop - start, SCHEDULE_READS)).astype(np.int64))
+                    values = np.array([float(np.asarray(rate(int(s)))) for s in steps])
+        except Exception as exc:  # noqa: BLE001 - a schedule defined only up to its own horizon (a table, an assert)
+            raise NotSupported("reading a learning-rate schedule ahead",
+                               f"the schedule raised {type(exc).__name__} at a step past the run") from exc
         if not first > 0 or not np.isfinite(values).all():
             raise NotSupported("reading a learning-rate schedule ahead", f"its rate at step 0 is {first}")
         return float(values.mean() / first * (stop - start))

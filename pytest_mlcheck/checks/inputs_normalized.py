@@ -34,12 +34,12 @@ def _described(stats: dict[str, Any]) -> str:
             f"std {fmt(stats['std'])}")
 
 
-def _one_value(x: np.ndarray) -> bool:
-    """Every finite value the same (or none finite)."""
-    if not np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_:
+def _alike_in_every_sample(x: np.ndarray) -> bool:
+    """Every sample's values the same as the first's (a state that starts at 0, a learned query or
+    bias broadcast over the batch): nothing of the samples' inputs in it. Two samples or more."""
+    if not np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_ or x.ndim == 0 or len(x) < 2:
         return False
-    finite = x[np.isfinite(x)] if np.issubdtype(x.dtype, np.floating) else x
-    return not finite.size or bool(finite.min() == finite.max())
+    return bool(np.array_equal(x, np.broadcast_to(x[:1], x.shape), equal_nan=np.issubdtype(x.dtype, np.floating)))
 
 
 def _raw_reaches(raw: Any, later: list[tuple[str, np.ndarray, bool]]) -> tuple[str, np.ndarray] | None:
@@ -77,14 +77,15 @@ def inputs_normalized(
     else:
         with run.session(model, TrainSpec(output=output), inference=True, explain=(batches[0], None)) as session:
             every = session.weighted_inputs(session.prepare(batches[0]))
-        # a layer whose input is one value everywhere reads nothing of the inputs (a recurrent state
+        # a layer whose input is the same for every sample reads nothing of the inputs (a recurrent state
         # or canvas that starts at 0: DRAW's decoder ran first on zeros): the first that varies is judged
-        seen = [s for s in every if s[2] or not _one_value(s[1])]
+        seen = [s for s in every if s[2] or not _alike_in_every_sample(s[1])]
         if len(seen) < len(every) and (not seen or seen[0] is not every[0]):
-            skipped = [name for name, value, lookup in every[:len(every) if not seen else every.index(seen[0])]]
+            first = next((i for i, s in enumerate(every) if seen and s is seen[0]), len(every))  # by identity:
+            skipped = [name for name, _, _ in every[:first]]  # a module called twice records arrays under one name
             run.result.notes.append(f"the input of {', '.join(map(repr, skipped[:3]))}"
                                     + (f" and {len(skipped) - 3} more" if len(skipped) > 3 else "")
-                                    + " is one value everywhere (a state that starts at 0), which says nothing of "
+                                    + " is the same for every sample (a state that starts at 0), which says nothing of "
                                     "the inputs: " + ("judged the first weighted layer whose input varies" if seen
                                                       else "judged the raw input"))
         if not seen:

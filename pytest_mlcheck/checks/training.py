@@ -21,8 +21,8 @@ from pytest_mlcheck.targets import (
 )
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
-    EXTEND_MIN_GAIN, FORWARD_BLOWUP, OVERFIT_EXTEND, OVERFLOW_GROWTH, OVERLAP_NEIGHBOURS, PAIRING_SENSITIVE, PROBE_MAX_STEPS, PROBE_TARGET,
-    RECOVERED_SPIKE,
+    EXTEND_MIN_GAIN, FORWARD_BLOWUP, LR_VANISHED, OVERFIT_EXTEND, OVERFLOW_GROWTH, OVERLAP_NEIGHBOURS, PAIRING_SENSITIVE, PROBE_MAX_STEPS, PROBE_TARGET,
+    RECOVERED_SPIKE, SATURATION_SCALES,
 )
 
 if TYPE_CHECKING:
@@ -607,7 +607,8 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
     # [action, return] pairs beside a softmax over the actions)
     if not causes and task != "regression" and initial_outputs is not None \
             and normalised_axis([initial_outputs]) is not None:
-        causes += normalised_elsewhere(session.labels(first), [initial_outputs, final()])
+        causes += normalised_elsewhere(session.labels(first), [initial_outputs, final()],
+                                       lambda outputs: session.loss_of(outputs, first))
     if task == "binary" and targets.form == "logits" and initial_outputs is not None:
         causes += _squashed_logits(initial_outputs, final())
     if spec.train_step is not None:  # a step that updates nothing has no gradients to accumulate
@@ -739,10 +740,12 @@ def _vanished_rate(session: Any, steps: int) -> list[Evidence]:
         start, now = session.learning_rates()
     except (NotSupported, UserCodeError):
         return []
-    try:
-        ahead: float | None = session.schedule_ahead(steps, OVERFIT_EXTEND * steps) if now < start else None
-    except (NotSupported, UserCodeError):
-        ahead = None
+    ahead: tuple[float, float] | None = None
+    if LR_VANISHED * start < now < start:  # a rate already below the bar needs no look ahead
+        try:
+            ahead = session.schedule_ahead(steps, OVERFIT_EXTEND * steps), session.schedule_ahead(0, steps)
+        except (NotSupported, UserCodeError):
+            ahead = None
     return diagnosis.learning_rate_vanished(start, now, steps, ahead)
 
 
@@ -887,13 +890,14 @@ def _leaked(session: Any, first: Any) -> list[Evidence]:
     :func:`diagnosis.targets_read_from_inputs` (most of them are, and the output reads that input),
     :func:`diagnosis.target_leak` on the batch, run in eval mode on the run's copy (a copy that
     sees its targets fits them, so a leak shows at the end of a run as at its start), then
-    :func:`diagnosis.copied_targets` (the inputs as targets of a left-to-right model, scored unshifted)."""
+    :func:`diagnosis.copied_targets` (the inputs as targets of a left-to-right model, scored unshifted)
+    and :func:`diagnosis.label_column_in_inputs` (a binary label among the features, read)."""
     x, y = session.inputs(first), session.labels(first)
     predict = _predictor(session)
-    return diagnosis.targets_in_inputs(x, y) or diagnosis.label_column_in_inputs(x, y) \
-        or diagnosis.targets_read_from_inputs(x, y, predict) \
+    return diagnosis.targets_in_inputs(x, y) or diagnosis.targets_read_from_inputs(x, y, predict) \
         or diagnosis.target_leak(x, y, predict) \
-        or diagnosis.copied_targets(x, y, predict, lambda outputs: session.loss_of(outputs, first))
+        or diagnosis.copied_targets(x, y, predict, lambda outputs: session.loss_of(outputs, first)) \
+        or diagnosis.label_column_in_inputs(x, y, predict)
 
 
 def _predictor(session: Any) -> Callable[[np.ndarray], np.ndarray]:
@@ -961,19 +965,26 @@ def _unreached(fresh: Callable[[], Any], batch: Any) -> list[Evidence]:
 
 
 def _head_unbounded(fresh: Callable[[], Any], batch: Any) -> bool:
-    """Whether the outputs of a fresh copy go below 0 with its last weighted layer's pre-activation
-    negated: no activation bounds the head, so outputs all in [0, 1] or all ≥ 0 at initialisation
-    are a linear head's by chance (the census MLP's two logits at 0.56-0.65 on ReLU features of raw
-    inputs), not a sigmoid's or a ReLU's, whose negated outputs stay in their range. False where the
-    backend cannot say."""
+    """Whether a fresh copy's outputs go below 0 with its last weighted layer's pre-activation
+    negated and, for float inputs, beyond 1 in magnitude with the inputs scaled ×10 … ×1000: no
+    activation bounds the head, so outputs all in [0, 1] or all ≥ 0 at initialisation are a linear
+    head's by chance (the census MLP's two logits at 0.56-0.65 on ReLU features of raw inputs), not
+    a sigmoid's or a ReLU's, whose negated outputs stay in their range, nor a tanh's, which goes
+    negative negated but never past 1. False where the backend cannot say."""
     session = fresh()
     try:
         out = session.negated_head(batch)
+        if out is None or not out.size or not np.isfinite(out).all() or float(out.min()) >= 0:
+            return False
+        x = session.inputs(batch)
+        if x is None or not np.issubdtype(np.asarray(x).dtype, np.floating):
+            return True  # ids cannot be scaled: the negation alone tells
+        scaled = [session.predict(session.prepare(np.asarray(x) * f, None)) for f in SATURATION_SCALES]
+        return any(np.isfinite(o).all() and float(np.abs(o).max()) > 1 for o in scaled)
     except Exception:  # the probe is a hint on an already failed check: a head it cannot negate says nothing
         return False
     finally:
         session.close()
-    return out is not None and out.size > 0 and bool(np.isfinite(out).all()) and float(out.min()) < 0
 
 
 def _unregistered(session: Any, batch: Any) -> list[Evidence]:
