@@ -148,9 +148,10 @@ TARGET_LEAKAGE = _cause("target_leakage", "the model reads the targets it is tra
                                           "position moves with the input that is its own target",
                         torch="mask attention to earlier positions (nn.Transformer.generate_square_subsequent_mask, "
                               "is_causal=True) and keep recurrent layers one-directional, or shift the targets past "
-                              "what the model sees",
+                              "what the model sees; drop a feature computed from the label from the inputs",
                         keras="MultiHeadAttention(..., use_causal_mask=True) and no Bidirectional layer before a "
-                              "next-token head, or shift the targets past what the model sees")
+                              "next-token head, or shift the targets past what the model sees; drop a feature "
+                              "computed from the label from the inputs")
 CONTEXT_IGNORED = _cause("context_ignored", "a sequence model's output at a position reads no other position's "
                                             "input, while the targets there need them",
                          torch="carry the recurrent state from step to step (h = cell(x[:, t], h) in the loop, the "
