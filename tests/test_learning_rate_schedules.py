@@ -160,3 +160,33 @@ def test_a_schedule_defined_only_up_to_its_horizon_is_not_read_ahead():
             session.schedule_ahead(400, 6400)
     finally:
         session.close()
+
+
+class _Warmup(keras.optimizers.schedules.LearningRateSchedule):
+    """A schedule written without get_config(), which Keras needs to copy the optimizer holding it."""
+
+    def __call__(self, step):
+        return 1e-2 * keras.ops.minimum(1.0, (keras.ops.cast(step, "float32") + 1) / 10)
+
+
+def _regression() -> tuple[np.ndarray, np.ndarray]:
+    x = np.random.default_rng(0).normal(size=(32, 4)).astype("float32")
+    return x, x.sum(axis=1, keepdims=True)
+
+
+def test_a_compiled_schedule_without_get_config_is_a_usage_error_that_says_how_to_fix_it(mlcheck: MLCheck):
+    from pytest_mlcheck import MlcheckUsageError
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile(loss="mse", optimizer=keras.optimizers.Adam(_Warmup()))
+    with pytest.raises(MlcheckUsageError, match="schedule _Warmup cannot be copied.*give it a get_config"):
+        mlcheck.overfit_one_batch(model, _regression())
+
+
+def test_the_same_schedule_through_an_optimizer_factory_trains(mlcheck: MLCheck):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile(loss="mse")
+    assert mlcheck.overfit_one_batch(model, _regression(),
+                                     optimizer=lambda params: keras.optimizers.Adam(_Warmup())).passed

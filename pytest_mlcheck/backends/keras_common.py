@@ -74,6 +74,22 @@ def _penalty_name(regularizer: Any) -> str:
     return f"an {' + '.join(parts)} penalty" if parts else f"a {type(regularizer).__name__} penalty"
 
 
+def _copied(optimizer: Any, what: str) -> Any:
+    """A fresh optimizer of the same class and settings (the session trains a copy, never the user's
+    optimizer); a usage error where Keras cannot copy it — a learning-rate schedule of the user's
+    without ``get_config()``, which Keras's own copy needs — saying how to make it copyable."""
+    try:
+        return type(optimizer).from_config(optimizer.get_config())
+    except (NotImplementedError, TypeError, ValueError, KeyError) as exc:
+        rate = getattr(optimizer, "_learning_rate", None)
+        schedule = isinstance(rate, keras.optimizers.schedules.LearningRateSchedule)
+        raise usage("optimizer", f"{what} to be copyable with from_config(get_config())", optimizer,
+                    fix=(f"its learning-rate schedule {type(rate).__name__} cannot be copied ({type(exc).__name__}: "
+                         f"{exc}): give it a get_config() returning its constructor's arguments"
+                         if schedule else f"Keras could not copy it ({type(exc).__name__}: {exc})")
+                        + ", or pass optimizer=lambda params: keras.optimizers.Adam(...) to the check") from exc
+
+
 def _config_key(obj: Any) -> Any:
     """A hashable description of a loss or optimizer (or a list or dict of them): class and config
     for Keras objects (a new object with the same settings traces the same graph), the object itself
@@ -487,11 +503,11 @@ class KerasSessionBase:
         if spec is None:
             compiled = getattr(model, "optimizer", None) if getattr(model, "compiled", False) else None
             if compiled is not None:
-                return (lambda: type(compiled).from_config(compiled.get_config())), _config_key(compiled)
+                return (lambda: _copied(compiled, "the compiled optimizer")), _config_key(compiled)
             self.optimizer_notes.append(f"no optimizer given: used Adam(lr={DEFAULT_LR}); the learning rate was not tested")
             return (lambda: keras.optimizers.Adam(learning_rate=DEFAULT_LR)), ("default", DEFAULT_LR)
         if isinstance(spec, keras.optimizers.Optimizer):
-            return (lambda: type(spec).from_config(spec.get_config())), _config_key(spec)
+            return (lambda: _copied(spec, "the optimizer given")), _config_key(spec)
         if isinstance(spec, type):
             if not issubclass(spec, keras.optimizers.Optimizer):
                 raise usage("optimizer", "a keras.optimizers.Optimizer class, instance, or factory params -> optimizer",
