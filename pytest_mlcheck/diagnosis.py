@@ -829,12 +829,17 @@ def _copy_candidates(x: np.ndarray | None, y: np.ndarray | None) -> tuple[np.nda
     return xs, xf, yf
 
 
+def _equal_columns(xf: np.ndarray, column: np.ndarray) -> np.ndarray:
+    """The input elements (columns of the flat inputs) equal to ``column`` in every sample."""
+    return np.flatnonzero((xf == column[:, None]).all(axis=0))
+
+
 def _sources(xf: np.ndarray, column: np.ndarray) -> np.ndarray | None:
     """The input elements equal to ``column`` in every sample, for a target column of at least
     LEAK_COPY_MIN_VALUES finite values; None where there is none."""
     if len(np.unique(column)) < LEAK_COPY_MIN_VALUES or not np.isfinite(column).all():
         return None
-    hits = np.flatnonzero((xf == column[:, None]).all(axis=0))
+    hits = _equal_columns(xf, column)
     return hits if len(hits) else None
 
 
@@ -886,7 +891,7 @@ def label_column_in_inputs(x: np.ndarray | None, y: np.ndarray | None,
         values, counts = np.unique(column, return_counts=True)
         if len(values) != 2 or counts.min() < LEAK_COPY_MIN_SAMPLES or not np.isfinite(column).all():
             continue
-        hits = np.flatnonzero((xf == column[:, None]).all(axis=0))
+        hits = _equal_columns(xf, column)
         if not len(hits):
             continue
         try:
@@ -902,8 +907,7 @@ def label_column_in_inputs(x: np.ndarray | None, y: np.ndarray | None,
         moved = float(np.abs(a.reshape(len(a), -1)[:, j] - b.reshape(len(b), -1)[:, j]).max())
         if moved <= LEAK_RTOL * max(float(np.abs(b).max()), 1e-12):
             continue
-        where = list(int(i) for i in np.unravel_index(int(hits[0]), xs.shape[1:]))
-        said.append(f"target column {j} equals input {where} ({', '.join(f'{fmt(float(v))} × {int(c)}' for v, c in zip(values, counts))}), and "
+        said.append(f"target column {j} equals input [{int(hits[0])}] ({', '.join(f'{fmt(float(v))} × {int(c)}' for v, c in zip(values, counts))}), and "
                     f"swapping its two values moves that target's output by up to {fmt(moved)}")
     if not said:
         return []

@@ -62,6 +62,16 @@ def check_count(value: Any, argument: str) -> int | None:
     return None if value is None else int(value)
 
 
+def loss_on_targets(session: Session, raw_x: Any, like: np.ndarray, outputs: np.ndarray, targets: Any) -> float:
+    """The user's loss for ``outputs`` against other targets, shaped and typed as the batch's
+    (``like``), prepared with the batch's raw inputs; NaN where the pipeline refuses them."""
+    try:
+        other = session.prepare(raw_x, np.asarray(targets).reshape(like.shape).astype(like.dtype))
+    except Exception:
+        return float("nan")
+    return session.loss_of(outputs, other)
+
+
 def targets_of(session: Session, raw_x: Any, batch: Any, out: np.ndarray, task: str | None = None) -> Targets:
     """What the batch's targets are (pytest_mlcheck.targets.decide), the user's loss probed on
     candidate predictions for these targets, or for other targets of the same shape."""
@@ -70,11 +80,7 @@ def targets_of(session: Session, raw_x: Any, batch: Any, out: np.ndarray, task: 
     def loss_at(outputs: np.ndarray, targets: Any = None) -> float:
         if targets is None:
             return session.loss_of(outputs, batch)
-        try:
-            other = session.prepare(raw_x, np.asarray(targets).reshape(y.shape).astype(y.dtype))
-        except Exception:
-            return float("nan")
-        return session.loss_of(outputs, other)
+        return loss_on_targets(session, raw_x, y, outputs, targets)
 
     targets = decide(y, out, loss_at, task, penalty=session.penalty())
     if np.isnan(out).any() or (not np.isfinite(out).all() and not np.isfinite(loss_at(out))):

@@ -79,10 +79,11 @@ def inputs_normalized(
             every = session.weighted_inputs(session.prepare(batches[0]))
         # a layer whose input is the same for every sample reads nothing of the inputs (a recurrent state
         # or canvas that starts at 0: DRAW's decoder ran first on zeros): the first that varies is judged
-        seen = [s for s in every if s[2] or not _alike_in_every_sample(s[1])]
-        if len(seen) < len(every) and (not seen or seen[0] is not every[0]):
-            first = next((i for i, s in enumerate(every) if seen and s is seen[0]), len(every))  # by identity:
-            skipped = [name for name, _, _ in every[:first]]  # a module called twice records arrays under one name
+        varies = [lookup or not _alike_in_every_sample(value) for _, value, lookup in every]
+        seen = [s for s, v in zip(every, varies) if v]
+        first = varies.index(True) if seen else len(every)  # the layers before it are passed over
+        if first:
+            skipped = [name for name, _, _ in every[:first]]
             run.result.notes.append(f"the input of {', '.join(map(repr, skipped[:3]))}"
                                     + (f" and {len(skipped) - 3} more" if len(skipped) > 3 else "")
                                     + " is the same for every sample (a state that starts at 0), which says nothing of "
@@ -91,7 +92,8 @@ def inputs_normalized(
         if not seen:
             x = as_numpy(batches[0])
             where = "input"
-            run.result.notes.append("no layer with a weight matrix or kernel ran: judged the raw input")
+            if not every:  # those passed over said so above
+                run.result.notes.append("no layer with a weight matrix or kernel ran: judged the raw input")
         else:
             _, x, lookup = seen[0]
             where = "first_layer_input"

@@ -11,7 +11,7 @@ from pytest_mlcheck import causes as C
 from pytest_mlcheck import diagnosis
 from pytest_mlcheck.backends import as_numpy
 from pytest_mlcheck.causes import Evidence
-from pytest_mlcheck.checks.common import open_session, perturbed, scaled_inputs
+from pytest_mlcheck.checks.common import loss_on_targets, open_session, perturbed, scaled_inputs
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec
 from pytest_mlcheck.errors import NotSupported, UserCodeError
 from pytest_mlcheck.settings import Settings
@@ -668,14 +668,7 @@ def _ids_as_weights(session: Any, raw_x: Any, first: Any, outputs: np.ndarray) -
     if y is None or outputs.ndim != 2 or outputs.shape[1] < 2 or np.asarray(y).size != len(outputs):
         return []
     y = np.asarray(y)
-
-    def at(ids: np.ndarray) -> float:
-        try:
-            return float(session.loss_of(outputs, session.prepare(raw_x, ids.reshape(y.shape).astype(y.dtype))))
-        except Exception:  # noqa: BLE001 - targets the user's pipeline refuses say nothing
-            return float("nan")
-
-    base, zero, double = at(y), at(np.zeros_like(y)), at(2 * y)
+    base, zero, double = (float(loss_on_targets(session, raw_x, y, outputs, ids)) for ids in (y, np.zeros_like(y), 2 * y))
     if not (np.isfinite(base) and np.isfinite(zero) and np.isfinite(double)) or abs(base) < 1e-6 \
             or abs(zero) > 1e-6 * abs(base) or abs(double - 2 * base) > 1e-4 * abs(base):
         return []
