@@ -15,7 +15,7 @@ from pytest_mlcheck.thresholds import (
     ACCUMULATION_RATIO, CHANGED_SAMPLES, INDEPENDENCE_RTOL, INIT_FADE, INPUT_MAX_SCALE, INPUT_MIN_PEAK, INPUT_RAW_SCALE, LEAK_COPY_MIN_SAMPLES, LEAK_COPY_MIN_VALUES, LEAK_LABEL_MAX_COLUMNS, LEAK_LABEL_MIN_SAMPLES, LEAK_RTOL,
     LEAK_PATH_NOISE, LEAK_PATH_RTOL, LEAK_SAMPLED_TARGETS, LR_AHEAD_SHARE, LR_VANISHED, OUTPUT_UNMOVED, OVERFIT_EXTEND,
     PAIRING_RTOL, PAIRING_SENSITIVE, PROBE_MAX_STEPS, PROBE_TARGET, SIGNAL_FADED, SIGNAL_GONE, SOFTMAX_TWICE_PRESSED, SPIKE, STALL_FRACTION, TARGET_MAX_SCALE,
-    TARGET_RETRY_SCALE, UNREACHED_SHARE,
+    TARGET_RETRY_SCALE, UNREACHED_SHARE, UNREAD_MAX_COLUMNS,
 )
 
 if TYPE_CHECKING:
@@ -648,6 +648,51 @@ def loss_ascends(session: Any, outputs: np.ndarray, batch: Any) -> list[Evidence
              f"{fmt(after[0] - base)} (by {fmt(after[1] - base)} at a tenth of the step): its backward is not the "
              "gradient of what it returns at these outputs, so training climbs it. A fused loss presumes its "
              "input's form: nn.CTCLoss takes log-probabilities: apply log_softmax to the outputs first")]
+
+
+def unread_outputs(outputs: np.ndarray, targets: Any, loss_at: Callable[[np.ndarray], float]) -> list[Evidence]:
+    """(N, K) outputs against narrower targets ((N,) or (N, w), w < K) where the loss stays exactly
+    the same when any of K − r columns moves (up, then down, every sample by its own amount), r ≤ w, and the first
+    and last samples each read all r: the loss reads r columns of a head K wide, so whatever feeds
+    only the others never gets a gradient.
+    torch-rechub's PLE without its towers' output layers returns 8 ReLU'd units per task, 16
+    columns, and the trainer's per-task losses read columns 0 and 1 — both the first task's."""
+    if targets is None or outputs.ndim != 2 or not 2 <= outputs.shape[1] <= UNREAD_MAX_COLUMNS \
+            or not np.isfinite(outputs).all():
+        return []
+    y = np.asarray(targets)
+    width = 1 if y.ndim == 1 else int(y.shape[1]) if y.ndim == 2 else 0
+    if not 1 <= width < outputs.shape[1] or len(y) != len(outputs):
+        return []
+    given = outputs.astype(np.float32)
+    base = loss_at(given)
+    if not np.isfinite(base) or loss_at(given) != base:
+        return []  # a loss that draws (sampled negatives) is no fixed function to probe
+    # a seeded draw per sample, not one shift: a loss on distances between samples (a contrastive
+    # loss on embeddings) does not move when a column moves by the same amount in every sample
+    noise = np.random.default_rng(0).uniform(0.5, 1.5, given.shape).astype(np.float32)
+    step = np.float32(0.1) * noise * np.maximum(np.float32(1.0), np.abs(given))
+
+    def reads(j: int, rows: Any) -> bool:
+        for sign in (1, -1):
+            moved = given.copy()
+            moved[rows, j] += sign * step[rows, j]
+            if loss_at(moved) != base:
+                return True
+        return False
+
+    read = [j for j in range(outputs.shape[1]) if reads(j, slice(None))]
+    # each sample reads all of them (a Q-learning loss reads one column per sample, the action it took:
+    # a batch that took two actions reads two columns, each sample one)
+    if not 1 <= len(read) <= width or not all(reads(j, [i]) for i in (0, len(given) - 1) for j in read):
+        return []
+    shown = ", ".join(str(j) for j in read)
+    return [(C.NO_GRADIENT,
+             f"the model gives {outputs.shape[1]} outputs per sample for targets of shape {tuple(y.shape)}, and the "
+             f"loss reads only column(s) {shown}: moving any of the other {outputs.shape[1] - len(read)} columns "
+             f"leaves it exactly {fmt(base)}, so whatever feeds only those gets no gradient. The last layer does not "
+             "produce what the loss takes (a missing output layer, a head of the wrong width): end the model in one "
+             "output per target column")]
 
 
 def loss_rewards_classes(perfect: float, uninformative: float, form: str = "logits") -> list[Evidence]:

@@ -407,4 +407,5 @@ def test_lookup_tables_drawn_small_are_no_explosion(mlcheck, version):
         return
     with pytest.raises(CheckFailed) as failed:
         mlcheck.gradients_flow(b["model"], b["batch"], **train)
-    assert failed.value.causes == ["dead_units"], str(failed.value)
+    # the dead second tower is read for what cuts it off: the loss reads 2 of the 16 columns
+    assert failed.value.causes == ["no_gradient", "dead_units"], str(failed.value)

@@ -269,6 +269,16 @@ def gradients_flow(
         raise run.fail(headline, causes)
 
 
+def _unread(session: Any, prepared: Any) -> list[Evidence]:
+    """diagnosis.unread_outputs on the outputs now: tensors with an all-zero gradient that feed only
+    output columns the loss never reads are cut off by the loss, not dead."""
+    try:
+        outputs = np.asarray(session.predict(prepared))
+    except Exception:  # outputs this reading cannot take: the gradient story stands alone
+        return []
+    return diagnosis.unread_outputs(outputs, session.labels(prepared), lambda out: session.loss_of(out, prepared))
+
+
 def _through_a_step(session: Any, raw: tuple[Any, Any], prepared: Any) -> list[Evidence]:
     """Evidence for an exactly zero gradient on every trainable tensor, the last layer's bias too,
     which no dead unit can silence: the targets' reading finds that the loss gives the outputs no
@@ -348,6 +358,8 @@ def _judged(run: CheckRun, session: Any, raw: tuple[Any, Any], prepared: Any, tr
     for key in SETTLING:
         flags[key] = [n for n in flags[key] if n in settled[key]]
     causes = gradient_causes(flags, scales, radial, SETTLE_STEPS, signal)
+    if flags["zero"]:  # before "dead": a loss that never reads some of the outputs those tensors feed
+        causes = _unread(session, prepared) + causes
     if flags["zero"] and set(flags["zero"]) == {n for n, g in later.items() if g is not None}:
         # every tensor, the last layer's bias too, which no dead unit can silence: is the loss flat in the outputs?
         step = _through_a_step(session, raw, prepared)

@@ -609,6 +609,9 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
             and normalised_axis([initial_outputs]) is not None:
         causes += normalised_elsewhere(session.labels(first), [initial_outputs, final()],
                                        lambda outputs: session.loss_of(outputs, first))
+    if not causes and initial_outputs is not None:  # a head wider than the loss reads
+        causes += diagnosis.unread_outputs(initial_outputs, session.labels(first),
+                                           lambda outputs: session.loss_of(outputs, first))
     if task == "binary" and targets.form == "logits" and initial_outputs is not None:
         causes += _squashed_logits(initial_outputs, final())
     if spec.train_step is not None:  # a step that updates nothing has no gradients to accumulate
