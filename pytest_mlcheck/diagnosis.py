@@ -1357,6 +1357,28 @@ def alike_everywhere(outputs: np.ndarray, scores: bool = False) -> bool:
     return unmoved(float(np.abs(flat - flat[0]).max()), flat, scores=scores)
 
 
+def read_outputs_alike(outputs: np.ndarray, ignored: np.ndarray, axis: int, *, scores: bool = False) -> list[Evidence]:
+    """Outputs per position (class axis ``axis``) where the loss skips some positions (``ignored``,
+    in the targets' layout): every position it reads, in two samples or more, gets the same outputs
+    within :func:`unmoved`'s rounding, while the outputs at positions it skips differ — the model
+    reads nothing of the inputs at the positions it is trained on. fastNLP's Star-Transformer filled
+    the word nodes with 0 after every layer (a padding mask the wrong way round), keeping the padding
+    ones: its tagger gave every word the same tag scores, and the changed-input look, which sees the
+    padding positions move, could not tell."""
+    rows = np.moveaxis(outputs, axis, -1).reshape(-1, outputs.shape[axis])
+    skipped = np.asarray(ignored, dtype=bool).reshape(-1)
+    if rows.shape[0] != skipped.size or skipped.all() or not skipped.any():
+        return []
+    per_sample = (~skipped).reshape(len(outputs), -1).any(axis=1)
+    if per_sample.sum() < 2 or not alike_everywhere(rows[~skipped], scores) or alike_everywhere(rows, scores):
+        return []
+    return [(C.CLASS_COLLAPSE,
+             f"the outputs ignore the inputs where the loss reads them: at all {int((~skipped).sum())} positions it "
+             f"reads, in {int(per_sample.sum())} samples, the model gives the same outputs, while the "
+             f"{int(skipped.sum())} it skips differ; a layer that stops the input at those positions (a padding "
+             "mask applied the wrong way round, zeroing the real tokens and keeping the padding)")]
+
+
 def input_dependence(base: np.ndarray, after: np.ndarray, changed: list[int], *,
                      scores: bool = False) -> list[Evidence]:
     """Eval-mode outputs of a batch before and after only the samples ``changed`` were changed: none

@@ -535,7 +535,7 @@ def failure_causes(
         causes += _unreached(fresh, first)
     if not causes:  # a fresh copy of the model as given (within a released session: no second weight copy)
         causes += _input_dependence(fresh, first, x, settings.seed, log, raw=bool(diagnosis.raw_inputs(scaled)),
-                                    scores=targets.classes)
+                                    scores=targets.classes, targets=targets)
     if not causes and retrying and task == "regression":  # a value gates it; the counterfactual decides
         causes += diagnosis.target_retry(losses, _joined_labels(session, batches or [first]), initial_outputs, retry,
                                           starts)
@@ -758,7 +758,8 @@ def _scaled(fresh: Callable[[], Any], first: Any, x: np.ndarray | None) -> np.nd
 
 
 def _input_dependence(fresh: Callable[[], Any], first: Any, x: np.ndarray | None, seed: int,
-                      log: ProbeLog, *, raw: bool, scores: bool = False) -> list[Evidence]:
+                      log: ProbeLog, *, raw: bool, scores: bool = False,
+                      targets: Targets | None = None) -> list[Evidence]:
     """Eval-mode forward passes of the model as given (a failed run may itself have killed every
     unit): the batch, and the batch with a few samples changed (:func:`diagnosis.changed_samples`) —
     outputs that ignore the inputs, or that mix samples. The samples are changed by noise first, then,
@@ -768,7 +769,9 @@ def _input_dependence(fresh: Callable[[], Any], first: Any, x: np.ndarray | None
     apart is what fitting them needs). Only for one array of inputs ``x`` (a dict or tuple of inputs is
     left to ``batch_independence`` and ``not_constant_predictions``), and not at raw scale (``raw``),
     where a head saturates (not an architecture that ignores them). ``scores``: the outputs are class
-    scores (:func:`diagnosis.unmoved`)."""
+    scores (:func:`diagnosis.unmoved`). Per-position class ``targets`` with positions the loss skips
+    are first read at the positions it does (:func:`diagnosis.read_outputs_alike`): padding that
+    moves says nothing of the tokens a tagger is trained on."""
     if x is None or x.ndim < 1 or len(x) < 2 or raw:
         return []
     rng = np.random.default_rng(seed)
@@ -799,7 +802,9 @@ def _input_dependence(fresh: Callable[[], Any], first: Any, x: np.ndarray | None
             session.close()
             session = fresh()
         base = session.predict(first)
-        for within, changed in variants:
+        if targets is not None and targets.ignored is not None and targets.channel_axis is not None:
+            found = diagnosis.read_outputs_alike(base, targets.ignored, targets.channel_axis, scores=scores)
+        for within, changed in ([] if found else variants):
             try:
                 after = session.predict(session.prepare(changed, None))
             except Exception:  # the model refuses this changed batch: the other may still tell
@@ -855,7 +860,8 @@ def proven_before_extending(model: Any, settings: Settings, spec: TrainSpec, ses
     raw = diagnosis.raw_inputs(scaled)
     return bool(raw or _proven(session, fresh, spec, raw_batch, first, x, losses, initial_outputs,
                                _final(session, first), targets, [], log, None, looked=True)
-                or _input_dependence(fresh, first, x, settings.seed, log, raw=False, scores=targets.classes))
+                or _input_dependence(fresh, first, x, settings.seed, log, raw=False, scores=targets.classes,
+                                     targets=targets))
 
 
 def accumulating_step(model: Any, settings: Settings, spec: TrainSpec, session: Any,
