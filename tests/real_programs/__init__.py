@@ -282,4 +282,7 @@ PROGRAMS: tuple[str, ...] = (
     "b60a_udacity_sentiment_rnn_output_view_reads_first_review",
     "b60b_tfdocs_cvae_reconstruction_summed_over_batch",
     "b60c_rechub_ali_ccp_multitask_ctcvr_label_as_feature",
+    "b61a_dlaicourse_rps_cnn_uploaded_images_not_rescaled",
+    "b61b_nbeats_window_scaled_with_forecast_stats",
+    "b61c_tingsong_tutorial_finetune_freeze_sets_requires_grad_true",
 )
