@@ -606,7 +606,7 @@ def loss_expects_probabilities(outputs: np.ndarray, loss_at: float, loss_shifted
     if outputs.ndim != 2 or outputs.shape[1] < 2 or not np.isfinite(outputs).all():
         return []
     probabilities = outputs.min() >= 0 and np.allclose(outputs.sum(axis=1), 1.0, atol=1e-3)
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", divide="ignore"):  # masked logits (-1e4) underflow to a log of 0
         log_probabilities = outputs.max() <= 0 and np.allclose(np.log(np.exp(outputs).sum(axis=1)), 0.0, atol=1e-3)
     if probabilities or log_probabilities or not np.isfinite(loss_at) or not np.isfinite(loss_shifted):
         return []
@@ -650,20 +650,51 @@ def loss_ascends(session: Any, outputs: np.ndarray, batch: Any) -> list[Evidence
              "input's form: nn.CTCLoss takes log-probabilities: apply log_softmax to the outputs first")]
 
 
-def unread_outputs(outputs: np.ndarray, targets: Any, loss_at: Callable[[np.ndarray], float]) -> list[Evidence]:
-    """(N, K) outputs against narrower targets ((N,) or (N, w), w < K) where the loss stays exactly
-    the same when any of K − r columns moves (up, then down, every sample by its own amount), r ≤ w, and the first
-    and last samples each read all r: the loss reads r columns of a head K wide, so whatever feeds
-    only the others never gets a gradient.
-    torch-rechub's PLE without its towers' output layers returns 8 ReLU'd units per task, 16
-    columns, and the trainer's per-task losses read columns 0 and 1 — both the first task's."""
+def unread_candidate(outputs: np.ndarray, targets: Any) -> bool:
+    """Whether :func:`unread_outputs` can look at these: (N, K) finite outputs, 2 ≤ K ≤
+    UNREAD_MAX_COLUMNS, against finite targets of w < K columns ((N,) counts as one); masked targets
+    (NaN for a task without a label) leave columns unread by design."""
     if targets is None or outputs.ndim != 2 or not 2 <= outputs.shape[1] <= UNREAD_MAX_COLUMNS \
             or not np.isfinite(outputs).all():
-        return []
+        return False
     y = np.asarray(targets)
     width = 1 if y.ndim == 1 else int(y.shape[1]) if y.ndim == 2 else 0
-    if not 1 <= width < outputs.shape[1] or len(y) != len(outputs):
+    finite = not np.issubdtype(y.dtype, np.floating) or bool(np.isfinite(y).all())
+    return finite and 1 <= width < outputs.shape[1] and len(y) == len(outputs)
+
+
+def _contrasting(y: np.ndarray) -> np.ndarray:
+    """Other targets of the same shape and dtype: each column of whole numbers moved to another value
+    (0/1 flipped, ids to the next within 0..max), so a class id or an action taken names another
+    output; value columns kept."""
+    y2 = np.array(y, copy=True)
+    cols = y2.reshape(len(y2), -1)
+    for j in range(cols.shape[1]):
+        c = cols[:, j]
+        if c.size and np.array_equal(c, np.round(c)) and c.min() >= 0:
+            # 0/1 flipped (a binary loss takes nothing else); ids moved on within 0..max (an action
+            # batch of one value 0 becomes 1)
+            cols[:, j] = 1 - c if c.max() <= 1 else (c + 1) % (c.max() + 1)
+    return cols.reshape(y2.shape)
+
+
+def unread_outputs(outputs: np.ndarray, targets: Any, loss_at: Callable[[np.ndarray], float],
+                   loss_with: Callable[[np.ndarray, np.ndarray], float]) -> list[Evidence]:
+    """(N, K) outputs against narrower targets ((N,) or (N, w), w < K; :func:`unread_candidate`)
+    where the loss stays exactly the same when any of K − r columns moves (up, then down, every
+    sample by its own amount), r ≤ w, the first and last samples each read all r, and the same r
+    columns are read with the targets' whole-number columns moved to other values (``loss_with``:
+    the loss at outputs and other targets): the loss reads r columns of a head K wide whatever the
+    targets say, so whatever feeds only the others never gets a gradient. A loss that picks one
+    column per sample by its target (a class id into NLL, the action a Q-learning or REINFORCE loss
+    reads) picks others when the targets change, however alike the batch's targets are. Callers
+    look only where some tensor gets an all-zero gradient. torch-rechub's PLE without its towers'
+    output layers returns 8 ReLU'd units per task, 16 columns, and the trainer's per-task losses
+    read columns 0 and 1 — both the first task's."""
+    if not unread_candidate(outputs, targets):
         return []
+    y = np.asarray(targets)
+    width = 1 if y.ndim == 1 else int(y.shape[1])
     given = outputs.astype(np.float32)
     base = loss_at(given)
     if not np.isfinite(base) or loss_at(given) != base:
@@ -673,26 +704,33 @@ def unread_outputs(outputs: np.ndarray, targets: Any, loss_at: Callable[[np.ndar
     noise = np.random.default_rng(0).uniform(0.5, 1.5, given.shape).astype(np.float32)
     step = np.float32(0.1) * noise * np.maximum(np.float32(1.0), np.abs(given))
 
-    def reads(j: int, rows: Any) -> bool:
+    def reads(at: Callable[[np.ndarray], float], reference: float, j: int, rows: Any) -> bool:
         for sign in (1, -1):
             moved = given.copy()
             moved[rows, j] += sign * step[rows, j]
-            if loss_at(moved) != base:
+            if at(moved) != reference:  # NaN (a loss that refuses the moved outputs) counts as read
                 return True
         return False
 
-    read = [j for j in range(outputs.shape[1]) if reads(j, slice(None))]
+    read = [j for j in range(outputs.shape[1]) if reads(loss_at, base, j, slice(None))]
     # each sample reads all of them (a Q-learning loss reads one column per sample, the action it took:
     # a batch that took two actions reads two columns, each sample one)
-    if not 1 <= len(read) <= width or not all(reads(j, [i]) for i in (0, len(given) - 1) for j in read):
+    if not 1 <= len(read) <= width or not all(reads(loss_at, base, j, [i]) for i in (0, len(given) - 1)
+                                              for j in read):
+        return []
+    other = _contrasting(y)
+    at_other = lambda out: loss_with(out, other)  # noqa: E731
+    reference = at_other(given)
+    if not np.isfinite(reference) or [j for j in range(outputs.shape[1]) if reads(at_other, reference, j,
+                                                                                  slice(None))] != read:
         return []
     shown = ", ".join(str(j) for j in read)
     return [(C.NO_GRADIENT,
              f"the model gives {outputs.shape[1]} outputs per sample for targets of shape {tuple(y.shape)}, and the "
-             f"loss reads only column(s) {shown}: moving any of the other {outputs.shape[1] - len(read)} columns "
-             f"leaves it exactly {fmt(base)}, so whatever feeds only those gets no gradient. The last layer does not "
-             "produce what the loss takes (a missing output layer, a head of the wrong width): end the model in one "
-             "output per target column")]
+             f"loss reads only column(s) {shown}, whatever the targets: moving any of the other "
+             f"{outputs.shape[1] - len(read)} columns leaves it exactly {fmt(base)}, so whatever feeds only those "
+             "gets no gradient. The last layer does not produce what the loss takes (a missing output layer, a "
+             "head of the wrong width): end the model in one output per target column")]
 
 
 def loss_rewards_classes(perfect: float, uninformative: float, form: str = "logits") -> list[Evidence]:
@@ -1361,7 +1399,8 @@ def read_outputs_alike(outputs: np.ndarray, ignored: np.ndarray, axis: int, *, s
     """Outputs per position (class axis ``axis``) where the loss skips some positions (``ignored``,
     in the targets' layout): every position it reads, in two samples or more, gets the same outputs
     within :func:`unmoved`'s rounding, while the outputs at positions it skips differ — the model
-    reads nothing of the inputs at the positions it is trained on. fastNLP's Star-Transformer filled
+    reads nothing of the inputs at the positions it is trained on (callers confirm it on the trained
+    model: a zero-initialised head behind an additive mask looks so at init, and trains). fastNLP's Star-Transformer filled
     the word nodes with 0 after every layer (a padding mask the wrong way round), keeping the padding
     ones: its tagger gave every word the same tag scores, and the changed-input look, which sees the
     padding positions move, could not tell."""

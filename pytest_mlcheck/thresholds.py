@@ -146,9 +146,9 @@ LEAK_COPY_MIN_VALUES = 3
 LEAK_LABEL_MIN_SAMPLES = 64
 LEAK_LABEL_MAX_COLUMNS = 8
 
-# unread output columns (diagnosis.unread_outputs) are looked for on heads up to this wide: one loss
-# evaluation per column and sign, on failure only
-UNREAD_MAX_COLUMNS = 256
+# unread output columns (diagnosis.unread_outputs) are looked for on heads up to this wide: a few loss
+# evaluations per column (a Lightning module's re-run its training_step), on failure only
+UNREAD_MAX_COLUMNS = 64
 # Targets looked for among the inputs where only some are copies (a forecast shifted into the past
 # copies every step past its lag): this many, evenly spread, keep the search at O(n · inputs · 64)
 LEAK_SAMPLED_TARGETS = 64

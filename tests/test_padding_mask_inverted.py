@@ -87,3 +87,30 @@ def test_a_tagger_whose_mask_zeroes_its_words_fails_naming_it(mlcheck: MLCheck, 
         run()
     assert failed.value.causes[0] == "class_collapse", str(failed.value)
     assert "where the loss reads them" in str(failed.value)
+
+
+class _ZeroHeadTagger(nn.Module):
+    """A correct tagger: a classifier initialised to zero and an additive padding mask on the logits
+    ((1 - mask) · -1e4, as BERT-era code writes it). At init every word gets the bias, every padding
+    position the bias - 1e4: alike where the loss reads, different where it skips."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.embed, self.mix, self.cls = nn.Embedding(20, 16), nn.Linear(16, 16), nn.Linear(16, 4)
+        nn.init.zeros_(self.cls.weight)
+        nn.init.zeros_(self.cls.bias)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        words = (ids > 0).float()[..., None]
+        logits = self.cls(torch.tanh(self.mix(self.embed(ids))))
+        return (logits + (1.0 - words) * -1e4).transpose(1, 2)
+
+
+def test_a_zero_initialised_head_behind_an_additive_mask_is_not_named(mlcheck: MLCheck):
+    """The run fails for its tiny learning rate; the trained head has moved off zero, so its words'
+    scores differ: the read-positions look, confirmed on the trained model, says nothing."""
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.overfit_one_batch(_ZeroHeadTagger(), _sentences(), loss_fn=nn.CrossEntropyLoss(ignore_index=0),
+                                  optimizer=lambda p: torch.optim.SGD(p, lr=1e-4), steps=30)
+    assert "where the loss reads them" not in str(failed.value), str(failed.value)

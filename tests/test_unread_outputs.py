@@ -28,19 +28,19 @@ def _bce(out: np.ndarray, y: np.ndarray) -> float:
 
 
 def test_a_loss_reading_two_of_sixteen_columns_is_named_with_the_columns():
-    found = unread_outputs(OUT, Y2, lambda o: _bce(o[:, :2], Y2))
+    found = unread_outputs(OUT, Y2, lambda o: _bce(o[:, :2], Y2), lambda o, y: _bce(o[:, :2], y))
     assert [c for c, _ in found] == ["no_gradient"]
     assert "16 outputs per sample for targets of shape (64, 2)" in found[0][1]
-    assert "reads only column(s) 0, 1" in found[0][1] and "other 14 columns" in found[0][1]
+    assert "reads only column(s) 0, 1, whatever the targets" in found[0][1] and "other 14 columns" in found[0][1]
 
 
 def test_a_loss_reading_every_column_or_targets_as_wide_are_not_named():
     y16 = rng.integers(0, 2, (64, 16)).astype(np.float32)
-    assert unread_outputs(OUT, y16, lambda o: _bce(o[:, :2], y16[:, :2])) == []  # as wide: not this look's
+    assert unread_outputs(OUT, y16, lambda o: _bce(o[:, :2], y16[:, :2]), lambda o, y: _bce(o[:, :2], y[:, :2])) == []
     # a Gaussian head: the loss reads the mean and the log-variance of a (N, 1) target
     y1 = rng.standard_normal((64, 1)).astype(np.float32)
-    nll = lambda o: float(np.mean(0.5 * o[:, 1] + 0.5 * (y1[:, 0] - o[:, 0]) ** 2 * np.exp(-o[:, 1])))  # noqa: E731
-    assert unread_outputs(OUT[:, :2], y1, nll) == []
+    nll = lambda o, y=y1: float(np.mean(0.5 * o[:, 1] + 0.5 * (y[:, 0] - o[:, 0]) ** 2 * np.exp(-o[:, 1])))  # noqa: E731
+    assert unread_outputs(OUT[:, :2], y1, nll, nll) == []
 
 
 def test_a_q_learning_loss_reading_each_samples_own_action_column_is_not_named():
@@ -49,8 +49,42 @@ def test_a_q_learning_loss_reading_each_samples_own_action_column_is_not_named()
     q = rng.standard_normal((64, 4)).astype(np.float32)
     actions = rng.integers(0, 2, 64)
     y = np.stack([actions, rng.standard_normal(64)], axis=1).astype(np.float32)
-    td = lambda o: float(np.mean((o[np.arange(64), actions] - y[:, 1]) ** 2))  # noqa: E731
-    assert unread_outputs(q, y, td) == []
+    def td(o: np.ndarray, t: np.ndarray = y) -> float:
+        taken = np.clip(t[:, 0].astype(int), 0, 3)
+        return float(np.mean((o[np.arange(len(o)), taken] - t[:, 1]) ** 2))
+
+    assert unread_outputs(q, y, td, td) == []
+    # a batch the untrained greedy policy drew: every sample took action 0, so every sample reads one
+    # column, the same one; with other actions in the targets the loss reads other columns
+    y[:, 0] = 0
+    assert unread_outputs(q, y, td, td) == []
+
+
+def test_class_ids_all_of_one_class_into_nll_are_not_named():
+    """One sample, or a batch of one class, under log_softmax + NLL: the loss reads the target's column
+    only (the softmax's are read by the model, not the loss), every sample the same one."""
+    logp = np.log(np.full((16, 10), 0.1, np.float32))
+    ids = np.full(16, 3)
+
+    def nll(o: np.ndarray, t: np.ndarray = ids) -> float:
+        t = np.asarray(t).astype(int)
+        return float(-np.mean(o[np.arange(len(o)), np.clip(t, 0, 9)])) if t.max() < 10 else float("nan")
+
+    assert unread_outputs(logp, ids, nll, nll) == []
+
+
+def test_masked_targets_leave_columns_unread_by_design():
+    """Per-task mean and log-variance, NaN where a sample has no label for a task: a task without a
+    label in this batch leaves its two columns unread."""
+    y = rng.standard_normal((64, 2)).astype(np.float32)
+    y[:, 1] = np.nan
+    out = rng.standard_normal((64, 4)).astype(np.float32)
+
+    def masked(o: np.ndarray, t: np.ndarray = y) -> float:
+        seen = np.isfinite(t[:, 0])
+        return float(np.mean(0.5 * o[seen, 1] + 0.5 * (t[seen, 0] - o[seen, 0]) ** 2 * np.exp(-o[seen, 1])))
+
+    assert unread_outputs(out, y, masked, masked) == []
 
 
 def test_a_loss_on_distances_between_samples_is_not_named():
@@ -65,12 +99,13 @@ def test_a_loss_on_distances_between_samples_is_not_named():
         d = np.sqrt(((o[:, None, :] - o[None, :, :]) ** 2).sum(-1) + 1e-12)
         return float(np.where(same, d ** 2, np.maximum(1.0 - d, 0.0) ** 2).mean())
 
-    assert unread_outputs(emb, labels, contrastive) == []
+    assert unread_outputs(emb, labels, contrastive, lambda o, t: contrastive(o)) == []
 
 
 def test_a_loss_that_draws_is_not_probed():
     draws = np.random.default_rng(1)
-    assert unread_outputs(OUT, Y2, lambda o: _bce(o[:, :2], Y2) + float(draws.normal()) * 1e-3) == []
+    drawn = lambda o, y=Y2: _bce(o[:, :2], y) + float(draws.normal()) * 1e-3  # noqa: E731
+    assert unread_outputs(OUT, Y2, drawn, drawn) == []
 
 
 class _Towers(nn.Module):
@@ -128,3 +163,49 @@ def test_keras_names_the_same_through_a_compiled_loss(mlcheck: MLCheck):
         mlcheck.gradients_flow(model, (x, y))
     assert failed.value.causes[0] == "no_gradient", str(failed.value)
     assert "reads only column(s) 0, 1" in str(failed.value)
+
+
+def test_a_column_read_through_a_penalty_below_rounding_is_not_named(mlcheck: MLCheck):
+    """The second output is an auxiliary head under a 10⁻⁴-weighted penalty, which float32 rounds away
+    beside an MSE of ~10⁴: its layer still gets a gradient, so nothing is cut off. The run fails only
+    for its tiny learning rate."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(8, 32), nn.Tanh(), nn.Linear(32, 2))
+    torch.manual_seed(1)
+    x, y = torch.randn(32, 8), 100 * torch.randn(32, 1)
+
+    def loss_fn(o: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return nn.functional.mse_loss(o[:, :1], t) + 1e-4 * o[:, 1].pow(2).mean()
+
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.overfit_one_batch(net, (x, y), loss_fn=loss_fn, optimizer=lambda p: torch.optim.SGD(p, lr=1e-5),
+                                  steps=30)
+    assert "no_gradient" not in failed.value.causes, str(failed.value)
+
+
+class _QHeads(nn.Module):
+    """A DQN with one linear head per action on a shared body."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.body, self.heads = nn.Linear(8, 16), nn.ModuleList(nn.Linear(16, 1) for _ in range(4))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = torch.relu(self.body(x))
+        return torch.cat([head(h) for head in self.heads], dim=1)
+
+
+def test_a_dqn_batch_of_one_action_is_not_told_to_narrow_its_head(mlcheck: MLCheck):
+    """The untrained greedy policy took action 0 in every sample: three heads get an all-zero gradient
+    (gradients_flow says so), but the loss reads the column each sample's action names."""
+    torch.manual_seed(1)
+    x = torch.randn(32, 8)
+    y = torch.stack([torch.zeros(32), torch.randn(32)], dim=1)
+
+    def td(q: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return nn.functional.mse_loss(q.gather(1, t[:, :1].long()).squeeze(1), t[:, 1])
+
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.gradients_flow(_QHeads(), (x, y), loss_fn=td)
+    assert failed.value.causes[0] == "dead_units", str(failed.value)

@@ -9,7 +9,7 @@ import numpy as np
 from pytest_mlcheck import causes as C
 from pytest_mlcheck import diagnosis
 from pytest_mlcheck.causes import Evidence
-from pytest_mlcheck.checks.common import checked_batch, require_trainable, scaled_inputs, targets_of
+from pytest_mlcheck.checks.common import checked_batch, loss_on_targets, require_trainable, scaled_inputs, targets_of
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.targets import Targets
@@ -269,14 +269,19 @@ def gradients_flow(
         raise run.fail(headline, causes)
 
 
-def _unread(session: Any, prepared: Any) -> list[Evidence]:
-    """diagnosis.unread_outputs on the outputs now: tensors with an all-zero gradient that feed only
-    output columns the loss never reads are cut off by the loss, not dead."""
+def _unread(session: Any, raw: tuple[Any, Any], prepared: Any) -> list[Evidence]:
+    """diagnosis.unread_outputs on the outputs now: tensors with an all-zero gradient behind output
+    columns the loss never reads, whatever the targets say, are cut off by the loss, not dead."""
     try:
         outputs = np.asarray(session.predict(prepared))
-    except Exception:  # outputs this reading cannot take: the gradient story stands alone
+        y = session.labels(prepared)
+        if not diagnosis.unread_candidate(outputs, y):
+            return []
+        like = np.asarray(y)
+        return diagnosis.unread_outputs(outputs, y, lambda out: session.loss_of(out, prepared),
+                                        lambda out, other: loss_on_targets(session, raw[0], like, out, other))
+    except Exception:  # outputs or targets this reading cannot take: the gradient story stands alone
         return []
-    return diagnosis.unread_outputs(outputs, session.labels(prepared), lambda out: session.loss_of(out, prepared))
 
 
 def _through_a_step(session: Any, raw: tuple[Any, Any], prepared: Any) -> list[Evidence]:
@@ -359,7 +364,7 @@ def _judged(run: CheckRun, session: Any, raw: tuple[Any, Any], prepared: Any, tr
         flags[key] = [n for n in flags[key] if n in settled[key]]
     causes = gradient_causes(flags, scales, radial, SETTLE_STEPS, signal)
     if flags["zero"]:  # before "dead": a loss that never reads some of the outputs those tensors feed
-        causes = _unread(session, prepared) + causes
+        causes = _unread(session, raw, prepared) + causes
     if flags["zero"] and set(flags["zero"]) == {n for n, g in later.items() if g is not None}:
         # every tensor, the last layer's bias too, which no dead unit can silence: is the loss flat in the outputs?
         step = _through_a_step(session, raw, prepared)

@@ -529,13 +529,15 @@ def failure_causes(
     decay = session.weight_decay() if retrying else 0.0  # read before the release drops the optimizer
     penalties = session.weight_penalties() if retrying else ""
     bounded = _bounded(session, first, initial_outputs, final) if retrying and log.outputs is not None else None
+    if targets.ignored is not None and targets.channel_axis is not None and not causes:
+        final()  # the read-positions look compares the trained outputs too: read before the release
     if retrying:
         session.release()  # from here only fresh copies train: this one's tensors would double the peak
     if not causes and spec.train_step is None:  # decisive, on a fresh copy: after the release, like those below
         causes += _unreached(fresh, first)
     if not causes:  # a fresh copy of the model as given (within a released session: no second weight copy)
         causes += _input_dependence(fresh, first, x, settings.seed, log, raw=bool(diagnosis.raw_inputs(scaled)),
-                                    scores=targets.classes, targets=targets)
+                                    scores=targets.classes, targets=targets, final=final)
     if not causes and retrying and task == "regression":  # a value gates it; the counterfactual decides
         causes += diagnosis.target_retry(losses, _joined_labels(session, batches or [first]), initial_outputs, retry,
                                           starts)
@@ -610,8 +612,7 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
         causes += normalised_elsewhere(session.labels(first), [initial_outputs, final()],
                                        lambda outputs: session.loss_of(outputs, first))
     if not causes and initial_outputs is not None:  # a head wider than the loss reads
-        causes += diagnosis.unread_outputs(initial_outputs, session.labels(first),
-                                           lambda outputs: session.loss_of(outputs, first))
+        causes += _unread_columns(session, fresh, raw_batch, first, initial_outputs)
     if task == "binary" and targets.form == "logits" and initial_outputs is not None:
         causes += _squashed_logits(initial_outputs, final())
     if spec.train_step is not None:  # a step that updates nothing has no gradients to accumulate
@@ -659,6 +660,29 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
     if task == "regression" and not causes:  # a value that explains a stall before any lr retry
         causes += diagnosis.target_scale(session.labels(first), initial_outputs)
     return causes
+
+
+def _unread_columns(session: Any, fresh: Callable[[], Any], raw_batch: tuple[Any, Any], first: Any,
+                    outputs: np.ndarray) -> list[Evidence]:
+    """:func:`diagnosis.unread_outputs` where a fresh copy's backward pass leaves some trainable
+    tensor without a gradient or with an all-zero one: columns read through a term too small for
+    float32 (a penalty weighted 10⁻⁴) or trained by another loss term (a Keras ``add_loss``) still
+    give their layers a gradient."""
+    y = session.labels(first)
+    if not diagnosis.unread_candidate(outputs, y):
+        return []
+    probe = fresh()
+    try:
+        grads = probe.gradients(first)
+    except Exception:  # the probe is a hint on an already failed check: a loss it cannot replay says nothing
+        return []
+    finally:
+        probe.close()
+    if not any(g is None or not np.any(g) for g in grads.values()):
+        return []
+    like = np.asarray(y)
+    return diagnosis.unread_outputs(outputs, y, lambda out: session.loss_of(out, first),
+                                    lambda out, other: loss_on_targets(session, raw_batch[0], like, out, other))
 
 
 def _ids_as_weights(session: Any, raw_x: Any, first: Any, outputs: np.ndarray) -> list[Evidence]:
@@ -759,7 +783,8 @@ def _scaled(fresh: Callable[[], Any], first: Any, x: np.ndarray | None) -> np.nd
 
 def _input_dependence(fresh: Callable[[], Any], first: Any, x: np.ndarray | None, seed: int,
                       log: ProbeLog, *, raw: bool, scores: bool = False,
-                      targets: Targets | None = None) -> list[Evidence]:
+                      targets: Targets | None = None,
+                      final: Callable[[], np.ndarray | None] | None = None) -> list[Evidence]:
     """Eval-mode forward passes of the model as given (a failed run may itself have killed every
     unit): the batch, and the batch with a few samples changed (:func:`diagnosis.changed_samples`) —
     outputs that ignore the inputs, or that mix samples. The samples are changed by noise first, then,
@@ -770,8 +795,9 @@ def _input_dependence(fresh: Callable[[], Any], first: Any, x: np.ndarray | None
     left to ``batch_independence`` and ``not_constant_predictions``), and not at raw scale (``raw``),
     where a head saturates (not an architecture that ignores them). ``scores``: the outputs are class
     scores (:func:`diagnosis.unmoved`). Per-position class ``targets`` with positions the loss skips
-    are first read at the positions it does (:func:`diagnosis.read_outputs_alike`): padding that
-    moves says nothing of the tokens a tagger is trained on."""
+    are first read at the positions it does (:func:`diagnosis.read_outputs_alike`), on the fresh copy
+    and on the trained one (``final``: the run's outputs): padding that moves says nothing of the
+    tokens a tagger is trained on, and a zero-initialised head, alike everywhere at init, has moved."""
     if x is None or x.ndim < 1 or len(x) < 2 or raw:
         return []
     rng = np.random.default_rng(seed)
@@ -802,8 +828,16 @@ def _input_dependence(fresh: Callable[[], Any], first: Any, x: np.ndarray | None
             session.close()
             session = fresh()
         base = session.predict(first)
-        if targets is not None and targets.ignored is not None and targets.channel_axis is not None:
-            found = diagnosis.read_outputs_alike(base, targets.ignored, targets.channel_axis, scores=scores)
+        if targets is not None and targets.ignored is not None and targets.channel_axis is not None \
+                and final is not None:
+            try:
+                found = diagnosis.read_outputs_alike(base, targets.ignored, targets.channel_axis, scores=scores)
+                last = final() if found else None
+                if last is None or not diagnosis.read_outputs_alike(last, targets.ignored, targets.channel_axis,
+                                                                    scores=scores):
+                    found = []
+            except Exception:  # a layout this look cannot read: the changed-input look still may
+                found = []
         for within, changed in ([] if found else variants):
             try:
                 after = session.predict(session.prepare(changed, None))
@@ -861,7 +895,7 @@ def proven_before_extending(model: Any, settings: Settings, spec: TrainSpec, ses
     return bool(raw or _proven(session, fresh, spec, raw_batch, first, x, losses, initial_outputs,
                                _final(session, first), targets, [], log, None, looked=True)
                 or _input_dependence(fresh, first, x, settings.seed, log, raw=False, scores=targets.classes,
-                                     targets=targets))
+                                     targets=targets, final=_final(session, first)))
 
 
 def accumulating_step(model: Any, settings: Settings, spec: TrainSpec, session: Any,
