@@ -612,7 +612,7 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
         causes += normalised_elsewhere(session.labels(first), [initial_outputs, final()],
                                        lambda outputs: session.loss_of(outputs, first))
     if not causes and initial_outputs is not None:  # a head wider than the loss reads
-        causes += _unread_columns(session, fresh, raw_batch, first, initial_outputs)
+        causes += _unread_columns(session, raw_batch, first, initial_outputs)
     if task == "binary" and targets.form == "logits" and initial_outputs is not None:
         causes += _squashed_logits(initial_outputs, final())
     if spec.train_step is not None:  # a step that updates nothing has no gradients to accumulate
@@ -662,27 +662,24 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
     return causes
 
 
-def _unread_columns(session: Any, fresh: Callable[[], Any], raw_batch: tuple[Any, Any], first: Any,
-                    outputs: np.ndarray) -> list[Evidence]:
-    """:func:`diagnosis.unread_outputs` where a fresh copy's backward pass leaves some trainable
-    tensor without a gradient or with an all-zero one: columns read through a term too small for
-    float32 (a penalty weighted 10⁻⁴) or trained by another loss term (a Keras ``add_loss``) still
-    give their layers a gradient."""
+def _unread_columns(session: Any, raw_batch: tuple[Any, Any], first: Any, outputs: np.ndarray) -> list[Evidence]:
+    """:func:`diagnosis.unread_outputs` (loss evaluations on given outputs only), standing where the
+    run's own copy, before its release, gets no or an all-zero gradient on some trainable tensor:
+    columns read through a term too small for float32 (a penalty weighted 10⁻⁴) or trained by another
+    loss term (a Keras ``add_loss``) still give their layers a gradient. No second copy of the model."""
     y = session.labels(first)
     if not diagnosis.unread_candidate(outputs, y):
         return []
-    probe = fresh()
+    like = np.asarray(y)
+    found = diagnosis.unread_outputs(outputs, y, lambda out: session.loss_of(out, first),
+                                     lambda out, other: loss_on_targets(session, raw_batch[0], like, out, other))
+    if not found:
+        return []
     try:
-        grads = probe.gradients(first)
+        grads = session.gradients(first)
     except Exception:  # the probe is a hint on an already failed check: a loss it cannot replay says nothing
         return []
-    finally:
-        probe.close()
-    if not any(g is None or not np.any(g) for g in grads.values()):
-        return []
-    like = np.asarray(y)
-    return diagnosis.unread_outputs(outputs, y, lambda out: session.loss_of(out, first),
-                                    lambda out, other: loss_on_targets(session, raw_batch[0], like, out, other))
+    return found if any(g is None or not np.any(g) for g in grads.values()) else []
 
 
 def _ids_as_weights(session: Any, raw_x: Any, first: Any, outputs: np.ndarray) -> list[Evidence]:
