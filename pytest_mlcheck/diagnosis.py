@@ -1400,10 +1400,10 @@ def read_outputs_alike(outputs: np.ndarray, ignored: np.ndarray, axis: int, *, s
     in the targets' layout): every position it reads, in two samples or more, gets the same outputs
     within :func:`unmoved`'s rounding, while the outputs at positions it skips differ — the model
     reads nothing of the inputs at the positions it is trained on (callers confirm it on the trained
-    model: a zero-initialised head behind an additive mask looks so at init, and trains). fastNLP's Star-Transformer filled
-    the word nodes with 0 after every layer (a padding mask the wrong way round), keeping the padding
-    ones: its tagger gave every word the same tag scores, and the changed-input look, which sees the
-    padding positions move, could not tell."""
+    model: a zero-initialised head behind an additive mask looks so at init, and trains). fastNLP's
+    Star-Transformer filled the word nodes with 0 after every layer (a padding mask the wrong way
+    round), keeping the padding ones: its tagger gave every word the same tag scores, and the
+    changed-input look, which sees the padding positions move, could not tell."""
     rows = np.moveaxis(outputs, axis, -1).reshape(-1, outputs.shape[axis])
     skipped = np.asarray(ignored, dtype=bool).reshape(-1)
     if rows.shape[0] != skipped.size or skipped.all() or not skipped.any():

@@ -671,12 +671,10 @@ def _unread_columns(session: Any, raw_batch: tuple[Any, Any], first: Any, output
     if not diagnosis.unread_candidate(outputs, y):
         return []
     like = np.asarray(y)
-    found = diagnosis.unread_outputs(outputs, y, lambda out: session.loss_of(out, first),
-                                     lambda out, other: loss_on_targets(session, raw_batch[0], like, out, other))
-    if not found:
-        return []
     try:
-        grads = session.gradients(first)
+        found = diagnosis.unread_outputs(outputs, y, lambda out: session.loss_of(out, first),
+                                         lambda out, other: loss_on_targets(session, raw_batch[0], like, out, other))
+        grads = session.gradients(first) if found else {}
     except Exception:  # the probe is a hint on an already failed check: a loss it cannot replay says nothing
         return []
     return found if any(g is None or not np.any(g) for g in grads.values()) else []
