@@ -650,7 +650,7 @@ def loss_ascends(session: Any, outputs: np.ndarray, batch: Any) -> list[Evidence
              "input's form: nn.CTCLoss takes log-probabilities: apply log_softmax to the outputs first")]
 
 
-def unread_candidate(outputs: np.ndarray, targets: Any) -> bool:
+def _unread_candidate(outputs: np.ndarray, targets: Any) -> bool:
     """Whether :func:`unread_outputs` can look at these: (N, K) finite outputs, 2 ≤ K ≤
     UNREAD_MAX_COLUMNS, against finite targets of w < K columns ((N,) counts as one); masked targets
     (NaN for a task without a label) leave columns unread by design."""
@@ -680,7 +680,7 @@ def _contrasting(y: np.ndarray) -> np.ndarray:
 
 def unread_outputs(outputs: np.ndarray, targets: Any, loss_at: Callable[[np.ndarray], float],
                    loss_with: Callable[[np.ndarray, np.ndarray], float]) -> list[Evidence]:
-    """(N, K) outputs against narrower targets ((N,) or (N, w), w < K; :func:`unread_candidate`)
+    """(N, K) outputs against narrower targets ((N,) or (N, w), w < K; :func:`_unread_candidate`)
     where the loss stays exactly the same when any of K − r columns moves (up, then down, every
     sample by its own amount), r ≤ w, the first and last samples each read all r, and the same r
     columns are read with the targets' whole-number columns moved to other values (``loss_with``:
@@ -691,7 +691,7 @@ def unread_outputs(outputs: np.ndarray, targets: Any, loss_at: Callable[[np.ndar
     look only where some tensor gets an all-zero gradient. torch-rechub's PLE without its towers'
     output layers returns 8 ReLU'd units per task, 16 columns, and the trainer's per-task losses
     read columns 0 and 1 — both the first task's."""
-    if not unread_candidate(outputs, targets):
+    if not _unread_candidate(outputs, targets):
         return []
     y = np.asarray(targets)
     width = 1 if y.ndim == 1 else int(y.shape[1])

@@ -72,6 +72,15 @@ def loss_on_targets(session: Session, raw_x: Any, like: np.ndarray, outputs: np.
     return session.loss_of(outputs, other)
 
 
+def unread_columns(session: Session, raw_x: Any, batch: Any, outputs: np.ndarray) -> list[Evidence]:
+    """:func:`diagnosis.unread_outputs` with the user's loss on this batch, at given outputs and at
+    other targets prepared with the batch's raw inputs (loss evaluations only, no forward pass)."""
+    y = session.labels(batch)
+    like = None if y is None else np.asarray(y)
+    return diagnosis.unread_outputs(outputs, y, lambda out: session.loss_of(out, batch),
+                                    lambda out, other: loss_on_targets(session, raw_x, like, out, other))
+
+
 def targets_of(session: Session, raw_x: Any, batch: Any, out: np.ndarray, task: str | None = None) -> Targets:
     """What the batch's targets are (pytest_mlcheck.targets.decide), the user's loss probed on
     candidate predictions for these targets, or for other targets of the same shape."""

@@ -9,7 +9,7 @@ import numpy as np
 from pytest_mlcheck import causes as C
 from pytest_mlcheck import diagnosis
 from pytest_mlcheck.causes import Evidence
-from pytest_mlcheck.checks.common import checked_batch, loss_on_targets, require_trainable, scaled_inputs, targets_of
+from pytest_mlcheck.checks.common import checked_batch, require_trainable, scaled_inputs, targets_of, unread_columns
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.targets import Targets
@@ -273,13 +273,7 @@ def _unread(session: Any, raw: tuple[Any, Any], prepared: Any) -> list[Evidence]
     """diagnosis.unread_outputs on the outputs now: tensors with an all-zero gradient behind output
     columns the loss never reads, whatever the targets say, are cut off by the loss, not dead."""
     try:
-        outputs = np.asarray(session.predict(prepared))
-        y = session.labels(prepared)
-        if not diagnosis.unread_candidate(outputs, y):
-            return []
-        like = np.asarray(y)
-        return diagnosis.unread_outputs(outputs, y, lambda out: session.loss_of(out, prepared),
-                                        lambda out, other: loss_on_targets(session, raw[0], like, out, other))
+        return unread_columns(session, raw[0], prepared, np.asarray(session.predict(prepared)))
     except Exception:  # outputs or targets this reading cannot take: the gradient story stands alone
         return []
 

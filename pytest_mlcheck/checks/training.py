@@ -11,7 +11,7 @@ from pytest_mlcheck import causes as C
 from pytest_mlcheck import diagnosis
 from pytest_mlcheck.backends import as_numpy
 from pytest_mlcheck.causes import Evidence
-from pytest_mlcheck.checks.common import loss_on_targets, open_session, perturbed, scaled_inputs
+from pytest_mlcheck.checks.common import loss_on_targets, open_session, perturbed, scaled_inputs, unread_columns
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec
 from pytest_mlcheck.errors import NotSupported, UserCodeError
 from pytest_mlcheck.settings import Settings
@@ -667,13 +667,8 @@ def _unread_columns(session: Any, raw_batch: tuple[Any, Any], first: Any, output
     run's own copy, before its release, gets no or an all-zero gradient on some trainable tensor:
     columns read through a term too small for float32 (a penalty weighted 10⁻⁴) or trained by another
     loss term (a Keras ``add_loss``) still give their layers a gradient. No second copy of the model."""
-    y = session.labels(first)
-    if not diagnosis.unread_candidate(outputs, y):
-        return []
-    like = np.asarray(y)
     try:
-        found = diagnosis.unread_outputs(outputs, y, lambda out: session.loss_of(out, first),
-                                         lambda out, other: loss_on_targets(session, raw_batch[0], like, out, other))
+        found = unread_columns(session, raw_batch[0], first, outputs)
         grads = session.gradients(first) if found else {}
     except Exception:  # the probe is a hint on an already failed check: a loss it cannot replay says nothing
         return []
