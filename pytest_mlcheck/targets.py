@@ -95,6 +95,13 @@ class Targets:
         return self.task in ("classification", "binary", "multilabel")
 
     @property
+    def skips_positions(self) -> bool:
+        """Whether these are per-position class ids some of whose positions the loss skips (a
+        tagger's padding): where outputs alike at every read position mean the model ignores its
+        inputs there."""
+        return self.ignored is not None and self.channel_axis is not None
+
+    @property
     def headline(self) -> str:
         """What a failure on :attr:`problems` says first: the headline of the first problem's kind
         (:data:`HEADLINES`, keyed by the opening words each kind's evidence is written with)."""

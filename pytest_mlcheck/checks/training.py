@@ -529,7 +529,7 @@ def failure_causes(
     decay = session.weight_decay() if retrying else 0.0  # read before the release drops the optimizer
     penalties = session.weight_penalties() if retrying else ""
     bounded = _bounded(session, first, initial_outputs, final) if retrying and log.outputs is not None else None
-    if targets.ignored is not None and targets.channel_axis is not None and not causes:
+    if targets.skips_positions and not causes:
         final()  # the read-positions look compares the trained outputs too: read before the release
     if retrying:
         session.release()  # from here only fresh copies train: this one's tensors would double the peak
@@ -818,8 +818,7 @@ def _input_dependence(fresh: Callable[[], Any], first: Any, x: np.ndarray | None
             session.close()
             session = fresh()
         base = session.predict(first)
-        if targets is not None and targets.ignored is not None and targets.channel_axis is not None \
-                and final is not None:
+        if targets is not None and targets.skips_positions and final is not None:
             try:
                 found = diagnosis.read_outputs_alike(base, targets.ignored, targets.channel_axis, scores=scores)
                 last = final() if found else None
