@@ -780,11 +780,16 @@ def identical_inputs(x: np.ndarray | None) -> list[Evidence]:
     if not (flat == flat[:1]).all():
         return []
     values = np.unique(flat[0])
-    said = f"every value {fmt(float(values[0]))}" if len(values) == 1 else f"{len(values)} distinct values, the same in each"
+    if len(values) == 1:  # one value everywhere: most often a division that floored every pixel
+        said, how = (f"every value {fmt(float(values[0]))}",
+                     "an integer division or cast that floored them (x // 255 or int x / 255 in Python 2), or one "
+                     "row broadcast to the batch")
+    else:
+        said, how = (f"{len(values)} distinct values, the same in each",
+                     "one row broadcast to the batch, or every sample's features computed from the same one (an "
+                     "index fixed inside a loop: x[0] where x[i] was meant)")
     return [(C.NO_INPUT_SIGNAL,
-             f"all {len(x)} samples have identical inputs ({said}): no model can tell their targets apart; "
-             "an integer division or cast that floored them (x // 255 or int x / 255 in Python 2), or one row "
-             "broadcast to the batch")]
+             f"all {len(x)} samples have identical inputs ({said}): no model can tell their targets apart; {how}")]
 
 
 def every_class_marked(targets: Targets) -> list[Evidence]:

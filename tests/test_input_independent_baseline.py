@@ -157,6 +157,28 @@ def test_a_copy_still_learning_at_the_budget_trains_on_until_it_explains_its_par
         mlcheck.input_independent_baseline(_price_mlp(), batch, loss_fn=nn.MSELoss(), optimizer=opt)
 
 
+@pytest.mark.parametrize("framework", ["torch", "keras"])
+def test_one_input_repeated_for_every_sample_fails_before_any_copy_trains(mlcheck, framework, monkeypatch):
+    """A pipeline that computes every sample's features from the first sample (x[0] where x[i] was
+    meant) hands the check one input with many labels: decisive, named without training a copy."""
+    import pytest_mlcheck.checks.input_independent_baseline as iib
+
+    trained: list[int] = []
+    monkeypatch.setattr(iib, "_stage", lambda *a, **k: trained.append(1))
+    if framework == "torch":
+        x, y = _t(64)
+        model, kwargs = tc.digits_mlp(), dict(loss_fn=CE())
+        x = x[:1].repeat(64, *([1] * (x.dim() - 1)))
+    else:
+        x, y = _k(64)
+        model, kwargs = kc.mlp(), dict(loss_fn=kc.sparse_ce())
+        x = np.repeat(x[:1], 64, axis=0)
+    with pytest.raises(CheckFailed) as info:
+        mlcheck.input_independent_baseline(model, (x, y), **kwargs)
+    assert info.value.causes == ["no_input_signal"] and not trained
+    assert "all 64 inputs are one sample repeated" in str(info.value)
+
+
 def test_a_batch_below_the_minimum_is_a_usage_error(mlcheck):
     with pytest.raises(MlcheckUsageError, match="^batch: expected at least 64 samples"):
         mlcheck.input_independent_baseline(tc.DigitsCNN(), _t(32), loss_fn=CE())

@@ -73,7 +73,33 @@ def test_a_regression_head_with_constant_output_fails_and_a_varying_one_passes(m
 
 def test_too_few_distinct_inputs_is_a_usage_error(mlcheck):
     with pytest.raises(MlcheckUsageError, match="inputs: expected at least 10 distinct"):
-        mlcheck.not_constant_predictions(DigitsCNN(), held_out(1).repeat(30, 1, 1, 1))
+        mlcheck.not_constant_predictions(DigitsCNN(), held_out(5).repeat(6, 1, 1, 1))
+    with pytest.raises(MlcheckUsageError, match="inputs: expected at least 10 distinct"):
+        mlcheck.not_constant_predictions(DigitsCNN(), held_out(1).repeat(9, 1, 1, 1))
+
+
+@pytest.mark.parametrize("framework", ["torch", "keras"])
+def test_many_inputs_that_are_one_sample_repeated_are_a_defect_of_the_data(mlcheck, framework):
+    """A pipeline that gives every sample the first one's features (an index fixed inside a loop)
+    hands the check a batch of one sample repeated: a failed check naming no_input_signal, not a
+    usage error; the same number of distinct samples passes."""
+    x = held_out(32)
+    same = x[:1].repeat(32, 1, 1, 1)
+    if framework == "torch":
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
+    else:
+        import keras
+
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((1, 8, 8)), keras.layers.Flatten(), keras.layers.Dense(10)])
+        x, same = x.numpy(), same.numpy()
+    with pytest.raises(CheckFailed) as info:
+        mlcheck.not_constant_predictions(model, same)
+    assert info.value.causes == ["no_input_signal"]
+    assert "all 32 inputs are one sample repeated" in str(info.value)
+    assert "all 32 samples have identical inputs" in str(info.value)
+    assert mlcheck.not_constant_predictions(model, x).passed
 
 
 def test_a_head_with_a_class_per_position_is_read_per_position(mlcheck):

@@ -219,6 +219,10 @@ def input_independent_baseline(
         raise usage("batch", f"at least {BASELINE_MIN_SAMPLES} samples (each is held out from one copy's "
                     "training to judge generalisation)", raw[0],
                     fix="Pass a bigger batch, e.g. 128 samples of real training data")
+    same = diagnosis.identical_inputs(x)
+    if same:  # decisive before any copy trains: held-out predictions of one input cannot follow targets
+        raise run.fail(f"all {len(x)} inputs are one sample repeated: no copy can fit held-out targets better "
+                       "than re-paired ones", same)
     # stage k tests at its share of alpha, so the check passes unrelated targets at most alpha of the
     # time over all stages (Bonferroni); a stage that passes ends the check, the last one decides
     for stage, (n_folds, share) in enumerate(BASELINE_STAGES):

@@ -71,6 +71,12 @@ def not_constant_predictions(
         arrays = [session.inputs(p) for p in prepared]
         if all(a is not None for a in arrays):
             distinct = distinct_rows(arrays)
+            if distinct == 1 and sum(len(a) for a in arrays) >= COLLAPSE_MIN_SAMPLES:
+                # a batch of one sample repeated is what a pipeline that hands every sample the first
+                # one's features gives (an index fixed inside a loop): a defect of the data, not the call
+                raise run.fail(f"all {sum(len(a) for a in arrays)} inputs are one sample repeated: no model "
+                               "can predict differently for them",
+                               diagnosis.identical_inputs(np.concatenate(arrays)))
             if distinct < COLLAPSE_MIN_SAMPLES:
                 raise usage("inputs", f"at least {COLLAPSE_MIN_SAMPLES} distinct samples to judge a spread of "
                                       "predictions", fix=f"got {distinct}; pass more varied inputs (e.g. a held-out batch)")
