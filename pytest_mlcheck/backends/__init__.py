@@ -80,6 +80,33 @@ def backend_for(model: object, *, argument: str = "model") -> Backend:
                 fix="Pass the model object itself, not its class or output")
 
 
+def weights_under(parts: Any, names: list[str], seps: str, of_object: Callable[[Any], dict[str, str] | None], *,
+                  argument: str, kinds: str) -> dict[str, str]:
+    """The names (as a session's ``parameter_values`` and ``frozen_values`` give them) of the weights
+    under ``parts`` — one part or a list or tuple of them: a name prefix (ending at one of ``seps``),
+    or an object of the model that ``of_object`` resolves to {name: label} (None: not the model's) —
+    each with a label for messages. A prefix that matches no weight, an object that is not the
+    model's, or parts that hold no weight at all are usage errors: a typo would otherwise pass the
+    check it was meant to tighten."""
+    found: dict[str, str] = {}
+    for part in parts if isinstance(parts, (list, tuple)) else [parts]:
+        if isinstance(part, str):
+            stem = part.rstrip(seps)
+            hit = {n: part for n in names if n == stem or any(n.startswith(stem + sep) for sep in seps)}
+            if not hit:
+                raise usage(argument, f"{kinds} of the model, or a prefix of their weights' names", part,
+                            fix=f"No weight's name starts with it; the model's are named like {', '.join(names[:4])}")
+        else:
+            hit = of_object(part)
+            if hit is None:
+                raise usage(argument, f"{kinds} of the model itself, or a prefix of their weights' names", part,
+                            fix="Pass a part of the model the check is given (not of another instance)")
+        found.update(hit)
+    if not found:  # a part without weights in a list (an activation among the backbone's children) is fine
+        raise usage(argument, f"{kinds} holding weights", parts, fix="It holds no weights to keep frozen")
+    return found
+
+
 def scalar_loss(loss: Any, source: str) -> float:
     """A loss returned by the user's code as a float; a usage error unless it is one number."""
     if hasattr(loss, "shape"):

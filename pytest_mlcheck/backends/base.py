@@ -221,6 +221,12 @@ class Session(Protocol):
 
 
 class Backend(Protocol):
+    def weights_under(self, model: Any, parts: Any, *, argument: str) -> dict[str, str]:
+        """The names (as a session's ``parameter_values`` and ``frozen_values`` give them) of the
+        model's weights under ``parts``: a module or layer of the model, a parameter or variable, a
+        prefix of their names, or a list of these; each with a label for messages. A usage error
+        naming ``argument`` for a part that is none of these or holds no weight."""
+
     def open(
         self,
         model: Any,

@@ -19,7 +19,7 @@ from typing import Any, Callable, ContextManager, Iterator, Protocol
 import keras
 import numpy as np
 
-from pytest_mlcheck.backends import lookup_axes, scalar_loss, unit_variance
+from pytest_mlcheck.backends import lookup_axes, scalar_loss, unit_variance, weights_under
 from pytest_mlcheck.backends.base import Crossing, Session
 from pytest_mlcheck.backends.interrupts import critical, user_boundary
 from pytest_mlcheck.backends.outputs import select_output
@@ -1126,6 +1126,24 @@ class KerasBackendBase:
     """Opens sessions of one Keras backend's adapter (``session``, set by each backend)."""
 
     session: type[KerasSessionBase]
+
+    def weights_under(self, model: Any, parts: Any, *, argument: str) -> dict[str, str]:
+        layers = list(model._flatten_layers(include_self=True))
+        # weights meant to train, frozen or not (a layer's trainable weights; moving statistics are state)
+        names = {id(v): v.path for layer in layers for v in getattr(layer, "_trainable_variables", [])}
+
+        def of_object(part: Any) -> dict[str, str] | None:
+            if isinstance(part, keras.Variable):
+                return {names[id(part)]: names[id(part)]} if id(part) in names else None
+            if isinstance(part, keras.layers.Layer):
+                if not any(layer is part for layer in layers):
+                    return None
+                return {names[id(v)]: part.name for v in part.weights if id(v) in names}
+            raise usage(argument, "a layer or variable of the model, a prefix of variable paths, or a list of them",
+                        part)
+
+        return weights_under(parts, list(names.values()), "/", of_object, argument=argument,
+                             kinds="layers or variables")
 
     @critical  # the return from the constructor, before the caller holds the session, is not interruptible
     def open(self, model: Any, *, within: Session | None = None, **kwargs: Any) -> Session:

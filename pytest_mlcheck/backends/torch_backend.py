@@ -19,7 +19,9 @@ from typing import Any, Callable, ContextManager
 import numpy as np
 import torch
 
-from pytest_mlcheck.backends import as_numpy, lookup_axes, scalar_loss, unit_variance, worker_device_index
+from pytest_mlcheck.backends import (
+    as_numpy, lookup_axes, scalar_loss, unit_variance, weights_under, worker_device_index,
+)
 from pytest_mlcheck.backends.base import Crossing, Session
 from pytest_mlcheck.backends.torch_watch import LossWatch, elementwise_crossings
 from pytest_mlcheck.backends.interrupts import critical, user_boundary
@@ -1112,6 +1114,24 @@ def _held_names(model: torch.nn.Module) -> dict[int, str]:
 
 
 class TorchBackend:
+    def weights_under(self, model: Any, parts: Any, *, argument: str) -> dict[str, str]:
+        names = {id(p): n for n, p in model.named_parameters()}
+        modules = {id(m): n for n, m in model.named_modules()}
+
+        def of_object(part: Any) -> dict[str, str] | None:
+            if isinstance(part, torch.Tensor):  # a Parameter
+                return {names[id(part)]: names[id(part)]} if id(part) in names else None
+            if isinstance(part, torch.nn.Module):
+                if id(part) not in modules:
+                    return None
+                label = modules[id(part)] or type(part).__name__
+                return {names[id(p)]: label for p in part.parameters() if id(p) in names}
+            raise usage(argument, "a module or parameter of the model, a prefix of parameter names, or a list of "
+                                  "them", part)
+
+        return weights_under(parts, list(names.values()), ".", of_object, argument=argument,
+                             kinds="modules or parameters")
+
     @critical  # the return from the constructor, before the caller holds the session, is not interruptible
     def open(self, model: Any, *, within: Session | None = None, **kwargs: Any) -> Session:
         return TorchSession(model, **kwargs)  # a trained copy needs nothing from an enclosing session

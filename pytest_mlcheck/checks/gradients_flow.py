@@ -8,6 +8,7 @@ import numpy as np
 
 from pytest_mlcheck import causes as C
 from pytest_mlcheck import diagnosis
+from pytest_mlcheck.backends import backend_for
 from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.checks.common import checked_batch, require_trainable, scaled_inputs, targets_of, unread_columns
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
@@ -185,21 +186,28 @@ def gradients_flow(
     optimizer: Any = None,
     train_step: Callable | None = None,
     output: Any = None,
+    frozen: Any = None,
     seed: int | None = None,
     device: str | None = None,
     max_seconds: float | None = None,
 ) -> CheckResult:
     """After one training step on a copy, every trainable parameter got a finite, non-zero
     gradient and changed, and the optimizer covers it; frozen parameters stayed put. The
-    message lists per-layer gradient norms and names dead, vanishing or exploding layers."""
+    message lists per-layer gradient norms and names dead, vanishing or exploding layers.
+    ``frozen``: parts of the model meant to stay as they are — a module or layer, a parameter or
+    variable, a prefix of their names, or a list of these; a trainable weight under them that the
+    step changes fails as ``frozen_params_changed``, and none of them is asked to get a gradient
+    or to change."""
     spec = TrainSpec(loss_fn=loss_fn, optimizer=optimizer, train_step=train_step, output=output)
     raw = checked_batch(run, batch)
+    meant = backend_for(model).weights_under(model, frozen, argument="frozen") if frozen is not None else {}
     with run.session(model, spec, explain=raw) as session:
         prepared = session.prepare(*raw)
         require_trainable(run, session, prepared)
         before = session.parameter_values()
         frozen_before = session.frozen_values()
-        grads = session.gradients(prepared) if train_step is None else None
+        kept = [n for n in before if n in meant]  # trainable weights the call says must stay
+        grads = _without(session.gradients(prepared), meant) if train_step is None else None
         # the error signal is read from the outputs before the step (after a diverging step it is huge)
         radial = radial_scale(grads, before) if grads else None
         may_explode = any(v > EXPLODING_SCALE for v in (radial or {}).values())
@@ -207,14 +215,15 @@ def gradients_flow(
         signal = error_signal(session, prepared) if may_explode or train_step is not None else None
         loss = session.train_step(prepared)
         if grads is None:
-            grads = diagnosis.step_gradients(session, run.result.notes)
+            grads = _without(diagnosis.step_gradients(session, run.result.notes), meant)
         after = session.parameter_values()
         frozen_after = session.frozen_values()
         run.record_losses([loss])
-        uncovered = session.uncovered_parameters()
+        uncovered = [n for n in session.uncovered_parameters() if n not in meant]
         # a parameter with no gradient, or a zero one, is reported as such, not again as unchanged
         silent = {n for n, g in (grads or {}).items() if g is None or not np.any(g)}
-        unchanged = [n for n in before if n not in uncovered and n not in silent and np.array_equal(before[n], after[n])]
+        unchanged = [n for n in before if n not in uncovered and n not in silent and n not in meant
+                     and np.array_equal(before[n], after[n])]
         moved_frozen = [n for n in frozen_before if not np.array_equal(frozen_before[n], frozen_after[n])]
         flagged = session.flagged_frozen()
         moved_flagged = [n for n in flagged if n in before and not np.array_equal(before[n], after[n])]
@@ -222,6 +231,9 @@ def gradients_flow(
         run.result.figures["trainable_tensors"] = len(before)
         if frozen_before:
             run.result.figures["frozen_tensors"] = len(frozen_before)
+        if meant:
+            run.figure("frozen_given", len(meant), f"frozen=: {len(meant)} weight tensor(s) under "
+                       f"{diagnosis.listed(sorted(set(meant.values())))}, {len(kept)} of them trainable")
         if norms:
             run.result.figures["gradient_norm_per_layer"] = norms
         causes: list[Evidence] = diagnosis.uncovered(uncovered)
@@ -232,6 +244,14 @@ def gradients_flow(
                            "`requires_grad = False` was set on the module: on a module (a torch nn.Module, a Keras "
                            "layer) that is a plain attribute and freezes nothing; call module.requires_grad_(False), "
                            "set requires_grad on each parameter, or (Keras) layer.trainable = False"))
+        moved_meant = [n for n in kept if n not in moved_flagged and not np.array_equal(before[n], after[n])]
+        if moved_meant:  # decisive: the call says these stay, the step moved them
+            causes.append((C.FROZEN_PARAMS_CHANGED,
+                           f"{len(moved_meant)} of the {len(kept)} trainable weight tensor(s) under "
+                           f"{diagnosis.listed(sorted(set(meant[n] for n in moved_meant)))}, passed as frozen=, changed "
+                           f"in a step: {diagnosis.listed(moved_meant)}; they are trainable and the optimizer updated "
+                           "them: freeze them before the optimizer is built (torch: module.requires_grad_(False)) or "
+                           "the model is compiled (Keras: layer.trainable = False)"))
         found = _judged(run, session, raw, prepared, train_step, grads, before, signal, radial) if grads else []
         if any(c == C.EXPLODING_GRADIENTS for c, _ in found) or not np.isfinite(loss):
             x = session.inputs(prepared)
@@ -267,6 +287,11 @@ def gradients_flow(
             C.TARGETS_NOT_NORMALIZED: "the gradients are out of scale on targets far beyond the outputs' scale",
         }.get(causes[0][0], "one training step does not reach every parameter")
         raise run.fail(headline, causes)
+
+
+def _without(grads: dict[str, np.ndarray | None] | None, meant: dict[str, str]) -> dict[str, np.ndarray | None] | None:
+    """The gradients of the weights not passed as frozen=: those are not asked to get one."""
+    return grads if not grads or not meant else {n: g for n, g in grads.items() if n not in meant}
 
 
 def _unread(session: Any, raw: tuple[Any, Any], prepared: Any) -> list[Evidence]:
