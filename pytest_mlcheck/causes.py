@@ -137,7 +137,8 @@ BATCH_MIXING = _cause("batch_mixing", "a sample's output depends on other sample
                             "a sample's slot in it")
 NO_INPUT_SIGNAL = _cause("no_input_signal", "on samples it did not train on, the model's predictions fit other "
                                             "samples' targets as well as their own",
-                         fix="check that inputs and labels stay aligned (shuffled together, same file order)")
+                         fix="check that inputs and labels stay aligned (shuffled together, same file order) and that each "
+                             "sample gets its own inputs")
 TARGET_SHAPE = _cause("target_shape", "outputs and targets differ in shape, so the loss broadcasts one against the other",
                       torch="make the head's output the targets' shape (out.squeeze(-1) or y.unsqueeze(-1)); "
                             "MSELoss warns about it; a per-sample value computed in the loss needs the targets' "

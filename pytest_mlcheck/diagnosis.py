@@ -771,13 +771,17 @@ def linear_stack(pairs: list[tuple[str, str, int, int, int]]) -> list[str]:
             for first, second, n_in, inner, n_out in pairs if inner >= min(n_in, n_out)]
 
 
-def identical_inputs(x: np.ndarray | None) -> list[Evidence]:
-    """Every sample of the batch has the same inputs: nothing can tell one target from another (an
-    integer division that floored every pixel to 0, one column broadcast to all rows)."""
+def identical_inputs(x: np.ndarray | None, *, targets: bool = True) -> list[Evidence]:
+    """Every sample of the batch has the same inputs (NaN where the first has NaN): nothing can tell
+    one target from another (an integer division that floored every pixel to 0, one column
+    broadcast to all rows). ``targets``: whether the check has targets to speak of."""
     if x is None or x.ndim < 1 or len(x) < 2 or not x.size:
         return []
     flat = x.reshape(len(x), -1)
-    if not (flat == flat[:1]).all():
+    same = flat == flat[:1]
+    if np.issubdtype(flat.dtype, np.floating):
+        same |= np.isnan(flat) & np.isnan(flat[:1])
+    if not same.all():
         return []
     values = np.unique(flat[0])
     if len(values) == 1:  # one value everywhere: most often a division that floored every pixel
@@ -788,8 +792,8 @@ def identical_inputs(x: np.ndarray | None) -> list[Evidence]:
         said, how = (f"{len(values)} distinct values, the same in each",
                      "one row broadcast to the batch, or every sample's features computed from the same one (an "
                      "index fixed inside a loop: x[0] where x[i] was meant)")
-    return [(C.NO_INPUT_SIGNAL,
-             f"all {len(x)} samples have identical inputs ({said}): no model can tell their targets apart; {how}")]
+    what = "tell their targets apart" if targets else "predict differently for them"
+    return [(C.NO_INPUT_SIGNAL, f"all {len(x)} samples have identical inputs ({said}): no model can {what}; {how}")]
 
 
 def every_class_marked(targets: Targets) -> list[Evidence]:

@@ -80,10 +80,12 @@ def test_parts_named_frozen_are_not_asked_for_a_gradient(mlcheck):
 
 
 @pytest.mark.parametrize("bad,said", [
-    ("backbone", "frozen: expected modules or parameters of the model, or a prefix of their weights' names, got "
-                 "'backbone'; no weight's name starts with it; the model's are named like 0.1.weight"),
+    ("backbone", "frozen: expected modules or parameters of the model, their names, or a prefix of their weights' "
+                 "names, got 'backbone'; no layer is named so and no weight's name starts with it; the model's are "
+                 "named like 0.1.weight"),
     (nn.Linear(64, 32), "frozen: expected modules or parameters of the model itself"),
-    (3, "frozen: expected a module or parameter of the model, a prefix of parameter names, or a list of them, got 3"),
+    (3, "frozen: expected a module or parameter of the model, a module's name, a prefix of parameter names, or a "
+        "list of these, got 3"),
 ], ids=["unknown prefix", "another model's module", "a number"])
 def test_a_part_that_is_not_the_models_is_a_usage_error(mlcheck, bad, said):
     with pytest.raises(MlcheckUsageError) as info:
@@ -105,5 +107,72 @@ def test_a_keras_part_that_is_not_the_models_is_a_usage_error(mlcheck):
     model, _ = _keras_finetune(freeze=True)
     with pytest.raises(MlcheckUsageError, match="^frozen: expected layers or variables of the model itself"):
         mlcheck.gradients_flow(model, digits_arrays(64), frozen=keras.layers.Dense(3))
-    with pytest.raises(MlcheckUsageError, match="^frozen: .* got 'encoder'; no weight's name starts with it"):
+    with pytest.raises(MlcheckUsageError, match="^frozen: .* got 'encoder'; no layer is named so"):
         mlcheck.gradients_flow(model, digits_arrays(64), frozen="encoder")
+
+
+def test_a_keras_layer_is_found_by_its_name_wherever_its_weights_were_named(mlcheck):
+    """Keras paths carry the names of the layers that built the weights, not the nesting: a frozen
+    Functional sub-model named "backbone" holds bb_dense/kernel. A layer's name resolves to it. The
+    second check runs after the user froze the backbone and compiled again: the training step kept
+    from the first check (traced with the backbone trainable) must not be reused and move it."""
+    keras.utils.set_random_seed(0)
+    inner = keras.Input((8, 8, 1))
+    backbone = keras.Model(inner, keras.layers.Dense(16, activation="relu", name="bb_dense")(
+        keras.layers.Flatten()(inner)), name="backbone")
+    outer = keras.Input((8, 8, 1))
+    model = keras.Model(outer, keras.layers.Dense(10, name="head")(backbone(outer)))
+    model.compile(optimizer=keras.optimizers.SGD(0.01),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.gradients_flow(model, digits_arrays(64), frozen="backbone")
+    assert failed.value.causes == ["frozen_params_changed"] and "bb_dense/kernel" in str(failed.value)
+    backbone.trainable = False
+    model.compile(optimizer=keras.optimizers.SGD(0.01),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    assert mlcheck.gradients_flow(model, digits_arrays(64), frozen="backbone").passed
+
+
+def test_keras_weights_whose_paths_another_weight_shares_are_a_usage_error_not_a_false_failure(mlcheck):
+    """Two towers built by one function each hold proj/kernel: a check that keys weights by path
+    cannot tell the frozen tower's from the trained one's, and says so instead of failing."""
+    keras.utils.set_random_seed(0)
+
+    def tower(name: str) -> keras.Model:
+        x = keras.Input((8, 8, 1))
+        return keras.Model(x, keras.layers.Dense(8, name="proj")(keras.layers.Flatten()(x)), name=name)
+
+    q, d = tower("q"), tower("d")
+    q.trainable = False
+    x = keras.Input((8, 8, 1))
+    model = keras.Model(x, keras.layers.Dense(10)(keras.layers.Concatenate()([q(x), d(x)])))
+    model.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    with pytest.raises(MlcheckUsageError, match="^frozen: expected layers whose weights the model names uniquely"):
+        mlcheck.gradients_flow(model, digits_arrays(64), frozen=q)
+
+
+def test_torch_parts_by_alias_generator_or_named_pairs_and_buffers_refused(mlcheck):
+    class Tied(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.BatchNorm1d(32), nn.ReLU())
+            self.alias = self.body  # the same module under a second name
+            self.head = nn.Linear(32, 10)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.head(self.body(x))
+
+    batch = tc.digits_batch(64)
+    for parts in ("alias", "alias.1", (p for p in Tied().body.parameters())):
+        torch.manual_seed(0)
+        model = Tied()
+        if not isinstance(parts, str):
+            parts = model.body.parameters()
+        with pytest.raises(CheckFailed) as failed:
+            mlcheck.gradients_flow(model, batch, loss_fn=CE(), frozen=parts)
+        assert failed.value.causes == ["frozen_params_changed"], parts
+    model = Tied()
+    model.body.requires_grad_(False)
+    assert mlcheck.gradients_flow(model, batch, loss_fn=CE(), frozen=model.body.named_parameters()).passed
+    with pytest.raises(MlcheckUsageError, match="^frozen: .* this is a buffer"):
+        mlcheck.gradients_flow(model, batch, loss_fn=CE(), frozen=model.body[2].running_mean)

@@ -102,6 +102,29 @@ def test_many_inputs_that_are_one_sample_repeated_are_a_defect_of_the_data(mlche
     assert mlcheck.not_constant_predictions(model, x).passed
 
 
+def test_one_sample_repeated_with_nan_names_both_and_a_sequence_first_batch_stays_a_usage_error(mlcheck):
+    """NaN equals NaN for the repeat; an (T, N, F) batch of a sequence-first LSTM whose time steps
+    are alike is not one sample repeated (its outputs are not one per row): the usage error stays."""
+    same = held_out(1).repeat(20, 1, 1, 1)
+    same[:, 0, 0, 0] = float("nan")
+    with pytest.raises(CheckFailed) as info:
+        mlcheck.not_constant_predictions(nn.Sequential(nn.Flatten(), nn.Linear(64, 10)), same)
+    assert info.value.causes == ["no_input_signal", "inputs_not_finite"]
+
+    class SeqFirst(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rnn, self.head = nn.LSTM(4, 8), nn.Linear(8, 3)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.head(self.rnn(x)[0][-1])
+
+    torch.manual_seed(0)
+    steps = torch.randn(20, 4).unsqueeze(0).repeat(12, 1, 1)  # (T=12, N=20, F=4): every step alike
+    with pytest.raises(MlcheckUsageError, match="inputs: expected at least 10 distinct"):
+        mlcheck.not_constant_predictions(SeqFirst(), steps)
+
+
 def test_a_head_with_a_class_per_position_is_read_per_position(mlcheck):
     """Token targets (B, T) against logits (B, T, C): the classes predicted at every position, not
     an argmax over the flattened T × C values (a translation model's "class 1419" of 177)."""

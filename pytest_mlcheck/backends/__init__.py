@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 from typing import TYPE_CHECKING, Any, Callable
@@ -80,27 +81,33 @@ def backend_for(model: object, *, argument: str = "model") -> Backend:
                 fix="Pass the model object itself, not its class or output")
 
 
-def weights_under(parts: Any, names: list[str], seps: str, of_object: Callable[[Any], dict[str, str] | None], *,
-                  argument: str, kinds: str) -> dict[str, str]:
+def weights_under(parts: Any, names: dict[str, str], seps: str, of_object: Callable[[Any], dict[str, str] | None],
+                  of_name: Callable[[str], dict[str, str] | None], *, argument: str, kinds: str) -> dict[str, str]:
     """The names (as a session's ``parameter_values`` and ``frozen_values`` give them) of the weights
-    under ``parts`` — one part or a list or tuple of them: a name prefix (ending at one of ``seps``),
-    or an object of the model that ``of_object`` resolves to {name: label} (None: not the model's) —
-    each with a label for messages. A prefix that matches no weight, an object that is not the
-    model's, or parts that hold no weight at all are usage errors: a typo would otherwise pass the
-    check it was meant to tighten."""
+    under ``parts`` — one part, or a list, tuple, set or generator of them: the name of a module or
+    layer (``of_name``), a prefix of the weights' names (``names``: every name a weight is reached by,
+    aliases included, to the one the session uses) ending at one of ``seps``, or an object of the
+    model that ``of_object`` resolves (None: not the model's) — each with a label for messages. A
+    prefix that matches no weight, an object that is not the model's, or parts that hold no weight at
+    all are usage errors: a typo would otherwise pass the check it was meant to tighten."""
+    many = isinstance(parts, (list, tuple, set, frozenset)) or inspect.isgenerator(parts)
     found: dict[str, str] = {}
-    for part in parts if isinstance(parts, (list, tuple)) else [parts]:
+    for part in list(parts) if many else [parts]:
         if isinstance(part, str):
             stem = part.rstrip(seps)
-            hit = {n: part for n in names if n == stem or any(n.startswith(stem + sep) for sep in seps)}
+            hit = of_name(stem) if stem else None
+            if hit is None:
+                hit = {used: part for n, used in names.items()
+                       if stem and (n == stem or any(n.startswith(stem + sep) for sep in seps))}
             if not hit:
-                raise usage(argument, f"{kinds} of the model, or a prefix of their weights' names", part,
-                            fix=f"No weight's name starts with it; the model's are named like {', '.join(names[:4])}")
+                raise usage(argument, f"{kinds} of the model, their names, or a prefix of their weights' names", part,
+                            fix=f"No layer is named so and no weight's name starts with it; the model's are named "
+                                f"like {', '.join(list(names)[:4])}")
         else:
             hit = of_object(part)
             if hit is None:
-                raise usage(argument, f"{kinds} of the model itself, or a prefix of their weights' names", part,
-                            fix="Pass a part of the model the check is given (not of another instance)")
+                raise usage(argument, f"{kinds} of the model itself, their names, or a prefix of their weights' names",
+                            part, fix="Pass a part of the model the check is given (not of another instance)")
         found.update(hit)
     if not found:  # a part without weights in a list (an activation among the backbone's children) is fine
         raise usage(argument, f"{kinds} holding weights", parts, fix="It holds no weights to keep frozen")

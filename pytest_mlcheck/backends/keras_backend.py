@@ -270,8 +270,11 @@ class KerasSession(KerasSessionBase):
                                                 validate_shape=False)
 
     def _key(self) -> tuple:
+        # the variables it trains too: a layer's ``trainable`` set after a check traced its step (and the
+        # model compiled again) must not be updated by the step kept from before
         return (self.tf_device, self._opt_key, self._lr_factor, self._no_decay, self._loss_key(),
-                _config_key(self.output), self._training, self._override is not None, self._mixed)
+                _config_key(self.output), self._training, self._override is not None, self._mixed,
+                tuple(id(v) for v in self.model.trainable_variables))
 
     def _loss_key(self) -> Any:
         # the compiled loss by what it is, not by id(): a recompiled model's new loss object may take

@@ -1130,20 +1130,48 @@ class KerasBackendBase:
     def weights_under(self, model: Any, parts: Any, *, argument: str) -> dict[str, str]:
         layers = list(model._flatten_layers(include_self=True))
         # weights meant to train, frozen or not (a layer's trainable weights; moving statistics are state)
-        names = {id(v): v.path for layer in layers for v in getattr(layer, "_trainable_variables", [])}
+        weights = {id(v): v for layer in layers for v in getattr(layer, "_trainable_variables", [])}
+        shared: dict[str, int] = {}
+        for v in weights.values():
+            shared[v.path] = shared.get(v.path, 0) + 1
+        names = {v.path: v.path for v in weights.values()}
+        state = {id(v) for v in model.variables} - set(weights)
+
+        def of_layer(layer: Any) -> dict[str, str]:
+            mine = [v for v in layer.weights if id(v) in weights]
+            # a session keys weights by path: one whose path another weight shares cannot be told apart
+            # from it (two sub-models each with a layer named "proj"); it is left out rather than misread
+            told = {v.path: layer.name for v in mine if shared[v.path] == 1}
+            if mine and not told:
+                raise usage(argument, "layers whose weights the model names uniquely", layer,
+                            fix=f"Its weights' paths ({', '.join(v.path for v in mine[:2])}) are shared with other "
+                                "weights of the model (layers of the same name in two sub-models): give the layers "
+                                "distinct names")
+            return told
 
         def of_object(part: Any) -> dict[str, str] | None:
             if isinstance(part, keras.Variable):
-                return {names[id(part)]: names[id(part)]} if id(part) in names else None
-            if isinstance(part, keras.layers.Layer):
-                if not any(layer is part for layer in layers):
+                if id(part) in state:
+                    raise usage(argument, "layers or variables (weights) of the model", part,
+                                fix="This is a state variable (a moving statistic, which a training step may "
+                                    "change); pass the layer or its weights")
+                if id(part) not in weights:
                     return None
-                return {names[id(v)]: part.name for v in part.weights if id(v) in names}
-            raise usage(argument, "a layer or variable of the model, a prefix of variable paths, or a list of them",
-                        part)
+                if shared[part.path] > 1:
+                    raise usage(argument, "variables the model names uniquely", part,
+                                fix=f"Its path {part.path} is shared with another weight of the model: give the "
+                                    "layers distinct names")
+                return {part.path: part.path}
+            if isinstance(part, keras.layers.Layer):
+                return of_layer(part) if any(layer is part for layer in layers) else None
+            raise usage(argument, "a layer or variable of the model, a layer's name, a prefix of variable paths, "
+                                  "or a list of these", part)
 
-        return weights_under(parts, list(names.values()), "/", of_object, argument=argument,
-                             kinds="layers or variables")
+        def of_name(name: str) -> dict[str, str] | None:
+            found = [layer for layer in layers if layer.name == name and layer is not model]
+            return of_layer(found[0]) if len(found) == 1 else None
+
+        return weights_under(parts, names, "/", of_object, of_name, argument=argument, kinds="layers or variables")
 
     @critical  # the return from the constructor, before the caller holds the session, is not interruptible
     def open(self, model: Any, *, within: Session | None = None, **kwargs: Any) -> Session:

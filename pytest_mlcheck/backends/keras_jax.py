@@ -195,7 +195,7 @@ class KerasJaxSession(KerasSessionBase):
         loss = ("compiled", id(getattr(self.model, "loss", None))) if self._uses_compiled_loss \
             else _config_key(self.loss_fn)
         return (self._device, self._opt_key, self._no_decay, loss, _config_key(self.output), self._training,
-                len(self.model.variables))
+                len(self.model.variables), tuple(id(v) for v in self.model.trainable_variables))
 
     def _cached(self) -> _Jitted | None:
         return _JITTED.get(self.model, {}).get(self._key())

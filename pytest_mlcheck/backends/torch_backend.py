@@ -1115,22 +1115,33 @@ def _held_names(model: torch.nn.Module) -> dict[int, str]:
 
 class TorchBackend:
     def weights_under(self, model: Any, parts: Any, *, argument: str) -> dict[str, str]:
-        names = {id(p): n for n, p in model.named_parameters()}
+        used = {id(p): n for n, p in model.named_parameters()}  # the names a session reports
+        names = {n: used[id(p)] for n, p in model.named_parameters(remove_duplicate=False)}  # aliases too
         modules = {id(m): n for n, m in model.named_modules()}
+        by_name = {n: m for n, m in model.named_modules(remove_duplicate=False) if n}
+        state = {id(b) for b in model.buffers()}
+
+        def of_module(module: torch.nn.Module, label: str) -> dict[str, str]:
+            return {used[id(p)]: label for p in module.parameters() if id(p) in used}
 
         def of_object(part: Any) -> dict[str, str] | None:
-            if isinstance(part, torch.Tensor):  # a Parameter
-                return {names[id(part)]: names[id(part)]} if id(part) in names else None
+            if isinstance(part, tuple) and len(part) == 2 and isinstance(part[0], str):
+                part = part[1]  # a (name, parameter) pair of named_parameters(): its name is the module's own
+            if isinstance(part, torch.Tensor):
+                if id(part) in state:
+                    raise usage(argument, "modules or parameters (weights) of the model", part,
+                                fix="This is a buffer (state such as BatchNorm's running statistics, which a "
+                                    "training step may change); pass the module or its parameters")
+                return {used[id(part)]: used[id(part)]} if id(part) in used else None
             if isinstance(part, torch.nn.Module):
-                if id(part) not in modules:
-                    return None
-                label = modules[id(part)] or type(part).__name__
-                return {names[id(p)]: label for p in part.parameters() if id(p) in names}
-            raise usage(argument, "a module or parameter of the model, a prefix of parameter names, or a list of "
-                                  "them", part)
+                return of_module(part, modules[id(part)] or type(part).__name__) if id(part) in modules else None
+            raise usage(argument, "a module or parameter of the model, a module's name, a prefix of parameter "
+                                  "names, or a list of these", part)
 
-        return weights_under(parts, list(names.values()), ".", of_object, argument=argument,
-                             kinds="modules or parameters")
+        def of_name(name: str) -> dict[str, str] | None:
+            return of_module(by_name[name], name) if name in by_name else None
+
+        return weights_under(parts, names, ".", of_object, of_name, argument=argument, kinds="modules or parameters")
 
     @critical  # the return from the constructor, before the caller holds the session, is not interruptible
     def open(self, model: Any, *, within: Session | None = None, **kwargs: Any) -> Session:

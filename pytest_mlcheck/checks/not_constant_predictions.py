@@ -71,12 +71,13 @@ def not_constant_predictions(
         arrays = [session.inputs(p) for p in prepared]
         if all(a is not None for a in arrays):
             distinct = distinct_rows(arrays)
-            if distinct == 1 and sum(len(a) for a in arrays) >= COLLAPSE_MIN_SAMPLES:
+            if distinct == 1 and sum(len(a) for a in arrays) >= COLLAPSE_MIN_SAMPLES \
+                    and _alike(session, prepared, sum(len(a) for a in arrays)):
                 # a batch of one sample repeated is what a pipeline that hands every sample the first
                 # one's features gives (an index fixed inside a loop): a defect of the data, not the call
-                raise run.fail(f"all {sum(len(a) for a in arrays)} inputs are one sample repeated: no model "
-                               "can predict differently for them",
-                               diagnosis.identical_inputs(np.concatenate(arrays)))
+                x = np.concatenate(arrays)
+                raise run.fail(f"all {len(x)} inputs are one sample repeated: no model can predict differently "
+                               "for them", diagnosis.identical_inputs(x, targets=False) + diagnosis.inputs_not_finite(x))
             if distinct < COLLAPSE_MIN_SAMPLES:
                 raise usage("inputs", f"at least {COLLAPSE_MIN_SAMPLES} distinct samples to judge a spread of "
                                       "predictions", fix=f"got {distinct}; pass more varied inputs (e.g. a held-out batch)")
@@ -139,6 +140,23 @@ def not_constant_predictions(
                 + causes_extra
         judge.report(run, causes_extra, majority)
         return run.passed()
+
+
+def _alike(session: Any, prepared: list[Any], n: int) -> bool:
+    """Whether the model's predictions for inputs that are one sample repeated are one per input and
+    all alike, as a model gives for its samples: a layout whose first axis is not the samples' (a
+    sequence-first recurrent model, whose rows are time steps) gives other rows, or rows that differ."""
+    try:
+        outs = [np.asarray(session.predict(p)) for p in prepared]
+        rows = np.concatenate([o.reshape(len(o), -1) for o in outs]).astype(np.float64)
+    except Exception:  # outputs this reading cannot stack: no verdict from them
+        return False
+    if len(rows) != n:
+        return False
+    # alike within float32 rounding: a kernel may block the rows of a batch differently
+    scale = float(np.nanmax(np.abs(rows))) if np.isfinite(rows).any() else 0.0
+    same = np.isclose(rows, rows[:1], rtol=0, atol=1e-5 * max(scale, 1e-30)) | (np.isnan(rows) & np.isnan(rows[:1]))
+    return bool(same.all())
 
 
 def _past_majority(run: CheckRun, majority: tuple[int, float, float] | None, cap: float, read: list[Targets],
