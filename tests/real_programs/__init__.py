@@ -285,4 +285,8 @@ PROGRAMS: tuple[str, ...] = (
     "b61a_dlaicourse_rps_cnn_uploaded_images_not_rescaled",
     "b61b_nbeats_window_scaled_with_forecast_stats",
     "b61c_tingsong_tutorial_finetune_freeze_sets_requires_grad_true",
+    # sixty-second held-out batch (ported blind to the probes)
+    "b62a_speech_emotion_mel_of_first_clip_for_every_sample",
+    "b62b_keras_wtte_rnn_engine_test_set_normalized_on_itself",
+    "b62c_drl_handson_stocks_dueling_adv_mean_over_batch",
 )
