@@ -608,14 +608,23 @@ class KerasSessionBase:
         if not norms:
             return False
         momenta = [layer.momentum for layer in norms]
+        # dropout off: the statistics of the activations inference computes, not of dropped-out ones
+        # (the variance shift between dropout and batch norm)
+        drops = [layer for layer in self.model._flatten_layers(include_self=False)
+                 if isinstance(layer, keras.layers.Dropout)]
+        rates = [layer.rate for layer in drops]
         try:
             for layer in norms:  # momentum 0: one training pass sets the moving statistics to the batch's
                 layer.momentum = 0.0
+            for layer in drops:
+                layer.rate = 0.0
             with self._place():
                 self._forward(batch[0], training=True)
         finally:
             for layer, momentum in zip(norms, momenta):
                 layer.momentum = momentum
+            for layer, rate in zip(drops, rates):
+                layer.rate = rate
         return True
 
     def uncovered_parameters(self) -> list[str]:

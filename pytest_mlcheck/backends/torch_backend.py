@@ -487,6 +487,12 @@ class TorchSession:
                     m.reset_running_stats()
                 m.momentum = None
             self.model.train()
+            # dropout off: the statistics of the activations eval mode computes, not of dropped-out ones,
+            # whose larger variance a later normalisation would then divide eval mode's by (the
+            # variance shift between dropout and batch norm)
+            for m in self.model.modules():
+                if isinstance(m, torch.nn.modules.dropout._DropoutNd):
+                    m.eval()
             with torch.no_grad():
                 self._forward(batch[0])
         finally:
