@@ -11,6 +11,7 @@ and starts from the weights the user had; each session restores, when it closes,
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import operator
@@ -654,12 +655,7 @@ class KerasSessionBase:
         """Weights meant to train (a layer's trainable weights) that are frozen now; moving
         statistics and other state variables are not weights and may change."""
         live = {id(v) for v in self.model.trainable_variables}
-        frozen = {}
-        for layer in self.model._flatten_layers(include_self=True):
-            for v in getattr(layer, "_trainable_variables", []):
-                if id(v) not in live:
-                    frozen[v.path] = np.array(v.numpy(), copy=True)
-        return frozen
+        return {v.path: np.array(v.numpy(), copy=True) for v in weights_meant_to_train(self.model) if id(v) not in live}
 
     def scale_lr(self, factor: float) -> None:
         self._lr_factor *= factor
@@ -1131,6 +1127,13 @@ class KerasSessionBase:
 user_boundary(KerasSessionBase.__init__)  # it runs the user's optimizer factory
 
 
+def weights_meant_to_train(model: Any) -> list[Any]:
+    """Each layer's own trainable weights, frozen or not (``_trainable_variables`` holds them whatever
+    ``trainable`` says; moving statistics are state and are not among them), each variable once."""
+    return list({id(v): v for layer in model._flatten_layers(include_self=True)
+                 for v in getattr(layer, "_trainable_variables", [])}.values())
+
+
 class KerasBackendBase:
     """Opens sessions of one Keras backend's adapter (``session``, set by each backend)."""
 
@@ -1138,11 +1141,8 @@ class KerasBackendBase:
 
     def weights_under(self, model: Any, parts: Any, *, argument: str) -> dict[str, str]:
         layers = list(model._flatten_layers(include_self=True))
-        # weights meant to train, frozen or not (a layer's trainable weights; moving statistics are state)
-        weights = {id(v): v for layer in layers for v in getattr(layer, "_trainable_variables", [])}
-        shared: dict[str, int] = {}
-        for v in weights.values():
-            shared[v.path] = shared.get(v.path, 0) + 1
+        weights = {id(v): v for v in weights_meant_to_train(model)}
+        shared = collections.Counter(v.path for v in weights.values())
         names = {v.path: v.path for v in weights.values()}
         state = {id(v) for v in model.variables} - set(weights)
 

@@ -71,13 +71,13 @@ def not_constant_predictions(
         arrays = [session.inputs(p) for p in prepared]
         if all(a is not None for a in arrays):
             distinct = distinct_rows(arrays)
-            if distinct == 1 and sum(len(a) for a in arrays) >= COLLAPSE_MIN_SAMPLES \
-                    and _alike(session, prepared, sum(len(a) for a in arrays)):
+            n = sum(len(a) for a in arrays)
+            if distinct == 1 and n >= COLLAPSE_MIN_SAMPLES and _alike(session, prepared, n):
                 # a batch of one sample repeated is what a pipeline that hands every sample the first
                 # one's features gives (an index fixed inside a loop): a defect of the data, not the call
                 x = np.concatenate(arrays)
-                raise run.fail(f"all {len(x)} inputs are one sample repeated: no model can predict differently "
-                               "for them", diagnosis.identical_inputs(x, targets=False) + diagnosis.inputs_not_finite(x))
+                raise run.fail(f"all {n} inputs are one sample repeated: no model can predict differently for them",
+                               diagnosis.identical_inputs(x, targets=False) + diagnosis.inputs_not_finite(x))
             if distinct < COLLAPSE_MIN_SAMPLES:
                 raise usage("inputs", f"at least {COLLAPSE_MIN_SAMPLES} distinct samples to judge a spread of "
                                       "predictions", fix=f"got {distinct}; pass more varied inputs (e.g. a held-out batch)")
@@ -155,8 +155,7 @@ def _alike(session: Any, prepared: list[Any], n: int) -> bool:
         return False
     # alike within float32 rounding: a kernel may block the rows of a batch differently
     scale = float(np.nanmax(np.abs(rows))) if np.isfinite(rows).any() else 0.0
-    same = np.isclose(rows, rows[:1], rtol=0, atol=1e-5 * max(scale, 1e-30)) | (np.isnan(rows) & np.isnan(rows[:1]))
-    return bool(same.all())
+    return bool(np.isclose(rows, rows[:1], rtol=0, atol=1e-5 * max(scale, 1e-30), equal_nan=True).all())
 
 
 def _past_majority(run: CheckRun, majority: tuple[int, float, float] | None, cap: float, read: list[Targets],

@@ -881,10 +881,11 @@ def proven_before_extending(model: Any, settings: Settings, spec: TrainSpec, ses
     scaled = _scaled(fresh, first, x)
     log = ProbeLog()
     raw = diagnosis.raw_inputs(scaled)
-    return bool(raw or _proven(session, fresh, spec, raw_batch, first, x, losses, initial_outputs,
-                               _final(session, first), targets, [], log, None, looked=True)
+    final = _final(session, first)  # one read of the trained outputs serves both looks
+    return bool(raw or _proven(session, fresh, spec, raw_batch, first, x, losses, initial_outputs, final, targets,
+                               [], log, None, looked=True)
                 or _input_dependence(fresh, first, x, settings.seed, log, raw=False, scores=targets.classes,
-                                     targets=targets, final=_final(session, first)))
+                                     targets=targets, final=final))
 
 
 def accumulating_step(model: Any, settings: Settings, spec: TrainSpec, session: Any,
