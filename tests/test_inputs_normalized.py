@@ -152,3 +152,41 @@ def test_a_layer_called_first_on_a_baseline_is_judged_on_its_second_call(mlcheck
     with pytest.raises(CheckFailed) as failed:
         mlcheck.inputs_normalized(pixels, model=_BaselineFirst())
     assert failed.value.causes == ["inputs_not_normalized"], str(failed.value)
+
+
+class _Shifted(nn.Module):
+    """The first weighted layer reads the image and the image less 0.5 (DRAW's ``x - sigmoid(canvas)``
+    with a canvas at 0), optionally after rescaling it by ``gain``."""
+
+    def __init__(self, gain: float = 1.0) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.gain, self.fc = gain, nn.Linear(128, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.flatten(1) * self.gain
+        return self.fc(torch.cat([x, x - 0.5], dim=1))
+
+
+def _keras_shifted(gain: float = 1.0) -> keras.Model:
+    keras.utils.set_random_seed(0)
+    x = keras.Input((64,))
+    scaled = keras.layers.Rescaling(gain)(x)
+    shifted = keras.layers.Rescaling(1.0, offset=-0.5)(scaled)
+    return keras.Model(x, keras.layers.Dense(10)(keras.layers.Concatenate()([scaled, shifted])))
+
+
+@pytest.mark.parametrize("framework", ["torch", "keras"])
+@pytest.mark.parametrize(("scale", "gain"), [(255.0 ** 2, 1.0), (255.0, 1.0), (255.0 ** 2, 255.0)],
+                         ids=["BROKEN pixels / 255 / 255", "pixels in [0, 1]", "pixels / 255 / 255 rescaled inside"])
+def test_a_shift_inside_the_model_does_not_hide_inputs_scaled_twice(mlcheck: MLCheck, framework: str, scale: float,
+                                                                     gain: float):
+    pixels = (np.random.default_rng(2).integers(0, 256, (32, 64)) / scale).astype(np.float32)
+    model, inputs = (_Shifted(gain), torch.from_numpy(pixels)) if framework == "torch" else (_keras_shifted(gain), pixels)
+    if scale == 255.0 or gain != 1.0:
+        assert mlcheck.inputs_normalized(inputs, model=model).passed
+        return
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.inputs_normalized(inputs, model=model)
+    assert failed.value.causes == ["inputs_not_normalized"], str(failed.value)
+    assert "differs between samples by at most 0.00" in str(failed.value) and "scaled twice" in str(failed.value)

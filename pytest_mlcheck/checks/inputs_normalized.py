@@ -10,7 +10,9 @@ import numpy as np
 from pytest_mlcheck.backends import as_numpy
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.data import input_batches
-from pytest_mlcheck.diagnosis import scale_causes
+from pytest_mlcheck import causes as C
+from pytest_mlcheck.causes import Evidence
+from pytest_mlcheck.diagnosis import scale_causes, scaled_twice
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import CheckResult, fmt
 
@@ -40,6 +42,24 @@ def _alike_in_every_sample(x: np.ndarray) -> bool:
     if not np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_ or x.ndim == 0 or len(x) < 2:
         return False
     return bool(np.array_equal(x, np.broadcast_to(x[:1], x.shape), equal_nan=np.issubdtype(x.dtype, np.floating)))
+
+
+def _offset_only(raw: Any, x: np.ndarray, said: str) -> list[Evidence]:
+    """A raw input scaled twice whose samples still differ only at that scale where the first weighted
+    layer reads it: the model shifted it (DRAW's ``x - sigmoid(canvas)`` is about -0.5) but did not
+    rescale it, so the spread that tells samples apart stays near 1/255 of unit scale."""
+    if not hasattr(raw, "shape") or x.ndim == 0 or len(x) < 2 or not np.issubdtype(x.dtype, np.floating):
+        return []
+    raw = as_numpy(raw)
+    if not scaled_twice(raw):
+        return []
+    centred = x - x.mean(axis=0, keepdims=True)
+    if not scaled_twice(centred):
+        return []
+    return [(C.INPUTS_NOT_NORMALIZED,
+             f"the input never exceeds {fmt(float(np.max(np.abs(raw))))} in magnitude: scaled twice? (x / 255 / 255); "
+             f"{said} differs between samples by at most {fmt(float(np.max(np.abs(centred))))} from their mean (the "
+             "model shifts the input but does not rescale it); inputs should reach about 1")]
 
 
 def _raw_reaches(raw: Any, later: list[tuple[str, np.ndarray, bool]]) -> tuple[str, np.ndarray] | None:
@@ -114,6 +134,8 @@ def inputs_normalized(
     stats = _stats(x)
     run.figure(where, stats, f"{said}: {_described(stats)}")
     causes = scale_causes(x, said)
+    if not causes and where == "first_layer_input":
+        causes = _offset_only(batches[0], x, said)
     if not causes:
         return run.passed()
     if model is None and np.issubdtype(x.dtype, np.integer):
