@@ -74,3 +74,11 @@ def test_probes_share_the_cap_and_reaching_it_there_names_no_cause(mlcheck):
     elapsed = time.perf_counter() - start
     assert stopped.value.causes == []  # a probe cut short would have named another cause, or none
     assert elapsed < 1.1 * 1.0 + 0.5, elapsed  # within ~10%, plus one step and the copies
+
+
+def test_an_overfit_run_stopped_at_the_cap_says_how_many_samples_it_had_right(mlcheck):
+    with pytest.raises(CheckIncomplete) as stopped:
+        mlcheck.overfit_one_batch(Slow(), tc.digits_batch(32), loss_fn=CE(), steps=400, max_seconds=0.5)
+    right = stopped.value.result.figures["accuracy"]
+    assert 0 <= right <= 1
+    assert re.search(r"accuracy: \d+/32 predicted right", str(stopped.value)), str(stopped.value)

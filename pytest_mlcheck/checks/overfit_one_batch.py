@@ -148,12 +148,14 @@ def overfit_one_batch(
             return passed_unless_proven(run, model, settings, spec, session, raw, prepared, out0, targets,
                                         looked=slow and not proven)
         if why == "time":  # no probes past the cap: they would only run into it again
+            if kind != "regression":  # how close it got: the watch's last reading, or one eval-mode pass
+                seen = watch.outputs if watch is not None and watch.step == len(losses) else None
+                _accuracy(run, targets, settled_outputs(session, prepared) if seen is None else seen)
             raise run.time_up(f"after {len(losses)} of {max_steps} steps without fitting one batch of {len(out0)}")
         if why != "nonfinite" and outputs is None:
             outputs = settled_outputs(session, prepared)
         if kind != "regression" and outputs is not None:
-            right = targets.right(outputs)
-            run.figure("accuracy", float(right.mean()), f"accuracy: {int(right.sum())}/{len(right)} predicted right")
+            right = _accuracy(run, targets, outputs)
             came = progress(losses[0], losses[-1], targets.floor)
             if why == "steps" and came >= drop and not right.all() and stall.line is None:  # (the stall said it)
                 # the eval-mode loss's progress from the start the stall reads too: the watch's, under one
@@ -174,6 +176,13 @@ def overfit_one_batch(
             run.result.notes.append(f"the loss was still falling steadily at step {len(losses)} "
                                     f"({OVERFIT_EXTEND}× the budget): a larger steps= or learning rate may fit")
         raise run.fail(_headline(ok, why, losses, max_steps, run, uncovered), causes)
+
+
+def _accuracy(run: CheckRun, targets: Targets, outputs: Any) -> np.ndarray:
+    """Record how many samples the eval-mode ``outputs`` get right; which ones."""
+    right = targets.right(outputs)
+    run.figure("accuracy", float(right.mean()), f"accuracy: {int(right.sum())}/{len(right)} predicted right")
+    return right
 
 
 def _share(came: float) -> str:
