@@ -142,8 +142,15 @@ def loss_decreases(
         floors = [targets.floor] + [targets_of(session, raw[0], b, session.predict(b), targets.task).floor
                                     for raw, b in zip(raws[1:5], prepared[1:5])]
         floor = float(np.mean(floors))
+        step_copy = lambda: open_session(model, settings, spec, within=session)  # noqa: E731
         at_init = _losses_at_init(session, prepared, n_steps) if train_step is None else _losses_at_init(
-            session, prepared, n_steps, lambda: open_session(model, settings, spec, within=session), raws)
+            session, prepared, n_steps, step_copy, raws)
+        if train_step is None and not np.isfinite(at_init).any():
+            # no loss to evaluate on given outputs (a Keras train_step override with a loss of its own):
+            # the step's own loss on a fresh copy at lr 0, as for a train_step= of the user's
+            at_init = _losses_at_init(session, prepared, n_steps, step_copy, raws)
+        if not np.isfinite(at_init).any():
+            at_init = []  # nothing measured: the run's first loss is the baseline
         baseline = float(np.mean(at_init[:5])) if at_init else float("nan")
         losses, _, why = train_loop(session, prepared, n_steps, run)
         if not np.isfinite(baseline):
