@@ -474,6 +474,47 @@ def _rows_shifted(out: np.ndarray, axis: int) -> np.ndarray:
     return np.ascontiguousarray(out + shift, dtype=np.float32)
 
 
+def _softmaxed_along(out: np.ndarray, axis: int, loss_at: LossAt) -> bool:
+    """Whether the loss reads ``out`` as one categorical choice per position along ``axis``: the
+    outputs are probabilities summing to 1 along it (a softmax head), or the loss stays where it was
+    when every position is shifted along it by a constant of its own (a softmax inside the loss)."""
+    if not np.isfinite(out).all():
+        return False
+    if out.min() >= 0 and np.allclose(out.sum(axis=axis), 1.0, atol=SUM_ATOL):
+        return True
+    base, moved = loss_at(np.ascontiguousarray(out, dtype=np.float32)), loss_at(_rows_shifted(out, axis))
+    return _finite(base) and _finite(moved) and abs(moved - base) <= 1e-4 * max(1.0, abs(base))
+
+
+def _one_hot_per_position(y: np.ndarray, out: np.ndarray, loss_at: LossAt) -> Optional[tuple[np.ndarray, int]]:
+    """One-hot rows per position — (N, T, C) next-token targets of a text generator, WaveNet's one-hot
+    samples, (N, H, W, C) or (N, C, H, W) masks — beside outputs of the same shape, under a loss that
+    softmaxes along that axis (:func:`_softmaxed_along`): the class ids per position (argmax; -1 at
+    rows of all 0, where the loss must stay put when the outputs move: a shifted target's empty last
+    step) and the class axis. A loss that scores each output on its own (a sigmoid per channel) keeps
+    the multilabel reading, which demands each output on its side of the threshold; a softmax only
+    ranks the target's score first."""
+    if y.ndim < 3 or tuple(y.shape) != tuple(out.shape) or not y.size:
+        return None
+    yf = np.asarray(y, dtype=np.float64)
+    if not np.isin(yf, (0.0, 1.0)).all():
+        return None
+    axes = [axis for axis in (1, y.ndim - 1) if y.shape[axis] >= 2
+            and np.isin(yf.sum(axis=axis), (0.0, 1.0)).all() and yf.sum(axis=axis).any()
+            and _softmaxed_along(out, axis, loss_at)]
+    if not axes:
+        return None
+    axis = axes[0] if len(axes) == 1 else _square_class_axis(out, loss_at)
+    hot = yf.sum(axis=axis) > 0
+    if not hot.all():  # rows of all 0: the loss must skip them, or they are no class at all
+        noise = np.random.default_rng(0).normal(0.0, 3.0, out.shape) * np.expand_dims(~hot, axis)
+        base, moved = loss_at(np.ascontiguousarray(out, dtype=np.float32)), loss_at(
+            np.ascontiguousarray(out + noise, dtype=np.float32))
+        if not (_finite(base) and _finite(moved) and abs(moved - base) <= 1e-6 * max(1.0, abs(base))):
+            return None
+    return np.where(hot, yf.argmax(axis=axis), -1).astype(np.int64), axis
+
+
 def _square_class_axis(out: np.ndarray, loss_at: LossAt) -> int:
     """Of outputs whose class axis could be axis 1 or the last (N, T, T) — a matching network's
     node-to-node scores for T node ids —, the axis the loss takes its softmax over: the one along
@@ -671,6 +712,12 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
     if task in (None, "classification"):
         given = tuple(y.shape)
         y = _unit_axis_dropped(y, out, loss_at)
+        hot = _one_hot_per_position(y, out, loss_at)
+        if hot is not None:
+            ids, axis = hot
+            dense = _decide_dense(ids, out, loss_at, axis, penalty)
+            dense.encoding = f"one-hot per position {given}" + _skipped_positions_said(ids, dense.ignored)
+            return dense
         axis = _dense_axis(y, out)
         if axis == 1 and out.ndim > 2 and out.shape[1] == out.shape[-1]:
             axis = _square_class_axis(out, loss_at)
@@ -867,6 +914,16 @@ def _masked_class(y: np.ndarray, out: np.ndarray, loss_at: LossAt, form: str) ->
     return None if skipped is None else np.repeat(skipped, width).reshape(len(y), -1)
 
 
+def _skipped_positions_said(ids: np.ndarray, ignored: Optional[np.ndarray]) -> str:
+    """How one-hot targets per position say which positions the loss skips: rows of all 0 (id -1 in
+    ``ids``) and the classes it masks out."""
+    if ignored is None or not ignored.any():
+        return ""
+    skipped = np.unique(ids[ignored])
+    what = (["rows of all 0"] if (skipped < 0).any() else []) + [f"class {v}" for v in skipped if v >= 0]
+    return f", {int(ignored.sum())} of {ignored.size} positions ignored by the loss ({', '.join(what)})"
+
+
 def _ignored_said(ids: np.ndarray, ignored: np.ndarray) -> str:
     """How the targets' encoding says which ids the loss skips."""
     skipped = ", ".join(str(v) for v in np.unique(ids[ignored]))
@@ -976,6 +1033,14 @@ def _through_a_step(loss_at: LossAt, target: np.ndarray, shape: tuple, problems:
                             + C.THROUGH_A_STEP)]
 
 
+IGNORES_OUTPUTS = "whatever the outputs"  # the phrase :func:`_ignores_outputs`'s evidence carries
+
+
+def ignores_outputs(problems: list[Evidence]) -> bool:
+    """Whether ``problems`` hold :func:`_ignores_outputs`'s evidence: the loss scored every output alike."""
+    return any(cause == C.LOSS_MISMATCH and IGNORES_OUTPUTS in text for cause, text in problems)
+
+
 def _ignores_outputs(loss_at: LossAt, target: np.ndarray, shape: tuple, problems: list[Evidence]) -> list[Evidence]:
     """A loss that scores right, wrong, uniform and random outputs alike cannot train them (Keras's
     categorical cross-entropy over one sigmoid unit normalises that unit's row to 1: always 0)."""
@@ -988,7 +1053,7 @@ def _ignores_outputs(loss_at: LossAt, target: np.ndarray, shape: tuple, problems
     if not all(_finite(v) for v in values) or max(values) - min(values) > 1e-6 * (abs(values[0]) + 1e-6):
         return []
     one = len(shape) < 2 or shape[-1] == 1
-    return [(C.LOSS_MISMATCH, f"the loss is {fmt(values[0])} whatever the outputs (right, wrong, uniform or random "
+    return [(C.LOSS_MISMATCH, f"the loss is {fmt(values[0])} {IGNORES_OUTPUTS} (right, wrong, uniform or random "
                               "ones): it gives them no gradient to learn from; " + (
                                   "a categorical cross-entropy normalises a single output to probability 1 — one "
                                   "sigmoid unit needs a binary cross-entropy" if one else

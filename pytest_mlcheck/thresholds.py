@@ -188,7 +188,8 @@ IMBALANCE_RATIO = 1.5
 IMBALANCE_EXPLAINS_SHARE = 0.6
 # A collapse onto the majority is trained on where the trained outputs fit each sample's own label
 # better than the labels shuffled between samples, in every one of this many seeded shuffles (a rank
-# test at p = 1/20), pooled over up to this many training batches
+# test at p = 1/20), pooled over up to this many training batches. overfit_one_batch asks the same
+# of a run trained on a loss the user's step computes itself (nothing else scores its outputs)
 SHUFFLE_DRAWS = 19
 SHUFFLE_BATCHES = 4
 

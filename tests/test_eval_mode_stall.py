@@ -79,6 +79,9 @@ class _Stub:
     def penalty(self) -> float:
         return 0.0
 
+    def has_loss(self) -> bool:
+        return True  # a loss that cannot read these outputs (NaN), not a step's own loss
+
     channel_axis, mask = None, False
 
     def right(self, out: np.ndarray) -> np.ndarray:
@@ -164,3 +167,43 @@ def test_a_few_flipped_labels_memorised_slowly_still_pass(mlcheck):
     result = mlcheck.overfit_one_batch(model, (x, y), loss_fn=nn.CrossEntropyLoss(),
                                        optimizer=lambda p: torch.optim.SGD(p, lr=0.01))
     assert result.passed and result.steps > 3200
+
+
+class _StepLossStub(_Stub):
+    """A step's own loss (no loss to score outputs with): the eval-mode reading gives, in turn, the
+    predicted classes handed in, against labels 0..4 twice over."""
+
+    def __init__(self, predictions: list[list[int]]) -> None:
+        super().__init__([0] * len(predictions), eval_loss=float("nan"))
+        self.predictions, self.ids, self.mask = [np.array(p) for p in predictions], np.arange(10) % 5, False
+        self.channel_axis = None
+
+    def has_loss(self) -> bool:
+        return False
+
+    def predict(self, prepared: object) -> np.ndarray:
+        return self.predictions.pop(0)
+
+    def predicted(self, out: np.ndarray) -> np.ndarray:
+        return out
+
+    def right(self, out: np.ndarray) -> np.ndarray:
+        return out == self.ids
+
+    def right_share(self, out: np.ndarray) -> float:
+        return float(self.right(out).mean())
+
+
+@pytest.mark.parametrize("learnt", [False, True], ids=["BROKEN one class for all", "nine of ten right"])
+def test_a_step_loss_is_stopped_only_where_the_outputs_fit_shuffled_labels_as_well(learnt):
+    """With no loss to score outputs, the classes decide: every sample given class 0 matches its own
+    label no more often than shuffled labels (stopped at the second reading); nine of ten right, flat
+    over stretches, are the last samples memorised slowly (never stopped)."""
+    one = [0, 1, 2, 3, 4, 0, 1, 2, 3, 0] if learnt else [0] * 10
+    stub = _StepLossStub([one] * 4)
+    stall = _RightStall(stub, None, None, stub, 0.9, None, np.zeros(10))
+    calls = [stall([1.0, 0.01]) for _ in range(4)]
+    if learnt:
+        assert not any(calls) and stall.line is None
+    else:
+        assert calls.index(True) == 1 and "the loss your step returns had come 99%" in stall.line

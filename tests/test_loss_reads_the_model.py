@@ -107,3 +107,49 @@ def test_a_loss_that_reads_nothing_of_the_model_is_passed_on_as_it_is():
 
     for loss in (loss_fn, F.mse_loss, functools.partial(F.mse_loss, reduction="sum")):
         assert copy_with_hooks(model, loss)[1] is loss
+
+
+class RemembersInput(nn.Module):
+    """Keeps its last input, so a loss can run it again (a trainer whose loss needs views or chunks
+    the forward pass does not return)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.fc = nn.Linear(4, 3)
+        self.last = None
+
+    def forward(self, x):
+        self.last = x
+        return self.fc(x)
+
+
+def _classes() -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(32, 4, generator=g)
+    return x, (x @ torch.randn(4, 3, generator=g)).argmax(dim=1)  # linearly separable classes
+
+
+def test_a_loss_that_ignores_its_outputs_but_runs_the_model_again_is_a_usage_error(mlcheck):
+    import pytest
+
+    from pytest_mlcheck import MlcheckUsageError
+
+    model = RemembersInput()
+    with pytest.raises(MlcheckUsageError, match=r"^loss_fn: .*reaches the model's trainable weights.*train_step="):
+        mlcheck.overfit_one_batch(model, _classes(), loss_fn=lambda out, y: F.cross_entropy(model(model.last), y))
+
+
+def test_twins_a_detached_loss_fails_and_a_loss_of_the_outputs_with_a_penalty_passes(mlcheck):
+    import pytest
+
+    from pytest_mlcheck import CheckFailed
+
+    model = RemembersInput()
+    with pytest.raises(CheckFailed) as failed:  # no gradient anywhere: a defect of the loss, named
+        mlcheck.overfit_one_batch(model, _classes(),
+                                  loss_fn=lambda out, y: F.cross_entropy(model(model.last), y).detach())
+    assert failed.value.causes[:1] == ["loss_mismatch"] and "whatever the outputs" in str(failed.value)
+    model = RemembersInput()
+    penalised = lambda out, y: F.cross_entropy(out, y) + 1e-4 * model.fc.weight.pow(2).sum()  # noqa: E731
+    assert mlcheck.overfit_one_batch(model, _classes(), loss_fn=penalised).passed

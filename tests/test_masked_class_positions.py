@@ -1,9 +1,11 @@
 """One-hot targets per position (a (N, P, C) mask) under a per-position cross-entropy times "not
 background", as image-segmentation-keras' fixed loss is: the loss reads nothing at the background's
 positions, so they are not demanded right (the targets read the class the loss skips, as they do for
-class ids with an ignore_index). Here the background's features are noise: a model fits every other
-position and overfit_one_batch passes. Twin: the same batch under the unmasked loss demands the
-background too, which the noise cannot give: it fails."""
+class ids with an ignore_index). Here each background position carries another class's feature: a
+model fits every other position and overfit_one_batch passes. Twin: the same batch under the unmasked
+loss demands the background too, which those features contradict: it fails. (Read as one class per
+position, argmax, since the loss softmaxes along the class axis: background positions with features
+of their own could be fitted as "no class's feature".)"""
 
 from __future__ import annotations
 
@@ -22,7 +24,9 @@ def _batch() -> tuple[torch.Tensor, torch.Tensor]:
     ids = rng.integers(0, C, size=(N, P))
     x = rng.normal(size=(N, P, 8)).astype("float32")
     x[..., :C] += 4.0 * np.eye(C, dtype="float32")[ids]  # each class's own feature, noise alone for class 0
-    x[ids == 0] = rng.normal(size=(int((ids == 0).sum()), 8)).astype("float32")
+    background = ids == 0  # another class's feature: inputs alike for a foreground class and the background
+    x[background] = rng.normal(size=(int(background.sum()), 8)).astype("float32")
+    x[background, 1 + rng.integers(0, C - 1, size=int(background.sum()))] += 4.0
     return torch.tensor(x), torch.tensor(np.eye(C, dtype="float32")[ids])
 
 

@@ -73,6 +73,11 @@ class Session(Protocol):
     def loss_of(self, outputs: np.ndarray, batch: Any) -> float:
         """The user's loss for given outputs on the batch's targets (NaN if it cannot say)."""
 
+    def loss_reads_weights(self, outputs: np.ndarray, batch: Any) -> bool:
+        """Whether the user's loss, given ``outputs`` that carry no gradient, still reaches trainable
+        weights (a loss computed from the model itself: a stored input run through it again). Asked
+        of a loss that scores every output alike. NotSupported where the adapter cannot tell."""
+
     def loss_gradient(self, outputs: np.ndarray, batch: Any) -> np.ndarray:
         """The gradient of the user's loss with respect to given outputs, as the loss's own backward
         computes it (which a fused loss may compute from assumptions about its input). NotSupported

@@ -852,6 +852,11 @@ class KerasSessionBase:
         except Exception:
             return float("nan")
 
+    def loss_reads_weights(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> bool:
+        # a Keras loss is a function of (y_true, y_pred): one that reads the model instead is a closure
+        # whose variables no backend-neutral tape follows
+        raise NotSupported("whether the loss reads the weights", "not traced for Keras losses")
+
     def loss_gradient(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> np.ndarray:
         # Keras's own losses differentiate the formula they compute (its CTC normalises its logits
         # itself), so the mismatch this serves (a fused backward presuming its input) is torch's

@@ -674,6 +674,17 @@ class TorchSession:
         except Exception:
             return float("nan")
 
+    def loss_reads_weights(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> bool:
+        if self._step_loss or self.loss_fn is None:
+            raise NotSupported("whether the loss reads the weights", "the loss is not a loss_fn=")
+        out = torch.as_tensor(outputs, dtype=_float_dtype(self.model), device=self.torch_device)
+        try:
+            with torch.enable_grad(), self._writes():
+                loss = self.loss_fn(out, batch[1])
+        except Exception:
+            return False
+        return bool(torch.is_tensor(loss) and loss.requires_grad)
+
     def loss_gradient(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> np.ndarray:
         """d(loss_fn)/d(outputs) by the loss's own backward (a LightningModule's or the model's own
         loss is not differentiated so: NotSupported). A loss that raises on them gives NaN."""

@@ -21,7 +21,8 @@ from pytest_mlcheck.data import spread_samples
 from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.targets import Targets
 from pytest_mlcheck.thresholds import (
-    BEAT_CONSTANT, INTERPOLATE_SHARE, OVERFIT_EXTEND, OVERFIT_MAX_STEPS, OVERFIT_MIN_DROP, UNSEEN_FITTED, UNSEEN_WRONG,
+    BEAT_CONSTANT, INTERPOLATE_SHARE, OVERFIT_EXTEND, OVERFIT_MAX_STEPS, OVERFIT_MIN_DROP, SHUFFLE_DRAWS, UNSEEN_FITTED,
+    UNSEEN_WRONG,
 )
 
 
@@ -217,8 +218,11 @@ class _RightStall:
     :meth:`Targets.right_share`) no larger than a stretch before. Training then fits a path that eval
     mode does not take (a BatchNorm whose statistics differ from the batch's, an eval-time branch),
     and more steps only deepen it. Where the eval-mode loss came as far, the last samples may still
-    be memorised slowly (a few flipped labels take thousands of steps): the run goes on. Class targets
-    only; a loss that does not read its classes (refuted, unread) is judged on its loss."""
+    be memorised slowly (a few flipped labels take thousands of steps): the run goes on. A loss the
+    user's step computes itself (no loss to score given outputs) leaves only the classes to read: past
+    the drop, outputs that match their own labels no more often than shuffled ones, with no more right
+    than a stretch before, stop the run (slowly memorised last samples keep a share far above it). Class targets only; a loss that
+    does not read its classes (refuted, unread) is judged on its loss."""
 
     def __init__(self, session: Any, raw: tuple[Any, Any], prepared: Any, targets: Targets, drop: float,
                  watch: EvalWatch | None, initial: np.ndarray) -> None:
@@ -239,22 +243,47 @@ class _RightStall:
         outputs = settled_outputs(self.session, self.prepared) if came >= self.drop else None
         in_eval = progress(curve[0], self.session.loss_of(outputs, self.prepared), t.floor) \
             if outputs is not None else float("nan")
-        if not (np.isfinite(in_eval) and in_eval < self.drop):
+        # a step's own loss (no loss_fn, no compiled loss) cannot score the eval-mode outputs: their share
+        # right is all there is to read
+        unscored = outputs is not None and not np.isfinite(in_eval) and not self.session.has_loss()
+        if unscored and not self._no_better_than_shuffled(outputs):
+            self.best = None  # the outputs tell their own labels: the last samples may take long to memorise
+            return False
+        if not unscored and not (np.isfinite(in_eval) and in_eval < self.drop):
             self.best = None  # short of the drop, or eval mode came as far: a stretch must show the gap again
             return np.isfinite(in_eval) and self._unseen(losses, outputs)
         self.seen = None
         now = t.right_share(outputs)
-        if self.best is not None and now <= self.best:
+        if self.best is not None and now <= self.best and (now < 1 or not unscored):
             dense = t.channel_axis is not None or t.mask
             right = t.right(outputs)
             what = f"{now:.1%} of the positions" if dense else f"{int(right.sum())}/{len(right)} samples"
-            self.line = (f"the loss had come {came:.0%} of the way, but on the eval-mode outputs only {_share(in_eval)}, "
-                         f"with {what} right at step {len(losses)}, no more than a stretch before: training stopped "
-                         "there (training fits a path eval mode does not take, a BatchNorm's statistics or dropout: "
-                         "compare its outputs in train() and eval() mode; more steps only deepen it)")
+            self.line = (
+                f"the loss your step returns had come {came:.0%} of the way, yet the eval-mode outputs get {what} "
+                f"right at step {len(losses)}, no more than a stretch before: training stopped there (the check "
+                "cannot score outputs with a loss your step computes itself; a loss that does not reward the "
+                "targets' classes, or a model that computes differently in eval mode)" if unscored else
+                f"the loss had come {came:.0%} of the way, but on the eval-mode outputs only {_share(in_eval)}, "
+                f"with {what} right at step {len(losses)}, no more than a stretch before: training stopped "
+                "there (training fits a path eval mode does not take, a BatchNorm's statistics or dropout: "
+                "compare its outputs in train() and eval() mode; more steps only deepen it)")
             return True
         self.best = now
         return False
+
+    def _no_better_than_shuffled(self, outputs: np.ndarray) -> bool:
+        """Whether the eval-mode outputs' classes match the samples' own labels no more often than the
+        labels shuffled among the samples (the most of SHUFFLE_DRAWS seeded shuffles: a rank test at p = 1/20): nothing of the
+        targets was learnt, however far the step's own loss came. Class ids, one per sample."""
+        t = self.targets
+        ids = np.asarray(t.ids)
+        if t.channel_axis is not None or t.mask or t.task == "multilabel" or ids.ndim != 1 or len(ids) != len(outputs):
+            return False
+        predicted = t.predicted(outputs)
+        own = float(np.mean(predicted == ids))
+        rng = np.random.default_rng(0)
+        shuffled = max(float(np.mean(predicted == rng.permutation(ids))) for _ in range(SHUFFLE_DRAWS))
+        return own <= shuffled
 
     def _unseen(self, losses: list[float], outputs: np.ndarray) -> bool:
         """Where eval mode came as far as the run: whether the samples still wrong cost the loss no

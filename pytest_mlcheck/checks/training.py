@@ -559,9 +559,11 @@ def failure_causes(
     if hint:
         log.add(hint)
     if not causes:
-        log.add(f"the outputs at initialisation ({_described(initial_outputs)}) showed no wrong activation "
-                "and the loss rewarded the right classes" if task == "classification" else
-                f"the outputs at initialisation: {_described(initial_outputs)}")
+        scored = session.has_loss() or np.isfinite(session.loss_of(initial_outputs, first))
+        log.add(f"the outputs at initialisation ({_described(initial_outputs)}) showed no wrong activation"
+                + (" and the loss rewarded the right classes" if scored else
+                   "; the loss your step computes itself cannot be scored on given outputs")
+                if task == "classification" else f"the outputs at initialisation: {_described(initial_outputs)}")
         notes.append("no probe named a cause; probes run: " + "; ".join(log.lines) + ". Try next: "
                      "output_range(kind=...) and init_loss on the model, gradients_flow on the batch, or more "
                      "steps= if the loss was still falling" + _unknown_floor_hint(losses, targets))
