@@ -289,4 +289,8 @@ PROGRAMS: tuple[str, ...] = (
     "b62a_speech_emotion_mel_of_first_clip_for_every_sample",
     "b62b_keras_wtte_rnn_engine_test_set_normalized_on_itself",
     "b62c_drl_handson_stocks_dueling_adv_mean_over_batch",
+    # sixty-third held-out batch (ported blind to the probes)
+    "b63a_dassl_daeldg_supervised_loss_overwritten",
+    "b63b_ibab_wavenet_dilated_conv_reshape_without_transpose",
+    "b63c_sarus_pixelcnnpp_logistic_mix_edge_case_threshold",
 )
