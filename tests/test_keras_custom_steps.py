@@ -16,6 +16,7 @@ import test_keras_non_mutation as kn
 from keras_corpus import digits_array_batches, digits_arrays, sparse_ce
 from pytest_mlcheck import CheckFailed, MlcheckUsageError
 from test_keras_non_mutation import seeded_globals  # noqa: F401 - a fixture
+from test_step_own_loss import OwnLossModel
 
 layers = keras.layers
 
@@ -224,38 +225,8 @@ def test_an_uncompiled_mixed_precision_model_gets_loss_scaling_too(mlcheck, mixe
     assert out.passed
 
 
-class OwnLoss(keras.Model):
-    """An override that computes a loss of its own (no compiled loss to evaluate on given outputs), as
-    multi-view and domain-ensemble trainers do; ``ignores_labels`` trains a term that reads no label."""
-
-    def __init__(self, *, ignores_labels: bool = False, **kwargs):
-        super().__init__(**kwargs)
-        init = keras.initializers.GlorotUniform(seed=0)
-        self.flatten = layers.Flatten()
-        self.hidden = layers.Dense(32, activation="relu", kernel_initializer=init)
-        self.head = layers.Dense(10, kernel_initializer=init)
-        self.ignores_labels = ignores_labels
-        self.tracker = keras.metrics.Mean(name="loss")
-
-    def call(self, x, training=False):
-        return self.head(self.hidden(self.flatten(x)))
-
-    def train_step(self, data):
-        x, y = data
-        with tf.GradientTape() as tape:
-            logits = self(x, training=True)
-            if self.ignores_labels:  # agreement with a noisy view of itself: the labels never reach it
-                loss = tf.reduce_mean(tf.square(logits - tf.stop_gradient(self(x + 0.1, training=True))))
-            else:
-                loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))
-        grads = tape.gradient(loss, self.trainable_variables)
-        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
-        self.tracker.update_state(loss)
-        return {"loss": self.tracker.result()}
-
-
 def test_an_override_with_a_loss_of_its_own_is_judged_on_the_loss_it_returns(mlcheck):
-    model = OwnLoss()
+    model = OwnLossModel(reads_labels=True)  # a cross-entropy computed inside the override
     model.compile(optimizer=keras.optimizers.Adam(1e-2))  # no loss: the override brings its own
     model(np.zeros((1, 8, 8, 1), np.float32))
     result = mlcheck.loss_decreases(model, digits_array_batches(4), steps=40)
