@@ -475,21 +475,20 @@ def _rows_shifted(out: np.ndarray, axis: int) -> np.ndarray:
 
 
 def _softmaxed_along(out: np.ndarray, axis: int, loss_at: LossAt) -> bool:
-    """Whether the loss reads ``out`` as one categorical choice per position along ``axis``: the
-    outputs are probabilities summing to 1 along it (a softmax head), or the loss stays where it was
-    when every position is shifted along it by a constant of its own (a softmax inside the loss)."""
-    if not np.isfinite(out).all():
+    """Whether the loss takes a softmax of the logits ``out`` along ``axis``: it stays where it was when
+    every position is shifted along it by a constant of its own. Probabilities of a softmax head are
+    not asked: their multilabel reading (each on its side of 0.5) is what a categorical loss trains
+    them to, and a soft Dice on them is read there (ModelsGenesis)."""
+    if not np.isfinite(out).all() or (out.min() >= 0 and np.allclose(out.sum(axis=axis), 1.0, atol=SUM_ATOL)):
         return False
-    if out.min() >= 0 and np.allclose(out.sum(axis=axis), 1.0, atol=SUM_ATOL):
-        return True
     base, moved = loss_at(np.ascontiguousarray(out, dtype=np.float32)), loss_at(_rows_shifted(out, axis))
     return _finite(base) and _finite(moved) and abs(moved - base) <= 1e-4 * max(1.0, abs(base))
 
 
 def _one_hot_per_position(y: np.ndarray, out: np.ndarray, loss_at: LossAt) -> Optional[tuple[np.ndarray, int]]:
     """One-hot rows per position — (N, T, C) next-token targets of a text generator, WaveNet's one-hot
-    samples, (N, H, W, C) or (N, C, H, W) masks — beside outputs of the same shape, under a loss that
-    softmaxes along that axis (:func:`_softmaxed_along`): the class ids per position (argmax; -1 at
+    samples, (N, H, W, C) or (N, C, H, W) masks — beside logits of the same shape, under a loss that
+    softmaxes them along that axis (:func:`_softmaxed_along`): the class ids per position (argmax; -1 at
     rows of all 0, where the loss must stay put when the outputs move: a shifted target's empty last
     step) and the class axis. A loss that scores each output on its own (a sigmoid per channel) keeps
     the multilabel reading, which demands each output on its side of the threshold; a softmax only
