@@ -474,15 +474,21 @@ def _rows_shifted(out: np.ndarray, axis: int) -> np.ndarray:
     return np.ascontiguousarray(out + shift, dtype=np.float32)
 
 
-def _softmaxed_along(out: np.ndarray, axis: int, loss_at: LossAt) -> bool:
-    """Whether the loss takes a softmax of the logits ``out`` along ``axis``: it stays where it was when
-    every position is shifted along it by a constant of its own. Probabilities of a softmax head are
-    not asked: their multilabel reading (each on its side of 0.5) is what a categorical loss trains
-    them to, and a soft Dice on them is read there (ModelsGenesis)."""
+def _shift_ignored(out: np.ndarray, axis: int, loss_at: LossAt, base: float) -> bool:
+    """Whether the loss, ``base`` at ``out``, stays where it was when every position is shifted along
+    ``axis`` by a constant of its own: it takes a softmax of ``out`` along that axis."""
+    moved = loss_at(_rows_shifted(out, axis))
+    return _finite(base) and _finite(moved) and abs(moved - base) <= 1e-4 * max(1.0, abs(base))
+
+
+def _softmaxed_along(out: np.ndarray, axis: int, loss_at: LossAt, base: float) -> bool:
+    """Whether the loss (``base`` at ``out``) takes a softmax of the logits ``out`` along ``axis``
+    (:func:`_shift_ignored`). Probabilities of a softmax head are not asked: their multilabel reading
+    (each on its side of 0.5) is what a categorical loss trains them to, and a soft Dice on them is
+    read there (ModelsGenesis)."""
     if not np.isfinite(out).all() or (out.min() >= 0 and np.allclose(out.sum(axis=axis), 1.0, atol=SUM_ATOL)):
         return False
-    base, moved = loss_at(np.ascontiguousarray(out, dtype=np.float32)), loss_at(_rows_shifted(out, axis))
-    return _finite(base) and _finite(moved) and abs(moved - base) <= 1e-4 * max(1.0, abs(base))
+    return _shift_ignored(out, axis, loss_at, base)
 
 
 def _one_hot_per_position(y: np.ndarray, out: np.ndarray, loss_at: LossAt) -> Optional[tuple[np.ndarray, int]]:
@@ -498,17 +504,17 @@ def _one_hot_per_position(y: np.ndarray, out: np.ndarray, loss_at: LossAt) -> Op
     yf = np.asarray(y, dtype=np.float64)
     if not np.isin(yf, (0.0, 1.0)).all():
         return None
-    axes = [axis for axis in (1, y.ndim - 1) if y.shape[axis] >= 2
-            and np.isin(yf.sum(axis=axis), (0.0, 1.0)).all() and yf.sum(axis=axis).any()
-            and _softmaxed_along(out, axis, loss_at)]
-    if not axes:
+    base = loss_at(np.ascontiguousarray(out, dtype=np.float32))
+    sums = {axis: yf.sum(axis=axis) for axis in (1, y.ndim - 1) if y.shape[axis] >= 2}
+    # where both axes qualify, axis 1 comes first, as _square_class_axis picks when the loss ignores both
+    axis = next((a for a, total in sums.items() if np.isin(total, (0.0, 1.0)).all() and total.any()
+                 and _softmaxed_along(out, a, loss_at, base)), None)
+    if axis is None:
         return None
-    axis = axes[0] if len(axes) == 1 else _square_class_axis(out, loss_at)
-    hot = yf.sum(axis=axis) > 0
+    hot = sums[axis] > 0
     if not hot.all():  # rows of all 0: the loss must skip them, or they are no class at all
         noise = np.random.default_rng(0).normal(0.0, 3.0, out.shape) * np.expand_dims(~hot, axis)
-        base, moved = loss_at(np.ascontiguousarray(out, dtype=np.float32)), loss_at(
-            np.ascontiguousarray(out + noise, dtype=np.float32))
+        moved = loss_at(np.ascontiguousarray(out + noise, dtype=np.float32))
         if not (_finite(base) and _finite(moved) and abs(moved - base) <= 1e-6 * max(1.0, abs(base))):
             return None
     return np.where(hot, yf.argmax(axis=axis), -1).astype(np.int64), axis
@@ -523,10 +529,7 @@ def _square_class_axis(out: np.ndarray, loss_at: LossAt) -> int:
     last = out.ndim - 1
     if not _finite(base):
         return 1
-    ignored = []
-    for axis in (1, last):
-        moved = loss_at(_rows_shifted(out, axis))
-        ignored.append(_finite(moved) and abs(moved - base) <= 1e-4 * max(1.0, abs(base)))
+    ignored = [_shift_ignored(out, axis, loss_at, base) for axis in (1, last)]
     return last if ignored == [False, True] else 1
 
 

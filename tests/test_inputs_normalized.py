@@ -182,7 +182,8 @@ def _keras_shifted(gain: float = 1.0) -> keras.Model:
 def test_a_shift_inside_the_model_does_not_hide_inputs_scaled_twice(mlcheck: MLCheck, framework: str, scale: float,
                                                                      gain: float):
     pixels = (np.random.default_rng(2).integers(0, 256, (32, 64)) / scale).astype(np.float32)
-    model, inputs = (_Shifted(gain), torch.from_numpy(pixels)) if framework == "torch" else (_keras_shifted(gain), pixels)
+    model, inputs = (_Shifted(gain), torch.from_numpy(pixels)) if framework == "torch" \
+        else (_keras_shifted(gain), pixels)
     if scale == 255.0 or gain != 1.0:
         assert mlcheck.inputs_normalized(inputs, model=model).passed
         return

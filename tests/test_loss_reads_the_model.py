@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import functools
 
+import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pytest_mlcheck import CheckFailed, MlcheckUsageError
 from pytest_mlcheck.backends.torch_backend import copy_with_hooks
 
 
@@ -131,20 +133,12 @@ def _classes() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def test_a_loss_that_ignores_its_outputs_but_runs_the_model_again_is_a_usage_error(mlcheck):
-    import pytest
-
-    from pytest_mlcheck import MlcheckUsageError
-
     model = RemembersInput()
     with pytest.raises(MlcheckUsageError, match=r"^loss_fn: .*reaches the model's trainable weights.*train_step="):
         mlcheck.overfit_one_batch(model, _classes(), loss_fn=lambda out, y: F.cross_entropy(model(model.last), y))
 
 
 def test_twins_a_detached_loss_fails_and_a_loss_of_the_outputs_with_a_penalty_passes(mlcheck):
-    import pytest
-
-    from pytest_mlcheck import CheckFailed
-
     model = RemembersInput()
     with pytest.raises(CheckFailed) as failed:  # no gradient anywhere: a defect of the loss, named
         mlcheck.overfit_one_batch(model, _classes(),

@@ -7,11 +7,11 @@ from typing import Any
 
 import numpy as np
 
+from pytest_mlcheck import causes as C
 from pytest_mlcheck.backends import as_numpy
+from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.data import input_batches
-from pytest_mlcheck import causes as C
-from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.diagnosis import scale_causes, scaled_twice
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import CheckResult, fmt

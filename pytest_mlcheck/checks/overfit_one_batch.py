@@ -221,8 +221,8 @@ class _RightStall:
     be memorised slowly (a few flipped labels take thousands of steps): the run goes on. A loss the
     user's step computes itself (no loss to score given outputs) leaves only the classes to read: past
     the drop, outputs that match their own labels no more often than shuffled ones, with no more right
-    than a stretch before, stop the run (slowly memorised last samples keep a share far above it). Class targets only; a loss that
-    does not read its classes (refuted, unread) is judged on its loss."""
+    than a stretch before, stop the run (slowly memorised last samples keep a share far above it).
+    Class targets only; a loss that does not read its classes (refuted, unread) is judged on its loss."""
 
     def __init__(self, session: Any, raw: tuple[Any, Any], prepared: Any, targets: Targets, drop: float,
                  watch: EvalWatch | None, initial: np.ndarray) -> None:
@@ -273,8 +273,9 @@ class _RightStall:
 
     def _no_better_than_shuffled(self, outputs: np.ndarray) -> bool:
         """Whether the eval-mode outputs' classes match the samples' own labels no more often than the
-        labels shuffled among the samples (the most of SHUFFLE_DRAWS seeded shuffles: a rank test at p = 1/20): nothing of the
-        targets was learnt, however far the step's own loss came. Class ids, one per sample."""
+        labels shuffled among the samples (the most of SHUFFLE_DRAWS seeded shuffles: a rank test at
+        p = 1/20): nothing of the targets was learnt, however far the step's own loss came. Class ids,
+        one per sample."""
         t = self.targets
         ids = np.asarray(t.ids)
         if t.channel_axis is not None or t.mask or t.task == "multilabel" or ids.ndim != 1 or len(ids) != len(outputs):
