@@ -14,7 +14,7 @@ from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
     ACCUMULATION_RATIO, CHANGED_SAMPLES, INDEPENDENCE_RTOL, INIT_FADE, INPUT_MAX_SCALE, INPUT_MIN_PEAK, INPUT_RAW_SCALE, LEAK_COPY_MIN_SAMPLES, LEAK_COPY_MIN_VALUES, LEAK_LABEL_MAX_COLUMNS, LEAK_LABEL_MIN_SAMPLES, LEAK_RTOL,
     LEAK_PATH_NOISE, LEAK_PATH_RTOL, LEAK_SAMPLED_TARGETS, LR_AHEAD_SHARE, LR_VANISHED, OUTPUT_UNMOVED, OVERFIT_EXTEND,
-    PAIRING_RTOL, PAIRING_SENSITIVE, PROBE_MAX_STEPS, PROBE_TARGET, SIGNAL_FADED, SIGNAL_GONE, SOFTMAX_TWICE_PRESSED, SPIKE, STALL_FRACTION, TARGET_MAX_SCALE,
+    PAIRING_RTOL, PAIRING_SENSITIVE, PROBE_MAX_STEPS, PROBE_TARGET, RELAPSE, SIGNAL_FADED, SIGNAL_GONE, SOFTMAX_TWICE_PRESSED, SPIKE, STALL_FRACTION, TARGET_MAX_SCALE,
     TARGET_RETRY_SCALE, UNREACHED_SHARE, UNREAD_MAX_COLUMNS,
 )
 
@@ -426,8 +426,31 @@ def _course(losses: list[float], starts: Sequence[float] | None = None) -> tuple
     halves only against its own."""
     where = next((i for i, v in enumerate(losses) if not np.isfinite(v)), None)
     spiked = where is not None or any(np.isfinite(v) and v > times(step_start(i, starts, losses[0]), SPIKE)
-                                      for i, v in enumerate(losses))
+                                      for i, v in enumerate(losses)) or relapsed(losses, starts) is not None
     return where, spiked, not spiked and not _ever_halved(losses, starts)
+
+
+def relapsed(losses: Sequence[float], starts: Sequence[float] | None = None) -> tuple[int, float] | None:
+    """(step, loss) of a run's lowest step where the run came down to PROBE_TARGET of its start or
+    below and then climbed back more than RELAPSE of the way it had come: a rate that fits and then
+    throws the fit away diverged as surely as one that spikes at once (Adam at 0.03 on a WaveNet:
+    7.35 → 0.07 by step 500 → 4.1 at step 800), though no step rose above its start. Read on medians
+    over a tenth of the run (its best stretch against its last), each step against its own batch's
+    start (:func:`own_start`): a noisy curve's lowest single step is noise, not a fit it gave back.
+    None otherwise, and for a start at or below 0, where a fraction of it says nothing."""
+    n = len(starts) if starts else 1
+    ratios = np.asarray([v / s if np.isfinite(v) and np.isfinite(s := own_start(i, losses, n, starts)) and s > 0
+                         else np.nan for i, v in enumerate(losses)], dtype=np.float64)
+    if len(ratios) < 10 or not np.isfinite(ratios).all():  # a non-finite step is a divergence of its own
+        return None
+    width = len(ratios) // 10
+    medians = np.median(np.lib.stride_tricks.sliding_window_view(ratios, width), axis=1)
+    best = int(np.argmin(medians))
+    low, tail = float(medians[best]), float(medians[-1])
+    if low > PROBE_TARGET or best + width >= len(ratios) - width or tail < low + RELAPSE * (1.0 - low):
+        return None
+    at = best + int(np.argmin(ratios[best:best + width]))
+    return at, float(losses[at])
 
 
 def _ever_halved(losses: Sequence[float], starts: Sequence[float] | None) -> bool:
@@ -505,7 +528,11 @@ def learning_rate(
         for factor, name in ((0.1, "lr/10"), (0.01, "lr/100"), (0.001, "lr/1000")):
             ok, end = retry(factor)
             if ok:
+                back = relapsed(losses, starts) if where is None else None
                 what = (f"loss {fmt(start)} → nan at step {where + 1}" if where is not None else
+                        f"loss {fmt(start)} → {fmt(back[1])} at step {back[0] + 1} → {fmt(losses[-1])} (it came "
+                        "down, then climbed back more than half the way)" if back is not None
+                        and max(finite) <= times(start, SPIKE) else
                         f"loss {fmt(start)} → peak {fmt(max(finite))} → {fmt(losses[-1])}")
                 return [(C.LR_TOO_HIGH, f"{what}; a retry at {name} succeeded (loss {fmt(end)})" + passes(factor, name))]
     return []

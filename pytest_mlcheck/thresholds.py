@@ -85,6 +85,10 @@ PROBE_MAX_STEPS = 150  # a retry's step budget (correct models reach PROBE_TARGE
 # step adds to the previous gradients instead of replacing them (ideal: 2.0 vs 1.0).
 ACCUMULATION_RATIO = 1.5
 SPIKE = 1.5  # a loss peak this many times its start counts as divergence
+# A run that halved its loss and then climbed back more than this share of the way it had come (its
+# last tenth's median) diverged late (diagnosis.relapsed): the smaller-rate retries are asked. A dropout
+# curve's noise moves the tail by a few percent of the way; WaveNet's Adam at 0.03 gave back 55 %.
+RELAPSE = 0.5
 # A run that met its criterion but whose loss first rose this many times its distance from the floor
 # at the start diverged and happened to come back: a learning-rate defect, not a pass. Correct runs of
 # the corpora and the zoo peak at ≤ ×4.7 (the digits CNN on its own SGD step, recovering at once;

@@ -1310,3 +1310,42 @@ def test_a_zero_head_under_mse_on_one_hot_is_not_read_as_a_relu():
         with pytest.raises(CheckFailed) as failed:
             MLCheck().overfit_one_batch(model, (x, y), loss_fn=nn.MSELoss(), optimizer=_sgd(1e-3))
         assert failed.value.causes[0] == ("loss_mismatch" if zero else "output_activation"), str(failed.value)
+
+
+def _curve(*legs: tuple[float, float, int]) -> list[float]:
+    """A loss curve of straight legs (from, to, steps)."""
+    return [v for a, b, n in legs for v in np.linspace(a, b, n).tolist()]
+
+
+def test_a_run_that_fits_then_climbs_back_asks_the_smaller_rates():
+    # WaveNet's Adam at 0.03: 7.35 → 0.07 by step 500, back to 4.1 by step 800; no step above its start
+    from pytest_mlcheck import diagnosis
+
+    asked: list[float] = []
+
+    def retry(factor: float) -> tuple[bool, float]:
+        asked.append(factor)
+        return factor == 0.1, 0.5
+
+    losses = _curve((7.35, 0.07, 500), (0.07, 4.1, 100), (4.1, 4.1, 200))
+    assert diagnosis.relapsed(losses) == (499, pytest.approx(0.07))
+    found = diagnosis.learning_rate(losses, retry, slow=True)
+    assert asked == [0.1]  # a larger rate is not asked: the run fitted at this one before it diverged
+    assert found[0][0] == "lr_too_high"
+    assert "→ 0.07 at step 500 → 4.1 (it came down, then climbed back more than half the way)" in found[0][1]
+
+
+def test_a_noisy_run_that_keeps_most_of_its_fit_is_no_relapse():
+    # the twin: dropout noise around a low plateau, and a run whose best step is in its last tenth
+    from pytest_mlcheck import diagnosis
+
+    rng = np.random.default_rng(0)
+    noisy = [v * (1 + 0.3 * rng.standard_normal()) for v in _curve((2.3, 0.3, 100), (0.3, 0.3, 300))]
+    assert diagnosis.relapsed(noisy) is None
+    assert diagnosis.relapsed(_curve((2.3, 0.2, 400), (0.2, 1.1, 10), (1.1, 0.1, 40))) is None
+    assert diagnosis.relapsed(_curve((2.3, 0.1, 400), (0.1, 0.9, 400))) is None  # gave back a third of the way
+    assert diagnosis.relapsed(_curve((2.3, 1.3, 400), (1.3, 2.2, 100))) is None  # never halved: a stall's reading
+    assert diagnosis.relapsed(_curve((-2.0, -4.0, 100), (-4.0, -2.5, 100))) is None  # a start below 0
+    asked: list[float] = []
+    diagnosis.learning_rate(noisy, lambda f: (asked.append(f), (False, 1.0))[1], slow=True)
+    assert asked and asked[0] > 1  # a slow run still asks the larger rates first
