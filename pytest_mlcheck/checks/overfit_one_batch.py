@@ -345,9 +345,13 @@ def _interpolable(session: Any, raw: tuple[Any, Any], targets: Targets, n: int) 
         cut = (spread_samples(raw[0], n, keep), spread_samples(raw[1], n, keep))
     except TypeError:
         return None
+    share = keep * width / weights
+    held = (f"{share:.0%} of what its weights could interpolate" if share <= INTERPOLATE_SHARE else
+            f"{keep * width} values, ×{fmt(share)} its weights: fewer samples cannot be judged, and it can fit them only "
+            "where its inputs determine their targets (a value per weight it cannot hold)")
     return cut, (f"the model has {weights} trainable weight(s) for the batch's {values} target values, and a model "
                  f"of P weights cannot interpolate more than P: judged on {keep} sample(s) spread over the batch (one in "
-                 f"every {max(1, n // keep)}), {INTERPOLATE_SHARE:.0%} of what its weights could interpolate")
+                 f"every {max(1, n // keep)}), {held}")
 
 
 def _loss_figures(run: CheckRun, losses: list[float], floor: float, drop: float) -> None:
