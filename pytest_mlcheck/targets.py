@@ -1038,9 +1038,13 @@ def _through_a_step(loss_at: LossAt, target: np.ndarray, shape: tuple, problems:
 IGNORES_OUTPUTS = "whatever the outputs"  # the phrase :func:`_ignores_outputs`'s evidence carries
 
 
-def ignores_outputs(problems: list[Evidence]) -> bool:
-    """Whether ``problems`` hold :func:`_ignores_outputs`'s evidence: the loss scored every output alike."""
-    return any(cause == C.LOSS_MISMATCH and IGNORES_OUTPUTS in text for cause, text in problems)
+def ignores_outputs(problems: list[Evidence]) -> str | None:
+    """The statement of :func:`_ignores_outputs`'s evidence where ``problems`` hold it ("the loss is 0.6931
+    whatever the outputs": the loss scored every output alike), else None."""
+    for cause, text in problems:
+        if cause == C.LOSS_MISMATCH and IGNORES_OUTPUTS in text:
+            return text[:text.index(IGNORES_OUTPUTS) + len(IGNORES_OUTPUTS)]
+    return None
 
 
 def _ignores_outputs(loss_at: LossAt, target: np.ndarray, shape: tuple, problems: list[Evidence]) -> list[Evidence]:

@@ -82,7 +82,7 @@ def unread_columns(session: Session, raw_x: Any, batch: Any, outputs: np.ndarray
                                     lambda out, other: loss_on_targets(session, raw_x, like, out, other))
 
 
-def _loss_of_its_own(session: Session, out: np.ndarray, batch: Any, problems: list[Evidence]) -> None:
+def _loss_of_its_own(session: Session, out: np.ndarray, batch: Any, said: str) -> None:
     """A ``loss_fn`` that scores every output alike yet reaches trainable weights computes its loss from
     the model itself (a stored input run again, a method of the model): not a loss of the outputs the
     check passes it, which every probe of the targets rests on — a usage error, not a defect."""
@@ -90,8 +90,7 @@ def _loss_of_its_own(session: Session, out: np.ndarray, batch: Any, problems: li
         reads = session.loss_reads_weights(out, batch)
     except NotSupported:
         return
-    if reads:
-        said = next(text for cause, text in problems if cause == C.LOSS_MISMATCH).split(" (", 1)[0]
+    if reads:  # ``said``: the evidence's statement, targets.ignores_outputs
         raise usage("loss_fn", "a loss of the outputs it is given, loss_fn(outputs, targets)",
                     fix=f"{said}, yet it reaches the model's trainable weights: it computes its loss from the model "
                         "itself (an input it stored, run again), so the check cannot score the outputs it passes. "
@@ -110,8 +109,9 @@ def targets_of(session: Session, raw_x: Any, batch: Any, out: np.ndarray, task: 
         return loss_on_targets(session, raw_x, y, outputs, targets)
 
     targets = decide(y, out, loss_at, task, penalty=session.penalty())
-    if ignores_outputs(targets.problems):
-        _loss_of_its_own(session, out, batch, targets.problems)
+    said = ignores_outputs(targets.problems)
+    if said is not None:
+        _loss_of_its_own(session, out, batch, said)
     if np.isnan(out).any() or (not np.isfinite(out).all() and not np.isfinite(loss_at(out))):
         # NaN outputs (or infinite ones the loss cannot take; a -inf masked logit it can) say nothing
         # of their form (logits or probabilities), so what the loss makes of candidate outputs is

@@ -293,4 +293,8 @@ PROGRAMS: tuple[str, ...] = (
     "b63a_dassl_daeldg_supervised_loss_overwritten",
     "b63b_ibab_wavenet_dilated_conv_reshape_without_transpose",
     "b63c_sarus_pixelcnnpp_logistic_mix_edge_case_threshold",
+    # sixty-fourth held-out batch (ported blind to the probes)
+    "b64a_finetune_log_class_weights_zero_majority",
+    "b64b_wiseodd_avb_loglike_mean_over_pixels",
+    "b64c_ncf_gmf_adam_weight_decay_001",
 )
