@@ -1349,3 +1349,34 @@ def test_a_noisy_run_that_keeps_most_of_its_fit_is_no_relapse():
     asked: list[float] = []
     diagnosis.learning_rate(noisy, lambda f: (asked.append(f), (False, 1.0))[1], slow=True)
     assert asked and asked[0] > 1  # a slow run still asks the larger rates first
+
+
+class _GMF(nn.Module):
+    """NCF's generalised matrix factorisation: user and item embeddings (N(0, 1)), their product, a
+    sigmoid unit."""
+
+    def __init__(self, users: int = 600, items: int = 300, dim: int = 8) -> None:
+        super().__init__()
+        self.u, self.i, self.out = nn.Embedding(users, dim), nn.Embedding(items, dim), nn.Linear(dim, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.out(self.u(x[:, 0]) * self.i(x[:, 1])))
+
+
+@pytest.mark.parametrize("decay", [0.01, 0.0])
+def test_weight_decay_that_holds_a_fit_back_is_named_from_a_retry_given_the_checks_budget(mlcheck, decay):
+    """NCF's GMF under Adam's weight_decay 0.01 ends near the mean predictor. A retry without the
+    decay halves the run's best only after its first 150 steps, within the check's 400: it trains on
+    that far before the cause is given up. The twin without decay passes."""
+    rng = np.random.default_rng(0)
+    x = torch.tensor(np.stack([rng.integers(0, 600, 256), rng.integers(0, 300, 256)], 1))
+    y = torch.tensor((rng.random((256, 1)) < 0.2).astype(np.float32))
+    torch.manual_seed(0)
+    optimizer = lambda p: torch.optim.Adam(p, lr=1e-3, weight_decay=decay)  # noqa: E731
+    if not decay:
+        assert mlcheck.overfit_one_batch(_GMF(), (x, y), loss_fn=nn.MSELoss(), optimizer=optimizer).passed
+        return
+    with pytest.raises(CheckFailed) as info:
+        mlcheck.overfit_one_batch(_GMF(), (x, y), loss_fn=nn.MSELoss(), optimizer=optimizer)
+    assert info.value.causes[:1] == ["over_regularized"], str(info.value)
+    assert "weight decay 0.01: the loss stays at" in str(info.value)

@@ -342,6 +342,9 @@ class ProbeLog:
         # lr factor → a plain retry's eval-mode outputs on the first batch at its end, kept where the
         # check asks for them (value targets: what a bounded head reaches); None: not kept
         self.outputs: dict[float, np.ndarray] | None = {} if keep_outputs else None
+        # steps the retry without weight decay took to fit the batch by the check's criterion, where it
+        # trained on to it (negative: not within that many); None: it did not
+        self.without_decay: int | None = None
 
     def add(self, line: str) -> None:
         self.lines.append(line)
@@ -385,6 +388,10 @@ def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[A
                 if fraction is not None else None
             verdict = ((f"halved{each}: succeeded" if ok else f"did not halve{each}") if target is None else
                        (f"reached {target}: succeeded" if ok else f"did not reach {target}"))
+            if no_decay and log.without_decay is not None:  # it trained on toward the check's criterion
+                verdict = (f"fitted the batch by the check's criterion: succeeded" if log.without_decay > 0 else
+                           f"reached {target}, not fitting the batch: succeeded" if ok else
+                           f"did not reach {target}, nor fit the batch by the check's criterion")
             log.add(f"a retry at {what}: loss {fmt(start)} → {fmt(end)} in {n} steps ({verdict})")
         seen[key] = ok, end
         return ok, end
@@ -399,7 +406,9 @@ def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[A
             batches = [probe.prepare(*raw) for raw in used]
             plain = not (quiet or no_decay or rescaled or standardised) and goal is None and fraction is None
             fitting = fit is not None and log is not None and log.fitted is not None and plain
-            initial = probe.predict(batches[0]) if fitting else None  # for the overlap judgement at the end
+            # a copy without weight decay that misses its goal trains on to the check's own criterion
+            unfitted = fit is not None and log is not None and no_decay and len(batches) == 1
+            initial = probe.predict(batches[0]) if fitting or unfitted else None  # for the overlap judgement
             if rescaled:
                 spreads = probe.rescale_layers(batches[0])
                 if log is not None:
@@ -420,6 +429,8 @@ def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[A
                 diagnosis.halved(ls, n_b, own, PROBE_TARGET if fraction is None else fraction))
             if ok and log is not None and plain:
                 log.halved[factor] = len(losses)
+            if unfitted and not ok and why == "steps" and steps > len(losses):
+                ok, losses, why = _fit_on(probe, batches[0], raws[0], initial, losses, steps, goal)
             if ok and fitting:
                 done = Fits(probe, batches[0], *fit, raw=raws[0], initial=initial, every=judge_every(steps))
                 held = done(losses, len(losses) - 1)
@@ -447,6 +458,23 @@ def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[A
             raise run.time_up(f"while probing the cause (a retry at lr×{factor:g} after {len(losses)} steps)")
         # the last step against its own batch's start: over several batches the first loss is another batch's
         return ok, losses[-1], diagnosis.own_start(len(losses) - 1, losses, len(batches), own), len(losses)
+
+    def _fit_on(probe: Session, batch: Any, raw: tuple[Any, Any], initial: np.ndarray, losses: list[float],
+                steps: int, goal: float | None) -> tuple[bool, list[float], str]:
+        """The weight-decay-free copy that missed its ``goal`` trains on to the check's criterion, up to
+        ``steps`` in all (the check's budget): a copy that fits there, or reaches the goal by then,
+        while the run with its decay did neither in up to OVERFIT_EXTEND × as many, is held back by the
+        decay. ``log.without_decay`` says when it fitted (negative: it did not)."""
+        assert fit is not None and log is not None
+        done = Fits(probe, batch, *fit, raw=raw, initial=initial, every=judge_every(steps))
+        more, held, why = train_loop(probe, [batch], steps - len(losses), run,
+                                     lambda ls, step, before=losses: done(before + ls, step))
+        losses = losses + more
+        if not held and why == "steps":  # judged as the check judges its own run at the end
+            held = done.judge(None) is True
+        held = bool(held) and why != "nonfinite"
+        log.without_decay = len(losses) if held else -len(losses)
+        return held or (why == "steps" and goal is not None and losses[-1] <= goal), losses, why
 
     return retry
 
@@ -543,7 +571,7 @@ def failure_causes(
                                           starts)
     if not causes and retrying:
         causes += diagnosis.regularization(losses, decay, lambda: _noisy(fresh, raw_batch, log), retry, starts,
-                                           penalties=penalties)
+                                           penalties=penalties, fitted=lambda: log.without_decay)
     if not causes:
         causes += diagnosis.learning_rate(losses, retry, slow=still_falling(losses, targets.floor), fitted=log.fitted,
                                          starts=starts, halvings=log.halved)
