@@ -409,3 +409,46 @@ def test_lookup_tables_drawn_small_are_no_explosion(mlcheck, version):
         mlcheck.gradients_flow(b["model"], b["batch"], **train)
     # the dead second tower is read for what cuts it off: the loss reads 2 of the 16 columns
     assert failed.value.causes == ["no_gradient", "dead_units"], str(failed.value)
+
+
+class _TwoNets(nn.Module):
+    """A classifier and a critic of its outputs, as an adversarial VAE holds its encoder and
+    discriminator: the model's output is the classifier's; the critic is trained by the step alone."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
+        self.critic = nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 1))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+@pytest.mark.parametrize("trains_critic", [True, False])
+def test_a_network_the_step_trains_from_a_loss_of_its_own_gets_no_gradient_flag(mlcheck, trains_critic):
+    """wiseodd's AVB steps its encoder on the ELBO, then its discriminator on its own loss, each update's
+    gradients dropped before the next: after the step the discriminator holds no gradient, yet it
+    moved. It is noted, not failed; a critic the step never trains still fails as no_gradient."""
+    def step(model, optimizer, loss_fn, x, y):
+        out = model(x)
+        loss = loss_fn(out, y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if trains_critic:  # the critic's own loss, then its gradients dropped (zero_grad(set_to_none))
+            optimizer.zero_grad()
+            model.critic(out.detach()).pow(2).mean().backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+        return loss.detach()
+
+    torch.manual_seed(0)
+    call = dict(loss_fn=CE(), optimizer=_adam(), train_step=step)
+    if trains_critic:
+        result = mlcheck.gradients_flow(_TwoNets(), tc.digits_batch(32), **call)
+        assert any("4 trainable parameter(s) get no gradient from the loss, yet the step changed them" in n
+                   for n in result.notes), result.notes
+        return
+    with pytest.raises(CheckFailed) as info:
+        mlcheck.gradients_flow(_TwoNets(), tc.digits_batch(32), **call)
+    assert info.value.causes[:1] == ["no_gradient"], str(info.value)

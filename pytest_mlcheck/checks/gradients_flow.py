@@ -252,6 +252,7 @@ def gradients_flow(
                            f"in a step: {diagnosis.listed(moved_meant)}; they are trainable and the optimizer updated "
                            "them: freeze them before the optimizer is built (torch: module.requires_grad_(False)) or "
                            "the model is compiled (Keras: layer.trainable = False)"))
+        grads = _trained_elsewhere(run, grads, before, after)
         found = _judged(run, session, raw, prepared, train_step, grads, before, signal, radial) if grads else []
         if any(c == C.EXPLODING_GRADIENTS for c, _ in found) or not np.isfinite(loss):
             x = session.inputs(prepared)
@@ -287,6 +288,24 @@ def gradients_flow(
             C.TARGETS_NOT_NORMALIZED: "the gradients are out of scale on targets far beyond the outputs' scale",
         }.get(causes[0][0], "one training step does not reach every parameter")
         raise run.fail(headline, causes)
+
+
+def _trained_elsewhere(run: CheckRun, grads: dict[str, np.ndarray | None] | None, before: dict[str, np.ndarray],
+                       after: dict[str, np.ndarray]) -> dict[str, np.ndarray | None] | None:
+    """The gradients without those of parameters the loss gives none yet the step changed: a step
+    that trains several networks from losses of their own (a discriminator, the encoder of an
+    adversarial VAE: wiseodd's AVB steps Q and P on the ELBO, then T on its own loss) reaches them
+    outside the loss the check reads, and an optimizer moves no tensor without a gradient. A note
+    names them; the tensors the step leaves unmoved are still judged."""
+    if not grads:
+        return grads
+    moved = [n for n, g in grads.items() if g is None and n in before and n in after
+             and not np.array_equal(before[n], after[n])]
+    if not moved:
+        return grads
+    run.result.notes.append(f"{len(moved)} trainable parameter(s) get no gradient from the loss, yet the step "
+                            f"changed them: it trains them from a loss of its own ({diagnosis.listed(moved)})")
+    return {n: g for n, g in grads.items() if n not in moved}
 
 
 def _without(grads: dict[str, np.ndarray | None] | None, meant: dict[str, str]) -> dict[str, np.ndarray | None] | None:
