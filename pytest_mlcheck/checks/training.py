@@ -1009,15 +1009,26 @@ def stacked_layers(session: Any, first: Any) -> list[str]:
 
 def _unreached(fresh: Callable[[], Any], batch: Any) -> list[Evidence]:
     """:func:`diagnosis.unreached` from one backward pass of a fresh copy (no copy of its weights:
-    the gradients' sizes say what the loss reaches)."""
+    the gradients' sizes say what the loss reaches). Where it finds tensors, one step of the same copy
+    says whether the step moves them all the same: a step that trains a network from a loss of its
+    own (an adversarial VAE's discriminator) reaches it outside the loss the check reads, and those
+    count as reached."""
     session = fresh()
     try:
         grads, total = session.gradients(batch), session.trainable_count()
+        found = diagnosis.unreached(grads, total)
+        if found:
+            before = session.parameter_values()
+            session.train_step(batch)
+            after = session.parameter_values()
+            moved = {n: np.zeros_like(before[n]) for n, g in grads.items() if g is None and n in before
+                     and n in after and not np.array_equal(before[n], after[n])}
+            found = diagnosis.unreached({**grads, **moved}, total) if moved else found
     except Exception:  # the probe is a hint on an already failed check: a loss it cannot replay says nothing
         return []
     finally:
         session.close()
-    return diagnosis.unreached(grads, total)
+    return found
 
 
 def _head_unbounded(fresh: Callable[[], Any], batch: Any) -> bool:
