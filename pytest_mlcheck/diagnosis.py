@@ -780,6 +780,24 @@ def loss_rewards_classes(perfect: float, uninformative: float, form: str = "logi
     return []
 
 
+def zeroed_weights(values: dict[str, np.ndarray]) -> list[str]:
+    """The weight matrices and kernels (2+ dimensions) whose every entry is exactly 0."""
+    return [n for n, v in values.items() if v.ndim >= 2 and v.size > 1 and not np.any(v)]
+
+
+def zero_init(names: list[str]) -> list[Evidence]:
+    """Behind outputs that ignore the inputs: weight tensors that are all exactly 0. A layer that
+    starts at zero gives every input the same output; with zero weights after it (or a ReLU at 0)
+    no gradient leaves it zero (lisa-lab's Theano MLP drew its Glorot bounds as sqrt(6 / (n_in +
+    n_out)), an integer division in Python 2: both layers started at 0 and never moved)."""
+    if not names:
+        return []
+    return [(C.DEAD_UNITS, f"{len(names)} weight tensor(s) are all exactly 0: {listed(names)}; a layer that starts at 0 "
+                           "gives every input the same output, and with zero weights after it (or a ReLU at 0) no "
+                           "gradient moves it (an initialiser's bound computed as 0 — an integer division, 6 / (n_in + "
+                           "n_out) in Python 2 —, a zeros initializer, weights overwritten)")]
+
+
 def silent_layers(inputs: list[tuple[str, np.ndarray]]) -> list[Evidence]:
     """Behind a constant output: a weighted layer after the first whose input is 0 for every
     sample, while the layers before it got a non-zero input (the units feeding it never fire)."""

@@ -401,6 +401,9 @@ def _judged(run: CheckRun, session: Any, raw: tuple[Any, Any], prepared: Any, tr
     for key in SETTLING:
         flags[key] = [n for n in flags[key] if n in settled[key]]
     causes = gradient_causes(flags, scales, radial, SETTLE_STEPS, signal)
+    zeroed = [n for n in diagnosis.zeroed_weights(before) if n in flags["zero"]]
+    if zeroed:  # why they stay dead: they started at 0 (and still are)
+        causes = diagnosis.zero_init(zeroed) + causes
     if flags["zero"]:  # before "dead": a loss that never reads some of the outputs those tensors feed
         causes = _unread(session, raw, prepared) + causes
     if flags["zero"] and set(flags["zero"]) == {n for n, g in later.items() if g is not None}:

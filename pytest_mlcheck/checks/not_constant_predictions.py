@@ -136,7 +136,8 @@ def not_constant_predictions(
             run.record_losses(losses)
             _finite(run, judge)
         if judge.identical():  # the input stops somewhere: look for a layer that never gets anything
-            causes_extra = diagnosis.silent_layers(session.weighted_layer_inputs(prepared[0], training=False)) \
+            causes_extra = (diagnosis.zero_init(diagnosis.zeroed_weights(session.parameter_values()))
+                            or diagnosis.silent_layers(session.weighted_layer_inputs(prepared[0], training=False))) \
                 + causes_extra
         judge.report(run, causes_extra, majority)
         return run.passed()

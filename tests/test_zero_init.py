@@ -1,0 +1,65 @@
+"""Weights that start at exactly 0: a hidden layer and the head after it both at zero give every input
+the same output and no gradient (lisa-lab's Theano MLP drew its Glorot bounds with a Python 2 integer
+division). The failure names the zeroed tensors; a head alone started at 0 trains and passes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import torch_corpus as tc
+from keras_corpus import digits_arrays, keras, sparse_ce
+from pytest_mlcheck import CheckFailed, MLCheck, Settings
+
+
+def _mlp(*, hidden_zero: bool) -> nn.Module:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.Tanh(), nn.Linear(32, 10))
+    with torch.no_grad():
+        model[3].weight.zero_()
+        if hidden_zero:  # with its bias, as the Theano MLP's: tanh(0) = 0 feeds the zero head nothing to learn by
+            model[1].weight.zero_()
+            model[1].bias.zero_()
+    return model
+
+
+def _adam(params):
+    return torch.optim.Adam(params, lr=1e-2)
+
+
+def test_a_hidden_layer_and_head_at_zero_are_named_in_every_check():
+    batch = tc.digits_batch(32)
+    for call in (lambda m: m.overfit_one_batch(_mlp(hidden_zero=True), batch, loss_fn=nn.CrossEntropyLoss(),
+                                               optimizer=_adam),
+                 lambda m: m.gradients_flow(_mlp(hidden_zero=True), batch, loss_fn=nn.CrossEntropyLoss()),
+                 lambda m: m.not_constant_predictions(_mlp(hidden_zero=True), batch[0])):
+        with pytest.raises(CheckFailed) as info:
+            call(MLCheck(Settings(seed=0)))
+        assert info.value.causes[:1] == ["dead_units"], str(info.value)
+        assert "2 weight tensor(s) are all exactly 0: 1.weight, 3.weight" in str(info.value)
+
+
+def test_a_head_started_at_zero_trains(mlcheck):
+    batch = tc.digits_batch(32)
+    assert mlcheck.overfit_one_batch(_mlp(hidden_zero=False), batch, loss_fn=nn.CrossEntropyLoss(),
+                                     optimizer=_adam).passed
+    assert mlcheck.gradients_flow(_mlp(hidden_zero=False), batch, loss_fn=nn.CrossEntropyLoss()).passed
+
+
+@pytest.mark.parametrize("hidden", ["zeros", "glorot_uniform"])
+def test_keras_dense_layers_with_a_zeros_initializer(mlcheck, hidden):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(32, activation="tanh", kernel_initializer=hidden),  # zero bias
+                              keras.layers.Dense(10, kernel_initializer="zeros")])
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss=sparse_ce())
+    x, y = digits_arrays(32)
+    if hidden == "glorot_uniform":
+        assert mlcheck.gradients_flow(model, (x, y)).passed
+        return
+    with pytest.raises(CheckFailed) as info:
+        mlcheck.gradients_flow(model, (x, y))
+    assert info.value.causes[:1] == ["dead_units"] and "are all exactly 0" in str(info.value)
+    assert np.all(model.layers[1].kernel.numpy() == 0)  # the user's model is untouched
