@@ -298,6 +298,7 @@ PROGRAMS: tuple[str, ...] = (
     "b64b_wiseodd_avb_loglike_mean_over_pixels",
     "b64c_ncf_gmf_adam_weight_decay_001",
     # sixty-fifth held-out batch (ported blind to the probes)
+    "b65a_deeplab_xception_ce2d_logits_viewed_without_permute",
     "b65b_jessicayung_ar_lstm_windows_viewed_time_major_without_transpose",
     "b65c_lisa_dlt_mlp_init_int_division_zero_weights",
 )
