@@ -68,6 +68,9 @@ class Targets:
     _read_at_floor: Optional[bool] = None  # whether the loss reads its targets, asked once a run reached the floor
     # class ids the loss reads only as groups (_groups_only): the outputs are embeddings, judged as values
     groups: bool = False
+    # class probabilities other than 0/1 (label smoothing, a teacher's outputs): a confident correct
+    # prediction scores ``floor`` under the loss, not what a one-hot row scores
+    soft: bool = False
     # reads(rtol): whether the loss at the untrained outputs moves by more than rtol of itself with
     # every target replaced by the first sample's (None: no evidence); two loss evaluations, asked
     # only by refute() and the pairing probe
@@ -775,6 +778,7 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
     ids: Optional[np.ndarray] = None
     ignored: Optional[np.ndarray] = None
     floor = float("nan")
+    soft = False
     if task == "classification" and given_task is None and column and whole \
             and _groups_only(loss_at, y2[:, 0], np.asarray(y).shape, out):
         return Targets("regression", f"class ids {id_shape} the loss reads only as groups (which samples share a "
@@ -796,6 +800,7 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
         else:
             ids = y2.argmax(axis=1)
             encoding = "one-hot" if binary_values else "smoothed one-hot (class probabilities)"
+            soft = not binary_values
             if binary_values and k == width:
                 ignored = zero_rows if zero_rows is not None else _skipped_zero_rows(y2, loss_at, shape, form)
             if ignored is not None:
@@ -899,7 +904,8 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
         ignored = _masked_class(np.asarray(y), out, loss_at, form)
         if ignored is not None:
             encoding += f", {int(ignored.sum()) // y.shape[-1]} of {ignored.size // y.shape[-1]} positions ignored by the loss"
-    return Targets(task, encoding, ids, width, form, floor, problems, constant=constant, mask=mask, ignored=ignored)
+    return Targets(task, encoding, ids, width, form, floor, problems, constant=constant, mask=mask, ignored=ignored,
+                   soft=soft)
 
 
 def _masked_class(y: np.ndarray, out: np.ndarray, loss_at: LossAt, form: str) -> Optional[np.ndarray]:

@@ -1380,3 +1380,24 @@ def test_weight_decay_that_holds_a_fit_back_is_named_from_a_retry_given_the_chec
         mlcheck.overfit_one_batch(_GMF(), (x, y), loss_fn=nn.MSELoss(), optimizer=optimizer)
     assert info.value.causes[:1] == ["over_regularized"], str(info.value)
     assert "weight decay 0.01: the loss stays at" in str(info.value)
+
+
+@pytest.mark.parametrize("smoothing", [0.1, 0.0])
+def test_smoothed_class_probabilities_are_no_loss_that_ignores_the_class(mlcheck, smoothing):
+    """cleverhans' CIFAR-10 tutorial smooths its one-hot labels by 0.1 under a softmax head: a one-hot
+    row then scores 1.6 against the uniform row's 2.3 (the 0.09 of mass on the other classes meets log
+    1e-7), which read as a loss that does not reward the class. The smoothed rows themselves score the
+    floor. A run too slow at SGD 1e-5 is put down to its rate in both."""
+    x, y = tc.digits_batch(64)
+    target = F.one_hot(y, 10).float() * (1 - smoothing) + smoothing / 10
+    torch.manual_seed(0)
+    model = tc.digits_mlp(final=nn.Softmax(dim=1))
+
+    def loss_fn(p, t):
+        return -(t * torch.log(p.clamp(1e-7, 1.0))).sum(1).mean()
+
+    with pytest.raises(CheckFailed) as info:
+        mlcheck.overfit_one_batch(model, (x, target), loss_fn=loss_fn,
+                                  optimizer=lambda p: torch.optim.SGD(p, lr=1e-5))
+    assert "loss_mismatch" not in info.value.causes, str(info.value)
+    assert info.value.causes[:1] == ["lr_too_low"], str(info.value)

@@ -675,9 +675,11 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
             perfect = np.full((len(y), width), low, dtype=np.float32)
             perfect[np.arange(len(y)), y] = high
             perfect = in_layout(perfect, initial_outputs.shape, axis)
-            unrewarded = diagnosis.loss_rewards_classes(
-                session.loss_of(perfect, first), session.loss_of(np.full_like(perfect, uniform), first),
-                "probabilities" if probabilities else "logits")
+            scored = session.loss_of(perfect, first)
+            if targets.soft and np.isfinite(targets.floor):  # smoothed rows: the rows themselves are perfect
+                scored = min(scored, targets.floor)
+            unrewarded = diagnosis.loss_rewards_classes(scored, session.loss_of(np.full_like(perfect, uniform), first),
+                                                        "probabilities" if probabilities else "logits")
             causes += (unrewarded and _ids_as_weights(session, raw_batch[0], first, initial_outputs)) or unrewarded
             if not causes:
                 causes += diagnosis.loss_expects_probabilities(
