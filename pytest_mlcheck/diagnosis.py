@@ -780,9 +780,17 @@ def loss_rewards_classes(perfect: float, uninformative: float, form: str = "logi
     return []
 
 
-def zeroed_weights(values: dict[str, np.ndarray]) -> list[str]:
-    """The weight matrices and kernels (2+ dimensions) whose every entry is exactly 0."""
-    return [n for n, v in values.items() if v.ndim >= 2 and v.size > 1 and not np.any(v)]
+def zeroed_weights(values: dict[str, np.ndarray], *, input_end: bool = False) -> list[str]:
+    """The weight matrices and kernels (2+ dimensions) whose every entry is exactly 0. ``input_end``:
+    only where the first of them in parameter order (the layer that reads the inputs) is one — what
+    cuts every input off; zeros further on are often deliberate (a transformer's residual projections
+    and head started at 0 train from there) and, behind outputs that ignore the inputs for another
+    reason, explain nothing."""
+    weights = [(n, v) for n, v in values.items() if v.ndim >= 2 and v.size > 1]
+    zeroed = [n for n, v in weights if not np.any(v)]
+    if input_end and (not weights or weights[0][0] not in zeroed):
+        return []
+    return zeroed
 
 
 def zero_init(names: list[str]) -> list[Evidence]:

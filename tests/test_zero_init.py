@@ -63,3 +63,27 @@ def test_keras_dense_layers_with_a_zeros_initializer(mlcheck, hidden):
         mlcheck.gradients_flow(model, (x, y))
     assert info.value.causes[:1] == ["dead_units"] and "are all exactly 0" in str(info.value)
     assert np.all(model.layers[1].kernel.numpy() == 0)  # the user's model is untouched
+
+
+class _Blind(nn.Module):
+    """Reads its inputs times 0 (what cuts them off), and starts its head at 0, as many models do."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.lin, self.head = nn.Linear(64, 32), nn.Linear(32, 10)
+        with torch.no_grad():
+            self.head.weight.zero_()
+
+    def forward(self, x):
+        return self.head(torch.tanh(self.lin(x.flatten(1) * 0)))
+
+
+def test_a_head_started_at_zero_is_not_blamed_for_outputs_cut_off_elsewhere(mlcheck):
+    """A zero further on than the layer that reads the inputs explains nothing: pytorch's
+    torchTextClassifiers starts its residual projections and head at 0, and its outputs ignored the
+    inputs for a mask applied the wrong way round."""
+    with pytest.raises(CheckFailed) as info:
+        mlcheck.overfit_one_batch(_Blind(), tc.digits_batch(32), loss_fn=nn.CrossEntropyLoss(), optimizer=_adam)
+    assert info.value.causes[:1] == ["class_collapse"], str(info.value)
+    assert "are all exactly 0" not in str(info.value)

@@ -136,7 +136,7 @@ def not_constant_predictions(
             run.record_losses(losses)
             _finite(run, judge)
         if judge.identical():  # the input stops somewhere: look for a layer that never gets anything
-            causes_extra = (diagnosis.zero_init(diagnosis.zeroed_weights(session.parameter_values()))
+            causes_extra = (diagnosis.zero_init(diagnosis.zeroed_weights(session.parameter_values(), input_end=True))
                             or diagnosis.silent_layers(session.weighted_layer_inputs(prepared[0], training=False))) \
                 + causes_extra
         judge.report(run, causes_extra, majority)
