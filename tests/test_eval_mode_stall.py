@@ -207,3 +207,51 @@ def test_a_step_loss_is_stopped_only_where_the_outputs_fit_shuffled_labels_as_we
         assert not any(calls) and stall.line is None
     else:
         assert calls.index(True) == 1 and "the loss your step returns had come 99%" in stall.line
+
+
+class _ScoredStub:
+    """A session whose loss is a cross-entropy of given outputs (logits) against ``by``: "targets" (the
+    batch's labels) or "predicted" (the class the outputs give: a loss that scores every sample as
+    fitted, as a margin header whose target score is a constant)."""
+
+    def __init__(self, by: str) -> None:
+        self.by = by
+
+    def penalty(self) -> float:
+        return 0.0
+
+    def prepare(self, x, y):
+        return x, y
+
+    def loss_of(self, outputs, part) -> float:
+        logits = torch.as_tensor(np.asarray(outputs), dtype=torch.float32)
+        labels = torch.as_tensor(part[1]) if self.by == "targets" else logits.argmax(1)
+        return float(nn.functional.cross_entropy(logits, labels))
+
+
+@pytest.mark.parametrize("by", ["targets", "predicted"])
+def test_wrong_samples_cost_as_little_as_right_ones_only_where_the_right_ones_are_fitted(by):
+    """packt's raw-pixel MLP starts at a loss of 78.8 and collapses to near-uniform rows (2.17 for the 4
+    right, 2.31 for the 28 wrong, log 10 = 2.30): both cost what uninformative outputs cost, and the
+    loss rewards the class all the same. A loss that scores every sample as fitted gives confident
+    rows near 0 whatever the class: that one is named."""
+    from pytest_mlcheck.targets import Targets
+
+    rng = np.random.default_rng(0)
+    y = np.arange(32) % 10
+    right = np.zeros(32, bool)
+    right[:4] = True
+    if by == "targets":  # near-uniform rows, the 4 right ones a hair ahead
+        outputs = rng.normal(0, 0.01, (32, 10)).astype(np.float32)
+        outputs[np.arange(32), np.where(right, y, (y + 1) % 10)] += 0.2
+    else:  # confident rows, 28 of them on another class
+        outputs = np.full((32, 10), -8.0, np.float32)
+        outputs[np.arange(32), np.where(right, y, (y + 1) % 10)] = 8.0
+    # raw pixels: a loss far up at initialisation; the margin header's model starts near uniform
+    initial = rng.normal(0, 40 if by == "targets" else 0.01, (32, 10)).astype(np.float32)
+    targets = Targets("classification", "class ids (N,)", y, 10, "logits", 0.0, [])
+    assert (targets.right(outputs) == right).all()
+    stall = _RightStall(_ScoredStub(by), (np.zeros((32, 4), np.float32), y), None, targets, 0.9, None, initial)
+    assert not stall._unseen([1.0] * 400, outputs)  # the first reading only sets the share right
+    assert stall._unseen([1.0] * 800, outputs) == (by == "predicted")
+    assert (stall.cause is not None) == (by == "predicted")

@@ -179,6 +179,15 @@ def overfit_one_batch(
         raise run.fail(_headline(ok, why, losses, max_steps, run, uncovered), causes)
 
 
+def _uninformative(targets: Targets, outputs: np.ndarray) -> np.ndarray:
+    """Outputs that say nothing of the class, in the form the loss reads them: zero logits, uniform
+    probabilities (0.5 for one sigmoid unit)."""
+    if targets.form == "probabilities":
+        width = outputs.shape[-1] if outputs.ndim > 1 else 1
+        return np.full_like(outputs, 0.5 if width == 1 else 1.0 / width)
+    return np.zeros_like(outputs)
+
+
 def _accuracy(run: CheckRun, targets: Targets, outputs: Any) -> np.ndarray:
     """Record how many samples the eval-mode ``outputs`` get right; which ones."""
     right = targets.right(outputs)
@@ -306,14 +315,19 @@ class _RightStall:
             penalty = self.session.penalty()  # a compiled Keras loss's add_loss terms: in every value, no sample's
             x, y = as_numpy(self.raw[0]), as_numpy(self.raw[1])
             wrong_part, right_part = (self.session.prepare(x[keep], y[keep]) for keep in (~right, right))
-            wrong, fitted, before = (self.session.loss_of(o, part) - penalty for o, part in (
-                (outputs[~right], wrong_part), (outputs[right], right_part), (self.initial[right], right_part)))
+            level = _uninformative(t, outputs[right])
+            wrong, fitted, before, blank = (self.session.loss_of(o, part) - penalty for o, part in (
+                (outputs[~right], wrong_part), (outputs[right], right_part), (self.initial[right], right_part),
+                (level, right_part)))
         except Exception:  # inputs or outputs that do not slice as one array: no judgement
             return False
-        # the right ones must be fitted (below UNSEEN_FITTED of what they cost at initialisation): outputs
-        # held near where they started (weights a penalty keeps near zero) cost right and wrong samples alike
+        # the right ones must be fitted (below UNSEEN_FITTED of what they cost at initialisation, and of
+        # what uninformative outputs cost them): outputs held near where they started (weights a penalty
+        # keeps near zero), or collapsed to near-uniform rows from a start far off (raw pixels: 78.8 at
+        # initialisation, 2.17 against log 10 = 2.30 at the end), cost right and wrong samples alike
         if not (np.isfinite(wrong) and np.isfinite(fitted) and np.isfinite(before)) \
-                or wrong > UNSEEN_WRONG * max(fitted, 0.0) or fitted > UNSEEN_FITTED * before:
+                or wrong > UNSEEN_WRONG * max(fitted, 0.0) or fitted > UNSEEN_FITTED * before \
+                or (np.isfinite(blank) and fitted > UNSEEN_FITTED * blank):
             self.seen = now
             return False
         n = len(right)
