@@ -786,11 +786,17 @@ def zeroed_weights(values: dict[str, np.ndarray], *, input_end: bool = False) ->
     cuts every input off; zeros further on are often deliberate (a transformer's residual projections
     and head started at 0 train from there) and, behind outputs that ignore the inputs for another
     reason, explain nothing."""
-    weights = [(n, v) for n, v in values.items() if v.ndim >= 2 and v.size > 1]
+    weights = [(n, v) for n, v in values.items() if v.ndim >= 2 and v.size > 1 and not _is_bias(n)]
     zeroed = [n for n, v in weights if not np.any(v)]
     if input_end and (not weights or weights[0][0] not in zeroed):
         return []
     return zeroed
+
+
+def _is_bias(name: str) -> bool:
+    """Whether a tensor's name says it is a bias (Keras's attention keeps its biases 2-D, per head):
+    biases start at 0 by design."""
+    return name.replace("/", ".").rsplit(".", 1)[-1].startswith("bias")
 
 
 def zero_init(names: list[str]) -> list[Evidence]:

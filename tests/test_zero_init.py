@@ -87,3 +87,16 @@ def test_a_head_started_at_zero_is_not_blamed_for_outputs_cut_off_elsewhere(mlch
         mlcheck.overfit_one_batch(_Blind(), tc.digits_batch(32), loss_fn=nn.CrossEntropyLoss(), optimizer=_adam)
     assert info.value.causes[:1] == ["class_collapse"], str(info.value)
     assert "are all exactly 0" not in str(info.value)
+
+
+def test_biases_kept_per_head_are_no_zeroed_weights():
+    """Keras's MultiHeadAttention keeps its query/key/value biases 2-D (heads, head size), at 0 by
+    design: they are never read as weights started at 0."""
+    from pytest_mlcheck import diagnosis
+
+    values = {"mha/query/kernel": np.zeros((4, 2, 8)), "mha/query/bias": np.zeros((2, 8)),
+              "dense/kernel": np.ones((8, 2))}
+    assert diagnosis.zeroed_weights(values) == ["mha/query/kernel"]
+    assert diagnosis.zeroed_weights(values, input_end=True) == ["mha/query/kernel"]
+    assert diagnosis.zeroed_weights({"dense/kernel": np.ones((8, 2)), "mha/query/bias": np.zeros((2, 8))},
+                                    input_end=True) == []
