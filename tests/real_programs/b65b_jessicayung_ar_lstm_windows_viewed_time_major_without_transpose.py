@@ -43,7 +43,7 @@ its states start at zero every call, as here). The checks take batch-first input
 first transposes its input ``(batch, 20, 1) -> (20, batch, 1)`` and the batches hold the program's time-major
 tensors transposed back: ``x[b] = X_train.view([20, -1, 1])[:, b]`` is exactly the sequence that sample b feeds
 the LSTM in the program (buggy: the scrambled one; fixed: ``X_train[b]``).
-``batch`` / ``batches`` / ``baseline_batch``: the 80 training windows (x (80, 20, 1), y (80,)), the program's one
+``batch`` / ``batches``: the 80 training windows (x (80, 20, 1), y (80,)), the program's one
 batch per epoch; ``inputs``: the 20 held-out windows after the same buggy / fixed ``view`` (20, 20, 1).
 Keras: not ported. The fault comes from PyTorch's time-major RNN layout (the author reshapes to (seq_len, batch)
 because ``nn.LSTM`` wants it); Keras recurrent layers are batch-major, where the natural
@@ -158,7 +158,7 @@ def _build(fixed: bool) -> dict[str, Any]:
 
     x = X_train.transpose(0, 1).contiguous()  # (80, 20, 1): sample b's sequence as the LSTM reads it
     batch = (x, y_train)
-    return {"model": model, "batch": batch, "batches": [batch], "baseline_batch": batch,
+    return {"model": model, "batch": batch, "batches": [batch],
             "inputs": X_test.transpose(0, 1).contiguous(), "loss_fn": loss_fn, "optimizer": optimiser}
 
 
