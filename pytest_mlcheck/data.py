@@ -110,7 +110,11 @@ def spread_samples(value: Any, n: int, keep: int) -> Any:
         return type(value)(spread_samples(v, n, keep) for v in value)
     if not hasattr(value, "shape") or not value.shape:
         raise TypeError(f"cannot take samples of {type(value).__name__}")
-    return value[::max(1, n // keep)][:keep]
+    picked = value[::max(1, n // keep)][:keep]
+    # a strided view as a fresh, contiguous array: a user's loss may .view() its targets
+    if hasattr(picked, "contiguous"):  # torch
+        return picked.contiguous()
+    return picked.copy() if hasattr(picked, "flags") and hasattr(picked, "copy") else picked  # numpy: C order
 
 
 def sample_count(x: Any) -> int:

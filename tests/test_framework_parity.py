@@ -627,3 +627,23 @@ def test_a_collapse_onto_a_majority_below_the_cap_is_trained_on_where_the_output
             mlcheck.not_constant_predictions(model, x, train_on=train, loss_fn=loss, optimizer=opt)
         assert info.value.causes[:2] == ["labels_imbalanced", "class_collapse"], str(info.value)
         assert "only the majority was learned" in str(info.value)
+
+
+def test_samples_spread_over_a_batch_reach_the_loss_contiguous(mlcheck):
+    """pytorch-deeplab-xception's cross_entropy2d calls .view() on its targets: the spread samples
+    (every n-th) must reach it as contiguous tensors, not strided views that .view() refuses."""
+    class Tiled(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = nn.Linear(1, 1)
+
+        def forward(self, x):
+            return self.lin(x).expand(-1, 50)
+
+    rng = np.random.default_rng(0)
+    x = torch.tensor(rng.normal(size=(8, 1)).astype(np.float32))
+    y = torch.tensor(np.repeat(3 * x.numpy() + 1, 50, axis=1))
+    torch.manual_seed(0)
+    result = mlcheck.overfit_one_batch(Tiled(), (x, y), loss_fn=lambda out, t: nn.functional.mse_loss(out.reshape(-1), t.view(-1)),
+                                       optimizer=lambda p: torch.optim.SGD(p, lr=0.1))
+    assert result.figures["samples"] == 2
