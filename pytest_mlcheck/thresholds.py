@@ -292,6 +292,10 @@ UNSEEN_WRONG = 2.0
 # MLP's kernels: 2.08 right against 2.33 wrong, near log 10), which is no margin header's doing (an
 # angle clamped in an ArcFace loss: right 0.0003 against 0.97 at initialisation)
 UNSEEN_FITTED = 0.5
+# gradients_flow: a tensor a step leaves unchanged while it moves others is asked of one step of a
+# fresh copy at this × the rate; moved there, its update rounds away at the rate given (SGD at 1e-6 on
+# a bias in front of a batch norm), which an optimizer that skips it would not do at any rate
+ROUNDING_PROBE_LR = 1000.0
 # overfit_one_batch on value targets: besides coming OVERFIT_MIN_DROP of the way from its start, the
 # loss must come this far from the best constant prediction's (each target's batch mean) toward the
 # floor; a run that learned only the mean converges onto the constant's loss to float precision.

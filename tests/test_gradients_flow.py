@@ -452,3 +452,42 @@ def test_a_network_the_step_trains_from_a_loss_of_its_own_gets_no_gradient_flag(
     with pytest.raises(CheckFailed) as info:
         mlcheck.gradients_flow(_TwoNets(), tc.digits_batch(32), **call)
     assert info.value.causes[:1] == ["no_gradient"], str(info.value)
+
+
+class _Offset(nn.Module):
+    """A classifier with an offset that reaches its logits through a factor 1e-4: its gradient is
+    ~1e-5 of its value, so SGD at 1e-3 moves it by less than float32 holds at 1.0."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
+        self.offset = nn.Parameter(torch.ones(10))
+
+    def forward(self, x):
+        return self.net(x) + 1e-4 * self.offset
+
+
+@pytest.mark.parametrize("skips_offset", [False, True])
+def test_an_update_that_rounds_away_is_no_parameter_left_out(mlcheck, skips_offset):
+    """pytorch-deeplab-xception's SGD at 1e-6 leaves the biases in front of its batch norms as they
+    were: one step at lr×1000 moves them, so the step updates them and float32 rounds it away (a note).
+    A step that never updates the offset leaves it at any rate: params_not_updated."""
+    def step(model, optimizer, loss_fn, x, y):
+        loss = loss_fn(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        if skips_offset:
+            model.offset.grad = None
+        optimizer.step()
+        return loss.detach()
+
+    call = dict(loss_fn=CE(), optimizer=lambda p: torch.optim.SGD(p, lr=1e-3), train_step=step)
+    if not skips_offset:
+        result = mlcheck.gradients_flow(_Offset(), tc.digits_batch(32), **call)
+        assert any("1 trainable parameter(s) did not change in the step, and one step at lr×1000 moves them" in n
+                   for n in result.notes), result.notes
+        return
+    with pytest.raises(CheckFailed) as info:
+        mlcheck.gradients_flow(_Offset(), tc.digits_batch(32), **call)
+    assert "params_not_updated" in info.value.causes or "no_gradient" in info.value.causes, str(info.value)

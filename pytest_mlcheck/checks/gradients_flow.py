@@ -10,11 +10,15 @@ from pytest_mlcheck import causes as C
 from pytest_mlcheck import diagnosis
 from pytest_mlcheck.backends import backend_for
 from pytest_mlcheck.causes import Evidence
-from pytest_mlcheck.checks.common import checked_batch, require_trainable, scaled_inputs, targets_of, unread_columns
+from pytest_mlcheck.checks.common import (
+    checked_batch, open_session, require_trainable, scaled_inputs, targets_of, unread_columns,
+)
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.targets import Targets
-from pytest_mlcheck.thresholds import CROSS_ENTROPY_SIGNAL, EXPLODING_SCALE, FAINT_GRADIENT, SETTLE_STEPS, VANISHING_RATIO
+from pytest_mlcheck.thresholds import (
+    CROSS_ENTROPY_SIGNAL, EXPLODING_SCALE, FAINT_GRADIENT, ROUNDING_PROBE_LR, SETTLE_STEPS, VANISHING_RATIO,
+)
 
 
 def _layer(name: str) -> str:
@@ -263,6 +267,9 @@ def gradients_flow(
         causes += found
         faint = _faint(unchanged, grads or {}, before)
         unchanged = [n for n in unchanged if n not in faint]
+        if unchanged and any(not np.array_equal(before[n], after[n]) for n in before):
+            rounded = _rounded(run, model, spec, session, raw, unchanged)
+            unchanged = [n for n in unchanged if n not in rounded]
         if faint and not any(c == C.VANISHING_GRADIENTS for c, _ in causes):
             causes.append((C.VANISHING_GRADIENTS, f"{len(faint)} trainable parameter(s) got a gradient too small for the "
                                                   f"step to change them in float32 (|grad|/|weight| under "
@@ -353,6 +360,31 @@ def _raw_targets(session: Any, raw: tuple[Any, Any], prepared: Any) -> list[Evid
     if read is None or read[0].task != "regression":
         return []
     return diagnosis.target_scale(session.labels(prepared), read[1], "the model's outputs after one step")
+
+
+def _rounded(run: CheckRun, model: Any, spec: TrainSpec, session: Any, raw: tuple[Any, Any],
+             names: list[str]) -> list[str]:
+    """Of the tensors a step left unchanged while it moved others: those one step of a fresh copy at
+    lr×1000 moves. Their update rounds away in float32 at the rate given (pytorch-deeplab-xception's
+    SGD at 1e-6 leaves the biases in front of its batch norms, whose gradient is near 0 by design, as
+    they were), which no optimizer that skips them would do; a note says so."""
+    probe = open_session(model, run.settings, spec, within=session)
+    try:
+        prepared = probe.prepare(*raw)
+        before = probe.parameter_values()
+        probe.scale_lr(ROUNDING_PROBE_LR)
+        probe.train_step(prepared)
+        after = probe.parameter_values()
+    except Exception:  # a step the probe cannot take: the tensors stay reported as not updated
+        return []
+    finally:
+        probe.close()
+    moved = [n for n in names if n in before and n in after and not np.array_equal(before[n], after[n])]
+    if moved:
+        run.result.notes.append(f"{len(moved)} trainable parameter(s) did not change in the step, and one step at "
+                                f"lr×{ROUNDING_PROBE_LR:g} moves them: at this learning rate their update rounds away "
+                                f"in float32 ({diagnosis.listed(moved)})")
+    return moved
 
 
 def _faint(unchanged: list[str], grads: dict[str, np.ndarray | None], values: dict[str, np.ndarray]) -> list[str]:
