@@ -294,29 +294,31 @@ def test_a_linear_regression_is_judged_on_samples_spread_over_what_its_weights_c
 
 
 
+class _Tiled(nn.Module):
+    """One weight and a bias, tiled over 50 outputs: fewer weights than one sample's targets."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = nn.Linear(1, 1)
+
+    def forward(self, x):
+        return self.lin(x).expand(-1, 50)
+
 def test_a_model_with_fewer_weights_than_two_samples_targets_says_so(mlcheck):
     """wtte-rnn's 16-weight model predicts 400 values a sample: even the two samples a batch norm needs
     hold ×50 what its weights can interpolate, and the note says so (it had claimed half). The twin:
     targets its inputs determine (one line tiled over every column) fit all the same."""
-    class Tiled(nn.Module):  # one weight and a bias, tiled over 50 outputs
-        def __init__(self) -> None:
-            super().__init__()
-            self.lin = nn.Linear(1, 1)
-
-        def forward(self, x):
-            return self.lin(x).expand(-1, 50)
-
     rng = np.random.default_rng(0)
     x = rng.normal(size=(8, 1)).astype(np.float32)
     note = "judged on 2 sample(s) spread over the batch (one in every 4), 100 values, ×50 its weights"
     train = dict(loss_fn=nn.MSELoss(), optimizer=lambda p: torch.optim.SGD(p, lr=0.1))
     torch.manual_seed(0)
     with pytest.raises(CheckFailed) as info:
-        mlcheck.overfit_one_batch(Tiled(), (torch.tensor(x), torch.tensor(rng.normal(size=(8, 50)).astype(np.float32))),
+        mlcheck.overfit_one_batch(_Tiled(), (torch.tensor(x), torch.tensor(rng.normal(size=(8, 50)).astype(np.float32))),
                                   **train)
     assert note in str(info.value)
     torch.manual_seed(0)
-    result = mlcheck.overfit_one_batch(Tiled(), (torch.tensor(x), torch.tensor(np.repeat(3 * x + 1, 50, axis=1))),
+    result = mlcheck.overfit_one_batch(_Tiled(), (torch.tensor(x), torch.tensor(np.repeat(3 * x + 1, 50, axis=1))),
                                        **train)
     assert any(note in n for n in result.notes), result.notes
 
@@ -632,18 +634,10 @@ def test_a_collapse_onto_a_majority_below_the_cap_is_trained_on_where_the_output
 def test_samples_spread_over_a_batch_reach_the_loss_contiguous(mlcheck):
     """pytorch-deeplab-xception's cross_entropy2d calls .view() on its targets: the spread samples
     (every n-th) must reach it as contiguous tensors, not strided views that .view() refuses."""
-    class Tiled(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.lin = nn.Linear(1, 1)
-
-        def forward(self, x):
-            return self.lin(x).expand(-1, 50)
-
     rng = np.random.default_rng(0)
     x = torch.tensor(rng.normal(size=(8, 1)).astype(np.float32))
     y = torch.tensor(np.repeat(3 * x.numpy() + 1, 50, axis=1))
     torch.manual_seed(0)
-    result = mlcheck.overfit_one_batch(Tiled(), (x, y), loss_fn=lambda out, t: nn.functional.mse_loss(out.reshape(-1), t.view(-1)),
+    result = mlcheck.overfit_one_batch(_Tiled(), (x, y), loss_fn=lambda out, t: nn.functional.mse_loss(out.reshape(-1), t.view(-1)),
                                        optimizer=lambda p: torch.optim.SGD(p, lr=0.1))
     assert result.figures["samples"] == 2
