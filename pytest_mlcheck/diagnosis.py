@@ -3,7 +3,7 @@ and is found from values (outputs, gradients, retries), never from class names."
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -778,6 +778,13 @@ def loss_rewards_classes(perfect: float, uninformative: float, form: str = "logi
                  f"uninformative {what[1]} ({fmt(uninformative)}): it does not reward predicting the class "
                  "(a regression loss on class ids?); use cross-entropy on logits")]
     return []
+
+
+def moved(before: dict[str, np.ndarray], after: dict[str, np.ndarray], names: Iterable[str] | None = None) -> list[str]:
+    """The tensors (of ``names``, else all of ``before``) whose values differ between ``before`` and
+    ``after`` a step; a name either side lacks is left out."""
+    return [n for n in (before if names is None else names)
+            if n in before and n in after and not np.array_equal(before[n], after[n])]
 
 
 def zeroed_weights(values: dict[str, np.ndarray], *, input_end: bool = False) -> list[str]:

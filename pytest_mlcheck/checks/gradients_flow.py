@@ -228,9 +228,9 @@ def gradients_flow(
         silent = {n for n, g in (grads or {}).items() if g is None or not np.any(g)}
         unchanged = [n for n in before if n not in uncovered and n not in silent and n not in meant
                      and np.array_equal(before[n], after[n])]
-        moved_frozen = [n for n in frozen_before if not np.array_equal(frozen_before[n], frozen_after[n])]
+        moved_frozen = diagnosis.moved(frozen_before, frozen_after)
         flagged = session.flagged_frozen()
-        moved_flagged = [n for n in flagged if n in before and not np.array_equal(before[n], after[n])]
+        moved_flagged = diagnosis.moved(before, after, flagged)
         norms = layer_norms(grads) if grads else {}
         run.result.figures["trainable_tensors"] = len(before)
         if frozen_before:
@@ -248,7 +248,7 @@ def gradients_flow(
                            "`requires_grad = False` was set on the module: on a module (a torch nn.Module, a Keras "
                            "layer) that is a plain attribute and freezes nothing; call module.requires_grad_(False), "
                            "set requires_grad on each parameter, or (Keras) layer.trainable = False"))
-        moved_meant = [n for n in kept if n not in moved_flagged and not np.array_equal(before[n], after[n])]
+        moved_meant = [n for n in diagnosis.moved(before, after, kept) if n not in moved_flagged]
         if moved_meant:  # decisive: the call says these stay, the step moved them
             causes.append((C.FROZEN_PARAMS_CHANGED,
                            f"{len(moved_meant)} of the {len(kept)} trainable weight tensor(s) under "
@@ -267,7 +267,7 @@ def gradients_flow(
         causes += found
         faint = _faint(unchanged, grads or {}, before)
         unchanged = [n for n in unchanged if n not in faint]
-        if unchanged and any(not np.array_equal(before[n], after[n]) for n in before):
+        if unchanged and diagnosis.moved(before, after):
             rounded = _rounded(run, model, spec, session, raw, unchanged)
             unchanged = [n for n in unchanged if n not in rounded]
         if faint and not any(c == C.VANISHING_GRADIENTS for c, _ in causes):
@@ -306,8 +306,7 @@ def _trained_elsewhere(run: CheckRun, grads: dict[str, np.ndarray | None] | None
     names them; the tensors the step leaves unmoved are still judged."""
     if not grads:
         return grads
-    moved = [n for n, g in grads.items() if g is None and n in before and n in after
-             and not np.array_equal(before[n], after[n])]
+    moved = diagnosis.moved(before, after, [n for n, g in grads.items() if g is None])
     if not moved:
         return grads
     run.result.notes.append(f"{len(moved)} trainable parameter(s) get no gradient from the loss, yet the step "
@@ -379,7 +378,7 @@ def _rounded(run: CheckRun, model: Any, spec: TrainSpec, session: Any, raw: tupl
         return []
     finally:
         probe.close()
-    moved = [n for n in names if n in before and n in after and not np.array_equal(before[n], after[n])]
+    moved = diagnosis.moved(before, after, names)
     if moved:
         run.result.notes.append(f"{len(moved)} trainable parameter(s) did not change in the step, and one step at "
                                 f"lr×{ROUNDING_PROBE_LR:g} moves them: at this learning rate their update rounds away "

@@ -17,6 +17,7 @@ from pytest_mlcheck.checks.training import (
     settled_outputs, still_falling, train_loop,
 )
 from pytest_mlcheck.checks.horizon import horizon
+from pytest_mlcheck.checks.init_loss import uninformative
 from pytest_mlcheck.data import spread_samples
 from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.targets import Targets
@@ -179,15 +180,6 @@ def overfit_one_batch(
         raise run.fail(_headline(ok, why, losses, max_steps, run, uncovered), causes)
 
 
-def _uninformative(targets: Targets, outputs: np.ndarray) -> np.ndarray:
-    """Outputs that say nothing of the class, in the form the loss reads them: zero logits, uniform
-    probabilities (0.5 for one sigmoid unit)."""
-    if targets.form == "probabilities":
-        width = outputs.shape[-1] if outputs.ndim > 1 else 1
-        return np.full_like(outputs, 0.5 if width == 1 else 1.0 / width)
-    return np.zeros_like(outputs)
-
-
 def _accuracy(run: CheckRun, targets: Targets, outputs: Any) -> np.ndarray:
     """Record how many samples the eval-mode ``outputs`` get right; which ones."""
     right = targets.right(outputs)
@@ -315,7 +307,7 @@ class _RightStall:
             penalty = self.session.penalty()  # a compiled Keras loss's add_loss terms: in every value, no sample's
             x, y = as_numpy(self.raw[0]), as_numpy(self.raw[1])
             wrong_part, right_part = (self.session.prepare(x[keep], y[keep]) for keep in (~right, right))
-            level = _uninformative(t, outputs[right])
+            level = uninformative(outputs[right])[0]  # zero logits, uniform rows, as init_loss reads them
             wrong, fitted, before, blank = (self.session.loss_of(o, part) - penalty for o, part in (
                 (outputs[~right], wrong_part), (outputs[right], right_part), (self.initial[right], right_part),
                 (level, right_part)))

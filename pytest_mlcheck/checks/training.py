@@ -1024,8 +1024,8 @@ def _unreached(fresh: Callable[[], Any], batch: Any) -> list[Evidence]:
             before = session.parameter_values()
             session.train_step(batch)
             after = session.parameter_values()
-            moved = {n: np.zeros_like(before[n]) for n, g in grads.items() if g is None and n in before
-                     and n in after and not np.array_equal(before[n], after[n])}
+            moved = {n: np.zeros_like(before[n])
+                     for n in diagnosis.moved(before, after, [n for n, g in grads.items() if g is None])}
             found = diagnosis.unreached({**grads, **moved}, total) if moved else found
     except Exception:  # the probe is a hint on an already failed check: a loss it cannot replay says nothing
         return []
