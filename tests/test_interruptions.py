@@ -12,11 +12,15 @@ raises, like pytest-timeout's signal method; SIGINT) raised inside the restore, 
 from __future__ import annotations
 
 import copy
+import os
 import random
 import signal
+import subprocess
+import sys
 import threading
 import time
 import types
+import warnings
 from typing import Any, Callable, Iterator
 
 import keras
@@ -319,9 +323,37 @@ def test_raw_tf_variables_of_a_custom_layer_are_restored(mlcheck):
     assert_equal(before, keras_weights(model), "raw tf.Variables")
 
 
+_CHILD_ATTEMPTS = 3
+
+
 @needs_alarm
-def test_a_timer_signal_at_any_moment_leaves_everything(mlcheck, alarm):
-    """Real SIGALRMs at a few moments of a check; whatever they hit, nothing of the user's changes."""
+def test_a_timer_signal_at_any_moment_leaves_everything(request, tmp_path):
+    """Real SIGALRMs at a few moments of a check (the body below, run in a child process). A timer
+    that lands in TensorFlow's native code can kill the whole process (CI saw it once: the xdist worker
+    died); such a death says nothing about our restore, so that child is run again with new timings
+    and its last words are kept as a warning. A failed assertion in a child fails this test."""
+    node = f"{request.node.path}::{_timer_body.__name__}"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
+    deaths = []
+    for attempt in range(_CHILD_ATTEMPTS):
+        done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", "-q",
+                               "-o", f"python_functions={_timer_body.__name__}",
+                               f"--basetemp={tmp_path / str(attempt)}", node],
+                              env=env, cwd=request.config.rootpath, capture_output=True, text=True, timeout=900)
+        if done.returncode >= 0:
+            assert done.returncode == 0 and "1 passed" in done.stdout, done.stdout[-4000:] + done.stderr[-2000:]
+            break
+        deaths.append(f"signal {-done.returncode}: {(done.stdout + done.stderr)[-1500:]}")
+    else:
+        pytest.fail("every child process died:\n" + "\n".join(deaths))
+    for death in deaths:
+        warnings.warn(f"a timer test's child process died, run again: {death}", stacklevel=1)
+
+
+@needs_alarm
+def _timer_body(mlcheck, alarm):
+    """Real SIGALRMs at a few moments of a check; whatever they hit, nothing of the user's changes
+    (collected only in the child: its name is not a test's)."""
     model = keras_model()
     keras_check(mlcheck, model)  # the step is traced once: later runs are shorter
     durations = []
