@@ -18,7 +18,8 @@ from pytest_mlcheck.thresholds import (
     BEAT_CONSTANT, CLIPPED_MIN_ROWS, CONSTANT_AT_FLOOR, CLIPPED_MIN_SHARE, DENSE_MIN_RIGHT, EDGE_LIMIT_HAIRS, EDGE_LIMIT_RTOL,
     FLOOR_REFUTED, GROUPS_RTOL, HEAD_OUTSIDE_SHARE, IGNORED_MAX_ASKED, OVERLAP_MAX_SAMPLES, OVERLAP_MIN_DETERMINED,
     OVERFIT_MIN_DROP, OVERLAP_NEIGHBOURS, SOFTMAX_AGAIN_RTOL, SOFTMAX_INSIDE_MAX_CLASSES, STEP_LOGIT, STEP_NUDGE, SUM_ATOL,
-    TRUNCATED_IDS_MAX_SHARE, UNIT_AXIS_IDS_RATIO, UNREAD_RTOL, ZERO_AT_TARGETS,
+    TRUNCATED_IDS_MAX_SHARE, UNIT_AXIS_IDS_RATIO, UNREAD_RTOL, VIEWED_LOGIT, VIEWED_MIN_VALID, VIEWED_READ_RATIO,
+    ZERO_AT_TARGETS,
 )
 
 if TYPE_CHECKING:
@@ -423,6 +424,53 @@ def _unit_axis_dropped(y: np.ndarray, out: np.ndarray, loss_at: LossAt) -> np.nd
     return y
 
 
+def _viewed_channel_first(y: np.ndarray, out: np.ndarray, loss_at: LossAt) -> Optional[tuple[np.ndarray, Evidence]]:
+    """Class ids per position, (N, *S) or (N, 1, *S), beside channel-first scores (N, C, *S), under a
+    loss that pairs each position's id with C consecutive values of the scores' memory instead of
+    that position's C class scores: the ``view(-1, C)`` of an (N, C, H, W) map that did not move the
+    class axis last first (the counts agree, so nothing fails). Told by two readings at once, each
+    against the same ids shuffled among a sample's positions: a one-hot of the ids at their positions
+    scores no better than the shuffle, and the same one-hot written row after row into the scores'
+    memory scores far better. (The ids, squeezed to (N, *S); the evidence), or None."""
+    unit = y.ndim == out.ndim and y.shape[1] == 1
+    if out.ndim < 3 or out.shape[1] < 2 or len(y) < 1 or not y.size \
+            or tuple((y.shape[2:] if unit else y.shape[1:])) != tuple(out.shape[2:]):
+        return None
+    yf = np.asarray(y, dtype=np.float64)
+    if not (np.isfinite(yf).all() and np.all(yf == np.round(yf))):
+        return None
+    c = out.shape[1]
+    ids = (yf[:, 0] if unit else yf).astype(np.int64)
+    valid = (ids >= 0) & (ids < c)
+    if valid.mean() < VIEWED_MIN_VALID or len(np.unique(ids[valid])) < 2:
+        return None
+    hot = _onehot(np.where(valid, ids, 0), c) * VIEWED_LOGIT  # (N, *S, C)
+    at_positions = np.ascontiguousarray(np.moveaxis(hot, -1, 1))
+    in_memory = np.ascontiguousarray(hot.reshape(out.shape))  # row q of its (N*S, C) view: position q's one-hot
+    rng = np.random.default_rng(0)
+    shuffled = yf.copy()
+    for sample, keep in zip(shuffled, valid):  # each sample's own ids, moved among its positions
+        flat, where = sample.reshape(-1), np.flatnonzero(keep.reshape(-1))
+        flat[where] = flat[rng.permutation(where)]
+    shuffled = shuffled.astype(np.asarray(y).dtype)
+    with np.errstate(all="ignore"):
+        pos, pos_shuffled = loss_at(at_positions), loss_at(at_positions, shuffled)
+        mem, mem_shuffled = loss_at(in_memory), loss_at(in_memory, shuffled)
+    if not all(_finite(v) and v >= 0 for v in (pos, pos_shuffled, mem, mem_shuffled)):
+        return None
+    if not (pos >= VIEWED_READ_RATIO * pos_shuffled and mem < VIEWED_READ_RATIO * mem_shuffled):
+        return None
+    shape = "(N, C, H, W)" if out.ndim == 4 else "(N, C, ...)"
+    return ids, (C.LOSS_MISMATCH,
+                 f"the loss pairs each position's class id with {c} consecutive values of the {shape} scores' "
+                 f"memory, not with that position's {c} class scores: a one-hot of the ids written row after row "
+                 f"into the memory scores {fmt(mem)} against {fmt(mem_shuffled)} with the ids shuffled among each "
+                 f"sample's positions, and the same one-hot laid out along the class axis {fmt(pos)} against "
+                 f"{fmt(pos_shuffled)}: a view / reshape(-1, {c}) of channel-first scores that did not move the class "
+                 f"axis last (movedim(1, -1) before the view, or pass the {shape} scores whole to "
+                 "CrossEntropyLoss with ids of the positions' shape)")
+
+
 def _dense_axis(y: np.ndarray, out: np.ndarray) -> Optional[int]:
     """The class axis of outputs that score each position of whole-number targets (N, H, W, ...):
     (N, C, H, W) as torch lays them out, or (N, H, W, C) as Keras does; None otherwise."""
@@ -722,6 +770,13 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
             ids, axis = hot
             dense = _decide_dense(ids, out, loss_at, axis, penalty)
             dense.encoding = f"one-hot per position {given}" + _skipped_positions_said(ids, dense.ignored)
+            return dense
+        viewed = _viewed_channel_first(y, out, loss_at)
+        if viewed is not None:
+            ids, evidence = viewed
+            dense = _decide_dense(ids, out, loss_at, 1, penalty)
+            dense.encoding = f"class ids per position {given}, which the loss reads out of place"
+            dense.problems = [evidence]  # what else the dense reading finds rests on a loss that reads ids in place
             return dense
         axis = _dense_axis(y, out)
         if axis == 1 and out.ndim > 2 and out.shape[1] == out.shape[-1]:
