@@ -433,8 +433,11 @@ def _viewed_channel_first(y: np.ndarray, out: np.ndarray, loss_at: LossAt) -> Op
     scores no better than the shuffle, and the same one-hot written row after row into the scores'
     memory scores far better. (The ids, squeezed to (N, *S); the evidence), or None."""
     unit = y.ndim == out.ndim and y.shape[1] == 1
-    if out.ndim < 3 or out.shape[1] < 2 or len(y) < 1 or not y.size \
-            or tuple((y.shape[2:] if unit else y.shape[1:])) != tuple(out.shape[2:]):
+    positions = tuple(y.shape[2:] if unit else y.shape[1:])
+    # where the positions also fit the scores with the class axis last ((N, T, T): a matching network's
+    # scores), memory order is that layout's own reading, not a slip
+    if out.ndim < 3 or out.shape[1] < 2 or len(y) < 1 or not y.size or positions != tuple(out.shape[2:]) \
+            or positions == tuple(out.shape[1:-1]):
         return None
     yf = np.asarray(y, dtype=np.float64)
     if not (np.isfinite(yf).all() and np.all(yf == np.round(yf))):

@@ -101,3 +101,16 @@ def test_only_the_slip_reads_the_ids_in_memory_order(loss_fn, read):
     assert (found is not None) == read, found
     if read:
         assert found[0].shape == (8, 12, 12) and found[1][0] == "loss_mismatch"
+
+
+def test_square_scores_with_the_class_axis_last_are_not_taken_for_the_slip():
+    """(N, T, T) scores of T nodes over T node ids, softmaxed along the last axis (a matching
+    network's): their memory order is that layout's own, so a loss right for it is no slip."""
+    rng = np.random.default_rng(0)
+    y = torch.tensor(rng.integers(0, 8, (16, 8)), dtype=torch.float32)
+    out = rng.normal(0, 1, (16, 8, 8)).astype(np.float32)
+
+    def last_axis(scores: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(scores.reshape(-1, 8), ids.reshape(-1).long())
+
+    assert T._viewed_channel_first(y.numpy(), out, _loss_at(last_axis, y)) is None
