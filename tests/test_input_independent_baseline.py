@@ -331,3 +331,28 @@ def test_a_weak_failure_on_copies_that_memorised_unrelated_targets_carries_the_n
     figures = failed.value.result.figures
     assert 0.0075 < figures["p_value"] <= 0.25 and figures["held_out_loss"] < figures["repaired_loss"]
     assert "weak evidence either way: every copy memorised the 96 samples" in str(failed.value)
+
+
+class _Scaled(nn.Module):
+    """An MLP that divides its 0..255 inputs by 255 itself (FlowNet's ``/ rgb_max``), or not."""
+
+    def __init__(self, divide: bool) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.divide = divide
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x / 255.0 if self.divide else x)
+
+
+@pytest.mark.parametrize("divide", [True, False], ids=["the model scales them", "raw into the first layer"])
+def test_raw_pixels_are_blamed_only_where_they_reach_a_weighted_layer(mlcheck, divide):
+    """Shuffled labels fail either way; the 0..255 inputs are named beside them only where the first
+    weighted layer receives them unscaled."""
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.input_independent_baseline(_Scaled(divide), rc.shuffled_labels(tc.digits_batch(128, offset=200,
+                                                                                                scale="uint8")),
+                                           loss_fn=CE())
+    assert failed.value.causes[0] == "no_input_signal"
+    assert ("inputs_not_normalized" in failed.value.causes) is not divide, str(failed.value)

@@ -11,8 +11,9 @@ import numpy as np
 
 from pytest_mlcheck import causes as C
 from pytest_mlcheck import diagnosis
+from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.backends import as_numpy
-from pytest_mlcheck.checks.common import check_fraction, check_steps, checked_batch, targets_of
+from pytest_mlcheck.checks.common import check_fraction, check_steps, checked_batch, scaled_inputs, targets_of
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.checks.training import Fits, learning, progress, train_loop
 from pytest_mlcheck.errors import usage
@@ -238,7 +239,7 @@ def input_independent_baseline(
     task = folds[0].task
     if not all(np.isfinite(f.losses[-1]) for f in folds):
         raise run.fail("the loss became non-finite while training on the real inputs",
-                       diagnosis.inputs_not_finite(x) + diagnosis.raw_inputs(x))
+                       diagnosis.inputs_not_finite(x) + _raw_inputs(run, model, spec, raw, x))
     what = folds[-1].statistic
     typical = float(np.median(repaired))
     held_n = sum(f.size for f in folds)
@@ -282,5 +283,15 @@ def input_independent_baseline(
                f"{fmt(observed)}, and {fmt(typical)} with targets shuffled among them: the targets do "
                "not follow from the inputs (labels shuffled apart from their inputs, misaligned files, or "
                "inputs the model cannot read)")]
-    causes += diagnosis.raw_inputs(x)
+    causes += _raw_inputs(run, model, spec, raw, x)
     raise run.fail(headline, causes)
+
+
+def _raw_inputs(run: CheckRun, model: Any, spec: TrainSpec, raw: tuple[Any, Any], x: np.ndarray) -> list[Evidence]:
+    """:func:`diagnosis.raw_inputs` where the inputs' scale reaches a weighted sum (``scaled_inputs``,
+    one forward pass of a copy: a model that normalises its inputs first, FlowNet's ``/ rgb_max``, a
+    Rescaling layer, is not told to scale them)."""
+    if not diagnosis.raw_inputs(x):
+        return []
+    with run.session(model, spec, explain=raw) as session:
+        return diagnosis.raw_inputs(scaled_inputs(session, session.prepare(*raw), x))
