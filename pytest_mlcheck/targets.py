@@ -669,8 +669,27 @@ def _decide_dense(y: np.ndarray, out: np.ndarray, loss_at: LossAt, axis: int, pe
     if ignored is not None:
         encoding += _ignored_said(np.asarray(y).reshape(-1).astype(np.int64), flat.ignored)
         problems = problems or _padding_trained(np.asarray(y), ignored)
+    elif flat.ids is not None and np.ndim(y) == 2:
+        ignored = _padding_after_the_first(flat.ids.reshape(y.shape), rows, dense_loss_at, flat.form)
+        if ignored is not None:
+            encoding += (f", {int(ignored.sum())} padding position(s) after each row's first the loss skips "
+                         "(not demanded)")
     return Targets("classification", encoding, ids, width, flat.form, flat.floor, problems, channel_axis=axis,
                    ignored=ignored)
+
+
+def _padding_after_the_first(ids: np.ndarray, rows: np.ndarray, loss_at: LossAt, form: str) -> Optional[np.ndarray]:
+    """Per position of (n, L) sequences, whether it lies in its row's final run of one id after that
+    run's first position, where the loss skips every such position: a mask built from the decoder's
+    inputs (the targets shifted one step, ``decoder input != 0``), which trains the first padding
+    target after [end] and no other. None where the loss reads any of them, or too few to matter
+    to the criterion."""
+    tails = _row_tails(ids)
+    later = tails & np.concatenate([np.zeros((len(ids), 1), dtype=bool), tails[:, :-1]], axis=1)
+    if later.mean() < 1 - DENSE_MIN_RIGHT or later.all():
+        return None
+    probe = _RowProbe(loss_at, len(rows), rows.shape[1], rows.shape, form == "probabilities")
+    return later if _finite(probe.at) and probe.skips(later.reshape(-1)) else None
 
 
 def _row_tails(ids: np.ndarray) -> np.ndarray:
