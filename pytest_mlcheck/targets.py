@@ -432,6 +432,8 @@ def _viewed_channel_first(y: np.ndarray, out: np.ndarray, loss_at: LossAt) -> Op
     against the same ids shuffled among a sample's positions: a one-hot of the ids at their positions
     scores no better than the shuffle, and the same one-hot written row after row into the scores'
     memory scores far better. (The ids, squeezed to (N, *S); the evidence), or None."""
+    if out.ndim < 3 or y.ndim < 2:
+        return None
     unit = y.ndim == out.ndim and y.shape[1] == 1
     positions = tuple(y.shape[2:] if unit else y.shape[1:])
     # where the positions also fit the scores with the class axis last ((N, T, T): a matching network's

@@ -12,6 +12,7 @@ from pytest_mlcheck.backends import as_numpy, backend_for
 from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.data import one_batch, sample_count
 from pytest_mlcheck.errors import NotSupported, UserCodeError, usage
+from pytest_mlcheck.report import fmt
 from pytest_mlcheck.settings import Settings
 from pytest_mlcheck.targets import (
     Targets, always_one, broadcast_in_loss, causal_floor, decide, ignores_outputs, logits_read, prefix_conflicts,
@@ -283,3 +284,43 @@ def perturbed(x: np.ndarray, j: int, rng: np.random.Generator, *, within: bool =
             changed[j] = other
             return changed
     return None
+
+
+def error_signal(session: Any, prepared: Any) -> float | None:
+    """The loss's gradient w.r.t. the outputs, as an RMS norm per sample (a cross-entropy's is at most
+    √2), estimated from the user's loss by central differences along 32 seeded random directions
+    (E[(∇·u)²] = |∇|² for Gaussian u). None when the loss cannot be evaluated on given outputs."""
+    try:
+        outputs = np.asarray(session.predict(prepared), np.float64)
+    except Exception:
+        return None
+    if outputs.ndim == 0 or not outputs.size or not np.isfinite(outputs).all():
+        return None
+    base = session.loss_of(outputs, prepared)
+    if not np.isfinite(base):
+        return None
+    rng = np.random.default_rng(0)  # own generator: no global state is touched
+    eps = 1e-3 * max(1.0, float(np.sqrt(np.mean(np.square(outputs)))))
+    squares = []
+    for _ in range(32):  # the estimate's relative spread is ~1/√64
+        u = rng.standard_normal(outputs.shape)
+        up, down = session.loss_of(outputs + eps * u, prepared), session.loss_of(outputs - eps * u, prepared)
+        if not (np.isfinite(up) and np.isfinite(down)):
+            return None
+        squares.append(((up - down) / (2 * eps)) ** 2)
+    return float(np.sqrt(np.mean(squares) * outputs.shape[0]))
+
+
+def flat_at_outputs(session: Session, prepared: Any, value: float, where: str) -> list[Evidence]:
+    """``loss_mismatch`` where the loss (``value``) is flat at the model's outputs: its gradient there
+    (:func:`error_signal`) is exactly 0, so no parameter gets anything from it, whatever the layers do
+    (a hinge or ReLU of a margin that is always -inf, or always met; a max that always picks a
+    masked entry) — the cause the targets' probe gives a loss that scores every output alike, read
+    here at the outputs the model gives. ``where``: what showed the flatness, for the message."""
+    if not np.isfinite(value) or error_signal(session, prepared) != 0.0:
+        return []
+    return [(C.LOSS_MISMATCH, f"the loss is flat at the model's outputs ({fmt(value)}, and its gradient there is 0 "
+                            f"along 32 random directions){where}: no parameter gets anything to learn from it — a "
+                            "loss clamped where the model is (a hinge or ReLU of a margin that is always -inf, or "
+                            "always met; a max that always picks a masked entry, e.g. a diagonal filled with -inf "
+                            "before the distances are taken)")]

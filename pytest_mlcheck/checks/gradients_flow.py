@@ -11,7 +11,8 @@ from pytest_mlcheck import diagnosis
 from pytest_mlcheck.backends import backend_for
 from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.checks.common import (
-    checked_batch, open_session, require_trainable, scaled_inputs, targets_of, unread_columns,
+    checked_batch, error_signal, flat_at_outputs, open_session, require_trainable, scaled_inputs, targets_of,
+    unread_columns,
 )
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.report import CheckResult, fmt
@@ -67,31 +68,6 @@ def radial_scale(grads: dict[str, np.ndarray | None], values: dict[str, np.ndarr
         norm = float(np.linalg.norm(w))
         out[n] = abs(float(np.sum(g * w))) / (norm + 1e-30) / (s + 1e-12) if norm > 0 else 0.0
     return out
-
-
-def error_signal(session: Any, prepared: Any) -> float | None:
-    """The loss's gradient w.r.t. the outputs, as an RMS norm per sample (a cross-entropy's is at most
-    √2), estimated from the user's loss by central differences along 32 seeded random directions
-    (E[(∇·u)²] = |∇|² for Gaussian u). None when the loss cannot be evaluated on given outputs."""
-    try:
-        outputs = np.asarray(session.predict(prepared), np.float64)
-    except Exception:
-        return None
-    if outputs.ndim == 0 or not outputs.size or not np.isfinite(outputs).all():
-        return None
-    base = session.loss_of(outputs, prepared)
-    if not np.isfinite(base):
-        return None
-    rng = np.random.default_rng(0)  # own generator: no global state is touched
-    eps = 1e-3 * max(1.0, float(np.sqrt(np.mean(np.square(outputs)))))
-    squares = []
-    for _ in range(32):  # the estimate's relative spread is ~1/√64
-        u = rng.standard_normal(outputs.shape)
-        up, down = session.loss_of(outputs + eps * u, prepared), session.loss_of(outputs - eps * u, prepared)
-        if not (np.isfinite(up) and np.isfinite(down)):
-            return None
-        squares.append(((up - down) / (2 * eps)) ** 2)
-    return float(np.sqrt(np.mean(squares) * outputs.shape[0]))
 
 
 def gradient_flags(grads: dict[str, np.ndarray | None], values: dict[str, np.ndarray], signal: float | None = None,
@@ -264,6 +240,10 @@ def gradients_flow(
             causes += diagnosis.raw_inputs(scaled_inputs(session, prepared, x))
         if any(c in (C.EXPLODING_GRADIENTS, C.VANISHING_GRADIENTS) for c, _ in found) or not np.isfinite(loss):
             causes += _raw_targets(session, raw, prepared)
+        if found and found[0][0] == C.DEAD_UNITS and all(g is None or not np.any(g) for g in grads.values()):
+            # every gradient is 0: where the loss itself is flat at the outputs, no unit is to blame
+            flat = flat_at_outputs(session, prepared, loss, " in the step, where every parameter's gradient is exactly 0")
+            found = flat + found[1:] if flat else found
         causes += found
         faint = _faint(unchanged, grads or {}, before)
         unchanged = [n for n in unchanged if n not in faint]

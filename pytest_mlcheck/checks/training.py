@@ -11,7 +11,9 @@ from pytest_mlcheck import causes as C
 from pytest_mlcheck import diagnosis
 from pytest_mlcheck.backends import as_numpy
 from pytest_mlcheck.causes import Evidence
-from pytest_mlcheck.checks.common import loss_on_targets, open_session, perturbed, scaled_inputs, unread_columns
+from pytest_mlcheck.checks.common import (
+    flat_at_outputs, loss_on_targets, open_session, perturbed, scaled_inputs, unread_columns,
+)
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec
 from pytest_mlcheck.errors import NotSupported, UserCodeError
 from pytest_mlcheck.settings import Settings
@@ -625,6 +627,8 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
         causes += diagnosis.identical_inputs(x)
     if not causes:
         causes += diagnosis.every_class_marked(targets)
+    if not causes and len(losses) > 1 and all(v == losses[0] for v in losses):  # a run that never moved
+        causes += flat_at_outputs(session, first, losses[0], f" over all {len(losses)} steps of the run")
     if not causes:
         causes += _unpaired(session, targets, first, initial_outputs, final)
     if not causes:
