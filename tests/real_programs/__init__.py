@@ -301,4 +301,8 @@ PROGRAMS: tuple[str, ...] = (
     "b65a_deeplab_xception_ce2d_logits_viewed_without_permute",
     "b65b_jessicayung_ar_lstm_windows_viewed_time_major_without_transpose",
     "b65c_lisa_dlt_mlp_init_int_division_zero_weights",
+    # sixty-sixth held-out batch (ported blind to the probes)
+    "b66a_flownet2_pytorch_random_crop_per_image",
+    "b66b_kerasio_nmt_transformer_cross_attention_decoder_causal_mask",
+    "b66c_paano_triplet_hard_negative_masked_self",
 )
