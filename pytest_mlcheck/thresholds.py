@@ -237,6 +237,9 @@ UNIT_AXIS_IDS_RATIO = 0.8
 VIEWED_LOGIT = 10.0
 VIEWED_MIN_VALID = 0.5
 VIEWED_READ_RATIO = 0.5
+# ... and reading memory order, below this share of its shuffle: near the floor the shuffle is far from (the
+# slip 0.0003×; a batch-first CTC loss whose label length equals the classes 0.18-0.19×)
+VIEWED_MEMORY_RATIO = 0.05
 # targets: class ids the loss reads only as groups (renaming the classes leaves it within float32 rounding of a
 # sum's reordering; merging two of them moves it beyond)
 GROUPS_RTOL = 1e-5

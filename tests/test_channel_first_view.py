@@ -114,3 +114,27 @@ def test_square_scores_with_the_class_axis_last_are_not_taken_for_the_slip():
         return F.cross_entropy(scores.reshape(-1, 8), ids.reshape(-1).long())
 
     assert T._viewed_channel_first(y.numpy(), out, _loss_at(last_axis, y)) is None
+
+
+def _ctc(batch_first: bool):
+    """A CTC loss on (N, T, C) logits (batch-first) or (T, N, C) ones, labels (N, S) of classes 1..C-1."""
+    def loss_fn(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        log_probs = logits.log_softmax(-1)
+        log_probs = log_probs.permute(1, 0, 2) if batch_first else log_probs
+        n, s = labels.shape
+        return F.ctc_loss(log_probs, labels.long(), torch.full((n,), log_probs.shape[0], dtype=torch.long),
+                          torch.full((n,), s, dtype=torch.long))
+    return loss_fn
+
+
+@pytest.mark.parametrize("batch_first", [True, False], ids=["(N, T, C)", "(T, N, C)"])
+@pytest.mark.parametrize("t,c", [(12, 6), (16, 8)])
+def test_a_ctc_loss_whose_label_length_equals_the_classes_is_no_slip(batch_first, t, c):
+    """Labels (N, S) with S = C beside (N, T, C) logits line up with the scores' last axis by shape alone;
+    a CTC loss reads a one-hot in memory order as a passable alignment (about 0.2× its shuffle, far from
+    the slip's 0.0003×), and (T, N, C) logits have no sample axis first to reshape against."""
+    rng = np.random.default_rng(0)
+    n = 16
+    y = torch.tensor(rng.integers(1, c, (n, c)), dtype=torch.float32)
+    out = rng.normal(0, 1, (n, t, c) if batch_first else (t, n, c)).astype(np.float32)
+    assert T._viewed_channel_first(y.numpy(), out, _loss_at(_ctc(batch_first), y)) is None

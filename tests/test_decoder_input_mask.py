@@ -1,7 +1,7 @@
 """A sequence loss masked by the decoder's inputs (``decoder input != 0``, the targets shifted one
 step — keras-io's translation Transformer): it trains the first padding target after each row's end
-and no later one, so the outputs there are never trained and never demanded right. Twins: a loss that
-reads every position (each one demanded), and one that masks nothing but a real id's run."""
+and no later one, so the outputs there are never trained and never demanded right. Twin: a loss that
+reads every position (each one demanded)."""
 
 from __future__ import annotations
 

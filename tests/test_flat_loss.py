@@ -52,6 +52,7 @@ def test_a_loss_that_is_zero_wherever_the_model_is_is_no_dead_unit(mlcheck):
     with pytest.raises(CheckFailed) as info:
         mlcheck.gradients_flow(_encoder(), (x, pair), loss_fn=MASKED_SELF)
     assert info.value.causes == ["loss_mismatch"], str(info.value)
+    assert "the loss gives no gradient at the model's outputs" in str(info.value).splitlines()[0]
     assert "flat at the model's outputs" in str(info.value)
     # value targets (the pair ids as floats: the loss reads them only to pair rows): no targets' probe
     # asks whether the loss scores every output alike, so the run's flat loss is read at the outputs

@@ -323,7 +323,7 @@ def test_raw_tf_variables_of_a_custom_layer_are_restored(mlcheck):
     assert_equal(before, keras_weights(model), "raw tf.Variables")
 
 
-_CHILD_ATTEMPTS = 3
+_CHILD_ATTEMPTS = 2
 
 
 @needs_alarm
@@ -331,9 +331,10 @@ def test_a_timer_signal_at_any_moment_leaves_everything(request, tmp_path):
     """Real SIGALRMs at a few moments of a check (the body below, run in a child process). A timer
     that lands in TensorFlow's native code can kill the whole process (CI saw it once: the xdist worker
     died); such a death says nothing about our restore, so that child is run again with new timings
-    and its last words are kept as a warning. A failed assertion in a child fails this test."""
+    and its last words are kept as a warning; a second death fails, as does a failed assertion in a child."""
     node = f"{request.node.path}::{_timer_body.__name__}"
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith("PYTEST_XDIST") and key != "PYTEST_CURRENT_TEST"}
     deaths = []
     for attempt in range(_CHILD_ATTEMPTS):
         done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", "-q",
@@ -344,8 +345,8 @@ def test_a_timer_signal_at_any_moment_leaves_everything(request, tmp_path):
             assert done.returncode == 0 and "1 passed" in done.stdout, done.stdout[-4000:] + done.stderr[-2000:]
             break
         deaths.append(f"signal {-done.returncode}: {(done.stdout + done.stderr)[-1500:]}")
-    else:
-        pytest.fail("every child process died:\n" + "\n".join(deaths))
+        # one death is a timer landing in TensorFlow; a second is a pattern, maybe a restore of ours
+        assert len(deaths) < 2, "two child processes died:\n" + "\n".join(deaths)
     for death in deaths:
         warnings.warn(f"a timer test's child process died, run again: {death}", stacklevel=1)
 

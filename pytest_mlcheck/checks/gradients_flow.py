@@ -242,7 +242,8 @@ def gradients_flow(
             causes += _raw_targets(session, raw, prepared)
         if found and found[0][0] == C.DEAD_UNITS and all(g is None or not np.any(g) for g in grads.values()):
             # every gradient is 0: where the loss itself is flat at the outputs, no unit is to blame
-            flat = flat_at_outputs(session, prepared, loss, " in the step, where every parameter's gradient is exactly 0")
+            flat = flat_at_outputs(session, prepared, loss,
+                                   " in the step, where every parameter's gradient is exactly 0")
             found = flat + found[1:] if flat else found
         causes += found
         faint = _faint(unchanged, grads or {}, before)
@@ -268,6 +269,7 @@ def gradients_flow(
             C.NO_GRADIENT: "some trainable parameters get no gradient",
             C.EXPLODING_GRADIENTS: "the gradients explode",
             C.DEAD_UNITS: "some parameters get an all-zero gradient",
+            C.LOSS_MISMATCH: "the loss gives no gradient at the model's outputs",
             C.VANISHING_GRADIENTS: "the gradients vanish in some layers",
             C.FROZEN_PARAMS_CHANGED: "frozen parameters changed in a training step",
             C.INPUTS_NOT_FINITE: "the gradients are not finite: the batch holds NaN or inf",
