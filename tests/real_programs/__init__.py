@@ -305,4 +305,7 @@ PROGRAMS: tuple[str, ...] = (
     "b66a_flownet2_pytorch_random_crop_per_image",
     "b66b_kerasio_nmt_transformer_cross_attention_decoder_causal_mask",
     "b66c_paano_triplet_hard_negative_masked_self",
+    # sixty-seventh held-out batch (ported blind to the probes)
+    "b67a_talent_grownet_boosting_target_broadcast",
+    "b67b_morvan_keras_tut_cnn_raw_pixels",
 )
