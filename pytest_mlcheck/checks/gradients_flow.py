@@ -245,6 +245,8 @@ def gradients_flow(
             flat = flat_at_outputs(session, prepared, loss,
                                    " in the step, where every parameter's gradient is exactly 0")
             found = flat + found[1:] if flat else found
+        unread = _recurrence_unread(grads) if found and found[0][0] == C.DEAD_UNITS else []
+        found = unread + found[1:] if unread else found
         causes += found
         faint = _faint(unchanged, grads or {}, before)
         unchanged = [n for n in unchanged if n not in faint]
@@ -270,6 +272,7 @@ def gradients_flow(
             C.EXPLODING_GRADIENTS: "the gradients explode",
             C.DEAD_UNITS: "some parameters get an all-zero gradient",
             C.LOSS_MISMATCH: "the loss gives no gradient at the model's outputs",
+            C.CONTEXT_IGNORED: "the outputs the loss reads ignore a recurrent layer's state",
             C.VANISHING_GRADIENTS: "the gradients vanish in some layers",
             C.FROZEN_PARAMS_CHANGED: "frozen parameters changed in a training step",
             C.INPUTS_NOT_FINITE: "the gradients are not finite: the batch holds NaN or inf",
@@ -277,6 +280,31 @@ def gradients_flow(
             C.TARGETS_NOT_NORMALIZED: "the gradients are out of scale on targets far beyond the outputs' scale",
         }.get(causes[0][0], "one training step does not reach every parameter")
         raise run.fail(headline, causes)
+
+
+_RECURRENT = (("weight_hh", "weight_ih"), ("recurrent_kernel", "kernel"))  # torch, Keras: state's, input's
+
+
+def _recurrence_unread(grads: dict[str, np.ndarray | None]) -> list[Evidence]:
+    """``context_ignored`` where every tensor with an all-zero gradient is a recurrent layer's
+    state-to-state weight whose input weight beside it got a gradient: the outputs the loss reads
+    never depend on a state carried from an earlier step — that recurrence is read after its first
+    step only (a bidirectional layer's backward half taken at the last position, where it has read
+    one step). Dead units would silence the input weight too."""
+    zero = [n for n, g in grads.items() if g is not None and not np.any(g)]
+    if not zero:
+        return []
+    for name in zero:
+        partner = next((name.replace(state, given) for state, given in _RECURRENT if state in name), None)
+        g = grads.get(partner) if partner is not None else None
+        if g is None or not np.any(g):
+            return []
+    return [(C.CONTEXT_IGNORED, f"the gradient is exactly 0 for the state-to-state weights {diagnosis.listed(zero)}, "
+                                "while their layers' input weights get one: the outputs the loss reads never depend "
+                                "on a state carried from an earlier step, so that recurrence is read after its first "
+                                "step only (a bidirectional layer's backward half taken at the last position, where "
+                                "it has read one step: take its output at the first position, or the layer's final "
+                                "state)")]
 
 
 def _trained_elsewhere(run: CheckRun, grads: dict[str, np.ndarray | None] | None, before: dict[str, np.ndarray],
