@@ -308,4 +308,6 @@ PROGRAMS: tuple[str, ...] = (
     # sixty-seventh held-out batch (ported blind to the probes)
     "b67a_talent_grownet_boosting_target_broadcast",
     "b67b_morvan_keras_tut_cnn_raw_pixels",
+    # sixty-eighth held-out batch (ported blind to the probes)
+    "b68a_yunjey_birnn_backward_state_read_at_last_step",
 )
