@@ -439,8 +439,8 @@ def _viewed_channel_first(y: np.ndarray, out: np.ndarray, loss_at: LossAt) -> Op
     positions = tuple(y.shape[2:] if unit else y.shape[1:])
     # where the positions also fit the scores with the class axis last ((N, T, T): a matching network's
     # scores), memory order is that layout's own reading, not a slip
-    if out.ndim < 3 or out.shape[1] < 2 or len(y) < 1 or len(y) != out.shape[0] or not y.size \
-            or positions != tuple(out.shape[2:]) or positions == tuple(out.shape[1:-1]):
+    if out.shape[1] < 2 or len(y) != out.shape[0] or not y.size or positions != tuple(out.shape[2:]) \
+            or positions == tuple(out.shape[1:-1]):
         return None
     yf = np.asarray(y, dtype=np.float64)
     if not (np.isfinite(yf).all() and np.all(yf == np.round(yf))):
@@ -652,9 +652,12 @@ def _groups_only(loss_at: LossAt, ids: np.ndarray, shape: tuple, out: np.ndarray
     return True
 
 
-def _decide_dense(y: np.ndarray, out: np.ndarray, loss_at: LossAt, axis: int, penalty: float) -> Targets:
+def _decide_dense(y: np.ndarray, out: np.ndarray, loss_at: LossAt, axis: int, penalty: float, *,
+                  label: str | None = None) -> Targets:
     """Class ids per position (segmentation masks) against outputs with a class axis: judged as
-    classification of every position, with the loss probed on outputs in the model's layout."""
+    classification of every position, with the loss probed on outputs in the model's layout.
+    ``label``: how the targets were given, where they were not ids (one-hot rows per position, whose
+    rows of all 0 are id -1 in ``y``); the ids the loss skips are then said the same way."""
     rows = prediction_rows(out, axis)
     width = rows.shape[1]
 
@@ -666,23 +669,22 @@ def _decide_dense(y: np.ndarray, out: np.ndarray, loss_at: LossAt, axis: int, pe
 
     flat = decide(np.asarray(y).reshape(-1), rows, dense_loss_at, "classification", positions=True,
                   penalty=penalty)
-    encoding = f"class ids per position {tuple(y.shape)}" + ("" if np.issubdtype(y.dtype, np.integer) else
-                                                            ", whole-number floats")
+    encoding = label if label is not None else f"class ids per position {tuple(y.shape)}" + (
+        "" if np.issubdtype(y.dtype, np.integer) else ", whole-number floats")
     ids = None if flat.ids is None else flat.ids.reshape(y.shape)
     ignored = None if flat.ignored is None else flat.ignored.reshape(y.shape)
     problems = flat.problems
     if ignored is not None:
-        encoding += _ignored_said(np.asarray(y).reshape(-1).astype(np.int64), flat.ignored)
+        encoding += _skipped_positions_said(np.asarray(y), ignored) if label is not None else \
+            _ignored_said(np.asarray(y).reshape(-1).astype(np.int64), flat.ignored)
         problems = problems or _padding_trained(np.asarray(y), ignored)
     elif flat.ids is not None and np.ndim(y) == 2:
         ignored = _padding_after_the_first(flat.ids.reshape(y.shape), rows, dense_loss_at, flat.form)
         if ignored is not None:
-            encoding += f", {int(ignored.sum())}{_PADDING_SAID}"
+            encoding += f", {int(ignored.sum())} padding position(s) after each row's first the loss skips " \
+                        "(not demanded)"
     return Targets("classification", encoding, ids, width, flat.form, flat.floor, problems, channel_axis=axis,
                    ignored=ignored)
-
-
-_PADDING_SAID = " padding position(s) after each row's first the loss skips (not demanded)"
 
 
 def _padding_after_the_first(ids: np.ndarray, rows: np.ndarray, loss_at: LossAt, form: str) -> Optional[np.ndarray]:
@@ -797,10 +799,7 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
         hot = _one_hot_per_position(y, out, loss_at)
         if hot is not None:
             ids, axis = hot
-            dense = _decide_dense(ids, out, loss_at, axis, penalty)
-            padding = dense.encoding[dense.encoding.rfind(", "):] if _PADDING_SAID in dense.encoding else None
-            dense.encoding = f"one-hot per position {given}" + (padding or _skipped_positions_said(ids, dense.ignored))
-            return dense
+            return _decide_dense(ids, out, loss_at, axis, penalty, label=f"one-hot per position {given}")
         viewed = _viewed_channel_first(y, out, loss_at)
         if viewed is not None:
             ids, evidence = viewed

@@ -240,13 +240,8 @@ def gradients_flow(
             causes += diagnosis.raw_inputs(scaled_inputs(session, prepared, x))
         if any(c in (C.EXPLODING_GRADIENTS, C.VANISHING_GRADIENTS) for c, _ in found) or not np.isfinite(loss):
             causes += _raw_targets(session, raw, prepared)
-        if found and found[0][0] == C.DEAD_UNITS and all(g is None or not np.any(g) for g in grads.values()):
-            # every gradient is 0: where the loss itself is flat at the outputs, no unit is to blame
-            flat = flat_at_outputs(session, prepared, loss,
-                                   " in the step, where every parameter's gradient is exactly 0")
-            found = flat + found[1:] if flat else found
-        unread = _recurrence_unread(grads) if found and found[0][0] == C.DEAD_UNITS else []
-        found = unread + found[1:] if unread else found
+        instead = _zero_explained(session, prepared, loss, grads) if found and found[0][0] == C.DEAD_UNITS else []
+        found = instead + found[1:] if instead else found
         causes += found
         faint = _faint(unchanged, grads or {}, before)
         unchanged = [n for n in unchanged if n not in faint]
@@ -280,6 +275,15 @@ def gradients_flow(
             C.TARGETS_NOT_NORMALIZED: "the gradients are out of scale on targets far beyond the outputs' scale",
         }.get(causes[0][0], "one training step does not reach every parameter")
         raise run.fail(headline, causes)
+
+
+def _zero_explained(session: Any, prepared: Any, loss: float, grads: dict[str, np.ndarray | None]) -> list[Evidence]:
+    """What all-zero gradients say in place of dead units, where something else explains them: a loss
+    flat at the model's outputs, where every gradient is 0 (no unit is to blame); a recurrence read
+    after its first step, where only state-to-state weights get none."""
+    if all(g is None or not np.any(g) for g in grads.values()):
+        return flat_at_outputs(session, prepared, loss, " in the step, where every parameter's gradient is exactly 0")
+    return _recurrence_unread(grads)
 
 
 _RECURRENT = (("weight_hh", "weight_ih"), ("recurrent_kernel", "kernel"))  # torch, Keras: state's, input's
