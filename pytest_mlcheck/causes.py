@@ -135,10 +135,12 @@ BATCH_MIXING = _cause("batch_mixing", "a sample's output depends on other sample
                             "or index a table by a sample's slot in it",
                       keras="keep the batch axis first in Reshape/Permute; never reduce over axis 0 or index a table by "
                             "a sample's slot in it")
-NO_INPUT_SIGNAL = _cause("no_input_signal", "on samples it did not train on, the model's predictions fit other "
-                                            "samples' targets as well as their own",
-                         fix="check that inputs and labels stay aligned (shuffled together, same file order) and that each "
-                             "sample gets its own inputs")
+NO_INPUT_SIGNAL = _cause("no_input_signal", "the predictions do not follow each sample's own inputs: the outputs "
+                                            "ignore the inputs, or on samples the model did not train on they fit "
+                                            "other samples' targets as well as their own",
+                         fix="check that inputs and labels stay aligned (shuffled together, same file order), that each "
+                             "sample gets its own inputs, and that no layer stops them (a mask the wrong way round, "
+                             "attention over the wrong axis, a detached or overwritten activation)")
 TARGET_SHAPE = _cause("target_shape", "outputs and targets differ in shape, so the loss broadcasts one against the other",
                       torch="make the head's output the targets' shape (out.squeeze(-1) or y.unsqueeze(-1)); "
                             "MSELoss warns about it; a per-sample value computed in the loss needs the targets' "

@@ -1492,7 +1492,7 @@ def read_outputs_alike(outputs: np.ndarray, ignored: np.ndarray, axis: int, *, s
     per_sample = (~skipped).reshape(len(outputs), -1).any(axis=1)
     if per_sample.sum() < 2 or not alike_everywhere(rows[~skipped], scores) or alike_everywhere(rows, scores):
         return []
-    return [(C.CLASS_COLLAPSE,
+    return [(C.NO_INPUT_SIGNAL,
              f"the outputs ignore the inputs where the loss reads them: at all {int((~skipped).sum())} positions it "
              f"reads, in {int(per_sample.sum())} samples, the model gives the same outputs, while the "
              f"{int(skipped.sum())} it skips differ; a layer that stops the input at those positions (a padding "
@@ -1513,7 +1513,7 @@ def input_dependence(base: np.ndarray, after: np.ndarray, changed: list[int], *,
     tol = independence_tolerance(flat)
     which = listed([str(j) for j in changed])
     if all(unmoved(float(delta[j]), flat, scores=scores) for j in changed):
-        return [(C.CLASS_COLLAPSE,
+        return [(C.NO_INPUT_SIGNAL,
                  f"the outputs ignore the inputs: changing the input of sample(s) {which} left their eval-mode "
                  f"outputs unchanged (by at most {fmt(float(delta[changed].max()))}), so no input can be told "
                  "from another; a layer "

@@ -1,8 +1,8 @@
 """A loss flat at the model's outputs: PaAno's triplet loss filled the diagonal of its similarity
 matrix with -inf before turning it into distances, so every "hardest negative" is the anchor itself at
 +inf and every term is relu(-inf) = 0 (jinnnju/PaAno issue #1). Every gradient is 0 and the loss
-never moves; no layer is dead: the loss gives nothing to learn from (``loss_mismatch``, as for a loss
-that scores every output alike). Twins: the
+never moves; no layer is dead: the loss gives nothing to learn from (``no_gradient``, as for a loss
+read through a step). Twins: the
 diagonal filled with +inf (the fix), and a ReLU layer killed by its bias (dead units, as before)."""
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def test_a_loss_that_is_zero_wherever_the_model_is_is_no_dead_unit(mlcheck):
     x, pair = _pairs()
     with pytest.raises(CheckFailed) as info:
         mlcheck.gradients_flow(_encoder(), (x, pair), loss_fn=MASKED_SELF)
-    assert info.value.causes == ["loss_mismatch"], str(info.value)
+    assert info.value.causes == ["no_gradient"], str(info.value)
     assert "the loss gives no gradient at the model's outputs" in str(info.value).splitlines()[0]
     assert "flat at the model's outputs" in str(info.value)
     # value targets (the pair ids as floats: the loss reads them only to pair rows): no targets' probe
@@ -59,7 +59,7 @@ def test_a_loss_that_is_zero_wherever_the_model_is_is_no_dead_unit(mlcheck):
     batches = [(x, pair.float()) for x, pair in (_pairs(seed=s) for s in range(4))]
     with pytest.raises(CheckFailed) as info:
         mlcheck.loss_decreases(_encoder(), batches, loss_fn=MASKED_SELF, task="regression")
-    assert info.value.causes[0] == "loss_mismatch", str(info.value)
+    assert info.value.causes[0] == "no_gradient", str(info.value)
     assert "over all 100 steps of the run" in str(info.value)
 
 

@@ -2,7 +2,7 @@
 after every layer and kept the padding ones, so its tagger gave every word the same tag scores. The
 changed-input look saw the outputs move — at the padding positions, which the loss skips — and the
 failed run named nothing (the retries then ran into the time cap). The outputs are now first read at
-the positions the loss reads: all alike there, while the skipped ones differ, is `class_collapse`
+the positions the loss reads: all alike there, while the skipped ones differ, is `no_input_signal`
 ("the outputs ignore the inputs where the loss reads them"). Twins: a tagger reading its words, and
 outputs alike everywhere (left to the changed-input look), are not named by this look."""
 
@@ -31,7 +31,7 @@ def _outputs(read_alike: bool) -> np.ndarray:
 
 def test_the_same_scores_at_every_read_position_while_skipped_ones_differ_are_named():
     found = read_outputs_alike(_outputs(True), SKIPPED, 1, scores=True)
-    assert [c for c, _ in found] == ["class_collapse"]
+    assert [c for c, _ in found] == ["no_input_signal"]
     assert "at all 16 positions it reads, in 4 samples" in found[0][1] and "the 8 it skips differ" in found[0][1]
 
 
@@ -85,7 +85,7 @@ def test_a_tagger_whose_mask_zeroes_its_words_fails_naming_it(mlcheck: MLCheck, 
         return
     with pytest.raises(CheckFailed) as failed:
         run()
-    assert failed.value.causes[0] == "class_collapse", str(failed.value)
+    assert failed.value.causes[0] == "no_input_signal", str(failed.value)
     assert "where the loss reads them" in str(failed.value)
 
 

@@ -85,7 +85,7 @@ def test_a_head_started_at_zero_is_not_blamed_for_outputs_cut_off_elsewhere(mlch
     inputs for a mask applied the wrong way round."""
     with pytest.raises(CheckFailed) as info:
         mlcheck.overfit_one_batch(_Blind(), tc.digits_batch(32), loss_fn=nn.CrossEntropyLoss(), optimizer=_adam)
-    assert info.value.causes[:1] == ["class_collapse"], str(info.value)
+    assert info.value.causes[:1] == ["no_input_signal"], str(info.value)
     assert "are all exactly 0" not in str(info.value)
 
 

@@ -311,16 +311,20 @@ def error_signal(session: Any, prepared: Any) -> float | None:
     return float(np.sqrt(np.mean(squares) * outputs.shape[0]))
 
 
+FLAT_AT_OUTPUTS = "the loss is flat at the model's outputs"  # the opening of :func:`flat_at_outputs`' evidence
+
+
 def flat_at_outputs(session: Session, prepared: Any, value: float, where: str) -> list[Evidence]:
-    """``loss_mismatch`` where the loss (``value``) is flat at the model's outputs: its gradient there
+    """``no_gradient`` where the loss (``value``) is flat at the model's outputs: its gradient there
     (:func:`error_signal`) is exactly 0, so no parameter gets anything from it, whatever the layers do
     (a hinge or ReLU of a margin that is always -inf, or always met; a max that always picks a
-    masked entry) — the cause the targets' probe gives a loss that scores every output alike, read
-    here at the outputs the model gives. ``where``: what showed the flatness, for the message."""
+    masked entry) — the cause the targets' probe gives a loss read through a step, whose gradient is
+    0 wherever it is defined, read here at the outputs the model gives. ``where``: what showed the
+    flatness, for the message."""
     if not np.isfinite(value) or error_signal(session, prepared) != 0.0:
         return []
-    return [(C.LOSS_MISMATCH, f"the loss is flat at the model's outputs ({fmt(value)}, and its gradient there is 0 "
-                            f"along 32 random directions){where}: no parameter gets anything to learn from it — a "
-                            "loss clamped where the model is (a hinge or ReLU of a margin that is always -inf, or "
-                            "always met; a max that always picks a masked entry, e.g. a diagonal filled with -inf "
-                            "before the distances are taken)")]
+    return [(C.NO_GRADIENT, f"{FLAT_AT_OUTPUTS} ({fmt(value)}, and its gradient there is 0 "
+                          f"along 32 random directions){where}: no parameter gets anything to learn from it — a "
+                          "loss clamped where the model is (a hinge or ReLU of a margin that is always -inf, or "
+                          "always met; a max that always picks a masked entry, e.g. a diagonal filled with -inf "
+                          "before the distances are taken)")]

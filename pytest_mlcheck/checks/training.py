@@ -869,13 +869,13 @@ def _input_dependence(fresh: Callable[[], Any], first: Any, x: np.ndarray | None
             except Exception:  # the model refuses this changed batch: the other may still tell
                 continue
             found = diagnosis.input_dependence(base, after, picks, scores=scores)
-            if within and found and found[0][0] == C.CLASS_COLLAPSE and not diagnosis.alike_everywhere(base, scores):
+            if within and found and found[0][0] == C.NO_INPUT_SIGNAL and not diagnosis.alike_everywhere(base, scores):
                 # where noise moved the outputs, other samples' inputs prove they are ignored only if every
                 # sample of the batch gets the same output (not two confident neighbours of one class)
                 found = []
             if found:
                 break
-        if found and found[0][0] == C.CLASS_COLLAPSE:  # a signal faded layer by layer is the init's doing
+        if found and found[0][0] == C.NO_INPUT_SIGNAL:  # a signal faded layer by layer is the init's doing
             found = diagnosis.fading_signal(session.weighted_layer_inputs(first, training=False)) or \
                 diagnosis.zero_init(diagnosis.zeroed_weights(session.parameter_values(), input_end=True)) + found
     except Exception:  # the model refuses a changed batch: no evidence either way
