@@ -132,12 +132,37 @@ def _reads_original(argument: str) -> MlcheckUsageError:
                      "model's outputs")
 
 
+def _graph_values(*modules: Any) -> dict:
+    """A deepcopy memo holding a detached copy of every tensor a module keeps as a plain attribute (or
+    in lists, tuples and dicts there) that is no graph leaf: a value its forward computed and stored — a
+    regulariser's term, a weight that ``weight_norm`` rebuilds before each forward, an attention map
+    kept for a plot. ``deepcopy`` refuses such a tensor; the copy gets its value without the graph
+    (its forward recomputes it from the copy's own parameters), and the user's module is not touched."""
+    memo: dict = {}
+
+    def keep(value: Any, depth: int = 0) -> None:
+        if isinstance(value, torch.Tensor):
+            if not value.is_leaf:
+                memo.setdefault(id(value), value.detach().clone())
+        elif depth < 3 and isinstance(value, (list, tuple, dict)):  # containers a few levels deep
+            for item in (value.values() if isinstance(value, dict) else value):
+                keep(item, depth + 1)
+
+    for root in modules:
+        if isinstance(root, torch.nn.Module):
+            for module in root.modules():
+                for value in vars(module).values():
+                    keep(value)
+    return memo
+
+
 def copy_with_hooks(model: torch.nn.Module, loss_fn: Any, train_step: Any = None) -> tuple[torch.nn.Module, Any, Any]:
     """Deep copies of the model and (when it is a module) the loss, in one memo, with every hook's
     closure copied in that memo too; a loss function or step that reads the model is pointed at the
-    copy (``_on_copy``)."""
-    memo: dict = {}
+    copy (``_on_copy``). Values a forward stored on a module keep their value, not their graph
+    (:func:`_graph_values`)."""
     loss_is_module = isinstance(loss_fn, torch.nn.Module)
+    memo: dict = _graph_values(model, loss_fn)
     model_copy, loss_copy = copy.deepcopy((model, loss_fn if loss_is_module else None), memo)
     for module in list(model_copy.modules()) + (list(loss_copy.modules()) if loss_is_module else []):
         for name in _HOOKS:
@@ -745,7 +770,7 @@ class TorchSession:
 
     def float64_predictor(self) -> Callable[[Any], np.ndarray]:
         try:
-            wide = copy.deepcopy(self.model).double().eval()
+            wide = copy.deepcopy(self.model, _graph_values(self.model)).double().eval()
         except Exception as exc:  # noqa: BLE001 - a model that will not copy or widen: no such look
             raise NotSupported("a float64 copy of the model", f"copying it raised {exc!r}") from None
 
