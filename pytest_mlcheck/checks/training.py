@@ -292,10 +292,15 @@ def recovered_spike(losses: list[float], floor: float, start: float | None = Non
     RECOVERED_SPIKE times its start's distance from the floor before coming back (lr_too_high).
     ``start``: the loss at init over every batch trained on (default: the first step's); ``starts``:
     each batch's own loss at init (NaN where unknown), so a hard batch among several is not read as
-    a spike (:func:`diagnosis.step_start`)."""
+    a spike (:func:`diagnosis.step_start`). A loss with no known floor that went below 0, the floor
+    that stands in, has none there (a policy-gradient surrogate, weighted by returns of either sign,
+    falls without bound): the lowest loss of the run stands in, so a rise from 0.17 to 1.9 on the way
+    to -210 is no spike (measured from 0 it read ×11)."""
     finite = [v for v in losses if np.isfinite(v)]
     if len(finite) < 3:
         return None
+    if not np.isfinite(floor) and min(finite) < 0:
+        floor = min(finite)
     start = losses[0] if start is None or not np.isfinite(start) else start
     worst, peak_at, own = -np.inf, -1, start
     for i, loss in enumerate(losses):
