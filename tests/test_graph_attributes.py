@@ -77,3 +77,39 @@ def test_a_weight_normalised_layer_is_checked(mlcheck):
     assert not model[0].weight.is_leaf
     assert mlcheck.gradients_flow(model, (x, y), loss_fn=nn.CrossEntropyLoss(), optimizer=_adam).passed
     assert mlcheck.overfit_one_batch(model, (x, y), loss_fn=nn.CrossEntropyLoss(), optimizer=_adam).passed
+
+
+class Tied(nn.Module):
+    """A decoder that reads the encoder's weight through a view kept from __init__: the gradient of
+    both uses reaches the one parameter, and the view follows its updates."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.enc = nn.Linear(8, 4, bias=False)
+        self.dec_weight = self.enc.weight.t()  # (8, 4): a view of the parameter, no graph leaf
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.linear(torch.tanh(self.enc(x)), self.dec_weight)
+
+
+def test_a_view_of_a_parameter_kept_on_the_module_stays_a_view_of_the_copys_parameter():
+    from pytest_mlcheck.backends.torch_backend import copy_with_hooks
+
+    torch.manual_seed(0)
+    model = Tied()
+    copied, _, _ = copy_with_hooks(model, nn.MSELoss())
+    assert copied.dec_weight is not model.dec_weight and copied.enc.weight is not model.enc.weight
+    with torch.no_grad():
+        copied.enc.weight.add_(1.0)  # an update of the copy's parameter shows through its view
+    assert torch.equal(copied.dec_weight, copied.enc.weight.t())
+    assert not torch.equal(model.dec_weight, copied.dec_weight)  # the user's view is the user's
+    x = torch.randn(5, 8)
+    copied(x).pow(2).sum().backward()
+    only_enc = torch.autograd.grad(torch.tanh(copied.enc(x)).sum(), copied.enc.weight)[0]
+    assert copied.enc.weight.grad is not None and not torch.allclose(copied.enc.weight.grad, only_enc)
+
+
+def test_a_tied_autoencoder_fits_one_batch(mlcheck):
+    torch.manual_seed(0)
+    x = torch.randn(16, 8)
+    assert mlcheck.overfit_one_batch(Tied(), (x, x), loss_fn=nn.MSELoss(), optimizer=_adam, min_drop=0.5).passed

@@ -137,7 +137,9 @@ def _graph_values(*modules: Any) -> dict:
     in lists, tuples and dicts there) that is no graph leaf: a value its forward computed and stored — a
     regulariser's term, a weight that ``weight_norm`` rebuilds before each forward, an attention map
     kept for a plot. ``deepcopy`` refuses such a tensor; the copy gets its value without the graph
-    (its forward recomputes it from the copy's own parameters), and the user's module is not touched."""
+    (its forward recomputes it from the copy's own parameters), and the user's module is not touched.
+    A view of a parameter kept that way (tied weights as ``self.w_t = self.w.t()``) is made a view of
+    the copy's parameter afterwards (:func:`_rebound_views`)."""
     memo: dict = {}
 
     def keep(value: Any, depth: int = 0) -> None:
@@ -156,6 +158,22 @@ def _graph_values(*modules: Any) -> dict:
     return memo
 
 
+def _rebound_views(originals: list[torch.nn.Module], copies: list[torch.nn.Module], memo: dict) -> None:
+    """Attributes of the copies that stand for a view of a parameter (or another leaf the copy holds)
+    on the original — a graph whose gradient reaches that parameter and whose values follow its
+    updates — become the same view (shape, strides, offset) of the copied parameter, not a detached
+    snapshot of it."""
+    for original, copied in zip(originals, copies):
+        for name, value in vars(original).items():
+            if not isinstance(value, torch.Tensor) or value.is_leaf or not value._is_view():
+                continue
+            base = value._base
+            twin = memo.get(id(base)) if base is not None and base.is_leaf else None
+            if twin is None or getattr(copied, name, None) is not memo.get(id(value)):
+                continue
+            object.__setattr__(copied, name, twin.as_strided(value.size(), value.stride(), value.storage_offset()))
+
+
 def copy_with_hooks(model: torch.nn.Module, loss_fn: Any, train_step: Any = None) -> tuple[torch.nn.Module, Any, Any]:
     """Deep copies of the model and (when it is a module) the loss, in one memo, with every hook's
     closure copied in that memo too; a loss function or step that reads the model is pointed at the
@@ -164,7 +182,10 @@ def copy_with_hooks(model: torch.nn.Module, loss_fn: Any, train_step: Any = None
     loss_is_module = isinstance(loss_fn, torch.nn.Module)
     memo: dict = _graph_values(model, loss_fn)
     model_copy, loss_copy = copy.deepcopy((model, loss_fn if loss_is_module else None), memo)
-    for module in list(model_copy.modules()) + (list(loss_copy.modules()) if loss_is_module else []):
+    originals = list(model.modules()) + (list(loss_fn.modules()) if loss_is_module else [])
+    copies = list(model_copy.modules()) + (list(loss_copy.modules()) if loss_is_module else [])
+    _rebound_views(originals, copies, memo)
+    for module in copies:
         for name in _HOOKS:
             hooks = getattr(module, name, None)
             if hooks:
