@@ -106,13 +106,16 @@ OVER_REGULARIZED = _cause("over_regularized", "so much regularisation that the m
                                 "the dropout rate (a rate is the fraction dropped)")
 DEAD_UNITS = _cause("dead_units", "units that never activate, so nothing reaches the layers after them",
                     fix="check initialisation and biases; lower the learning rate; try LeakyReLU")
-NO_GRADIENT = _cause("no_gradient", "the loss has no gradient path back to some parameters",
+NO_GRADIENT = _cause("no_gradient", "the loss gives some parameters no gradient: no path back to them, or a "
+                                    "loss flat where the model's outputs are",
                      torch="wire each layer's output into the next layer (not an earlier one's) and keep the "
                            "computation in torch: no .detach(), .item(), .numpy() or integer ops between the parameters "
-                           "and the loss",
+                           "and the loss; a loss must move with the outputs where the model is (not clamped at a "
+                           "margin it always meets, not read through a rounding or comparison)",
                      keras="wire each layer's output into the next layer (not an earlier one's) and keep the "
                            "computation in tensors: no numpy round trip or stop_gradient between the variables and "
-                           "the loss")
+                           "the loss; a loss must move with the outputs where the model is (not clamped at a margin "
+                           "it always meets, not read through a rounding or comparison)")
 # what a loss read through a step (its value changes between outputs, never around one) does, and the remedy
 THROUGH_A_STEP = ("it reads them through a step (torch.round, an argmax, a comparison), whose gradient is 0, so no "
                   "parameter learns; compute the loss on the logits or probabilities, and round only to report accuracy")

@@ -113,3 +113,31 @@ def test_a_tied_autoencoder_fits_one_batch(mlcheck):
     torch.manual_seed(0)
     x = torch.randn(16, 8)
     assert mlcheck.overfit_one_batch(Tied(), (x, x), loss_fn=nn.MSELoss(), optimizer=_adam, min_drop=0.5).passed
+
+
+class TiedRows(nn.Module):
+    """Views kept in a list, of a parameter that is itself a slice of a larger tensor (its storage
+    starts past 0): each view must read the same elements of the copy's parameter."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        big = torch.arange(32.0).reshape(8, 4)
+        self.w = nn.Parameter(big[2:6])  # storage offset 8
+        self.rows = [self.w[1], self.w[3]]  # views at offsets 4 and 12 of the parameter
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([x @ r for r in self.rows], dim=1)
+
+
+def test_views_in_a_list_read_the_same_elements_of_the_copys_parameter_after_a_move():
+    from pytest_mlcheck.backends.torch_backend import _rebind_views, copy_with_hooks
+
+    model = TiedRows()
+    copied, _, _ = copy_with_hooks(model, None)
+    assert all(torch.equal(c, o) for c, o in zip(copied.rows, model.rows))
+    copied.double()  # new storage for the parameter: the views are made again on it
+    _rebind_views(copied)
+    with torch.no_grad():
+        copied.w.mul_(2)
+    assert copied.rows[0].dtype == torch.float64 and torch.equal(copied.rows[1], copied.w[3])
+    assert torch.equal(model.rows[1], model.w[3]) and not torch.equal(model.rows[1], copied.rows[1].float())

@@ -22,6 +22,7 @@ def test_a_wobble_on_the_way_below_zero_is_no_spike_without_a_floor():
 def test_a_divergence_on_the_way_below_zero_is_still_a_spike():
     found = recovered_spike([0.1709, 1e4, 0.1, -5.0], NAN)
     assert found is not None and found[0] == "lr_too_high", found
+    assert "the run's lowest loss, -5" in found[1], found  # the stand-in floor is named
 
 
 def test_a_loss_that_stays_above_zero_is_still_measured_toward_it():

@@ -132,6 +132,9 @@ def _reads_original(argument: str) -> MlcheckUsageError:
                      "model's outputs")
 
 
+_VIEWS = "_mlcheck_views"  # on a copy: the views of its parameters it keeps (:func:`_rebind_views`)
+
+
 def _graph_values(*modules: Any) -> dict:
     """A deepcopy memo holding a detached copy of every tensor a module keeps as a plain attribute (or
     in lists, tuples and dicts there) that is no graph leaf: a value its forward computed and stored — a
@@ -139,7 +142,7 @@ def _graph_values(*modules: Any) -> dict:
     kept for a plot. ``deepcopy`` refuses such a tensor; the copy gets its value without the graph
     (its forward recomputes it from the copy's own parameters), and the user's module is not touched.
     A view of a parameter kept that way (tied weights as ``self.w_t = self.w.t()``) is made a view of
-    the copy's parameter afterwards (:func:`_rebound_views`)."""
+    the copy's parameter afterwards (:func:`_view_specs`)."""
     memo: dict = {}
 
     def keep(value: Any, depth: int = 0) -> None:
@@ -158,33 +161,60 @@ def _graph_values(*modules: Any) -> dict:
     return memo
 
 
-def _rebound_views(originals: list[torch.nn.Module], copies: list[torch.nn.Module], memo: dict) -> None:
-    """Attributes of the copies that stand for a view of a parameter (or another leaf the copy holds)
-    on the original — a graph whose gradient reaches that parameter and whose values follow its
-    updates — become the same view (shape, strides, offset) of the copied parameter, not a detached
-    snapshot of it."""
+def _view_specs(originals: list[torch.nn.Module], copies: list[torch.nn.Module], memo: dict) -> list[tuple]:
+    """Where the original keeps a view of one of its parameters (or another leaf the copy holds) — as
+    an attribute, or in a list or dict that is one — whose graph reaches that parameter and whose
+    values follow its updates: (holder on the copy, key, the copied parameter, size, strides, offset
+    from the parameter's own). Only where the copied parameter has the original's strides: the view
+    is then the same elements of it."""
+    specs = []
     for original, copied in zip(originals, copies):
         for name, value in vars(original).items():
-            if not isinstance(value, torch.Tensor) or value.is_leaf or not value._is_view():
-                continue
-            base = value._base
-            twin = memo.get(id(base)) if base is not None and base.is_leaf else None
-            if twin is None or getattr(copied, name, None) is not memo.get(id(value)):
-                continue
-            object.__setattr__(copied, name, twin.as_strided(value.size(), value.stride(), value.storage_offset()))
+            held = getattr(copied, name, None) if name in vars(copied) else None
+            pairs = [(copied, name, value, held)]
+            if isinstance(value, list) and isinstance(held, list) and len(value) == len(held):
+                pairs = [(held, i, v, h) for i, (v, h) in enumerate(zip(value, held))]
+            elif isinstance(value, dict) and isinstance(held, dict):
+                pairs = [(held, k, v, held.get(k)) for k, v in value.items()]
+            for holder, key, view, now in pairs:
+                if not isinstance(view, torch.Tensor) or view.is_leaf or not view._is_view():
+                    continue
+                base = view._base
+                twin = memo.get(id(base)) if base is not None and base.is_leaf else None
+                if twin is None or now is not memo.get(id(view)) or twin.stride() != base.stride() \
+                        or twin.shape != base.shape:
+                    continue
+                specs.append((holder, key, twin, tuple(view.size()), tuple(view.stride()),
+                              view.storage_offset() - base.storage_offset()))
+    return specs
+
+
+def _rebind_views(model: torch.nn.Module) -> None:
+    """Makes each view a copy keeps (:func:`_view_specs`) a view of its copied parameter as that
+    parameter is now: after the copy is made, moved to a device or widened to float64 (both give the
+    parameter new storage, which a view made before would not follow)."""
+    for holder, key, param, size, stride, offset in getattr(model, _VIEWS, ()):
+        view = param.as_strided(size, stride, param.storage_offset() + offset)
+        if isinstance(holder, (list, dict)):
+            holder[key] = view
+        else:
+            object.__setattr__(holder, key, view)
 
 
 def copy_with_hooks(model: torch.nn.Module, loss_fn: Any, train_step: Any = None) -> tuple[torch.nn.Module, Any, Any]:
     """Deep copies of the model and (when it is a module) the loss, in one memo, with every hook's
     closure copied in that memo too; a loss function or step that reads the model is pointed at the
     copy (``_on_copy``). Values a forward stored on a module keep their value, not their graph
-    (:func:`_graph_values`)."""
+    (:func:`_graph_values`); views of parameters stay views of the copy's (:func:`_rebind_views`)."""
     loss_is_module = isinstance(loss_fn, torch.nn.Module)
     memo: dict = _graph_values(model, loss_fn)
     model_copy, loss_copy = copy.deepcopy((model, loss_fn if loss_is_module else None), memo)
     originals = list(model.modules()) + (list(loss_fn.modules()) if loss_is_module else [])
     copies = list(model_copy.modules()) + (list(loss_copy.modules()) if loss_is_module else [])
-    _rebound_views(originals, copies, memo)
+    specs = _view_specs(originals, copies, memo)
+    if specs:
+        object.__setattr__(model_copy, _VIEWS, specs)
+        _rebind_views(model_copy)
     for module in copies:
         for name in _HOOKS:
             hooks = getattr(module, name, None)
@@ -288,6 +318,7 @@ class TorchSession:
                         fix=f"copying it raised {type(exc).__name__}: {exc}") from None
         try:
             self.model.to(self.torch_device).train()
+            _rebind_views(self.model)  # the move gave the parameters new storage
             if isinstance(self.loss_fn, torch.nn.Module):
                 self.loss_fn.to(self.torch_device)
         except (NotImplementedError, RuntimeError) as exc:
@@ -792,6 +823,7 @@ class TorchSession:
     def float64_predictor(self) -> Callable[[Any], np.ndarray]:
         try:
             wide = copy.deepcopy(self.model, _graph_values(self.model)).double().eval()
+            _rebind_views(wide)
         except Exception as exc:  # noqa: BLE001 - a model that will not copy or widen: no such look
             raise NotSupported("a float64 copy of the model", f"copying it raised {exc!r}") from None
 

@@ -299,7 +299,8 @@ def recovered_spike(losses: list[float], floor: float, start: float | None = Non
     finite = [v for v in losses if np.isfinite(v)]
     if len(finite) < 3:
         return None
-    if not np.isfinite(floor) and min(finite) < 0:
+    lowest = not np.isfinite(floor) and min(finite) < 0
+    if lowest:
         floor = min(finite)
     start = losses[0] if start is None or not np.isfinite(start) else start
     worst, peak_at, own = -np.inf, -1, start
@@ -317,7 +318,9 @@ def recovered_spike(losses: list[float], floor: float, start: float | None = Non
         return None
     peak = losses[peak_at]
     return (C.LR_TOO_HIGH,
-            f"the loss rose to ×{fmt(worst)} its start's distance from the floor ({fmt(own)} → "
+            f"the loss rose to ×{fmt(worst)} its start's distance from the "
+            + (f"run's lowest loss, {fmt(floor)} (it has no known floor, and went below 0)" if lowest else "floor")
+            + f" ({fmt(own)} → "
             f"{fmt(peak)} at step {peak_at + 1}) before it came back: the updates threw the weights out of "
             f"their basin, which a correct run does not do (×{RECOVERED_SPIKE:g} at most here); try the learning "
             "rate ÷ 10")
