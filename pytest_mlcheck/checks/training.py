@@ -360,6 +360,27 @@ class ProbeLog:
         self.lines.append(line)
 
 
+def _deaf_to_rate(factor: float, losses: np.ndarray, curves: dict[float, np.ndarray], before: dict[str, np.ndarray],
+                  probe: Any, deaf: list[str]) -> None:
+    """Whether a plain retry at ``factor`` trained the very curve an earlier one at another rate did,
+    a curve that moves, while its weights moved: the step does not read the rate the probe scales
+    (a ``train_step`` that steps optimizers of its own, a Keras model whose ``train_step`` applies
+    optimizers it holds), so no learning-rate retry can tell anything. Said once, in ``deaf``."""
+    if deaf or len(losses) < 2 or not np.isfinite(losses).all() or np.ptp(losses) == 0:
+        return
+    same = next((f for f, c in curves.items() if f != factor and c.shape == losses.shape and np.array_equal(c, losses)),
+                None)
+    if same is None:
+        return
+    after = probe.parameter_values()
+    if not any(k in after and not np.array_equal(v, after[k]) for k, v in before.items()):
+        return  # nothing moved: the curve is the data's or the noise's, not the rate's
+    deaf.append(f"retries at lr×{same:g} and lr×{factor:g} trained the very same losses ({fmt(float(losses[0]))} → "
+                f"{fmt(float(losses[-1]))} in {len(losses)} steps) while their weights moved: the training step does "
+                "not read the learning rate the check scales (it steps optimizers of its own), so no other rate was "
+                "tried and no learning-rate cause can be told; pass the optimizer the step uses")
+
+
 def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[Any, Any]], steps: int,
              run: CheckRun, *, within: Session, log: ProbeLog | None = None,
              fit: tuple[Targets, float] | None = None,
@@ -379,12 +400,19 @@ def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[A
     if fit is not None and log is not None and log.fitted is None:
         log.fitted = {}
     seen: dict[tuple[float, bool, bool, bool, float | None, bool, float | None], tuple[bool, float]] = {}
+    # plain retries' loss curves by factor: two rates that give the very same moving curve while the
+    # weights move say the step does not read the rate the probe scales (it steps optimizers of its own)
+    curves: dict[float, np.ndarray] = {}
+    deaf: list[str] = []
 
     def retry(factor: float = 1.0, *, quiet: bool = False, no_decay: bool = False, rescaled: bool = False,
               goal: float | None = None, standardised: bool = False,
               fraction: float | None = None) -> tuple[bool, float]:
         key = (factor, quiet, no_decay, rescaled, goal, standardised, fraction)
         if key in seen:
+            return seen[key]
+        if deaf and factor != 1.0:  # no rate the probe sets reaches the step: no evidence, no time spent
+            seen[key] = False, float("nan")
             return seen[key]
         what = f"lr×{factor:g}" + (", training-mode noise off" if quiet else "") + (
             ", no weight decay" if no_decay else "") + (
@@ -403,6 +431,8 @@ def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[A
                            f"reached {target}, not fitting the batch: succeeded" if ok else
                            f"did not reach {target}, nor fit the batch by the check's criterion")
             log.add(f"a retry at {what}: loss {fmt(start)} → {fmt(end)} in {n} steps ({verdict})")
+            if deaf and deaf[0] not in log.lines:
+                log.add(deaf[0])
         seen[key] = ok, end
         return ok, end
 
@@ -415,6 +445,7 @@ def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[A
         try:
             batches = [probe.prepare(*raw) for raw in used]
             plain = not (quiet or no_decay or rescaled or standardised) and goal is None and fraction is None
+            before = probe.parameter_values() if plain and factor != 1.0 and curves else None
             fitting = fit is not None and log is not None and log.fitted is not None and plain
             # a copy without weight decay that misses its goal trains on to the check's own criterion
             unfitted = fit is not None and log is not None and no_decay and len(batches) == 1
@@ -437,6 +468,10 @@ def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[A
                 probe, batches, min(steps, PROBE_MAX_STEPS), run,
                 lambda ls, _: ls[-1] <= goal if goal is not None else
                 diagnosis.halved(ls, n_b, own, PROBE_TARGET if fraction is None else fraction))
+            if before is not None:
+                _deaf_to_rate(factor, np.asarray(losses, dtype=np.float64), curves, before, probe, deaf)
+            if plain and factor != 1.0:
+                curves.setdefault(factor, np.asarray(losses, dtype=np.float64))
             if ok and log is not None and plain:
                 log.halved[factor] = len(losses)
             if unfitted and not ok and why == "steps" and steps > len(losses):
