@@ -310,4 +310,12 @@ PROGRAMS: tuple[str, ...] = (
     "b67b_morvan_keras_tut_cnn_raw_pixels",
     # sixty-eighth held-out batch (ported blind to the probes)
     "b68a_yunjey_birnn_backward_state_read_at_last_step",
+    # sixty-ninth held-out batch (ported blind to the probes)
+    "b69a_prog_models_lstm_window_inputs_hold_target",
+    "b69b_hf_deep_rl_class_reinforce_all_steps_weighted_by_g0",
+    "b69c_concrete_dropout_mnist_softmax_into_cross_entropy",
+    # seventieth held-out batch (ported blind to the probes)
+    "b70a_hf_pretrained_bert_gpt2_lm_loss_unshifted",
+    "b70b_tfdocs_cyclegan_identity_loss_on_other_generator",
+    "b70c_pinn_helmholtz_laplacian_mixed_partials",
 )
