@@ -318,4 +318,8 @@ PROGRAMS: tuple[str, ...] = (
     "b70a_hf_pretrained_bert_gpt2_lm_loss_unshifted",
     "b70b_tfdocs_cyclegan_identity_loss_on_other_generator",
     "b70c_pinn_helmholtz_laplacian_mixed_partials",
+    # seventy-first held-out batch (ported blind to the probes)
+    "b71a_geoai_semseg_multiclass_mask_binarized_per_tile",
+    "b71b_lstm_har_xent_labels_logits_swapped",
+    "b71c_torch_rechub_mind_scores_summed_over_candidates",
 )
