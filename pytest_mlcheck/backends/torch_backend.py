@@ -170,7 +170,7 @@ def _view_specs(originals: list[torch.nn.Module], copies: list[torch.nn.Module],
     specs = []
     for original, copied in zip(originals, copies):
         for name, value in vars(original).items():
-            held = getattr(copied, name, None) if name in vars(copied) else None
+            held = vars(copied).get(name)
             pairs = [(copied, name, value, held)]
             if isinstance(value, list) and isinstance(held, list) and len(value) == len(held):
                 pairs = [(held, i, v, h) for i, (v, h) in enumerate(zip(value, held))]
