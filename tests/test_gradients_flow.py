@@ -100,6 +100,17 @@ def test_frozen_parameters_are_counted_not_reported(mlcheck):
     assert not any("backbone" in layer for layer in result.figures["gradient_norm_per_layer"])
 
 
+def test_a_layer_unused_by_design_passes_once_named_frozen(mlcheck):
+    """A layer the forward never calls fails with a hint at frozen= (a branch a configuration skips, as
+    STGCN's channel-aligning convolution, is no defect), and passes once named there."""
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.gradients_flow(rc.UnusedLayer(), tc.digits_batch(64), loss_fn=CE())
+    assert failed.value.causes == ["no_gradient"] and "passed as frozen=" in str(failed.value)
+    model = rc.UnusedLayer()
+    result = mlcheck.gradients_flow(model, tc.digits_batch(64), loss_fn=CE(), frozen=model.aux)
+    assert result.passed and result.figures["frozen_given"] == 2
+
+
 def test_a_step_that_moves_a_frozen_parameter_fails(mlcheck):
     def step(model, optimizer, loss_fn, x, y):
         optimizer.zero_grad()
@@ -302,6 +313,49 @@ def test_a_keras_attention_block_behind_small_tables_is_judged_from_the_tables(m
     g = torch.Generator().manual_seed(0)
     words, labels = torch.randint(0, 2000, (32, 50), generator=g), torch.randint(0, 2, (32,), generator=g)
     assert mlcheck.gradients_flow(model, (words.numpy().astype("int32"), labels.numpy())).passed
+
+
+class SmallTablesNet(nn.Module):
+    """A retrieval tower as torch-rechub writes MIND: a projection registered before its tables (the
+    input end in parameter order), user and item tables drawn N(0, 10⁻⁴), the pooled lookups projected
+    and scored; ``sigmoids``: that many sigmoid layers between the projection and the head."""
+
+    def __init__(self, sigmoids: int = 0) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.convert = nn.Parameter(torch.rand(48, 16))
+        self.users, self.items = nn.Embedding(300, 16), nn.Embedding(2000, 32)
+        for table in (self.users, self.items):
+            nn.init.normal_(table.weight, 0.0, 1e-4)
+        self.body = nn.Sequential(*[m for _ in range(sigmoids) for m in (nn.Linear(16, 16), nn.Sigmoid())])
+        self.head = nn.Linear(16, 4)
+
+    def forward(self, ids):
+        features = torch.cat([self.users(ids[:, 0]), self.items(ids[:, 1:]).mean(dim=1)], dim=1)
+        return self.head(self.body(features @ self.convert))
+
+
+def _histories(n: int = 64):
+    g = torch.Generator().manual_seed(0)
+    ids = torch.cat([torch.randint(0, 300, (n, 1), generator=g), torch.randint(0, 2000, (n, 20), generator=g)], 1)
+    return ids, ids[:, 1] % 4
+
+
+def test_tables_drawn_tiny_set_no_bar_for_the_layers_that_read_them(mlcheck):
+    """A table drawn N(0, 10⁻⁴) has a first-step gradient ×10⁵ its size: measured against it, the
+    projection that reads its rows looked vanishing (torch-rechub's MIND port, both versions, had
+    failed with 0.0014 against 1.27·10⁵). The bar is the best-fed tensor that multiplies inputs."""
+    result = mlcheck.gradients_flow(SmallTablesNet(), _histories(), loss_fn=CE(), optimizer=_adam())
+    assert result.passed, str(result)
+    assert result.figures["input_end_ratio"] >= 1e-4
+
+
+def test_a_faded_stack_behind_tiny_tables_still_vanishes(mlcheck):
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.gradients_flow(SmallTablesNet(sigmoids=12), _histories(), loss_fn=CE(), optimizer=_adam())
+    assert failed.value.causes[0] == "vanishing_gradients", str(failed.value)
+    line = str(failed.value).split("vanishing_gradients:")[1].split("\n")[0]
+    assert "up to body." in line and "weight" in line.split(" vs ")[0]  # the faded stack, against the head's bar
 
 
 def _keras_review_net(sigmoids: int = 0):

@@ -105,7 +105,7 @@ def gradient_flags(grads: dict[str, np.ndarray | None], values: dict[str, np.nda
         "zero": zero, "exploding": [n for n, v in radial.items() if v > EXPLODING_SCALE and n not in lookups],
         "vanishing": []}
     live = {n: v for n, v in scales.items() if n not in zero}  # dicts keep parameter order
-    top = max(live.values(), default=0.0)
+    top = best_fed(live, lookups)
     for name, v in live.items():
         if v >= top * VANISHING_RATIO:  # a well-fed table ends the walk as any tensor does
             break
@@ -117,9 +117,18 @@ def gradient_flags(grads: dict[str, np.ndarray | None], values: dict[str, np.nda
 def input_end_ratio(live: dict[str, float], lookups: set[str] | frozenset[str] = frozenset()) -> float:
     """The input-end tensor's relative gradient over the best-fed tensor's (the vanishing figure); the
     input end is the first tensor that is no lookup table (see gradient_flags)."""
-    top = max(live.values(), default=0.0)
+    top = best_fed(live, lookups)
     first = next((v for n, v in live.items() if n not in lookups), None)
     return first / top if top > 0 and first is not None else 0.0
+
+
+def best_fed(live: dict[str, float], lookups: set[str] | frozenset[str] = frozenset()) -> float:
+    """The largest relative gradient of a tensor that is no lookup table: the bar vanishing is measured
+    against. A table's relative gradient says how small it was drawn (torch-rechub's N(0, 10⁻⁴) tables
+    read ×10⁵ on a first step), not how well the error signal feeds it, so it sets no bar for the
+    layers that multiply their inputs. Where every tensor is a table, the largest of them."""
+    fed = [v for n, v in live.items() if n not in lookups]
+    return max(fed or live.values(), default=0.0)
 
 
 # a deliberate initialisation (a residual block's last BatchNorm scale at 0) zeroes the gradient of
@@ -128,13 +137,17 @@ SETTLING = ("zero",)
 
 
 def gradient_causes(flags: dict[str, list[str]], scales: dict[str, float], radial: dict[str, float],
-                    settled: int = 0, signal: float | None = None) -> list[Evidence]:
-    """Evidence for the flags that stood (``scales``, ``radial``: the first step's figures)."""
+                    settled: int = 0, signal: float | None = None,
+                    lookups: set[str] | frozenset[str] = frozenset()) -> list[Evidence]:
+    """Evidence for the flags that stood (``scales``, ``radial``: the first step's figures; ``lookups``:
+    the tables that set no bar for vanishing, see best_fed)."""
     causes: list[Evidence] = []
     still = f" (still after {settled} more steps)" if settled else ""
     if flags["missing"]:
         causes.append((C.NO_GRADIENT, f"{len(flags['missing'])} trainable parameter(s) get no gradient from the loss "
-                                      f"(unused, or cut by a detach / numpy round trip): {diagnosis.listed(flags['missing'])}"))
+                                      f"(unused, or cut by a detach / numpy round trip): {diagnosis.listed(flags['missing'])}; "
+                                      "a part unused by design (a branch this configuration skips) can be "
+                                      "passed as frozen= to say so"))
     if flags["nonfinite"]:
         causes.append((C.EXPLODING_GRADIENTS, f"non-finite gradients in {diagnosis.listed(flags['nonfinite'])}"))
     if flags["zero"]:
@@ -152,7 +165,7 @@ def gradient_causes(flags: dict[str, list[str]], scales: dict[str, float], radia
         causes.append((C.VANISHING_GRADIENTS,
                        f"|grad|/|weight| from the input end up to {low[-1]} ({len(low)} weight tensor(s)) is under "
                        f"{VANISHING_RATIO:g} of the largest layer's ({fmt(min(scales.get(n, 0.0) for n in low))} vs "
-                       f"{fmt(max(scales.values()))}): the gradient does not reach the first layers"))
+                       f"{fmt(best_fed(scales, lookups))}): the gradient does not reach the first layers"))
     return causes
 
 
@@ -435,18 +448,18 @@ def _judged(run: CheckRun, session: Any, raw: tuple[Any, Any], prepared: Any, tr
     if scales:
         run.result.figures["input_end_ratio"] = input_end_ratio(scales, lookups)
     if not any(flags[k] for k in SETTLING):
-        return gradient_causes(flags, scales, radial, signal=signal)
+        return gradient_causes(flags, scales, radial, signal=signal, lookups=lookups)
     for _ in range(SETTLE_STEPS):
         session.train_step(prepared)
     later = session.gradients(prepared) if train_step is None else diagnosis.step_gradients(session, run.result.notes)
     if not later:
-        return gradient_causes(flags, scales, radial, signal=signal)
+        return gradient_causes(flags, scales, radial, signal=signal, lookups=lookups)
     settled, _, _ = gradient_flags(later, session.parameter_values(), lookups=lookups)
     run.result.figures["settle_steps"] = SETTLE_STEPS
     run.result.figures["zero_gradients_settled"] = sum(n not in settled["zero"] for n in flags["zero"])
     for key in SETTLING:
         flags[key] = [n for n in flags[key] if n in settled[key]]
-    causes = gradient_causes(flags, scales, radial, SETTLE_STEPS, signal)
+    causes = gradient_causes(flags, scales, radial, SETTLE_STEPS, signal, lookups)
     zeroed = [n for n in diagnosis.zeroed_weights(before) if n in flags["zero"]]
     if zeroed:  # why they stay dead: they started at 0 (and still are)
         causes = diagnosis.zero_init(zeroed) + causes
