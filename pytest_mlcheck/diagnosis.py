@@ -12,7 +12,7 @@ from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.errors import NotSupported, UserCodeError
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
-    ACCUMULATION_RATIO, CHANGED_SAMPLES, INDEPENDENCE_RTOL, INIT_FADE, INPUT_MAX_SCALE, INPUT_MIN_PEAK, INPUT_RAW_SCALE, LEAK_COPY_MIN_SAMPLES, LEAK_COPY_MIN_VALUES, LEAK_LABEL_MAX_COLUMNS, LEAK_LABEL_MIN_SAMPLES, LEAK_RTOL,
+    ACCUMULATION_RATIO, BOUNDED_PRESSED, CHANGED_SAMPLES, INDEPENDENCE_RTOL, INIT_FADE, INPUT_MAX_SCALE, INPUT_MIN_PEAK, INPUT_RAW_SCALE, LEAK_COPY_MIN_SAMPLES, LEAK_COPY_MIN_VALUES, LEAK_LABEL_MAX_COLUMNS, LEAK_LABEL_MIN_SAMPLES, LEAK_RTOL,
     LEAK_PATH_NOISE, LEAK_PATH_RTOL, LEAK_SAMPLED_TARGETS, LR_AHEAD_SHARE, LR_VANISHED, OUTPUT_UNMOVED, OVERFIT_EXTEND,
     PAIRING_RTOL, PAIRING_SENSITIVE, PROBE_MAX_STEPS, PROBE_TARGET, RELAPSE, SIGNAL_FADED, SIGNAL_GONE, SOFTMAX_TWICE_PRESSED, SPIKE, STALL_FRACTION, TARGET_MAX_SCALE,
     TARGET_RETRY_SCALE, UNREACHED_SHARE, UNREAD_MAX_COLUMNS,
@@ -258,6 +258,41 @@ def softmax_twice(out: np.ndarray | None) -> list[Evidence]:
                  f"(≤ e): a softmax over values already in [0, 1] (softmax applied twice) caps every probability "
                  f"at {ceiling:.2f}; remove one softmax")]
     return []
+
+
+def bounded_scores(initial: np.ndarray, final: np.ndarray | None, ids: np.ndarray,
+                   score: Callable[[np.ndarray], float], losses: Sequence[float], floor: float,
+                   drop: float) -> list[Evidence]:
+    """Class scores (rows of C ≥ 2, read as logits) that stayed in [-1, 1] before and after a failed
+    run, pressed up to BOUNDED_PRESSED by it, where the loss's least over that range (``score`` of rows
+    at 1 for each target, -1 elsewhere: log(1 + (C - 1)/e²) for a cross-entropy, a bound the scores
+    may not even reach) lies short of the criterion (``drop`` of the way from the start to ``floor``)
+    and the run came near it: cosine similarities without a temperature, or a tanh on the logits — no
+    prediction can be confident. The caller asks the head too (an unbounded one is not named)."""
+    rows = [r for r in (initial, final) if r is not None]
+    if len(rows) < 2 or initial.ndim != 2 or initial.shape[1] < 2 or len(ids) != len(initial) \
+            or not all(np.isfinite(r).all() and np.abs(r).max() <= 1.0 + 1e-3 for r in rows):
+        return []
+    if final.max() < BOUNDED_PRESSED:  # training pressed the targets' scores against the top
+        return []
+    best = np.full(initial.shape, -1.0, dtype=np.float32)
+    best[np.arange(len(ids)), ids] = 1.0
+    least = score(best)
+    finite = [v for v in losses if np.isfinite(v)]
+    low = floor if np.isfinite(floor) else 0.0
+    if not finite or not np.isfinite(least):
+        return []
+    start, lowest = finite[0], min(finite)
+    needed = start - drop * (start - low)
+    if not (least > needed and least - 1e-3 * max(1.0, abs(least)) <= lowest <= least + 0.5 * (start - least)):
+        return []
+    return [(C.OUTPUT_ACTIVATION,
+             f"the {initial.shape[1]} class scores stay in [-1, 1] before and after training "
+             f"({fmt(float(final.min()))}..{fmt(float(final.max()))} after it) while the loss reads "
+             f"them as logits: the least it gives scores in that range is {fmt(least)} (each target at 1, the rest at "
+             f"-1), above the {fmt(needed)} a fit needs, and the run got to {fmt(lowest)}. Cosine similarities or a "
+             "tanh cannot make a confident prediction: divide the scores by a temperature (e.g. 0.05) or remove the "
+             "bounding activation")]
 
 
 def softmax_in_loss(out: np.ndarray | None, fitted: bool, lowest: float, retries: int) -> list[Evidence]:

@@ -1668,7 +1668,7 @@ def _binary_loss_over_one_hot(loss_at: LossAt, onehot: np.ndarray, form: str, sh
     if form == "logits":
         a = 3.0 * (2 * onehot - 1)
         la, lb = at(a), at(a + 3.0)
-        if not (_finite(la) and _finite(lb)) or _same(la, lb):
+        if not (_finite(la) and _finite(lb)) or _same(la, lb) or _regressed_onto(at, onehot, min(la, lb)):
             return []
         how = f"adding 3 to every logit of a row changes it ({fmt(la)} → {fmt(lb)})"
     else:
@@ -1696,6 +1696,23 @@ def _binary_loss_over_one_hot(loss_at: LossAt, onehot: np.ndarray, form: str, sh
                               f"output on its own: {how}, which a categorical "
                               "cross-entropy never does; use CrossEntropyLoss / categorical_crossentropy (or pass "
                               "task='multilabel' if samples may hold several labels)")]
+
+
+def _regressed_onto(at: Callable[[np.ndarray], float], onehot: np.ndarray, confident: float) -> bool:
+    """Whether the loss is lowest where unbounded outputs equal the one-hot rows themselves — below
+    ``confident`` (its value at confident logits) and below the rows moved by ±0.1 in any output: a
+    regression onto the one-hot rows (MSE, MAE, Huber: the Keras guide's custom MSE on
+    ``one_hot(y)``), which a linear head can fit exactly; a binary cross-entropy on logits is lower
+    at ±3 than at 0/1, and a cross-entropy gone wrong has no minimum there."""
+    base = at(onehot.astype(np.float64))
+    if not _finite(base) or not base < confident - 1e-6:
+        return False
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        step = 0.1 * rng.choice([-1.0, 1.0], size=onehot.shape)
+        if not all(_finite(v) and v > base for v in (at(onehot + step), at(onehot - step))):
+            return False
+    return True
 
 
 _HEAD_BOUNDS = ((0.0, 1.0, "[0, 1] (a sigmoid on the last layer)"),

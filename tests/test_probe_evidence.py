@@ -354,6 +354,58 @@ def test_a_binary_loss_over_one_hot_rows_is_a_mismatch_only_for_independent_outp
         assert call().passed
 
 
+@pytest.mark.parametrize("loss,fails", [(nn.MSELoss(), False), (nn.BCEWithLogitsLoss(), True)], ids=["MSE", "BCE"])
+def test_a_regression_onto_one_hot_rows_is_learnable_where_a_binary_loss_on_logits_is_not(mlcheck, loss, fails):
+    """The Keras guide's fix trains ten linear outputs by MSE on ``one_hot(y)``: lowest where the
+    outputs equal the rows, which a linear head reaches (it had failed as a loss mismatch, 'the
+    targets cannot be learned'); a binary cross-entropy on the same logits is lower at ±3 than at 0/1."""
+    x, y = tc.digits_batch(32)
+    onehot = torch.nn.functional.one_hot(y, 10).float()
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
+    call = lambda: mlcheck.overfit_one_batch(model, (x, onehot), loss_fn=loss,  # noqa: E731
+                                             optimizer=lambda p: torch.optim.Adam(p, lr=0.01))
+    if fails:
+        with pytest.raises(CheckFailed) as failed:
+            call()
+        assert failed.value.causes[0] == "loss_mismatch", str(failed.value)
+    else:
+        assert call().passed
+
+
+class CosineHead(nn.Module):
+    """Digits scored by the cosine of their features with one vector per class (a retrieval tower's
+    scores), divided by ``temperature`` where given: without one the scores stay in [-1, 1]."""
+
+    def __init__(self, temperature: float | None) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.body = nn.Sequential(nn.Flatten(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 16))
+        self.classes = nn.Parameter(torch.randn(10, 16))
+        self.temperature = temperature
+
+    def forward(self, x):
+        scores = F.normalize(self.body(x), dim=1) @ F.normalize(self.classes, dim=1).T
+        return scores if self.temperature is None else scores / self.temperature
+
+
+@pytest.mark.parametrize("temperature", [None, 0.05], ids=["BROKEN no temperature", "temperature 0.05"])
+def test_cosine_scores_without_a_temperature_are_a_bounded_head(mlcheck, temperature):
+    """torch-rechub's MIND scores candidates by cosine similarity and never applies its temperature:
+    a cross-entropy over scores in [-1, 1] cannot fall below log(1 + 9/e²) = 0.80 for ten classes,
+    however well the batch is fitted (every sample right); the twin divides by 0.05 and fits."""
+    x, y = tc.digits_batch(64)
+    call = lambda: mlcheck.overfit_one_batch(CosineHead(temperature), (x, y), loss_fn=nn.CrossEntropyLoss(),  # noqa: E731
+                                             optimizer=lambda p: torch.optim.Adam(p, lr=0.01))
+    if temperature is not None:
+        assert call().passed
+        return
+    with pytest.raises(CheckFailed) as failed:
+        call()
+    assert failed.value.causes[0] == "output_activation", str(failed.value)
+    assert "divide the scores by a temperature" in str(failed.value)
+
+
 @pytest.mark.parametrize("broken", [True, False], ids=["a NaN target", "finite targets"])
 def test_a_nan_reference_loss_from_the_targets_is_a_failed_check_not_a_usage_error(mlcheck, broken):
     """The loss of all-zero outputs is NaN on these targets but finite on all-zero targets: the

@@ -172,7 +172,7 @@ def overfit_one_batch(
         causes = failure_causes(
             model=model, settings=settings, spec=spec, session=session, raw_batch=raw, first=prepared,
             losses=losses, initial_outputs=out0, targets=targets, retry=retry, notes=run.result.notes, log=log,
-            seen=[stall.cause] if stall.cause is not None else [],
+            seen=[stall.cause] if stall.cause is not None else [], drop=drop,
         )
         if why == "steps" and len(losses) >= limit and falling(until=len(losses)):
             run.result.notes.append(f"the loss was still falling steadily at step {len(losses)} "

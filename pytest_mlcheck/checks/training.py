@@ -571,11 +571,14 @@ def failure_causes(
     batches: list[Any] | None = None,
     starts: Sequence[float] | None = None,
     seen: Sequence[Evidence] = (),
+    drop: float | None = None,
 ) -> list[Evidence]:
     """Run the probes, decisive evidence first: values that prove a defect (inputs, outputs, the
     loss on chosen outputs, where a non-finite loss first appears) before retries that only
     suggest one (learning rate, regularisation), which run only when nothing decisive fired.
-    ``seen``: decisive evidence the check's own run showed, named after the probes' values."""
+    ``seen``: decisive evidence the check's own run showed, named after the probes' values;
+    ``drop``: the share of the way to the floor the check's criterion asks (a bound that keeps the
+    loss short of it is named)."""
     session.shed()  # the run is over: probes train fresh copies beside this one
     notes.extend(stacked_layers(session, first))
     x = session.inputs(first)
@@ -591,7 +594,7 @@ def failure_causes(
     # read on failure only, never while a slow run is weighed for more steps
     unmoved = _unmoved_by_run(session, fresh, raw_batch, len(losses)) if session.steps_own_code() else []
     causes = unmoved or _proven(session, fresh, spec, raw_batch, first, x, losses, initial_outputs, final, targets,
-                                notes, log, batches) + list(seen)
+                                notes, log, batches, drop=drop) + list(seen)
     proven = bool(causes)  # decisive values: no retry story reorders them
     ends: list[float] = []  # each retry's last loss
     if retry is not None:
@@ -657,7 +660,7 @@ def _unknown_floor_hint(losses: list[float], targets: Targets) -> str:
 def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: tuple[Any, Any], first: Any,
             x: np.ndarray | None, losses: list[float], initial_outputs: np.ndarray | None,
             final: Callable[[], np.ndarray | None], targets: Targets, notes: list[str], log: ProbeLog,
-            batches: list[Any] | None, *, looked: bool = False) -> list[Evidence]:
+            batches: list[Any] | None, *, looked: bool = False, drop: float | None = None) -> list[Evidence]:
     """The probes whose evidence is a value that proves a defect (inputs, outputs, the loss on
     chosen outputs, where a non-finite loss first appears, tensors the optimizer never sees), in the
     order a failure names them. None of them trains the model. ``final``: the run's outputs now,
@@ -731,6 +734,13 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
             if not causes:
                 causes += diagnosis.loss_expects_probabilities(
                     rows, session.loss_of(initial_outputs, first), session.loss_of(initial_outputs + 3.0, first))
+            if not causes and drop is not None and not probabilities:
+                last = final()
+                bounded = diagnosis.bounded_scores(
+                    rows, None if last is None else prediction_rows(last, axis), y,
+                    lambda best: session.loss_of(in_layout(best, initial_outputs.shape, axis), first),
+                    losses, targets.floor, drop)
+                causes += [] if not bounded or _exceeds_one(fresh, first) else bounded
     causes += diagnosis.uncovered(session.uncovered_parameters())
     if not causes:
         causes += _unregistered(session, first)
@@ -1099,6 +1109,24 @@ def _head_unbounded(fresh: Callable[[], Any], batch: Any) -> bool:
         scaled = [session.predict(session.prepare(np.asarray(x) * f, None)) for f in SATURATION_SCALES]
         return any(np.isfinite(o).all() and float(np.abs(o).max()) > 1 for o in scaled)
     except Exception:  # the probe is a hint on an already failed check: a head it cannot negate says nothing
+        return False
+    finally:
+        session.close()
+
+
+def _exceeds_one(fresh: Callable[[], Any], batch: Any) -> bool:
+    """Whether a fresh copy's outputs pass 1 in magnitude with float inputs scaled ×10 … ×1000: a
+    head no activation bounds to [-1, 1] (a linear head whose scores merely stayed inside); a cosine
+    or a tanh stays inside. False for inputs that cannot be scaled (ids) and where the backend cannot
+    say: the run's own outputs, pressed against 1 and never past it, decide then."""
+    session = fresh()
+    try:
+        x = session.inputs(batch)
+        if x is None or not np.issubdtype(np.asarray(x).dtype, np.floating):
+            return False
+        scaled = [session.predict(session.prepare(np.asarray(x) * f, None)) for f in SATURATION_SCALES]
+        return any(np.isfinite(o).all() and float(np.abs(o).max()) > 1 + 1e-3 for o in scaled)
+    except Exception:  # the probe is a hint on an already failed check: inputs it cannot scale say nothing
         return False
     finally:
         session.close()

@@ -322,4 +322,12 @@ PROGRAMS: tuple[str, ...] = (
     "b71a_geoai_semseg_multiclass_mask_binarized_per_tile",
     "b71b_lstm_har_xent_labels_logits_swapped",
     "b71c_torch_rechub_mind_scores_summed_over_candidates",
+    # seventy-second held-out batch (ported blind to the probes)
+    "b72a_pulfer_vit_patchify_loops_cover_top_left",
+    "b72b_dlwp_xception_fine_tuning_base_left_frozen",
+    "b72c_tfdocs_keras_guide_mae_loss_on_sparse_labels",
+    # seventy-third held-out batch (ported blind to the probes)
+    "b73a_lazydok_cartpole_dqn_target_broadcast",
+    "b73b_dl_tf2_keras_book_seq2seq_encoder_embedding_width_is_seq_len",
+    "b73c_blitz_bayesian_regression_no_hidden_activation",
 )
