@@ -9,7 +9,9 @@ take: ``batch``, ``batches``, ``inputs``, ``loss_fn``, ``optimizer``, ``train_st
 samples that check asks for (what a user given its usage error passes), and for
 ``no_split_leakage`` the two splits' samples, ``train_split`` and ``test_split``, and for
 ``preprocessing_parity`` ``train_pipeline``, ``eval_pipeline`` and ``raw_samples``.
-``benchmarks/real_programs_table.py`` runs them. Importing this package imports no ML framework.
+A module that writes one builder per framework (``_torch(flag)``, ``_keras(flag)``) gets both from
+``buggy, fixed = versions(_torch, _keras)`` (``_versions.py``). ``benchmarks/real_programs_table.py``
+runs them. Importing this package imports no ML framework.
 """
 
 from __future__ import annotations

@@ -109,6 +109,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.real_programs._versions import versions
+
 LABEL = "other:objectness_target_iou_from_wrong_channels"
 SOURCE = ("github:ljbkusters/YOLOv3-1D issue #42, PR #43 (model/loss.py Yolo1DLoss.forward box_predictions "
           "'torch.cat([self.sigmoid(predictions[..., 0:1]), torch.exp(predictions[..., 1:2] * anchors)]'"
@@ -623,17 +625,4 @@ def _keras(bug: bool) -> dict[str, Any]:
     return {"model": model, "batch": batches[0], "batches": batches, "inputs": xk}
 
 
-def _build(framework: str, bug: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(bug)
-    if framework == "keras":
-        return _keras(bug)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, bug=True)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, bug=False)
+buggy, fixed = versions(_torch, _keras, flag="bug")

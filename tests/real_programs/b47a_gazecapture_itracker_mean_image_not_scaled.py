@@ -87,6 +87,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.real_programs._versions import versions
+
 LABEL = "inputs_not_normalized"
 SOURCE = ("github:CSAILVision/GazeCapture pytorch/ITrackerData.py SubtractMean@ccc0f6c^ (= 0095a0b; "
           "pytorch/ITrackerModel.py, pytorch/main.py, pytorch/mean_{face,left,right}_224.mat; fix "
@@ -392,17 +394,4 @@ def _keras(fixed: bool) -> dict[str, Any]:
     return {"model": model, "batch": bs[0], "batches": bs, "inputs": xk[nb:]}
 
 
-def _build(framework: str, fixed: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(fixed)
-    if framework == "keras":
-        return _keras(fixed)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=False)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=True)
+buggy, fixed = versions(_torch, _keras)

@@ -87,6 +87,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.real_programs._versions import versions
+
 LABEL = "no_input_signal|context_ignored"
 SOURCE = ("github:InseeFrLab/torchTextClassifiers PR #92 (torchTextClassifiers/model/components/text_embedder.py "
           "LabelAttention.forward 'attn_mask = attention_mask == 0' passed to F.scaled_dot_product_attention "
@@ -475,17 +477,4 @@ def _keras(fixed: bool) -> dict[str, Any]:
     return {"model": model, "batch": batches[0], "batches": batches, "inputs": inputs, "baseline_batch": baseline}
 
 
-def _build(framework: str, fixed: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(fixed)
-    if framework == "keras":
-        return _keras(fixed)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=False)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=True)
+buggy, fixed = versions(_torch, _keras)

@@ -77,6 +77,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.real_programs._versions import versions
+
 LABEL = "other:kl_term_sign_flipped"
 SOURCE = ("github:dev4488/VAE_gumble_softmax issue #1 (vae_gumbel_softmax.py loss_function "
           "'KLD = -torch.sum(qy*(log_qy - g))' @798d481^ = dd931d8; fix 798d481f2f13839f2f667fd35343161ec977b3d6 "
@@ -239,17 +241,4 @@ def _keras(bug: bool) -> dict[str, Any]:
     return {"model": model, "batch": batches[0], "batches": batches, "inputs": xk[:N_INPUTS]}
 
 
-def _build(framework: str, bug: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(bug)
-    if framework == "keras":
-        return _keras(bug)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, bug=True)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, bug=False)
+buggy, fixed = versions(_torch, _keras, flag="bug")

@@ -92,6 +92,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.real_programs._versions import versions
+
 LABEL = "no_gradient|params_not_updated"
 SOURCE = ("github:jonasgrebe/pt-femb-face-embeddings issue #3, PR #4 (femb/headers/arcmargin.py "
           "ArcMarginHeader.forward "
@@ -460,17 +462,4 @@ def _keras(bug: bool) -> dict[str, Any]:
     return {"model": model, "batch": batches[0], "batches": batches, "inputs": inputs}
 
 
-def _build(framework: str, bug: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(bug)
-    if framework == "keras":
-        return _keras(bug)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, bug=True)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, bug=False)
+buggy, fixed = versions(_torch, _keras, flag="bug")

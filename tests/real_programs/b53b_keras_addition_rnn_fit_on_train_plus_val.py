@@ -89,6 +89,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.real_programs._versions import versions
+
 LABEL = "split_leakage"
 SOURCE = ("github:keras-team/keras issue #782 (examples/addition_rnn.py@2bd4c295^ = d5455154, "
           "'model.fit(X, y, ..., validation_data=(X_val, y_val))' with X_val sliced from X, JZS1 in "
@@ -368,17 +370,4 @@ def _keras(bug: bool) -> dict[str, Any]:
             "train_split": x, "test_split": d["X_val"]}
 
 
-def _build(framework: str, bug: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(bug)
-    if framework == "keras":
-        return _keras(bug)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, bug=True)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, bug=False)
+buggy, fixed = versions(_torch, _keras, flag="bug")

@@ -89,6 +89,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.real_programs._versions import versions
+
 LABEL = "other:distillation_loss_compares_teacher_with_itself"
 SOURCE = ("github:labmlai/annotated_deep_learning_paper_implementations issue #66 (labml_nn/distillation/__init__.py "
           "Configs.step 'soft_prob = nn.functional.log_softmax(large_logits / self.temperature, dim=-1)' "
@@ -363,17 +365,4 @@ def _keras(bug: bool) -> dict[str, Any]:
     return {"model": model, "batch": kb[0], "batches": kb, "inputs": xs[:N_INPUTS]}
 
 
-def _build(framework: str, bug: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(bug)
-    if framework == "keras":
-        return _keras(bug)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, bug=True)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, bug=False)
+buggy, fixed = versions(_torch, _keras, flag="bug")

@@ -109,6 +109,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.real_programs._versions import versions
+
 LABEL = "output_activation|no_gradient"
 SOURCE = ("github:datawhalechina/torch-rechub issues #49, #68 (torch_rechub/models/multi_task/ple.py PLE.__init__ "
           "'self.towers = nn.ModuleList(MLP(expert_params[\"dims\"][-1], output_layer=False, **tower_params_list[i]) "
@@ -588,17 +590,4 @@ def _keras(fixed: bool) -> dict[str, Any]:
     return {"model": model, "batch": kb[0], "batches": kb, "inputs": xs[:512]}
 
 
-def _build(framework: str, fixed: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(fixed)
-    if framework == "keras":
-        return _keras(fixed)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=False)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=True)
+buggy, fixed = versions(_torch, _keras)

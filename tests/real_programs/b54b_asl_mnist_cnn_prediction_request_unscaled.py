@@ -70,6 +70,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.real_programs._versions import versions
+
 LABEL = "preprocessing_mismatch"
 SOURCE = ("github:GoogleCloudPlatform/asl-ml-immersion notebooks/image_models/solutions/2_mnist_models_vertex.ipynb"
           "@84c17f16^ (= cf8f1405; mnist_models/trainer/util.py scale /255 + model.py get_layers('cnn'), prediction "
@@ -200,17 +202,4 @@ def _torch(fixed: bool) -> dict[str, Any]:
             "raw_samples": d["raw_samples"]}
 
 
-def _build(framework: str, fixed: bool) -> dict[str, Any]:
-    if framework == "keras":
-        return _keras(fixed)
-    if framework == "torch":
-        return _torch(fixed)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=False)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=True)
+buggy, fixed = versions(_torch, _keras)

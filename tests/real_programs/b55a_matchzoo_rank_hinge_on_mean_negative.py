@@ -89,6 +89,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.real_programs._versions import versions
+
 LABEL = "other:hinge_on_mean_negative_score"
 SOURCE = ("github:NTMC-Community/MatchZoo-py issue #159, PR #160 (matchzoo/losses/rank_hinge_loss.py "
           "RankHingeLoss.forward 'y_neg = torch.mean(y_neg, dim=-1, keepdim=True)' then one "
@@ -379,17 +381,4 @@ def _keras(bug: bool) -> dict[str, Any]:
     return {"model": model, "batch": batches[0], "batches": batches, "inputs": batches[0][0]}
 
 
-def _build(framework: str, bug: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(bug)
-    if framework == "keras":
-        return _keras(bug)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, bug=True)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, bug=False)
+buggy, fixed = versions(_torch, _keras, flag="bug")

@@ -96,6 +96,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.real_programs._versions import versions
+
 LABEL = "params_not_updated|frozen_params_changed"
 SOURCE = ("github:keras-team/keras-io issue #257, PR #273 (examples/vision/knowledge_distillation.py "
           "Distiller.__init__ 'self.teacher = student' / 'self.student = teacher' "
@@ -425,17 +427,4 @@ def _keras(bug: bool) -> dict[str, Any]:
     return {"model": distiller, "batch": _batches()[0], "batches": _batches(), "inputs": xs[:N_INPUTS]}
 
 
-def _build(framework: str, bug: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(bug)
-    if framework == "keras":
-        return _keras(bug)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, bug=True)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, bug=False)
+buggy, fixed = versions(_torch, _keras, flag="bug")

@@ -87,6 +87,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.real_programs._versions import versions
+
 LABEL = "params_not_updated|other:weights_redrawn_each_forward"
 SOURCE = ("github:RUCAIBox/RecBole PR #1414 (recbole/model/context_aware_recommender/fwfm.py FwFM.fwfm_layer "
           "'para = torch.randn(self.num_fields * self.num_fields * self.embedding_size).expand(batch_size, ...)' / "
@@ -300,17 +302,4 @@ def _keras(fixed: bool) -> dict[str, Any]:
     return {"model": model, "batch": kb[0], "batches": kb, "inputs": xs[:512]}
 
 
-def _build(framework: str, fixed: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(fixed)
-    if framework == "keras":
-        return _keras(fixed)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=False)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=True)
+buggy, fixed = versions(_torch, _keras)

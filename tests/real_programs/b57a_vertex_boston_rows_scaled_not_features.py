@@ -82,6 +82,7 @@ from typing import Any
 import numpy as np
 
 from tests.real_programs._data import boston_like
+from tests.real_programs._versions import versions
 
 LABEL = "inputs_not_normalized|other:normalized_along_wrong_axis"
 SOURCE = ("github:GoogleCloudPlatform/vertex-ai-samples issue #1599 (notebooks/official/explainable_ai/"
@@ -183,17 +184,4 @@ def _keras(fixed: bool) -> dict[str, Any]:
             "baseline_batch": d["baseline_batch"]}
 
 
-def _build(framework: str, fixed: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(fixed)
-    if framework == "keras":
-        return _keras(fixed)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=False)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=True)
+buggy, fixed = versions(_torch, _keras)

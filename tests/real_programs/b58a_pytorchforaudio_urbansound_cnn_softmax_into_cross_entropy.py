@@ -78,6 +78,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.real_programs._versions import versions
+
 LABEL = "output_activation|loss_mismatch"
 SOURCE = ("github:musikalkemist/pytorchforaudio '09 Training urban sound classifier/cnn.py' CNNNetwork.forward "
           "'predictions = self.softmax(logits)' with train.py 'loss_fn = nn.CrossEntropyLoss()' "
@@ -328,17 +330,4 @@ def _keras(fixed: bool) -> dict[str, Any]:
     return {"model": model, "batch": bs[0], "batches": bs, "inputs": np.transpose(x[-256:], (0, 2, 3, 1))}
 
 
-def _build(framework: str, fixed: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(fixed)
-    if framework == "keras":
-        return _keras(fixed)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=False)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=True)
+buggy, fixed = versions(_torch, _keras)

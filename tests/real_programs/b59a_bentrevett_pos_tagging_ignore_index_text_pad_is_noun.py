@@ -98,6 +98,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.real_programs._versions import versions
+
 LABEL = "other:loss_mask_ignores_real_class"
 SOURCE = ("github:bentrevett/pytorch-pos-tagging '1 - Simple RNN PoS Tagger.ipynb' "
           "'criterion = nn.CrossEntropyLoss(ignore_index = PAD_IDX)' with PAD_IDX = TEXT.vocab.stoi[TEXT.pad_token] "
@@ -305,17 +307,4 @@ def _keras(fixed: bool) -> dict[str, Any]:
     return {"model": model, "batch": bs[0], "batches": bs, "inputs": d["held_out"][0]}
 
 
-def _build(framework: str, fixed: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(fixed)
-    if framework == "keras":
-        return _keras(fixed)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=False)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=True)
+buggy, fixed = versions(_torch, _keras)

@@ -97,6 +97,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.real_programs._versions import versions
+
 LABEL = "output_activation|other:targets_outside_output_range"
 SOURCE = ("github:mikesj-public/convolutional_autoencoder mnist_conv_autoencode.ipynb@e70a8dc^ = "
           "d800b2e7ec45a887abd4bd802a6ae60814939f2f ('better network for reconstructing random digits', PR #7: "
@@ -232,17 +234,4 @@ def _keras(bug: bool) -> dict[str, Any]:
             "inputs": np.ascontiguousarray(d["valid"][0].transpose(0, 2, 3, 1))}
 
 
-def _build(framework: str, bug: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(bug)
-    if framework == "keras":
-        return _keras(bug)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, bug=True)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, bug=False)
+buggy, fixed = versions(_torch, _keras, flag="bug")

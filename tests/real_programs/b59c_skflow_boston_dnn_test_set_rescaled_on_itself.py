@@ -83,6 +83,7 @@ from typing import Any
 import numpy as np
 
 from tests.real_programs._data import boston_like
+from tests.real_programs._versions import versions
 
 LABEL = "preprocessing_mismatch"
 SOURCE = ("github:tensorflow/skflow issue #157 (examples/boston.py@35e12d74537ffbf7a27a2136337b1c52c922ae96 "
@@ -222,17 +223,4 @@ def _keras(fixed: bool) -> dict[str, Any]:
             "eval_pipeline": d["eval_pipeline"], "raw_samples": d["raw_samples"]}
 
 
-def _build(framework: str, fixed: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(fixed)
-    if framework == "keras":
-        return _keras(fixed)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=False)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=True)
+buggy, fixed = versions(_torch, _keras)

@@ -95,6 +95,7 @@ from typing import Any
 import numpy as np
 
 from tests.real_programs._data import mnist_like
+from tests.real_programs._versions import versions
 
 LABEL = "other:reconstruction_summed_over_batch"
 SOURCE = ("github:tensorflow/docs site/en/r2/tutorials/generative/cvae.ipynb@b9cdf6834c748dbfe63d9fbd2d0cb2547a85fa31 "
@@ -309,17 +310,4 @@ def _torch(fixed: bool) -> dict[str, Any]:
             "optimizer": lambda params: torch.optim.Adam(params, lr=LEARNING_RATE, eps=1e-7)}
 
 
-def _build(framework: str, fixed: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(fixed)
-    if framework == "keras":
-        return _keras(fixed)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=False)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=True)
+buggy, fixed = versions(_torch, _keras)

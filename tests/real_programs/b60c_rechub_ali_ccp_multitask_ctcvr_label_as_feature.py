@@ -92,6 +92,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.real_programs._versions import versions
+
 LABEL = "target_leakage"
 SOURCE = ("github:datawhalechina/torch-rechub examples/ranking/run_ali_ccp_multi_task.py get_ali_ccp_data_dict "
           "'sparse_cols = [col for col in col_names if col not in dense_cols and col not in [\"cvr_label\", "
@@ -320,17 +322,4 @@ def _keras(fixed: bool) -> dict[str, Any]:
     return {"model": model, "batch": bs[0], "batches": bs, "inputs": x_test}
 
 
-def _build(framework: str, fixed: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(fixed)
-    if framework == "keras":
-        return _keras(fixed)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=False)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=True)
+buggy, fixed = versions(_torch, _keras)

@@ -81,6 +81,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.real_programs._versions import versions
+
 LABEL = "preprocessing_mismatch"
 SOURCE = ("github:lmoroney/dlaicourse issue #129 ('Course 2 - Part 8 - Lesson 2 - Notebook (RockPaperScissors).ipynb'"
           "@09767115b53c8ac99df7b85fc67a3cea9fed2482: ImageDataGenerator(rescale=1./255) for training, prediction "
@@ -298,17 +300,4 @@ def _keras(fixed: bool) -> dict[str, Any]:
             "eval_pipeline": d["eval_pipeline"], "raw_samples": d["raw_samples"]}
 
 
-def _build(framework: str, fixed: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(fixed)
-    if framework == "keras":
-        return _keras(fixed)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=False)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=True)
+buggy, fixed = versions(_torch, _keras)

@@ -73,6 +73,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.real_programs._versions import versions
+
 LABEL = "target_leakage|preprocessing_mismatch"
 SOURCE = ("github:philipperemy/n-beats data.py get_data.get_x_y 'x -= np.minimum(np.min(x), 0); "
           "x /= np.max(np.abs(x))' over the whole backcast+forecast window before 'y = x[:, backcast_length:]' "
@@ -294,17 +296,4 @@ def _keras(fixed: bool) -> dict[str, Any]:
             "raw_samples": d["raw_samples"]}
 
 
-def _build(framework: str, fixed: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(fixed)
-    if framework == "keras":
-        return _keras(fixed)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=False)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=True)
+buggy, fixed = versions(_torch, _keras)

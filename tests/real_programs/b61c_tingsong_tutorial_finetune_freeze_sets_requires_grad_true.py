@@ -85,6 +85,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.real_programs._versions import versions
+
 LABEL = "frozen_params_changed"
 SOURCE = ("github:TingsongYu/PyTorch-Tutorial-2nd issue #7 (code/chapter-7/02_fintune-freeze.py "
           "'# 法1: 冻结卷积层 for param in resnet18_ft.parameters(): param.requires_grad = True' before "
@@ -276,17 +278,4 @@ def _keras(fixed: bool) -> dict[str, Any]:
     return {"model": model, "batch": batches[0], "batches": batches, "inputs": xv, "baseline_batch": baseline}
 
 
-def _build(framework: str, fixed: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(fixed)
-    if framework == "keras":
-        return _keras(fixed)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=False)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=True)
+buggy, fixed = versions(_torch, _keras)

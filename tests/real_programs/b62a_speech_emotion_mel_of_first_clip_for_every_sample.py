@@ -87,6 +87,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.real_programs._versions import versions
+
 LABEL = "no_input_signal|class_collapse"
 SOURCE = ("github:Data-Science-kosta/Speech-Emotion-Classification-with-PyTorch issue #1 "
           "(notebooks/parallel_cnn_attention_lstm.ipynb@72c2f778 'for i in range(X_train.shape[0]): mel_spectrogram = "
@@ -368,17 +370,4 @@ def _keras(fixed: bool) -> dict[str, Any]:
     return {"model": model, "batch": batches[0], "batches": batches, "inputs": xs, "baseline_batch": baseline}
 
 
-def _build(framework: str, fixed: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(fixed)
-    if framework == "keras":
-        return _keras(fixed)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=False)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=True)
+buggy, fixed = versions(_torch, _keras)

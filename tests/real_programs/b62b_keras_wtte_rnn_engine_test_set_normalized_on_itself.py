@@ -91,6 +91,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.real_programs._versions import versions
+
 LABEL = "preprocessing_mismatch"
 SOURCE = ("github:daynebatten/keras-wtte-rnn PR #2 (wtte-rnn.py@f1f4f51cba6eb6ac641f8f737384194d84ebcc72: "
           "'train[:, 2:26] = normalize(train[:, 2:26], axis=0); test_x[:, 2:26] = normalize(test_x[:, 2:26], "
@@ -335,17 +337,4 @@ def _keras(fixed: bool) -> dict[str, Any]:
             "raw_samples": d["raw_samples"]}
 
 
-def _build(framework: str, fixed: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(fixed)
-    if framework == "keras":
-        return _keras(fixed)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=False)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=True)
+buggy, fixed = versions(_torch, _keras)

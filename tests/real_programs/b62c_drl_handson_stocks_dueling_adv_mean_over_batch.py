@@ -81,6 +81,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.real_programs._versions import versions
+
 LABEL = "batch_mixing"
 SOURCE = ("github:PacktPublishing/Deep-Reinforcement-Learning-Hands-On issue #6, PR #9 (Chapter08/lib/models.py "
           "SimpleFFDQN.forward 'return val + adv - adv.mean()' @8284151b4bd409292077092be43af3aebca440f4 = "
@@ -309,17 +311,4 @@ def _keras(fixed: bool) -> dict[str, Any]:
     return {"model": model, "batch": batches[0], "batches": batches, "inputs": held_out}
 
 
-def _build(framework: str, fixed: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(fixed)
-    if framework == "keras":
-        return _keras(fixed)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=False)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=True)
+buggy, fixed = versions(_torch, _keras)

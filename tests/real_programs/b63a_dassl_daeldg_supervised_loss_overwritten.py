@@ -109,6 +109,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.real_programs._versions import versions
+
 LABEL = "other:supervised_loss_overwritten"
 SOURCE = ("github:KaiyangZhou/Dassl.pytorch issue #1 (dassl/engine/dg/daeldg.py DAELDG.forward_backward "
           "'loss = 0; loss += loss; loss += loss_cr' @5e83fdce6fb51d8d4fbe0441a016eade2ebda423 = 131d980^, as in "
@@ -681,17 +683,4 @@ def _keras(bug: bool) -> dict[str, Any]:
     return {"model": model, "batch": bs[0], "batches": bs, "inputs": xh[:N_INPUTS]}
 
 
-def _build(framework: str, bug: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(bug)
-    if framework == "keras":
-        return _keras(bug)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, bug=True)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, bug=False)
+buggy, fixed = versions(_torch, _keras, flag="bug")

@@ -95,6 +95,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.real_programs._versions import versions
+
 LABEL = "other:dilated_conv_reads_wrong_time_steps"
 SOURCE = ("github:ibab/tensorflow-wavenet issue #29 (wavenet.py _causal_dilated_conv: tf.reshape(padded, "
           "[shape[0] * dilation, 1, -1, shape[3]]) without transpose, @badfbd2f381729b1ee4d2f99a936cbacfa4f4a15 = "
@@ -388,17 +390,4 @@ def _keras(fixed: bool) -> dict[str, Any]:
     return {"model": model, "batch": d["batch"], "batches": d["batches"], "inputs": d["inputs"]}
 
 
-def _build(framework: str, fixed: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(fixed)
-    if framework == "keras":
-        return _keras(fixed)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=False)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=True)
+buggy, fixed = versions(_torch, _keras)

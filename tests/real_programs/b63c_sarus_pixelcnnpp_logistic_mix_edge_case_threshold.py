@@ -81,6 +81,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.real_programs._versions import versions
+
 LABEL = "loss_mismatch"
 SOURCE = ("github:sarus-tech/tf2-published-models (pixelcnn_plus/model.py discretized_logistic_mix_loss "
           "'log_probs = tf.where(y_true < 0.999, log_cdf_plus, log_probs)' "
@@ -613,17 +615,4 @@ def _torch(fixed: bool) -> dict[str, Any]:
             "optimizer": lambda params: torch.optim.Adam(params, lr=LEARNING_RATE, eps=1e-7)}
 
 
-def _build(framework: str, fixed: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(fixed)
-    if framework == "keras":
-        return _keras(fixed)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=False)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=True)
+buggy, fixed = versions(_torch, _keras)

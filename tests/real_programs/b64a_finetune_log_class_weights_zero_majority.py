@@ -88,6 +88,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.real_programs._versions import versions
+
 LABEL = "other:majority_class_weight_zero"
 SOURCE = ("github:IndicoDataSolutions/finetune issue #181, PR #183 (finetune/imbalance.py compute_class_weights "
           "'computed_weights[class_name] = np.log(ratio)' @6ee2f58ecc1f5428667ec584ac41a31b14213776 = 29c7c3d^; "
@@ -375,17 +377,4 @@ def _keras(fixed: bool) -> dict[str, Any]:
             "baseline_batch": d["baseline_batch"]}
 
 
-def _build(framework: str, fixed: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(fixed)
-    if framework == "keras":
-        return _keras(fixed)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=False)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=True)
+buggy, fixed = versions(_torch, _keras)

@@ -74,6 +74,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.real_programs._versions import versions
+
 LABEL = "other:kl_outweighs_reconstruction"
 SOURCE = ("github:wiseodd/generative-models commit 300bda9 'Fix ELBO term scaling' "
           "(VAE/adversarial_vb/avb_tensorflow.py and avb_pytorch.py @e8d98db = 300bda9^: loglike = "
@@ -323,17 +325,4 @@ def _keras(fixed: bool) -> dict[str, Any]:
             "baseline_batch": d["baseline_batch"]}
 
 
-def _build(framework: str, fixed: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(fixed)
-    if framework == "keras":
-        return _keras(fixed)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=False)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=True)
+buggy, fixed = versions(_torch, _keras)

@@ -62,6 +62,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.real_programs._versions import versions
+
 LABEL = "other:zero_weight_init|params_not_updated"
 SOURCE = ("github:lisa-lab/DeepLearningTutorials (code/mlp.py@a8926d3 = ff4bd33^, fault from df26db2; fix "
           "ff4bd33283635cbd0cb15bd373efeaf5f5ed2b72 '6./(n_in+n_out) instead of 6/(n_in_n_out) [ this does division "
@@ -149,17 +151,4 @@ def _keras(fixed: bool) -> dict[str, Any]:
     return {"model": model, "batch": d["batches"][0], "batches": d["batches"], "inputs": d["inputs"]}
 
 
-def _build(framework: str, fixed: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(fixed)
-    if framework == "keras":
-        return _keras(fixed)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=False)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=True)
+buggy, fixed = versions(_torch, _keras)

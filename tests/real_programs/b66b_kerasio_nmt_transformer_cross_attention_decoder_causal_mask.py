@@ -96,6 +96,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.real_programs._versions import versions
+
 LABEL = "other:cross_attention_mask_from_target_causal_mask"
 SOURCE = ("github:keras-team/keras-io PR #1046, issue #1964, fixed in PR #1997 (examples/nlp/"
           "neural_machine_translation_with_transformer.py TransformerDecoder.call: cross-attention attention_mask = "
@@ -497,17 +499,4 @@ def _keras(fixed: bool) -> dict[str, Any]:
     return {"model": transformer, "batch": d["batches"][0], "batches": d["batches"], "inputs": d["inputs"]}
 
 
-def _build(framework: str, fixed: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(fixed)
-    if framework == "keras":
-        return _keras(fixed)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=False)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=True)
+buggy, fixed = versions(_torch, _keras)

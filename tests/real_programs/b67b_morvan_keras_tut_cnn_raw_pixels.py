@@ -70,6 +70,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.real_programs._versions import versions
+
 LABEL = "inputs_not_normalized"
 SOURCE = ("github:MorvanZhou/tutorials issue #34 (kerasTUT/6-CNN_example.py@c642d288af6650709b22c59498da9ba816d99263^, "
           "X_train = X_train.reshape(-1, 1,28, 28) without /255.; fix c642d288af6650709b22c59498da9ba816d99263 "
@@ -195,17 +197,4 @@ def _keras(fixed: bool) -> dict[str, Any]:
             "baseline_batch": d["baseline_batch"]}
 
 
-def _build(framework: str, fixed: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(fixed)
-    if framework == "keras":
-        return _keras(fixed)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=False)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=True)
+buggy, fixed = versions(_torch, _keras)

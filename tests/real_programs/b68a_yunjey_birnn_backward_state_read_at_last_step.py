@@ -51,6 +51,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.real_programs._versions import versions
+
 LABEL = "context_ignored|other:birnn_backward_state_read_at_last_step"
 SOURCE = ("github:yunjey/pytorch-tutorial issue #149, PR #174 (tutorials/02-intermediate/"
           "bidirectional_recurrent_neural_network/main.py@0500d3df5a2a8080ccfccbc00aca0eacc21818db, "
@@ -135,17 +137,4 @@ def _keras(fixed: bool) -> dict[str, Any]:
     return {"model": model, "batch": batches[0], "batches": batches, "inputs": inputs}
 
 
-def _build(framework: str, fixed: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(fixed)
-    if framework == "keras":
-        return _keras(fixed)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=False)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=True)
+buggy, fixed = versions(_torch, _keras)

@@ -94,6 +94,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.real_programs._versions import versions
+
 LABEL = "target_leakage"
 SOURCE = ("github:nasa/prog_models PR #409 (src/prog_models/data_models/lstm_model.py pre_process_data / from_data "
           "@aa7157bd5932fcf8a2f92a207b937839656bc8c5 = ef486674^1: 'u_i[k][j].extend(z_i[k])' appends the target to "
@@ -287,17 +289,4 @@ def _keras(fixed: bool) -> dict[str, Any]:
             "baseline_batch": d["baseline_batch"]}
 
 
-def _build(framework: str, fixed: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(fixed)
-    if framework == "keras":
-        return _keras(fixed)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=False)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=True)
+buggy, fixed = versions(_torch, _keras)

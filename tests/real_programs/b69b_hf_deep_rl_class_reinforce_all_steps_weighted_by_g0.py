@@ -68,6 +68,7 @@ from typing import Any
 import numpy as np
 
 from tests.real_programs._data import cartpole_step
+from tests.real_programs._versions import versions
 
 LABEL = "other:policy_gradient_weights_every_step_by_episode_return"
 SOURCE = ("github:huggingface/deep-rl-class PR #95 (unit5/unit5.ipynb reinforce() 'R = sum(...)', "
@@ -185,17 +186,4 @@ def _keras(fixed: bool) -> dict[str, Any]:
     return {"model": model, "batch": batches[0], "batches": batches, "inputs": inputs}
 
 
-def _build(framework: str, fixed: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(fixed)
-    if framework == "keras":
-        return _keras(fixed)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=False)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=True)
+buggy, fixed = versions(_torch, _keras)

@@ -74,6 +74,7 @@ from typing import Any
 import numpy as np
 
 from tests.real_programs import _data
+from tests.real_programs._versions import versions
 
 LABEL = "loss_mismatch|output_activation"
 SOURCE = ("github:danielkelshaw/ConcreteDropout issue #11, PR #12 (mnist_example.py MLPConcreteDropout.forward "
@@ -261,17 +262,4 @@ def _keras(fixed: bool) -> dict[str, Any]:
     return {"model": model, "batch": b[0], "batches": b, "inputs": xh[:N_INPUTS]}
 
 
-def _build(framework: str, fixed: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(fixed)
-    if framework == "keras":
-        return _keras(fixed)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=False)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=True)
+buggy, fixed = versions(_torch, _keras)

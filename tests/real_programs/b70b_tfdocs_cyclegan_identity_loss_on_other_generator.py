@@ -82,6 +82,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.real_programs._versions import versions
+
 LABEL = "other:identity_loss_on_other_generator"
 SOURCE = ("github:tensorflow/docs 0874b3f11 'Fix a bug.' (site/en/r2/tutorials/generative/cyclegan.ipynb "
           "@0874b3f11eadc72a1b44ad14e3b565774269d3a5^, train_step: identity_loss(real_x, same_x) in "
@@ -487,17 +489,4 @@ def _torch(fixed: bool) -> dict[str, Any]:
             "optimizer": lambda p: torch.optim.Adam(p, lr=LR, betas=(BETA_1, 0.999)), "train_step": train_step}
 
 
-def _build(framework: str, fixed: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(fixed)
-    if framework == "keras":
-        return _keras(fixed)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=False)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=True)
+buggy, fixed = versions(_torch, _keras)

@@ -76,6 +76,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.real_programs._versions import versions
+
 LABEL = "other:pde_residual_laplacian_mixes_partials"
 SOURCE = ("github:omniscientoctopus/Physics-Informed-Neural-Networks issue #4 "
           "(PyTorch/Helmholtz/Helmholtz.ipynb@7d26e55 Sequentialmodel.loss_PDE; fix in the issue's comments)")
@@ -279,17 +281,4 @@ def _keras(fix: bool) -> dict[str, Any]:
             "optimizer": model.optimizer}
 
 
-def _build(framework: str, fixed: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(fixed)
-    if framework == "keras":
-        return _keras(fixed)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=False)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=True)
+buggy, fixed = versions(_torch, _keras)

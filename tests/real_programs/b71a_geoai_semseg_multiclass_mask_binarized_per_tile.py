@@ -69,6 +69,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.real_programs._versions import versions
+
 LABEL = "other:multiclass_mask_binarized_per_tile"
 SOURCE = ("github:opengeos/geoai issue #518, PR #522 (geoai/train.py@db37716^ SemanticSegmentationDataset."
           "__getitem__, fix db37716)")
@@ -283,17 +285,4 @@ def _keras(fixed: bool) -> dict[str, Any]:
             "baseline_batch": nhwc(d["baseline_batch"])}
 
 
-def _build(framework: str, fixed: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(fixed)
-    if framework == "keras":
-        return _keras(fixed)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=False)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=True)
+buggy, fixed = versions(_torch, _keras)

@@ -82,6 +82,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.real_programs._versions import versions
+
 LABEL = "loss_mismatch"
 SOURCE = ("github:guillaume-chevalier/LSTM-Human-Activity-Recognition issue #8 (lstm.py@"
           "c889e1830eb18ddc2677052392e81981134b838c run on TensorFlow r1.0 as "
@@ -236,17 +238,4 @@ def _keras(fixed: bool) -> dict[str, Any]:
     return _out(model, batches, inputs)
 
 
-def _build(framework: str, fixed: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(fixed)
-    if framework == "keras":
-        return _keras(fixed)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=False)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=True)
+buggy, fixed = versions(_torch, _keras)

@@ -84,6 +84,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.real_programs._versions import versions
+
 LABEL = "head_width|loss_mismatch"
 SOURCE = ("github:datawhalechina/torch-rechub issue #221 (torch_rechub/models/matching/mind.py@"
           "ca2f2b139432382055f2eafbcadaa2230431a940 = f5228f3^, basic/layers.py CapsuleNetwork, "
@@ -333,17 +335,4 @@ def _keras(fixed: bool) -> dict[str, Any]:
     return {"model": model, "batch": batches[0], "batches": batches, "inputs": inputs}
 
 
-def _build(framework: str, fixed: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(fixed)
-    if framework == "keras":
-        return _keras(fixed)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=False)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=True)
+buggy, fixed = versions(_torch, _keras)

@@ -81,6 +81,7 @@ from typing import Any
 import numpy as np
 
 from tests.real_programs import _data
+from tests.real_programs._versions import versions
 
 LABEL = "other:patchify_loops_cover_top_left_only"
 SOURCE = ("github:BrianPulfer/PapersReimplementations issue #3, PR #4 (vit/vit_torch.py patchify@d8457a5^, "
@@ -311,17 +312,4 @@ def _keras(fixed: bool) -> dict[str, Any]:
             "baseline_batch": (xtr[:N_BASELINE, ..., None], ytr[:N_BASELINE])}
 
 
-def _build(framework: str, fixed: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(fixed)
-    if framework == "keras":
-        return _keras(fixed)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=False)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=True)
+buggy, fixed = versions(_torch, _keras)

@@ -67,6 +67,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.real_programs._versions import versions
+
 LABEL = "params_not_updated"
 SOURCE = ("github:fchollet/deep-learning-with-python-notebooks issue #257, PR #260 "
           "(chapter08_image-classification.ipynb@503b0f4bf9e43b8a17d805aababd860fd3293f7c: fine-tuning recompiles "
@@ -206,17 +208,4 @@ def _keras(fixed: bool) -> dict[str, Any]:
     return {"model": model, "batch": bs[0], "batches": bs, "inputs": x_all[N_TRAIN:]}
 
 
-def _build(framework: str, fixed: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(fixed)
-    if framework == "keras":
-        return _keras(fixed)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=False)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=True)
+buggy, fixed = versions(_torch, _keras)

@@ -64,6 +64,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.real_programs._versions import versions
+
 LABEL = "target_shape|loss_mismatch"
 SOURCE = ("github:tensorflow/docs site/en/guide/keras/train_and_evaluate.ipynb 'Custom losses' cell "
           "(basic_loss_function = reduce_mean(abs(y_true - y_pred)) on sparse float labels vs Dense(10) outputs; "
@@ -162,17 +164,4 @@ def _keras(fixed: bool) -> dict[str, Any]:
     return {"model": model, "batch": d["batches"][0], "batches": d["batches"], "inputs": d["inputs"]}
 
 
-def _build(framework: str, fixed: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(fixed)
-    if framework == "keras":
-        return _keras(fixed)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=False)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=True)
+buggy, fixed = versions(_torch, _keras)

@@ -65,6 +65,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.real_programs._versions import versions
+
 LABEL = "target_shape"
 SOURCE = ("github:Lazydok/RL-Pytorch-cartpole PR #2 (1_dqn.py learn()@7e2f1704dc76addc7d00f2d4344bfca26b793d42 "
           "= ead9d92^, fix ead9d921604a1aeb463459449436988cfede574a, merged 3be18b8)")
@@ -210,17 +212,4 @@ def _keras(fixed: bool) -> dict[str, Any]:
     return {"model": model, "batch": _batches()[0], "batches": _batches(), "inputs": _memory()[2]}
 
 
-def _build(framework: str, fixed: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(fixed)
-    if framework == "keras":
-        return _keras(fixed)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=False)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=True)
+buggy, fixed = versions(_torch, _keras)

@@ -66,6 +66,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.real_programs._versions import versions
+
 LABEL = "other:encoder_embedding_width_is_sequence_length"
 SOURCE = ("github:PacktPublishing/Deep-Learning-with-TensorFlow-2-and-Keras issue #2, PR #6 (Chapter 8/"
           "seq2seq_wo_attn.py@6b1a7c4^, fix 6b1a7c462df1886bce4c15e95ac4864f90c9dffe)")
@@ -275,17 +277,4 @@ def _keras(fixed: bool) -> dict[str, Any]:
     return {"model": model, "batch": bs[0], "batches": bs, "inputs": inputs}
 
 
-def _build(framework: str, fixed: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(fixed)
-    if framework == "keras":
-        return _keras(fixed)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=False)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=True)
+buggy, fixed = versions(_torch, _keras)

@@ -71,6 +71,8 @@ import numpy as np
 
 from ._data import boston_like
 
+from tests.real_programs._versions import versions
+
 LABEL = "other:missing_hidden_activation"
 SOURCE = ("github:piEsposito/blitz-bayesian-deep-learning PR #65 (blitz/examples/bayesian_regression_boston.py "
           "@9683dd0^, BayesianRegressor.forward without activation; fix 9683dd0ddb905682e0bcb34ebe1b4728a9735050 "
@@ -238,17 +240,4 @@ def _keras(fixed: bool) -> dict[str, Any]:
             "baseline_batch": s["baseline_batch"]}
 
 
-def _build(framework: str, fixed: bool) -> dict[str, Any]:
-    if framework == "torch":
-        return _torch(fixed)
-    if framework == "keras":
-        return _keras(fixed)
-    raise ValueError(framework)
-
-
-def buggy(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=False)
-
-
-def fixed(framework: str) -> dict[str, Any]:
-    return _build(framework, fixed=True)
+buggy, fixed = versions(_torch, _keras)
