@@ -332,4 +332,6 @@ PROGRAMS: tuple[str, ...] = (
     "b73a_lazydok_cartpole_dqn_target_broadcast",
     "b73b_dl_tf2_keras_book_seq2seq_encoder_embedding_width_is_seq_len",
     "b73c_blitz_bayesian_regression_no_hidden_activation",
+    # seventy-fourth held-out batch (ported blind to the probes)
+    "b74b_text_cls_tf_attention_rnn_softmax_over_unit_axis",
 )
