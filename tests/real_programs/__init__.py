@@ -333,5 +333,7 @@ PROGRAMS: tuple[str, ...] = (
     "b73b_dl_tf2_keras_book_seq2seq_encoder_embedding_width_is_seq_len",
     "b73c_blitz_bayesian_regression_no_hidden_activation",
     # seventy-fourth held-out batch (ported blind to the probes)
+    "b74a_lightly_simsiam_tutorial_view_predicts_own_projection",
     "b74b_text_cls_tf_attention_rnn_softmax_over_unit_axis",
+    "b74c_fastai_dice_loss_pooled_over_classes",
 )
