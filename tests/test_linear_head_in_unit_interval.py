@@ -56,3 +56,25 @@ def test_a_bounded_head_on_the_same_logits_is_still_named(mlcheck: MLCheck, head
 def test_the_linear_head_at_a_usable_rate_fits(mlcheck: MLCheck):
     assert mlcheck.overfit_one_batch(_model("linear"), _batch(), loss_fn=nn.CrossEntropyLoss(),
                                      optimizer=lambda p: torch.optim.SGD(p, lr=1e-3)).passed
+
+
+
+@pytest.mark.parametrize("trained,named", [((-3.0, 4.0), None), ((0.01, 0.99), "a sigmoid"), ((0.0, 7.0), "≥ 0")],
+                         ids=["BROKEN claim: trained below 0", "stays in (0, 1)", "past 1, none below 0"])
+def test_an_activation_read_at_init_must_hold_on_the_trained_outputs(trained, named):
+    """Scores inside (0, 1) at init read as a sigmoid on the last layer; the run's trained outputs
+    decide: below 0 no sigmoid or ReLU gives them (a bilinear head ``x1 @ x2.T``, whose sign negating
+    the last layer cannot flip: graph_neural_net's Keras fix had failed so), past 1 with none below 0
+    is a ReLU's range, inside (0, 1) the read stands."""
+    from pytest_mlcheck import diagnosis
+    from pytest_mlcheck.checks.training import _trained_range
+
+    initial = np.random.default_rng(0).uniform(5e-4, 1e-3, (16, 8))
+    found = diagnosis.output_activation(initial, "classification")
+    assert found and "a sigmoid" in found[0][1]
+    last = np.random.default_rng(1).uniform(*trained, (16, 8))
+    again = _trained_range(found, last, None, "classification")
+    if named is None:
+        assert again == []
+    else:
+        assert again[0][0] == "output_activation" and named in again[0][1]

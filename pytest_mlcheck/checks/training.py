@@ -709,6 +709,8 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
             found = diagnosis.output_activation(last if axis is None else prediction_rows(last, axis), task)
         if found and found[0][0] == C.OUTPUT_ACTIVATION and _head_unbounded(fresh, first):
             found = []  # a linear head whose outputs happen to lie in [0, 1] at this init
+        if found and found[0][0] == C.OUTPUT_ACTIVATION and last is None:
+            found = _trained_range(found, final(), axis, task)
         if found and found[0][0] == C.LOSS_MISMATCH and not _shift_invariant(session, targets, first):
             # probabilities into a loss that expects them: no mismatch, unless they were squashed twice
             last = final()
@@ -1112,6 +1114,18 @@ def _head_unbounded(fresh: Callable[[], Any], batch: Any) -> bool:
         return False
     finally:
         session.close()
+
+
+def _trained_range(found: list[Evidence], last: np.ndarray | None, axis: int | None, task: str) -> list[Evidence]:
+    """An activation read from the outputs at initialisation, read again on the run's trained
+    outputs: a sigmoid's never leave (0, 1) and a ReLU's never go below 0, so trained outputs that do
+    refute it (a bilinear head, ``x1 @ x2.T`` of two branches, starts with tiny positive scores that
+    negating the last layer cannot turn: both branches flip). Where the trained outputs show another
+    bound (past 1, none below 0), that one is named; a run that left no finite outputs keeps the read."""
+    if last is None or not last.size or not np.isfinite(last).all() or np.ptp(last) == 0:
+        return found
+    again = diagnosis.output_activation(last if axis is None else prediction_rows(last, axis), task)
+    return again if again and again[0][0] == C.OUTPUT_ACTIVATION else []
 
 
 def _exceeds_one(fresh: Callable[[], Any], batch: Any) -> bool:
