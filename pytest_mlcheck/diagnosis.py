@@ -261,13 +261,12 @@ def softmax_twice(out: np.ndarray | None) -> list[Evidence]:
 
 
 def bounded_scores(initial: np.ndarray, final: np.ndarray | None, ids: np.ndarray,
-                   score: Callable[[np.ndarray], float], losses: Sequence[float], floor: float,
-                   drop: float) -> list[Evidence]:
+                   score: Callable[[np.ndarray], float], losses: Sequence[float], needed: float) -> list[Evidence]:
     """Class scores (rows of C ≥ 2, read as logits) that stayed in [-1, 1] before and after a failed
     run, pressed up to BOUNDED_PRESSED by it, where the loss's least over that range (``score`` of rows
     at 1 for each target, -1 elsewhere: log(1 + (C - 1)/e²) for a cross-entropy, a bound the scores
-    may not even reach) lies short of the criterion (``drop`` of the way from the start to ``floor``)
-    and the run came near it: cosine similarities without a temperature, or a tanh on the logits — no
+    may not even reach) lies above ``needed``, the loss the check's criterion asks for, and the run
+    came near it: cosine similarities without a temperature, or a tanh on the logits — no
     prediction can be confident. The caller asks the head too (an unbounded one is not named)."""
     rows = [r for r in (initial, final) if r is not None]
     if len(rows) < 2 or initial.ndim != 2 or initial.shape[1] < 2 or len(ids) != len(initial) \
@@ -279,11 +278,9 @@ def bounded_scores(initial: np.ndarray, final: np.ndarray | None, ids: np.ndarra
     best[np.arange(len(ids)), ids] = 1.0
     least = score(best)
     finite = [v for v in losses if np.isfinite(v)]
-    low = floor if np.isfinite(floor) else 0.0
     if not finite or not np.isfinite(least):
         return []
     start, lowest = finite[0], min(finite)
-    needed = start - drop * (start - low)
     if not (least > needed and least - 1e-3 * max(1.0, abs(least)) <= lowest <= least + 0.5 * (start - least)):
         return []
     return [(C.OUTPUT_ACTIVATION,

@@ -246,6 +246,13 @@ def floor_source(floor: float, what: str = "a perfect prediction of this batch")
             "cannot line up with the targets, a loss of its own), so progress is measured toward 0")
 
 
+def _needed(losses: list[float], floor: float, drop: float) -> float:
+    """The loss a run must reach to come ``drop`` of the way from its first finite loss to its floor
+    (the criterion :func:`progress` measures); NaN for a run with no finite loss."""
+    start = next((v for v in losses if np.isfinite(v)), float("nan"))
+    return start - drop * (start - effective_floor(start, floor))
+
+
 def progress(start: float, now: float, floor: float) -> float:
     """How far the loss came from ``start`` toward its ``floor``: 0 not at all, 1 all the way."""
     low = effective_floor(start, floor)
@@ -741,7 +748,7 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
                 bounded = diagnosis.bounded_scores(
                     rows, None if last is None else prediction_rows(last, axis), y,
                     lambda best: session.loss_of(in_layout(best, initial_outputs.shape, axis), first),
-                    losses, targets.floor, drop)
+                    losses, _needed(losses, targets.floor, drop))
                 causes += [] if not bounded or _exceeds_one(fresh, first) else bounded
     causes += diagnosis.uncovered(session.uncovered_parameters())
     if not causes:
@@ -1105,15 +1112,22 @@ def _head_unbounded(fresh: Callable[[], Any], batch: Any) -> bool:
         out = session.negated_head(batch)
         if out is None or not out.size or not np.isfinite(out).all() or float(out.min()) >= 0:
             return False
-        x = session.inputs(batch)
-        if x is None or not np.issubdtype(np.asarray(x).dtype, np.floating):
-            return True  # ids cannot be scaled: the negation alone tells
-        scaled = [session.predict(session.prepare(np.asarray(x) * f, None)) for f in SATURATION_SCALES]
-        return any(np.isfinite(o).all() and float(np.abs(o).max()) > 1 for o in scaled)
+        past = _past_one(session, batch, 1.0)
+        return True if past is None else past  # ids cannot be scaled: the negation alone tells
     except Exception:  # the probe is a hint on an already failed check: a head it cannot negate says nothing
         return False
     finally:
         session.close()
+
+
+def _past_one(session: Any, batch: Any, bound: float) -> bool | None:
+    """Whether the session's outputs pass ``bound`` in magnitude with the batch's float inputs scaled
+    ×10 … ×1000; None for inputs that cannot be scaled (ids)."""
+    x = session.inputs(batch)
+    if x is None or not np.issubdtype(np.asarray(x).dtype, np.floating):
+        return None
+    scaled = [session.predict(session.prepare(np.asarray(x) * f, None)) for f in SATURATION_SCALES]
+    return any(np.isfinite(o).all() and float(np.abs(o).max()) > bound for o in scaled)
 
 
 def _trained_range(found: list[Evidence], last: np.ndarray | None, axis: int | None, task: str) -> list[Evidence]:
@@ -1129,17 +1143,14 @@ def _trained_range(found: list[Evidence], last: np.ndarray | None, axis: int | N
 
 
 def _exceeds_one(fresh: Callable[[], Any], batch: Any) -> bool:
-    """Whether a fresh copy's outputs pass 1 in magnitude with float inputs scaled ×10 … ×1000: a
-    head no activation bounds to [-1, 1] (a linear head whose scores merely stayed inside); a cosine
-    or a tanh stays inside. False for inputs that cannot be scaled (ids) and where the backend cannot
-    say: the run's own outputs, pressed against 1 and never past it, decide then."""
+    """Whether a fresh copy's outputs pass 1 in magnitude (beyond float32 rounding of a cosine) with
+    float inputs scaled ×10 … ×1000: a head no activation bounds to [-1, 1] (a linear head whose
+    scores merely stayed inside); a cosine or a tanh stays inside. False for inputs that cannot be
+    scaled (ids) and where the backend cannot say: the run's own outputs, pressed against 1 and never
+    past it, decide then."""
     session = fresh()
     try:
-        x = session.inputs(batch)
-        if x is None or not np.issubdtype(np.asarray(x).dtype, np.floating):
-            return False
-        scaled = [session.predict(session.prepare(np.asarray(x) * f, None)) for f in SATURATION_SCALES]
-        return any(np.isfinite(o).all() and float(np.abs(o).max()) > 1 + 1e-3 for o in scaled)
+        return bool(_past_one(session, batch, 1.0 + 1e-3))
     except Exception:  # the probe is a hint on an already failed check: inputs it cannot scale say nothing
         return False
     finally:
