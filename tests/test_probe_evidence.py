@@ -406,6 +406,36 @@ def test_cosine_scores_without_a_temperature_are_a_bounded_head(mlcheck, tempera
     assert "divide the scores by a temperature" in str(failed.value)
 
 
+@pytest.mark.parametrize("temperature", [None, 0.05], ids=["BROKEN no temperature", "temperature 0.05"])
+def test_keras_cosine_scores_without_a_temperature_are_a_bounded_head(mlcheck, temperature):
+    """The Keras twin of the cosine head: the same verdicts, read the same way."""
+    from keras_corpus import keras
+
+    class Cosine(keras.layers.Layer):
+        def build(self, input_shape):
+            self.classes = self.add_weight(shape=(10, input_shape[-1]), initializer="random_normal", name="classes")
+
+        def call(self, h):
+            scores = keras.ops.matmul(keras.ops.normalize(h, axis=1), keras.ops.transpose(
+                keras.ops.normalize(self.classes, axis=1)))
+            return scores if temperature is None else scores / temperature
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(64, activation="relu"), keras.layers.Dense(16),
+                              Cosine()])
+    model.compile(optimizer=keras.optimizers.Adam(0.01),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x, y = tc.digits_batch(64)
+    batch = (x.reshape(64, -1).numpy(), y.numpy())
+    if temperature is not None:
+        assert mlcheck.overfit_one_batch(model, batch).passed
+        return
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.overfit_one_batch(model, batch)
+    assert failed.value.causes[0] == "output_activation", str(failed.value)
+    assert "divide the scores by a temperature" in str(failed.value)
+
+
 @pytest.mark.parametrize("broken", [True, False], ids=["a NaN target", "finite targets"])
 def test_a_nan_reference_loss_from_the_targets_is_a_failed_check_not_a_usage_error(mlcheck, broken):
     """The loss of all-zero outputs is NaN on these targets but finite on all-zero targets: the
