@@ -109,6 +109,12 @@ def label_matches(label: str, cause: str) -> bool:
     return cause in label.split("|")
 
 
+def catalogued(label: str) -> bool:
+    """Whether the label names a cause of the catalogue: a fault labelled only ``other:...`` has no
+    cause a check could name, so no first cause can match it (its catch and its fix still count)."""
+    return any(not part.startswith("other:") for part in label.split("|"))
+
+
 def evaluate(name: str, framework: str, seed: int, max_seconds: float | None = None,
              only: set[str] | None = None, stored: dict[str, Any] | None = None) -> dict[str, Any]:
     """One row. With ``only``, the checks not named keep their results from the ``stored`` row (a
@@ -200,14 +206,16 @@ def main() -> None:
     print("\n| framework | entries | caught | first cause matches | first named cause matches | matching cause anywhere "
           "| first failing check names no cause | fixed versions pass | crashes |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for fw in ("torch", "keras", None):
-        sub = [r for r in rows if fw in (None, r["framework"])]
+    groups = [(fw, [r for r in rows if r["framework"] == fw]) for fw in ("torch", "keras")] + [("total", rows)]
+    groups += [("catalogued labels", [r for r in rows if catalogued(r["label"])]),
+               ("`other:` labels only", [r for r in rows if not catalogued(r["label"])])]
+    for name, sub in groups:
         if not sub:
             continue
         k = len(sub)
         c = {key: sum(bool(r[key]) for r in sub) for key in keys}
         cells = " | ".join(f"{c[key]} ({c[key] / k:.0%})" for key in keys)
-        print(f"| {fw or 'total'} | {k} | {cells} | {sum(r['crashes'] for r in sub)} |")
+        print(f"| {name} | {k} | {cells} | {sum(r['crashes'] for r in sub)} |")
     if out is not None:
         pathlib.Path(out).write_text(json.dumps({"seed": args.seed, "totals": tot, "entries": n, "rows": rows}, indent=1))
 

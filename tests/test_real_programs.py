@@ -202,3 +202,14 @@ def test_a_rerun_of_some_checks_keeps_the_others_results_and_adds_them_up_again(
     assert rerun == [checks[-1], checks[-1]]  # once per version, nothing else
     assert [r["verdict"] for r in row["buggy"]] == ["pass"] * (len(checks) - 1) + ["fail"]
     assert row["caught"] and row["first_cause"] == "lr_too_low" and not row["fixed_pass"]
+
+
+def test_the_table_counts_a_label_as_catalogued_when_one_alternative_is_a_cause() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("real_programs_table", ROOT / "benchmarks" / "real_programs_table.py")
+    table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(table)
+    assert table.catalogued("lr_too_low") and table.catalogued("other:kl_outweighs_reconstruction|target_leakage")
+    assert not table.catalogued("other:kl_outweighs_reconstruction")
+    assert not table.catalogued("other:a|other:b")
