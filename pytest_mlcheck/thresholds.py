@@ -272,6 +272,15 @@ VANISHING_RATIO = 1e-4  # input-end ratio under this: vanishing (×19 / ×760 ma
 # gradient vanished on its way; AUTOTRAINER's ±0.05-uniform 8×5 ReLU stack: 1e-11..1e-15 under Adam
 FAINT_GRADIENT = 1e-6
 SETTLE_STEPS = 5  # an all-zero gradient stands only if still zero after this many more steps
+# All-zero gradients that noise on their layers' outputs, all at once, does not explain either way are
+# asked layer by layer (one forward pass per tensor) up to this many tensors: enough for the attention
+# or normalisation layer a wrong axis cuts off (2-3 tensors), not a whole dead network (b50b: 63)
+NO_PATH_MAX_ASKED = 16
+# ... and a layer whose output reaches none of the model's: noise of that output's own size moves no
+# output by more than this fraction of the outputs' largest magnitude (float32 rounding: Keras's
+# LayerNormalization over one position moves them by 4.3e-7 of 1.3 through its fused arithmetic; a
+# torch softmax over one element by 0; a layer that reaches them, the same norm's gamma, by 1e-2)
+NO_PATH_RTOL = 1e-5
 # A failed run that never halved its loss, where a fresh copy whose weighted layers were rescaled to
 # unit-variance outputs (layer-sequential unit variance) halves it at the same rate: the signal's spread
 # across samples from the first weighted layer's output to the last's fading by more than this factor

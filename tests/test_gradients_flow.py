@@ -545,3 +545,61 @@ def test_an_update_that_rounds_away_is_no_parameter_left_out(mlcheck, skips_offs
     with pytest.raises(CheckFailed) as info:
         mlcheck.gradients_flow(_Offset(), tc.digits_batch(32), **call)
     assert "params_not_updated" in info.value.causes or "no_gradient" in info.value.causes, str(info.value)
+
+
+class _UnitAxisAttention(nn.Module):
+    """Attention pooling over the eight rows of a digit, its softmax taken over ``axis`` of the
+    (N, 8, 1) scores: -1 is an axis of one element (dongjun-Lee's TF text classifier, b74b in the
+    real-program corpus), where every weight is exactly 1 and the score layer gets an all-zero
+    gradient; 1 runs over the rows."""
+
+    def __init__(self, axis: int) -> None:
+        super().__init__()
+        self.axis = axis
+        self.rows = nn.Linear(8, 16)
+        self.score = nn.Linear(16, 1)
+        self.out = nn.Linear(16, 10)
+
+    def forward(self, x):
+        h = torch.tanh(self.rows(x.reshape(len(x), 8, 8)))
+        return self.out((h * torch.softmax(torch.tanh(self.score(h)), dim=self.axis)).sum(1))
+
+
+@pytest.mark.parametrize("axis", [-1, 1])
+def test_a_softmax_over_an_axis_of_one_element_cuts_the_path_it_is_not_a_dead_unit(mlcheck, axis):
+    """Noise added to what the score layer outputs leaves every output as it was: no path, named
+    no_gradient; dead ReLUs, whose all-zero gradients look the same, pass the noise on and stay
+    dead_units (BROKEN above). Over the rows, the layer trains."""
+    torch.manual_seed(0)
+    if axis == 1:
+        assert mlcheck.gradients_flow(_UnitAxisAttention(axis), tc.digits_batch(64), loss_fn=CE()).passed
+        return
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.gradients_flow(_UnitAxisAttention(axis), tc.digits_batch(64), loss_fn=CE())
+    assert failed.value.causes == ["no_gradient"], str(failed.value)
+    assert "score.bias, score.weight" in str(failed.value) and "beyond float32 rounding" in str(failed.value)
+
+
+def _k_normalised_score(width: int):
+    """Each digit row scored by Dense(width), the scores layer-normalised over their ``width`` (1: a
+    normalisation over a single position, whose output is its offset whatever the scores are),
+    read beside the rows by the head."""
+    inputs = keras.Input((8, 8, 1))
+    h = keras.layers.Dense(16, activation="tanh")(keras.layers.Reshape((8, 8))(inputs))
+    s = keras.layers.LayerNormalization(axis=-1)(keras.layers.Dense(width)(h))
+    outputs = keras.layers.Dense(10)(keras.layers.Flatten()(keras.layers.Concatenate()([h, s])))
+    return keras.Model(inputs, outputs)
+
+
+@pytest.mark.parametrize("width", [1, 4])
+def test_a_keras_normalisation_over_one_position_cuts_the_path_it_is_not_a_dead_unit(mlcheck, width):
+    keras.utils.set_random_seed(0)
+    if width == 4:
+        assert mlcheck.gradients_flow(_k_normalised_score(width), kc.digits_arrays(64), loss_fn=kc.sparse_ce()).passed
+        return
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.gradients_flow(_k_normalised_score(width), kc.digits_arrays(64), loss_fn=kc.sparse_ce())
+    # the score layer is cut off; the norm's scale, multiplying a value that is always 0, reaches the outputs
+    assert failed.value.causes == ["no_gradient", "dead_units"], str(failed.value)
+    cut = str(failed.value).split("cause no_gradient")[1].split("cause dead_units")[0]
+    assert "/kernel" in cut and "/bias" in cut and "gamma" not in cut and "beyond float32 rounding" in cut

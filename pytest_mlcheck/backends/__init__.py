@@ -161,6 +161,15 @@ def unit_variance(outputs_now: Callable[[], dict[int, np.ndarray]], divide: Call
     return spreads
 
 
+def noise_like(value: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Normal noise shaped like ``value``, of its root mean square (1 where that is 0 or not
+    finite), in its dtype: what every adapter's ``noisy_outputs`` adds to a layer's output, large
+    enough to wake units whose pre-activations sit below 0 by that much."""
+    scale = float(np.sqrt(np.mean(np.square(value, dtype=np.float64)))) if value.size else 0.0
+    scale = scale if np.isfinite(scale) and scale > 0 else 1.0
+    return rng.normal(0.0, scale, value.shape).astype(value.dtype, copy=False)
+
+
 def sample_axis(ids: np.ndarray, rows: np.ndarray) -> int | None:
     """The axis of a lookup's ``ids`` that runs over the samples whose ids are ``rows`` (samples,
     -1): the inputs themselves (axis 0), else the one axis of that length along which every sample's

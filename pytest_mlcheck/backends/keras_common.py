@@ -20,7 +20,7 @@ from typing import Any, Callable, ContextManager, Iterator, Protocol
 import keras
 import numpy as np
 
-from pytest_mlcheck.backends import lookup_axes, scalar_loss, unit_variance, weights_under
+from pytest_mlcheck.backends import lookup_axes, noise_like, scalar_loss, unit_variance, weights_under
 from pytest_mlcheck.backends.base import Crossing, Session
 from pytest_mlcheck.backends.interrupts import critical, user_boundary
 from pytest_mlcheck.backends.outputs import select_output
@@ -42,6 +42,13 @@ def own_train_step(model: keras.Model) -> Callable | None:
             return None if cls.__module__.startswith("keras.") else model.train_step
     return None
 
+
+
+# a custom layer may apply an activation inside call: only these apply theirs as ``activation``, which
+# a probe can be given the pre-activation through
+_OWN_ACTIVATION = (keras.layers.Dense, keras.layers.EinsumDense, keras.layers.Conv1D, keras.layers.Conv2D,
+                   keras.layers.Conv3D, keras.layers.Conv1DTranspose, keras.layers.Conv2DTranspose,
+                   keras.layers.Conv3DTranspose, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)
 
 class _ScaledSchedule(keras.optimizers.schedules.LearningRateSchedule):
     """A learning-rate schedule (or callable rate) with every step's rate times ``factor``."""
@@ -938,11 +945,7 @@ class KerasSessionBase:
             out = self._wrapped_forward(batch[0], {layer: lambda *a, __call=layer.call, **k: -__call(*a, **k)},
                                         training=False)
             return self._np(out).astype(np.float32, copy=False)
-        # a custom layer may apply an activation inside call: only these apply theirs as ``activation``
-        if not isinstance(layer, (keras.layers.Dense, keras.layers.EinsumDense, keras.layers.Conv1D,
-                                  keras.layers.Conv2D, keras.layers.Conv3D, keras.layers.Conv1DTranspose,
-                                  keras.layers.Conv2DTranspose, keras.layers.Conv3DTranspose,
-                                  keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)):
+        if not isinstance(layer, _OWN_ACTIVATION):
             return None
         activation, own = getattr(layer, "activation", None), "activation" in vars(layer)
         if activation is None:  # EinsumDense without one
@@ -955,6 +958,59 @@ class KerasSessionBase:
                 layer.activation = activation
             else:  # a class attribute: the instance had none of its own
                 del layer.activation
+
+    def noisy_outputs(self, batch: tuple[Any, Any], names: list[str], seed: int,
+                      redrawn: tuple[str, ...] = ()) -> np.ndarray | None:
+        """(A variable's owner is the layer holding it among its own variables; a dense or convolution
+        layer's noise goes into the pre-activation its ``activation`` is given, any other layer's onto
+        what its ``call`` returns, or the first tensor of a tuple)"""
+        variables = {v.path: v for v in self.model.trainable_variables}
+        owners = [layer for layer in self.model._flatten_layers(include_self=False)
+                  if any(v.path in set(names) for v in getattr(layer, "_trainable_variables", []))]
+        owner_of = {v.path: k for k, layer in enumerate(owners) for v in layer._trainable_variables}
+        if not all(name in owner_of and name in variables for name in names):
+            return None
+        again = {owner_of[name] for name in redrawn if name in owner_of}
+        streams = [np.random.default_rng([seed, k, int(k in again)]) for k in range(len(owners))]
+        refused: list[Any] = []
+
+        def noisy(value: Any, rng: np.random.Generator, layer: Any) -> Any:
+            if not (hasattr(value, "shape") and "float" in str(getattr(value, "dtype", ""))):
+                refused.append(layer)
+                return value
+            return value + keras.ops.convert_to_tensor(noise_like(self._np(value), rng))
+
+        def wrap(layer: Any, rng: np.random.Generator) -> Callable:
+            if isinstance(layer, _OWN_ACTIVATION) and getattr(layer, "activation", None) is not None:
+                activation = layer.activation
+                layer.activation = lambda t, __act=activation: __act(noisy(t, rng, layer))
+                return layer.call
+
+            def call(*args: Any, __original: Any = layer.call, **kwargs: Any) -> Any:
+                out = __original(*args, **kwargs)
+                first = out[0] if isinstance(out, (tuple, list)) and out else out
+                moved = noisy(first, rng, layer)
+                if first is out:
+                    return moved
+                return [moved, *out[1:]] if isinstance(out, list) else (moved, *out[1:])
+            return call
+
+        kept = {id(layer): vars(layer)["activation"] for layer in owners if "activation" in vars(layer)}
+        saved = {name: np.array(variables[name].numpy(), copy=True) for name in names}
+        try:
+            for name in names:
+                variables[name].assign(saved[name] + noise_like(saved[name], streams[owner_of[name]]))
+            out = self._wrapped_forward(batch[0], {layer: wrap(layer, streams[k]) for k, layer in enumerate(owners)},
+                                        training=False)
+        finally:
+            for layer in owners:
+                if id(layer) in kept:
+                    layer.activation = kept[id(layer)]
+                elif "activation" in vars(layer):  # a class attribute: the instance had none of its own
+                    del layer.activation
+            for name, value in saved.items():
+                variables[name].assign(value)
+        return None if refused else self._np(out).astype(np.float32, copy=False)
 
     def _lookup_gradient(self, x: Any, index: int) -> np.ndarray | None:
         """Ids have no gradient; the vectors an ``Embedding`` looks up for them do. Each lookup whose

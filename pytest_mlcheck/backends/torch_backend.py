@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from pytest_mlcheck.backends import (
-    as_numpy, lookup_axes, scalar_loss, unit_variance, weights_under, worker_device_index,
+    as_numpy, lookup_axes, noise_like, scalar_loss, unit_variance, weights_under, worker_device_index,
 )
 from pytest_mlcheck.backends.base import Crossing, Session
 from pytest_mlcheck.backends.torch_watch import LossWatch, elementwise_crossings
@@ -1046,6 +1046,57 @@ class TorchSession:
             return self.predict(batch)
         finally:
             handle.remove()
+
+    def noisy_outputs(self, batch: tuple[Any, Any], names: list[str], seed: int,
+                      redrawn: tuple[str, ...] = ()) -> np.ndarray | None:
+        """(A parameter's owner is the module its dotted name ends in; the noise is added by a forward
+        hook to the module's output, or to the first tensor of a tuple it returns: an activation is a
+        module or a function after it in torch, so that output is a pre-activation)"""
+        params = dict(self.model.named_parameters())
+        owners: dict[int, torch.nn.Module] = {}
+        owner_of: dict[str, int] = {}
+        for name in names:
+            path = name.rpartition(".")[0]
+            try:
+                module = self.model.get_submodule(path) if path and name in params else None
+            except AttributeError:
+                module = None
+            if module is None:
+                return None
+            owners[id(module)] = module
+            owner_of[name] = id(module)
+        again = {owner_of[name] for name in redrawn if name in owner_of}
+        streams = {key: np.random.default_rng([seed, k, int(key in again)]) for k, key in enumerate(owners)}
+        refused: list[torch.nn.Module] = []
+
+        def add(rng: np.random.Generator) -> Callable:
+            def hook(module: torch.nn.Module, args: tuple, out: Any) -> Any:
+                first = out[0] if isinstance(out, (tuple, list)) and out else out
+                if not (isinstance(first, torch.Tensor) and first.is_floating_point()):
+                    refused.append(module)
+                    return None
+                moved = first + torch.from_numpy(noise_like(as_numpy(first), rng)).to(first.device, first.dtype)
+                if first is out:
+                    return moved
+                return [moved, *out[1:]] if isinstance(out, list) else (moved, *out[1:])
+            return hook
+
+        saved = {name: params[name].detach().clone() for name in names}
+        hooks = []
+        try:
+            with torch.no_grad(), self._writes():
+                for name in names:
+                    p = params[name]
+                    p.add_(torch.from_numpy(noise_like(as_numpy(p), streams[owner_of[name]])).to(p.device, p.dtype))
+            hooks = [module.register_forward_hook(add(streams[key])) for key, module in owners.items()]
+            out = self.predict(batch)
+        finally:
+            for hook in hooks:
+                hook.remove()
+            with torch.no_grad(), self._writes():
+                for name, value in saved.items():
+                    params[name].copy_(value)
+        return None if refused else out
 
     def stacked_dense(self, batch: tuple[Any, Any]) -> list[tuple[str, str, int, int, int]]:
         """(Linear modules; a tensor is passed on unchanged when the second module receives the

@@ -10,6 +10,7 @@ from pytest_mlcheck import causes as C
 from pytest_mlcheck import diagnosis
 from pytest_mlcheck.backends import backend_for
 from pytest_mlcheck.causes import Evidence
+from pytest_mlcheck.errors import NotSupported, UserCodeError
 from pytest_mlcheck.checks.common import (
     FLAT_AT_OUTPUTS, checked_batch, error_signal, flat_at_outputs, open_session, require_trainable, scaled_inputs,
     targets_of, unread_columns,
@@ -18,7 +19,8 @@ from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.targets import Targets
 from pytest_mlcheck.thresholds import (
-    CROSS_ENTROPY_SIGNAL, EXPLODING_SCALE, FAINT_GRADIENT, ROUNDING_PROBE_LR, SETTLE_STEPS, VANISHING_RATIO,
+    CROSS_ENTROPY_SIGNAL, EXPLODING_SCALE, FAINT_GRADIENT, NO_PATH_MAX_ASKED, NO_PATH_RTOL, ROUNDING_PROBE_LR,
+    SETTLE_STEPS, VANISHING_RATIO,
 )
 
 
@@ -253,7 +255,8 @@ def gradients_flow(
             causes += diagnosis.raw_inputs(scaled_inputs(session, prepared, x))
         if any(c in (C.EXPLODING_GRADIENTS, C.VANISHING_GRADIENTS) for c, _ in found) or not np.isfinite(loss):
             causes += _raw_targets(session, raw, prepared)
-        instead = _zero_explained(session, prepared, loss, grads) if found and found[0][0] == C.DEAD_UNITS else []
+        instead = (_zero_explained(session, prepared, loss, grads, run.settings.seed)
+                   if found and found[0][0] == C.DEAD_UNITS else [])
         found = instead + found[1:] if instead else found
         causes += found
         faint = _faint(unchanged, grads or {}, before)
@@ -291,13 +294,68 @@ def gradients_flow(
         raise run.fail(headline, causes)
 
 
-def _zero_explained(session: Any, prepared: Any, loss: float, grads: dict[str, np.ndarray | None]) -> list[Evidence]:
+def _zero_explained(session: Any, prepared: Any, loss: float, grads: dict[str, np.ndarray | None],
+                    seed: int) -> list[Evidence]:
     """What all-zero gradients say in place of dead units, where something else explains them: a loss
     flat at the model's outputs, where every gradient is 0 (no unit is to blame); a recurrence read
-    after its first step, where only state-to-state weights get none."""
+    after its first step, where only state-to-state weights get none; layers whose outputs reach no
+    output at all."""
     if all(g is None or not np.any(g) for g in grads.values()):
         return flat_at_outputs(session, prepared, loss, " in the step, where every parameter's gradient is exactly 0")
-    return _recurrence_unread(grads)
+    return _recurrence_unread(grads) or _no_path(session, prepared, grads, seed)
+
+
+def _no_path(session: Any, prepared: Any, grads: dict[str, np.ndarray | None], seed: int) -> list[Evidence]:
+    """``no_gradient`` for the tensors with an all-zero gradient whose layer reaches no output of the
+    model (decisive — a softmax over an axis of one element is 1 whatever it is given, a
+    normalisation over one position is its offset): with every such tensor moved by noise of its own
+    size and noise of their own size added to its layer's pre-activations, no output moves beyond
+    float32 rounding from the plain call (all of them cut), or from that noisy call when one layer's
+    noise is drawn anew (that one cut; up to NO_PATH_MAX_ASKED). Dead units pass the noise on —
+    noise of their pre-activations' own size wakes some —, and what blocks one layer's noise in
+    another (a dead layer after it, weights after it started at 0) is moved by that one's own noise,
+    so neither is read as cut. Only where two plain calls agree."""
+    zero = sorted(n for n, g in grads.items() if g is not None and g.size and not np.any(g))
+    if not zero:
+        return []
+    try:
+        plain = session.predict(prepared)
+        noisy = session.noisy_outputs(prepared, zero, seed)
+        if noisy is None or not _same(plain, session.predict(prepared)):
+            return []
+        if _same(plain, noisy):
+            cut = zero
+        elif len(zero) <= NO_PATH_MAX_ASKED:
+            cut = [n for n in zero if _same(noisy, session.noisy_outputs(prepared, zero, seed, redrawn=(n,)))]
+        else:
+            cut = []
+    except (NotSupported, UserCodeError):  # a layer the noise breaks: no evidence
+        return []
+    if not cut:
+        return []
+    rest = [n for n in zero if n not in cut]
+    return [(C.NO_GRADIENT, f"the gradient is exactly 0 for {diagnosis.listed(cut)}, and nothing their layers compute "
+                            "reaches the model's outputs: noise of their own size added to them and to what they "
+                            "compute (the other zero-gradient layers' too) moves no output beyond float32 rounding (a softmax over "
+                            "an axis of one element is 1 whatever it is given, a normalisation over a single position "
+                            "gives its offset, a product with 0 drops it): the loss can never train them; check the "
+                            "axis each softmax or normalisation runs over, or pass the part as frozen= if it is "
+                            "unused by design")] + (
+        [(C.DEAD_UNITS, f"the gradient is exactly 0 for {diagnosis.listed(rest)} too, whose layers do reach the "
+                        "outputs: the units after them never activate (dead ReLUs, saturated activations), or they "
+                        "scale a value that is always 0")] if rest else [])
+
+
+def _same(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    """Equal but for float32 rounding (NO_PATH_RTOL of the larger magnitude), NaN where NaN."""
+    if a is None or b is None or a.shape != b.shape:
+        return False
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if not np.array_equal(np.isnan(a), np.isnan(b)):
+        return False
+    a, b = np.nan_to_num(a, nan=0.0), np.nan_to_num(b, nan=0.0)
+    scale = float(np.max(np.abs(a), initial=0.0))
+    return bool(np.all(a == b)) or bool(np.isfinite(scale) and np.max(np.abs(a - b)) <= NO_PATH_RTOL * scale)
 
 
 _RECURRENT = (("weight_hh", "weight_ih"), ("recurrent_kernel", "kernel"))  # torch, Keras: state's, input's
