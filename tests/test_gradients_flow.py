@@ -603,3 +603,26 @@ def test_a_keras_normalisation_over_one_position_cuts_the_path_it_is_not_a_dead_
     assert failed.value.causes == ["no_gradient", "dead_units"], str(failed.value)
     cut = str(failed.value).split("cause no_gradient")[1].split("cause dead_units")[0]
     assert "/kernel" in cut and "/bias" in cut and "gamma" not in cut and "beyond float32 rounding" in cut
+
+
+def _k_unit_axis_attention(axis: int):
+    """The Keras twin of _UnitAxisAttention: Keras computes a softmax over one element as
+    exp(x - max) / sum, which leaves the score layer a gradient of float32 rounding (~10⁻⁷ of the
+    best-fed tensor's), not exactly 0; Keras itself warns about such a softmax."""
+    inputs = keras.Input((8, 8, 1))
+    h = keras.layers.Dense(16, activation="tanh")(keras.layers.Reshape((8, 8))(inputs))
+    weights = keras.layers.Softmax(axis=axis)(keras.layers.Dense(1, activation="tanh")(h))
+    pooled = keras.layers.Lambda(lambda t: keras.ops.sum(t[0] * t[1], axis=1))([h, weights])
+    return keras.Model(inputs, keras.layers.Dense(10)(pooled))
+
+
+@pytest.mark.parametrize("axis", [-1, 1])
+def test_a_keras_softmax_over_one_element_leaves_only_rounding_and_is_named(mlcheck, axis):
+    keras.utils.set_random_seed(0)
+    if axis == 1:
+        assert mlcheck.gradients_flow(_k_unit_axis_attention(axis), kc.digits_arrays(64), loss_fn=kc.sparse_ce()).passed
+        return
+    with pytest.warns(UserWarning, match="softmax"), pytest.raises(CheckFailed) as failed:
+        mlcheck.gradients_flow(_k_unit_axis_attention(axis), kc.digits_arrays(64), loss_fn=kc.sparse_ce())
+    assert failed.value.causes == ["no_gradient"], str(failed.value)
+    assert "is float32 rounding, not a signal" in str(failed.value)

@@ -259,6 +259,8 @@ def gradients_flow(
                    if found and found[0][0] == C.DEAD_UNITS else [])
         found = instead + found[1:] if instead else found
         causes += found
+        if grads and not any(c == C.NO_GRADIENT for c, _ in causes):
+            causes += _rounding_only(session, prepared, grads, before, run.settings.seed)
         faint = _faint(unchanged, grads or {}, before)
         unchanged = [n for n in unchanged if n not in faint]
         if unchanged and diagnosis.moved(before, after):
@@ -305,45 +307,73 @@ def _zero_explained(session: Any, prepared: Any, loss: float, grads: dict[str, n
     return _recurrence_unread(grads) or _no_path(session, prepared, grads, seed)
 
 
-def _no_path(session: Any, prepared: Any, grads: dict[str, np.ndarray | None], seed: int) -> list[Evidence]:
-    """``no_gradient`` for the tensors with an all-zero gradient whose layer reaches no output of the
-    model (decisive — a softmax over an axis of one element is 1 whatever it is given, a
-    normalisation over one position is its offset): with every such tensor moved by noise of its own
-    size and noise of their own size added to its layer's pre-activations, no output moves beyond
-    float32 rounding from the plain call (all of them cut), or from that noisy call when one layer's
-    noise is drawn anew (that one cut; up to NO_PATH_MAX_ASKED). Dead units pass the noise on —
-    noise of their pre-activations' own size wakes some —, and what blocks one layer's noise in
-    another (a dead layer after it, weights after it started at 0) is moved by that one's own noise,
-    so neither is read as cut. Only where two plain calls agree."""
-    zero = sorted(n for n, g in grads.items() if g is not None and g.size and not np.any(g))
-    if not zero:
+# what cuts a layer off from the outputs, for the no_gradient evidence of the probes below
+_CUT = ("noise of their own size added to them and to what they compute (the other probed layers' too) moves no "
+        "output beyond float32 rounding (a softmax over an axis of one element is 1 whatever it is given, a "
+        "normalisation over a single position gives its offset, a product with 0 drops it): the loss can never "
+        "train them; check the axis each softmax or normalisation runs over, or pass the part as frozen= if it is "
+        "unused by design")
+
+
+def _cut_off(session: Any, prepared: Any, names: list[str], seed: int) -> list[str]:
+    """The named tensors whose layer reaches no output of the model (decisive — a softmax over an
+    axis of one element is 1 whatever it is given, a normalisation over one position is its
+    offset): with every named tensor moved by noise of its own size and noise of their own size
+    added to its layer's pre-activations, no output moves beyond float32 rounding from the plain
+    call (all of them cut), or from that noisy call when one layer's noise is drawn anew (that one
+    cut; up to NO_PATH_MAX_ASKED). Dead units pass the noise on — noise of their pre-activations'
+    own size wakes some —, and what blocks one layer's noise in another (a dead layer after it,
+    weights after it started at 0) is moved by that one's own noise, so neither is read as cut.
+    Only where two plain calls agree; none where a layer refuses the noise."""
+    if not names:
         return []
     try:
         plain = session.predict(prepared)
-        noisy = session.noisy_outputs(prepared, zero, seed)
+        noisy = session.noisy_outputs(prepared, names, seed)
         if noisy is None or not _same(plain, session.predict(prepared)):
             return []
         if _same(plain, noisy):
-            cut = zero
-        elif len(zero) <= NO_PATH_MAX_ASKED:
-            cut = [n for n in zero if _same(noisy, session.noisy_outputs(prepared, zero, seed, redrawn=(n,)))]
-        else:
-            cut = []
+            return list(names)
+        if len(names) > NO_PATH_MAX_ASKED:
+            return []
+        return [n for n in names if _same(noisy, session.noisy_outputs(prepared, names, seed, redrawn=(n,)))]
     except (NotSupported, UserCodeError):  # a layer the noise breaks: no evidence
         return []
+
+
+def _no_path(session: Any, prepared: Any, grads: dict[str, np.ndarray | None], seed: int) -> list[Evidence]:
+    """``no_gradient`` for the tensors with an all-zero gradient that are cut off (_cut_off); the
+    others keep the dead-units reading."""
+    zero = sorted(n for n, g in grads.items() if g is not None and g.size and not np.any(g))
+    cut = _cut_off(session, prepared, zero, seed)
     if not cut:
         return []
     rest = [n for n in zero if n not in cut]
     return [(C.NO_GRADIENT, f"the gradient is exactly 0 for {diagnosis.listed(cut)}, and nothing their layers compute "
-                            "reaches the model's outputs: noise of their own size added to them and to what they "
-                            "compute (the other zero-gradient layers' too) moves no output beyond float32 rounding (a softmax over "
-                            "an axis of one element is 1 whatever it is given, a normalisation over a single position "
-                            "gives its offset, a product with 0 drops it): the loss can never train them; check the "
-                            "axis each softmax or normalisation runs over, or pass the part as frozen= if it is "
-                            "unused by design")] + (
+                            f"reaches the model's outputs: {_CUT}")] + (
         [(C.DEAD_UNITS, f"the gradient is exactly 0 for {diagnosis.listed(rest)} too, whose layers do reach the "
                         "outputs: the units after them never activate (dead ReLUs, saturated activations), or they "
                         "scale a value that is always 0")] if rest else [])
+
+
+def _rounding_only(session: Any, prepared: Any, grads: dict[str, np.ndarray | None], values: dict[str, np.ndarray],
+                   seed: int) -> list[Evidence]:
+    """``no_gradient`` for weight tensors whose gradient, not zero, is under VANISHING_RATIO of the
+    best-fed tensor's (relative to their scale) and whose layer is cut off (_cut_off): what they get
+    is float32 rounding (a softmax over one element computed as exp(x - max) / sum in Keras leaves
+    ~10⁻⁷), which an adaptive optimizer still turns into steps. Small gradients of layers that reach
+    the outputs (attention query/key at init) are left alone."""
+    live = {n: v for n, v in relative_scale(grads, values).items() if v > 0}
+    lookups = session.lookup_tables()
+    top = best_fed(live, lookups)
+    faint = [n for n, v in live.items() if n not in lookups and v < top * VANISHING_RATIO]
+    cut = _cut_off(session, prepared, faint, seed)
+    if not cut:
+        return []
+    worst = max(live[n] for n in cut) / top
+    return [(C.NO_GRADIENT, f"the gradient of {diagnosis.listed(cut)} is float32 rounding, not a signal (|grad|/|weight| "
+                            f"at most ×{fmt(worst)} the best-fed tensor's), and nothing their layers compute reaches "
+                            f"the model's outputs: {_CUT}")]
 
 
 def _same(a: np.ndarray | None, b: np.ndarray | None) -> bool:
