@@ -281,6 +281,11 @@ NO_PATH_MAX_ASKED = 16
 # LayerNormalization over one position moves them by 4.3e-7 of 1.3 through its fused arithmetic; a
 # torch softmax over one element by 0; a layer that reaches them, the same norm's gamma, by 1e-2)
 NO_PATH_RTOL = 1e-5
+# A gradient of rounding only (not 0) is read as a cut-off layer only where the whole set, probed at
+# once, moves nothing at this gain on the noise either: a path that is merely weak grows with the noise
+# (NVIDIA's medical U-Net's bottleneck at init: 7.8e-5 of the outputs at ×1, all of them at ×10; a
+# 21-layer sigmoid stack: 6.4e-4, then 1.7e-3), a softmax over one element stays at 1
+ROUNDING_CUT_GAIN = 100.0
 # A failed run that never halved its loss, where a fresh copy whose weighted layers were rescaled to
 # unit-variance outputs (layer-sequential unit variance) halves it at the same rate: the signal's spread
 # across samples from the first weighted layer's output to the last's fading by more than this factor

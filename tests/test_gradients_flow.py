@@ -626,3 +626,14 @@ def test_a_keras_softmax_over_one_element_leaves_only_rounding_and_is_named(mlch
         mlcheck.gradients_flow(_k_unit_axis_attention(axis), kc.digits_arrays(64), loss_fn=kc.sparse_ce())
     assert failed.value.causes == ["no_gradient"], str(failed.value)
     assert "is float32 rounding, not a signal" in str(failed.value)
+
+
+@pytest.mark.parametrize("depth", [12, 21])
+def test_a_weak_path_is_vanishing_not_cut_off(mlcheck, depth):
+    """A sigmoid stack's first layers get gradients far under 1e-4 of the best-fed tensor's, and noise of
+    their own size moves the outputs by little (AUTOTRAINER's 21-layer stack: 6.4e-4 of them); it grows
+    with the noise, which rounding behind a cut never does: vanishing, never no_gradient."""
+    torch.manual_seed(0)
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.gradients_flow(rc.deep_mlp(nn.Sigmoid, depth), tc.digits_batch(64), loss_fn=CE())
+    assert failed.value.causes == ["vanishing_gradients"], str(failed.value)

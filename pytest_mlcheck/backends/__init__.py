@@ -161,13 +161,13 @@ def unit_variance(outputs_now: Callable[[], dict[int, np.ndarray]], divide: Call
     return spreads
 
 
-def noise_like(value: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Normal noise shaped like ``value``, of its root mean square (1 where that is 0 or not
-    finite), in its dtype: what every adapter's ``noisy_outputs`` adds to a layer's output, large
+def noise_like(value: np.ndarray, rng: np.random.Generator, gain: float = 1.0) -> np.ndarray:
+    """Normal noise shaped like ``value``, of ``gain`` × its root mean square (1 where that is 0 or
+    not finite), in its dtype: what every adapter's ``noisy_outputs`` adds to a layer's output, large
     enough to wake units whose pre-activations sit below 0 by that much."""
     scale = float(np.sqrt(np.mean(np.square(value, dtype=np.float64)))) if value.size else 0.0
     scale = scale if np.isfinite(scale) and scale > 0 else 1.0
-    return rng.normal(0.0, scale, value.shape).astype(value.dtype, copy=False)
+    return rng.normal(0.0, scale * gain, value.shape).astype(value.dtype, copy=False)
 
 
 def sample_axis(ids: np.ndarray, rows: np.ndarray) -> int | None:

@@ -162,13 +162,13 @@ class Session(Protocol):
         sign, a bounding activation's stay within its bound; None where no such layer ran."""
 
     def noisy_outputs(self, batch: Any, names: list[str], seed: int,
-                      redrawn: tuple[str, ...] = ()) -> np.ndarray | None:
+                      redrawn: tuple[str, ...] = (), gain: float = 1.0) -> np.ndarray | None:
         """The eval-mode outputs with the named parameters (as ``parameter_values`` names them) moved
         by noise (:func:`noise_like`) and noise added to the pre-activation, or else the output, of
         each layer owning one of them, in this call only (the parameters are restored after): whether
         anything those layers compute reaches the outputs. Each layer draws from its own stream of
-        ``seed``, another one for the layers owning a name in ``redrawn``. None where a name's owner
-        is the model itself or cannot be found, or outputs no float tensor."""
+        ``seed``, another one for the layers owning a name in ``redrawn``; ``gain`` scales every noise.
+        None where a name's owner is the model itself or cannot be found, or outputs no float tensor."""
 
     def stacked_dense(self, batch: Any) -> list[tuple[str, str, int, int, int]]:
         """In an eval-mode call, each pair of fully connected layers where the second receives the

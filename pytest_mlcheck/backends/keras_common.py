@@ -960,7 +960,7 @@ class KerasSessionBase:
                 del layer.activation
 
     def noisy_outputs(self, batch: tuple[Any, Any], names: list[str], seed: int,
-                      redrawn: tuple[str, ...] = ()) -> np.ndarray | None:
+                      redrawn: tuple[str, ...] = (), gain: float = 1.0) -> np.ndarray | None:
         """(A variable's owner is the layer holding it among its own variables; a dense or convolution
         layer's noise goes into the pre-activation its ``activation`` is given, any other layer's onto
         what its ``call`` returns, or the first tensor of a tuple)"""
@@ -978,7 +978,7 @@ class KerasSessionBase:
             if not (hasattr(value, "shape") and "float" in str(getattr(value, "dtype", ""))):
                 refused.append(layer)
                 return value
-            return value + keras.ops.convert_to_tensor(noise_like(self._np(value), rng))
+            return value + keras.ops.convert_to_tensor(noise_like(self._np(value), rng, gain))
 
         def wrap(layer: Any, rng: np.random.Generator) -> Callable:
             if isinstance(layer, _OWN_ACTIVATION) and getattr(layer, "activation", None) is not None:
@@ -999,7 +999,7 @@ class KerasSessionBase:
         saved = {name: np.array(variables[name].numpy(), copy=True) for name in names}
         try:
             for name in names:
-                variables[name].assign(saved[name] + noise_like(saved[name], streams[owner_of[name]]))
+                variables[name].assign(saved[name] + noise_like(saved[name], streams[owner_of[name]], gain))
             out = self._wrapped_forward(batch[0], {layer: wrap(layer, streams[k]) for k, layer in enumerate(owners)},
                                         training=False)
         finally:

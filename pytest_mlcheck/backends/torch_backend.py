@@ -1048,7 +1048,7 @@ class TorchSession:
             handle.remove()
 
     def noisy_outputs(self, batch: tuple[Any, Any], names: list[str], seed: int,
-                      redrawn: tuple[str, ...] = ()) -> np.ndarray | None:
+                      redrawn: tuple[str, ...] = (), gain: float = 1.0) -> np.ndarray | None:
         """(A parameter's owner is the module its dotted name ends in; the noise is added by a forward
         hook to the module's output, or to the first tensor of a tuple it returns: an activation is a
         module or a function after it in torch, so that output is a pre-activation)"""
@@ -1075,7 +1075,7 @@ class TorchSession:
                 if not (isinstance(first, torch.Tensor) and first.is_floating_point()):
                     refused.append(module)
                     return None
-                moved = first + torch.from_numpy(noise_like(as_numpy(first), rng)).to(first.device, first.dtype)
+                moved = first + torch.from_numpy(noise_like(as_numpy(first), rng, gain)).to(first.device, first.dtype)
                 if first is out:
                     return moved
                 return [moved, *out[1:]] if isinstance(out, list) else (moved, *out[1:])
@@ -1087,7 +1087,8 @@ class TorchSession:
             with torch.no_grad(), self._writes():
                 for name in names:
                     p = params[name]
-                    p.add_(torch.from_numpy(noise_like(as_numpy(p), streams[owner_of[name]])).to(p.device, p.dtype))
+                    noise = noise_like(as_numpy(p), streams[owner_of[name]], gain)
+                    p.add_(torch.from_numpy(noise).to(p.device, p.dtype))
             hooks = [module.register_forward_hook(add(streams[key])) for key, module in owners.items()]
             out = self.predict(batch)
         finally:

@@ -19,8 +19,8 @@ from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.targets import Targets
 from pytest_mlcheck.thresholds import (
-    CROSS_ENTROPY_SIGNAL, EXPLODING_SCALE, FAINT_GRADIENT, NO_PATH_MAX_ASKED, NO_PATH_RTOL, ROUNDING_PROBE_LR,
-    SETTLE_STEPS, VANISHING_RATIO,
+    CROSS_ENTROPY_SIGNAL, EXPLODING_SCALE, FAINT_GRADIENT, NO_PATH_MAX_ASKED, NO_PATH_RTOL, ROUNDING_CUT_GAIN,
+    ROUNDING_PROBE_LR, SETTLE_STEPS, VANISHING_RATIO,
 )
 
 
@@ -315,7 +315,8 @@ _CUT = ("noise of their own size added to them and to what they compute (the oth
         "unused by design")
 
 
-def _cut_off(session: Any, prepared: Any, names: list[str], seed: int) -> list[str]:
+def _cut_off(session: Any, prepared: Any, names: list[str], seed: int, *, one_by_one: bool = True,
+             gains: tuple[float, ...] = (1.0,)) -> list[str]:
     """The named tensors whose layer reaches no output of the model (decisive — a softmax over an
     axis of one element is 1 whatever it is given, a normalisation over one position is its
     offset): with every named tensor moved by noise of its own size and noise of their own size
@@ -324,17 +325,21 @@ def _cut_off(session: Any, prepared: Any, names: list[str], seed: int) -> list[s
     cut; up to NO_PATH_MAX_ASKED). Dead units pass the noise on — noise of their pre-activations'
     own size wakes some —, and what blocks one layer's noise in another (a dead layer after it,
     weights after it started at 0) is moved by that one's own noise, so neither is read as cut.
-    Only where two plain calls agree; none where a layer refuses the noise."""
+    Only where two plain calls agree; none where a layer refuses the noise. ``one_by_one=False``: all
+    of them or none; ``gains``: the noise's sizes (× their own) at which the whole set must move nothing."""
     if not names:
         return []
     try:
         plain = session.predict(prepared)
-        noisy = session.noisy_outputs(prepared, names, seed)
-        if noisy is None or not _same(plain, session.predict(prepared)):
+        if not _same(plain, session.predict(prepared)):
             return []
-        if _same(plain, noisy):
+        noisy = session.noisy_outputs(prepared, names, seed)
+        if noisy is None:
+            return []
+        if _same(plain, noisy) and all(_same(plain, session.noisy_outputs(prepared, names, seed, gain=gain))
+                                       for gain in gains if gain != 1.0):
             return list(names)
-        if len(names) > NO_PATH_MAX_ASKED:
+        if not one_by_one or len(names) > NO_PATH_MAX_ASKED:
             return []
         return [n for n in names if _same(noisy, session.noisy_outputs(prepared, names, seed, redrawn=(n,)))]
     except (NotSupported, UserCodeError):  # a layer the noise breaks: no evidence
@@ -361,13 +366,15 @@ def _rounding_only(session: Any, prepared: Any, grads: dict[str, np.ndarray | No
     """``no_gradient`` for weight tensors whose gradient, not zero, is under VANISHING_RATIO of the
     best-fed tensor's (relative to their scale) and whose layer is cut off (_cut_off): what they get
     is float32 rounding (a softmax over one element computed as exp(x - max) / sum in Keras leaves
-    ~10⁻⁷), which an adaptive optimizer still turns into steps. Small gradients of layers that reach
-    the outputs (attention query/key at init) are left alone."""
+    ~10⁻⁷), which an adaptive optimizer still turns into steps. The whole set must be cut at once, at
+    the noise's own size and at ROUNDING_CUT_GAIN times it: a weak path (a vanishing stack, a U-Net's
+    bottleneck at init) grows with the noise. Small gradients of layers that reach the outputs
+    (attention query/key at init) are left alone."""
     live = {n: v for n, v in relative_scale(grads, values).items() if v > 0}
     lookups = session.lookup_tables()
     top = best_fed(live, lookups)
     faint = [n for n, v in live.items() if n not in lookups and v < top * VANISHING_RATIO]
-    cut = _cut_off(session, prepared, faint, seed)
+    cut = _cut_off(session, prepared, faint, seed, one_by_one=False, gains=(1.0, ROUNDING_CUT_GAIN))
     if not cut:
         return []
     worst = max(live[n] for n in cut) / top
