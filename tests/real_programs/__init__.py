@@ -336,4 +336,16 @@ PROGRAMS: tuple[str, ...] = (
     "b74a_lightly_simsiam_tutorial_view_predicts_own_projection",
     "b74b_text_cls_tf_attention_rnn_softmax_over_unit_axis",
     "b74c_fastai_dice_loss_pooled_over_classes",
+    # seventy-fifth held-out batch (ported blind to the probes)
+    "b75a_fairseq_lstm_bidir_final_states_mixed_across_batch",
+    "b75b_dcgan_tensorflow_cond_discriminator_prob_as_logits",
+    "b75c_darts_deepar_gaussian_nll_std_as_variance",
+    # seventy-sixth held-out batch (ported blind to the probes)
+    "b76a_gymnasium_reinforce_invpend_log_probs_averaged_before_weighting",
+    "b76b_snli_entailment_attention_softmax_one_unit",
+    "b76c_pytorch_unet_multiclass_masks_divided_by_255",
+    # seventy-seventh held-out batch (ported blind to the probes)
+    "b77a_tabular_benchmark_mlp_hidden_layer_of_output_width",
+    "b77b_unet_tgs_conv_block_second_conv_reads_block_input",
+    "b77c_ng_video_lecture_gpt_attention_scaled_by_n_embd",
 )
