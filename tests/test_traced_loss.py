@@ -104,3 +104,20 @@ def test_kept_steps_know_a_compiled_loss_by_what_it_is_not_by_its_id():
     assert _config_key(_hand_written_bce) is _hand_written_bce  # held: its id cannot pass to another object
     assert _config_key(["mse", a]) == _config_key(["mse", b]) != _config_key(["mae", a])
     assert _config_key({"out": "mse"}) == _config_key({"out": "mse"}) != _config_key({"out": "mae"})
+
+
+def test_the_mask_a_padded_sequence_carries_is_not_read_as_logits(mlcheck: MLCheck):
+    """fit() also weighs the loss by the mask a ``mask_zero`` embedding carries to the outputs
+    (wanasit/katakana's seq2seq, b78b in the real-program corpus): the traced loss of a matched
+    softmax head differs from its value then, by the padding alone. The comparison leaves the mask
+    out: what it asks is whether the logits beneath the activation are read."""
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(3, 13, size=64)
+    ids = np.where(np.arange(12)[None, :] < lengths[:, None], rng.integers(1, 20, size=(64, 12)), 0)
+    rows = np.eye(8, dtype="float32")[np.where(ids > 0, 1 + ids % 7, 0)]  # padded steps: the padding class 0
+    model = keras.Sequential([keras.Input((12,), dtype="int32"), keras.layers.Embedding(20, 16, mask_zero=True),
+                              keras.layers.LSTM(16, return_sequences=True), keras.layers.Dense(8, activation="softmax")])
+    model.compile(loss="categorical_crossentropy", optimizer=keras.optimizers.Adam(1e-2))
+    result = mlcheck.init_loss(model, (ids.astype("int32"), rows), num_classes=8)
+    assert result.passed, result

@@ -94,7 +94,13 @@ class _TracedLoss:
 
     def _loss(self, x: Any, y: Any) -> Any:
         session = self.session()
-        return session._loss(x, y, session._forward(x, training=False), training=False)
+        out = session._forward(x, training=False)
+        # fit() also weighs the loss by the mask a mask_zero embedding carries to the outputs; the values
+        # this is compared with carry none, and the question is only the logits beneath the activation
+        for tensor in tf.nest.flatten(out):
+            if getattr(tensor, "_keras_mask", None) is not None:
+                setattr(tensor, "_keras_mask", None)
+        return session._loss(x, y, out, training=False)
 
     def _scored(self, x: Any, y: Any, out: Any) -> Any:
         return self.session()._loss(x, y, out, training=False)
