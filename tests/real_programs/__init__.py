@@ -348,4 +348,7 @@ PROGRAMS: tuple[str, ...] = (
     "b77a_tabular_benchmark_mlp_hidden_layer_of_output_width",
     "b77b_unet_tgs_conv_block_second_conv_reads_block_input",
     "b77c_ng_video_lecture_gpt_attention_scaled_by_n_embd",
+    # seventy-eighth held-out batch (ported blind to the probes)
+    "b78a_standalone_dl_mnist_linear_zero_grad_once_per_epoch",
+    "b78b_katakana_seq2seq_binary_crossentropy_on_softmax",
 )
