@@ -272,9 +272,10 @@ VANISHING_RATIO = 1e-4  # input-end ratio under this: vanishing (×19 / ×760 ma
 # gradient vanished on its way; AUTOTRAINER's ±0.05-uniform 8×5 ReLU stack: 1e-11..1e-15 under Adam
 FAINT_GRADIENT = 1e-6
 SETTLE_STEPS = 5  # an all-zero gradient stands only if still zero after this many more steps
-# All-zero gradients that noise on their layers' outputs, all at once, does not explain either way are
-# asked layer by layer (one forward pass per tensor) up to this many tensors: enough for the attention
-# or normalisation layer a wrong axis cuts off (2-3 tensors), not a whole dead network (b50b: 63)
+# All-zero gradients that noise on the whole set at once (the tensors and their layers' pre-activations)
+# does not show cut off are asked layer by layer (one forward pass per tensor) up to this many tensors:
+# enough for the attention or normalisation layer a wrong axis cuts off (2-3 tensors), not a whole dead
+# network (b50b: 63)
 NO_PATH_MAX_ASKED = 16
 # ... and a layer whose output reaches none of the model's: noise of that output's own size moves no
 # output by more than this fraction of the outputs' largest magnitude (float32 rounding: Keras's

@@ -161,6 +161,20 @@ def unit_variance(outputs_now: Callable[[], dict[int, np.ndarray]], divide: Call
     return spreads
 
 
+def first_output(out: Any) -> Any:
+    """What a layer or module returned, or the first item of a tuple or list it returned (an LSTM's
+    sequence beside its states): the output the probes read and move."""
+    return out[0] if isinstance(out, (tuple, list)) and out else out
+
+
+def with_first(out: Any, value: Any) -> Any:
+    """``out`` with its first output (:func:`first_output`) replaced by ``value``, as a list or tuple
+    where it was one."""
+    if not (isinstance(out, (tuple, list)) and out):
+        return value
+    return [value, *out[1:]] if isinstance(out, list) else (value, *out[1:])
+
+
 def noise_like(value: np.ndarray, rng: np.random.Generator, gain: float = 1.0) -> np.ndarray:
     """Normal noise shaped like ``value``, of ``gain`` × its root mean square (1 where that is 0 or
     not finite), in its dtype: what every adapter's ``noisy_outputs`` adds to a layer's output, large

@@ -20,7 +20,9 @@ from typing import Any, Callable, ContextManager, Iterator, Protocol
 import keras
 import numpy as np
 
-from pytest_mlcheck.backends import lookup_axes, noise_like, scalar_loss, unit_variance, weights_under
+from pytest_mlcheck.backends import (
+    first_output, lookup_axes, noise_like, scalar_loss, unit_variance, weights_under, with_first,
+)
 from pytest_mlcheck.backends.base import Crossing, Session
 from pytest_mlcheck.backends.interrupts import critical, user_boundary
 from pytest_mlcheck.backends.outputs import select_output
@@ -43,12 +45,12 @@ def own_train_step(model: keras.Model) -> Callable | None:
     return None
 
 
-
 # a custom layer may apply an activation inside call: only these apply theirs as ``activation``, which
 # a probe can be given the pre-activation through
 _OWN_ACTIVATION = (keras.layers.Dense, keras.layers.EinsumDense, keras.layers.Conv1D, keras.layers.Conv2D,
                    keras.layers.Conv3D, keras.layers.Conv1DTranspose, keras.layers.Conv2DTranspose,
                    keras.layers.Conv3DTranspose, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)
+
 
 class _ScaledSchedule(keras.optimizers.schedules.LearningRateSchedule):
     """A learning-rate schedule (or callable rate) with every step's rate times ``factor``."""
@@ -964,9 +966,9 @@ class KerasSessionBase:
         """(A variable's owner is the layer holding it among its own variables; a dense or convolution
         layer's noise goes into the pre-activation its ``activation`` is given, any other layer's onto
         what its ``call`` returns, or the first tensor of a tuple)"""
-        variables = {v.path: v for v in self.model.trainable_variables}
+        variables, wanted = {v.path: v for v in self.model.trainable_variables}, set(names)
         owners = [layer for layer in self.model._flatten_layers(include_self=False)
-                  if any(v.path in set(names) for v in getattr(layer, "_trainable_variables", []))]
+                  if any(v.path in wanted for v in getattr(layer, "_trainable_variables", []))]
         owner_of = {v.path: k for k, layer in enumerate(owners) for v in layer._trainable_variables}
         if not all(name in owner_of and name in variables for name in names):
             return None
@@ -988,11 +990,7 @@ class KerasSessionBase:
 
             def call(*args: Any, __original: Any = layer.call, **kwargs: Any) -> Any:
                 out = __original(*args, **kwargs)
-                first = out[0] if isinstance(out, (tuple, list)) and out else out
-                moved = noisy(first, rng, layer)
-                if first is out:
-                    return moved
-                return [moved, *out[1:]] if isinstance(out, list) else (moved, *out[1:])
+                return with_first(out, noisy(first_output(out), rng, layer))
             return call
 
         kept = {id(layer): vars(layer)["activation"] for layer in owners if "activation" in vars(layer)}
@@ -1129,7 +1127,7 @@ class KerasSessionBase:
         for layer in layers:
             def call(*args: Any, __original: Any = layer.call, __key: int = id(layer), **kwargs: Any) -> Any:
                 out = __original(*args, **kwargs)
-                first = out[0] if isinstance(out, (tuple, list)) and out else out
+                first = first_output(out)
                 if __key not in outputs and hasattr(first, "shape"):
                     outputs[__key] = self._np(first).astype(np.float64)
                 return out

@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from pytest_mlcheck.backends import (
-    as_numpy, lookup_axes, noise_like, scalar_loss, unit_variance, weights_under, worker_device_index,
+    as_numpy, first_output, lookup_axes, noise_like, scalar_loss, unit_variance, weights_under, with_first,
+    worker_device_index,
 )
 from pytest_mlcheck.backends.base import Crossing, Session
 from pytest_mlcheck.backends.torch_watch import LossWatch, elementwise_crossings
@@ -1071,14 +1072,12 @@ class TorchSession:
 
         def add(rng: np.random.Generator) -> Callable:
             def hook(module: torch.nn.Module, args: tuple, out: Any) -> Any:
-                first = out[0] if isinstance(out, (tuple, list)) and out else out
+                first = first_output(out)
                 if not (isinstance(first, torch.Tensor) and first.is_floating_point()):
                     refused.append(module)
                     return None
-                moved = first + torch.from_numpy(noise_like(as_numpy(first), rng, gain)).to(first.device, first.dtype)
-                if first is out:
-                    return moved
-                return [moved, *out[1:]] if isinstance(out, list) else (moved, *out[1:])
+                noise = torch.from_numpy(noise_like(as_numpy(first), rng, gain)).to(first.device, first.dtype)
+                return with_first(out, first + noise)
             return hook
 
         saved = {name: params[name].detach().clone() for name in names}
@@ -1132,7 +1131,7 @@ class TorchSession:
         outputs: dict[int, torch.Tensor] = {}
 
         def record(module: torch.nn.Module, args: tuple, out: Any) -> None:
-            out = out[0] if isinstance(out, (tuple, list)) and out else out
+            out = first_output(out)
             if isinstance(out, torch.Tensor) and id(module) not in outputs:
                 outputs[id(module)] = out.detach().float()
 
