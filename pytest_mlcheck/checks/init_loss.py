@@ -153,7 +153,11 @@ def init_loss(
         if math.isnan(observed) and not session.has_loss():
             raise usage("loss_fn", "the loss to evaluate for init_loss",
                         fix="Pass loss_fn= (or compile the Keras model with a loss)")
-        baseline, what = uninformative(outputs, targets.channel_axis)
+        # a softmax per position (N, T, C) knows nothing at uniform rows along its own axis, however
+        # the targets were read (one-hot rows read as multi-hot): it cannot output 0.5 everywhere
+        axis = targets.channel_axis if targets.channel_axis is not None else head_class_axis(outputs.shape, None,
+                                                                                                outputs)
+        baseline, what = uninformative(outputs, axis)
         if what == "0.5 everywhere" and targets.task == "regression" and np.size(outputs) == np.size(y) \
                 and not _within_unit(y):
             # untrained outputs, one per target value, that happen to lie in [0, 1] are no
@@ -189,7 +193,7 @@ def init_loss(
             raise run.fail(f"the loss of {what} is a cross-entropy divided by the number of classes",
                            averaged)
         classes = targets.classes or what != "all-zero outputs (uninformative logits)"
-        spread = output_spread(outputs, what, y, classes, targets.channel_axis)
+        spread = output_spread(outputs, what, y, classes, axis)
         cap = INIT_OUTPUT_SPREAD if classes else INIT_VALUE_SPREAD
         units = "logit units" if classes else "× the targets' rms"
         run.figure("output_spread", spread, f"output spread at init: {fmt(spread)} {units} (near uninformative "
@@ -199,12 +203,12 @@ def init_loss(
                    f"allowed: within ×{1 + tol:g} of expected")
         within, near = _meets(observed, spread, reference, tol, expected, cap)
         if not (within or near) and expected is None:
-            near = _spread_from_input_offset(run, session, raw, what, y, classes, cap, units, targets.channel_axis)
+            near = _spread_from_input_offset(run, session, raw, what, y, classes, cap, units, axis)
         if within or near:
             run.result.start_loss = observed
             return run.passed()
         if _near_as_training_sees_it(run, session, prepared, reference, tol, expected, what, y, classes, cap, units,
-                                     targets.channel_axis):
+                                     axis):
             return run.passed()
         x = session.inputs(prepared)
         causes = diagnosis.inputs_not_finite(x)
