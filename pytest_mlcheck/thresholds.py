@@ -445,3 +445,11 @@ NEAR_CHUNK_ELEMENTS = 2e6  # differences computed at once with atol= (~16 MB; a 
 # One intra-op thread per this many parameters (and never above the cores available): on this
 # shared 2-core machine 200 steps of the digits CNN took 0.26–0.46 s on one thread, 3.9–5.1 s on two.
 THREAD_PARAMETERS = 4_000_000
+
+# -- the time cap (runner.CheckRun) ----------------------------------------------------------------
+# max_seconds counts the work a check got: this process's CPU time, or the clock where that is less (one
+# thread on an idle machine). Other processes on a busy machine take CPU time from the check, not from its
+# cap (beside four busy processes on two cores a Hugging Face check of the test suite stopped at 120 s on
+# the clock, the cap deciding what a quiet machine finishes). A check that waits instead (a lock, a loader,
+# a sleep) gets no CPU time: it stops at this many times max_seconds on the clock, the hang guard's last resort.
+HANG_CLOCK_FACTOR = 5.0

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Concatenate, Generic, Iterator,
 from pytest_mlcheck.errors import CheckFailed, CheckIncomplete, MlcheckUsageError, UserCodeError
 from pytest_mlcheck.report import CheckResult, failure_message
 from pytest_mlcheck.settings import Settings
+from pytest_mlcheck.thresholds import HANG_CLOCK_FACTOR
 
 if TYPE_CHECKING:
     from pytest_mlcheck.backends.base import Session
@@ -44,12 +45,22 @@ class CheckRun:
         self.settings = settings
         self.result = CheckResult(check=check, device=settings.device, seed=settings.seed)
         self._t0 = time.perf_counter()
+        self._cpu0 = time.process_time()
 
     def elapsed(self) -> float:
+        """Seconds on the clock since the check began (the figure a result reports)."""
         return time.perf_counter() - self._t0
 
+    def worked(self) -> float:
+        """Seconds of work the check has had: this process's CPU time since it began, or the clock
+        where that is less. What other processes of a busy machine take is not counted, so where the
+        cap falls does not depend on the load."""
+        return min(self.elapsed(), time.process_time() - self._cpu0)
+
     def out_of_time(self) -> bool:
-        return self.elapsed() > self.settings.max_seconds
+        """Past ``max_seconds`` of work, or HANG_CLOCK_FACTOR times it on the clock (a check that waits)."""
+        cap = self.settings.max_seconds
+        return self.worked() > cap or self.elapsed() > HANG_CLOCK_FACTOR * cap
 
     def time_up(self, what: str) -> CheckIncomplete:
         """The check did not finish: stopped at its time cap (checked between steps and probe
