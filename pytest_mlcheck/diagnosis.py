@@ -900,6 +900,25 @@ def identical_inputs(x: np.ndarray | None, *, targets: bool = True) -> list[Evid
     return [(C.NO_INPUT_SIGNAL, f"all {len(x)} samples have identical inputs ({said}): no model can {what}; {how}")]
 
 
+def identical_targets(y: np.ndarray | None) -> list[Evidence]:
+    """Every sample of the batch has the same label (whole-number targets: class ids, one-hot or
+    multi-hot rows, per-position ids): held-out predictions cannot fit their own targets better than
+    re-paired ones, which are the same, so no test of the inputs' signal can pass or say anything (a
+    label read as one value for every file, a batch cut from data sorted by its labels)."""
+    if not isinstance(y, np.ndarray) or y.ndim < 1 or len(y) < 2 or not y.size:
+        return []
+    flat = np.asarray(y).reshape(len(y), -1)
+    if not (np.issubdtype(flat.dtype, np.number) or flat.dtype == np.bool_) or not np.isfinite(flat).all() \
+            or not np.all(flat == np.round(flat)) or not (flat == flat[:1]).all():
+        return []
+    row = flat[0]
+    said = f"class {int(row[0])}" if row.size == 1 else f"the same {row.size} values"
+    return [(C.LABELS_IMBALANCED, f"all {len(y)} samples of the batch have one label ({said}): there is nothing for the "
+                                  "inputs to tell apart; a label read as one value for every sample (a path or key that "
+                                  "matched no class: every label 0), or a batch cut from data sorted by its labels "
+                                  "(shuffle before batching)")]
+
+
 def every_class_marked(targets: Targets) -> list[Evidence]:
     """Multi-hot targets that mark every class of every sample: they say nothing a constant
     prediction does not, and under a softmax (whose outputs sum to 1) no output reaches them — what

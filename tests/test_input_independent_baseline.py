@@ -179,6 +179,39 @@ def test_one_input_repeated_for_every_sample_fails_before_any_copy_trains(mlchec
     assert "all 64 inputs are one sample repeated" in str(info.value)
 
 
+@pytest.mark.parametrize("framework", ["torch", "keras"])
+def test_one_label_for_every_sample_fails_before_any_copy_trains(mlcheck, framework, monkeypatch):
+    """Labels read as one value for every file (a path that matched no class: every label 0) leave the
+    permutation test nothing to tell apart, since re-paired targets are the targets themselves: it was
+    failed naming no_input_signal at p 0.51 to 1 (eat_tf2's CIFAR-2 on Windows paths, d2l's IMDB folder
+    key, soundbay's sampler). Decisive, named without training a copy; the twin with the digits' own
+    labels trains and passes (test_a_model_that_learns_from_its_inputs_beats_the_zero_input_baseline)."""
+    import pytest_mlcheck.checks.input_independent_baseline as iib
+
+    trained: list[int] = []
+    monkeypatch.setattr(iib, "_stage", lambda *a, **k: trained.append(1))
+    if framework == "torch":
+        x, y = _t(64)
+        model, kwargs, y = tc.digits_mlp(), dict(loss_fn=CE()), torch.zeros_like(y)
+    else:
+        x, y = _k(64)
+        model, kwargs, y = kc.mlp(), dict(loss_fn=kc.sparse_ce()), np.zeros_like(y)
+    with pytest.raises(CheckFailed) as info:
+        mlcheck.input_independent_baseline(model, (x, y), **kwargs)
+    assert info.value.causes == ["labels_imbalanced"] and not trained
+    assert "all 64 samples of the batch have one label (class 0)" in str(info.value)
+
+
+def test_one_hot_rows_that_differ_are_not_one_label():
+    from pytest_mlcheck import diagnosis
+
+    eye = np.eye(4, dtype="float32")
+    assert [c for c, _ in diagnosis.identical_targets(np.repeat(eye[:1], 8, axis=0))] == ["labels_imbalanced"]
+    assert not diagnosis.identical_targets(eye[np.arange(8) % 4])
+    assert not diagnosis.identical_targets(np.full(8, 0.5))  # one value target, not a label
+    assert not diagnosis.identical_targets(np.zeros(1))
+
+
 def test_a_batch_below_the_minimum_is_a_usage_error(mlcheck):
     with pytest.raises(MlcheckUsageError, match="^batch: expected at least 64 samples"):
         mlcheck.input_independent_baseline(tc.DigitsCNN(), _t(32), loss_fn=CE())

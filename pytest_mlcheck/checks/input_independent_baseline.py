@@ -224,6 +224,10 @@ def input_independent_baseline(
     if same:  # decisive before any copy trains: held-out predictions of one input cannot follow targets
         raise run.fail(f"all {len(x)} inputs are one sample repeated: no copy can fit held-out targets better "
                        "than re-paired ones", same)
+    one_label = diagnosis.identical_targets(y)
+    if one_label:  # decisive as well: re-paired targets are the targets themselves
+        raise run.fail(f"all {len(y)} targets are one label: no copy can fit held-out targets better than "
+                       "re-paired ones", one_label)
     # stage k tests at its share of alpha, so the check passes unrelated targets at most alpha of the
     # time over all stages (Bonferroni); a stage that passes ends the check, the last one decides
     for stage, (n_folds, share) in enumerate(BASELINE_STAGES):
