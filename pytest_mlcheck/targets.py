@@ -85,6 +85,24 @@ class Targets:
     _agree: list[tuple[np.ndarray, Optional[np.ndarray]]] = dataclasses.field(
         default_factory=list, repr=False, compare=False)
 
+    def exact(self, shape: tuple) -> Optional[np.ndarray]:
+        """A perfect prediction as probabilities of exactly 0 and 1, in the outputs' ``shape`` (float32),
+        where the targets are classes or labels (positions the loss skips get class 0); None otherwise.
+        A saturating softmax or sigmoid reaches these values in float32."""
+        if self.ids is None or self.task not in ("classification", "binary", "multilabel") or self.soft:
+            return None
+        ids = np.asarray(self.ids)
+        if self.task == "multilabel" or (self.task == "binary" and self.width == 1):
+            hot = ids.astype(np.float32)
+        else:
+            ids = np.where(ids < 0, 0, ids).reshape(-1)
+            if ids.max(initial=0) >= self.width:
+                return None
+            hot = _onehot(ids, self.width)
+            if self.channel_axis is not None:
+                return in_layout(hot, shape, self.channel_axis) if hot.size == int(np.prod(shape)) else None
+        return np.ascontiguousarray(hot.reshape(shape), dtype=np.float32) if hot.size == int(np.prod(shape)) else None
+
     def beats_constant(self, loss: float) -> bool:
         """Whether ``loss`` lies below the best constant prediction's, where that lies above the
         floor: a fit of value targets that has not beaten their batch mean has memorised nothing,
