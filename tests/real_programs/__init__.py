@@ -351,4 +351,13 @@ PROGRAMS: tuple[str, ...] = (
     # seventy-eighth held-out batch (ported blind to the probes)
     "b78a_standalone_dl_mnist_linear_zero_grad_once_per_epoch",
     "b78b_katakana_seq2seq_binary_crossentropy_on_softmax",
+    # seventy-ninth held-out batch (ported blind to the probes)
+    "b79b_drl_in_action_relational_mnist_opt_step_after_loop",
+    "b79c_deeplearningzerotoall_char_seq_rnn_lstm_outputs_as_logits",
+    "b79d_defects4ml_cnn_validation_split_on_class_sorted_data",
+    # eightieth held-out batch (ported blind to the probes)
+    "b80b_skorch_mnist_log_of_softmax_probs_without_eps",
+    "b80c_movie_recommender_rating_matmul_scores_all_pairs_in_batch",
+    "b80d_rlcode_ddqn_replay_arrays_never_filled",
+    "b80e_jiant_bert_attention_mask_sign_inverted",
 )
