@@ -913,10 +913,10 @@ def identical_targets(y: np.ndarray | None) -> list[Evidence]:
         return []
     row = flat[0]
     said = f"class {int(row[0])}" if row.size == 1 else f"the same {row.size} values"
-    return [(C.LABELS_IMBALANCED, f"all {len(y)} samples of the batch have one label ({said}): there is nothing for the "
-                                  "inputs to tell apart; a label read as one value for every sample (a path or key that "
-                                  "matched no class: every label 0), or a batch cut from data sorted by its labels "
-                                  "(shuffle before batching)")]
+    return [(C.LABELS_IMBALANCED, f"all {len(y)} samples of the batch have one label ({said}): there is nothing "
+                                  "for the inputs to tell apart; a label read as one value for every sample (a path "
+                                  "or key that matched no class: every label 0), or a batch cut from data sorted by "
+                                  "its labels (shuffle before batching)")]
 
 
 def every_class_marked(targets: Targets) -> list[Evidence]:
