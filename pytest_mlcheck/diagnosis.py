@@ -683,6 +683,42 @@ def loss_expects_probabilities(outputs: np.ndarray, loss_at: float, loss_shifted
     return []
 
 
+def loss_gradient_at(session: Any, outputs: np.ndarray, batch: Any) -> np.ndarray | None:
+    """The loss's gradient at given ``outputs`` by its own backward; None where the adapter does not
+    differentiate it there (a compiled Keras loss, a LightningModule's)."""
+    try:
+        return session.loss_gradient(outputs, batch)
+    except NotSupported:
+        return None
+
+
+def gradient_unsafe_at_targets(session: Any, batch: Any, targets: Targets, shape: tuple) -> list[Evidence]:
+    """A loss on probabilities that is finite at the targets themselves (probabilities of exactly 0
+    and 1, which a saturating softmax or sigmoid reaches in float32) while its gradient there is not:
+    the log of a probability the value never reads — picked out by the target, or multiplied by a
+    target of 0 — still runs backward as 0 · 1/0 = NaN, and the step after the outputs saturate makes
+    every weight NaN (skorch's ``NLLLoss()(torch.log(y_pred))``). Asked of a run whose loss turned
+    non-finite where the replay found nothing (training._proven), not before training: a head that
+    cannot saturate (a softmax of probabilities) never meets it, and a run that stays finite shows
+    nothing of it. The value-side twin, a loss NaN at the targets, is targets._unsafe_at_target.
+    ``targets`` are ``batch``'s, ``shape`` the outputs'."""
+    exact = targets.exact(shape) if targets.form == "probabilities" else None
+    value = float("nan") if exact is None else session.loss_of(exact, batch)
+    if not np.isfinite(value):
+        return []
+    grad = loss_gradient_at(session, exact, batch)
+    bad = 0 if grad is None else int((~np.isfinite(grad)).sum())
+    if not bad:
+        return []
+    return [(C.LOSS_NOT_FINITE, f"the loss turned non-finite in the run, and it is finite at the targets themselves "
+                                f"(probabilities of exactly 0 and 1: {fmt(value)}) but its gradient is not at {bad} "
+                                f"of {grad.size} outputs: a log of a probability whose value the loss never reads "
+                                "(picked out by the target, or multiplied by a target of 0) still runs backward "
+                                "as 0 · 1/0 = NaN, so once a softmax or sigmoid saturates to exact 0 in float32 the "
+                                "next step makes every weight NaN; clamp before the log (p.clamp(min=1e-7), "
+                                "p + eps) or compute the loss from logits (log_softmax, CrossEntropyLoss)")]
+
+
 def loss_ascends(session: Any, outputs: np.ndarray, batch: Any) -> list[Evidence]:
     """Outputs moved a small step against the loss's own gradient (a hundredth, then a thousandth
     of their scale) should lower it; where both steps raise it, beyond float32 rounding, the loss's
@@ -691,9 +727,8 @@ def loss_ascends(session: Any, outputs: np.ndarray, batch: Any) -> list[Evidence
     exp(input) − posterior, the gradient through a log_softmax: on raw logits the loss climbs
     from −2.5 as the model trains). Adapters that cannot differentiate the loss at given outputs
     say nothing."""
-    try:
-        grad = session.loss_gradient(outputs, batch)
-    except NotSupported:
+    grad = loss_gradient_at(session, outputs, batch)
+    if grad is None:
         return []
     outputs = np.asarray(outputs, dtype=np.float64)
     if grad.shape != outputs.shape or not (np.isfinite(grad).all() and np.isfinite(outputs).all()) or not grad.any():

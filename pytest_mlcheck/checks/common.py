@@ -181,38 +181,6 @@ def targets_of(session: Session, raw_x: Any, batch: Any, out: np.ndarray, task: 
     return targets
 
 
-def gradient_unsafe_at_targets(session: Session, batch: Any, targets: Targets, shape: tuple) -> list[Evidence]:
-    """A loss on probabilities that is finite at the targets themselves (probabilities of exactly 0
-    and 1, which a saturating softmax or sigmoid reaches in float32) while its gradient there is not:
-    the log of a probability the value never reads — picked out by the target, or multiplied by a
-    target of 0 — still runs backward as 0 · 1/0 = NaN, and the step after the outputs saturate makes
-    every weight NaN (skorch's ``NLLLoss()(torch.log(y_pred))``). Asked of a run whose loss turned
-    non-finite (training.trace_nonfinite), not before training: a head that cannot saturate (a
-    softmax of probabilities) never meets it, and a run that stays finite shows nothing of it. The
-    value-side twin, a loss NaN at the targets, is targets._unsafe_at_target. Asked where the adapter
-    differentiates the loss at given outputs."""
-    if targets.form != "probabilities":
-        return []
-    exact = targets.exact(shape)
-    if exact is None or not np.isfinite(session.loss_of(exact, batch)):
-        return []
-    try:
-        grad = session.loss_gradient(exact, batch)
-    except NotSupported:  # a compiled Keras loss, a LightningModule's: not differentiated at given outputs
-        return []
-    bad = int((~np.isfinite(grad)).sum())
-    if not bad:
-        return []
-    return [(C.LOSS_NOT_FINITE, f"the loss turned non-finite in the run, and it is finite at the targets themselves "
-                                f"(probabilities of exactly 0 and 1: "
-                                f"{fmt(session.loss_of(exact, batch))}) but its gradient is not at {bad} of "
-                                f"{grad.size} outputs: a log of a probability whose value the loss never reads "
-                                "(picked out by the target, or multiplied by a target of 0) still runs backward "
-                                "as 0 · 1/0 = NaN, so once a softmax or sigmoid saturates to exact 0 in float32 the "
-                                "next step makes every weight NaN; clamp before the log (p.clamp(min=1e-7), "
-                                "p + eps) or compute the loss from logits (log_softmax, CrossEntropyLoss)")]
-
-
 def _prefixes(targets: Targets, x: np.ndarray, loss_at: Callable[[np.ndarray], float], shape: tuple) -> None:
     """Token targets whose samples share a prefix and go on differently: those positions are not
     demanded, and the floor is the loss of the best left-to-right prediction (targets.causal_floor)

@@ -12,8 +12,7 @@ from pytest_mlcheck import diagnosis
 from pytest_mlcheck.backends import as_numpy
 from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.checks.common import (
-    flat_at_outputs, gradient_unsafe_at_targets, loss_on_targets, open_session, perturbed, scaled_inputs,
-    unread_columns,
+    flat_at_outputs, loss_on_targets, open_session, perturbed, scaled_inputs, unread_columns,
 )
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec
 from pytest_mlcheck.errors import NotSupported, UserCodeError
@@ -691,6 +690,10 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
         causes += _context(session, first, targets)
     if losses and not np.isfinite(losses[-1]) and not causes:
         causes += trace_nonfinite(fresh, batches or [first], len(losses), targets, log, notes)
+        if not causes and initial_outputs is not None:
+            # nothing in the values at that step (NaN weights from a NaN gradient): a loss whose backward
+            # breaks at outputs a saturating softmax reaches
+            causes += diagnosis.gradient_unsafe_at_targets(session, first, targets, tuple(initial_outputs.shape))
     if task == "regression" and initial_outputs is not None:
         causes += head_cannot_reach(session.labels(first), [initial_outputs, final()])
     # labels per output (a value target of the outputs' shape may pack other things: REINFORCE's
@@ -1192,80 +1195,61 @@ def trace_nonfinite(fresh: Callable[[], Any], batches: list[Any], step: int, tar
     proves a defect; outputs that overflow only after updates point at the updates."""
     session = fresh()
     try:
-        found = _traced(session, batches, step, log, notes)
-        # nothing in the values at that step (NaN weights from a NaN gradient, a random training-mode
-        # pass that saturated): a loss whose backward breaks at outputs a softmax reaches
-        if found:
-            return found
-        return gradient_unsafe_at_targets(session, batches[0], targets, tuple(session.predict(batches[0]).shape))
+        batch = batches[(step - 1) % len(batches)]
+        start_outputs = session.predict(batch)
+        blown = _blown_up(start_outputs, session.inputs(batch), session.labels(batch))
+        if blown:  # the outputs were out of scale before any update
+            return blown
+        for i in range(step - 1):
+            session.train_step(batches[i % len(batches)])
+        outputs = session.predict(batch)
+        if not np.isfinite(outputs).all():
+            log.add(f"replayed to step {step}: the outputs are not finite there")
+            if step == 1:
+                return [(C.OUTPUTS_NOT_FINITE, "the forward pass of the untrained model gives NaN or inf for "
+                                               "finite inputs")]
+            return []  # weights grown by the updates: the learning-rate probes say more
+        value = session.loss_of(outputs, batch)
+        grown = _growth(start_outputs, outputs)
+        if not np.isfinite(value) and step > 1 and grown > OVERFLOW_GROWTH \
+                and np.isfinite(session.loss_of(outputs / grown, batch)):
+            # the loss takes these outputs at their first size: only the magnitude the updates gave them breaks it
+            log.add(f"replayed to step {step}: the outputs grew ×{fmt(grown)} over {step - 1} updates")
+            notes.append(f"the non-finite loss traced: at step {step} the outputs are finite but ×{fmt(grown)} their "
+                         f"size at init ({_described(outputs)}), and the loss of them scaled back is finite: the "
+                         "updates diverged")
+            return []
+        if not np.isfinite(value):
+            log.add(f"replayed to step {step}: finite outputs, non-finite loss")
+            flat = outputs.reshape(len(outputs), -1)
+            if flat.shape[1] >= 2 and flat.min() >= 0 and (flat.sum(axis=1) == 0).any():
+                row = int(np.flatnonzero(flat.sum(axis=1) == 0)[0])
+                return [(C.OUTPUT_ACTIVATION, f"at step {step} sample {row}'s outputs are all 0 and the loss of "
+                                              f"these finite outputs is {fmt(value)}: a loss on probabilities "
+                                              "divides by a row sum or takes log 0; outputs held ≥ 0 by an "
+                                              "activation such as ReLU cannot be class probabilities")]
+            return [(C.LOSS_NOT_FINITE, f"at step {step} the outputs are finite ({_described(outputs)}) but the "
+                                        f"loss of them is {fmt(value)}: the loss cannot take what the model outputs "
+                                        "(a log of 0 or of a negative value, a division by 0)")]
+        grads = session.gradients(batch)
+        bad = [n for n, g in grads.items() if g is not None and not np.isfinite(g).all()]
+        if bad:
+            log.add(f"replayed to step {step}: finite loss, non-finite gradients")
+            at_outputs = diagnosis.loss_gradient_at(session, outputs, batch)
+            if at_outputs is not None and not np.isfinite(at_outputs).all():
+                return [(C.LOSS_NOT_FINITE, f"at step {step} the outputs ({_described(outputs)}) and the loss of them "
+                                            f"({fmt(value)}) are finite, but the loss's gradient at them is not at "
+                                            f"{int((~np.isfinite(at_outputs)).sum())} outputs: its backward breaks (a "
+                                            "log of 0 that the value never reads runs backward as 0 · 1/0), so every "
+                                            "weight turns NaN; clamp before the log or compute the loss from logits")]
+            return [(C.EXPLODING_GRADIENTS, f"at step {step} the loss is finite ({fmt(value)}) but the gradients of "
+                                            f"{diagnosis.listed(bad)} are not")]
+        log.add(f"replayed to step {step}: outputs, loss and gradients finite in eval mode")
     except Exception as exc:
         log.add(f"the non-finite trace stopped: {type(exc).__name__}")
     finally:
         session.close()
     return []
-
-
-def _traced(session: Any, batches: list[Any], step: int, log: Any, notes: list[str]) -> list[Evidence]:
-    """trace_nonfinite's replay on an open session."""
-    batch = batches[(step - 1) % len(batches)]
-    start_outputs = session.predict(batch)
-    blown = _blown_up(start_outputs, session.inputs(batch), session.labels(batch))
-    if blown:  # the outputs were out of scale before any update
-        return blown
-    for i in range(step - 1):
-        session.train_step(batches[i % len(batches)])
-    outputs = session.predict(batch)
-    if not np.isfinite(outputs).all():
-        log.add(f"replayed to step {step}: the outputs are not finite there")
-        if step == 1:
-            return [(C.OUTPUTS_NOT_FINITE, "the forward pass of the untrained model gives NaN or inf for "
-                                           "finite inputs")]
-        return []  # weights grown by the updates: the learning-rate probes say more
-    value = session.loss_of(outputs, batch)
-    grown = _growth(start_outputs, outputs)
-    if not np.isfinite(value) and step > 1 and grown > OVERFLOW_GROWTH \
-            and np.isfinite(session.loss_of(outputs / grown, batch)):
-        # the loss takes these outputs at their first size: only the magnitude the updates gave them breaks it
-        log.add(f"replayed to step {step}: the outputs grew ×{fmt(grown)} over {step - 1} updates")
-        notes.append(f"the non-finite loss traced: at step {step} the outputs are finite but ×{fmt(grown)} their "
-                     f"size at init ({_described(outputs)}), and the loss of them scaled back is finite: the "
-                     "updates diverged")
-        return []
-    if not np.isfinite(value):
-        log.add(f"replayed to step {step}: finite outputs, non-finite loss")
-        flat = outputs.reshape(len(outputs), -1)
-        if flat.shape[1] >= 2 and flat.min() >= 0 and (flat.sum(axis=1) == 0).any():
-            row = int(np.flatnonzero(flat.sum(axis=1) == 0)[0])
-            return [(C.OUTPUT_ACTIVATION, f"at step {step} sample {row}'s outputs are all 0 and the loss of "
-                                          f"these finite outputs is {fmt(value)}: a loss on probabilities "
-                                          "divides by a row sum or takes log 0; outputs held ≥ 0 by an "
-                                          "activation such as ReLU cannot be class probabilities")]
-        return [(C.LOSS_NOT_FINITE, f"at step {step} the outputs are finite ({_described(outputs)}) but the "
-                                    f"loss of them is {fmt(value)}: the loss cannot take what the model outputs "
-                                    "(a log of 0 or of a negative value, a division by 0)")]
-    grads = session.gradients(batch)
-    bad = [n for n, g in grads.items() if g is not None and not np.isfinite(g).all()]
-    if bad:
-        log.add(f"replayed to step {step}: finite loss, non-finite gradients")
-        at_outputs = _loss_gradient(session, outputs, batch)
-        if at_outputs is not None and not np.isfinite(at_outputs).all():
-            return [(C.LOSS_NOT_FINITE, f"at step {step} the outputs ({_described(outputs)}) and the loss of them "
-                                        f"({fmt(value)}) are finite, but the loss's gradient at them is not at "
-                                        f"{int((~np.isfinite(at_outputs)).sum())} outputs: its backward breaks (a "
-                                        "log of 0 that the value never reads runs backward as 0 · 1/0), so every "
-                                        "weight turns NaN; clamp before the log or compute the loss from logits")]
-        return [(C.EXPLODING_GRADIENTS, f"at step {step} the loss is finite ({fmt(value)}) but the gradients of "
-                                        f"{diagnosis.listed(bad)} are not")]
-    log.add(f"replayed to step {step}: outputs, loss and gradients finite in eval mode")
-    return []
-
-
-def _loss_gradient(session: Any, outputs: np.ndarray, batch: Any) -> np.ndarray | None:
-    """The loss's gradient at ``outputs``, None where the adapter does not differentiate it there."""
-    try:
-        return session.loss_gradient(outputs, batch)
-    except NotSupported:
-        return None
 
 
 def _scale(values: Any) -> float:
