@@ -191,3 +191,54 @@ def test_a_shift_inside_the_model_does_not_hide_inputs_scaled_twice(mlcheck: MLC
         mlcheck.inputs_normalized(inputs, model=model)
     assert failed.value.causes == ["inputs_not_normalized"], str(failed.value)
     assert "differs between samples by at most 0.00" in str(failed.value) and "scaled twice" in str(failed.value)
+
+
+def _temperatures_and_loads(n: int = 128) -> tuple[np.ndarray, np.ndarray]:
+    """A day's temperature (about 0-33 °C) and a building's load (769-2338 kW) that follows it."""
+    rng = np.random.default_rng(0)
+    temperature = 16 + 8 * np.sin(np.arange(n)[:, None] / 9 + np.arange(16)[None, :] / 4) + rng.normal(0, 2, (n, 16))
+    load = 1500 + 40 * temperature + rng.normal(0, 30, (n, 16))
+    return temperature.astype(np.float32), load.astype(np.float32)
+
+
+def _min_max(x: np.ndarray, fitted_on: np.ndarray) -> np.ndarray:
+    return ((x - fitted_on.min()) / (fitted_on.max() - fitted_on.min())).astype(np.float32)
+
+
+@pytest.mark.parametrize("framework", ["numpy", "torch"])
+def test_inputs_scaled_with_another_quantitys_range_fail_naming_the_spread(mlcheck: MLCheck, framework: str):
+    # tsts fitted one MinMaxScaler on the targets (loads) and applied it to the inputs (temperatures): the
+    # temperatures land at about -0.47 and differ between samples by a few thousandths
+    temperature, load = _temperatures_and_loads()
+    inputs = _min_max(temperature, load)
+    inputs = torch.from_numpy(inputs) if framework == "torch" else inputs
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.inputs_normalized(inputs)
+    assert failed.value.causes == ["inputs_not_normalized"], str(failed.value)
+    assert "differs between samples by at most 0.0" in str(failed.value), str(failed.value)
+
+
+@pytest.mark.parametrize(("name", "build"), [
+    ("temperatures min-max scaled with their own range", lambda t: _min_max(t, t)),
+    ("temperatures as a ratio to 30 °C, around 0.5 (spread 0.1-0.4)", lambda t: t / 30),
+    ("standardised temperatures shifted by 2", lambda t: (t - t.mean()) / t.std() + 2),
+], ids=["own range", "ratio", "shifted standardised"])
+def test_inputs_around_an_offset_that_still_tell_samples_apart_pass(mlcheck: MLCheck, name: str, build):
+    assert mlcheck.inputs_normalized(build(_temperatures_and_loads()[0])).passed
+
+
+@pytest.mark.parametrize("framework", ["torch", "keras"])
+def test_with_a_model_the_spread_is_judged_where_the_first_layer_reads_it(mlcheck: MLCheck, framework: str):
+    temperature, load = _temperatures_and_loads()
+    squashed, own = _min_max(temperature, load), _min_max(temperature, temperature)
+    if framework == "torch":
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(16, 8), nn.ReLU(), nn.Linear(8, 1))
+        squashed, own = torch.from_numpy(squashed), torch.from_numpy(own)
+    else:
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((16,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)])
+    assert mlcheck.inputs_normalized(own, model=model).passed
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.inputs_normalized(squashed, model=model)
+    assert failed.value.causes == ["inputs_not_normalized"], str(failed.value)

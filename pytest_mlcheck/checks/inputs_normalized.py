@@ -45,21 +45,29 @@ def _alike_in_every_sample(x: np.ndarray) -> bool:
 
 
 def _offset_only(raw: Any, x: np.ndarray, said: str) -> list[Evidence]:
-    """A raw input scaled twice whose samples still differ only at that scale where the first weighted
-    layer reads it: the model shifted it (DRAW's ``x - sigmoid(canvas)`` is about -0.5) but did not
-    rescale it, so the spread that tells samples apart stays near 1/255 of unit scale."""
-    if not hasattr(raw, "shape") or x.ndim == 0 or len(x) < 2 or not np.issubdtype(x.dtype, np.floating):
+    """Values that reach unit scale only through an offset: the samples differ from their mean by less
+    than INPUT_MIN_PEAK in every feature, so the spread that tells them apart stays far below unit
+    scale. A raw input scaled twice that the model shifted but did not rescale (DRAW's
+    ``x - sigmoid(canvas)`` is about -0.5), or features min-max scaled with another quantity's range
+    (tsts fitted the targets' scaler and applied it to the inputs: -0.67 ± 0.0055)."""
+    if x.ndim == 0 or len(x) < 2 or not np.issubdtype(x.dtype, np.floating):
         return []
-    raw = as_numpy(raw)
-    if not scaled_twice(raw):
-        return []
-    centred = x - x.mean(axis=0, keepdims=True)
+    flat = x.reshape(len(x), -1)
+    centred = flat - flat.mean(axis=0, keepdims=True)
     if not scaled_twice(centred):
         return []
+    apart = fmt(float(np.max(np.abs(centred))))
+    raw = as_numpy(raw) if hasattr(raw, "shape") else x
+    if scaled_twice(raw):
+        return [(C.INPUTS_NOT_NORMALIZED,
+                 f"the input never exceeds {fmt(float(np.max(np.abs(raw))))} in magnitude: scaled twice? (x / 255 / 255); "
+                 f"{said} differs between samples by at most {apart} from their mean (the model shifts the input but "
+                 "does not rescale it); inputs should reach about 1")]
     return [(C.INPUTS_NOT_NORMALIZED,
-             f"the input never exceeds {fmt(float(np.max(np.abs(raw))))} in magnitude: scaled twice? (x / 255 / 255); "
-             f"{said} differs between samples by at most {fmt(float(np.max(np.abs(centred))))} from their mean (the "
-             "model shifts the input but does not rescale it); inputs should reach about 1")]
+             f"{said} spans {fmt(float(np.min(flat)))}..{fmt(float(np.max(flat)))} but differs between samples by at "
+             f"most {apart} from their mean: an offset carries it while the part that tells samples apart stays far "
+             "below unit scale (scaled with another quantity's range?); standardise each feature with its own mean "
+             "and std, fitted on the inputs")]
 
 
 def _raw_reaches(raw: Any, later: list[tuple[str, np.ndarray, bool]]) -> tuple[str, np.ndarray] | None:
@@ -134,7 +142,7 @@ def inputs_normalized(
     stats = _stats(x)
     run.figure(where, stats, f"{said}: {_described(stats)}")
     causes = scale_causes(x, said)
-    if not causes and where == "first_layer_input":
+    if not causes:
         causes = _offset_only(batches[0], x, said)
     if not causes:
         return run.passed()

@@ -360,4 +360,12 @@ PROGRAMS: tuple[str, ...] = (
     "b80c_movie_recommender_rating_matmul_scores_all_pairs_in_batch",
     "b80d_rlcode_ddqn_replay_arrays_never_filled",
     "b80e_jiant_bert_attention_mask_sign_inverted",
+    # eighty-first held-out batch (ported blind to the probes)
+    "b81a_llama3_from_scratch_targets_shifted_two_tokens_ahead",
+    "b81b_t81_558_breast_cancer_linear_head_binary_crossentropy",
+    "b81c_tsts_inputs_scaled_with_target_minmax",
+    "b81d_ivadomed_cosine_lr_scheduler_stepped_per_batch",
+    # eighty-second held-out batch (ported blind to the probes)
+    "b82a_deepsatmodels_tsvit_output_patches_reshaped_without_unpatchify",
+    "b82b_alibi_cfrl_adult_heae_numeric_targets_wrong_columns",
 )
