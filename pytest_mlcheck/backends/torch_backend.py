@@ -34,7 +34,9 @@ from pytest_mlcheck.backends.outputs import select_output
 from pytest_mlcheck.backends import own_loss, torch_inplace
 from pytest_mlcheck.backends.rng import Guard, seeded_globals
 from pytest_mlcheck.backends.torch_inplace import InPlace, Untouched
+from pytest_mlcheck.backends.torch_user_optimizer import UserOptimizer
 from pytest_mlcheck.errors import DeviceUnavailable, MlcheckUsageError, NotSupported, UserCodeError, call_user, usage
+from pytest_mlcheck.report import fmt
 
 DEFAULT_LR = 1e-3
 LOSS_SOURCE = "the LightningModule's training_step(batch, batch_idx)"
@@ -301,6 +303,8 @@ class TorchSession:
         self._guard = Guard()
         self._inplace: InPlace | None = None
         self._untouched: Untouched | None = None  # the user's module beside the copy
+        self._user_optimizer: UserOptimizer | None = None  # the optimizer passed beside a train_step
+        self._mirror_said = False
         # a LightningModule's loss runs its training_step with forward swapped and self.log silenced:
         # that changes the module, so it gets a copy
         if inference and self._lightning is None and torch_inplace.usable(model, loss_fn, self.torch_device):
@@ -337,6 +341,8 @@ class TorchSession:
         if isinstance(loss_fn, torch.nn.Module):  # the user's loss parameters map to the loss copy's
             self._copy_of.update({id(o): c for o, c in zip(loss_fn.parameters(), self.loss_fn.parameters())})
         self.optimizer = None if inference else self._build_optimizer(optimizer, model)
+        if not inference and train_step is not None and isinstance(optimizer, torch.optim.Optimizer):
+            self._user_optimizer = UserOptimizer(optimizer)
         if self._step_loss and not inference:  # an inference session says so once it computed a loss
             self.sources["loss_from"] = LOSS_SOURCE
         if self._configured is not None:
@@ -519,6 +525,8 @@ class TorchSession:
     def scale_lr(self, factor: float) -> None:
         if self._configured is not None:
             self._configured.scale(factor)
+        if self._user_optimizer is not None:
+            self._user_optimizer.scale(factor)
         for group in self.optimizer.param_groups:
             group["lr"] = group["lr"] * factor
 
@@ -678,7 +686,12 @@ class TorchSession:
         x, y = batch
         if self.user_step is not None:
             self._watch_step_gradients()
-            loss = call_user("train_step", self.user_step, self.model, self.optimizer, self.loss_fn, x, y)
+            if self._user_optimizer is None:
+                loss = call_user("train_step", self.user_step, self.model, self.optimizer, self.loss_fn, x, y)
+            else:
+                with self._user_optimizer.stepping(self.optimizer):
+                    loss = call_user("train_step", self.user_step, self.model, self.optimizer, self.loss_fn, x, y)
+                self._said_user_optimizer()
             self._copy_only("train_step")
             self._stepped()
             return scalar_loss(loss, "train_step")
@@ -695,6 +708,19 @@ class TorchSession:
         self.optimizer.step()
         self._stepped()
         return value
+
+    def _said_user_optimizer(self) -> None:
+        """A step that changed the optimizer the user passed (a scheduler over it in its closure) changed
+        the copy's alike (``UserOptimizer``): said once."""
+        mirror = self._user_optimizer
+        if mirror is None or mirror.first_change is None or self._mirror_said:
+            return
+        self._mirror_said = True
+        was, now = (fmt(float(v)) for v in mirror.first_change)
+        self.optimizer_notes.append(
+            f"your train_step changed the learning rate of the optimizer you passed ({was} → {now}; a scheduler "
+            "over it that the step calls?): the check trains a copy with an optimizer of its own, so it applied "
+            "each change to that one, and put your optimizer and its schedulers back as they were")
 
     def _copy_only(self, argument: str) -> None:
         """After a step or backward pass: the gradients reached the copy only (``Untouched`` refuses
@@ -1204,7 +1230,7 @@ class TorchSession:
     def close(self) -> None:
         """Drop the copy (or put the user's module back as found) and restore every global
         generator (idempotent). Nothing of the model is kept: no copy, optimizer state or gradient."""
-        restores = [r.restore for r in (self._inplace, self._untouched) if r is not None]
+        restores = [r.restore for r in (self._inplace, self._untouched, self._user_optimizer) if r is not None]
         self._guard.end(*restores)
         self.model = None  # type: ignore[assignment]
         self.loss_fn = None
@@ -1214,6 +1240,7 @@ class TorchSession:
         self._loss_params = []
         self._inplace = None
         self._untouched = None
+        self._user_optimizer = None
 
     def _writes(self) -> Any:
         """Where the user's code may write into the module: watched on the user's module itself."""

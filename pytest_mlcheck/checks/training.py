@@ -43,16 +43,21 @@ def train_loop(
     Returns the losses, whether ``done`` held, and why it stopped ('done', 'nonfinite', 'time', 'steps').
     """
     losses: list[float] = []
-    for step in range(steps):
-        loss = session.train_step(batches[step % len(batches)])
-        losses.append(loss)
-        if not np.isfinite(loss):
-            return losses, False, "nonfinite"
-        if done is not None and done(losses, step):
-            return losses, True, "done"
-        if run is not None and run.out_of_time():
-            return losses, False, "time"
-    return losses, False, "steps"
+    said = len(getattr(session, "optimizer_notes", ()))
+    try:
+        for step in range(steps):
+            loss = session.train_step(batches[step % len(batches)])
+            losses.append(loss)
+            if not np.isfinite(loss):
+                return losses, False, "nonfinite"
+            if done is not None and done(losses, step):
+                return losses, True, "done"
+            if run is not None and run.out_of_time():
+                return losses, False, "time"
+        return losses, False, "steps"
+    finally:  # what the session learnt of the optimizer while training (the user's step changed it)
+        if run is not None:
+            run.result.notes.extend(n for n in getattr(session, "optimizer_notes", ())[said:] if n not in run.result.notes)
 
 
 def settled_outputs(session: Any, prepared: Any) -> np.ndarray:
