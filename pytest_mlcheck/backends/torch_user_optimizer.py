@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import gc
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -39,7 +40,11 @@ class UserOptimizer:
         what the step changed is applied to ``trained``, a learning rate at the copy's scale."""
         self._put(self._seen)
         try:
-            yield
+            with warnings.catch_warnings():
+                # the original never steps (the copy's optimizer does): torch's warning that its scheduler
+                # stepped first would be about the check, not the step
+                warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)` before")
+                yield
         finally:
             now = [_settings(g) for g in self.original.param_groups]
             self._put(self._kept)

@@ -368,4 +368,6 @@ PROGRAMS: tuple[str, ...] = (
     # eighty-second held-out batch (ported blind to the probes)
     "b82a_deepsatmodels_tsvit_output_patches_reshaped_without_unpatchify",
     "b82b_alibi_cfrl_adult_heae_numeric_targets_wrong_columns",
+    # eighty-third held-out batch (ported blind to the probes)
+    "b83c_deephyperx_class_balancing_weights_never_reach_loss",
 )
