@@ -369,5 +369,6 @@ PROGRAMS: tuple[str, ...] = (
     "b82a_deepsatmodels_tsvit_output_patches_reshaped_without_unpatchify",
     "b82b_alibi_cfrl_adult_heae_numeric_targets_wrong_columns",
     # eighty-third held-out batch (ported blind to the probes)
+    "b83a_pointnet_pytorch_cls_log_softmax_over_batch",
     "b83c_deephyperx_class_balancing_weights_never_reach_loss",
 )
