@@ -971,6 +971,10 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
                               if target.shape == y2.shape else _class_candidates(target, form, shape))
             problems += _through_a_step(loss_at, target, shape, problems)
             problems += _ignores_outputs(loss_at, target, shape, problems)
+            clipping = _outside_a_clipping_loss(out2, loss_at, target, shape, problems)
+            if clipping:
+                problems += clipping
+                form = "probabilities"
             problems += _unsafe_at_target(loss_at, target, form, shape, floor, problems)
             # a loss whose optimum is the targets inverted (a contrastive loss on distances, 1 = similar)
             # has its floor there, which a constant must not be compared against the targets' loss for
@@ -1468,6 +1472,36 @@ def _outside_binary(y2: np.ndarray, loss_at: LossAt, shape: tuple, only_if_negat
         return [(C.LABELS_INVALID, f"{said}; the loss accepts 0/1 targets but fails on these: more than two "
                                    "classes need one output per class and a categorical loss")]
     return []
+
+
+def _outside_a_clipping_loss(out2: np.ndarray, loss_at: LossAt, target: np.ndarray, shape: tuple,
+                             problems: list[Evidence]) -> list[Evidence]:
+    """Binary outputs outside [0, 1] into a loss that clips what it is given into [ε, 1 − ε] (Keras's
+    binary_crossentropy without from_logits: confident logits ±2.2 cost exactly what those values
+    clipped into [1e-7, 1 − 1e-7] cost): the loss is flat wherever such an output lies, so no gradient
+    reaches it — a last layer without a sigmoid (t81_558's Dense(1, activation='linear') into
+    binary_crossentropy sat at loss 4.533 for every step and retry). A loss on logits scores the
+    logits and their clipped values differently; outputs inside [0, 1] say nothing."""
+    if problems or not np.isfinite(out2).all() or target.shape != out2.shape:
+        return []
+    outside = (out2 < 0) | (out2 > 1)
+    if not outside.any():
+        return []
+
+    def at(a: np.ndarray) -> float:
+        return loss_at(np.ascontiguousarray(a.reshape(shape), dtype=np.float32))
+
+    p = 0.9 * target + 0.1 * (1 - target)
+    logits = np.log(p) - np.log1p(-p)
+    clipped = at(np.clip(logits, 1e-7, 1 - 1e-7))
+    if not (_same(at(logits), clipped) and _finite(at(p)) and not _same(at(p), clipped)):
+        return []
+    return [(C.OUTPUT_ACTIVATION,
+             f"the loss clips what it is given into [0, 1] (confident logits ±2.2 cost exactly what those values "
+             f"clipped into [1e-7, 1 − 1e-7] cost: {fmt(clipped)}), so it reads probabilities, but "
+             f"{int(outside.sum())} of {out2.size} outputs lie outside [0, 1] ({fmt(float(out2.min()))}.."
+             f"{fmt(float(out2.max()))}), where the loss is flat and no gradient reaches them: a last layer without a "
+             "sigmoid")]
 
 
 def _clipped_probabilities(out2: np.ndarray, loss_at: LossAt, onehot: np.ndarray, shape: tuple) -> list[Evidence]:

@@ -8,6 +8,7 @@ from typing import Any, Callable, Literal
 import numpy as np
 
 from pytest_mlcheck import causes as C
+from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck import diagnosis
 from pytest_mlcheck.backends import as_numpy
 from pytest_mlcheck.checks.common import check_count, checked_batch, scaled_inputs, targets_of
@@ -15,7 +16,9 @@ from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.targets import head_class_axis, log_probability_rows, prediction_rows
-from pytest_mlcheck.thresholds import INIT_LOSS_TOLERANCE, INIT_OUTPUT_SPREAD, INIT_VALUE_SPREAD, PER_CLASS_MEAN_RTOL
+from pytest_mlcheck.thresholds import (
+    INIT_LOSS_TOLERANCE, INIT_OUTPUT_SPREAD, INIT_VALUE_SPREAD, PER_CLASS_MEAN_RTOL, SUM_ATOL,
+)
 
 
 def uninformative(outputs: np.ndarray, axis: int | None = None) -> tuple[np.ndarray, str]:
@@ -183,6 +186,10 @@ def init_loss(
                 C.LOSS_MISMATCH, f"the loss of {what} on these class targets is {fmt(reference)}: a cross-entropy of "
                                  "probabilities is never negative, so the loss reads them as something else — "
                                  "NLLLoss takes log-probabilities (log_softmax, not softmax, before it)")])
+        if expected is None and targets.classes and what == "all-zero outputs (uninformative logits)" \
+                and math.isfinite(reference) and reference <= 0:
+            raise run.fail(f"the loss of {what} is {fmt(reference)} on these class targets",
+                           _not_logits_to_the_loss(outputs, reference))
         if not math.isfinite(reference) or reference <= 0:
             raise usage("expected", "a reference loss", fix=f"the loss of {what} is {fmt(reference)}, which cannot "
                                                              "serve as one; pass expected= with the loss an untrained "
@@ -278,6 +285,26 @@ def _spread_from_input_offset(run: CheckRun, session: Any, raw: tuple[Any, Any],
                f"feature: {fmt(spread)} {units} (the inputs' offset, not the head, spreads the outputs)"
                if spread <= cap else None)
     return bool(spread <= cap)
+
+
+def _not_logits_to_the_loss(outputs: np.ndarray, reference: float) -> list[Evidence]:
+    """A loss that costs nothing (or less) at all-zero outputs on class targets reads them as no logits:
+    a cross-entropy on logits costs ln C there. NLLLoss reads log-probabilities, so 0 is probability 1
+    for every class. Outputs that are log-probabilities (or probabilities) over the batch axis instead
+    of the classes' — a (log_)softmax with dim=0: pointnet.pytorch's classifier — name the activation."""
+    flat = outputs.reshape(len(outputs), -1).astype(np.float64)
+    if len(flat) >= 2 and np.isfinite(flat).all() and (
+            np.allclose(np.exp(flat).sum(axis=0), 1.0, rtol=0, atol=SUM_ATOL)
+            or (flat.min() >= 0 and np.allclose(flat.sum(axis=0), 1.0, rtol=0, atol=SUM_ATOL))):
+        return [(C.OUTPUT_ACTIVATION,
+                 f"the outputs are normalised over the batch: for every output, its {len(flat)} samples' values "
+                 "(exponentiated, for log-probabilities) sum to 1 — a softmax or log_softmax over dim 0, the batch, "
+                 "not over the classes (dim=1): each sample's scores then depend on the rest of the batch, and the "
+                 f"loss of all-zero outputs is {fmt(reference)} where a cross-entropy of logits costs ln C")]
+    return [(C.LOSS_MISMATCH,
+             f"the loss of all-zero outputs on these class targets is {fmt(reference)}, where a cross-entropy of "
+             "logits costs ln C: the loss reads the outputs as something else — NLLLoss takes log-probabilities "
+             "(log_softmax over the classes before it), and the outputs are not log-probabilities")]
 
 
 def _loss_on_zero_targets(session: Any, raw_x: Any, y: np.ndarray, outputs: np.ndarray) -> float:
