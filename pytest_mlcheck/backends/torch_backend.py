@@ -36,7 +36,6 @@ from pytest_mlcheck.backends.rng import Guard, seeded_globals
 from pytest_mlcheck.backends.torch_inplace import InPlace, Untouched
 from pytest_mlcheck.backends.torch_user_optimizer import UserOptimizer
 from pytest_mlcheck.errors import DeviceUnavailable, MlcheckUsageError, NotSupported, UserCodeError, call_user, usage
-from pytest_mlcheck.report import fmt
 
 DEFAULT_LR = 1e-3
 LOSS_SOURCE = "the LightningModule's training_step(batch, batch_idx)"
@@ -716,7 +715,7 @@ class TorchSession:
         if mirror is None or mirror.first_change is None or self._mirror_said:
             return
         self._mirror_said = True
-        was, now = (fmt(float(v)) for v in mirror.first_change)
+        was, now = (f"{float(v):.6g}" for v in mirror.first_change)  # a schedule's first change may be small
         self.optimizer_notes.append(
             f"your train_step changed the learning rate of the optimizer you passed ({was} → {now}; a scheduler "
             "over it that the step calls?): the check trains a copy with an optimizer of its own, so it applied "
