@@ -372,5 +372,6 @@ PROGRAMS: tuple[str, ...] = (
     "b83a_pointnet_pytorch_cls_log_softmax_over_batch",
     "b83c_deephyperx_class_balancing_weights_never_reach_loss",
     # eighty-fourth held-out batch (ported blind to the probes)
+    "b84a_recbole_line_neg_sampling_loss_without_log",
     "b84c_wifi_csi_sensing_widar_lstm_permute_time_axis_as_features",
 )
