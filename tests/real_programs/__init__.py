@@ -370,6 +370,7 @@ PROGRAMS: tuple[str, ...] = (
     "b82b_alibi_cfrl_adult_heae_numeric_targets_wrong_columns",
     # eighty-third held-out batch (ported blind to the probes)
     "b83a_pointnet_pytorch_cls_log_softmax_over_batch",
+    "b83b_honkling_res8_narrow_linear_head_categorical_crossentropy",
     "b83c_deephyperx_class_balancing_weights_never_reach_loss",
     # eighty-fourth held-out batch (ported blind to the probes)
     "b84a_recbole_line_neg_sampling_loss_without_log",
