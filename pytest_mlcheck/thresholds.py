@@ -314,6 +314,14 @@ SIGNAL_FADED = 1e-4
 # (BERT-base's pooler under a custom head that reads the token states: 0.59M of 109.5M weights,
 # 0.5 %), and gradients_flow still lists any.
 UNREACHED_SHARE = 0.1
+# backward passes of one copy, each drawing its own randomness, before a tensor counts as unreached: a forward
+# pass that picks one of two tables at random (RecBole's LINE scores a pair with its user's or its item's context
+# table, random.random() < 0.5) leaves each out of half the passes; one of them missing from all 8 is 1 in 256
+UNREACHED_PASSES = 8
+# eval-mode passes over one batch before a model counts as not sampling at inference: a forward pass that takes
+# one of two branches at random agrees with the first in half the passes (LINE: two of its passes alike, then
+# changing 16 samples' inputs 'moved' all 2048 outputs: batch_mixing); all 6 alike by chance is 1 in 32
+INFERENCE_PASSES = 6
 # overfit_one_batch's extension stops where eval mode came as far as the run and the samples still
 # wrong cost the loss no more than this many times what the right ones cost (the share right not
 # growing over a stretch): a loss that rewards the class costs a wrong sample more than a right one

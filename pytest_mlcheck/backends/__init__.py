@@ -155,7 +155,8 @@ def unit_variance(outputs_now: Callable[[], dict[int, np.ndarray]], divide: Call
     given = outputs_now()
     spreads = [float(out.reshape(len(out), -1).std(0).mean()) if out.ndim else 0.0 for out in given.values()]
     for key in given:
-        std = float(outputs_now()[key].std())
+        out = outputs_now().get(key)  # a layer a pass may skip: a branch the forward pass picks at random
+        std = float(out.std()) if out is not None else float("nan")
         if np.isfinite(std) and std > 0:
             divide(key, std)
     return spreads

@@ -24,7 +24,7 @@ from pytest_mlcheck.targets import (
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
     EXTEND_MIN_GAIN, FORWARD_BLOWUP, LR_VANISHED, OVERFIT_EXTEND, OVERFLOW_GROWTH, OVERLAP_NEIGHBOURS, PAIRING_SENSITIVE, PROBE_MAX_STEPS, PROBE_TARGET,
-    RECOVERED_SPIKE, SATURATION_SCALES,
+    INFERENCE_PASSES, RECOVERED_SPIKE, SATURATION_SCALES, UNREACHED_PASSES,
 )
 
 if TYPE_CHECKING:
@@ -339,9 +339,15 @@ def recovered_spike(losses: list[float], floor: float, start: float | None = Non
 
 
 def samples_at_inference(session: Any, batch: Any) -> str | None:
-    """Two eval-mode passes over ``batch``: the line saying they differ (the model samples at
-    inference, e.g. a VAE), or None where they agree."""
-    return diagnosis.inference_noise(session.predict(batch), session.predict(batch))
+    """Eval-mode passes over ``batch`` (up to INFERENCE_PASSES): the line saying one differs from the
+    first (the model samples at inference: a VAE, or a forward pass that picks a branch at random), or
+    None where they all agree."""
+    first = session.predict(batch)
+    for _ in range(INFERENCE_PASSES - 1):
+        line = diagnosis.inference_noise(first, session.predict(batch))
+        if line:
+            return line
+    return None
 
 
 class ProbeLog:
@@ -1095,6 +1101,12 @@ def _unreached(fresh: Callable[[], Any], batch: Any) -> list[Evidence]:
     try:
         grads, total = session.gradients(batch), session.trainable_count()
         found = diagnosis.unreached(grads, total)
+        for _ in range(UNREACHED_PASSES - 1):  # a branch the forward pass draws at random reaches them in some
+            if not found:
+                break
+            again = session.gradients(batch)
+            grads = {n: g if g is not None else again.get(n) for n, g in grads.items()}
+            found = diagnosis.unreached(grads, total)
         if found:
             before = session.parameter_values()
             session.train_step(batch)
