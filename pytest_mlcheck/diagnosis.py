@@ -947,11 +947,28 @@ def identical_targets(y: np.ndarray | None) -> list[Evidence]:
             or not np.all(flat == np.round(flat)) or not (flat == flat[:1]).all():
         return []
     row = flat[0]
-    said = f"class {int(row[0])}" if row.size == 1 else f"the same {row.size} values"
+    one_hot = row.size > 1 and np.isin(row, (0, 1)).all() and np.count_nonzero(row) == 1
+    if not (one_hot or (row == row[0]).all()):
+        return []  # not one label: a row of several marks (a pairwise loss's signs) is constant_targets'
+    said = f"class {int(np.argmax(row))}, one-hot" if one_hot else f"class {int(row[0])}" + (
+        "" if row.size == 1 else f" at all {row.size} positions")
     return [(C.LABELS_IMBALANCED, f"all {len(y)} samples of the batch have one label ({said}): there is nothing "
                                   "for the inputs to tell apart; a label read as one value for every sample (a path "
                                   "or key that matched no class: every label 0), or a batch cut from data sorted by "
                                   "its labels (shuffle before batching)")]
+
+
+def constant_targets(y: np.ndarray | None) -> np.ndarray | None:
+    """The one target row every sample of the batch has (any numbers), or None where they differ. Not one
+    label (:func:`identical_targets` says that): targets that mark the outputs' roles the same way in every
+    sample (RecBole LINE's [1, 0, 1, 0], the signs of an observed and a sampled pair) or one value for all."""
+    if not isinstance(y, np.ndarray) or y.ndim < 1 or len(y) < 2 or not y.size:
+        return None
+    flat = np.asarray(y).reshape(len(y), -1)
+    if not (np.issubdtype(flat.dtype, np.number) or flat.dtype == np.bool_) or not np.isfinite(flat).all() \
+            or not (flat == flat[:1]).all():
+        return None
+    return flat[0]
 
 
 def every_class_marked(targets: Targets) -> list[Evidence]:

@@ -202,6 +202,24 @@ def test_one_label_for_every_sample_fails_before_any_copy_trains(mlcheck, framew
     assert "all 64 samples of the batch have one label (class 0)" in str(info.value)
 
 
+def test_one_target_row_for_every_sample_that_is_no_label_is_a_usage_error(mlcheck, monkeypatch):
+    """RecBole LINE's port scores four pairs per sample and hands the check their signs as targets: the
+    row [1, 0, 1, 0] for every sample. No label is in them to predict, so re-pairing them tests nothing: a
+    usage error naming ``batch`` (it had failed naming ``labels_imbalanced``, read as one label). One value
+    for every sample is the same. A one-hot row of one class stays one label (above)."""
+    import pytest_mlcheck.checks.input_independent_baseline as iib
+
+    trained: list[int] = []
+    monkeypatch.setattr(iib, "_stage", lambda *a, **k: trained.append(1))
+    x, _ = _t(64)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 4))
+    for y in (torch.tensor([1.0, 0.0, 1.0, 0.0]).expand(64, 4).contiguous(), torch.full((64, 4), 0.5)):
+        with pytest.raises(MlcheckUsageError) as info:
+            mlcheck.input_independent_baseline(model, (x, y), loss_fn=torch.nn.BCEWithLogitsLoss())
+        assert str(info.value).startswith("batch: expected targets that differ between samples"), str(info.value)
+    assert not trained
+
+
 def test_one_hot_rows_that_differ_are_not_one_label():
     from pytest_mlcheck import diagnosis
 
@@ -210,6 +228,11 @@ def test_one_hot_rows_that_differ_are_not_one_label():
     assert not diagnosis.identical_targets(eye[np.arange(8) % 4])
     assert not diagnosis.identical_targets(np.full(8, 0.5))  # one value target, not a label
     assert not diagnosis.identical_targets(np.zeros(1))
+    assert not diagnosis.identical_targets(np.tile([1.0, 0.0, 1.0, 0.0], (8, 1)))  # several marks: no one label
+    assert diagnosis.constant_targets(np.tile([1.0, 0.0, 1.0, 0.0], (8, 1))).tolist() == [1.0, 0.0, 1.0, 0.0]
+    assert diagnosis.constant_targets(eye[np.arange(8) % 4]) is None
+    # every position of every mask one class (masks divided by 255, then truncated): one label
+    assert [c for c, _ in diagnosis.identical_targets(np.zeros((8, 4, 4)))] == ["labels_imbalanced"]
 
 
 def test_a_batch_below_the_minimum_is_a_usage_error(mlcheck):

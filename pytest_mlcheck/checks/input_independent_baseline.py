@@ -228,6 +228,13 @@ def input_independent_baseline(
     if one_label:  # decisive as well: re-paired targets are the targets themselves
         raise run.fail(f"all {len(y)} targets are one label: no copy can fit held-out targets better than "
                        "re-paired ones", one_label)
+    same = diagnosis.constant_targets(y)
+    if same is not None:  # no label in them to test: nothing this check can ask of the inputs
+        shown = np.array2string(same[:8], precision=4, separator=", ") + (" …" if same.size > 8 else "")
+        raise usage("batch", "targets that differ between samples (the check re-pairs them among the samples)",
+                    raw[1], fix=f"all {len(y)} target rows are {shown}: targets that mark the outputs' roles "
+                                "the same way in every sample (a pairwise or ranking loss's signs) carry no label "
+                                "the inputs could predict; pass a batch whose targets vary, or leave this check out")
     # stage k tests at its share of alpha, so the check passes unrelated targets at most alpha of the
     # time over all stages (Bonferroni); a stage that passes ends the check, the last one decides
     for stage, (n_folds, share) in enumerate(BASELINE_STAGES):

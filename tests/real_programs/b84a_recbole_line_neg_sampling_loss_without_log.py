@@ -82,6 +82,11 @@ user's training set by user_embedding . item_embedding, as LINE.full_sort_predic
 Fault label
   loss_mismatch: the loss is not the model's likelihood (a probability, not its log, is maximised), so the scores
   are trained on a saturating surrogate that ignores badly ranked pairs.
+
+Lead's edit: the port also listed ``input_independent_baseline``, whose question (do held-out predictions fit
+their own targets better than re-paired ones?) has no answer here: every sample's targets are the same row
+[1, 0, 1, 0], the signs of its observed and sampled pairs, so the check refuses the batch as a usage error. It is
+left out of ``CHECKS``; the measured table first ran it (both versions then failed it naming ``labels_imbalanced``).
 """
 
 from __future__ import annotations
@@ -97,8 +102,7 @@ SOURCE = ("github:RUCAIBox/RecBole issue #1505, PR #1507 (recbole/model/general_
           "properties/model/LINE.yaml, properties/overall.yaml; fix 62a14f32d997e77b92d6ef2d00b234c1d698772d "
           "'FIX: fix the loss function in LINE')")
 FRAMEWORKS = ("torch",)
-CHECKS = [("loss_decreases", {"task": "binary"}), ("overfit_one_batch", {"task": "binary"}),
-          ("input_independent_baseline", {})]
+CHECKS = [("loss_decreases", {"task": "binary"}), ("overfit_one_batch", {"task": "binary"})]
 
 N_USERS = 944  # ml-100k: 943 users + RecBole's padding id 0
 N_ITEMS = 1683  # 1682 items + padding id 0
