@@ -971,16 +971,16 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
                               if target.shape == y2.shape else _class_candidates(target, form, shape))
             problems += _through_a_step(loss_at, target, shape, problems)
             problems += _ignores_outputs(loss_at, target, shape, problems)
-            clipping = _outside_a_clipping_loss(out2, loss_at, target, shape, problems)
-            if clipping:
-                problems += clipping
-                form = "probabilities"
             problems += _unsafe_at_target(loss_at, target, form, shape, floor, problems)
             # a loss whose optimum is the targets inverted (a contrastive loss on distances, 1 = similar)
             # has its floor there, which a constant must not be compared against the targets' loss for
             inverted = _min_loss(loss_at, _class_candidates(1 - target, form, shape))
             problems += _won_by_a_constant(loss_at, target, out, min(floor, inverted) if _finite(inverted) else floor,
                                            problems)
+            clipping = _outside_a_clipping_loss(out2, loss_at, target, shape, problems)
+            if clipping:  # after the loss's own defects: a loss missing its negative term clips too
+                problems += clipping
+                form = "probabilities"
     else:
         encoding = "values" + (f" {y2.shape[1]} per sample" if k > 1 else "")
         form = "values"
