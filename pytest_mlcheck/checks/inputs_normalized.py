@@ -60,8 +60,8 @@ def _offset_only(raw: Any, x: np.ndarray, said: str) -> list[Evidence]:
     raw = as_numpy(raw) if hasattr(raw, "shape") else x
     if scaled_twice(raw):
         return [(C.INPUTS_NOT_NORMALIZED,
-                 f"the input never exceeds {fmt(float(np.max(np.abs(raw))))} in magnitude: scaled twice? (x / 255 / 255); "
-                 f"{said} differs between samples by at most {apart} from their mean (the model shifts the input but "
+                 f"the input never exceeds {fmt(float(np.max(np.abs(raw))))} in magnitude: scaled twice? "
+                 f"(x / 255 / 255); {said} differs between samples by at most {apart} from their mean (the model shifts the input but "
                  "does not rescale it); inputs should reach about 1")]
     return [(C.INPUTS_NOT_NORMALIZED,
              f"{said} spans {fmt(float(np.min(flat)))}..{fmt(float(np.max(flat)))} but differs between samples by at "

@@ -57,7 +57,8 @@ def train_loop(
         return losses, False, "steps"
     finally:  # what the session learnt of the optimizer while training (the user's step changed it)
         if run is not None:
-            run.result.notes.extend(n for n in getattr(session, "optimizer_notes", ())[said:] if n not in run.result.notes)
+            learnt = getattr(session, "optimizer_notes", ())[said:]
+            run.result.notes.extend(n for n in learnt if n not in run.result.notes)
 
 
 def settled_outputs(session: Any, prepared: Any) -> np.ndarray:
