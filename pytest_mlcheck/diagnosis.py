@@ -940,13 +940,9 @@ def identical_targets(y: np.ndarray | None) -> list[Evidence]:
     multi-hot rows, per-position ids): held-out predictions cannot fit their own targets better than
     re-paired ones, which are the same, so no test of the inputs' signal can pass or say anything (a
     label read as one value for every file, a batch cut from data sorted by its labels)."""
-    if not isinstance(y, np.ndarray) or y.ndim < 1 or len(y) < 2 or not y.size:
+    row = constant_targets(y)
+    if row is None or not np.all(row == np.round(row)):
         return []
-    flat = np.asarray(y).reshape(len(y), -1)
-    if not (np.issubdtype(flat.dtype, np.number) or flat.dtype == np.bool_) or not np.isfinite(flat).all() \
-            or not np.all(flat == np.round(flat)) or not (flat == flat[:1]).all():
-        return []
-    row = flat[0]
     one_hot = row.size > 1 and np.isin(row, (0, 1)).all() and np.count_nonzero(row) == 1
     if not (one_hot or (row == row[0]).all()):
         return []  # not one label: a row of several marks (a pairwise loss's signs) is constant_targets'

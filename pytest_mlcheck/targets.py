@@ -1493,8 +1493,8 @@ def _outside_a_clipping_loss(out2: np.ndarray, loss_at: LossAt, target: np.ndarr
 
     p = 0.9 * target + 0.1 * (1 - target)
     logits = np.log(p) - np.log1p(-p)
-    clipped = at(np.clip(logits, 1e-7, 1 - 1e-7))
-    if not (_same(at(logits), clipped) and _finite(at(p)) and not _same(at(p), clipped)):
+    at_logits, at_p, clipped = at(logits), at(p), at(np.clip(logits, 1e-7, 1 - 1e-7))
+    if not (_same(at_logits, clipped) and _finite(at_p) and not _same(at_p, clipped)):
         return []
     return [(C.OUTPUT_ACTIVATION,
              f"the loss clips what it is given into [0, 1] (confident logits ±2.2 cost exactly what those values "

@@ -303,7 +303,6 @@ class TorchSession:
         self._inplace: InPlace | None = None
         self._untouched: Untouched | None = None  # the user's module beside the copy
         self._user_optimizer: UserOptimizer | None = None  # the optimizer passed beside a train_step
-        self._mirror_said = False
         # a LightningModule's loss runs its training_step with forward swapped and self.log silenced:
         # that changes the module, so it gets a copy
         if inference and self._lightning is None and torch_inplace.usable(model, loss_fn, self.torch_device):
@@ -690,7 +689,9 @@ class TorchSession:
             else:
                 with self._user_optimizer.stepping(self.optimizer):
                     loss = call_user("train_step", self.user_step, self.model, self.optimizer, self.loss_fn, x, y)
-                self._said_user_optimizer()
+                note = self._user_optimizer.note()
+                if note:
+                    self.optimizer_notes.append(note)
             self._copy_only("train_step")
             self._stepped()
             return scalar_loss(loss, "train_step")
@@ -707,19 +708,6 @@ class TorchSession:
         self.optimizer.step()
         self._stepped()
         return value
-
-    def _said_user_optimizer(self) -> None:
-        """A step that changed the optimizer the user passed (a scheduler over it in its closure) changed
-        the copy's alike (``UserOptimizer``): said once."""
-        mirror = self._user_optimizer
-        if mirror is None or mirror.first_change is None or self._mirror_said:
-            return
-        self._mirror_said = True
-        was, now = (f"{float(v):.6g}" for v in mirror.first_change)  # a schedule's first change may be small
-        self.optimizer_notes.append(
-            f"your train_step changed the learning rate of the optimizer you passed ({was} → {now}; a scheduler "
-            "over it that the step calls?): the check trains a copy with an optimizer of its own, so it applied "
-            "each change to that one, and put your optimizer and its schedulers back as they were")
 
     def _copy_only(self, argument: str) -> None:
         """After a step or backward pass: the gradients reached the copy only (``Untouched`` refuses

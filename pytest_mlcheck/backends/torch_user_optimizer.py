@@ -27,7 +27,8 @@ class UserOptimizer:
         # ~0.06 s beside torch and TensorFlow); a scheduler's state is what its step() moves
         self._schedulers = [(s, copy.deepcopy(s.state_dict())) for s in _schedulers_of(original)]
         self._factor = [1.0] * len(self._kept)  # the copy's rate over the original's (a retry at lr×10: 10)
-        self.first_change: tuple[Any, Any] | None = None  # the first learning rate the step changed: (from, to)
+        self._first_change: tuple[Any, Any] | None = None  # the first learning rate the step changed: (from, to)
+        self._said = False
 
     def scale(self, factor: float) -> None:
         """The check scaled the copy's learning rate: later changes keep that scale."""
@@ -54,11 +55,21 @@ class UserOptimizer:
                     continue
                 if key == "lr":
                     mine["lr"] = value * self._factor[i]
-                    if self.first_change is None:
-                        self.first_change = (seen.get(key), value)
+                    if self._first_change is None:
+                        self._first_change = (seen.get(key), value)
                 else:
                     mine[key] = copy.deepcopy(value)
         self._seen = now
+
+    def note(self) -> str | None:
+        """Once the step changed the learning rate, the line that says so (the first time it is asked)."""
+        if self._first_change is None or self._said:
+            return None
+        self._said = True
+        was, now = (f"{float(v):.6g}" for v in self._first_change)  # a schedule's first change may be small
+        return (f"your train_step changed the learning rate of the optimizer you passed ({was} → {now}; a scheduler "
+                "over it that the step calls?): the check trains a copy with an optimizer of its own, so it applied "
+                "each change to that one, and put your optimizer and its schedulers back as they were")
 
     def restore(self) -> None:
         """The original's settings and its schedulers' states as they were when the session began."""

@@ -15,9 +15,9 @@ from pytest_mlcheck.checks.common import check_count, checked_batch, scaled_inpu
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import CheckResult, fmt
-from pytest_mlcheck.targets import head_class_axis, log_probability_rows, prediction_rows
+from pytest_mlcheck.targets import head_class_axis, log_probability_rows, normalised_axis, prediction_rows
 from pytest_mlcheck.thresholds import (
-    INIT_LOSS_TOLERANCE, INIT_OUTPUT_SPREAD, INIT_VALUE_SPREAD, PER_CLASS_MEAN_RTOL, SUM_ATOL,
+    INIT_LOSS_TOLERANCE, INIT_OUTPUT_SPREAD, INIT_VALUE_SPREAD, PER_CLASS_MEAN_RTOL,
 )
 
 
@@ -292,12 +292,10 @@ def _not_logits_to_the_loss(outputs: np.ndarray, reference: float) -> list[Evide
     a cross-entropy on logits costs ln C there. NLLLoss reads log-probabilities, so 0 is probability 1
     for every class. Outputs that are log-probabilities (or probabilities) over the batch axis instead
     of the classes' — a (log_)softmax with dim=0: pointnet.pytorch's classifier — name the activation."""
-    flat = outputs.reshape(len(outputs), -1).astype(np.float64)
-    if len(flat) >= 2 and np.isfinite(flat).all() and (
-            np.allclose(np.exp(flat).sum(axis=0), 1.0, rtol=0, atol=SUM_ATOL)
-            or (flat.min() >= 0 and np.allclose(flat.sum(axis=0), 1.0, rtol=0, atol=SUM_ATOL))):
+    columns = outputs.reshape(len(outputs), -1).T  # one row per output, over the batch's samples
+    if log_probability_rows(columns) or normalised_axis([columns]) == 1:
         return [(C.OUTPUT_ACTIVATION,
-                 f"the outputs are normalised over the batch: for every output, its {len(flat)} samples' values "
+                 f"the outputs are normalised over the batch: for every output, its {len(outputs)} samples' values "
                  "(exponentiated, for log-probabilities) sum to 1 — a softmax or log_softmax over dim 0, the batch, "
                  "not over the classes (dim=1): each sample's scores then depend on the rest of the batch, and the "
                  f"loss of all-zero outputs is {fmt(reference)} where a cross-entropy of logits costs ln C")]

@@ -701,7 +701,7 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
     if not causes and task == "classification" and targets.ids is not None:
         causes += _context(session, first, targets)
     if losses and not np.isfinite(losses[-1]) and not causes:
-        causes += trace_nonfinite(fresh, batches or [first], len(losses), targets, log, notes)
+        causes += trace_nonfinite(fresh, batches or [first], len(losses), log, notes)
         if not causes and initial_outputs is not None:
             # nothing in the values at that step (NaN weights from a NaN gradient): a loss whose backward
             # breaks at outputs a saturating softmax reaches
@@ -1205,8 +1205,8 @@ def _growth(before: np.ndarray, after: np.ndarray) -> float:
     return now / top if top > 0 else 1.0
 
 
-def trace_nonfinite(fresh: Callable[[], Any], batches: list[Any], step: int, targets: Targets,
-                    log: ProbeLog, notes: list[str]) -> list[Evidence]:
+def trace_nonfinite(fresh: Callable[[], Any], batches: list[Any], step: int, log: ProbeLog,
+                    notes: list[str]) -> list[Evidence]:
     """Where a loss that turned non-finite at ``step`` first broke: replay a fresh copy to the
     step before, then look at the outputs, the loss of those outputs and the gradients. A loss
     that is not finite for finite outputs, or a forward pass that is not finite from the start,
