@@ -1483,3 +1483,24 @@ def test_smoothed_class_probabilities_are_no_loss_that_ignores_the_class(mlcheck
                                   optimizer=lambda p: torch.optim.SGD(p, lr=1e-5))
     assert "loss_mismatch" not in info.value.causes, str(info.value)
     assert info.value.causes[:1] == ["lr_too_low"], str(info.value)
+
+
+def test_a_faster_retry_that_halves_the_loss_says_whether_it_then_fitted_the_batch():
+    """Halving the loss is the retry's own test; training on to the check's criterion is what would
+    make the rate a cause. AUTOTRAINER's circles net with ReLU (its fix, Adam 1e-3) halves the loss at
+    lr×10 and lr×100 but fits neither: the note says so, instead of a bare "succeeded" beside
+    "no probe named a cause"."""
+    import random
+
+    from tests.real_programs import autotrainer_gradient_vanish as circles
+
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
+    b = circles.fixed("torch")
+    with pytest.raises(CheckFailed) as failed:
+        MLCheck().overfit_one_batch(b["model"], b["batch"], loss_fn=b["loss_fn"], optimizer=b["optimizer"])
+    text = str(failed.value)
+    assert failed.value.causes == [] and "no probe named a cause" in text, text
+    assert ("a retry at lr×10: loss 0.7687 → 0.3247 in 400 steps (halved: succeeded, then trained on to step 400 "
+            "without fitting the batch by the check's criterion)") in text, text

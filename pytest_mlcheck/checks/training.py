@@ -449,6 +449,12 @@ def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[A
                 verdict = (f"fitted the batch by the check's criterion: succeeded" if log.without_decay > 0 else
                            f"reached {target}, not fitting the batch: succeeded" if ok else
                            f"did not reach {target}, nor fit the batch by the check's criterion")
+            plain = not (quiet or no_decay or rescaled or standardised) and goal is None and fraction is None
+            trained_on = (log.fitted or {}).get(factor) if plain and ok else None
+            if trained_on is not None:  # halving is the probe's test; whether it fitted is the check's
+                verdict += (f", then fitted the batch by the check's criterion at step {trained_on}" if trained_on > 0
+                            else f", then trained on to step {-trained_on} without fitting the batch by the "
+                                 "check's criterion")
             log.add(f"a retry at {what}: loss {fmt(start)} → {fmt(end)} in {n} steps ({verdict})")
             if deaf and deaf[0] not in log.lines:
                 log.add(deaf[0])
