@@ -158,6 +158,13 @@ TARGET_LEAKAGE = _cause("target_leakage", "the model reads the targets it is tra
                         keras="MultiHeadAttention(..., use_causal_mask=True) and no Bidirectional layer before a "
                               "next-token head, or shift the targets past what the model sees; drop a feature "
                               "computed from the label from the inputs")
+TARGETS_SHIFTED = _cause("targets_shifted", "each output of a left-to-right sequence model is scored against the "
+                                            "token two or more positions after the last one it reads, so one it "
+                                            "never sees lies between: the targets shifted twice",
+                         torch="shift the targets once: a Hugging Face causal LM takes labels=input_ids and shifts "
+                               "them inside its loss; a loss that does not shift takes x[:, :-1] with x[:, 1:]",
+                         keras="shift the targets once, by one position: inputs x[:, :-1] with targets x[:, 1:] "
+                               "(or the ids themselves where the loss shifts them)")
 CONTEXT_IGNORED = _cause("context_ignored", "a sequence model's output at a position reads no other position's "
                                             "input, while the targets there need them",
                          torch="carry the recurrent state from step to step (h = cell(x[:, t], h) in the loop, the "

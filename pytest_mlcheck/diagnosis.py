@@ -1378,6 +1378,68 @@ def copied_targets(x: np.ndarray | None, y: np.ndarray | None, predict: Callable
     return []
 
 
+def skipped_tokens(x: np.ndarray | None, y: np.ndarray | None, predict: Callable[[np.ndarray], np.ndarray],
+                   loss_of: Callable[[np.ndarray], float]) -> list[Evidence]:
+    """Targets shifted twice: the loss scores the output at each position of a left-to-right model
+    against the input token two or more positions ahead, so the token in between is one it never
+    reads. The distance adds what the data shift (targets the input ids ``shift`` positions ahead,
+    :func:`_next_token_targets`) and what the loss shifts itself (outputs that predict each position's
+    target one position later scoring below outputs that predict it in place: a Hugging Face
+    causal-LM loss, which drops the first label). Next-token training is one in all: the ids
+    themselves under a shifting loss, or ids one ahead under one that does not. The model is
+    left-to-right along the sequence when changing the input at one position moves the outputs
+    there and at no earlier position (``LEAK_RTOL``); a model that reads ahead copies its targets
+    instead, which :func:`target_leak` names."""
+    found = _next_token_targets(x, y)
+    if found is None:
+        return []
+    ids, onehot, axis, shift, offset = found
+    y = np.asarray(y)
+    if axis != 1 or offset or y.ndim != 2 or y.shape[1] < 4 or len(np.unique(ids)) < 2:
+        return []
+    try:
+        before = predict(x)
+    except Exception:  # the model refuses the batch here: no evidence either way
+        return []
+    classes_last = None if before is None or not np.isfinite(before).all() else _classes_last(before, y)
+    if classes_last is None:
+        return []
+    classes = before.shape[-1] if classes_last else before.shape[1]
+    if y.min() < 0 or y.max() >= classes:
+        return []
+    later = np.concatenate([y[:, 1:], y[:, -1:]], axis=1)  # each position's target one position later
+    in_place, one_later = (loss_of(_one_hot_logits(a, classes, classes_last).astype(before.dtype)) for a in (y, later))
+    if not (np.isfinite(in_place) and np.isfinite(one_later)):
+        return []
+    by_loss = 1 if one_later < 0.5 * in_place else 0 if in_place <= one_later else None
+    if by_loss is None or shift + by_loss < 2:
+        return []
+    at = y.shape[1] // 2
+    try:
+        after = predict(_another_id_at(x, ids, onehot, 1, at))
+    except Exception:
+        return []
+    out_axis = 1 if classes_last else 2
+    scale = float(np.abs(before).max()) or 1.0
+    if after is None or np.shape(after) != np.shape(before) \
+            or _largest_move(before, after, np.arange(at), out_axis) > LEAK_RTOL * scale \
+            or _largest_move(before, after, at, out_axis) <= LEAK_RTOL * scale:
+        return []  # not left-to-right (one that reads ahead copies: target_leak), or blind to its own input
+    ahead = shift + by_loss
+    how = (f"the targets are the input ids {shift} position{'s' if shift > 1 else ''} ahead" + (
+        f", and the loss shifts them once more itself (outputs that predict each position's target one position "
+        f"later score {fmt(one_later)}, outputs that predict it in place {fmt(in_place)}: a causal-LM loss that "
+        "drops the first label)" if by_loss else
+        f" under a loss that pairs them in place (outputs that predict each target in place score {fmt(in_place)}, "
+        f"one position later {fmt(one_later)})"))
+    return [(C.TARGETS_SHIFTED,
+             f"{how}: the output at each position is scored against the input {ahead} positions ahead, yet the model "
+             f"is left-to-right (changing the input at position {at} moved the outputs there and at no earlier "
+             f"position), so the " + ("token in between is" if ahead == 2 else f"{ahead - 1} tokens in between are")
+             + " never read: it learns to guess past a token "
+             "instead of predicting the next one")]
+
+
 def context_ignored(x: np.ndarray | None, y: np.ndarray | None, predict: Callable[[np.ndarray], np.ndarray],
                     demanded: np.ndarray | None) -> list[Evidence]:
     """Per-position class ids ``y`` for token inputs ``x`` of the same (N, T) layout, where a model

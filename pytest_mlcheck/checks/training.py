@@ -704,6 +704,8 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
         causes += _unpaired(session, targets, first, initial_outputs, final)
     if not causes:
         causes += _leaked(session, first)
+    if not causes:
+        causes += _skipped(session, first)
     if not causes and task == "classification" and targets.ids is not None:
         causes += _context(session, first, targets)
     if losses and not np.isfinite(losses[-1]) and not causes:
@@ -1047,6 +1049,13 @@ def _leaked(session: Any, first: Any) -> list[Evidence]:
         or diagnosis.label_column_in_inputs(x, y, predict)
 
 
+def _skipped(session: Any, first: Any) -> list[Evidence]:
+    """:func:`diagnosis.skipped_tokens` on the batch, in eval mode on the run's copy (targets shifted
+    twice fit as well as a model can guess past a token: the loss falls, and a pass proves nothing)."""
+    return diagnosis.skipped_tokens(session.inputs(first), session.labels(first), _predictor(session),
+                                    lambda outputs: session.loss_of(outputs, first))
+
+
 def _predictor(session: Any) -> Callable[[np.ndarray], np.ndarray]:
     """The run's copy in eval mode on inputs like the batch's (ids the probes changed)."""
     return lambda inputs: session.predict(session.prepare(inputs, None))
@@ -1082,6 +1091,9 @@ def passed_unless_proven(run: CheckRun, model: Any, settings: Settings, spec: Tr
     leaked = _leaked(session, first)
     if leaked:
         raise run.fail("the loss fell, but the model sees the targets it predicts", leaked)
+    skipped = _skipped(session, first)
+    if skipped:
+        raise run.fail("the loss fell, but each output is scored against a token past the next one", skipped)
     unregistered = [] if looked else _unregistered(session, first)
     if unregistered:  # the rest of the model fitted around weights that stay as initialised
         raise run.fail("the loss fell, but tensors that reach it are never trained", unregistered)

@@ -1,0 +1,139 @@
+"""Targets shifted twice: a left-to-right model scored on the token two positions after the last one
+it reads. The data shifts the targets (``y = tokens[:, 1:]``) and so does the loss (a Hugging Face
+causal-LM loss drops the first label: delphi-suite/delphi PR #134), or the data shifts them by two
+(tamangmilan/llama3's BOS prepended to the inputs and not to the targets). The loss falls all the
+same — the model learns to guess past a token — so the training checks fail on a pass too, naming
+``targets_shifted``. Correct twins: one shift, in the data or in the loss; a model that reads both ways
+copies its shifted targets instead, which stays ``target_leakage``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from pytest_mlcheck import CheckFailed, diagnosis
+
+V = 16
+
+
+class _TokenNet(nn.Module):
+    """Embedding -> GRU (left-to-right, or both ways) -> per-token logits (N, T, V)."""
+
+    def __init__(self, both_ways: bool = False) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.embed = nn.Embedding(V, 16)
+        self.rnn = nn.GRU(16, 8 if both_ways else 16, batch_first=True, bidirectional=both_ways)
+        self.head = nn.Linear(16, V)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.head(self.rnn(self.embed(tokens))[0])
+
+
+def _chains(n: int = 32, length: int = 14) -> np.ndarray:
+    """Token sequences whose next token follows from the current one ((3t + 1) mod V), from random starts:
+    next-token targets a left-to-right model learns fast, and so are targets two ahead."""
+    seq = np.zeros((n, length), dtype=np.int64)
+    seq[:, 0] = np.random.default_rng(0).integers(0, V, n)
+    for t in range(1, length):
+        seq[:, t] = (3 * seq[:, t - 1] + 1) % V
+    return seq
+
+
+def _in_place(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(out.transpose(1, 2), y)
+
+
+def _shifting(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """A causal-LM loss: output t against label t + 1 (the first label dropped), as Hugging Face's does."""
+    return F.cross_entropy(out[:, :-1].transpose(1, 2), y[:, 1:])
+
+
+def _batch(ahead: int) -> tuple[torch.Tensor, torch.Tensor]:
+    s = torch.tensor(_chains())
+    return (s, s) if ahead == 0 else (s[:, :-ahead], s[:, ahead:])
+
+
+def _adam(p):
+    return torch.optim.Adam(p, lr=1e-2)
+
+
+@pytest.mark.parametrize("ahead, loss", [(2, _in_place), (1, _shifting)], ids=["data shifts twice", "data and loss"])
+@pytest.mark.parametrize("check", ["overfit_one_batch", "loss_decreases"])
+def test_a_left_to_right_model_scored_two_tokens_ahead_fails_though_its_loss_falls(mlcheck, check, ahead, loss):
+    batch = _batch(ahead)
+    call = getattr(mlcheck, check)
+    with pytest.raises(CheckFailed) as failed:
+        call(_TokenNet(), batch if check == "overfit_one_batch" else [batch], loss_fn=loss, optimizer=_adam)
+    text = str(failed.value)
+    assert failed.value.causes == ["targets_shifted"], text
+    assert "scored against the input 2 positions ahead" in text and "token in between is never read" in text
+    assert ("the loss shifts them once more itself" in text) == (loss is _shifting), text
+    assert "the loss fell, but each output is scored against a token past the next one" in text
+
+
+@pytest.mark.parametrize("ahead, loss", [(1, _in_place), (0, _shifting)], ids=["data shifts", "loss shifts"])
+def test_one_shift_in_the_data_or_in_the_loss_passes(mlcheck, ahead, loss):
+    batch = _batch(ahead)
+    assert mlcheck.overfit_one_batch(_TokenNet(), batch, loss_fn=loss, optimizer=_adam).passed
+    assert mlcheck.loss_decreases(_TokenNet(), [batch], loss_fn=loss, optimizer=_adam).passed
+
+
+def test_a_model_that_reads_both_ways_copies_shifted_targets_and_stays_a_leak(mlcheck):
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.overfit_one_batch(_TokenNet(both_ways=True), _batch(2), loss_fn=_in_place, optimizer=_adam)
+    assert failed.value.causes == ["target_leakage"], str(failed.value)
+
+
+def test_the_probe_adds_the_data_shift_and_the_loss_shift_for_a_left_to_right_model():
+    s = _chains(8, 14)
+    eye = np.eye(V, dtype=np.float32)
+    causal = lambda ids: eye[np.asarray(ids)] + 0.5 * eye[np.roll(np.asarray(ids), 1, axis=1)]  # noqa: E731
+    both = lambda ids: eye[np.asarray(ids)] + eye[np.roll(np.asarray(ids), -1, axis=1)]  # noqa: E731 - reads i+1
+
+    def ce(y: np.ndarray, shift: int):
+        def loss(outputs: np.ndarray) -> float:
+            logp = outputs - np.log(np.exp(outputs).sum(-1, keepdims=True))
+            return float(-np.take_along_axis(logp[:, :logp.shape[1] - shift], y[:, shift:, None], axis=-1).mean())
+        return loss
+
+    x1, y1 = s[:, :-1], s[:, 1:]
+    x2, y2 = s[:, :-2], s[:, 2:]
+    (cause, said), = diagnosis.skipped_tokens(x2, y2, causal, ce(y2, 0))
+    assert cause == "targets_shifted" and "2 positions ahead under a loss that pairs them in place" in said
+    (cause, said), = diagnosis.skipped_tokens(x1, y1, causal, ce(y1, 1))
+    assert cause == "targets_shifted" and "shifts them once more itself" in said
+    x3, y3 = s[:, :-3], s[:, 3:]
+    assert "the 2 tokens in between are never read" in diagnosis.skipped_tokens(x3, y3, causal, ce(y3, 0))[0][1]
+    assert diagnosis.skipped_tokens(x1, y1, causal, ce(y1, 0)) == []  # next-token training
+    assert diagnosis.skipped_tokens(s, s, causal, ce(s, 1)) == []  # the ids themselves, a loss that shifts
+    assert diagnosis.skipped_tokens(x2, y2, both, ce(y2, 0)) == []  # reads ahead: target_leak's case
+    assert diagnosis.skipped_tokens(x2, (y2 + 5) % V, causal, ce(y2, 0)) == []  # targets are not the inputs
+
+
+# -- Keras: the same rule through the Keras adapter ------------------------------------------------
+
+def _keras_net(length: int):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((length,), dtype="int32"), keras.layers.Embedding(V, 16),
+                              keras.layers.GRU(16, return_sequences=True), keras.layers.Dense(V)])
+    model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  optimizer=keras.optimizers.Adam(1e-2))
+    return model
+
+
+@pytest.mark.parametrize("ahead", [1, 2])
+def test_keras_targets_two_ahead_fail_and_one_ahead_pass(mlcheck, ahead):
+    s = _chains().astype("int32")
+    batch = (s[:, :-ahead], s[:, ahead:])
+    if ahead == 1:
+        assert mlcheck.overfit_one_batch(_keras_net(s.shape[1] - 1), batch).passed
+        return
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.overfit_one_batch(_keras_net(s.shape[1] - 2), batch)
+    assert failed.value.causes == ["targets_shifted"], str(failed.value)
