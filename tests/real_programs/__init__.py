@@ -375,4 +375,8 @@ PROGRAMS: tuple[str, ...] = (
     # eighty-fourth held-out batch (ported blind to the probes)
     "b84a_recbole_line_neg_sampling_loss_without_log",
     "b84c_wifi_csi_sensing_widar_lstm_permute_time_axis_as_features",
+    # eighty-fifth held-out batch (ported blind to the probes)
+    "b85a_delphi_llama_lm_labels_shifted_twice",
+    "b85c_sledge_vae_bce_with_logits_arguments_swapped",
+    "b85d_pytorch_pose_crop_resize_dims_swapped_rotation_reversed",
 )
