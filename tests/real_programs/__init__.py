@@ -379,4 +379,7 @@ PROGRAMS: tuple[str, ...] = (
     "b85a_delphi_llama_lm_labels_shifted_twice",
     "b85c_sledge_vae_bce_with_logits_arguments_swapped",
     "b85d_pytorch_pose_crop_resize_dims_swapped_rotation_reversed",
+    # eighty-sixth held-out batch (ported blind to the probes)
+    "b86a_howl_ctc_blank_index_is_keyword_label",
+    "b86c_mmselfsup_simclr_views_concatenated_positive_index_interleaved",
 )
