@@ -1299,6 +1299,16 @@ def target_leak(x: np.ndarray | None, y: np.ndarray | None,
              "predicting it and a fitted batch proves nothing")]
 
 
+def _left_to_right(before: np.ndarray, after: np.ndarray, at: int, axis: int, scale: float) -> float | None:
+    """How far the outputs at position ``at`` along ``axis`` moved when the input there changed, where
+    they moved (beyond ``LEAK_RTOL`` of ``scale``) and no output before ``at`` did: a model that reads
+    left to right; None otherwise."""
+    there = _largest_move(before, after, at, axis)
+    if _largest_move(before, after, np.arange(at), axis) > LEAK_RTOL * scale or there <= LEAK_RTOL * scale:
+        return None
+    return there
+
+
 def _largest_move(before: np.ndarray, after: np.ndarray, positions: Any, axis: int) -> float:
     """How far the outputs at ``positions`` (one index or several) along ``axis`` moved, at most."""
     return float(np.abs(np.take(after, positions, axis=axis) - np.take(before, positions, axis=axis)).max())
@@ -1344,12 +1354,11 @@ def copied_targets(x: np.ndarray | None, y: np.ndarray | None, predict: Callable
         except Exception:
             return []
         out_axis = axis if classes_last else axis + 1
-        earlier = _largest_move(before, after, np.arange(at), out_axis)
-        there = _largest_move(before, after, at, out_axis)
+        there = _left_to_right(before, after, at, out_axis, scale)
         # the next position reads the change too in a model that carries context forward; positions
         # that are independent (the batch axis of a seq-first layout) do not
         carried = _largest_move(before, after, at + 1, out_axis) > LEAK_RTOL * scale
-        if earlier > LEAK_RTOL * scale or there <= LEAK_RTOL * scale or not carried:
+        if there is None or not carried:
             continue  # not left-to-right along this axis, blind to its own position, or no context
         following = np.concatenate([np.take(ids, np.arange(1, length), axis=axis),
                                     np.take(ids, [length - 1], axis=axis)], axis=axis)
@@ -1422,8 +1431,7 @@ def skipped_tokens(x: np.ndarray | None, y: np.ndarray | None, predict: Callable
     out_axis = 1 if classes_last else 2
     scale = float(np.abs(before).max()) or 1.0
     if after is None or np.shape(after) != np.shape(before) \
-            or _largest_move(before, after, np.arange(at), out_axis) > LEAK_RTOL * scale \
-            or _largest_move(before, after, at, out_axis) <= LEAK_RTOL * scale:
+            or _left_to_right(before, after, at, out_axis, scale) is None:
         return []  # not left-to-right (one that reads ahead copies: target_leak), or blind to its own input
     ahead = shift + by_loss
     how = (f"the targets are the input ids {shift} position{'s' if shift > 1 else ''} ahead" + (
