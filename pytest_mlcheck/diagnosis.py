@@ -1420,7 +1420,10 @@ def skipped_tokens(x: np.ndarray | None, y: np.ndarray | None, predict: Callable
     in_place, one_later = (loss_of(_one_hot_logits(a, classes, classes_last).astype(before.dtype)) for a in (y, later))
     if not (np.isfinite(in_place) and np.isfinite(one_later)):
         return []
-    by_loss = 1 if one_later < 0.5 * in_place else 0 if in_place <= one_later else None
+    # by order and a gap of half the larger magnitude, whatever the sign: an NLLLoss on these outputs is
+    # negative (−10 where a position's pick is its target), and half of a negative loss lies above it
+    gap = in_place - one_later
+    by_loss = 1 if gap > 0.5 * max(abs(in_place), abs(one_later)) else 0 if one_later >= in_place else None
     if by_loss is None or shift + by_loss < 2:
         return []
     at = y.shape[1] // 2
