@@ -57,6 +57,12 @@ def _batch(ahead: int) -> tuple[torch.Tensor, torch.Tensor]:
     return (s, s) if ahead == 0 else (s[:, :-ahead], s[:, ahead:])
 
 
+def _causal(ids: np.ndarray) -> np.ndarray:
+    """A left-to-right stand-in for a model: output i reads inputs i and i - 1 (context carried one step)."""
+    eye = np.eye(V, dtype=np.float32)
+    return eye[np.asarray(ids)] + 0.5 * eye[np.roll(np.asarray(ids), 1, axis=1)]
+
+
 def _adam(p):
     return torch.optim.Adam(p, lr=1e-2)
 
@@ -91,7 +97,6 @@ def test_a_model_that_reads_both_ways_copies_shifted_targets_and_stays_a_leak(ml
 def test_the_probe_adds_the_data_shift_and_the_loss_shift_for_a_left_to_right_model():
     s = _chains(8, 14)
     eye = np.eye(V, dtype=np.float32)
-    causal = lambda ids: eye[np.asarray(ids)] + 0.5 * eye[np.roll(np.asarray(ids), 1, axis=1)]  # noqa: E731
     both = lambda ids: eye[np.asarray(ids)] + eye[np.roll(np.asarray(ids), -1, axis=1)]  # noqa: E731 - reads i+1
 
     def ce(y: np.ndarray, shift: int):
@@ -102,16 +107,16 @@ def test_the_probe_adds_the_data_shift_and_the_loss_shift_for_a_left_to_right_mo
 
     x1, y1 = s[:, :-1], s[:, 1:]
     x2, y2 = s[:, :-2], s[:, 2:]
-    (cause, said), = diagnosis.skipped_tokens(x2, y2, causal, ce(y2, 0))
+    (cause, said), = diagnosis.skipped_tokens(x2, y2, _causal, ce(y2, 0))
     assert cause == "targets_shifted" and "2 positions ahead under a loss that pairs them in place" in said
-    (cause, said), = diagnosis.skipped_tokens(x1, y1, causal, ce(y1, 1))
+    (cause, said), = diagnosis.skipped_tokens(x1, y1, _causal, ce(y1, 1))
     assert cause == "targets_shifted" and "shifts them once more itself" in said
     x3, y3 = s[:, :-3], s[:, 3:]
-    assert "the 2 tokens in between are never read" in diagnosis.skipped_tokens(x3, y3, causal, ce(y3, 0))[0][1]
-    assert diagnosis.skipped_tokens(x1, y1, causal, ce(y1, 0)) == []  # next-token training
-    assert diagnosis.skipped_tokens(s, s, causal, ce(s, 1)) == []  # the ids themselves, a loss that shifts
+    assert "the 2 tokens in between are never read" in diagnosis.skipped_tokens(x3, y3, _causal, ce(y3, 0))[0][1]
+    assert diagnosis.skipped_tokens(x1, y1, _causal, ce(y1, 0)) == []  # next-token training
+    assert diagnosis.skipped_tokens(s, s, _causal, ce(s, 1)) == []  # the ids themselves, a loss that shifts
     assert diagnosis.skipped_tokens(x2, y2, both, ce(y2, 0)) == []  # reads ahead: target_leak's case
-    assert diagnosis.skipped_tokens(x2, (y2 + 5) % V, causal, ce(y2, 0)) == []  # targets are not the inputs
+    assert diagnosis.skipped_tokens(x2, (y2 + 5) % V, _causal, ce(y2, 0)) == []  # targets are not the inputs
 
 
 # -- Keras: the same rule through the Keras adapter ------------------------------------------------
@@ -165,16 +170,14 @@ def test_a_negative_loss_is_read_by_order_not_by_half_of_it(mlcheck):
         return F.nll_loss(out.transpose(1, 2), y)
 
     assert mlcheck.overfit_one_batch(_LogSoftmaxNet(), (s[:, :-1], s[:, 1:]), loss_fn=nll, optimizer=_adam).passed
-    eye = np.eye(V, dtype=np.float32)
-    causal = lambda ids: eye[np.asarray(ids)] + 0.5 * eye[np.roll(np.asarray(ids), 1, axis=1)]  # noqa: E731
     x, y = s[:, :-1].numpy(), s[:, 1:].numpy()
 
     def picked(y: np.ndarray, shift: int):  # an NLL of the given outputs as they are (no log-softmax): negative
         return lambda out: float(-np.take_along_axis(out[:, :out.shape[1] - shift], y[:, shift:, None], -1).mean())
 
-    assert diagnosis.skipped_tokens(x, y, causal, picked(y, 0)) == []
+    assert diagnosis.skipped_tokens(x, y, _causal, picked(y, 0)) == []
     # shifting, on these rows: −10 one later against −7.8 in place, too close to tell: no verdict
-    assert diagnosis.skipped_tokens(x, y, causal, picked(y, 1)) == []
+    assert diagnosis.skipped_tokens(x, y, _causal, picked(y, 1)) == []
     c = _chains(8, 14)  # no repeats: a negative loss that shifts is told as a positive one is
-    (cause, _), = diagnosis.skipped_tokens(c[:, :-1], c[:, 1:], causal, picked(c[:, 1:], 1))
+    (cause, _), = diagnosis.skipped_tokens(c[:, :-1], c[:, 1:], _causal, picked(c[:, 1:], 1))
     assert cause == "targets_shifted"

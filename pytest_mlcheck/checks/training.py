@@ -437,8 +437,10 @@ def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[A
             ", no weight decay" if no_decay else "") + (
             ", every weighted layer rescaled to unit-variance outputs" if rescaled else "") + (
             ", the targets standardised" if standardised else "")
+        # a plain retry changes the rate alone: its curve and outputs are kept, and it trains on to the criterion
+        plain = not (quiet or no_decay or rescaled or standardised) and goal is None and fraction is None
         ok, end, start, n = _attempt(factor, quiet=quiet, no_decay=no_decay, rescaled=rescaled, goal=goal,
-                                     standardised=standardised, fraction=fraction)
+                                     standardised=standardised, fraction=fraction, plain=plain)
         if log is not None and n:  # a retry stopped before its first step says why in its own line
             each = ", each batch against its own start" if len(raws) > 1 else ""
             target = f"{fmt(goal)}" if goal is not None else f"{fmt(fraction)} of its batch's start" \
@@ -449,7 +451,6 @@ def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[A
                 verdict = (f"fitted the batch by the check's criterion: succeeded" if log.without_decay > 0 else
                            f"reached {target}, not fitting the batch: succeeded" if ok else
                            f"did not reach {target}, nor fit the batch by the check's criterion")
-            plain = not (quiet or no_decay or rescaled or standardised) and goal is None and fraction is None
             trained_on = (log.fitted or {}).get(factor) if plain and ok else None
             if trained_on is not None:  # halving is the probe's test; whether it fitted is the check's
                 verdict += (f", then fitted the batch by the check's criterion at step {trained_on}" if trained_on > 0
@@ -462,14 +463,13 @@ def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[A
         return ok, end
 
     def _attempt(factor: float, *, quiet: bool, no_decay: bool, rescaled: bool, goal: float | None,
-                 standardised: bool, fraction: float | None) -> tuple[bool, float, float, int]:
+                 standardised: bool, fraction: float | None, plain: bool) -> tuple[bool, float, float, int]:
         used = _standardised_targets(raws) if standardised else raws
         if used is None:  # targets that are not one float array: nothing to standardise
             return False, float("nan"), float("nan"), 0
         probe = open_session(model, settings, spec, within=within)
         try:
             batches = [probe.prepare(*raw) for raw in used]
-            plain = not (quiet or no_decay or rescaled or standardised) and goal is None and fraction is None
             before = probe.parameter_values() if plain and factor != 1.0 and curves else None
             fitting = fit is not None and log is not None and log.fitted is not None and plain
             # a copy without weight decay that misses its goal trains on to the check's own criterion
