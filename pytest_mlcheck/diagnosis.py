@@ -1364,8 +1364,11 @@ def copied_targets(x: np.ndarray | None, y: np.ndarray | None, predict: Callable
                                     np.take(ids, [length - 1], axis=axis)], axis=axis)
         preceding = np.concatenate([np.take(ids, [0], axis=axis),
                                     np.take(ids, np.arange(length - 1), axis=axis)], axis=axis)
-        scored = [loss_of(_one_hot_logits(a, classes, classes_last).astype(before.dtype))
-                  for a in (ids, preceding, following)]
+        try:
+            scored = [float(loss_of(_one_hot_logits(a, classes, classes_last).astype(before.dtype)))
+                      for a in (ids, preceding, following)]
+        except Exception:  # a loss that refuses the probe's outputs: no evidence either way
+            return []
         if not np.isfinite(scored).all():
             return []
         copying, repeating, predicting = scored
@@ -1404,7 +1407,7 @@ def skipped_tokens(x: np.ndarray | None, y: np.ndarray | None, predict: Callable
         return []
     ids, onehot, axis, shift, offset = found
     y = np.asarray(y)
-    if axis != 1 or offset or y.ndim != 2 or y.shape[1] < 4 or len(np.unique(ids)) < 2:
+    if axis != 1 or y.ndim != 2 or y.shape[1] < 4 or len(np.unique(ids)) < 2:
         return []
     try:
         before = predict(x)
@@ -1417,27 +1420,42 @@ def skipped_tokens(x: np.ndarray | None, y: np.ndarray | None, predict: Callable
     if y.min() < 0 or y.max() >= classes:
         return []
     later = np.concatenate([y[:, 1:], y[:, -1:]], axis=1)  # each position's target one position later
-    in_place, one_later = (loss_of(_one_hot_logits(a, classes, classes_last).astype(before.dtype)) for a in (y, later))
+    try:
+        in_place, one_later = (float(loss_of(_one_hot_logits(a, classes, classes_last).astype(before.dtype)))
+                               for a in (y, later))
+    except Exception:  # a loss that refuses the probe's outputs: no evidence either way
+        return []
     if not (np.isfinite(in_place) and np.isfinite(one_later)):
         return []
     # by order and a gap of half the larger magnitude, whatever the sign: an NLLLoss on these outputs is
     # negative (−10 where a position's pick is its target), and half of a negative loss lies above it
     gap = in_place - one_later
     by_loss = 1 if gap > 0.5 * max(abs(in_place), abs(one_later)) else 0 if one_later >= in_place else None
-    if by_loss is None or shift + by_loss < 2:
+    if by_loss is None or shift + offset + by_loss < 2:
         return []
-    at = y.shape[1] // 2
+    changed = offset + y.shape[1] // 2  # an input position the outputs read, whichever reading holds
     try:
-        after = predict(_another_id_at(x, ids, onehot, 1, at))
+        after = predict(_another_id_at(x, ids, onehot, 1, changed))
     except Exception:
         return []
-    out_axis = 1 if classes_last else 2
+    if after is None or np.shape(after) != np.shape(before):
+        return []
+    # the data show only offset + shift: where the outputs sit on the inputs — from position 0 (labels
+    # trimmed by a model's own causal-LM loss line up one further in), from ``offset`` (a decoder's part
+    # after its source) or in between — is what the first output to move when one input changes says.
+    # One that reads ahead (target_leak's case) sits past ``offset``; one blind to its own position's
+    # input would read as sitting further left, and none sits before the first input
+    moved = np.abs(after - before).max(axis=tuple(a for a in range(before.ndim) if a != (1 if classes_last else 2)))
     scale = float(np.abs(before).max()) or 1.0
-    if after is None or np.shape(after) != np.shape(before) \
-            or _left_to_right(before, after, at, out_axis, scale) is None:
-        return []  # not left-to-right (one that reads ahead copies: target_leak), or blind to its own input
+    first = int(np.argmax(moved > LEAK_RTOL * scale)) if (moved > LEAK_RTOL * scale).any() else None
+    if first is None or not 0 <= changed - first <= offset:
+        return []
+    trimmed = changed - first < offset  # the targets line up further in than the outputs sit
+    shift += offset - (changed - first)
     ahead = shift + by_loss
-    how = (f"the targets are the input ids {shift} position{'s' if shift > 1 else ''} ahead" + (
+    if ahead < 2:
+        return []  # the outputs sit on the decoder's part: next-token training
+    how = (f"the targets{', as the loss pairs them with the outputs,' if trimmed else ''} are the input ids {shift} position{'s' if shift > 1 else ''} ahead" + (
         f", and the loss shifts them once more itself (outputs that predict each position's target one position "
         f"later score {fmt(one_later)}, outputs that predict it in place {fmt(in_place)}: a causal-LM loss that "
         "drops the first label)" if by_loss else
@@ -1445,8 +1463,8 @@ def skipped_tokens(x: np.ndarray | None, y: np.ndarray | None, predict: Callable
         f"one position later {fmt(one_later)})"))
     return [(C.TARGETS_SHIFTED,
              f"{how}: the output at each position is scored against the input {ahead} positions ahead, yet the model "
-             f"is left-to-right (changing the input at position {at} moved the outputs there and at no earlier "
-             f"position), so the " + ("token in between is" if ahead == 2 else f"{ahead - 1} tokens in between are")
+             f"is left-to-right (changing the input at position {changed} moved the outputs at position {first} "
+             f"and at no earlier one), so the " + ("token in between is" if ahead == 2 else f"{ahead - 1} tokens in between are")
              + " never read: it learns to guess past a token "
              "instead of predicting the next one")]
 

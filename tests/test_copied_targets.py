@@ -133,6 +133,11 @@ def test_the_probe_needs_a_left_to_right_model_and_a_loss_that_rewards_the_copy(
     (cause, said), = diagnosis.copied_targets(x, x, causal, backwards)
     assert cause == "target_leakage" and "the shift runs the wrong way" in said
 
+    def refuses(outputs: np.ndarray) -> float:
+        raise ValueError("a loss that takes only the model's own outputs")
+
+    assert diagnosis.copied_targets(x, x, causal, refuses) == []  # no evidence, not a crash
+
 
 # -- Keras: the same rule through the Keras adapter ------------------------------------------------
 

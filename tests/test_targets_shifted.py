@@ -94,16 +94,18 @@ def test_a_model_that_reads_both_ways_copies_shifted_targets_and_stays_a_leak(ml
     assert failed.value.causes == ["target_leakage"], str(failed.value)
 
 
+def ce(y: np.ndarray, shift: int):
+    """A cross-entropy of (N, T, V) outputs against ``y``, output t against label t + ``shift``."""
+    def loss(outputs: np.ndarray) -> float:
+        logp = outputs - np.log(np.exp(outputs).sum(-1, keepdims=True))
+        return float(-np.take_along_axis(logp[:, :logp.shape[1] - shift], y[:, shift:, None], axis=-1).mean())
+    return loss
+
+
 def test_the_probe_adds_the_data_shift_and_the_loss_shift_for_a_left_to_right_model():
     s = _chains(8, 14)
     eye = np.eye(V, dtype=np.float32)
     both = lambda ids: eye[np.asarray(ids)] + eye[np.roll(np.asarray(ids), -1, axis=1)]  # noqa: E731 - reads i+1
-
-    def ce(y: np.ndarray, shift: int):
-        def loss(outputs: np.ndarray) -> float:
-            logp = outputs - np.log(np.exp(outputs).sum(-1, keepdims=True))
-            return float(-np.take_along_axis(logp[:, :logp.shape[1] - shift], y[:, shift:, None], axis=-1).mean())
-        return loss
 
     x1, y1 = s[:, :-1], s[:, 1:]
     x2, y2 = s[:, :-2], s[:, 2:]
@@ -117,6 +119,46 @@ def test_the_probe_adds_the_data_shift_and_the_loss_shift_for_a_left_to_right_mo
     assert diagnosis.skipped_tokens(s, s, _causal, ce(s, 1)) == []  # the ids themselves, a loss that shifts
     assert diagnosis.skipped_tokens(x2, y2, both, ce(y2, 0)) == []  # reads ahead: target_leak's case
     assert diagnosis.skipped_tokens(x2, (y2 + 5) % V, _causal, ce(y2, 0)) == []  # targets are not the inputs
+
+    def refuses(outputs: np.ndarray) -> float:
+        raise ValueError("a loss that takes only the model's own outputs")
+
+    assert diagnosis.skipped_tokens(x2, y2, _causal, refuses) == []  # no evidence, not a crash
+
+
+def test_where_the_outputs_sit_on_the_inputs_is_read_from_the_first_output_to_move():
+    """Targets shorter than the inputs line up at ``offset + shift`` and the data cannot split the two:
+    labels a model's own causal-LM loss trimmed (outputs from the first input on, targets two ahead read
+    as one ahead from position 1) or a decoder's part after its source (outputs from the source's end
+    on). Changing one input and finding the first output that moves tells where the outputs sit."""
+    ids = np.random.default_rng(1).integers(0, V, (8, 16))
+
+    def sitting(start: int, length: int):
+        return lambda a: _causal(a)[:, start:start + length]
+
+    (cause, said), = diagnosis.skipped_tokens(ids, ids[:, 2:], sitting(0, 14), ce(ids[:, 2:], 0))
+    assert cause == "targets_shifted" and "as the loss pairs them with the outputs, are the input ids 2" in said
+    assert "moved the outputs at position 8 and at no earlier one" in said
+    assert diagnosis.skipped_tokens(ids, ids[:, 1:], sitting(0, 15), ce(ids[:, 1:], 0)) == []
+    # a source of 5 tokens, then the decoder's: its targets one ahead pass, two ahead do not
+    assert diagnosis.skipped_tokens(ids, ids[:, 6:], sitting(5, 10), ce(ids[:, 6:], 0)) == []
+    (cause, said), = diagnosis.skipped_tokens(ids, ids[:, 7:], sitting(5, 9), ce(ids[:, 7:], 0))
+    assert cause == "targets_shifted" and "scored against the input 2 positions ahead" in said
+
+
+def test_a_causal_lm_with_its_own_loss_given_labels_already_shifted_fails(mlcheck):
+    """delphi-suite/delphi PR #134's call: ``LlamaForCausalLM(X, labels=Y)`` with ``Y = data[:, 1:]``, no
+    ``loss_fn``. The model's own loss trims a label off (the session shows labels 1..T-1 beside outputs
+    0..T-2), so the targets it pairs are the inputs two ahead; ``labels=X`` is the twin that passes."""
+    pytest.importorskip("transformers")
+    from tests.test_hugging_face import counting, gpt2
+
+    ids, _ = counting(16, length=18)
+    assert mlcheck.overfit_one_batch(gpt2(), (ids[:, :-1], ids[:, :-1])).passed
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.overfit_one_batch(gpt2(), (ids[:, :-1], ids[:, 1:]))
+    assert failed.value.causes == ["targets_shifted"], str(failed.value)
+    assert "as the loss pairs them with the outputs, are the input ids 2 positions ahead" in str(failed.value)
 
 
 # -- Keras: the same rule through the Keras adapter ------------------------------------------------
