@@ -600,14 +600,26 @@ def _one_hot_per_position(y: np.ndarray, out: np.ndarray, loss_at: LossAt) -> Op
 def _square_class_axis(out: np.ndarray, loss_at: LossAt) -> int:
     """Of outputs whose class axis could be axis 1 or the last (N, T, T) — a matching network's
     node-to-node scores for T node ids —, the axis the loss takes its softmax over: the one along
-    which a shift of every position by a constant of its own leaves the loss where it was. Axis 1
-    (torch's layout) where the loss tells neither (probabilities, a loss of its own)."""
+    which a shift of every position by a constant of its own leaves the loss where it was. Where
+    the loss tells neither (an NLLLoss, probabilities, a loss of its own), the axis the head itself
+    normalised — its outputs (log-)probabilities along one of the two only; else axis 1 (torch's
+    layout)."""
     base = loss_at(np.ascontiguousarray(out, dtype=np.float32))
     last = out.ndim - 1
-    if not _finite(base):
+    ignored = [_shift_ignored(out, axis, loss_at, base) for axis in (1, last)] if _finite(base) else []
+    if ignored == [False, True]:
+        return last
+    if ignored == [True, False]:
         return 1
-    ignored = [_shift_ignored(out, axis, loss_at, base) for axis in (1, last)]
-    return last if ignored == [False, True] else 1
+    normalised = [axis for axis in (1, last) if _normalised_along(out, axis)]
+    return normalised[0] if len(normalised) == 1 else 1
+
+
+def _normalised_along(out: np.ndarray, axis: int) -> bool:
+    """Whether every row of ``out`` along ``axis`` is probabilities or log-probabilities."""
+    rows = prediction_rows(out, axis)
+    return log_probability_rows(rows) or (bool(np.isfinite(rows).all()) and rows.min() >= 0
+                                          and bool(np.allclose(rows.sum(axis=1), 1.0, atol=1e-3)))
 
 
 def head_class_axis(shape: tuple, num_classes: Optional[int], out: Optional[np.ndarray] = None) -> Optional[int]:

@@ -181,6 +181,25 @@ def test_square_scores_are_read_along_the_axis_the_loss_softmaxes(axis):
     assert decide(IDS, out, _ce_over(axis)).channel_axis == axis
 
 
+def _nll_over(axis: int):
+    """An NLLLoss over log-probabilities along ``axis``: linear in the outputs, so a shift along either axis moves it."""
+    def loss(out, targets=None):
+        return float(-np.take_along_axis(out, np.expand_dims(IDS, axis), axis).mean())
+    return loss
+
+
+@pytest.mark.parametrize("axis", [1, 2])
+def test_square_log_probabilities_under_an_nll_loss_are_read_along_the_axis_the_head_normalised(axis):
+    """An NLLLoss tells neither axis (graph_neural_net's matching network: ``log_softmax(raw_scores, dim=2)``
+    per node pair, scored row by row); the head's log-softmax does. Read along axis 1, the rows were no
+    log-probabilities, and a shift of +3 that lowers the NLL read as a loss expecting probabilities."""
+    scores = np.random.default_rng(0).normal(size=(8, 5, 5))
+    logp = (scores - np.log(np.exp(scores).sum(axis, keepdims=True))).astype(np.float32)
+    targets = decide(IDS, logp, _nll_over(axis))
+    assert targets.channel_axis == axis and not targets.problems, targets.problems
+    assert abs(targets.floor) < 1e-3  # log 1 at every target: the floor of log-probabilities, not of logits
+
+
 @pytest.mark.parametrize("softmax", [True, False], ids=["BROKEN softmax inside the loss", "cross-entropy of the scores"])
 def test_a_softmax_inside_a_keras_loss_is_judged_alike(mlcheck, softmax):
     x, dummy = (t.numpy() for t in _pairs())

@@ -382,4 +382,8 @@ PROGRAMS: tuple[str, ...] = (
     # eighty-sixth held-out batch (ported blind to the probes)
     "b86a_howl_ctc_blank_index_is_keyword_label",
     "b86c_mmselfsup_simclr_views_concatenated_positive_index_interleaved",
+    # eighty-seventh held-out batch (ported blind to the probes)
+    "b87a_graph_neural_net_qap_loss_returns_first_pair_only",
+    "b87b_gluonts_deepar_default_scale_zero_empty_context",
+    "b87d_chinese_text_cls_textrnn_att_uninitialized_attention_vector",
 )
