@@ -15,7 +15,7 @@ from pytest_mlcheck.thresholds import (
     ACCUMULATION_RATIO, BOUNDED_PRESSED, CHANGED_SAMPLES, INDEPENDENCE_RTOL, INIT_FADE, INPUT_MAX_SCALE, INPUT_MIN_PEAK, INPUT_RAW_SCALE, LEAK_COPY_MIN_SAMPLES, LEAK_COPY_MIN_VALUES, LEAK_LABEL_MAX_COLUMNS, LEAK_LABEL_MIN_SAMPLES, LEAK_RTOL,
     LEAK_PATH_NOISE, LEAK_PATH_RTOL, LEAK_SAMPLED_TARGETS, LR_AHEAD_SHARE, LR_VANISHED, OUTPUT_UNMOVED, OVERFIT_EXTEND,
     PAIRING_RTOL, PAIRING_SENSITIVE, PROBE_MAX_STEPS, PROBE_TARGET, RELAPSE, SIGNAL_FADED, SIGNAL_GONE, SOFTMAX_TWICE_PRESSED, SPIKE, STALL_FRACTION, TARGET_MAX_SCALE,
-    TARGET_RETRY_SCALE, UNREACHED_SHARE, UNREAD_MAX_COLUMNS,
+    TARGET_RETRY_SCALE, UNREACHED_SHARE, UNREAD_MAX_COLUMNS, UNREAD_SAMPLES_PROBED, UNREAD_SAMPLES_SHARE,
 )
 
 if TYPE_CHECKING:
@@ -831,6 +831,62 @@ def unread_outputs(outputs: np.ndarray, targets: Any, loss_at: Callable[[np.ndar
              f"{outputs.shape[1] - len(read)} columns leaves it exactly {fmt(base)}, so whatever feeds only those "
              "gets no gradient. The last layer does not produce what the loss takes (a missing output layer, a "
              "head of the wrong width): end the model in one output per target column")]
+
+
+def _sample_moves(given: np.ndarray) -> tuple[np.float32, np.ndarray]:
+    """How far :func:`unread_samples` moves a sample's outputs: the outputs' spread, or their size
+    where they barely differ (a zero-initialised head's uniform rows), times a seeded draw per value."""
+    spread = np.float32(max(float(np.std(given)), float(np.abs(given).mean())) or 1.0)
+    return spread, np.random.default_rng(0).uniform(0.5, 1.5, given.shape).astype(np.float32)
+
+
+def unread_samples(outputs: np.ndarray, loss_at: Callable[[np.ndarray], float],
+                   ignored: np.ndarray | None = None, *, quick: bool = False) -> list[Evidence]:
+    """Samples whose outputs the loss never reads: of ``UNREAD_SAMPLES_PROBED`` spread over the batch
+    (leaving out those whose every target the loss skips, ``ignored``), at least ``UNREAD_SAMPLES_SHARE``
+    leave the loss bit for bit where it was when their outputs move — up and down by 3× the outputs'
+    spread or size (each sample by a seeded amount of its own), or to the next sample's — while another's move
+    it. Those samples never train: a ``return`` inside the loop over the batch (graph_neural_net's
+    loss, reading its first pair of 32), a slice that keeps one sample. A loss that picks its hardest
+    samples (hard-example mining) reads a sample moved that far; one that draws (sampled negatives)
+    is no fixed function to probe. ``quick`` (a passing run): two loss calls decide whether to look —
+    every sample's outputs but the first's moved at once, then every one but the last's."""
+    given = np.asarray(outputs, dtype=np.float32)
+    n = len(given) if given.ndim else 0
+    if n < 4 or not np.isfinite(given).all():
+        return []
+    base = loss_at(given)
+    if not np.isfinite(base) or loss_at(given) != base:
+        return []
+    spread, noise = _sample_moves(given)
+    if quick:  # a pass: two loss calls first — every sample but the first moved, then every one but the last
+        if all(loss_at(np.where(keep, given, given + 3 * spread * noise)) != base
+               for keep in ((np.arange(n) == at).reshape((n,) + (1,) * (given.ndim - 1)) for at in (0, n - 1))):
+            return []
+    skipped = None if ignored is None or np.shape(ignored)[:1] != (n,) else \
+        np.asarray(ignored, dtype=bool).reshape(n, -1).all(axis=1)
+    probed = [int(i) for i in dict.fromkeys(np.linspace(0, n - 1, min(n, UNREAD_SAMPLES_PROBED)).round().astype(int))
+              if skipped is None or not skipped[int(i)]]
+    # the outputs' spread, or their size where they barely differ (a zero-initialised head's uniform rows)
+
+    def read(i: int) -> bool:
+        for row in (given[i] + 3 * spread * noise[i], given[i] - 3 * spread * noise[i], given[(i + 1) % n]):
+            moved = given.copy()
+            moved[i] = row
+            if loss_at(moved) != base:  # NaN (a loss that refuses the moved outputs) counts as read
+                return True
+        return False
+
+    reading = [i for i in probed if read(i)]
+    unread = [i for i in probed if i not in reading]
+    if not reading or len(probed) < 4 or len(unread) < UNREAD_SAMPLES_SHARE * len(probed):
+        return []
+    said = ", ".join(str(i) for i in reading)
+    return [(C.LOSS_MISMATCH,
+             f"the loss reads the outputs of only {len(reading)} of the {len(probed)} samples probed (sample(s) "
+             f"{said}): moving any other's outputs — by 3× their spread either way, or to the next sample's — "
+             f"leaves it exactly {fmt(base)}, so those samples never train. A loss that returns from inside the "
+             "loop over the batch, or keeps one sample (out[0]): score every sample and average")]
 
 
 def loss_rewards_classes(perfect: float, uninformative: float, form: str = "logits") -> list[Evidence]:

@@ -127,8 +127,10 @@ def targets_of(session: Session, raw_x: Any, batch: Any, out: np.ndarray, task: 
         sit where a cross-entropy is blind to its targets; or, ``drawn``, at a seeded draw around
         ``out`` of at least unit scale: a head initialised to zeros gives a binary cross-entropy of
         log 2 whatever the targets) moves by more than ``rtol`` of itself when every target is
-        replaced by the first sample's; None where that says nothing (targets all alike, a loss that
-        cannot be evaluated on them)."""
+        replaced by the first sample's, or, where that leaves it, by the previous sample's (a loss
+        that reads only the first sample's target, returned from inside the loop over the batch,
+        reads the change); None where that says nothing (targets all alike, a loss that cannot be
+        evaluated on them)."""
         alike = np.repeat(np.asarray(y)[:1], len(y), axis=0)
         if len(y) < 2 or (np.asarray(y) == alike).all():
             return None
@@ -136,10 +138,14 @@ def targets_of(session: Session, raw_x: Any, batch: Any, out: np.ndarray, task: 
         if drawn and np.isfinite(out).all():
             scale = max(float(np.std(out)), 1.0)
             where = (out + np.random.default_rng(0).normal(0.0, scale, out.shape)).astype(np.float32)
-        base, moved = loss_at(where), loss_at(where, alike)
-        if not (np.isfinite(base) and np.isfinite(moved)):
-            return None
-        return bool(abs(moved - base) > rtol * max(abs(base), abs(moved), 1e-12))
+        base = loss_at(where)
+        for other in (alike, np.roll(np.asarray(y), 1, axis=0)):
+            moved = loss_at(where, other)
+            if not (np.isfinite(base) and np.isfinite(moved)):
+                return None
+            if abs(moved - base) > rtol * max(abs(base), abs(moved), 1e-12):
+                return True
+        return False
 
     targets.reads = reads
 

@@ -703,6 +703,8 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
     if not causes:
         causes += _unpaired(session, targets, first, initial_outputs, final)
     if not causes:
+        causes += _unread_samples(session, first, initial_outputs, targets)
+    if not causes:
         causes += _leaked(session, first)
     if not causes:
         causes += _skipped(session, first)
@@ -1049,6 +1051,16 @@ def _leaked(session: Any, first: Any) -> list[Evidence]:
         or diagnosis.label_column_in_inputs(x, y, predict)
 
 
+def _unread_samples(session: Any, first: Any, initial_outputs: np.ndarray | None, targets: Targets, *,
+                    quick: bool = False) -> list[Evidence]:
+    """:func:`diagnosis.unread_samples` at the outputs of the start (the loss's own values on outputs
+    moved sample by sample; no forward pass)."""
+    if initial_outputs is None:
+        return []
+    return diagnosis.unread_samples(initial_outputs, lambda outputs: session.loss_of(outputs, first),
+                                    targets.ignored, quick=quick)
+
+
 def _skipped(session: Any, first: Any) -> list[Evidence]:
     """:func:`diagnosis.skipped_tokens` on the batch, in eval mode on the run's copy (targets shifted
     twice fit as well as a model can guess past a token: the loss falls, and a pass proves nothing)."""
@@ -1076,7 +1088,8 @@ def passed_unless_proven(run: CheckRun, model: Any, settings: Settings, spec: Tr
     that a fit does not clear — the user's ``train_step`` carries gradients across optimizer steps
     (:func:`accumulating_step`), the loss does not pair outputs with their own targets (a
     broadcast one fits to its own floor: every output toward the targets' mean), the model sees
-    the next-token targets it predicts (:func:`_leaked`: copying them fits fast), or tensors that
+    the next-token targets it predicts (:func:`_leaked`: copying them fits fast), the loss reads only
+    some samples' outputs (:func:`_unread_samples`: those it reads fit), or tensors that
     require grad reach the loss outside the model's parameters (:func:`_unregistered`: layers in a
     plain list stay as initialised while the rest fits around them). Two linear layers
     that act as one get a note (:func:`stacked_layers`), not a failure. ``looked``: the
@@ -1094,6 +1107,9 @@ def passed_unless_proven(run: CheckRun, model: Any, settings: Settings, spec: Tr
     skipped = _skipped(session, first)
     if skipped:
         raise run.fail("the loss fell, but each output is scored against a token past the next one", skipped)
+    unread = _unread_samples(session, first, initial_outputs, targets, quick=True)
+    if unread:  # the samples it reads fit: a regression's loss criterion holds on one sample
+        raise run.fail("the loss fell, but it reads only some samples' outputs", unread)
     unregistered = [] if looked else _unregistered(session, first)
     if unregistered:  # the rest of the model fitted around weights that stay as initialised
         raise run.fail("the loss fell, but tensors that reach it are never trained", unregistered)
