@@ -15,7 +15,7 @@ from pytest_mlcheck.thresholds import (
     ACCUMULATION_RATIO, BOUNDED_PRESSED, CHANGED_SAMPLES, INDEPENDENCE_RTOL, INIT_FADE, INPUT_MAX_SCALE, INPUT_MIN_PEAK, INPUT_RAW_SCALE, LEAK_COPY_MIN_SAMPLES, LEAK_COPY_MIN_VALUES, LEAK_LABEL_MAX_COLUMNS, LEAK_LABEL_MIN_SAMPLES, LEAK_RTOL,
     LEAK_PATH_NOISE, LEAK_PATH_RTOL, LEAK_SAMPLED_TARGETS, LR_AHEAD_SHARE, LR_VANISHED, OUTPUT_UNMOVED, OVERFIT_EXTEND,
     PAIRING_RTOL, PAIRING_SENSITIVE, PROBE_MAX_STEPS, PROBE_TARGET, RELAPSE, SIGNAL_FADED, SIGNAL_GONE, SOFTMAX_TWICE_PRESSED, SPIKE, STALL_FRACTION, TARGET_MAX_SCALE,
-    TARGET_RETRY_SCALE, UNREACHED_SHARE, UNREAD_MAX_COLUMNS, UNREAD_SAMPLES_PROBED, UNREAD_SAMPLES_SHARE,
+    TARGET_RETRY_SCALE, UNREACHED_SHARE, UNREAD_MAX_COLUMNS, UNREAD_SAMPLES_MOVE,
 )
 
 if TYPE_CHECKING:
@@ -833,24 +833,17 @@ def unread_outputs(outputs: np.ndarray, targets: Any, loss_at: Callable[[np.ndar
              "head of the wrong width): end the model in one output per target column")]
 
 
-def _sample_moves(given: np.ndarray) -> tuple[np.float32, np.ndarray]:
-    """How far :func:`unread_samples` moves a sample's outputs: the outputs' spread, or their size
-    where they barely differ (a zero-initialised head's uniform rows), times a seeded draw per value."""
-    spread = np.float32(max(float(np.std(given)), float(np.abs(given).mean())) or 1.0)
-    return spread, np.random.default_rng(0).uniform(0.5, 1.5, given.shape).astype(np.float32)
-
-
 def unread_samples(outputs: np.ndarray, loss_at: Callable[[np.ndarray], float],
-                   ignored: np.ndarray | None = None, *, quick: bool = False) -> list[Evidence]:
-    """Samples whose outputs the loss never reads: of ``UNREAD_SAMPLES_PROBED`` spread over the batch
-    (leaving out those whose every target the loss skips, ``ignored``), at least ``UNREAD_SAMPLES_SHARE``
-    leave the loss bit for bit where it was when their outputs move — up and down by 3× the outputs'
-    spread or size (each sample by a seeded amount of its own), or to the next sample's — while another's move
-    it. Those samples never train: a ``return`` inside the loop over the batch (graph_neural_net's
-    loss, reading its first pair of 32), a slice that keeps one sample. A loss that picks its hardest
-    samples (hard-example mining) reads a sample moved that far; one that draws (sampled negatives)
-    is no fixed function to probe. ``quick`` (a passing run): two loss calls decide whether to look —
-    every sample's outputs but the first's moved at once, then every one but the last's."""
+                   ignored: np.ndarray | None = None) -> list[Evidence]:
+    """A loss that reads the outputs of one sample alone, the first or the last: every other
+    sample's outputs moved at once — up, then down, by ``UNREAD_SAMPLES_MOVE`` times the outputs'
+    spread (their size where they barely differ: a zero-initialised head's uniform rows), each value
+    by a seeded amount of its own — leave it bit for bit where it was, while that sample's move it.
+    A ``return`` inside the loop over the batch (graph_neural_net's loss, reading its first pair of
+    32), ``out[0]``, or the last iteration's loss kept after the loop. A loss that reads a subset by
+    design — a mask it holds (a GNN's training nodes), hard-example mining, targets it ignores
+    (``ignored``) — reads more than one sample, or reads what the moves make hard. Five loss calls
+    at most; one that draws (sampled negatives) is no fixed function to probe."""
     given = np.asarray(outputs, dtype=np.float32)
     n = len(given) if given.ndim else 0
     if n < 4 or not np.isfinite(given).all():
@@ -858,35 +851,27 @@ def unread_samples(outputs: np.ndarray, loss_at: Callable[[np.ndarray], float],
     base = loss_at(given)
     if not np.isfinite(base) or loss_at(given) != base:
         return []
-    spread, noise = _sample_moves(given)
-    if quick:  # a pass: two loss calls first — every sample but the first moved, then every one but the last
-        if all(loss_at(np.where(keep, given, given + 3 * spread * noise)) != base
-               for keep in ((np.arange(n) == at).reshape((n,) + (1,) * (given.ndim - 1)) for at in (0, n - 1))):
-            return []
     skipped = None if ignored is None or np.shape(ignored)[:1] != (n,) else \
         np.asarray(ignored, dtype=bool).reshape(n, -1).all(axis=1)
-    probed = [int(i) for i in dict.fromkeys(np.linspace(0, n - 1, min(n, UNREAD_SAMPLES_PROBED)).round().astype(int))
-              if skipped is None or not skipped[int(i)]]
-    # the outputs' spread, or their size where they barely differ (a zero-initialised head's uniform rows)
-
-    def read(i: int) -> bool:
-        for row in (given[i] + 3 * spread * noise[i], given[i] - 3 * spread * noise[i], given[(i + 1) % n]):
-            moved = given.copy()
-            moved[i] = row
-            if loss_at(moved) != base:  # NaN (a loss that refuses the moved outputs) counts as read
-                return True
-        return False
-
-    reading = [i for i in probed if read(i)]
-    unread = [i for i in probed if i not in reading]
-    if not reading or len(probed) < 4 or len(unread) < UNREAD_SAMPLES_SHARE * len(probed):
-        return []
-    said = ", ".join(str(i) for i in reading)
-    return [(C.LOSS_MISMATCH,
-             f"the loss reads the outputs of only {len(reading)} of the {len(probed)} samples probed (sample(s) "
-             f"{said}): moving any other's outputs — by 3× their spread either way, or to the next sample's — "
-             f"leaves it exactly {fmt(base)}, so those samples never train. A loss that returns from inside the "
-             "loop over the batch, or keeps one sample (out[0]): score every sample and average")]
+    spread = np.float32(max(float(np.std(given)), float(np.abs(given).mean())) or 1.0)
+    step = UNREAD_SAMPLES_MOVE * spread * (0.5 + np.random.default_rng(0).random(given.shape, dtype=np.float32))
+    for at in (0, n - 1):
+        keep = (np.arange(n) == at).reshape((n,) + (1,) * (given.ndim - 1))
+        if skipped is not None and skipped[np.arange(n) != at].mean() > 0.5:
+            continue  # the others' targets are ignored: nothing to read there
+        # NaN (a loss that refuses the moved outputs) counts as read
+        if any(loss_at(np.where(keep, given, given + sign * step)) != base for sign in (1, -1)):
+            continue
+        if loss_at(np.where(keep, given + step, given)) == base:
+            return []  # that sample's own outputs do not move it either: a loss blind to the outputs
+        which = "first" if at == 0 else "last"
+        return [(C.LOSS_MISMATCH,
+                 f"the loss reads the outputs of the {which} sample alone (sample {at} of {n}): moving every other "
+                 f"sample's outputs at once, by {UNREAD_SAMPLES_MOVE:g}× their spread either way, leaves it exactly "
+                 f"{fmt(base)}, while moving sample {at}'s moves it, so the other {n - 1} never train. A loss that "
+                 "returns from inside the loop over the batch, keeps one sample (out[0]) or the last iteration's "
+                 "value: score every sample and average")]
+    return []
 
 
 def loss_rewards_classes(perfect: float, uninformative: float, form: str = "logits") -> list[Evidence]:

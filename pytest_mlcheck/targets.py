@@ -597,13 +597,14 @@ def _one_hot_per_position(y: np.ndarray, out: np.ndarray, loss_at: LossAt) -> Op
     return np.where(hot, yf.argmax(axis=axis), -1).astype(np.int64), axis
 
 
-def _square_class_axis(out: np.ndarray, loss_at: LossAt) -> int:
+def _square_class_axis(out: np.ndarray, loss_at: LossAt, ids: Optional[np.ndarray] = None) -> int:
     """Of outputs whose class axis could be axis 1 or the last (N, T, T) — a matching network's
     node-to-node scores for T node ids —, the axis the loss takes its softmax over: the one along
     which a shift of every position by a constant of its own leaves the loss where it was. Where
-    the loss tells neither (an NLLLoss, probabilities, a loss of its own), the axis the head itself
-    normalised — its outputs (log-)probabilities along one of the two only; else axis 1 (torch's
-    layout)."""
+    the loss tells neither (an NLLLoss, probabilities, a loss of its own): the axis along which the
+    loss scores log-probabilities that put each target's class first lower (:func:`_placed_axis`),
+    else the one the head itself normalised — its outputs (log-)probabilities along one of the two
+    only; else axis 1 (torch's layout)."""
     base = loss_at(np.ascontiguousarray(out, dtype=np.float32))
     last = out.ndim - 1
     ignored = [_shift_ignored(out, axis, loss_at, base) for axis in (1, last)] if _finite(base) else []
@@ -611,8 +612,35 @@ def _square_class_axis(out: np.ndarray, loss_at: LossAt) -> int:
         return last
     if ignored == [True, False]:
         return 1
+    placed = None if ids is None else _placed_axis(out.shape, loss_at, ids)
+    if placed is not None:
+        return placed
     normalised = [axis for axis in (1, last) if _normalised_along(out, axis)]
     return normalised[0] if len(normalised) == 1 else 1
+
+
+def _placed_axis(shape: tuple, loss_at: LossAt, ids: np.ndarray) -> int | None:
+    """Axis 1 or the last of (N, T, T) scores: the one along which log-probabilities that give each
+    position's target class 1 (log 0, the others log −5) score lower under the loss than the same
+    placed along the other axis; None where the two placements are the same array (ids that are
+    each position's own index, a matching network's identity) or score alike."""
+    ids = np.asarray(ids)
+    if ids.ndim != 2 or tuple(ids.shape) != tuple(shape[:2]) or shape[1] != shape[2] \
+            or not np.issubdtype(ids.dtype, np.integer) and not np.all(ids == np.round(ids)):
+        return None
+    ids = ids.astype(np.int64)
+    if ids.min() < 0 or ids.max() >= shape[1]:
+        return None
+    n, t = np.meshgrid(np.arange(shape[0]), np.arange(shape[1]), indexing="ij")
+    along_1, along_last = np.full(shape, -5.0, dtype=np.float32), np.full(shape, -5.0, dtype=np.float32)
+    along_1[n, ids, t] = 0.0
+    along_last[n, t, ids] = 0.0
+    if np.array_equal(along_1, along_last):
+        return None
+    first, other = loss_at(along_1), loss_at(along_last)
+    if not (_finite(first) and _finite(other)) or abs(first - other) <= 1e-6 * max(abs(first), abs(other), 1.0):
+        return None
+    return 1 if first < other else len(shape) - 1
 
 
 def _normalised_along(out: np.ndarray, axis: int) -> bool:
@@ -839,7 +867,7 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
             return dense
         axis = _dense_axis(y, out)
         if axis == 1 and out.ndim > 2 and out.shape[1] == out.shape[-1]:
-            axis = _square_class_axis(out, loss_at)
+            axis = _square_class_axis(out, loss_at, y)
         if axis is not None:
             return _decide_dense(y, out, loss_at, axis, penalty)
         truncated = _truncated_ids(y, out, loss_at, given)

@@ -170,11 +170,9 @@ LEAK_PATH_NOISE = 10.0
 # A loss within this of itself (relative) when every target is replaced by the first sample's does
 # not read its targets (a one-class objective handed labels): only rounding moved it
 UNREAD_RTOL = 1e-6
-# Samples whose outputs a loss never reads: this many probed, spread over the batch, and at least this share
-# of them (with one read) leaving the loss bit for bit where it was, moved either way by 3× the outputs'
-# spread or set to the next sample's (graph_neural_net's `return` inside the loop over the batch reads 1 of 32)
-UNREAD_SAMPLES_PROBED = 8
-UNREAD_SAMPLES_SHARE = 0.75
+# A loss that reads one sample alone: every other sample's outputs moved at once by this many times the
+# outputs' spread, either way, leave it bit for bit (graph_neural_net's `return` inside the loop over the batch)
+UNREAD_SAMPLES_MOVE = 3.0
 # Independent outputs in [0, 1] are read as probabilities where the loss at the exact 0/1 targets is
 # within this share of its value at 0.9/0.1 (at least 1) of zero: float32 rounding of a loss that costs
 # nothing there (a soft Dice; Keras's cross-entropy clips at 1e-7). A loss on logits costs something at

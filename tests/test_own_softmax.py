@@ -200,6 +200,28 @@ def test_square_log_probabilities_under_an_nll_loss_are_read_along_the_axis_the_
     assert abs(targets.floor) < 1e-3  # log 1 at every target: the floor of log-probabilities, not of logits
 
 
+def test_square_scores_are_read_along_the_axis_an_nll_loss_picks_from_not_the_one_the_head_normalised():
+    """``F.nll_loss(out, y)`` reads class scores along axis 1 whatever the head did: log-probabilities that put
+    each target first along axis 1 score lower than the same along the last (a review's case: a log-softmax
+    over dim=2 fed to it, a wrong-axis bug the head's normalisation alone would hide)."""
+    scores = np.random.default_rng(0).normal(size=(8, 5, 5))
+    logp = (scores - np.log(np.exp(scores).sum(2, keepdims=True))).astype(np.float32)
+    assert decide(IDS, logp, _nll_over(1)).channel_axis == 1
+
+
+def test_square_scores_against_each_position_s_own_index_fall_back_to_the_normalised_axis():
+    """A matching network's targets are the identity (node i matches node i): both placements are the same
+    array, so the axis the head normalised decides (graph_neural_net's log_softmax over dim=2)."""
+    identity = np.tile(np.arange(5), (8, 1))
+    scores = np.random.default_rng(0).normal(size=(8, 5, 5))
+    logp = (scores - np.log(np.exp(scores).sum(2, keepdims=True))).astype(np.float32)
+
+    def nll_rows(out, targets=None):  # each sample's (T, T) rows against the identity, as the program's loss
+        return float(-np.take_along_axis(out, identity[:, :, None], 2).mean())
+
+    assert decide(identity, logp, nll_rows).channel_axis == 2
+
+
 @pytest.mark.parametrize("softmax", [True, False], ids=["BROKEN softmax inside the loss", "cross-entropy of the scores"])
 def test_a_softmax_inside_a_keras_loss_is_judged_alike(mlcheck, softmax):
     x, dummy = (t.numpy() for t in _pairs())

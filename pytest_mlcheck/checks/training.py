@@ -1051,14 +1051,13 @@ def _leaked(session: Any, first: Any) -> list[Evidence]:
         or diagnosis.label_column_in_inputs(x, y, predict)
 
 
-def _unread_samples(session: Any, first: Any, initial_outputs: np.ndarray | None, targets: Targets, *,
-                    quick: bool = False) -> list[Evidence]:
+def _unread_samples(session: Any, first: Any, initial_outputs: np.ndarray | None, targets: Targets) -> list[Evidence]:
     """:func:`diagnosis.unread_samples` at the outputs of the start (the loss's own values on outputs
     moved sample by sample; no forward pass)."""
     if initial_outputs is None:
         return []
     return diagnosis.unread_samples(initial_outputs, lambda outputs: session.loss_of(outputs, first),
-                                    targets.ignored, quick=quick)
+                                    targets.ignored)
 
 
 def _skipped(session: Any, first: Any) -> list[Evidence]:
@@ -1107,7 +1106,7 @@ def passed_unless_proven(run: CheckRun, model: Any, settings: Settings, spec: Tr
     skipped = _skipped(session, first)
     if skipped:
         raise run.fail("the loss fell, but each output is scored against a token past the next one", skipped)
-    unread = _unread_samples(session, first, initial_outputs, targets, quick=True)
+    unread = _unread_samples(session, first, initial_outputs, targets)
     if unread:  # the samples it reads fit: a regression's loss criterion holds on one sample
         raise run.fail("the loss fell, but it reads only some samples' outputs", unread)
     unregistered = [] if looked else _unregistered(session, first)
