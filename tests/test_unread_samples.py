@@ -115,3 +115,19 @@ def test_keras_reads_the_same(mlcheck):
         mlcheck.overfit_one_batch(model, (x, y), steps=50)
     assert failed.value.causes[0] == "loss_mismatch", str(failed.value)
     assert "reads the outputs of the first sample alone" in str(failed.value)
+
+
+def test_outputs_whose_first_axis_is_not_the_batch_are_not_read_as_samples():
+    """Time-first outputs (T, N, C) under a loss that reads the last step (``o[-1]``) would read as the last
+    sample alone: the look runs only where the outputs' first axis is as long as the batch's labels."""
+    from types import SimpleNamespace
+
+    from pytest_mlcheck.checks.training import _unread_samples
+
+    rng = np.random.default_rng(0)
+    out, y = rng.normal(size=(6, 16, 3)).astype(np.float32), rng.integers(0, 3, 16)
+    last_step = _ce(y)
+    session = SimpleNamespace(labels=lambda batch: y, loss_of=lambda o, batch: last_step(o[-1]))
+    targets = SimpleNamespace(ignored=None)
+    assert diagnosis.unread_samples(out, lambda o: last_step(o[-1])) != []  # axis 0 taken for samples
+    assert _unread_samples(session, None, out, targets) == []

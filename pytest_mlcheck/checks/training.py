@@ -1052,9 +1052,11 @@ def _leaked(session: Any, first: Any) -> list[Evidence]:
 
 
 def _unread_samples(session: Any, first: Any, initial_outputs: np.ndarray | None, targets: Targets) -> list[Evidence]:
-    """:func:`diagnosis.unread_samples` at the outputs of the start (the loss's own values on outputs
-    moved sample by sample; no forward pass)."""
-    if initial_outputs is None:
+    """:func:`diagnosis.unread_samples` at the outputs of the start (the loss's own values on given
+    outputs; no forward pass), where their first axis holds the batch's samples (a time-first layout,
+    (T, N, C), under a loss that reads the last step would read as the last sample alone)."""
+    labels = session.labels(first)
+    if initial_outputs is None or labels is None or len(initial_outputs) != len(labels):
         return []
     return diagnosis.unread_samples(initial_outputs, lambda outputs: session.loss_of(outputs, first),
                                     targets.ignored)
