@@ -1487,8 +1487,8 @@ def skipped_tokens(x: np.ndarray | None, y: np.ndarray | None, predict: Callable
     # One that reads ahead (target_leak's case) sits past ``offset``; one blind to its own position's
     # input would read as sitting further left, and none sits before the first input
     moved = np.abs(after - before).max(axis=tuple(a for a in range(before.ndim) if a != (1 if classes_last else 2)))
-    scale = float(np.abs(before).max()) or 1.0
-    first = int(np.argmax(moved > LEAK_RTOL * scale)) if (moved > LEAK_RTOL * scale).any() else None
+    beyond = moved > LEAK_RTOL * (float(np.abs(before).max()) or 1.0)
+    first = int(np.argmax(beyond)) if beyond.any() else None
     if first is None or not 0 <= changed - first <= offset:
         return []
     trimmed = changed - first < offset  # the targets line up further in than the outputs sit

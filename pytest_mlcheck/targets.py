@@ -647,7 +647,7 @@ def _normalised_along(out: np.ndarray, axis: int) -> bool:
     """Whether every row of ``out`` along ``axis`` is probabilities or log-probabilities."""
     rows = prediction_rows(out, axis)
     return log_probability_rows(rows) or (bool(np.isfinite(rows).all()) and rows.min() >= 0
-                                          and bool(np.allclose(rows.sum(axis=1), 1.0, atol=1e-3)))
+                                          and bool(np.allclose(rows.sum(axis=1), 1.0, atol=SUM_ATOL)))
 
 
 def head_class_axis(shape: tuple, num_classes: Optional[int], out: Optional[np.ndarray] = None) -> Optional[int]:
