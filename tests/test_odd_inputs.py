@@ -149,3 +149,33 @@ def test_a_keras_model_that_fails_to_build_is_a_failed_check(mlcheck):
     with pytest.raises(CheckFailed) as failed:
         mlcheck.output_range(model, x, kind="logits")
     assert failed.value.causes == ["input_shape"]
+
+
+class TimeFirstOut(nn.Module):
+    """Batch-first inputs (N, T, F), outputs laid out time-first (T, N, C) for a loss that takes ``o[-1]``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rnn, self.head = nn.GRU(4, 16), nn.Linear(16, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.rnn(x.transpose(0, 1))[0])
+
+
+def test_time_first_outputs_are_judged_on_the_loss_and_refused_where_rows_are_read(mlcheck):
+    """Their rows are time steps, not samples: the training checks read no targets against them (this
+    crashed reading value targets of 16 rows into outputs of 6) and train on the loss alone; the check
+    that reads one prediction per row says what it needs."""
+    torch.manual_seed(0)
+    x = torch.randn(16, 6, 4)
+    y = (x[:, -1, 0] > 0).long() + (x[:, -1, 1] > 0).long()
+    last = lambda o, t: nn.functional.cross_entropy(o[-1], t)  # noqa: E731
+    for check in (mlcheck.overfit_one_batch, mlcheck.loss_decreases):
+        torch.manual_seed(0)
+        result = check(TimeFirstOut(), (x, y), loss_fn=last)
+        assert result.passed and "judged on the loss alone" in result.figures["targets"]
+    with pytest.raises(MlcheckUsageError, match=r"model: expected outputs with one row per input sample \(16"):
+        mlcheck.not_constant_predictions(TimeFirstOut(), x, train_on=(x, y), loss_fn=last)
+    torch.manual_seed(0)
+    picked = mlcheck.not_constant_predictions(TimeFirstOut(), x, train_on=(x, y), loss_fn=CE(), output=lambda o: o[-1])
+    assert picked.passed and picked.figures["samples"] == 16

@@ -18,6 +18,7 @@ from pytest_mlcheck.targets import (
     Targets, always_one, broadcast_in_loss, causal_floor, decide, ignores_outputs, logits_read, prefix_conflicts,
     prefix_groups,
 )
+from pytest_mlcheck.thresholds import UNREAD_RTOL
 
 if TYPE_CHECKING:
     from pytest_mlcheck.backends.base import Session
@@ -186,7 +187,18 @@ def targets_of(session: Session, raw_x: Any, batch: Any, out: np.ndarray, task: 
     if not targets.problems and targets.form == "probabilities":
         # a look the values cannot give: what a traced training step makes of the same outputs
         targets.problems += logits_read(out, lambda: session.traced_loss(batch), lambda: session.loss_of(out, batch))
+    if targets.problems and said is None and _reads_no_targets(reads):
+        # every problem above was read from candidates built from the targets, which a loss that never
+        # reads them (a reconstruction handed dummy labels) scores for their outputs alone: moot
+        targets.problems, targets.unread = [], True
     return targets
+
+
+def _reads_no_targets(reads: Callable[..., bool | None]) -> bool:
+    """Whether the loss stays put, at the untrained outputs and at a seeded draw around them (a zero
+    head is blind to its targets at 0), when every target is replaced by the first or the previous
+    sample's: two to four loss evaluations, asked only where the targets showed a problem."""
+    return reads(UNREAD_RTOL) is False and reads(UNREAD_RTOL, drawn=True) is False
 
 
 def _prefixes(targets: Targets, x: np.ndarray, loss_at: Callable[[np.ndarray], float], shape: tuple) -> None:

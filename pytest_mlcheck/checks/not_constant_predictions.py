@@ -234,6 +234,12 @@ class _Judge:
         """The model's predictions now; returns itself."""
         targets, task = self.targets, self.task
         outs = [session.predict(p) for p in prepared]
+        for a, o in zip(self.arrays, outs):
+            if a is not None and len(o) != len(a):
+                # time-first outputs (T, N, C) would be judged as T samples: no verdict rests on that
+                raise usage("model", f"outputs with one row per input sample ({len(a)} here, along the first axis)",
+                            fix=f"got outputs {tuple(np.shape(o))}; return batch-first outputs from the model or a "
+                                "wrapper, or pass a callable output= that transposes them")
         self.finite_in = np.concatenate([finite_samples(a, len(o)) for a, o in zip(self.arrays, outs)])
         flat = np.concatenate(outs, axis=0).reshape(sum(len(o) for o in outs), -1).astype(np.float64)
         self.flat = flat[self.finite_in]
