@@ -961,6 +961,21 @@ class KerasSessionBase:
             else:  # a class attribute: the instance had none of its own
                 del layer.activation
 
+    def shifted_loss(self, batch: tuple[Any, Any], name: str, shift: float, seed: int) -> float:
+        variable = {v.path: v for v in self.model.trainable_variables}.get(name)
+        if variable is None:
+            raise NotSupported("moving a variable", f"{name!r} is no trainable variable of the model")
+        saved = np.array(variable.numpy(), copy=True)
+        others = [(v, np.array(v.numpy(), copy=True)) for v in self.model.non_trainable_variables]  # moving stats
+        try:
+            variable.assign(saved + np.asarray(shift, dtype=saved.dtype))
+            with self.same_draws(seed):
+                return self.loss(batch, training=True)
+        finally:
+            variable.assign(saved)
+            for v, value in others:
+                v.assign(value)
+
     def noisy_outputs(self, batch: tuple[Any, Any], names: list[str], seed: int,
                       redrawn: tuple[str, ...] = (), gain: float = 1.0) -> np.ndarray | None:
         """(A variable's owner is the layer holding it among its own variables; a dense or convolution

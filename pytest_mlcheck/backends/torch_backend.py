@@ -1061,6 +1061,23 @@ class TorchSession:
         finally:
             handle.remove()
 
+    def shifted_loss(self, batch: tuple[Any, Any], name: str, shift: float, seed: int) -> float:
+        param = dict(self.model.named_parameters()).get(name)
+        if param is None:
+            raise NotSupported("moving a parameter", f"{name!r} is no parameter of the model")
+        saved = param.detach().clone()
+        buffers = [(b, b.detach().clone()) for b in self.model.buffers()]  # running statistics a pass moves
+        try:
+            with torch.no_grad(), self._writes():
+                param.add_(shift)
+            with self.same_draws(seed):
+                return self.loss(batch, training=True)
+        finally:
+            with torch.no_grad(), self._writes():
+                param.copy_(saved)
+                for buffer, value in buffers:
+                    buffer.copy_(value)
+
     def noisy_outputs(self, batch: tuple[Any, Any], names: list[str], seed: int,
                       redrawn: tuple[str, ...] = (), gain: float = 1.0) -> np.ndarray | None:
         """(A parameter's owner is the module its dotted name ends in; the noise is added by a forward

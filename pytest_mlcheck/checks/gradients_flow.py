@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable
 
 import numpy as np
@@ -19,7 +20,7 @@ from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.targets import Targets
 from pytest_mlcheck.thresholds import (
-    CROSS_ENTROPY_SIGNAL, EXPLODING_SCALE, FAINT_GRADIENT, NO_PATH_MAX_ASKED, NO_PATH_RTOL, ROUNDING_CUT_GAIN,
+    CANCELLED_RTOL, CANCELLED_SHIFTS, CROSS_ENTROPY_SIGNAL, EXPLODING_SCALE, FAINT_GRADIENT, NO_PATH_MAX_ASKED, NO_PATH_RTOL, ROUNDING_CUT_GAIN,
     ROUNDING_PROBE_LR, SETTLE_STEPS, VANISHING_RATIO,
 )
 
@@ -263,6 +264,13 @@ def gradients_flow(
             causes += _rounding_only(session, prepared, grads, before, run.settings.seed)
         faint = _faint(unchanged, grads or {}, before)
         unchanged = [n for n in unchanged if n not in faint]
+        cancelled = _cancelled(session, prepared, faint, before, run.settings.seed)
+        if cancelled:
+            faint = [n for n in faint if n not in cancelled]
+            run.result.notes.append(f"{diagnosis.listed(cancelled)}: the training-mode loss stays put when every "
+                                    "element moves by the same amount (a normalisation right after removes it, as "
+                                    "BatchNorm does a convolution's bias): its gradient is 0 by design; bias=False "
+                                    "(use_bias=False) drops the tensor")
         if unchanged and diagnosis.moved(before, after):
             rounded = _rounded(run, model, spec, session, raw, unchanged)
             unchanged = [n for n in unchanged if n not in rounded]
@@ -524,6 +532,31 @@ def _faint(unchanged: list[str], grads: dict[str, np.ndarray | None], values: di
         if scale > 0 and float(np.sqrt(np.mean(np.square(g.astype(np.float64))))) < FAINT_GRADIENT * scale:
             faint.append(name)
     return faint
+
+
+def _cancelled(session: Any, prepared: Any, names: list[str], values: dict[str, np.ndarray], seed: int) -> list[str]:
+    """The faint biases (one-axis tensors) beside a weight of their layer that is not faint, whose every
+    element moved by CANCELLED_SHIFTS times their scale leaves the training-mode loss (its draws seeded
+    alike) within CANCELLED_RTOL of itself: a normalisation after them removes what they add. A faded
+    signal fades the layer's weight too (its gradient is the bias's times the layer's inputs), and leaves
+    the loss as still to float32 (an 8-deep sigmoid stack's first bias moves it by 0), so the weight's
+    health is what tells the two apart. Three forward passes each, up to NO_PATH_MAX_ASKED; none where
+    the adapter cannot move them."""
+    weights = [w for w in values.values() if w.ndim >= 2 and w.size]
+    typical = float(np.median([np.sqrt(np.mean(np.square(w.astype(np.float64)))) for w in weights])) if weights else 0.0
+    owner = lambda name: re.split(r"[./](?=[^./]*$)", name)[0]  # noqa: E731 - torch "conv1.bias", Keras "conv/bias"
+    fed = {owner(n) for n, w in values.items() if w.ndim >= 2 and n not in names}
+    cancelled: list[str] = []
+    for name in [n for n in names if values[n].ndim == 1 and owner(n) in fed][:NO_PATH_MAX_ASKED]:
+        scale = max(float(np.sqrt(np.mean(np.square(values[name].astype(np.float64))))), typical, 1e-3)
+        try:
+            base = session.shifted_loss(prepared, name, 0.0, seed)
+            moved = [session.shifted_loss(prepared, name, gain * scale, seed) for gain in CANCELLED_SHIFTS]
+        except (NotSupported, UserCodeError):
+            return cancelled
+        if np.isfinite(base) and all(abs(m - base) <= CANCELLED_RTOL * max(abs(base), 1e-12) for m in moved):
+            cancelled.append(name)
+    return cancelled
 
 
 def _judged(run: CheckRun, session: Any, raw: tuple[Any, Any], prepared: Any, train_step: Callable | None,

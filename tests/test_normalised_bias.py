@@ -1,0 +1,73 @@
+"""A bias right before a normalisation over the batch (a convolution's bias before BatchNorm, as
+SETR's decoder has it) gets a gradient of float32 rounding: the normalisation removes whatever it adds.
+Under SGD the step leaves it where it was, which ``gradients_flow`` had read as a faded gradient
+(``vanishing_gradients``) on correct code. Such a bias, beside a weight of its layer that gets a
+healthy gradient, leaves the training-mode loss where it was when every element moves: a note, not a
+failure. A faded bias fades its layer's weight too, and still fails."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from keras_corpus import keras
+from pytest_mlcheck import CheckFailed
+
+
+def _images() -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(16, 3, 8, 8, generator=g)
+    return x, (x[:, 0].mean((1, 2)) > 0).long()
+
+
+def _conv_bn(bias: bool) -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 8, 3, bias=bias), nn.BatchNorm2d(8), nn.ReLU(),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 2))
+
+
+def _sgd(params):
+    return torch.optim.SGD(params, lr=0.01, momentum=0.9)
+
+
+@pytest.mark.parametrize("bias", [True, False], ids=["bias before BatchNorm", "no bias"])
+def test_a_bias_a_batch_norm_removes_is_no_faded_gradient(mlcheck, bias):
+    result = mlcheck.gradients_flow(_conv_bn(bias), _images(), loss_fn=nn.CrossEntropyLoss(), optimizer=_sgd)
+    assert result.passed
+    noted = [n for n in result.notes if "0 by design" in n]
+    assert (noted and noted[0].startswith("0.bias")) if bias else not noted, result.notes
+
+
+def test_a_faded_bias_beside_its_faded_weight_still_fails(mlcheck):
+    """Eight sigmoid layers of five units at ±0.05: moving the first layer's bias leaves the float32 loss
+    bit for bit too, but its weight gets as little: vanishing, as before."""
+    torch.manual_seed(0)
+    layers: list[nn.Module] = [nn.Linear(2, 5), nn.Sigmoid()]
+    for _ in range(7):
+        layers += [nn.Linear(5, 5), nn.Sigmoid()]
+    model = nn.Sequential(*layers, nn.Linear(5, 1))
+    for p in model.parameters():
+        nn.init.uniform_(p, -0.05, 0.05)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 2, generator=g)
+    y = (x[:, 0] * x[:, 1] > 0).float()[:, None]
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.gradients_flow(model, (x, y), loss_fn=nn.BCEWithLogitsLoss(),
+                               optimizer=lambda p: torch.optim.SGD(p, lr=0.01))
+    assert failed.value.causes[0] == "vanishing_gradients", str(failed.value)
+    assert "0 by design" not in str(failed.value)
+
+
+def test_keras_reads_the_same(mlcheck):
+    """A bias initialised off 0, as torch's is (a zero bias takes any step, however small)."""
+    keras.utils.set_random_seed(0)
+    uniform = keras.initializers.RandomUniform(-0.1, 0.1, seed=0)
+    model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(8, 3, bias_initializer=uniform),
+                              keras.layers.BatchNormalization(),
+                              keras.layers.ReLU(), keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(2)])
+    model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x, y = _images()
+    result = mlcheck.gradients_flow(model, (x.permute(0, 2, 3, 1).numpy(), y.numpy()))
+    assert result.passed and any(n.startswith("sequential/conv2d/bias: ") for n in result.notes), result.notes
