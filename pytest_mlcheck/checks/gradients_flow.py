@@ -517,12 +517,17 @@ def _rounded(run: CheckRun, model: Any, spec: TrainSpec, session: Any, raw: tupl
     return moved
 
 
+def _typical_scale(values: dict[str, np.ndarray]) -> float:
+    """The median RMS of the model's weight tensors (two axes or more): the scale a bias at 0 takes."""
+    weights = [w for w in values.values() if w.ndim >= 2 and w.size]
+    return float(np.median([np.sqrt(np.mean(np.square(w.astype(np.float64)))) for w in weights])) if weights else 0.0
+
+
 def _faint(unchanged: list[str], grads: dict[str, np.ndarray | None], values: dict[str, np.ndarray]) -> list[str]:
     """The unchanged tensors whose (non-zero) gradient is under FAINT_GRADIENT of their weight's
     scale (a bias at 0 takes the network's median weight RMS): an update that rounds away, not a
     step that skips them."""
-    weights = [w for w in values.values() if w.ndim >= 2 and w.size]
-    typical = float(np.median([np.sqrt(np.mean(np.square(w.astype(np.float64)))) for w in weights])) if weights else 0.0
+    typical = _typical_scale(values)
     faint = []
     for name in unchanged:
         g, w = grads.get(name), values[name].astype(np.float64)
@@ -542,8 +547,7 @@ def _cancelled(session: Any, prepared: Any, names: list[str], values: dict[str, 
     the loss as still to float32 (an 8-deep sigmoid stack's first bias moves it by 0), so the weight's
     health is what tells the two apart. Three forward passes each, up to NO_PATH_MAX_ASKED; none where
     the adapter cannot move them."""
-    weights = [w for w in values.values() if w.ndim >= 2 and w.size]
-    typical = float(np.median([np.sqrt(np.mean(np.square(w.astype(np.float64)))) for w in weights])) if weights else 0.0
+    typical = _typical_scale(values)
     owner = lambda name: re.split(r"[./](?=[^./]*$)", name)[0]  # noqa: E731 - torch "conv1.bias", Keras "conv/bias"
     fed = {owner(n) for n, w in values.items() if w.ndim >= 2 and n not in names}
     cancelled: list[str] = []
