@@ -364,9 +364,17 @@ def _class_candidates(onehot: np.ndarray, form: str, shape: tuple, log_rows: boo
     return [np.ascontiguousarray(c.reshape(shape), dtype=np.float32) for c in out]
 
 
+def time_first(out: np.ndarray, n: int) -> bool:
+    """Whether outputs hold the batch's ``n`` samples on their second axis and something else on the
+    first: a recurrent layer's time-first layout (T, N, C), not one row per sample."""
+    return out.ndim >= 2 and out.shape[0] != n and out.shape[1] == n
+
+
 def _soft_candidates(y2: np.ndarray, form: str, shape: tuple) -> list[np.ndarray]:
     """The targets themselves as the prediction (soft labels, regression)."""
     width = int(np.prod(shape[1:])) if len(shape) > 1 else 1
+    if len(y2) * width != int(np.prod(shape)):  # rows that are not the samples: no such prediction
+        return []
     if form == "probabilities":
         cands = [y2]
     else:
@@ -878,12 +886,13 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
             dense.problems.insert(0, evidence)
             return dense
     n = len(y)
-    if out.ndim == 0 or out.shape[0] != n:
-        # outputs laid out time-first (T, N, C) under a loss that picks its step (o[-1]), or flattened
-        # over positions: their rows are not the samples, so no reading of targets against rows holds
-        return Targets("regression", f"targets {tuple(y.shape)} beside outputs {tuple(out.shape)} whose first axis "
-                                     f"is not the batch's {n} samples: judged on the loss alone", None,
-                       max(out.size // max(n, 1), 1), "values", float("nan"), [])
+    if time_first(out, n):
+        # outputs laid out time-first (T, N, C) under a loss that picks its step (o[-1]): their rows are
+        # time steps, so no reading of targets against rows holds (positions flattened sample by sample,
+        # (N·T, V), still read as each sample's rows)
+        return Targets("regression", f"targets {tuple(y.shape)} beside outputs {tuple(out.shape)} laid out "
+                                     f"time-first (the batch's {n} samples on axis 1): judged on the loss alone",
+                       None, max(out.size // max(n, 1), 1), "values", float("nan"), [])
     out2 = out.reshape(n, -1)
     width = out2.shape[1]
     shape = tuple(out.shape)

@@ -71,3 +71,25 @@ def test_keras_reads_the_same(mlcheck):
     x, y = _images()
     result = mlcheck.gradients_flow(model, (x.permute(0, 2, 3, 1).numpy(), y.numpy()))
     assert result.passed and any(n.startswith("sequential/conv2d/bias: ") for n in result.notes), result.notes
+
+
+def test_a_bias_before_a_layer_norm_is_still_read(mlcheck):
+    """A LayerNorm over the features removes only what a bias adds to all of them alike; here a sigmoid
+    stack fades behind it, so no move of the bias reaches the float32 loss (raw inputs at 1e4 keep the
+    first weight's gradient off the faint list): vanishing, with no note that the bias is cancelled by
+    design — that note comes on a pass only."""
+    torch.manual_seed(0)
+    layers: list[nn.Module] = [nn.Linear(2, 5), nn.LayerNorm(5, elementwise_affine=False), nn.Sigmoid()]
+    for _ in range(2):
+        layers += [nn.Linear(5, 5), nn.Sigmoid()]
+    model = nn.Sequential(*layers, nn.Linear(5, 1))
+    for p in model.parameters():
+        nn.init.uniform_(p, -0.05, 0.05)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 2, generator=g)
+    y = (x[:, 0] * x[:, 1] > 0).float()[:, None]
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.gradients_flow(model, (x * 1e4, y), loss_fn=nn.BCEWithLogitsLoss(),
+                               optimizer=lambda p: torch.optim.SGD(p, lr=0.01))
+    assert failed.value.causes[0] == "vanishing_gradients", str(failed.value)
+    assert "0 by design" not in str(failed.value)

@@ -179,3 +179,37 @@ def test_time_first_outputs_are_judged_on_the_loss_and_refused_where_rows_are_re
     torch.manual_seed(0)
     picked = mlcheck.not_constant_predictions(TimeFirstOut(), x, train_on=(x, y), loss_fn=CE(), output=lambda o: o[-1])
     assert picked.passed and picked.figures["samples"] == 16
+
+
+class FlatLM(nn.Module):
+    """Token logits flattened over positions, (N·T, V), as char-RNN and language-model tutorials return them."""
+
+    def __init__(self, softmax: bool) -> None:
+        super().__init__()
+        self.emb, self.rnn, self.head = nn.Embedding(6, 16), nn.GRU(16, 32, batch_first=True), nn.Linear(32, 6)
+        self.softmax = softmax
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.head(self.rnn(self.emb(x))[0])
+        return (out.softmax(-1) if self.softmax else out).reshape(-1, 6)
+
+
+@pytest.mark.parametrize("softmax", [False, True], ids=["logits", "BROKEN softmax into cross-entropy"])
+def test_outputs_flattened_over_positions_are_still_read(mlcheck, softmax):
+    """Rows that are each sample's positions in turn are not time-first: the softmax head under a
+    cross-entropy is named as for (N, T, V) outputs (a first reading of the time-first rule lost it)."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 6, (32, 8), generator=g)
+    torch.manual_seed(0)
+    run = lambda: mlcheck.loss_decreases(FlatLM(softmax), (x, x.clone()),  # noqa: E731
+                                         loss_fn=lambda o, t: nn.functional.cross_entropy(o, t.reshape(-1)))
+    if not softmax:
+        assert run().passed
+        torch.manual_seed(0)  # rows that are positions are judged as rows, not refused as time-first
+        judged = mlcheck.not_constant_predictions(FlatLM(False), x, train_on=(x, x.clone()),
+                                                  loss_fn=lambda o, t: nn.functional.cross_entropy(o, t.reshape(-1)))
+        assert judged.passed and judged.figures["samples"] == 32 * 8
+        return
+    with pytest.raises(CheckFailed) as failed:
+        run()
+    assert failed.value.causes[0] == "loss_mismatch" and "softmaxed twice" in str(failed.value)

@@ -161,9 +161,9 @@ class Session(Protocol):
         kernel (in call order) negated, a probe of what follows it: outputs a linear head gives change
         sign, a bounding activation's stay within its bound; None where no such layer ran."""
 
-    def shifted_loss(self, batch: Any, name: str, shift: float, seed: int) -> float:
+    def shifted_loss(self, batch: Any, name: str, shift: np.ndarray, seed: int) -> float:
         """The training-mode loss on the batch, its draws those of ``seed`` (:meth:`same_draws`), with
-        every element of the named parameter moved by ``shift`` in this call only: the parameter and
+        the named parameter moved by ``shift`` (an array of its shape) in this call only: the parameter and
         whatever the forward pass updates (normalisation statistics) are put back after. NotSupported
         where the name is no trainable parameter of the model."""
 

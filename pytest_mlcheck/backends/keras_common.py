@@ -961,14 +961,14 @@ class KerasSessionBase:
             else:  # a class attribute: the instance had none of its own
                 del layer.activation
 
-    def shifted_loss(self, batch: tuple[Any, Any], name: str, shift: float, seed: int) -> float:
+    def shifted_loss(self, batch: tuple[Any, Any], name: str, shift: np.ndarray, seed: int) -> float:
         variable = {v.path: v for v in self.model.trainable_variables}.get(name)
         if variable is None:
             raise NotSupported("moving a variable", f"{name!r} is no trainable variable of the model")
         saved = np.array(variable.numpy(), copy=True)
         others = [(v, np.array(v.numpy(), copy=True)) for v in self.model.non_trainable_variables]  # moving stats
         try:
-            variable.assign(saved + np.asarray(shift, dtype=saved.dtype))
+            variable.assign(saved + np.asarray(shift).astype(saved.dtype))
             with self.same_draws(seed):
                 return self.loss(batch, training=True)
         finally:

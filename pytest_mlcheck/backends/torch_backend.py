@@ -1061,7 +1061,7 @@ class TorchSession:
         finally:
             handle.remove()
 
-    def shifted_loss(self, batch: tuple[Any, Any], name: str, shift: float, seed: int) -> float:
+    def shifted_loss(self, batch: tuple[Any, Any], name: str, shift: np.ndarray, seed: int) -> float:
         param = dict(self.model.named_parameters()).get(name)
         if param is None:
             raise NotSupported("moving a parameter", f"{name!r} is no parameter of the model")
@@ -1069,7 +1069,7 @@ class TorchSession:
         buffers = [(b, b.detach().clone()) for b in self.model.buffers()]  # running statistics a pass moves
         try:
             with torch.no_grad(), self._writes():
-                param.add_(shift)
+                param.add_(torch.as_tensor(shift).to(param.device, param.dtype))
             with self.same_draws(seed):
                 return self.loss(batch, training=True)
         finally:

@@ -191,6 +191,7 @@ def targets_of(session: Session, raw_x: Any, batch: Any, out: np.ndarray, task: 
         # every problem above was read from candidates built from the targets, which a loss that never
         # reads them (a reconstruction handed dummy labels) scores for their outputs alone: moot
         targets.problems, targets.unread = [], True
+        targets.encoding += ", which the loss never reads (it stays put when they change)"
     return targets
 
 

@@ -265,12 +265,7 @@ def gradients_flow(
         faint = _faint(unchanged, grads or {}, before)
         unchanged = [n for n in unchanged if n not in faint]
         cancelled = _cancelled(session, prepared, faint, before, run.settings.seed)
-        if cancelled:
-            faint = [n for n in faint if n not in cancelled]
-            run.result.notes.append(f"{diagnosis.listed(cancelled)}: the training-mode loss stays put when every "
-                                    "element moves by the same amount (a normalisation right after removes it, as "
-                                    "BatchNorm does a convolution's bias): its gradient is 0 by design; bias=False "
-                                    "(use_bias=False) drops the tensor")
+        faint = [n for n in faint if n not in cancelled]
         if unchanged and diagnosis.moved(before, after):
             rounded = _rounded(run, model, spec, session, raw, unchanged)
             unchanged = [n for n in unchanged if n not in rounded]
@@ -286,6 +281,11 @@ def gradients_flow(
             causes.append((C.FROZEN_PARAMS_CHANGED, f"{len(moved_frozen)} frozen parameter(s) changed in a step: "
                                                     f"{diagnosis.listed(moved_frozen)}"))
         if not causes:
+            if cancelled:  # on a pass only: behind a fading stack a faded bias leaves the float32 loss as still
+                run.result.notes.append(f"{diagnosis.listed(cancelled)}: the training-mode loss stays put when its "
+                                        "elements move (a normalisation over the batch right after removes them, as "
+                                        "BatchNorm does a convolution's bias): its gradient is 0 by design; "
+                                        "bias=False (use_bias=False) drops the tensor")
             return run.passed()
         headline = {
             C.PARAMS_NOT_UPDATED: "some trainable parameters were not updated by a training step",
@@ -540,9 +540,10 @@ def _faint(unchanged: list[str], grads: dict[str, np.ndarray | None], values: di
 
 
 def _cancelled(session: Any, prepared: Any, names: list[str], values: dict[str, np.ndarray], seed: int) -> list[str]:
-    """The faint biases (one-axis tensors) beside a weight of their layer that is not faint, whose every
-    element moved by CANCELLED_SHIFTS times their scale leaves the training-mode loss (its draws seeded
-    alike) within CANCELLED_RTOL of itself: a normalisation after them removes what they add. A faded
+    """The faint biases (one-axis tensors) beside a weight of their layer that is not faint, whose
+    elements each moved by a seeded amount (CANCELLED_SHIFTS times their scale) leave the training-mode
+    loss (its draws seeded alike) within CANCELLED_RTOL of itself: a normalisation over the batch after
+    them removes what they add. A faded
     signal fades the layer's weight too (its gradient is the bias's times the layer's inputs), and leaves
     the loss as still to float32 (an 8-deep sigmoid stack's first bias moves it by 0), so the weight's
     health is what tells the two apart. Three forward passes each, up to NO_PATH_MAX_ASKED; none where
@@ -553,9 +554,12 @@ def _cancelled(session: Any, prepared: Any, names: list[str], values: dict[str, 
     cancelled: list[str] = []
     for name in [n for n in names if values[n].ndim == 1 and owner(n) in fed][:NO_PATH_MAX_ASKED]:
         scale = max(float(np.sqrt(np.mean(np.square(values[name].astype(np.float64))))), typical, 1e-3)
+        # a shift of each element's own (a batch normalisation removes any per-channel shift; one over the
+        # features, a LayerNorm, only their common part, so a uniform shift would read it as removed too)
+        own = scale * (0.5 + np.random.default_rng(seed).random(values[name].shape))
         try:
-            base = session.shifted_loss(prepared, name, 0.0, seed)
-            moved = [session.shifted_loss(prepared, name, gain * scale, seed) for gain in CANCELLED_SHIFTS]
+            base = session.shifted_loss(prepared, name, np.zeros_like(own), seed)
+            moved = [session.shifted_loss(prepared, name, gain * own, seed) for gain in CANCELLED_SHIFTS]
         except (NotSupported, UserCodeError):
             return cancelled
         if np.isfinite(base) and all(abs(m - base) <= CANCELLED_RTOL * max(abs(base), 1e-12) for m in moved):

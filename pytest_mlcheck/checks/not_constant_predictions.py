@@ -16,7 +16,7 @@ from pytest_mlcheck.checks.training import learning, train_loop
 from pytest_mlcheck.data import batches_upto, input_batches
 from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import CheckResult, fmt
-from pytest_mlcheck.targets import Targets, check_task, output_form, prediction_rows
+from pytest_mlcheck.targets import Targets, check_task, output_form, prediction_rows, time_first
 from pytest_mlcheck.thresholds import (
     COLLAPSE_MAX_SHARE, COLLAPSE_MIN_SAMPLES, IMBALANCE_EXPLAINS_SHARE, IMBALANCE_RATIO, IMBALANCE_SHARE, OVERFIT_EXTEND,
     REGRESSION_MIN_SPREAD, SHUFFLE_BATCHES, SHUFFLE_DRAWS, TRAIN_ON_STEPS, UNREAD_RTOL,
@@ -235,7 +235,7 @@ class _Judge:
         targets, task = self.targets, self.task
         outs = [session.predict(p) for p in prepared]
         for a, o in zip(self.arrays, outs):
-            if a is not None and len(o) != len(a):
+            if a is not None and time_first(np.asarray(o), len(a)):
                 # time-first outputs (T, N, C) would be judged as T samples: no verdict rests on that
                 raise usage("model", f"outputs with one row per input sample ({len(a)} here, along the first axis)",
                             fix=f"got outputs {tuple(np.shape(o))}; return batch-first outputs from the model or a "
