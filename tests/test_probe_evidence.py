@@ -4,6 +4,8 @@ no probe explains says what the probes ran and saw."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -1502,5 +1504,7 @@ def test_a_faster_retry_that_halves_the_loss_says_whether_it_then_fitted_the_bat
         MLCheck().overfit_one_batch(b["model"], b["batch"], loss_fn=b["loss_fn"], optimizer=b["optimizer"])
     text = str(failed.value)
     assert failed.value.causes == [] and "no probe named a cause" in text, text
-    assert ("a retry at lr×10: loss 0.7687 → 0.3247 in 400 steps (halved: succeeded, then trained on to step 400 "
-            "without fitting the batch by the check's criterion)") in text, text
+    # the figures after 400 steps move in their last digits with the CPU's math library (MKL picks its
+    # kernels by instruction set): the test reads what the note says, not those digits
+    assert re.search(r"a retry at lr×10: loss 0\.7687 → 0\.3[0-9]* in 400 steps \(halved: succeeded, then trained on "
+                     r"to step 400 without fitting the batch by the check's criterion\)", text), text
