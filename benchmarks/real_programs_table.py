@@ -69,6 +69,8 @@ def run_check(m: MLCheck, check: str, kw: dict[str, Any], b: dict[str, Any]) -> 
         return m.input_independent_baseline(model, b.get("baseline_batch", batch), **train, **kw)
     if check == "preprocessing_parity":
         return m.preprocessing_parity(b["train_pipeline"], b["eval_pipeline"], b["raw_samples"], **kw)
+    if check == "label_roundtrip":
+        return m.label_roundtrip(b["encode"], b["decode"], b["labels"], **kw)
     if check == "no_split_leakage":
         return m.no_split_leakage(b["train_split"], b["test_split"], **kw)
     if check == "not_constant_predictions":

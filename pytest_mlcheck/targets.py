@@ -18,7 +18,7 @@ from pytest_mlcheck.thresholds import (
     BEAT_CONSTANT, CLIPPED_MIN_ROWS, CONSTANT_AT_FLOOR, CLIPPED_MIN_SHARE, DENSE_MIN_RIGHT, EDGE_LIMIT_HAIRS, EDGE_LIMIT_RTOL,
     FLOOR_REFUTED, GROUPS_RTOL, HEAD_OUTSIDE_SHARE, IGNORED_MAX_ASKED, OVERLAP_MAX_SAMPLES, OVERLAP_MIN_DETERMINED,
     OVERFIT_MIN_DROP, OVERLAP_NEIGHBOURS, SOFTMAX_AGAIN_RTOL, SOFTMAX_INSIDE_MAX_CLASSES, STEP_LOGIT, STEP_NUDGE, SUM_ATOL,
-    TRUNCATED_IDS_MAX_SHARE, UNIT_AXIS_IDS_RATIO, UNREAD_RTOL, VIEWED_LOGIT, VIEWED_MEMORY_RATIO, VIEWED_MIN_VALID,
+    TRUNCATED_IDS_MAX_SHARE, UNIT_AXIS_IDS_RATIO, UNREAD_ROWS_MAX_ASKED, UNREAD_RTOL, VIEWED_LOGIT, VIEWED_MEMORY_RATIO, VIEWED_MIN_VALID,
     VIEWED_READ_RATIO,
     ZERO_AT_TARGETS,
 )
@@ -84,6 +84,13 @@ class Targets:
     # neighbours(): per batch of inputs, computed once (an N² distance matrix) however many runs ask
     _agree: list[tuple[np.ndarray, Optional[np.ndarray]]] = dataclasses.field(
         default_factory=list, repr=False, compare=False)
+    # skips(rows): whether the loss stays put when the outputs of the samples ``rows`` (indices) move
+    # from uninformative to confident — it never reads them; None where not asked (see fitted())
+    skips: Optional[Callable[[np.ndarray], bool]] = dataclasses.field(default=None, repr=False, compare=False)
+    # per sample, found never read by the loss (``skips``), found read; and how many times it was asked
+    unread_rows: Optional[np.ndarray] = dataclasses.field(default=None, repr=False, compare=False)
+    _read_rows: Optional[np.ndarray] = dataclasses.field(default=None, repr=False, compare=False)
+    _rows_asked: int = dataclasses.field(default=0, repr=False, compare=False)
 
     def exact(self, shape: tuple) -> Optional[np.ndarray]:
         """A perfect prediction as probabilities of exactly 0 and 1, in the outputs' ``shape`` (float32),
@@ -213,7 +220,36 @@ class Targets:
         would fail a decoder that has 99 % of the batch's positions right."""
         if self.channel_axis is not None or self.mask:
             return self.right_share(out) >= DENSE_MIN_RIGHT
-        return bool(self.right(out).all())
+        right = self.right(out)
+        return bool(right.all()) or self.never_read(~right)
+
+    def never_read(self, wrong: np.ndarray) -> bool:
+        """Whether every sample of ``wrong`` (per sample) is one whose outputs the loss never reads:
+        a loss over a mask of the samples it trains on (a graph network's training nodes) cannot make
+        the others right, so they are not demanded. The samples not yet cleared are asked all at once,
+        then by halves where some are read (UNREAD_ROWS_MAX_ASKED loss evaluations per batch in all);
+        a loss found to read fewer than two samples is left to the probe of a loss reading one sample
+        alone (diagnosis.unread_samples), which fails it."""
+        if self.skips is None:
+            return False
+        n = len(wrong)
+        if self.unread_rows is None:
+            self.unread_rows, self._read_rows = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+        assert self._read_rows is not None
+        if (wrong & self._read_rows).any():
+            return False
+        pending = [np.flatnonzero(wrong & ~self.unread_rows)]
+        while pending and pending[0].size and self._rows_asked < UNREAD_ROWS_MAX_ASKED:
+            rows = pending.pop(0)
+            self._rows_asked += 1
+            if self.skips(rows):
+                self.unread_rows[rows] = True
+            elif len(rows) > 1:
+                pending += [rows[: len(rows) // 2], rows[len(rows) // 2:]]
+            else:
+                self._read_rows[rows] = True
+                return False
+        return bool((self.unread_rows | ~wrong).all()) and int(self.unread_rows.sum()) <= n - 2
 
     def right_share(self, out: np.ndarray) -> float:
         """The share of what :meth:`fitted` counts that the outputs get right: positions for dense
@@ -1066,7 +1102,26 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
         if ignored is not None:
             encoding += f", {int(ignored.sum()) // y.shape[-1]} of {ignored.size // y.shape[-1]} positions ignored by the loss"
     return Targets(task, encoding, ids, width, form, floor, problems, constant=constant, mask=mask, ignored=ignored,
-                   soft=soft)
+                   soft=soft, skips=_rows_probe(loss_at, n, width, shape, form) if ids is not None and width >= 2
+                   and task in ("classification", "binary") and not mask and n * width == int(np.prod(shape))
+                   else None)
+
+
+def _rows_probe(loss_at: LossAt, n: int, width: int, shape: tuple, form: str) -> Callable[[np.ndarray], bool]:
+    """:attr:`Targets.skips` for ``n`` rows of ``width`` class scores: a :class:`_RowProbe` built at
+    the first question (the loss at uninformative outputs, asked only where a run needs it)."""
+    probe: list[_RowProbe] = []
+
+    def skips(rows: np.ndarray) -> bool:
+        if not probe:
+            probe.append(_RowProbe(loss_at, n, width, shape, form == "probabilities"))
+        if not _finite(probe[0].at):
+            return False
+        chosen = np.zeros(n, dtype=bool)
+        chosen[rows] = True
+        return probe[0].skips(chosen, apart=True)
+
+    return skips
 
 
 def _masked_class(y: np.ndarray, out: np.ndarray, loss_at: LossAt, form: str) -> Optional[np.ndarray]:
@@ -1164,10 +1219,16 @@ class _RowProbe:
         self.confident[0] = 0.98 if probabilities else 4.0
         self.at = loss_at(self.base.reshape(shape))
 
-    def skips(self, rows: np.ndarray) -> bool:
-        """The loss is as it was with the outputs at ``rows`` moved from uninformative to confident."""
+    def skips(self, rows: np.ndarray, *, apart: bool = False) -> bool:
+        """The loss is as it was with the outputs at ``rows`` moved from uninformative to confident.
+        ``apart``: each row moves by its own seeded share (a half to all) of the way, so the moves of
+        rows of different classes cannot cancel in a loss linear in its outputs (-sum(log p * y))."""
         moved = self.base.copy()
-        moved[rows] = self.confident
+        if apart:
+            share = 0.5 + 0.5 * np.random.default_rng(0).random((len(moved), 1), dtype=np.float32)
+            moved[rows] = (self.base + share * (self.confident - self.base))[rows]
+        else:
+            moved[rows] = self.confident
         now = self.loss_at(moved.reshape(self.shape))
         return _finite(now) and abs(now - self.at) <= 1e-6 * (1.0 + abs(self.at))
 

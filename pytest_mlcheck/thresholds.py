@@ -25,6 +25,13 @@ FLOOR_REFUTED = 0.25
 # with one loss evaluation on given outputs (no forward pass): out-of-range ids (-100) and the
 # commonest in-range ones (a padding id the loss masks out).
 IGNORED_MAX_ASKED = 16
+# Samples whose outputs the loss never reads (targets.py Targets.fitted): a loss over a mask of the
+# samples it trains on (a transductive graph network's training nodes, a semi-supervised batch's
+# labelled rows) cannot make the others right, so a sample it is found never to read is not demanded.
+# Asked only of the samples still wrong once the loss has come its way, first all at once (one loss
+# evaluation on given outputs, no forward pass), then halving where some are read: at most this many
+# evaluations per batch, after which the samples not yet cleared stay demanded.
+UNREAD_ROWS_MAX_ASKED = 32
 # Classes that overlap in the batch: a sample most of whose OVERLAP_NEIGHBOURS nearest inputs (features
 # standardised) carry another class is "outvoted"; a smooth fit gets it wrong and memorises it last.
 # The criterion then reads the loss of the samples not outvoted, and asks every sample right only

@@ -23,7 +23,7 @@ from tests.real_programs import PROGRAMS  # noqa: E402
 
 KNOWN_CHECKS = {"overfit_one_batch", "loss_decreases", "gradients_flow", "init_loss", "output_range",
                 "inputs_normalized", "batch_independence", "not_constant_predictions",
-                "input_independent_baseline", "no_split_leakage", "preprocessing_parity"}
+                "input_independent_baseline", "no_split_leakage", "preprocessing_parity", "label_roundtrip"}
 ENTRIES = [(name, fw) for name in PROGRAMS for fw in importlib.import_module(f"tests.real_programs.{name}").FRAMEWORKS]
 
 

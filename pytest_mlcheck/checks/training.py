@@ -1115,6 +1115,10 @@ def passed_unless_proven(run: CheckRun, model: Any, settings: Settings, spec: Tr
     if unregistered:  # the rest of the model fitted around weights that stay as initialised
         raise run.fail("the loss fell, but tensors that reach it are never trained", unregistered)
     run.result.notes.extend(stacked_layers(session, first))
+    if targets.unread_rows is not None and targets.unread_rows.any():
+        run.result.notes.append(f"{int(targets.unread_rows.sum())} of the {len(targets.unread_rows)} samples, wrong on "
+                                "the way, were found never read by the loss (a mask of the samples it trains on): they "
+                                "were not demanded right")
     return run.passed()
 
 

@@ -8,7 +8,8 @@ take: ``batch``, ``batches``, ``inputs``, ``loss_fn``, ``optimizer``, ``train_st
 ``baseline_batch`` for ``input_independent_baseline`` where the program's batch holds under the 64
 samples that check asks for (what a user given its usage error passes), and for
 ``no_split_leakage`` the two splits' samples, ``train_split`` and ``test_split``, and for
-``preprocessing_parity`` ``train_pipeline``, ``eval_pipeline`` and ``raw_samples``.
+``preprocessing_parity`` ``train_pipeline``, ``eval_pipeline`` and ``raw_samples``, and for
+``label_roundtrip`` ``encode``, ``decode`` and ``labels``.
 A module that writes one builder per framework (``_torch(flag)``, ``_keras(flag)``) gets both from
 ``buggy, fixed = versions(_torch, _keras)`` (``_versions.py``). ``benchmarks/real_programs_table.py``
 runs them. Importing this package imports no ML framework.
@@ -399,4 +400,13 @@ PROGRAMS: tuple[str, ...] = (
     "b91b_alpha_zero_general_othello_softmax_into_logits_ce",
     # ninety-second held-out batch (ported blind to the probes)
     "b92a_lstm_sentiment_test_oov_mapped_to_pad",
+    # ninety-third held-out batch (ported blind to the probes)
+    "b93a_art_shadow_model_clone_keeps_original_optimizer",
+    "b93b_deepchem_kaggle_transformed_datasets_discarded",
+    "b93c_lazyprogrammer_dropout_mlp_init_divides_by_he_scale",
+    "b93d_pygat_cora_label_onehot_set_order_per_process",
+    # ninety-fourth held-out batch (ported blind to the probes)
+    "b94b_simple_nmt_zero_grad_skipped_when_iteration_per_update_1",
+    "b94c_llama_from_scratch_rope_attention_without_causal_mask",
+    "b94e_multilogue_net_fear_class_weights_inverted",
 )
