@@ -208,3 +208,33 @@ def test_an_optimizer_over_another_instance_is_a_defect_that_changes_neither_ins
     assert "built over another instance of the model" in str(failed.value)
     tn.assert_same(before, tn.snapshot(model, optimizer))
     tn.assert_same(before_earlier, tn.snapshot(earlier, optimizer))
+
+
+class _DecayingSGD(torch.optim.SGD):
+    """An optimizer subclass whose constructor takes other arguments than torch's (a port of Torch7's
+    optim.sgd with learningRateDecay): the check cannot call it with the defaults it reads off."""
+
+    def __init__(self, params, learningRate, learningRateDecay):  # noqa: N803 - the port's own names
+        super().__init__(params, lr=learningRate)
+        self.lr0, self.lrd, self.nevals = learningRate, learningRateDecay, 0
+
+    def step(self, closure=None):
+        for group in self.param_groups:
+            group["lr"] = self.lr0 / (1 + self.nevals * self.lrd)
+        self.nevals += 1
+        return super().step(closure)
+
+
+def test_an_optimizer_subclass_with_its_own_constructor_is_copied_with_its_schedule(mlcheck):
+    """It had crashed the training checks (TypeError: unexpected keyword argument 'lr'); the copy keeps its
+    class, so its step's own decay runs, and the user's optimizer is left as it was."""
+    torch.manual_seed(0)
+    x = torch.randn(32, 4)
+    y = x @ torch.randn(4, 1)
+    model = nn.Linear(4, 1)
+    optimizer = _DecayingSGD(model.parameters(), 0.1, 1e-4)
+    before = tn.snapshot(model, optimizer)
+    result = mlcheck.overfit_one_batch(model, (x, y), loss_fn=nn.MSELoss(), optimizer=optimizer)
+    assert result.passed
+    assert optimizer.nevals == 0
+    tn.assert_same(before, tn.snapshot(model, optimizer))

@@ -252,6 +252,18 @@ def _as_arrays(grads: dict[str, torch.Tensor | None]) -> dict[str, np.ndarray | 
     """Gradients as float32 numpy copies (None kept where a parameter has none)."""
     return {n: None if g is None else g.detach().float().cpu().numpy().copy() for n, g in grads.items()}
 
+
+def _rebuilt(opt: torch.optim.Optimizer, groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
+    """An optimizer of ``opt``'s class over ``groups`` with fresh state, built without calling its
+    constructor: torch's Optimizer set-up with ``opt``'s defaults, then a copy of every attribute the
+    subclass added (its own schedule counters and rates, as they are now)."""
+    clone = type(opt).__new__(type(opt))
+    torch.optim.Optimizer.__init__(clone, groups, dict(opt.defaults))
+    for name, value in vars(opt).items():
+        if name not in vars(clone):
+            setattr(clone, name, copy.deepcopy(value))
+    return clone
+
 class TorchSession:
     def __init__(
         self,
@@ -439,7 +451,11 @@ class TorchSession:
         try:
             return type(opt)(groups, **opt.defaults)
         except TypeError:
+            pass
+        try:
             return type(opt)(groups)
+        except TypeError:  # a subclass whose constructor takes other arguments (Torch7SGD(params, learningRate, ...))
+            return _rebuilt(opt, groups)
 
     def _over_another_instance(self, opt: torch.optim.Optimizer) -> bool:
         """Whether the optimizer holds none of the model's parameters but as many of the same shapes,
