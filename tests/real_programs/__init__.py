@@ -409,4 +409,7 @@ PROGRAMS: tuple[str, ...] = (
     "b94b_simple_nmt_zero_grad_skipped_when_iteration_per_update_1",
     "b94c_llama_from_scratch_rope_attention_without_causal_mask",
     "b94e_multilogue_net_fear_class_weights_inverted",
+    # ninety-fifth held-out batch (ported blind to the probes)
+    "b95a_deepsets_popstats_targets_squeezed_mse_broadcast",
+    "b95d_torch_demos_logreg_sgd_age_feature_unscaled",
 )
