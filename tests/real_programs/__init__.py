@@ -411,5 +411,6 @@ PROGRAMS: tuple[str, ...] = (
     "b94e_multilogue_net_fear_class_weights_inverted",
     # ninety-fifth held-out batch (ported blind to the probes)
     "b95a_deepsets_popstats_targets_squeezed_mse_broadcast",
+    "b95b_all_conv_keras_sgd_object_not_passed_default_sgd",
     "b95d_torch_demos_logreg_sgd_age_feature_unscaled",
 )
