@@ -413,4 +413,6 @@ PROGRAMS: tuple[str, ...] = (
     "b95a_deepsets_popstats_targets_squeezed_mse_broadcast",
     "b95b_all_conv_keras_sgd_object_not_passed_default_sgd",
     "b95d_torch_demos_logreg_sgd_age_feature_unscaled",
+    # ninety-sixth held-out batch (ported blind to the probes)
+    "b96a_llama_from_scratch_softmax_before_cross_entropy",
 )
