@@ -18,8 +18,8 @@ from pytest_mlcheck.thresholds import (
     BEAT_CONSTANT, CLIPPED_MIN_ROWS, CONSTANT_AT_FLOOR, CLIPPED_MIN_SHARE, DENSE_MIN_RIGHT, EDGE_LIMIT_HAIRS, EDGE_LIMIT_RTOL,
     FLOOR_REFUTED, GROUPS_RTOL, HEAD_OUTSIDE_SHARE, IGNORED_MAX_ASKED, OVERLAP_MAX_SAMPLES, OVERLAP_MIN_DETERMINED,
     OVERFIT_MIN_DROP, OVERLAP_NEIGHBOURS, SOFTMAX_AGAIN_RTOL, SOFTMAX_INSIDE_MAX_CLASSES, STEP_LOGIT, STEP_NUDGE, SUM_ATOL,
-    TRUNCATED_IDS_MAX_SHARE, UNIT_AXIS_IDS_RATIO, UNREAD_ROWS_MAX_ASKED, UNREAD_RTOL, VIEWED_LOGIT, VIEWED_MEMORY_RATIO, VIEWED_MIN_VALID,
-    VIEWED_READ_RATIO,
+    TRUNCATED_IDS_MAX_SHARE, UNIT_AXIS_IDS_RATIO, UNREAD_ROWS_MAX_ASKED, UNREAD_RTOL, VIEWED_LOGIT, VIEWED_MEMORY_RATIO,
+    VIEWED_MIN_VALID, VIEWED_READ_RATIO,
     ZERO_AT_TARGETS,
 )
 
@@ -1218,6 +1218,8 @@ class _RowProbe:
         self.confident = np.full(width, 0.02 / (width - 1) if probabilities else -4.0, dtype=np.float32)
         self.confident[0] = 0.98 if probabilities else 4.0
         self.at = loss_at(self.base.reshape(shape))
+        # per row, a seeded share (a half to all) of the way to confident, for skips(apart=True)
+        self.share = 0.5 + 0.5 * np.random.default_rng(0).random((n, 1), dtype=np.float32)
 
     def skips(self, rows: np.ndarray, *, apart: bool = False) -> bool:
         """The loss is as it was with the outputs at ``rows`` moved from uninformative to confident.
@@ -1225,8 +1227,7 @@ class _RowProbe:
         rows of different classes cannot cancel in a loss linear in its outputs (-sum(log p * y))."""
         moved = self.base.copy()
         if apart:
-            share = 0.5 + 0.5 * np.random.default_rng(0).random((len(moved), 1), dtype=np.float32)
-            moved[rows] = (self.base + share * (self.confident - self.base))[rows]
+            moved[rows] = (self.base + self.share * (self.confident - self.base))[rows]
         else:
             moved[rows] = self.confident
         now = self.loss_at(moved.reshape(self.shape))

@@ -281,11 +281,11 @@ VANISHING_RATIO = 1e-4  # input-end ratio under this: vanishing (×19 / ×760 ma
 # update fell below float32 resolution (SGD at lr 0.1 moves a weight by 1e-7 of itself there), the
 # gradient vanished on its way; AUTOTRAINER's ±0.05-uniform 8×5 ReLU stack: 1e-11..1e-15 under Adam
 FAINT_GRADIENT = 1e-6
-# ... unless the tensor is a bias whose every element moved by these multiples of its scale leaves the
-# training-mode loss within CANCELLED_RTOL of itself: a normalisation over the batch or the features right
-# after it (a conv bias before BatchNorm) removes it, so its gradient is 0 by design, not faded: SETR's
-# decoder conv bias moves the loss by exactly 0 at ×1, ×10 and ×100 in torch. A faded bias leaves the float32
-# loss as still (an 8×5 sigmoid stack at ±0.05: 0; at ±0.5: 8e-8), so only a bias beside a weight of its
+# ... unless the tensor is a bias whose every element moved by these multiples of its scale (each by a
+# seeded share of its own) leaves the training-mode loss within CANCELLED_RTOL of itself: a normalisation
+# over the batch right after it (a conv bias before BatchNorm) removes it, so its gradient is 0 by design,
+# not faded: SETR's decoder conv bias moves the loss by exactly 0 at ×1, ×10 and ×100 in torch. A faded
+# bias leaves the float32 loss as still (an 8×5 sigmoid stack at ±0.05: 0; at ±0.5: 8e-8), so only a bias beside a weight of its
 # layer that is not faint is asked (gradients_flow._cancelled)
 CANCELLED_SHIFTS = (1.0, 10.0)
 CANCELLED_RTOL = 1e-5

@@ -264,6 +264,7 @@ def _rebuilt(opt: torch.optim.Optimizer, groups: list[dict[str, Any]]) -> torch.
             setattr(clone, name, copy.deepcopy(value))
     return clone
 
+
 class TorchSession:
     def __init__(
         self,

@@ -20,8 +20,8 @@ from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.targets import Targets
 from pytest_mlcheck.thresholds import (
-    CANCELLED_RTOL, CANCELLED_SHIFTS, CROSS_ENTROPY_SIGNAL, EXPLODING_SCALE, FAINT_GRADIENT, NO_PATH_MAX_ASKED, NO_PATH_RTOL, ROUNDING_CUT_GAIN,
-    ROUNDING_PROBE_LR, SETTLE_STEPS, VANISHING_RATIO,
+    CANCELLED_RTOL, CANCELLED_SHIFTS, CROSS_ENTROPY_SIGNAL, EXPLODING_SCALE, FAINT_GRADIENT, NO_PATH_MAX_ASKED,
+    NO_PATH_RTOL, ROUNDING_CUT_GAIN, ROUNDING_PROBE_LR, SETTLE_STEPS, VANISHING_RATIO,
 )
 
 
@@ -543,8 +543,7 @@ def _cancelled(session: Any, prepared: Any, names: list[str], values: dict[str, 
     """The faint biases (one-axis tensors) beside a weight of their layer that is not faint, whose
     elements each moved by a seeded amount (CANCELLED_SHIFTS times their scale) leave the training-mode
     loss (its draws seeded alike) within CANCELLED_RTOL of itself: a normalisation over the batch after
-    them removes what they add. A faded
-    signal fades the layer's weight too (its gradient is the bias's times the layer's inputs), and leaves
+    them removes what they add. A faded signal fades the layer's weight too (its gradient is the bias's times the layer's inputs), and leaves
     the loss as still to float32 (an 8-deep sigmoid stack's first bias moves it by 0), so the weight's
     health is what tells the two apart. Three forward passes each, up to NO_PATH_MAX_ASKED; none where
     the adapter cannot move them."""
