@@ -73,6 +73,16 @@ def test_the_loop_carrying_its_state_passes(mlcheck: MLCheck):
                                      optimizer=lambda p: torch.optim.Adam(p, lr=1e-2)).passed
 
 
+def test_a_softmax_before_the_loss_is_named_before_context_ignored(mlcheck: MLCheck):
+    """A bigram model reads each position alone by design (llama-from-scratch's first model); a softmax
+    before a loss that applies its own is never by design: where both are proven, it comes first."""
+    model, batch = _torch(carry=False)
+    model = nn.Sequential(model, nn.Softmax(dim=-1))
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.overfit_one_batch(model, batch, loss_fn=_loss, optimizer=lambda p: torch.optim.Adam(p, lr=1e-2))
+    assert failed.value.causes[:2] == ["loss_mismatch", "context_ignored"], str(failed.value)
+
+
 def _keras(recurrent: bool) -> keras.Model:
     keras.utils.set_random_seed(0)
     inner = keras.layers.GRU(32, return_sequences=True) if recurrent else keras.layers.Dense(32, activation="tanh")

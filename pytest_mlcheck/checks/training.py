@@ -783,7 +783,9 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
         causes += _vanished_rate(session, len(losses))
     if task == "regression" and not causes:  # a value that explains a stall before any lr retry
         causes += diagnosis.target_scale(session.labels(first), initial_outputs)
-    return causes
+    # a model that reads each position alone may be so by design (a bigram language model); a loss fed
+    # probabilities or a head that cannot reach its targets never is: where both are proven, name those first
+    return sorted(causes, key=lambda found: found[0] == C.CONTEXT_IGNORED)
 
 
 def _unread_columns(session: Any, raw_batch: tuple[Any, Any], first: Any, outputs: np.ndarray) -> list[Evidence]:
