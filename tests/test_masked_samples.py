@@ -65,8 +65,9 @@ def test_the_same_model_under_a_loss_of_every_sample_is_demanded_every_sample(ml
 
 def test_BROKEN_a_masked_loss_on_a_model_blind_to_its_inputs_still_fails(mlcheck):
     model, batch, kw = _torch(_masked, blind=True)
-    with pytest.raises(CheckFailed):
+    with pytest.raises(CheckFailed) as failed:
         mlcheck.overfit_one_batch(model, batch, **kw)
+    assert failed.value.causes[:1] == ["no_input_signal"], str(failed.value)
 
 
 def test_BROKEN_a_loss_that_reads_one_sample_alone_is_still_named(mlcheck):
@@ -76,16 +77,25 @@ def test_BROKEN_a_loss_that_reads_one_sample_alone_is_still_named(mlcheck):
     assert "loss_mismatch" in failed.value.causes, str(failed.value)
 
 
-def test_a_keras_loss_over_a_mask_of_samples_demands_only_those(mlcheck):
+def _keras(blind: bool = False) -> keras.Model:
     keras.utils.set_random_seed(0)
-    x, y = _data()
 
     def masked(y_true, y_pred):
         return keras.ops.mean(keras.losses.sparse_categorical_crossentropy(y_true[:READ], y_pred[:READ],
                                                                            from_logits=True))
 
-    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(64, activation="relu"),
-                              keras.layers.Dense(CLASSES)])
+    layers = [keras.Input((8,))] + ([keras.layers.Lambda(keras.ops.zeros_like)] if blind else [])
+    model = keras.Sequential(layers + [keras.layers.Dense(64, activation="relu"), keras.layers.Dense(CLASSES)])
     model.compile(optimizer=keras.optimizers.Adam(1e-2), loss=masked)
-    result = mlcheck.overfit_one_batch(model, (x, y))
+    return model
+
+
+def test_a_keras_loss_over_a_mask_of_samples_demands_only_those(mlcheck):
+    result = mlcheck.overfit_one_batch(_keras(), _data())
     assert result.passed and any(NOTE in n for n in result.notes), result.notes
+
+
+def test_BROKEN_a_keras_masked_loss_on_a_model_blind_to_its_inputs_still_fails(mlcheck):
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.overfit_one_batch(_keras(blind=True), _data())
+    assert failed.value.causes[:1] == ["no_input_signal"] and NOTE not in str(failed.value), str(failed.value)
