@@ -289,6 +289,13 @@ FAINT_GRADIENT = 1e-6
 # layer that is not faint is asked (gradients_flow._cancelled)
 CANCELLED_SHIFTS = (1.0, 10.0)
 CANCELLED_RTOL = 1e-5
+# ... and only a bias whose gradient is under this share of what its layer's weight gradient says reaches
+# the layer (|grad W| over the rms of the layer's inputs and the square root of its fan-in): a
+# normalisation over the batch leaves the bias float32 rounding while the weight's per-sample signal
+# stays (1e-7..1e-6: a conv or Dense before BatchNorm, four seeds each); a faded signal fades both alike
+# (0.6..2.8 through sigmoid stacks of 2 and 8 layers), and inputs at 1e4 before a LayerNorm give 3..42:
+# there the weight's gradient grows with its inputs and kept the bias off the faint list by its scale alone
+CANCELLED_SIGNAL_SHARE = 1e-3
 SETTLE_STEPS = 5  # an all-zero gradient stands only if still zero after this many more steps
 # All-zero gradients that noise on the whole set at once (the tensors and their layers' pre-activations)
 # does not show cut off are asked layer by layer (one forward pass per tensor) up to this many tensors:

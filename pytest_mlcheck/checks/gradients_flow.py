@@ -20,8 +20,8 @@ from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.report import CheckResult, fmt
 from pytest_mlcheck.targets import Targets
 from pytest_mlcheck.thresholds import (
-    CANCELLED_RTOL, CANCELLED_SHIFTS, CROSS_ENTROPY_SIGNAL, EXPLODING_SCALE, FAINT_GRADIENT, NO_PATH_MAX_ASKED,
-    NO_PATH_RTOL, ROUNDING_CUT_GAIN, ROUNDING_PROBE_LR, SETTLE_STEPS, VANISHING_RATIO,
+    CANCELLED_RTOL, CANCELLED_SHIFTS, CANCELLED_SIGNAL_SHARE, CROSS_ENTROPY_SIGNAL, EXPLODING_SCALE, FAINT_GRADIENT,
+    NO_PATH_MAX_ASKED, NO_PATH_RTOL, ROUNDING_CUT_GAIN, ROUNDING_PROBE_LR, SETTLE_STEPS, VANISHING_RATIO,
 )
 
 
@@ -264,7 +264,7 @@ def gradients_flow(
             causes += _rounding_only(session, prepared, grads, before, run.settings.seed)
         faint = _faint(unchanged, grads or {}, before)
         unchanged = [n for n in unchanged if n not in faint]
-        cancelled = _cancelled(session, prepared, faint, before, run.settings.seed)
+        cancelled = _cancelled(session, prepared, faint, before, grads or {}, run.settings.seed)
         faint = [n for n in faint if n not in cancelled]
         if unchanged and diagnosis.moved(before, after):
             rounded = _rounded(run, model, spec, session, raw, unchanged)
@@ -539,19 +539,23 @@ def _faint(unchanged: list[str], grads: dict[str, np.ndarray | None], values: di
     return faint
 
 
-def _cancelled(session: Any, prepared: Any, names: list[str], values: dict[str, np.ndarray], seed: int) -> list[str]:
+def _cancelled(session: Any, prepared: Any, names: list[str], values: dict[str, np.ndarray],
+               grads: dict[str, np.ndarray | None], seed: int) -> list[str]:
     """The faint biases (one-axis tensors) beside a weight of their layer that is not faint, whose
-    elements each moved by a seeded amount (CANCELLED_SHIFTS times their scale) leave the training-mode
-    loss (its draws seeded alike) within CANCELLED_RTOL of itself: a normalisation over the batch after
-    them removes what they add. A faded signal fades the layer's weight too (its gradient is the bias's times the layer's inputs), and leaves
-    the loss as still to float32 (an 8-deep sigmoid stack's first bias moves it by 0), so the weight's
-    health is what tells the two apart. Three forward passes each, up to NO_PATH_MAX_ASKED; none where
-    the adapter cannot move them."""
+    gradient is under CANCELLED_SIGNAL_SHARE of what that weight's gradient says reaches the layer
+    (:func:`_signal_shares`), and whose elements each moved by a seeded amount (CANCELLED_SHIFTS times
+    their scale) leave the training-mode loss (its draws seeded alike) within CANCELLED_RTOL of itself:
+    a normalisation over the batch after them removes what they add. A faded signal fades the layer's
+    weight too (its gradient is the bias's times the layer's inputs), and leaves the loss as still to
+    float32 (an 8-deep sigmoid stack's first bias moves it by 0), so the weight's gradient is what tells
+    the two apart. Three forward passes each, up to NO_PATH_MAX_ASKED; none where the adapter cannot
+    move them."""
     typical = _typical_scale(values)
-    owner = lambda name: re.split(r"[./](?=[^./]*$)", name)[0]  # noqa: E731 - torch "conv1.bias", Keras "conv/bias"
-    fed = {owner(n) for n, w in values.items() if w.ndim >= 2 and n not in names}
+    fed = {_owner(n) for n, w in values.items() if w.ndim >= 2 and n not in names}
+    asked = [n for n in names if values[n].ndim == 1 and _owner(n) in fed][:NO_PATH_MAX_ASKED]
+    shares = _signal_shares(session, prepared, asked, values, grads) if asked else {}
     cancelled: list[str] = []
-    for name in [n for n in names if values[n].ndim == 1 and owner(n) in fed][:NO_PATH_MAX_ASKED]:
+    for name in [n for n in asked if shares.get(n, 0.0) < CANCELLED_SIGNAL_SHARE]:
         scale = max(float(np.sqrt(np.mean(np.square(values[name].astype(np.float64))))), typical, 1e-3)
         # a shift of each element's own (a batch normalisation removes any per-channel shift; one over the
         # features, a LayerNorm, only their common part, so a uniform shift would read it as removed too)
@@ -564,6 +568,42 @@ def _cancelled(session: Any, prepared: Any, names: list[str], values: dict[str, 
         if np.isfinite(base) and all(abs(m - base) <= CANCELLED_RTOL * max(abs(base), 1e-12) for m in moved):
             cancelled.append(name)
     return cancelled
+
+
+def _owner(name: str) -> str:
+    """The layer a tensor belongs to: torch "conv1.bias" -> "conv1", Keras "net/conv/bias" -> "net/conv"."""
+    return re.split(r"[./](?=[^./]*$)", name)[0]
+
+
+def _signal_shares(session: Any, prepared: Any, biases: list[str], values: dict[str, np.ndarray],
+                   grads: dict[str, np.ndarray | None]) -> dict[str, float]:
+    """Each bias's gradient over what its layer's weight gradient says reaches the layer per sample:
+    |grad W| / (rms of the layer's inputs · sqrt(W.size / b.size), its fan-in). About 1 where nothing
+    removes the bias, float32 rounding behind a normalisation over the batch. Only where the layer has
+    one weight of 2+ axes that the bias's width divides (a linear or conv layer; a recurrent one's two
+    weights read different inputs) and its inputs were seen (one training-mode pass): the others are
+    left out (0), as before the guard."""
+    try:
+        seen = session.weighted_layer_inputs(prepared, training=True)
+    except (NotSupported, UserCodeError):
+        return {}
+    rms: dict[str, list[float]] = {}
+    for layer, x in seen:
+        if x.size and np.issubdtype(x.dtype, np.floating) and np.isfinite(x).all():
+            rms.setdefault(layer, []).append(float(np.sqrt(np.mean(np.square(x.astype(np.float64))))))
+    shares: dict[str, float] = {}
+    for name in biases:
+        owner, b, g_b = _owner(name), values[name], grads.get(name)
+        weights = [n for n, w in values.items() if w.ndim >= 2 and _owner(n) == owner and w.size % b.size == 0]
+        # torch names a module by its path ("decoder.0"), Keras a layer by its own name (the path's last part)
+        inputs = rms.get(owner) or rms.get(owner.rpartition("/")[2])
+        if len(weights) != 1 or not inputs or g_b is None or grads.get(weights[0]) is None:
+            continue
+        g_w = np.asarray(grads[weights[0]], dtype=np.float64)
+        signal = float(np.linalg.norm(g_w)) / (max(inputs) * np.sqrt(values[weights[0]].size / b.size))
+        if signal > 0 and np.isfinite(signal):
+            shares[name] = float(np.linalg.norm(np.asarray(g_b, dtype=np.float64))) / signal
+    return shares
 
 
 def _judged(run: CheckRun, session: Any, raw: tuple[Any, Any], prepared: Any, train_step: Callable | None,
