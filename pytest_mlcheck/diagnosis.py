@@ -1657,6 +1657,52 @@ def unpaired_loss(views: list[Callable[[], np.ndarray | None]], targets: np.ndar
              f"its targets")]
 
 
+def one_output_for_classes(targets: np.ndarray | None, outputs: np.ndarray | None,
+                           loss_at: Callable[[np.ndarray], float]) -> list[Evidence]:
+    """One output per sample against one-hot targets of two or more classes: a loss that broadcasts
+    the one output across the target's columns (Keras 2's binary cross-entropy on a (N, 1) sigmoid
+    against (N, 3) one-hot rows; an MSE torch only warns about) scores each sample's output alike
+    whatever its class, so no output can tell the classes apart. Shown on seeded outputs spread over
+    the head's range (the model's own barely differ at init and collapse to one value in training):
+    shuffled across samples of other classes they leave the loss where it was (PAIRING_RTOL), while
+    going half way there moves it (PAIRING_SENSITIVE: not affine over the span). Three loss calls a
+    shuffle, two shuffles; only for such targets and heads."""
+    if targets is None or outputs is None or len(targets) != len(outputs) or len(targets) < 4:
+        return []
+    n = len(targets)
+    y = np.asarray(targets, dtype=np.float64).reshape(n, -1)
+    o = np.asarray(outputs, dtype=np.float64).reshape(n, -1)
+    if o.shape[1] != 1 or y.shape[1] < 2 or not np.isfinite(y).all() or not np.isfinite(o).all() \
+            or not np.isin(y, (0.0, 1.0)).all() or not (y.sum(axis=1) == 1).all() \
+            or len(np.unique(y.argmax(axis=1))) < 2:
+        return []
+    u = np.random.default_rng(0).uniform(-1.0, 1.0, size=o.shape)  # own generator: no global state touched
+    # outputs in [0, 1] are probabilities: spread them inside it; any other head over about unit scale
+    spread = 0.5 + 0.4 * u if o.min() >= 0 and o.max() <= 1 else \
+        float(o.mean()) + max(float(np.sqrt(np.mean(np.square(o)))), 1.0) * u
+    spread = spread.reshape(np.asarray(outputs).shape).astype(np.asarray(outputs).dtype)
+    base = loss_at(spread)
+    if not np.isfinite(base):
+        return []
+    perms = _pairing_permutations(y)
+    if len(perms) < 2:
+        return []
+    for p in perms:
+        shuffled = loss_at(np.ascontiguousarray(spread[p]))
+        scale = max(abs(base), abs(shuffled), 1e-12)
+        if not np.isfinite(shuffled) or abs(shuffled - base) > PAIRING_RTOL * scale:
+            return []
+        half = loss_at(np.ascontiguousarray(0.5 * (spread + spread[p]), dtype=spread.dtype))
+        if not np.isfinite(half) or abs(half - base) < PAIRING_SENSITIVE * scale:
+            return []
+    return [(C.HEAD_WIDTH,
+             f"one output per sample against one-hot targets of {y.shape[1]} classes: the loss scores each "
+             f"sample's output alike whatever its class (outputs spread over the head's range and shuffled across "
+             f"samples of other classes: {fmt(shuffled)} against {fmt(base)}), so the one output is stretched "
+             f"across the {y.shape[1]} target columns and no output can tell the classes apart; give the head one "
+             f"output per class (a softmax with a categorical cross-entropy, or logits with a loss from logits)")]
+
+
 def independence_tolerance(outputs: np.ndarray) -> float:
     """How far another sample's outputs may move when one sample changes: rounding, relative to
     the largest finite |output|."""
@@ -1743,7 +1789,15 @@ def input_dependence(base: np.ndarray, after: np.ndarray, changed: list[int], *,
     delta = np.abs(moved - flat).max(axis=1)
     tol = independence_tolerance(flat)
     which = listed([str(j) for j in changed])
-    if all(unmoved(float(delta[j]), flat, scores=scores) for j in changed):
+    own, judged = delta, flat
+    if scores and min(flat.min(), moved.min()) >= 0 and max(flat.max(), moved.max()) <= 1:
+        # probabilities: a change is read against each probability, in nats (float32 keeps about 1e-7 of
+        # each), not against a whole probability: a 500-way softmax at init holds 0.002 a class, where a
+        # move of 2.8e-7 is 1.4e-4 nat, a signal faded through four LSTMs and no rounding
+        floor = 1e-30  # below it float32 loses relative precision (subnormals): read as 0 on both sides
+        own = np.abs(np.log(np.maximum(moved, floor)) - np.log(np.maximum(flat, floor))).max(axis=1)
+        judged = np.ones(1)  # a nat
+    if all(unmoved(float(own[j]), judged, scores=scores) for j in changed):
         return [(C.NO_INPUT_SIGNAL,
                  f"the outputs ignore the inputs: changing the input of sample(s) {which} left their eval-mode "
                  f"outputs unchanged (by at most {fmt(float(delta[changed].max()))}), so no input can be told "

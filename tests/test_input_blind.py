@@ -31,6 +31,23 @@ def test_class_scores_that_move_by_rounding_of_a_nat_are_unmoved_however_small_t
     assert not input_dependence(base + 2.0, moved, [0, 4], scores=True)
 
 
+def test_probabilities_are_read_against_each_probability_not_a_whole_one():
+    """A 500-way softmax at init holds about 0.002 a class; a faded but live input signal moves it by
+    2.8e-7 (b97f's four LSTMs), 1.4e-4 of each probability: a move, in nats. A probability that does not
+    move at all, or by float32's share of itself, stays unmoved."""
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 1e-2, size=(8, 500))
+    base = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    after = base.copy()
+    after[[0, 4]] *= 1 + 1.4e-4 * rng.choice([-1, 1], size=(2, 500))
+    assert np.abs(after - base).max() < 1e-6  # under a millionth of a whole probability
+    assert not input_dependence(base, after, [0, 4], scores=True)
+    rounded = base.copy()
+    rounded[[0, 4]] *= 1 + 6e-8
+    assert [c for c, _ in input_dependence(base, rounded, [0, 4], scores=True)] == ["no_input_signal"]
+    assert [c for c, _ in input_dependence(base, base.copy(), [0, 4], scores=True)] == ["no_input_signal"]
+
+
 def _series(n: int = 64, steps: int = 32) -> tuple[np.ndarray, np.ndarray]:
     """FordA-like series: an AR(1) walk, a sine added to class 1, each series z-normalised (as the
     UCR archive ships them), shape (N, steps, 1)."""

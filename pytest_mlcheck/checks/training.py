@@ -703,6 +703,9 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
     if not causes:
         causes += _unpaired(session, targets, first, initial_outputs, final)
     if not causes:
+        causes += diagnosis.one_output_for_classes(session.labels(first), initial_outputs,
+                                                   lambda out: session.loss_of(out, first))
+    if not causes:
         causes += _unread_samples(session, first, initial_outputs, targets)
     if not causes:
         causes += _leaked(session, first)
