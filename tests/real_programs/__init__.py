@@ -415,4 +415,11 @@ PROGRAMS: tuple[str, ...] = (
     "b95d_torch_demos_logreg_sgd_age_feature_unscaled",
     # ninety-sixth held-out batch (ported blind to the probes)
     "b96a_llama_from_scratch_softmax_before_cross_entropy",
+    # ninety-seventh held-out batch (ported blind to the probes)
+    "b97a_awesome_compression_lenet_predict_normalize_half_half",
+    "b97b_t81_558_iris_cnn_one_sigmoid_unit_bce_on_three_classes",
+    "b97c_dgbpy_unet_vgg19_regression_sigmoid_head",
+    "b97d_paccmann_chemistry_vae_bigru_final_state_view_mixes_batch",
+    "b97e_naresh_aae_cat_discriminator_fake_labelled_real",
+    "b97f_language_modeling_adam_lr_1_ptb_sgd_schedule",
 )
