@@ -422,4 +422,8 @@ PROGRAMS: tuple[str, ...] = (
     "b97d_paccmann_chemistry_vae_bigru_final_state_view_mixes_batch",
     "b97e_naresh_aae_cat_discriminator_fake_labelled_real",
     "b97f_language_modeling_adam_lr_1_ptb_sgd_schedule",
+    # ninety-eighth held-out batch (ported blind to the probes)
+    "b98b_drgo_denoiser_mlp_detaches_every_layer",
+    "b98c_gait_classification_injury_labels_not_permuted",
+    "b98d_pytorch_beginner_mnist_lstm_without_batch_first",
 )
