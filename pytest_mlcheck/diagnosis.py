@@ -1635,13 +1635,9 @@ def unpaired_loss(views: list[Callable[[], np.ndarray | None]], targets: np.ndar
         for p in perms:
             if np.mean(np.abs(rows[p] - rows).max(axis=1) > spread) < 0.5:
                 return []
-            shuffled = loss_at(np.ascontiguousarray(out[p]))
-            scale = max(abs(base), abs(shuffled), 1e-12)
-            if not np.isfinite(shuffled) or abs(shuffled - base) > PAIRING_RTOL * scale:
+            shuffled = _shuffle_unseen(out, p, base, loss_at)
+            if shuffled is None:
                 return []
-            half = loss_at(np.ascontiguousarray(0.5 * (out + out[p]), dtype=out.dtype))
-            if not np.isfinite(half) or abs(half - base) < PAIRING_SENSITIVE * scale:
-                return []  # the loss is affine in the outputs over this span: a shuffle proves nothing
             seen.append((base, shuffled))
     if not reads_targets():
         return []
@@ -1655,6 +1651,21 @@ def unpaired_loss(views: list[Callable[[], np.ndarray | None]], targets: np.ndar
              f"per-sample value of shape (B,) against targets of shape (B, 1) — or the reverse — scores every "
              f"output against every target (keepdim=True, or squeeze the targets), or a loss that never reads "
              f"its targets")]
+
+
+def _shuffle_unseen(out: np.ndarray, p: np.ndarray, base: float,
+                    loss_at: Callable[[np.ndarray], float]) -> float | None:
+    """The loss at ``out`` with its rows shuffled by ``p``, where that leaves it within PAIRING_RTOL of
+    ``base`` (its value at ``out``) while going half way there moves it by PAIRING_SENSITIVE or more;
+    None otherwise (a loss affine in the outputs over this span proves nothing by a shuffle)."""
+    shuffled = loss_at(np.ascontiguousarray(out[p]))
+    scale = max(abs(base), abs(shuffled), 1e-12)
+    if not np.isfinite(shuffled) or abs(shuffled - base) > PAIRING_RTOL * scale:
+        return None
+    half = loss_at(np.ascontiguousarray(0.5 * (out + out[p]), dtype=out.dtype))
+    if not np.isfinite(half) or abs(half - base) < PAIRING_SENSITIVE * scale:
+        return None
+    return float(shuffled)
 
 
 def one_output_for_classes(targets: np.ndarray | None, outputs: np.ndarray | None,
@@ -1688,12 +1699,8 @@ def one_output_for_classes(targets: np.ndarray | None, outputs: np.ndarray | Non
     if len(perms) < 2:
         return []
     for p in perms:
-        shuffled = loss_at(np.ascontiguousarray(spread[p]))
-        scale = max(abs(base), abs(shuffled), 1e-12)
-        if not np.isfinite(shuffled) or abs(shuffled - base) > PAIRING_RTOL * scale:
-            return []
-        half = loss_at(np.ascontiguousarray(0.5 * (spread + spread[p]), dtype=spread.dtype))
-        if not np.isfinite(half) or abs(half - base) < PAIRING_SENSITIVE * scale:
+        shuffled = _shuffle_unseen(spread, p, base, loss_at)
+        if shuffled is None:
             return []
     return [(C.HEAD_WIDTH,
              f"one output per sample against one-hot targets of {y.shape[1]} classes: the loss scores each "
