@@ -786,8 +786,9 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
         causes += _vanished_rate(session, len(losses))
     if task == "regression" and not causes:  # a value that explains a stall before any lr retry
         causes += diagnosis.target_scale(session.labels(first), initial_outputs)
-    # a model that reads each position alone may be so by design (a bigram language model); a loss fed
-    # probabilities or a head that cannot reach its targets never is: where both are proven, name those first
+    # a model that reads each position alone may be so by design (a bigram language model); what else is
+    # proven beside it (a loss fed probabilities, a wrong head activation, a step that misses parameters,
+    # tensors the optimizer never sees) never is: that is named first
     return sorted(causes, key=lambda found: found[0] == C.CONTEXT_IGNORED)
 
 
