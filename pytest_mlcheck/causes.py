@@ -48,9 +48,11 @@ LOSS_MISMATCH = _cause("loss_mismatch", "the loss does not fit the model's outpu
                              "binary_crossentropy for independent labels, mse for real-valued targets")
 LOSS_NOT_FINITE = _cause("loss_not_finite", "the loss is NaN or ±inf at outputs the model can produce",
                          torch="compute the loss from logits (CrossEntropyLoss, BCEWithLogitsLoss) or clamp "
-                               "probabilities before the log (p.clamp(min=1e-7))",
+                               "probabilities before the log (p.clamp(min=1e-7)); a square root needs an epsilon "
+                               "under it ((d + 1e-9).sqrt())",
                          keras="use the built-in losses (they clip), from_logits=True on a linear head, or clip "
-                               "before the log (ops.clip(p, 1e-7, 1))")
+                               "before the log (ops.clip(p, 1e-7, 1)); a square root needs an epsilon under it "
+                               "(ops.sqrt(d + 1e-9))")
 OUTPUT_ACTIVATION = _cause("output_activation", "the last layer's activation cannot produce what the loss needs",
                            torch="return raw logits from the last Linear (no ReLU; no softmax before CrossEntropyLoss, no "
                                  "sigmoid before BCEWithLogitsLoss); for value targets, a head that can reach them",

@@ -88,6 +88,10 @@ LR_VANISHED = 1 / 16
 LR_AHEAD_SHARE = 0.25
 SCHEDULE_READS = 256  # a schedule that takes no vector of steps is read at this many, evenly spaced
 PROBE_MAX_STEPS = 150  # a retry's step budget (correct models reach PROBE_TARGET within ~40 steps)
+# Over several batches a retry halves when at least half of its last this many steps (or of one cycle
+# of its batches, if shorter) halved, each against its own batch's start: one step on a batch of five
+# samples halves by chance (diagnosis.halved).
+HALVED_WINDOW = 8
 # A gradient norm this many times the first one after an identical second step means the user's
 # step adds to the previous gradients instead of replacing them (ideal: 2.0 vs 1.0).
 ACCUMULATION_RATIO = 1.5
@@ -128,6 +132,9 @@ CLIPPED_MIN_SHARE = 0.1
 # A non-finite loss of finite outputs this many times their size at init, finite once they are scaled
 # back: the updates blew them up (keras #3040's SGD regression: x1e17 at step 12), not a loss defect.
 OVERFLOW_GROWTH = 1e3
+# A non-finite loss whose weights are already non-finite one step before is traced update by update to
+# the update that broke them (a finite loss with a NaN gradient), when it came within this many updates.
+TRACE_MAX_UPDATES = 400
 # An untrained forward pass whose outputs are this many times the larger of its inputs' and targets'
 # scale (rms, at least 1) amplifies the signal itself: a standard init keeps it within a few times
 # (every real-program version but one: at most x3.6; PyOD's clamped VAE x418-641, its unclamped

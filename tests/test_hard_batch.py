@@ -63,6 +63,49 @@ def test_without_measured_starts_a_batch_is_held_to_its_first_visit():
     assert halved([10.0, 0.1, 4.0], 2, [float("nan"), float("nan")])  # batch 0 back: against the first step
 
 
+def test_over_many_small_batches_one_lucky_step_is_no_halving():
+    # sixty batches starting at 1.0: a batch of five samples guessed right once halves by chance
+    starts = [1.0] * 60
+    lucky = [1.0] * 11 + [0.3]
+    assert not halved(lucky, 60, starts)
+    assert not halved(lucky + [0.9, 0.4, 1.1], 60, starts)  # two of the last eight
+    assert halved(lucky + [0.9, 0.4, 0.45, 0.3, 1.1], 60, starts)  # four of the last eight: a stretch
+    assert not halved([1.0, 0.3, 0.3, 0.3], 60, starts)  # fewer steps than the window: not judged yet
+    # a cycle shorter than the window is the window: three batches, two of the last three halved
+    assert halved([1.0, 1.0, 0.4, 0.45], 3, [1.0, 1.0, 1.0])
+    assert not halved([1.0, 1.0, 1.0, 0.45], 3, [1.0, 1.0, 1.0])
+
+
+def _tiny_batches(seed: int, *, learnable: bool) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(300, 20, generator=g)
+    y = (x[:, 0] > 0).long() if learnable else torch.randint(0, 2, (300,), generator=g)
+    return [(x[i:i + 5], y[i:i + 5]) for i in range(0, 300, 5)]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_random_labels_on_batches_of_five_are_not_put_down_to_the_rate(mlcheck, seed):
+    # a retry at lr×10 met a batch of five it happened to guess right: one halved step had named lr_too_low
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(20, 16), nn.ReLU(), nn.Linear(16, 2))
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.loss_decreases(model, _tiny_batches(seed, learnable=False),
+                               loss_fn=nn.CrossEntropyLoss(reduction="sum"),
+                               optimizer=lambda p: torch.optim.SGD(p, lr=1e-3))
+    assert "lr_too_low" not in failed.value.causes, str(failed.value)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_same_batches_with_labels_that_follow_the_inputs_still_name_a_low_rate(mlcheck, seed):
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(20, 16), nn.ReLU(), nn.Linear(16, 2))
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.loss_decreases(model, _tiny_batches(seed, learnable=True),
+                               loss_fn=nn.CrossEntropyLoss(reduction="sum"),
+                               optimizer=lambda p: torch.optim.SGD(p, lr=1e-5))
+    assert failed.value.causes[:1] == ["lr_too_low"], str(failed.value)
+
+
 def test_a_standardised_retry_over_several_batches_measures_its_own_starts(mlcheck):
     """The standardised-targets retry changes every batch's loss, so the check's starts do not
     apply: it measures each batch's own. Price-like targets (500 .. 3500) whose first batch is noise the

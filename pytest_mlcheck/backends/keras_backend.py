@@ -402,6 +402,12 @@ class KerasSession(KerasSessionBase):
         (IndexedSlices: only the rows a gather read) when :meth:`gradients` last ran."""
         return super().lookup_tables() | set(self._gathered)
 
+    def _output_grad(self, loss: Callable[[Any], Any], out: Any) -> Any:
+        with tf.GradientTape() as tape:
+            tape.watch(out)
+            value = loss(out)
+        return tape.gradient(value, out)
+
     def input_gradient(self, batch: tuple[Any, Any], index: int) -> np.ndarray | None:
         x = batch[0]
         if not isinstance(x, tf.Tensor):

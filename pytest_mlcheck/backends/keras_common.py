@@ -867,9 +867,24 @@ class KerasSessionBase:
         raise NotSupported("whether the loss reads the weights", "not traced for Keras losses")
 
     def loss_gradient(self, outputs: np.ndarray, batch: tuple[Any, Any]) -> np.ndarray:
-        # Keras's own losses differentiate the formula they compute (its CTC normalises its logits
-        # itself), so the mismatch this serves (a fused backward presuming its input) is torch's
-        raise NotSupported("the loss's gradient at given outputs", "not read for Keras losses")
+        """d(loss)/d(outputs) by the loss's own backward (each backend's :meth:`_output_grad`); NaN
+        where the loss raises on them. Keras's own losses differentiate the formula they compute, but
+        a loss of the user's can break backward where its value does not (a root at 0)."""
+        if not self.has_loss():
+            raise NotSupported("the loss's gradient at given outputs", "the model has no loss")
+        try:
+            with self._place():
+                out = keras.ops.convert_to_tensor(outputs, dtype=keras.config.floatx())
+                grad = self._output_grad(lambda o: self._loss(batch[0], batch[1], o, training=False), out)
+        except NotSupported:
+            raise
+        except Exception:
+            return np.full(outputs.shape, np.nan, dtype=np.float32)
+        return np.zeros(outputs.shape, np.float32) if grad is None else self._np(grad).astype(np.float32)
+
+    def _output_grad(self, loss: Callable[[Any], Any], out: Any) -> Any:
+        """d(loss(out))/d(out) on this backend (None where none flows)."""
+        raise NotSupported("the loss's gradient at given outputs", "not read on this Keras backend")
 
     def predict(self, batch: tuple[Any, Any]) -> np.ndarray:
         with self._place():

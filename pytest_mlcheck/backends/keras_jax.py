@@ -162,6 +162,9 @@ class KerasJaxSession(KerasSessionBase):
     def _input_grad(self, x: Any, index: int) -> Any:
         return jax.grad(lambda v: keras.ops.sum(self._forward(v, training=False)[index]))(x)
 
+    def _output_grad(self, loss: Callable[[Any], Any], out: Any) -> Any:
+        return jax.grad(lambda o: keras.ops.sum(loss(o)))(out)
+
     # -- steps ----------------------------------------------------------------------------
     def _step(self, x: Any, y: Any) -> Any:
         if self._jitted is None:

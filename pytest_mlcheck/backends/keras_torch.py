@@ -88,6 +88,14 @@ class KerasTorchSession(KerasSessionBase):
             return None
         return torch.autograd.grad(target, watched, allow_unused=True)[0]
 
+    def _output_grad(self, loss: Any, out: Any) -> Any:
+        leaf = out.detach().clone().requires_grad_(True)
+        with torch.enable_grad():
+            value = loss(leaf)
+        if not value.requires_grad:
+            return None
+        return torch.autograd.grad(value, leaf, allow_unused=True)[0]
+
     def _output_watch(self) -> _LeafWatch:
         return _LeafWatch()
 

@@ -23,7 +23,7 @@ from pytest_mlcheck.targets import (
 )
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
-    EXTEND_MIN_GAIN, FORWARD_BLOWUP, LR_VANISHED, OVERFIT_EXTEND, OVERFLOW_GROWTH, OVERLAP_NEIGHBOURS, PAIRING_SENSITIVE, PROBE_MAX_STEPS, PROBE_TARGET,
+    EXTEND_MIN_GAIN, FORWARD_BLOWUP, LR_VANISHED, OVERFIT_EXTEND, OVERFLOW_GROWTH, OVERLAP_NEIGHBOURS, TRACE_MAX_UPDATES, PAIRING_SENSITIVE, PROBE_MAX_STEPS, PROBE_TARGET,
     INFERENCE_PASSES, RECOVERED_SPIKE, SATURATION_SCALES, UNREACHED_PASSES,
 )
 
@@ -1271,7 +1271,9 @@ def trace_nonfinite(fresh: Callable[[], Any], batches: list[Any], step: int, log
             if step == 1:
                 return [(C.OUTPUTS_NOT_FINITE, "the forward pass of the untrained model gives NaN or inf for "
                                                "finite inputs")]
-            return []  # weights grown by the updates: the learning-rate probes say more
+            # non-finite weights: the update that wrote them may have followed a finite loss whose
+            # gradient was not (a square root at 0 differentiated): the loss curve cannot show that step
+            return _broken_update(fresh, batches, step, log)
         value = session.loss_of(outputs, batch)
         grown = _growth(start_outputs, outputs)
         if not np.isfinite(value) and step > 1 and grown > OVERFLOW_GROWTH \
@@ -1294,25 +1296,72 @@ def trace_nonfinite(fresh: Callable[[], Any], batches: list[Any], step: int, log
             return [(C.LOSS_NOT_FINITE, f"at step {step} the outputs are finite ({_described(outputs)}) but the "
                                         f"loss of them is {fmt(value)}: the loss cannot take what the model outputs "
                                         "(a log of 0 or of a negative value, a division by 0)")]
-        grads = session.gradients(batch)
-        bad = [n for n, g in grads.items() if g is not None and not np.isfinite(g).all()]
-        if bad:
-            log.add(f"replayed to step {step}: finite loss, non-finite gradients")
-            at_outputs = diagnosis.loss_gradient_at(session, outputs, batch)
-            if at_outputs is not None and not np.isfinite(at_outputs).all():
-                return [(C.LOSS_NOT_FINITE, f"at step {step} the outputs ({_described(outputs)}) and the loss of them "
-                                            f"({fmt(value)}) are finite, but the loss's gradient at them is not at "
-                                            f"{int((~np.isfinite(at_outputs)).sum())} outputs: its backward breaks (a "
-                                            "log of 0 that the value never reads runs backward as 0 · 1/0), so every "
-                                            "weight turns NaN; clamp before the log or compute the loss from logits")]
-            return [(C.EXPLODING_GRADIENTS, f"at step {step} the loss is finite ({fmt(value)}) but the gradients of "
-                                            f"{diagnosis.listed(bad)} are not")]
+        broken = _broken_gradients(session, batch, outputs, value, step, log)
+        if broken:
+            return broken
         log.add(f"replayed to step {step}: outputs, loss and gradients finite in eval mode")
     except Exception as exc:
         log.add(f"the non-finite trace stopped: {type(exc).__name__}")
     finally:
         session.close()
     return []
+
+
+def _broken_gradients(session: Any, batch: Any, outputs: np.ndarray, value: float, step: int,
+                      log: ProbeLog) -> list[Evidence]:
+    """At finite outputs and a finite loss, gradients that are not finite: the loss's own backward
+    (its gradient at the outputs) or the model's."""
+    grads = session.gradients(batch)
+    bad = [n for n, g in grads.items() if g is not None and not np.isfinite(g).all()]
+    if not bad:
+        return []
+    log.add(f"replayed to step {step}: finite loss, non-finite gradients")
+    at_outputs = diagnosis.loss_gradient_at(session, outputs, batch)
+    if at_outputs is not None and not np.isfinite(at_outputs).all():
+        return [(C.LOSS_NOT_FINITE, f"at step {step} the outputs ({_described(outputs)}) and the loss of them "
+                                    f"({fmt(value)}) are finite, but the loss's gradient at them is not at "
+                                    f"{int((~np.isfinite(at_outputs)).sum())} outputs: its backward breaks (a "
+                                    "log of 0 that the value never reads runs backward as 0 · 1/0, a square root "
+                                    "differentiated at 0), so every weight turns NaN; clamp before the log, add an "
+                                    "epsilon under the root, or compute the loss from logits")]
+    return [(C.EXPLODING_GRADIENTS, f"at step {step} the loss is finite ({fmt(value)}) but the gradients of "
+                                    f"{diagnosis.listed(bad)} are not")]
+
+
+def _broken_update(fresh: Callable[[], Any], batches: list[Any], step: int, log: ProbeLog) -> list[Evidence]:
+    """The outputs at ``step`` are not finite though every loss before was: replay update by update
+    (at most TRACE_MAX_UPDATES) to the first after which the outputs are not finite, and read that
+    update's step — outputs, loss and gradients — as :func:`trace_nonfinite` reads a step. Gradients
+    that are finite there leave the learning-rate probes to tell the story (an update too large)."""
+    updates = step - 1
+    if updates > TRACE_MAX_UPDATES:
+        return []
+    session = fresh()
+    try:
+        broke = None
+        for i in range(updates):
+            b = batches[i % len(batches)]
+            session.train_step(b)
+            if not np.isfinite(session.predict(b)).all():
+                broke = i
+                break
+    finally:
+        session.close()
+    if broke is None:
+        return []
+    session = fresh()
+    try:
+        for i in range(broke):
+            session.train_step(batches[i % len(batches)])
+        b = batches[broke % len(batches)]
+        outputs = session.predict(b)
+        value = session.loss_of(outputs, b)
+        if not (np.isfinite(outputs).all() and np.isfinite(value)):
+            return []
+        log.add(f"replayed update by update: the update of step {broke + 1} made the outputs non-finite")
+        return _broken_gradients(session, b, outputs, value, broke + 1, log)
+    finally:
+        session.close()
 
 
 def _scale(values: Any) -> float:

@@ -426,4 +426,9 @@ PROGRAMS: tuple[str, ...] = (
     "b98b_drgo_denoiser_mlp_detaches_every_layer",
     "b98c_gait_classification_injury_labels_not_permuted",
     "b98d_pytorch_beginner_mnist_lstm_without_batch_first",
+    # ninety-ninth held-out batch (ported blind to the probes)
+    "b99a_kerasnlp_bert_glue_logits_into_probability_sparse_ce",
+    "b99b_pytorch_benchmark_dlrm_output_relu_dead_from_random_bias",
+    "b99c_siamese_triplet_contrastive_sqrt_of_zero_distance",
+    "b99e_own_data_cnn_keras_hardcoded_label_ranges_off_class_bounds",
 )
