@@ -249,7 +249,8 @@ def gradients_flow(
                            "them: freeze them before the optimizer is built (torch: module.requires_grad_(False)) or "
                            "the model is compiled (Keras: layer.trainable = False)"))
         grads = _trained_elsewhere(run, grads, before, after)
-        found = _judged(run, session, raw, prepared, train_step, grads, before, signal, radial) if grads else []
+        unseen: list[str] = []  # all-zero biases whose shift the loss does not see
+        found = _judged(run, session, raw, prepared, train_step, grads, before, signal, radial, unseen) if grads else []
         if any(c == C.EXPLODING_GRADIENTS for c, _ in found) or not np.isfinite(loss):
             x = session.inputs(prepared)
             causes += diagnosis.inputs_not_finite(x)
@@ -266,6 +267,7 @@ def gradients_flow(
         unchanged = [n for n in unchanged if n not in faint]
         cancelled = _cancelled(session, prepared, faint, before, grads or {}, run.settings.seed)
         faint = [n for n in faint if n not in cancelled]
+        cancelled += unseen
         if unchanged and diagnosis.moved(before, after):
             rounded = _rounded(run, model, spec, session, raw, unchanged)
             unchanged = [n for n in unchanged if n not in rounded]
@@ -284,7 +286,9 @@ def gradients_flow(
             if cancelled:  # on a pass only: behind a fading stack a faded bias leaves the float32 loss as still
                 run.result.notes.append(f"{diagnosis.listed(cancelled)}: the training-mode loss stays put when its "
                                         "elements move (a normalisation over the batch right after removes them, as "
-                                        "BatchNorm does a convolution's bias): its gradient is 0 by design; "
+                                        "BatchNorm does a convolution's bias; a loss of differences between "
+                                        "outputs of one network, as a siamese embedding's last bias): its "
+                                        "gradient is 0 by design; "
                                         "bias=False (use_bias=False) drops the tensor")
             return run.passed()
         headline = {
@@ -540,7 +544,7 @@ def _faint(unchanged: list[str], grads: dict[str, np.ndarray | None], values: di
 
 
 def _cancelled(session: Any, prepared: Any, names: list[str], values: dict[str, np.ndarray],
-               grads: dict[str, np.ndarray | None], seed: int) -> list[str]:
+               grads: dict[str, np.ndarray | None], seed: int, *, measured: bool = False) -> list[str]:
     """The faint biases (one-axis tensors) beside a weight of their layer that is not faint, whose
     gradient is under CANCELLED_SIGNAL_SHARE of what that weight's gradient says reaches the layer
     (:func:`_signal_shares`), and whose elements each moved by a seeded amount (CANCELLED_SHIFTS times
@@ -549,13 +553,14 @@ def _cancelled(session: Any, prepared: Any, names: list[str], values: dict[str, 
     weight too (its gradient is the bias's times the layer's inputs), and leaves the loss as still to
     float32 (an 8-deep sigmoid stack's first bias moves it by 0), so the weight's gradient is what tells
     the two apart. Three forward passes each, up to NO_PATH_MAX_ASKED; none where the adapter cannot
-    move them."""
+    move them. ``measured``: only biases whose share was measured (their layer's weight got a gradient):
+    an all-zero bias gradient beside a dead layer's all-zero weight gradient is no cancellation."""
     typical = _typical_scale(values)
     fed = {_owner(n) for n, w in values.items() if w.ndim >= 2 and n not in names}
     asked = [n for n in names if values[n].ndim == 1 and _owner(n) in fed][:NO_PATH_MAX_ASKED]
     shares = _signal_shares(session, prepared, asked, values, grads) if asked else {}
     cancelled: list[str] = []
-    for name in [n for n in asked if shares.get(n, 0.0) < CANCELLED_SIGNAL_SHARE]:
+    for name in [n for n in asked if shares.get(n, float("inf") if measured else 0.0) < CANCELLED_SIGNAL_SHARE]:
         scale = max(float(np.sqrt(np.mean(np.square(values[name].astype(np.float64))))), typical, 1e-3)
         # a shift of each element's own (a batch normalisation removes any per-channel shift; one over the
         # features, a LayerNorm, only their common part, so a uniform shift would read it as removed too)
@@ -608,11 +613,14 @@ def _signal_shares(session: Any, prepared: Any, biases: list[str], values: dict[
 
 def _judged(run: CheckRun, session: Any, raw: tuple[Any, Any], prepared: Any, train_step: Callable | None,
             grads: dict[str, np.ndarray | None], before: dict[str, np.ndarray],
-            signal: float | None = None, radial: dict[str, float] | None = None) -> list[Evidence]:
+            signal: float | None = None, radial: dict[str, float] | None = None,
+            cancelled: list[str] | None = None) -> list[Evidence]:
     """Gradient causes that stand, with the figures they were judged on. An all-zero gradient on the
     first step is re-checked after SETTLE_STEPS more steps on the batch and stands only where it is
     still zero: behind a scale initialised to 0 on purpose the gradient arrives once the scale has
-    moved; dead ReLUs stay dead."""
+    moved; dead ReLUs stay dead. All-zero biases the loss does not see move are added to
+    ``cancelled`` instead (:func:`_cancelled`)."""
+    cancelled = [] if cancelled is None else cancelled
     lookups = session.lookup_tables()
     flags, scales, radial = gradient_flags(grads, before, signal, radial, lookups)
     if signal is not None:
@@ -634,6 +642,14 @@ def _judged(run: CheckRun, session: Any, raw: tuple[Any, Any], prepared: Any, tr
     run.result.figures["zero_gradients_settled"] = sum(n not in settled["zero"] for n in flags["zero"])
     for key in SETTLING:
         flags[key] = [n for n in flags[key] if n in settled[key]]
+    # a bias whose whole gradient is 0 while its layer's weight gets one is no dead unit: the loss does
+    # not see it move (a loss of differences between outputs of one network, a siamese embedding's
+    # last bias; a normalisation over the batch after it)
+    shifted = _cancelled(session, prepared, flags["zero"], session.parameter_values(), later, run.settings.seed,
+                         measured=True) if flags["zero"] else []
+    if shifted:
+        flags["zero"] = [n for n in flags["zero"] if n not in shifted]
+        cancelled.extend(shifted)
     causes = gradient_causes(flags, scales, radial, SETTLE_STEPS, signal, lookups)
     zeroed = [n for n in diagnosis.zeroed_weights(before) if n in flags["zero"]]
     if zeroed:  # why they stay dead: they started at 0 (and still are)

@@ -431,4 +431,7 @@ PROGRAMS: tuple[str, ...] = (
     "b99b_pytorch_benchmark_dlrm_output_relu_dead_from_random_bias",
     "b99c_siamese_triplet_contrastive_sqrt_of_zero_distance",
     "b99e_own_data_cnn_keras_hardcoded_label_ranges_off_class_bounds",
+    # hundredth held-out batch (ported blind to the probes)
+    "b100a_keras_iris_mlp_raw_features_not_scaled",
+    "b100b_pytorch_examples_mnist_sgd_with_adadelta_lr_1",
 )
