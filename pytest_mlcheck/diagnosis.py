@@ -939,6 +939,27 @@ def zero_init(names: list[str]) -> list[Evidence]:
                            "n_out) in Python 2 —, a zeros initializer, weights overwritten)")]
 
 
+def dead_head(session: Any, batch: Any, outputs: np.ndarray) -> list[Evidence]:
+    """Behind outputs that ignore the inputs: every output exactly 0 on every sample while the loss
+    has a gradient at them and no weight gets any — the last layer's units never activate: a ReLU
+    (or a clamp at 0) on the output whose pre-activations are all below 0 (TorchBench's DLRM drew its
+    one output bias from N(0, 1) with a ReLU after every layer: -0.7 against sums of ±0.1). A head
+    started at 0 gets a gradient, and a loss flat at these outputs is no head's doing."""
+    if outputs.size == 0 or not np.isfinite(outputs).all() or np.any(outputs):
+        return []
+    at_outputs = loss_gradient_at(session, outputs, batch)
+    if at_outputs is not None and not (np.isfinite(at_outputs).all() and np.any(at_outputs)):
+        return []
+    grads = session.gradients(batch)
+    if not grads or any(g is not None and np.any(g) for g in grads.values()):
+        return []
+    return [(C.DEAD_UNITS, f"every output is exactly 0 on all {len(outputs)} samples and no weight gets a gradient, "
+                           "though the loss has one at these outputs: the last layer's units never activate — a ReLU "
+                           "(or a clamp at 0) on the output whose pre-activations are all below 0, e.g. a large "
+                           "negative bias drawn at init, so nothing can train them back; end in a linear layer (or a "
+                           "softplus or sigmoid) for value targets, or start the output bias at 0")]
+
+
 def silent_layers(inputs: list[tuple[str, np.ndarray]]) -> list[Evidence]:
     """Behind a constant output: a weighted layer after the first whose input is 0 for every
     sample, while the layers before it got a non-zero input (the units feeding it never fire)."""

@@ -637,3 +637,26 @@ def test_a_weak_path_is_vanishing_not_cut_off(mlcheck, depth):
     with pytest.raises(CheckFailed) as failed:
         mlcheck.gradients_flow(rc.deep_mlp(nn.Sigmoid, depth), tc.digits_batch(64), loss_fn=CE())
     assert failed.value.causes == ["vanishing_gradients"], str(failed.value)
+
+
+class _SparseBag(torch.nn.Module):
+    """Ids looked up by an EmbeddingBag with sparse gradients (DLRM's tables), then a linear head."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bag = torch.nn.EmbeddingBag(50, 8, mode="sum", sparse=True)
+        self.head = torch.nn.Linear(8, 1)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.head(self.bag(ids))
+
+
+def test_sparse_gradients_are_read_not_a_crash(mlcheck):
+    # torch refuses to turn a sparse gradient into numpy: the check densifies it (rows not looked up are 0)
+    torch.manual_seed(0)
+    ids = torch.randint(0, 50, (64, 4))
+    y = torch.randn(64, 1)
+    result = mlcheck.gradients_flow(_SparseBag(), (ids, y), loss_fn=torch.nn.MSELoss(),
+                                    optimizer=lambda p: torch.optim.SGD(p, lr=0.01))
+    assert result.passed
+    assert result.figures["gradient_norm_per_layer"]["bag"] > 0

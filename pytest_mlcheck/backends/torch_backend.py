@@ -249,8 +249,10 @@ _PRE_ACTIVATION = (torch.nn.Linear, torch.nn.Bilinear, torch.nn.modules.conv._Co
 
 
 def _as_arrays(grads: dict[str, torch.Tensor | None]) -> dict[str, np.ndarray | None]:
-    """Gradients as float32 numpy copies (None kept where a parameter has none)."""
-    return {n: None if g is None else g.detach().float().cpu().numpy().copy() for n, g in grads.items()}
+    """Gradients as float32 numpy copies (None kept where a parameter has none); a sparse gradient (an
+    ``nn.EmbeddingBag(sparse=True)``'s) densified, rows it does not touch 0."""
+    return {n: None if g is None else (g if g.layout == torch.strided else g.to_dense()).detach().float().cpu()
+            .numpy().copy() for n, g in grads.items()}
 
 
 def _rebuilt(opt: torch.optim.Optimizer, groups: list[dict[str, Any]]) -> torch.optim.Optimizer:

@@ -970,7 +970,8 @@ def _input_dependence(fresh: Callable[[], Any], first: Any, x: np.ndarray | None
             if found:
                 break
         if found and found[0][0] == C.NO_INPUT_SIGNAL:  # a signal faded layer by layer is the init's doing
-            found = diagnosis.fading_signal(session.weighted_layer_inputs(first, training=False)) or \
+            found = diagnosis.dead_head(session, first, base) or \
+                diagnosis.fading_signal(session.weighted_layer_inputs(first, training=False)) or \
                 diagnosis.zero_init(diagnosis.zeroed_weights(session.parameter_values(), input_end=True)) + found
     except Exception:  # the model refuses a changed batch: no evidence either way
         return []
