@@ -697,7 +697,7 @@ def loss_expects_probabilities(outputs: np.ndarray, loss_at: float, loss_shifted
 
 def loss_gradient_at(session: Any, outputs: np.ndarray, batch: Any) -> np.ndarray | None:
     """The loss's gradient at given ``outputs`` by its own backward; None where the adapter does not
-    differentiate it there (a compiled Keras loss, a LightningModule's)."""
+    differentiate it there (a LightningModule's loss, a torch step's own)."""
     try:
         return session.loss_gradient(outputs, batch)
     except NotSupported:

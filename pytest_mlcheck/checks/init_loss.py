@@ -218,9 +218,15 @@ def init_loss(
                                      axis):
             return run.passed()
         x = session.inputs(prepared)
-        causes = diagnosis.inputs_not_finite(x)
-        causes += diagnosis.input_scale(scaled_inputs(session, prepared, x))
         ratio = observed / reference if math.isfinite(observed) else float("inf")
+        causes = diagnosis.inputs_not_finite(x)
+        if targets.task == "classification" and targets.ids is not None and ratio > 1 \
+                and what == "all-zero outputs (uninformative logits)":
+            # decisive before the scale story: logits into a loss that reads probabilities (Keras's default
+            # from_logits=False on a linear head) is no init that is merely too large
+            causes += diagnosis.loss_expects_probabilities(prediction_rows(outputs, axis), observed,
+                                                           session.loss_of(outputs + 3.0, prepared))
+        causes += diagnosis.input_scale(scaled_inputs(session, prepared, x))
         spread_said = (f"; the outputs spread {fmt(spread)} {units} from uninformative (correct heads "
                        f"measured ≤ {cap:g})" if ratio > 1 and math.isfinite(spread) else "")
         causes.append((C.INIT_LOSS_OFF, f"the loss at init is {fmt(observed)}, ×{ratio:.3g} the expected {fmt(reference)}: "

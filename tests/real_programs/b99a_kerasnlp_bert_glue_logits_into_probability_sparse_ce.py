@@ -84,7 +84,7 @@ from typing import Any
 
 import numpy as np
 
-LABEL = "output_activation"
+LABEL = "output_activation|loss_mismatch"
 SOURCE = ("github:keras-team/keras-hub (keras-nlp) PR #176, fix 1844b464f6dc387bd75fa25f0a9922f3cdd8e513 "
           "'Fix the finetuning script's loss and metric config' (examples/bert/run_glue_finetuning.py@"
           "4ba87293c2df69b897c008dee95da27acc1dab58: Dense(num_classes, name='logits') head compiled with "
