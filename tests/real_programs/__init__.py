@@ -434,4 +434,6 @@ PROGRAMS: tuple[str, ...] = (
     # hundredth held-out batch (ported blind to the probes)
     "b100a_keras_iris_mlp_raw_features_not_scaled",
     "b100b_pytorch_examples_mnist_sgd_with_adadelta_lr_1",
+    "b100d_pyg_temporal_chickenpox_dcrnn_mse_target_broadcast",
+    "b100e_sigma_vae_pytorch_mse_vae_pixel_mean_mse_swamped_by_summed_kl",
 )
