@@ -83,27 +83,27 @@ def _tiny_batches(seed: int, *, learnable: bool) -> list[tuple[torch.Tensor, tor
     return [(x[i:i + 5], y[i:i + 5]) for i in range(0, 300, 5)]
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_random_labels_on_batches_of_five_are_not_put_down_to_the_rate(mlcheck, seed):
-    # a retry at lr×10 met a batch of five it happened to guess right: one halved step had named lr_too_low
+def _tiny_failure(mlcheck, seed: int, *, learnable: bool, lr: float) -> CheckFailed:
     torch.manual_seed(seed)
     model = nn.Sequential(nn.Linear(20, 16), nn.ReLU(), nn.Linear(16, 2))
     with pytest.raises(CheckFailed) as failed:
-        mlcheck.loss_decreases(model, _tiny_batches(seed, learnable=False),
+        mlcheck.loss_decreases(model, _tiny_batches(seed, learnable=learnable),
                                loss_fn=nn.CrossEntropyLoss(reduction="sum"),
-                               optimizer=lambda p: torch.optim.SGD(p, lr=1e-3))
-    assert "lr_too_low" not in failed.value.causes, str(failed.value)
+                               optimizer=lambda p: torch.optim.SGD(p, lr=lr))
+    return failed.value
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_random_labels_on_batches_of_five_are_not_put_down_to_the_rate(mlcheck, seed):
+    # a retry at lr×10 met a batch of five it happened to guess right: one halved step had named lr_too_low
+    failed = _tiny_failure(mlcheck, seed, learnable=False, lr=1e-3)
+    assert "lr_too_low" not in failed.causes, str(failed)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_the_same_batches_with_labels_that_follow_the_inputs_still_name_a_low_rate(mlcheck, seed):
-    torch.manual_seed(seed)
-    model = nn.Sequential(nn.Linear(20, 16), nn.ReLU(), nn.Linear(16, 2))
-    with pytest.raises(CheckFailed) as failed:
-        mlcheck.loss_decreases(model, _tiny_batches(seed, learnable=True),
-                               loss_fn=nn.CrossEntropyLoss(reduction="sum"),
-                               optimizer=lambda p: torch.optim.SGD(p, lr=1e-5))
-    assert failed.value.causes[:1] == ["lr_too_low"], str(failed.value)
+    failed = _tiny_failure(mlcheck, seed, learnable=True, lr=1e-5)
+    assert failed.causes[:1] == ["lr_too_low"], str(failed)
 
 
 def test_a_standardised_retry_over_several_batches_measures_its_own_starts(mlcheck):
