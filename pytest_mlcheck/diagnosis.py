@@ -12,7 +12,7 @@ from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.errors import NotSupported, UserCodeError
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
-    ACCUMULATION_RATIO, BOUNDED_PRESSED, CHANGED_SAMPLES, INDEPENDENCE_RTOL, INIT_FADE, INPUT_MAX_SCALE, INPUT_MIN_PEAK, INPUT_RAW_SCALE, LEAK_COPY_MIN_SAMPLES, LEAK_COPY_MIN_VALUES, LEAK_LABEL_MAX_COLUMNS, LEAK_LABEL_MIN_SAMPLES, LEAK_RTOL,
+    ACCUMULATION_RATIO, BEAT_CONSTANT, BOUNDED_PRESSED, CHANGED_SAMPLES, INDEPENDENCE_RTOL, INIT_FADE, INPUT_MAX_SCALE, INPUT_MIN_PEAK, INPUT_RAW_SCALE, LEAK_COPY_MIN_SAMPLES, LEAK_COPY_MIN_VALUES, LEAK_LABEL_MAX_COLUMNS, LEAK_LABEL_MIN_SAMPLES, LEAK_RTOL,
     LEAK_PATH_NOISE, LEAK_PATH_RTOL, LEAK_SAMPLED_TARGETS, LR_AHEAD_SHARE, LR_VANISHED, OUTPUT_UNMOVED, OVERFIT_EXTEND,
     HALVED_WINDOW, PAIRING_RTOL, PAIRING_SENSITIVE, PROBE_MAX_STEPS, PROBE_TARGET, RELAPSE, SIGNAL_FADED, SIGNAL_GONE, SOFTMAX_TWICE_PRESSED, SPIKE, STALL_FRACTION, TARGET_MAX_SCALE,
     TARGET_RETRY_SCALE, UNREACHED_SHARE, UNREAD_MAX_COLUMNS, UNREAD_SAMPLES_MOVE,
@@ -937,6 +937,33 @@ def zero_init(names: list[str]) -> list[Evidence]:
                            "gives every input the same output, and with zero weights after it (or a ReLU at 0) no "
                            "gradient moves it (an initialiser's bound computed as 0 — an integer division, 6 / (n_in + "
                            "n_out) in Python 2 —, a zeros initializer, weights overwritten)")]
+
+
+def swamped_data_term(targets: Targets, loss_at: Callable[[np.ndarray], float], final: np.ndarray,
+                      losses: Sequence[float]) -> list[Evidence]:
+    """A loss on value targets whose value at outputs equal to the targets moved with the model's
+    state during the run (:meth:`Targets.output_part_fitted`), where the run halved its loss but the
+    trained outputs fit the targets no better than their batch mean does, at the model's state now
+    (each read as the loss above a perfect prediction's: an additive term of the state cancels): a
+    term the outputs do not set (a KL of the latent, a penalty inside the loss) outweighs the fit,
+    and the run lowered it instead (sigma-vae's pixel-averaged MSE beside a summed KL: the posterior
+    collapses and every reconstruction is the mean image)."""
+    if targets.loss_at is None or len(losses) < 2:
+        return []
+    finite = [v for v in losses if np.isfinite(v)]
+    start, end = losses[0], min(finite) if finite else float("nan")
+    if not (np.isfinite(start) and start > 0 and np.isfinite(end) and end <= PROBE_TARGET * start):
+        return []
+    perfect, constant = targets.at_state()  # after the forward pass that gave ``final``
+    fitted, mean = loss_at(final.astype(np.float32)) - perfect, constant - perfect
+    if not (np.isfinite(fitted) and np.isfinite(mean)) or mean <= 0 or fitted < (1.0 - BEAT_CONSTANT) * mean:
+        return []
+    return [(C.OVER_REGULARIZED,
+             f"the loss fell {fmt(start)} → {fmt(end)}, but the trained outputs fit the targets no better than "
+             f"their batch mean (the loss above a perfect prediction's: {fmt(fitted)} for the outputs, {fmt(mean)} "
+             "for the mean, at the model's state now): the run lowered a term the outputs do not set (a KL of the "
+             "latent, a penalty inside the loss), which outweighs the fit — a reconstruction averaged over pixels "
+             "beside a KL summed over them; weigh that term down or reduce both terms alike")]
 
 
 def dead_head(session: Any, batch: Any, outputs: np.ndarray) -> list[Evidence]:

@@ -16,7 +16,7 @@ from pytest_mlcheck.errors import usage
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
     BEAT_CONSTANT, CLIPPED_MIN_ROWS, CONSTANT_AT_FLOOR, CLIPPED_MIN_SHARE, DENSE_MIN_RIGHT, EDGE_LIMIT_HAIRS, EDGE_LIMIT_RTOL,
-    FLOOR_REFUTED, GROUPS_RTOL, HEAD_OUTSIDE_SHARE, IGNORED_MAX_ASKED, OVERLAP_MAX_SAMPLES, OVERLAP_MIN_DETERMINED,
+    FLOOR_REFUTED, FLOOR_STILL, GROUPS_RTOL, HEAD_OUTSIDE_SHARE, IGNORED_MAX_ASKED, OVERLAP_MAX_SAMPLES, OVERLAP_MIN_DETERMINED,
     OVERFIT_MIN_DROP, OVERLAP_NEIGHBOURS, SOFTMAX_AGAIN_RTOL, SOFTMAX_INSIDE_MAX_CLASSES, STEP_LOGIT, STEP_NUDGE, SUM_ATOL,
     TRUNCATED_IDS_MAX_SHARE, UNIT_AXIS_IDS_RATIO, UNREAD_ROWS_MAX_ASKED, UNREAD_RTOL, VIEWED_LOGIT, VIEWED_MEMORY_RATIO,
     VIEWED_MIN_VALID, VIEWED_READ_RATIO,
@@ -70,6 +70,14 @@ class Targets:
     _read_at_floor: Optional[bool] = None  # whether the loss reads its targets, asked once a run reached the floor
     # class ids the loss reads only as groups (_groups_only): the outputs are embeddings, judged as values
     groups: bool = False
+    # value targets: the loss of given outputs, and the predictions that gave ``floor`` (the targets) and
+    # ``constant`` (their batch mean), asked again at the model's state later (a loss that reads the state
+    # beside the outputs, a VAE's KL, moves both); None where not known
+    loss_at: Optional[Callable[[np.ndarray], float]] = dataclasses.field(default=None, repr=False, compare=False)
+    perfect: Optional[np.ndarray] = dataclasses.field(default=None, repr=False, compare=False)
+    mean_prediction: Optional[np.ndarray] = dataclasses.field(default=None, repr=False, compare=False)
+    # the floor as last found at the model's state where that had moved it from ``floor``; NaN while not
+    floor_now: float = float("nan")
     # class probabilities other than 0/1 (label smoothing, a teacher's outputs): a confident correct
     # prediction scores ``floor`` under the loss, not what a one-hot row scores
     soft: bool = False
@@ -109,6 +117,37 @@ class Targets:
             if self.channel_axis is not None:
                 return in_layout(hot, shape, self.channel_axis) if hot.size == int(np.prod(shape)) else None
         return np.ascontiguousarray(hot.reshape(shape), dtype=np.float32) if hot.size == int(np.prod(shape)) else None
+
+    def at_state(self) -> tuple[float, float]:
+        """The loss of the perfect and of the best constant prediction at the model's state now (run
+        a forward pass first: a loss that reads the state, a VAE's KL, reads the last one); NaN where
+        not known."""
+        if self.loss_at is None or self.perfect is None:
+            return float("nan"), float("nan")
+        mean = self.loss_at(self.mean_prediction) if self.mean_prediction is not None else float("nan")
+        return self.loss_at(self.perfect), mean
+
+    def output_part_fitted(self, start: float, outputs: np.ndarray, drop: float) -> bool:
+        """Whether the part of the loss the outputs set came ``drop`` of its way, and beat the batch
+        mean, where the loss at a perfect prediction has moved with the model's state since the
+        floor was read (:meth:`at_state`, after the forward pass that gave ``outputs``): a term the
+        outputs do not set (a VAE's KL summed beside a pixel-averaged reconstruction) falls on its
+        own, and the run's loss then passes a floor that was never the least the outputs can reach.
+        Each part is the loss above the perfect prediction's at the same state, so an additive term
+        of the state cancels. Where the floor has not moved (a loss of the outputs alone), the plain
+        criterion stands."""
+        f = self.floor
+        if self.loss_at is None or not (np.isfinite(f) and np.isfinite(start)) or start <= f:
+            return True
+        moved, mean = self.at_state()
+        if not np.isfinite(moved) or abs(moved - f) <= FLOOR_STILL * (start - f) \
+                or self.loss_at(self.perfect) != moved:  # a loss that draws (sampled negatives) moves by itself
+            return True
+        self.floor_now = moved
+        now = self.loss_at(np.asarray(outputs, dtype=np.float32))
+        if not np.isfinite(now) or now - moved > (1.0 - drop) * (start - f):
+            return False
+        return not np.isfinite(mean) or mean <= moved or bool(now <= mean - BEAT_CONSTANT * (mean - moved))
 
     def beats_constant(self, loss: float) -> bool:
         """Whether ``loss`` lies below the best constant prediction's, where that lies above the
@@ -971,6 +1010,8 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
     ids: Optional[np.ndarray] = None
     ignored: Optional[np.ndarray] = None
     floor = float("nan")
+    perfect: Optional[np.ndarray] = None
+    mean: Optional[np.ndarray] = None
     soft = False
     if task == "classification" and given_task is None and column and whole \
             and _groups_only(loss_at, y2[:, 0], np.asarray(y).shape, out):
@@ -1076,16 +1117,20 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
         encoding = "values" + (f" {y2.shape[1]} per sample" if k > 1 else "")
         form = "values"
         if finite and (k == width or k == 1):
-            floor = _min_loss(loss_at, _soft_candidates(y2, output_form(out2), shape))
+            candidates = _soft_candidates(y2, output_form(out2), shape)
+            floor = _min_loss(loss_at, candidates)
+            perfect = next((c for c in candidates if loss_at(c) == floor), None) if _finite(floor) else None
             if not _finite(floor) and output_form(out2) == "probabilities":
                 floor = _limit_at_targets(loss_at, y2, shape)
-            mean = np.broadcast_to(y2.mean(axis=0, keepdims=True), (n, width))
-            constant = loss_at(np.ascontiguousarray(mean.reshape(shape), dtype=np.float32))
+            mean = np.ascontiguousarray(np.broadcast_to(y2.mean(axis=0, keepdims=True), (n, width)).reshape(shape),
+                                        dtype=np.float32)
+            constant = loss_at(mean)
             if k == 1 < width and floor > loss_at(np.ascontiguousarray(out, dtype=np.float32)):
                 # one target per sample copied into every output scores worse than the untrained
                 # model: not a perfect prediction of this loss (a pair of embeddings under a
                 # contrastive loss), so no floor or constant is known
                 floor = constant = float("nan")
+                perfect = None
         if width == 1 and k == 1 and not binary_values and not problems:
             problems += _outside_binary(y2, loss_at, shape, only_if_negative=True)
         if finite and tuple(y.shape) != shape and y.size == out.size and not problems:
@@ -1102,7 +1147,8 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
         if ignored is not None:
             encoding += f", {int(ignored.sum()) // y.shape[-1]} of {ignored.size // y.shape[-1]} positions ignored by the loss"
     return Targets(task, encoding, ids, width, form, floor, problems, constant=constant, mask=mask, ignored=ignored,
-                   soft=soft, skips=_rows_probe(loss_at, n, width, shape, form) if ids is not None and width >= 2
+                   soft=soft, loss_at=loss_at if task == "regression" and perfect is not None else None,
+                   perfect=perfect, mean_prediction=mean, skips=_rows_probe(loss_at, n, width, shape, form) if ids is not None and width >= 2
                    and task in ("classification", "binary") and not mask and n * width == int(np.prod(shape))
                    else None)
 

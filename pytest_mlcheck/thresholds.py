@@ -21,6 +21,10 @@ DENSE_MIN_RIGHT = 0.99
 # run 0.23) does; the run is then judged on its loss alone, toward 0. Per-position readings only: one
 # row of class scores per sample below its floor is a loss that rewards something else (MSE on ids).
 FLOOR_REFUTED = 0.25
+# The loss at outputs equal to value targets, asked again where a run meets the criterion, counts as unmoved
+# within this share of the run's way down (float32 rounding of a loss of the outputs alone); beyond it the
+# model's state moved it (a KL read from the latent) and the criterion asks the part the outputs set.
+FLOOR_STILL = 1e-3
 # Class ids the loss skips (targets.py _ignored_ids): at most this many distinct ids are asked, each
 # with one loss evaluation on given outputs (no forward pass): out-of-range ids (-100) and the
 # commonest in-range ones (a padding id the loss masks out).

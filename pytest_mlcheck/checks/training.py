@@ -98,7 +98,11 @@ class Fits:
         outputs = None  # read once per step: the overlap judgement reuses them
         if progress(losses[0], losses[-1], self.targets.floor) >= self.drop:
             if self.targets.task == "regression":
-                return self.targets.beats_constant(losses[-1])
+                if not self.targets.beats_constant(losses[-1]) or self.targets.loss_at is None:
+                    return self.targets.beats_constant(losses[-1])
+                # a forward pass at the state now: a loss that reads the state (a VAE's KL) reads it so
+                return self.targets.output_part_fitted(losses[0], settled_outputs(self.session, self.prepared),
+                                                       self.drop)
             outputs = settled_outputs(self.session, self.prepared)
             if self.targets.fitted(outputs):
                 return True
@@ -172,7 +176,7 @@ class EvalWatch:
         if refuted:
             return True
         if self.targets.task == "regression":
-            return self.targets.beats_constant(loss)
+            return self.targets.beats_constant(loss) and self.targets.output_part_fitted(self.start, outputs, self.drop)
         return bool(self.targets.fitted(outputs))
 
     def done(self, inner: Callable[[list[float], int], bool], offset: int) -> Callable[[list[float], int], bool]:
@@ -698,6 +702,10 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
         causes += diagnosis.identical_inputs(x)
     if not causes:
         causes += diagnosis.every_class_marked(targets)
+    if not causes and task == "regression" and np.isfinite(targets.floor_now):
+        # a forward pass first: a loss that reads the model's state (a VAE's latent) reads it as trained
+        causes += diagnosis.swamped_data_term(targets, lambda out: session.loss_of(out, first),
+                                              settled_outputs(session, first), losses)
     if not causes and len(losses) > 1 and all(v == losses[0] for v in losses):  # a run that never moved
         causes += flat_at_outputs(session, first, losses[0], f" over all {len(losses)} steps of the run")
     if not causes:
