@@ -1148,7 +1148,8 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
             encoding += f", {int(ignored.sum()) // y.shape[-1]} of {ignored.size // y.shape[-1]} positions ignored by the loss"
     return Targets(task, encoding, ids, width, form, floor, problems, constant=constant, mask=mask, ignored=ignored,
                    soft=soft, loss_at=loss_at if task == "regression" and perfect is not None else None,
-                   perfect=perfect, mean_prediction=mean, skips=_rows_probe(loss_at, n, width, shape, form) if ids is not None and width >= 2
+                   perfect=perfect, mean_prediction=mean,
+                   skips=_rows_probe(loss_at, n, width, shape, form) if ids is not None and width >= 2
                    and task in ("classification", "binary") and not mask and n * width == int(np.prod(shape))
                    else None)
 
