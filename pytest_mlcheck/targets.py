@@ -235,6 +235,16 @@ class Targets:
         return True
 
     @property
+    def moved_line(self) -> Optional[str]:
+        """The note a check adds when the model's state moved the floor (:meth:`output_part_fitted`)."""
+        if not np.isfinite(self.floor_now):
+            return None
+        return (f"the loss at outputs equal to the targets moved with the model's state ({fmt(self.floor)} at init, "
+                f"{fmt(self.floor_now)} when last asked): the loss reads more than the outputs (a KL of a latent, "
+                "other networks, a penalty inside it), so the fit is judged on the part the outputs set, the loss "
+                "above the targets' at the same state")
+
+    @property
     def refuted_line(self) -> Optional[str]:
         """The note a check adds when a run refuted the floor."""
         if self.unread:

@@ -54,6 +54,7 @@ def test_a_pixel_averaged_reconstruction_beside_a_summed_kl_is_over_regularized(
                                   optimizer=lambda p: torch.optim.Adam(p, lr=1e-3), steps=50)
     assert failed.value.causes[:1] == ["over_regularized"], str(failed.value)
     assert "fit the targets no better than their batch mean" in str(failed.value)
+    assert "the loss at outputs equal to the targets moved with the model's state" in str(failed.value)
 
 
 def test_twin_the_reconstruction_summed_as_the_kl_is_not_told_so(mlcheck):

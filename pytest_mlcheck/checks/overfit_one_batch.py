@@ -121,6 +121,8 @@ def overfit_one_batch(
             run.result.notes.append(watch.line())
         if targets.refuted_line:
             run.result.notes.append(targets.refuted_line)
+        if targets.moved_line and not ok:
+            run.result.notes.append(targets.moved_line)
         run.record_losses(losses)
         if reach is not None:
             run.result.notes.append(reach.note(max_steps, len(losses), "it fitted" if ok else None))
