@@ -2,7 +2,8 @@
 ``from_logits=False``: keras-nlp's BERT GLUE script compiled ``Dense(num_classes, name="logits")`` with
 ``loss="sparse_categorical_crossentropy"``, held-out batch 99) named only `init_loss_off`, as if the
 head's init were merely too large. Adding 3 to every logit of a row changes such a loss, which a
-cross-entropy on logits never allows: `loss_mismatch` is named first. Twins: the same head with
+cross-entropy on logits never allows: `loss_mismatch` is named first. A training check that fits one
+batch anyway (rows normalised into (0, 1) by their sum get a gradient) passes with a note saying so. Twins: the same head with
 ``from_logits=True`` (its init is what it is), and multi-hot targets under a binary cross-entropy on
 logits, which is no softmax cross-entropy and may move with the shift. (torch's counterpart, raw logits
 into `NLLLoss`, is named from the loss of all-zero outputs, at or below 0.)"""
@@ -56,3 +57,27 @@ def test_twin_multi_hot_targets_under_a_binary_cross_entropy_are_not_told_so(mlc
                           loss_fn=nn.BCEWithLogitsLoss())
     except CheckFailed as failed:
         assert "loss_mismatch" not in failed.causes, str(failed)
+
+
+def _positive_head(from_logits: bool) -> keras.Model:
+    """Logits that start mostly positive (a bias of 1): Keras normalises them by their row sum, into
+    (0, 1) where both are positive, where its clipped cross-entropy has a gradient, so the batch fits
+    with from_logits=False too."""
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(32, activation="relu"),
+                              keras.layers.Dense(2, bias_initializer=keras.initializers.Constant(1.0))])
+    model.compile(optimizer=keras.optimizers.Adam(1e-2),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits))
+    return model
+
+
+def test_a_training_check_that_fits_anyway_says_so_in_a_note(mlcheck):
+    result = mlcheck.overfit_one_batch(_positive_head(False), _data())
+    assert result.passed
+    assert any("the batch fitted, though" in note and "loss_mismatch" in note for note in result.notes), result.notes
+
+
+def test_twin_from_logits_true_fits_without_the_note(mlcheck):
+    result = mlcheck.overfit_one_batch(_positive_head(True), _data())
+    assert result.passed
+    assert not any("the batch fitted, though" in note for note in result.notes), result.notes

@@ -1130,11 +1130,28 @@ def passed_unless_proven(run: CheckRun, model: Any, settings: Settings, spec: Tr
     if unregistered:  # the rest of the model fitted around weights that stay as initialised
         raise run.fail("the loss fell, but tensors that reach it are never trained", unregistered)
     run.result.notes.extend(stacked_layers(session, first))
+    run.result.notes.extend(_probabilities_expected(session, first, initial_outputs, targets))
     if targets.unread_rows is not None and targets.unread_rows.any():
         run.result.notes.append(f"{int(targets.unread_rows.sum())} of the {len(targets.unread_rows)} samples, wrong on "
                                 "the way, were found never read by the loss (a mask of the samples it trains on): they "
                                 "were not demanded right")
     return run.passed()
+
+
+def _probabilities_expected(session: Any, first: Any, initial_outputs: np.ndarray | None,
+                            targets: Targets) -> list[str]:
+    """On a pass, the note that the loss reads probabilities while the head gives logits (a loss that
+    moves when every logit of a row moves by 3, :func:`diagnosis.loss_expects_probabilities`): Keras's
+    default ``from_logits=False`` on a linear head can still fit one batch, where some rows normalise
+    into (0, 1) and the clipped loss has a gradient (keras-hub's BERT head fitted at step 136, while
+    the script's run over its batches never moved). A note, not a failure: the fit stands."""
+    if targets.task != "classification" or targets.ids is None or targets.form != "logits" \
+            or initial_outputs is None:
+        return []
+    rows = prediction_rows(initial_outputs, targets.channel_axis)
+    found = diagnosis.loss_expects_probabilities(rows, session.loss_of(initial_outputs, first),
+                                                 session.loss_of(initial_outputs + 3.0, first))
+    return [f"the batch fitted, though: {found[0][1]} (init_loss fails on it, naming loss_mismatch)"] if found else []
 
 
 def stacked_layers(session: Any, first: Any) -> list[str]:
