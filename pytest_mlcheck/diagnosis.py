@@ -939,8 +939,7 @@ def zero_init(names: list[str]) -> list[Evidence]:
                            "n_out) in Python 2 —, a zeros initializer, weights overwritten)")]
 
 
-def swamped_data_term(targets: Targets, loss_at: Callable[[np.ndarray], float], final: np.ndarray,
-                      losses: Sequence[float]) -> list[Evidence]:
+def swamped_data_term(targets: Targets, final: np.ndarray, losses: Sequence[float]) -> list[Evidence]:
     """A loss on value targets whose value at outputs equal to the targets moved with the model's
     state during the run (:meth:`Targets.output_part_fitted`), where the run halved its loss but the
     trained outputs fit the targets no better than their batch mean does, at the model's state now
@@ -955,7 +954,7 @@ def swamped_data_term(targets: Targets, loss_at: Callable[[np.ndarray], float], 
     if not (np.isfinite(start) and start > 0 and np.isfinite(end) and end <= PROBE_TARGET * start):
         return []
     perfect, constant = targets.at_state()  # after the forward pass that gave ``final``
-    fitted, mean = loss_at(final.astype(np.float32)) - perfect, constant - perfect
+    fitted, mean = targets.loss_at(final.astype(np.float32)) - perfect, constant - perfect
     if not (np.isfinite(fitted) and np.isfinite(mean)) or mean <= 0 or fitted < (1.0 - BEAT_CONSTANT) * mean:
         return []
     return [(C.OVER_REGULARIZED,

@@ -122,10 +122,14 @@ class Targets:
         """The loss of the perfect and of the best constant prediction at the model's state now (run
         a forward pass first: a loss that reads the state, a VAE's KL, reads the last one); NaN where
         not known."""
-        if self.loss_at is None or self.perfect is None:
-            return float("nan"), float("nan")
-        mean = self.loss_at(self.mean_prediction) if self.mean_prediction is not None else float("nan")
-        return self.loss_at(self.perfect), mean
+        return self._perfect_now(), self._mean_now()
+
+    def _perfect_now(self) -> float:
+        return self.loss_at(self.perfect) if self.loss_at is not None and self.perfect is not None else float("nan")
+
+    def _mean_now(self) -> float:
+        known = self.loss_at is not None and self.mean_prediction is not None
+        return self.loss_at(self.mean_prediction) if known else float("nan")
 
     def output_part_fitted(self, start: float, outputs: np.ndarray, drop: float) -> bool:
         """Whether the part of the loss the outputs set came ``drop`` of its way, and beat the batch
@@ -139,14 +143,15 @@ class Targets:
         f = self.floor
         if self.loss_at is None or not (np.isfinite(f) and np.isfinite(start)) or start <= f:
             return True
-        moved, mean = self.at_state()
+        moved = self._perfect_now()
         if not np.isfinite(moved) or abs(moved - f) <= FLOOR_STILL * (start - f) \
-                or self.loss_at(self.perfect) != moved:  # a loss that draws (sampled negatives) moves by itself
+                or self._perfect_now() != moved:  # a loss that draws (sampled negatives) moves by itself
             return True
         self.floor_now = moved
         now = self.loss_at(np.asarray(outputs, dtype=np.float32))
         if not np.isfinite(now) or now - moved > (1.0 - drop) * (start - f):
             return False
+        mean = self._mean_now()
         return not np.isfinite(mean) or mean <= moved or bool(now <= mean - BEAT_CONSTANT * (mean - moved))
 
     def beats_constant(self, loss: float) -> bool:
@@ -1128,8 +1133,8 @@ def decide(y: np.ndarray, out: np.ndarray, loss_at: LossAt, task: Optional[str] 
         form = "values"
         if finite and (k == width or k == 1):
             candidates = _soft_candidates(y2, output_form(out2), shape)
-            floor = _min_loss(loss_at, candidates)
-            perfect = next((c for c in candidates if loss_at(c) == floor), None) if _finite(floor) else None
+            scored = [(float(v), c) for c in candidates if _finite(v := loss_at(c))]
+            floor, perfect = min(scored, key=lambda vc: vc[0]) if scored else (float("nan"), None)
             if not _finite(floor) and output_form(out2) == "probabilities":
                 floor = _limit_at_targets(loss_at, y2, shape)
             mean = np.ascontiguousarray(np.broadcast_to(y2.mean(axis=0, keepdims=True), (n, width)).reshape(shape),

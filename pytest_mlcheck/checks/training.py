@@ -98,11 +98,11 @@ class Fits:
         outputs = None  # read once per step: the overlap judgement reuses them
         if progress(losses[0], losses[-1], self.targets.floor) >= self.drop:
             if self.targets.task == "regression":
-                if not self.targets.beats_constant(losses[-1]) or self.targets.loss_at is None:
-                    return self.targets.beats_constant(losses[-1])
+                if not self.targets.beats_constant(losses[-1]):
+                    return False
                 # a forward pass at the state now: a loss that reads the state (a VAE's KL) reads it so
-                return self.targets.output_part_fitted(losses[0], settled_outputs(self.session, self.prepared),
-                                                       self.drop)
+                return self.targets.loss_at is None or self.targets.output_part_fitted(
+                    losses[0], settled_outputs(self.session, self.prepared), self.drop)
             outputs = settled_outputs(self.session, self.prepared)
             if self.targets.fitted(outputs):
                 return True
@@ -704,8 +704,7 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
         causes += diagnosis.every_class_marked(targets)
     if not causes and task == "regression" and np.isfinite(targets.floor_now):
         # a forward pass first: a loss that reads the model's state (a VAE's latent) reads it as trained
-        causes += diagnosis.swamped_data_term(targets, lambda out: session.loss_of(out, first),
-                                              settled_outputs(session, first), losses)
+        causes += diagnosis.swamped_data_term(targets, settled_outputs(session, first), losses)
     if not causes and len(losses) > 1 and all(v == losses[0] for v in losses):  # a run that never moved
         causes += flat_at_outputs(session, first, losses[0], f" over all {len(losses)} steps of the run")
     if not causes:
@@ -778,8 +777,7 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
                                                         "probabilities" if probabilities else "logits")
             causes += (unrewarded and _ids_as_weights(session, raw_batch[0], first, initial_outputs)) or unrewarded
             if not causes:
-                causes += diagnosis.loss_expects_probabilities(
-                    rows, session.loss_of(initial_outputs, first), session.loss_of(initial_outputs + 3.0, first))
+                causes += _logits_into_probabilities(session, first, initial_outputs, axis)
             if not causes and drop is not None and not probabilities:
                 last = final()
                 bounded = diagnosis.bounded_scores(
@@ -1138,19 +1136,24 @@ def passed_unless_proven(run: CheckRun, model: Any, settings: Settings, spec: Tr
     return run.passed()
 
 
+def _logits_into_probabilities(session: Any, first: Any, outputs: np.ndarray, axis: int | None) -> list[Evidence]:
+    """:func:`diagnosis.loss_expects_probabilities` on the run's untrained ``outputs`` (class axis
+    ``axis``): a loss that moves when every logit of a row moves by 3 reads probabilities."""
+    return diagnosis.loss_expects_probabilities(prediction_rows(outputs, axis), session.loss_of(outputs, first),
+                                                session.loss_of(outputs + 3.0, first))
+
+
 def _probabilities_expected(session: Any, first: Any, initial_outputs: np.ndarray | None,
                             targets: Targets) -> list[str]:
-    """On a pass, the note that the loss reads probabilities while the head gives logits (a loss that
-    moves when every logit of a row moves by 3, :func:`diagnosis.loss_expects_probabilities`): Keras's
-    default ``from_logits=False`` on a linear head can still fit one batch, where some rows normalise
-    into (0, 1) and the clipped loss has a gradient (keras-hub's BERT head fitted at step 136, while
-    the script's run over its batches never moved). A note, not a failure: the fit stands."""
+    """On a pass, the note that the loss reads probabilities while the head gives logits
+    (:func:`_logits_into_probabilities`): Keras's default ``from_logits=False`` on a linear head can
+    still fit one batch, where some rows normalise into (0, 1) and the clipped loss has a gradient
+    (keras-hub's BERT head fitted at step 136, while the script's run over its batches never moved).
+    A note, not a failure: the fit stands."""
     if targets.task != "classification" or targets.ids is None or targets.form != "logits" \
             or initial_outputs is None:
         return []
-    rows = prediction_rows(initial_outputs, targets.channel_axis)
-    found = diagnosis.loss_expects_probabilities(rows, session.loss_of(initial_outputs, first),
-                                                 session.loss_of(initial_outputs + 3.0, first))
+    found = _logits_into_probabilities(session, first, initial_outputs, targets.channel_axis)
     return [f"the batch fitted, though: {found[0][1]} (init_loss fails on it, naming loss_mismatch)"] if found else []
 
 
