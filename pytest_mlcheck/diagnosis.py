@@ -15,7 +15,7 @@ from pytest_mlcheck.thresholds import (
     ACCUMULATION_RATIO, BEAT_CONSTANT, BOUNDED_PRESSED, CHANGED_SAMPLES, INDEPENDENCE_RTOL, INIT_FADE, INPUT_MAX_SCALE, INPUT_MIN_PEAK, INPUT_RAW_SCALE, LEAK_COPY_MIN_SAMPLES, LEAK_COPY_MIN_VALUES, LEAK_LABEL_MAX_COLUMNS, LEAK_LABEL_MIN_SAMPLES, LEAK_RTOL,
     LEAK_PATH_NOISE, LEAK_PATH_RTOL, LEAK_SAMPLED_TARGETS, LR_AHEAD_SHARE, LR_VANISHED, OUTPUT_UNMOVED, OVERFIT_EXTEND,
     HALVED_WINDOW, PAIRING_RTOL, PAIRING_SENSITIVE, PROBE_MAX_STEPS, PROBE_TARGET, RELAPSE, SIGNAL_FADED, SIGNAL_GONE, SOFTMAX_TWICE_PRESSED, SPIKE, STALL_FRACTION, TARGET_MAX_SCALE,
-    TARGET_RETRY_SCALE, UNREACHED_SHARE, UNREAD_MAX_COLUMNS, UNREAD_SAMPLES_MOVE,
+    TARGET_RETRY_SCALE, TRAIN_DROP_EVAL_RTOL, UNREACHED_SHARE, UNREAD_MAX_COLUMNS, UNREAD_SAMPLES_MOVE,
 )
 
 if TYPE_CHECKING:
@@ -238,6 +238,32 @@ def output_activation(out: np.ndarray, task: str) -> list[Evidence]:
         return [(C.OUTPUT_ACTIVATION,
                  f"every output is ≥ 0 (min {fmt(float(out.min()))}): an activation such as ReLU on the logits")]
     return []
+
+
+def training_path_drops_inputs(training: np.ndarray | None, evaluation: np.ndarray | None) -> list[Evidence]:
+    """Outputs of one training-mode pass (``training``) that are the very same row for every sample,
+    where eval-mode ones (``evaluation``, the same weights and batch) differ between samples: a layer
+    that acts only in training removes everything the inputs carry — a ``Dropout`` whose rate is 1
+    (TensorFlow's keep probability passed as torch's drop rate, I3D's port), a train-only branch
+    that replaces the features. Training then sees inputs that say nothing, and no gradient reaches
+    the layers before it; eval mode, which every look at the predictions takes, hides it."""
+    if training is None or evaluation is None or len(training) < 2 or training.shape != evaluation.shape:
+        return []
+    t = training.reshape(len(training), -1).astype(np.float64)
+    e = evaluation.reshape(len(evaluation), -1).astype(np.float64)
+    if not (np.isfinite(t).all() and np.isfinite(e).all()):
+        return []
+    spread_train, spread_eval = float(np.ptp(t, axis=0).max()), float(np.ptp(e, axis=0).max())
+    # every sample's row the very same in training, and eval-mode rows apart by more than float32 rounding
+    # (an untrained network behind placeholder normalisation statistics may differ by little more)
+    if spread_train != 0 or spread_eval <= TRAIN_DROP_EVAL_RTOL * float(np.abs(e).max()):
+        return []
+    return [(C.OVER_REGULARIZED,
+             f"in training mode all {len(t)} samples get the same outputs (spread {fmt(spread_train)} across them), "
+             f"while in eval mode they differ (by up to {fmt(spread_eval)}): a layer that acts only in training "
+             "drops everything the inputs carry — a Dropout whose rate is 1 (a keep probability passed as the "
+             "drop rate: torch's nn.Dropout(p) and Keras's Dropout(rate) take the share to drop), or a "
+             "training-only branch that replaces the features; no gradient reaches the layers before it")]
 
 
 def softmax_twice(out: np.ndarray | None) -> list[Evidence]:
@@ -518,7 +544,7 @@ def best_step(losses: Sequence[float], starts: Sequence[float] | None = None) ->
 def learning_rate(
     losses: list[float], retry: Callable[[float], tuple[bool, float]] | None, *, slow: bool = False,
     fitted: dict[float, int] | None = None, starts: Sequence[float] | None = None,
-    halvings: dict[float, int] | None = None,
+    halvings: dict[float, int] | None = None, unstable: Sequence[str] = (),
 ) -> list[Evidence]:
     """Diverged (non-finite, or a spike): does a smaller lr succeed? Stalled (never half the
     start), or ``slow`` (still falling steadily when the run ended): does a larger one — and if
@@ -529,7 +555,10 @@ def learning_rate(
     can, a run that came down and levelled off short of the criterion gets a retry at lr×10 (and
     at lr×100 where lr×10 halved the loss without fitting the batch), named only if a retry meets
     the check's own criterion: a halving the run already had proves nothing. ``halvings`` (lr factor →
-    steps a plain retry took to halve the loss) gives the figure a cause quotes."""
+    steps a plain retry took to halve the loss) gives the figure a cause quotes. ``unstable``: the
+    retries at the run's own rate (without weight decay, without train-mode noise) that went
+    non-finite — a run that levelled off there sits at the edge of stability (its units died in a
+    blow-up its own curve hid), so a smaller rate that fits the batch names the rate too high."""
 
     def passes(factor: float, name: str) -> str:
         n = (fitted or {}).get(factor)
@@ -557,6 +586,15 @@ def learning_rate(
                 return [(C.LR_TOO_LOW, f"{what}; a retry at {name} halved it "
                                        + (f"in {took} steps" if took else f"within {PROBE_MAX_STEPS} steps")
                                        + f" (loss {fmt(end)})" + passes(factor, name))]
+    if fitted is not None and unstable and not (spiked or stalled or slow):
+        for factor, name in ((0.1, "lr/10"), (0.01, "lr/100")):
+            ok, end = retry(factor)
+            steps = fitted.get(factor, 0)
+            if ok and steps > 0:
+                return [(C.LR_TOO_HIGH, f"the loss came down ({fmt(start)} → {fmt(min(finite))}) but levelled off "
+                                        f"short of the criterion, and copies at this rate blow up ({unstable[0]}): it "
+                                        f"sits at the edge of stability; a retry at {name} fitted the batch: at {name} "
+                                        f"this check passes (fitted at step {steps})")]
     if fitted is not None and not (spiked or stalled or slow):
         for factor, name in ((10.0, "lr×10"), (100.0, "lr×100")):
             ok, end = retry(factor)
@@ -1937,6 +1975,15 @@ def unreached(grads: dict[str, np.ndarray | None], total: int) -> list[Evidence]
            else "their layers' outputs feed nothing the loss reads (a layer wired to the wrong input, a detach)")
     return [(C.NO_GRADIENT, f"{len(missing)} trainable parameter(s), {share:.0%} of the model's weights, get no "
                             f"gradient from the loss: {listed(missing)}; {why}")]
+
+
+def unregistered_in(session: Any, batch: Any) -> list[Evidence]:
+    """:func:`unregistered` for the tensors the session's loss on ``batch`` reaches (two replays of
+    it); none where the loss cannot be replayed (a step of the user's own says nothing new then)."""
+    try:
+        return unregistered(session.unregistered_leaves(batch))
+    except Exception:  # the look is evidence beside a verdict: a loss it cannot replay says nothing
+        return []
 
 
 def unregistered(leaves: list[tuple[str, tuple[int, ...]]]) -> list[Evidence]:

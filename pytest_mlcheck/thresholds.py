@@ -185,6 +185,11 @@ LEAK_SAMPLED_TARGETS = 64
 # path carries even a copy not yet learned (Hvass-Labs' Keras GRU after 100 steps: 7.3e-6 of the scale)
 LEAK_PATH_RTOL = 1e-6
 LEAK_PATH_NOISE = 10.0
+# A training-mode pass that gives every sample the very same row drops the inputs where eval-mode rows
+# (normalisation statistics set from the batch) differ by more than this share of their scale, past
+# float32 rounding: the I3D port with a dropout of rate 1 before its head differs by 0.79 at a scale of
+# about 1; behind its placeholder BatchNorm statistics it had differed by 7.7e-6 of its scale
+TRAIN_DROP_EVAL_RTOL = 1e-6
 # A loss within this of itself (relative) when every target is replaced by the first sample's does
 # not read its targets (a one-class objective handed labels): only rounding moved it
 UNREAD_RTOL = 1e-6

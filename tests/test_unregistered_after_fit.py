@@ -78,3 +78,21 @@ def test_a_tower_in_a_plain_list_fails_after_the_fit_naming_params_not_updated(m
 def test_a_registered_tower_or_one_frozen_on_purpose_passes(mlcheck: MLCheck, how):
     result = mlcheck.overfit_one_batch(_model(how), _batch(), loss_fn=nn.MSELoss(), optimizer=_adam)
     assert result.passed
+
+
+@pytest.mark.parametrize("how,named", [("list", "_tower[0].weight (32, 16)"), ("built_in_forward", "(16, 16)")])
+def test_gradients_flow_names_tensors_the_loss_reaches_outside_the_parameters(mlcheck: MLCheck, how, named):
+    """Every registered parameter gets a gradient and changes, yet the tower's tensors, which also get
+    one every step, are never trained: gradients_flow fails as the training checks do (Kanezaki's
+    unsupervised segmentation kept its middle convolution in a list)."""
+    with pytest.raises(CheckFailed) as failed:
+        mlcheck.gradients_flow(_model(how), _batch(), loss_fn=nn.MSELoss(), optimizer=_adam)
+    message = str(failed.value)
+    assert failed.value.causes[:1] == ["params_not_updated"], message
+    assert "are not parameters of the model: no step trains them" in message.splitlines()[0]
+    assert named in message
+
+
+@pytest.mark.parametrize("how", ["module_list", "frozen_on_purpose", "fresh_leaf"])
+def test_gradients_flow_passes_a_registered_tower_or_one_frozen_on_purpose(mlcheck: MLCheck, how):
+    assert mlcheck.gradients_flow(_model(how), _batch(), loss_fn=nn.MSELoss(), optimizer=_adam).passed

@@ -215,6 +215,10 @@ class Session(Protocol):
     def drop_weight_decay(self) -> None:
         """Train without weight decay, or the weight penalties above, from now on (a probe)."""
 
+    def training_outputs(self, batch: Any) -> np.ndarray:
+        """The outputs of one training-mode forward pass on the batch (dropout and the like active;
+        no gradient, no step), as the loss reads them."""
+
     def stochastic_training(self, batch: Any) -> bool:
         """Whether two training-mode forward passes on one batch differ (dropout and the like)."""
 

@@ -602,6 +602,11 @@ class KerasSessionBase:
         if self._opt is not None:
             _inner(self._opt).weight_decay = None
 
+    def training_outputs(self, batch: tuple[Any, Any]) -> np.ndarray:
+        with self._place():
+            out = self._forward(batch[0], training=True)
+        return self._np(out).astype(np.float32, copy=False)
+
     def stochastic_training(self, batch: tuple[Any, Any]) -> bool:
         """Whether two training-mode forward passes on one batch differ (dropout and the like)."""
         with self._place():

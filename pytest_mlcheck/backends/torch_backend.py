@@ -567,6 +567,18 @@ class TorchSession:
             if "weight_decay" in group:
                 group["weight_decay"] = 0.0
 
+    def training_outputs(self, batch: tuple[Any, Any]) -> np.ndarray:
+        was_training = self.model.training
+        self.model.train()
+        try:
+            with torch.no_grad():
+                out = self._forward(batch[0])
+        finally:
+            self.model.train(was_training)
+        if self._alignment == "next position" and out.dim() >= 2:
+            out = out[:, :-1]
+        return out.detach().float().cpu().numpy()
+
     def stochastic_training(self, batch: tuple[Any, Any]) -> bool:
         """Whether two train-mode forward passes on one batch differ (dropout and the like)."""
         with torch.no_grad():

@@ -261,6 +261,20 @@ def require_trainable(run: CheckRun, session: Session, batch: Any = None) -> Non
                        [(C.PARAMS_NOT_UPDATED, "every parameter is frozen (requires_grad=False / trainable=False)")])
 
 
+def dropped_in_training(session: Session, raw: tuple[Any, Any]) -> list[Evidence]:
+    """:func:`diagnosis.training_path_drops_inputs` on ``session``, a fresh copy as given that this
+    look may change: one training-mode pass, then the eval-mode pass with normalisation statistics
+    set from the batch (an untrained network's placeholder statistics leave eval-mode rows barely
+    apart). None where a pass raises: the look is evidence beside a failure, not a verdict."""
+    try:
+        batch = session.prepare(*raw)
+        training = session.training_outputs(batch)
+        session.recalibrate(batch)
+        return diagnosis.training_path_drops_inputs(training, session.predict(batch))
+    except Exception:
+        return []
+
+
 def scaled_inputs(session: Session, prepared: Any, x: np.ndarray | None) -> np.ndarray | None:
     """The inputs whose scale a check may blame: ``x`` when its scale reaches a weighted sum, else
     None — the model's first weighted layer looks them up (token or category ids, whatever their

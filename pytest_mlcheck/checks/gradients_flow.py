@@ -13,8 +13,8 @@ from pytest_mlcheck.backends import backend_for
 from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.errors import NotSupported, UserCodeError
 from pytest_mlcheck.checks.common import (
-    FLAT_AT_OUTPUTS, checked_batch, error_signal, flat_at_outputs, open_session, require_trainable, scaled_inputs,
-    targets_of, unread_columns,
+    FLAT_AT_OUTPUTS, checked_batch, dropped_in_training, error_signal, flat_at_outputs, open_session, require_trainable,
+    scaled_inputs, targets_of, unread_columns,
 )
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec, check
 from pytest_mlcheck.report import CheckResult, fmt
@@ -232,7 +232,10 @@ def gradients_flow(
                        f"{diagnosis.listed(sorted(set(meant.values())))}, {len(kept)} of them trainable")
         if norms:
             run.result.figures["gradient_norm_per_layer"] = norms
-        causes: list[Evidence] = diagnosis.uncovered(uncovered)
+        # tensors the loss reaches outside the model's parameters (layers in a plain list) get a gradient
+        # every step and never change: as much a part no step trains as a parameter the optimizer misses
+        unregistered = diagnosis.unregistered_in(session, prepared)
+        causes: list[Evidence] = diagnosis.uncovered(uncovered) + unregistered
         if moved_flagged:  # decisive: the user said freeze, the step moved them
             modules = sorted(set(flagged[n] for n in moved_flagged))
             causes.append((C.FROZEN_PARAMS_CHANGED,
@@ -257,8 +260,12 @@ def gradients_flow(
             causes += diagnosis.raw_inputs(scaled_inputs(session, prepared, x))
         if any(c in (C.EXPLODING_GRADIENTS, C.VANISHING_GRADIENTS) for c, _ in found) or not np.isfinite(loss):
             causes += _raw_targets(session, raw, prepared)
-        instead = (_zero_explained(session, prepared, loss, grads, run.settings.seed)
-                   if found and found[0][0] == C.DEAD_UNITS else [])
+        # gradients missing or all zero behind a path that drops every input in training are neither
+        # dead units nor a cut graph (Keras gives such weights no gradient, torch an all-zero one)
+        instead = _dropped_in_training(run, model, spec, raw) \
+            if found and found[0][0] in (C.DEAD_UNITS, C.NO_GRADIENT) else []
+        if not instead and found and found[0][0] == C.DEAD_UNITS:
+            instead = _zero_explained(session, prepared, loss, grads, run.settings.seed)
         found = instead + found[1:] if instead else found
         causes += found
         if grads and not any(c == C.NO_GRADIENT for c, _ in causes):
@@ -302,10 +309,21 @@ def gradients_flow(
             C.INPUTS_NOT_FINITE: "the gradients are not finite: the batch holds NaN or inf",
             C.INPUTS_NOT_NORMALIZED: "the gradients explode on inputs far from unit scale",
             C.TARGETS_NOT_NORMALIZED: "the gradients are out of scale on targets far beyond the outputs' scale",
+            C.OVER_REGULARIZED: "no gradient reaches the layers behind a path that drops every input in training",
         }.get(causes[0][0], "one training step does not reach every parameter")
         if causes[0][1].startswith(FLAT_AT_OUTPUTS):
             headline = "the loss gives no gradient at the model's outputs"
+        if unregistered and causes[0] == unregistered[0]:
+            headline = "tensors that reach the loss are not parameters of the model: no step trains them"
         raise run.fail(headline, causes)
+
+
+def _dropped_in_training(run: CheckRun, model: Any, spec: TrainSpec, raw: tuple[Any, Any]) -> list[Evidence]:
+    """:func:`diagnosis.training_path_drops_inputs` on a fresh copy as given (its training-mode pass
+    moves no statistics of the check's own copy): all-zero gradients behind a path that drops every
+    input in training (a Dropout of rate 1) are no dead units."""
+    with run.session(model, spec, explain=raw) as fresh:
+        return dropped_in_training(fresh, raw)
 
 
 def _zero_explained(session: Any, prepared: Any, loss: float, grads: dict[str, np.ndarray | None],

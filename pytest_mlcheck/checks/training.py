@@ -12,7 +12,7 @@ from pytest_mlcheck import diagnosis
 from pytest_mlcheck.backends import as_numpy
 from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.checks.common import (
-    flat_at_outputs, loss_on_targets, open_session, perturbed, scaled_inputs, unread_columns,
+    dropped_in_training, flat_at_outputs, loss_on_targets, open_session, perturbed, scaled_inputs, unread_columns,
 )
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec
 from pytest_mlcheck.errors import NotSupported, UserCodeError
@@ -378,6 +378,9 @@ class ProbeLog:
         # steps the retry without weight decay took to fit the batch by the check's criterion, where it
         # trained on to it (negative: not within that many); None: it did not
         self.without_decay: int | None = None
+        # a line for each retry of the model as given at the run's own learning rate (without weight decay,
+        # without train-mode noise) that went non-finite: the rate sits at the edge of stability
+        self.diverged_at_own_rate: list[str] = []
 
     def add(self, line: str) -> None:
         self.lines.append(line)
@@ -463,6 +466,8 @@ def lr_retry(model: Any, settings: Settings, spec: TrainSpec, raws: list[tuple[A
             log.add(f"a retry at {what}: loss {fmt(start)} → {fmt(end)} in {n} steps ({verdict})")
             if deaf and deaf[0] not in log.lines:
                 log.add(deaf[0])
+        if log is not None and n and factor == 1.0 and not (rescaled or standardised) and not np.isfinite(end):
+            log.diverged_at_own_rate.append(f"a retry at {what}: loss {fmt(start)} → {fmt(end)} in {n} steps")
         seen[key] = ok, end
         return ok, end
 
@@ -651,7 +656,7 @@ def failure_causes(
                                            penalties=penalties, fitted=lambda: log.without_decay)
     if not causes:
         causes += diagnosis.learning_rate(losses, retry, slow=still_falling(losses, targets.floor), fitted=log.fitted,
-                                         starts=starts, halvings=log.halved)
+                                          unstable=log.diverged_at_own_rate, starts=starts, halvings=log.halved)
         if bounded is not None and log.outputs:  # the retries, having run, make the bound decisive
             causes = pressed_in_retries(*bounded, log.outputs) + causes
     if not causes and retrying and not diagnosis.raw_inputs(scaled):  # raw inputs: their own story, below
@@ -700,6 +705,8 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
     causes += diagnosis.inputs_not_finite(x)
     if not causes:
         causes += diagnosis.identical_inputs(x)
+    if not causes:
+        causes += _dropped_in_training(fresh, raw_batch)
     if not causes:
         causes += diagnosis.every_class_marked(targets)
     if not causes and task == "regression" and np.isfinite(targets.floor_now):
@@ -787,7 +794,7 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
                 causes += [] if not bounded or _exceeds_one(fresh, first) else bounded
     causes += diagnosis.uncovered(session.uncovered_parameters())
     if not causes:
-        causes += _unregistered(session, first)
+        causes += diagnosis.unregistered_in(session, first)
     if not causes:
         causes += _vanished_rate(session, len(losses))
     if task == "regression" and not causes:  # a value that explains a stall before any lr retry
@@ -996,7 +1003,8 @@ def defect_proven(model: Any, settings: Settings, spec: TrainSpec, session: Any,
     sees, ``targets`` that mark every class, weights the loss never reaches). A step that never
     zeroes its gradients still lowers the loss, slowly; a start already at the floor leaves progress
     to rounding; a model training only the part the loss reaches falls slowly too."""
-    if diagnosis.every_class_marked(targets) or session.uncovered_parameters() or _unregistered(session, first):
+    if diagnosis.every_class_marked(targets) or session.uncovered_parameters() \
+            or diagnosis.unregistered_in(session, first):
         return True
     fresh = lambda: open_session(model, settings, spec, within=session)  # noqa: E731
     if spec.train_step is None:
@@ -1104,7 +1112,7 @@ def passed_unless_proven(run: CheckRun, model: Any, settings: Settings, spec: Tr
     broadcast one fits to its own floor: every output toward the targets' mean), the model sees
     the next-token targets it predicts (:func:`_leaked`: copying them fits fast), the loss reads only
     some samples' outputs (:func:`_unread_samples`: those it reads fit), or tensors that
-    require grad reach the loss outside the model's parameters (:func:`_unregistered`: layers in a
+    require grad reach the loss outside the model's parameters (:func:`diagnosis.unregistered_in`: layers in a
     plain list stay as initialised while the rest fits around them). Two linear layers
     that act as one get a note (:func:`stacked_layers`), not a failure. ``looked``: the
     run was slow at its budget (extended, or asked for a horizon), so :func:`defect_proven`
@@ -1124,7 +1132,7 @@ def passed_unless_proven(run: CheckRun, model: Any, settings: Settings, spec: Tr
     unread = _unread_samples(session, first, initial_outputs, targets)
     if unread:  # the samples it reads fit: a regression's loss criterion holds on one sample
         raise run.fail("the loss fell, but it reads only some samples' outputs", unread)
-    unregistered = [] if looked else _unregistered(session, first)
+    unregistered = [] if looked else diagnosis.unregistered_in(session, first)
     if unregistered:  # the rest of the model fitted around weights that stay as initialised
         raise run.fail("the loss fell, but tensors that reach it are never trained", unregistered)
     run.result.notes.extend(stacked_layers(session, first))
@@ -1251,13 +1259,6 @@ def _exceeds_one(fresh: Callable[[], Any], batch: Any) -> bool:
         return False
     finally:
         session.close()
-
-
-def _unregistered(session: Any, batch: Any) -> list[Evidence]:
-    try:
-        return diagnosis.unregistered(session.unregistered_leaves(batch))
-    except Exception:  # the probe is a hint on an already failed check: a loss it cannot replay says nothing
-        return []
 
 
 def _squashed_logits(initial: np.ndarray, final: np.ndarray | None) -> list[Evidence]:
@@ -1484,6 +1485,15 @@ def _final(session: Any, batch: Any) -> Callable[[], np.ndarray | None]:
             return None
 
     return final
+
+
+def _dropped_in_training(fresh: Callable[[], Any], raw_batch: tuple[Any, Any]) -> list[Evidence]:
+    """:func:`dropped_in_training` on a fresh copy as given (its statistics move there, not on the run's)."""
+    session = fresh()
+    try:
+        return dropped_in_training(session, raw_batch)
+    finally:
+        session.close()
 
 
 def _noisy(fresh: Callable[[], Any], raw_batch: tuple[Any, Any], log: ProbeLog) -> bool:

@@ -436,4 +436,15 @@ PROGRAMS: tuple[str, ...] = (
     "b100b_pytorch_examples_mnist_sgd_with_adadelta_lr_1",
     "b100d_pyg_temporal_chickenpox_dcrnn_mse_target_broadcast",
     "b100e_sigma_vae_pytorch_mse_vae_pixel_mean_mse_swamped_by_summed_kl",
+    # hundred-and-first held-out batch (ported blind to the probes)
+    "b101a_autopytorch_class_weights_reversed_majority",
+    "b101b_tfdocs_transfer_learning_linear_head_binary_crossentropy",
+    "b101c_kanezaki_unsup_seg_conv2_layers_in_python_list",
+    "b101d_autokeras_image_regressor_sgd_lr_0025_mse_diverges",
+    "b101e_deeptab_column_vector_y_unsqueezed_to_all_pairs_mse",
+    # hundred-and-second held-out batch (ported blind to the probes)
+    "b102b_resnet_pytorch_eval_images_not_totensor_scaled",
+    "b102c_deepforest_cropmodel_val_imagefolder_own_class_index",
+    "b102d_kinetics_i3d_pytorch_dropout_keep_prob_as_drop_prob",
+    "b102e_code_soup_gan_discriminator_zero_grad_missing",
 )
