@@ -568,16 +568,7 @@ class TorchSession:
                 group["weight_decay"] = 0.0
 
     def training_outputs(self, batch: tuple[Any, Any]) -> np.ndarray:
-        was_training = self.model.training
-        self.model.train()
-        try:
-            with torch.no_grad():
-                out = self._forward(batch[0])
-        finally:
-            self.model.train(was_training)
-        if self._alignment == "next position" and out.dim() >= 2:
-            out = out[:, :-1]
-        return out.detach().float().cpu().numpy()
+        return self._outputs_in_mode(batch, training=True)
 
     def stochastic_training(self, batch: tuple[Any, Any]) -> bool:
         """Whether two train-mode forward passes on one batch differ (dropout and the like)."""
@@ -851,8 +842,12 @@ class TorchSession:
             return float("nan")
 
     def predict(self, batch: tuple[Any, Any]) -> np.ndarray:
+        return self._outputs_in_mode(batch, training=False)
+
+    def _outputs_in_mode(self, batch: tuple[Any, Any], *, training: bool) -> np.ndarray:
+        """One forward pass without gradient in train or eval mode, the model's mode restored after."""
         was_training = self.model.training
-        self.model.eval()
+        self.model.train(training)
         try:
             with torch.no_grad():
                 out = self._forward(batch[0])
