@@ -15,7 +15,7 @@ from pytest_mlcheck.thresholds import (
     ACCUMULATION_RATIO, BEAT_CONSTANT, BOUNDED_PRESSED, CHANGED_SAMPLES, INDEPENDENCE_RTOL, INIT_FADE, INPUT_MAX_SCALE, INPUT_MIN_PEAK, INPUT_RAW_SCALE, LEAK_COPY_MIN_SAMPLES, LEAK_COPY_MIN_VALUES, LEAK_LABEL_MAX_COLUMNS, LEAK_LABEL_MIN_SAMPLES, LEAK_RTOL,
     LEAK_PATH_NOISE, LEAK_PATH_RTOL, LEAK_SAMPLED_TARGETS, LR_AHEAD_SHARE, LR_VANISHED, OUTPUT_UNMOVED, OVERFIT_EXTEND,
     HALVED_WINDOW, PAIRING_RTOL, PAIRING_SENSITIVE, PROBE_MAX_STEPS, PROBE_TARGET, RELAPSE, SIGNAL_FADED, SIGNAL_GONE, SOFTMAX_TWICE_PRESSED, SPIKE, STALL_FRACTION, TARGET_MAX_SCALE,
-    TARGET_RETRY_SCALE, TRAIN_DROP_EVAL_RTOL, UNREACHED_SHARE, UNREAD_MAX_COLUMNS, UNREAD_SAMPLES_MOVE,
+    RUN_MOVE_GRADIENT, RUN_MOVE_NEGLIGIBLE, TARGET_RETRY_SCALE, TRAIN_DROP_EVAL_RTOL, UNREACHED_SHARE, UNREAD_MAX_COLUMNS, UNREAD_SAMPLES_MOVE,
 )
 
 if TYPE_CHECKING:
@@ -238,6 +238,38 @@ def output_activation(out: np.ndarray, task: str) -> list[Evidence]:
         return [(C.OUTPUT_ACTIVATION,
                  f"every output is ≥ 0 (min {fmt(float(out.min()))}): an activation such as ReLU on the logits")]
     return []
+
+
+def negligible_moves(before: dict[str, np.ndarray], after: dict[str, np.ndarray],
+                     grads: dict[str, np.ndarray | None], steps: int, rate: float | None) -> list[Evidence]:
+    """A failed run whose steps moved no trainable tensor by more than RUN_MOVE_NEGLIGIBLE of its
+    size, though the loss gives some tensor a gradient of at least RUN_MOVE_GRADIENT of its size: the
+    optimizer's steps are too small to change anything (a learning rate orders of magnitude too low,
+    which a retry ladder of ×10 … ×10000 does not climb out of: hunkim's RMSprop at 1e-10). Tensors
+    of size 0 (a bias at zero) are not read: no share of them says anything."""
+    moves, pulls = [], []
+    for name, value in before.items():
+        size = float(np.linalg.norm(value))
+        if name not in after or not size or not np.isfinite(size):
+            continue
+        moves.append(float(np.linalg.norm(after[name].astype(np.float64) - value)) / size)
+        g = grads.get(name)
+        if g is not None and np.isfinite(g).all():
+            pulls.append((float(np.linalg.norm(g)) / size, name))
+    # weights gone non-finite moved as far as they can: the run diverged, it did not stand still
+    if not moves or not pulls or not np.isfinite(moves).all() or max(moves) >= RUN_MOVE_NEGLIGIBLE:
+        return []
+    pull, name = max(pulls)
+    if pull < RUN_MOVE_GRADIENT:
+        return []
+    said = f" (the optimizer's rate is {fmt(rate)})" if rate is not None and np.isfinite(rate) else ""
+    moved = "left every trainable tensor exactly as it was" if max(moves) == 0 else \
+        f"moved no trainable tensor by more than {fmt(max(moves))} of its size"
+    return [(C.LR_TOO_LOW,
+             f"{steps} training steps {moved}, though "
+             f"the loss's gradient on {name} is {fmt(pull)} of its size: the optimizer's steps are too small to "
+             f"change anything{said} — raise the learning rate by orders of magnitude (Adam and RMSprop move each "
+             "weight by about the rate a step)")]
 
 
 def training_path_drops_inputs(training: np.ndarray | None, evaluation: np.ndarray | None) -> list[Evidence]:

@@ -297,6 +297,13 @@ VANISHING_RATIO = 1e-4  # input-end ratio under this: vanishing (×19 / ×760 ma
 # update fell below float32 resolution (SGD at lr 0.1 moves a weight by 1e-7 of itself there), the
 # gradient vanished on its way; AUTOTRAINER's ±0.05-uniform 8×5 ReLU stack: 1e-11..1e-15 under Adam
 FAINT_GRADIENT = 1e-6
+# A failed run whose steps moved no trainable tensor by more than RUN_MOVE_NEGLIGIBLE of its size (a
+# few float32 ulps over the whole run) while the loss gives some tensor a gradient of at least
+# RUN_MOVE_GRADIENT of its size (which plain SGD at lr 0.01 would move by 1e-6 of itself in one step):
+# the optimizer's steps, not the gradient, are too small. hunkim's Keras linear regression at
+# RMSprop(1e-10): 8e-8 over 400 steps, gradients ×10⁴ the weights
+RUN_MOVE_NEGLIGIBLE = 1e-6
+RUN_MOVE_GRADIENT = 1e-4
 # ... unless the tensor is a bias whose every element moved by these multiples of its scale (each by a
 # seeded share of its own) leaves the training-mode loss within CANCELLED_RTOL of itself: a normalisation
 # over the batch right after it (a conv bias before BatchNorm) removes it, so its gradient is 0 by design,

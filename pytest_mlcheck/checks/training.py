@@ -799,6 +799,8 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
         causes += _vanished_rate(session, len(losses))
     if task == "regression" and not causes:  # a value that explains a stall before any lr retry
         causes += diagnosis.target_scale(session.labels(first), initial_outputs)
+    if not causes:  # last: a step that never applies its update, or applies it to other tensors, is named above
+        causes += _moved_too_little(session, fresh, raw_batch, len(losses))
     # a model that reads each position alone may be so by design (a bigram language model); what else is
     # proven beside it (a loss fed probabilities, a wrong head activation, a step that misses parameters,
     # tensors the optimizer never sees) never is: that is named first
@@ -884,6 +886,29 @@ def _unmoved_by_run(session: Any, fresh: Callable[[], Any], raw_batch: tuple[Any
              f"{steps} training steps changed none of the {len(before)} trainable tensor(s), though the loss gives "
              f"{len(moving)} of them a gradient ({diagnosis.listed(moving)}): the step computes gradients and never applies "
              "them (optimizer.step() left out of a torch step; apply_gradients out of a Keras train_step)")]
+
+
+def _moved_too_little(session: Any, fresh: Callable[[], Any], raw_batch: tuple[Any, Any],
+                      steps: int) -> list[Evidence]:
+    """:func:`diagnosis.negligible_moves`: the run's weights now against a fresh copy's (the model as
+    given), with that copy's gradient on the batch; nothing where the framework cannot show them."""
+    if steps < 2:
+        return []
+    try:
+        after = session.parameter_values()
+        try:
+            rate: float | None = session.learning_rates()[1]
+        except (NotSupported, UserCodeError):
+            rate = None
+        copy = fresh()
+        try:
+            before = copy.parameter_values()
+            grads = copy.gradients(copy.prepare(*raw_batch))
+        finally:
+            copy.close()
+    except (NotSupported, UserCodeError):
+        return []
+    return diagnosis.negligible_moves(before, after, grads, steps, rate)
 
 
 def _vanished_rate(session: Any, steps: int) -> list[Evidence]:

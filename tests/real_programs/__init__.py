@@ -447,4 +447,8 @@ PROGRAMS: tuple[str, ...] = (
     "b102c_deepforest_cropmodel_val_imagefolder_own_class_index",
     "b102d_kinetics_i3d_pytorch_dropout_keep_prob_as_drop_prob",
     "b102e_code_soup_gan_discriminator_zero_grad_missing",
+    # hundred-and-third held-out batch (ported blind to the probes)
+    "b103a_art_cifar_to_categorical_unsqueezed_labels_all_ones",
+    "b103c_sktime_gru_classifier_batch_first_false_recurs_over_batch",
+    "b103d_deeplearningzerotoall_klab04_rmsprop_lr_1e_10",
 )
