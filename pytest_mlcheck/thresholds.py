@@ -304,6 +304,9 @@ FAINT_GRADIENT = 1e-6
 # RMSprop(1e-10): 8e-8 over 400 steps, gradients ×10⁴ the weights
 RUN_MOVE_NEGLIGIBLE = 1e-6
 RUN_MOVE_GRADIENT = 1e-4
+# the look runs only where every step's loss equals its batch's start within this (relative): weights
+# that did not move give the same loss bit for bit, so a run whose loss moved at all is spared a copy
+RUN_LOSS_STILL = 1e-6
 # ... unless the tensor is a bias whose every element moved by these multiples of its scale (each by a
 # seeded share of its own) leaves the training-mode loss within CANCELLED_RTOL of itself: a normalisation
 # over the batch right after it (a conv bias before BatchNorm) removes it, so its gradient is 0 by design,

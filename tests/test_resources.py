@@ -462,8 +462,8 @@ def test_a_failed_keras_checks_retries_save_the_weights_once(mlcheck, monkeypatc
     saved = _keras_snapshots(monkeypatch)
     with pytest.raises(CheckFailed) as failed:
         mlcheck.overfit_one_batch(model, (x, y), loss_fn=kc.sparse_ce(), steps=3,
-                                  optimizer=keras.optimizers.SGD(1e-8))
-    assert "lr×10" in str(failed.value)  # the retries ran
+                                  optimizer=keras.optimizers.SGD(1e-3))  # moves the weights (1e-8 does not:
+    assert "lr×10" in str(failed.value)  # the retries ran                 # named from them, no retry runs)
     kernels = [v for v in saved if id(v) == id(model.layers[0].kernel)]
     assert len(kernels) == 1, f"the first kernel was copied {len(kernels)} times"
     assert all(np.array_equal(a, v.numpy()) for a, v in zip(before, model.weights))

@@ -24,7 +24,7 @@ from pytest_mlcheck.targets import (
 from pytest_mlcheck.report import fmt
 from pytest_mlcheck.thresholds import (
     EXTEND_MIN_GAIN, FORWARD_BLOWUP, LR_VANISHED, OVERFIT_EXTEND, OVERFLOW_GROWTH, OVERLAP_NEIGHBOURS, TRACE_MAX_UPDATES, PAIRING_SENSITIVE, PROBE_MAX_STEPS, PROBE_TARGET,
-    INFERENCE_PASSES, RECOVERED_SPIKE, SATURATION_SCALES, UNREACHED_PASSES,
+    INFERENCE_PASSES, RECOVERED_SPIKE, RUN_LOSS_STILL, SATURATION_SCALES, UNREACHED_PASSES,
 )
 
 if TYPE_CHECKING:
@@ -641,8 +641,17 @@ def failure_causes(
     bounded = _bounded(session, first, initial_outputs, final) if retrying and log.outputs is not None else None
     if targets.skips_positions and not causes:
         final()  # the read-positions look compares the trained outputs too: read before the release
+    # a run whose loss never moved: its weights and rate, read before the release, against a fresh copy after it
+    stood = _stood_still(session, losses, starts) if retrying else None
     if retrying:
         session.release()  # from here only fresh copies train: this one's tensors would double the peak
+    # decisive values on a fresh copy, after every look at the run's own copy (a step that never applies
+    # its update, or applies it to other tensors, is named there): no retry story reorders them
+    if not causes:
+        causes += _dropped_in_training(fresh, raw_batch)
+    if not causes and stood is not None:
+        causes += _moved_too_little(stood, fresh, raw_batch, len(losses))
+    proven = proven or bool(causes)
     if not causes and spec.train_step is None:  # decisive, on a fresh copy: after the release, like those below
         causes += _unreached(fresh, first)
     if not causes:  # a fresh copy of the model as given (within a released session: no second weight copy)
@@ -705,8 +714,6 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
     causes += diagnosis.inputs_not_finite(x)
     if not causes:
         causes += diagnosis.identical_inputs(x)
-    if not causes:
-        causes += _dropped_in_training(fresh, raw_batch)
     if not causes:
         causes += diagnosis.every_class_marked(targets)
     if not causes and task == "regression" and np.isfinite(targets.floor_now):
@@ -799,8 +806,6 @@ def _proven(session: Any, fresh: Callable[[], Any], spec: TrainSpec, raw_batch: 
         causes += _vanished_rate(session, len(losses))
     if task == "regression" and not causes:  # a value that explains a stall before any lr retry
         causes += diagnosis.target_scale(session.labels(first), initial_outputs)
-    if not causes:  # last: a step that never applies its update, or applies it to other tensors, is named above
-        causes += _moved_too_little(session, fresh, raw_batch, len(losses))
     # a model that reads each position alone may be so by design (a bigram language model); what else is
     # proven beside it (a loss fed probabilities, a wrong head activation, a step that misses parameters,
     # tensors the optimizer never sees) never is: that is named first
@@ -888,18 +893,35 @@ def _unmoved_by_run(session: Any, fresh: Callable[[], Any], raw_batch: tuple[Any
              "them (optimizer.step() left out of a torch step; apply_gradients out of a Keras train_step)")]
 
 
-def _moved_too_little(session: Any, fresh: Callable[[], Any], raw_batch: tuple[Any, Any],
-                      steps: int) -> list[Evidence]:
-    """:func:`diagnosis.negligible_moves`: the run's weights now against a fresh copy's (the model as
-    given), with that copy's gradient on the batch; nothing where the framework cannot show them."""
-    if steps < 2:
-        return []
+def _stood_still(session: Any, losses: list[float], starts: Sequence[float] | None
+                 ) -> tuple[dict[str, np.ndarray], float | None] | None:
+    """The run's weights and its optimizer's rate now, where every step's loss equals its batch's start
+    within RUN_LOSS_STILL (weights that did not move give the same loss bit for bit; a rate that moves
+    them at all moves it): the evidence :func:`_moved_too_little` weighs. None otherwise, or where the
+    framework cannot show the weights."""
+    n = len(starts) if starts else 1
+    owns = [diagnosis.own_start(i, losses, n, starts) for i in range(len(losses))]
+    if len(losses) < 2 or not all(np.isfinite(v) and np.isfinite(own) and abs(v - own) <= RUN_LOSS_STILL * abs(own)
+                                  for v, own in zip(losses, owns)):
+        return None
     try:
         after = session.parameter_values()
-        try:
-            rate: float | None = session.learning_rates()[1]
-        except (NotSupported, UserCodeError):
-            rate = None
+    except (NotSupported, UserCodeError):
+        return None
+    try:
+        rate: float | None = session.learning_rates()[1]
+    except (NotSupported, UserCodeError):
+        rate = None
+    return after, rate
+
+
+def _moved_too_little(stood: tuple[dict[str, np.ndarray], float | None], fresh: Callable[[], Any],
+                      raw_batch: tuple[Any, Any], steps: int) -> list[Evidence]:
+    """:func:`diagnosis.negligible_moves`: the run's weights (``stood``, read before its release)
+    against a fresh copy's (the model as given), with that copy's gradient on the batch; nothing where
+    the framework cannot show them."""
+    after, rate = stood
+    try:
         copy = fresh()
         try:
             before = copy.parameter_values()
