@@ -874,14 +874,12 @@ def _unmoved_by_run(session: Any, fresh: Callable[[], Any], raw_batch: tuple[Any
         return []
     try:
         after = session.parameter_values()
-        copy = fresh()
-        try:
-            before = copy.parameter_values()
-            grads = copy.gradients(copy.prepare(*raw_batch))
-        finally:
-            copy.close()
     except (NotSupported, UserCodeError):
         return []
+    given = _as_given(fresh, raw_batch)
+    if given is None:
+        return []
+    before, grads = given
     if not before or any(not np.array_equal(value, after.get(name)) for name, value in before.items()):
         return []
     moving = [name for name, g in grads.items() if g is not None and g.size and float(np.abs(g).max()) > 0]
@@ -921,16 +919,22 @@ def _moved_too_little(stood: tuple[dict[str, np.ndarray], float | None], fresh: 
     against a fresh copy's (the model as given), with that copy's gradient on the batch; nothing where
     the framework cannot show them."""
     after, rate = stood
+    given = _as_given(fresh, raw_batch)
+    return [] if given is None else diagnosis.negligible_moves(given[0], after, given[1], steps, rate)
+
+
+def _as_given(fresh: Callable[[], Any], raw_batch: tuple[Any, Any]
+              ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray | None]] | None:
+    """The model as given: a fresh copy's weights and its gradient on the batch; None where the
+    framework cannot show them or the user's code raises."""
     try:
         copy = fresh()
         try:
-            before = copy.parameter_values()
-            grads = copy.gradients(copy.prepare(*raw_batch))
+            return copy.parameter_values(), copy.gradients(copy.prepare(*raw_batch))
         finally:
             copy.close()
     except (NotSupported, UserCodeError):
-        return []
-    return diagnosis.negligible_moves(before, after, grads, steps, rate)
+        return None
 
 
 def _vanished_rate(session: Any, steps: int) -> list[Evidence]:
