@@ -246,7 +246,7 @@ def negligible_moves(before: dict[str, np.ndarray], after: dict[str, np.ndarray]
     size, though the loss gives some tensor a gradient of at least RUN_MOVE_GRADIENT of its size: the
     optimizer's steps are too small to change anything (a learning rate orders of magnitude too low,
     which a retry ladder of ×10 … ×10000 does not climb out of: hunkim's RMSprop at 1e-10). Tensors
-    of size 0 (a bias at zero) are not read: no share of them says anything."""
+    whose norm is 0 (a bias at zero) are not read: no share of them says anything."""
     moves, pulls = [], []
     for name, value in before.items():
         size = float(np.linalg.norm(value))

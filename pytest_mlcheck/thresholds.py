@@ -300,8 +300,8 @@ FAINT_GRADIENT = 1e-6
 # A failed run whose steps moved no trainable tensor by more than RUN_MOVE_NEGLIGIBLE of its size (a
 # few float32 ulps over the whole run) while the loss gives some tensor a gradient of at least
 # RUN_MOVE_GRADIENT of its size (which plain SGD at lr 0.01 would move by 1e-6 of itself in one step):
-# the optimizer's steps, not the gradient, are too small. hunkim's Keras linear regression at
-# RMSprop(1e-10): 8e-8 over 400 steps, gradients ×10⁴ the weights
+# the optimizer's steps, not the gradient, are too small. hunkim's linear regression at RMSprop(1e-10):
+# no weight moved at all in 400 steps (the updates round away in float32), gradients ×10⁴ the weights
 RUN_MOVE_NEGLIGIBLE = 1e-6
 RUN_MOVE_GRADIENT = 1e-4
 # the look runs only where every step's loss equals its batch's start within this (relative): weights

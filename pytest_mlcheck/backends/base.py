@@ -219,9 +219,6 @@ class Session(Protocol):
         """The outputs of one training-mode forward pass on the batch (dropout and the like active;
         no gradient, no step), as the loss reads them."""
 
-    def stochastic_training(self, batch: Any) -> bool:
-        """Whether two training-mode forward passes on one batch differ (dropout and the like)."""
-
     def train_without_noise(self) -> None:
         """Train with dropout and other training-mode noise off from now on (a probe)."""
 

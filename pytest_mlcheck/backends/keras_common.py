@@ -607,12 +607,6 @@ class KerasSessionBase:
             out = self._forward(batch[0], training=True)
         return self._np(out).astype(np.float32, copy=False)
 
-    def stochastic_training(self, batch: tuple[Any, Any]) -> bool:
-        """Whether two training-mode forward passes on one batch differ (dropout and the like)."""
-        with self._place():
-            first, second = self._forward(batch[0], training=True), self._forward(batch[0], training=True)
-        return not np.array_equal(self._np(first), self._np(second))
-
     def train_without_noise(self) -> None:
         """Train with training=False from now on: dropout and other training-mode noise off (a probe)."""
         self._training = False

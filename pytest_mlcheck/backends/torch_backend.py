@@ -570,12 +570,6 @@ class TorchSession:
     def training_outputs(self, batch: tuple[Any, Any]) -> np.ndarray:
         return self._outputs_in_mode(batch, training=True)
 
-    def stochastic_training(self, batch: tuple[Any, Any]) -> bool:
-        """Whether two train-mode forward passes on one batch differ (dropout and the like)."""
-        with torch.no_grad():
-            first, second = self._forward(batch[0]), self._forward(batch[0])
-        return not torch.equal(first, second)
-
     def train_without_noise(self) -> None:
         """Train in eval mode from now on: dropout and other train-mode noise off (a probe)."""
         self.model.eval()

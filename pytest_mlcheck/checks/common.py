@@ -261,6 +261,11 @@ def require_trainable(run: CheckRun, session: Session, batch: Any = None) -> Non
                        [(C.PARAMS_NOT_UPDATED, "every parameter is frozen (requires_grad=False / trainable=False)")])
 
 
+def stochastic_training(session: Session, batch: Any) -> bool:
+    """Whether two training-mode forward passes on one prepared batch differ (dropout and the like)."""
+    return not np.array_equal(session.training_outputs(batch), session.training_outputs(batch))
+
+
 def dropped_in_training(session: Session, raw: tuple[Any, Any]) -> list[Evidence]:
     """:func:`diagnosis.training_path_drops_inputs` on ``session``, a fresh copy as given that this
     look may change: one training-mode pass, then the eval-mode pass with normalisation statistics

@@ -12,7 +12,8 @@ from pytest_mlcheck import diagnosis
 from pytest_mlcheck.backends import as_numpy
 from pytest_mlcheck.causes import Evidence
 from pytest_mlcheck.checks.common import (
-    dropped_in_training, flat_at_outputs, loss_on_targets, open_session, perturbed, scaled_inputs, unread_columns,
+    dropped_in_training, flat_at_outputs, loss_on_targets, open_session, perturbed, scaled_inputs, stochastic_training,
+    unread_columns,
 )
 from pytest_mlcheck.checks.runner import CheckRun, TrainSpec
 from pytest_mlcheck.errors import NotSupported, UserCodeError
@@ -153,7 +154,7 @@ class EvalWatch:
         stricter reading, since the watch can only let a run pass that the training loss did not."""
         try:
             # a model that samples at inference too (a VAE) keeps that noise in eval mode: nothing to watch
-            if not session.stochastic_training(prepared) or samples_at_inference(session, prepared):
+            if not stochastic_training(session, prepared) or samples_at_inference(session, prepared):
                 return None
             starts = [v for v in (session.loss_of(initial, prepared), first_loss) if np.isfinite(v)]
         except UserCodeError:  # the model raised in a training-mode pass: the check fails on it, as a step would
@@ -1556,7 +1557,7 @@ def _noisy(fresh: Callable[[], Any], raw_batch: tuple[Any, Any], log: ProbeLog) 
     session = fresh()
     try:
         batch = session.prepare(*raw_batch)
-        return session.stochastic_training(batch) \
+        return stochastic_training(session, batch) \
             and (log.sampling is False or samples_at_inference(session, batch) is None)
     except Exception:
         return False
