@@ -318,6 +318,8 @@ class TorchSession:
         self._inplace: InPlace | None = None
         self._untouched: Untouched | None = None  # the user's module beside the copy
         self._user_optimizer: UserOptimizer | None = None  # the optimizer passed beside a train_step
+        # (batch, leaves of its loss's graph) from the last gradients(): unregistered_leaves' first call
+        self._graph_leaves: tuple[Any, dict[int, torch.Tensor]] | None = None
         # a LightningModule's loss runs its training_step with forward swapped and self.log silenced:
         # that changes the module, so it gets a copy
         if inference and self._lightning is None and torch_inplace.usable(model, loss_fn, self.torch_device):
@@ -490,7 +492,11 @@ class TorchSession:
         the model holds them when it does."""
         known = {id(p) for p in self.model.parameters()} | {id(p) for p in self._loss_params}
         known |= {id(t) for t in _tensors_in(batch)}
-        first, second = self._loss_leaves(batch, known), self._loss_leaves(batch, known)
+        # the graph gradients() built on this very batch serves as the first call: one replay, not two
+        seen, self._graph_leaves = self._graph_leaves, None
+        first = {i: t for i, t in seen[1].items() if i not in known} if seen is not None and seen[0] is batch \
+            else self._loss_leaves(batch, known)
+        second = self._loss_leaves(batch, known)
         # held between calls (both calls' leaves alive: ids not reused), or a Parameter, which a layer
         # built inside forward makes afresh and never trains
         kept = {i: t for i, t in second.items() if first.get(i) is t or isinstance(t, torch.nn.Parameter)}
@@ -501,20 +507,7 @@ class TorchSession:
         """The leaves of one loss call's autograd graph that are not in ``known``, by id."""
         with torch.enable_grad():
             loss = self._loss_tensor(batch[0], batch[1])
-        if not isinstance(loss, torch.Tensor) or loss.grad_fn is None:
-            return {}
-        found: dict[int, torch.Tensor] = {}
-        stack, seen = [loss.grad_fn], set()
-        while stack:
-            fn = stack.pop()
-            if fn is None or id(fn) in seen:
-                continue
-            seen.add(id(fn))
-            leaf = getattr(fn, "variable", None)
-            if isinstance(leaf, torch.Tensor) and id(leaf) not in known:
-                found[id(leaf)] = leaf
-            stack.extend(nxt for nxt, _ in fn.next_functions)
-        return found
+        return _graph_leaves(loss, known)
 
     def trainable_count(self) -> int:
         return sum(p.numel() for p in self.model.parameters() if p.requires_grad)
@@ -886,6 +879,7 @@ class TorchSession:
         self.model.zero_grad(set_to_none=True)
         loss = self._loss_tensor(x, y)
         scalar_loss(loss, "loss_fn")
+        self._graph_leaves = (batch, _graph_leaves(loss, set()))  # the structure outlives backward()
         if isinstance(loss, torch.Tensor) and loss.requires_grad:
             call_user("backward", loss.backward)
             self._copy_only("loss_fn")
@@ -1235,6 +1229,7 @@ class TorchSession:
         return total ** 0.5
 
     def shed(self) -> None:
+        self._graph_leaves = None
         if self._inplace is not None or self.model is None:  # the user's module: nothing of ours on it
             return
         for p in [*self.model.parameters(), *self._loss_params]:
@@ -1350,3 +1345,21 @@ def _eval_backward() -> ContextManager[None]:
     called in training mode"); PyTorch's own kernels do, so a probe of eval-mode gradients runs
     without cuDNN (nothing changes on a CPU)."""
     return torch.backends.cudnn.flags(enabled=False)
+
+
+def _graph_leaves(loss: Any, known: set[int]) -> dict[int, torch.Tensor]:
+    """The leaves (AccumulateGrad nodes' tensors) of ``loss``'s autograd graph not in ``known``, by id."""
+    if not isinstance(loss, torch.Tensor) or loss.grad_fn is None:
+        return {}
+    found: dict[int, torch.Tensor] = {}
+    stack, seen = [loss.grad_fn], set()
+    while stack:
+        fn = stack.pop()
+        if fn is None or id(fn) in seen:
+            continue
+        seen.add(id(fn))
+        leaf = getattr(fn, "variable", None)
+        if isinstance(leaf, torch.Tensor) and id(leaf) not in known:
+            found[id(leaf)] = leaf
+        stack.extend(nxt for nxt, _ in fn.next_functions)
+    return found
