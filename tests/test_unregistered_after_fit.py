@@ -96,3 +96,56 @@ def test_gradients_flow_names_tensors_the_loss_reaches_outside_the_parameters(ml
 @pytest.mark.parametrize("how", ["module_list", "frozen_on_purpose", "fresh_leaf"])
 def test_gradients_flow_passes_a_registered_tower_or_one_frozen_on_purpose(mlcheck: MLCheck, how):
     assert mlcheck.gradients_flow(_model(how), _batch(), loss_fn=nn.MSELoss(), optimizer=_adam).passed
+
+
+class _Critic(nn.Module):
+    """A value regression whose loss bootstraps from a target network held outside the model, read
+    without a detach (as pytorch-ddpg-naf's NAF port reads its target network): the target's tensors
+    get a gradient and are no parameters of the model."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.net = nn.Sequential(nn.Linear(4, 16), nn.Tanh(), nn.Linear(16, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def _td(soft: bool):
+    critic = _Critic()
+    target = _Critic()
+    target.load_state_dict(critic.state_dict())
+
+    def loss_fn(values: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        bootstrap = target.net(y[:, 1:])  # no detach, as written in the program
+        return nn.functional.mse_loss(values, y[:, :1] + 0.9 * bootstrap)
+
+    def train_step(model, optimizer, loss_fn, x, y):
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        optimizer.step()
+        if soft:  # a Polyak update of the target toward the model given (the check's copy)
+            with torch.no_grad():
+                for t, p in zip(target.parameters(), model.parameters()):
+                    t.mul_(0.99).add_(0.01 * p)
+        return loss
+
+    rng = np.random.default_rng(1)
+    x = torch.tensor(rng.normal(size=(32, 4)).astype("float32"))
+    y = torch.tensor(np.concatenate([rng.normal(size=(32, 1)), rng.normal(size=(32, 4))], 1).astype("float32"))
+    return critic, (x, y), loss_fn, train_step
+
+
+@pytest.mark.parametrize("check", ["overfit_one_batch", "gradients_flow"])
+def test_a_target_network_the_step_soft_updates_is_trained_by_it(mlcheck: MLCheck, check):
+    # a tensor outside the parameters that the run changes is trained (by the user's step): not
+    # params_not_updated; the twin whose step never updates the target is held apart and named
+    critic, batch, loss_fn, step = _td(soft=True)
+    result = getattr(mlcheck, check)(critic, batch, loss_fn=loss_fn, optimizer=_adam, train_step=step)
+    assert result.passed
+    critic, batch, loss_fn, step = _td(soft=False)
+    with pytest.raises(CheckFailed) as failed:
+        getattr(mlcheck, check)(critic, batch, loss_fn=loss_fn, optimizer=_adam, train_step=step)
+    assert failed.value.causes[:1] == ["params_not_updated"], str(failed.value)

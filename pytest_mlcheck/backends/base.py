@@ -118,7 +118,12 @@ class Session(Protocol):
 
     def unregistered_leaves(self, batch: Any) -> list[tuple[str, tuple[int, ...]]]:
         """(name, shape) of tensors that require grad and reach the batch's loss but are not the
-        model's parameters (layers in a plain Python list): no optimizer over them updates them."""
+        model's parameters (layers in a plain Python list): no optimizer over them updates them.
+        One the run changed since its first step is left out: something trains it (a soft update)."""
+
+    def note_foreign(self, batch: Any) -> None:
+        """Before a lone step: read which tensors outside the parameters the batch's loss reaches and
+        their values, so that :meth:`unregistered_leaves` can tell whether the step changed them."""
 
     def trainable_count(self) -> int:
         """Number of trainable scalars (the sizes of the trainable parameter tensors, summed)."""

@@ -642,6 +642,9 @@ class KerasSessionBase:
     def unregistered_leaves(self, batch: tuple[Any, Any]) -> list[tuple[str, tuple[int, ...]]]:
         return []  # Keras tracks layers and variables held in lists and dicts: each is in trainable_variables
 
+    def note_foreign(self, batch: tuple[Any, Any]) -> None:
+        return None  # no unregistered tensors to tell apart (above)
+
     def trainable_count(self) -> int:
         return sum(int(np.prod(v.shape)) for v in self.model.trainable_variables)
 

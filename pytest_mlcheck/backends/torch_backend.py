@@ -320,6 +320,9 @@ class TorchSession:
         self._user_optimizer: UserOptimizer | None = None  # the optimizer passed beside a train_step
         # (batch, leaves of its loss's graph) from the last gradients(): unregistered_leaves' first call
         self._graph_leaves: tuple[Any, dict[int, torch.Tensor]] | None = None
+        # tensors outside the parameters that the loss reached at the first step, with their values then
+        # (what unregistered_leaves compares: one the run changed is trained, by a soft update or the like)
+        self._foreign: dict[int, tuple[torch.Tensor, torch.Tensor]] | None = None
         # a LightningModule's loss runs its training_step with forward swapped and self.log silenced:
         # that changes the module, so it gets a copy
         if inference and self._lightning is None and torch_inplace.usable(model, loss_fn, self.torch_device):
@@ -490,8 +493,7 @@ class TorchSession:
         never trained). A plain tensor made afresh in each forward pass (an LSTM's initial state with
         requires_grad_(), inputs a physics-informed model differentiates) is not one. Named by where
         the model holds them when it does."""
-        known = {id(p) for p in self.model.parameters()} | {id(p) for p in self._loss_params}
-        known |= {id(t) for t in _tensors_in(batch)}
+        known = self._known(batch)
         # the graph gradients() built on this very batch serves as the first call: one replay, not two
         seen, self._graph_leaves = self._graph_leaves, None
         first = {i: t for i, t in seen[1].items() if i not in known} if seen is not None and seen[0] is batch \
@@ -500,6 +502,11 @@ class TorchSession:
         # held between calls (both calls' leaves alive: ids not reused), or a Parameter, which a layer
         # built inside forward makes afresh and never trains
         kept = {i: t for i, t in second.items() if first.get(i) is t or isinstance(t, torch.nn.Parameter)}
+        # one the run changed since its first step is trained, by the user's step (a target network's soft
+        # update, an average of the weights) or an optimizer over more than the model's parameters
+        at_first = self._foreign or {}
+        kept = {i: t for i, t in kept.items()
+                if i not in at_first or at_first[i][0] is not t or _same_values(at_first[i][1], t)}
         names = _held_names(self.model)
         return sorted((names.get(i, "an unnamed tensor"), tuple(t.shape)) for i, t in kept.items())
 
@@ -702,6 +709,7 @@ class TorchSession:
                 if note:
                     self.optimizer_notes.append(note)
             self._copy_only("train_step")
+            self._note_foreign(loss, batch)  # after the first step: a later one that moves them shows
             self._stepped()
             return scalar_loss(loss, "train_step")
         source = STEP if self._step_loss else "loss_fn"
@@ -714,9 +722,40 @@ class TorchSession:
                 "(a detach, .item(), .numpy() or an integer op in forward or the loss)"))
         call_user("backward", loss.backward)
         self._copy_only("loss_fn")
+        self._note_foreign(loss, batch)
         self.optimizer.step()
         self._stepped()
         return value
+
+    def _note_foreign(self, loss: Any, batch: tuple[Any, Any]) -> None:
+        """At the first step: the leaves of ``loss``'s graph outside the parameters, the loss's and the
+        batch, with a copy of their values (none, for most models: nothing is copied)."""
+        if self._foreign is not None:
+            return
+        self._foreign = {i: (t, t.detach().clone()) for i, t in _graph_leaves(loss, self._known(batch)).items()}
+
+    def _known(self, batch: Any) -> set[int]:
+        """The ids of the tensors a loss may reach and no optimizer of the model's misses: its parameters,
+        the loss's own and the batch's."""
+        known = {id(p) for p in self.model.parameters()} | {id(p) for p in self._loss_params}
+        return known | {id(t) for t in _tensors_in(batch)}
+
+    def note_foreign(self, batch: tuple[Any, Any]) -> None:
+        """Before a lone step (gradients_flow with a step of the user's own): the loss's leaves outside
+        the parameters and their values, read by one replay that leaves the draws and the buffers as
+        they were, so the step sees what it would have."""
+        if self._foreign is not None or self.model is None:
+            return
+        buffers = [(b, b.detach().clone()) for b in self.model.buffers()]
+        try:
+            with self.same_draws(0), torch.enable_grad():
+                self._note_foreign(self._loss_tensor(batch[0], batch[1]), batch)
+        except Exception:  # noqa: BLE001 - a loss it cannot replay: the look says nothing either way
+            self._foreign = {}
+        finally:
+            with torch.no_grad(), self._writes():
+                for buffer, value in buffers:
+                    buffer.copy_(value)
 
     def _copy_only(self, argument: str) -> None:
         """After a step or backward pass: the gradients reached the copy only (``Untouched`` refuses
@@ -880,6 +919,7 @@ class TorchSession:
         loss = self._loss_tensor(x, y)
         scalar_loss(loss, "loss_fn")
         self._graph_leaves = (batch, _graph_leaves(loss, set()))  # the structure outlives backward()
+        self._note_foreign(loss, batch)
         if isinstance(loss, torch.Tensor) and loss.requires_grad:
             call_user("backward", loss.backward)
             self._copy_only("loss_fn")
@@ -1229,7 +1269,7 @@ class TorchSession:
         return total ** 0.5
 
     def shed(self) -> None:
-        self._graph_leaves = None
+        self._graph_leaves = None  # (the first step's values of tensors outside the model stay: read after a run)
         if self._inplace is not None or self.model is None:  # the user's module: nothing of ours on it
             return
         for p in [*self.model.parameters(), *self._loss_params]:
@@ -1363,3 +1403,10 @@ def _graph_leaves(loss: Any, known: set[int]) -> dict[int, torch.Tensor]:
             found[id(leaf)] = leaf
         stack.extend(nxt for nxt, _ in fn.next_functions)
     return found
+
+
+def _same_values(before: torch.Tensor, now: torch.Tensor) -> bool:
+    """Whether ``now`` holds the values ``before`` copied (shape, and every element, NaN where NaN)."""
+    now = now.detach()
+    return before.shape == now.shape and bool(torch.equal(before, now) or torch.allclose(
+        before, now, rtol=0, atol=0, equal_nan=True))

@@ -209,6 +209,8 @@ def gradients_flow(
         may_explode = any(v > EXPLODING_SCALE for v in (radial or {}).values())
         # a train_step= shows its gradients only after the step: the signal is read before it all the same
         signal = error_signal(session, prepared) if may_explode or train_step is not None else None
+        if train_step is not None:  # (gradients() read them on the way) whether the step moves tensors outside
+            session.note_foreign(prepared)
         loss = session.train_step(prepared)
         if grads is None:
             grads = _without(diagnosis.step_gradients(session, run.result.notes), meant)

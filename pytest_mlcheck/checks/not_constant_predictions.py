@@ -110,6 +110,7 @@ def not_constant_predictions(
                 raise run.time_up(f"after {len(losses)} of {n_steps} training steps on train_on")
             session.recalibrate(train[0])  # normalisation statistics of the data it trained on
         judge = _Judge(arrays, targets, task, values, share_cap).read(session, prepared)
+        judge.labels = majority
         if train_on is not None and judge.preds is not None and judge.collapsed() and _unread(session, targets, train[0]):
             # scores under a loss that never reads its targets (a ranking hinge handed dummy 0/1
             # labels): their level means nothing, so no class is read from them; their spread is judged
@@ -117,6 +118,7 @@ def not_constant_predictions(
                                     "the trained outputs: it does not read its targets, so the outputs are judged "
                                     "as values, on their spread")
             judge = _Judge(arrays, targets, task, True, share_cap).read(session, prepared)
+            judge.labels = majority
         if not judge.finite_in.all():
             # samples whose inputs hold NaN or inf are reported, not judged
             skipped = int((~judge.finite_in).sum())
@@ -127,7 +129,8 @@ def not_constant_predictions(
             raise usage("inputs", f"at least {COLLAPSE_MIN_SAMPLES} samples with finite inputs",
                         fix=f"got {len(judge.flat)}; pass more samples without NaN or inf")
         if train_on is not None and judge.collapsed() and not judge.identical() and learning(losses) \
-                and (not judge.explained_by(majority) or _past_majority(run, majority, share_cap, read, trained)):
+                and (not judge.explained_by(majority) or _past_majority(
+                    run, majority, share_cap, read, trained, per_position=judge.positions is not None)):
             # slow but correct is no defect: a model still learning shows the labels' marginal before
             # the inputs' part; it trains on while the loss keeps falling, judged after each stretch. A
             # collapse onto a majority is trained on only where a model true to the labels could give
@@ -160,13 +163,15 @@ def _alike(session: Any, prepared: list[Any], n: int) -> bool:
 
 
 def _past_majority(run: CheckRun, majority: tuple[int, float, float] | None, cap: float, read: list[Targets],
-                   outs: list[np.ndarray]) -> bool:
+                   outs: list[np.ndarray], *, per_position: bool = False) -> bool:
     """Whether a collapse onto the training labels' majority is worth training on: a model true to
-    labels whose majority takes more than ``cap`` would collapse as far (the labels are the defect),
-    and one whose outputs do not yet tell the labels apart (:func:`_informed`) has learned only it."""
+    labels whose majority takes more than ``cap`` of the samples would collapse as far (the labels
+    are the defect), and one whose outputs do not yet tell the labels apart (:func:`_informed`) has
+    learned only it. (A class per position whose majority takes more than ``cap``, short of every
+    label, raises the share allowed to the labels': :meth:`_Judge.allowed`.)"""
     if majority is None:
         return False
-    if majority[1] > cap:
+    if majority[1] > cap and (not per_position or _only_class(majority)):
         run.result.notes.append(f"class {majority[0]} is {majority[1]:.0%} of the training labels, above the "
                                 f"{cap:.0%} allowed: a model true to them collapses as far, so training does not go on")
         return False
@@ -229,6 +234,7 @@ class _Judge:
     def __init__(self, arrays: list[Any], targets: Targets | None, task: str | None, values: bool,
                  cap: float) -> None:
         self.arrays, self.targets, self.task, self.values, self.cap = arrays, targets, task, values, cap
+        self.labels: tuple[int, float, float] | None = None  # the training labels' majority (_majority)
 
     def read(self, session: Any, prepared: list[Any]) -> _Judge:
         """The model's predictions now; returns itself."""
@@ -276,10 +282,24 @@ class _Judge:
             self._top = int(classes[top]), float(counts[top] / counts.sum()), len(classes)
         return self._top
 
+    def allowed(self) -> float:
+        """The share one class may take: the cap, or, for a class per position, the training labels' own
+        share of their majority where that is larger (short of every label) and the predictions' top
+        class is that majority: predictions no more one-sided than the labels are no collapse (a lane
+        mask whose background is 98 % of the pixels, predicted as background at 97 %). Only per
+        position: there the imbalance lies within each sample, so any input from the data carries it;
+        labels one per sample are imbalanced across the samples, and inputs judged (a balanced
+        held-out set) need not follow them."""
+        m = self.labels
+        if self.positions is not None and self.preds is not None and m is not None and self.cap < m[1] < 1.0 \
+                and m[0] == self.top()[0]:
+            return m[1]
+        return self.cap
+
     def collapsed(self) -> bool:
         if self.preds is None:
             return _relative_spread(self.flat) < REGRESSION_MIN_SPREAD
-        return self.top()[1] > self.cap
+        return self.top()[1] > self.allowed()
 
     def explained_by(self, majority: tuple[int, float, float] | None) -> bool:
         """A collapse onto the class most training labels have: the imbalance explains it (what the
@@ -301,7 +321,8 @@ class _Judge:
             unit = f"positions of {int(self.finite_in.sum())} distinct inputs"
         if self.threshold is not None:
             run.figure("threshold", self.threshold, f"classes: output > {self.threshold:g} is class 1")
-        _classes(run, self.top(), len(self.preds), self.cap, identical, extra, self.explained_by(majority), unit=unit)
+        _classes(run, self.top(), len(self.preds), self.allowed(), identical, extra, self.explained_by(majority),
+                 unit=unit, labels=self.allowed() > self.cap)
 
 
 def _train_on(run: CheckRun, session: Any, train: list[Any], losses: list[float], budget: int,
@@ -331,13 +352,15 @@ def _train_on(run: CheckRun, session: Any, train: list[Any], losses: list[float]
 
 
 def _classes(run: CheckRun, top: tuple[int, float, int], n: int, cap: float, identical: bool, extra: list,
-             explained: bool, unit: str = "distinct inputs") -> None:
+             explained: bool, unit: str = "distinct inputs", labels: bool = False) -> None:
     """Fails where the class predicted most often (``top``: :meth:`_Judge.top`) takes more than
-    ``cap`` of the ``n`` predictions."""
+    ``cap`` of the ``n`` predictions (``labels``: the cap is the training labels' own share)."""
     label, share, distinct = top
     run.figure("predicted_classes", distinct)
     run.figure("largest_class", label, "")
-    run.figure("largest_class_share", share, f"largest class share: {share:.0%} (class {label}; at most {cap:.0%} allowed)")
+    allowed = f"at most {cap:.1%} allowed, the training labels' own share" if labels else f"at most {cap:.0%} allowed"
+    run.figure("largest_class_share", share, f"largest class share: {share:.1%} (class {label}; {allowed})"
+               if labels else f"largest class share: {share:.0%} (class {label}; {allowed})")
     run.figure("max_share", cap, "")
     if share > cap:
         evidence = ("every input gives the same output vector: nothing of the input reaches the head"
