@@ -1560,6 +1560,68 @@ def copied_targets(x: np.ndarray | None, y: np.ndarray | None, predict: Callable
     return []
 
 
+def read_ahead(x: np.ndarray | None, y: np.ndarray | None, predict: Callable[[np.ndarray], np.ndarray],
+               loss_of: Callable[[np.ndarray], float]) -> list[Evidence]:
+    """Targets that are the input ids themselves under a loss that shifts them (it scores outputs that
+    predict each next input below outputs that copy each position's own: next-token training, the
+    shift inside the loss), given to a model whose output at a position moves when the input one
+    position later changes (``LEAK_RTOL``): each output reads the token it is scored against — a
+    causal mask replaced by a padding mask, a bidirectional layer — so training copies it.
+    :func:`target_leak` asks the same of targets the data shifted; :func:`copied_targets` the case of
+    a loss that does not shift."""
+    read = _token_ids(x) if x is not None and y is not None and np.issubdtype(y.dtype, np.integer) else None
+    if read is None or read[0].shape != y.shape or not np.array_equal(read[0], y) or y.ndim < 2:
+        return []
+    ids, onehot = read
+    if len(np.unique(ids)) < 2:
+        return []
+    try:
+        before = predict(x)
+    except Exception:  # the model refuses the batch here: no evidence either way
+        return []
+    classes_last = None if before is None or not np.isfinite(before).all() else _classes_last(before, ids)
+    if classes_last is None:
+        return []
+    classes = before.shape[-1] if classes_last else before.shape[1]
+    if ids.min() < 0 or ids.max() >= classes:
+        return []
+    scale = float(np.abs(before).max()) or 1.0
+    for axis in range(1, ids.ndim):
+        length = ids.shape[axis]
+        if length < 4:
+            continue
+        following = np.concatenate([np.take(ids, np.arange(1, length), axis=axis),
+                                    np.take(ids, [length - 1], axis=axis)], axis=axis)
+        try:
+            copying, predicting = (float(loss_of(_one_hot_logits(a, classes, classes_last).astype(before.dtype)))
+                                   for a in (ids, following))
+        except Exception:  # a loss that refuses the probe's outputs: no evidence either way
+            return []
+        # by order and a gap of half the larger magnitude, whatever the sign (as skipped_tokens reads it)
+        if not (np.isfinite(copying) and np.isfinite(predicting)) \
+                or copying - predicting <= 0.5 * max(abs(copying), abs(predicting)):
+            continue  # the loss pairs each output with its own position's input: an autoencoder's, or unshifted
+        at = length // 2 - 1
+        try:
+            after = predict(_another_id_at(x, ids, onehot, axis, at + 1))
+        except Exception:
+            return []
+        if after is None or after.shape != before.shape:
+            return []
+        out_axis = axis if classes_last else axis + 1
+        moved = _largest_move(before, after, at, out_axis)
+        if moved <= LEAK_RTOL * scale:
+            continue
+        return [(C.TARGET_LEAKAGE,
+                 f"the targets are the input ids themselves and the loss shifts them (outputs that predict each "
+                 f"next input score {fmt(predicting)}, below {fmt(copying)} for outputs that copy their own), yet "
+                 f"the outputs at position {at} along axis {axis} moved by {fmt(moved)} (outputs up to {fmt(scale)}) "
+                 f"when the input at position {at + 1} — their own target — changed: the model reads the token it is "
+                 "asked to predict (attention without a causal mask, or a padding mask passed where the causal one "
+                 "belongs; a bidirectional layer), so training copies it instead of learning to predict it")]
+    return []
+
+
 def skipped_tokens(x: np.ndarray | None, y: np.ndarray | None, predict: Callable[[np.ndarray], np.ndarray],
                    loss_of: Callable[[np.ndarray], float]) -> list[Evidence]:
     """Targets shifted twice: the loss scores the output at each position of a left-to-right model

@@ -218,3 +218,33 @@ def test_a_sequence_autoencoder_whose_inputs_end_in_an_end_token_is_no_leak():
     model = _SeqAutoencoder().eval()
     predict = lambda ids: model(torch.as_tensor(ids)).detach().numpy()  # noqa: E731
     assert diagnosis.target_leak(x, tokens, predict) == []
+
+
+@pytest.mark.parametrize("check", ["overfit_one_batch", "loss_decreases"])
+def test_a_model_that_reads_ahead_under_a_loss_that_shifts_fails(mlcheck, check):
+    # the targets are the input ids and the loss shifts them, as a next-token model's should, but the model
+    # reads both ways: each output sees the token it is scored against (BrianPulfer's GPT passed its padding
+    # mask where the causal mask belongs, held-out batch 106); its left-to-right twin passes (above)
+    batch = _tokens()
+    with pytest.raises(CheckFailed) as failed:
+        getattr(mlcheck, check)(_net(both_ways=True), batch if check == "overfit_one_batch" else [batch],
+                                loss_fn=_shifted, optimizer=lambda p: torch.optim.Adam(p, lr=1e-2))
+    assert failed.value.causes[:1] == ["target_leakage"], str(failed.value)
+    assert "the loss shifts them" in str(failed.value) and "their own target" in str(failed.value)
+
+
+def test_read_ahead_needs_a_shifting_loss_and_a_model_that_reads_ahead():
+    x, _ = _tokens()
+    ids = x.numpy()
+    for both_ways, loss, fires in [(True, _shifted, True), (False, _shifted, False), (True, _unshifted, False)]:
+        net = _net(both_ways).eval()
+
+        def predict(a: np.ndarray, net: nn.Module = net) -> np.ndarray:
+            with torch.no_grad():
+                return net(torch.as_tensor(a)).numpy()
+
+        def loss_of(outputs: np.ndarray, loss=loss) -> float:
+            return float(loss(torch.as_tensor(outputs), x))
+
+        found = diagnosis.read_ahead(ids, ids, predict, loss_of)
+        assert bool(found) == fires, (both_ways, loss.__name__, found)

@@ -1114,13 +1114,15 @@ def _leaked(session: Any, first: Any) -> list[Evidence]:
     :func:`diagnosis.targets_read_from_inputs` (most of them are, and the output reads that input),
     :func:`diagnosis.target_leak` on the batch, run in eval mode on the run's copy (a copy that
     sees its targets fits them, so a leak shows at the end of a run as at its start), then
-    :func:`diagnosis.copied_targets` (the inputs as targets of a left-to-right model, scored unshifted)
-    and :func:`diagnosis.label_column_in_inputs` (a binary label among the features, read)."""
+    :func:`diagnosis.copied_targets` (the inputs as targets of a left-to-right model, scored unshifted),
+    :func:`diagnosis.read_ahead` (the inputs as targets of a shifting loss, read one position early by the
+    model) and :func:`diagnosis.label_column_in_inputs` (a binary label among the features, read)."""
     x, y = session.inputs(first), session.labels(first)
     predict = _predictor(session)
     return diagnosis.targets_in_inputs(x, y) or diagnosis.targets_read_from_inputs(x, y, predict) \
         or diagnosis.target_leak(x, y, predict) \
         or diagnosis.copied_targets(x, y, predict, lambda outputs: session.loss_of(outputs, first)) \
+        or diagnosis.read_ahead(x, y, predict, lambda outputs: session.loss_of(outputs, first)) \
         or diagnosis.label_column_in_inputs(x, y, predict)
 
 
