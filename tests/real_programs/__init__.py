@@ -451,4 +451,17 @@ PROGRAMS: tuple[str, ...] = (
     "b103a_art_cifar_to_categorical_unsqueezed_labels_all_ones",
     "b103c_sktime_gru_classifier_batch_first_false_recurs_over_batch",
     "b103d_deeplearningzerotoall_klab04_rmsprop_lr_1e_10",
+    # hundred-and-fourth held-out batch (ported blind to the probes)
+    "b104a_small_text_finetuning_args_head_left_out_of_optimizer",
+    "b104d_braindecode_meg_decoding_si_units_swamped_by_bn_eps",
+    "b104e_pytorch_ddpg_naf_td_target_gamma_added_not_multiplied",
+    "b104f_generative_models_acgan_aux_softmax_into_cross_entropy",
+    "b104h_tensorflow_tutorials_vae_tanh_decoder_into_bernoulli_log",
+    # hundred-and-fifth held-out batch (ported blind to the probes)
+    "b105b_patho_bench_nllsurv_censored_term_weighted_by_alpha_zero",
+    "b105c_labml_vit_pos_embedding_one_row_for_all_patches",
+    "b105d_pycls_cifar10_getitem_color_norm_in_place_each_epoch",
+    # hundred-and-sixth held-out batch (ported blind to the probes)
+    "b106b_keras_unet_collection_unet3plus_relu_output_head",
+    "b106c_papersreimplementations_gpt_padding_mask_replaces_causal_mask",
 )
