@@ -318,7 +318,7 @@ class TorchSession:
         self._inplace: InPlace | None = None
         self._untouched: Untouched | None = None  # the user's module beside the copy
         self._user_optimizer: UserOptimizer | None = None  # the optimizer passed beside a train_step
-        # (batch, leaves of its loss's graph) from the last gradients(): unregistered_leaves' first call
+        # (batch, its loss's leaves outside the parameters) from the last gradients(): unregistered_leaves' first call
         self._graph_leaves: tuple[Any, dict[int, torch.Tensor]] | None = None
         # tensors outside the parameters that the loss reached at the first step, with their values then
         # (what unregistered_leaves compares: one the run changed is trained, by a soft update or the like)
@@ -496,8 +496,7 @@ class TorchSession:
         known = self._known(batch)
         # the graph gradients() built on this very batch serves as the first call: one replay, not two
         seen, self._graph_leaves = self._graph_leaves, None
-        first = {i: t for i, t in seen[1].items() if i not in known} if seen is not None and seen[0] is batch \
-            else self._loss_leaves(batch, known)
+        first = seen[1] if seen is not None and seen[0] is batch else self._loss_leaves(batch, known)
         second = self._loss_leaves(batch, known)
         # held between calls (both calls' leaves alive: ids not reused), or a Parameter, which a layer
         # built inside forward makes afresh and never trains
@@ -730,9 +729,8 @@ class TorchSession:
     def _note_foreign(self, loss: Any, batch: tuple[Any, Any]) -> None:
         """At the first step: the leaves of ``loss``'s graph outside the parameters, the loss's and the
         batch, with a copy of their values (none, for most models: nothing is copied)."""
-        if self._foreign is not None:
-            return
-        self._foreign = {i: (t, t.detach().clone()) for i, t in _graph_leaves(loss, self._known(batch)).items()}
+        if self._foreign is None:
+            self._foreign = _with_values(_graph_leaves(loss, self._known(batch)))
 
     def _known(self, batch: Any) -> set[int]:
         """The ids of the tensors a loss may reach and no optimizer of the model's misses: its parameters,
@@ -918,8 +916,10 @@ class TorchSession:
         self.model.zero_grad(set_to_none=True)
         loss = self._loss_tensor(x, y)
         scalar_loss(loss, "loss_fn")
-        self._graph_leaves = (batch, _graph_leaves(loss, set()))  # the structure outlives backward()
-        self._note_foreign(loss, batch)
+        leaves = _graph_leaves(loss, self._known(batch))  # the structure outlives backward()
+        self._graph_leaves = (batch, leaves)
+        if self._foreign is None:
+            self._foreign = _with_values(leaves)
         if isinstance(loss, torch.Tensor) and loss.requires_grad:
             call_user("backward", loss.backward)
             self._copy_only("loss_fn")
@@ -1403,6 +1403,11 @@ def _graph_leaves(loss: Any, known: set[int]) -> dict[int, torch.Tensor]:
             found[id(leaf)] = leaf
         stack.extend(nxt for nxt, _ in fn.next_functions)
     return found
+
+
+def _with_values(leaves: dict[int, torch.Tensor]) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
+    """Each tensor beside a copy of its values now."""
+    return {i: (t, t.detach().clone()) for i, t in leaves.items()}
 
 
 def _same_values(before: torch.Tensor, now: torch.Tensor) -> bool:
