@@ -1484,6 +1484,45 @@ def _largest_move(before: np.ndarray, after: np.ndarray, positions: Any, axis: i
     return float(np.abs(np.take(after, positions, axis=axis) - np.take(before, positions, axis=axis)).max())
 
 
+def _own_ids(x: np.ndarray | None, y: np.ndarray | None, predict: Callable[[np.ndarray], np.ndarray]
+             ) -> tuple[np.ndarray, bool, np.ndarray, bool, int, float] | None:
+    """Targets that are the input ids themselves (:func:`copied_targets`, :func:`read_ahead`): the ids,
+    whether ``x`` holds them one-hot, the model's outputs on ``x``, whether their classes are last, how
+    many there are and the outputs' largest magnitude; None where the targets are not the ids, hold one
+    id alone, or the outputs do not score every id per position."""
+    read = _token_ids(x) if x is not None and y is not None and np.issubdtype(y.dtype, np.integer) else None
+    if read is None or read[0].shape != y.shape or not np.array_equal(read[0], y) or y.ndim < 2:
+        return None
+    ids, onehot = read
+    if len(np.unique(ids)) < 2:
+        return None
+    try:
+        before = predict(x)
+    except Exception:  # the model refuses the batch here: no evidence either way
+        return None
+    classes_last = None if before is None or not np.isfinite(before).all() else _classes_last(before, ids)
+    if classes_last is None:
+        return None
+    classes = before.shape[-1] if classes_last else before.shape[1]
+    if ids.max() >= classes:
+        return None
+    return ids, onehot, before, classes_last, classes, float(np.abs(before).max()) or 1.0
+
+
+def _one_later(ids: np.ndarray, axis: int) -> np.ndarray:
+    """Each position's id one position later along ``axis`` (the last position keeps its own)."""
+    length = ids.shape[axis]
+    return np.concatenate([np.take(ids, np.arange(1, length), axis=axis), np.take(ids, [length - 1], axis=axis)],
+                          axis=axis)
+
+
+def _clearly_below(low: float, high: float) -> bool:
+    """Whether loss ``low`` lies below ``high`` by a gap of half the larger magnitude, whatever the sign:
+    an NLLLoss on one-hot probe outputs is negative (−10 where a position's pick is its target), and
+    half of a negative loss lies above it."""
+    return high - low > 0.5 * max(abs(low), abs(high))
+
+
 def copied_targets(x: np.ndarray | None, y: np.ndarray | None, predict: Callable[[np.ndarray], np.ndarray],
                    loss_of: Callable[[np.ndarray], float]) -> list[Evidence]:
     """Targets that are the input ids themselves, given to a left-to-right model under a loss that
@@ -1497,23 +1536,10 @@ def copied_targets(x: np.ndarray | None, y: np.ndarray | None, predict: Callable
     echoes what it read. An autoencoder
     (targets the inputs, a model that is not left-to-right) and a loss that shifts the targets
     itself are no such case."""
-    read = _token_ids(x) if x is not None and y is not None and np.issubdtype(y.dtype, np.integer) else None
-    if read is None or read[0].shape != y.shape or not np.array_equal(read[0], y) or y.ndim < 2:
+    own = _own_ids(x, y, predict)
+    if own is None:
         return []
-    ids, onehot = read
-    if len(np.unique(ids)) < 2:
-        return []
-    try:
-        before = predict(x)
-    except Exception:
-        return []
-    classes_last = None if before is None or not np.isfinite(before).all() else _classes_last(before, ids)
-    if classes_last is None:
-        return []
-    classes = before.shape[-1] if classes_last else before.shape[1]
-    if ids.max() >= classes:
-        return []
-    scale = float(np.abs(before).max()) or 1.0
+    ids, onehot, before, classes_last, classes, scale = own
     for axis in range(1, ids.ndim):
         length = ids.shape[axis]
         if length < 3:
@@ -1530,8 +1556,7 @@ def copied_targets(x: np.ndarray | None, y: np.ndarray | None, predict: Callable
         carried = _largest_move(before, after, at + 1, out_axis) > LEAK_RTOL * scale
         if there is None or not carried:
             continue  # not left-to-right along this axis, blind to its own position, or no context
-        following = np.concatenate([np.take(ids, np.arange(1, length), axis=axis),
-                                    np.take(ids, [length - 1], axis=axis)], axis=axis)
+        following = _one_later(ids, axis)
         preceding = np.concatenate([np.take(ids, [0], axis=axis),
                                     np.take(ids, np.arange(length - 1), axis=axis)], axis=axis)
         try:
@@ -1569,37 +1594,21 @@ def read_ahead(x: np.ndarray | None, y: np.ndarray | None, predict: Callable[[np
     causal mask replaced by a padding mask, a bidirectional layer — so training copies it.
     :func:`target_leak` asks the same of targets the data shifted; :func:`copied_targets` the case of
     a loss that does not shift."""
-    read = _token_ids(x) if x is not None and y is not None and np.issubdtype(y.dtype, np.integer) else None
-    if read is None or read[0].shape != y.shape or not np.array_equal(read[0], y) or y.ndim < 2:
+    own = _own_ids(x, y, predict)
+    if own is None or own[0].min() < 0:
         return []
-    ids, onehot = read
-    if len(np.unique(ids)) < 2:
-        return []
-    try:
-        before = predict(x)
-    except Exception:  # the model refuses the batch here: no evidence either way
-        return []
-    classes_last = None if before is None or not np.isfinite(before).all() else _classes_last(before, ids)
-    if classes_last is None:
-        return []
-    classes = before.shape[-1] if classes_last else before.shape[1]
-    if ids.min() < 0 or ids.max() >= classes:
-        return []
-    scale = float(np.abs(before).max()) or 1.0
+    ids, onehot, before, classes_last, classes, scale = own
     for axis in range(1, ids.ndim):
         length = ids.shape[axis]
         if length < 4:
             continue
-        following = np.concatenate([np.take(ids, np.arange(1, length), axis=axis),
-                                    np.take(ids, [length - 1], axis=axis)], axis=axis)
+        following = _one_later(ids, axis)
         try:
             copying, predicting = (float(loss_of(_one_hot_logits(a, classes, classes_last).astype(before.dtype)))
                                    for a in (ids, following))
         except Exception:  # a loss that refuses the probe's outputs: no evidence either way
             return []
-        # by order and a gap of half the larger magnitude, whatever the sign (as skipped_tokens reads it)
-        if not (np.isfinite(copying) and np.isfinite(predicting)) \
-                or copying - predicting <= 0.5 * max(abs(copying), abs(predicting)):
+        if not (np.isfinite(copying) and np.isfinite(predicting)) or not _clearly_below(predicting, copying):
             continue  # the loss pairs each output with its own position's input: an autoencoder's, or unshifted
         at = length // 2 - 1
         try:
@@ -1651,7 +1660,7 @@ def skipped_tokens(x: np.ndarray | None, y: np.ndarray | None, predict: Callable
     classes = before.shape[-1] if classes_last else before.shape[1]
     if y.min() < 0 or y.max() >= classes:
         return []
-    later = np.concatenate([y[:, 1:], y[:, -1:]], axis=1)  # each position's target one position later
+    later = _one_later(y, 1)  # each position's target one position later
     try:
         in_place, one_later = (float(loss_of(_one_hot_logits(a, classes, classes_last).astype(before.dtype)))
                                for a in (y, later))
@@ -1659,10 +1668,7 @@ def skipped_tokens(x: np.ndarray | None, y: np.ndarray | None, predict: Callable
         return []
     if not (np.isfinite(in_place) and np.isfinite(one_later)):
         return []
-    # by order and a gap of half the larger magnitude, whatever the sign: an NLLLoss on these outputs is
-    # negative (−10 where a position's pick is its target), and half of a negative loss lies above it
-    gap = in_place - one_later
-    by_loss = 1 if gap > 0.5 * max(abs(in_place), abs(one_later)) else 0 if one_later >= in_place else None
+    by_loss = 1 if _clearly_below(one_later, in_place) else 0 if one_later >= in_place else None
     if by_loss is None or shift + offset + by_loss < 2:
         return []
     changed = offset + y.shape[1] // 2  # an input position the outputs read, whichever reading holds
