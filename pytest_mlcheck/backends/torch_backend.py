@@ -13,7 +13,7 @@ import copy
 import functools
 import inspect
 import types
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Callable, ContextManager
 
 import numpy as np
@@ -744,15 +744,21 @@ class TorchSession:
         they were, so the step sees what it would have."""
         if self._foreign is not None or self.model is None:
             return
-        buffers = [(b, b.detach().clone()) for b in self.model.buffers()]
         try:
-            with self.same_draws(0), torch.enable_grad():
+            with self._buffers_kept(), self.same_draws(0), torch.enable_grad():
                 self._note_foreign(self._loss_tensor(batch[0], batch[1]), batch)
         except Exception:  # noqa: BLE001 - a loss it cannot replay: the look says nothing either way
             self._foreign = {}
+
+    @contextlib.contextmanager
+    def _buffers_kept(self) -> Iterator[None]:
+        """The model's buffers (running statistics a training-mode pass moves) put back after the block."""
+        saved = [(b, b.detach().clone()) for b in self.model.buffers()]
+        try:
+            yield
         finally:
             with torch.no_grad(), self._writes():
-                for buffer, value in buffers:
+                for buffer, value in saved:
                     buffer.copy_(value)
 
     def _copy_only(self, argument: str) -> None:
@@ -1120,17 +1126,15 @@ class TorchSession:
         if param is None:
             raise NotSupported("moving a parameter", f"{name!r} is no parameter of the model")
         saved = param.detach().clone()
-        buffers = [(b, b.detach().clone()) for b in self.model.buffers()]  # running statistics a pass moves
-        try:
-            with torch.no_grad(), self._writes():
-                param.add_(torch.as_tensor(shift).to(param.device, param.dtype))
-            with self.same_draws(seed):
-                return self.loss(batch, training=True)
-        finally:
-            with torch.no_grad(), self._writes():
-                param.copy_(saved)
-                for buffer, value in buffers:
-                    buffer.copy_(value)
+        with self._buffers_kept():
+            try:
+                with torch.no_grad(), self._writes():
+                    param.add_(torch.as_tensor(shift).to(param.device, param.dtype))
+                with self.same_draws(seed):
+                    return self.loss(batch, training=True)
+            finally:
+                with torch.no_grad(), self._writes():
+                    param.copy_(saved)
 
     def noisy_outputs(self, batch: tuple[Any, Any], names: list[str], seed: int,
                       redrawn: tuple[str, ...] = (), gain: float = 1.0) -> np.ndarray | None:
