@@ -109,16 +109,14 @@ def not_constant_predictions(
             if why == "time":
                 raise run.time_up(f"after {len(losses)} of {n_steps} training steps on train_on")
             session.recalibrate(train[0])  # normalisation statistics of the data it trained on
-        judge = _Judge(arrays, targets, task, values, share_cap).read(session, prepared)
-        judge.labels = majority
+        judge = _Judge(arrays, targets, task, values, share_cap, majority).read(session, prepared)
         if train_on is not None and judge.preds is not None and judge.collapsed() and _unread(session, targets, train[0]):
             # scores under a loss that never reads its targets (a ranking hinge handed dummy 0/1
             # labels): their level means nothing, so no class is read from them; their spread is judged
             run.result.notes.append("the loss stays put when every target is replaced by the first sample's, at "
                                     "the trained outputs: it does not read its targets, so the outputs are judged "
                                     "as values, on their spread")
-            judge = _Judge(arrays, targets, task, True, share_cap).read(session, prepared)
-            judge.labels = majority
+            judge = _Judge(arrays, targets, task, True, share_cap, majority).read(session, prepared)
         if not judge.finite_in.all():
             # samples whose inputs hold NaN or inf are reported, not judged
             skipped = int((~judge.finite_in).sum())
@@ -129,8 +127,7 @@ def not_constant_predictions(
             raise usage("inputs", f"at least {COLLAPSE_MIN_SAMPLES} samples with finite inputs",
                         fix=f"got {len(judge.flat)}; pass more samples without NaN or inf")
         if train_on is not None and judge.collapsed() and not judge.identical() and learning(losses) \
-                and (not judge.explained_by(majority) or _past_majority(
-                    run, majority, share_cap, read, trained, per_position=judge.positions is not None)):
+                and (not judge.explained_by(majority) or _past_majority(run, majority, judge.allowed(), read, trained)):
             # slow but correct is no defect: a model still learning shows the labels' marginal before
             # the inputs' part; it trains on while the loss keeps falling, judged after each stretch. A
             # collapse onto a majority is trained on only where a model true to the labels could give
@@ -163,15 +160,14 @@ def _alike(session: Any, prepared: list[Any], n: int) -> bool:
 
 
 def _past_majority(run: CheckRun, majority: tuple[int, float, float] | None, cap: float, read: list[Targets],
-                   outs: list[np.ndarray], *, per_position: bool = False) -> bool:
+                   outs: list[np.ndarray]) -> bool:
     """Whether a collapse onto the training labels' majority is worth training on: a model true to
-    labels whose majority takes more than ``cap`` of the samples would collapse as far (the labels
-    are the defect), and one whose outputs do not yet tell the labels apart (:func:`_informed`) has
-    learned only it. (A class per position whose majority takes more than ``cap``, short of every
-    label, raises the share allowed to the labels': :meth:`_Judge.allowed`.)"""
+    labels whose majority takes more than ``cap`` (the share allowed, :meth:`_Judge.allowed`) would
+    collapse as far (the labels are the defect), and one whose outputs do not yet tell the labels
+    apart (:func:`_informed`) has learned only it."""
     if majority is None:
         return False
-    if majority[1] > cap and (not per_position or _only_class(majority)):
+    if majority[1] > cap:
         run.result.notes.append(f"class {majority[0]} is {majority[1]:.0%} of the training labels, above the "
                                 f"{cap:.0%} allowed: a model true to them collapses as far, so training does not go on")
         return False
@@ -232,9 +228,9 @@ class _Judge:
     and what they were at the last reading: read again after each stretch of training."""
 
     def __init__(self, arrays: list[Any], targets: Targets | None, task: str | None, values: bool,
-                 cap: float) -> None:
+                 cap: float, labels: tuple[int, float, float] | None = None) -> None:
         self.arrays, self.targets, self.task, self.values, self.cap = arrays, targets, task, values, cap
-        self.labels: tuple[int, float, float] | None = None  # the training labels' majority (_majority)
+        self.labels = labels  # the training labels' majority (_majority), None without train_on
 
     def read(self, session: Any, prepared: list[Any]) -> _Judge:
         """The model's predictions now; returns itself."""
@@ -321,8 +317,9 @@ class _Judge:
             unit = f"positions of {int(self.finite_in.sum())} distinct inputs"
         if self.threshold is not None:
             run.figure("threshold", self.threshold, f"classes: output > {self.threshold:g} is class 1")
-        _classes(run, self.top(), len(self.preds), self.allowed(), identical, extra, self.explained_by(majority),
-                 unit=unit, labels=self.allowed() > self.cap)
+        allowed = self.allowed()
+        _classes(run, self.top(), len(self.preds), allowed, identical, extra, self.explained_by(majority),
+                 unit=unit, labels=allowed > self.cap)
 
 
 def _train_on(run: CheckRun, session: Any, train: list[Any], losses: list[float], budget: int,
@@ -358,9 +355,9 @@ def _classes(run: CheckRun, top: tuple[int, float, int], n: int, cap: float, ide
     label, share, distinct = top
     run.figure("predicted_classes", distinct)
     run.figure("largest_class", label, "")
-    allowed = f"at most {cap:.1%} allowed, the training labels' own share" if labels else f"at most {cap:.0%} allowed"
-    run.figure("largest_class_share", share, f"largest class share: {share:.1%} (class {label}; {allowed})"
-               if labels else f"largest class share: {share:.0%} (class {label}; {allowed})")
+    pct = ".1%" if labels else ".0%"  # a share raised to the labels' is told to its tenth
+    allowed = f"at most {cap:{pct}} allowed" + (", the training labels' own share" if labels else "")
+    run.figure("largest_class_share", share, f"largest class share: {share:{pct}} (class {label}; {allowed})")
     run.figure("max_share", cap, "")
     if share > cap:
         evidence = ("every input gives the same output vector: nothing of the input reaches the head"
